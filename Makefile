@@ -1,0 +1,68 @@
+# Developer entry points for the chat server.
+#
+#   make run     install build deps, then run the server (reads ./config.toml; the default
+#                config uses SQLite under data/ and no Redis)
+#   make test    install build + test deps (redis-server, mariadb), run the whole test suite,
+#                then the protocol contract checks in ../shared/contract (when present)
+#   make build   release build of the workspace
+#   make fmt     format all workspace crates
+#   make lint    clippy on all targets, warnings are errors
+#   make clean   remove build artefacts
+
+# The tests start redis-server, mariadbd and mariadb-install-db themselves; on Debian mariadbd
+# lives in /usr/sbin, which is not in a normal user's PATH.
+export PATH := /usr/sbin:/sbin:$(PATH)
+
+CARGO ?= cargo
+# Black-box protocol checks shared with other implementations (optional; read-only folder).
+CONTRACT := ../shared/contract/run.sh
+
+.PHONY: all run test build fmt lint clean deps test-deps contract
+
+all: build
+
+# Debian packages needed to build and run the server (idempotent, quick when nothing is missing).
+deps:
+	scripts/setup.sh run
+
+# ... plus the real Redis and MariaDB servers the tests start.
+test-deps:
+	scripts/setup.sh test
+
+run: deps
+	$(CARGO) run --release --bin chat-server
+
+# Runs every test even when some fail, then the contract checks; fails if anything failed.
+# Uses cargo-nextest (one process per test, settings in .config/nextest.toml) when installed.
+test: test-deps
+	@status=0; \
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; \
+		$(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \
+	else \
+		echo "+ $(CARGO) test --workspace --no-fail-fast (cargo-nextest not installed)"; \
+		$(CARGO) test --workspace --no-fail-fast || status=$$?; \
+	fi; \
+	if [ -f $(CONTRACT) ]; then \
+		echo "+ $(CONTRACT)"; \
+		bash $(CONTRACT) || status=$$?; \
+	else \
+		echo "($(CONTRACT) not found: contract checks skipped)"; \
+	fi; \
+	exit $$status
+
+# Only the contract checks (needs python3 with venv; builds the server in release mode).
+contract:
+	bash $(CONTRACT)
+
+build: deps
+	$(CARGO) build --workspace --release
+
+fmt:
+	$(CARGO) fmt --all
+
+lint: deps
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

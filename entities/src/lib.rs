@@ -1,0 +1,19 @@
+//! SeaORM entities of the chat server, one module per table. The schema itself is created by the
+//! `migration` crate; these modules must stay in step with it.
+//!
+//! Ids are strings (UUIDs without dashes) so that several server processes can mint them without
+//! coordination; times are milliseconds since the Unix epoch.
+
+pub mod message;
+pub mod room;
+pub mod room_member;
+pub mod token;
+pub mod user;
+
+pub mod prelude {
+    pub use super::message::Entity as Message;
+    pub use super::room::Entity as Room;
+    pub use super::room_member::Entity as RoomMember;
+    pub use super::token::Entity as Token;
+    pub use super::user::Entity as User;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the server, its tests and its benchmarks need.
+# Idempotent: packages already installed are skipped, and apt is not touched at all
+# when nothing is missing. Usage: scripts/setup.sh [run|test]
+set -euo pipefail
+
+# Needed to build and run the server (ffmpeg-next needs the libav* headers and clang for bindgen).
+RUN_PKGS=(build-essential pkg-config clang libclang-dev libssl-dev libsqlite3-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
+  libavfilter-dev libavdevice-dev libvpx-dev libopus-dev)
+# Needed by the test suite: real Redis and MariaDB servers, started on loopback by the tests,
+# and python3 with venv for the protocol contract checks (../shared/contract/run.sh).
+TEST_PKGS=(redis-server mariadb-server mariadb-client python3 python3-venv)
+
+mode=${1:-test}
+pkgs=("${RUN_PKGS[@]}")
+[ "$mode" = test ] && pkgs+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged services must not keep running system-wide: the tests start their own.
+for svc in redis-server mariadb; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done

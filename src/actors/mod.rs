@@ -1,0 +1,18 @@
+//! The actors. Each module holds one actor and the messages it handles.
+//!
+//! - `session`: one `WsSession` per WebSocket connection (actix-web-actors lives only there).
+//! - `registry`: `RoomRegistry` starts Room actors on demand, restarts dead ones, and knows each
+//!   user's live sessions.
+//! - `room`: one `Room` per active conversation: membership, seq, fan-out, typing.
+//! - `presence`: `Presence`, who is online, and telling the people who share a room.
+//! - `persister`: `Persister`, the only writer of chat data, group-committing per flush.
+//! - `outbox`: what any actor may send toward a session.
+
+pub mod outbox;
+pub mod persister;
+pub mod presence;
+pub mod registry;
+pub mod room;
+pub mod session;
+
+pub use outbox::{CloseSession, Deliver, SessionHandle};

@@ -1,0 +1,467 @@
+//! WsSession: one actor per WebSocket connection, authenticated before the upgrade. It decodes
+//! frames, enforces size and rate limits, forwards work to Room actors and writes what it is sent.
+//! This is the only module that knows actix-web-actors (deprecated upstream); replacing it with
+//! another WebSocket layer touches this file and the `/ws` route only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws;
+use bytes::{Bytes, BytesMut};
+
+use super::outbox::{CloseSession, Deliver, SessionHandle};
+use super::presence::{OnlineContacts, Presence, SessionDown, SessionUp};
+use super::registry::{GetRoom, RoomRegistry, SessionClosed, SessionOpened};
+use super::room::{MarkRead, Post, Room, Typing};
+use crate::config::Settings;
+use crate::error::ChatError;
+use crate::ids::{now_ms, RoomId, SessionId};
+use crate::metrics;
+use crate::protocol::{
+    decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Outbound, Pong, ServerFrame,
+    SyncFrame, Synced, UserOut, WireData, WireFormat,
+};
+use crate::store::messages::to_out;
+use crate::store::Store;
+
+/// What a session needs from the rest of the server.
+#[derive(Clone)]
+pub struct SessionDeps {
+    pub store: Store,
+    pub registry: Addr<RoomRegistry>,
+    pub presence: Addr<Presence>,
+    pub settings: Arc<Settings>,
+}
+
+/// Most messages in one `history` answer.
+const HISTORY_MAX: u64 = 100;
+const HISTORY_DEFAULT: u64 = 50;
+
+/// A token bucket: `rate` frames per second sustained, `burst` at once.
+struct RateLimit {
+    tokens: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl RateLimit {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self { tokens: burst, last: Instant::now(), rate, burst }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// See the module doc.
+pub struct WsSession {
+    id: SessionId,
+    user: UserOut,
+    token_hash: String,
+    format: WireFormat,
+    deps: SessionDeps,
+    rooms: HashMap<RoomId, Addr<Room>>,
+    last_heard: Instant,
+    limit: RateLimit,
+    /// Frames that arrived before `hello` went out.
+    early: Option<Vec<Arc<Outbound>>>,
+    /// A fragmented message being reassembled.
+    partial: Option<(WireFormat, BytesMut)>,
+}
+
+type Ctx = ws::WebsocketContext<WsSession>;
+
+impl WsSession {
+    pub fn new(user: UserOut, token_hash: String, format: WireFormat, deps: SessionDeps) -> Self {
+        let limit = RateLimit::new(deps.settings.ws.rate_per_sec, deps.settings.ws.rate_burst);
+        Self {
+            id: SessionId::generate(),
+            user,
+            token_hash,
+            format,
+            deps,
+            rooms: HashMap::new(),
+            last_heard: Instant::now(),
+            limit,
+            early: Some(Vec::new()),
+            partial: None,
+        }
+    }
+
+    fn write(&self, frame: &Outbound, ctx: &mut Ctx) {
+        match frame.encode(self.format) {
+            Some(WireData::Text(t)) => ctx.text(&*t),
+            Some(WireData::Binary(b)) => ctx.binary(b),
+            None => {}
+        }
+    }
+
+    fn send_frame(&self, frame: ServerFrame, ctx: &mut Ctx) {
+        self.write(&Outbound::new(frame), ctx);
+    }
+
+    fn send_error(&self, err: &ChatError, reference: Option<String>, client_id: Option<String>, ctx: &mut Ctx) {
+        self.send_frame(error_frame(err.code(), err.to_string(), reference, client_id), ctx);
+    }
+
+    fn heartbeat(&self, ctx: &mut Ctx) {
+        let ws = &self.deps.settings.ws;
+        let timeout = Duration::from_secs(ws.client_timeout_secs);
+        ctx.run_interval(Duration::from_secs(ws.heartbeat_secs), move |act, ctx| {
+            if act.last_heard.elapsed() > timeout {
+                tracing::info!(session = %act.id, user = %act.user.id, "client timed out");
+                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Away, description: Some("timeout".into()) }));
+                ctx.stop();
+                return;
+            }
+            ctx.ping(b"");
+        });
+    }
+
+    /// Runs `then` with the address of `room`'s actor, resolving it through the registry first if
+    /// needed. Resolution blocks this session's input so frames keep their order.
+    fn with_room<F>(&mut self, room: RoomId, ctx: &mut Ctx, then: F)
+    where
+        F: FnOnce(&mut Self, Result<Addr<Room>, ChatError>, &mut Ctx) + 'static,
+    {
+        if let Some(addr) = self.rooms.get(&room).filter(|a| a.connected()) {
+            let addr = addr.clone();
+            then(self, Ok(addr), ctx);
+            return;
+        }
+        self.rooms.remove(&room);
+        let ask = self.deps.registry.send(GetRoom { room: room.clone() });
+        ctx.wait(ask.into_actor(self).map(move |res, act, ctx| {
+            let res = res.map_err(ChatError::from).and_then(|r| r);
+            if let Ok(addr) = &res {
+                act.rooms.insert(room, addr.clone());
+            }
+            then(act, res, ctx);
+        }));
+    }
+
+    fn on_data(&mut self, data: &[u8], format: WireFormat, ctx: &mut Ctx) {
+        self.last_heard = Instant::now();
+        if data.len() > self.deps.settings.ws.max_frame_bytes {
+            let msg = format!("frame is larger than {} bytes", self.deps.settings.ws.max_frame_bytes);
+            self.send_error(&ChatError::TooLarge(msg), None, None, ctx);
+            return;
+        }
+        let decoded = decode(data, format);
+        if !self.limit.take() {
+            metrics::inc(&metrics::RATE_LIMITED);
+            let (reference, client_id) = match &decoded {
+                Ok(d) => (d.reference.clone(), client_id_of(&d.frame)),
+                Err((_, r)) => (r.clone(), None),
+            };
+            self.send_error(&ChatError::RateLimited, reference, client_id, ctx);
+            return;
+        }
+        match decoded {
+            Ok(d) => self.dispatch(d.frame, d.reference, ctx),
+            Err((e, reference)) => {
+                let code = match e {
+                    DecodeError::BadFrame(_) => ErrorCode::BadFrame,
+                    DecodeError::UnknownType(_) => ErrorCode::UnknownType,
+                    DecodeError::Invalid(_) => ErrorCode::Invalid,
+                };
+                self.send_frame(error_frame(code, e.to_string(), reference, None), ctx);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, frame: ClientFrame, reference: Option<String>, ctx: &mut Ctx) {
+        match frame {
+            ClientFrame::Ping => self.send_frame(ServerFrame::Pong(Pong { reference }), ctx),
+            ClientFrame::Send(f) => {
+                let room = f.room.clone();
+                self.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, true, ctx));
+            }
+            ClientFrame::Typing(f) => {
+                let user = self.user.id.clone();
+                self.with_room(f.room.clone(), ctx, move |act, addr, ctx| {
+                    let msg = Typing { user, state: f.state };
+                    act.ask_room(addr, msg, reference, ctx);
+                });
+            }
+            ClientFrame::Read(f) => {
+                let user = self.user.id.clone();
+                self.with_room(f.room.clone(), ctx, move |act, addr, ctx| {
+                    act.ask_room(addr, MarkRead { user, seq: f.seq }, reference, ctx);
+                });
+            }
+            ClientFrame::History(f) => self.history(f, reference, ctx),
+            ClientFrame::Sync(f) => self.sync(f, reference, ctx),
+            ClientFrame::Edit(_) | ClientFrame::Delete(_) | ClientFrame::SendMany(_) => {
+                let err = ChatError::Unavailable("this frame type is not supported by this server yet".into());
+                self.send_error(&err, reference, None, ctx);
+            }
+        }
+    }
+
+    /// Sends a message to its room and answers with the ack or an error. A room that stopped
+    /// between lookup and delivery is looked up again once.
+    fn post(
+        &mut self,
+        addr: Result<Addr<Room>, ChatError>,
+        f: crate::protocol::SendFrame,
+        reference: Option<String>,
+        retry: bool,
+        ctx: &mut Ctx,
+    ) {
+        let addr = match addr {
+            Ok(a) => a,
+            Err(e) => return self.send_error(&e, reference, Some(f.client_id), ctx),
+        };
+        let msg = Post { user: self.user.id.clone(), session: Some(self.id.clone()), frame: f.clone(), reference: reference.clone() };
+        let ask = addr.send(msg);
+        ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(Ok(ack)) => act.send_frame(ServerFrame::Ack(ack), ctx),
+            Ok(Err(e)) => act.send_error(&e, reference, Some(f.client_id), ctx),
+            Err(MailboxError::Closed) if retry => {
+                act.rooms.remove(&f.room);
+                let room = f.room.clone();
+                act.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, false, ctx));
+            }
+            Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
+        }));
+    }
+
+    /// Sends a message that answers only with an error (typing, read).
+    fn ask_room<M>(&mut self, addr: Result<Addr<Room>, ChatError>, msg: M, reference: Option<String>, ctx: &mut Ctx)
+    where
+        M: Message<Result = Result<(), ChatError>> + Send + 'static,
+        Room: Handler<M>,
+    {
+        let addr = match addr {
+            Ok(a) => a,
+            Err(e) => return self.send_error(&e, reference, None, ctx),
+        };
+        ctx.spawn(addr.send(msg).into_actor(self).map(move |res, act, ctx| {
+            let res = res.map_err(ChatError::from).and_then(|r| r);
+            if let Err(e) = res {
+                act.send_error(&e, reference, None, ctx);
+            }
+        }));
+    }
+
+    fn history(&mut self, f: crate::protocol::HistoryFrame, reference: Option<String>, ctx: &mut Ctx) {
+        let store = self.deps.store.clone();
+        let user = self.user.id.clone();
+        let limit = f.limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
+        let work = async move {
+            store.membership(&f.room, &user).await?.ok_or(ChatError::NotMember)?;
+            let (rows, has_more) = store.history(&f.room, f.before, limit).await?;
+            Ok::<_, ChatError>(HistoryOut { room: f.room, messages: rows.into_iter().map(to_out).collect(), has_more, reference: None })
+        };
+        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(h) => act.send_frame(ServerFrame::History(HistoryOut { reference, ..h }), ctx),
+            Err(e) => act.send_error(&e, reference, None, ctx),
+        }));
+    }
+
+    /// Every message after each cursor, room by room in seq order, then `synced`. Rooms the user
+    /// is not in get a `not_member` error each.
+    fn sync(&mut self, f: SyncFrame, reference: Option<String>, ctx: &mut Ctx) {
+        let store = self.deps.store.clone();
+        let user = self.user.id.clone();
+        let max = self.deps.settings.rooms.sync_max_per_room.max(1);
+        let work = async move {
+            let mine: std::collections::HashSet<RoomId> = store.room_ids_of(&user).await?.into_iter().collect();
+            let mut out = Vec::new();
+            let mut truncated = Vec::new();
+            let mut refused = Vec::new();
+            let mut cursors: Vec<(RoomId, i64)> = f.cursors.into_iter().collect();
+            cursors.sort();
+            for (room, after) in cursors {
+                if !mine.contains(&room) {
+                    refused.push(room);
+                    continue;
+                }
+                let rows = store.messages_after(&room, after.max(0), max).await?;
+                if rows.len() as u64 >= max {
+                    truncated.push(room.clone());
+                }
+                out.extend(rows.into_iter().map(to_out));
+            }
+            Ok::<_, ChatError>((out, truncated, refused))
+        };
+        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok((msgs, truncated, refused)) => {
+                for room in refused {
+                    let msg = format!("not a member of room {room}");
+                    act.send_frame(error_frame(ErrorCode::NotMember, msg, reference.clone(), None), ctx);
+                }
+                for m in msgs {
+                    act.send_frame(ServerFrame::Message(m), ctx);
+                }
+                act.send_frame(ServerFrame::Synced(Synced { truncated, reference }), ctx);
+            }
+            Err(e) => act.send_error(&e, reference, None, ctx),
+        }));
+    }
+
+    fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut Ctx) {
+        let limit = self.deps.settings.ws.hard_max_frame_bytes;
+        let (start, chunk, last) = match item {
+            actix_http::ws::Item::FirstText(b) => (Some(WireFormat::Json), b, false),
+            actix_http::ws::Item::FirstBinary(b) => (Some(WireFormat::MsgPack), b, false),
+            actix_http::ws::Item::Continue(b) => (None, b, false),
+            actix_http::ws::Item::Last(b) => (None, b, true),
+        };
+        if let Some(fmt) = start {
+            self.partial = Some((fmt, BytesMut::new()));
+        }
+        let Some((fmt, buf)) = self.partial.as_mut() else {
+            return self.violation(ws::CloseCode::Protocol, "continuation without a first frame", ctx);
+        };
+        buf.extend_from_slice(&chunk);
+        if buf.len() > limit {
+            return self.violation(ws::CloseCode::Size, "message too large", ctx);
+        }
+        if last {
+            let fmt = *fmt;
+            let data: Bytes = std::mem::take(buf).freeze();
+            self.partial = None;
+            self.on_data(&data, fmt, ctx);
+        }
+    }
+
+    fn violation(&mut self, code: ws::CloseCode, why: &str, ctx: &mut Ctx) {
+        tracing::info!(session = %self.id, reason = why, "closing on protocol violation");
+        ctx.close(Some(ws::CloseReason { code, description: Some(why.into()) }));
+        ctx.stop();
+    }
+}
+
+fn client_id_of(frame: &ClientFrame) -> Option<String> {
+    match frame {
+        ClientFrame::Send(f) => Some(f.client_id.clone()),
+        ClientFrame::SendMany(f) => Some(f.client_id.clone()),
+        _ => None,
+    }
+}
+
+fn error_frame(code: ErrorCode, message: String, reference: Option<String>, client_id: Option<String>) -> ServerFrame {
+    ServerFrame::Error(ErrorOut { code, message, reference, client_id })
+}
+
+impl Actor for WsSession {
+    type Context = Ctx;
+
+    fn started(&mut self, ctx: &mut Ctx) {
+        metrics::CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ctx.set_mailbox_capacity(self.deps.settings.ws.outbox_capacity);
+        self.heartbeat(ctx);
+        let handle = SessionHandle {
+            id: self.id.clone(),
+            user: self.user.id.clone(),
+            token_hash: self.token_hash.clone(),
+            deliver: ctx.address().recipient(),
+            close: ctx.address().recipient(),
+        };
+        let deps = self.deps.clone();
+        let user = self.user.id.clone();
+        let session = self.id.clone();
+        let setup = async move {
+            deps.registry.send(SessionOpened { handle }).await?;
+            deps.presence.send(SessionUp { user: user.clone(), session }).await?;
+            Ok::<_, ChatError>(deps.store.rooms_for_user(&user).await?)
+        };
+        // Wait: no client frame is handled before `hello` is out.
+        ctx.wait(setup.into_actor(self).map(|res, act, ctx| match res {
+            Ok(rooms) => {
+                let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
+                act.send_frame(ServerFrame::Hello(hello), ctx);
+                for f in act.early.take().unwrap_or_default() {
+                    act.write(&f, ctx);
+                }
+                let ask = act.deps.presence.send(OnlineContacts { user: act.user.id.clone() });
+                ctx.spawn(ask.into_actor(act).map(|res, act, ctx| {
+                    for p in res.unwrap_or_default() {
+                        act.send_frame(ServerFrame::Presence(p), ctx);
+                    }
+                }));
+            }
+            Err(e) => {
+                tracing::error!(session = %act.id, error = %e, "session setup failed");
+                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Again, description: Some("try again".into()) }));
+                ctx.stop();
+            }
+        }));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Ctx) {
+        metrics::CONNECTIONS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.deps.registry.do_send(SessionClosed { user: self.user.id.clone(), session: self.id.clone() });
+        self.deps.presence.do_send(SessionDown { user: self.user.id.clone(), session: self.id.clone() });
+    }
+}
+
+impl Handler<Deliver> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Ctx) {
+        match self.early.as_mut() {
+            Some(early) => early.push(msg.frame),
+            None => self.write(&msg.frame, ctx),
+        }
+    }
+}
+
+impl Handler<CloseSession> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Ctx) {
+        ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Other(msg.code), description: Some(msg.reason) }));
+        ctx.stop();
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Ctx) {
+        let msg = match item {
+            Ok(m) => m,
+            Err(ws::ProtocolError::Overflow) => return self.violation(ws::CloseCode::Size, "frame too large", ctx),
+            Err(e) => return self.violation(ws::CloseCode::Protocol, &e.to_string(), ctx),
+        };
+        match msg {
+            ws::Message::Text(t) => self.on_data(t.as_bytes(), WireFormat::Json, ctx),
+            ws::Message::Binary(b) => self.on_data(&b, WireFormat::MsgPack, ctx),
+            ws::Message::Continuation(item) => self.on_fragment(item, ctx),
+            ws::Message::Ping(p) => {
+                self.last_heard = Instant::now();
+                ctx.pong(&p);
+            }
+            ws::Message::Pong(_) => self.last_heard = Instant::now(),
+            ws::Message::Close(reason) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            ws::Message::Nop => {}
+        }
+    }
+}
+
+/// Starts a session for an authenticated request; the `/ws` route's only contact with
+/// actix-web-actors.
+pub fn start(
+    session: WsSession,
+    req: &actix_web::HttpRequest,
+    stream: actix_web::web::Payload,
+) -> Result<actix_web::HttpResponse, actix_web::Error> {
+    let max = session.deps.settings.ws.hard_max_frame_bytes;
+    ws::WsResponseBuilder::new(session, req, stream).codec(actix_http::ws::Codec::new().max_size(max)).start()
+}

@@ -1,0 +1,245 @@
+//! Configuration: `config.toml` (or `--config FILE`), every key overridable by an environment
+//! variable `CHAT__SECTION__KEY` (for example `CHAT__SERVER__BIND=127.0.0.1:9000`). Every key has
+//! a default, so an empty file is a valid configuration. `config.toml` documents each key.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub media: MediaSettings,
+    pub push: PushSettings,
+    pub auth: AuthSettings,
+    pub ws: WsSettings,
+    pub rooms: RoomSettings,
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Browser origins allowed to open `/ws` besides the server's own (`scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Threads that run Room actors; 0 means one per core.
+    pub room_threads: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), allowed_origins: vec![], workers: 0, room_threads: 0 }
+    }
+}
+
+/// `[database]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH?mode=rwc` or `mysql://user:pass@host:port/db`.
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: "sqlite://data/chat.db?mode=rwc".into(), max_connections: 8 }
+    }
+}
+
+/// `[redis]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// Empty: no Redis (embedded mode, the Persister commits straight to the database).
+    pub url: String,
+}
+
+/// `[media]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MediaSettings {
+    /// Where uploads and their processed forms are stored.
+    pub dir: String,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self { dir: "data/media".into() }
+    }
+}
+
+/// `[push]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PushSettings {
+    /// Accept plain-http Web Push endpoints (only for tests on loopback).
+    pub allow_http_endpoints: bool,
+}
+
+/// `[auth]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// How long a login token stays valid, in seconds.
+    pub token_ttl_secs: i64,
+    /// Shortest accepted password, in characters.
+    pub min_password_len: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self { token_ttl_secs: 30 * 24 * 3600, min_password_len: 8 }
+    }
+}
+
+/// `[ws]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct WsSettings {
+    /// Largest frame accepted as a request; a larger one gets `too_large` and the session stays.
+    pub max_frame_bytes: usize,
+    /// Largest frame read at all; beyond it the connection is closed with 1009.
+    pub hard_max_frame_bytes: usize,
+    /// Seconds between server pings.
+    pub heartbeat_secs: u64,
+    /// A client silent for this many seconds is disconnected.
+    pub client_timeout_secs: u64,
+    /// Frames queued toward one client before it is dropped as too slow.
+    pub outbox_capacity: usize,
+    /// Sustained client frames per second before `rate_limited`.
+    pub rate_per_sec: f64,
+    /// Burst of client frames allowed above the sustained rate.
+    pub rate_burst: f64,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 64 * 1024,
+            hard_max_frame_bytes: 1024 * 1024,
+            heartbeat_secs: 15,
+            client_timeout_secs: 45,
+            outbox_capacity: 1024,
+            rate_per_sec: 50.0,
+            rate_burst: 200.0,
+        }
+    }
+}
+
+/// `[rooms]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RoomSettings {
+    /// A room actor with no live session and no activity for this long is stopped.
+    pub idle_secs: u64,
+    /// A `typing: start` expires after this many seconds without a refresh.
+    pub typing_ttl_secs: u64,
+    /// Longest message body, in characters.
+    pub max_body_chars: usize,
+    /// Most members a group may have.
+    pub max_members: usize,
+    /// Most messages one `sync` returns per room (the `synced` frame lists rooms cut short).
+    pub sync_max_per_room: u64,
+    /// Recent `client_id`s each room remembers for idempotent resends (older ones are checked in
+    /// the database).
+    pub dedupe_window: usize,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        Self {
+            idle_secs: 300,
+            typing_ttl_secs: 6,
+            max_body_chars: 8000,
+            max_members: 10_000,
+            sync_max_per_room: 1000,
+            dedupe_window: 4096,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `tracing` filter used when `RUST_LOG` is not set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { filter: "info".into() }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    Missing(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Value(String),
+}
+
+impl Settings {
+    /// Reads `path` (which must exist when given explicitly; `./config.toml` may be absent) and
+    /// applies `CHAT__*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigError::Missing(p.display().to_string()));
+                }
+                builder = builder.add_source(config::File::from(p).required(true));
+            }
+            None => builder = builder.add_source(config::File::with_name("config.toml").required(false)),
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("CHAT")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.allowed_origins"),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Value(m.to_owned()));
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return bad("server.bind must be an address like 127.0.0.1:8080");
+        }
+        if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("mysql:")) {
+            return bad("database.url must start with sqlite: or mysql:");
+        }
+        if self.ws.max_frame_bytes == 0 || self.ws.hard_max_frame_bytes < self.ws.max_frame_bytes {
+            return bad("ws.hard_max_frame_bytes must be at least ws.max_frame_bytes (> 0)");
+        }
+        if self.ws.outbox_capacity == 0 || self.ws.rate_per_sec <= 0.0 || self.ws.rate_burst < 1.0 {
+            return bad("ws.outbox_capacity, ws.rate_per_sec and ws.rate_burst must be positive");
+        }
+        if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
+            return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! Accounts and tokens: register, login, logout, and the `AuthUser` extractor.
+//!
+//! Passwords are hashed with Argon2id off the async workers. Tokens are 256 random bits, given to
+//! the client once and stored only as their SHA-256 hash, with an expiry.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use entities::user;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::actors::outbox::{CloseSession, CLOSE_LOGGED_OUT};
+use crate::actors::registry::CloseTokenSessions;
+use crate::error::ChatError;
+use crate::ids::{now_ms, UserId};
+use crate::protocol::UserOut;
+
+/// `POST /api/auth/register` body.
+#[derive(Debug, Deserialize)]
+pub struct RegisterBody {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+/// `POST /api/auth/login` body.
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+/// The public fields of an account.
+pub fn user_out(u: &user::Model) -> UserOut {
+    UserOut { id: UserId(u.id.clone()), username: u.username.clone(), display_name: u.display_name.clone() }
+}
+
+/// Usernames: 3 to 32 of `a-z 0-9 _ . -`, starting with a letter or digit; case-folded.
+pub fn normalize_username(raw: &str) -> Result<String, ChatError> {
+    let name = raw.trim().to_lowercase();
+    let ok_len = (3..=32).contains(&name.chars().count());
+    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    let ok_start = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_start {
+        Ok(name)
+    } else {
+        Err(ChatError::invalid("username: 3 to 32 characters of a-z, 0-9, _ . -, starting with a letter or digit"))
+    }
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(b"not a password", &salt).map(|h| h.to_string()).unwrap_or_default()
+    })
+}
+
+fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn issue_token(state: &AppState, user: &UserId) -> Result<String, ChatError> {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let expires = now_ms() + state.settings.auth.token_ttl_secs * 1000;
+    state.store.insert_token(&hash_token(&token), user, expires).await?;
+    Ok(token)
+}
+
+/// `POST /api/auth/register` → 201 {token, user}; 409 if the username is taken.
+pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> Result<HttpResponse, ChatError> {
+    let body = body.into_inner();
+    let username = normalize_username(&body.username)?;
+    let min = state.settings.auth.min_password_len;
+    let len = body.password.chars().count();
+    if len < min || len > 1024 {
+        return Err(ChatError::invalid(format!("password: {min} to 1024 characters")));
+    }
+    let display_name = body.display_name.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).unwrap_or_else(|| username.clone());
+    if display_name.chars().count() > 100 {
+        return Err(ChatError::invalid("display_name: at most 100 characters"));
+    }
+    if state.store.user_by_username(&username).await?.is_some() {
+        return Err(ChatError::Conflict("username is taken".into()));
+    }
+    let password = body.password;
+    let hash = web::block(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|_| ChatError::Internal)?
+    .map_err(|_| ChatError::Internal)?;
+    let user = state.store.create_user(&username, &display_name, &hash).await.map_err(|e| match e {
+        crate::store::StoreError::Conflict(_) => ChatError::Conflict("username is taken".into()),
+        other => other.into(),
+    })?;
+    let token = issue_token(&state, &UserId(user.id.clone())).await?;
+    tracing::info!(user = %user.id, username = %user.username, "registered");
+    Ok(HttpResponse::Created().json(json!({"token": token, "user": user_out(&user)})))
+}
+
+/// `POST /api/auth/login` → 200 {token, user}; 401 on a wrong username or password.
+pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ChatError> {
+    let body = body.into_inner();
+    let username = body.username.trim().to_lowercase();
+    let user = state.store.user_by_username(&username).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let password = body.password;
+    let ok = web::block(move || {
+        // Verify against a dummy hash for unknown users so timing does not tell which exist.
+        let phc = stored.unwrap_or_else(|| dummy_hash().to_owned());
+        PasswordHash::new(&phc).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+    })
+    .await
+    .map_err(|_| ChatError::Internal)?;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(ChatError::Unauthorized);
+    };
+    let token = issue_token(&state, &UserId(user.id.clone())).await?;
+    Ok(HttpResponse::Ok().json(json!({"token": token, "user": user_out(&user)})))
+}
+
+/// `POST /api/auth/logout` → 204; the token stops working and its open sockets are closed.
+pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+    state.store.delete_token(&auth.token_hash).await?;
+    state.registry.do_send(CloseTokenSessions {
+        token_hash: auth.token_hash,
+        close: CloseSession { code: CLOSE_LOGGED_OUT, reason: "logged out".into() },
+    });
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The authenticated caller: `Authorization: Bearer TOKEN`, or `?token=TOKEN` (browsers cannot
+/// set headers on WebSocket requests).
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: user::Model,
+    pub token_hash: String,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> UserId {
+        UserId(self.user.id.clone())
+    }
+}
+
+fn token_from(req: &HttpRequest) -> Option<String> {
+    if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+            return Some(t.trim().to_owned());
+        }
+    }
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("token").cloned())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ChatError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ChatError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = token_from(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or(ChatError::Internal)?;
+            let token = token.filter(|t| !t.is_empty() && t.len() <= 256).ok_or(ChatError::Unauthorized)?;
+            let token_hash = hash_token(&token);
+            let user = state.store.user_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
+            Ok(AuthUser { user, token_hash })
+        })
+    }
+}

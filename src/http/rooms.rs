@@ -1,0 +1,165 @@
+//! Conversations: create groups, open dms, list, read history, change membership. Membership
+//! changes go through the room's actor so live sessions and the persisted state agree.
+
+use std::collections::BTreeSet;
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::AuthUser;
+use super::AppState;
+use crate::actors::registry::{GetRoom, RoomCreated};
+use crate::actors::room::{AddMember, RemoveMember};
+use crate::error::ChatError;
+use crate::ids::{RoomId, UserId};
+use crate::store::messages::to_out;
+
+/// `POST /api/rooms` body.
+#[derive(Debug, Deserialize)]
+pub struct CreateGroup {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<UserId>,
+}
+
+/// `POST /api/dms` body.
+#[derive(Debug, Deserialize)]
+pub struct OpenDm {
+    pub user: UserId,
+}
+
+/// `POST /api/rooms/{id}/members` body.
+#[derive(Debug, Deserialize)]
+pub struct NewMember {
+    pub user: UserId,
+}
+
+/// `GET /api/rooms/{id}/messages` query.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+async fn view(state: &AppState, room: &RoomId) -> Result<serde_json::Value, ChatError> {
+    let view = state.store.room_view(room).await?.ok_or(ChatError::NotFound("room"))?;
+    Ok(json!({ "room": view }))
+}
+
+async fn require_member(state: &AppState, room: &RoomId, user: &UserId) -> Result<(), ChatError> {
+    match state.store.membership(room, user).await? {
+        Some(_) => Ok(()),
+        None if state.store.load_room(room).await?.is_none() => Err(ChatError::NotFound("room")),
+        None => Err(ChatError::NotMember),
+    }
+}
+
+/// `GET /api/rooms` → {rooms: [{id, kind, name, last_seq, unread}]}.
+pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+    let rooms = state.store.rooms_for_user(&auth.id()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
+}
+
+/// `POST /api/rooms` {name, members} → 201 {room}; the caller is the owner.
+pub async fn create_group(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<CreateGroup>,
+) -> Result<HttpResponse, ChatError> {
+    let body = body.into_inner();
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ChatError::invalid("name: 1 to 100 characters"));
+    }
+    let me = auth.id();
+    let members: BTreeSet<UserId> = body.members.into_iter().filter(|m| *m != me).collect();
+    if members.len() + 1 > state.settings.rooms.max_members {
+        return Err(ChatError::invalid(format!("members: at most {}", state.settings.rooms.max_members)));
+    }
+    let members: Vec<UserId> = members.into_iter().collect();
+    let found = state.store.users_by_ids(&members).await?;
+    if found.len() != members.len() {
+        return Err(ChatError::invalid("members: unknown user id"));
+    }
+    let room = state.store.create_group(&me, name, &members).await?;
+    let mut everyone = members;
+    everyone.push(me);
+    state.registry.do_send(RoomCreated { room: room.clone(), members: everyone });
+    Ok(HttpResponse::Created().json(view(&state, &room).await?))
+}
+
+/// `POST /api/dms` {user} → {room}: 201 the first time, 200 with the same room afterwards.
+pub async fn open_dm(state: web::Data<AppState>, auth: AuthUser, body: web::Json<OpenDm>) -> Result<HttpResponse, ChatError> {
+    let other = body.into_inner().user;
+    let me = auth.id();
+    if state.store.user_by_id(&other).await?.is_none() {
+        return Err(ChatError::NotFound("user"));
+    }
+    let (room, created) = state.store.get_or_create_dm(&me, &other).await?;
+    let body = view(&state, &room).await?;
+    if created {
+        state.registry.do_send(RoomCreated { room, members: vec![me, other] });
+        Ok(HttpResponse::Created().json(body))
+    } else {
+        Ok(HttpResponse::Ok().json(body))
+    }
+}
+
+/// `GET /api/rooms/{id}` → {room} with members.
+pub async fn get(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let room = RoomId(path.into_inner());
+    require_member(&state, &room, &auth.id()).await?;
+    Ok(HttpResponse::Ok().json(view(&state, &room).await?))
+}
+
+/// `GET /api/rooms/{id}/messages?before=&limit=` → {messages, has_more}, oldest first.
+pub async fn messages(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ChatError> {
+    let room = RoomId(path.into_inner());
+    require_member(&state, &room, &auth.id()).await?;
+    let limit = page.limit.unwrap_or(50).clamp(1, 100);
+    let (rows, has_more) = state.store.history(&room, page.before, limit).await?;
+    let messages: Vec<_> = rows.into_iter().map(to_out).collect();
+    Ok(HttpResponse::Ok().json(json!({ "messages": messages, "has_more": has_more })))
+}
+
+/// `POST /api/rooms/{id}/members` {user} → {room}; owners and admins of groups only.
+pub async fn add_member(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<NewMember>,
+) -> Result<HttpResponse, ChatError> {
+    let room = RoomId(path.into_inner());
+    let user = body.into_inner().user;
+    if state.store.user_by_id(&user).await?.is_none() {
+        return Err(ChatError::NotFound("user"));
+    }
+    let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
+    addr.send(AddMember { by: auth.id(), user }).await??;
+    Ok(HttpResponse::Ok().json(view(&state, &room).await?))
+}
+
+/// `DELETE /api/rooms/{id}/members/{user}` → 204; owners and admins remove others (not an owner).
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ChatError> {
+    let (room, user) = path.into_inner();
+    let addr = state.registry.send(GetRoom { room: RoomId(room) }).await??;
+    addr.send(RemoveMember { by: auth.id(), user: UserId(user) }).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/rooms/{id}/leave` → 204.
+pub async fn leave(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let addr = state.registry.send(GetRoom { room: RoomId(path.into_inner()) }).await??;
+    addr.send(RemoveMember { by: auth.id(), user: auth.id() }).await??;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,32 @@
+//! A real-time chat server on actix actors.
+//!
+//! People connect over WebSocket (`/ws`, protocol v1: JSON text or MessagePack binary frames) and
+//! chat one-to-one and in groups, with presence, typing, history and reconnect `sync`.
+//!
+//! # Layout
+//!
+//! Arrows point down; nothing imports what is above it.
+//!
+//! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
+//! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
+//!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
+//!   `Persister` (the only writer of chat data, group-committing).
+//! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
+//! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
+//!
+//! # The write path
+//!
+//! `WsSession` → `Room` (assigns id and seq, batches) → `Persister` (group commit) → SQL. The room
+//! acks the sender and fans the message out only after the Persister answered that the batch is
+//! durable; a failed batch is not counted, so per-room seqs stay gap-free.
+
+pub mod actors;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod metrics;
+pub mod protocol;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,287 @@
+//! Frames of protocol v1, as typed serde enums. Client frames are decoded by `codec::decode`;
+//! server frames are wrapped in `codec::Outbound` so a frame fanned out to many sessions is
+//! encoded once per format.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ErrorCode;
+use crate::ids::{MessageId, RoomId, SessionId, UserId};
+
+/// Every frame type a client may send, tagged by `"type"`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Send(SendFrame),
+    SendMany(SendManyFrame),
+    Edit(EditFrame),
+    Delete(DeleteFrame),
+    Typing(TypingFrame),
+    Read(ReadFrame),
+    History(HistoryFrame),
+    Sync(SyncFrame),
+    Ping,
+}
+
+impl ClientFrame {
+    /// The `type` names, for telling `unknown_type` from a malformed known frame.
+    pub const TYPES: [&'static str; 9] =
+        ["send", "send_many", "edit", "delete", "typing", "read", "history", "sync", "ping"];
+}
+
+/// `send`: post a message to a room.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SendFrame {
+    pub room: RoomId,
+    /// Chosen by the client; a resend with the same value returns the same ack.
+    pub client_id: String,
+    pub body: String,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+}
+
+/// `send_many`: one message to several people, each in their own dm.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SendManyFrame {
+    pub client_id: String,
+    #[serde(default)]
+    pub to: Option<Vec<UserId>>,
+    #[serde(default)]
+    pub list: Option<String>,
+    pub body: String,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+}
+
+/// `edit`: change the body of one's own message.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EditFrame {
+    pub id: MessageId,
+    pub body: String,
+}
+
+/// `delete`: remove a message.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DeleteFrame {
+    pub id: MessageId,
+}
+
+/// `typing` from a client.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TypingFrame {
+    pub room: RoomId,
+    pub state: TypingState,
+}
+
+/// Whether someone started or stopped typing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypingState {
+    Start,
+    Stop,
+}
+
+/// `read`: everything up to `seq` in `room` has been read.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReadFrame {
+    pub room: RoomId,
+    pub seq: i64,
+}
+
+/// `history`: a page of messages before `before` (exclusive), newest page first.
+#[derive(Clone, Debug, Deserialize)]
+pub struct HistoryFrame {
+    pub room: RoomId,
+    #[serde(default)]
+    pub before: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+/// `sync`: everything after each room's last seen seq.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SyncFrame {
+    pub cursors: HashMap<RoomId, i64>,
+}
+
+/// Every frame the server sends, tagged by `"type"`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello(Hello),
+    Message(MessageOut),
+    Ack(Ack),
+    History(HistoryOut),
+    Synced(Synced),
+    Pong(Pong),
+    Edited(Edited),
+    Deleted(Deleted),
+    Typing(TypingOut),
+    Presence(PresenceOut),
+    Receipt(ReceiptOut),
+    RoomEvent(RoomEventOut),
+    Error(ErrorOut),
+}
+
+/// A user as other people see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserOut {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+}
+
+/// One room in `hello` and in room listings.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoomSummary {
+    pub id: RoomId,
+    pub kind: String,
+    pub name: Option<String>,
+    pub last_seq: i64,
+    pub unread: i64,
+}
+
+/// First frame of every session.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hello {
+    pub user: UserOut,
+    pub session: SessionId,
+    pub server_time: i64,
+    pub rooms: Vec<RoomSummary>,
+}
+
+/// A chat message as delivered live, in `history` and after `sync`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageOut {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub seq: i64,
+    pub from: UserId,
+    pub body: String,
+    pub attachments: Vec<serde_json::Value>,
+    pub reply_to: Option<MessageId>,
+    pub client_id: String,
+    pub ts: i64,
+    pub edited_at: Option<i64>,
+}
+
+/// Answer to `send`: the message is durable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    pub client_id: String,
+    pub room: RoomId,
+    pub id: MessageId,
+    pub seq: i64,
+    pub ts: i64,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// Answer to `history`.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryOut {
+    pub room: RoomId,
+    pub messages: Vec<MessageOut>,
+    pub has_more: bool,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// End of a `sync` answer. `truncated` lists rooms that had more than one sync returns; the
+/// client syncs again from the last seq it got.
+#[derive(Clone, Debug, Serialize)]
+pub struct Synced {
+    pub truncated: Vec<RoomId>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// Answer to `ping`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pong {
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// A message's body changed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Edited {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub body: String,
+    pub edited_at: i64,
+}
+
+/// A message was deleted.
+#[derive(Clone, Debug, Serialize)]
+pub struct Deleted {
+    pub room: RoomId,
+    pub id: MessageId,
+}
+
+/// Someone in the room started or stopped typing.
+#[derive(Clone, Debug, Serialize)]
+pub struct TypingOut {
+    pub room: RoomId,
+    pub user: UserId,
+    pub state: TypingState,
+}
+
+/// Someone who shares a conversation came online or went offline.
+#[derive(Clone, Debug, Serialize)]
+pub struct PresenceOut {
+    pub user: UserId,
+    pub online: bool,
+    pub last_seen: Option<i64>,
+}
+
+/// Someone received or read messages up to `seq`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReceiptOut {
+    pub room: RoomId,
+    pub user: UserId,
+    pub seq: i64,
+    pub kind: ReceiptKind,
+}
+
+/// Kind of receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+/// A change to a room the client is (or was) in.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoomEventOut {
+    pub room: RoomId,
+    pub event: RoomEventKind,
+    /// The member added or removed, for `member_added` and `member_removed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserId>,
+}
+
+/// What happened to the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomEventKind {
+    Created,
+    Updated,
+    MemberAdded,
+    MemberRemoved,
+}
+
+/// Something the client asked for failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorOut {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}

@@ -1,0 +1,29 @@
+//! Wire protocol v1: frame types (`frames`), their JSON/MessagePack encoding (`codec`) and the
+//! error codes clients see (`ErrorCode`).
+
+pub mod codec;
+pub mod frames;
+
+pub use codec::{decode, DecodeError, Outbound, WireFormat, WireData};
+pub use frames::*;
+
+use serde::Serialize;
+
+/// Error codes of the `error` frame and of HTTP error bodies. The first ten are fixed by the
+/// protocol; `unauthorized` and `conflict` appear only in HTTP answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadFrame,
+    UnknownType,
+    NotMember,
+    NotFound,
+    Forbidden,
+    RateLimited,
+    TooLarge,
+    Invalid,
+    Unavailable,
+    Internal,
+    Unauthorized,
+    Conflict,
+}

@@ -1,0 +1,97 @@
+//! Building and running the server: connect the store, start the actors, bind HTTP.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix::Actor;
+use actix_web::{dev::Server, web, App, HttpServer};
+
+use crate::actors::persister::Persister;
+use crate::actors::presence::Presence;
+use crate::actors::registry::RoomRegistry;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::store::{Store, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// A server bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects the database (applying migrations), starts the actors and binds
+    /// `server.bind` (port 0 picks a free port). Must run inside an actix system.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if !settings.redis.url.trim().is_empty() {
+            return Err(StartupError::Unsupported(
+                "redis.url is set, but this build has only the embedded write path; leave redis.url empty".into(),
+            ));
+        }
+        let settings = Arc::new(settings);
+        let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        let persister = Persister::new(store.clone()).start();
+        let registry = RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).start();
+        let presence = Presence::new(store.clone(), registry.clone()).start();
+        let state = AppState { store, registry, presence, persister, settings: settings.clone() };
+
+        let listener = TcpListener::bind(&settings.server.bind)
+            .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?.port();
+        let data = web::Data::new(state.clone());
+        let mut server = HttpServer::new(move || {
+            App::new().wrap(tracing_actix_web::TracingLogger::default()).app_data(data.clone()).configure(http::routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        tracing::info!(port, database = %redact(&settings.database.url), "chat server listening");
+        Ok(Self { port, server: server.run(), state })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state, for tests that drive actors beside the HTTP server.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// A handle to stop the HTTP server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// A database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

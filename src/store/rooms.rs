@@ -1,0 +1,294 @@
+//! Rooms and memberships: creation, lookups and listings. Membership changes of existing rooms
+//! are chat writes (`WriteOp`), applied by the Persister.
+
+use std::collections::HashMap;
+
+use entities::{room, room_member, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::ids::{now_ms, RoomId, UserId};
+use crate::protocol::RoomSummary;
+
+/// A member's role in a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Role {
+        match s {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            _ => Role::Member,
+        }
+    }
+
+    /// Owners and admins manage membership.
+    pub fn manages(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+
+/// Room kind: a group, or a one-to-one conversation.
+pub const KIND_GROUP: &str = "group";
+pub const KIND_DM: &str = "dm";
+
+/// Everything a Room actor needs to start.
+#[derive(Clone, Debug)]
+pub struct RoomRecord {
+    pub id: RoomId,
+    pub kind: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub last_seq: i64,
+    pub members: HashMap<UserId, Role>,
+}
+
+/// A member with the profile fields other members see.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberView {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// A room as the HTTP API returns it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoomView {
+    pub id: RoomId,
+    pub kind: String,
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub last_seq: i64,
+    pub members: Vec<MemberView>,
+}
+
+/// The unique key of the dm between two users.
+pub fn dm_key(a: &UserId, b: &UserId) -> String {
+    if a <= b {
+        format!("{a}:{b}")
+    } else {
+        format!("{b}:{a}")
+    }
+}
+
+impl Store {
+    /// Creates a group owned by `creator` with `members` (the creator is added if missing).
+    pub async fn create_group(
+        &self,
+        creator: &UserId,
+        name: &str,
+        members: &[UserId],
+    ) -> Result<RoomId, StoreError> {
+        let id = RoomId::generate();
+        let now = now_ms();
+        let txn = self.db.begin().await?;
+        room::ActiveModel {
+            id: Set(id.0.clone()),
+            kind: Set(KIND_GROUP.into()),
+            name: Set(Some(name.to_owned())),
+            dm_key: Set(None),
+            created_by: Set(creator.0.clone()),
+            created_at: Set(now),
+            last_seq: Set(0),
+        }
+        .insert(&txn)
+        .await?;
+        let mut rows = vec![member_row(&id, creator, Role::Owner, now)];
+        rows.extend(members.iter().filter(|m| *m != creator).map(|m| member_row(&id, m, Role::Member, now)));
+        room_member::Entity::insert_many(rows).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(id)
+    }
+
+    /// The dm room of `a` and `b`, created if it does not exist yet; `true` when created now.
+    pub async fn get_or_create_dm(&self, a: &UserId, b: &UserId) -> Result<(RoomId, bool), StoreError> {
+        let key = dm_key(a, b);
+        if let Some(r) = self.dm_by_key(&key).await? {
+            return Ok((r, false));
+        }
+        let id = RoomId::generate();
+        let now = now_ms();
+        let txn = self.db.begin().await?;
+        let inserted = room::ActiveModel {
+            id: Set(id.0.clone()),
+            kind: Set(KIND_DM.into()),
+            name: Set(None),
+            dm_key: Set(Some(key.clone())),
+            created_by: Set(a.0.clone()),
+            created_at: Set(now),
+            last_seq: Set(0),
+        }
+        .insert(&txn)
+        .await;
+        match inserted.map_err(StoreError::classify) {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => {
+                // Both users opened the dm at once; the other request won.
+                drop(txn);
+                return match self.dm_by_key(&key).await? {
+                    Some(r) => Ok((r, false)),
+                    None => Err(StoreError::Conflict("dm".into())),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        let rows = if a == b {
+            vec![member_row(&id, a, Role::Owner, now)]
+        } else {
+            vec![member_row(&id, a, Role::Owner, now), member_row(&id, b, Role::Owner, now)]
+        };
+        room_member::Entity::insert_many(rows).exec(&txn).await?;
+        txn.commit().await?;
+        Ok((id, true))
+    }
+
+    async fn dm_by_key(&self, key: &str) -> Result<Option<RoomId>, StoreError> {
+        Ok(room::Entity::find()
+            .filter(room::Column::DmKey.eq(key))
+            .one(&self.db)
+            .await?
+            .map(|r| RoomId(r.id)))
+    }
+
+    /// A room with its member list, or `None` if there is no such room.
+    pub async fn load_room(&self, id: &RoomId) -> Result<Option<RoomRecord>, StoreError> {
+        let Some(r) = room::Entity::find_by_id(id.0.clone()).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let members = room_member::Entity::find()
+            .filter(room_member::Column::RoomId.eq(id.0.clone()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (UserId(m.user_id), Role::parse(&m.role)))
+            .collect();
+        Ok(Some(RoomRecord {
+            id: RoomId(r.id),
+            kind: r.kind,
+            name: r.name,
+            created_at: r.created_at,
+            last_seq: r.last_seq,
+            members,
+        }))
+    }
+
+    /// A room with member profiles, for the HTTP API.
+    pub async fn room_view(&self, id: &RoomId) -> Result<Option<RoomView>, StoreError> {
+        let Some(rec) = self.load_room(id).await? else { return Ok(None) };
+        let ids: Vec<UserId> = rec.members.keys().cloned().collect();
+        let mut members: Vec<MemberView> = self
+            .users_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|u: user::Model| {
+                let id = UserId(u.id);
+                let role = rec.members.get(&id).copied().unwrap_or(Role::Member);
+                MemberView { id, username: u.username, display_name: u.display_name, role }
+            })
+            .collect();
+        members.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(Some(RoomView {
+            id: rec.id,
+            kind: rec.kind,
+            name: rec.name,
+            created_at: rec.created_at,
+            last_seq: rec.last_seq,
+            members,
+        }))
+    }
+
+    /// `user`'s role in `room`, or `None` if not a member.
+    pub async fn membership(&self, room: &RoomId, user: &UserId) -> Result<Option<Role>, StoreError> {
+        Ok(room_member::Entity::find_by_id((room.0.clone(), user.0.clone()))
+            .one(&self.db)
+            .await?
+            .map(|m| Role::parse(&m.role)))
+    }
+
+    /// Ids of the rooms `user` is a member of.
+    pub async fn room_ids_of(&self, user: &UserId) -> Result<Vec<RoomId>, StoreError> {
+        Ok(room_member::Entity::find()
+            .filter(room_member::Column::UserId.eq(user.0.clone()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| RoomId(m.room_id))
+            .collect())
+    }
+
+    /// `user`'s rooms with last seq and unread count (messages from others after their read
+    /// mark); a dm is named after the other member.
+    pub async fn rooms_for_user(&self, user: &UserId) -> Result<Vec<RoomSummary>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            id: String,
+            kind: String,
+            name: Option<String>,
+            last_seq: i64,
+            unread: i64,
+        }
+        let me = user.0.clone();
+        let rows = Row::find_by_statement(Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            "SELECT r.id AS id, r.kind AS kind, \
+               COALESCE(r.name, (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
+                                 WHERE o.room_id = r.id AND o.user_id <> ? LIMIT 1)) AS name, \
+               r.last_seq AS last_seq, \
+               (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq \
+                  AND x.sender_id <> ? AND x.deleted = ?) AS unread \
+             FROM room_members m JOIN rooms r ON r.id = m.room_id \
+             WHERE m.user_id = ? ORDER BY r.last_seq DESC, r.created_at DESC",
+            [me.clone().into(), me.clone().into(), false.into(), me.into()],
+        ))
+        .all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RoomSummary { id: RoomId(r.id), kind: r.kind, name: r.name, last_seq: r.last_seq, unread: r.unread })
+            .collect())
+    }
+}
+
+fn member_row(room: &RoomId, user: &UserId, role: Role, now: i64) -> room_member::ActiveModel {
+    room_member::ActiveModel {
+        room_id: Set(room.0.clone()),
+        user_id: Set(user.0.clone()),
+        role: Set(role.as_str().into()),
+        joined_at: Set(now),
+        last_read_seq: Set(0),
+    }
+}
+
+/// Used by `writes` to apply membership changes inside a transaction.
+pub(super) async fn add_member(
+    db: &impl ConnectionTrait,
+    room: &RoomId,
+    user: &UserId,
+    role: Role,
+    at: i64,
+) -> Result<(), sea_orm::DbErr> {
+    let exists = room_member::Entity::find_by_id((room.0.clone(), user.0.clone())).one(db).await?;
+    if exists.is_none() {
+        member_row(room, user, role, at).insert(db).await?;
+    }
+    Ok(())
+}
