@@ -1,4 +1,5 @@
-//! Shared helpers for the integration tests (`tests/integration/main.rs` includes this module as
-//! `mod support;`): [`services`] starts real Redis and MariaDB servers.
+//! Shared helpers for the integration tests: [`app`] runs the server in-process and speaks
+//! protocol v1 to it; [`services`] starts real Redis and MariaDB servers.
 
+pub mod app;
 pub mod services;
