@@ -58,11 +58,47 @@ impl Default for DatabaseSettings {
 }
 
 /// `[redis]`
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct RedisSettings {
     /// Empty: no Redis (embedded mode, the Persister commits straight to the database).
     pub url: String,
+    /// Prefix of every key this server uses (several deployments can share one Redis).
+    pub prefix: String,
+    /// How often the Syncer drains the buffer into SQL, in milliseconds.
+    pub sync_interval_ms: u64,
+    /// Most stream entries (each one write batch) per SQL transaction.
+    pub sync_batch: usize,
+    /// Entries another consumer has held this long (ms) are claimed (that node is presumed dead).
+    pub claim_idle_ms: u64,
+    /// Tries before an entry that fails on its own goes to the dead-letter stream.
+    pub max_attempts: u32,
+    /// This node's consumer name in the group; empty = host name and port. Must be stable across
+    /// restarts (so a node replays its own unfinished entries) and unique per node.
+    pub consumer: String,
+    /// How long a sent message's client id is remembered in Redis for idempotent resends (s).
+    pub dedupe_ttl_secs: u64,
+    /// Start even if Redis may evict keys or lose acknowledged writes (not for production).
+    pub allow_unsafe: bool,
+    /// Test-only failpoint: abort the process after a SQL commit, before the stream ack.
+    pub debug_crash_after_commit: bool,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            prefix: "chat".into(),
+            sync_interval_ms: 100,
+            sync_batch: 500,
+            claim_idle_ms: 30_000,
+            max_attempts: 5,
+            consumer: String::new(),
+            dedupe_ttl_secs: 7 * 24 * 3600,
+            allow_unsafe: false,
+            debug_crash_after_commit: false,
+        }
+    }
 }
 
 /// `[media]`
@@ -236,6 +272,9 @@ impl Settings {
         }
         if self.ws.outbox_capacity == 0 || self.ws.rate_per_sec <= 0.0 || self.ws.rate_burst < 1.0 {
             return bad("ws.outbox_capacity, ws.rate_per_sec and ws.rate_burst must be positive");
+        }
+        if self.redis.sync_interval_ms == 0 || self.redis.sync_batch == 0 || self.redis.max_attempts == 0 {
+            return bad("redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");

@@ -61,6 +61,10 @@ impl From<crate::store::StoreError> for ChatError {
                 tracing::error!(error = %err, "database error");
                 ChatError::Unavailable("database".into())
             }
+            crate::store::StoreError::Buffer(err) => {
+                tracing::error!(error = %err, "write buffer error");
+                ChatError::Unavailable("write buffer".into())
+            }
         }
     }
 }

@@ -20,6 +20,12 @@ pub static PERSIST_FAILURES: AtomicU64 = AtomicU64::new(0);
 pub static WRITE_BUFFER_DEPTH: AtomicI64 = AtomicI64::new(0);
 /// Age in milliseconds of the oldest entry not yet in the SQL database (0 in embedded mode).
 pub static SYNC_LAG_MS: AtomicI64 = AtomicI64::new(0);
+/// Sync rounds that committed a batch to SQL.
+pub static SYNC_BATCHES: AtomicU64 = AtomicU64::new(0);
+/// Writes copied from the buffer into SQL.
+pub static SYNC_ROWS: AtomicU64 = AtomicU64::new(0);
+/// Entries in the dead-letter stream.
+pub static DEAD_LETTERS: AtomicI64 = AtomicI64::new(0);
 /// Client frames refused by the rate limiter.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
 
@@ -32,7 +38,7 @@ pub fn inc(c: &AtomicU64) {
 pub fn render() -> String {
     let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let rows: [(&str, &str, &str, String); 10] = [
+    let rows: [(&str, &str, &str, String); 13] = [
         ("chat_connections", "gauge", "Open WebSocket sessions", g(&CONNECTIONS).to_string()),
         ("chat_active_rooms", "gauge", "Room actors running", g(&ACTIVE_ROOMS).to_string()),
         ("chat_messages_accepted_total", "counter", "Messages acked to senders", c(&MESSAGES_ACCEPTED).to_string()),
@@ -42,6 +48,9 @@ pub fn render() -> String {
         ("chat_persist_failures_total", "counter", "Write batches that failed", c(&PERSIST_FAILURES).to_string()),
         ("chat_write_buffer_depth", "gauge", "Writes buffered and not yet in SQL", g(&WRITE_BUFFER_DEPTH).to_string()),
         ("chat_sync_lag_seconds", "gauge", "Age of the oldest write not yet in SQL", format!("{:.3}", g(&SYNC_LAG_MS) as f64 / 1000.0)),
+        ("chat_sync_batches_total", "counter", "Buffer batches committed to SQL", c(&SYNC_BATCHES).to_string()),
+        ("chat_sync_rows_total", "counter", "Writes copied from the buffer into SQL", c(&SYNC_ROWS).to_string()),
+        ("chat_dead_letters", "gauge", "Entries in the dead-letter stream", g(&DEAD_LETTERS).to_string()),
         ("chat_rate_limited_total", "counter", "Client frames refused by the rate limiter", c(&RATE_LIMITED).to_string()),
     ];
     let mut out = String::with_capacity(2048);

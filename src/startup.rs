@@ -9,6 +9,8 @@ use actix_web::{dev::Server, web, App, HttpServer};
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
+use crate::actors::syncer::Syncer;
+use crate::store::buffer::RedisBuffer;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::store::{Store, StoreError};
@@ -35,17 +37,25 @@ impl Application {
     /// Connects the database (applying migrations), starts the actors and binds
     /// `server.bind` (port 0 picks a free port). Must run inside an actix system.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        if !settings.redis.url.trim().is_empty() {
-            return Err(StartupError::Unsupported(
-                "redis.url is set, but this build has only the embedded write path; leave redis.url empty".into(),
-            ));
-        }
         let settings = Arc::new(settings);
-        let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        let mut store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        let mut syncer = None;
+        let redis = &settings.redis;
+        if !redis.url.trim().is_empty() {
+            let buffer = RedisBuffer::connect(redis.url.trim(), &redis.prefix, redis.dedupe_ttl_secs, redis.allow_unsafe)
+                .await
+                .map_err(StoreError::from)?;
+            store = store.with_buffer(buffer.clone());
+            let consumer = match redis.consumer.trim() {
+                "" => format!("{}:{}", hostname(), settings.server.bind),
+                c => c.to_owned(),
+            };
+            syncer = Some(Syncer::new(store.clone(), buffer, redis.clone(), consumer).start());
+        }
         let persister = Persister::new(store.clone()).start();
         let registry = RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).start();
         let presence = Presence::new(store.clone(), registry.clone()).start();
-        let state = AppState { store, registry, presence, persister, settings: settings.clone() };
+        let state = AppState { store, registry, presence, persister, syncer, settings: settings.clone() };
 
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
@@ -59,7 +69,8 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        tracing::info!(port, database = %redact(&settings.database.url), "chat server listening");
+        let mode = if state.syncer.is_some() { "redis write buffer" } else { "embedded" };
+        tracing::info!(port, database = %redact(&settings.database.url), mode, "chat server listening");
         Ok(Self { port, server: server.run(), state })
     }
 
@@ -82,6 +93,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "node".into())
 }
 
 /// A database URL without its password, for logs.

@@ -6,6 +6,7 @@
 //! - `room`: one `Room` per active conversation: membership, seq, fan-out, typing.
 //! - `presence`: `Presence`, who is online, and telling the people who share a room.
 //! - `persister`: `Persister`, the only writer of chat data, group-committing per flush.
+//! - `syncer`: `Syncer`, draining the Redis write buffer into SQL on a timer (production mode).
 //! - `outbox`: what any actor may send toward a session.
 
 pub mod outbox;
@@ -14,5 +15,6 @@ pub mod presence;
 pub mod registry;
 pub mod room;
 pub mod session;
+pub mod syncer;
 
 pub use outbox::{CloseSession, Deliver, SessionHandle};

@@ -1,6 +1,7 @@
 //! The Persister: the only writer of chat data. Writes that arrive while a commit is running are
 //! grouped into the next commit (group commit), and each caller is answered only once its writes
-//! are durable. In embedded mode "durable" means committed to the SQL database.
+//! are durable: committed to the SQL database in embedded mode, appended to the Redis stream
+//! (AOF, fsync always) in production mode (see `Store::make_durable`).
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -64,7 +65,7 @@ impl Persister {
 /// waiters, each is retried alone so one bad write cannot fail the others.
 async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<(), PersistError>> {
     let all: Vec<WriteOp> = batch.iter().flat_map(|(ops, _)| ops.iter().cloned()).collect();
-    match store.apply_writes(&all).await {
+    match store.make_durable(&all).await {
         Ok(()) => {
             metrics::inc(&metrics::PERSIST_BATCHES);
             vec![Ok(()); batch.len()]
@@ -76,7 +77,7 @@ async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<(), Persist
         Err(_) => {
             let mut out = Vec::with_capacity(batch.len());
             for (ops, _) in batch {
-                out.push(store.apply_writes(ops).await.map_err(|e| {
+                out.push(store.make_durable(ops).await.map_err(|e| {
                     metrics::inc(&metrics::PERSIST_FAILURES);
                     to_persist_error(e)
                 }));
@@ -90,9 +91,10 @@ async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<(), Persist
 fn to_persist_error(e: StoreError) -> PersistError {
     match e {
         StoreError::Conflict(m) => PersistError::Conflict(m),
-        StoreError::Db(e) => {
-            tracing::error!(error = %e, "write failed");
-            PersistError::Unavailable(e.to_string())
+        StoreError::Buffer(crate::store::buffer::BufferError::Conflict(m)) => PersistError::Conflict(m),
+        other => {
+            tracing::error!(error = %other, "write failed");
+            PersistError::Unavailable(other.to_string())
         }
     }
 }

@@ -425,7 +425,7 @@ impl Room {
         let store = self.deps.store.clone();
         let room = self.id.clone();
         let lookup = async move {
-            let stored = store.messages_by_client_ids(&room, &keys).await?;
+            let stored = store.acks_by_client_ids(&room, &keys).await?;
             let max = store.max_seq(&room).await?;
             Ok::<_, crate::store::StoreError>((stored, max))
         };
@@ -444,8 +444,8 @@ impl Room {
             for d in done {
                 match d {
                     Done::Sent { msg, session, reference, attempts, reply, followers } => {
-                        if let Some(m) = stored.iter().find(|m| m.sender_id == msg.sender.0 && m.client_id == msg.client_id) {
-                            let ack = Ack { client_id: m.client_id.clone(), room: act.id.clone(), id: MessageId(m.id.clone()), seq: m.seq, ts: m.created_at, reference: None };
+                        if let Some(m) = stored.iter().find(|m| m.sender == msg.sender && m.client_id == msg.client_id) {
+                            let ack = Ack { client_id: m.client_id.clone(), room: act.id.clone(), id: m.id.clone(), seq: m.seq, ts: m.ts, reference: None };
                             act.remember(msg.sender.clone(), ack.clone());
                             let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
                             for (r, tx) in followers {

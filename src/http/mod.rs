@@ -14,6 +14,7 @@ use actix_web::{error::JsonPayloadError, web, HttpRequest};
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
+use crate::actors::syncer::Syncer;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::store::Store;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub registry: Addr<RoomRegistry>,
     pub presence: Addr<Presence>,
     pub persister: Addr<Persister>,
+    /// The Syncer, when writes are buffered in Redis.
+    pub syncer: Option<Addr<Syncer>>,
     pub settings: Arc<Settings>,
 }
 

@@ -1,9 +1,11 @@
 //! Reading messages: history pages, what came after a seq, and lookups by client id.
 
+use std::collections::BTreeMap;
+
 use entities::message;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Store, StoreError};
+use super::{NewMessage, Store, StoreError};
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::protocol::MessageOut;
 
@@ -31,9 +33,56 @@ pub fn to_out(m: message::Model) -> MessageOut {
     }
 }
 
+/// The ack fields of a stored or buffered message, found by client id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAck {
+    pub sender: UserId,
+    pub client_id: String,
+    pub id: MessageId,
+    pub seq: i64,
+    pub ts: i64,
+}
+
+/// A buffered message in the shape of a stored row.
+fn model_of(m: NewMessage) -> message::Model {
+    message::Model {
+        id: m.id.0,
+        room_id: m.room.0,
+        seq: m.seq,
+        sender_id: m.sender.0,
+        client_id: m.client_id,
+        body: m.body,
+        attachments: (!m.attachments.is_empty()).then(|| serde_json::to_string(&m.attachments).unwrap_or_default()),
+        reply_to: m.reply_to.map(|r| r.0),
+        created_at: m.ts,
+        edited_at: None,
+        deleted: false,
+    }
+}
+
+/// SQL rows and buffered messages as one list in seq order; a message in both counts once.
+fn merge(mut rows: Vec<message::Model>, buffered: Vec<NewMessage>) -> Vec<message::Model> {
+    if buffered.is_empty() {
+        rows.sort_by_key(|m| m.seq);
+        return rows;
+    }
+    let mut by_seq: BTreeMap<i64, message::Model> = rows.into_iter().map(|m| (m.seq, m)).collect();
+    for b in buffered {
+        by_seq.entry(b.seq).or_insert_with(|| model_of(b));
+    }
+    by_seq.into_values().collect()
+}
+
 impl Store {
+    async fn buffered(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, StoreError> {
+        match &self.buffer {
+            Some(b) => Ok(b.unsynced(room, lo, hi).await?),
+            None => Ok(vec![]),
+        }
+    }
+
     /// Up to `limit` messages with seq below `before` (all if `None`), oldest first, and whether
-    /// older ones exist.
+    /// older ones exist. Buffered messages are included.
     pub async fn history(
         &self,
         room: &RoomId,
@@ -44,45 +93,49 @@ impl Store {
         if let Some(b) = before {
             q = q.filter(message::Column::Seq.lt(b));
         }
-        let mut rows = q.order_by_desc(message::Column::Seq).limit(limit + 1).all(&self.db).await?;
-        let has_more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        rows.reverse();
-        Ok((rows, has_more))
+        let rows = q.order_by_desc(message::Column::Seq).limit(limit + 1).all(&self.db).await?;
+        let mut all = merge(rows, self.buffered(room, 0, before).await?);
+        let has_more = all.len() as u64 > limit;
+        let cut = all.len().saturating_sub(limit as usize);
+        all.drain(..cut);
+        Ok((all, has_more))
     }
 
-    /// Up to `limit` messages with seq above `after`, in seq order.
+    /// Up to `limit` messages with seq above `after`, in seq order. Buffered messages are included.
     pub async fn messages_after(
         &self,
         room: &RoomId,
         after: i64,
         limit: u64,
     ) -> Result<Vec<message::Model>, StoreError> {
-        Ok(message::Entity::find()
+        let rows = message::Entity::find()
             .filter(message::Column::RoomId.eq(room.0.clone()))
             .filter(message::Column::Seq.gt(after))
             .order_by_asc(message::Column::Seq)
             .limit(limit)
             .all(&self.db)
-            .await?)
+            .await?;
+        let mut all = merge(rows, self.buffered(room, after, None).await?);
+        all.truncate(limit as usize);
+        Ok(all)
     }
 
     /// The newest `limit` messages of a room (for the room's idempotency window), newest first.
     pub async fn recent_messages(&self, room: &RoomId, limit: u64) -> Result<Vec<message::Model>, StoreError> {
-        Ok(message::Entity::find()
+        let rows = message::Entity::find()
             .filter(message::Column::RoomId.eq(room.0.clone()))
             .order_by_desc(message::Column::Seq)
             .limit(limit)
             .all(&self.db)
-            .await?)
+            .await?;
+        let mut all = merge(rows, self.buffered(room, 0, None).await?);
+        all.reverse();
+        all.truncate(limit as usize);
+        Ok(all)
     }
 
-    /// Stored messages of `room` matching any of the (sender, client id) pairs.
-    pub async fn messages_by_client_ids(
-        &self,
-        room: &RoomId,
-        keys: &[(UserId, String)],
-    ) -> Result<Vec<message::Model>, StoreError> {
+    /// Acks of stored or buffered messages of `room` matching any of the (sender, client id) pairs.
+    pub async fn acks_by_client_ids(&self, room: &RoomId, keys: &[(UserId, String)]) -> Result<Vec<StoredAck>, StoreError> {
         if keys.is_empty() {
             return Ok(vec![]);
         }
@@ -92,20 +145,34 @@ impl Store {
             .filter(message::Column::ClientId.is_in(cids))
             .all(&self.db)
             .await?;
-        Ok(rows
+        let mut out: Vec<StoredAck> = rows
             .into_iter()
             .filter(|m| keys.iter().any(|(u, c)| u.0 == m.sender_id && *c == m.client_id))
-            .collect())
+            .map(|m| StoredAck { sender: UserId(m.sender_id), client_id: m.client_id, id: MessageId(m.id), seq: m.seq, ts: m.created_at })
+            .collect();
+        if let Some(b) = &self.buffer {
+            for (sender, client_id, (id, seq, ts)) in b.acks_by_client_ids(room, keys).await? {
+                if !out.iter().any(|a| a.sender == sender && a.client_id == client_id) {
+                    out.push(StoredAck { sender, client_id, id, seq, ts });
+                }
+            }
+        }
+        Ok(out)
     }
 
-    /// Highest seq stored for a room (0 when empty).
+    /// Highest seq stored or buffered for a room (0 when empty).
     pub async fn max_seq(&self, room: &RoomId) -> Result<i64, StoreError> {
-        Ok(message::Entity::find()
+        let sql = message::Entity::find()
             .filter(message::Column::RoomId.eq(room.0.clone()))
             .order_by_desc(message::Column::Seq)
             .one(&self.db)
             .await?
             .map(|m| m.seq)
-            .unwrap_or(0))
+            .unwrap_or(0);
+        let buffered = match &self.buffer {
+            Some(b) => b.room_seq(room).await?,
+            None => 0,
+        };
+        Ok(sql.max(buffered))
     }
 }

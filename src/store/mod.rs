@@ -2,6 +2,7 @@
 //! domain. Chat writes (messages, memberships, read marks) go through `writes::WriteOp`, applied
 //! only by the Persister (embedded mode) or the Syncer (buffered mode).
 
+pub mod buffer;
 pub mod messages;
 pub mod rooms;
 pub mod users;
@@ -22,6 +23,8 @@ pub enum StoreError {
     Conflict(String),
     #[error(transparent)]
     Db(#[from] DbErr),
+    #[error(transparent)]
+    Buffer(#[from] buffer::BufferError),
 }
 
 impl StoreError {
@@ -34,10 +37,12 @@ impl StoreError {
     }
 }
 
-/// Handle on the SQL database; cheap to clone.
+/// Handle on the SQL database and, in production mode, the Redis write buffer whose contents
+/// every read merges in (read your writes); cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub db: DatabaseConnection,
+    pub buffer: Option<buffer::RedisBuffer>,
 }
 
 impl Store {
@@ -65,7 +70,13 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
         Migrator::up(&db, None).await?;
-        Ok(Self { db })
+        Ok(Self { db, buffer: None })
+    }
+
+    /// The same store, with writes buffered in Redis.
+    pub fn with_buffer(mut self, buffer: buffer::RedisBuffer) -> Self {
+        self.buffer = Some(buffer);
+        self
     }
 
     /// Whether the database answers.

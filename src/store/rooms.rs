@@ -181,12 +181,16 @@ impl Store {
             .into_iter()
             .map(|m| (UserId(m.user_id), Role::parse(&m.role)))
             .collect();
+        let buffered = match &self.buffer {
+            Some(b) => b.room_seq(id).await?,
+            None => 0,
+        };
         Ok(Some(RoomRecord {
             id: RoomId(r.id),
             kind: r.kind,
             name: r.name,
             created_at: r.created_at,
-            last_seq: r.last_seq,
+            last_seq: r.last_seq.max(buffered),
             members,
         }))
     }
@@ -244,6 +248,7 @@ impl Store {
             kind: String,
             name: Option<String>,
             last_seq: i64,
+            last_read_seq: i64,
             unread: i64,
         }
         let me = user.0.clone();
@@ -252,7 +257,7 @@ impl Store {
             "SELECT r.id AS id, r.kind AS kind, \
                COALESCE(r.name, (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
                                  WHERE o.room_id = r.id AND o.user_id <> ? LIMIT 1)) AS name, \
-               r.last_seq AS last_seq, \
+               r.last_seq AS last_seq, m.last_read_seq AS last_read_seq, \
                (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq \
                   AND x.sender_id <> ? AND x.deleted = ?) AS unread \
              FROM room_members m JOIN rooms r ON r.id = m.room_id \
@@ -261,10 +266,26 @@ impl Store {
         ))
         .all(&self.db)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| RoomSummary { id: RoomId(r.id), kind: r.kind, name: r.name, last_seq: r.last_seq, unread: r.unread })
-            .collect())
+        let mut out: Vec<RoomSummary> = Vec::with_capacity(rows.len());
+        let Some(buffer) = &self.buffer else {
+            return Ok(rows
+                .into_iter()
+                .map(|r| RoomSummary { id: RoomId(r.id), kind: r.kind, name: r.name, last_seq: r.last_seq, unread: r.unread })
+                .collect());
+        };
+        // Messages still in the buffer are counted too: they are acked, only not yet in SQL.
+        let ids: Vec<RoomId> = rows.iter().map(|r| RoomId(r.id.clone())).collect();
+        let seqs = buffer.room_seqs(&ids).await?;
+        for (r, buffered_seq) in rows.into_iter().zip(seqs) {
+            let id = RoomId(r.id);
+            let mut unread = r.unread;
+            if buffered_seq > r.last_seq {
+                let newer = buffer.unsynced(&id, r.last_seq.max(r.last_read_seq), None).await?;
+                unread += newer.iter().filter(|m| m.sender != *user).count() as i64;
+            }
+            out.push(RoomSummary { id, kind: r.kind, name: r.name, last_seq: r.last_seq.max(buffered_seq), unread });
+        }
+        Ok(out)
     }
 }
 

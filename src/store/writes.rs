@@ -130,3 +130,22 @@ async fn apply_other(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbEr
         }
     }
 }
+
+impl Store {
+    /// Makes `ops` durable the way this deployment does: appended to the Redis buffer when there is
+    /// one (the Syncer copies them to SQL later), else committed to SQL now. Membership changes
+    /// are always written through to SQL at once, because every permission check reads them.
+    /// Applying twice is harmless (writes are idempotent), so a retried group is safe.
+    pub async fn make_durable(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
+        let Some(buffer) = &self.buffer else { return self.apply_writes(ops).await };
+        let is_membership = |o: &WriteOp| matches!(o, WriteOp::MemberAdded { .. } | WriteOp::MemberRemoved { .. });
+        let (membership, rest): (Vec<WriteOp>, Vec<WriteOp>) = ops.iter().cloned().partition(is_membership);
+        if !membership.is_empty() {
+            self.apply_writes(&membership).await?;
+        }
+        if !rest.is_empty() {
+            buffer.append(&rest).await?;
+        }
+        Ok(())
+    }
+}

@@ -5,5 +5,7 @@ mod support;
 
 mod actors;
 mod chat;
+mod durable;
 mod mariadb;
 mod restart;
+mod protocol_errors;

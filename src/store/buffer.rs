@@ -1,0 +1,376 @@
+//! The Redis write buffer (production mode).
+//!
+//! Every chat-write batch becomes one entry of a Redis Stream (`{prefix}:writes`, field `ops`,
+//! MessagePack of `Vec<WriteOp>`). A Lua script appends it atomically together with what reads
+//! need before the Syncer has copied the entry into SQL:
+//!
+//! - `{prefix}:room:{room}:unsynced`: a sorted set of the room's buffered messages by seq, so
+//!   history and sync show every acked message at once (read your writes);
+//! - `{prefix}:room:{room}:seq`: the room's highest seq, which the script also checks (a seq at or
+//!   below it is refused, so a stale room actor cannot reuse a seq);
+//! - `{prefix}:cid:{room}:{sender}:{client_id}`: the ack of each message for a day or more, which
+//!   the script also checks, so a resend can never be buffered twice.
+//!
+//! The Syncer reads the stream through a consumer group and removes entries (and their unsynced
+//! copies) only after the SQL commit.
+
+use deadpool_redis::{Pool, Runtime};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::Value;
+
+use super::writes::{NewMessage, WriteOp};
+use crate::ids::{MessageId, RoomId, UserId};
+
+/// Name of the consumer group of Syncers.
+pub const GROUP: &str = "syncers";
+
+/// Why a buffer call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BufferError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    #[error("redis configuration: {0}")]
+    Config(String),
+    /// A message's seq or client id is already buffered.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("cannot encode or decode a buffered write: {0}")]
+    Codec(String),
+}
+
+/// An acked message remembered by client id: (id, seq, ts).
+pub type CidAck = (MessageId, i64, i64);
+
+/// One stream entry read by a Syncer.
+#[derive(Debug)]
+pub struct Entry {
+    pub id: String,
+    /// The decoded writes, or why they could not be decoded.
+    pub ops: Result<Vec<WriteOp>, String>,
+    /// How many times the group delivered it (when known).
+    pub deliveries: usize,
+}
+
+const APPEND: &str = r#"
+local n = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+for i = 0, n - 1 do
+  local b = 4 + i * 6
+  if redis.call('EXISTS', ARGV[b + 2]) == 1 then return {'conflict', 'client_id ' .. ARGV[b + 2]} end
+  local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
+  if cur >= tonumber(ARGV[b + 3]) then return {'conflict', 'seq ' .. ARGV[b + 3] .. ' <= ' .. cur} end
+end
+for i = 0, n - 1 do
+  local b = 4 + i * 6
+  redis.call('ZADD', ARGV[b], ARGV[b + 3], ARGV[b + 4])
+  local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
+  if tonumber(ARGV[b + 3]) > cur then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
+  redis.call('SET', ARGV[b + 2], ARGV[b + 5], 'EX', ttl)
+end
+local id = redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1])
+return {'ok', id}
+"#;
+
+/// Handle on the buffer; cheap to clone.
+#[derive(Clone)]
+pub struct RedisBuffer {
+    pool: Pool,
+    prefix: String,
+    cid_ttl_secs: u64,
+    append: std::sync::Arc<redis::Script>,
+}
+
+impl std::fmt::Debug for RedisBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBuffer").field("prefix", &self.prefix).finish()
+    }
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, BufferError> {
+    rmp_serde::to_vec_named(v).map_err(|e| BufferError::Codec(e.to_string()))
+}
+
+impl RedisBuffer {
+    /// Connects, checks that Redis will not evict or silently lose acked writes (unless
+    /// `allow_unsafe`), and creates the consumer group.
+    pub async fn connect(url: &str, prefix: &str, cid_ttl_secs: u64, allow_unsafe: bool) -> Result<Self, BufferError> {
+        let mut cfg = deadpool_redis::Config::from_url(url);
+        let mut pool_cfg = deadpool_redis::PoolConfig::new(32);
+        pool_cfg.timeouts.wait = Some(std::time::Duration::from_secs(5));
+        pool_cfg.timeouts.create = Some(std::time::Duration::from_secs(3));
+        pool_cfg.timeouts.recycle = Some(std::time::Duration::from_secs(2));
+        cfg.pool = Some(pool_cfg);
+        let pool = cfg.create_pool(Some(Runtime::Tokio1)).map_err(|e| BufferError::Config(e.to_string()))?;
+        let buf = Self {
+            pool,
+            prefix: prefix.to_owned(),
+            cid_ttl_secs: cid_ttl_secs.max(60),
+            append: std::sync::Arc::new(redis::Script::new(APPEND)),
+        };
+        buf.check_durability(allow_unsafe).await?;
+        buf.create_group().await?;
+        Ok(buf)
+    }
+
+    async fn conn(&self) -> Result<deadpool_redis::Connection, BufferError> {
+        Ok(self.pool.get().await?)
+    }
+
+    async fn config_get(&self, key: &str) -> Result<String, BufferError> {
+        let mut c = self.conn().await?;
+        let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(key).query_async(&mut c).await?;
+        Ok(v.get(1).cloned().unwrap_or_default())
+    }
+
+    async fn check_durability(&self, allow_unsafe: bool) -> Result<(), BufferError> {
+        let policy = self.config_get("maxmemory-policy").await;
+        let aof = self.config_get("appendonly").await;
+        let fsync = self.config_get("appendfsync").await;
+        let problems: Vec<String> = match (policy, aof, fsync) {
+            (Ok(p), Ok(a), Ok(f)) => {
+                let mut v = Vec::new();
+                if p != "noeviction" {
+                    v.push(format!("maxmemory-policy is {p}: Redis may evict buffered writes (set noeviction)"));
+                }
+                if a != "yes" || f != "always" {
+                    v.push(format!("appendonly={a} appendfsync={f}: acked writes could be lost (set appendonly yes, appendfsync always)"));
+                }
+                v
+            }
+            _ => vec!["CONFIG GET is not allowed, so eviction and persistence settings cannot be checked".into()],
+        };
+        if problems.is_empty() {
+            return Ok(());
+        }
+        if allow_unsafe {
+            for p in &problems {
+                tracing::warn!(problem = %p, "redis is not configured for durable writes (redis.allow_unsafe)");
+            }
+            return Ok(());
+        }
+        Err(BufferError::Config(format!("refusing to start: {}", problems.join("; "))))
+    }
+
+    async fn create_group(&self) -> Result<(), BufferError> {
+        let mut c = self.conn().await?;
+        let res: redis::RedisResult<()> =
+            redis::cmd("XGROUP").arg("CREATE").arg(self.stream()).arg(GROUP).arg("0").arg("MKSTREAM").query_async(&mut c).await;
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) if e.to_string().contains("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn stream(&self) -> String {
+        format!("{}:writes", self.prefix)
+    }
+
+    pub fn dead_letters(&self) -> String {
+        format!("{}:dead", self.prefix)
+    }
+
+    fn unsynced_key(&self, room: &RoomId) -> String {
+        format!("{}:room:{}:unsynced", self.prefix, room)
+    }
+
+    fn seq_key(&self, room: &RoomId) -> String {
+        format!("{}:room:{}:seq", self.prefix, room)
+    }
+
+    fn cid_key(&self, room: &RoomId, sender: &UserId, client_id: &str) -> String {
+        format!("{}:cid:{}:{}:{}", self.prefix, room, sender, client_id)
+    }
+
+    /// Appends a batch as one stream entry; returns once Redis answered (with `appendfsync
+    /// always`, after the write is on disk).
+    pub async fn append(&self, ops: &[WriteOp]) -> Result<(), BufferError> {
+        let payload = encode(&ops)?;
+        let msgs: Vec<&NewMessage> = ops
+            .iter()
+            .filter_map(|o| match o {
+                WriteOp::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        let mut inv = self.append.key(self.stream());
+        inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs);
+        for m in &msgs {
+            let cid_value = format!("{}|{}|{}", m.id, m.seq, m.ts);
+            inv.arg(self.unsynced_key(&m.room))
+                .arg(self.seq_key(&m.room))
+                .arg(self.cid_key(&m.room, &m.sender, &m.client_id))
+                .arg(m.seq)
+                .arg(encode(m)?)
+                .arg(cid_value);
+        }
+        let mut c = self.conn().await?;
+        let (status, detail): (String, String) = inv.invoke_async(&mut c).await?;
+        if status == "conflict" {
+            return Err(BufferError::Conflict(detail));
+        }
+        Ok(())
+    }
+
+    /// The room's highest buffered seq (0 if none).
+    pub async fn room_seq(&self, room: &RoomId) -> Result<i64, BufferError> {
+        let mut c = self.conn().await?;
+        let v: Option<i64> = redis::cmd("GET").arg(self.seq_key(room)).query_async(&mut c).await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Highest buffered seq of several rooms at once.
+    pub async fn room_seqs(&self, rooms: &[RoomId]) -> Result<Vec<i64>, BufferError> {
+        if rooms.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut c = self.conn().await?;
+        let mut cmd = redis::cmd("MGET");
+        for r in rooms {
+            cmd.arg(self.seq_key(r));
+        }
+        let v: Vec<Option<i64>> = cmd.query_async(&mut c).await?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(0)).collect())
+    }
+
+    /// Buffered (not yet synced) messages of a room with `lo < seq < hi`, in seq order.
+    pub async fn unsynced(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, BufferError> {
+        let mut c = self.conn().await?;
+        let max = hi.map(|h| format!("({h}")).unwrap_or_else(|| "+inf".into());
+        let raw: Vec<Vec<u8>> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.unsynced_key(room))
+            .arg(format!("({lo}"))
+            .arg(max)
+            .query_async(&mut c)
+            .await?;
+        raw.iter()
+            .map(|b| rmp_serde::from_slice::<NewMessage>(b).map_err(|e| BufferError::Codec(e.to_string())))
+            .collect()
+    }
+
+    /// Acks remembered for these (sender, client id) pairs.
+    pub async fn acks_by_client_ids(&self, room: &RoomId, keys: &[(UserId, String)]) -> Result<Vec<(UserId, String, CidAck)>, BufferError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut c = self.conn().await?;
+        let mut cmd = redis::cmd("MGET");
+        for (u, cid) in keys {
+            cmd.arg(self.cid_key(room, u, cid));
+        }
+        let vals: Vec<Option<String>> = cmd.query_async(&mut c).await?;
+        Ok(keys
+            .iter()
+            .zip(vals)
+            .filter_map(|((u, cid), v)| {
+                let v = v?;
+                let mut parts = v.split('|');
+                let id = MessageId(parts.next()?.to_owned());
+                let seq = parts.next()?.parse().ok()?;
+                let ts = parts.next()?.parse().ok()?;
+                Some((u.clone(), cid.clone(), (id, seq, ts)))
+            })
+            .collect())
+    }
+
+    /// Reads up to `count` entries for `consumer`: its own unacked ones first (after a restart),
+    /// then entries idle longer than `claim_idle_ms` in other consumers (dead nodes), then new ones.
+    pub async fn read(&self, consumer: &str, count: usize, claim_idle_ms: u64) -> Result<Vec<Entry>, BufferError> {
+        let mut c = self.conn().await?;
+        let own: StreamReadReply = redis::cmd("XREADGROUP")
+            .arg("GROUP").arg(GROUP).arg(consumer)
+            .arg("COUNT").arg(count)
+            .arg("STREAMS").arg(self.stream()).arg("0")
+            .query_async(&mut c)
+            .await?;
+        let own = flatten(own);
+        if !own.is_empty() {
+            return Ok(own.into_iter().map(|e| to_entry(e, 2)).collect());
+        }
+        let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(self.stream()).arg(GROUP).arg(consumer).arg(claim_idle_ms).arg("0-0")
+            .arg("COUNT").arg(count)
+            .query_async(&mut c)
+            .await?;
+        if !claimed.claimed.is_empty() {
+            tracing::warn!(entries = claimed.claimed.len(), "claimed write-buffer entries from a dead consumer");
+            return Ok(claimed.claimed.into_iter().map(|e| to_entry(e, 2)).collect());
+        }
+        let fresh: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP").arg(GROUP).arg(consumer)
+            .arg("COUNT").arg(count)
+            .arg("STREAMS").arg(self.stream()).arg(">")
+            .query_async(&mut c)
+            .await?;
+        Ok(fresh.map(flatten).unwrap_or_default().into_iter().map(|e| to_entry(e, 1)).collect())
+    }
+
+    /// After the SQL commit: acks and deletes the entries and drops their unsynced copies.
+    pub async fn finish(&self, ids: &[String], synced: &[(RoomId, i64)]) -> Result<(), BufferError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("XACK").arg(self.stream()).arg(GROUP).arg(ids).ignore();
+        pipe.cmd("XDEL").arg(self.stream()).arg(ids).ignore();
+        for (room, seq) in synced {
+            pipe.cmd("ZREMRANGEBYSCORE").arg(self.unsynced_key(room)).arg(*seq).arg(*seq).ignore();
+        }
+        let mut c = self.conn().await?;
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
+    /// Moves an entry that keeps failing to the dead-letter stream, with the error.
+    pub async fn dead_letter(&self, entry_id: &str, payload: &[u8], error: &str) -> Result<(), BufferError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("XADD").arg(self.dead_letters()).arg("*").arg("entry").arg(entry_id).arg("ops").arg(payload).arg("error").arg(error).ignore();
+        pipe.cmd("XACK").arg(self.stream()).arg(GROUP).arg(entry_id).ignore();
+        pipe.cmd("XDEL").arg(self.stream()).arg(entry_id).ignore();
+        let mut c = self.conn().await?;
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
+    /// (entries waiting, age in ms of the oldest) for the metrics.
+    pub async fn backlog(&self) -> Result<(i64, i64), BufferError> {
+        let mut c = self.conn().await?;
+        let len: i64 = redis::cmd("XLEN").arg(self.stream()).query_async(&mut c).await?;
+        let first: redis::streams::StreamRangeReply =
+            redis::cmd("XRANGE").arg(self.stream()).arg("-").arg("+").arg("COUNT").arg(1).query_async(&mut c).await?;
+        let age = first
+            .ids
+            .first()
+            .and_then(|e| e.id.split('-').next()?.parse::<i64>().ok())
+            .map(|ms| (crate::ids::now_ms() - ms).max(0))
+            .unwrap_or(0);
+        Ok((len, age))
+    }
+
+    /// Entries in the dead-letter stream.
+    pub async fn dead_letter_count(&self) -> Result<i64, BufferError> {
+        let mut c = self.conn().await?;
+        Ok(redis::cmd("XLEN").arg(self.dead_letters()).query_async(&mut c).await?)
+    }
+
+    /// The raw payload of an entry as read (for dead-lettering).
+    pub fn payload_of(ops: &[WriteOp]) -> Vec<u8> {
+        encode(&ops).unwrap_or_default()
+    }
+}
+
+fn flatten(reply: StreamReadReply) -> Vec<StreamId> {
+    reply.keys.into_iter().flat_map(|k| k.ids).collect()
+}
+
+fn to_entry(e: StreamId, deliveries: usize) -> Entry {
+    let ops = match e.map.get("ops") {
+        Some(Value::BulkString(b)) => rmp_serde::from_slice::<Vec<WriteOp>>(b).map_err(|err| err.to_string()),
+        _ => Err("entry has no ops field".to_owned()),
+    };
+    Entry { id: e.id, ops, deliveries: e.delivered_count.unwrap_or(deliveries) }
+}
