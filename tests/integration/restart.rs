@@ -13,7 +13,6 @@ use crate::support::services::free_port;
 /// The server binary as a child process.
 pub struct ServerProcess {
     pub child: Child,
-    pub port: u16,
     pub http: String,
 }
 
@@ -44,7 +43,7 @@ impl ServerProcess {
             }
             if let Ok(r) = client.get(format!("{http}/healthz")).send().await {
                 if r.status() == 200 {
-                    return Self { child, port, http };
+                    return Self { child, http };
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
