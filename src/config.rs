@@ -18,6 +18,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub ws: WsSettings,
     pub rooms: RoomSettings,
+    pub people: PeopleSettings,
     pub log: LogSettings,
 }
 
@@ -190,6 +191,8 @@ pub struct RoomSettings {
     /// Recent `client_id`s each room remembers for idempotent resends (older ones are checked in
     /// the database).
     pub dedupe_window: usize,
+    /// Receipts (delivered, and read shared with others) only in rooms up to this many members.
+    pub receipts_max_members: usize,
 }
 
 impl Default for RoomSettings {
@@ -201,7 +204,25 @@ impl Default for RoomSettings {
             max_members: 10_000,
             sync_max_per_room: 1000,
             dedupe_window: 4096,
+            receipts_max_members: 50,
         }
+    }
+}
+
+/// `[people]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct PeopleSettings {
+    /// Region (ISO 3166 code, e.g. `US`, `DE`) assumed for phone numbers written without a
+    /// country code, when normalising to E.164.
+    pub default_region: String,
+    /// Most recipients of one `send_many` or broadcast list.
+    pub max_broadcast: usize,
+}
+
+impl Default for PeopleSettings {
+    fn default() -> Self {
+        Self { default_region: "US".into(), max_broadcast: 256 }
     }
 }
 
@@ -275,6 +296,9 @@ impl Settings {
         }
         if self.redis.sync_interval_ms == 0 || self.redis.sync_batch == 0 || self.redis.max_attempts == 0 {
             return bad("redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive");
+        }
+        if self.people.default_region.parse::<phonenumber::country::Id>().is_err() {
+            return bad("people.default_region must be an ISO 3166 region code such as US or DE");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");

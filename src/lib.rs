@@ -30,3 +30,4 @@ pub mod protocol;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod validate;

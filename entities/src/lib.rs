@@ -4,11 +4,17 @@
 //! Ids are strings (UUIDs without dashes) so that several server processes can mint them without
 //! coordination; times are milliseconds since the Unix epoch.
 
+pub mod block;
+pub mod broadcast_list;
+pub mod broadcast_list_member;
+pub mod contact;
 pub mod message;
+pub mod message_edit;
 pub mod room;
 pub mod room_member;
 pub mod token;
 pub mod user;
+pub mod user_settings;
 
 pub mod prelude {
     pub use super::message::Entity as Message;

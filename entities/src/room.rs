@@ -16,6 +16,8 @@ pub struct Model {
     pub created_at: i64,
     /// Highest message seq committed in this room (0 when empty).
     pub last_seq: i64,
+    /// Media id of the group avatar.
+    pub avatar_media: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

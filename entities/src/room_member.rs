@@ -13,6 +13,8 @@ pub struct Model {
     pub joined_at: i64,
     /// Highest seq this member reported as read.
     pub last_read_seq: i64,
+    /// Highest seq delivered to one of this member's devices.
+    pub delivered_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

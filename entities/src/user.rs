@@ -15,6 +15,15 @@ pub struct Model {
     pub created_at: i64,
     /// When the user's last session closed; `None` until then.
     pub last_seen: Option<i64>,
+    /// Status line shown on the profile.
+    pub about: Option<String>,
+    pub email: Option<String>,
+    /// E.164, e.g. `+14155550123`.
+    pub phone: Option<String>,
+    /// Media id of the avatar.
+    pub avatar_media: Option<String>,
+    /// Set when the account was deleted (the row stays so messages keep their sender).
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

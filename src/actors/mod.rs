@@ -7,12 +7,14 @@
 //! - `presence`: `Presence`, who is online, and telling the people who share a room.
 //! - `persister`: `Persister`, the only writer of chat data, group-committing per flush.
 //! - `syncer`: `Syncer`, draining the Redis write buffer into SQL on a timer (production mode).
+//! - `requests`: edit, delete and `send_many`, answered by asking rooms and the store.
 //! - `outbox`: what any actor may send toward a session.
 
 pub mod outbox;
 pub mod persister;
 pub mod presence;
 pub mod registry;
+pub mod requests;
 pub mod room;
 pub mod session;
 pub mod syncer;

@@ -64,7 +64,10 @@ impl Presence {
                     tracing::warn!(user = %who, error = %e, "could not store last_seen");
                 }
             }
-            store.co_members(&who).await
+            // People I blocked do not see my presence.
+            let hidden = store.blocked_by(&who).await?;
+            let users = store.co_members(&who).await?;
+            Ok::<_, crate::store::StoreError>(users.into_iter().filter(|u| !hidden.contains(u)).collect::<Vec<_>>())
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, _| {
             if act.online.contains_key(&user) != online {
@@ -116,7 +119,12 @@ impl Handler<OnlineContacts> for Presence {
 
     fn handle(&mut self, msg: OnlineContacts, _ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
-        Box::pin(async move { store.co_members(&msg.user).await.unwrap_or_default() }.into_actor(self).map(
+        let work = async move {
+            let users = store.co_members(&msg.user).await.unwrap_or_default();
+            let blockers = store.blockers_of(&msg.user).await.unwrap_or_default();
+            users.into_iter().filter(|u| !blockers.contains(u)).collect::<Vec<_>>()
+        };
+        Box::pin(work.into_actor(self).map(
             |users, act, _| {
                 users
                     .into_iter()

@@ -273,6 +273,8 @@ impl Handler<RoomCreated> for RoomRegistry {
             room: msg.room,
             event: RoomEventKind::Created,
             user: None,
+            role: None,
+            name: None,
         }));
         self.deliver(&msg.members, &frame, None);
     }

@@ -3,7 +3,7 @@
 //! This is the only module that knows actix-web-actors (deprecated upstream); replacing it with
 //! another WebSocket layer touches this file and the `/ws` route only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use super::outbox::{CloseSession, Deliver, SessionHandle};
 use super::presence::{OnlineContacts, Presence, SessionDown, SessionUp};
 use super::registry::{GetRoom, RoomRegistry, SessionClosed, SessionOpened};
-use super::room::{MarkRead, Post, Room, Typing};
+use super::room::{MarkDelivered, MarkRead, Post, Room, Typing};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
@@ -23,6 +23,7 @@ use crate::protocol::{
     decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Outbound, Pong, ServerFrame,
     SyncFrame, Synced, UserOut, WireData, WireFormat,
 };
+use crate::protocol::settings::UserSettings;
 use crate::store::messages::to_out;
 use crate::store::Store;
 
@@ -65,6 +66,19 @@ impl RateLimit {
     }
 }
 
+/// Answers to the `send`s of one room, written in the order the sends arrived. The Room replies
+/// in seq order, but the replies are futures spawned on this actor's context, and actix polls
+/// those in no fixed order; without this a client could see the ack for seq 30 before seq 29.
+#[derive(Default)]
+struct AckOrder {
+    /// Ticket of the next `send`.
+    next: u64,
+    /// Ticket whose answer is written next.
+    written: u64,
+    /// Answers that came before an earlier one.
+    ready: BTreeMap<u64, ServerFrame>,
+}
+
 /// See the module doc.
 pub struct WsSession {
     id: SessionId,
@@ -79,6 +93,11 @@ pub struct WsSession {
     early: Option<Vec<Arc<Outbound>>>,
     /// A fragmented message being reassembled.
     partial: Option<(WireFormat, BytesMut)>,
+    /// Per room, the order of pending `send` answers.
+    acks: HashMap<RoomId, AckOrder>,
+    /// The user's settings (typing and read-receipt choices apply here); kept current by the
+    /// `settings` frames every device gets.
+    settings: UserSettings,
 }
 
 type Ctx = ws::WebsocketContext<WsSession>;
@@ -97,6 +116,8 @@ impl WsSession {
             limit,
             early: Some(Vec::new()),
             partial: None,
+            acks: HashMap::new(),
+            settings: UserSettings::default(),
         }
     }
 
@@ -187,8 +208,12 @@ impl WsSession {
             ClientFrame::Ping => self.send_frame(ServerFrame::Pong(Pong { reference }), ctx),
             ClientFrame::Send(f) => {
                 let room = f.room.clone();
-                self.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, true, ctx));
+                let order = self.acks.entry(room.clone()).or_default();
+                let ticket = order.next;
+                order.next += 1;
+                self.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, ticket, true, ctx));
             }
+            ClientFrame::Typing(_) if !self.settings.chat.show_typing => {}
             ClientFrame::Typing(f) => {
                 let user = self.user.id.clone();
                 self.with_room(f.room.clone(), ctx, move |act, addr, ctx| {
@@ -198,15 +223,28 @@ impl WsSession {
             }
             ClientFrame::Read(f) => {
                 let user = self.user.id.clone();
+                let share = self.settings.chat.read_receipts;
                 self.with_room(f.room.clone(), ctx, move |act, addr, ctx| {
-                    act.ask_room(addr, MarkRead { user, seq: f.seq }, reference, ctx);
+                    act.ask_room(addr, MarkRead { user, seq: f.seq, share }, reference, ctx);
                 });
             }
             ClientFrame::History(f) => self.history(f, reference, ctx),
             ClientFrame::Sync(f) => self.sync(f, reference, ctx),
-            ClientFrame::Edit(_) | ClientFrame::Delete(_) | ClientFrame::SendMany(_) => {
-                let err = ChatError::Unavailable("this frame type is not supported by this server yet".into());
-                self.send_error(&err, reference, None, ctx);
+            ClientFrame::Edit(f) => {
+                let work = super::requests::edit(self.deps.clone(), self.user.id.clone(), f);
+                self.answer_errors(work, reference, ctx);
+            }
+            ClientFrame::Delete(f) => {
+                let work = super::requests::delete(self.deps.clone(), self.user.id.clone(), f);
+                self.answer_errors(work, reference, ctx);
+            }
+            ClientFrame::SendMany(f) => {
+                let client_id = f.client_id.clone();
+                let work = super::requests::send_many(self.deps.clone(), self.user.id.clone(), self.id.clone(), f, reference.clone());
+                ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(acks) => act.send_frame(ServerFrame::AckMany(acks), ctx),
+                    Err(e) => act.send_error(&e, reference, Some(client_id), ctx),
+                }));
             }
         }
     }
@@ -218,24 +256,63 @@ impl WsSession {
         addr: Result<Addr<Room>, ChatError>,
         f: crate::protocol::SendFrame,
         reference: Option<String>,
+        ticket: u64,
         retry: bool,
         ctx: &mut Ctx,
     ) {
         let addr = match addr {
             Ok(a) => a,
-            Err(e) => return self.send_error(&e, reference, Some(f.client_id), ctx),
+            Err(e) => {
+                let room = f.room.clone();
+                let frame = error_frame(e.code(), e.to_string(), reference, Some(f.client_id));
+                return self.answer_send(&room, ticket, frame, ctx);
+            }
         };
         let msg = Post { user: self.user.id.clone(), session: Some(self.id.clone()), frame: f.clone(), reference: reference.clone() };
         let ask = addr.send(msg);
-        ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Ok(ack)) => act.send_frame(ServerFrame::Ack(ack), ctx),
-            Ok(Err(e)) => act.send_error(&e, reference, Some(f.client_id), ctx),
-            Err(MailboxError::Closed) if retry => {
-                act.rooms.remove(&f.room);
-                let room = f.room.clone();
-                act.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, false, ctx));
+        ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
+            let room = f.room.clone();
+            let err = match res {
+                Ok(Ok(ack)) => return act.answer_send(&room, ticket, ServerFrame::Ack(ack), ctx),
+                Ok(Err(e)) => e,
+                Err(MailboxError::Closed) if retry => {
+                    act.rooms.remove(&f.room);
+                    act.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, ticket, false, ctx));
+                    return;
+                }
+                Err(e) => ChatError::from(e),
+            };
+            let frame = error_frame(err.code(), err.to_string(), reference, Some(f.client_id));
+            act.answer_send(&room, ticket, frame, ctx);
+        }));
+    }
+
+    /// Writes the answer to the `send` holding `ticket` in `room`, after the answers to every
+    /// earlier `send` to that room (see `AckOrder`).
+    fn answer_send(&mut self, room: &RoomId, ticket: u64, frame: ServerFrame, ctx: &mut Ctx) {
+        let Some(order) = self.acks.get_mut(room) else {
+            return self.send_frame(frame, ctx);
+        };
+        order.ready.insert(ticket, frame);
+        let mut due = Vec::new();
+        while let Some(f) = order.ready.remove(&order.written) {
+            due.push(f);
+            order.written += 1;
+        }
+        if order.written == order.next {
+            self.acks.remove(room);
+        }
+        for f in due {
+            self.send_frame(f, ctx);
+        }
+    }
+
+    /// Runs `work` and answers only if it fails.
+    fn answer_errors(&mut self, work: impl std::future::Future<Output = Result<(), ChatError>> + 'static, reference: Option<String>, ctx: &mut Ctx) {
+        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| {
+            if let Err(e) = res {
+                act.send_error(&e, reference, None, ctx);
             }
-            Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
         }));
     }
 
@@ -304,10 +381,24 @@ impl WsSession {
                     let msg = format!("not a member of room {room}");
                     act.send_frame(error_frame(ErrorCode::NotMember, msg, reference.clone(), None), ctx);
                 }
+                // What sync hands over counts as delivered to this device.
+                let mut newest: HashMap<RoomId, i64> = HashMap::new();
                 for m in msgs {
+                    if m.from != act.user.id {
+                        let top = newest.entry(m.room.clone()).or_insert(0);
+                        *top = (*top).max(m.seq);
+                    }
                     act.send_frame(ServerFrame::Message(m), ctx);
                 }
                 act.send_frame(ServerFrame::Synced(Synced { truncated, reference }), ctx);
+                for (room, seq) in newest {
+                    let user = act.user.id.clone();
+                    act.with_room(room, ctx, move |_, addr, _| {
+                        if let Ok(addr) = addr {
+                            addr.do_send(MarkDelivered { user, seq });
+                        }
+                    });
+                }
             }
             Err(e) => act.send_error(&e, reference, None, ctx),
         }));
@@ -378,11 +469,13 @@ impl Actor for WsSession {
         let setup = async move {
             deps.registry.send(SessionOpened { handle }).await?;
             deps.presence.send(SessionUp { user: user.clone(), session }).await?;
-            Ok::<_, ChatError>(deps.store.rooms_for_user(&user).await?)
+            let settings = deps.store.settings(&user).await?;
+            Ok::<_, ChatError>((deps.store.rooms_for_user(&user).await?, settings))
         };
         // Wait: no client frame is handled before `hello` is out.
         ctx.wait(setup.into_actor(self).map(|res, act, ctx| match res {
-            Ok(rooms) => {
+            Ok((rooms, settings)) => {
+                act.settings = settings;
                 let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
                 act.send_frame(ServerFrame::Hello(hello), ctx);
                 for f in act.early.take().unwrap_or_default() {
@@ -414,6 +507,9 @@ impl Handler<Deliver> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Ctx) {
+        if let ServerFrame::Settings(s) = &msg.frame.frame {
+            self.settings = s.settings.clone();
+        }
         match self.early.as_mut() {
             Some(early) => early.push(msg.frame),
             None => self.write(&msg.frame, ctx),

@@ -145,7 +145,8 @@ async fn finish(buffer: &RedisBuffer, settings: &RedisSettings, entries: &[Entry
             _ => None,
         })
         .collect();
-    buffer.finish(&ids, &synced).await?;
+    let ops: Vec<WriteOp> = entries.iter().flat_map(|e| e.ops.as_ref().map(|o| o.clone()).unwrap_or_default()).collect();
+    buffer.finish(&ids, &synced, crate::store::buffer::overlays_of(&ops)).await?;
     Ok(())
 }
 

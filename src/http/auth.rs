@@ -56,6 +56,26 @@ pub fn normalize_username(raw: &str) -> Result<String, ChatError> {
     }
 }
 
+/// Argon2id hash of `password`, computed off the async workers.
+pub async fn hash_password(password: String) -> Result<String, ChatError> {
+    web::block(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|_| ChatError::Internal)?
+    .map_err(|_| ChatError::Internal)
+}
+
+/// Whether `password` matches the stored PHC hash (false for an empty or malformed one),
+/// computed off the async workers.
+pub async fn verify_password(password: &str, phc: &str) -> Result<bool, ChatError> {
+    let (password, phc) = (password.to_owned(), phc.to_owned());
+    web::block(move || PasswordHash::new(&phc).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false))
+        .await
+        .map_err(|_| ChatError::Internal)
+}
+
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
@@ -94,14 +114,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
     if state.store.user_by_username(&username).await?.is_some() {
         return Err(ChatError::Conflict("username is taken".into()));
     }
-    let password = body.password;
-    let hash = web::block(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| ChatError::Internal)?
-    .map_err(|_| ChatError::Internal)?;
+    let hash = hash_password(body.password).await?;
     let user = state.store.create_user(&username, &display_name, &hash).await.map_err(|e| match e {
         crate::store::StoreError::Conflict(_) => ChatError::Conflict("username is taken".into()),
         other => other.into(),
@@ -116,15 +129,9 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
     let user = state.store.user_by_username(&username).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let password = body.password;
-    let ok = web::block(move || {
-        // Verify against a dummy hash for unknown users so timing does not tell which exist.
-        let phc = stored.unwrap_or_else(|| dummy_hash().to_owned());
-        PasswordHash::new(&phc).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
-    })
-    .await
-    .map_err(|_| ChatError::Internal)?;
+    // Verify against a dummy hash for unknown users so timing does not tell which exist.
+    let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_owned());
+    let ok = verify_password(&body.password, &stored).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Err(ChatError::Unauthorized);
     };

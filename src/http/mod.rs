@@ -2,8 +2,8 @@
 
 pub mod auth;
 pub mod health;
+pub mod people;
 pub mod rooms;
-pub mod users;
 pub mod ws;
 
 use std::sync::Arc;
@@ -48,13 +48,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/register", web::post().to(auth::register))
                 .route("/auth/login", web::post().to(auth::login))
                 .route("/auth/logout", web::post().to(auth::logout))
-                .route("/me", web::get().to(users::me))
-                .route("/users/by-name/{username}", web::get().to(users::by_name))
-                .route("/users/{id}", web::get().to(users::by_id))
+                .route("/me", web::get().to(people::me))
+                .route("/me", web::patch().to(people::update_me))
+                .route("/me", web::delete().to(people::delete_me))
+                .route("/me/settings", web::get().to(people::settings))
+                .route("/me/settings", web::patch().to(people::update_settings))
+                .route("/me/password", web::post().to(people::change_password))
+                .route("/me/sessions", web::get().to(people::sessions))
+                .route("/me/sessions", web::delete().to(people::revoke_all))
+                .route("/me/sessions/{id}", web::delete().to(people::revoke_session))
+                .route("/users", web::get().to(people::search))
+                .route("/users/by-name/{username}", web::get().to(people::by_name))
+                .route("/users/{id}", web::get().to(people::profile))
+                .route("/contacts", web::get().to(people::contacts))
+                .route("/contacts/match", web::post().to(people::match_contacts))
+                .route("/contacts/{user}", web::put().to(people::put_contact))
+                .route("/contacts/{user}", web::delete().to(people::delete_contact))
+                .route("/blocks", web::get().to(people::blocks))
+                .route("/blocks", web::post().to(people::block))
+                .route("/blocks/{user}", web::delete().to(people::unblock))
+                .route("/lists", web::get().to(people::lists))
+                .route("/lists", web::post().to(people::create_list))
+                .route("/lists/{id}", web::get().to(people::get_list))
+                .route("/lists/{id}", web::patch().to(people::update_list))
+                .route("/lists/{id}", web::delete().to(people::delete_list))
                 .route("/rooms", web::get().to(rooms::list))
                 .route("/rooms", web::post().to(rooms::create_group))
                 .route("/dms", web::post().to(rooms::open_dm))
                 .route("/rooms/{id}", web::get().to(rooms::get))
+                .route("/rooms/{id}", web::patch().to(rooms::update))
+                .route("/rooms/{id}/members/{user}", web::put().to(rooms::set_role))
+                .route("/messages/{id}/versions", web::get().to(rooms::versions))
                 .route("/rooms/{id}/messages", web::get().to(rooms::messages))
                 .route("/rooms/{id}/members", web::post().to(rooms::add_member))
                 .route("/rooms/{id}/members/{user}", web::delete().to(rooms::remove_member))

@@ -10,9 +10,10 @@ use serde_json::json;
 use super::auth::AuthUser;
 use super::AppState;
 use crate::actors::registry::{GetRoom, RoomCreated};
-use crate::actors::room::{AddMember, RemoveMember};
+use crate::actors::room::{AddMember, Change, ChangeRoom, RemoveMember};
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
+use crate::protocol::Role;
 use crate::store::messages::to_out;
 
 /// `POST /api/rooms` body.
@@ -96,6 +97,9 @@ pub async fn open_dm(state: web::Data<AppState>, auth: AuthUser, body: web::Json
     if state.store.user_by_id(&other).await?.is_none() {
         return Err(ChatError::NotFound("user"));
     }
+    if state.store.is_blocked(&other, &me).await? {
+        return Err(ChatError::Forbidden("this person does not accept messages from you".into()));
+    }
     let (room, created) = state.store.get_or_create_dm(&me, &other).await?;
     let body = view(&state, &room).await?;
     if created {
@@ -162,4 +166,70 @@ pub async fn leave(state: web::Data<AppState>, auth: AuthUser, path: web::Path<S
     let addr = state.registry.send(GetRoom { room: RoomId(path.into_inner()) }).await??;
     addr.send(RemoveMember { by: auth.id(), user: auth.id() }).await??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PATCH /api/rooms/{id}` body; `avatar: null` removes the group avatar.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "super::people::nullable")]
+    pub avatar: Option<Option<String>>,
+}
+
+/// `PATCH /api/rooms/{id}` {name?, avatar?} → {room}; owners and admins of groups; members get
+/// `room_event` `updated`.
+pub async fn update(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<RoomPatch>,
+) -> Result<HttpResponse, ChatError> {
+    let room = RoomId(path.into_inner());
+    let p = body.into_inner();
+    let name = p.name.map(|n| crate::validate::text("name", &n, 1, 100)).transpose()?;
+    if let Some(Some(a)) = &p.avatar {
+        if a.is_empty() || a.len() > 36 {
+            return Err(ChatError::invalid("avatar: a media id"));
+        }
+    }
+    let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
+    addr.send(ChangeRoom { by: auth.id(), change: Change::Update { name, avatar: p.avatar } }).await??;
+    Ok(HttpResponse::Ok().json(view(&state, &room).await?))
+}
+
+/// `PUT /api/rooms/{id}/members/{user}` body.
+#[derive(Debug, Deserialize)]
+pub struct RoleBody {
+    pub role: Role,
+}
+
+/// `PUT /api/rooms/{id}/members/{user}` {role: owner|admin|member} → {room}; owners only.
+pub async fn set_role(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<(String, String)>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ChatError> {
+    let (room, user) = path.into_inner();
+    let room = RoomId(room);
+    let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
+    addr.send(ChangeRoom { by: auth.id(), change: Change::SetRole(UserId(user), body.role) }).await??;
+    Ok(HttpResponse::Ok().json(view(&state, &room).await?))
+}
+
+/// `GET /api/messages/{id}/versions` → {versions: [{body, replaced_at}]}, oldest first; members
+/// of the message's room only.
+pub async fn versions(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let id = crate::ids::MessageId(path.into_inner());
+    let info = state.store.locate_message(&id).await?.ok_or(ChatError::NotFound("message"))?;
+    require_member(&state, &info.room, &auth.id()).await?;
+    let versions: Vec<_> = state
+        .store
+        .message_versions(&id)
+        .await?
+        .into_iter()
+        .map(|(body, at)| json!({ "body": body, "replaced_at": at }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "versions": versions })))
 }

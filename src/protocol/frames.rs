@@ -114,6 +114,7 @@ pub enum ServerFrame {
     Hello(Hello),
     Message(MessageOut),
     Ack(Ack),
+    AckMany(AckMany),
     History(HistoryOut),
     Synced(Synced),
     Pong(Pong),
@@ -123,6 +124,7 @@ pub enum ServerFrame {
     Presence(PresenceOut),
     Receipt(ReceiptOut),
     RoomEvent(RoomEventOut),
+    Settings(SettingsOut),
     Error(ErrorOut),
 }
 
@@ -166,6 +168,8 @@ pub struct MessageOut {
     pub client_id: String,
     pub ts: i64,
     pub edited_at: Option<i64>,
+    /// The message was deleted; its body and attachments are gone.
+    pub deleted: bool,
 }
 
 /// Answer to `send`: the message is durable.
@@ -178,6 +182,42 @@ pub struct Ack {
     pub ts: i64,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+}
+
+/// Answer to `send_many`: one result per recipient, in the order given.
+#[derive(Clone, Debug, Serialize)]
+pub struct AckMany {
+    pub client_id: String,
+    pub results: Vec<SendResult>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// One recipient's outcome in `ack_many`: the dm and the stored message, or why not.
+#[derive(Clone, Debug, Serialize)]
+pub struct SendResult {
+    pub to: UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// `{code, message}` inside another frame.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The user's settings changed (on any device); sent to every device.
+#[derive(Clone, Debug, Serialize)]
+pub struct SettingsOut {
+    pub settings: super::settings::UserSettings,
 }
 
 /// Answer to `history`.
@@ -260,9 +300,15 @@ pub enum ReceiptKind {
 pub struct RoomEventOut {
     pub room: RoomId,
     pub event: RoomEventKind,
-    /// The member added or removed, for `member_added` and `member_removed`.
+    /// The member added, removed or given a new role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UserId>,
+    /// The member's role, for `member_added` and role changes (`updated` with `user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The room's name, for `created` and `updated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// What happened to the room.
@@ -285,3 +331,36 @@ pub struct ErrorOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
 }
+
+/// A member's role in a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Role {
+        match s {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            _ => Role::Member,
+        }
+    }
+
+    /// Owners and admins manage membership.
+    pub fn manages(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+}
+

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod frames;
+pub mod settings;
 
 pub use codec::{decode, DecodeError, Outbound, WireFormat, WireData};
 pub use frames::*;

@@ -14,6 +14,8 @@
 //! The Syncer reads the stream through a consumer group and removes entries (and their unsynced
 //! copies) only after the SQL commit.
 
+use std::collections::HashMap;
+
 use deadpool_redis::{Pool, Runtime};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::Value;
@@ -56,22 +58,45 @@ pub struct Entry {
 const APPEND: &str = r#"
 local n = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
+local e = tonumber(ARGV[4])
+local S = 8
 for i = 0, n - 1 do
-  local b = 4 + i * 6
+  local b = 5 + i * S
   if redis.call('EXISTS', ARGV[b + 2]) == 1 then return {'conflict', 'client_id ' .. ARGV[b + 2]} end
   local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
   if cur >= tonumber(ARGV[b + 3]) then return {'conflict', 'seq ' .. ARGV[b + 3] .. ' <= ' .. cur} end
 end
 for i = 0, n - 1 do
-  local b = 4 + i * 6
+  local b = 5 + i * S
   redis.call('ZADD', ARGV[b], ARGV[b + 3], ARGV[b + 4])
   local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
   if tonumber(ARGV[b + 3]) > cur then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
   redis.call('SET', ARGV[b + 2], ARGV[b + 5], 'EX', ttl)
+  redis.call('SET', ARGV[b + 6], ARGV[b + 7], 'EX', ttl)
+end
+local o = 5 + n * S
+for i = 0, e - 1 do
+  local b = o + i * 3
+  redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2])
 end
 local id = redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1])
 return {'ok', id}
 "#;
+
+/// Removes an edit overlay once SQL has it, unless a newer edit replaced it meanwhile.
+const DROP_OVERLAY: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+"#;
+
+/// A buffered edit or delete of a message, applied over what reads return until the Syncer has
+/// copied it into SQL.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Overlay {
+    pub body: String,
+    pub at: i64,
+    pub deleted: bool,
+}
 
 /// Handle on the buffer; cheap to clone.
 #[derive(Clone)]
@@ -180,6 +205,14 @@ impl RedisBuffer {
         format!("{}:room:{}:seq", self.prefix, room)
     }
 
+    fn msg_key(&self, id: &MessageId) -> String {
+        format!("{}:msg:{}", self.prefix, id)
+    }
+
+    fn overlay_key(&self, room: &RoomId) -> String {
+        format!("{}:room:{}:edits", self.prefix, room)
+    }
+
     fn cid_key(&self, room: &RoomId, sender: &UserId, client_id: &str) -> String {
         format!("{}:cid:{}:{}:{}", self.prefix, room, sender, client_id)
     }
@@ -195,8 +228,9 @@ impl RedisBuffer {
                 _ => None,
             })
             .collect();
+        let overlays = overlays_of(ops);
         let mut inv = self.append.key(self.stream());
-        inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs);
+        inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs).arg(overlays.len());
         for m in &msgs {
             let cid_value = format!("{}|{}|{}", m.id, m.seq, m.ts);
             inv.arg(self.unsynced_key(&m.room))
@@ -204,7 +238,12 @@ impl RedisBuffer {
                 .arg(self.cid_key(&m.room, &m.sender, &m.client_id))
                 .arg(m.seq)
                 .arg(encode(m)?)
-                .arg(cid_value);
+                .arg(cid_value)
+                .arg(self.msg_key(&m.id))
+                .arg(format!("{}|{}", m.room, m.sender));
+        }
+        for (room, id, overlay) in &overlays {
+            inv.arg(self.overlay_key(room)).arg(id.as_str()).arg(encode(overlay)?);
         }
         let mut c = self.conn().await?;
         let (status, detail): (String, String) = inv.invoke_async(&mut c).await?;
@@ -233,6 +272,20 @@ impl RedisBuffer {
         }
         let v: Vec<Option<i64>> = cmd.query_async(&mut c).await?;
         Ok(v.into_iter().map(|x| x.unwrap_or(0)).collect())
+    }
+
+    /// Room and author of a buffered message (remembered as long as client ids).
+    pub async fn locate(&self, id: &MessageId) -> Result<Option<(RoomId, UserId)>, BufferError> {
+        let mut c = self.conn().await?;
+        let v: Option<String> = redis::cmd("GET").arg(self.msg_key(id)).query_async(&mut c).await?;
+        Ok(v.and_then(|v| v.split_once('|').map(|(r, u)| (RoomId(r.to_owned()), UserId(u.to_owned())))))
+    }
+
+    /// Buffered edits and deletes of a room's messages, by message id.
+    pub async fn overlays(&self, room: &RoomId) -> Result<HashMap<String, Overlay>, BufferError> {
+        let mut c = self.conn().await?;
+        let raw: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(self.overlay_key(room)).query_async(&mut c).await?;
+        Ok(raw.into_iter().filter_map(|(k, v)| rmp_serde::from_slice(&v).ok().map(|o| (k, o))).collect())
     }
 
     /// Buffered (not yet synced) messages of a room with `lo < seq < hi`, in seq order.
@@ -307,8 +360,9 @@ impl RedisBuffer {
         Ok(fresh.map(flatten).unwrap_or_default().into_iter().map(|e| to_entry(e, 1)).collect())
     }
 
-    /// After the SQL commit: acks and deletes the entries and drops their unsynced copies.
-    pub async fn finish(&self, ids: &[String], synced: &[(RoomId, i64)]) -> Result<(), BufferError> {
+    /// After the SQL commit: acks and deletes the entries and drops their unsynced copies and
+    /// edit overlays.
+    pub async fn finish(&self, ids: &[String], synced: &[(RoomId, i64)], overlays: Vec<(RoomId, MessageId, Overlay)>) -> Result<(), BufferError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -321,6 +375,10 @@ impl RedisBuffer {
         }
         let mut c = self.conn().await?;
         pipe.query_async::<()>(&mut c).await?;
+        for (room, id, overlay) in overlays {
+            let script = redis::Script::new(DROP_OVERLAY);
+            let _: i64 = script.key(self.overlay_key(&room)).arg(id.as_str()).arg(encode(&overlay)?).invoke_async(&mut c).await?;
+        }
         Ok(())
     }
 
@@ -361,6 +419,17 @@ impl RedisBuffer {
     pub fn payload_of(ops: &[WriteOp]) -> Vec<u8> {
         encode(&ops).unwrap_or_default()
     }
+}
+
+/// The read overlays that edits and deletes in `ops` put in place.
+pub fn overlays_of(ops: &[WriteOp]) -> Vec<(RoomId, MessageId, Overlay)> {
+    ops.iter()
+        .filter_map(|op| match op {
+            WriteOp::Edit { room, id, body, at } => Some((room.clone(), id.clone(), Overlay { body: body.clone(), at: *at, deleted: false })),
+            WriteOp::Delete { room, id, at } => Some((room.clone(), id.clone(), Overlay { body: String::new(), at: *at, deleted: true })),
+            _ => None,
+        })
+        .collect()
 }
 
 fn flatten(reply: StreamReadReply) -> Vec<StreamId> {

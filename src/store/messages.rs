@@ -30,6 +30,7 @@ pub fn to_out(m: message::Model) -> MessageOut {
         client_id: m.client_id,
         ts: m.created_at,
         edited_at: m.edited_at,
+        deleted: m.deleted,
     }
 }
 
@@ -73,7 +74,64 @@ fn merge(mut rows: Vec<message::Model>, buffered: Vec<NewMessage>) -> Vec<messag
     by_seq.into_values().collect()
 }
 
+/// Where a message lives and who wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub room: RoomId,
+    pub author: UserId,
+    pub deleted: bool,
+}
+
 impl Store {
+    /// Applies buffered edits and deletes (not yet in SQL) to rows read for `room`.
+    async fn overlay(&self, room: &RoomId, rows: &mut [message::Model]) -> Result<(), StoreError> {
+        let Some(b) = &self.buffer else { return Ok(()) };
+        let overlays = b.overlays(room).await?;
+        if overlays.is_empty() {
+            return Ok(());
+        }
+        for m in rows.iter_mut() {
+            if let Some(o) = overlays.get(&m.id) {
+                if o.deleted {
+                    m.deleted = true;
+                    m.body.clear();
+                    m.attachments = None;
+                } else if m.edited_at.is_none_or(|e| e < o.at) {
+                    m.body = o.body.clone();
+                    m.edited_at = Some(o.at);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The room and author of a message, stored or buffered.
+    pub async fn locate_message(&self, id: &MessageId) -> Result<Option<MessageInfo>, StoreError> {
+        if let Some(m) = message::Entity::find_by_id(id.0.clone()).one(&self.db).await? {
+            let room = RoomId(m.room_id.clone());
+            let mut rows = [m];
+            self.overlay(&room, &mut rows).await?;
+            let [m] = rows;
+            return Ok(Some(MessageInfo { room, author: UserId(m.sender_id), deleted: m.deleted }));
+        }
+        let Some(b) = &self.buffer else { return Ok(None) };
+        let Some((room, author)) = b.locate(id).await? else { return Ok(None) };
+        let deleted = b.overlays(&room).await?.get(&id.0).is_some_and(|o| o.deleted);
+        Ok(Some(MessageInfo { room, author, deleted }))
+    }
+
+    /// Earlier versions of a message, oldest first: (body, replaced at).
+    pub async fn message_versions(&self, id: &MessageId) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(entities::message_edit::Entity::find()
+            .filter(entities::message_edit::Column::MessageId.eq(id.0.clone()))
+            .order_by_asc(entities::message_edit::Column::Version)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|e| (e.body, e.edited_at))
+            .collect())
+    }
+
     async fn buffered(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, StoreError> {
         match &self.buffer {
             Some(b) => Ok(b.unsynced(room, lo, hi).await?),
@@ -98,6 +156,7 @@ impl Store {
         let has_more = all.len() as u64 > limit;
         let cut = all.len().saturating_sub(limit as usize);
         all.drain(..cut);
+        self.overlay(room, &mut all).await?;
         Ok((all, has_more))
     }
 
@@ -117,6 +176,7 @@ impl Store {
             .await?;
         let mut all = merge(rows, self.buffered(room, after, None).await?);
         all.truncate(limit as usize);
+        self.overlay(room, &mut all).await?;
         Ok(all)
     }
 

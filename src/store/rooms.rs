@@ -8,43 +8,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
     TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Store, StoreError};
 use crate::ids::{now_ms, RoomId, UserId};
 use crate::protocol::RoomSummary;
 
-/// A member's role in a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-
-    pub fn parse(s: &str) -> Role {
-        match s {
-            "owner" => Role::Owner,
-            "admin" => Role::Admin,
-            _ => Role::Member,
-        }
-    }
-
-    /// Owners and admins manage membership.
-    pub fn manages(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
-    }
-}
+pub use crate::protocol::Role;
 
 /// Room kind: a group, or a one-to-one conversation.
 pub const KIND_GROUP: &str = "group";
@@ -59,6 +29,9 @@ pub struct RoomRecord {
     pub created_at: i64,
     pub last_seq: i64,
     pub members: HashMap<UserId, Role>,
+    pub avatar: Option<String>,
+    /// In a dm: (blocker, blocked) pairs between its two members.
+    pub blocked: Vec<(UserId, UserId)>,
 }
 
 /// A member with the profile fields other members see.
@@ -78,6 +51,8 @@ pub struct RoomView {
     pub name: Option<String>,
     pub created_at: i64,
     pub last_seq: i64,
+    /// Media id of the group avatar.
+    pub avatar: Option<String>,
     pub members: Vec<MemberView>,
 }
 
@@ -109,6 +84,7 @@ impl Store {
             created_by: Set(creator.0.clone()),
             created_at: Set(now),
             last_seq: Set(0),
+            ..Default::default()
         }
         .insert(&txn)
         .await?;
@@ -136,6 +112,7 @@ impl Store {
             created_by: Set(a.0.clone()),
             created_at: Set(now),
             last_seq: Set(0),
+            ..Default::default()
         }
         .insert(&txn)
         .await;
@@ -174,7 +151,7 @@ impl Store {
         let Some(r) = room::Entity::find_by_id(id.0.clone()).one(&self.db).await? else {
             return Ok(None);
         };
-        let members = room_member::Entity::find()
+        let members: HashMap<UserId, Role> = room_member::Entity::find()
             .filter(room_member::Column::RoomId.eq(id.0.clone()))
             .all(&self.db)
             .await?
@@ -185,6 +162,17 @@ impl Store {
             Some(b) => b.room_seq(id).await?,
             None => 0,
         };
+        let mut blocked = Vec::new();
+        if r.kind == KIND_DM {
+            let ids: Vec<&UserId> = members.keys().collect();
+            if let [a, b] = ids[..] {
+                for (x, y) in [(a, b), (b, a)] {
+                    if self.is_blocked(x, y).await? {
+                        blocked.push((x.clone(), y.clone()));
+                    }
+                }
+            }
+        }
         Ok(Some(RoomRecord {
             id: RoomId(r.id),
             kind: r.kind,
@@ -192,6 +180,8 @@ impl Store {
             created_at: r.created_at,
             last_seq: r.last_seq.max(buffered),
             members,
+            avatar: r.avatar_media,
+            blocked,
         }))
     }
 
@@ -216,8 +206,14 @@ impl Store {
             name: rec.name,
             created_at: rec.created_at,
             last_seq: rec.last_seq,
+            avatar: rec.avatar,
             members,
         }))
+    }
+
+    /// The dm room of two users, if they have one.
+    pub async fn dm_between(&self, a: &UserId, b: &UserId) -> Result<Option<RoomId>, StoreError> {
+        self.dm_by_key(&dm_key(a, b)).await
     }
 
     /// `user`'s role in `room`, or `None` if not a member.
@@ -296,6 +292,7 @@ fn member_row(room: &RoomId, user: &UserId, role: Role, now: i64) -> room_member
         role: Set(role.as_str().into()),
         joined_at: Set(now),
         last_read_seq: Set(0),
+        delivered_seq: Set(0),
     }
 }
 

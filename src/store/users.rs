@@ -24,6 +24,7 @@ impl Store {
             password_hash: Set(password_hash.to_owned()),
             created_at: Set(now_ms()),
             last_seen: Set(None),
+            ..Default::default()
         };
         model.insert(&self.db).await.map_err(StoreError::classify)
     }

@@ -277,3 +277,132 @@ impl WsClient {
         let _ = self.ws.close(None).await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the end-to-end chat and protocol tests.
+// ---------------------------------------------------------------------------------------------
+
+/// The password [`TestApp::register`] gives every user.
+pub const TEST_PASSWORD: &str = "correct horse battery";
+
+#[allow(clippy::unwrap_used)]
+impl TestApp {
+    /// Logs `user` in again: the same account with a fresh token, like a second device.
+    pub async fn login(&self, user: &TestUser) -> TestUser {
+        let r = self
+            .client
+            .post(format!("{}/api/auth/login", self.http))
+            .json(&json!({"username": user.username, "password": TEST_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login failed");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["user"]["id"], json!(user.id));
+        TestUser { token: body["token"].as_str().unwrap().to_owned(), ..user.clone() }
+    }
+
+    /// Registers several fresh users at once (password hashing runs in parallel).
+    pub async fn register_many<const N: usize>(&self, names: [&str; N]) -> [TestUser; N] {
+        let users = futures_util::future::join_all(names.iter().map(|n| self.register(n))).await;
+        users.try_into().unwrap_or_else(|_| unreachable!())
+    }
+
+    /// The value of an unlabelled metric at `/metrics`, or `None` if it is not there.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let r = self.client.get(format!("{}/metrics", self.http)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .map(|v| v.trim().parse().unwrap())
+    }
+}
+
+#[allow(clippy::unwrap_used)]
+impl WsClient {
+    /// Opens a WebSocket with a prepared request (extra headers) and reads `hello`; the upgrade
+    /// error (for example `Error::Http` with the refusal's status) is returned as is.
+    pub async fn try_connect<R>(req: R, msgpack: bool) -> Result<WsClient, tokio_tungstenite::tungstenite::Error>
+    where
+        R: tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+    {
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let mut c = WsClient { ws, msgpack, backlog: VecDeque::new(), hello: Value::Null };
+        c.hello = c.expect("hello").await;
+        Ok(c)
+    }
+
+    /// Sends raw bytes as a binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::Binary(bytes)).await.unwrap();
+    }
+
+    /// The next text or binary frame exactly as it came off the socket (control frames skipped),
+    /// bypassing the backlog; `None` on timeout or close.
+    pub async fn recv_raw(&mut self, within: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??.ok()? {
+                m @ (Message::Text(_) | Message::Binary(_)) => return Some(m),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next `error` frame with this `code`.
+    pub async fn expect_error(&mut self, code: &str) -> Value {
+        let code = code.to_owned();
+        self.expect_where("error", move |f| f["code"] == code.as_str()).await
+    }
+
+    /// Sends `ping` with `reference` and waits for the `pong` that echoes it.
+    pub async fn ping(&mut self, reference: &str) {
+        self.send(json!({"type": "ping", "ref": reference})).await;
+        let r = reference.to_owned();
+        self.expect_where("pong", move |f| f["ref"] == r.as_str()).await;
+    }
+
+    /// Every `message` up to the next `synced`, and that `synced` frame.
+    pub async fn until_synced(&mut self) -> (Vec<Value>, Value) {
+        let mut msgs = Vec::new();
+        loop {
+            let f = self.expect_where_any(&["message", "synced"], |_| true).await;
+            if f["type"] == "synced" {
+                return (msgs, f);
+            }
+            msgs.push(f);
+        }
+    }
+}
+
+impl TestApp {
+    /// Waits until no database connection is checked out (seen idle on three polls in a row,
+    /// 10 ms apart; at most 5 s). Call it as a test's last step. Why: when the test returns, its
+    /// runtime is torn down with whatever server work is still running, and a sqlx connection
+    /// dropped mid-query returns itself to the pool by spawning a task, which panics without a
+    /// runtime ("this functionality requires a Tokio context"); two such panics abort the test
+    /// process. There is no event for "the server is idle", hence the poll.
+    pub async fn quiesce(&self) {
+        let db = &self.state.store.db;
+        let busy = || match sea_orm::ConnectionTrait::get_database_backend(db) {
+            sea_orm::DbBackend::Sqlite => {
+                let pool = db.get_sqlite_connection_pool();
+                (pool.size() as usize).saturating_sub(pool.num_idle())
+            }
+            sea_orm::DbBackend::MySql => {
+                let pool = db.get_mysql_connection_pool();
+                (pool.size() as usize).saturating_sub(pool.num_idle())
+            }
+            _ => 0,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut quiet = 0;
+        while quiet < 3 && tokio::time::Instant::now() < deadline {
+            quiet = if busy() == 0 { quiet + 1 } else { 0 };
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Client requests that a session answers by asking other actors and the store, without needing
+//! the session's own state: edit, delete and `send_many`. Each is an async function the session
+//! spawns; it returns the frame to answer with, if any.
+
+use std::collections::BTreeSet;
+
+use super::registry::GetRoom;
+use super::room::{DeleteMessage, EditMessage, Post};
+use super::session::SessionDeps;
+use crate::error::ChatError;
+use crate::ids::{SessionId, UserId};
+use crate::protocol::{AckMany, DeleteFrame, EditFrame, ErrorBody, SendFrame, SendManyFrame, SendResult};
+
+/// `edit {id, body}`: the room checks authorship and tells every member `edited`.
+pub async fn edit(deps: SessionDeps, user: UserId, f: EditFrame) -> Result<(), ChatError> {
+    let info = deps.store.locate_message(&f.id).await?.ok_or(ChatError::NotFound("message"))?;
+    if info.deleted {
+        return Err(ChatError::NotFound("message"));
+    }
+    let room = deps.registry.send(GetRoom { room: info.room }).await??;
+    room.send(EditMessage { user, id: f.id, author: info.author, body: f.body }).await??;
+    Ok(())
+}
+
+/// `delete {id}`: the room checks who may, and tells every member `deleted`.
+pub async fn delete(deps: SessionDeps, user: UserId, f: DeleteFrame) -> Result<(), ChatError> {
+    let info = deps.store.locate_message(&f.id).await?.ok_or(ChatError::NotFound("message"))?;
+    if info.deleted {
+        return Ok(());
+    }
+    let room = deps.registry.send(GetRoom { room: info.room }).await??;
+    room.send(DeleteMessage { user, id: f.id, author: info.author }).await??;
+    Ok(())
+}
+
+/// `send_many`: the same message to each recipient in their own dm with the sender (created if
+/// needed), each with its own seq and receipts. Idempotent per dm through the `client_id`.
+pub async fn send_many(deps: SessionDeps, user: UserId, session: SessionId, f: SendManyFrame, reference: Option<String>) -> Result<AckMany, ChatError> {
+    let recipients: Vec<UserId> = match (&f.to, &f.list) {
+        (Some(to), None) => to.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect(),
+        (None, Some(list)) => deps.store.list(&user, list).await?.ok_or(ChatError::NotFound("list"))?.members,
+        _ => return Err(ChatError::invalid("send_many needs either to or list")),
+    };
+    let max = deps.settings.people.max_broadcast;
+    if recipients.is_empty() || recipients.len() > max {
+        return Err(ChatError::invalid(format!("recipients: 1 to {max}")));
+    }
+    let mut results = Vec::with_capacity(recipients.len());
+    for to in recipients {
+        let outcome = send_one(&deps, &user, &session, &to, &f, reference.clone()).await;
+        results.push(match outcome {
+            Ok(ack) => SendResult { to, room: Some(ack.room), id: Some(ack.id), seq: Some(ack.seq), error: None },
+            Err(e) => SendResult { to, room: None, id: None, seq: None, error: Some(ErrorBody { code: e.code(), message: e.to_string() }) },
+        });
+    }
+    Ok(AckMany { client_id: f.client_id, results, reference })
+}
+
+async fn send_one(
+    deps: &SessionDeps,
+    user: &UserId,
+    session: &SessionId,
+    to: &UserId,
+    f: &SendManyFrame,
+    reference: Option<String>,
+) -> Result<crate::protocol::Ack, ChatError> {
+    if to == user {
+        return Err(ChatError::invalid("cannot send to yourself"));
+    }
+    deps.store.user_by_id(to).await?.filter(|u| u.deleted_at.is_none()).ok_or(ChatError::NotFound("user"))?;
+    if deps.store.is_blocked(to, user).await? {
+        return Err(ChatError::Forbidden("this person does not accept messages from you".into()));
+    }
+    let (room, created) = deps.store.get_or_create_dm(user, to).await?;
+    if created {
+        deps.registry.do_send(super::registry::RoomCreated { room: room.clone(), members: vec![user.clone(), to.clone()] });
+    }
+    let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
+    let frame = SendFrame { room, client_id: f.client_id.clone(), body: f.body.clone(), attachments: f.attachments.clone(), reply_to: None };
+    Ok(addr.send(Post { user: user.clone(), session: Some(session.clone()), frame, reference }).await??)
+}

@@ -1,0 +1,382 @@
+//! The room's write path: jobs are taken from the queue in order, validated, turned into one
+//! batch of `WriteOp`s with seqs assigned, and handed to the Persister. Only when the batch is
+//! durable are senders acked and frames fanned out; a failed batch is not counted.
+
+use std::collections::HashSet;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::super::outbox::Deliver;
+use super::super::persister::{Persist, PersistError};
+use super::super::registry::{DeliverToUsers, MembershipChanged};
+use super::{Change, Room};
+use crate::error::ChatError;
+use crate::ids::{now_ms, MessageId, SessionId, UserId};
+use crate::metrics;
+use crate::protocol::{
+    Ack, Deleted, Edited, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind, RoomEventOut, SendFrame, ServerFrame,
+};
+use crate::store::{NewMessage, WriteOp};
+
+type Reply<T> = oneshot::Sender<Result<T, ChatError>>;
+
+/// Most writes in one batch.
+const MAX_BATCH: usize = 1000;
+
+/// A write waiting for its batch.
+pub(super) enum Job {
+    Send { user: UserId, session: Option<SessionId>, frame: SendFrame, reference: Option<String>, attempts: u8, reply: Reply<Ack> },
+    Change { by: UserId, change: Change, reply: Reply<()> },
+    Edit { user: UserId, id: MessageId, author: UserId, body: String, reply: Reply<i64> },
+    Delete { user: UserId, id: MessageId, author: UserId, reply: Reply<()> },
+    Read { user: UserId, seq: i64, share: bool },
+    Delivered { user: UserId, seq: i64 },
+}
+
+/// A write of the batch in flight, with what to do once it is durable.
+pub(super) enum Done {
+    Sent { msg: NewMessage, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: Reply<Ack>, followers: Vec<(Option<String>, Reply<Ack>)> },
+    Changed { change: Change, reply: Reply<()> },
+    Edited { id: MessageId, body: String, at: i64, reply: Reply<i64> },
+    Deleted { id: MessageId, reply: Reply<()> },
+    Read { user: UserId, seq: i64, share: bool },
+    Delivered { user: UserId, seq: i64 },
+}
+
+impl Room {
+    /// Receipts are exchanged only in rooms up to this size (a receipt per member per message
+    /// does not scale to large groups).
+    fn receipts_enabled(&self) -> bool {
+        self.members.len() <= self.deps.settings.rooms.receipts_max_members
+    }
+
+    /// Records that messages up to `seq` reached `user`; a `delivered` receipt follows once the
+    /// mark is durable. Does not start a batch by itself.
+    pub(super) fn note_delivered(&mut self, user: UserId, seq: i64, ctx: &mut Context<Self>) {
+        if seq < 1 || !self.receipts_enabled() || !self.members.contains_key(&user) {
+            return;
+        }
+        let known = self.delivered.entry(user.clone()).or_insert(0);
+        if *known >= seq {
+            return;
+        }
+        *known = seq;
+        self.jobs.push_back(Job::Delivered { user, seq });
+        self.pump(ctx);
+    }
+
+    /// Starts the next batch if none is in flight: a run of messages, edits, deletes and
+    /// receipts, or one change to the room alone (so every message is fanned out to the members
+    /// it was sent to).
+    pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight {
+            return;
+        }
+        let mut ops = Vec::new();
+        let mut done: Vec<Done> = Vec::new();
+        let mut seq = self.last_seq;
+        let now = now_ms();
+        while let Some(job) = self.jobs.pop_front() {
+            match job {
+                Job::Send { user, session, frame, reference, attempts, reply } => {
+                    if let Err(e) = self.check_send(&user, &frame) {
+                        let _ = reply.send(Err(e));
+                        continue;
+                    }
+                    let key = (user.clone(), frame.client_id.clone());
+                    if let Some(ack) = self.recent.get(&key) {
+                        let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
+                        continue;
+                    }
+                    let dup = done.iter_mut().find_map(|d| match d {
+                        Done::Sent { msg, followers, .. } if msg.sender == key.0 && msg.client_id == key.1 => Some(followers),
+                        _ => None,
+                    });
+                    if let Some(followers) = dup {
+                        followers.push((reference, reply));
+                        continue;
+                    }
+                    if attempts > 3 {
+                        tracing::error!(room = %self.id, "a message kept conflicting with stored data");
+                        let _ = reply.send(Err(ChatError::Internal));
+                        continue;
+                    }
+                    seq += 1;
+                    let msg = NewMessage {
+                        id: MessageId::generate(),
+                        room: self.id.clone(),
+                        seq,
+                        sender: user,
+                        client_id: frame.client_id,
+                        body: frame.body,
+                        attachments: frame.attachments,
+                        reply_to: frame.reply_to,
+                        ts: now,
+                    };
+                    ops.push(WriteOp::Message(msg.clone()));
+                    done.push(Done::Sent { msg, session, reference, attempts, reply, followers: Vec::new() });
+                }
+                Job::Edit { user, id, author, body, reply } => match self.check_edit(&user, &author, &body) {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    Ok(()) => {
+                        ops.push(WriteOp::Edit { room: self.id.clone(), id: id.clone(), body: body.clone(), at: now });
+                        done.push(Done::Edited { id, body, at: now, reply });
+                    }
+                },
+                Job::Delete { user, id, author, reply } => match self.check_delete(&user, &author) {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    Ok(()) => {
+                        ops.push(WriteOp::Delete { room: self.id.clone(), id: id.clone(), at: now });
+                        done.push(Done::Deleted { id, reply });
+                    }
+                },
+                Job::Read { user, seq: read, share } => {
+                    if self.members.contains_key(&user) {
+                        ops.push(WriteOp::Read { room: self.id.clone(), user: user.clone(), seq: read });
+                        done.push(Done::Read { user, seq: read, share });
+                    }
+                }
+                Job::Delivered { user, seq: upto } => {
+                    ops.push(WriteOp::Delivered { room: self.id.clone(), user: user.clone(), seq: upto });
+                    done.push(Done::Delivered { user, seq: upto });
+                }
+                Job::Change { by, change, reply } => {
+                    if !done.is_empty() {
+                        self.jobs.push_front(Job::Change { by, change, reply });
+                        break;
+                    }
+                    match self.check_change(&by, &change) {
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                        Ok(false) => {
+                            let _ = reply.send(Ok(()));
+                        }
+                        Ok(true) => {
+                            ops.push(self.change_op(&change, now));
+                            done.push(Done::Changed { change, reply });
+                            break;
+                        }
+                    }
+                }
+            }
+            if ops.len() >= MAX_BATCH {
+                break;
+            }
+        }
+        if done.is_empty() {
+            return;
+        }
+        self.in_flight = true;
+        let persist = self.deps.persister.send(Persist { ops });
+        ctx.spawn(persist.into_actor(self).map(move |res, act, ctx| {
+            act.in_flight = false;
+            match res {
+                Ok(Ok(())) => act.committed(done, seq, ctx),
+                Ok(Err(PersistError::Conflict(m))) => {
+                    tracing::warn!(room = %act.id, conflict = %m, "batch conflicts with stored data; reconciling");
+                    act.reconcile(done, ctx);
+                    return;
+                }
+                Ok(Err(PersistError::Unavailable(m))) => act.failed(done, ChatError::Unavailable(m)),
+                Err(e) => act.failed(done, ChatError::from(e)),
+            }
+            act.pump(ctx);
+        }));
+    }
+
+    fn change_op(&self, change: &Change, now: i64) -> WriteOp {
+        let room = self.id.clone();
+        match change {
+            Change::Add(user) => WriteOp::MemberAdded { room, user: user.clone(), role: Role::Member, at: now },
+            Change::Remove(user) => WriteOp::MemberRemoved { room, user: user.clone() },
+            Change::SetRole(user, role) => WriteOp::RoleChanged { room, user: user.clone(), role: *role },
+            Change::Update { name, avatar } => WriteOp::RoomUpdated { room, name: name.clone(), avatar: avatar.clone() },
+        }
+    }
+
+    fn room_event(&self, event: RoomEventKind, user: Option<UserId>, role: Option<Role>, name: Option<String>) -> ServerFrame {
+        ServerFrame::RoomEvent(RoomEventOut { room: self.id.clone(), event, user, role, name })
+    }
+
+    fn committed(&mut self, done: Vec<Done>, seq: i64, ctx: &mut Context<Self>) {
+        self.last_seq = seq;
+        let mut reached: Vec<(UserId, i64)> = Vec::new();
+        for d in done {
+            match d {
+                Done::Sent { msg, session, reference, reply, followers, .. } => {
+                    metrics::MESSAGES_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let ack = Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id: msg.id.clone(), seq: msg.seq, ts: msg.ts, reference: None };
+                    self.remember(msg.sender.clone(), ack.clone());
+                    let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
+                    for (r, tx) in followers {
+                        let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
+                    }
+                    let (sender, seq) = (msg.sender.clone(), msg.seq);
+                    let out = ServerFrame::Message(MessageOut {
+                        room: msg.room,
+                        id: msg.id,
+                        seq: msg.seq,
+                        from: msg.sender,
+                        body: msg.body,
+                        attachments: vec![],
+                        reply_to: msg.reply_to,
+                        client_id: msg.client_id,
+                        ts: msg.ts,
+                        edited_at: None,
+                        deleted: false,
+                    });
+                    let got = self.broadcast(out, |s| Some(&s.id) != session.as_ref());
+                    reached.extend(got.into_iter().filter(|u| *u != sender).map(|u| (u, seq)));
+                }
+                Done::Edited { id, body, at, reply } => {
+                    self.broadcast(ServerFrame::Edited(Edited { room: self.id.clone(), id, body, edited_at: at }), |_| true);
+                    let _ = reply.send(Ok(at));
+                }
+                Done::Deleted { id, reply } => {
+                    self.broadcast(ServerFrame::Deleted(Deleted { room: self.id.clone(), id }), |_| true);
+                    let _ = reply.send(Ok(()));
+                }
+                Done::Read { user, seq, share } => {
+                    let share = share && self.receipts_enabled();
+                    let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user: user.clone(), seq, kind: ReceiptKind::Read });
+                    // The reader's own devices always hear of it (their unread counts).
+                    self.broadcast(frame, |s| share || s.user == user);
+                }
+                Done::Delivered { user, seq } => {
+                    let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user, seq, kind: ReceiptKind::Delivered });
+                    self.broadcast(frame, |_| true);
+                }
+                Done::Changed { change, reply } => {
+                    self.apply_change(change);
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
+        for (user, seq) in reached {
+            self.note_delivered(user, seq, ctx);
+        }
+    }
+
+    /// Applies a durable change to the room's state and tells everyone concerned.
+    fn apply_change(&mut self, change: Change) {
+        match change {
+            Change::Add(user) => {
+                self.members.insert(user.clone(), Role::Member);
+                let frame = self.room_event(RoomEventKind::MemberAdded, Some(user.clone()), Some(Role::Member), None);
+                self.broadcast(frame.clone(), |_| true);
+                // The new member's sessions are attached by the registry, after this.
+                self.deps.registry.do_send(DeliverToUsers { users: vec![user.clone()], frame: Deliver::new(frame), except: None });
+                self.deps.registry.do_send(MembershipChanged { room: self.id.clone(), user, joined: true });
+            }
+            Change::Remove(user) => {
+                let frame = self.room_event(RoomEventKind::MemberRemoved, Some(user.clone()), None, None);
+                self.broadcast(frame, |_| true);
+                self.members.remove(&user);
+                self.sessions.retain(|_, s| s.user != user);
+                self.deps.registry.do_send(MembershipChanged { room: self.id.clone(), user, joined: false });
+            }
+            Change::SetRole(user, role) => {
+                self.members.insert(user.clone(), role);
+                let frame = self.room_event(RoomEventKind::Updated, Some(user), Some(role), None);
+                self.broadcast(frame, |_| true);
+            }
+            Change::Update { name, .. } => {
+                let frame = self.room_event(RoomEventKind::Updated, None, None, name);
+                self.broadcast(frame, |_| true);
+            }
+        }
+    }
+
+    pub(super) fn failed(&mut self, done: Vec<Done>, err: ChatError) {
+        for d in done {
+            match d {
+                Done::Sent { reply, followers, .. } => {
+                    let _ = reply.send(Err(err.clone()));
+                    for (_, tx) in followers {
+                        let _ = tx.send(Err(err.clone()));
+                    }
+                }
+                Done::Changed { reply, .. } | Done::Deleted { reply, .. } => {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                Done::Edited { reply, .. } => {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                Done::Delivered { user, .. } => {
+                    // Forget the mark so a later delivery writes it again.
+                    self.delivered.remove(&user);
+                }
+                Done::Read { .. } => {}
+            }
+        }
+    }
+
+    /// A batch hit a unique constraint: some of its messages were stored before (a resend whose
+    /// first ack was lost across a restart), or our seq is behind the store. Answer the stored
+    /// ones with their original ack, catch the seq up, and queue the rest again.
+    fn reconcile(&mut self, done: Vec<Done>, ctx: &mut Context<Self>) {
+        self.in_flight = true;
+        let keys: Vec<(UserId, String)> = done
+            .iter()
+            .filter_map(|d| match d {
+                Done::Sent { msg, .. } => Some((msg.sender.clone(), msg.client_id.clone())),
+                _ => None,
+            })
+            .collect();
+        let store = self.deps.store.clone();
+        let room = self.id.clone();
+        let lookup = async move {
+            let stored = store.acks_by_client_ids(&room, &keys).await?;
+            let max = store.max_seq(&room).await?;
+            Ok::<_, crate::store::StoreError>((stored, max))
+        };
+        ctx.spawn(lookup.into_actor(self).map(move |res, act, ctx| {
+            act.in_flight = false;
+            let (stored, max) = match res {
+                Ok(v) => v,
+                Err(e) => {
+                    act.failed(done, ChatError::from(e));
+                    act.pump(ctx);
+                    return;
+                }
+            };
+            act.last_seq = act.last_seq.max(max);
+            let mut requeue = Vec::new();
+            let mut answered = HashSet::new();
+            for d in done {
+                match d {
+                    Done::Sent { msg, session, reference, attempts, reply, followers } => {
+                        if let Some(m) = stored.iter().find(|m| m.sender == msg.sender && m.client_id == msg.client_id) {
+                            let ack = Ack { client_id: m.client_id.clone(), room: act.id.clone(), id: m.id.clone(), seq: m.seq, ts: m.ts, reference: None };
+                            act.remember(msg.sender.clone(), ack.clone());
+                            answered.insert(m.id.clone());
+                            let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
+                            for (r, tx) in followers {
+                                let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
+                            }
+                        } else {
+                            let frame = SendFrame { room: msg.room, client_id: msg.client_id, body: msg.body, attachments: msg.attachments, reply_to: msg.reply_to };
+                            requeue.push(Job::Send { user: msg.sender.clone(), session, frame: frame.clone(), reference, attempts: attempts + 1, reply });
+                            for (r, tx) in followers {
+                                requeue.push(Job::Send { user: msg.sender.clone(), session: None, frame: frame.clone(), reference: r, attempts: attempts + 1, reply: tx });
+                            }
+                        }
+                    }
+                    Done::Read { user, seq, share } => requeue.push(Job::Read { user, seq, share }),
+                    Done::Delivered { user, seq } => requeue.push(Job::Delivered { user, seq }),
+                    other => act.failed(vec![other], ChatError::Unavailable("conflict, try again".into())),
+                }
+            }
+            for job in requeue.into_iter().rev() {
+                act.jobs.push_front(job);
+            }
+            act.pump(ctx);
+        }));
+    }
+}

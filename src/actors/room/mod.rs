@@ -1,0 +1,324 @@
+//! A Room: one actor per active conversation. It owns the member list, the seq counter and the
+//! live sessions of its members. Writes (messages, edits, deletes, receipts, changes to the room)
+//! queue as jobs; the room assigns seqs to a batch, hands it to the Persister, and only once the
+//! batch is durable acks the senders and fans the frames out (`batch`). One batch is in flight at
+//! a time, so seqs are gap-free: a failed batch is not counted and its senders are told to retry.
+//! Who may do what is decided in `rules`.
+
+mod batch;
+mod messages;
+mod rules;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+pub use messages::*;
+
+use super::outbox::{Deliver, Offer, SessionHandle};
+use super::persister::Persister;
+use super::registry::{RoomIdle, RoomRegistry};
+use crate::config::Settings;
+use crate::error::ChatError;
+use crate::ids::{MessageId, RoomId, SessionId, UserId};
+use crate::metrics;
+use crate::protocol::{Ack, Role, ServerFrame, TypingOut, TypingState};
+use crate::store::rooms::RoomRecord;
+use crate::store::Store;
+use batch::Job;
+
+/// What a Room needs from the rest of the server.
+#[derive(Clone)]
+pub struct RoomDeps {
+    pub store: Store,
+    pub persister: Addr<Persister>,
+    pub registry: Addr<RoomRegistry>,
+    pub settings: Arc<Settings>,
+}
+
+/// See the module doc.
+pub struct Room {
+    id: RoomId,
+    kind: String,
+    members: HashMap<UserId, Role>,
+    /// In a dm: (blocker, blocked).
+    blocked: HashSet<(UserId, UserId)>,
+    last_seq: i64,
+    sessions: HashMap<SessionId, SessionHandle>,
+    jobs: VecDeque<Job>,
+    in_flight: bool,
+    /// Recent (sender, client id) → ack, for idempotent resends.
+    recent: HashMap<(UserId, String), Ack>,
+    recent_order: VecDeque<(UserId, String)>,
+    /// Highest seq known delivered to each member (to send each delivered receipt once).
+    delivered: HashMap<UserId, i64>,
+    typing: HashMap<UserId, SpawnHandle>,
+    last_activity: Instant,
+    deps: RoomDeps,
+}
+
+impl Room {
+    pub fn new(rec: RoomRecord, sessions: Vec<SessionHandle>, deps: RoomDeps) -> Self {
+        let members = rec.members;
+        let sessions = sessions.into_iter().filter(|s| members.contains_key(&s.user)).map(|s| (s.id.clone(), s)).collect();
+        Self {
+            id: rec.id,
+            kind: rec.kind,
+            members,
+            blocked: rec.blocked.into_iter().collect(),
+            last_seq: rec.last_seq,
+            sessions,
+            jobs: VecDeque::new(),
+            in_flight: false,
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
+            delivered: HashMap::new(),
+            typing: HashMap::new(),
+            last_activity: Instant::now(),
+            deps,
+        }
+    }
+
+    fn remember(&mut self, user: UserId, ack: Ack) {
+        let key = (user, ack.client_id.clone());
+        if self.recent.insert(key.clone(), ack).is_none() {
+            self.recent_order.push_back(key);
+        }
+        while self.recent_order.len() > self.deps.settings.rooms.dedupe_window.max(1) {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+    }
+
+    /// Sends `frame` to the live sessions selected by `to`, forgetting the ones that are gone.
+    /// Returns the users at least one of whose sessions took it.
+    fn broadcast(&mut self, frame: ServerFrame, to: impl Fn(&SessionHandle) -> bool) -> HashSet<UserId> {
+        let d = Deliver::new(frame);
+        let mut gone = Vec::new();
+        let mut reached = HashSet::new();
+        for (id, s) in &self.sessions {
+            if !to(s) {
+                continue;
+            }
+            if s.offer(&d) == Offer::Sent {
+                reached.insert(s.user.clone());
+            } else {
+                gone.push(id.clone());
+            }
+        }
+        for id in gone {
+            self.sessions.remove(&id);
+        }
+        reached
+    }
+
+    /// Queues a job and starts a batch if none is in flight.
+    fn enqueue(&mut self, job: Job, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        self.jobs.push_back(job);
+        self.pump(ctx);
+    }
+
+    fn check_idle(&mut self, ctx: &mut Context<Self>) {
+        let idle = Duration::from_secs(self.deps.settings.rooms.idle_secs);
+        if !self.sessions.is_empty() || !self.jobs.is_empty() || self.in_flight || self.last_activity.elapsed() < idle {
+            return;
+        }
+        let ask = self.deps.registry.send(RoomIdle { room: self.id.clone(), addr: ctx.address() });
+        // Wait: nothing else is handled until the registry has forgotten this room, so no
+        // message is accepted that a newer incarnation would not see.
+        ctx.wait(ask.into_actor(self).map(|res, act, ctx| {
+            if res.unwrap_or(false) && act.jobs.is_empty() {
+                tracing::debug!(room = %act.id, "room idle, stopping");
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+impl Actor for Room {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        metrics::ACTIVE_ROOMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let every = Duration::from_secs((self.deps.settings.rooms.idle_secs / 2).clamp(1, 60));
+        ctx.run_interval(every, |act, ctx| act.check_idle(ctx));
+        // Load the idempotency window before handling anything.
+        let store = self.deps.store.clone();
+        let room = self.id.clone();
+        let n = self.deps.settings.rooms.dedupe_window as u64;
+        ctx.wait(async move { store.recent_messages(&room, n).await }.into_actor(self).map(|res, act, _| match res {
+            Ok(rows) => {
+                for m in rows.into_iter().rev() {
+                    let ack = Ack { client_id: m.client_id, room: act.id.clone(), id: MessageId(m.id), seq: m.seq, ts: m.created_at, reference: None };
+                    act.remember(UserId(m.sender_id), ack);
+                }
+            }
+            Err(e) => tracing::warn!(room = %act.id, error = %e, "could not load recent client ids; the store will catch duplicates"),
+        }));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        metrics::ACTIVE_ROOMS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Handler<Join> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Join, _ctx: &mut Context<Self>) {
+        if self.members.contains_key(&msg.handle.user) {
+            self.sessions.insert(msg.handle.id.clone(), msg.handle);
+        }
+    }
+}
+
+impl Handler<Leave> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, _ctx: &mut Context<Self>) {
+        self.sessions.remove(&msg.session);
+    }
+}
+
+/// A reply channel and the future the handler returns for it.
+fn reply_pair<T: Send + 'static>() -> (oneshot::Sender<Result<T, ChatError>>, ResponseFuture<Result<T, ChatError>>) {
+    let (tx, rx) = oneshot::channel();
+    let fut = Box::pin(async move { rx.await.unwrap_or(Err(ChatError::Unavailable("room restarted, try again".into()))) });
+    (tx, fut)
+}
+
+impl Handler<Post> for Room {
+    type Result = ResponseFuture<Result<Ack, ChatError>>;
+
+    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, fut) = reply_pair();
+        let job = Job::Send { user: msg.user, session: msg.session, frame: msg.frame, reference: msg.reference, attempts: 0, reply };
+        self.enqueue(job, ctx);
+        fut
+    }
+}
+
+impl Handler<Typing> for Room {
+    type Result = Result<(), ChatError>;
+
+    fn handle(&mut self, msg: Typing, ctx: &mut Context<Self>) -> Self::Result {
+        if !self.members.contains_key(&msg.user) {
+            return Err(ChatError::NotMember);
+        }
+        self.last_activity = Instant::now();
+        if let Some(h) = self.typing.remove(&msg.user) {
+            ctx.cancel_future(h);
+        }
+        if msg.state == TypingState::Start {
+            let user = msg.user.clone();
+            let ttl = Duration::from_secs(self.deps.settings.rooms.typing_ttl_secs.max(1));
+            let h = ctx.run_later(ttl, move |act, _| {
+                act.typing.remove(&user);
+                let frame = ServerFrame::Typing(TypingOut { room: act.id.clone(), user: user.clone(), state: TypingState::Stop });
+                act.broadcast(frame, |s| s.user != user);
+            });
+            self.typing.insert(msg.user.clone(), h);
+        }
+        let frame = ServerFrame::Typing(TypingOut { room: self.id.clone(), user: msg.user.clone(), state: msg.state });
+        self.broadcast(frame, |s| s.user != msg.user);
+        Ok(())
+    }
+}
+
+impl Handler<MarkRead> for Room {
+    type Result = Result<(), ChatError>;
+
+    fn handle(&mut self, msg: MarkRead, ctx: &mut Context<Self>) -> Self::Result {
+        if !self.members.contains_key(&msg.user) {
+            return Err(ChatError::NotMember);
+        }
+        if msg.seq < 1 {
+            return Err(ChatError::invalid("seq must be at least 1"));
+        }
+        let seq = msg.seq.min(self.last_seq);
+        if seq >= 1 {
+            self.enqueue(Job::Read { user: msg.user, seq, share: msg.share }, ctx);
+        }
+        Ok(())
+    }
+}
+
+impl Handler<MarkDelivered> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: MarkDelivered, ctx: &mut Context<Self>) {
+        self.note_delivered(msg.user, msg.seq.min(self.last_seq), ctx);
+    }
+}
+
+impl Handler<ChangeRoom> for Room {
+    type Result = ResponseFuture<Result<(), ChatError>>;
+
+    fn handle(&mut self, msg: ChangeRoom, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, fut) = reply_pair();
+        self.enqueue(Job::Change { by: msg.by, change: msg.change, reply }, ctx);
+        fut
+    }
+}
+
+impl Handler<AddMember> for Room {
+    type Result = ResponseFuture<Result<(), ChatError>>;
+
+    fn handle(&mut self, msg: AddMember, ctx: &mut Context<Self>) -> Self::Result {
+        self.handle(ChangeRoom { by: msg.by, change: Change::Add(msg.user) }, ctx)
+    }
+}
+
+impl Handler<RemoveMember> for Room {
+    type Result = ResponseFuture<Result<(), ChatError>>;
+
+    fn handle(&mut self, msg: RemoveMember, ctx: &mut Context<Self>) -> Self::Result {
+        self.handle(ChangeRoom { by: msg.by, change: Change::Remove(msg.user) }, ctx)
+    }
+}
+
+impl Handler<EditMessage> for Room {
+    type Result = ResponseFuture<Result<i64, ChatError>>;
+
+    fn handle(&mut self, msg: EditMessage, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, fut) = reply_pair();
+        self.enqueue(Job::Edit { user: msg.user, id: msg.id, author: msg.author, body: msg.body, reply }, ctx);
+        fut
+    }
+}
+
+impl Handler<DeleteMessage> for Room {
+    type Result = ResponseFuture<Result<(), ChatError>>;
+
+    fn handle(&mut self, msg: DeleteMessage, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, fut) = reply_pair();
+        self.enqueue(Job::Delete { user: msg.user, id: msg.id, author: msg.author, reply }, ctx);
+        fut
+    }
+}
+
+impl Handler<SetBlocked> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetBlocked, _ctx: &mut Context<Self>) {
+        let pair = (msg.blocker, msg.blocked);
+        if msg.on {
+            self.blocked.insert(pair);
+        } else {
+            self.blocked.remove(&pair);
+        }
+    }
+}
+
+impl Handler<Inspect> for Room {
+    type Result = MessageResult<Inspect>;
+
+    fn handle(&mut self, _msg: Inspect, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(RoomSnapshot { last_seq: self.last_seq, members: self.members.clone(), live_sessions: self.sessions.len() })
+    }
+}

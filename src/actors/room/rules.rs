@@ -1,0 +1,116 @@
+//! Who may do what in a room, and what a valid message looks like.
+
+use super::{Change, Room};
+use crate::error::ChatError;
+use crate::ids::UserId;
+use crate::protocol::{Role, SendFrame};
+use crate::store::rooms::KIND_DM;
+
+impl Room {
+    fn role_of(&self, user: &UserId) -> Result<Role, ChatError> {
+        self.members.get(user).copied().ok_or(ChatError::NotMember)
+    }
+
+    /// A dm where either member blocked the other takes no messages.
+    fn check_not_blocked(&self, user: &UserId) -> Result<(), ChatError> {
+        if self.kind == KIND_DM && self.blocked.iter().any(|(a, b)| a == user || b == user) {
+            return Err(ChatError::Forbidden("messages between you and this person are blocked".into()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_body(&self, body: &str) -> Result<(), ChatError> {
+        let max = self.deps.settings.rooms.max_body_chars;
+        if body.chars().count() > max {
+            return Err(ChatError::TooLarge(format!("body is longer than {max} characters")));
+        }
+        if body.trim().is_empty() {
+            return Err(ChatError::invalid("body must not be empty"));
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_send(&self, user: &UserId, f: &SendFrame) -> Result<(), ChatError> {
+        self.role_of(user)?;
+        self.check_not_blocked(user)?;
+        if f.client_id.is_empty() || f.client_id.len() > 64 {
+            return Err(ChatError::invalid("client_id must be 1 to 64 bytes"));
+        }
+        self.check_body(&f.body)?;
+        if !f.attachments.is_empty() {
+            return Err(ChatError::invalid("attachments: media uploads are not supported by this server yet"));
+        }
+        if f.reply_to.as_ref().is_some_and(|r| r.0.is_empty() || r.0.len() > 36) {
+            return Err(ChatError::invalid("reply_to must be a message id"));
+        }
+        Ok(())
+    }
+
+    /// Authors edit their own messages.
+    pub(super) fn check_edit(&self, user: &UserId, author: &UserId, body: &str) -> Result<(), ChatError> {
+        self.role_of(user)?;
+        if user != author {
+            return Err(ChatError::Forbidden("only the author edits a message".into()));
+        }
+        self.check_body(body)
+    }
+
+    /// Authors delete their own messages; owners and admins of groups delete any.
+    pub(super) fn check_delete(&self, user: &UserId, author: &UserId) -> Result<(), ChatError> {
+        let role = self.role_of(user)?;
+        if user == author || (self.kind != KIND_DM && role.manages()) {
+            Ok(())
+        } else {
+            Err(ChatError::Forbidden("only the author, or an owner or admin of the group, deletes a message".into()))
+        }
+    }
+
+    /// `Ok(true)` if the change must be written, `Ok(false)` if there is nothing to do.
+    pub(super) fn check_change(&self, by: &UserId, change: &Change) -> Result<bool, ChatError> {
+        let by_role = self.role_of(by)?;
+        if self.kind == KIND_DM {
+            return Err(ChatError::Forbidden("a dm cannot be changed".into()));
+        }
+        match change {
+            Change::Add(user) => {
+                if !by_role.manages() {
+                    return Err(ChatError::Forbidden("only owners and admins add members".into()));
+                }
+                if self.members.len() >= self.deps.settings.rooms.max_members && !self.members.contains_key(user) {
+                    return Err(ChatError::invalid("the room is full"));
+                }
+                Ok(!self.members.contains_key(user))
+            }
+            Change::Remove(user) => {
+                let Some(target) = self.members.get(user).copied() else { return Ok(false) };
+                if by != user && (!by_role.manages() || target == Role::Owner) {
+                    return Err(ChatError::Forbidden("only owners and admins remove others, and not an owner".into()));
+                }
+                if by == user && target == Role::Owner && self.owners() == 1 && self.members.len() > 1 {
+                    return Err(ChatError::Forbidden("the last owner must make someone else owner before leaving".into()));
+                }
+                Ok(true)
+            }
+            Change::SetRole(user, role) => {
+                if by_role != Role::Owner {
+                    return Err(ChatError::Forbidden("only owners change roles".into()));
+                }
+                let current = self.members.get(user).copied().ok_or_else(|| ChatError::invalid("user: not a member"))?;
+                if current == Role::Owner && *role != Role::Owner && self.owners() == 1 {
+                    return Err(ChatError::Forbidden("the last owner cannot step down".into()));
+                }
+                Ok(current != *role)
+            }
+            Change::Update { name, avatar } => {
+                if !by_role.manages() {
+                    return Err(ChatError::Forbidden("only owners and admins change the group".into()));
+                }
+                Ok(name.is_some() || avatar.is_some())
+            }
+        }
+    }
+
+    fn owners(&self) -> usize {
+        self.members.values().filter(|r| **r == Role::Owner).count()
+    }
+}

@@ -1,0 +1,73 @@
+//! Normalising and checking what people type: phone numbers (to E.164), e-mail addresses, names.
+
+use crate::error::ChatError;
+
+/// A phone number in E.164 (`+14155550123`). Numbers without a country code are read in
+/// `default_region` (ISO 3166, e.g. `US`).
+pub fn normalize_phone(raw: &str, default_region: &str) -> Option<String> {
+    let region = default_region.parse::<phonenumber::country::Id>().ok();
+    let trimmed = raw.trim();
+    // "00" is the international prefix in most of the world; the library wants "+".
+    let candidate = match trimmed.strip_prefix("00") {
+        Some(rest) => format!("+{rest}"),
+        None => trimmed.to_owned(),
+    };
+    let number = phonenumber::parse(region, &candidate).ok()?;
+    if !phonenumber::is_valid(&number) {
+        return None;
+    }
+    Some(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// A lower-cased e-mail address with one `@`, a dot in the domain and no spaces.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let e = raw.trim().to_lowercase();
+    let (local, domain) = e.split_once('@')?;
+    let ok = !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(e)
+}
+
+/// A trimmed text of `min..=max` characters without control characters, or an error naming
+/// `field`.
+pub fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, ChatError> {
+    let t = raw.trim();
+    let n = t.chars().count();
+    if n < min || n > max {
+        return Err(ChatError::invalid(format!("{field}: {min} to {max} characters")));
+    }
+    if t.chars().any(|c| c.is_control()) {
+        return Err(ChatError::invalid(format!("{field}: no control characters")));
+    }
+    Ok(t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_in_many_spellings_normalise_to_one() {
+        for raw in ["+1 (415) 555-2671", "415.555.2671", "(415) 555 2671", "001 415 555 2671", "+14155552671"] {
+            assert_eq!(normalize_phone(raw, "US").as_deref(), Some("+14155552671"), "{raw}");
+        }
+        assert_eq!(normalize_phone("030 1234567", "DE").as_deref(), Some("+49301234567"));
+        assert_eq!(normalize_phone("+49 30 1234567", "US").as_deref(), Some("+49301234567"));
+        assert_eq!(normalize_phone("12", "US"), None);
+        assert_eq!(normalize_phone("call me", "US"), None);
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(normalize_email(" Ann@Example.COM ").as_deref(), Some("ann@example.com"));
+        for bad in ["ann", "ann@", "@x.org", "a b@x.org", "ann@localhost", "a@b@c.org"] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+}
