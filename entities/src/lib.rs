@@ -5,6 +5,9 @@
 //! coordination; times are milliseconds since the Unix epoch.
 
 pub mod message;
+pub mod push_mute;
+pub mod push_setting;
+pub mod push_subscription;
 pub mod room;
 pub mod room_member;
 pub mod token;
@@ -12,6 +15,9 @@ pub mod user;
 
 pub mod prelude {
     pub use super::message::Entity as Message;
+    pub use super::push_mute::Entity as PushMute;
+    pub use super::push_setting::Entity as PushSetting;
+    pub use super::push_subscription::Entity as PushSubscription;
     pub use super::room::Entity as Room;
     pub use super::room_member::Entity as RoomMember;
     pub use super::token::Entity as Token;
