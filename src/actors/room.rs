@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::notifier::{Notifier, NotifyAway};
 use super::outbox::{Deliver, Offer, SessionHandle};
 use super::persister::{Persist, PersistError, Persister};
 use super::registry::{MembershipChanged, RoomIdle, RoomRegistry};
@@ -32,6 +33,8 @@ pub struct RoomDeps {
     pub persister: Addr<Persister>,
     pub registry: Addr<RoomRegistry>,
     pub settings: Arc<Settings>,
+    /// Pushes to members with no live session (none in tests that do not need it).
+    pub notifier: Option<Addr<Notifier>>,
 }
 
 /// Attach a live session (ignored unless its user is a member).
@@ -351,6 +354,7 @@ impl Room {
                     for (r, tx) in followers {
                         let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
                     }
+                    let for_push = self.deps.notifier.is_some().then(|| msg.clone());
                     let out = ServerFrame::Message(MessageOut {
                         room: msg.room,
                         id: msg.id,
@@ -364,6 +368,9 @@ impl Room {
                         edited_at: None,
                     });
                     self.broadcast(out, |s| Some(&s.id) != session.as_ref());
+                    if let Some(msg) = for_push {
+                        self.notify_away(msg);
+                    }
                 }
                 Done::Read { user, seq } => {
                     let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user, seq, kind: ReceiptKind::Read });
@@ -392,6 +399,33 @@ impl Room {
             }
         }
     }
+
+    // --- push (issue 5) ---
+    /// Asks the Notifier to push `msg` to the members with no live session in this room (after
+    /// the fan-out, so sessions found gone count as away); never to the sender. If the
+    /// Notifier's mailbox is full the pushes are dropped rather than the room waiting.
+    fn notify_away(&self, msg: NewMessage) {
+        let Some(notifier) = &self.deps.notifier else { return };
+        let live: std::collections::HashSet<&UserId> = self.sessions.values().map(|s| &s.user).collect();
+        let users: Vec<UserId> = self.members.keys().filter(|u| **u != msg.sender && !live.contains(u)).cloned().collect();
+        if users.is_empty() {
+            return;
+        }
+        let notice = NotifyAway {
+            room: self.id.clone(),
+            dm: self.kind == KIND_DM,
+            message: msg.id,
+            seq: msg.seq,
+            from: msg.sender,
+            body: msg.body,
+            ts: msg.ts,
+            users,
+        };
+        if notifier.try_send(notice).is_err() {
+            tracing::warn!(room = %self.id, seq = msg.seq, "notifier busy or gone; pushes for this message dropped");
+        }
+    }
+    // --- end push ---
 
     fn failed(&mut self, done: Vec<Done>, err: ChatError) {
         for d in done {

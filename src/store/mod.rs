@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod messages;
+pub mod push;
 pub mod rooms;
 pub mod users;
 pub mod writes;
