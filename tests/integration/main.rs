@@ -7,5 +7,6 @@ mod actors;
 mod chat;
 mod durable;
 mod mariadb;
+mod push;
 mod restart;
 mod protocol_errors;
