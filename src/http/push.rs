@@ -16,6 +16,10 @@ use crate::push::sms::normalize_phone;
 use crate::push::webpush;
 use crate::store::push::{NewSubscription, KIND_FCM, KIND_WEBPUSH};
 
+/// Most subscriptions one user may hold: every message fans out to all of them, so an unbounded
+/// list would let one account make the server send requests anywhere at will.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+
 /// `POST /api/push/subscriptions` body, by `kind`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -81,7 +85,7 @@ pub async fn vapid(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `POST /api/push/subscriptions` → 201 {subscription}. The same endpoint or token registered
-/// again is updated (and moves to the caller).
+/// again is updated (and moves to the caller); 409 beyond [`MAX_SUBSCRIPTIONS`].
 pub async fn subscribe(state: web::Data<AppState>, auth: AuthUser, body: web::Json<Subscribe>) -> Result<HttpResponse, ChatError> {
     let new = match body.into_inner() {
         Subscribe::Webpush { endpoint, keys, device } => {
@@ -107,6 +111,10 @@ pub async fn subscribe(state: web::Data<AppState>, auth: AuthUser, body: web::Js
             NewSubscription { kind: KIND_FCM, endpoint: token, p256dh: None, auth: None, platform, device: device_label(device)? }
         }
     };
+    let mine = state.store.subscriptions_of(&auth.id()).await?;
+    if mine.len() >= MAX_SUBSCRIPTIONS && !mine.iter().any(|s| s.kind == new.kind && s.endpoint == new.endpoint) {
+        return Err(ChatError::Conflict(format!("at most {MAX_SUBSCRIPTIONS} push subscriptions; delete one first")));
+    }
     let saved = state.store.save_subscription(&auth.id(), new).await?;
     tracing::info!(user = %auth.id(), subscription = %saved.id, kind = %saved.kind, "push subscription saved");
     Ok(HttpResponse::Created().json(json!({ "subscription": subscription_out(&saved) })))

@@ -206,6 +206,13 @@ async fn subscriptions_are_validated_listed_and_deleted_by_their_owner() {
     let web = subscribe(&ann, device.subscription()).await;
     assert!(subscriptions(&bob).await.is_empty());
 
+    // Bounded per user.
+    for i in 0..50 {
+        subscribe(&bob, json!({"kind": "fcm", "token": format!("bob-token-{i}")})).await;
+    }
+    assert_eq!(bob.post("/api/push/subscriptions", json!({"kind": "fcm", "token": "one-too-many"})).await.status(), 409);
+    subscribe(&bob, json!({"kind": "fcm", "token": "bob-token-7", "platform": "ios"})).await;
+
     let path = format!("/api/push/subscriptions/{}", web["id"].as_str().unwrap());
     assert_eq!(bob.delete(&path).await.status(), 404, "not bob's");
     assert_eq!(ann.delete(&path).await.status(), 204);
