@@ -10,8 +10,11 @@
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
 //! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
 //!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
-//!   `Persister` (the only writer of chat data, group-committing).
+//!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
+//!   members with no live session).
 //! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
+//! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
+//!   back-off); they know nothing of the database.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -27,6 +30,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod protocol;
+pub mod push;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -29,6 +29,29 @@ pub static DEAD_LETTERS: AtomicI64 = AtomicI64::new(0);
 /// Client frames refused by the rate limiter.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
 
+/// Push outcomes of one channel.
+pub struct ChannelCounters {
+    /// Accepted by the push service (or SMS gateway).
+    pub sent: AtomicU64,
+    /// Given up on (refused, or still failing after the last try).
+    pub failed: AtomicU64,
+    /// Subscriptions deleted because the service said they are gone.
+    pub pruned: AtomicU64,
+}
+
+impl ChannelCounters {
+    const fn new() -> Self {
+        Self { sent: AtomicU64::new(0), failed: AtomicU64::new(0), pruned: AtomicU64::new(0) }
+    }
+}
+
+/// Web Push deliveries.
+pub static PUSH_WEBPUSH: ChannelCounters = ChannelCounters::new();
+/// FCM deliveries.
+pub static PUSH_FCM: ChannelCounters = ChannelCounters::new();
+/// SMS texts.
+pub static PUSH_SMS: ChannelCounters = ChannelCounters::new();
+
 /// Adds one to a counter.
 pub fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
@@ -57,5 +80,16 @@ pub fn render() -> String {
     for (name, kind, help, value) in rows {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
     }
+    push_counter(&mut out, "chat_push_sent_total", "Pushes accepted by the push service, per channel", |c| &c.sent);
+    push_counter(&mut out, "chat_push_failed_total", "Pushes given up on, per channel", |c| &c.failed);
+    push_counter(&mut out, "chat_push_pruned_total", "Subscriptions deleted as gone, per channel", |c| &c.pruned);
     out
+}
+
+/// One push counter, labelled by channel.
+fn push_counter(out: &mut String, name: &str, help: &str, field: fn(&ChannelCounters) -> &AtomicU64) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+    for (channel, counters) in [("webpush", &PUSH_WEBPUSH), ("fcm", &PUSH_FCM), ("sms", &PUSH_SMS)] {
+        out.push_str(&format!("{name}{{channel=\"{channel}\"}} {}\n", field(counters).load(Ordering::Relaxed)));
+    }
 }

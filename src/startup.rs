@@ -6,12 +6,14 @@ use std::sync::Arc;
 use actix::Actor;
 use actix_web::{dev::Server, web, App, HttpServer};
 
+use crate::actors::notifier::Notifier;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
 use crate::actors::syncer::Syncer;
 use crate::store::buffer::RedisBuffer;
 use crate::config::Settings;
+use crate::push::webpush::{self, VapidKeys};
 use crate::http::{self, AppState};
 use crate::store::{Store, StoreError};
 
@@ -24,6 +26,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("{0}")]
     Unsupported(String),
+    #[error("push: {0}")]
+    Push(#[from] crate::push::PushError),
 }
 
 /// A server bound to its port, not yet running.
@@ -53,9 +57,14 @@ impl Application {
             syncer = Some(Syncer::new(store.clone(), buffer, redis.clone(), consumer).start());
         }
         let persister = Persister::new(store.clone()).start();
-        let registry = RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).start();
+        let vapid = VapidKeys::load_or_generate(&settings.push.vapid_private_key, &webpush::key_file(&settings.push, &settings.media.dir))?;
+        let vapid_public_key = vapid.public_key();
+        let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
+        let registry =
+            RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).with_notifier(notifier.clone()).start();
         let presence = Presence::new(store.clone(), registry.clone()).start();
-        let state = AppState { store, registry, presence, persister, syncer, settings: settings.clone() };
+        let state =
+            AppState { store, registry, presence, persister, syncer, settings: settings.clone(), notifier, vapid_public_key };
 
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;

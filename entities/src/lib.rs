@@ -10,6 +10,9 @@ pub mod broadcast_list_member;
 pub mod contact;
 pub mod message;
 pub mod message_edit;
+pub mod push_mute;
+pub mod push_setting;
+pub mod push_subscription;
 pub mod room;
 pub mod room_member;
 pub mod token;
@@ -18,6 +21,9 @@ pub mod user_settings;
 
 pub mod prelude {
     pub use super::message::Entity as Message;
+    pub use super::push_mute::Entity as PushMute;
+    pub use super::push_setting::Entity as PushSetting;
+    pub use super::push_subscription::Entity as PushSubscription;
     pub use super::room::Entity as Room;
     pub use super::room_member::Entity as RoomMember;
     pub use super::token::Entity as Token;

@@ -6,10 +6,13 @@
 //! - `room`: one `Room` per active conversation: membership, seq, fan-out, typing.
 //! - `presence`: `Presence`, who is online, and telling the people who share a room.
 //! - `persister`: `Persister`, the only writer of chat data, group-committing per flush.
+//! - `notifier`: `Notifier`, pushes to members who are away (Web Push, FCM, SMS), coalescing
+//!   bursts and retrying with back-off.
 //! - `syncer`: `Syncer`, draining the Redis write buffer into SQL on a timer (production mode).
 //! - `requests`: edit, delete and `send_many`, answered by asking rooms and the store.
 //! - `outbox`: what any actor may send toward a session.
 
+pub mod notifier;
 pub mod outbox;
 pub mod persister;
 pub mod presence;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::notifier::Notifier;
 use super::outbox::{CloseSession, Deliver, SessionHandle};
 use super::persister::Persister;
 use super::room::{Join, Leave, Room, RoomDeps};
@@ -91,6 +92,7 @@ pub struct RoomRegistry {
     store: Store,
     persister: Addr<Persister>,
     settings: Arc<Settings>,
+    notifier: Option<Addr<Notifier>>,
     rooms: HashMap<RoomId, Addr<Room>>,
     /// Members of each running room, by user (to attach new sessions).
     running_by_user: HashMap<UserId, HashSet<RoomId>>,
@@ -106,6 +108,7 @@ impl RoomRegistry {
             store,
             persister,
             settings,
+            notifier: None,
             rooms: HashMap::new(),
             running_by_user: HashMap::new(),
             loading: HashMap::new(),
@@ -113,6 +116,12 @@ impl RoomRegistry {
             arbiters: Vec::new(),
             next_arbiter: 0,
         }
+    }
+
+    /// Rooms started from now on ask `notifier` to push to members who are away.
+    pub fn with_notifier(mut self, notifier: Addr<Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     fn sessions_of<'a>(&'a self, users: impl Iterator<Item = &'a UserId>) -> Vec<SessionHandle> {
@@ -129,6 +138,7 @@ impl RoomRegistry {
             persister: self.persister.clone(),
             registry: ctx.address(),
             settings: self.settings.clone(),
+            notifier: self.notifier.clone(),
         };
         let id = rec.id.clone();
         let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod health;
 pub mod people;
+pub mod push;
 pub mod rooms;
 pub mod ws;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::{error::JsonPayloadError, web, HttpRequest};
 
+use crate::actors::notifier::Notifier;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
@@ -29,6 +31,10 @@ pub struct AppState {
     /// The Syncer, when writes are buffered in Redis.
     pub syncer: Option<Addr<Syncer>>,
     pub settings: Arc<Settings>,
+    /// Pushes to people who are away.
+    pub notifier: Addr<Notifier>,
+    /// The VAPID public key (base64url) browsers subscribe with.
+    pub vapid_public_key: String,
 }
 
 /// Largest JSON body accepted by the API.
@@ -83,6 +89,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/rooms/{id}/members", web::post().to(rooms::add_member))
                 .route("/rooms/{id}/members/{user}", web::delete().to(rooms::remove_member))
                 .route("/rooms/{id}/leave", web::post().to(rooms::leave))
+                .route("/push/vapid", web::get().to(push::vapid))
+                .route("/push/subscriptions", web::post().to(push::subscribe))
+                .route("/push/subscriptions", web::get().to(push::subscriptions))
+                .route("/push/subscriptions/{id}", web::delete().to(push::unsubscribe))
+                .route("/push/settings", web::get().to(push::get_settings))
+                .route("/push/settings", web::patch().to(push::patch_settings))
+                .route("/push/mutes/{room}", web::put().to(push::mute))
+                .route("/push/mutes/{room}", web::delete().to(push::unmute))
+                .route("/push/sms/invite", web::post().to(push::invite))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint")) })),
         );
 }

@@ -48,7 +48,7 @@ async fn view(state: &AppState, room: &RoomId) -> Result<serde_json::Value, Chat
     Ok(json!({ "room": view }))
 }
 
-async fn require_member(state: &AppState, room: &RoomId, user: &UserId) -> Result<(), ChatError> {
+pub(super) async fn require_member(state: &AppState, room: &RoomId, user: &UserId) -> Result<(), ChatError> {
     match state.store.membership(room, user).await? {
         Some(_) => Ok(()),
         None if state.store.load_room(room).await?.is_none() => Err(ChatError::NotFound("room")),

@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod messages;
 pub mod people;
+pub mod push;
 pub mod rooms;
 pub mod users;
 pub mod writes;

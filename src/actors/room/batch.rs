@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::super::notifier::NotifyAway;
 use super::super::outbox::Deliver;
 use super::super::persister::{Persist, PersistError};
 use super::super::registry::{DeliverToUsers, MembershipChanged};
@@ -17,6 +18,7 @@ use crate::metrics;
 use crate::protocol::{
     Ack, Deleted, Edited, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind, RoomEventOut, SendFrame, ServerFrame,
 };
+use crate::store::rooms::KIND_DM;
 use crate::store::{NewMessage, WriteOp};
 
 type Reply<T> = oneshot::Sender<Result<T, ChatError>>;
@@ -218,6 +220,7 @@ impl Room {
                         let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
                     }
                     let (sender, seq) = (msg.sender.clone(), msg.seq);
+                    let for_push = self.deps.notifier.is_some().then(|| msg.clone());
                     let out = ServerFrame::Message(MessageOut {
                         room: msg.room,
                         id: msg.id,
@@ -233,6 +236,9 @@ impl Room {
                     });
                     let got = self.broadcast(out, |s| Some(&s.id) != session.as_ref());
                     reached.extend(got.into_iter().filter(|u| *u != sender).map(|u| (u, seq)));
+                    if let Some(msg) = for_push {
+                        self.notify_away(msg);
+                    }
                 }
                 Done::Edited { id, body, at, reply } => {
                     self.broadcast(ServerFrame::Edited(Edited { room: self.id.clone(), id, body, edited_at: at }), |_| true);
@@ -290,6 +296,31 @@ impl Room {
                 let frame = self.room_event(RoomEventKind::Updated, None, None, name);
                 self.broadcast(frame, |_| true);
             }
+        }
+    }
+
+    /// Asks the Notifier to push `msg` to the members with no live session in this room (after
+    /// the fan-out, so sessions found gone count as away); never to the sender. If the
+    /// Notifier's mailbox is full the pushes are dropped rather than the room waiting.
+    fn notify_away(&self, msg: NewMessage) {
+        let Some(notifier) = &self.deps.notifier else { return };
+        let live: HashSet<&UserId> = self.sessions.values().map(|s| &s.user).collect();
+        let users: Vec<UserId> = self.members.keys().filter(|u| **u != msg.sender && !live.contains(u)).cloned().collect();
+        if users.is_empty() {
+            return;
+        }
+        let notice = NotifyAway {
+            room: self.id.clone(),
+            dm: self.kind == KIND_DM,
+            message: msg.id,
+            seq: msg.seq,
+            from: msg.sender,
+            body: msg.body,
+            ts: msg.ts,
+            users,
+        };
+        if notifier.try_send(notice).is_err() {
+            tracing::warn!(room = %self.id, seq = msg.seq, "notifier busy or gone; pushes for this message dropped");
         }
     }
 

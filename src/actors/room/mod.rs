@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 pub use messages::*;
 
+use super::notifier::Notifier;
 use super::outbox::{Deliver, Offer, SessionHandle};
 use super::persister::Persister;
 use super::registry::{RoomIdle, RoomRegistry};
@@ -37,6 +38,8 @@ pub struct RoomDeps {
     pub persister: Addr<Persister>,
     pub registry: Addr<RoomRegistry>,
     pub settings: Arc<Settings>,
+    /// Pushes to members with no live session (none in tests that do not need it).
+    pub notifier: Option<Addr<Notifier>>,
 }
 
 /// See the module doc.
