@@ -4,6 +4,8 @@
 //! Ids are strings (UUIDs without dashes) so that several server processes can mint them without
 //! coordination; times are milliseconds since the Unix epoch.
 
+pub mod media;
+pub mod media_room;
 pub mod message;
 pub mod room;
 pub mod room_member;
@@ -11,6 +13,8 @@ pub mod token;
 pub mod user;
 
 pub mod prelude {
+    pub use super::media::Entity as Media;
+    pub use super::media_room::Entity as MediaRoom;
     pub use super::message::Entity as Message;
     pub use super::room::Entity as Room;
     pub use super::room_member::Entity as RoomMember;
