@@ -12,6 +12,8 @@
 //!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing).
 //! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
+//! - [`media`]: image and audio/video work (pure, blocking functions run by the MediaWorker pool),
+//!   and signed media URLs.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -25,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod media;
 pub mod metrics;
 pub mod protocol;
 pub mod startup;
