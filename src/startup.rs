@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix::Actor;
 use actix_web::{dev::Server, web, App, HttpServer};
 
+use crate::actors::media::MediaPool;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
@@ -13,6 +14,7 @@ use crate::actors::syncer::Syncer;
 use crate::store::buffer::RedisBuffer;
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::media::urls::UrlSigner;
 use crate::store::{Store, StoreError};
 
 /// Why the server could not start.
@@ -24,6 +26,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("{0}")]
     Unsupported(String),
+    #[error("cannot create media.dir {dir}: {source}")]
+    Storage { dir: String, source: std::io::Error },
 }
 
 /// A server bound to its port, not yet running.
@@ -38,7 +42,9 @@ impl Application {
     /// `server.bind` (port 0 picks a free port). Must run inside an actix system.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
-        let mut store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        let signer = UrlSigner::new(&settings.media.url_secret, settings.media.url_ttl_secs);
+        let mut store =
+            Store::connect(&settings.database.url, settings.database.max_connections).await?.with_media_urls(signer);
         let mut syncer = None;
         let redis = &settings.redis;
         if !redis.url.trim().is_empty() {
@@ -55,7 +61,11 @@ impl Application {
         let persister = Persister::new(store.clone()).start();
         let registry = RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).start();
         let presence = Presence::new(store.clone(), registry.clone()).start();
-        let state = AppState { store, registry, presence, persister, syncer, settings: settings.clone() };
+        std::fs::create_dir_all(&settings.media.dir)
+            .map_err(|source| StartupError::Storage { dir: settings.media.dir.clone(), source })?;
+        let media = MediaPool::start(&settings.media, store.clone(), registry.clone());
+        media.resume().await;
+        let state = AppState { store, registry, presence, persister, syncer, settings: settings.clone(), media };
 
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;

@@ -7,8 +7,11 @@
 //! - `presence`: `Presence`, who is online, and telling the people who share a room.
 //! - `persister`: `Persister`, the only writer of chat data, group-committing per flush.
 //! - `syncer`: `Syncer`, draining the Redis write buffer into SQL on a timer (production mode).
+//! - `media`: `MediaWorker`, the pool of blocking threads that compress images and transcode
+//!   audio/video, and `MediaPool`, which submits jobs and announces their outcome.
 //! - `outbox`: what any actor may send toward a session.
 
+pub mod media;
 pub mod outbox;
 pub mod persister;
 pub mod presence;

@@ -19,7 +19,7 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, RoomId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{
-    Ack, MessageOut, ReceiptKind, ReceiptOut, RoomEventKind, RoomEventOut, SendFrame, ServerFrame, TypingOut,
+    Ack, MediaOut, MessageOut, ReceiptKind, ReceiptOut, RoomEventKind, RoomEventOut, SendFrame, ServerFrame, TypingOut,
     TypingState,
 };
 use crate::store::rooms::{Role, RoomRecord, KIND_DM};
@@ -113,7 +113,7 @@ enum Job {
 
 /// The writes of the batch in flight, with what to do once durable.
 enum Done {
-    Sent { msg: NewMessage, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: oneshot::Sender<Result<Ack, ChatError>>, followers: Vec<(Option<String>, oneshot::Sender<Result<Ack, ChatError>>)> },
+    Sent { msg: NewMessage, media: Vec<MediaOut>, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: oneshot::Sender<Result<Ack, ChatError>>, followers: Vec<(Option<String>, oneshot::Sender<Result<Ack, ChatError>>)> },
     Member { user: UserId, add: bool, reply: oneshot::Sender<Result<(), ChatError>> },
     Read { user: UserId, seq: i64 },
 }
@@ -195,8 +195,9 @@ impl Room {
         if f.body.trim().is_empty() {
             return Err(ChatError::invalid("body must not be empty"));
         }
-        if !f.attachments.is_empty() {
-            return Err(ChatError::invalid("attachments: media uploads are not supported by this server yet"));
+        // Media: the session checks attachments (ready, the sender's own) and fills `resolved`.
+        if f.resolved.iter().map(|m| &m.id).ne(f.attachments.iter()) {
+            return Err(ChatError::invalid("attachments were not checked"));
         }
         if f.reply_to.as_ref().is_some_and(|r| r.0.is_empty() || r.0.len() > 36) {
             return Err(ChatError::invalid("reply_to must be a message id"));
@@ -240,6 +241,7 @@ impl Room {
                         continue;
                     }
                     seq += 1;
+                    let media = frame.resolved;
                     let msg = NewMessage {
                         id: MessageId::generate(),
                         room: self.id.clone(),
@@ -252,7 +254,7 @@ impl Room {
                         ts: now,
                     };
                     ops.push(WriteOp::Message(msg.clone()));
-                    done.push(Done::Sent { msg, session, reference, attempts, reply, followers: Vec::new() });
+                    done.push(Done::Sent { msg, media, session, reference, attempts, reply, followers: Vec::new() });
                 }
                 Job::Read { user, seq: read } => {
                     if self.members.contains_key(&user) {
@@ -336,7 +338,7 @@ impl Room {
         self.last_activity = Instant::now();
         for d in done {
             match d {
-                Done::Sent { msg, session, reference, reply, followers, .. } => {
+                Done::Sent { msg, media, session, reference, reply, followers, .. } => {
                     metrics::MESSAGES_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let ack = Ack {
                         client_id: msg.client_id.clone(),
@@ -357,7 +359,7 @@ impl Room {
                         seq: msg.seq,
                         from: msg.sender,
                         body: msg.body,
-                        attachments: vec![],
+                        attachments: media.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect(),
                         reply_to: msg.reply_to,
                         client_id: msg.client_id,
                         ts: msg.ts,
@@ -443,7 +445,7 @@ impl Room {
             let mut requeue = Vec::new();
             for d in done {
                 match d {
-                    Done::Sent { msg, session, reference, attempts, reply, followers } => {
+                    Done::Sent { msg, media, session, reference, attempts, reply, followers } => {
                         if let Some(m) = stored.iter().find(|m| m.sender == msg.sender && m.client_id == msg.client_id) {
                             let ack = Ack { client_id: m.client_id.clone(), room: act.id.clone(), id: m.id.clone(), seq: m.seq, ts: m.ts, reference: None };
                             act.remember(msg.sender.clone(), ack.clone());
@@ -452,7 +454,7 @@ impl Room {
                                 let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
                             }
                         } else {
-                            let frame = SendFrame { room: msg.room, client_id: msg.client_id, body: msg.body, attachments: msg.attachments, reply_to: msg.reply_to };
+                            let frame = SendFrame { room: msg.room, client_id: msg.client_id, body: msg.body, attachments: msg.attachments, reply_to: msg.reply_to, resolved: media };
                             requeue.push(Job::Send { user: msg.sender.clone(), session, frame: frame.clone(), reference, attempts: attempts + 1, reply });
                             for (r, tx) in followers {
                                 requeue.push(Job::Send { user: msg.sender.clone(), session: None, frame: frame.clone(), reference: r, attempts: attempts + 1, reply: tx });

@@ -1,7 +1,8 @@
-//! HTTP handlers: `/api/...` JSON endpoints, `/ws`, `/healthz` and `/metrics`.
+//! HTTP handlers: `/api/...` JSON endpoints, `/ws`, `/media/...` files, `/healthz` and `/metrics`.
 
 pub mod auth;
 pub mod health;
+pub mod media;
 pub mod rooms;
 pub mod users;
 pub mod ws;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::{error::JsonPayloadError, web, HttpRequest};
 
+use crate::actors::media::MediaPool;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
@@ -29,6 +31,8 @@ pub struct AppState {
     /// The Syncer, when writes are buffered in Redis.
     pub syncer: Option<Addr<Syncer>>,
     pub settings: Arc<Settings>,
+    /// The MediaWorker pool.
+    pub media: MediaPool,
 }
 
 /// Largest JSON body accepted by the API.
@@ -43,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws", web::get().to(ws::connect))
+        .route("/media/{id}/{variant}", web::get().to(media::serve))
         .service(
             web::scope("/api")
                 .route("/auth/register", web::post().to(auth::register))
@@ -59,6 +64,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/rooms/{id}/members", web::post().to(rooms::add_member))
                 .route("/rooms/{id}/members/{user}", web::delete().to(rooms::remove_member))
                 .route("/rooms/{id}/leave", web::post().to(rooms::leave))
+                .route("/media", web::post().to(media::upload))
+                .route("/media/{id}", web::get().to(media::get))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint")) })),
         );
 }
