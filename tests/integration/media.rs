@@ -438,6 +438,7 @@ async fn video_becomes_smaller_vp8_opus_webm_with_poster_and_duration() {
     let r = fetch(&app, info["url"].as_str().unwrap()).await;
     assert_eq!(header(&r, "content-type"), "video/webm");
     assert_eq!(header(&r, "accept-ranges"), "bytes");
+    assert!(!header(&r, "etag").is_empty());
     let out = r.bytes().await.unwrap().to_vec();
     assert!(out.len() < input.len() / 2, "output {} bytes, input {}", out.len(), input.len());
     assert!(is_webm(&out));
@@ -758,4 +759,30 @@ async fn outputs_over_the_size_cap_fail_the_job() {
     assert_eq!(info["status"], "failed", "{info}");
     assert!(info["error"].as_str().unwrap().contains("larger than 2000 bytes"), "{info}");
     assert!(!app.dir.path().join("media").join(info["id"].as_str().unwrap()).exists());
+}
+
+#[actix_web::test]
+async fn animated_gifs_become_silent_vp8_video() {
+    let app = media_app().await;
+    let alice = app.register("alice").await;
+    let mut ws = alice.connect().await;
+    let mut gif = Vec::new();
+    {
+        let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
+        for i in 0..10u8 {
+            let img = image::RgbaImage::from_fn(64, 48, |x, y| image::Rgba([x as u8 * 4, y as u8 * 5, i * 25, 255]));
+            let delay = image::Delay::from_numer_denom_ms(100, 1);
+            enc.encode_frame(image::Frame::from_parts(img, 0, 0, delay)).unwrap();
+        }
+    }
+    let info = process(&alice, &mut ws, "funny.gif", &gif).await;
+    assert_eq!((info["status"].as_str(), info["kind"].as_str()), (Some("ready"), Some("video")), "{info}");
+    let p = probe(&fetch_bytes(&app, info["url"].as_str().unwrap()).await);
+    assert_eq!(p.codecs, vec![ff::codec::Id::VP8]);
+    assert_eq!(p.video_size, Some((64, 48)));
+    // A GIF of one frame stays a picture.
+    let mut still = Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(30, 20, image::Rgb([9, 9, 9])).write_to(&mut still, image::ImageFormat::Gif).unwrap();
+    let info = process(&alice, &mut ws, "still.gif", &still.into_inner()).await;
+    assert_eq!((info["kind"].as_str(), info["mime"].as_str()), (Some("image"), Some("image/jpeg")), "{info}");
 }
