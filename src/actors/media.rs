@@ -12,7 +12,7 @@ use super::outbox::Deliver;
 use super::registry::{DeliverToUsers, RoomRegistry};
 use crate::config::MediaSettings;
 use crate::ids::UserId;
-use crate::media::{self, Job, Options, Processed};
+use crate::media::{self, Job, Processed};
 use crate::protocol::{MediaEvent, MediaStatus, ServerFrame};
 use crate::store::Store;
 
@@ -38,7 +38,7 @@ pub struct Process {
 
 /// One blocking worker thread of the pool.
 pub struct MediaWorker {
-    opts: Options,
+    opts: MediaSettings,
     registry: Addr<RoomRegistry>,
 }
 
@@ -102,7 +102,7 @@ impl MediaPool {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
-        let opts = Options::from(settings);
+        let opts = settings.clone();
         let reg = registry.clone();
         let workers = SyncArbiter::start(n, move || MediaWorker { opts: opts.clone(), registry: reg.clone() });
         Self { workers, store, registry, dir: PathBuf::from(&settings.dir) }

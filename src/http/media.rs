@@ -29,7 +29,7 @@ use crate::ids::now_ms;
 use crate::media::urls::{sanitize_file_name, Variant};
 use crate::media::{Job, Kind};
 use crate::protocol::MediaStatus;
-use crate::store::media::{PURPOSE_ATTACHMENT, PURPOSE_AVATAR};
+use crate::store::media::{new_upload, PURPOSE_ATTACHMENT, PURPOSE_AVATAR};
 
 /// Room for the multipart framing around the file in a request's `Content-Length`.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -129,25 +129,7 @@ pub async fn upload(
     if purpose == PURPOSE_AVATAR && sniffed.kind != Kind::Image {
         return Err(ChatError::invalid("an avatar must be a JPEG, PNG, GIF or WebP image"));
     }
-    let now = now_ms();
-    let row = media::Model {
-        id: id.clone(),
-        owner_id: auth.user.id.clone(),
-        purpose: purpose.into(),
-        status: MediaStatus::Processing.as_str().into(),
-        kind: sniffed.kind.as_str().into(),
-        mime: sniffed.mime.clone(),
-        size: i64::try_from(size).unwrap_or(i64::MAX),
-        name,
-        content_file: None,
-        thumb_file: None,
-        width: None,
-        height: None,
-        duration_ms: None,
-        error: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let row = new_upload(&id, &auth.id(), purpose, sniffed.kind, &sniffed.mime, size, name);
     state.store.create_media(row).await?;
     cleanup.0 = None;
     tracing::info!(media = %id, bytes = size, kind = sniffed.kind.as_str(), mime = %sniffed.mime, "upload stored");

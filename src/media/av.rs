@@ -17,7 +17,8 @@ use ff::format::context::{Input, Output};
 use ff::media::Type as MediaType;
 use ff::{codec, filter, format, frame, ChannelLayout, Dictionary, Packet, Rational};
 
-use super::{Job, Kind, MediaError, Options, Processed, Progress};
+use super::{Job, Kind, MediaError, Processed, Progress};
+use crate::config::MediaSettings;
 
 /// Demuxers never used on uploads: they open further files or URLs named inside the input
 /// (playlists, manifests, concat lists), or read arbitrary text as video.
@@ -147,7 +148,7 @@ struct Pipe {
     video: bool,
 }
 
-fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &Options) -> Result<(Pipe, u32, u32), MediaError> {
+fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSettings) -> Result<(Pipe, u32, u32), MediaError> {
     let stream = ictx.stream(index).ok_or_else(|| MediaError::rejected("video stream vanished"))?;
     let ctx = codec::context::Context::from_parameters(stream.parameters()).map_err(ff_err("video decoder"))?;
     let mut dec = ctx.decoder();
@@ -219,7 +220,7 @@ fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &Options) -> 
     Ok((pipe, ow, oh))
 }
 
-fn audio_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &Options) -> Result<Pipe, MediaError> {
+fn audio_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSettings) -> Result<Pipe, MediaError> {
     let stream = ictx.stream(index).ok_or_else(|| MediaError::rejected("audio stream vanished"))?;
     let ctx = codec::context::Context::from_parameters(stream.parameters()).map_err(ff_err("audio decoder"))?;
     let mut dec = ctx.decoder();
@@ -403,8 +404,8 @@ impl Pipe {
 }
 
 /// Transcodes `job.input` to WebM; see the module doc.
-pub fn transcode(job: &Job, opts: &Options, progress: &mut Progress) -> Result<Processed, MediaError> {
-    let deadline = Instant::now() + opts.job_timeout;
+pub fn transcode(job: &Job, opts: &MediaSettings, progress: &mut Progress) -> Result<Processed, MediaError> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(opts.job_timeout_secs);
     let mut ictx = open_input(&job.input, deadline)?;
     let video = best_stream(&ictx, MediaType::Video);
     let audio = best_stream(&ictx, MediaType::Audio);

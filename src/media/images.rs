@@ -11,7 +11,8 @@ use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 
-use super::{Job, Kind, MediaError, Options, Processed};
+use super::{Job, Kind, MediaError, Processed};
+use crate::config::MediaSettings;
 
 /// Longest side the decoder accepts at all, whatever the pixel budget.
 const MAX_SIDE: u32 = 32_768;
@@ -116,7 +117,7 @@ pub fn fit(img: &DynamicImage, edge: u32) -> DynamicImage {
 }
 
 /// The image pipeline: see the module doc.
-pub fn process(job: &Job, opts: &Options) -> Result<Processed, MediaError> {
+pub fn process(job: &Job, opts: &MediaSettings) -> Result<Processed, MediaError> {
     let img = decode(&job.input, opts.image_max_pixels)?;
     let dir = &job.out_dir;
     if job.avatar {

@@ -70,42 +70,6 @@ pub fn sniff_bytes(head: &[u8]) -> Sniffed {
     Sniffed { kind, mime, unknown: false }
 }
 
-/// The processing settings, taken from `[media]`.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub image_max_edge: u32,
-    pub thumb_edge: u32,
-    pub avatar_size: u32,
-    pub avatar_thumb_size: u32,
-    pub image_max_pixels: u64,
-    pub jpeg_quality: u8,
-    pub video_max_height: u32,
-    pub video_bitrate_kbps: u32,
-    pub audio_bitrate_kbps: u32,
-    pub video_cpu_used: u32,
-    pub job_timeout: Duration,
-    pub max_output_bytes: u64,
-}
-
-impl From<&MediaSettings> for Options {
-    fn from(m: &MediaSettings) -> Self {
-        Self {
-            image_max_edge: m.image_max_edge,
-            thumb_edge: m.thumb_edge,
-            avatar_size: m.avatar_size,
-            avatar_thumb_size: m.avatar_thumb_size,
-            image_max_pixels: m.image_max_pixels,
-            jpeg_quality: m.jpeg_quality,
-            video_max_height: m.video_max_height,
-            video_bitrate_kbps: m.video_bitrate_kbps,
-            audio_bitrate_kbps: m.audio_bitrate_kbps,
-            video_cpu_used: m.video_cpu_used,
-            job_timeout: Duration::from_secs(m.job_timeout_secs),
-            max_output_bytes: m.max_output_bytes,
-        }
-    }
-}
-
 /// One upload to process.
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -186,8 +150,8 @@ pub const FILE_NAME: &str = "file";
 
 /// Processes one upload: images are compressed, audio and video transcoded, anything else kept
 /// as it is (moved to its final name). The input file is removed once the outputs exist.
-pub fn process(job: &Job, opts: &Options, report: &mut dyn FnMut(u8)) -> Result<Processed, MediaError> {
-    let mut progress = Progress::new(opts.job_timeout, report);
+pub fn process(job: &Job, opts: &MediaSettings, report: &mut dyn FnMut(u8)) -> Result<Processed, MediaError> {
+    let mut progress = Progress::new(Duration::from_secs(opts.job_timeout_secs), report);
     progress.set(0);
     let out = match job.sniffed.kind {
         Kind::Image if job.sniffed.mime == "image/gif" && !job.avatar && images::gif_is_animated(&job.input) => {

@@ -12,13 +12,36 @@ use super::{Store, StoreError};
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, UserId};
 use crate::media::urls::Variant;
-use crate::media::Processed;
+use crate::media::{Kind, Processed};
 use crate::protocol::{MediaOut, MediaStatus, MessageOut};
 
 /// `media.purpose` of ordinary uploads.
 pub const PURPOSE_ATTACHMENT: &str = "attachment";
 /// `media.purpose` of avatar uploads (square crops).
 pub const PURPOSE_AVATAR: &str = "avatar";
+
+/// The row of a new upload: `processing`, nothing produced yet.
+pub fn new_upload(id: &str, owner: &UserId, purpose: &str, kind: Kind, mime: &str, size: u64, name: Option<String>) -> media::Model {
+    let now = now_ms();
+    media::Model {
+        id: id.to_owned(),
+        owner_id: owner.0.clone(),
+        purpose: purpose.to_owned(),
+        status: MediaStatus::Processing.as_str().into(),
+        kind: kind.as_str().into(),
+        mime: mime.to_owned(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        name,
+        content_file: None,
+        thumb_file: None,
+        width: None,
+        height: None,
+        duration_ms: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
 
 impl Store {
     /// Records a new upload (status `processing`).

@@ -9,6 +9,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chat_server::config::Settings;
+use chat_server::ids::UserId;
+use chat_server::media::Kind;
+use chat_server::store::media::new_upload;
 use ffmpeg_next as ff;
 use serde_json::{json, Value};
 
@@ -31,6 +34,19 @@ fn media_settings(s: &mut Settings) {
 
 async fn media_app() -> TestApp {
     spawn_app_with(media_settings).await
+}
+
+/// The app (test media settings, then `tweak`) with a registered user, alice, connected over
+/// WebSocket to see `media` frames.
+async fn uploader_with(tweak: impl FnOnce(&mut Settings)) -> (TestApp, TestUser, WsClient) {
+    let app = spawn_app_with(|s| {
+        media_settings(s);
+        tweak(s);
+    })
+    .await;
+    let alice = app.register("alice").await;
+    let ws = alice.connect().await;
+    (app, alice, ws)
 }
 
 /// A multipart/form-data body with one file field.
@@ -320,9 +336,7 @@ fn is_webm(bytes: &[u8]) -> bool {
 
 #[actix_web::test]
 async fn photos_are_scaled_compressed_and_thumbnailed() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     let input = photo_png(1600, 1200);
     let id = upload(&alice, "holiday.png", &input).await;
     let progress = {
@@ -351,9 +365,7 @@ async fn photos_are_scaled_compressed_and_thumbnailed() {
 
 #[actix_web::test]
 async fn exif_orientation_is_applied_and_metadata_stripped() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     let input = exif_rotated_jpeg();
     assert!(input.windows(9).any(|w| w == b"SecretCam"));
     let info = process(&alice, &mut ws, "IMG_0001.JPG", &input).await;
@@ -372,9 +384,7 @@ async fn exif_orientation_is_applied_and_metadata_stripped() {
 
 #[actix_web::test]
 async fn avatars_are_square_in_two_sizes() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     let r = upload_as(&alice, "?purpose=avatar", "me.png", "image/png", &photo_png(300, 200)).await;
     assert_eq!(r.status(), 202);
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
@@ -394,13 +404,7 @@ async fn avatars_are_square_in_two_sizes() {
 async fn decompression_bomb_is_refused_fast_and_the_worker_keeps_serving() {
     // Made first: a slow step between requests could outlive the client's idle connection.
     let bomb = bomb_png();
-    let app = spawn_app_with(|s| {
-        media_settings(s);
-        s.media.workers = 1;
-    })
-    .await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (_app, alice, mut ws) = uploader_with(|s| s.media.workers = 1).await;
     assert!(bomb.len() < 100_000, "bomb is {} bytes", bomb.len());
     let started = Instant::now();
     let info = process(&alice, &mut ws, "small.png", &bomb).await;
@@ -419,9 +423,7 @@ async fn decompression_bomb_is_refused_fast_and_the_worker_keeps_serving() {
 
 #[actix_web::test]
 async fn video_becomes_smaller_vp8_opus_webm_with_poster_and_duration() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.mkv");
     raw_video(&path, 1);
@@ -459,9 +461,7 @@ async fn video_becomes_smaller_vp8_opus_webm_with_poster_and_duration() {
 
 #[actix_web::test]
 async fn voice_notes_become_opus_webm_with_duration() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     let input = wav(1.5, 44_100);
     let info = process(&alice, &mut ws, "voice.wav", &input).await;
     assert_eq!(info["status"], "ready", "{info}");
@@ -480,13 +480,7 @@ async fn voice_notes_become_opus_webm_with_duration() {
 
 #[actix_web::test]
 async fn corrupt_video_fails_cleanly_and_the_worker_keeps_serving() {
-    let app = spawn_app_with(|s| {
-        media_settings(s);
-        s.media.workers = 1;
-    })
-    .await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|s| s.media.workers = 1).await;
     // A Matroska header followed by garbage; and a real video cut in half.
     let mut garbage = vec![0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01];
     let mut rng = Lcg(3);
@@ -548,9 +542,7 @@ async fn oversized_uploads_get_413_and_leave_nothing_behind() {
 
 #[actix_web::test]
 async fn other_files_are_kept_as_they_are_and_served_as_downloads() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     // An HTML page that claims to be a PNG by name and declared type: the bytes decide.
     let html = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>";
     let r = upload_as(&alice, "", "../../x;evil<>.png", "image/png", html).await;
@@ -670,30 +662,9 @@ async fn attachments_must_be_the_senders_own_ready_media() {
     let failed = process(&alice, &mut wa, "bad.png", &bomb).await;
     assert_eq!(failed["status"], "failed");
     // A row still processing, as a slow job leaves it.
-    let now = chat_server::ids::now_ms();
     let pending = uuid::Uuid::new_v4().simple().to_string();
-    app.state
-        .store
-        .create_media(entities::media::Model {
-            id: pending.clone(),
-            owner_id: alice.id.clone(),
-            purpose: "attachment".into(),
-            status: "processing".into(),
-            kind: "video".into(),
-            mime: "video/mp4".into(),
-            size: 10,
-            name: None,
-            content_file: None,
-            thumb_file: None,
-            width: None,
-            height: None,
-            duration_ms: None,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        })
-        .await
-        .unwrap();
+    let row = new_upload(&pending, &UserId(alice.id.clone()), "attachment", Kind::Video, "video/mp4", 10, None);
+    app.state.store.create_media(row).await.unwrap();
     let mine = process(&alice, &mut wa, "a.png", &photo_png(40, 30)).await;
     let too_many: Vec<String> = (0..11).map(|i| format!("m{i}")).collect();
     let cases: Vec<(Value, &str)> = vec![
@@ -730,9 +701,7 @@ async fn attachments_must_be_the_senders_own_ready_media() {
 
 #[actix_web::test]
 async fn playlists_and_concat_lists_are_not_followed() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     // A real video on disk that a playlist could point FFmpeg at.
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("clip.mkv");
@@ -748,13 +717,7 @@ async fn playlists_and_concat_lists_are_not_followed() {
 
 #[actix_web::test]
 async fn outputs_over_the_size_cap_fail_the_job() {
-    let app = spawn_app_with(|s| {
-        media_settings(s);
-        s.media.max_output_bytes = 2_000;
-    })
-    .await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|s| s.media.max_output_bytes = 2_000).await;
     let info = process(&alice, &mut ws, "long.wav", &wav(2.0, 48_000)).await;
     assert_eq!(info["status"], "failed", "{info}");
     assert!(info["error"].as_str().unwrap().contains("larger than 2000 bytes"), "{info}");
@@ -763,9 +726,7 @@ async fn outputs_over_the_size_cap_fail_the_job() {
 
 #[actix_web::test]
 async fn animated_gifs_become_silent_vp8_video() {
-    let app = media_app().await;
-    let alice = app.register("alice").await;
-    let mut ws = alice.connect().await;
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
     let mut gif = Vec::new();
     {
         let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
