@@ -103,16 +103,81 @@ impl Default for RedisSettings {
 }
 
 /// `[media]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct MediaSettings {
     /// Where uploads and their processed forms are stored.
     pub dir: String,
+    /// Largest accepted upload in bytes; a larger one gets 413 and nothing is kept.
+    pub max_upload_bytes: u64,
+    /// Threads of the MediaWorker pool; 0 means one per core.
+    pub workers: usize,
+    /// Images are scaled down so that their longer edge is at most this many pixels.
+    pub image_max_edge: u32,
+    /// Longer edge of image thumbnails and video posters, in pixels.
+    pub thumb_edge: u32,
+    /// Edge of the two square avatar sizes, in pixels (content, then thumbnail).
+    pub avatar_size: u32,
+    pub avatar_thumb_size: u32,
+    /// Images with more pixels than this are refused before decoding (decompression bombs).
+    pub image_max_pixels: u64,
+    /// JPEG quality of re-encoded images and thumbnails (1-100).
+    pub jpeg_quality: u8,
+    /// Videos are scaled down to at most this height, in pixels.
+    pub video_max_height: u32,
+    /// Highest video bitrate of a transcoded video, in kbit/s.
+    pub video_bitrate_kbps: u32,
+    /// Opus bitrate of transcoded audio (voice notes and video soundtracks), in kbit/s.
+    pub audio_bitrate_kbps: u32,
+    /// libvpx `cpu-used` (0-16): higher is faster and a little worse.
+    pub video_cpu_used: u32,
+    /// A job running longer than this many seconds fails.
+    pub job_timeout_secs: u64,
+    /// A processed output larger than this many bytes fails the job.
+    pub max_output_bytes: u64,
+    /// Most attachments on one message.
+    pub max_attachments: usize,
+    /// Signed media URLs stay valid between this many seconds and twice as long.
+    pub url_ttl_secs: u64,
+    /// Key that signs media URLs. Empty: a random key per process start (URLs handed out before
+    /// a restart stop working; give several server processes the same key).
+    pub url_secret: String,
+}
+
+impl std::fmt::Debug for MediaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Everything but the URL key.
+        f.debug_struct("MediaSettings")
+            .field("dir", &self.dir)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("workers", &self.workers)
+            .field("url_secret", &if self.url_secret.is_empty() { "" } else { "***" })
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        Self { dir: "data/media".into() }
+        Self {
+            dir: "data/media".into(),
+            max_upload_bytes: 100 * 1024 * 1024,
+            workers: 0,
+            image_max_edge: 2048,
+            thumb_edge: 320,
+            avatar_size: 512,
+            avatar_thumb_size: 96,
+            image_max_pixels: 50_000_000,
+            jpeg_quality: 82,
+            video_max_height: 720,
+            video_bitrate_kbps: 1500,
+            audio_bitrate_kbps: 64,
+            video_cpu_used: 4,
+            job_timeout_secs: 600,
+            max_output_bytes: 512 * 1024 * 1024,
+            max_attachments: 10,
+            url_ttl_secs: 3600,
+            url_secret: String::new(),
+        }
     }
 }
 
@@ -439,6 +504,16 @@ impl Settings {
         }
         if self.people.default_region.parse::<phonenumber::country::Id>().is_err() {
             return bad("people.default_region must be an ISO 3166 region code such as US or DE");
+        }
+        let m = &self.media;
+        if m.max_upload_bytes == 0 || m.image_max_edge == 0 || m.thumb_edge == 0 || m.avatar_size == 0 || m.avatar_thumb_size == 0 {
+            return bad("media.max_upload_bytes, media.image_max_edge, media.thumb_edge and the avatar sizes must be positive");
+        }
+        if m.video_max_height < 16 || m.video_bitrate_kbps == 0 || m.audio_bitrate_kbps < 6 || m.video_cpu_used > 16 {
+            return bad("media.video_max_height (>= 16), media.video_bitrate_kbps (> 0), media.audio_bitrate_kbps (>= 6) or media.video_cpu_used (0-16) out of range");
+        }
+        if !(1..=100).contains(&m.jpeg_quality) || m.job_timeout_secs == 0 || m.url_ttl_secs == 0 || m.image_max_pixels == 0 {
+            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs and media.image_max_pixels positive");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");

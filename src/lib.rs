@@ -15,6 +15,8 @@
 //! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
 //! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
 //!   back-off); they know nothing of the database.
+//! - [`media`]: image and audio/video work (pure, blocking functions run by the MediaWorker pool),
+//!   and signed media URLs.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -28,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod media;
 pub mod metrics;
 pub mod protocol;
 pub mod push;

@@ -7,6 +7,7 @@ use actix::Actor;
 use actix_web::{dev::Server, web, App, HttpServer};
 
 use crate::actors::notifier::Notifier;
+use crate::actors::media::MediaPool;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
@@ -15,6 +16,7 @@ use crate::store::buffer::RedisBuffer;
 use crate::config::Settings;
 use crate::push::webpush::{self, VapidKeys};
 use crate::http::{self, AppState};
+use crate::media::urls::UrlSigner;
 use crate::store::{Store, StoreError};
 
 /// Why the server could not start.
@@ -28,6 +30,8 @@ pub enum StartupError {
     Unsupported(String),
     #[error("push: {0}")]
     Push(#[from] crate::push::PushError),
+    #[error("cannot create media.dir {dir}: {source}")]
+    Storage { dir: String, source: std::io::Error },
 }
 
 /// A server bound to its port, not yet running.
@@ -42,7 +46,9 @@ impl Application {
     /// `server.bind` (port 0 picks a free port). Must run inside an actix system.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
-        let mut store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        let signer = UrlSigner::new(&settings.media.url_secret, settings.media.url_ttl_secs);
+        let mut store =
+            Store::connect(&settings.database.url, settings.database.max_connections).await?.with_media_urls(signer);
         let mut syncer = None;
         let redis = &settings.redis;
         if !redis.url.trim().is_empty() {
@@ -63,8 +69,21 @@ impl Application {
         let registry =
             RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).with_notifier(notifier.clone()).start();
         let presence = Presence::new(store.clone(), registry.clone()).start();
-        let state =
-            AppState { store, registry, presence, persister, syncer, settings: settings.clone(), notifier, vapid_public_key };
+        std::fs::create_dir_all(&settings.media.dir)
+            .map_err(|source| StartupError::Storage { dir: settings.media.dir.clone(), source })?;
+        let media = MediaPool::start(&settings.media, store.clone(), registry.clone());
+        media.resume().await;
+        let state = AppState {
+            store,
+            registry,
+            presence,
+            persister,
+            syncer,
+            settings: settings.clone(),
+            notifier,
+            vapid_public_key,
+            media,
+        };
 
         let listener = TcpListener::bind(&settings.server.bind)
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;

@@ -8,6 +8,8 @@ pub mod block;
 pub mod broadcast_list;
 pub mod broadcast_list_member;
 pub mod contact;
+pub mod media;
+pub mod media_room;
 pub mod message;
 pub mod message_edit;
 pub mod push_mute;
@@ -20,6 +22,8 @@ pub mod user;
 pub mod user_settings;
 
 pub mod prelude {
+    pub use super::media::Entity as Media;
+    pub use super::media_room::Entity as MediaRoom;
     pub use super::message::Entity as Message;
     pub use super::push_mute::Entity as PushMute;
     pub use super::push_setting::Entity as PushSetting;

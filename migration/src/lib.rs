@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_init;
 mod m20261125_000002_people;
+mod m20261126_000001_media;
 mod m20261126_000002_push;
 
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261125_000002_people::Migration),
+            Box::new(m20261126_000001_media::Migration),
             Box::new(m20261126_000002_push::Migration),
         ]
     }

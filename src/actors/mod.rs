@@ -10,8 +10,11 @@
 //!   bursts and retrying with back-off.
 //! - `syncer`: `Syncer`, draining the Redis write buffer into SQL on a timer (production mode).
 //! - `requests`: edit, delete and `send_many`, answered by asking rooms and the store.
+//! - `media`: `MediaWorker`, the pool of blocking threads that compress images and transcode
+//!   audio/video, and `MediaPool`, which submits jobs and announces their outcome.
 //! - `outbox`: what any actor may send toward a session.
 
+pub mod media;
 pub mod notifier;
 pub mod outbox;
 pub mod persister;

@@ -76,6 +76,7 @@ async fn send_one(
         deps.registry.do_send(super::registry::RoomCreated { room: room.clone(), members: vec![user.clone(), to.clone()] });
     }
     let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
-    let frame = SendFrame { room, client_id: f.client_id.clone(), body: f.body.clone(), attachments: f.attachments.clone(), reply_to: None };
+    let resolved = deps.store.resolve_attachments(user, &room, &f.attachments, deps.settings.media.max_attachments).await?;
+    let frame = SendFrame { room, client_id: f.client_id.clone(), body: f.body.clone(), attachments: f.attachments.clone(), reply_to: None, resolved };
     Ok(addr.send(Post { user: user.clone(), session: Some(session.clone()), frame, reference }).await??)
 }

@@ -24,7 +24,6 @@ use crate::protocol::{
     SyncFrame, Synced, UserOut, WireData, WireFormat,
 };
 use crate::protocol::settings::UserSettings;
-use crate::store::messages::to_out;
 use crate::store::Store;
 
 /// What a session needs from the rest of the server.
@@ -206,6 +205,7 @@ impl WsSession {
     fn dispatch(&mut self, frame: ClientFrame, reference: Option<String>, ctx: &mut Ctx) {
         match frame {
             ClientFrame::Ping => self.send_frame(ServerFrame::Pong(Pong { reference }), ctx),
+            ClientFrame::Send(f) if f.resolved.len() != f.attachments.len() => self.resolve_attachments(f, reference, ctx),
             ClientFrame::Send(f) => {
                 let room = f.room.clone();
                 let order = self.acks.entry(room.clone()).or_default();
@@ -341,7 +341,7 @@ impl WsSession {
         let work = async move {
             store.membership(&f.room, &user).await?.ok_or(ChatError::NotMember)?;
             let (rows, has_more) = store.history(&f.room, f.before, limit).await?;
-            Ok::<_, ChatError>(HistoryOut { room: f.room, messages: rows.into_iter().map(to_out).collect(), has_more, reference: None })
+            Ok::<_, ChatError>(HistoryOut { room: f.room, messages: store.messages_out(rows).await?, has_more, reference: None })
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(h) => act.send_frame(ServerFrame::History(HistoryOut { reference, ..h }), ctx),
@@ -371,7 +371,7 @@ impl WsSession {
                 if rows.len() as u64 >= max {
                     truncated.push(room.clone());
                 }
-                out.extend(rows.into_iter().map(to_out));
+                out.extend(store.messages_out(rows).await?);
             }
             Ok::<_, ChatError>((out, truncated, refused))
         };
@@ -434,6 +434,30 @@ impl WsSession {
         tracing::info!(session = %self.id, reason = why, "closing on protocol violation");
         ctx.close(Some(ws::CloseReason { code, description: Some(why.into()) }));
         ctx.stop();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media attachments.
+// ---------------------------------------------------------------------------------------------
+
+impl WsSession {
+    /// Checks a `send`'s attachments (the sender's own, ready media; see
+    /// `Store::resolve_attachments`), then dispatches it again with them resolved. Waits, like
+    /// room lookups, so the sends of this session keep their order.
+    fn resolve_attachments(&mut self, mut f: crate::protocol::SendFrame, reference: Option<String>, ctx: &mut Ctx) {
+        let store = self.deps.store.clone();
+        let user = self.user.id.clone();
+        let max = self.deps.settings.media.max_attachments;
+        let (room, ids) = (f.room.clone(), f.attachments.clone());
+        let work = async move { store.resolve_attachments(&user, &room, &ids, max).await };
+        ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(resolved) => {
+                f.resolved = resolved;
+                act.dispatch(ClientFrame::Send(f), reference, ctx);
+            }
+            Err(e) => act.send_error(&e, reference, Some(f.client_id), ctx),
+        }));
     }
 }
 

@@ -1,9 +1,10 @@
-//! HTTP handlers: `/api/...` JSON endpoints, `/ws`, `/healthz` and `/metrics`.
+//! HTTP handlers: `/api/...` JSON endpoints, `/ws`, `/media/...` files, `/healthz` and `/metrics`.
 
 pub mod auth;
 pub mod health;
 pub mod people;
 pub mod push;
+pub mod media;
 pub mod rooms;
 pub mod ws;
 
@@ -13,6 +14,7 @@ use actix::Addr;
 use actix_web::{error::JsonPayloadError, web, HttpRequest};
 
 use crate::actors::notifier::Notifier;
+use crate::actors::media::MediaPool;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub notifier: Addr<Notifier>,
     /// The VAPID public key (base64url) browsers subscribe with.
     pub vapid_public_key: String,
+    /// The MediaWorker pool.
+    pub media: MediaPool,
 }
 
 /// Largest JSON body accepted by the API.
@@ -49,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws", web::get().to(ws::connect))
+        .route("/media/{id}/{variant}", web::get().to(media::serve))
         .service(
             web::scope("/api")
                 .route("/auth/register", web::post().to(auth::register))
@@ -98,6 +103,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/push/mutes/{room}", web::put().to(push::mute))
                 .route("/push/mutes/{room}", web::delete().to(push::unmute))
                 .route("/push/sms/invite", web::post().to(push::invite))
+                .route("/media", web::post().to(media::upload))
+                .route("/media/{id}", web::get().to(media::get))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint")) })),
         );
 }

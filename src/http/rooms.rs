@@ -14,7 +14,6 @@ use crate::actors::room::{AddMember, Change, ChangeRoom, RemoveMember};
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
 use crate::protocol::Role;
-use crate::store::messages::to_out;
 
 /// `POST /api/rooms` body.
 #[derive(Debug, Deserialize)]
@@ -128,7 +127,7 @@ pub async fn messages(
     require_member(&state, &room, &auth.id()).await?;
     let limit = page.limit.unwrap_or(50).clamp(1, 100);
     let (rows, has_more) = state.store.history(&room, page.before, limit).await?;
-    let messages: Vec<_> = rows.into_iter().map(to_out).collect();
+    let messages = state.store.messages_out(rows).await?;
     Ok(HttpResponse::Ok().json(json!({ "messages": messages, "has_more": has_more })))
 }
 

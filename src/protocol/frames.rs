@@ -41,6 +41,10 @@ pub struct SendFrame {
     pub attachments: Vec<String>,
     #[serde(default)]
     pub reply_to: Option<MessageId>,
+    /// The `attachments` as checked by the session (ready, the sender's own), in the same order.
+    /// Filled in by the server, never read from the wire.
+    #[serde(skip)]
+    pub resolved: Vec<super::MediaOut>,
 }
 
 /// `send_many`: one message to several people, each in their own dm.
@@ -125,6 +129,7 @@ pub enum ServerFrame {
     Receipt(ReceiptOut),
     RoomEvent(RoomEventOut),
     Settings(SettingsOut),
+    Media(super::MediaEvent),
     Error(ErrorOut),
 }
 

@@ -4,9 +4,11 @@
 pub mod codec;
 pub mod frames;
 pub mod settings;
+pub mod media;
 
 pub use codec::{decode, DecodeError, Outbound, WireFormat, WireData};
 pub use frames::*;
+pub use media::{MediaEvent, MediaOut, MediaStatus};
 
 use serde::Serialize;
 

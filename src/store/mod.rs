@@ -3,6 +3,7 @@
 //! only by the Persister (embedded mode) or the Syncer (buffered mode).
 
 pub mod buffer;
+pub mod media;
 pub mod messages;
 pub mod people;
 pub mod push;
@@ -45,6 +46,8 @@ impl StoreError {
 pub struct Store {
     pub db: DatabaseConnection,
     pub buffer: Option<buffer::RedisBuffer>,
+    /// Signs the media URLs that reads hand out.
+    pub media_urls: crate::media::urls::UrlSigner,
 }
 
 impl Store {
@@ -72,12 +75,19 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
         Migrator::up(&db, None).await?;
-        Ok(Self { db, buffer: None })
+        let media_urls = crate::media::urls::UrlSigner::new("", 3600);
+        Ok(Self { db, buffer: None, media_urls })
     }
 
     /// The same store, with writes buffered in Redis.
     pub fn with_buffer(mut self, buffer: buffer::RedisBuffer) -> Self {
         self.buffer = Some(buffer);
+        self
+    }
+
+    /// The same store, signing media URLs with `signer`.
+    pub fn with_media_urls(mut self, signer: crate::media::urls::UrlSigner) -> Self {
+        self.media_urls = signer;
         self
     }
 

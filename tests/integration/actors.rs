@@ -87,7 +87,7 @@ fn send(room: &RoomId, user: &UserId, cid: &str, body: &str) -> Post {
     Post {
         user: user.clone(),
         session: None,
-        frame: SendFrame { room: room.clone(), client_id: cid.into(), body: body.into(), attachments: vec![], reply_to: None },
+        frame: SendFrame { room: room.clone(), client_id: cid.into(), body: body.into(), attachments: vec![], reply_to: None, resolved: vec![] },
         reference: None,
     }
 }

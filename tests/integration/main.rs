@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area. Each test starts its own server on a free
 //! port with its own database.
 
+// A panic is how a test fails: the workspace's unwrap/expect lints are for the server code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -11,5 +12,6 @@ mod durable;
 mod mariadb;
 mod people;
 mod push;
+mod media;
 mod restart;
 mod protocol_errors;

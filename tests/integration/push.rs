@@ -125,6 +125,7 @@ async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: 
         body: body.into(),
         attachments: vec![],
         reply_to: None,
+        resolved: vec![],
     };
     addr.send(Post { user: UserId(user.id.clone()), session: None, frame, reference: None }).await.unwrap().unwrap();
 }

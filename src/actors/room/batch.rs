@@ -16,7 +16,7 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{
-    Ack, Deleted, Edited, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind, RoomEventOut, SendFrame, ServerFrame,
+    Ack, Deleted, Edited, MediaOut, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind, RoomEventOut, SendFrame, ServerFrame,
 };
 use crate::store::rooms::KIND_DM;
 use crate::store::{NewMessage, WriteOp};
@@ -38,7 +38,7 @@ pub(super) enum Job {
 
 /// A write of the batch in flight, with what to do once it is durable.
 pub(super) enum Done {
-    Sent { msg: NewMessage, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: Reply<Ack>, followers: Vec<(Option<String>, Reply<Ack>)> },
+    Sent { msg: NewMessage, media: Vec<MediaOut>, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: Reply<Ack>, followers: Vec<(Option<String>, Reply<Ack>)> },
     Changed { change: Change, reply: Reply<()> },
     Edited { id: MessageId, body: String, at: i64, reply: Reply<i64> },
     Deleted { id: MessageId, reply: Reply<()> },
@@ -105,6 +105,7 @@ impl Room {
                         continue;
                     }
                     seq += 1;
+                    let media = frame.resolved;
                     let msg = NewMessage {
                         id: MessageId::generate(),
                         room: self.id.clone(),
@@ -117,7 +118,7 @@ impl Room {
                         ts: now,
                     };
                     ops.push(WriteOp::Message(msg.clone()));
-                    done.push(Done::Sent { msg, session, reference, attempts, reply, followers: Vec::new() });
+                    done.push(Done::Sent { msg, media, session, reference, attempts, reply, followers: Vec::new() });
                 }
                 Job::Edit { user, id, author, body, reply } => match self.check_edit(&user, &author, &body) {
                     Err(e) => {
@@ -211,7 +212,7 @@ impl Room {
         let mut reached: Vec<(UserId, i64)> = Vec::new();
         for d in done {
             match d {
-                Done::Sent { msg, session, reference, reply, followers, .. } => {
+                Done::Sent { msg, media, session, reference, reply, followers, .. } => {
                     metrics::MESSAGES_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let ack = Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id: msg.id.clone(), seq: msg.seq, ts: msg.ts, reference: None };
                     self.remember(msg.sender.clone(), ack.clone());
@@ -227,7 +228,7 @@ impl Room {
                         seq: msg.seq,
                         from: msg.sender,
                         body: msg.body,
-                        attachments: vec![],
+                        attachments: media.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect(),
                         reply_to: msg.reply_to,
                         client_id: msg.client_id,
                         ts: msg.ts,
@@ -382,7 +383,7 @@ impl Room {
             let mut answered = HashSet::new();
             for d in done {
                 match d {
-                    Done::Sent { msg, session, reference, attempts, reply, followers } => {
+                    Done::Sent { msg, media, session, reference, attempts, reply, followers } => {
                         if let Some(m) = stored.iter().find(|m| m.sender == msg.sender && m.client_id == msg.client_id) {
                             let ack = Ack { client_id: m.client_id.clone(), room: act.id.clone(), id: m.id.clone(), seq: m.seq, ts: m.ts, reference: None };
                             act.remember(msg.sender.clone(), ack.clone());
@@ -392,7 +393,7 @@ impl Room {
                                 let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
                             }
                         } else {
-                            let frame = SendFrame { room: msg.room, client_id: msg.client_id, body: msg.body, attachments: msg.attachments, reply_to: msg.reply_to };
+                            let frame = SendFrame { room: msg.room, client_id: msg.client_id, body: msg.body, attachments: msg.attachments, reply_to: msg.reply_to, resolved: media };
                             requeue.push(Job::Send { user: msg.sender.clone(), session, frame: frame.clone(), reference, attempts: attempts + 1, reply });
                             for (r, tx) in followers {
                                 requeue.push(Job::Send { user: msg.sender.clone(), session: None, frame: frame.clone(), reference: r, attempts: attempts + 1, reply: tx });

@@ -37,8 +37,9 @@ impl Room {
             return Err(ChatError::invalid("client_id must be 1 to 64 bytes"));
         }
         self.check_body(&f.body)?;
-        if !f.attachments.is_empty() {
-            return Err(ChatError::invalid("attachments: media uploads are not supported by this server yet"));
+        // The session checks attachments (ready, the sender's own) and fills `resolved`.
+        if f.resolved.iter().map(|m| &m.id).ne(f.attachments.iter()) {
+            return Err(ChatError::invalid("attachments were not checked"));
         }
         if f.reply_to.as_ref().is_some_and(|r| r.0.is_empty() || r.0.len() > 36) {
             return Err(ChatError::invalid("reply_to must be a message id"));

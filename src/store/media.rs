@@ -1,0 +1,212 @@
+//! Media rows: uploads, their processing outcome, who may see them, and the attachment objects
+//! of messages (built with one batched query per page of messages).
+
+use std::collections::{HashMap, HashSet};
+
+use entities::{media, media_room, message, room_member};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+
+use super::messages::to_out;
+use super::{Store, StoreError};
+use crate::error::ChatError;
+use crate::ids::{now_ms, RoomId, UserId};
+use crate::media::urls::Variant;
+use crate::media::{Kind, Processed};
+use crate::protocol::{MediaOut, MediaStatus, MessageOut};
+
+/// `media.purpose` of ordinary uploads.
+pub const PURPOSE_ATTACHMENT: &str = "attachment";
+/// `media.purpose` of avatar uploads (square crops).
+pub const PURPOSE_AVATAR: &str = "avatar";
+
+/// The row of a new upload: `processing`, nothing produced yet.
+pub fn new_upload(id: &str, owner: &UserId, purpose: &str, kind: Kind, mime: &str, size: u64, name: Option<String>) -> media::Model {
+    let now = now_ms();
+    media::Model {
+        id: id.to_owned(),
+        owner_id: owner.0.clone(),
+        purpose: purpose.to_owned(),
+        status: MediaStatus::Processing.as_str().into(),
+        kind: kind.as_str().into(),
+        mime: mime.to_owned(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        name,
+        content_file: None,
+        thumb_file: None,
+        width: None,
+        height: None,
+        duration_ms: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+impl Store {
+    /// Records a new upload (status `processing`).
+    pub async fn create_media(&self, row: media::Model) -> Result<(), StoreError> {
+        media::ActiveModel::from(row).insert(&self.db).await.map_err(StoreError::classify)?;
+        Ok(())
+    }
+
+    /// A media row by id.
+    pub async fn media(&self, id: &str) -> Result<Option<media::Model>, StoreError> {
+        Ok(media::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+    }
+
+    /// Rows still `processing` (after a restart, their jobs are submitted again).
+    pub async fn media_in_progress(&self) -> Result<Vec<media::Model>, StoreError> {
+        Ok(media::Entity::find().filter(media::Column::Status.eq(MediaStatus::Processing.as_str())).all(&self.db).await?)
+    }
+
+    /// Stores the outcome of processing; returns the updated row.
+    pub async fn finish_media(&self, id: &str, outcome: &Result<Processed, String>) -> Result<Option<media::Model>, StoreError> {
+        let Some(row) = self.media(id).await? else { return Ok(None) };
+        let mut m: media::ActiveModel = row.into();
+        match outcome {
+            Ok(p) => {
+                m.status = Set(MediaStatus::Ready.as_str().into());
+                m.kind = Set(p.kind.as_str().into());
+                m.mime = Set(p.mime.clone());
+                m.size = Set(i64::try_from(p.size).unwrap_or(i64::MAX));
+                m.content_file = Set(Some(p.content.clone()));
+                m.thumb_file = Set(p.thumb.clone());
+                m.width = Set(p.width.and_then(|w| i32::try_from(w).ok()));
+                m.height = Set(p.height.and_then(|h| i32::try_from(h).ok()));
+                m.duration_ms = Set(p.duration_ms);
+            }
+            Err(e) => {
+                m.status = Set(MediaStatus::Failed.as_str().into());
+                m.error = Set(Some(e.chars().take(500).collect()));
+            }
+        }
+        m.updated_at = Set(now_ms());
+        Ok(Some(m.update(&self.db).await?))
+    }
+
+    /// The row if `viewer` may see it: its uploader, or a member of a room it was sent to.
+    pub async fn viewable_media(&self, id: &str, viewer: &UserId) -> Result<Option<media::Model>, StoreError> {
+        let Some(row) = self.media(id).await? else { return Ok(None) };
+        if row.owner_id == viewer.0 {
+            return Ok(Some(row));
+        }
+        let rooms: Vec<String> = media_room::Entity::find()
+            .select_only()
+            .column(media_room::Column::RoomId)
+            .filter(media_room::Column::MediaId.eq(id))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if rooms.is_empty() {
+            return Ok(None);
+        }
+        let member = room_member::Entity::find()
+            .filter(room_member::Column::UserId.eq(viewer.0.clone()))
+            .filter(room_member::Column::RoomId.is_in(rooms))
+            .one(&self.db)
+            .await?;
+        Ok(member.map(|_| row))
+    }
+
+    /// The wire form of a media row, with freshly signed URLs.
+    pub fn media_out(&self, m: &media::Model) -> MediaOut {
+        let status = MediaStatus::parse(&m.status);
+        let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
+        let ready = status == MediaStatus::Ready;
+        MediaOut {
+            id: m.id.clone(),
+            status,
+            kind: m.kind.clone(),
+            mime: m.mime.clone(),
+            size: m.size,
+            url: (ready && m.content_file.is_some()).then(|| self.media_urls.url(&m.id, Variant::Content, now)),
+            thumb_url: (ready && m.thumb_file.is_some()).then(|| self.media_urls.url(&m.id, Variant::Thumb, now)),
+            width: m.width,
+            height: m.height,
+            duration_ms: m.duration_ms,
+            name: m.name.clone(),
+            error: m.error.clone(),
+        }
+    }
+
+    /// Checks the attachments of a `send` from `sender` to `room`: at most `max`, no repeats,
+    /// each one the sender's own upload and ready. Records that they were sent to `room`, so its
+    /// members may view them. Media of other people gets the same `not_found` as missing ids.
+    pub async fn resolve_attachments(
+        &self,
+        sender: &UserId,
+        room: &RoomId,
+        ids: &[String],
+        max: usize,
+    ) -> Result<Vec<MediaOut>, ChatError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        if ids.len() > max {
+            return Err(ChatError::invalid(format!("attachments: at most {max}")));
+        }
+        if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
+            return Err(ChatError::invalid("attachments: an id is repeated"));
+        }
+        self.membership(room, sender).await?.ok_or(ChatError::NotMember)?;
+        let rows: HashMap<String, media::Model> = media::Entity::find()
+            .filter(media::Column::Id.is_in(ids.to_vec()))
+            .filter(media::Column::OwnerId.eq(sender.0.clone()))
+            .all(&self.db)
+            .await
+            .map_err(StoreError::from)?
+            .into_iter()
+            .map(|m| (m.id.clone(), m))
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let m = rows.get(id).ok_or(ChatError::NotFound("media"))?;
+            match MediaStatus::parse(&m.status) {
+                MediaStatus::Ready => out.push(self.media_out(m)),
+                MediaStatus::Processing => return Err(ChatError::invalid(format!("attachment {id} is still processing"))),
+                MediaStatus::Failed => return Err(ChatError::invalid(format!("attachment {id} failed to process"))),
+            }
+        }
+        let now = now_ms();
+        let shares = ids.iter().map(|id| media_room::ActiveModel {
+            media_id: Set(id.clone()),
+            room_id: Set(room.0.clone()),
+            shared_at: Set(now),
+        });
+        media_room::Entity::insert_many(shares)
+            .on_conflict(OnConflict::columns([media_room::Column::MediaId, media_room::Column::RoomId]).do_nothing().to_owned())
+            .do_nothing()
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// The wire form of stored messages, each attachment with the fields of `GET /api/media/{id}`
+    /// (one query for the whole page). An attachment whose media is gone keeps only its id.
+    pub async fn messages_out(&self, rows: Vec<message::Model>) -> Result<Vec<MessageOut>, StoreError> {
+        let mut out: Vec<MessageOut> = rows.into_iter().map(to_out).collect();
+        let ids: HashSet<String> = out
+            .iter()
+            .flat_map(|m| m.attachments.iter())
+            .filter_map(|a| a.get("id").and_then(|v| v.as_str()).map(str::to_owned))
+            .collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let found: HashMap<String, serde_json::Value> = media::Entity::find()
+            .filter(media::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(|m| (m.id.clone(), serde_json::to_value(self.media_out(m)).unwrap_or_default()))
+            .collect();
+        for a in out.iter_mut().flat_map(|m| m.attachments.iter_mut()) {
+            if let Some(full) = a.get("id").and_then(|v| v.as_str()).and_then(|id| found.get(id)) {
+                *a = full.clone();
+            }
+        }
+        Ok(out)
+    }
+}
