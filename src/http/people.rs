@@ -71,6 +71,9 @@ pub struct ProfilePatch {
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub phone: Option<Option<String>>,
+    /// Media id of an upload made with `purpose=avatar`; `null` removes the avatar.
+    #[serde(default, deserialize_with = "nullable")]
+    pub avatar: Option<Option<String>>,
 }
 
 /// `GET /api/me` → {user} with email and phone.
@@ -79,7 +82,7 @@ pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))
 }
 
-/// `PATCH /api/me` {display_name?, about?, email?, phone?} → {user}.
+/// `PATCH /api/me` {display_name?, about?, email?, phone?, avatar?} → {user}.
 pub async fn update_me(state: web::Data<AppState>, auth: AuthUser, body: web::Json<ProfilePatch>) -> Result<HttpResponse, ChatError> {
     let p = body.into_inner();
     let region = &state.settings.people.default_region;
@@ -98,6 +101,12 @@ pub async fn update_me(state: web::Data<AppState>, auth: AuthUser, body: web::Js
             normalize_phone(&ph, region).ok_or_else(|| ChatError::invalid("phone: not a valid phone number (use +country code)"))
         });
         change.phone = Some(norm.transpose()?);
+    }
+    if let Some(a) = p.avatar {
+        if let Some(id) = &a {
+            state.store.check_avatar(id, &auth.id()).await?;
+        }
+        change.avatar_media = Some(a);
     }
     let u = state.store.update_profile(&auth.id(), change).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))

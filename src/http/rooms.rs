@@ -188,9 +188,7 @@ pub async fn update(
     let p = body.into_inner();
     let name = p.name.map(|n| crate::validate::text("name", &n, 1, 100)).transpose()?;
     if let Some(Some(a)) = &p.avatar {
-        if a.is_empty() || a.len() > 36 {
-            return Err(ChatError::invalid("avatar: a media id"));
-        }
+        state.store.check_avatar(a, &auth.id()).await?;
     }
     let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
     addr.send(ChangeRoom { by: auth.id(), change: Change::Update { name, avatar: p.avatar } }).await??;

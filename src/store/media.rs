@@ -85,10 +85,14 @@ impl Store {
         Ok(Some(m.update(&self.db).await?))
     }
 
-    /// The row if `viewer` may see it: its uploader, or a member of a room it was sent to.
+    /// The row if `viewer` may see it: its uploader, a member of a room it was sent to, or
+    /// anyone signed in when it is the avatar of a profile or a group.
     pub async fn viewable_media(&self, id: &str, viewer: &UserId) -> Result<Option<media::Model>, StoreError> {
         let Some(row) = self.media(id).await? else { return Ok(None) };
         if row.owner_id == viewer.0 {
+            return Ok(Some(row));
+        }
+        if row.purpose == "avatar" && self.is_avatar_in_use(id).await? {
             return Ok(Some(row));
         }
         let rooms: Vec<String> = media_room::Entity::find()
@@ -107,6 +111,27 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(member.map(|_| row))
+    }
+
+    async fn is_avatar_in_use(&self, id: &str) -> Result<bool, StoreError> {
+        let on_user = entities::user::Entity::find().filter(entities::user::Column::AvatarMedia.eq(id)).one(&self.db).await?;
+        if on_user.is_some() {
+            return Ok(true);
+        }
+        Ok(entities::room::Entity::find().filter(entities::room::Column::AvatarMedia.eq(id)).one(&self.db).await?.is_some())
+    }
+
+    /// Checks that `id` can become an avatar set by `user`: their own upload with
+    /// `purpose=avatar`, processed and ready.
+    pub async fn check_avatar(&self, id: &str, user: &UserId) -> Result<(), ChatError> {
+        let row = self.media(id).await?.filter(|m| m.owner_id == user.0).ok_or_else(|| ChatError::invalid("avatar: no such upload of yours"))?;
+        if row.purpose != "avatar" {
+            return Err(ChatError::invalid("avatar: upload it with POST /api/media?purpose=avatar"));
+        }
+        if MediaStatus::parse(&row.status) != MediaStatus::Ready {
+            return Err(ChatError::invalid("avatar: the upload is not processed (yet)"));
+        }
+        Ok(())
     }
 
     /// The wire form of a media row, with freshly signed URLs.

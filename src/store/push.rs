@@ -2,12 +2,13 @@
 //! preview, per-conversation mutes, the SMS fallback). The fuller settings of issue 6 can take
 //! these over; [`Store::push_prefs_many`] is the one read the Notifier makes.
 
-use entities::{push_mute, push_setting, push_subscription, room, room_member};
+use entities::{push_mute, push_setting, push_subscription, room, room_member, user_settings};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
+use crate::protocol::settings::UserSettings;
 use crate::ids::{now_ms, RoomId, UserId};
 
 /// Subscription kinds.
@@ -192,13 +193,24 @@ impl Store {
                 .filter(|m| m.until.is_none_or(|u| u > now))
                 .map(|m| m.user_id)
                 .collect();
+            // The user's settings document (`PATCH /api/me/settings`) counts as well: push off,
+            // preview off, a muted conversation or quiet hours in either place hold.
+            let docs: std::collections::HashMap<String, UserSettings> = user_settings::Entity::find()
+                .filter(user_settings::Column::UserId.is_in(chunk.iter().map(|u| u.0.clone()).collect::<Vec<_>>()))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .filter_map(|r| serde_json::from_str(&r.settings).ok().map(|d| (r.user_id, d)))
+                .collect();
             for m in marks {
                 let user = UserId(m.user_id);
                 let s = settings.get(&user.0).cloned().unwrap_or_else(|| default_settings(&user));
+                let doc = docs.get(&user.0).cloned().unwrap_or_default();
+                let quiet = doc.in_quiet_hours(now);
                 let prefs = PushPrefs {
-                    enabled: s.enabled,
-                    preview: s.preview,
-                    muted: muted.contains(&user.0),
+                    enabled: s.enabled && doc.notifications.push && !quiet,
+                    preview: s.preview && doc.notifications.preview,
+                    muted: muted.contains(&user.0) || doc.is_muted(room, now),
                     sms_phone: s.sms_phone,
                     sms_fallback: s.sms_fallback,
                 };

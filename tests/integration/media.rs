@@ -747,3 +747,33 @@ async fn animated_gifs_become_silent_vp8_video() {
     let info = process(&alice, &mut ws, "still.gif", &still.into_inner()).await;
     assert_eq!((info["kind"].as_str(), info["mime"].as_str()), (Some("image"), Some("image/jpeg")), "{info}");
 }
+
+#[actix_web::test]
+async fn an_avatar_is_set_on_the_profile_and_others_can_see_it() {
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
+    let bob = app.register("bob").await;
+    let set = |user: &TestUser, body: Value| {
+        let user = user.clone();
+        async move { user.client.patch(format!("{}/api/me", user.http)).bearer_auth(&user.token).json(&body).send().await.unwrap() }
+    };
+    // A plain upload, or one still processing, is not an avatar.
+    let plain = upload(&alice, "p.png", &photo_png(40, 40)).await;
+    finished(&mut ws, &plain).await;
+    assert_eq!(set(&alice, json!({"avatar": plain})).await.status(), 400);
+    let r = upload_as(&alice, "?purpose=avatar", "me.png", "image/png", &photo_png(300, 200)).await;
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(finished(&mut ws, &id).await["status"], "ready");
+    // Before it is set, Bob cannot see it; after, he can, through its signed URL.
+    assert_eq!(bob.get(&format!("/api/media/{id}")).await.status(), 404);
+    assert_eq!(set(&bob, json!({"avatar": id})).await.status(), 400, "not Bob's upload");
+    let me: Value = set(&alice, json!({"avatar": id})).await.json().await.unwrap();
+    assert_eq!(me["user"]["avatar"], id.as_str());
+    let profile = get_json(&bob, &format!("/api/users/{}", alice.id)).await;
+    assert_eq!(profile["user"]["avatar"], id.as_str());
+    let info = get_json(&bob, &format!("/api/media/{id}")).await;
+    let img = image::load_from_memory(&fetch_bytes(&app, info["url"].as_str().unwrap()).await).unwrap();
+    assert_eq!((img.width(), img.height()), (128, 128));
+    // Removing it.
+    let me: Value = set(&alice, json!({"avatar": null})).await.json().await.unwrap();
+    assert!(me["user"]["avatar"].is_null());
+}

@@ -503,3 +503,31 @@ fn the_shipped_config_toml_loads_with_its_push_section() {
     assert!(s.push.fcm.service_account_file.is_empty() && s.push.sms.url.is_empty());
     assert_eq!(format!("{:?}", Secret::new("hunter2")), "***", "secrets never print");
 }
+
+#[actix_web::test]
+async fn the_users_settings_document_mutes_silences_and_hides_previews_too() {
+    let (_app, mut service, alice, bob, room) = dm_with_subscribed_bob(|_| {}).await;
+    let mut a = alice.connect().await;
+    let settings = |body: Value| {
+        let bob = bob.clone();
+        async move { bob.client.patch(format!("{}/api/me/settings", bob.http)).bearer_auth(&bob.token).json(&body).send().await.unwrap() }
+    };
+
+    // Muted in the settings document: nothing; unmuted (`false`): pushes again.
+    assert_eq!(settings(json!({"notifications": {"muted": {room.clone(): null}}})).await.status(), 200);
+    a.send_msg(&room, "quiet").await;
+    service.none_within(NO_PUSH).await;
+    assert_eq!(settings(json!({"notifications": {"muted": {room.clone(): false}}})).await.status(), 200);
+    a.send_msg(&room, "loud").await;
+    assert_eq!(service.next().await.payload["body"], "loud");
+
+    // Preview off there: the generic text.
+    assert_eq!(settings(json!({"notifications": {"preview": false}})).await.status(), 200);
+    a.send_msg(&room, "my secret").await;
+    assert_eq!(service.next().await.payload["body"], "You have a new message");
+
+    // Push off there: nothing.
+    assert_eq!(settings(json!({"notifications": {"push": false}})).await.status(), 200);
+    a.send_msg(&room, "anyone?").await;
+    service.none_within(NO_PUSH).await;
+}
