@@ -35,6 +35,12 @@ async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
+/// Whether the default-prefix write stream is empty (every entry synced and acked).
+fn stream_empty(redis: &RedisServer) -> bool {
+    let out = std::process::Command::new("redis-cli").args(["-p", &redis.port().to_string(), "XLEN", "chat:writes"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
 async fn redis_cmd(url: &str, args: &[&str]) -> redis::Value {
     let client = redis::Client::open(url).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
@@ -241,11 +247,7 @@ async fn crash_between_sql_commit_and_stream_ack_inserts_nothing_twice() {
 
     // Restarted without the failpoint, the node replays its own unacked entries: no duplicates.
     let _server = ServerProcess::start(dir.path(), &url, port, &base).await;
-    eventually(30, "stream drained", || {
-        let out = std::process::Command::new("redis-cli").args(["-p", &redis.port().to_string(), "XLEN", "chat:writes"]).output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
-    })
-    .await;
+    eventually(30, "stream drained", || stream_empty(&redis)).await;
     assert_eq!(count(maria, &db, "SELECT COUNT(*) FROM messages"), 50);
     assert_each_acked_once(maria, &db, &room, &acked);
 }
@@ -277,11 +279,7 @@ async fn kill9_under_load_with_redis_and_mariadb_keeps_every_acked_message_once(
     assert!(acked.len() >= 150);
 
     let _server = ServerProcess::start(dir.path(), &url, port, &env).await;
-    eventually(60, "stream drained", || {
-        let out = std::process::Command::new("redis-cli").args(["-p", &redis.port().to_string(), "XLEN", "chat:writes"]).output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
-    })
-    .await;
+    eventually(60, "stream drained", || stream_empty(&redis)).await;
     assert_each_acked_once(maria, &db, &room, &acked);
     // What clients see after the restart agrees with MariaDB.
     let msgs = all_messages(&a, &room).await;
