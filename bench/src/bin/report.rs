@@ -115,6 +115,25 @@ impl Mode {
     fn fan_best(&self, server: &str, field: &[&str]) -> Option<f64> {
         num(&self.get(server, "fanout"), &[&["best"], field].concat())
     }
+
+    /// One fan-out run (`best`, `half` or `same`). The common rate of `same` is the socket.io
+    /// peer's half rate, so its `half` run stands for its `same` run.
+    fn run(&self, server: &str, key: &str) -> Value {
+        let v = self.get(server, "fanout");
+        match v.get(key) {
+            Some(r) if !r.is_null() => r.clone(),
+            _ if key == "same" && server == "sio" => v.get("half").cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        }
+    }
+
+    /// Deliveries per second of server CPU time at the best passing fan-out step.
+    fn fan_efficiency(&self, server: &str) -> Option<f64> {
+        ratio(
+            self.fan_best(server, &["deliveries_per_sec"]),
+            self.fan_best(server, &["server_cores"]),
+        )
+    }
 }
 
 fn machine() -> Vec<(String, String)> {
@@ -295,7 +314,7 @@ fn describe_mode(name: &str) -> String {
 fn goals(md: &mut String, m: &Mode, insert: &Value) -> Result<()> {
     let fan = |s: &str| m.fan_best(s, &["deliveries_per_sec"]);
     let rss = |s: &str| m.idle_per_conn(s);
-    let same_p99 = |s: &str| num(&m.get(s, "fanout"), &["same", "recipient", "p99_ms"]);
+    let same_p99 = |s: &str| num(&m.run(s, "same"), &["recipient", "p99_ms"]);
     let max_dm = m.get("chat", "dm-max");
     let rate_dm = m.get("chat", "dm-rate");
     let sustained = num(&max_dm, &["acked_per_sec"]);
@@ -324,6 +343,25 @@ fn goals(md: &mut String, m: &Mode, insert: &Value) -> Result<()> {
         fmt_f(r, 2),
         verdict(r.map(|r| r >= 0.7))
     )?;
+    let eff = |s: &str| m.fan_efficiency(s);
+    let r = ratio(eff("chat"), eff("sio"));
+    writeln!(
+        md,
+        "| same, per server CPU-second (deliveries/s ÷ cores used) vs socket.io | {} vs {} | {}× | {} |",
+        fmt_int(eff("chat")),
+        fmt_int(eff("sio")),
+        fmt_f(r, 2),
+        verdict(r.map(|r| r >= 3.0))
+    )?;
+    let r = ratio(eff("chat"), eff("ceiling"));
+    writeln!(
+        md,
+        "| same, per server CPU-second vs ceiling | {} vs {} | {}× | {} |",
+        fmt_int(eff("chat")),
+        fmt_int(eff("ceiling")),
+        fmt_f(r, 2),
+        verdict(r.map(|r| r >= 0.7))
+    )?;
     let kib = |b: Option<f64>| b.map(|b| b / 1024.0);
     writeln!(
         md,
@@ -342,7 +380,7 @@ fn goals(md: &mut String, m: &Mode, insert: &Value) -> Result<()> {
         verdict(r.map(|r| r <= 0.4))
     )?;
     let r = ratio(same_p99("chat"), same_p99("sio"));
-    let same_rate = num(&m.get("chat", "fanout"), &["same", "rate"]);
+    let same_rate = num(&m.run("chat", "same"), &["rate"]);
     writeln!(
         md,
         "| fan-out p99 ≤ 0.5× socket.io at the same load (8), {} msg/s × 1,000 | {} vs {} ms | {}× | {} |",
@@ -386,6 +424,12 @@ fn goals(md: &mut String, m: &Mode, insert: &Value) -> Result<()> {
 }
 
 fn results(md: &mut String, m: &Mode) -> Result<()> {
+    if SERVERS.iter().all(|(s, _)| m.get(s, "idle").is_null()) {
+        writeln!(
+            md,
+            "The idle ramp runs in the first mode only (memory does not depend on pinning; `BENCH_IDLE_MODES`).\n"
+        )?;
+    }
     writeln!(md, "| | this server | socket.io peer | ceiling |")?;
     writeln!(md, "|---|---|---|---|")?;
     let row = |md: &mut String, label: &str, f: &dyn Fn(&str) -> String| -> Result<()> {
@@ -440,19 +484,24 @@ fn results(md: &mut String, m: &Mode) -> Result<()> {
     row(md, "fan-out: generator CPU at that rate (cores)", &|s| {
         fmt_f(m.fan_best(s, &["generator_cores"]), 2)
     })?;
+    row(
+        md,
+        "fan-out: deliveries per server CPU-second at that rate",
+        &|s| fmt_int(m.fan_efficiency(s)),
+    )?;
     for (key, what) in [("half", "half that rate"), ("same", "the same load")] {
         row(md, &format!("latency at {what}: messages/s"), &|s| {
-            fmt_f(num(&m.get(s, "fanout"), &[key, "rate"]), 1)
+            fmt_f(num(&m.run(s, key), &["rate"]), 1)
         })?;
         row(
             md,
             &format!("latency at {what}: per recipient p50 / p99 (ms)"),
             &|s| {
-                let v = m.get(s, "fanout");
+                let v = m.run(s, key);
                 format!(
                     "{} / {}",
-                    fmt_f(num(&v, &[key, "recipient", "p50_ms"]), 1),
-                    fmt_f(num(&v, &[key, "recipient", "p99_ms"]), 1)
+                    fmt_f(num(&v, &["recipient", "p50_ms"]), 1),
+                    fmt_f(num(&v, &["recipient", "p99_ms"]), 1)
                 )
             },
         )?;
@@ -460,16 +509,16 @@ fn results(md: &mut String, m: &Mode) -> Result<()> {
             md,
             &format!("latency at {what}: last recipient p50 / p99 (ms)"),
             &|s| {
-                let v = m.get(s, "fanout");
+                let v = m.run(s, key);
                 format!(
                     "{} / {}",
-                    fmt_f(num(&v, &[key, "last_recipient", "p50_ms"]), 1),
-                    fmt_f(num(&v, &[key, "last_recipient", "p99_ms"]), 1)
+                    fmt_f(num(&v, &["last_recipient", "p50_ms"]), 1),
+                    fmt_f(num(&v, &["last_recipient", "p99_ms"]), 1)
                 )
             },
         )?;
         row(md, &format!("latency at {what}: lost deliveries"), &|s| {
-            fmt_int(num(&m.get(s, "fanout"), &[key, "lost"]))
+            fmt_int(num(&m.run(s, key), &["lost"]))
         })?;
     }
     for (key, what) in [
