@@ -130,43 +130,44 @@ rm -rf "$WORK/peer/node_modules"
 SIO_VERSION=$(node -p "require('$WORK/peer/node_modules/socket.io/package.json').version")
 
 # --- the three servers ----------------------------------------------------------------------------
-SERVER_PID=
-SERVER_PORT=
+# All three run side by side during a mode, and each scenario runs on the three back to back, so
+# that load from outside the benchmark (this machine is shared) hits them alike.
+declare -A PID PORT
 
-start_chat() { # $1: cpu prefix
-  SERVER_PORT=$(port)
-  env RUST_LOG=warn CHAT__LOG__FILTER=warn \
-    CHAT__SERVER__BIND=127.0.0.1:$SERVER_PORT CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
-    CHAT__MEDIA__DIR="$WORK/media" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
-    $1 "$BIN/chat-server" >>"$WORK/chat-server.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=($SERVER_PID)
-  wait_for 60 curl -sf "http://127.0.0.1:$SERVER_PORT/healthz"
+start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: ceiling threads
+  local name=$1 pre=$2 p
+  p=$(port)
+  case $name in
+    chat)
+      env RUST_LOG=warn CHAT__LOG__FILTER=warn \
+        CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
+        CHAT__MEDIA__DIR="$WORK/media" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
+        $pre "$BIN/chat-server" >>"$WORK/chat-server.log" 2>&1 &
+      ;;
+    sio)
+      (cd "$WORK/peer" && exec env PORT=$p REDIS_URL="$REDIS_URL" PRESENCE=off $pre node server.js) \
+        >>"$WORK/peer.log" 2>&1 &
+      ;;
+    ceiling)
+      $pre "$BIN/ceiling" --bind "127.0.0.1:$p" --threads "$3" >>"$WORK/ceiling.log" 2>&1 &
+      ;;
+  esac
+  PID[$name]=$!
+  PORT[$name]=$p
+  PIDS+=("$!")
+  case $name in
+    chat) wait_for 60 curl -sf "http://127.0.0.1:$p/healthz" ;;
+    sio) wait_for 30 curl -sf "http://127.0.0.1:$p/stats" ;;
+    ceiling) wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" ;;
+  esac
 }
 
-start_sio() {
-  SERVER_PORT=$(port)
-  (cd "$WORK/peer" && exec env PORT=$SERVER_PORT REDIS_URL="$REDIS_URL" PRESENCE=off $1 node server.js) \
-    >>"$WORK/peer.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=($SERVER_PID)
-  wait_for 30 curl -sf "http://127.0.0.1:$SERVER_PORT/stats"
-}
-
-start_ceiling() { # $1: cpu prefix, $2: threads
-  SERVER_PORT=$(port)
-  $1 "$BIN/ceiling" --bind "127.0.0.1:$SERVER_PORT" --threads "$2" >>"$WORK/ceiling.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=($SERVER_PID)
-  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SERVER_PORT"
-}
-
-stop_server() {
-  stop_pid "$SERVER_PID"
-  local keep=()
-  for p in "${PIDS[@]}"; do [ "$p" != "$SERVER_PID" ] && keep+=("$p"); done
+stop_server() { # $1: name
+  local pid=${PID[$1]} keep=() p
+  stop_pid "$pid"
+  for p in "${PIDS[@]}"; do [ "$p" != "$pid" ] && keep+=("$p"); done
   PIDS=("${keep[@]}")
-  SERVER_PID=
+  unset "PID[$1]"
 }
 
 # The fan-out rate every server is also measured at: half of the socket.io peer's best.
@@ -175,18 +176,18 @@ same_rate() {
 }
 
 # With BENCH_PERF: profile the server under test while "$@" runs (bounded by the command itself).
-profiled() { # $1: report name, rest: command
-  local name=$1; shift
+profiled() { # $1: report name, $2: pid, rest: command
+  local name=$1 pid=$2; shift 2
   if [ -z "${BENCH_PERF:-}" ]; then "$@"; return; fi
   mkdir -p "$BENCH_PERF"
-  perf record -F 499 -g -p "$SERVER_PID" -o "$WORK/$name.perf" >/dev/null 2>&1 &
+  perf record -F 499 -g -p "$pid" -o "$WORK/$name.perf" >/dev/null 2>&1 &
   local perf_pid=$!
   local rc=0
   "$@" || rc=$?
   kill -INT "$perf_pid" 2>/dev/null || true
   wait "$perf_pid" 2>/dev/null || true
   perf report -i "$WORK/$name.perf" --stdio --no-children --sort symbol --percent-limit 0.7 2>/dev/null \
-    | grep -v '^$' | grep -E '^ +[0-9]' >"$BENCH_PERF/$name.txt" || true
+    | grep -E '^ +[0-9]' >"$BENCH_PERF/$name.txt" || true
   perf report -i "$WORK/$name.perf" --stdio --no-children --sort dso --percent-limit 1 2>/dev/null \
     | grep -E '^ +[0-9]' >"$BENCH_PERF/$name-dso.txt" || true
   return $rc
@@ -194,57 +195,68 @@ profiled() { # $1: report name, rest: command
 
 SETUP_JSON=$WORK/setup.json
 run_mode() {
-  local mode=$1 srv="" gen="" threads=0
+  local mode=$1 srv="" gen="" threads=0 s
   if [ "$mode" = pinned ]; then srv="taskset -c 0"; gen="taskset -c 1"; threads=1; fi
   local out=$RES/$mode
   mkdir -p "$out"
-  local idle=no
-  [[ " $IDLE_MODES " == *" $mode "* ]] && idle=yes
   local lg=($gen "$BIN/loadgen")
+  # Loadgen arguments naming server $1.
+  target() {
+    T=(--proto "$1" --host "127.0.0.1:${PORT[$1]}" --server-pid "${PID[$1]}")
+    [ "$1" = chat ] && T+=(--setup "$SETUP_JSON")
+    return 0
+  }
 
-  log "[$mode] socket.io peer"
-  start_sio "$srv"
-  local common=(--proto sio --host "127.0.0.1:$SERVER_PORT")
-  [ $idle = yes ] && "${lg[@]}" idle "${common[@]}" --server-pid "$SERVER_PID" --steps "$IDLE_STEPS" --max-secs 240 --out "$out/sio-idle.json"
-  "${lg[@]}" fanout "${common[@]}" --server-pid "$SERVER_PID" --members "$MEMBERS" --start-rate "$START_RATE" \
-    --step-secs "$STEP_SECS" --latency-secs "$LAT_SECS" --max-secs 240 --out "$out/sio-fanout.json" || true
-  "${lg[@]}" dm "${common[@]}" --server-pid "$SERVER_PID" --pairs "$DM_PAIRS" --rate "$DM_RATE" --secs "$DM_SECS" \
-    --max-secs 120 --out "$out/sio-dm-rate.json" || true
-  "${lg[@]}" dm "${common[@]}" --server-pid "$SERVER_PID" --pairs "$DM_PAIRS" --window "$DM_WINDOW" --secs "$DM_MAX_SECS" \
-    --max-secs 120 --out "$out/sio-dm-max.json" || true
-  stop_server
-  local same
-  same=$(same_rate "$out/sio-fanout.json")
-  local same_arg=()
-  [ -n "$same" ] && same_arg=(--same-rate "$same")
-
-  log "[$mode] this server"
-  start_chat "$srv"
+  log "[$mode] starting the three servers"
+  start_server chat "$srv"
   if [ ! -f "$SETUP_JSON" ]; then
     log "registering users (argon2: slow on purpose)"
-    "${lg[@]}" setup --http "http://127.0.0.1:$SERVER_PORT" --users "$MEMBERS" --idle 40 --out "$SETUP_JSON"
+    "${lg[@]}" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$MEMBERS" --idle 40 --out "$SETUP_JSON"
     # Argon2's 19 MiB per hash stays in the allocator's arenas: measure on a fresh process.
-    stop_server
-    start_chat "$srv"
+    stop_server chat
+    start_server chat "$srv"
   fi
-  common=(--proto chat --host "127.0.0.1:$SERVER_PORT" --setup "$SETUP_JSON")
-  [ $idle = yes ] && "${lg[@]}" idle "${common[@]}" --server-pid "$SERVER_PID" --steps "$IDLE_STEPS" --max-secs 240 --out "$out/chat-idle.json"
-  profiled "$mode-chat-fanout" "${lg[@]}" fanout "${common[@]}" --server-pid "$SERVER_PID" --members "$MEMBERS" \
-    --start-rate "$START_RATE" --step-secs "$STEP_SECS" --latency-secs "$LAT_SECS" "${same_arg[@]}" --max-secs 240 \
-    --out "$out/chat-fanout.json" || true
-  "${lg[@]}" dm "${common[@]}" --server-pid "$SERVER_PID" --pairs "$DM_PAIRS" --rate "$DM_RATE" --secs "$DM_SECS" \
-    --metrics --max-secs 150 --out "$out/chat-dm-rate.json" || true
-  profiled "$mode-chat-dm-max" "${lg[@]}" dm "${common[@]}" --server-pid "$SERVER_PID" --pairs "$DM_PAIRS" \
-    --window "$DM_WINDOW" --secs "$DM_MAX_SECS" --metrics --max-secs 150 --out "$out/chat-dm-max.json" || true
-  stop_server
+  start_server sio "$srv"
+  start_server ceiling "$srv" "$threads"
 
-  log "[$mode] ceiling"
-  start_ceiling "$srv" "$threads"
-  common=(--proto ceiling --host "127.0.0.1:$SERVER_PORT")
-  [ $idle = yes ] && "${lg[@]}" idle "${common[@]}" --server-pid "$SERVER_PID" --steps "$IDLE_STEPS" --max-secs 240 --out "$out/ceiling-idle.json"
-  "${lg[@]}" fanout "${common[@]}" --server-pid "$SERVER_PID" --members "$MEMBERS" --start-rate "$START_RATE" \
-    --step-secs "$STEP_SECS" --latency-secs "$LAT_SECS" "${same_arg[@]}" --max-secs 240 --out "$out/ceiling-fanout.json" || true
-  stop_server
+  if [[ " $IDLE_MODES " == *" $mode "* ]]; then
+    for s in sio chat ceiling; do
+      log "[$mode] idle ramp: $s"
+      target $s
+      "${lg[@]}" idle "${T[@]}" --steps "$IDLE_STEPS" --max-secs 240 --out "$out/$s-idle.json" || true
+    done
+  fi
+
+  local fan=(--members "$MEMBERS" --start-rate "$START_RATE" --step-secs "$STEP_SECS" --latency-secs "$LAT_SECS" --max-secs 240)
+  log "[$mode] fan-out: sio"
+  target sio
+  "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/sio-fanout.json" || true
+  local same
+  same=$(same_rate "$out/sio-fanout.json")
+  [ -n "$same" ] && fan+=(--same-rate "$same")
+  log "[$mode] fan-out: chat"
+  target chat
+  profiled "$mode-chat-fanout" "${PID[chat]}" "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/chat-fanout.json" || true
+  log "[$mode] fan-out: ceiling"
+  target ceiling
+  "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/ceiling-fanout.json" || true
+
+  local dm=(--pairs "$DM_PAIRS" --max-secs 150)
+  for s in sio chat; do
+    log "[$mode] dms at $DM_RATE msg/s: $s"
+    target $s
+    [ $s = chat ] && T+=(--metrics)
+    "${lg[@]}" dm "${T[@]}" "${dm[@]}" --rate "$DM_RATE" --secs "$DM_SECS" --out "$out/$s-dm-rate.json" || true
+  done
+  for s in sio chat; do
+    log "[$mode] dms, closed loop: $s"
+    target $s
+    [ $s = chat ] && T+=(--metrics)
+    profiled "$mode-$s-dm-max" "${PID[$s]}" "${lg[@]}" dm "${T[@]}" "${dm[@]}" --window "$DM_WINDOW" \
+      --secs "$DM_MAX_SECS" --out "$out/$s-dm-max.json" || true
+  done
+
+  for s in ceiling sio chat; do stop_server $s; done
 }
 
 for mode in $MODES; do run_mode "$mode"; done
