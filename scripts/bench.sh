@@ -93,7 +93,8 @@ mkdir -p "$WORK/redis"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
   --appendfsync always --save '' --maxmemory-policy noeviction --daemonize no \
   >"$WORK/redis/redis.log" 2>&1 &
-PIDS+=($!)
+REDIS_PID=$!
+PIDS+=($REDIS_PID)
 wait_for 20 redis-cli -p "$REDIS_PORT" ping
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 
@@ -241,7 +242,7 @@ run_mode() {
   target ceiling
   "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/ceiling-fanout.json" || true
 
-  local dm=(--pairs "$DM_PAIRS" --max-secs 150)
+  local dm=(--pairs "$DM_PAIRS" --redis-pid "$REDIS_PID" --max-secs 150)
   for s in sio chat; do
     log "[$mode] dms at $DM_RATE msg/s: $s"
     target $s

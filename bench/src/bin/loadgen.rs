@@ -197,6 +197,9 @@ struct DmArgs {
     window: usize,
     #[arg(long, default_value_t = 5.0)]
     secs: f64,
+    /// Also measure the CPU use of this process (the Redis server both servers write to).
+    #[arg(long)]
+    redis_pid: Option<u32>,
     /// Sample `/metrics` (chat): write-buffer depth and sync lag, during and after the run.
     #[arg(long)]
     metrics: bool,
@@ -1103,6 +1106,7 @@ struct DmResult {
     delivery: Latency,
     server_cores: Option<f64>,
     generator_cores: Option<f64>,
+    redis_cores: Option<f64>,
     sync: Option<SyncStats>,
 }
 
@@ -1176,6 +1180,7 @@ async fn dm(a: DmArgs) -> Result<()> {
     };
     let server_cpu = CpuMeter::start(&a.server_pid.to_string());
     let gen_cpu = CpuMeter::start("self");
+    let redis_cpu = a.redis_pid.map(|pid| CpuMeter::start(&pid.to_string()));
     let tag = format!("{:x}", now_us() % 0xffff_ffff);
     let start = tokio::time::Instant::now() + Duration::from_millis(100);
     let end = start + Duration::from_secs_f64(a.secs);
@@ -1204,6 +1209,7 @@ async fn dm(a: DmArgs) -> Result<()> {
     shared.sending.store(false, Ordering::Relaxed);
     let server_cores = server_cpu.cores();
     let generator_cores = gen_cpu.cores();
+    let redis_cores = redis_cpu.as_ref().and_then(CpuMeter::cores);
     let end_us = now_us();
     for t in tasks {
         match tokio::time::timeout(Duration::from_secs(15), t).await {
@@ -1244,10 +1250,11 @@ async fn dm(a: DmArgs) -> Result<()> {
         delivery: Latency::of(&shared.delivery.merged()?),
         server_cores,
         generator_cores,
+        redis_cores,
         sync,
     };
     eprintln!(
-        "dm {} {}: sent {sent}, acked {acked} ({:.0}/s), ack p50 {:.2} p99 {:.2} ms, delivery p99 {:.2} ms, errors {:?}, server {:.2} cores{}",
+        "dm {} {}: sent {sent}, acked {acked} ({:.0}/s), ack p50 {:.2} p99 {:.2} ms, delivery p99 {:.2} ms, errors {:?}, server {:.2} cores, redis {:.2} cores{}",
         proto.name(),
         result.mode,
         result.acked_per_sec,
@@ -1256,6 +1263,7 @@ async fn dm(a: DmArgs) -> Result<()> {
         result.delivery.p99_ms,
         result.errors,
         server_cores.unwrap_or(f64::NAN),
+        redis_cores.unwrap_or(f64::NAN),
         result
             .sync
             .as_ref()

@@ -562,6 +562,9 @@ fn results(md: &mut String, m: &Mode) -> Result<()> {
         row(md, &format!("{what}: server CPU (cores)"), &|s| {
             fmt_f(num(&m.get(s, key), &["server_cores"]), 2)
         })?;
+        row(md, &format!("{what}: Redis CPU (cores)"), &|s| {
+            fmt_f(num(&m.get(s, key), &["redis_cores"]), 2)
+        })?;
         row(
             md,
             &format!("{what}: sync lag max (s) / buffer depth max / drained after (s)"),
