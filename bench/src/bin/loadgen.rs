@@ -734,9 +734,16 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
     let mut n = 0;
     while n < a.max_steps {
         n += 1;
-        let r = run(rate, a.step_secs, "search").await?;
+        let mut r = run(rate, a.step_secs, "search").await?;
         log_step(a.common.proto, &r);
         steps.push(r.clone());
+        if !r.pass {
+            // A failure is confirmed once: a single stall on this shared machine must not end
+            // the search.
+            r = run(rate, a.step_secs, "search, again").await?;
+            log_step(a.common.proto, &r);
+            steps.push(r.clone());
+        }
         if r.pass {
             best = Some(r);
             if fail_rate.is_some() {
@@ -759,9 +766,14 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
         let mut hi = fail;
         for _ in 0..a.bisect {
             let mid = (lo * hi).sqrt();
-            let r = run(mid, a.step_secs, "bisect").await?;
+            let mut r = run(mid, a.step_secs, "bisect").await?;
             log_step(a.common.proto, &r);
             steps.push(r.clone());
+            if !r.pass {
+                r = run(mid, a.step_secs, "bisect, again").await?;
+                log_step(a.common.proto, &r);
+                steps.push(r.clone());
+            }
             if r.pass {
                 lo = mid;
                 if best

@@ -295,7 +295,8 @@ MariaDB and the Syncer's work compete for the same 2 cores in both modes.
 - **Fan-out search**: one sender (a second connection of member 0) sends at a fixed rate into a room of \
 1,000 receiving connections for a few seconds; a step passes when every recipient got every message \
 (2 s grace) and the per-recipient p99 is at most 100 ms. The rate doubles while steps pass, then two \
-bisection steps; the best passing step counts. Then a run at half that rate, and one at the same rate \
+bisection steps; a failing step is run once more before it counts as a failure (one stall on this \
+shared machine must not end the search); the best passing step counts. Then a run at half that rate, and one at the same rate \
 for all three servers (half of the socket.io peer's best), for the latency comparison.
 - **DMs**: 500 dm rooms, both members connected and sending (1,000 connections): an open-loop run at a fixed \
 total rate, and a closed-loop run (a window of sends in flight per connection) for the sustained maximum. \
