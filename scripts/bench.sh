@@ -267,7 +267,7 @@ log "SeaORM batch insert vs raw multi-row INSERT"
 
 END=$(date +%s)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src bench scripts 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
 cat >"$RES/meta.json" <<EOF
 {"command": "make bench", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s",
  "commit": "$COMMIT", "modes": "$MODES", "settings": "$SETTINGS",
