@@ -5,6 +5,8 @@
 #   make test    install build + test deps (redis-server, mariadb), run the whole test suite,
 #                then the protocol contract checks in ../shared/contract (when present)
 #   make build   release build of the workspace
+#   make bench   quick side-by-side benchmark vs the socket.io peer and a bare ceiling (under
+#                10 minutes; starts Redis, MariaDB and the peer itself); rewrites BENCHMARKS.md
 #   make fmt     format all workspace crates
 #   make lint    clippy on all targets, warnings are errors
 #   make clean   remove build artefacts
@@ -17,7 +19,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract
+.PHONY: all run test build fmt lint clean deps test-deps contract bench
 
 all: build
 
@@ -57,6 +59,10 @@ contract:
 
 build: deps
 	$(CARGO) build --workspace --release
+
+# Numbers are printed and recorded in BENCHMARKS.md, never asserted. Knobs: see scripts/bench.sh.
+bench:
+	scripts/bench.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the server, its tests and its benchmarks need.
 # Idempotent: packages already installed are skipped, and apt is not touched at all
-# when nothing is missing. Usage: scripts/setup.sh [run|test]
+# when nothing is missing. Usage: scripts/setup.sh [run|test|bench]
 set -euo pipefail
 
 # Needed to build and run the server (ffmpeg-next needs the libav* headers and clang for bindgen).
@@ -11,10 +11,15 @@ RUN_PKGS=(build-essential pkg-config clang libclang-dev libssl-dev libsqlite3-de
 # Needed by the test suite: real Redis and MariaDB servers, started on loopback by the tests,
 # and python3 with venv for the protocol contract checks (../shared/contract/run.sh).
 TEST_PKGS=(redis-server mariadb-server mariadb-client python3 python3-venv)
+# Needed by `make bench` on top: curl and taskset, and node + npm for the socket.io reference peer
+# (Debian's nodejs and npm, unless a node with npm is installed already).
+BENCH_PKGS=(curl util-linux)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BENCH_PKGS+=(nodejs npm); fi
 
 mode=${1:-test}
 pkgs=("${RUN_PKGS[@]}")
-[ "$mode" = test ] && pkgs+=("${TEST_PKGS[@]}")
+[ "$mode" = test ] || [ "$mode" = bench ] && pkgs+=("${TEST_PKGS[@]}")
+[ "$mode" = bench ] && pkgs+=("${BENCH_PKGS[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

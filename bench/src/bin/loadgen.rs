@@ -1,0 +1,1527 @@
+//! `loadgen`: the scenarios of `make bench`, against this chat server (`--proto chat`), the
+//! socket.io reference peer (`--proto sio`) or the bare `ceiling` server (`--proto ceiling`).
+//! Every scenario is bounded in count and time (`--max-secs`) and refuses non-loopback targets.
+//! Results are written as JSON (`--out`) for the `report` binary.
+//!
+//!     loadgen setup   --http http://127.0.0.1:8080 --users 1000 --idle 40 --out setup.json
+//!     loadgen idle    --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
+//!                     --steps 2000,5000,10000,19500 --out idle.json
+//!     loadgen fanout  --proto sio --host 127.0.0.1:3000 --members 1000 --server-pid PID --out fan.json
+//!     loadgen dm      --proto chat --host 127.0.0.1:8080 --setup setup.json --rate 5000 --secs 5 --out dm.json
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use bench::conn::{self, Proto, Sources, Who, Ws};
+use bench::marker::{self, now_us};
+use bench::procfs::{self, CpuMeter};
+use bench::setup::Setup;
+use bench::stats::{histogram, Latency};
+use clap::{Args, Parser, Subcommand};
+use futures_util::{stream, SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+#[command(
+    about = "Load generator for the chat server, the socket.io peer and the bare ceiling (loopback only)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Register users and make the fan-out room and dms on this chat server.
+    Setup(SetupArgs),
+    /// Scenario 1: idle connections ramped in steps; server RSS per connection.
+    Idle(IdleArgs),
+    /// Internal: one process of idle connections, driven over stdin by `idle`.
+    IdleWorker(IdleWorkerArgs),
+    /// Scenarios 2 and 3: fan-out in one big room, rate search, then latency at half rate.
+    Fanout(FanoutArgs),
+    /// Scenario 4: one-to-one traffic across many dms: acks, latency, sync lag.
+    Dm(DmArgs),
+    /// Print a free TCP port on 127.0.0.1.
+    FreePort,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    #[arg(long, value_enum)]
+    proto: Proto,
+    /// Server address (loopback only).
+    #[arg(long)]
+    host: SocketAddr,
+    /// Accounts file from `setup` (chat only).
+    #[arg(long)]
+    setup: Option<PathBuf>,
+    /// Source addresses to spread connections over (127.0.0.2 and up).
+    #[arg(long, default_value_t = 16)]
+    sources: u8,
+    /// Hard limit on the whole command's run time.
+    #[arg(long, default_value_t = 300)]
+    max_secs: u64,
+}
+
+impl Common {
+    fn check(&self) -> Result<()> {
+        if !self.host.ip().is_loopback() {
+            bail!(
+                "only loopback targets may be load-tested, not {}",
+                self.host
+            );
+        }
+        Ok(())
+    }
+
+    fn load_setup(&self, users: usize, idle: usize) -> Result<Setup> {
+        match (self.proto, &self.setup) {
+            (Proto::Chat, Some(path)) => Setup::load(path),
+            (Proto::Chat, None) => bail!("--setup is needed for --proto chat"),
+            _ => Ok(Setup::names_only(users, idle)),
+        }
+    }
+}
+
+#[derive(Args)]
+struct SetupArgs {
+    /// Base URL of the chat server's HTTP API.
+    #[arg(long)]
+    http: String,
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    #[arg(long, default_value_t = 40)]
+    idle: usize,
+    /// Concurrent register requests.
+    #[arg(long, default_value_t = 4)]
+    parallel: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct IdleArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long)]
+    server_pid: u32,
+    /// Total connections after each step.
+    #[arg(long, value_delimiter = ',', default_value = "2000,5000,10000,19500")]
+    steps: Vec<usize>,
+    /// Connections per generator process (each process may hold at most 20,000 open files).
+    #[arg(long, default_value_t = 5000)]
+    per_proc: usize,
+    /// Wait after each step before reading the server's RSS.
+    #[arg(long, default_value_t = 2000)]
+    settle_ms: u64,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct IdleWorkerArgs {
+    #[command(flatten)]
+    common: Common,
+    /// This worker's number and the number of workers (each takes every n-th account).
+    #[arg(long)]
+    worker: usize,
+    #[arg(long)]
+    workers: usize,
+}
+
+#[derive(Args)]
+struct FanoutArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long)]
+    server_pid: u32,
+    /// Receiving members (the sender is one more connection, of member 0's user).
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
+    /// First rate tried, messages per second into the room.
+    #[arg(long, default_value_t = 25.0)]
+    start_rate: f64,
+    /// Rate factor between steps while they pass.
+    #[arg(long, default_value_t = 2.0)]
+    factor: f64,
+    /// Bisection steps between the last pass and the first failure.
+    #[arg(long, default_value_t = 2)]
+    bisect: u32,
+    /// Most steps of the search.
+    #[arg(long, default_value_t = 12)]
+    max_steps: u32,
+    /// Seconds of sending per step.
+    #[arg(long, default_value_t = 3.0)]
+    step_secs: f64,
+    /// Seconds of the half-rate latency run.
+    #[arg(long, default_value_t = 5.0)]
+    latency_secs: f64,
+    /// Also measure latency at this rate (the same load for every server).
+    #[arg(long)]
+    same_rate: Option<f64>,
+    /// p99 limit per recipient, ms.
+    #[arg(long, default_value_t = 100.0)]
+    p99_limit_ms: f64,
+    /// Message body length in bytes.
+    #[arg(long, default_value_t = 100)]
+    body: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct DmArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long)]
+    server_pid: u32,
+    /// Dm pairs; both sides send.
+    #[arg(long, default_value_t = 500)]
+    pairs: usize,
+    /// Open loop: messages per second in total. Without it: closed loop with `--window`.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Closed loop: sends in flight per connection.
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    #[arg(long, default_value_t = 5.0)]
+    secs: f64,
+    /// Also measure the CPU use of this process (the Redis server both servers write to).
+    #[arg(long)]
+    redis_pid: Option<u32>,
+    /// Sample `/metrics` (chat): write-buffer depth and sync lag, during and after the run.
+    #[arg(long)]
+    metrics: bool,
+    /// Longest wait for the buffer to drain after the run.
+    #[arg(long, default_value_t = 60)]
+    drain_secs: u64,
+    #[arg(long, default_value_t = 100)]
+    body: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Setup(a) => setup(a).await,
+            Cmd::Idle(a) => bounded(a.common.max_secs, idle(a)).await,
+            Cmd::IdleWorker(a) => bounded(a.common.max_secs, idle_worker(a)).await,
+            Cmd::Fanout(a) => bounded(a.common.max_secs, fanout(a)).await,
+            Cmd::Dm(a) => bounded(a.common.max_secs, dm(a)).await,
+            Cmd::FreePort => {
+                let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+                println!("{}", l.local_addr()?.port());
+                Ok(())
+            }
+        }
+    })?;
+    // Connection tasks may still be parked on sockets: do not wait for them.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    Ok(())
+}
+
+async fn bounded(secs: u64, work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(secs), work)
+        .await
+        .map_err(|_| anyhow!("gave up after --max-secs {secs}"))?
+}
+
+fn write_json(path: &PathBuf, value: &impl Serialize) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("write {}", path.display()))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Histograms sharded by connection, so that tasks on different threads rarely share a lock.
+struct Shards(Vec<Mutex<Histogram<u64>>>);
+
+impl Shards {
+    fn new(n: usize) -> Result<Self> {
+        Ok(Self(
+            (0..n.max(1))
+                .map(|_| histogram().map(Mutex::new))
+                .collect::<Result<_>>()?,
+        ))
+    }
+
+    fn record(&self, key: usize, us: u64) {
+        lock(&self.0[key % self.0.len()]).saturating_record(us.max(1));
+    }
+
+    fn merged(&self) -> Result<Histogram<u64>> {
+        let mut all = histogram()?;
+        for s in &self.0 {
+            all.add(&*lock(s))?;
+        }
+        Ok(all)
+    }
+}
+
+fn who(setup: &Setup, user: usize) -> Who {
+    let a = &setup.users[user % setup.users.len()];
+    Who {
+        token: a.token.clone(),
+        name: a.name.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+// ---------------------------------------------------------------------------------------------
+
+async fn setup(a: SetupArgs) -> Result<()> {
+    let started = Instant::now();
+    let tag = format!("{:x}", now_us() % 0xff_ffff);
+    let s = bench::setup::create(
+        a.http.trim_end_matches('/'),
+        &tag,
+        a.users,
+        a.idle,
+        a.parallel,
+    )
+    .await?;
+    write_json(&a.out, &s)?;
+    eprintln!(
+        "setup: {} users, {} idle users, fan room {}, {} dms in {:.1}s",
+        s.users.len(),
+        s.idle.len(),
+        s.fan_room,
+        s.dms.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 1: idle connections
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+struct IdleStep {
+    target: usize,
+    open: usize,
+    failed: usize,
+    rss_kb: u64,
+    /// (RSS now - RSS before any connection) / open connections.
+    per_conn_bytes: f64,
+    /// (RSS now - RSS at the previous step) / connections added.
+    marginal_bytes: f64,
+    secs_to_open: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdleResult {
+    proto: Proto,
+    baseline_rss_kb: u64,
+    procs: usize,
+    steps: Vec<IdleStep>,
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+async fn idle(a: IdleArgs) -> Result<()> {
+    a.common.check()?;
+    let top = a.steps.iter().copied().max().unwrap_or(0);
+    let procs = top.div_ceil(a.per_proc.max(1)).max(1);
+    let exe = std::env::current_exe()?;
+    let mut workers = Vec::new();
+    for i in 0..procs {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("idle-worker")
+            .args([
+                "--proto",
+                a.common.proto.name(),
+                "--host",
+                &a.common.host.to_string(),
+            ])
+            .args([
+                "--sources",
+                &a.common.sources.to_string(),
+                "--max-secs",
+                &a.common.max_secs.to_string(),
+            ])
+            .args(["--worker", &i.to_string(), "--workers", &procs.to_string()]);
+        if let Some(s) = &a.common.setup {
+            cmd.arg("--setup").arg(s);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take().context("worker stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("worker stdout")?);
+        workers.push(Worker {
+            child,
+            stdin,
+            stdout,
+        });
+    }
+    let baseline = procfs::rss_kb(a.server_pid)?;
+    let mut steps = Vec::new();
+    let mut prev_rss = baseline;
+    let mut prev_open = 0usize;
+    for &target in &a.steps {
+        let started = Instant::now();
+        // Tell every worker its share, then collect the answers (they open in parallel).
+        let per = target / procs;
+        let extra = target % procs;
+        let mut ws = std::mem::take(&mut workers);
+        let results = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for (i, w) in ws.iter_mut().enumerate() {
+                let share = per + usize::from(i < extra);
+                writeln!(w.stdin, "open {share}")?;
+                w.stdin.flush()?;
+            }
+            for w in ws.iter_mut() {
+                let mut line = String::new();
+                w.stdout.read_line(&mut line)?;
+                let mut parts = line
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|v| v.parse::<usize>().unwrap_or(0));
+                out.push((parts.next().unwrap_or(0), parts.next().unwrap_or(0)));
+            }
+            Ok::<_, anyhow::Error>((ws, out))
+        })
+        .await??;
+        workers = results.0;
+        let open: usize = results.1.iter().map(|r| r.0).sum();
+        let failed: usize = results.1.iter().map(|r| r.1).sum();
+        let secs_to_open = started.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_millis(a.settle_ms)).await;
+        let rss = procfs::rss_kb(a.server_pid)?;
+        let per_conn = (rss.saturating_sub(baseline) as f64 * 1024.0) / open.max(1) as f64;
+        let marginal =
+            (rss as f64 - prev_rss as f64) * 1024.0 / (open as f64 - prev_open as f64).max(1.0);
+        eprintln!(
+            "idle {}: {open}/{target} open ({failed} failed) in {secs_to_open:.1}s, server RSS {rss} KiB, {:.0} B/conn, marginal {:.0} B/conn",
+            a.common.proto.name(),
+            per_conn,
+            marginal
+        );
+        steps.push(IdleStep {
+            target,
+            open,
+            failed,
+            rss_kb: rss,
+            per_conn_bytes: per_conn,
+            marginal_bytes: marginal,
+            secs_to_open,
+        });
+        prev_rss = rss;
+        prev_open = open;
+    }
+    for mut w in workers {
+        drop(w.stdin);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && w.child.try_wait()?.is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if w.child.try_wait()?.is_none() {
+            w.child.kill()?;
+            w.child.wait()?;
+        }
+    }
+    write_json(
+        &a.out,
+        &IdleResult {
+            proto: a.common.proto,
+            baseline_rss_kb: baseline,
+            procs,
+            steps,
+        },
+    )
+}
+
+async fn idle_worker(a: IdleWorkerArgs) -> Result<()> {
+    a.common.check()?;
+    let setup = Arc::new(a.common.load_setup(0, 1)?);
+    let sources = Arc::new(Sources::loopback(a.common.sources));
+    let alive = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut opened = 0usize;
+    let mut failed = 0usize;
+    let (line_tx, mut lines) = mpsc::channel::<String>(4);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if line_tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(line) = lines.recv().await {
+        let Some(n) = line
+            .strip_prefix("open ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let want = n.saturating_sub(opened);
+        let idx0 = opened;
+        let results: Vec<bool> = stream::iter(0..want)
+            .map(|k| {
+                let (setup, sources, alive, stop) = (
+                    setup.clone(),
+                    sources.clone(),
+                    alive.clone(),
+                    stop_rx.clone(),
+                );
+                let (proto, host) = (a.common.proto, a.common.host);
+                let global = (idx0 + k) * a.workers + a.worker;
+                async move {
+                    let acct = &setup.idle[global % setup.idle.len().max(1)];
+                    let who = Who {
+                        token: acct.token.clone(),
+                        name: format!("idle{global}"),
+                    };
+                    match conn::open(proto, host, sources.next(), &who, None).await {
+                        Ok(ws) => {
+                            alive.fetch_add(1, Ordering::Relaxed);
+                            tokio::spawn(hold(ws, stop, alive));
+                            true
+                        }
+                        Err(e) => {
+                            eprintln!("idle worker {}: {e:#}", global);
+                            false
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        opened += results.len();
+        failed += results.iter().filter(|ok| !**ok).count();
+        println!("ok {} {}", alive.load(Ordering::Relaxed), failed);
+        std::io::stdout().flush()?;
+    }
+    let _ = stop_tx.send(true);
+    Ok(())
+}
+
+/// Keeps an idle connection open: reads (tungstenite answers WebSocket pings by itself) and
+/// answers Engine.IO pings, until told to stop.
+async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>, alive: Arc<AtomicUsize>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) if t == "2" => {
+                    if ws.send(Message::Text("3".into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    alive.fetch_sub(1, Ordering::Relaxed);
+    let _ = ws.close(None).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios 2 and 3: fan-out
+// ---------------------------------------------------------------------------------------------
+
+/// What one step of the fan-out measures.
+struct Step {
+    id: u32,
+    sent_us: Vec<AtomicU64>,
+    counts: Vec<AtomicU32>,
+    last_us: Vec<AtomicU64>,
+    recipient: Shards,
+    received: AtomicU64,
+}
+
+impl Step {
+    fn new(id: u32, cap: usize) -> Result<Self> {
+        Ok(Self {
+            id,
+            sent_us: (0..cap).map(|_| AtomicU64::new(0)).collect(),
+            counts: (0..cap).map(|_| AtomicU32::new(0)).collect(),
+            last_us: (0..cap).map(|_| AtomicU64::new(0)).collect(),
+            recipient: Shards::new(32)?,
+            received: AtomicU64::new(0),
+        })
+    }
+}
+
+struct Fan {
+    current: RwLock<Option<Arc<Step>>>,
+    alive: AtomicUsize,
+    frames: AtomicU64,
+    stray: AtomicU64,
+    reconnects: AtomicU64,
+    connect_errors: AtomicU64,
+}
+
+impl Fan {
+    fn on_text(&self, idx: usize, text: &str) {
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        let Some((step, n, sent)) = marker::parse(text) else {
+            return;
+        };
+        let now = now_us();
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        match current.as_ref() {
+            Some(s) if s.id == step && (n as usize) < s.counts.len() => {
+                s.counts[n as usize].fetch_add(1, Ordering::Relaxed);
+                s.last_us[n as usize].fetch_max(now, Ordering::Relaxed);
+                s.received.fetch_add(1, Ordering::Relaxed);
+                s.recipient.record(idx, now.saturating_sub(sent));
+            }
+            _ => {
+                self.stray.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn set_step(&self, step: Option<Arc<Step>>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = step;
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StepResult {
+    label: String,
+    rate: f64,
+    secs: f64,
+    sent: u64,
+    expected: u64,
+    received: u64,
+    lost: u64,
+    deliveries_per_sec: f64,
+    recipient: Latency,
+    last_recipient: Latency,
+    server_cores: Option<f64>,
+    generator_cores: Option<f64>,
+    members_connected: usize,
+    pass: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FanoutResult {
+    proto: Proto,
+    members: usize,
+    p99_limit_ms: f64,
+    connect_secs: f64,
+    steps: Vec<StepResult>,
+    best: Option<StepResult>,
+    half: Option<StepResult>,
+    same: Option<StepResult>,
+    reconnects: u64,
+    connect_errors: u64,
+}
+
+enum SenderCmd {
+    Run {
+        step: Arc<Step>,
+        rate: f64,
+        secs: f64,
+        done: oneshot::Sender<Result<u64>>,
+    },
+}
+
+async fn fanout(a: FanoutArgs) -> Result<()> {
+    a.common.check()?;
+    let setup = Arc::new(a.common.load_setup(a.members, 0)?);
+    if setup.users.len() < a.members {
+        bail!(
+            "the setup has {} users, {} members asked",
+            setup.users.len(),
+            a.members
+        );
+    }
+    let room = setup.fan_room.clone();
+    let sources = Arc::new(Sources::loopback(a.common.sources));
+    let fan = Arc::new(Fan {
+        current: RwLock::new(None),
+        alive: AtomicUsize::new(0),
+        frames: AtomicU64::new(0),
+        stray: AtomicU64::new(0),
+        reconnects: AtomicU64::new(0),
+        connect_errors: AtomicU64::new(0),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for idx in 0..a.members {
+        let (fan, sources, stop, room, who) = (
+            fan.clone(),
+            sources.clone(),
+            stop_rx.clone(),
+            room.clone(),
+            who(&setup, idx),
+        );
+        let (proto, host) = (a.common.proto, a.common.host);
+        tasks.push(tokio::spawn(async move {
+            member(fan, idx, proto, host, sources, who, room, stop).await
+        }));
+        // Do not flood the accept queue.
+        if idx % 50 == 49 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let ready = wait_members(&fan, a.members, Duration::from_secs(60)).await;
+    let connect_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "fanout {}: {ready}/{} members connected in {connect_secs:.1}s",
+        a.common.proto.name(),
+        a.members
+    );
+    // The sender: one more connection of member 0's user.
+    let sender_ws = conn::open(
+        a.common.proto,
+        a.common.host,
+        sources.next(),
+        &who(&setup, 0),
+        Some(&room),
+    )
+    .await?;
+    let (cmd_tx, cmd_rx) = mpsc::channel(1);
+    let tag = format!("{:x}", now_us() % 0xffff_ffff);
+    let sender_task = tokio::spawn(sender(
+        a.common.proto,
+        sender_ws,
+        room.clone(),
+        cmd_rx,
+        a.body,
+        tag,
+    ));
+
+    let mut steps = Vec::new();
+    let mut next_id = 1u32;
+    let mut run = |rate: f64, secs: f64, label: &str| {
+        let id = next_id;
+        next_id += 1;
+        let (fan, cmd_tx, label) = (fan.clone(), cmd_tx.clone(), label.to_owned());
+        let (members, pid, limit) = (a.members, a.server_pid, a.p99_limit_ms);
+        async move { run_step(&fan, &cmd_tx, id, rate, secs, members, pid, limit, label).await }
+    };
+
+    // Search upward: multiply while steps pass, then bisect between the last pass and the first
+    // failure. If the first rate already fails, go down instead.
+    let mut best: Option<StepResult> = None;
+    let mut fail_rate: Option<f64> = None;
+    let mut rate = a.start_rate;
+    let mut n = 0;
+    while n < a.max_steps {
+        n += 1;
+        let mut r = run(rate, a.step_secs, "search").await?;
+        log_step(a.common.proto, &r);
+        steps.push(r.clone());
+        if !r.pass {
+            // A failure is confirmed once: a single stall on this shared machine must not end
+            // the search.
+            r = run(rate, a.step_secs, "search, again").await?;
+            log_step(a.common.proto, &r);
+            steps.push(r.clone());
+        }
+        if r.pass {
+            best = Some(r);
+            if fail_rate.is_some() {
+                break;
+            }
+            rate *= a.factor;
+        } else {
+            fail_rate = Some(rate);
+            if best.is_some() {
+                break;
+            }
+            rate /= a.factor;
+            if rate < 1.0 {
+                break;
+            }
+        }
+    }
+    if let (Some(fail), true) = (fail_rate, best.is_some()) {
+        let mut lo = best.as_ref().map(|b| b.rate).unwrap_or(0.0);
+        let mut hi = fail;
+        for _ in 0..a.bisect {
+            let mid = (lo * hi).sqrt();
+            let mut r = run(mid, a.step_secs, "bisect").await?;
+            log_step(a.common.proto, &r);
+            steps.push(r.clone());
+            if !r.pass {
+                r = run(mid, a.step_secs, "bisect, again").await?;
+                log_step(a.common.proto, &r);
+                steps.push(r.clone());
+            }
+            if r.pass {
+                lo = mid;
+                if best
+                    .as_ref()
+                    .is_none_or(|b| r.deliveries_per_sec > b.deliveries_per_sec)
+                {
+                    best = Some(r);
+                }
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    let half = match &best {
+        Some(b) => {
+            let r = run(b.rate / 2.0, a.latency_secs, "half rate").await?;
+            log_step(a.common.proto, &r);
+            Some(r)
+        }
+        None => None,
+    };
+    let same = match a.same_rate {
+        Some(rate) => {
+            let r = run(rate, a.latency_secs, "same load").await?;
+            log_step(a.common.proto, &r);
+            Some(r)
+        }
+        None => None,
+    };
+    let _ = stop_tx.send(true);
+    drop(cmd_tx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), sender_task).await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    let result = FanoutResult {
+        proto: a.common.proto,
+        members: a.members,
+        p99_limit_ms: a.p99_limit_ms,
+        connect_secs,
+        steps,
+        best,
+        half,
+        same,
+        reconnects: fan.reconnects.load(Ordering::Relaxed),
+        connect_errors: fan.connect_errors.load(Ordering::Relaxed),
+    };
+    write_json(&a.out, &result)
+}
+
+fn log_step(proto: Proto, r: &StepResult) {
+    eprintln!(
+        "fanout {} [{}] {:.0} msg/s: {}/{} delivered ({} lost), {:.0} deliveries/s, recipient p50 {:.1} p99 {:.1} ms, last p99 {:.1} ms, server {:.2} cores, generator {:.2} cores, {}",
+        proto.name(),
+        r.label,
+        r.rate,
+        r.received,
+        r.expected,
+        r.lost,
+        r.deliveries_per_sec,
+        r.recipient.p50_ms,
+        r.recipient.p99_ms,
+        r.last_recipient.p99_ms,
+        r.server_cores.unwrap_or(f64::NAN),
+        r.generator_cores.unwrap_or(f64::NAN),
+        if r.pass { "pass" } else { "FAIL" }
+    );
+}
+
+async fn wait_members(fan: &Fan, members: usize, limit: Duration) -> usize {
+    let deadline = Instant::now() + limit;
+    while fan.alive.load(Ordering::Relaxed) < members && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    fan.alive.load(Ordering::Relaxed)
+}
+
+/// Waits until no frame arrived for `quiet` (the server has drained), at most `limit`.
+async fn wait_quiet(fan: &Fan, quiet: Duration, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut last = fan.frames.load(Ordering::Relaxed);
+    let mut since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = fan.frames.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet {
+            return;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_step(
+    fan: &Arc<Fan>,
+    cmd_tx: &mpsc::Sender<SenderCmd>,
+    id: u32,
+    rate: f64,
+    secs: f64,
+    members: usize,
+    server_pid: u32,
+    p99_limit_ms: f64,
+    label: String,
+) -> Result<StepResult> {
+    wait_members(fan, members, Duration::from_secs(30)).await;
+    wait_quiet(fan, Duration::from_millis(300), Duration::from_secs(15)).await;
+    let cap = (rate * secs).ceil() as usize + 1;
+    let step = Arc::new(Step::new(id, cap)?);
+    fan.set_step(Some(step.clone()));
+    let server_cpu = CpuMeter::start(&server_pid.to_string());
+    let gen_cpu = CpuMeter::start("self");
+    let t0 = Instant::now();
+    let (done_tx, done_rx) = oneshot::channel();
+    cmd_tx
+        .send(SenderCmd::Run {
+            step: step.clone(),
+            rate,
+            secs,
+            done: done_tx,
+        })
+        .await
+        .map_err(|_| anyhow!("sender gone"))?;
+    let sent = done_rx.await.map_err(|_| anyhow!("sender gone"))??;
+    let send_secs = t0.elapsed().as_secs_f64();
+    let expected = sent * members as u64;
+    // Grace for the tail: at most 2 s (far beyond the 100 ms p99 a pass needs).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while step.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let server_cores = server_cpu.cores();
+    let generator_cores = gen_cpu.cores();
+    fan.set_step(None);
+    let received = step.received.load(Ordering::Relaxed);
+    let recipient = Latency::of(&step.recipient.merged()?);
+    let mut last = histogram()?;
+    for n in 0..sent as usize {
+        if step.counts[n].load(Ordering::Relaxed) as usize >= members {
+            let d = step.last_us[n]
+                .load(Ordering::Relaxed)
+                .saturating_sub(step.sent_us[n].load(Ordering::Relaxed));
+            last.saturating_record(d.max(1));
+        }
+    }
+    let lost = expected.saturating_sub(received);
+    let members_connected = fan.alive.load(Ordering::Relaxed);
+    let pass =
+        lost == 0 && sent > 0 && recipient.p99_ms <= p99_limit_ms && members_connected >= members;
+    Ok(StepResult {
+        label,
+        rate,
+        secs: send_secs,
+        sent,
+        expected,
+        received,
+        lost,
+        deliveries_per_sec: received as f64 / send_secs.max(1e-6),
+        recipient,
+        last_recipient: Latency::of(&last),
+        server_cores,
+        generator_cores,
+        members_connected,
+        pass,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn member(
+    fan: Arc<Fan>,
+    idx: usize,
+    proto: Proto,
+    host: SocketAddr,
+    sources: Arc<Sources>,
+    who: Who,
+    room: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first = true;
+    while !*stop.borrow() {
+        if !first {
+            fan.reconnects.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        first = false;
+        let mut ws = match conn::open(proto, host, sources.next(), &who, Some(&room)).await {
+            Ok(ws) => ws,
+            Err(e) => {
+                if fan.connect_errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                    eprintln!("member {idx}: {e:#}");
+                }
+                continue;
+            }
+        };
+        fan.alive.fetch_add(1, Ordering::Relaxed);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        if t == "2" && ws.send(Message::Text("3".into())).await.is_err() {
+                            break;
+                        }
+                        fan.on_text(idx, &t);
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+        fan.alive.fetch_sub(1, Ordering::Relaxed);
+        let _ = ws.close(None).await;
+    }
+}
+
+async fn sender(
+    proto: Proto,
+    mut ws: Ws,
+    room: String,
+    mut cmds: mpsc::Receiver<SenderCmd>,
+    body_len: usize,
+    tag: String,
+) {
+    let errors = AtomicU64::new(0);
+    loop {
+        tokio::select! {
+            cmd = cmds.recv() => match cmd {
+                None => break,
+                Some(SenderCmd::Run { step, rate, secs, done }) => {
+                    let r = send_at_rate(&mut ws, proto, &room, &step, rate, secs, body_len, &tag, &errors).await;
+                    let _ = done.send(r);
+                }
+            },
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    if !sender_frame(&mut ws, &t, &errors).await {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+}
+
+/// Handles a frame the sender received; false when the socket must be given up.
+async fn sender_frame(ws: &mut Ws, t: &str, errors: &AtomicU64) -> bool {
+    if t == "2" {
+        return ws.send(Message::Text("3".into())).await.is_ok();
+    }
+    if t.starts_with("{\"type\":\"error\"") && errors.fetch_add(1, Ordering::Relaxed) < 5 {
+        eprintln!("sender got {t}");
+    }
+    true
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_at_rate(
+    ws: &mut Ws,
+    proto: Proto,
+    room: &str,
+    step: &Step,
+    rate: f64,
+    secs: f64,
+    body_len: usize,
+    tag: &str,
+    errors: &AtomicU64,
+) -> Result<u64> {
+    let total = ((rate * secs).round() as usize).clamp(1, step.counts.len()) as u64;
+    let start = tokio::time::Instant::now();
+    let due = |n: u64| start + Duration::from_secs_f64(n as f64 / rate);
+    let mut n = 0u64;
+    while n < total {
+        loop {
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(due(n)) => break,
+                m = ws.next() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        if !sender_frame(ws, &t, errors).await {
+                            bail!("sender socket failed");
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None => bail!("sender socket closed"),
+                    Some(Err(e)) => return Err(e.into()),
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+        let now = tokio::time::Instant::now();
+        while n < total && due(n) <= now {
+            let us = now_us();
+            step.sent_us[n as usize].store(us, Ordering::Relaxed);
+            let body = marker::body(step.id, n, us, body_len);
+            let frame =
+                conn::send_frame(proto, room, &format!("f{tag}-{}-{n}", step.id), &body, None);
+            ws.feed(Message::Text(frame)).await?;
+            n += 1;
+        }
+        ws.flush().await?;
+    }
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 4: one-to-one traffic across many dms
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct SyncStats {
+    max_depth: i64,
+    max_lag_secs: f64,
+    /// Depth and lag when sending stopped.
+    depth_at_end: i64,
+    lag_at_end_secs: f64,
+    /// From the end of sending until the buffer was empty (None: not within --drain-secs).
+    drain_secs: Option<f64>,
+    /// Rows the Syncer copied into SQL per second, from the first send until drained.
+    sql_rows_per_sec: f64,
+    /// (seconds since start, depth, lag seconds)
+    samples: Vec<(f64, i64, f64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DmResult {
+    proto: Proto,
+    mode: String,
+    conns: usize,
+    rate: Option<f64>,
+    window: Option<usize>,
+    secs: f64,
+    sent: u64,
+    acked: u64,
+    /// Acks received while sending (closed loop: the sustained rate).
+    acked_in_window: u64,
+    acked_per_sec: f64,
+    errors: BTreeMap<String, u64>,
+    ack: Latency,
+    delivery: Latency,
+    server_cores: Option<f64>,
+    generator_cores: Option<f64>,
+    redis_cores: Option<f64>,
+    sync: Option<SyncStats>,
+}
+
+struct DmShared {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    ack: Shards,
+    delivery: Shards,
+    errors: Mutex<BTreeMap<String, u64>>,
+    sending: AtomicBool,
+}
+
+impl DmShared {
+    fn error(&self, code: &str) {
+        *lock(&self.errors).entry(code.to_owned()).or_default() += 1;
+    }
+}
+
+async fn dm(a: DmArgs) -> Result<()> {
+    a.common.check()?;
+    let setup = Arc::new(a.common.load_setup(a.pairs * 2, 0)?);
+    if setup.dms.len() < a.pairs {
+        bail!(
+            "the setup has {} dms, {} pairs asked",
+            setup.dms.len(),
+            a.pairs
+        );
+    }
+    let conns = a.pairs * 2;
+    let sources = Sources::loopback(a.common.sources);
+    let proto = a.common.proto;
+    // Connect everyone first.
+    let opened: Vec<Result<(usize, Ws)>> = stream::iter(0..conns)
+        .map(|i| {
+            let dmroom = setup.dms[i / 2].room.clone();
+            let user = if i % 2 == 0 {
+                setup.dms[i / 2].a
+            } else {
+                setup.dms[i / 2].b
+            };
+            let who = who(&setup, user);
+            let src = sources.next();
+            async move {
+                conn::open(proto, a.common.host, src, &who, Some(&dmroom))
+                    .await
+                    .map(|ws| (i, ws))
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let mut sockets = Vec::new();
+    for r in opened {
+        sockets.push(r?);
+    }
+    sockets.sort_by_key(|(i, _)| *i);
+    // Let connect-time traffic (presence) settle.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let shared = Arc::new(DmShared {
+        sent: AtomicU64::new(0),
+        acked: AtomicU64::new(0),
+        ack: Shards::new(32)?,
+        delivery: Shards::new(32)?,
+        errors: Mutex::new(BTreeMap::new()),
+        sending: AtomicBool::new(true),
+    });
+    let metrics = if a.metrics && proto == Proto::Chat {
+        Some(spawn_metrics(a.common.host))
+    } else {
+        None
+    };
+    let server_cpu = CpuMeter::start(&a.server_pid.to_string());
+    let gen_cpu = CpuMeter::start("self");
+    let redis_cpu = a.redis_pid.map(|pid| CpuMeter::start(&pid.to_string()));
+    let tag = format!("{:x}", now_us() % 0xffff_ffff);
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let end = start + Duration::from_secs_f64(a.secs);
+    let mut tasks = Vec::new();
+    for (i, ws) in sockets {
+        let room = setup.dms[i / 2].room.clone();
+        let plan = match a.rate {
+            Some(rate) => {
+                let per = rate / conns as f64;
+                Plan::Open {
+                    per_sec: per,
+                    offset: Duration::from_secs_f64(i as f64 / conns as f64 / per),
+                }
+            }
+            None => Plan::Closed {
+                window: a.window.max(1),
+            },
+        };
+        let (shared, tag) = (shared.clone(), tag.clone());
+        tasks.push(tokio::spawn(dm_conn(
+            proto, ws, i, room, plan, start, end, a.body, tag, shared,
+        )));
+    }
+    tokio::time::sleep_until(end).await;
+    let acked_in_window = shared.acked.load(Ordering::Relaxed);
+    shared.sending.store(false, Ordering::Relaxed);
+    let server_cores = server_cpu.cores();
+    let generator_cores = gen_cpu.cores();
+    let redis_cores = redis_cpu.as_ref().and_then(CpuMeter::cores);
+    let end_us = now_us();
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(15), t).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => shared.error(&format!("connection: {e}")),
+            Ok(Err(e)) => shared.error(&format!("task: {e}")),
+            Err(_) => shared.error("acks still missing after 15 s"),
+        }
+    }
+    let sync = match metrics {
+        Some((stop, handle)) => {
+            let drained = wait_drained(a.common.host, Duration::from_secs(a.drain_secs)).await;
+            let _ = stop.send(true);
+            let samples = handle.await.unwrap_or_default();
+            Some(sync_stats(samples, end_us, drained))
+        }
+        None => None,
+    };
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let acked = shared.acked.load(Ordering::Relaxed);
+    let result = DmResult {
+        proto,
+        mode: if a.rate.is_some() {
+            "open".into()
+        } else {
+            "closed".into()
+        },
+        conns,
+        rate: a.rate,
+        window: a.rate.is_none().then_some(a.window),
+        secs: a.secs,
+        sent,
+        acked,
+        acked_in_window,
+        acked_per_sec: acked_in_window as f64 / a.secs,
+        errors: lock(&shared.errors).clone(),
+        ack: Latency::of(&shared.ack.merged()?),
+        delivery: Latency::of(&shared.delivery.merged()?),
+        server_cores,
+        generator_cores,
+        redis_cores,
+        sync,
+    };
+    eprintln!(
+        "dm {} {}: sent {sent}, acked {acked} ({:.0}/s), ack p50 {:.2} p99 {:.2} ms, delivery p99 {:.2} ms, errors {:?}, server {:.2} cores, redis {:.2} cores{}",
+        proto.name(),
+        result.mode,
+        result.acked_per_sec,
+        result.ack.p50_ms,
+        result.ack.p99_ms,
+        result.delivery.p99_ms,
+        result.errors,
+        server_cores.unwrap_or(f64::NAN),
+        redis_cores.unwrap_or(f64::NAN),
+        result
+            .sync
+            .as_ref()
+            .map(|s| format!(
+                ", sync: max lag {:.2}s, max depth {}, drained {:?}s after the end",
+                s.max_lag_secs, s.max_depth, s.drain_secs
+            ))
+            .unwrap_or_default()
+    );
+    write_json(&a.out, &result)
+}
+
+#[derive(Clone, Copy)]
+enum Plan {
+    Open { per_sec: f64, offset: Duration },
+    Closed { window: usize },
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dm_conn(
+    proto: Proto,
+    mut ws: Ws,
+    idx: usize,
+    room: String,
+    plan: Plan,
+    start: tokio::time::Instant,
+    end: tokio::time::Instant,
+    body_len: usize,
+    tag: String,
+    shared: Arc<DmShared>,
+) -> Result<()> {
+    let mut n = 0u64;
+    let mut in_flight = 0usize;
+    let mut sio_pending: HashMap<u64, u64> = HashMap::new();
+    let due = |n: u64| match plan {
+        Plan::Open { per_sec, offset } => {
+            start + offset + Duration::from_secs_f64(n as f64 / per_sec)
+        }
+        Plan::Closed { .. } => start,
+    };
+    let window = match plan {
+        Plan::Open { .. } => usize::MAX,
+        Plan::Closed { window } => window,
+    };
+    loop {
+        let now = tokio::time::Instant::now();
+        let sending = now < end;
+        // Send everything due.
+        let mut fed = false;
+        while sending && in_flight < window && due(n) <= now {
+            let us = now_us();
+            let body = marker::body(idx as u32, n, us, body_len);
+            let client_id = format!("d{us}.{tag}.{idx}.{n}");
+            let ack_id = (proto == Proto::Sio).then(|| {
+                sio_pending.insert(n, us);
+                n
+            });
+            ws.feed(Message::Text(conn::send_frame(
+                proto, &room, &client_id, &body, ack_id,
+            )))
+            .await?;
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            n += 1;
+            in_flight += 1;
+            fed = true;
+        }
+        if fed {
+            ws.flush().await?;
+        }
+        if !sending && in_flight == 0 {
+            break;
+        }
+        let wake = if sending && in_flight < window {
+            due(n).min(end)
+        } else {
+            end.max(now + Duration::from_secs(15))
+        };
+        let m = tokio::select! {
+            _ = tokio::time::sleep_until(wake) => {
+                if !sending {
+                    bail!("{in_flight} acks missing");
+                }
+                continue;
+            }
+            m = ws.next() => m,
+        };
+        let t = match m {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(c))) => bail!("closed by the server: {c:?}"),
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("connection ended"),
+            Some(Ok(_)) => continue,
+        };
+        let now_us = now_us();
+        match proto {
+            Proto::Chat => {
+                if t.starts_with("{\"type\":\"ack\"") {
+                    in_flight = in_flight.saturating_sub(1);
+                    shared.acked.fetch_add(1, Ordering::Relaxed);
+                    if let Some(sent) = chat_ack_sent_us(&t) {
+                        shared.ack.record(idx, now_us.saturating_sub(sent));
+                    }
+                } else if t.starts_with("{\"type\":\"message\"") {
+                    record_delivery(&shared, idx, &t, now_us);
+                } else if t.starts_with("{\"type\":\"error\"") {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+                    shared.error(v["code"].as_str().unwrap_or("?"));
+                    if v["client_id"].is_string() {
+                        in_flight = in_flight.saturating_sub(1);
+                    }
+                }
+            }
+            Proto::Sio => {
+                if t == "2" {
+                    ws.send(Message::Text("3".into())).await?;
+                } else if let Some(rest) = t.strip_prefix("43") {
+                    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                    if let Some(sent) = digits
+                        .parse()
+                        .ok()
+                        .and_then(|id: u64| sio_pending.remove(&id))
+                    {
+                        in_flight = in_flight.saturating_sub(1);
+                        if rest.contains("\"error\"") {
+                            shared.error("error");
+                        } else {
+                            shared.acked.fetch_add(1, Ordering::Relaxed);
+                            shared.ack.record(idx, now_us.saturating_sub(sent));
+                        }
+                    }
+                } else if t.starts_with("42[\"message\"") {
+                    record_delivery(&shared, idx, &t, now_us);
+                }
+            }
+            Proto::Ceiling => bail!("the dm scenario needs acks: chat or sio"),
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
+}
+
+/// Delivery latency of a message from the other side of the dm (socket.io echoes one's own).
+fn record_delivery(shared: &DmShared, idx: usize, t: &str, now: u64) {
+    if let Some((from, _, sent)) = marker::parse(t) {
+        if from as usize != idx {
+            shared.delivery.record(idx, now.saturating_sub(sent));
+        }
+    }
+}
+
+/// The send time in a chat ack's client id (`d<µs>.<tag>.<conn>.<n>`).
+fn chat_ack_sent_us(t: &str) -> Option<u64> {
+    let start = t.find("\"client_id\":\"d")? + "\"client_id\":\"d".len();
+    let rest = &t[start..];
+    rest[..rest.find('.')?].parse().ok()
+}
+
+type Sampler = (
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<Vec<(u64, i64, f64, u64)>>,
+);
+
+/// Samples `/metrics` every 200 ms until stopped: (µs, buffer depth, sync lag s, rows synced).
+fn spawn_metrics(host: SocketAddr) -> Sampler {
+    let (tx, mut rx) = watch::channel(false);
+    let handle = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut out = Vec::new();
+        loop {
+            if let Some((depth, lag, rows)) = read_metrics(&http, host).await {
+                out.push((now_us(), depth, lag, rows));
+            }
+            tokio::select! {
+                _ = rx.changed() => break,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+        out
+    });
+    (tx, handle)
+}
+
+async fn read_metrics(http: &reqwest::Client, host: SocketAddr) -> Option<(i64, f64, u64)> {
+    let text = http
+        .get(format!("http://{host}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |name: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|v| v.strip_prefix(' '))
+                .map(|v| v.trim().to_owned())
+        })
+    };
+    Some((
+        value("chat_write_buffer_depth")?.parse().ok()?,
+        value("chat_sync_lag_seconds")?.parse().ok()?,
+        value("chat_sync_rows_total")?.parse().ok()?,
+    ))
+}
+
+/// Waits until the buffer is empty; the time it became so, in µs.
+async fn wait_drained(host: SocketAddr, limit: Duration) -> Option<u64> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some((depth, _, _)) = read_metrics(&http, host).await {
+            if depth == 0 {
+                return Some(now_us());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+fn sync_stats(
+    samples: Vec<(u64, i64, f64, u64)>,
+    end_us: u64,
+    drained_us: Option<u64>,
+) -> SyncStats {
+    let Some(first) = samples.first().copied() else {
+        return SyncStats::default();
+    };
+    let at_end = samples
+        .iter()
+        .rev()
+        .find(|s| s.0 <= end_us)
+        .copied()
+        .unwrap_or(first);
+    let last = samples.last().copied().unwrap_or(first);
+    let span = (last.0.saturating_sub(first.0)) as f64 / 1e6;
+    SyncStats {
+        max_depth: samples.iter().map(|s| s.1).max().unwrap_or(0),
+        max_lag_secs: samples.iter().map(|s| s.2).fold(0.0, f64::max),
+        depth_at_end: at_end.1,
+        lag_at_end_secs: at_end.2,
+        drain_secs: drained_us.map(|d| d.saturating_sub(end_us) as f64 / 1e6),
+        sql_rows_per_sec: last.3.saturating_sub(first.3) as f64 / span.max(1e-6),
+        samples: samples
+            .iter()
+            .map(|s| (s.0.saturating_sub(first.0) as f64 / 1e6, s.1, s.2))
+            .collect(),
+    }
+}

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# make bench: a quick side-by-side benchmark of this server, the node + socket.io reference peer
+# and a bare tokio-tungstenite ceiling, on this machine, in one run; rewrites BENCHMARKS.md.
+#
+# Starts everything it needs on free loopback ports in a temp dir (Redis with AOF fsync always,
+# MariaDB, the peer after `npm ci` in a copy of ../shared/peers/socketio-chat) and stops it all
+# at the end. Every load is bounded in count and time (loadgen --max-secs), loopback only.
+# Numbers are printed and recorded, never asserted. Knobs (environment):
+#
+#   BENCH_MODES="pinned unpinned"   pinned: server taskset -c 0, generator taskset -c 1
+#   BENCH_IDLE_MODES=pinned         modes that run the idle ramp (memory does not depend on pinning)
+#   BENCH_IDLE_STEPS=2000,5000,10000,19500
+#   BENCH_MEMBERS=1000  BENCH_START_RATE=25  BENCH_STEP_SECS=2  BENCH_LAT_SECS=4
+#   BENCH_DM_PAIRS=500  BENCH_DM_RATE=5000  BENCH_DM_SECS=5  BENCH_DM_MAX_SECS=8  BENCH_DM_WINDOW=4
+#   BENCH_INSERT_ROWS=20000
+#   BENCH_OUT=BENCHMARKS.md  BENCH_KEEP=1 (keep the temp dir and its logs)
+#   BENCH_PERF=DIR                  also profile this server (perf record) during its fan-out and dm
+#                                   runs and write flat perf reports to DIR (linux-perf)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH=/usr/sbin:/sbin:$PATH
+
+MODES=${BENCH_MODES:-"pinned unpinned"}
+IDLE_MODES=${BENCH_IDLE_MODES:-pinned}
+IDLE_STEPS=${BENCH_IDLE_STEPS:-2000,5000,10000,19500}
+MEMBERS=${BENCH_MEMBERS:-1000}
+START_RATE=${BENCH_START_RATE:-25}
+STEP_SECS=${BENCH_STEP_SECS:-2}
+LAT_SECS=${BENCH_LAT_SECS:-4}
+DM_PAIRS=${BENCH_DM_PAIRS:-500}
+DM_RATE=${BENCH_DM_RATE:-5000}
+DM_SECS=${BENCH_DM_SECS:-5}
+DM_MAX_SECS=${BENCH_DM_MAX_SECS:-8}
+DM_WINDOW=${BENCH_DM_WINDOW:-4}
+INSERT_ROWS=${BENCH_INSERT_ROWS:-20000}
+OUT_MD=${BENCH_OUT:-BENCHMARKS.md}
+PEER_SRC=${BENCH_PEER:-$ROOT/../shared/peers/socketio-chat}
+SETTINGS="modes=[$MODES] idle_modes=[$IDLE_MODES] idle_steps=$IDLE_STEPS members=$MEMBERS start_rate=$START_RATE step_secs=$STEP_SECS lat_secs=$LAT_SECS dm_pairs=$DM_PAIRS dm_rate=$DM_RATE dm_secs=$DM_SECS dm_max_secs=$DM_MAX_SECS dm_window=$DM_WINDOW insert_rows=$INSERT_ROWS"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+START=$(date +%s)
+STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+scripts/setup.sh bench
+log "release build (chat-server, bench)"
+cargo build --release -p chat-server -p bench
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+WORK=$(mktemp -d /tmp/chat-bench.XXXXXX)
+RES=$WORK/results
+mkdir -p "$RES"
+PIDS=()
+
+stop_pid() {
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Runs "$@" until it succeeds, at most $1 seconds.
+wait_for() {
+  local secs=$1; shift
+  local deadline=$(( $(date +%s) + secs ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench: timed out waiting for: $*" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+port() { "$BIN/loadgen" free-port; }
+
+# --- Redis (same flags as tests/integration/support/services.rs) ---------------------------------
+log "starting redis-server and mariadbd in $WORK"
+REDIS_PORT=$(port)
+mkdir -p "$WORK/redis"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
+  --appendfsync always --save '' --maxmemory-policy noeviction --daemonize no \
+  >"$WORK/redis/redis.log" 2>&1 &
+REDIS_PID=$!
+PIDS+=($REDIS_PID)
+wait_for 20 redis-cli -p "$REDIS_PORT" ping
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+
+# --- MariaDB (same flags as tests/integration/support/services.rs) -------------------------------
+DB_PORT=$(port)
+DBDIR=$WORK/mariadb
+mkdir -p "$DBDIR/tmp"
+USER_ARG=()
+[ "$(id -u)" -eq 0 ] && USER_ARG=(--user=root)
+mariadb-install-db --no-defaults --datadir="$DBDIR/data" "${USER_ARG[@]}" \
+  --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve --tmpdir="$DBDIR/tmp" \
+  --innodb-buffer-pool-size=64M --innodb-log-file-size=16M >"$DBDIR/install.log" 2>&1
+mariadbd --no-defaults --datadir="$DBDIR/data" --socket="$DBDIR/mysqld.sock" --port="$DB_PORT" \
+  --bind-address=127.0.0.1 "${USER_ARG[@]}" --pid-file="$DBDIR/pid" --tmpdir="$DBDIR/tmp" \
+  --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+  --skip-log-bin --performance-schema=OFF --max-connections=500 --max-allowed-packet=64M \
+  --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
+  --innodb-buffer-pool-load-at-startup=OFF --innodb-buffer-pool-dump-at-shutdown=OFF \
+  --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=OFF \
+  </dev/null >/dev/null 2>"$DBDIR/err.log" &
+PIDS+=($!)
+SQL=(mariadb --no-defaults --user=root --socket="$DBDIR/mysqld.sock" --default-character-set=utf8mb4)
+wait_for 60 "${SQL[@]}" -e 'SELECT 1'
+"${SQL[@]}" -e "CREATE USER 'chat'@'%' IDENTIFIED BY 'chat'; GRANT ALL ON *.* TO 'chat'@'%';
+  CREATE DATABASE chat CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+DB_URL=mysql://chat:chat@127.0.0.1:$DB_PORT/chat
+
+# --- the socket.io peer, from a copy (shared/ is read-only) ---------------------------------------
+log "npm ci for the socket.io peer"
+cp -r "$PEER_SRC" "$WORK/peer"
+rm -rf "$WORK/peer/node_modules"
+(cd "$WORK/peer" && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) || {
+  cat "$WORK/npm.log" >&2; exit 1; }
+SIO_VERSION=$(node -p "require('$WORK/peer/node_modules/socket.io/package.json').version")
+
+# --- the three servers ----------------------------------------------------------------------------
+# All three run side by side during a mode, and each scenario runs on the three back to back, so
+# that load from outside the benchmark (this machine is shared) hits them alike.
+declare -A PID PORT
+
+start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: ceiling threads
+  local name=$1 pre=$2 p
+  p=$(port)
+  case $name in
+    chat)
+      env RUST_LOG=warn CHAT__LOG__FILTER=warn \
+        CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
+        CHAT__MEDIA__DIR="$WORK/media" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
+        $pre "$BIN/chat-server" >>"$WORK/chat-server.log" 2>&1 &
+      ;;
+    sio)
+      (cd "$WORK/peer" && exec env PORT=$p REDIS_URL="$REDIS_URL" PRESENCE=off $pre node server.js) \
+        >>"$WORK/peer.log" 2>&1 &
+      ;;
+    ceiling)
+      $pre "$BIN/ceiling" --bind "127.0.0.1:$p" --threads "$3" >>"$WORK/ceiling.log" 2>&1 &
+      ;;
+  esac
+  PID[$name]=$!
+  PORT[$name]=$p
+  PIDS+=("$!")
+  case $name in
+    chat) wait_for 60 curl -sf "http://127.0.0.1:$p/healthz" ;;
+    sio) wait_for 30 curl -sf "http://127.0.0.1:$p/stats" ;;
+    ceiling) wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" ;;
+  esac
+}
+
+stop_server() { # $1: name
+  local pid=${PID[$1]} keep=() p
+  stop_pid "$pid"
+  for p in "${PIDS[@]}"; do [ "$p" != "$pid" ] && keep+=("$p"); done
+  PIDS=("${keep[@]}")
+  unset "PID[$1]"
+}
+
+# The fan-out rate every server is also measured at: half of the socket.io peer's best.
+same_rate() {
+  node -e "const r=require('$1'); if (r.half && r.half.rate) console.log(r.half.rate.toFixed(2))" 2>/dev/null || true
+}
+
+# With BENCH_PERF: profile the server under test while "$@" runs (bounded by the command itself).
+profiled() { # $1: report name, $2: pid, rest: command
+  local name=$1 pid=$2; shift 2
+  if [ -z "${BENCH_PERF:-}" ]; then "$@"; return; fi
+  mkdir -p "$BENCH_PERF"
+  perf record -F 499 -g -p "$pid" -o "$WORK/$name.perf" >/dev/null 2>&1 &
+  local perf_pid=$!
+  local rc=0
+  "$@" || rc=$?
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  perf report -i "$WORK/$name.perf" --stdio --no-children --sort symbol --percent-limit 0.7 2>/dev/null \
+    | grep -E '^ +[0-9]' >"$BENCH_PERF/$name.txt" || true
+  perf report -i "$WORK/$name.perf" --stdio --no-children --sort dso --percent-limit 1 2>/dev/null \
+    | grep -E '^ +[0-9]' >"$BENCH_PERF/$name-dso.txt" || true
+  return $rc
+}
+
+SETUP_JSON=$WORK/setup.json
+run_mode() {
+  local mode=$1 srv="" gen="" threads=0 s
+  if [ "$mode" = pinned ]; then srv="taskset -c 0"; gen="taskset -c 1"; threads=1; fi
+  local out=$RES/$mode
+  mkdir -p "$out"
+  local lg=($gen "$BIN/loadgen")
+  # Loadgen arguments naming server $1.
+  target() {
+    T=(--proto "$1" --host "127.0.0.1:${PORT[$1]}" --server-pid "${PID[$1]}")
+    [ "$1" = chat ] && T+=(--setup "$SETUP_JSON")
+    return 0
+  }
+
+  log "[$mode] starting the three servers"
+  start_server chat "$srv"
+  if [ ! -f "$SETUP_JSON" ]; then
+    log "registering users (argon2: slow on purpose)"
+    "${lg[@]}" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$MEMBERS" --idle 40 --out "$SETUP_JSON"
+    # Argon2's 19 MiB per hash stays in the allocator's arenas: measure on a fresh process.
+    stop_server chat
+    start_server chat "$srv"
+  fi
+  start_server sio "$srv"
+  start_server ceiling "$srv" "$threads"
+
+  if [[ " $IDLE_MODES " == *" $mode "* ]]; then
+    for s in sio chat ceiling; do
+      log "[$mode] idle ramp: $s"
+      target $s
+      "${lg[@]}" idle "${T[@]}" --steps "$IDLE_STEPS" --max-secs 240 --out "$out/$s-idle.json" || true
+    done
+  fi
+
+  local fan=(--members "$MEMBERS" --start-rate "$START_RATE" --step-secs "$STEP_SECS" --latency-secs "$LAT_SECS" --max-secs 240)
+  log "[$mode] fan-out: sio"
+  target sio
+  "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/sio-fanout.json" || true
+  local same
+  same=$(same_rate "$out/sio-fanout.json")
+  [ -n "$same" ] && fan+=(--same-rate "$same")
+  log "[$mode] fan-out: chat"
+  target chat
+  profiled "$mode-chat-fanout" "${PID[chat]}" "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/chat-fanout.json" || true
+  log "[$mode] fan-out: ceiling"
+  target ceiling
+  "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/ceiling-fanout.json" || true
+
+  local dm=(--pairs "$DM_PAIRS" --redis-pid "$REDIS_PID" --max-secs 150)
+  for s in sio chat; do
+    log "[$mode] dms at $DM_RATE msg/s: $s"
+    target $s
+    [ $s = chat ] && T+=(--metrics)
+    "${lg[@]}" dm "${T[@]}" "${dm[@]}" --rate "$DM_RATE" --secs "$DM_SECS" --out "$out/$s-dm-rate.json" || true
+  done
+  for s in sio chat; do
+    log "[$mode] dms, closed loop: $s"
+    target $s
+    [ $s = chat ] && T+=(--metrics)
+    profiled "$mode-$s-dm-max" "${PID[$s]}" "${lg[@]}" dm "${T[@]}" "${dm[@]}" --window "$DM_WINDOW" \
+      --secs "$DM_MAX_SECS" --out "$out/$s-dm-max.json" || true
+  done
+
+  for s in ceiling sio chat; do stop_server $s; done
+}
+
+for mode in $MODES; do run_mode "$mode"; done
+
+log "SeaORM batch insert vs raw multi-row INSERT"
+"$BIN/insertbench" --url "$DB_URL" --rows "$INSERT_ROWS" --out "$RES/insert.json" || true
+
+END=$(date +%s)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+cat >"$RES/meta.json" <<EOF
+{"command": "make bench", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s",
+ "commit": "$COMMIT", "modes": "$MODES", "settings": "$SETTINGS",
+ "node": "$(node --version)", "socketio": "$SIO_VERSION",
+ "load": "$LOAD_START at the start (after the build), $(cut -d' ' -f1-3 /proc/loadavg) at the end"}
+EOF
+"$BIN/report" --results "$RES" --out "$OUT_MD" --notes bench/ANALYSIS.md
+log "done in $(( END - START )) s: $OUT_MD"
