@@ -285,3 +285,51 @@ async fn kill9_under_load_with_redis_and_mariadb_keeps_every_acked_message_once(
     let msgs = all_messages(&a, &room).await;
     assert_eq!(msgs.len() as i64, count(maria, &db, "SELECT COUNT(*) FROM messages"));
 }
+
+#[actix_web::test]
+async fn an_entry_that_keeps_failing_goes_to_the_dead_letter_stream_and_the_rest_syncs() {
+    let redis = RedisServer::start().unwrap();
+    let maria = shared_mariadb();
+    let (url, db) = fresh_db(maria);
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let (redis_url, db_url, p) = (redis.url(), url.clone(), prefix.clone());
+    let app = spawn_app_with(move |s| {
+        s.redis.url = redis_url;
+        s.redis.prefix = p;
+        s.redis.sync_interval_ms = 3_600_000;
+        s.redis.max_attempts = 2;
+        s.database.url = db_url;
+    })
+    .await;
+    let (a, b) = (app.register("ann").await, app.register("ben").await);
+    let room = a.dm(&b).await;
+    let mut ca = a.connect().await;
+    ca.send_msg(&room, "doomed").await;
+    // Something else took seq 1 in MariaDB: the buffered message can never be inserted.
+    maria
+        .sql(&db, &format!("INSERT INTO messages (id, room_id, seq, sender_id, client_id, body, created_at, deleted) VALUES ('intruder', '{room}', 1, 'x', 'x', 'x', 0, 0)"))
+        .unwrap();
+    let syncer = app.state.syncer.clone().unwrap();
+    let dead = format!("{prefix}:dead");
+    for _ in 0..200 {
+        syncer.do_send(SyncNow);
+        if redis_cmd(&redis.url(), &["XLEN", &dead]).await == redis::Value::Int(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(redis_cmd(&redis.url(), &["XLEN", &dead]).await, redis::Value::Int(1), "the failing entry was dead-lettered");
+    // It no longer blocks the rest: the next message syncs.
+    ca.send_msg(&room, "fine").await;
+    for _ in 0..200 {
+        syncer.do_send(SyncNow);
+        if count(maria, &db, "SELECT COUNT(*) FROM messages WHERE body = 'fine'") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(maria, &db, "SELECT COUNT(*) FROM messages WHERE body = 'fine'"), 1);
+    assert_eq!(redis_cmd(&redis.url(), &["XLEN", &format!("{prefix}:writes")]).await, redis::Value::Int(0));
+    let metrics = reqwest::get(format!("{}/metrics", app.http)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("chat_dead_letters 1"), "{metrics}");
+}
