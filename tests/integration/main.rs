@@ -9,6 +9,7 @@ mod support;
 mod actors;
 mod chat;
 mod durable;
+mod liveness;
 mod mariadb;
 mod people;
 mod push;
