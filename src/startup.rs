@@ -26,8 +26,6 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
-    #[error("{0}")]
-    Unsupported(String),
     #[error("push: {0}")]
     Push(#[from] crate::push::PushError),
     #[error("cannot create media.dir {dir}: {source}")]

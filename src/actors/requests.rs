@@ -4,11 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use super::registry::GetRoom;
+use actix::Addr;
+
+use super::registry::{GetRoom, RoomCreated, RoomRegistry};
 use super::room::{DeleteMessage, EditMessage, Post};
 use super::session::SessionDeps;
 use crate::error::ChatError;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{RoomId, SessionId, UserId};
+use crate::store::Store;
 use crate::protocol::{AckMany, DeleteFrame, EditFrame, ErrorBody, SendFrame, SendManyFrame, SendResult};
 
 /// `edit {id, body}`: the room checks authorship and tells every member `edited`.
@@ -56,6 +59,20 @@ pub async fn send_many(deps: SessionDeps, user: UserId, session: SessionId, f: S
     Ok(AckMany { client_id: f.client_id, results, reference })
 }
 
+/// The dm of `me` and `other`, created (and announced to both) if needed; `true` when created
+/// now. `not_found` for an unknown or deleted user, `forbidden` if `other` blocked `me`.
+pub async fn open_dm(store: &Store, registry: &Addr<RoomRegistry>, me: &UserId, other: &UserId) -> Result<(RoomId, bool), ChatError> {
+    store.user_by_id(other).await?.filter(|u| u.deleted_at.is_none()).ok_or(ChatError::NotFound("user"))?;
+    if store.is_blocked(other, me).await? {
+        return Err(ChatError::Forbidden("this person does not accept messages from you".into()));
+    }
+    let (room, created) = store.get_or_create_dm(me, other).await?;
+    if created {
+        registry.do_send(RoomCreated { room: room.clone(), members: vec![me.clone(), other.clone()] });
+    }
+    Ok((room, created))
+}
+
 async fn send_one(
     deps: &SessionDeps,
     user: &UserId,
@@ -67,14 +84,7 @@ async fn send_one(
     if to == user {
         return Err(ChatError::invalid("cannot send to yourself"));
     }
-    deps.store.user_by_id(to).await?.filter(|u| u.deleted_at.is_none()).ok_or(ChatError::NotFound("user"))?;
-    if deps.store.is_blocked(to, user).await? {
-        return Err(ChatError::Forbidden("this person does not accept messages from you".into()));
-    }
-    let (room, created) = deps.store.get_or_create_dm(user, to).await?;
-    if created {
-        deps.registry.do_send(super::registry::RoomCreated { room: room.clone(), members: vec![user.clone(), to.clone()] });
-    }
+    let (room, _) = open_dm(&deps.store, &deps.registry, user, to).await?;
     let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
     let resolved = deps.store.resolve_attachments(user, &room, &f.attachments, deps.settings.media.max_attachments).await?;
     let frame = SendFrame { room, client_id: f.client_id.clone(), body: f.body.clone(), attachments: f.attachments.clone(), reply_to: None, resolved };

@@ -17,8 +17,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::actors::outbox::{CloseSession, CLOSE_LOGGED_OUT};
-use crate::actors::registry::CloseTokenSessions;
 use crate::error::ChatError;
 use crate::ids::{now_ms, UserId};
 use crate::protocol::UserOut;
@@ -142,10 +140,7 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
 /// `POST /api/auth/logout` → 204; the token stops working and its open sockets are closed.
 pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
     state.store.delete_token(&auth.token_hash).await?;
-    state.registry.do_send(CloseTokenSessions {
-        token_hash: auth.token_hash,
-        close: CloseSession { code: CLOSE_LOGGED_OUT, reason: "logged out".into() },
-    });
+    super::people::close_tokens(&state, vec![auth.token_hash], "logged out");
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -197,7 +197,8 @@ pub async fn sessions(state: web::Data<AppState>, auth: AuthUser) -> Result<Http
     Ok(HttpResponse::Ok().json(json!({ "sessions": rows })))
 }
 
-fn close_tokens(state: &AppState, hashes: Vec<String>, reason: &str) {
+/// Closes every socket opened with these tokens (code 4001).
+pub(super) fn close_tokens(state: &AppState, hashes: Vec<String>, reason: &str) {
     for token_hash in hashes {
         state.registry.do_send(CloseTokenSessions { token_hash, close: CloseSession { code: CLOSE_LOGGED_OUT, reason: reason.into() } });
     }

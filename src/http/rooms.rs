@@ -93,16 +93,9 @@ pub async fn create_group(
 pub async fn open_dm(state: web::Data<AppState>, auth: AuthUser, body: web::Json<OpenDm>) -> Result<HttpResponse, ChatError> {
     let other = body.into_inner().user;
     let me = auth.id();
-    if state.store.user_by_id(&other).await?.is_none() {
-        return Err(ChatError::NotFound("user"));
-    }
-    if state.store.is_blocked(&other, &me).await? {
-        return Err(ChatError::Forbidden("this person does not accept messages from you".into()));
-    }
-    let (room, created) = state.store.get_or_create_dm(&me, &other).await?;
+    let (room, created) = crate::actors::requests::open_dm(&state.store, &state.registry, &me, &other).await?;
     let body = view(&state, &room).await?;
     if created {
-        state.registry.do_send(RoomCreated { room, members: vec![me, other] });
         Ok(HttpResponse::Created().json(body))
     } else {
         Ok(HttpResponse::Ok().json(body))
