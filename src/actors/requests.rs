@@ -88,5 +88,5 @@ async fn send_one(
     let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
     let resolved = deps.store.resolve_attachments(user, &room, &f.attachments, deps.settings.media.max_attachments).await?;
     let frame = SendFrame { room, client_id: f.client_id.clone(), body: f.body.clone(), attachments: f.attachments.clone(), reply_to: None, resolved };
-    Ok(addr.send(Post { user: user.clone(), session: Some(session.clone()), frame, reference }).await??)
+    addr.send(Post { user: user.clone(), session: Some(session.clone()), frame, reference }).await?
 }

@@ -90,7 +90,7 @@ async fn drain_once(
         tracing::error!(entry = %e.id, error = %why, "undecodable write-buffer entry moved to the dead-letter stream");
         buffer.dead_letter(&e.id, &[], &why).await?;
     }
-    let all: Vec<WriteOp> = good.iter().flat_map(|e| e.ops.as_ref().map(|o| o.clone()).unwrap_or_default()).collect();
+    let all: Vec<WriteOp> = good.iter().flat_map(|e| e.ops.clone().unwrap_or_default()).collect();
     match store.apply_writes(&all).await {
         Ok(()) => {
             finish(buffer, settings, &good).await?;
@@ -108,7 +108,7 @@ async fn drain_once(
         Err(e) => {
             tracing::warn!(error = %e, entries = good.len(), "batch failed; applying entries one by one");
             for entry in good {
-                let ops = entry.ops.as_ref().map(|o| o.clone()).unwrap_or_default();
+                let ops = entry.ops.clone().unwrap_or_default();
                 match store.apply_writes(&ops).await {
                     Ok(()) => {
                         finish(buffer, settings, std::slice::from_ref(&entry)).await?;
@@ -145,7 +145,7 @@ async fn finish(buffer: &RedisBuffer, settings: &RedisSettings, entries: &[Entry
             _ => None,
         })
         .collect();
-    let ops: Vec<WriteOp> = entries.iter().flat_map(|e| e.ops.as_ref().map(|o| o.clone()).unwrap_or_default()).collect();
+    let ops: Vec<WriteOp> = entries.iter().flat_map(|e| e.ops.clone().unwrap_or_default()).collect();
     buffer.finish(&ids, &synced, crate::store::buffer::overlays_of(&ops)).await?;
     Ok(())
 }

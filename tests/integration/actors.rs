@@ -105,7 +105,7 @@ async fn stored_seqs(store: &Store, room: &RoomId) -> Vec<i64> {
 async fn room_acks_after_commit_in_seq_order_and_fans_out() {
     let h = harness().await;
     let (a, b, c) = (user(&h.store, "a").await, user(&h.store, "b").await, user(&h.store, "c").await);
-    let room = h.store.create_group(&a, "g", &[b.clone()]).await.unwrap();
+    let room = h.store.create_group(&a, "g", std::slice::from_ref(&b)).await.unwrap();
     let mut rx_b = session(&h.registry, &b).await;
     let mut rx_c = session(&h.registry, &c).await;
     let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
@@ -172,7 +172,7 @@ async fn a_failed_write_is_not_acked_and_leaves_no_gap_in_seq() {
 async fn only_members_post_and_type_and_membership_rules_hold() {
     let h = harness().await;
     let (owner, member, outsider) = (user(&h.store, "o").await, user(&h.store, "m").await, user(&h.store, "x").await);
-    let room = h.store.create_group(&owner, "g", &[member.clone()]).await.unwrap();
+    let room = h.store.create_group(&owner, "g", std::slice::from_ref(&member)).await.unwrap();
     let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
     let mut rx_outsider = session(&h.registry, &outsider).await;
 

@@ -37,6 +37,8 @@ pub(super) enum Job {
 }
 
 /// A write of the batch in flight, with what to do once it is durable.
+// `Sent` is the common case; boxing it would add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Done {
     Sent { msg: NewMessage, media: Vec<MediaOut>, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: Reply<Ack>, followers: Vec<(Option<String>, Reply<Ack>)> },
     Changed { change: Change, reply: Reply<()> },

@@ -188,8 +188,11 @@ impl Handler<Leave> for Room {
     }
 }
 
+/// A reply channel and the future a handler returns for it.
+type ReplyPair<T> = (oneshot::Sender<Result<T, ChatError>>, ResponseFuture<Result<T, ChatError>>);
+
 /// A reply channel and the future the handler returns for it.
-fn reply_pair<T: Send + 'static>() -> (oneshot::Sender<Result<T, ChatError>>, ResponseFuture<Result<T, ChatError>>) {
+fn reply_pair<T: Send + 'static>() -> ReplyPair<T> {
     let (tx, rx) = oneshot::channel();
     let fut = Box::pin(async move { rx.await.unwrap_or(Err(ChatError::Unavailable("room restarted, try again".into()))) });
     (tx, fut)
