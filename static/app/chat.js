@@ -637,8 +637,9 @@ export class Chat {
         state.textContent = 'processing';
         const done = await this.waitMedia(id);
         if (done.status !== 'ready') throw new Error(done.error || 'processing failed');
+        const info = await get(`/media/${encodeURIComponent(id)}`);
         row.remove();
-        this.sendMessage(r, caption || file.name || 'file', [id]);
+        this.sendMessage(r, caption || file.name || 'file', [id], [info]);
       } catch (e) {
         state.textContent = `failed: ${e.message}`;
         setTimeout(() => row.remove(), 6000);

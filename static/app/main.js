@@ -31,6 +31,7 @@ applyTheme(localStorage.getItem(THEME_KEY));
 let registering = false;
 
 function showAuth({ error, notice } = {}) {
+  if (!error) setRegistering(false);
   show($('app'), false);
   show($('auth'));
   $('auth-error').textContent = error || '';
