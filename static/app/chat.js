@@ -158,8 +158,10 @@ export class Chat {
   onMessage(m) {
     const r = this.room(m.room);
     if (!r) {
-      this.upsertRoom({ id: m.room, kind: 'group', last_seq: m.seq, unread: 0 }).seen = m.seq;
-      this.loadRoomDetails(this.room(m.room));
+      const fresh = this.upsertRoom({ id: m.room, last_seq: m.seq, unread: m.from === this.me.id ? 0 : 1 });
+      fresh.seen = m.seq;
+      fresh.last = m;
+      this.loadRoomDetails(fresh);
       return;
     }
     const isNew = this.store(r, m);
@@ -289,7 +291,7 @@ export class Chat {
       this.renderRooms();
       return;
     }
-    const r = this.room(f.room) || this.upsertRoom({ id: f.room, last_seq: 0, unread: 0 });
+    const r = this.room(f.room) || this.upsertRoom({ id: f.room });
     if (r.seen === undefined) r.seen = 0;
     this.loadRoomDetails(r);
   }

@@ -22,7 +22,22 @@ await run(async (browser) => {
   await alice.locator(`#people-results li[data-user="${bobName}"] button`, { hasText: 'Chat' }).click();
   await alice.locator('#chat-title', { hasText: 'Bob' }).waitFor();
 
-  // The conversation appears in Bob's list; he opens it.
+  // Alice writes first: the conversation appears in Bob's list with the message and an unread
+  // badge, and Bob shows as online in Alice's list.
+  await alice.locator('#composer-input').fill('Are you there?');
+  await alice.keyboard.press('Enter');
+  const bobsRoom = bob.locator('.room', { hasText: 'Alice' });
+  await bobsRoom.locator('.last', { hasText: 'Are you there?' }).waitFor();
+  await bobsRoom.locator('.badge', { hasText: '1' }).waitFor();
+  await alice.locator('.room', { hasText: 'Bob' }).locator('.dot.online').waitFor();
+  await shot(bob, 'list-phone.png');
+
+  // Bob opens it: the badge goes.
+  await bobsRoom.click();
+  await bob.locator('#messages .msg .body', { hasText: 'Are you there?' }).waitFor();
+  await bob.locator('#back-button').click();
+  await bob.locator('.room', { hasText: 'Alice' }).waitFor();
+  check(await bob.locator('.room .badge').count() === 0, 'no unread badge once read');
   await bob.locator('.room', { hasText: 'Alice' }).click();
   await bob.locator('#chat-title', { hasText: 'Alice' }).waitFor();
   await alice.locator('#chat-status', { hasText: 'online' }).waitFor();
@@ -47,6 +62,37 @@ await run(async (browser) => {
   await alice.locator('#messages .msg.mine .ticks.read').first().waitFor();
   await shot(alice, 'chat-desktop.png');
   await shot(bob, 'chat-phone.png');
+
+  // Bob replies to Alice's greeting by swiping it to the right on his touch screen.
+  await bob.locator('.msg', { hasText: 'Hello Bob' }).evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    const at = (x) => new Touch({ identifier: 1, target: el, clientX: x, clientY: box.top + box.height / 2 });
+    const fire = (type, x, touching) => el.dispatchEvent(new TouchEvent(type, { bubbles: true, cancelable: true,
+      touches: touching ? [at(x)] : [], changedTouches: [at(x)] }));
+    fire('touchstart', box.left + 10, true);
+    fire('touchmove', box.left + 110, true);
+    fire('touchend', box.left + 110, false);
+  });
+  await bob.locator('#reply-bar', { hasText: 'Hello Bob' }).waitFor();
+  await bob.locator('#composer-input').fill('Replying to that');
+  await bob.click('#send-button');
+  const reply = alice.locator('.msg', { hasText: 'Replying to that' });
+  await reply.locator('.quote', { hasText: 'Hello Bob' }).waitFor();
+
+  // Alice edits and then deletes her first message; Bob sees both.
+  const firstMsg = alice.locator('.msg.mine', { hasText: 'Are you there?' });
+  await firstMsg.hover();
+  await firstMsg.getByRole('button', { name: 'Edit' }).click();
+  await alice.locator('#composer-input').fill('Are you still there?');
+  await alice.keyboard.press('Enter');
+  const edited = bob.locator('.msg', { hasText: 'Are you still there?' });
+  await edited.locator('.meta', { hasText: 'edited' }).waitFor();
+  const editedMine = alice.locator('.msg.mine', { hasText: 'Are you still there?' });
+  await editedMine.hover();
+  alice.once('dialog', (d) => d.accept());
+  await editedMine.getByRole('button', { name: 'Delete' }).click();
+  await bob.locator('.msg.deleted', { hasText: 'Message deleted' }).waitFor();
+  check(await bob.locator('.msg', { hasText: 'Are you still there?' }).count() === 0, 'deleted text is gone');
 
   // Alice drops an image onto the chat; Bob sees it displayed.
   const files = await alice.evaluateHandle(async () => {

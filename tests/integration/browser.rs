@@ -61,7 +61,7 @@ async fn browser_dm_typing_image_drop_and_theme() {
 }
 
 #[actix_web::test]
-async fn browser_history_scrolls_back() {
+async fn browser_history_scrolls_back_and_reconnect_syncs_the_gap() {
     let app = spawn_app().await;
     let [carol, dave]: [TestUser; 2] = app.register_many(["Carol", "Dave"]).await;
     let room = carol.dm(&dave).await;
@@ -74,7 +74,13 @@ async fn browser_history_scrolls_back() {
     run_script(
         &app,
         "history.mjs",
-        &[("USERNAME", dave.username.clone()), ("PEER", "Carol".into()), ("COUNT", COUNT.to_string())],
+        &[
+            ("USERNAME", dave.username.clone()),
+            ("PEER", "Carol".into()),
+            ("COUNT", COUNT.to_string()),
+            ("PEER_TOKEN", carol.token.clone()),
+            ("ROOM", room.clone()),
+        ],
     )
     .await;
     app.quiesce().await;
