@@ -12,7 +12,7 @@ RUN_PKGS=(build-essential pkg-config clang libclang-dev libssl-dev libsqlite3-de
 # and python3 with venv for the protocol contract checks (../shared/contract/run.sh).
 TEST_PKGS=(redis-server mariadb-server mariadb-client python3 python3-venv)
 # The browser tests (tests/browser, Playwright) drive Debian's Chromium headless with node.
-BROWSER_PKGS=(chromium)
+BROWSER_PKGS=(chromium fonts-noto-color-emoji)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BROWSER_PKGS+=(nodejs npm); fi
 # Needed by `make bench` on top: curl and taskset, and node + npm for the socket.io reference peer
 # (Debian's nodejs and npm, unless a node with npm is installed already).

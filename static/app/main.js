@@ -3,7 +3,7 @@
 import { get, post, patch, del, upload, token, ApiError } from './api.js';
 import { Socket } from './socket.js';
 import { Chat } from './chat.js';
-import { $, el, avatar, show } from './util.js';
+import { $, el, avatar, show, uuid } from './util.js';
 import { setupEmojiPicker } from './emoji.js';
 import { setupCapture } from './capture.js';
 import { registerServiceWorker, enablePush } from './push.js';
@@ -238,17 +238,28 @@ async function newChatGo() {
       const body = $('broadcast-text').value.trim();
       const list = $('list-select').value;
       if (!body) return newChatError('Write a message first.');
-      const frame = { type: 'send_many', client_id: crypto.randomUUID?.() ?? String(Date.now()), body };
+      const frame = { type: 'send_many', client_id: uuid(), body };
       if (list) frame.list = list; else frame.to = [...picked.keys()];
       if (!list && !frame.to.length) return newChatError('Pick people or a list.');
       if (!socket.send(frame)) return newChatError('Not connected.');
+      broadcasts.set(frame.client_id, body);
       $('new-chat-result').textContent = 'Sending…';
       $('new-chat-result').hidden = false;
     }
   } catch (e) { newChatError(e.message); }
 }
 
+/** Bodies of `send_many` frames waiting for their `ack_many`, by client id. */
+const broadcasts = new Map();
+
 function onAckMany(f) {
+  const body = broadcasts.get(f.client_id);
+  broadcasts.delete(f.client_id);
+  // The sender's own conversations show what was sent (the server sends `message` to others).
+  for (const r of f.results) {
+    if (r.error || body === undefined) continue;
+    chat.onMessage({ type: 'message', room: r.room, id: r.id, seq: r.seq, from: me.id, body, attachments: [], reply_to: null, client_id: f.client_id, ts: Date.now(), edited_at: null });
+  }
   const ok = f.results.filter((r) => !r.error).length;
   const failed = f.results.filter((r) => r.error);
   $('new-chat-result').textContent = `Sent to ${ok} of ${f.results.length}.${failed.length ? ` Failed: ${failed.map((r) => r.error.message).join('; ')}` : ''}`;

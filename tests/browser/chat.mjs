@@ -120,6 +120,35 @@ await run(async (browser) => {
   await alice.locator('#messages .msg.mine img').waitFor();
   await shot(bob, 'image-phone.png');
 
+  // A file from the picker arrives as a download link.
+  await alice.setInputFiles('#file-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('plain notes\n') });
+  await bob.locator('#messages .msg a.file', { hasText: 'notes.txt' }).waitFor();
+
+  // A broadcast to picked people lands in each one's DM.
+  await alice.click('#new-chat-button');
+  await alice.click('#new-chat .tab[data-tab="broadcast"]');
+  await alice.fill('#people-search', bobName);
+  await alice.locator(`#people-results li[data-user="${bobName}"] button`, { hasText: 'Add' }).click();
+  await alice.fill('#broadcast-text', 'News for everyone');
+  await alice.click('#new-chat-go');
+  await alice.locator('#new-chat-result', { hasText: 'Sent to 1 of 1' }).waitFor();
+  await bob.locator('#messages .msg .body', { hasText: 'News for everyone' }).waitFor();
+  await alice.click('#new-chat button[value="cancel"]');
+  await alice.locator('.room', { hasText: 'Bob' }).locator('.last', { hasText: 'News for everyone' }).waitFor();
+  await alice.click('#new-chat-button');
+
+  // A new group shows up in Bob's list.
+  await alice.click('#new-chat .tab[data-tab="group"]');
+  await alice.fill('#group-name', 'Weekend plans');
+  await alice.fill('#people-search', bobName);
+  await alice.locator(`#people-results li[data-user="${bobName}"] button`, { hasText: 'Add' }).click();
+  await alice.click('#new-chat-go');
+  await alice.locator('#chat-title', { hasText: 'Weekend plans' }).waitFor();
+  await alice.locator('#composer-input').fill('Group hello');
+  await alice.keyboard.press('Enter');
+  await bob.locator('#back-button').click();
+  await bob.locator('.room', { hasText: 'Weekend plans' }).locator('.last', { hasText: 'Group hello' }).waitFor();
+
   // Alice picks the ocean theme; it survives a reload and a sign-in elsewhere.
   await alice.click('#me-button');
   await alice.locator('#settings').waitFor();
