@@ -112,7 +112,7 @@ async function start(opts = {}) {
   applyTheme(settings.chat.theme);
   renderMe();
   show($('admin-link'), !!me.is_admin);
-  if (opts.notice) alert(opts.notice);
+  if (opts.notice || opts.error) alert(opts.notice || opts.error);
   if (socket) socket.close();
   socket = new Socket({
     onHello: (h) => chat.onHello(h),

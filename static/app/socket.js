@@ -2,7 +2,7 @@
 // owner is told (onHello) and is expected to send `sync` with its cursors; frames are handed to
 // onFrame. A close with code 4001 (token revoked, banned, logged out) does not reconnect.
 
-import { token } from './api.js';
+import { token, get, ApiError } from './api.js';
 
 export class Socket {
   constructor({ onHello, onFrame, onState, onRevoked }) {
@@ -19,11 +19,13 @@ export class Socket {
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(token.get() || '')}`);
     this.ws = ws;
+    let helloSeen = false;
     this.onState('connecting');
     ws.onmessage = (ev) => {
       let frame;
       try { frame = JSON.parse(ev.data); } catch { return; }
       if (frame.type === 'hello') {
+        helloSeen = true;
         this.retry = 0;
         this.onState('online');
         this.onHello(frame);
@@ -48,10 +50,23 @@ export class Socket {
         return;
       }
       if (this.stopped) return;
+      if (!helloSeen) this.checkToken();
       // Back off 0.5 s, 1 s, 2 s ... up to 15 s, with jitter.
       const delay = Math.min(15000, 500 * 2 ** this.retry++) * (0.75 + Math.random() / 2);
       setTimeout(() => { if (!this.stopped) this.connect(); }, delay);
     };
+  }
+
+  /** A refused upgrade looks like any network failure: ask whether the token still works. */
+  async checkToken() {
+    try {
+      await get('/me');
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401 && !this.stopped) {
+        this.stopped = true;
+        this.onRevoked('your session ended');
+      }
+    }
   }
 
   /** Sends a frame; false when not connected. */
