@@ -149,6 +149,13 @@ await run(async (browser) => {
   await bob.locator('#back-button').click();
   await bob.locator('.room', { hasText: 'Weekend plans' }).locator('.last', { hasText: 'Group hello' }).waitFor();
 
+  // Bob leaves: Alice sees when he was last online.
+  await alice.locator('.room', { hasText: 'Bob' }).click();
+  await alice.locator('#chat-status', { hasText: 'online' }).waitFor();
+  await bob.context().close();
+  await alice.locator('#chat-status', { hasText: 'last seen' }).waitFor();
+  await alice.locator('.room', { hasText: 'Bob' }).locator('.dot:not(.online)').waitFor();
+
   // Alice picks the ocean theme; it survives a reload and a sign-in elsewhere.
   await alice.click('#me-button');
   await alice.locator('#settings').waitFor();
