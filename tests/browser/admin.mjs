@@ -17,6 +17,14 @@ await run(async (browser) => {
   await boss.locator('#admin-link').waitFor();
   check(await mallory.locator('#admin-link').isHidden(), 'no admin link for a non-admin');
 
+  // They talk, so there is a conversation to list.
+  await boss.click('#new-chat-button');
+  await boss.fill('#people-search', malloryName);
+  await boss.locator(`#people-results li[data-user="${malloryName}"] button`, { hasText: 'Chat' }).click();
+  await boss.locator('#composer-input').fill('Welcome aboard');
+  await boss.keyboard.press('Enter');
+  await mallory.locator('.room .last', { hasText: 'Welcome aboard' }).waitFor();
+
   // A non-admin opening the admin page is refused.
   const peek = await mallory.context().newPage();
   await peek.goto(`${BASE}/admin/`);
@@ -33,6 +41,14 @@ await run(async (browser) => {
   const row = admin.locator(`#users tr[data-user="${malloryName}"]`);
   await row.waitFor();
   await shot(admin, 'admin.png');
+
+  // The conversation is listed with its size; a click shows its members.
+  const convo = admin.locator('#rooms tr', { hasText: 'dm' });
+  await convo.locator('td:nth-child(3)', { hasText: '2' }).waitFor();
+  await convo.locator('td:nth-child(4)', { hasText: '1' }).waitFor();
+  await convo.click();
+  await admin.locator('#member-list li', { hasText: `@${malloryName}` }).waitFor();
+  await admin.locator('#member-list li', { hasText: `@${bossName}` }).waitFor();
 
   // Banning Mallory closes her connection at once: her page goes back to the sign-in form.
   await row.locator('button', { hasText: 'Ban' }).click();
