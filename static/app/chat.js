@@ -3,6 +3,7 @@
 
 import { get, post, upload, ApiError } from './api.js';
 import { $, el, avatar, timeOf, lastSeenText, uuid } from './util.js';
+import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
 
 const PAGE = 30;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -403,7 +404,7 @@ export class Chat {
     list.replaceChildren(...rooms.map((r) => {
       const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
       const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
-      let last = typing.length ? `${typing.join(', ')} typing…` : this.preview(r.last);
+      let last = typing.length ? `${typing.join(', ')} typing…` : preview(r.last);
       if (!typing.length && r.last && r.kind !== 'dm' && r.last.from) {
         last = `${r.last.from === this.me.id ? 'You' : this.user(r.last.from).display_name}: ${last}`;
       }
@@ -414,14 +415,6 @@ export class Chat {
           el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
         r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
     }));
-  }
-
-  preview(m) {
-    if (!m) return '';
-    if (m.deleted) return 'Message deleted';
-    const att = m.attachments?.[0];
-    if (att) return `${{ image: '📷', audio: '🎤', video: '🎬' }[att.kind] || '📎'} ${m.body}`;
-    return m.body;
   }
 
   renderHeader() {
@@ -443,15 +436,6 @@ export class Chat {
     return $('messages').querySelector(`li[data-key="${CSS.escape(key)}"]`);
   }
 
-  ticks(r, m) {
-    if (m.from !== this.me.id) return null;
-    if (m.failed) return el('span', { class: 'ticks failed', text: '⚠', title: m.failed });
-    if (m.pending || !m.seq) return el('span', { class: 'ticks pending', text: '🕓', title: 'Sending' });
-    if (m.seq <= r.read) return el('span', { class: 'ticks read', text: '✓✓', title: 'Read' });
-    if (m.seq <= r.delivered) return el('span', { class: 'ticks delivered', text: '✓✓', title: 'Delivered' });
-    return el('span', { class: 'ticks sent', text: '✓', title: 'Sent' });
-  }
-
   /** Renders (or re-renders) one message at its place in seq order. */
   renderMessage(r, m, scroll = false, oldKey) {
     if (!m) return;
@@ -463,14 +447,14 @@ export class Chat {
     if (r.kind !== 'dm' && !mine) li.append(el('div', { class: 'from', text: this.user(m.from).display_name }));
     if (m.reply_to) {
       const q = r.messages.get(m.reply_to);
-      li.append(el('div', { class: 'quote', text: q ? `${q.from === this.me.id ? 'You' : this.user(q.from).display_name}: ${this.preview(q)}` : 'Reply to an earlier message' }));
+      li.append(el('div', { class: 'quote', text: q ? `${q.from === this.me.id ? 'You' : this.user(q.from).display_name}: ${preview(q)}` : 'Reply to an earlier message' }));
     }
     if (!m.deleted) {
-      for (const a of m.attachments || []) li.append(this.renderAttachment(a));
+      for (const a of m.attachments || []) li.append(renderAttachment(a));
     }
     li.append(el('div', { class: 'body', text: m.deleted ? 'Message deleted' : m.body }));
     li.append(el('div', { class: 'meta' }, m.edited_at && !m.deleted ? el('span', { text: 'edited' }) : null,
-      el('span', { text: m.ts ? timeOf(m.ts) : '' }), this.ticks(r, m)));
+      el('span', { text: m.ts ? timeOf(m.ts) : '' }), ticks(r, m, this.me.id)));
     if (!m.deleted && m.seq) {
       const actions = el('div', { class: 'actions' },
         el('button', { type: 'button', text: '↩', title: 'Reply', 'aria-label': 'Reply', onclick: () => this.startReply(m) }));
@@ -479,7 +463,7 @@ export class Chat {
           el('button', { type: 'button', text: '🗑', title: 'Delete', 'aria-label': 'Delete', onclick: () => this.deleteMessage(m) }));
       }
       li.append(actions);
-      this.swipeToReply(li, m);
+      swipeToReply(li, () => this.startReply(m));
     }
     const existing = this.messageNode(oldKey ?? key) ?? (oldKey ? this.messageNode(key) : null);
     if (existing) existing.replaceWith(li);
@@ -491,42 +475,12 @@ export class Chat {
     if (scroll && (stick || mine)) list.scrollTop = list.scrollHeight;
   }
 
-  renderAttachment(a) {
-    if (a.status && a.status !== 'ready') return el('div', { class: 'notice', text: `${a.name || a.kind}: ${a.status}` });
-    if (a.kind === 'image') {
-      return el('a', { href: a.url, target: '_blank', rel: 'noopener' },
-        el('img', { src: a.thumb_url || a.url, alt: a.name || 'image' }));
-    }
-    if (a.kind === 'audio') return el('audio', { src: a.url, controls: true, preload: 'metadata' });
-    if (a.kind === 'video') return el('video', { src: a.url, poster: a.thumb_url, controls: true, preload: 'metadata', playsInline: true });
-    return el('a', { href: a.url, download: a.name || 'file', class: 'file', text: `📎 ${a.name || 'file'} (${Math.ceil((a.size || 0) / 1024)} KB)` });
-  }
-
-  swipeToReply(li, m) {
-    let x0 = null;
-    let y0 = null;
-    li.addEventListener('touchstart', (e) => { x0 = e.touches[0].clientX; y0 = e.touches[0].clientY; }, { passive: true });
-    li.addEventListener('touchmove', (e) => {
-      if (x0 === null) return;
-      const dx = e.touches[0].clientX - x0;
-      if (Math.abs(e.touches[0].clientY - y0) > 30) { x0 = null; li.style.transform = ''; return; }
-      if (dx > 0) li.style.transform = `translateX(${Math.min(dx, 80)}px)`;
-    }, { passive: true });
-    li.addEventListener('touchend', (e) => {
-      const dx = x0 === null ? 0 : e.changedTouches[0].clientX - x0;
-      li.style.transform = '';
-      x0 = null;
-      if (dx > 60) this.startReply(m);
-      else li.classList.toggle('show-actions');
-    });
-  }
-
   // ----- composing -----
 
   startReply(m) {
     this.cancelEdit();
     this.replyTo = m;
-    $('reply-text').textContent = `Replying to ${m.from === this.me.id ? 'yourself' : this.user(m.from).display_name}: ${this.preview(m)}`;
+    $('reply-text').textContent = `Replying to ${m.from === this.me.id ? 'yourself' : this.user(m.from).display_name}: ${preview(m)}`;
     $('reply-bar').hidden = false;
     $('composer-input').focus();
   }
