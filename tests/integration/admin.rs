@@ -206,3 +206,36 @@ async fn the_cli_grants_and_revokes_the_admin_role() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user named"), "{}", String::from_utf8_lossy(&out.stderr));
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn on_a_database_with_accounts_the_migration_makes_the_earliest_one_admin() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database, Statement};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/chat.db?mode=rwc", dir.path().display());
+    let db = Database::connect(&url).await.unwrap();
+    // The schema as it was before the admin migration, with two accounts in it.
+    let before_admin = Migrator::migrations().iter().position(|m| m.name().ends_with("_admin")).unwrap() as u32;
+    Migrator::up(&db, Some(before_admin)).await.unwrap();
+    for (id, name, at) in [("u-later", "later", 2000_i64), ("u-early", "early", 1000)] {
+        db.execute(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, '', ?)",
+            [id.into(), name.into(), name.into(), at.into()],
+        ))
+        .await
+        .unwrap();
+    }
+    db.close().await.unwrap();
+
+    // The server applies the rest at start; the earliest account is the admin, and the first
+    // registration afterwards is not.
+    let app = crate::support::app::spawn_app_with(|s| s.database.url = url.clone()).await;
+    let early = app.state.store.user_by_id(&chat_server::ids::UserId("u-early".into())).await.unwrap().unwrap();
+    let later = app.state.store.user_by_id(&chat_server::ids::UserId("u-later".into())).await.unwrap().unwrap();
+    assert!(early.is_admin && !later.is_admin);
+    let newcomer = app.register("newcomer").await;
+    assert!(!is_admin(&newcomer).await);
+    app.quiesce().await;
+}
