@@ -2,7 +2,8 @@
 #
 #   make run     install build deps, then run the server (reads ./config.toml; the default
 #                config uses SQLite under data/ and no Redis)
-#   make test    install build + test deps (redis-server, mariadb), run the whole test suite,
+#   make test    install build + test deps (redis-server, mariadb, chromium, tests/browser's npm
+#                packages), run the whole test suite,
 #                then the protocol contract checks in ../shared/contract (when present)
 #   make build   release build of the workspace
 #   make bench   quick side-by-side benchmark vs the socket.io peer and a bare ceiling (under

@@ -11,6 +11,9 @@ RUN_PKGS=(build-essential pkg-config clang libclang-dev libssl-dev libsqlite3-de
 # Needed by the test suite: real Redis and MariaDB servers, started on loopback by the tests,
 # and python3 with venv for the protocol contract checks (../shared/contract/run.sh).
 TEST_PKGS=(redis-server mariadb-server mariadb-client python3 python3-venv)
+# The browser tests (tests/browser, Playwright) drive Debian's Chromium headless with node.
+BROWSER_PKGS=(chromium fonts-noto-color-emoji)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BROWSER_PKGS+=(nodejs npm); fi
 # Needed by `make bench` on top: curl and taskset, and node + npm for the socket.io reference peer
 # (Debian's nodejs and npm, unless a node with npm is installed already).
 BENCH_PKGS=(curl util-linux)
@@ -19,6 +22,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BENCH_PKGS+
 mode=${1:-test}
 pkgs=("${RUN_PKGS[@]}")
 [ "$mode" = test ] || [ "$mode" = bench ] && pkgs+=("${TEST_PKGS[@]}")
+[ "$mode" = test ] && pkgs+=("${BROWSER_PKGS[@]}")
 [ "$mode" = bench ] && pkgs+=("${BENCH_PKGS[@]}")
 
 missing=()
@@ -28,7 +32,21 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
+# playwright-core for the browser tests, from the committed lock file; reinstalled when the lock
+# file is newer than what was installed. Never downloads a browser (playwright-core has none).
+browser_node_modules() {
+  [ "$mode" = test ] || return 0
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  [ -f "$dir/package-lock.json" ] || return 0
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in tests/browser" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  browser_node_modules
   exit 0
 fi
 
@@ -44,3 +62,4 @@ for svc in redis-server mariadb; do
     $SUDO systemctl stop "$svc" || true
   fi
 done
+browser_node_modules

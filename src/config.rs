@@ -34,11 +34,13 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Threads that run Room actors; 0 means one per core.
     pub room_threads: usize,
+    /// Folder of the web client and admin pages, served at `/`.
+    pub static_dir: String,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), allowed_origins: vec![], workers: 0, room_threads: 0 }
+        Self { bind: "127.0.0.1:8080".into(), allowed_origins: vec![], workers: 0, room_threads: 0, static_dir: "static".into() }
     }
 }
 

@@ -26,6 +26,8 @@ pub static SYNC_BATCHES: AtomicU64 = AtomicU64::new(0);
 pub static SYNC_ROWS: AtomicU64 = AtomicU64::new(0);
 /// Entries in the dead-letter stream.
 pub static DEAD_LETTERS: AtomicI64 = AtomicI64::new(0);
+/// Media uploads waiting for or being processed by the MediaWorker pool.
+pub static MEDIA_QUEUE: AtomicI64 = AtomicI64::new(0);
 /// Client frames refused by the rate limiter.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
 
@@ -61,7 +63,7 @@ pub fn inc(c: &AtomicU64) {
 pub fn render() -> String {
     let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let rows: [(&str, &str, &str, String); 13] = [
+    let rows: [(&str, &str, &str, String); 14] = [
         ("chat_connections", "gauge", "Open WebSocket sessions", g(&CONNECTIONS).to_string()),
         ("chat_active_rooms", "gauge", "Room actors running", g(&ACTIVE_ROOMS).to_string()),
         ("chat_messages_accepted_total", "counter", "Messages acked to senders", c(&MESSAGES_ACCEPTED).to_string()),
@@ -74,6 +76,7 @@ pub fn render() -> String {
         ("chat_sync_batches_total", "counter", "Buffer batches committed to SQL", c(&SYNC_BATCHES).to_string()),
         ("chat_sync_rows_total", "counter", "Writes copied from the buffer into SQL", c(&SYNC_ROWS).to_string()),
         ("chat_dead_letters", "gauge", "Entries in the dead-letter stream", g(&DEAD_LETTERS).to_string()),
+        ("chat_media_queue", "gauge", "Media uploads queued or processing", g(&MEDIA_QUEUE).to_string()),
         ("chat_rate_limited_total", "counter", "Client frames refused by the rate limiter", c(&RATE_LIMITED).to_string()),
     ];
     let mut out = String::with_capacity(2048);

@@ -87,8 +87,13 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?.port();
         let data = web::Data::new(state.clone());
+        let static_dir = settings.server.static_dir.clone();
         let mut server = HttpServer::new(move || {
-            App::new().wrap(tracing_actix_web::TracingLogger::default()).app_data(data.clone()).configure(http::routes)
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .app_data(data.clone())
+                .configure(http::routes)
+                .service(http::static_files(&static_dir))
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;

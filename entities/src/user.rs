@@ -24,6 +24,10 @@ pub struct Model {
     pub avatar_media: Option<String>,
     /// Set when the account was deleted (the row stays so messages keep their sender).
     pub deleted_at: Option<i64>,
+    /// May use the admin pages and `/api/admin`.
+    pub is_admin: bool,
+    /// Set while the account is banned: no login, no token works.
+    pub banned_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -122,7 +122,10 @@ impl MediaPool {
 
     async fn run(self, id: String, owner: UserId, job: Job) {
         let folder = job.out_dir.clone();
-        let outcome = match self.workers.send(Process { id: id.clone(), owner: owner.clone(), job }).await {
+        crate::metrics::MEDIA_QUEUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = self.workers.send(Process { id: id.clone(), owner: owner.clone(), job }).await;
+        crate::metrics::MEDIA_QUEUE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = match outcome {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(media = %id, error = %e, "media workers unreachable");

@@ -122,7 +122,8 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
     Ok(HttpResponse::Created().json(json!({"token": token, "user": user_out(&user)})))
 }
 
-/// `POST /api/auth/login` → 200 {token, user}; 401 on a wrong username or password.
+/// `POST /api/auth/login` → 200 {token, user}; 401 on a wrong username or password, 403 when
+/// the account is banned.
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
@@ -133,6 +134,9 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
     let Some(user) = user.filter(|_| ok) else {
         return Err(ChatError::Unauthorized);
     };
+    if user.banned_at.is_some() {
+        return Err(ChatError::Forbidden("banned".into()));
+    }
     let token = issue_token(&state, &UserId(user.id.clone())).await?;
     Ok(HttpResponse::Ok().json(json!({"token": token, "user": user_out(&user)})))
 }

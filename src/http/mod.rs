@@ -1,8 +1,11 @@
-//! HTTP handlers: `/api/...` JSON endpoints, `/ws`, `/media/...` files, `/healthz` and `/metrics`.
+//! HTTP handlers: `/api/...` JSON endpoints, `/ws`, `/media/...` files, `/healthz` and `/metrics`;
+//! everything else is a file of the web client (`server.static_dir`, see `static_files`).
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod people;
+pub mod presence;
 pub mod push;
 pub mod media;
 pub mod rooms;
@@ -68,6 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/me/sessions", web::get().to(people::sessions))
                 .route("/me/sessions", web::delete().to(people::revoke_all))
                 .route("/me/sessions/{id}", web::delete().to(people::revoke_session))
+                .route("/presence", web::get().to(presence::presence))
                 .route("/users", web::get().to(people::search))
                 .route("/users/by-name/{username}", web::get().to(people::by_name))
                 .route("/users/{id}", web::get().to(people::profile))
@@ -105,8 +109,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/push/sms/invite", web::post().to(push::invite))
                 .route("/media", web::post().to(media::upload))
                 .route("/media/{id}", web::get().to(media::get))
+                .route("/admin/stats", web::get().to(admin::stats))
+                .route("/admin/users", web::get().to(admin::users))
+                .route("/admin/users/{id}/ban", web::post().to(admin::ban))
+                .route("/admin/users/{id}/ban", web::delete().to(admin::unban))
+                .route("/admin/users/{id}/revoke-sessions", web::post().to(admin::revoke_sessions))
+                .route("/admin/rooms", web::get().to(admin::rooms))
+                .route("/admin/rooms/{id}/members", web::get().to(admin::room_members))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint")) })),
         );
+}
+
+/// The web client and admin pages: files under `server.static_dir`, `index.html` for a folder.
+/// Mounted last, so every route above wins.
+pub fn static_files(dir: &str) -> actix_files::Files {
+    actix_files::Files::new("/", dir).index_file("index.html").redirect_to_slash_directory()
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -38,6 +38,8 @@ pub struct MyProfile {
     pub public: PublicProfile,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// May use the admin pages.
+    pub is_admin: bool,
 }
 
 pub fn public_profile(u: &user::Model) -> PublicProfile {
@@ -52,7 +54,7 @@ pub fn public_profile(u: &user::Model) -> PublicProfile {
 }
 
 fn my_profile(u: &user::Model) -> MyProfile {
-    MyProfile { public: public_profile(u), email: u.email.clone(), phone: u.phone.clone() }
+    MyProfile { public: public_profile(u), email: u.email.clone(), phone: u.phone.clone(), is_admin: u.is_admin }
 }
 
 /// Distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).

@@ -2,6 +2,7 @@
 //! domain. Chat writes (messages, memberships, read marks) go through `writes::WriteOp`, applied
 //! only by the Persister (embedded mode) or the Syncer (buffered mode).
 
+pub mod admin;
 pub mod buffer;
 pub mod media;
 pub mod messages;

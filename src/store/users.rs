@@ -3,20 +3,23 @@
 use entities::{token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
-    Statement,
+    Statement, TransactionTrait,
 };
 
 use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
 
 impl Store {
-    /// Creates an account; `Conflict` if the username is taken.
+    /// Creates an account; `Conflict` if the username is taken. The first account ever created
+    /// becomes an admin: in the same transaction it claims the `first_user` row of
+    /// `admin_claims`, whose primary key lets only one of two racing registrations win.
     pub async fn create_user(
         &self,
         username: &str,
         display_name: &str,
         password_hash: &str,
     ) -> Result<user::Model, StoreError> {
+        let txn = self.db.begin().await?;
         let model = user::ActiveModel {
             id: Set(UserId::generate().0),
             username: Set(username.to_owned()),
@@ -24,9 +27,27 @@ impl Store {
             password_hash: Set(password_hash.to_owned()),
             created_at: Set(now_ms()),
             last_seen: Set(None),
+            is_admin: Set(false),
             ..Default::default()
         };
-        model.insert(&self.db).await.map_err(StoreError::classify)
+        let mut user = model.insert(&txn).await.map_err(StoreError::classify)?;
+        let backend = txn.get_database_backend();
+        let insert = match backend {
+            DbBackend::MySql => "INSERT IGNORE INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?)",
+            _ => "INSERT INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?) ON CONFLICT DO NOTHING",
+        };
+        let claimed = txn
+            .execute(Statement::from_sql_and_values(backend, insert, [user.id.clone().into(), user.created_at.into()]))
+            .await?
+            .rows_affected()
+            == 1;
+        if claimed {
+            let mut active: user::ActiveModel = user.into();
+            active.is_admin = Set(true);
+            user = active.update(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(user)
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<user::Model>, StoreError> {
@@ -56,7 +77,7 @@ impl Store {
         Ok(())
     }
 
-    /// The user holding an unexpired token with this hash.
+    /// The user holding an unexpired token with this hash, unless banned.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<user::Model>, StoreError> {
         let Some(tok) = token::Entity::find_by_id(token_hash.to_owned()).one(&self.db).await? else {
             return Ok(None);
@@ -65,7 +86,7 @@ impl Store {
             token::Entity::delete_by_id(token_hash.to_owned()).exec(&self.db).await?;
             return Ok(None);
         }
-        self.user_by_id(&UserId(tok.user_id)).await
+        Ok(self.user_by_id(&UserId(tok.user_id)).await?.filter(|u| u.banned_at.is_none()))
     }
 
     pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {

@@ -7,6 +7,9 @@
 mod support;
 
 mod actors;
+mod admin;
+mod browser;
+mod web;
 mod chat;
 mod durable;
 mod liveness;

@@ -32,6 +32,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.server.workers = 2;
     s.database.url = format!("sqlite://{}/chat.db?mode=rwc", dir.display());
     s.media.dir = dir.join("media").display().to_string();
+    s.server.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
     s
 }
 

@@ -1,0 +1,159 @@
+//! `/api/admin/...`: live statistics, accounts (search, ban, unban, revoke sessions) and
+//! conversations, for admins only (403 `forbidden` for everyone else, 401 without a token).
+//!
+//! Admins are the first account ever registered and those named with
+//! `chat-server admin grant USERNAME`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::AuthUser;
+use super::people::close_tokens;
+use super::AppState;
+use crate::error::ChatError;
+use crate::ids::{now_ms, RoomId, UserId};
+use crate::metrics;
+
+/// An authenticated caller who is an admin.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequest for AdminUser {
+    type Error = ChatError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ChatError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let auth = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let auth = auth.await?;
+            if !auth.user.is_admin {
+                return Err(ChatError::Forbidden("admins only".into()));
+            }
+            Ok(AdminUser(auth))
+        })
+    }
+}
+
+/// How far back the messages-per-second rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Samples of the accepted-messages counter taken when stats were read: the rate is the change
+/// over the window, so it needs no timer of its own.
+static SAMPLES: Mutex<VecDeque<(Instant, u64)>> = Mutex::new(VecDeque::new());
+
+/// Messages accepted per second over (up to) the last [`RATE_WINDOW`] of reads.
+fn messages_per_second(total: u64) -> f64 {
+    let now = Instant::now();
+    let Ok(mut samples) = SAMPLES.lock() else {
+        return 0.0;
+    };
+    samples.push_back((now, total));
+    while samples.len() > 2 && samples.front().is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW) {
+        samples.pop_front();
+    }
+    match samples.front() {
+        Some((t, first)) if now.duration_since(*t) >= Duration::from_millis(200) => {
+            total.saturating_sub(*first) as f64 / now.duration_since(*t).as_secs_f64()
+        }
+        _ => 0.0,
+    }
+}
+
+/// `GET /api/admin/stats` → the live numbers the dashboard charts.
+pub async fn stats(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, ChatError> {
+    let g = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
+    let c = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let total = c(&metrics::MESSAGES_ACCEPTED);
+    let channels = [("webpush", &metrics::PUSH_WEBPUSH), ("fcm", &metrics::PUSH_FCM), ("sms", &metrics::PUSH_SMS)];
+    let per_channel: serde_json::Map<String, serde_json::Value> = channels
+        .iter()
+        .map(|(name, ch)| ((*name).to_owned(), json!({"sent": c(&ch.sent), "failed": c(&ch.failed), "pruned": c(&ch.pruned)})))
+        .collect();
+    let sent: u64 = channels.iter().map(|(_, ch)| c(&ch.sent)).sum();
+    let failed: u64 = channels.iter().map(|(_, ch)| c(&ch.failed)).sum();
+    Ok(HttpResponse::Ok().json(json!({
+        "server_time": now_ms(),
+        "connections": g(&metrics::CONNECTIONS),
+        "active_rooms": g(&metrics::ACTIVE_ROOMS),
+        "messages_total": total,
+        "messages_per_second": messages_per_second(total),
+        "write_buffer_depth": g(&metrics::WRITE_BUFFER_DEPTH),
+        "sync_lag_ms": g(&metrics::SYNC_LAG_MS),
+        "dead_letters": g(&metrics::DEAD_LETTERS),
+        "media_queue": g(&metrics::MEDIA_QUEUE),
+        "push": {"sent": sent, "failed": failed, "channels": per_channel},
+        "users": state.store.count_users().await?,
+    })))
+}
+
+/// `?q=` of the admin lists.
+#[derive(Debug, Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    pub q: String,
+}
+
+/// `GET /api/admin/users?q=` → {users: [{id, username, display_name, created_at, last_seen,
+/// is_admin, banned_at}]}.
+pub async fn users(state: web::Data<AppState>, _admin: AdminUser, q: web::Query<Search>) -> Result<HttpResponse, ChatError> {
+    let users = state.store.admin_search_users(&q.q, 100).await?;
+    Ok(HttpResponse::Ok().json(json!({ "users": users })))
+}
+
+async fn target(state: &AppState, id: String) -> Result<UserId, ChatError> {
+    let user = state.store.user_by_id(&UserId(id)).await?.filter(|u| u.deleted_at.is_none());
+    Ok(UserId(user.ok_or(ChatError::NotFound("user"))?.id))
+}
+
+/// `POST /api/admin/users/{id}/ban` → 204: every token revoked, every socket closed (4001), and
+/// login refused (403) until unbanned. Admins cannot ban themselves.
+pub async fn ban(state: web::Data<AppState>, admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let user = target(&state, path.into_inner()).await?;
+    if user == admin.0.id() {
+        return Err(ChatError::invalid("you cannot ban yourself"));
+    }
+    let hashes = state.store.set_banned(&user, true).await?;
+    close_tokens(&state, hashes, "banned");
+    tracing::info!(user = %user, by = %admin.0.user.id, "banned");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/admin/users/{id}/ban` → 204: the account may log in again.
+pub async fn unban(state: web::Data<AppState>, admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let user = target(&state, path.into_inner()).await?;
+    state.store.set_banned(&user, false).await?;
+    tracing::info!(user = %user, by = %admin.0.user.id, "unbanned");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/admin/users/{id}/revoke-sessions` → {revoked: n}: every token stops working and
+/// its sockets close (4001); the account may log in again.
+pub async fn revoke_sessions(state: web::Data<AppState>, admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let user = target(&state, path.into_inner()).await?;
+    let hashes = state.store.revoke_tokens(&user, None).await?;
+    let revoked = hashes.len();
+    close_tokens(&state, hashes, "session revoked by an admin");
+    tracing::info!(user = %user, by = %admin.0.user.id, revoked, "sessions revoked");
+    Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
+}
+
+/// `GET /api/admin/rooms?q=` → {rooms: [{id, kind, name, created_at, messages, members}]},
+/// largest first.
+pub async fn rooms(state: web::Data<AppState>, _admin: AdminUser, q: web::Query<Search>) -> Result<HttpResponse, ChatError> {
+    let rooms = state.store.admin_rooms(&q.q, 200).await?;
+    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
+}
+
+/// `GET /api/admin/rooms/{id}/members` → {members: [{id, username, display_name, role}]}.
+pub async fn room_members(state: web::Data<AppState>, _admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+    let members = state.store.admin_room_members(&RoomId(path.into_inner())).await?.ok_or(ChatError::NotFound("room"))?;
+    Ok(HttpResponse::Ok().json(json!({ "members": members })))
+}

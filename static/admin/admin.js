@@ -1,0 +1,167 @@
+// The admin pages: live statistics with small charts (polled every second), users (search, ban,
+// unban, revoke sessions) and conversations. Uses the chat's sign-in token (same origin).
+
+const TOKEN_KEY = 'chat.token';
+const POLL_MS = 1000;
+const HISTORY = 60;
+
+document.documentElement.dataset.theme = localStorage.getItem('chat.theme') || 'light';
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null) continue;
+    if (k === 'text') n.textContent = v;
+    else if (k === 'class') n.className = v;
+    else if (k.startsWith('on')) n.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(n.dataset, v);
+    else n.setAttribute(k, v);
+  }
+  n.append(...children.filter((c) => c !== null && c !== undefined));
+  return n;
+}
+
+class HttpError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path) {
+  const res = await fetch(`/api/admin${path}`, { method, headers: { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ''}` } });
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new HttpError(res.status, data?.error?.message || `HTTP ${res.status}`);
+  return data;
+}
+
+// ----- live stats -----
+
+const METRICS = [
+  ['connections', 'Connections', (s) => s.connections],
+  ['active_rooms', 'Active rooms', (s) => s.active_rooms],
+  ['messages_per_second', 'Messages / s', (s) => s.messages_per_second],
+  ['write_buffer_depth', 'Write-buffer backlog', (s) => s.write_buffer_depth],
+  ['sync_lag_ms', 'Sync lag (ms)', (s) => s.sync_lag_ms],
+  ['media_queue', 'Media queue', (s) => s.media_queue],
+  ['push_sent', 'Pushes sent', (s) => s.push.sent],
+  ['push_failed', 'Pushes failed', (s) => s.push.failed],
+  ['users', 'Accounts', (s) => s.users],
+];
+const series = Object.fromEntries(METRICS.map(([k]) => [k, []]));
+
+function buildStats() {
+  $('stats').replaceChildren(...METRICS.map(([key, label]) => el('div', { class: 'stat', id: `stat-${key}` },
+    el('div', { class: 'label', text: label }),
+    el('div', { class: 'value', 'data-metric': key, text: '–' }),
+    el('canvas', { width: 160, height: 36 }))));
+}
+
+function draw(canvas, values) {
+  const ctx = canvas.getContext('2d');
+  const { width: w, height: h } = canvas;
+  ctx.clearRect(0, 0, w, h);
+  if (values.length < 2) return;
+  const max = Math.max(1, ...values);
+  ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue('--accent').trim() || '#2563eb';
+  ctx.lineWidth = 2;
+  ctx.beginPath();
+  values.forEach((v, i) => {
+    const x = (i / (HISTORY - 1)) * w;
+    const y = h - 2 - (v / max) * (h - 4);
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.stroke();
+}
+
+function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(2); }
+
+async function poll() {
+  try {
+    const s = await api('GET', '/stats');
+    for (const [key, , pick] of METRICS) {
+      const v = Number(pick(s)) || 0;
+      const arr = series[key];
+      arr.push(v);
+      if (arr.length > HISTORY) arr.shift();
+      const box = $(`stat-${key}`);
+      box.querySelector('.value').textContent = fmt(v);
+      draw(box.querySelector('canvas'), arr);
+    }
+    $('updated').textContent = `updated ${new Date(s.server_time).toLocaleTimeString()}`;
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) return refuse(e);
+    $('updated').textContent = `not updated: ${e.message}`;
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+// ----- users -----
+
+async function loadUsers() {
+  try {
+    const { users } = await api('GET', `/users?q=${encodeURIComponent($('user-search').value.trim())}`);
+    $('users').replaceChildren(...users.map(userRow));
+  } catch (e) { if (e.status === 401 || e.status === 403) refuse(e); }
+}
+
+function userRow(u) {
+  const act = (label, method, path) => el('button', { type: 'button', text: label, onclick: async () => {
+    try { await api(method, path); } catch (e) { alert(e.message); }
+    loadUsers();
+  } });
+  const id = encodeURIComponent(u.id);
+  return el('tr', { dataset: { user: u.username } },
+    el('td', { text: `${u.display_name} (@${u.username})` }),
+    el('td', { text: u.is_admin ? 'admin' : 'user' }),
+    el('td', { class: u.banned_at ? 'banned' : '', text: u.banned_at ? 'banned' : 'active' }),
+    el('td', {},
+      u.banned_at ? act('Unban', 'DELETE', `/users/${id}/ban`) : act('Ban', 'POST', `/users/${id}/ban`),
+      act('Revoke sessions', 'POST', `/users/${id}/revoke-sessions`)));
+}
+
+// ----- conversations -----
+
+async function loadRooms() {
+  try {
+    const { rooms } = await api('GET', `/rooms?q=${encodeURIComponent($('room-search').value.trim())}`);
+    $('rooms').replaceChildren(...rooms.map((r) => el('tr', { class: 'clickable', dataset: { room: r.id }, onclick: () => showMembers(r) },
+      el('td', { text: r.name || '(direct message)' }), el('td', { text: r.kind }),
+      el('td', { text: String(r.members) }), el('td', { text: String(r.messages) }))));
+  } catch (e) { if (e.status === 401 || e.status === 403) refuse(e); }
+}
+
+async function showMembers(r) {
+  try {
+    const { members } = await api('GET', `/rooms/${encodeURIComponent(r.id)}/members`);
+    $('members-title').textContent = `Members of ${r.name || 'the direct message'}`;
+    $('member-list').replaceChildren(...members.map((m) => el('li', { text: `${m.display_name} (@${m.username}), ${m.role}` })));
+    $('members').hidden = false;
+  } catch (e) { alert(e.message); }
+}
+
+function refuse(e) {
+  $('panels').hidden = true;
+  $('refused').hidden = false;
+  $('refused').textContent = e.status === 403 ? 'Admins only: this account may not use the admin pages.'
+    : 'Sign in to the chat first, with an admin account.';
+  throw e;
+}
+
+async function main() {
+  buildStats();
+  try {
+    await api('GET', '/stats');
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) { try { refuse(e); } catch { return; } }
+  }
+  $('panels').hidden = false;
+  let t1 = null;
+  let t2 = null;
+  $('user-search').addEventListener('input', () => { clearTimeout(t1); t1 = setTimeout(loadUsers, 200); });
+  $('room-search').addEventListener('input', () => { clearTimeout(t2); t2 = setTimeout(loadRooms, 200); });
+  poll().catch(() => {});
+  loadUsers().catch(() => {});
+  loadRooms().catch(() => {});
+  setInterval(() => loadRooms().catch(() => {}), 10000);
+}
+
+main();

@@ -1,0 +1,652 @@
+// The chat: conversation list, the open conversation, live frames, history, sending.
+// Message text is only ever set with textContent.
+
+import { get, post, upload, ApiError } from './api.js';
+import { $, el, avatar, timeOf, lastSeenText, uuid } from './util.js';
+import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
+
+const PAGE = 30;
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const TYPING_SHOW_MS = 6000;
+
+export class Chat {
+  constructor(socket, me) {
+    this.socket = socket;
+    this.me = me;
+    this.rooms = new Map();
+    this.users = new Map();
+    this.current = null;
+    this.syncing = false;
+    this.replyTo = null;
+    this.editing = null;
+    this.media = new Map();
+    this.mediaWaiters = new Map();
+    this.typingSentAt = 0;
+    this.typingTimer = null;
+    this.bind();
+  }
+
+  /** Forgets everything of the previous account (after a sign-out). */
+  reset() {
+    this.rooms.clear();
+    this.users.clear();
+    this.media.clear();
+    this.mediaWaiters.clear();
+    if (this.current) this.closeRoom();
+    $('room-list').replaceChildren();
+  }
+
+  // ----- people and rooms -----
+
+  user(id) {
+    if (!this.users.has(id)) this.users.set(id, { id, display_name: '…', online: false, last_seen: null });
+    return this.users.get(id);
+  }
+
+  rememberUser(u) {
+    const known = this.user(u.id);
+    Object.assign(known, { username: u.username, display_name: u.display_name ?? known.display_name });
+    return known;
+  }
+
+  room(id) { return this.rooms.get(id); }
+
+  upsertRoom(summary) {
+    let r = this.rooms.get(summary.id);
+    if (!r) {
+      r = { id: summary.id, kind: summary.kind, name: summary.name, last_seq: 0, unread: 0, members: [], last: null,
+        seen: undefined, typing: new Map(), messages: new Map(), loaded: false, hasMore: true, delivered: 0, read: 0 };
+      this.rooms.set(summary.id, r);
+    }
+    Object.assign(r, { kind: summary.kind ?? r.kind, name: summary.name ?? r.name });
+    if (summary.last_seq !== undefined) r.last_seq = Math.max(r.last_seq, summary.last_seq);
+    if (summary.unread !== undefined) r.unread = summary.unread;
+    if (summary.members) {
+      r.members = summary.members.map((m) => m.id);
+      for (const m of summary.members) this.rememberUser(m);
+    }
+    return r;
+  }
+
+  /** Asks who is online among everyone I share a conversation with (soon after a change). */
+  refreshPresence() {
+    clearTimeout(this.presenceTimer);
+    this.presenceTimer = setTimeout(async () => {
+      try {
+        const { presence } = await get('/presence');
+        for (const p of presence) this.onPresence(p);
+      } catch { /* the presence frames still come */ }
+    }, 100);
+  }
+
+  async loadRoomDetails(r) {
+    try {
+      const { room } = await get(`/rooms/${encodeURIComponent(r.id)}`);
+      this.upsertRoom(room);
+      this.refreshPresence();
+      if (r.last_seq > 0 && !r.last) {
+        const { messages } = await get(`/rooms/${encodeURIComponent(r.id)}/messages?limit=1`);
+        if (messages.length && (!r.last || r.last.seq < messages[0].seq)) r.last = messages[0];
+      }
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 403 || e.status === 404)) this.rooms.delete(r.id);
+    }
+    this.renderRooms();
+    if (this.current === r.id) this.renderHeader();
+  }
+
+  roomName(r) {
+    if (r.kind === 'dm') {
+      const other = this.dmPeer(r);
+      return other ? other.display_name : (r.name || 'Direct message');
+    }
+    return r.name || 'Group';
+  }
+
+  dmPeer(r) {
+    const id = r.members.find((m) => m !== this.me.id);
+    return id ? this.user(id) : null;
+  }
+
+  // ----- the socket -----
+
+  onHello(hello) {
+    this.me = { ...this.me, ...hello.user };
+    const cursors = {};
+    const fresh = [];
+    const inHello = new Set();
+    for (const s of hello.rooms) {
+      inHello.add(s.id);
+      const r = this.upsertRoom(s);
+      if (r.seen === undefined) {
+        r.seen = s.last_seq;
+        fresh.push(r);
+      } else {
+        cursors[r.id] = r.seen;
+      }
+    }
+    for (const id of [...this.rooms.keys()]) if (!inHello.has(id)) this.rooms.delete(id);
+    this.syncing = Object.keys(cursors).length > 0;
+    if (this.syncing) this.socket.send({ type: 'sync', cursors });
+    else this.resendPending();
+    for (const r of fresh) this.loadRoomDetails(r);
+    this.renderRooms();
+    if (this.current && this.room(this.current)) this.markRead(this.room(this.current));
+  }
+
+  onFrame(f) {
+    switch (f.type) {
+      case 'message': return this.onMessage(f);
+      case 'ack': return this.onAck(f);
+      case 'ack_many': return this.onAckMany?.(f);
+      case 'synced':
+        this.syncing = false;
+        return this.resendPending();
+      case 'edited': return this.onEdited(f);
+      case 'deleted': return this.onDeleted(f);
+      case 'typing': return this.onTyping(f);
+      case 'presence': return this.onPresence(f);
+      case 'receipt': return this.onReceipt(f);
+      case 'room_event': return this.onRoomEvent(f);
+      case 'media': return this.onMedia(f);
+      case 'settings': return this.onSettings?.(f.settings);
+      case 'error': return this.onError(f);
+      default: return undefined;
+    }
+  }
+
+  onMessage(m) {
+    const r = this.room(m.room);
+    if (!r) {
+      const fresh = this.upsertRoom({ id: m.room, last_seq: m.seq, unread: m.from === this.me.id ? 0 : 1 });
+      fresh.seen = m.seq;
+      fresh.last = m;
+      this.loadRoomDetails(fresh);
+      return;
+    }
+    const isNew = this.store(r, m);
+    r.seen = Math.max(r.seen ?? 0, m.seq);
+    r.last_seq = Math.max(r.last_seq, m.seq);
+    if (!r.last || r.last.seq <= m.seq) r.last = m;
+    if (m.from !== this.me.id) {
+      this.stopTyping(r, m.from);
+      if (isNew && !this.syncing && !(this.current === r.id && this.visible())) r.unread += 1;
+    }
+    if (this.current === r.id) {
+      this.renderMessage(r, r.messages.get(m.id), true);
+      this.markRead(r);
+    }
+    this.renderRooms();
+  }
+
+  /** Keeps a message in its room (replacing a pending copy with the same client id). */
+  store(r, m) {
+    if (r.messages.has(m.id)) {
+      Object.assign(r.messages.get(m.id), m);
+      return false;
+    }
+    const pendingKey = `c:${m.client_id}`;
+    if (m.from === this.me.id && r.messages.has(pendingKey)) {
+      const p = r.messages.get(pendingKey);
+      r.messages.delete(pendingKey);
+      Object.assign(p, m, { pending: false });
+      r.messages.set(m.id, p);
+      return false;
+    }
+    r.messages.set(m.id, { ...m });
+    return true;
+  }
+
+  onAck(a) {
+    const r = this.room(a.room);
+    if (!r) return;
+    const key = `c:${a.client_id}`;
+    const p = r.messages.get(key);
+    if (p) {
+      r.messages.delete(key);
+      if (!r.messages.has(a.id)) {
+        Object.assign(p, { id: a.id, seq: a.seq, ts: a.ts, pending: false });
+        r.messages.set(a.id, p);
+        if (this.current === r.id) this.renderMessage(r, p, false, key);
+      } else if (this.current === r.id) {
+        this.messageNode(key)?.remove();
+      }
+      if (!r.last || r.last.seq <= a.seq) r.last = r.messages.get(a.id);
+    }
+    r.seen = Math.max(r.seen ?? 0, a.seq);
+    r.last_seq = Math.max(r.last_seq, a.seq);
+    this.renderRooms();
+  }
+
+  onEdited(f) {
+    const r = this.room(f.room);
+    const m = r?.messages.get(f.id);
+    if (m) {
+      Object.assign(m, { body: f.body, edited_at: f.edited_at });
+      if (this.current === r.id) this.renderMessage(r, m);
+    }
+    if (r?.last?.id === f.id) Object.assign(r.last, { body: f.body });
+    this.renderRooms();
+  }
+
+  onDeleted(f) {
+    const r = this.room(f.room);
+    const m = r?.messages.get(f.id);
+    if (m) {
+      Object.assign(m, { deleted: true, body: '', attachments: [] });
+      if (this.current === r.id) this.renderMessage(r, m);
+    }
+    if (r?.last?.id === f.id) Object.assign(r.last, { deleted: true, body: '' });
+    this.renderRooms();
+  }
+
+  onTyping(f) {
+    const r = this.room(f.room);
+    if (!r || f.user === this.me.id) return;
+    if (f.state === 'start') {
+      clearTimeout(r.typing.get(f.user));
+      r.typing.set(f.user, setTimeout(() => this.stopTyping(r, f.user), TYPING_SHOW_MS));
+    } else {
+      this.stopTyping(r, f.user);
+      return;
+    }
+    this.renderRooms();
+    if (this.current === r.id) this.renderHeader();
+  }
+
+  stopTyping(r, user) {
+    if (!r.typing.has(user)) return;
+    clearTimeout(r.typing.get(user));
+    r.typing.delete(user);
+    this.renderRooms();
+    if (this.current === r.id) this.renderHeader();
+  }
+
+  onPresence(f) {
+    const u = this.user(f.user);
+    u.online = f.online;
+    if (f.last_seen) u.last_seen = f.last_seen;
+    this.renderRooms();
+    if (this.current) this.renderHeader();
+  }
+
+  onReceipt(f) {
+    const r = this.room(f.room);
+    if (!r) return;
+    if (f.user === this.me.id) {
+      if (f.kind === 'read' && f.seq >= r.last_seq) { r.unread = 0; this.renderRooms(); }
+      return;
+    }
+    r.delivered = Math.max(r.delivered, f.seq);
+    if (f.kind === 'read') r.read = Math.max(r.read, f.seq);
+    if (this.current === r.id) {
+      for (const m of r.messages.values()) if (m.from === this.me.id) this.renderMessage(r, m);
+    }
+  }
+
+  onRoomEvent(f) {
+    if (f.event === 'member_removed' && f.user === this.me.id) {
+      this.rooms.delete(f.room);
+      if (this.current === f.room) this.closeRoom();
+      this.renderRooms();
+      return;
+    }
+    const r = this.room(f.room) || this.upsertRoom({ id: f.room });
+    if (r.seen === undefined) r.seen = 0;
+    this.loadRoomDetails(r);
+  }
+
+  onMedia(f) {
+    this.media.set(f.id, f);
+    if (f.status === 'ready' || f.status === 'failed') {
+      const w = this.mediaWaiters.get(f.id);
+      if (w) { this.mediaWaiters.delete(f.id); w(f); }
+    }
+  }
+
+  onError(f) {
+    if (f.client_id) {
+      for (const r of this.rooms.values()) {
+        const p = r.messages.get(`c:${f.client_id}`);
+        if (p) {
+          p.failed = f.message;
+          p.pending = false;
+          if (this.current === r.id) this.renderMessage(r, p);
+        }
+      }
+    }
+    this.toast(f.message || f.code);
+  }
+
+  toast(text) {
+    const s = $('chat-status');
+    if (this.current && s) {
+      s.textContent = text;
+      s.classList.add('error');
+      setTimeout(() => { s.classList.remove('error'); this.renderHeader(); }, 4000);
+    }
+  }
+
+  visible() { return document.visibilityState === 'visible'; }
+
+  // ----- opening a room, history -----
+
+  async openRoom(id) {
+    const r = this.room(id);
+    if (!r) return;
+    this.current = id;
+    this.cancelReply();
+    this.cancelEdit();
+    $('app').classList.add('in-chat');
+    $('chat').hidden = false;
+    $('empty').hidden = true;
+    const list = $('messages');
+    list.replaceChildren();
+    r.messages = new Map([...r.messages].filter(([k]) => k.startsWith('c:')));
+    r.hasMore = true;
+    r.loaded = false;
+    this.renderHeader();
+    this.renderRooms();
+    await this.loadOlder(r, true);
+    r.loaded = true;
+    list.scrollTop = list.scrollHeight;
+    this.markRead(r);
+    if (matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
+  }
+
+  closeRoom() {
+    this.current = null;
+    $('app').classList.remove('in-chat');
+    $('chat').hidden = true;
+    $('empty').hidden = false;
+    this.renderRooms();
+  }
+
+  async loadOlder(r, first = false) {
+    if (r.loadingOlder || !r.hasMore) return;
+    r.loadingOlder = true;
+    const list = $('messages');
+    const seqs = [...r.messages.values()].filter((m) => m.seq).map((m) => m.seq);
+    const before = first || !seqs.length ? '' : `&before=${Math.min(...seqs)}`;
+    try {
+      const page = await get(`/rooms/${encodeURIComponent(r.id)}/messages?limit=${PAGE}${before}`);
+      if (this.current !== r.id) return;
+      const prevHeight = list.scrollHeight;
+      const prevTop = list.scrollTop;
+      for (const m of page.messages) {
+        this.store(r, m);
+        this.renderMessage(r, r.messages.get(m.id));
+      }
+      r.hasMore = page.has_more;
+      if (!first) list.scrollTop = prevTop + (list.scrollHeight - prevHeight);
+    } catch (e) {
+      this.toast(`history: ${e.message}`);
+    } finally {
+      r.loadingOlder = false;
+    }
+  }
+
+  markRead(r) {
+    if (this.current !== r.id || !this.visible()) return;
+    const seq = Math.max(0, ...[...r.messages.values()].filter((m) => m.seq).map((m) => m.seq));
+    if (seq > 0 && (r.unread > 0 || seq > (r.readSent ?? 0))) {
+      if (this.socket.send({ type: 'read', room: r.id, seq })) r.readSent = seq;
+    }
+    if (r.unread) { r.unread = 0; this.renderRooms(); }
+  }
+
+  // ----- rendering -----
+
+  renderRooms() {
+    const list = $('room-list');
+    const rooms = [...this.rooms.values()].sort((a, b) => (b.last?.ts ?? 0) - (a.last?.ts ?? 0));
+    list.replaceChildren(...rooms.map((r) => {
+      const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
+      const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
+      let last = typing.length ? `${typing.join(', ')} typing…` : preview(r.last);
+      if (!typing.length && r.last && r.kind !== 'dm' && r.last.from) {
+        last = `${r.last.from === this.me.id ? 'You' : this.user(r.last.from).display_name}: ${last}`;
+      }
+      return el('li', { class: `room${this.current === r.id ? ' active' : ''}`, dataset: { room: r.id }, onclick: () => this.openRoom(r.id) },
+        avatar(this.roomName(r), null, peer ? peer.online : undefined),
+        el('div', { class: 'info' },
+          el('div', { class: 'name', text: this.roomName(r) }),
+          el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
+        r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
+    }));
+  }
+
+  renderHeader() {
+    const r = this.room(this.current);
+    if (!r) return;
+    $('chat-title').textContent = this.roomName(r);
+    const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
+    let status;
+    if (typing.length) status = r.kind === 'dm' ? 'typing…' : `${typing.join(', ')} typing…`;
+    else if (r.kind === 'dm') {
+      const peer = this.dmPeer(r);
+      status = peer?.online ? 'online' : lastSeenText(peer?.last_seen);
+    } else status = `${r.members.length} members`;
+    const s = $('chat-status');
+    if (!s.classList.contains('error')) s.textContent = status;
+  }
+
+  messageNode(key) {
+    return $('messages').querySelector(`li[data-key="${CSS.escape(key)}"]`);
+  }
+
+  /** Renders (or re-renders) one message at its place in seq order. */
+  renderMessage(r, m, scroll = false, oldKey) {
+    if (!m) return;
+    const list = $('messages');
+    const key = m.id ?? `c:${m.client_id}`;
+    const mine = m.from === this.me.id;
+    const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}`, dataset: { key, seq: m.seq ?? '' } });
+    if (r.kind !== 'dm' && !mine) li.append(el('div', { class: 'from', text: this.user(m.from).display_name }));
+    if (m.reply_to) {
+      const q = r.messages.get(m.reply_to);
+      li.append(el('div', { class: 'quote', text: q ? `${q.from === this.me.id ? 'You' : this.user(q.from).display_name}: ${preview(q)}` : 'Reply to an earlier message' }));
+    }
+    if (!m.deleted) {
+      for (const a of m.attachments || []) li.append(renderAttachment(a));
+    }
+    li.append(el('div', { class: 'body', text: m.deleted ? 'Message deleted' : m.body }));
+    li.append(el('div', { class: 'meta' }, m.edited_at && !m.deleted ? el('span', { text: 'edited' }) : null,
+      el('span', { text: m.ts ? timeOf(m.ts) : '' }), ticks(r, m, this.me.id)));
+    if (!m.deleted && m.seq) {
+      const actions = el('div', { class: 'actions' },
+        el('button', { type: 'button', text: '↩', title: 'Reply', 'aria-label': 'Reply', onclick: () => this.startReply(m) }));
+      if (mine) {
+        actions.append(el('button', { type: 'button', text: '✎', title: 'Edit', 'aria-label': 'Edit', onclick: () => this.startEdit(m) }),
+          el('button', { type: 'button', text: '🗑', title: 'Delete', 'aria-label': 'Delete', onclick: () => this.deleteMessage(m) }));
+      }
+      li.append(actions);
+      swipeToReply(li, () => this.startReply(m));
+    }
+    const existing = this.messageNode(oldKey ?? key) ?? (oldKey ? this.messageNode(key) : null);
+    if (existing) existing.replaceWith(li);
+    else {
+      const after = [...list.children].find((c) => c.dataset.seq && m.seq && Number(c.dataset.seq) > m.seq);
+      if (after) list.insertBefore(li, after);
+      else list.append(li);
+    }
+    if (scroll && (stick || mine)) list.scrollTop = list.scrollHeight;
+  }
+
+  // ----- composing -----
+
+  startReply(m) {
+    this.cancelEdit();
+    this.replyTo = m;
+    $('reply-text').textContent = `Replying to ${m.from === this.me.id ? 'yourself' : this.user(m.from).display_name}: ${preview(m)}`;
+    $('reply-bar').hidden = false;
+    $('composer-input').focus();
+  }
+
+  cancelReply() { this.replyTo = null; $('reply-bar').hidden = true; }
+
+  startEdit(m) {
+    this.cancelReply();
+    this.editing = m;
+    $('reply-text').textContent = 'Editing message';
+    $('reply-bar').hidden = false;
+    const input = $('composer-input');
+    input.value = m.body;
+    input.focus();
+  }
+
+  cancelEdit() {
+    if (this.editing) $('composer-input').value = '';
+    this.editing = null;
+    if (!this.replyTo) $('reply-bar').hidden = true;
+  }
+
+  deleteMessage(m) {
+    if (confirm('Delete this message for everyone?')) this.socket.send({ type: 'delete', id: m.id });
+  }
+
+  submit() {
+    const input = $('composer-input');
+    const body = input.value.trim();
+    const r = this.room(this.current);
+    if (!r || !body) return;
+    if (this.editing) {
+      this.socket.send({ type: 'edit', id: this.editing.id, body });
+      this.editing = null;
+      $('reply-bar').hidden = true;
+    } else {
+      this.sendMessage(r, body, []);
+    }
+    input.value = '';
+    this.sendTyping(r, 'stop');
+  }
+
+  sendMessage(r, body, attachments, files = []) {
+    const clientId = uuid();
+    const m = { id: undefined, client_id: clientId, room: r.id, from: this.me.id, body, attachments: files, reply_to: this.replyTo?.id ?? null, ts: Date.now(), pending: true };
+    const frame = { type: 'send', room: r.id, client_id: clientId, body, attachments };
+    if (m.reply_to) frame.reply_to = m.reply_to;
+    m.frame = frame;
+    r.messages.set(`c:${clientId}`, m);
+    if (this.current === r.id) this.renderMessage(r, m, true);
+    this.cancelReply();
+    this.socket.send(frame);
+  }
+
+  /** Sends again every message still waiting for its ack (same client_id: never twice). */
+  resendPending() {
+    for (const r of this.rooms.values()) {
+      for (const [k, m] of r.messages) if (k.startsWith('c:') && m.pending && m.frame) this.socket.send(m.frame);
+    }
+  }
+
+  sendTyping(r, state) {
+    if (state === 'start') {
+      const now = Date.now();
+      if (now - this.typingSentAt > TYPING_SEND_EVERY_MS) {
+        this.typingSentAt = now;
+        this.socket.send({ type: 'typing', room: r.id, state: 'start' });
+      }
+      clearTimeout(this.typingTimer);
+      this.typingTimer = setTimeout(() => this.sendTyping(r, 'stop'), TYPING_IDLE_MS);
+    } else if (this.typingSentAt) {
+      clearTimeout(this.typingTimer);
+      this.typingSentAt = 0;
+      this.socket.send({ type: 'typing', room: r.id, state: 'stop' });
+    }
+  }
+
+  // ----- files -----
+
+  waitMedia(id) {
+    const seen = this.media.get(id);
+    if (seen && (seen.status === 'ready' || seen.status === 'failed')) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      this.mediaWaiters.set(id, resolve);
+      // The `media` frame may have been missed across a reconnect: ask once in a while too.
+      const poll = async () => {
+        if (!this.mediaWaiters.has(id)) return;
+        try {
+          const m = await get(`/media/${encodeURIComponent(id)}`);
+          if (m.status === 'ready' || m.status === 'failed') return this.onMedia({ id, status: m.status, error: m.error });
+        } catch { /* try again */ }
+        setTimeout(poll, 3000);
+      };
+      setTimeout(poll, 3000);
+    });
+  }
+
+  async sendFiles(files) {
+    const r = this.room(this.current);
+    if (!r) return;
+    const caption = $('composer-input').value.trim();
+    if (caption) $('composer-input').value = '';
+    for (const file of files) {
+      const bar = el('progress', { max: 1, value: 0 });
+      const row = el('div', { class: 'upload' }, el('span', { text: file.name || 'file' }), bar, el('span', { class: 'state', text: 'uploading' }));
+      $('uploads').append(row);
+      const state = row.querySelector('.state');
+      try {
+        const { id } = await upload(file, { onProgress: (f) => { bar.value = f; } });
+        state.textContent = 'processing';
+        const done = await this.waitMedia(id);
+        if (done.status !== 'ready') throw new Error(done.error || 'processing failed');
+        const info = await get(`/media/${encodeURIComponent(id)}`);
+        row.remove();
+        this.sendMessage(r, caption || file.name || 'file', [id], [info]);
+      } catch (e) {
+        state.textContent = `failed: ${e.message}`;
+        setTimeout(() => row.remove(), 6000);
+      }
+    }
+  }
+
+  // ----- wiring -----
+
+  bind() {
+    const input = $('composer-input');
+    $('composer').addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+    input.addEventListener('keydown', (e) => {
+      const enterSends = this.settings?.chat?.enter_to_send ?? true;
+      if (e.key === 'Enter' && !e.shiftKey && (enterSends || e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        this.submit();
+      }
+      if (e.key === 'Escape') { this.cancelEdit(); this.cancelReply(); }
+    });
+    input.addEventListener('input', () => {
+      const r = this.room(this.current);
+      if (r && input.value.trim()) this.sendTyping(r, 'start');
+    });
+    $('reply-cancel').addEventListener('click', () => { this.cancelEdit(); this.cancelReply(); });
+    $('back-button').addEventListener('click', () => this.closeRoom());
+    $('messages').addEventListener('scroll', () => {
+      const r = this.room(this.current);
+      if (r && r.loaded && $('messages').scrollTop < 80) this.loadOlder(r);
+    });
+    $('attach-button').addEventListener('click', () => $('file-input').click());
+    $('file-input').addEventListener('change', (e) => {
+      const files = [...e.target.files];
+      e.target.value = '';
+      this.sendFiles(files);
+    });
+    const chat = $('chat');
+    let depth = 0;
+    chat.addEventListener('dragenter', (e) => { e.preventDefault(); depth++; $('drop-hint').hidden = false; });
+    chat.addEventListener('dragover', (e) => e.preventDefault());
+    chat.addEventListener('dragleave', () => { if (--depth <= 0) { depth = 0; $('drop-hint').hidden = true; } });
+    chat.addEventListener('drop', (e) => {
+      e.preventDefault();
+      depth = 0;
+      $('drop-hint').hidden = true;
+      const files = [...(e.dataTransfer?.files || [])];
+      if (files.length) this.sendFiles(files);
+    });
+    document.addEventListener('visibilitychange', () => {
+      const r = this.room(this.current);
+      if (r) this.markRead(r);
+    });
+  }
+}

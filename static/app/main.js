@@ -1,0 +1,392 @@
+// Entry point: sign-in (password or OAuth), then the chat, dialogs and settings.
+
+import { get, post, patch, del, upload, token, ApiError } from './api.js';
+import { Socket } from './socket.js';
+import { Chat } from './chat.js';
+import { $, el, avatar, show, uuid } from './util.js';
+import { setupEmojiPicker } from './emoji.js';
+import { setupCapture } from './capture.js';
+import { registerServiceWorker, enablePush } from './push.js';
+
+/** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
+const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
+const THEME_KEY = 'chat.theme';
+
+let chat = null;
+let socket = null;
+let me = null;
+let settings = null;
+
+function applyTheme(theme) {
+  const t = THEMES[theme] ? theme : 'light';
+  document.documentElement.dataset.theme = t;
+  localStorage.setItem(THEME_KEY, t);
+  const select = $('theme-select');
+  if (select) select.value = t;
+}
+applyTheme(localStorage.getItem(THEME_KEY));
+
+// ----- signing in -----
+
+let registering = false;
+
+function showAuth({ error, notice } = {}) {
+  if (!error) setRegistering(false);
+  show($('app'), false);
+  show($('auth'));
+  $('auth-error').textContent = error || '';
+  show($('auth-error'), !!error);
+  $('auth-notice').textContent = notice || '';
+  show($('auth-notice'), !!notice);
+  loadProviders($('oauth-providers'), 'Sign in with');
+}
+
+function setRegistering(on) {
+  registering = on;
+  show($('auth-display-row'), on);
+  $('auth-submit').textContent = on ? 'Create account' : 'Log in';
+  $('auth-toggle').textContent = on ? 'I have an account' : 'Create an account';
+  $('auth-password').autocomplete = on ? 'new-password' : 'current-password';
+}
+
+async function loadProviders(box, label) {
+  box.replaceChildren();
+  show(box, false);
+  try {
+    const { providers } = await get('/auth/oauth/providers');
+    for (const p of providers || []) {
+      box.append(el('button', { type: 'button', text: `${label} ${p.name}`, onclick: () => { location.href = p.start_url; } }));
+    }
+    show(box, (providers || []).length > 0);
+  } catch { /* no OAuth on this server */ }
+}
+
+async function submitAuth(e) {
+  e.preventDefault();
+  const username = $('auth-username').value.trim();
+  const password = $('auth-password').value;
+  try {
+    const body = { username, password };
+    if (registering && $('auth-display').value.trim()) body.display_name = $('auth-display').value.trim();
+    const res = await post(registering ? '/auth/register' : '/auth/login', body);
+    token.set(res.token);
+    $('auth-password').value = '';
+    await start();
+  } catch (err) {
+    let msg = err.message;
+    if (err.status === 401) msg = 'Wrong username or password.';
+    if (err.status === 403 && err.message === 'banned') msg = 'This account is banned.';
+    if (err.status === 409) msg = 'That username is taken.';
+    showAuth({ error: msg });
+  }
+}
+
+/** OAuth hands its outcome back in the URL fragment; take it and clear it. */
+function readOAuthFragment() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const out = {};
+  if (h.has('oauth_token')) token.set(h.get('oauth_token'));
+  if (h.has('oauth_error')) out.error = h.get('oauth_error');
+  if (h.has('oauth_linked')) out.notice = `Linked your ${h.get('oauth_linked')} account.`;
+  if (h.has('room')) out.room = h.get('room');
+  if ([...h.keys()].length) history.replaceState(null, '', location.pathname + location.search);
+  return out;
+}
+
+// ----- the app -----
+
+async function start(opts = {}) {
+  if (!token.get()) return showAuth(opts);
+  try {
+    ({ user: me } = await get('/me'));
+    ({ settings } = await get('/me/settings'));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      token.clear();
+      return showAuth(opts);
+    }
+    return showAuth({ error: `Cannot reach the server: ${err.message}` });
+  }
+  show($('auth'), false);
+  show($('app'));
+  applyTheme(settings.chat.theme);
+  renderMe();
+  show($('admin-link'), !!me.is_admin);
+  if (opts.notice || opts.error) alert(opts.notice || opts.error);
+  if (socket) socket.close();
+  socket = new Socket({
+    onHello: (h) => chat.onHello(h),
+    onFrame: (f) => chat.onFrame(f),
+    onState: (s) => {
+      $('conn-state').className = `conn ${s}`;
+      $('conn-state').title = s;
+      document.body.dataset.conn = s;
+    },
+    onRevoked: (reason) => {
+      token.clear();
+      chat.reset();
+      showAuth({ notice: `You were signed out (${reason}).` });
+    },
+  });
+  if (!chat) chat = new Chat(socket, me);
+  chat.reset();
+  chat.socket = socket;
+  chat.me = me;
+  chat.settings = settings;
+  chat.onSettings = (s) => { settings = s; chat.settings = s; applyTheme(s.chat.theme); fillSettings(); };
+  chat.onAckMany = onAckMany;
+  socket.connect();
+  if (opts.room) {
+    const wait = setInterval(() => { if (chat?.room(opts.room)) { clearInterval(wait); chat.openRoom(opts.room); } }, 200);
+    setTimeout(() => clearInterval(wait), 10000);
+  }
+}
+
+async function mediaUrl(id) {
+  if (!id) return null;
+  try {
+    const m = await get(`/media/${encodeURIComponent(id)}`);
+    return m.thumb_url || m.url;
+  } catch { return null; }
+}
+
+async function renderMe() {
+  $('me-name').textContent = me.display_name;
+  const url = await mediaUrl(me.avatar);
+  $('me-avatar').replaceWith(Object.assign(avatar(me.display_name, url), { id: 'me-avatar' }));
+  $('profile-avatar').replaceWith(Object.assign(avatar(me.display_name, url), { id: 'profile-avatar', className: 'avatar big' }));
+}
+
+// ----- new conversation, group, broadcast -----
+
+let tab = 'dm';
+const picked = new Map();
+
+function setTab(t) {
+  tab = t;
+  for (const b of document.querySelectorAll('#new-chat .tab')) b.classList.toggle('active', b.dataset.tab === t);
+  show($('group-name-row'), t === 'group');
+  show($('lists-row'), t === 'broadcast');
+  show($('broadcast-row'), t === 'broadcast');
+  show($('new-chat-go'), t !== 'dm');
+  show($('save-list'), t === 'broadcast');
+  $('new-chat-go').textContent = t === 'group' ? 'Create group' : 'Send to all';
+  picked.clear();
+  $('new-chat-error').hidden = true;
+  $('new-chat-result').hidden = true;
+  searchPeople();
+  if (t === 'broadcast') loadLists();
+}
+
+async function loadLists() {
+  const select = $('list-select');
+  select.replaceChildren(el('option', { value: '', text: '(pick people below)' }));
+  try {
+    const { lists } = await get('/lists');
+    for (const l of lists) select.append(el('option', { value: l.id, text: `${l.name} (${l.members.length})` }));
+  } catch { /* none */ }
+}
+
+async function searchPeople() {
+  const q = $('people-search').value.trim();
+  const results = $('people-results');
+  if (!q) { results.replaceChildren(...[...picked.values()].map(personRow)); return; }
+  try {
+    const { users } = await get(`/users?q=${encodeURIComponent(q)}`);
+    results.replaceChildren(...users.filter((u) => u.id !== me.id).map(personRow));
+  } catch (e) {
+    newChatError(e.message);
+  }
+}
+
+function personRow(u) {
+  const action = tab === 'dm'
+    ? el('button', { type: 'button', text: 'Chat', onclick: () => openDm(u) })
+    : el('button', { type: 'button', text: picked.has(u.id) ? 'Remove' : 'Add', onclick: (e) => {
+      if (picked.has(u.id)) picked.delete(u.id); else picked.set(u.id, u);
+      e.target.textContent = picked.has(u.id) ? 'Remove' : 'Add';
+    } });
+  return el('li', { dataset: { user: u.username } }, avatar(u.display_name), el('span', { text: `${u.display_name} (@${u.username})` }), action);
+}
+
+function newChatError(msg) {
+  $('new-chat-error').textContent = msg;
+  $('new-chat-error').hidden = !msg;
+}
+
+async function openDm(u) {
+  try {
+    const { room } = await post('/dms', { user: u.id });
+    $('new-chat').close();
+    const r = chat.upsertRoom(room);
+    if (r.seen === undefined) r.seen = room.last_seq;
+    chat.renderRooms();
+    chat.openRoom(room.id);
+  } catch (e) { newChatError(e.message); }
+}
+
+async function newChatGo() {
+  try {
+    if (tab === 'group') {
+      const { room } = await post('/rooms', { name: $('group-name').value.trim(), members: [...picked.keys()] });
+      $('new-chat').close();
+      const r = chat.upsertRoom(room);
+      if (r.seen === undefined) r.seen = room.last_seq;
+      chat.renderRooms();
+      chat.openRoom(room.id);
+    } else {
+      const body = $('broadcast-text').value.trim();
+      const list = $('list-select').value;
+      if (!body) return newChatError('Write a message first.');
+      const frame = { type: 'send_many', client_id: uuid(), body };
+      if (list) frame.list = list; else frame.to = [...picked.keys()];
+      if (!list && !frame.to.length) return newChatError('Pick people or a list.');
+      if (!socket.send(frame)) return newChatError('Not connected.');
+      broadcasts.set(frame.client_id, body);
+      $('new-chat-result').textContent = 'Sending…';
+      $('new-chat-result').hidden = false;
+    }
+  } catch (e) { newChatError(e.message); }
+}
+
+/** Bodies of `send_many` frames waiting for their `ack_many`, by client id. */
+const broadcasts = new Map();
+
+function onAckMany(f) {
+  const body = broadcasts.get(f.client_id);
+  broadcasts.delete(f.client_id);
+  // The sender's own conversations show what was sent (the server sends `message` to others).
+  for (const r of f.results) {
+    if (r.error || body === undefined) continue;
+    chat.onMessage({ type: 'message', room: r.room, id: r.id, seq: r.seq, from: me.id, body, attachments: [], reply_to: null, client_id: f.client_id, ts: Date.now(), edited_at: null });
+  }
+  const ok = f.results.filter((r) => !r.error).length;
+  const failed = f.results.filter((r) => r.error);
+  $('new-chat-result').textContent = `Sent to ${ok} of ${f.results.length}.${failed.length ? ` Failed: ${failed.map((r) => r.error.message).join('; ')}` : ''}`;
+  $('new-chat-result').hidden = false;
+  $('broadcast-text').value = '';
+}
+
+async function saveList() {
+  const name = prompt('Name of the list');
+  if (!name) return;
+  try {
+    await post('/lists', { name, members: [...picked.keys()] });
+    await loadLists();
+  } catch (e) { newChatError(e.message); }
+}
+
+// ----- settings -----
+
+function fillSettings() {
+  if (!settings) return;
+  $('profile-display').value = me.display_name || '';
+  $('profile-about').value = me.about || '';
+  $('theme-select').value = settings.chat.theme;
+  $('set-enter').checked = settings.chat.enter_to_send;
+  $('set-receipts').checked = settings.chat.read_receipts;
+  $('set-typing').checked = settings.chat.show_typing;
+  $('set-push').checked = settings.notifications.push;
+  $('set-preview').checked = settings.notifications.preview;
+  $('set-sound').checked = settings.notifications.sound;
+}
+
+function settingsError(msg) {
+  $('settings-error').textContent = msg || '';
+  $('settings-error').hidden = !msg;
+}
+
+async function saveSettings(partial) {
+  try {
+    ({ settings } = await patch('/me/settings', partial));
+    chat.settings = settings;
+    applyTheme(settings.chat.theme);
+    settingsError('');
+  } catch (e) { settingsError(e.message); fillSettings(); }
+}
+
+async function openSettings() {
+  fillSettings();
+  settingsError('');
+  $('settings').showModal();
+  const section = $('linked-accounts');
+  try {
+    const { links } = await get('/auth/oauth/links');
+    $('links').replaceChildren(...links.map((l) => el('li', {},
+      el('span', { text: `${l.provider}: ${l.name || ''} ` }),
+      el('button', { type: 'button', text: 'Unlink', onclick: async () => {
+        try { await del(`/auth/oauth/links/${encodeURIComponent(l.provider)}`); openSettings(); } catch (e) { settingsError(e.message); }
+      } }))));
+    const { providers } = await get('/auth/oauth/providers');
+    $('link-buttons').replaceChildren(...providers.filter((p) => !links.some((l) => l.provider === p.name)).map((p) =>
+      el('button', { type: 'button', text: `Link ${p.name}`, onclick: async () => {
+        try { const { url } = await post(`/auth/oauth/${encodeURIComponent(p.name)}/link`); location.href = url; } catch (e) { settingsError(e.message); }
+      } })));
+    section.hidden = false;
+  } catch {
+    section.hidden = true;
+  }
+}
+
+async function changeAvatar(e) {
+  const file = e.target.files[0];
+  e.target.value = '';
+  if (!file) return;
+  try {
+    settingsError('Uploading…');
+    const { id } = await upload(file, { purpose: 'avatar' });
+    const done = await chat.waitMedia(id);
+    if (done.status !== 'ready') throw new Error(done.error || 'processing failed');
+    ({ user: me } = await patch('/me', { avatar: id }));
+    settingsError('');
+    renderMe();
+  } catch (err) { settingsError(err.message); }
+}
+
+function bind() {
+  for (const [value, text] of Object.entries(THEMES)) $('theme-select').append(el('option', { value, text }));
+  $('auth-form').addEventListener('submit', submitAuth);
+  $('auth-toggle').addEventListener('click', () => setRegistering(!registering));
+  $('new-chat-button').addEventListener('click', () => { setTab('dm'); $('people-search').value = ''; searchPeople(); $('new-chat').showModal(); $('people-search').focus(); });
+  for (const b of document.querySelectorAll('#new-chat .tab')) b.addEventListener('click', () => setTab(b.dataset.tab));
+  let searchTimer = null;
+  $('people-search').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(searchPeople, 150); });
+  $('new-chat-go').addEventListener('click', newChatGo);
+  $('save-list').addEventListener('click', saveList);
+  $('me-button').addEventListener('click', openSettings);
+  $('theme-select').addEventListener('change', (e) => { applyTheme(e.target.value); saveSettings({ chat: { theme: e.target.value } }); });
+  const toggles = { 'set-enter': ['chat', 'enter_to_send'], 'set-receipts': ['chat', 'read_receipts'], 'set-typing': ['chat', 'show_typing'],
+    'set-push': ['notifications', 'push'], 'set-preview': ['notifications', 'preview'], 'set-sound': ['notifications', 'sound'] };
+  for (const [id, [section, key]] of Object.entries(toggles)) {
+    $(id).addEventListener('change', (e) => saveSettings({ [section]: { [key]: e.target.checked } }));
+  }
+  $('profile-save').addEventListener('click', async () => {
+    try {
+      ({ user: me } = await patch('/me', { display_name: $('profile-display').value, about: $('profile-about').value }));
+      settingsError('');
+      renderMe();
+    } catch (e) { settingsError(e.message); }
+  });
+  $('avatar-input').addEventListener('change', changeAvatar);
+  $('push-enable').addEventListener('click', async () => {
+    try { $('push-state').textContent = await enablePush(); } catch (e) { $('push-state').textContent = e.message; }
+    $('push-state').hidden = false;
+  });
+  $('logout-button').addEventListener('click', async () => {
+    try { await post('/auth/logout'); } catch { /* the token is dropped anyway */ }
+    socket?.close();
+    token.clear();
+    chat?.reset();
+    $('settings').close();
+    showAuth({ notice: 'Logged out.' });
+  });
+  setupEmojiPicker($('emoji-button'), $('emoji-picker'), $('composer-input'));
+  setupCapture((file) => chat?.sendFiles([file]));
+  navigator.serviceWorker?.addEventListener('message', (e) => {
+    if (e.data?.type === 'open_room' && chat?.room(e.data.room)) chat.openRoom(e.data.room);
+  });
+}
+
+bind();
+registerServiceWorker();
+start(readOAuthFragment());

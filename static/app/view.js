@@ -1,0 +1,57 @@
+// Pieces of the message view that need no chat state: previews, ticks, attachments, swipes.
+// Text is set with textContent only.
+
+import { el } from './util.js';
+
+/** One line describing a message, for the conversation list and reply quotes. */
+export function preview(m) {
+  if (!m) return '';
+  if (m.deleted) return 'Message deleted';
+  const att = m.attachments?.[0];
+  if (att) return `${{ image: '📷', audio: '🎤', video: '🎬' }[att.kind] || '📎'} ${m.body}`;
+  return m.body;
+}
+
+/** The sent / delivered / read mark of one of my messages (`r.delivered`, `r.read`: highest
+ * seqs the other members reported). */
+export function ticks(r, m, me) {
+  if (m.from !== me) return null;
+  if (m.failed) return el('span', { class: 'ticks failed', text: '⚠', title: m.failed });
+  if (m.pending || !m.seq) return el('span', { class: 'ticks pending', text: '🕓', title: 'Sending' });
+  if (m.seq <= r.read) return el('span', { class: 'ticks read', text: '✓✓', title: 'Read' });
+  if (m.seq <= r.delivered) return el('span', { class: 'ticks delivered', text: '✓✓', title: 'Delivered' });
+  return el('span', { class: 'ticks sent', text: '✓', title: 'Sent' });
+}
+
+/** An attachment shown inline: image, audio or video player, or a download link. */
+export function renderAttachment(a) {
+  if (a.status && a.status !== 'ready') return el('div', { class: 'notice', text: `${a.name || a.kind}: ${a.status}` });
+  if (a.kind === 'image') {
+    return el('a', { href: a.url, target: '_blank', rel: 'noopener' },
+      el('img', { src: a.thumb_url || a.url, alt: a.name || 'image' }));
+  }
+  if (a.kind === 'audio') return el('audio', { src: a.url, controls: true, preload: 'metadata' });
+  if (a.kind === 'video') return el('video', { src: a.url, poster: a.thumb_url, controls: true, preload: 'metadata', playsInline: true });
+  return el('a', { href: a.url, download: a.name || 'file', class: 'file', text: `📎 ${a.name || 'file'} (${Math.ceil((a.size || 0) / 1024)} KB)` });
+}
+
+/** Calls `onReply` when the message is swiped to the right on a touch screen; a tap toggles its
+ * actions. */
+export function swipeToReply(li, onReply) {
+  let x0 = null;
+  let y0 = null;
+  li.addEventListener('touchstart', (e) => { x0 = e.touches[0].clientX; y0 = e.touches[0].clientY; }, { passive: true });
+  li.addEventListener('touchmove', (e) => {
+    if (x0 === null) return;
+    const dx = e.touches[0].clientX - x0;
+    if (Math.abs(e.touches[0].clientY - y0) > 30) { x0 = null; li.style.transform = ''; return; }
+    if (dx > 0) li.style.transform = `translateX(${Math.min(dx, 80)}px)`;
+  }, { passive: true });
+  li.addEventListener('touchend', (e) => {
+    const dx = x0 === null ? 0 : e.changedTouches[0].clientX - x0;
+    li.style.transform = '';
+    x0 = null;
+    if (dx > 60) onReply();
+    else li.classList.toggle('show-actions');
+  });
+}

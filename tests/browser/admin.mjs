@@ -1,0 +1,72 @@
+// The admin page: the first account is the admin; it sees the live connection count, and
+// banning a user disconnects them at once and refuses their login. A non-admin is refused.
+
+import { BASE, run, newPage, register, login, shot, unique, check } from './common.mjs';
+
+async function statValue(page, metric) {
+  return page.locator(`[data-metric="${metric}"]`).textContent();
+}
+
+await run(async (browser) => {
+  const boss = await newPage(browser, 'boss');
+  const mallory = await newPage(browser, 'mallory');
+  const bossName = unique('boss');
+  const malloryName = unique('mallory');
+  await register(boss, bossName, 'Boss');
+  await register(mallory, malloryName, 'Mallory');
+  await boss.locator('#admin-link').waitFor();
+  check(await mallory.locator('#admin-link').isHidden(), 'no admin link for a non-admin');
+
+  // They talk, so there is a conversation to list.
+  await boss.click('#new-chat-button');
+  await boss.fill('#people-search', malloryName);
+  await boss.locator(`#people-results li[data-user="${malloryName}"] button`, { hasText: 'Chat' }).click();
+  await boss.locator('#composer-input').fill('Welcome aboard');
+  await boss.keyboard.press('Enter');
+  await mallory.locator('.room .last', { hasText: 'Welcome aboard' }).waitFor();
+
+  // A non-admin opening the admin page is refused.
+  const peek = await mallory.context().newPage();
+  await peek.goto(`${BASE}/admin/`);
+  await peek.locator('#refused', { hasText: 'Admins only' }).waitFor();
+  check(await peek.locator('#panels').isHidden(), 'no admin panels for a non-admin');
+  await shot(peek, 'admin-refused.png');
+  await peek.close();
+
+  // The admin sees both open chat pages as live connections.
+  const admin = await boss.context().newPage();
+  await admin.goto(`${BASE}/admin/`);
+  await admin.waitForFunction(() => document.querySelector('[data-metric="connections"]')?.textContent === '2');
+  await admin.fill('#user-search', malloryName);
+  const row = admin.locator(`#users tr[data-user="${malloryName}"]`);
+  await row.waitFor();
+  await shot(admin, 'admin.png');
+
+  // The conversation is listed with its size; a click shows its members.
+  const convo = admin.locator('#rooms tr', { hasText: 'dm' });
+  await convo.locator('td:nth-child(3)', { hasText: '2' }).waitFor();
+  await convo.locator('td:nth-child(4)', { hasText: '1' }).waitFor();
+  await convo.click();
+  await admin.locator('#member-list li', { hasText: `@${malloryName}` }).waitFor();
+  await admin.locator('#member-list li', { hasText: `@${bossName}` }).waitFor();
+
+  // Banning Mallory closes her connection at once: her page goes back to the sign-in form.
+  await row.locator('button', { hasText: 'Ban' }).click();
+  await mallory.locator('#auth-notice', { hasText: 'banned' }).waitFor();
+  await admin.locator(`#users tr[data-user="${malloryName}"] td.banned`).waitFor();
+  await admin.waitForFunction(() => document.querySelector('[data-metric="connections"]')?.textContent === '1');
+  check(await statValue(admin, 'connections') === '1', 'one connection left');
+  await shot(admin, 'admin-banned.png');
+
+  // Her login is refused.
+  await mallory.fill('#auth-username', malloryName);
+  await mallory.fill('#auth-password', 'correct horse battery');
+  await mallory.click('#auth-submit');
+  await mallory.locator('#auth-error', { hasText: 'banned' }).waitFor();
+  await shot(mallory, 'banned-login.png');
+
+  // Unbanned, she can sign in again.
+  await admin.locator(`#users tr[data-user="${malloryName}"] button`, { hasText: 'Unban' }).click();
+  await admin.locator(`#users tr[data-user="${malloryName}"] td`, { hasText: 'active' }).waitFor();
+  await login(mallory, malloryName);
+});

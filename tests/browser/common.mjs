@@ -1,0 +1,90 @@
+// Shared by the browser tests: launching Debian's Chromium, signing up through the UI, waiting on
+// visible state (never fixed sleeps) and saving screenshots.
+// Env: BASE_URL (the server), ARTIFACTS (screenshot folder), CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const BASE = process.env.BASE_URL ?? (() => { throw new Error('BASE_URL is not set'); })();
+const ARTIFACTS = process.env.ARTIFACTS || 'artifacts';
+export const TIMEOUT = 15000;
+// A script that hangs is stopped here, before the Rust side's own timeout.
+setTimeout(() => { console.error('script timed out after 80 s'); process.exit(3); }, 80000).unref();
+
+export async function launch() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+}
+
+/** A new page; console errors and page errors are echoed so a failure shows them. */
+export async function newPage(browser, name, options = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
+  ctx.setDefaultTimeout(TIMEOUT);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') console.error(`[${name}] console: ${m.text()}`); });
+  return page;
+}
+
+export async function shot(page, file) {
+  await page.screenshot({ path: join(ARTIFACTS, file), fullPage: false });
+}
+
+export function unique(prefix) {
+  return `${prefix}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export const PASSWORD = 'correct horse battery';
+
+/** Registers through the sign-up form and waits for the conversation list. */
+export async function register(page, username, displayName) {
+  await page.goto(BASE);
+  await page.locator('#auth-form').waitFor();
+  await page.click('#auth-toggle');
+  await page.fill('#auth-username', username);
+  await page.fill('#auth-password', PASSWORD);
+  await page.fill('#auth-display', displayName);
+  await page.click('#auth-submit');
+  await page.locator('#app').waitFor();
+  await online(page);
+}
+
+/** Logs in through the form and waits for the conversation list. */
+export async function login(page, username, password = PASSWORD) {
+  await page.goto(BASE);
+  await page.locator('#auth-form').waitFor();
+  await page.fill('#auth-username', username);
+  await page.fill('#auth-password', password);
+  await page.click('#auth-submit');
+  await page.locator('#app').waitFor();
+  await online(page);
+}
+
+/** Waits until the WebSocket said hello. */
+export async function online(page) {
+  await page.waitForFunction(() => document.body.dataset.conn === 'online', null, { timeout: TIMEOUT });
+}
+
+/** Fails with a message unless `cond` holds. */
+export function check(cond, message) {
+  if (!cond) throw new Error(`check failed: ${message}`);
+}
+
+/** Runs `body`, closing the browser afterwards; exits non-zero on failure. */
+export async function run(body) {
+  const browser = await launch();
+  try {
+    await body(browser);
+    console.log('ok');
+  } catch (e) {
+    console.error(e.stack || String(e));
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}

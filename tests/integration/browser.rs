@@ -1,0 +1,94 @@
+//! The web client and admin pages in a real browser: Playwright (`playwright-core`, from
+//! tests/browser/package-lock.json) driving Debian's Chromium headless against the server on
+//! loopback. Each test runs one script of tests/browser with the server's URL in `BASE_URL`;
+//! screenshots go to target/test-artifacts/browser/. Missing Chromium or node_modules fail the
+//! test with the command that installs them (`scripts/setup.sh test`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::app::{spawn_app, TestApp, TestUser};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Longest a script may run.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn chromium() -> PathBuf {
+    PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
+}
+
+/// Runs `node tests/browser/{script}` against `app`; panics with node's output unless it passes.
+async fn run_script(app: &TestApp, script: &str, env: &[(&str, String)]) {
+    let dir = Path::new(ROOT).join("tests/browser");
+    assert!(chromium().exists(), "{} not found: run `scripts/setup.sh test` (installs Debian's chromium)", chromium().display());
+    assert!(
+        dir.join("node_modules/playwright-core/package.json").exists(),
+        "tests/browser/node_modules is missing: run `scripts/setup.sh test` (npm ci in tests/browser)"
+    );
+    let artifacts = Path::new(ROOT).join("target/test-artifacts/browser");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join(script))
+        .current_dir(&dir)
+        .env("BASE_URL", &app.http)
+        .env("ARTIFACTS", &artifacts)
+        .env("CHROMIUM", chromium());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // Blocking wait off the runtime: the server's actors run on this test's thread.
+    let run = actix_web::rt::task::spawn_blocking(move || cmd.output());
+    let out = tokio::time::timeout(SCRIPT_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within {SCRIPT_TIMEOUT:?}"))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run node (install nodejs: scripts/setup.sh test): {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn browser_dm_typing_image_drop_and_theme() {
+    let app = spawn_app().await;
+    run_script(&app, "chat.mjs", &[]).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_history_scrolls_back_and_reconnect_syncs_the_gap() {
+    let app = spawn_app().await;
+    let [carol, dave]: [TestUser; 2] = app.register_many(["Carol", "Dave"]).await;
+    let room = carol.dm(&dave).await;
+    let mut ws = carol.connect().await;
+    const COUNT: usize = 75;
+    for i in 1..=COUNT {
+        ws.send_msg(&room, &format!("history message {i}")).await;
+    }
+    ws.close().await;
+    run_script(
+        &app,
+        "history.mjs",
+        &[
+            ("USERNAME", dave.username.clone()),
+            ("PEER", "Carol".into()),
+            ("COUNT", COUNT.to_string()),
+            ("PEER_TOKEN", carol.token.clone()),
+            ("ROOM", room.clone()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_admin_live_count_ban_and_refusal() {
+    let app = spawn_app().await;
+    run_script(&app, "admin.mjs", &[]).await;
+    app.quiesce().await;
+}
