@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod media;
 pub mod messages;
+pub mod oauth;
 pub mod people;
 pub mod push;
 pub mod rooms;
