@@ -382,3 +382,42 @@ fn random_value() -> String {
 fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::OAuthSettings;
+    use crate::oauth::{ProviderKind, Providers};
+
+    fn facebook() -> Provider {
+        let mut s = OAuthSettings::default();
+        s.facebook.client_id = "id".into();
+        s.facebook.client_secret = crate::config::Secret::new("secret");
+        Providers::from_settings(&s).unwrap().get(ProviderKind::Facebook.name()).unwrap().clone()
+    }
+
+    fn profile(name: Option<&str>, username: Option<&str>) -> Profile {
+        Profile { subject: "1".into(), name: name.map(Into::into), username: username.map(Into::into), avatar_url: None }
+    }
+
+    #[test]
+    fn usernames_come_from_the_handle_or_the_name() {
+        let fb = facebook();
+        let first = |p: Profile| username_candidates(&fb, &p)[0].clone();
+        assert_eq!(first(profile(Some("Ann Lee"), None)), "ann.lee");
+        assert_eq!(first(profile(Some("Ann Lee"), Some("AnnL_"))), "annl_");
+        assert_eq!(first(profile(Some("  Jean -- Luc  "), None)), "jean.luc");
+        assert_eq!(first(profile(Some("李小龙"), None)), "facebook-user");
+        assert_eq!(first(profile(None, None)), "facebook-user");
+        let long = first(profile(Some("A very very long name that goes on and on"), None));
+        assert!(long.len() <= 24 && long.starts_with("a.very.very"), "{long}");
+        let all = username_candidates(&fb, &profile(Some("Ann Lee"), None));
+        assert!(all.len() >= 5 && all[1..].iter().all(|u| u.starts_with("ann.lee") && u.len() > 7));
+    }
+
+    #[test]
+    fn fragments_are_percent_encoded() {
+        assert_eq!(fragment_encode("a b+c/é"), "a%20b%2Bc%2F%C3%A9");
+    }
+}

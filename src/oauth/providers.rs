@@ -225,4 +225,31 @@ mod tests {
         assert!(ProviderKind::Twitter.parse_profile(&json!({"errors": []})).is_err());
         assert!(ProviderKind::Facebook.parse_profile(&json!({"name": "no id"})).is_err());
     }
+
+    #[test]
+    fn configured_providers_need_a_secret_and_default_to_the_real_endpoints() {
+        let none = Providers::from_settings(&OAuthSettings::default()).unwrap();
+        assert!(none.list().is_empty());
+
+        let mut s = OAuthSettings::default();
+        s.twitter.client_id = "tw".into();
+        let err = Providers::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("oauth.twitter: client_secret or client_secret_file"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("oauth-secret-{}", std::process::id()));
+        std::fs::write(&dir, "s3cret\n").unwrap();
+        s.twitter.client_secret_file = dir.display().to_string();
+        let p = Providers::from_settings(&s).unwrap();
+        let tw = p.get("twitter").unwrap();
+        assert_eq!(tw.client_secret.expose(), "s3cret");
+        assert_eq!(tw.token_url.as_str(), "https://api.x.com/2/oauth2/token");
+        assert_eq!(tw.scopes, ["users.read", "tweet.read"]);
+        assert!(p.get("facebook").is_none() && p.get("nope").is_none());
+        assert!(!format!("{tw:?}").contains("s3cret"), "secrets stay out of Debug output");
+
+        s.twitter.token_url = "not a url".into();
+        let err = Providers::from_settings(&s).unwrap_err().to_string();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(err.contains("oauth.twitter.token_url"), "{err}");
+    }
 }
