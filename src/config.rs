@@ -19,6 +19,7 @@ pub struct Settings {
     pub ws: WsSettings,
     pub rooms: RoomSettings,
     pub people: PeopleSettings,
+    pub oauth: OAuthSettings,
     pub log: LogSettings,
 }
 
@@ -433,6 +434,58 @@ impl Default for PeopleSettings {
     }
 }
 
+/// `[oauth]`: sign-in with Facebook and Twitter/X accounts (OAuth 2.0). A provider without a
+/// `client_id` is not offered.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct OAuthSettings {
+    /// This server's public origin (`https://chat.example.com`), from which the redirect URIs
+    /// `{public_url}/api/auth/oauth/{provider}/callback` are built; register those with the
+    /// providers. Empty: taken from each request's scheme and `Host`.
+    pub public_url: String,
+    /// How long a started sign-in stays valid, in seconds.
+    pub state_ttl_secs: u64,
+    /// Timeout of one request to a provider (code exchange, user info), in milliseconds.
+    pub request_timeout_ms: u64,
+    /// `[oauth.facebook]`
+    pub facebook: OAuthProviderSettings,
+    /// `[oauth.twitter]`
+    pub twitter: OAuthProviderSettings,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        Self {
+            public_url: String::new(),
+            state_ttl_secs: 600,
+            request_timeout_ms: 10_000,
+            facebook: OAuthProviderSettings::default(),
+            twitter: OAuthProviderSettings::default(),
+        }
+    }
+}
+
+/// `[oauth.facebook]`, `[oauth.twitter]`: one provider. Empty URLs and scopes mean the provider's
+/// real ones (see `config.toml`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OAuthProviderSettings {
+    /// The app's client id. Empty: this provider is off.
+    pub client_id: String,
+    /// The app's client secret (or `CHAT__OAUTH__<PROVIDER>__CLIENT_SECRET`).
+    pub client_secret: Secret,
+    /// A file holding the client secret (used when `client_secret` is empty).
+    pub client_secret_file: String,
+    /// Scopes asked for.
+    pub scopes: Vec<String>,
+    /// The provider's authorization endpoint (the browser is sent there).
+    pub authorize_url: String,
+    /// The provider's token endpoint (the code is exchanged there).
+    pub token_url: String,
+    /// The provider's user-info endpoint (read with the access token).
+    pub userinfo_url: String,
+}
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -479,7 +532,9 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("server.allowed_origins"),
+                    .with_list_parse_key("server.allowed_origins")
+                    .with_list_parse_key("oauth.facebook.scopes")
+                    .with_list_parse_key("oauth.twitter.scopes"),
             )
             .build()?
             .try_deserialize()?;
@@ -526,6 +581,9 @@ impl Settings {
         }
         if push.max_attempts == 0 || push.concurrency == 0 || push.request_timeout_ms == 0 || push.coalesce_ms == 0 {
             return bad("push.max_attempts, push.concurrency, push.request_timeout_ms and push.coalesce_ms must be positive");
+        }
+        if self.oauth.state_ttl_secs == 0 || self.oauth.request_timeout_ms == 0 {
+            return bad("oauth.state_ttl_secs and oauth.request_timeout_ms must be positive");
         }
         if !(push.vapid_subject.starts_with("mailto:") || push.vapid_subject.starts_with("https:")) {
             return bad("push.vapid_subject must be a mailto: or https: URL");

@@ -15,6 +15,8 @@
 //! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
 //! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
 //!   back-off); they know nothing of the database.
+//! - [`oauth`]: sign-in with Facebook and Twitter/X (OAuth 2.0 code flow, PKCE); it talks to the
+//!   providers and knows nothing of the database.
 //! - [`media`]: image and audio/video work (pure, blocking functions run by the MediaWorker pool),
 //!   and signed media URLs.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
@@ -32,6 +34,7 @@ pub mod http;
 pub mod ids;
 pub mod media;
 pub mod metrics;
+pub mod oauth;
 pub mod protocol;
 pub mod push;
 pub mod startup;

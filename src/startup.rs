@@ -30,6 +30,8 @@ pub enum StartupError {
     Push(#[from] crate::push::PushError),
     #[error("cannot create media.dir {dir}: {source}")]
     Storage { dir: String, source: std::io::Error },
+    #[error("{0}")]
+    OAuth(#[from] crate::oauth::OAuthConfigError),
 }
 
 /// A server bound to its port, not yet running.
@@ -44,6 +46,7 @@ impl Application {
     /// `server.bind` (port 0 picks a free port). Must run inside an actix system.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
+        let oauth = Arc::new(crate::oauth::Providers::from_settings(&settings.oauth)?);
         let signer = UrlSigner::new(&settings.media.url_secret, settings.media.url_ttl_secs);
         let mut store =
             Store::connect(&settings.database.url, settings.database.max_connections).await?.with_media_urls(signer);
@@ -81,6 +84,7 @@ impl Application {
             notifier,
             vapid_public_key,
             media,
+            oauth,
         };
 
         let listener = TcpListener::bind(&settings.server.bind)

@@ -12,6 +12,8 @@ pub mod media;
 pub mod media_room;
 pub mod message;
 pub mod message_edit;
+pub mod oauth_link;
+pub mod oauth_state;
 pub mod push_mute;
 pub mod push_setting;
 pub mod push_subscription;

@@ -5,6 +5,7 @@ mod m20261125_000001_init;
 mod m20261125_000002_people;
 mod m20261126_000001_media;
 mod m20261126_000002_push;
+mod m20261127_000001_oauth;
 mod m20261127_000002_admin;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_people::Migration),
             Box::new(m20261126_000001_media::Migration),
             Box::new(m20261126_000002_push::Migration),
+            Box::new(m20261127_000001_oauth::Migration),
             Box::new(m20261127_000002_admin::Migration),
         ]
     }

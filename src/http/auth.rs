@@ -87,7 +87,7 @@ fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn issue_token(state: &AppState, user: &UserId) -> Result<String, ChatError> {
+pub(crate) async fn issue_token(state: &AppState, user: &UserId) -> Result<String, ChatError> {
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);

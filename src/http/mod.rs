@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod oauth;
 pub mod people;
 pub mod presence;
 pub mod push;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub vapid_public_key: String,
     /// The MediaWorker pool.
     pub media: MediaPool,
+    /// The configured OAuth sign-in providers.
+    pub oauth: Arc<crate::oauth::Providers>,
 }
 
 /// Largest JSON body accepted by the API.
@@ -62,6 +65,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/register", web::post().to(auth::register))
                 .route("/auth/login", web::post().to(auth::login))
                 .route("/auth/logout", web::post().to(auth::logout))
+                .route("/auth/oauth/providers", web::get().to(oauth::providers))
+                .route("/auth/oauth/links", web::get().to(oauth::links))
+                .route("/auth/oauth/links/{provider}", web::delete().to(oauth::unlink))
+                .route("/auth/oauth/{provider}/start", web::get().to(oauth::start))
+                .route("/auth/oauth/{provider}/callback", web::get().to(oauth::callback))
+                .route("/auth/oauth/{provider}/link", web::post().to(oauth::link))
                 .route("/me", web::get().to(people::me))
                 .route("/me", web::patch().to(people::update_me))
                 .route("/me", web::delete().to(people::delete_me))

@@ -8,7 +8,7 @@ use entities::user;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use super::auth::{hash_password, verify_password, AuthUser};
+use super::auth::{hash_password, normalize_username, verify_password, AuthUser};
 use super::AppState;
 use crate::actors::outbox::{CloseSession, Deliver, CLOSE_LOGGED_OUT};
 use crate::actors::registry::{CloseTokenSessions, DeliverToUsers, GetRoom};
@@ -66,6 +66,8 @@ pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// A new username (same rules as at registration); 409 if taken.
+    pub username: Option<String>,
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub about: Option<Option<String>>,
@@ -84,11 +86,18 @@ pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))
 }
 
-/// `PATCH /api/me` {display_name?, about?, email?, phone?, avatar?} → {user}.
+/// `PATCH /api/me` {username?, display_name?, about?, email?, phone?, avatar?} → {user}.
 pub async fn update_me(state: web::Data<AppState>, auth: AuthUser, body: web::Json<ProfilePatch>) -> Result<HttpResponse, ChatError> {
     let p = body.into_inner();
     let region = &state.settings.people.default_region;
     let mut change = ProfileChange::default();
+    if let Some(u) = p.username {
+        let u = normalize_username(&u)?;
+        if state.store.user_by_username(&u).await?.is_some_and(|other| other.id != auth.user.id) {
+            return Err(ChatError::Conflict("username is taken".into()));
+        }
+        change.username = Some(u);
+    }
     if let Some(d) = p.display_name {
         change.display_name = Some(text("display_name", &d, 1, 100)?);
     }
@@ -163,15 +172,21 @@ pub async fn update_settings(state: web::Data<AppState>, auth: AuthUser, body: w
 /// `POST /api/me/password` body.
 #[derive(Debug, Deserialize)]
 pub struct PasswordChange {
-    pub old_password: String,
+    /// Needed when the account has a password; an account made through a provider sign-in has
+    /// none until its first one is set here.
+    #[serde(default)]
+    pub old_password: Option<String>,
     pub new_password: String,
 }
 
-/// `POST /api/me/password` → 204; other sessions stay signed in.
+/// `POST /api/me/password` {old_password?, new_password} → 204; other sessions stay signed in.
 pub async fn change_password(state: web::Data<AppState>, auth: AuthUser, body: web::Json<PasswordChange>) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
-    if !verify_password(&body.old_password, &auth.user.password_hash).await? {
-        return Err(ChatError::Forbidden("old_password: wrong password".into()));
+    if !auth.user.password_hash.is_empty() {
+        let old = body.old_password.as_deref().unwrap_or_default();
+        if !verify_password(old, &auth.user.password_hash).await? {
+            return Err(ChatError::Forbidden("old_password: wrong password".into()));
+        }
     }
     let min = state.settings.auth.min_password_len;
     let n = body.new_password.chars().count();

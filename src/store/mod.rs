@@ -6,6 +6,7 @@ pub mod admin;
 pub mod buffer;
 pub mod media;
 pub mod messages;
+pub mod oauth;
 pub mod people;
 pub mod push;
 pub mod rooms;

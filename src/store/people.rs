@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use entities::{block, broadcast_list, broadcast_list_member, contact, token, user, user_settings};
+use entities::{block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, token, user, user_settings};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -16,6 +16,7 @@ use crate::protocol::settings::UserSettings;
 /// Fields of `PATCH /api/me`; `Some(None)` clears an optional field.
 #[derive(Debug, Default)]
 pub struct ProfileChange {
+    pub username: Option<String>,
     pub display_name: Option<String>,
     pub about: Option<Option<String>>,
     pub email: Option<Option<String>>,
@@ -51,6 +52,9 @@ pub struct ListRow {
 impl Store {
     pub async fn update_profile(&self, user: &UserId, c: ProfileChange) -> Result<user::Model, StoreError> {
         let mut m: user::ActiveModel = user::ActiveModel { id: Set(user.0.clone()), ..Default::default() };
+        if let Some(v) = c.username {
+            m.username = Set(v);
+        }
         if let Some(v) = c.display_name {
             m.display_name = Set(v);
         }
@@ -66,7 +70,7 @@ impl Store {
         if let Some(v) = c.avatar_media {
             m.avatar_media = Set(v);
         }
-        Ok(m.update(&self.db).await?)
+        m.update(&self.db).await.map_err(StoreError::classify)
     }
 
     /// Users whose username or display name starts with `q` (case-insensitive), not deleted.
@@ -228,7 +232,8 @@ impl Store {
         Ok(hashes)
     }
 
-    /// Deletes an account: tokens, settings, contacts, blocks and lists go; the user row stays
+    /// Deletes an account: tokens, settings, contacts, blocks, lists and linked provider accounts
+    /// go; the user row stays
     /// (renamed, without profile or password) so messages keep a sender, shown as a deleted user.
     pub async fn delete_account(&self, user: &UserId) -> Result<Vec<String>, StoreError> {
         let hashes = self.revoke_tokens(user, None).await?;
@@ -259,6 +264,8 @@ impl Store {
             .collect();
         broadcast_list_member::Entity::delete_many().filter(broadcast_list_member::Column::ListId.is_in(lists)).exec(&txn).await?;
         broadcast_list::Entity::delete_many().filter(broadcast_list::Column::OwnerId.eq(user.0.clone())).exec(&txn).await?;
+        oauth_link::Entity::delete_many().filter(oauth_link::Column::UserId.eq(user.0.clone())).exec(&txn).await?;
+        oauth_state::Entity::delete_many().filter(oauth_state::Column::LinkUserId.eq(user.0.clone())).exec(&txn).await?;
         txn.commit().await?;
         Ok(hashes)
     }

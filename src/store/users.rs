@@ -30,22 +30,8 @@ impl Store {
             is_admin: Set(false),
             ..Default::default()
         };
-        let mut user = model.insert(&txn).await.map_err(StoreError::classify)?;
-        let backend = txn.get_database_backend();
-        let insert = match backend {
-            DbBackend::MySql => "INSERT IGNORE INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?)",
-            _ => "INSERT INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?) ON CONFLICT DO NOTHING",
-        };
-        let claimed = txn
-            .execute(Statement::from_sql_and_values(backend, insert, [user.id.clone().into(), user.created_at.into()]))
-            .await?
-            .rows_affected()
-            == 1;
-        if claimed {
-            let mut active: user::ActiveModel = user.into();
-            active.is_admin = Set(true);
-            user = active.update(&txn).await?;
-        }
+        let user = model.insert(&txn).await.map_err(StoreError::classify)?;
+        let user = claim_first_admin(&txn, user).await?;
         txn.commit().await?;
         Ok(user)
     }
@@ -123,3 +109,28 @@ impl Store {
     }
 }
 
+
+/// Makes `user` an admin when it is the first account ever created: claims the `first_user` row
+/// of `admin_claims` inside the caller's account-creating transaction, whose primary key lets
+/// only one of two racing registrations win. Every way of creating an account goes through it.
+pub(super) async fn claim_first_admin(
+    txn: &sea_orm::DatabaseTransaction,
+    user: user::Model,
+) -> Result<user::Model, StoreError> {
+    let backend = txn.get_database_backend();
+    let insert = match backend {
+        DbBackend::MySql => "INSERT IGNORE INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?)",
+        _ => "INSERT INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?) ON CONFLICT DO NOTHING",
+    };
+    let claimed = txn
+        .execute(Statement::from_sql_and_values(backend, insert, [user.id.clone().into(), user.created_at.into()]))
+        .await?
+        .rows_affected()
+        == 1;
+    if !claimed {
+        return Ok(user);
+    }
+    let mut active: user::ActiveModel = user.into();
+    active.is_admin = Set(true);
+    Ok(active.update(txn).await?)
+}

@@ -17,5 +17,6 @@ mod mariadb;
 mod people;
 mod push;
 mod media;
+mod oauth;
 mod restart;
 mod protocol_errors;
