@@ -9,12 +9,13 @@ RUN_PKGS=(build-essential pkg-config clang libclang-dev libssl-dev libsqlite3-de
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev libvpx-dev libopus-dev)
 # Needed by the test suite: real Redis and MariaDB servers, started on loopback by the tests,
-# and python3 with venv for the protocol contract checks (../shared/contract/run.sh).
+# python3 with venv for the protocol contract checks (../shared/contract/run.sh), and node + npm
+# for the socket.io-client tests (Debian's nodejs and npm, unless a node with npm is installed).
 TEST_PKGS=(redis-server mariadb-server mariadb-client python3 python3-venv)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then TEST_PKGS+=(nodejs npm); fi
 # Needed by `make bench` on top: curl and taskset, and node + npm for the socket.io reference peer
-# (Debian's nodejs and npm, unless a node with npm is installed already).
+# (installed with the test packages).
 BENCH_PKGS=(curl util-linux)
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BENCH_PKGS+=(nodejs npm); fi
 
 mode=${1:-test}
 pkgs=("${RUN_PKGS[@]}")
@@ -28,7 +29,19 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
+# The socket.io-client the tests drive, at the locked version: `npm ci` when node_modules is
+# missing or older than the lock file.
+npm_tests() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/socketio"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in tests/socketio" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  if [ "$mode" = test ] || [ "$mode" = bench ]; then npm_tests; fi
   exit 0
 fi
 
@@ -44,3 +57,4 @@ for svc in redis-server mariadb; do
     $SUDO systemctl stop "$svc" || true
   fi
 done
+if [ "$mode" = test ] || [ "$mode" = bench ]; then npm_tests; fi

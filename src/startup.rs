@@ -81,6 +81,7 @@ impl Application {
             notifier,
             vapid_public_key,
             media,
+            socketio: Default::default(),
         };
 
         let listener = TcpListener::bind(&settings.server.bind)

@@ -39,6 +39,8 @@ pub struct AppState {
     pub vapid_public_key: String,
     /// The MediaWorker pool.
     pub media: MediaPool,
+    /// Live Socket.IO (Engine.IO) connections.
+    pub socketio: crate::socketio::engine::Engines,
 }
 
 /// Largest JSON body accepted by the API.
@@ -53,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws", web::get().to(ws::connect))
+        .configure(crate::socketio::routes)
         .route("/media/{id}/{variant}", web::get().to(media::serve))
         .service(
             web::scope("/api")

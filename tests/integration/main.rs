@@ -16,3 +16,4 @@ mod push;
 mod media;
 mod restart;
 mod protocol_errors;
+mod socketio;
