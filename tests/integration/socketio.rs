@@ -286,6 +286,18 @@ async fn socketio_client_that_drops_and_reconnects_syncs_exactly_what_it_missed(
     app.quiesce().await;
 }
 
+#[actix_web::test]
+async fn socketio_socket_of_a_token_that_logs_out_is_disconnected_by_the_server() {
+    let app = spawn_app().await;
+    let a = app.register("leaver").await;
+    let mut d = Driver::start();
+    d.connect_as(&app.http, &a.token, None).await;
+    assert_eq!(a.post("/api/auth/logout", json!({})).await.status(), 204);
+    let gone = d.next_where("disconnect", |l| l["event"] == "$disconnect").await;
+    // A server-side disconnect: socket.io-client does not reconnect with a dead token.
+    assert_eq!(gone["reason"], "io server disconnect");
+}
+
 /// A bare Engine.IO long-polling client, to see the wire itself.
 struct Polling {
     base: String,
