@@ -362,6 +362,31 @@ async fn engine_io_advertises_its_settings_enforces_max_payload_and_drops_a_clie
 }
 
 #[actix_web::test]
+async fn engine_io_over_websocket_offers_no_upgrade_and_enforces_max_payload() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = spawn_app_with(|s| s.socketio.max_payload = 1000).await;
+    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let Some(Ok(Message::Text(open))) = ws.next().await else { panic!("no open packet") };
+    let open: Value = serde_json::from_str(open.strip_prefix('0').expect("an open packet")).unwrap();
+    assert_eq!(open["upgrades"], json!([]), "a websocket connection has nothing to upgrade to");
+    assert_eq!(open["maxPayload"], 1000);
+    ws.send(Message::Text(format!("4{}", "x".repeat(1200)))).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+                break;
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close 1009, got {other:?}"),
+        }
+    }
+}
+
+#[actix_web::test]
 async fn a_socketio_client_that_stops_reading_is_dropped_and_the_room_goes_on() {
     let app = spawn_app_with(|s| {
         s.ws.outbox_capacity = 64;
