@@ -360,7 +360,11 @@ impl Connection {
 
     /// CONNECT: `auth` must be `{token}` with the same token as `/ws`.
     async fn connect(&mut self, auth: Option<Value>, output: &mut Option<SessionOutput>) {
-        if self.socket.is_some() || output.is_some() {
+        if self.socket.is_some() {
+            return; // already connected
+        }
+        if output.is_some() {
+            self.queue.push_back(socket_out::connect_error("unavailable: the previous socket is still closing, try again"));
             return;
         }
         let token = auth.as_ref().and_then(|a| a.get("token")).and_then(Value::as_str).filter(|t| !t.is_empty() && t.len() <= 256);

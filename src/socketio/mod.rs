@@ -57,7 +57,7 @@ impl EngineError {
     }
 }
 
-/// Mounts `/socket.io/` when `socketio.enabled`.
+/// Mounts `/socket.io/` (which answers 404 unless `socketio.enabled`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/socket.io/", web::route().to(handle));
 }
