@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the server, its tests and its benchmarks need.
+# Installs the Debian packages the server, its tests and its benchmarks need, and the npm
+# packages the node-driven tests use (from their committed lock files).
 # Idempotent: packages already installed are skipped, and apt is not touched at all
 # when nothing is missing. Usage: scripts/setup.sh [run|test|bench]
 set -euo pipefail
@@ -9,15 +10,16 @@ RUN_PKGS=(build-essential pkg-config clang libclang-dev libssl-dev libsqlite3-de
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev libvpx-dev libopus-dev)
 # Needed by the test suite: real Redis and MariaDB servers, started on loopback by the tests,
-# and python3 with venv for the protocol contract checks (../shared/contract/run.sh).
+# python3 with venv for the protocol contract checks (../shared/contract/run.sh), and node + npm
+# for the socket.io-client and browser tests (Debian's nodejs and npm, unless a node with npm is
+# installed already).
 TEST_PKGS=(redis-server mariadb-server mariadb-client python3 python3-venv)
-# The browser tests (tests/browser, Playwright) drive Debian's Chromium headless with node.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then TEST_PKGS+=(nodejs npm); fi
+# The browser tests (tests/browser, Playwright) drive Debian's Chromium headless.
 BROWSER_PKGS=(chromium fonts-noto-color-emoji)
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BROWSER_PKGS+=(nodejs npm); fi
-# Needed by `make bench` on top: curl and taskset, and node + npm for the socket.io reference peer
-# (Debian's nodejs and npm, unless a node with npm is installed already).
+# Needed by `make bench` on top: curl and taskset (node + npm for the socket.io reference peer
+# come with the test packages).
 BENCH_PKGS=(curl util-linux)
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then BENCH_PKGS+=(nodejs npm); fi
 
 mode=${1:-test}
 pkgs=("${RUN_PKGS[@]}")
@@ -32,21 +34,24 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
-# playwright-core for the browser tests, from the committed lock file; reinstalled when the lock
-# file is newer than what was installed. Never downloads a browser (playwright-core has none).
-browser_node_modules() {
-  [ "$mode" = test ] || return 0
+# `npm ci` in a tests/ folder when its node_modules is missing or older than its lock file.
+# (playwright-core never downloads a browser; socket.io-client is the real client package.)
+npm_ci_in() {
   local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/$1"
   [ -f "$dir/package-lock.json" ] || return 0
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "setup: npm ci in tests/browser" >&2
+    echo "setup: npm ci in tests/$1" >&2
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
+node_modules() {
+  if [ "$mode" = test ] || [ "$mode" = bench ]; then npm_ci_in socketio; fi
+  if [ "$mode" = test ]; then npm_ci_in browser; fi
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
-  browser_node_modules
+  node_modules
   exit 0
 fi
 
@@ -62,4 +67,4 @@ for svc in redis-server mariadb; do
     $SUDO systemctl stop "$svc" || true
   fi
 done
-browser_node_modules
+node_modules

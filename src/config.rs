@@ -17,6 +17,7 @@ pub struct Settings {
     pub push: PushSettings,
     pub auth: AuthSettings,
     pub ws: WsSettings,
+    pub socketio: SocketIoSettings,
     pub rooms: RoomSettings,
     pub people: PeopleSettings,
     pub oauth: OAuthSettings,
@@ -379,6 +380,29 @@ impl Default for WsSettings {
             rate_per_sec: 50.0,
             rate_burst: 200.0,
         }
+    }
+}
+
+/// `[socketio]`: the Socket.IO v5 / Engine.IO v4 endpoint at `/socket.io/`, for clients written
+/// against the server this one replaces. Frame limits, rate limits and the outbox bound of `[ws]`
+/// apply to its sessions too.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SocketIoSettings {
+    /// Serve `/socket.io/` at all.
+    pub enabled: bool,
+    /// Milliseconds between Engine.IO pings (advertised as `pingInterval`).
+    pub ping_interval_ms: u64,
+    /// Milliseconds a client has to answer a ping before it is dropped (`pingTimeout`).
+    pub ping_timeout_ms: u64,
+    /// Largest Engine.IO payload accepted: a polling POST body (beyond it: 413 and the connection
+    /// closes) or a WebSocket message (beyond it: close 1009). Advertised as `maxPayload`.
+    pub max_payload: usize,
+}
+
+impl Default for SocketIoSettings {
+    fn default() -> Self {
+        Self { enabled: true, ping_interval_ms: 25_000, ping_timeout_ms: 20_000, max_payload: 1_000_000 }
     }
 }
 

@@ -8,6 +8,8 @@
 //! Arrows point down; nothing imports what is above it.
 //!
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
+//! - [`socketio`]: Socket.IO v5 / Engine.IO v4 at `/socket.io/`, a codec in front of the same
+//!   `WsSession` as `/ws`.
 //! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
 //!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
@@ -37,6 +39,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod protocol;
 pub mod push;
+pub mod socketio;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

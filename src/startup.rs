@@ -85,6 +85,7 @@ impl Application {
             vapid_public_key,
             media,
             oauth,
+            socketio: Default::default(),
         };
 
         let listener = TcpListener::bind(&settings.server.bind)

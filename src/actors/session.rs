@@ -1,7 +1,8 @@
 //! WsSession: one actor per WebSocket connection, authenticated before the upgrade. It decodes
 //! frames, enforces size and rate limits, forwards work to Room actors and writes what it is sent.
 //! This is the only module that knows actix-web-actors (deprecated upstream); replacing it with
-//! another WebSocket layer touches this file and the `/ws` route only.
+//! another WebSocket layer touches this file and the `/ws` route only. [`start_piped`] runs the same
+//! session behind another transport (the Socket.IO codec in `crate::socketio`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -584,4 +585,96 @@ pub fn start(
 ) -> Result<actix_web::HttpResponse, actix_web::Error> {
     let max = session.deps.settings.ws.hard_max_frame_bytes;
     ws::WsResponseBuilder::new(session, req, stream).codec(actix_http::ws::Codec::new().max_size(max)).start()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions behind another transport (Socket.IO).
+// ---------------------------------------------------------------------------------------------
+
+/// What another transport hands a session: what a WebSocket client would send.
+#[derive(Debug)]
+pub enum PipeIn {
+    /// A protocol v1 client frame as JSON.
+    Text(String),
+    /// An answer to the session's heartbeat ping.
+    Pong,
+}
+
+/// What a session writes toward another transport.
+#[derive(Debug)]
+pub enum PipeOut {
+    /// A protocol v1 server frame as JSON.
+    Text(Bytes),
+    /// A heartbeat ping; answer with [`PipeIn::Pong`].
+    Ping,
+    /// The session closed with this close code and reason (none: a plain end).
+    Close(Option<(u16, String)>),
+}
+
+/// Starts `session` behind a transport other than `/ws`: the session actor, its limits, its
+/// ordering and its heartbeat are exactly those of `/ws`, because it runs in the same
+/// WebSocket context, fed an in-memory WebSocket stream. Dropping `input` ends the session.
+///
+/// Flow control is the WebSocket's too: the session runs only while the returned stream is
+/// polled, so a transport that stops taking frames stalls it, its bounded mailbox fills, and it
+/// is dropped as too slow (close 4008), as on `/ws`. The price is one frame encode and parse in
+/// memory per frame.
+pub fn start_piped(session: WsSession, input: impl futures_util::Stream<Item = PipeIn> + 'static) -> impl futures_util::Stream<Item = PipeOut> {
+    use actix_codec::{Decoder, Encoder};
+    use futures_util::StreamExt;
+
+    let max = session.deps.settings.ws.hard_max_frame_bytes;
+    // Client frames are masked, as a real client's would be.
+    let mut encoder = actix_http::ws::Codec::new().client_mode();
+    let inbound = input.map(move |item| {
+        let msg = match item {
+            PipeIn::Text(t) => ws::Message::Text(t.into()),
+            PipeIn::Pong => ws::Message::Pong(Bytes::new()),
+        };
+        let mut buf = BytesMut::new();
+        // Encoding into memory cannot fail for these messages; an error would only drop it.
+        if let Err(e) = encoder.encode(msg, &mut buf) {
+            tracing::error!(error = %e, "cannot encode a piped frame");
+        }
+        Ok::<_, actix_http::error::PayloadError>(buf.freeze())
+    });
+    let frames = ws::WebsocketContext::with_codec(session, inbound, actix_http::ws::Codec::new().max_size(max));
+    // The session's own output is trusted; its frames can be large (a history page).
+    let decoder = actix_http::ws::Codec::new().client_mode().max_size(usize::MAX >> 1);
+    let state = (Box::pin(frames), BytesMut::new(), decoder, false);
+    futures_util::stream::unfold(state, |(mut frames, mut buf, mut decoder, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    let out = match frame {
+                        actix_http::ws::Frame::Text(t) => PipeOut::Text(t),
+                        actix_http::ws::Frame::Ping(_) => PipeOut::Ping,
+                        actix_http::ws::Frame::Close(reason) => {
+                            let reason = reason.map(|r| (u16::from(r.code), r.description.unwrap_or_default()));
+                            return Some((PipeOut::Close(reason), (frames, buf, decoder, true)));
+                        }
+                        // The session writes JSON text only and never fragments.
+                        _ => continue,
+                    };
+                    return Some((out, (frames, buf, decoder, false)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot parse a piped session frame");
+                    return Some((PipeOut::Close(None), (frames, buf, decoder, true)));
+                }
+            }
+            match frames.next().await {
+                Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "piped session failed");
+                    return Some((PipeOut::Close(None), (frames, buf, decoder, true)));
+                }
+                None => return Some((PipeOut::Close(None), (frames, buf, decoder, true))),
+            }
+        }
+    })
 }

@@ -82,7 +82,8 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-fn hash_token(token: &str) -> String {
+/// How tokens are stored and looked up (SHA-256, hex).
+pub(crate) fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

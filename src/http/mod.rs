@@ -45,6 +45,8 @@ pub struct AppState {
     pub media: MediaPool,
     /// The configured OAuth sign-in providers.
     pub oauth: Arc<crate::oauth::Providers>,
+    /// Live Socket.IO (Engine.IO) connections.
+    pub socketio: crate::socketio::engine::Engines,
 }
 
 /// Largest JSON body accepted by the API.
@@ -59,6 +61,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws", web::get().to(ws::connect))
+        .configure(crate::socketio::routes)
         .route("/media/{id}/{variant}", web::get().to(media::serve))
         .service(
             web::scope("/api")

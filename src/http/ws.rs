@@ -11,7 +11,7 @@ use crate::protocol::WireFormat;
 
 /// A browser's `Origin` must be the server's own or listed in `server.allowed_origins`; clients
 /// that send no Origin (apps, scripts) are not browsers and pass.
-fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
+pub(crate) fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };

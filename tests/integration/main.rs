@@ -20,3 +20,4 @@ mod media;
 mod oauth;
 mod restart;
 mod protocol_errors;
+mod socketio;
