@@ -12,6 +12,8 @@
 //!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
 //!   members with no live session).
+//! - [`cluster`]: several processes on one Redis (`[cluster] enabled`): seqs allocated by the
+//!   append script, fan-out over Redis pub/sub, presence with expiring node keys.
 //! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
 //! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
 //!   back-off); they know nothing of the database.
@@ -26,6 +28,7 @@
 //! durable; a failed batch is not counted, so per-room seqs stay gap-free.
 
 pub mod actors;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -8,6 +8,7 @@ mod support;
 
 mod actors;
 mod chat;
+mod cluster;
 mod durable;
 mod liveness;
 mod mariadb;
