@@ -383,7 +383,7 @@ impl Handler<DeliverToUsers> for RoomRegistry {
 
     fn handle(&mut self, msg: DeliverToUsers, _ctx: &mut Context<Self>) {
         match &self.cluster {
-            Some(c) => c.publish_later(BusEvent::ToUsers { users: msg.users, frame: msg.frame.frame.frame.clone(), except: msg.except }),
+            Some(c) => c.publish_later(BusEvent::ToUsers { users: msg.users, frame: Box::new(msg.frame.frame.frame.clone()), except: msg.except }),
             None => self.deliver(&msg.users, &msg.frame, msg.except.as_ref()),
         }
     }
@@ -415,7 +415,7 @@ impl Handler<FromBus> for RoomRegistry {
                 }
                 self.deliver(&members, &created_frame(room), None);
             }
-            BusEvent::ToUsers { users, frame, except } => self.deliver(&users, &Deliver::new(frame), except.as_ref()),
+            BusEvent::ToUsers { users, frame, except } => self.deliver(&users, &Deliver::new(*frame), except.as_ref()),
             BusEvent::CloseToken { token_hash, code, reason } => self.close_token(&token_hash, &CloseSession { code, reason }),
         }
     }

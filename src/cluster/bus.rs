@@ -35,6 +35,8 @@ pub enum BusItem {
     Delivered { user: UserId, seq: i64 },
     Typing { user: UserId, state: TypingState },
     Changed(ChangeItem),
+    /// In a dm, `blocker` blocked (`on`) or unblocked `blocked` (already stored).
+    Blocked { blocker: UserId, blocked: UserId, on: bool },
 }
 
 /// A durable change to a room's membership or name.
@@ -68,7 +70,7 @@ pub enum BusEvent {
     /// A room was created with these members.
     RoomCreated { room: RoomId, members: Vec<UserId> },
     /// A frame for every session of these users (except one).
-    ToUsers { users: Vec<UserId>, frame: ServerFrame, except: Option<SessionId> },
+    ToUsers { users: Vec<UserId>, frame: Box<ServerFrame>, except: Option<SessionId> },
     /// Close every session that authenticated with this token (logout).
     CloseToken { token_hash: String, code: u16, reason: String },
 }
@@ -186,6 +188,7 @@ async fn subscribe_once(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

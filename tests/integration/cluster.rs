@@ -279,7 +279,7 @@ async fn cluster_presence_spans_nodes_and_a_killed_node_goes_offline() {
     let mut wa = ann.connect().await;
 
     // Ben comes online on node 1: Ann, on node 0, hears of it.
-    let mut wb1 = nodes.via(&ben, 1).connect().await;
+    let wb1 = nodes.via(&ben, 1).connect().await;
     let p = wa.expect_where("presence", |f| f["user"] == ben.id.as_str()).await;
     assert_eq!(p["online"], true);
     // A new session on node 0 is told Ben is online, though he has no session there.

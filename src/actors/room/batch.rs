@@ -348,6 +348,7 @@ impl Room {
                     self.broadcast(frame, |s| s.user != user);
                 }
                 BusItem::Changed(change) => self.apply_change(change),
+                BusItem::Blocked { blocker, blocked, on } => self.set_blocked(blocker, blocked, on),
             }
         }
         for (user, seq) in reached {

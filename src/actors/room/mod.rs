@@ -337,8 +337,19 @@ impl Handler<SetBlocked> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: SetBlocked, _ctx: &mut Context<Self>) {
-        let pair = (msg.blocker, msg.blocked);
-        if msg.on {
+        if let Some(cluster) = &self.deps.cluster {
+            // This dm's actors on other nodes must refuse messages too.
+            let item = BusItem::Blocked { blocker: msg.blocker.clone(), blocked: msg.blocked.clone(), on: msg.on };
+            cluster.publish_later(BusEvent::Rooms(vec![RoomBatch { room: self.id.clone(), items: vec![item] }]));
+        }
+        self.set_blocked(msg.blocker, msg.blocked, msg.on);
+    }
+}
+
+impl Room {
+    pub(super) fn set_blocked(&mut self, blocker: UserId, blocked: UserId, on: bool) {
+        let pair = (blocker, blocked);
+        if on {
             self.blocked.insert(pair);
         } else {
             self.blocked.remove(&pair);
