@@ -92,7 +92,8 @@ impl Application {
         let mut presence = Presence::new(store.clone(), registry.clone());
         if let Some(c) = &cluster {
             presence = presence.with_cluster(c.clone(), stale);
-            c.subscribe(registry.clone().recipient(), registry.clone().recipient());
+            // Subscribed before serving, so no session misses the events of its first moments.
+            c.subscribe(registry.clone().recipient(), registry.clone().recipient()).await;
             tracing::info!(node = %c.node(), "cluster mode: seqs, fan-out and presence through Redis");
         }
         let presence = presence.start();

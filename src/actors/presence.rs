@@ -77,7 +77,7 @@ impl Presence {
         let Some(cluster) = self.cluster.clone() else { return };
         let mine: Vec<(UserId, usize)> = self.online.iter().map(|(u, s)| (u.clone(), s.len())).collect();
         let work = async move {
-            if !cluster.heartbeat().await? {
+            if !cluster.heartbeat().await? && !mine.is_empty() {
                 tracing::warn!("this node's presence key had expired; registering its sessions again");
                 cluster.restore(&mine).await?;
             }

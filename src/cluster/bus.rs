@@ -143,11 +143,13 @@ pub struct BusResubscribed;
 
 /// Subscribes to `channel` and hands every event to `to`, reconnecting after failures (with a
 /// short pause). After a reconnect `lost` is told, since events published meanwhile are gone.
-pub fn spawn_subscriber(url: String, channel: String, to: Recipient<FromBus>, lost: Recipient<BusResubscribed>) {
+/// `ready` is told when the first subscription is in place.
+pub fn spawn_subscriber(url: String, channel: String, to: Recipient<FromBus>, lost: Recipient<BusResubscribed>, ready: tokio::sync::oneshot::Sender<()>) {
     actix::spawn(async move {
         let mut first = true;
+        let mut ready = Some(ready);
         loop {
-            match subscribe_once(&url, &channel, &to, &lost, first).await {
+            match subscribe_once(&url, &channel, &to, &lost, first, &mut ready).await {
                 Ok(()) => tracing::warn!("bus subscription ended; resubscribing"),
                 Err(e) => tracing::warn!(error = %e, "bus subscription failed; retrying"),
             }
@@ -166,10 +168,14 @@ async fn subscribe_once(
     to: &Recipient<FromBus>,
     lost: &Recipient<BusResubscribed>,
     first: bool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), redis::RedisError> {
     let client = redis::Client::open(url)?;
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
+    if let Some(tx) = ready.take() {
+        let _ = tx.send(());
+    }
     if !first {
         lost.do_send(BusResubscribed);
     }

@@ -81,8 +81,13 @@ impl Cluster {
         });
     }
 
-    /// Subscribes this node to the bus; see `bus::spawn_subscriber`.
-    pub fn subscribe(&self, to: Recipient<FromBus>, lost: Recipient<BusResubscribed>) {
-        bus::spawn_subscriber(self.url.clone(), self.channel(), to, lost);
+    /// Subscribes this node to the bus (see `bus::spawn_subscriber`); returns once subscribed,
+    /// or after 5 s (the subscriber keeps trying, and closes sessions when it gets through).
+    pub async fn subscribe(&self, to: Recipient<FromBus>, lost: Recipient<BusResubscribed>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        bus::spawn_subscriber(self.url.clone(), self.channel(), to, lost, tx);
+        if tokio::time::timeout(std::time::Duration::from_secs(5), rx).await.is_err() {
+            tracing::warn!("not yet subscribed to the bus; serving anyway");
+        }
     }
 }
