@@ -379,3 +379,42 @@ async fn cluster_kill9_of_a_node_under_load_loses_nothing_acked() {
     }
     let _ = &cat;
 }
+
+#[actix_web::test]
+async fn cluster_media_uploaded_through_one_node_is_sent_and_fetched_through_others() {
+    let nodes = Nodes::start().await;
+    let ann = nodes.register(0, "ann").await;
+    let ben = nodes.via(&nodes.register(2, "ben").await, 2);
+    let room = ann.dm(&ben).await;
+    // Ann's socket is on node 1, her upload goes through node 0: the progress reaches her there.
+    let mut wa = nodes.via(&ann, 1).connect().await;
+    let mut wb = ben.connect().await;
+    let data = b"minutes of the meeting, shared by every node".to_vec();
+    let boundary = "----cluster-test-boundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = ann
+        .client
+        .post(format!("{}/api/media", nodes.http(0)))
+        .bearer_auth(&ann.token)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let done = wa.expect_where("media", |f| f["id"] == id.as_str() && f["status"] != "processing").await;
+    assert_eq!(done["status"], "ready", "{done}");
+
+    // Sent through node 1, received on node 2, downloaded through node 2 with the signed URL.
+    wa.send(json!({"type": "send", "room": room, "client_id": "with-file", "body": "see attached", "attachments": [id]})).await;
+    let ack = wa.expect_where_any(&["ack", "error"], |f| f["client_id"] == "with-file").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let m = wb.expect_where("message", |f| f["client_id"] == "with-file").await;
+    let url = m["attachments"][0]["url"].as_str().unwrap().to_owned();
+    let r = reqwest::get(format!("{}{url}", nodes.http(2))).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), data);
+}
