@@ -25,7 +25,9 @@
 //!
 //! `WsSession` → `Room` (assigns id and seq, batches) → `Persister` (group commit) → SQL. The room
 //! acks the sender and fans the message out only after the Persister answered that the batch is
-//! durable; a failed batch is not counted, so per-room seqs stay gap-free.
+//! durable; a failed batch is not counted, so per-room seqs stay gap-free. In cluster mode the
+//! Redis append script allocates the seqs instead and publishes the batch, and every node fans it
+//! out to its own sessions from that subscription (see [`cluster`]).
 
 pub mod actors;
 pub mod cluster;
