@@ -13,6 +13,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub cluster: ClusterSettings,
     pub media: MediaSettings,
     pub push: PushSettings,
     pub auth: AuthSettings,
@@ -103,6 +104,27 @@ impl Default for RedisSettings {
             allow_unsafe: false,
             debug_crash_after_commit: false,
         }
+    }
+}
+
+/// `[cluster]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ClusterSettings {
+    /// Several server processes share `redis.url` and `database.url` (needs Redis).
+    pub enabled: bool,
+    /// This node's name; empty = `redis.consumer` (itself defaulting to host name and bind
+    /// address). Unique per node and stable across restarts.
+    pub node_id: String,
+    /// How often a node renews its presence key and sweeps dead nodes, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// A node whose key was not renewed for this long is presumed dead, in milliseconds.
+    pub node_ttl_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self { enabled: false, node_id: String::new(), heartbeat_ms: 1000, node_ttl_ms: 5000 }
     }
 }
 
@@ -582,6 +604,12 @@ impl Settings {
         }
         if self.redis.sync_interval_ms == 0 || self.redis.sync_batch == 0 || self.redis.max_attempts == 0 {
             return bad("redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive");
+        }
+        if self.cluster.enabled && self.redis.url.trim().is_empty() {
+            return bad("cluster.enabled needs redis.url (the nodes share Redis)");
+        }
+        if self.cluster.heartbeat_ms == 0 || self.cluster.node_ttl_ms <= self.cluster.heartbeat_ms {
+            return bad("cluster.node_ttl_ms must be longer than cluster.heartbeat_ms (> 0)");
         }
         if self.people.default_region.parse::<phonenumber::country::Id>().is_err() {
             return bad("people.default_region must be an ISO 3166 region code such as US or DE");

@@ -14,6 +14,8 @@
 //!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
 //!   members with no live session).
+//! - [`cluster`]: several processes on one Redis (`[cluster] enabled`): seqs allocated by the
+//!   append script, fan-out over Redis pub/sub, presence with expiring node keys.
 //! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
 //! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
 //!   back-off); they know nothing of the database.
@@ -27,9 +29,12 @@
 //!
 //! `WsSession` → `Room` (assigns id and seq, batches) → `Persister` (group commit) → SQL. The room
 //! acks the sender and fans the message out only after the Persister answered that the batch is
-//! durable; a failed batch is not counted, so per-room seqs stay gap-free.
+//! durable; a failed batch is not counted, so per-room seqs stay gap-free. In cluster mode the
+//! Redis append script allocates the seqs instead and publishes the batch, and every node fans it
+//! out to its own sessions from that subscription (see [`cluster`]).
 
 pub mod actors;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;

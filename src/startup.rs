@@ -12,6 +12,7 @@ use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
 use crate::actors::syncer::Syncer;
+use crate::cluster::Cluster;
 use crate::store::buffer::RedisBuffer;
 use crate::config::Settings;
 use crate::push::webpush::{self, VapidKeys};
@@ -32,6 +33,8 @@ pub enum StartupError {
     Storage { dir: String, source: std::io::Error },
     #[error("{0}")]
     OAuth(#[from] crate::oauth::OAuthConfigError),
+    #[error("cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A server bound to its port, not yet running.
@@ -51,6 +54,7 @@ impl Application {
         let mut store =
             Store::connect(&settings.database.url, settings.database.max_connections).await?.with_media_urls(signer);
         let mut syncer = None;
+        let mut cluster = None;
         let redis = &settings.redis;
         if !redis.url.trim().is_empty() {
             let buffer = RedisBuffer::connect(redis.url.trim(), &redis.prefix, redis.dedupe_ttl_secs, redis.allow_unsafe)
@@ -61,15 +65,41 @@ impl Application {
                 "" => format!("{}:{}", hostname(), settings.server.bind),
                 c => c.to_owned(),
             };
+            if settings.cluster.enabled {
+                let node = match settings.cluster.node_id.trim() {
+                    "" => consumer.clone(),
+                    n => n.to_owned(),
+                };
+                cluster = Some(Cluster::new(buffer.clone(), redis.url.trim(), &redis.prefix, node, settings.cluster.clone()));
+            }
             syncer = Some(Syncer::new(store.clone(), buffer, redis.clone(), consumer).start());
         }
-        let persister = Persister::new(store.clone()).start();
+        // A previous run of this node may have been killed: its sessions are gone.
+        let stale = match &cluster {
+            Some(c) => c.sweep_own().await?,
+            None => Vec::new(),
+        };
+        let mut persister = Persister::new(store.clone());
+        if let Some(c) = &cluster {
+            persister = persister.with_cluster(c.clone());
+        }
+        let persister = persister.start();
         let vapid = VapidKeys::load_or_generate(&settings.push.vapid_private_key, &webpush::key_file(&settings.push, &settings.media.dir))?;
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
-        let registry =
-            RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).with_notifier(notifier.clone()).start();
-        let presence = Presence::new(store.clone(), registry.clone()).start();
+        let mut registry = RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).with_notifier(notifier.clone());
+        if let Some(c) = &cluster {
+            registry = registry.with_cluster(c.clone());
+        }
+        let registry = registry.start();
+        let mut presence = Presence::new(store.clone(), registry.clone());
+        if let Some(c) = &cluster {
+            presence = presence.with_cluster(c.clone(), stale);
+            // Subscribed before serving, so no session misses the events of its first moments.
+            c.subscribe(registry.clone().recipient(), registry.clone().recipient()).await;
+            tracing::info!(node = %c.node(), "cluster mode: seqs, fan-out and presence through Redis");
+        }
+        let presence = presence.start();
         std::fs::create_dir_all(&settings.media.dir)
             .map_err(|source| StartupError::Storage { dir: settings.media.dir.clone(), source })?;
         let media = MediaPool::start(&settings.media, store.clone(), registry.clone());

@@ -2,11 +2,18 @@
 //! grouped into the next commit (group commit), and each caller is answered only once its writes
 //! are durable: committed to the SQL database in embedded mode, appended to the Redis stream
 //! (AOF, fsync always) in production mode (see `Store::make_durable`).
+//!
+//! In cluster mode Redis allocates the messages' seqs (see `crate::cluster`): each caller gets
+//! back where its messages went, and the fan-out event it handed in is published by the same
+//! atomic append (or, for changes written through to SQL, right after the SQL commit).
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use crate::cluster::bus::{self, BusEvent, RoomBatch};
+use crate::cluster::Cluster;
 use crate::metrics;
+use crate::store::buffer::Placed;
 use crate::store::{Store, StoreError, WriteOp};
 
 /// Why a write was not made durable. Nothing of a failed `Persist` was applied.
@@ -19,25 +26,46 @@ pub enum PersistError {
     Unavailable(String),
 }
 
-/// Make these writes durable, in order, all or nothing.
+/// Make these writes durable, in order, all or nothing. Answered with where each message went
+/// (in order; outside cluster mode always the seq it came with).
 #[derive(Message, Debug)]
-#[rtype(result = "Result<(), PersistError>")]
+#[rtype(result = "Result<Vec<Placed>, PersistError>")]
 pub struct Persist {
     pub ops: Vec<WriteOp>,
+    /// Cluster mode: what the other nodes must hear of these writes (published once durable).
+    pub fanout: Option<RoomBatch>,
+    /// Cluster mode: the room's highest seq the caller knows (where Redis starts counting when it
+    /// has no counter for the room).
+    pub base_seq: i64,
 }
 
-type Waiter = (Vec<WriteOp>, oneshot::Sender<Result<(), PersistError>>);
+type Reply = oneshot::Sender<Result<Vec<Placed>, PersistError>>;
+
+/// One caller's writes.
+struct Waiter {
+    ops: Vec<WriteOp>,
+    fanout: Option<RoomBatch>,
+    base_seq: i64,
+    reply: Reply,
+}
 
 /// See the module doc.
 pub struct Persister {
     store: Store,
+    cluster: Option<Cluster>,
     queue: Vec<Waiter>,
     flushing: bool,
 }
 
 impl Persister {
     pub fn new(store: Store) -> Self {
-        Self { store, queue: Vec::new(), flushing: false }
+        Self { store, cluster: None, queue: Vec::new(), flushing: false }
+    }
+
+    /// Cluster mode: seqs allocated by Redis, fan-out published on the bus.
+    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -47,13 +75,17 @@ impl Persister {
         self.flushing = true;
         let batch = std::mem::take(&mut self.queue);
         let store = self.store.clone();
+        let cluster = self.cluster.clone();
         let work = async move {
-            let results = commit_group(&store, &batch).await;
+            let results = match &cluster {
+                Some(c) => commit_group_cluster(&store, c, &batch).await,
+                None => commit_group(&store, &batch).await,
+            };
             (batch, results)
         };
         ctx.spawn(work.into_actor(self).map(|(batch, results), act, ctx| {
-            for ((_, reply), result) in batch.into_iter().zip(results) {
-                let _ = reply.send(result);
+            for (w, result) in batch.into_iter().zip(results) {
+                let _ = w.reply.send(result);
             }
             act.flushing = false;
             act.flush(ctx);
@@ -63,12 +95,12 @@ impl Persister {
 
 /// Commits every waiter's writes in one transaction; if that fails and there were several
 /// waiters, each is retried alone so one bad write cannot fail the others.
-async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<(), PersistError>> {
-    let all: Vec<WriteOp> = batch.iter().flat_map(|(ops, _)| ops.iter().cloned()).collect();
+async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<Vec<Placed>, PersistError>> {
+    let all: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().cloned()).collect();
     match store.make_durable(&all).await {
         Ok(()) => {
             metrics::inc(&metrics::PERSIST_BATCHES);
-            vec![Ok(()); batch.len()]
+            batch.iter().map(|w| Ok(as_given(&w.ops))).collect()
         }
         Err(e) if batch.len() == 1 => {
             metrics::inc(&metrics::PERSIST_FAILURES);
@@ -76,8 +108,8 @@ async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<(), Persist
         }
         Err(_) => {
             let mut out = Vec::with_capacity(batch.len());
-            for (ops, _) in batch {
-                out.push(store.make_durable(ops).await.map_err(|e| {
+            for w in batch {
+                out.push(store.make_durable(&w.ops).await.map(|()| as_given(&w.ops)).map_err(|e| {
                     metrics::inc(&metrics::PERSIST_FAILURES);
                     to_persist_error(e)
                 }));
@@ -86,6 +118,83 @@ async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<(), Persist
             out
         }
     }
+}
+
+/// The placements of messages whose seqs the caller assigned.
+fn as_given(ops: &[WriteOp]) -> Vec<Placed> {
+    ops.iter()
+        .filter_map(|o| match o {
+            WriteOp::Message(m) => Some(Placed::New(m.seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Cluster mode: like `commit_group`, with Redis allocating seqs and publishing the fan-out.
+async fn commit_group_cluster(store: &Store, cluster: &Cluster, batch: &[Waiter]) -> Vec<Result<Vec<Placed>, PersistError>> {
+    let refs: Vec<&Waiter> = batch.iter().collect();
+    match commit_cluster(store, cluster, &refs).await {
+        Ok(placed) => {
+            metrics::inc(&metrics::PERSIST_BATCHES);
+            placed.into_iter().map(Ok).collect()
+        }
+        Err(e) if batch.len() == 1 => {
+            metrics::inc(&metrics::PERSIST_FAILURES);
+            vec![Err(to_persist_error(e))]
+        }
+        Err(_) => {
+            // Retrying is safe: a message appended by the failed try is found by its client id.
+            let mut out = Vec::with_capacity(batch.len());
+            for w in batch {
+                let one = commit_cluster(store, cluster, &[w]).await;
+                out.push(one.map(|mut p| p.pop().unwrap_or_default()).map_err(|e| {
+                    metrics::inc(&metrics::PERSIST_FAILURES);
+                    to_persist_error(e)
+                }));
+            }
+            out
+        }
+    }
+}
+
+/// Writes control changes through to SQL (then publishes their fan-out) and appends the rest with
+/// one call of the cluster append script; returns each waiter's placements.
+async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Waiter]) -> Result<Vec<Vec<Placed>>, StoreError> {
+    let control: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().filter(|o| o.is_control()).cloned()).collect();
+    if !control.is_empty() {
+        store.apply_writes(&control).await?;
+    }
+    let mut rest = Vec::new();
+    let mut bases = Vec::new();
+    let mut fanout = Vec::new();
+    for w in batch {
+        let buffered: Vec<WriteOp> = w.ops.iter().filter(|o| !o.is_control()).cloned().collect();
+        bases.extend(buffered.iter().filter(|o| matches!(o, WriteOp::Message(_))).map(|_| w.base_seq));
+        match &w.fanout {
+            Some(f) if !buffered.is_empty() => fanout.push(f.clone()),
+            // Awaited, so the room's next batch is published after it.
+            Some(f) => {
+                if let Err(e) = cluster.publish(&BusEvent::Rooms(vec![f.clone()])).await {
+                    tracing::warn!(room = %f.room, error = %e, "change stored but not announced to other nodes");
+                }
+            }
+            None => {}
+        }
+        rest.extend(buffered);
+    }
+    let mut placed = Vec::new();
+    if !rest.is_empty() {
+        let payload = if fanout.is_empty() { Vec::new() } else { bus::encode(&BusEvent::Rooms(fanout)).map_err(|e| StoreError::Buffer(crate::store::buffer::BufferError::Codec(e.to_string())))? };
+        placed = cluster.buffer().append_cluster(&rest, &bases, &cluster.channel(), &payload).await?;
+    }
+    let mut placed = placed.into_iter();
+    Ok(batch
+        .iter()
+        .map(|w| {
+            let n = w.ops.iter().filter(|o| matches!(o, WriteOp::Message(_))).count();
+            placed.by_ref().take(n).collect()
+        })
+        .collect())
 }
 
 fn to_persist_error(e: StoreError) -> PersistError {
@@ -104,11 +213,11 @@ impl Actor for Persister {
 }
 
 impl Handler<Persist> for Persister {
-    type Result = ResponseFuture<Result<(), PersistError>>;
+    type Result = ResponseFuture<Result<Vec<Placed>, PersistError>>;
 
     fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        self.queue.push((msg.ops, tx));
+        self.queue.push(Waiter { ops: msg.ops, fanout: msg.fanout, base_seq: msg.base_seq, reply: tx });
         self.flush(ctx);
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))) })
     }

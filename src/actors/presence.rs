@@ -1,9 +1,16 @@
 //! Presence: who is online (any open session) and since when they were last seen. When a user's
 //! first session opens or last one closes, everyone who shares a room with them is told.
+//!
+//! In cluster mode the counts live in Redis (`crate::cluster::presence`): a user is online while
+//! a session is open on any node. This actor renews the node's key every `cluster.heartbeat_ms`
+//! and sweeps nodes whose key expired, announcing their users offline.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use actix::prelude::*;
+
+use crate::cluster::Cluster;
 
 use super::outbox::Deliver;
 use super::registry::{DeliverToUsers, RoomRegistry};
@@ -45,12 +52,60 @@ pub struct IsOnline {
 pub struct Presence {
     store: Store,
     registry: Addr<RoomRegistry>,
+    /// This node's sessions.
     online: HashMap<UserId, Vec<SessionId>>,
+    cluster: Option<Cluster>,
+    /// Cluster mode: users a previous run of this node left online, announced offline at start.
+    stale: Vec<UserId>,
 }
 
 impl Presence {
     pub fn new(store: Store, registry: Addr<RoomRegistry>) -> Self {
-        Self { store, registry, online: HashMap::new() }
+        Self { store, registry, online: HashMap::new(), cluster: None, stale: Vec::new() }
+    }
+
+    /// Cluster mode; `stale` are the users `Cluster::sweep_own` found (offline now).
+    pub fn with_cluster(mut self, cluster: Cluster, stale: Vec<UserId>) -> Self {
+        self.cluster = Some(cluster);
+        self.stale = stale;
+        self
+    }
+
+    /// Cluster mode: renews this node's key (registering its sessions again if the node had been
+    /// presumed dead), then sweeps dead nodes.
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        let Some(cluster) = self.cluster.clone() else { return };
+        let mine: Vec<(UserId, usize)> = self.online.iter().map(|(u, s)| (u.clone(), s.len())).collect();
+        let work = async move {
+            if !cluster.heartbeat().await? && !mine.is_empty() {
+                tracing::warn!("this node's presence key had expired; registering its sessions again");
+                cluster.restore(&mine).await?;
+            }
+            cluster.sweep_dead().await
+        };
+        ctx.spawn(work.into_actor(self).map(|res, act, ctx| match res {
+            Ok(gone) => {
+                let now = now_ms();
+                for user in gone {
+                    act.announce(user, false, Some(now), ctx);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+        }));
+    }
+
+    /// Cluster mode: counts a session opening (`up`) or closing in Redis and announces the user
+    /// when that was their first or last session anywhere. The future ends once Redis counted it.
+    fn count(&mut self, user: UserId, up: bool) -> ResponseActFuture<Self, ()> {
+        let Some(cluster) = self.cluster.clone() else { return Box::pin(actix::fut::ready(())) };
+        let who = user.clone();
+        let work = async move { if up { cluster.session_up(&who).await } else { cluster.session_down(&who).await } };
+        Box::pin(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(1) if up => act.announce(user, true, None, ctx),
+            Ok(0) if !up => act.announce(user, false, Some(now_ms()), ctx),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(user = %user, error = %e, "cannot count a session in the cluster presence"),
+        }))
     }
 
     /// Tells `user`'s co-members; skipped if the state changed again before the lookup finished
@@ -58,7 +113,14 @@ impl Presence {
     fn announce(&mut self, user: UserId, online: bool, last_seen: Option<i64>, ctx: &mut Context<Self>) {
         let store = self.store.clone();
         let who = user.clone();
+        let cluster = self.cluster.clone();
         let work = async move {
+            // Skipped if the state changed again meanwhile (the later change announces itself).
+            if let Some(c) = &cluster {
+                if c.online_among(std::slice::from_ref(&who)).await?.first() != Some(&online) {
+                    return Ok(vec![]);
+                }
+            }
             if let Some(at) = last_seen {
                 if let Err(e) = store.set_last_seen(&who, at).await {
                     tracing::warn!(user = %who, error = %e, "could not store last_seen");
@@ -67,10 +129,10 @@ impl Presence {
             // People I blocked do not see my presence.
             let hidden = store.blocked_by(&who).await?;
             let users = store.co_members(&who).await?;
-            Ok::<_, crate::store::StoreError>(users.into_iter().filter(|u| !hidden.contains(u)).collect::<Vec<_>>())
+            Ok::<_, AnnounceError>(users.into_iter().filter(|u| !hidden.contains(u)).collect::<Vec<_>>())
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, _| {
-            if act.online.contains_key(&user) != online {
+            if act.cluster.is_none() && act.online.contains_key(&user) != online {
                 return;
             }
             match res {
@@ -85,19 +147,45 @@ impl Presence {
     }
 }
 
+/// Why a presence change could not be announced.
+#[derive(Debug, thiserror::Error)]
+enum AnnounceError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+}
+
 impl Actor for Presence {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let Some(cluster) = &self.cluster else { return };
+        let every = Duration::from_millis(cluster.settings.heartbeat_ms);
+        self.heartbeat(ctx);
+        ctx.run_interval(every, |act, ctx| act.heartbeat(ctx));
+        let now = now_ms();
+        for user in std::mem::take(&mut self.stale) {
+            self.announce(user, false, Some(now), ctx);
+        }
+    }
 }
 
 impl Handler<SessionUp> for Presence {
-    type Result = ();
+    /// In cluster mode answered once Redis counted the session (the session sends `hello` after).
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, msg: SessionUp, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SessionUp, ctx: &mut Context<Self>) -> Self::Result {
         let sessions = self.online.entry(msg.user.clone()).or_default();
         sessions.push(msg.session);
-        if sessions.len() == 1 {
+        let first = sessions.len() == 1;
+        if self.cluster.is_some() {
+            return self.count(msg.user, true);
+        }
+        if first {
             self.announce(msg.user, true, None, ctx);
         }
+        Box::pin(actix::fut::ready(()))
     }
 }
 
@@ -107,8 +195,14 @@ impl Handler<SessionDown> for Presence {
     fn handle(&mut self, msg: SessionDown, ctx: &mut Context<Self>) {
         let Some(sessions) = self.online.get_mut(&msg.user) else { return };
         sessions.retain(|s| *s != msg.session);
-        if sessions.is_empty() {
+        let last = sessions.is_empty();
+        if last {
             self.online.remove(&msg.user);
+        }
+        if self.cluster.is_some() {
+            let counted = self.count(msg.user, false);
+            ctx.spawn(counted);
+        } else if last {
             self.announce(msg.user, false, Some(now_ms()), ctx);
         }
     }
@@ -119,27 +213,38 @@ impl Handler<OnlineContacts> for Presence {
 
     fn handle(&mut self, msg: OnlineContacts, _ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
+        let cluster = self.cluster.clone();
         let work = async move {
             let users = store.co_members(&msg.user).await.unwrap_or_default();
             let blockers = store.blockers_of(&msg.user).await.unwrap_or_default();
-            users.into_iter().filter(|u| !blockers.contains(u)).collect::<Vec<_>>()
+            let users: Vec<UserId> = users.into_iter().filter(|u| !blockers.contains(u)).collect();
+            let online = match &cluster {
+                Some(c) => Some(c.online_among(&users).await.unwrap_or_default()),
+                None => None,
+            };
+            (users, online)
         };
-        Box::pin(work.into_actor(self).map(
-            |users, act, _| {
-                users
-                    .into_iter()
-                    .filter(|u| act.online.contains_key(u))
-                    .map(|user| PresenceOut { user, online: true, last_seen: None })
-                    .collect()
-            },
-        ))
+        Box::pin(work.into_actor(self).map(|(users, online), act, _| {
+            let here: Vec<bool> = match online {
+                Some(o) => o,
+                None => users.iter().map(|u| act.online.contains_key(u)).collect(),
+            };
+            users
+                .into_iter()
+                .zip(here)
+                .filter(|(_, on)| *on)
+                .map(|(user, _)| PresenceOut { user, online: true, last_seen: None })
+                .collect()
+        }))
     }
 }
 
 impl Handler<IsOnline> for Presence {
-    type Result = bool;
+    type Result = ResponseFuture<bool>;
 
-    fn handle(&mut self, msg: IsOnline, _ctx: &mut Context<Self>) -> bool {
-        self.online.contains_key(&msg.user)
+    fn handle(&mut self, msg: IsOnline, _ctx: &mut Context<Self>) -> Self::Result {
+        let here = self.online.contains_key(&msg.user);
+        let Some(cluster) = self.cluster.clone() else { return Box::pin(async move { here }) };
+        Box::pin(async move { here || cluster.online_among(&[msg.user]).await.ok().and_then(|v| v.first().copied()).unwrap_or(false) })
     }
 }

@@ -3,6 +3,13 @@
 //! per user so that a room starting later, or a membership change, reaches every open session.
 //!
 //! Rooms run on a small pool of arbiters (threads) so fan-out uses every core.
+//!
+//! In cluster mode it also routes what arrives over the bus (`crate::cluster::bus`): a room's
+//! events go to its actor here, which is started if one of its members has a session on this
+//! node (the registry keeps, per local user, the rooms they are in) and otherwise dropped; frames
+//! for users, new rooms and logouts reach the local sessions concerned. What is meant for users
+//! (`DeliverToUsers`, `RoomCreated`, `CloseTokenSessions`) is published instead of delivered
+//! locally, so it reaches their sessions on every node.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,7 +20,9 @@ use tokio::sync::oneshot;
 use super::notifier::Notifier;
 use super::outbox::{CloseSession, Deliver, SessionHandle};
 use super::persister::Persister;
-use super::room::{Join, Leave, Room, RoomDeps};
+use super::room::{Join, Leave, Room, RoomBus, RoomDeps};
+use crate::cluster::bus::{BusEvent, BusItem, BusResubscribed, ChangeItem, FromBus};
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
@@ -47,6 +56,16 @@ pub struct SessionClosed {
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct DeliverToUsers {
+    pub users: Vec<UserId>,
+    pub frame: Deliver,
+    pub except: Option<SessionId>,
+}
+
+/// Deliver a frame to this node's sessions of these users only (in cluster mode the same frame
+/// is being delivered by every node).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct DeliverHere {
     pub users: Vec<UserId>,
     pub frame: Deliver,
     pub except: Option<SessionId>,
@@ -100,6 +119,14 @@ pub struct RoomRegistry {
     sessions: HashMap<UserId, HashMap<SessionId, SessionHandle>>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
+    /// Cluster mode (see the module doc).
+    cluster: Option<Cluster>,
+    /// Cluster mode: the rooms of each user with a session here...
+    member_rooms: HashMap<UserId, HashSet<RoomId>>,
+    /// ...and the reverse: per room, its members with a session here.
+    room_locals: HashMap<RoomId, HashSet<UserId>>,
+    /// Bus events for rooms being started, in arrival order.
+    pending_bus: HashMap<RoomId, Vec<Vec<BusItem>>>,
 }
 
 impl RoomRegistry {
@@ -115,6 +142,91 @@ impl RoomRegistry {
             sessions: HashMap::new(),
             arbiters: Vec::new(),
             next_arbiter: 0,
+            cluster: None,
+            member_rooms: HashMap::new(),
+            room_locals: HashMap::new(),
+            pending_bus: HashMap::new(),
+        }
+    }
+
+    /// Cluster mode: rooms get their frames from the bus, and frames for users are published.
+    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    fn index(&mut self, user: &UserId, room: &RoomId) {
+        self.member_rooms.entry(user.clone()).or_default().insert(room.clone());
+        self.room_locals.entry(room.clone()).or_default().insert(user.clone());
+    }
+
+    fn unindex(&mut self, user: &UserId, room: &RoomId) {
+        if let Some(rooms) = self.member_rooms.get_mut(user) {
+            rooms.remove(room);
+            if rooms.is_empty() {
+                self.member_rooms.remove(user);
+            }
+        }
+        if let Some(users) = self.room_locals.get_mut(room) {
+            users.remove(user);
+            if users.is_empty() {
+                self.room_locals.remove(room);
+            }
+        }
+    }
+
+    /// Loads and starts `room` unless that is under way; waiters and queued bus events are served
+    /// once it runs.
+    fn ensure_loading(&mut self, room: RoomId, ctx: &mut Context<Self>) {
+        if self.loading.contains_key(&room) {
+            return;
+        }
+        self.loading.insert(room.clone(), Vec::new());
+        let store = self.store.clone();
+        let id = room.clone();
+        let load = async move { store.load_room(&id).await };
+        ctx.spawn(load.into_actor(self).map(move |res, act, ctx| {
+            let waiters = act.loading.remove(&room).unwrap_or_default();
+            let outcome = match res {
+                Ok(Some(rec)) => Ok(act.start_room(rec, ctx)),
+                Ok(None) => Err(ChatError::NotFound("room")),
+                Err(e) => Err(ChatError::from(e)),
+            };
+            let pending = act.pending_bus.remove(&room).unwrap_or_default();
+            match &outcome {
+                Ok(addr) => {
+                    for items in pending {
+                        addr.do_send(RoomBus { items });
+                    }
+                }
+                Err(e) if !pending.is_empty() => tracing::warn!(room = %room, error = %e, "room could not start; its bus events are dropped here"),
+                Err(_) => {}
+            }
+            for w in waiters {
+                let _ = w.send(outcome.clone());
+            }
+        }));
+    }
+
+    /// A room's bus events: to its actor here, started if a local member needs it.
+    fn route(&mut self, room: RoomId, items: Vec<BusItem>, ctx: &mut Context<Self>) {
+        for item in &items {
+            if let BusItem::Changed(ChangeItem::Add { user }) = item {
+                if self.sessions.contains_key(user) {
+                    self.index(user, &room);
+                }
+            }
+        }
+        if let Some(addr) = self.rooms.get(&room) {
+            if addr.connected() {
+                addr.do_send(RoomBus { items });
+                return;
+            }
+            self.forget_room(&room);
+        }
+        if self.room_locals.contains_key(&room) {
+            self.pending_bus.entry(room.clone()).or_default().push(items);
+            self.ensure_loading(room, ctx);
         }
     }
 
@@ -139,6 +251,7 @@ impl RoomRegistry {
             registry: ctx.address(),
             settings: self.settings.clone(),
             notifier: self.notifier.clone(),
+            cluster: self.cluster.clone(),
         };
         let id = rec.id.clone();
         let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
@@ -197,33 +310,40 @@ impl Handler<GetRoom> for RoomRegistry {
             self.forget_room(&msg.room);
         }
         let (tx, rx) = oneshot::channel();
-        let first = !self.loading.contains_key(&msg.room);
-        self.loading.entry(msg.room.clone()).or_default().push(tx);
-        if first {
-            let store = self.store.clone();
-            let id = msg.room.clone();
-            let load = async move { store.load_room(&id).await };
-            ctx.spawn(load.into_actor(self).map(move |res, act, ctx| {
-                let waiters = act.loading.remove(&msg.room).unwrap_or_default();
-                let outcome = match res {
-                    Ok(Some(rec)) => Ok(act.start_room(rec, ctx)),
-                    Ok(None) => Err(ChatError::NotFound("room")),
-                    Err(e) => Err(ChatError::from(e)),
-                };
-                for w in waiters {
-                    let _ = w.send(outcome.clone());
-                }
-            }));
-        }
+        self.ensure_loading(msg.room.clone(), ctx);
+        self.loading.entry(msg.room).or_default().push(tx);
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ChatError::Unavailable("room registry".into()))) })
     }
 }
 
 impl Handler<SessionOpened> for RoomRegistry {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, msg: SessionOpened, _ctx: &mut Context<Self>) {
+    /// In cluster mode, answered once the user's rooms are indexed, so that every event from then
+    /// on reaches the new session (the session reads its `hello` after this).
+    fn handle(&mut self, msg: SessionOpened, _ctx: &mut Context<Self>) -> Self::Result {
         let h = msg.handle;
+        let user = h.user.clone();
+        self.attach(h);
+        if self.cluster.is_none() {
+            return Box::pin(actix::fut::ready(()));
+        }
+        let store = self.store.clone();
+        let who = user.clone();
+        Box::pin(async move { store.room_ids_of(&who).await }.into_actor(self).map(move |res, act, _| match res {
+            Ok(rooms) if act.sessions.contains_key(&user) => {
+                for room in rooms {
+                    act.index(&user, &room);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(user = %user, error = %e, "cannot index the rooms of a new session; it gets their events after a reconnect"),
+        }))
+    }
+}
+
+impl RoomRegistry {
+    fn attach(&mut self, h: SessionHandle) {
         if let Some(rooms) = self.running_by_user.get(&h.user) {
             for room in rooms {
                 if let Some(addr) = self.rooms.get(room) {
@@ -243,6 +363,9 @@ impl Handler<SessionClosed> for RoomRegistry {
             map.remove(&msg.session);
             if map.is_empty() {
                 self.sessions.remove(&msg.user);
+                for room in self.member_rooms.remove(&msg.user).unwrap_or_default() {
+                    self.unindex(&msg.user, &room);
+                }
             }
         }
         if let Some(rooms) = self.running_by_user.get(&msg.user) {
@@ -259,7 +382,55 @@ impl Handler<DeliverToUsers> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverToUsers, _ctx: &mut Context<Self>) {
+        match &self.cluster {
+            Some(c) => c.publish_later(BusEvent::ToUsers { users: msg.users, frame: Box::new(msg.frame.frame.frame.clone()), except: msg.except }),
+            None => self.deliver(&msg.users, &msg.frame, msg.except.as_ref()),
+        }
+    }
+}
+
+impl Handler<DeliverHere> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverHere, _ctx: &mut Context<Self>) {
         self.deliver(&msg.users, &msg.frame, msg.except.as_ref());
+    }
+}
+
+impl Handler<FromBus> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: FromBus, ctx: &mut Context<Self>) {
+        match msg.event {
+            BusEvent::Rooms(batches) => {
+                for b in batches {
+                    self.route(b.room, b.items, ctx);
+                }
+            }
+            BusEvent::RoomCreated { room, members } => {
+                for m in &members {
+                    if self.sessions.contains_key(m) {
+                        self.index(m, &room);
+                    }
+                }
+                self.deliver(&members, &created_frame(room), None);
+            }
+            BusEvent::ToUsers { users, frame, except } => self.deliver(&users, &Deliver::new(*frame), except.as_ref()),
+            BusEvent::CloseToken { token_hash, code, reason } => self.close_token(&token_hash, &CloseSession { code, reason }),
+        }
+    }
+}
+
+impl Handler<BusResubscribed> for RoomRegistry {
+    type Result = ();
+
+    /// Events published while the subscription was down are lost: every session here is closed
+    /// (1012, service restart) so its client reconnects and catches up with `sync`.
+    fn handle(&mut self, _: BusResubscribed, _ctx: &mut Context<Self>) {
+        tracing::warn!("bus subscription was lost; closing this node's sessions so clients resync");
+        for s in self.sessions.values().flat_map(|m| m.values()) {
+            s.close.do_send(CloseSession { code: 1012, reason: "reconnect and sync".into() });
+        }
     }
 }
 
@@ -267,26 +438,36 @@ impl Handler<CloseTokenSessions> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: CloseTokenSessions, _ctx: &mut Context<Self>) {
+        match &self.cluster {
+            Some(c) => c.publish_later(BusEvent::CloseToken { token_hash: msg.token_hash, code: msg.close.code, reason: msg.close.reason }),
+            None => self.close_token(&msg.token_hash, &msg.close),
+        }
+    }
+}
+
+impl RoomRegistry {
+    fn close_token(&self, token_hash: &str, close: &CloseSession) {
         for s in self.sessions.values().flat_map(|m| m.values()) {
-            if s.token_hash == msg.token_hash {
-                s.close.do_send(msg.close.clone());
+            if s.token_hash == token_hash {
+                s.close.do_send(close.clone());
             }
         }
     }
+}
+
+/// The `room_event` `created` of `room`.
+fn created_frame(room: RoomId) -> Deliver {
+    Deliver::new(ServerFrame::RoomEvent(RoomEventOut { room, event: RoomEventKind::Created, user: None, role: None, name: None }))
 }
 
 impl Handler<RoomCreated> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: RoomCreated, _ctx: &mut Context<Self>) {
-        let frame = Deliver::new(ServerFrame::RoomEvent(RoomEventOut {
-            room: msg.room,
-            event: RoomEventKind::Created,
-            user: None,
-            role: None,
-            name: None,
-        }));
-        self.deliver(&msg.members, &frame, None);
+        if let Some(c) = &self.cluster {
+            return c.publish_later(BusEvent::RoomCreated { room: msg.room, members: msg.members });
+        }
+        self.deliver(&msg.members, &created_frame(msg.room), None);
     }
 }
 
@@ -294,6 +475,13 @@ impl Handler<MembershipChanged> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: MembershipChanged, _ctx: &mut Context<Self>) {
+        if self.cluster.is_some() && self.sessions.contains_key(&msg.user) {
+            if msg.joined {
+                self.index(&msg.user, &msg.room);
+            } else {
+                self.unindex(&msg.user, &msg.room);
+            }
+        }
         if msg.joined {
             self.running_by_user.entry(msg.user.clone()).or_default().insert(msg.room.clone());
             if let Some(addr) = self.rooms.get(&msg.room) {

@@ -112,7 +112,7 @@ pub struct SyncFrame {
 }
 
 /// Every frame the server sends, tagged by `"type"`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Hello(Hello),
@@ -142,7 +142,7 @@ pub struct UserOut {
 }
 
 /// One room in `hello` and in room listings.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomSummary {
     pub id: RoomId,
     pub kind: String,
@@ -152,7 +152,7 @@ pub struct RoomSummary {
 }
 
 /// First frame of every session.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Hello {
     pub user: UserOut,
     pub session: SessionId,
@@ -161,7 +161,7 @@ pub struct Hello {
 }
 
 /// A chat message as delivered live, in `history` and after `sync`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MessageOut {
     pub room: RoomId,
     pub id: MessageId,
@@ -178,7 +178,7 @@ pub struct MessageOut {
 }
 
 /// Answer to `send`: the message is durable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     pub client_id: String,
     pub room: RoomId,
@@ -190,7 +190,7 @@ pub struct Ack {
 }
 
 /// Answer to `send_many`: one result per recipient, in the order given.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AckMany {
     pub client_id: String,
     pub results: Vec<SendResult>,
@@ -199,7 +199,7 @@ pub struct AckMany {
 }
 
 /// One recipient's outcome in `ack_many`: the dm and the stored message, or why not.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SendResult {
     pub to: UserId,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,20 +213,20 @@ pub struct SendResult {
 }
 
 /// `{code, message}` inside another frame.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
 }
 
 /// The user's settings changed (on any device); sent to every device.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SettingsOut {
     pub settings: super::settings::UserSettings,
 }
 
 /// Answer to `history`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HistoryOut {
     pub room: RoomId,
     pub messages: Vec<MessageOut>,
@@ -237,7 +237,7 @@ pub struct HistoryOut {
 
 /// End of a `sync` answer. `truncated` lists rooms that had more than one sync returns; the
 /// client syncs again from the last seq it got.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Synced {
     pub truncated: Vec<RoomId>,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
@@ -245,14 +245,14 @@ pub struct Synced {
 }
 
 /// Answer to `ping`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pong {
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
 }
 
 /// A message's body changed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Edited {
     pub room: RoomId,
     pub id: MessageId,
@@ -261,14 +261,14 @@ pub struct Edited {
 }
 
 /// A message was deleted.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Deleted {
     pub room: RoomId,
     pub id: MessageId,
 }
 
 /// Someone in the room started or stopped typing.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TypingOut {
     pub room: RoomId,
     pub user: UserId,
@@ -276,7 +276,7 @@ pub struct TypingOut {
 }
 
 /// Someone who shares a conversation came online or went offline.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PresenceOut {
     pub user: UserId,
     pub online: bool,
@@ -284,7 +284,7 @@ pub struct PresenceOut {
 }
 
 /// Someone received or read messages up to `seq`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReceiptOut {
     pub room: RoomId,
     pub user: UserId,
@@ -293,7 +293,7 @@ pub struct ReceiptOut {
 }
 
 /// Kind of receipt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
     Delivered,
@@ -301,7 +301,7 @@ pub enum ReceiptKind {
 }
 
 /// A change to a room the client is (or was) in.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomEventOut {
     pub room: RoomId,
     pub event: RoomEventKind,
@@ -317,7 +317,7 @@ pub struct RoomEventOut {
 }
 
 /// What happened to the room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomEventKind {
     Created,
@@ -327,7 +327,7 @@ pub enum RoomEventKind {
 }
 
 /// Something the client asked for failed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorOut {
     pub code: ErrorCode,
     pub message: String,

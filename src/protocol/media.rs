@@ -1,10 +1,10 @@
 //! The media objects of protocol v1: what `GET /api/media/{id}` answers, what each item of a
 //! message's `attachments` is, and the `media` frame that reports processing to the uploader.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where an upload stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaStatus {
     Processing,
@@ -33,7 +33,7 @@ impl MediaStatus {
 /// One media item: the answer of `GET /api/media/{id}` and each item of `attachments`. `url` and
 /// `thumb_url` are signed, expiring paths on this server (usable as `<img src>`); `url` is null
 /// until the item is ready.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaOut {
     pub id: String,
     pub status: MediaStatus,
@@ -59,7 +59,7 @@ pub struct MediaOut {
 }
 
 /// The `media` frame: progress and outcome of an upload, sent to the uploader's sessions.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MediaEvent {
     pub id: String,
     pub status: MediaStatus,

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 /// Error codes of the `error` frame and of HTTP error bodies. The first ten are fixed by the
 /// protocol; `unauthorized` and `conflict` appear only in HTTP answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadFrame,

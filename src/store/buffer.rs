@@ -83,6 +83,63 @@ local id = redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1])
 return {'ok', id}
 "#;
 
+/// The cluster form of `APPEND`: Redis allocates the seqs itself, so several nodes can write to
+/// one room. Per message: a `client_id` already used is not appended again and answers with the
+/// first ack (`d:id|seq|ts`); otherwise the room's counter is initialised from the store's
+/// highest seq when missing, incremented, and the message buffered under that seq (`s:seq`).
+/// The entry carries the allocated seqs in its `seqs` field (0 = a duplicate, dropped), since the
+/// encoded ops were made before the seqs existed; the same list heads the fan-out event that the
+/// script PUBLISHes, so every node sees a room's messages in seq order.
+const APPEND_CLUSTER: &str = r#"
+local n = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local e = tonumber(ARGV[4])
+local others = tonumber(ARGV[5])
+local S = 9
+local seqs = {}
+local out = {'ok'}
+local fresh = 0
+for i = 0, n - 1 do
+  local b = 8 + i * S
+  local prev = redis.call('GET', ARGV[b + 2])
+  if prev then
+    seqs[#seqs + 1] = '0'
+    out[#out + 1] = 'd:' .. prev
+  else
+    if redis.call('EXISTS', ARGV[b + 1]) == 0 then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
+    local s = redis.call('INCR', ARGV[b + 1])
+    redis.call('ZADD', ARGV[b], s, ARGV[b + 4])
+    redis.call('SET', ARGV[b + 2], ARGV[b + 5] .. '|' .. s .. '|' .. ARGV[b + 6], 'EX', ttl)
+    redis.call('SET', ARGV[b + 7], ARGV[b + 8], 'EX', ttl)
+    seqs[#seqs + 1] = tostring(s)
+    out[#out + 1] = 's:' .. s
+    fresh = fresh + 1
+  end
+end
+local o = 8 + n * S
+for i = 0, e - 1 do
+  local b = o + i * 3
+  redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2])
+end
+local list = table.concat(seqs, ',')
+if fresh > 0 or others > 0 then
+  redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1], 'seqs', list)
+end
+if ARGV[7] ~= '' then
+  redis.call('PUBLISH', ARGV[6], list .. '\n' .. ARGV[7])
+end
+return out
+"#;
+
+/// Where the cluster append put one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placed {
+    /// Buffered under this seq.
+    New(i64),
+    /// Its client id was used before (through any node): the first ack.
+    Duplicate(CidAck),
+}
+
 /// Removes an edit overlay once SQL has it, unless a newer edit replaced it meanwhile.
 const DROP_OVERLAY: &str = r#"
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -105,6 +162,7 @@ pub struct RedisBuffer {
     prefix: String,
     cid_ttl_secs: u64,
     append: std::sync::Arc<redis::Script>,
+    append_cluster: std::sync::Arc<redis::Script>,
 }
 
 impl std::fmt::Debug for RedisBuffer {
@@ -133,13 +191,15 @@ impl RedisBuffer {
             prefix: prefix.to_owned(),
             cid_ttl_secs: cid_ttl_secs.max(60),
             append: std::sync::Arc::new(redis::Script::new(APPEND)),
+            append_cluster: std::sync::Arc::new(redis::Script::new(APPEND_CLUSTER)),
         };
         buf.check_durability(allow_unsafe).await?;
         buf.create_group().await?;
         Ok(buf)
     }
 
-    async fn conn(&self) -> Result<deadpool_redis::Connection, BufferError> {
+    /// A pooled connection (the cluster module runs its own commands on the same Redis).
+    pub async fn conn(&self) -> Result<deadpool_redis::Connection, BufferError> {
         Ok(self.pool.get().await?)
     }
 
@@ -253,6 +313,52 @@ impl RedisBuffer {
         Ok(())
     }
 
+    /// Cluster mode: appends a batch whose messages carry no seq yet; Redis allocates them (see
+    /// `APPEND_CLUSTER`) and publishes `fanout` on `channel` headed by the seqs, in the same atomic
+    /// step. `bases` holds, per message, the room's highest seq known to the store (the counter's
+    /// start when Redis has none). Returns where each message went, in order.
+    pub async fn append_cluster(&self, ops: &[WriteOp], bases: &[i64], channel: &str, fanout: &[u8]) -> Result<Vec<Placed>, BufferError> {
+        let payload = encode(&ops)?;
+        let msgs: Vec<&NewMessage> = ops
+            .iter()
+            .filter_map(|o| match o {
+                WriteOp::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        if msgs.len() != bases.len() {
+            return Err(BufferError::Codec("one base seq per message expected".into()));
+        }
+        let overlays = overlays_of(ops);
+        let others = ops.len() - msgs.len();
+        let mut inv = self.append_cluster.key(self.stream());
+        inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs).arg(overlays.len()).arg(others).arg(channel).arg(fanout);
+        for (m, base) in msgs.iter().zip(bases) {
+            inv.arg(self.unsynced_key(&m.room))
+                .arg(self.seq_key(&m.room))
+                .arg(self.cid_key(&m.room, &m.sender, &m.client_id))
+                .arg(*base)
+                .arg(encode(m)?)
+                .arg(m.id.as_str())
+                .arg(m.ts)
+                .arg(self.msg_key(&m.id))
+                .arg(format!("{}|{}", m.room, m.sender));
+        }
+        for (room, id, overlay) in &overlays {
+            inv.arg(self.overlay_key(room)).arg(id.as_str()).arg(encode(overlay)?);
+        }
+        let mut c = self.conn().await?;
+        let out: Vec<String> = inv.invoke_async(&mut c).await?;
+        out.iter().skip(1).map(|r| parse_placed(r).ok_or_else(|| BufferError::Codec(format!("unexpected append answer {r}")))).collect()
+    }
+
+    /// Publishes `payload` on `channel` (cluster fan-out of what is not appended to the stream).
+    pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), BufferError> {
+        let mut c = self.conn().await?;
+        redis::cmd("PUBLISH").arg(channel).arg(payload).query_async::<i64>(&mut c).await?;
+        Ok(())
+    }
+
     /// The room's highest buffered seq (0 if none).
     pub async fn room_seq(&self, room: &RoomId) -> Result<i64, BufferError> {
         let mut c = self.conn().await?;
@@ -292,14 +398,21 @@ impl RedisBuffer {
     pub async fn unsynced(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, BufferError> {
         let mut c = self.conn().await?;
         let max = hi.map(|h| format!("({h}")).unwrap_or_else(|| "+inf".into());
-        let raw: Vec<Vec<u8>> = redis::cmd("ZRANGEBYSCORE")
+        let raw: Vec<(Vec<u8>, i64)> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.unsynced_key(room))
             .arg(format!("({lo}"))
             .arg(max)
+            .arg("WITHSCORES")
             .query_async(&mut c)
             .await?;
+        // The score is the seq (in cluster mode the encoded message was made before Redis
+        // allocated its seq).
         raw.iter()
-            .map(|b| rmp_serde::from_slice::<NewMessage>(b).map_err(|e| BufferError::Codec(e.to_string())))
+            .map(|(b, seq)| {
+                let mut m = rmp_serde::from_slice::<NewMessage>(b).map_err(|e| BufferError::Codec(e.to_string()))?;
+                m.seq = *seq;
+                Ok(m)
+            })
             .collect()
     }
 
@@ -441,5 +554,45 @@ fn to_entry(e: StreamId, deliveries: usize) -> Entry {
         Some(Value::BulkString(b)) => rmp_serde::from_slice::<Vec<WriteOp>>(b).map_err(|err| err.to_string()),
         _ => Err("entry has no ops field".to_owned()),
     };
+    let ops = match (ops, e.map.get("seqs")) {
+        (Ok(ops), Some(Value::BulkString(list))) => with_seqs(ops, &String::from_utf8_lossy(list)),
+        (ops, _) => ops,
+    };
     Entry { id: e.id, ops, deliveries: e.delivered_count.unwrap_or(deliveries) }
+}
+
+/// Puts the seqs Redis allocated (cluster mode, comma-separated, one per message in order) into
+/// the messages, dropping those marked 0 (duplicates that were not appended).
+pub fn with_seqs(ops: Vec<WriteOp>, list: &str) -> Result<Vec<WriteOp>, String> {
+    let seqs: Vec<i64> = if list.is_empty() {
+        vec![]
+    } else {
+        list.split(',').map(|s| s.parse::<i64>().map_err(|e| format!("bad seq list {list:?}: {e}"))).collect::<Result<_, _>>()?
+    };
+    let mut next = seqs.into_iter();
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        match op {
+            WriteOp::Message(mut m) => {
+                let seq = next.next().ok_or_else(|| format!("seq list {list:?} shorter than the messages"))?;
+                if seq > 0 {
+                    m.seq = seq;
+                    out.push(WriteOp::Message(m));
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+fn parse_placed(r: &str) -> Option<Placed> {
+    if let Some(seq) = r.strip_prefix("s:") {
+        return seq.parse().ok().map(Placed::New);
+    }
+    let mut parts = r.strip_prefix("d:")?.split('|');
+    let id = MessageId(parts.next()?.to_owned());
+    let seq = parts.next()?.parse().ok()?;
+    let ts = parts.next()?.parse().ok()?;
+    Some(Placed::Duplicate((id, seq, ts)))
 }

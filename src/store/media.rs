@@ -200,7 +200,13 @@ impl Store {
             shared_at: Set(now),
         });
         media_room::Entity::insert_many(shares)
-            .on_conflict(OnConflict::columns([media_room::Column::MediaId, media_room::Column::RoomId]).do_nothing().to_owned())
+            // `do_nothing_on`: plain `do_nothing` renders `ON DUPLICATE KEY IGNORE` for MySQL,
+            // which MariaDB refuses; this renders `ON DUPLICATE KEY UPDATE media_id = media_id`.
+            .on_conflict(
+                OnConflict::columns([media_room::Column::MediaId, media_room::Column::RoomId])
+                    .do_nothing_on([media_room::Column::MediaId])
+                    .to_owned(),
+            )
             .do_nothing()
             .exec_without_returning(&self.db)
             .await

@@ -11,6 +11,7 @@ mod admin;
 mod browser;
 mod web;
 mod chat;
+mod cluster;
 mod durable;
 mod liveness;
 mod mariadb;

@@ -10,13 +10,16 @@ use tokio::sync::oneshot;
 use super::super::notifier::NotifyAway;
 use super::super::outbox::Deliver;
 use super::super::persister::{Persist, PersistError};
-use super::super::registry::{DeliverToUsers, MembershipChanged};
+use super::super::registry::{DeliverHere, MembershipChanged};
 use super::{Change, Room};
+use crate::cluster::bus::{BusItem, ChangeItem, RoomBatch};
+use crate::store::buffer::Placed;
 use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{
     Ack, Deleted, Edited, MediaOut, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind, RoomEventOut, SendFrame, ServerFrame,
+    TypingOut,
 };
 use crate::store::rooms::KIND_DM;
 use crate::store::{NewMessage, WriteOp};
@@ -106,12 +109,15 @@ impl Room {
                         let _ = reply.send(Err(ChatError::Internal));
                         continue;
                     }
-                    seq += 1;
+                    // In cluster mode Redis allocates the seq (0 until then).
+                    if self.deps.cluster.is_none() {
+                        seq += 1;
+                    }
                     let media = frame.resolved;
                     let msg = NewMessage {
                         id: MessageId::generate(),
                         room: self.id.clone(),
-                        seq,
+                        seq: if self.deps.cluster.is_none() { seq } else { 0 },
                         sender: user,
                         client_id: frame.client_id,
                         body: frame.body,
@@ -178,11 +184,12 @@ impl Room {
             return;
         }
         self.in_flight = true;
-        let persist = self.deps.persister.send(Persist { ops });
+        let fanout = self.deps.cluster.is_some().then(|| self.fanout_of(&done));
+        let persist = self.deps.persister.send(Persist { ops, fanout, base_seq: self.last_seq });
         ctx.spawn(persist.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
             match res {
-                Ok(Ok(())) => act.committed(done, seq, ctx),
+                Ok(Ok(placed)) => act.committed(done, seq, placed, ctx),
                 Ok(Err(PersistError::Conflict(m))) => {
                     tracing::warn!(room = %act.id, conflict = %m, "batch conflicts with stored data; reconciling");
                     act.reconcile(done, ctx);
@@ -209,28 +216,108 @@ impl Room {
         ServerFrame::RoomEvent(RoomEventOut { room: self.id.clone(), event, user, role, name })
     }
 
-    fn committed(&mut self, done: Vec<Done>, seq: i64, ctx: &mut Context<Self>) {
-        self.last_seq = seq;
-        let mut reached: Vec<(UserId, i64)> = Vec::new();
+    /// What the other nodes must hear of a batch (cluster mode): its writes as bus items.
+    fn fanout_of(&self, done: &[Done]) -> RoomBatch {
+        let items = done
+            .iter()
+            .map(|d| match d {
+                Done::Sent { msg, media, session, .. } => {
+                    BusItem::Message { msg: msg.clone(), attachments: attachments_of(media), session: session.clone() }
+                }
+                Done::Edited { id, body, at, .. } => BusItem::Edited { id: id.clone(), body: body.clone(), at: *at },
+                Done::Deleted { id, .. } => BusItem::Deleted { id: id.clone() },
+                Done::Read { user, seq, share } => BusItem::Read { user: user.clone(), seq: *seq, share: *share },
+                Done::Delivered { user, seq } => BusItem::Delivered { user: user.clone(), seq: *seq },
+                Done::Changed { change, .. } => BusItem::Changed(change_item(change)),
+            })
+            .collect();
+        RoomBatch { room: self.id.clone(), items }
+    }
+
+    /// The batch is durable: answer the callers. Outside cluster mode the frames go out from
+    /// here too; in cluster mode every node (this one included) sends them when the batch comes
+    /// back over the bus (`RoomBus`), so all nodes deliver a room's messages in seq order.
+    fn committed(&mut self, done: Vec<Done>, seq: i64, placed: Vec<Placed>, ctx: &mut Context<Self>) {
+        let clustered = self.deps.cluster.is_some();
+        if !clustered {
+            self.last_seq = seq;
+        }
+        let mut placed = placed.into_iter();
+        let mut items = Vec::new();
+        let mut fresh = Vec::new();
         for d in done {
             match d {
-                Done::Sent { msg, media, session, reference, reply, followers, .. } => {
-                    metrics::MESSAGES_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let ack = Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id: msg.id.clone(), seq: msg.seq, ts: msg.ts, reference: None };
+                Done::Sent { mut msg, media, session, reference, reply, followers, .. } => {
+                    let place = placed.next().unwrap_or(Placed::New(msg.seq));
+                    let ack = match place {
+                        Placed::New(seq) => {
+                            metrics::MESSAGES_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            msg.seq = seq;
+                            self.last_seq = self.last_seq.max(seq);
+                            Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id: msg.id.clone(), seq, ts: msg.ts, reference: None }
+                        }
+                        // Sent before through another node: the first ack, and nothing new to fan out.
+                        Placed::Duplicate((id, seq, ts)) => Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id, seq, ts, reference: None },
+                    };
                     self.remember(msg.sender.clone(), ack.clone());
                     let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
                     for (r, tx) in followers {
                         let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
                     }
+                    if ack.id == msg.id {
+                        fresh.push(msg.clone());
+                        items.push(BusItem::Message { msg, attachments: attachments_of(&media), session });
+                    }
+                }
+                Done::Edited { id, body, at, reply } => {
+                    items.push(BusItem::Edited { id, body, at });
+                    let _ = reply.send(Ok(at));
+                }
+                Done::Deleted { id, reply } => {
+                    items.push(BusItem::Deleted { id });
+                    let _ = reply.send(Ok(()));
+                }
+                Done::Read { user, seq, share } => items.push(BusItem::Read { user, seq, share }),
+                Done::Delivered { user, seq } => items.push(BusItem::Delivered { user, seq }),
+                Done::Changed { change, reply } => {
+                    let item = change_item(&change);
+                    // This node's checks see the change at once; the frames follow over the bus.
+                    if clustered {
+                        self.apply_state(&item);
+                    }
+                    items.push(BusItem::Changed(item));
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
+        if clustered {
+            for msg in fresh {
+                self.notify_away_cluster(msg);
+            }
+        } else {
+            self.fan_out(items, ctx);
+            // After the fan-out, so sessions found gone count as away.
+            for msg in fresh {
+                self.notify_away(msg);
+            }
+        }
+    }
+
+    /// Sends the frames of durable writes to this node's sessions of the room.
+    pub(super) fn fan_out(&mut self, items: Vec<BusItem>, ctx: &mut Context<Self>) {
+        let mut reached: Vec<(UserId, i64)> = Vec::new();
+        for item in items {
+            match item {
+                BusItem::Message { msg, attachments, session } => {
+                    self.last_seq = self.last_seq.max(msg.seq);
                     let (sender, seq) = (msg.sender.clone(), msg.seq);
-                    let for_push = self.deps.notifier.is_some().then(|| msg.clone());
                     let out = ServerFrame::Message(MessageOut {
                         room: msg.room,
                         id: msg.id,
                         seq: msg.seq,
                         from: msg.sender,
                         body: msg.body,
-                        attachments: media.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect(),
+                        attachments,
                         reply_to: msg.reply_to,
                         client_id: msg.client_id,
                         ts: msg.ts,
@@ -239,32 +326,29 @@ impl Room {
                     });
                     let got = self.broadcast(out, |s| Some(&s.id) != session.as_ref());
                     reached.extend(got.into_iter().filter(|u| *u != sender).map(|u| (u, seq)));
-                    if let Some(msg) = for_push {
-                        self.notify_away(msg);
-                    }
                 }
-                Done::Edited { id, body, at, reply } => {
+                BusItem::Edited { id, body, at } => {
                     self.broadcast(ServerFrame::Edited(Edited { room: self.id.clone(), id, body, edited_at: at }), |_| true);
-                    let _ = reply.send(Ok(at));
                 }
-                Done::Deleted { id, reply } => {
+                BusItem::Deleted { id } => {
                     self.broadcast(ServerFrame::Deleted(Deleted { room: self.id.clone(), id }), |_| true);
-                    let _ = reply.send(Ok(()));
                 }
-                Done::Read { user, seq, share } => {
+                BusItem::Read { user, seq, share } => {
                     let share = share && self.receipts_enabled();
                     let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user: user.clone(), seq, kind: ReceiptKind::Read });
                     // The reader's own devices always hear of it (their unread counts).
                     self.broadcast(frame, |s| share || s.user == user);
                 }
-                Done::Delivered { user, seq } => {
+                BusItem::Delivered { user, seq } => {
                     let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user, seq, kind: ReceiptKind::Delivered });
                     self.broadcast(frame, |_| true);
                 }
-                Done::Changed { change, reply } => {
-                    self.apply_change(change);
-                    let _ = reply.send(Ok(()));
+                BusItem::Typing { user, state } => {
+                    let frame = ServerFrame::Typing(TypingOut { room: self.id.clone(), user: user.clone(), state });
+                    self.broadcast(frame, |s| s.user != user);
                 }
+                BusItem::Changed(change) => self.apply_change(change),
+                BusItem::Blocked { blocker, blocked, on } => self.set_blocked(blocker, blocked, on),
             }
         }
         for (user, seq) in reached {
@@ -272,30 +356,51 @@ impl Room {
         }
     }
 
-    /// Applies a durable change to the room's state and tells everyone concerned.
-    fn apply_change(&mut self, change: Change) {
+    /// Applies a durable change to the members (no frames).
+    fn apply_state(&mut self, change: &ChangeItem) {
         match change {
-            Change::Add(user) => {
-                self.members.insert(user.clone(), Role::Member);
+            ChangeItem::Add { user } => {
+                self.members.entry(user.clone()).or_insert(Role::Member);
+            }
+            ChangeItem::Remove { user } => {
+                self.members.remove(user);
+            }
+            ChangeItem::SetRole { user, role } => {
+                self.members.insert(user.clone(), *role);
+            }
+            ChangeItem::Update { .. } => {}
+        }
+    }
+
+    /// Applies a durable change to the room's state and tells everyone concerned on this node.
+    fn apply_change(&mut self, change: ChangeItem) {
+        self.apply_state(&change);
+        match change {
+            ChangeItem::Add { user } => {
                 let frame = self.room_event(RoomEventKind::MemberAdded, Some(user.clone()), Some(Role::Member), None);
+                let attached = self.sessions.values().any(|s| s.user == user);
                 self.broadcast(frame.clone(), |_| true);
                 // The new member's sessions are attached by the registry, after this.
-                self.deps.registry.do_send(DeliverToUsers { users: vec![user.clone()], frame: Deliver::new(frame), except: None });
+                if !attached {
+                    self.deps.registry.do_send(DeliverHere { users: vec![user.clone()], frame: Deliver::new(frame), except: None });
+                }
                 self.deps.registry.do_send(MembershipChanged { room: self.id.clone(), user, joined: true });
             }
-            Change::Remove(user) => {
+            ChangeItem::Remove { user } => {
                 let frame = self.room_event(RoomEventKind::MemberRemoved, Some(user.clone()), None, None);
-                self.broadcast(frame, |_| true);
-                self.members.remove(&user);
+                let attached = self.sessions.values().any(|s| s.user == user);
+                self.broadcast(frame.clone(), |_| true);
+                if !attached {
+                    self.deps.registry.do_send(DeliverHere { users: vec![user.clone()], frame: Deliver::new(frame), except: None });
+                }
                 self.sessions.retain(|_, s| s.user != user);
                 self.deps.registry.do_send(MembershipChanged { room: self.id.clone(), user, joined: false });
             }
-            Change::SetRole(user, role) => {
-                self.members.insert(user.clone(), role);
+            ChangeItem::SetRole { user, role } => {
                 let frame = self.room_event(RoomEventKind::Updated, Some(user), Some(role), None);
                 self.broadcast(frame, |_| true);
             }
-            Change::Update { name, .. } => {
+            ChangeItem::Update { name } => {
                 let frame = self.room_event(RoomEventKind::Updated, None, None, name);
                 self.broadcast(frame, |_| true);
             }
@@ -306,9 +411,41 @@ impl Room {
     /// the fan-out, so sessions found gone count as away); never to the sender. If the
     /// Notifier's mailbox is full the pushes are dropped rather than the room waiting.
     fn notify_away(&self, msg: NewMessage) {
-        let Some(notifier) = &self.deps.notifier else { return };
         let live: HashSet<&UserId> = self.sessions.values().map(|s| &s.user).collect();
         let users: Vec<UserId> = self.members.keys().filter(|u| **u != msg.sender && !live.contains(u)).cloned().collect();
+        self.send_notice(msg, users);
+    }
+
+    /// Cluster mode: the same, for the members with no session on any node (cluster presence).
+    /// Only the node that committed the message asks, so a push is never sent twice.
+    fn notify_away_cluster(&self, msg: NewMessage) {
+        let (Some(notifier), Some(cluster)) = (self.deps.notifier.clone(), self.deps.cluster.clone()) else { return };
+        let users: Vec<UserId> = self.members.keys().filter(|u| **u != msg.sender).cloned().collect();
+        if users.is_empty() {
+            return;
+        }
+        let (room, dm) = (self.id.clone(), self.kind == KIND_DM);
+        actix::spawn(async move {
+            let online = match cluster.online_among(&users).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(room = %room, error = %e, "cannot read presence; pushes for this message dropped");
+                    return;
+                }
+            };
+            let away: Vec<UserId> = users.into_iter().zip(online).filter(|(_, on)| !on).map(|(u, _)| u).collect();
+            if away.is_empty() {
+                return;
+            }
+            let notice = NotifyAway { room, dm, message: msg.id, seq: msg.seq, from: msg.sender, body: msg.body, ts: msg.ts, users: away };
+            if notifier.try_send(notice).is_err() {
+                tracing::warn!("notifier busy or gone; pushes for a message dropped");
+            }
+        });
+    }
+
+    fn send_notice(&self, msg: NewMessage, users: Vec<UserId>) {
+        let Some(notifier) = &self.deps.notifier else { return };
         if users.is_empty() {
             return;
         }
@@ -412,5 +549,20 @@ impl Room {
             }
             act.pump(ctx);
         }));
+    }
+}
+
+/// The `attachments` of a `message` frame.
+fn attachments_of(media: &[MediaOut]) -> Vec<serde_json::Value> {
+    media.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect()
+}
+
+/// A change as it travels on the bus.
+fn change_item(change: &Change) -> ChangeItem {
+    match change {
+        Change::Add(user) => ChangeItem::Add { user: user.clone() },
+        Change::Remove(user) => ChangeItem::Remove { user: user.clone() },
+        Change::SetRole(user, role) => ChangeItem::SetRole { user: user.clone(), role: *role },
+        Change::Update { name, .. } => ChangeItem::Update { name: name.clone() },
     }
 }

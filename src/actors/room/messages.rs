@@ -34,6 +34,14 @@ pub struct Post {
     pub reference: Option<String>,
 }
 
+/// Cluster mode: durable writes and typing of this room, as they came over the bus; their frames
+/// go to this node's sessions.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RoomBus {
+    pub items: Vec<crate::cluster::bus::BusItem>,
+}
+
 /// Someone started or stopped typing.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), ChatError>")]

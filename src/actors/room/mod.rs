@@ -22,11 +22,13 @@ use super::notifier::Notifier;
 use super::outbox::{Deliver, Offer, SessionHandle};
 use super::persister::Persister;
 use super::registry::{RoomIdle, RoomRegistry};
+use crate::cluster::bus::{BusEvent, BusItem, RoomBatch};
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
 use crate::metrics;
-use crate::protocol::{Ack, Role, ServerFrame, TypingOut, TypingState};
+use crate::protocol::{Ack, Role, ServerFrame, TypingState};
 use crate::store::rooms::RoomRecord;
 use crate::store::Store;
 use batch::Job;
@@ -40,6 +42,8 @@ pub struct RoomDeps {
     pub settings: Arc<Settings>,
     /// Pushes to members with no live session (none in tests that do not need it).
     pub notifier: Option<Addr<Notifier>>,
+    /// Cluster mode: seqs from Redis, frames from the bus (see `crate::cluster`).
+    pub cluster: Option<Cluster>,
 }
 
 /// See the module doc.
@@ -209,6 +213,20 @@ impl Handler<Post> for Room {
     }
 }
 
+impl Room {
+    /// Tells the room's sessions that `user` is typing or stopped; in cluster mode through the
+    /// bus, so the sessions on every node hear it.
+    fn announce_typing(&mut self, user: UserId, state: TypingState, ctx: &mut Context<Self>) {
+        match &self.deps.cluster {
+            Some(cluster) => {
+                let batch = RoomBatch { room: self.id.clone(), items: vec![BusItem::Typing { user, state }] };
+                cluster.publish_later(BusEvent::Rooms(vec![batch]));
+            }
+            None => self.fan_out(vec![BusItem::Typing { user, state }], ctx),
+        }
+    }
+}
+
 impl Handler<Typing> for Room {
     type Result = Result<(), ChatError>;
 
@@ -223,16 +241,23 @@ impl Handler<Typing> for Room {
         if msg.state == TypingState::Start {
             let user = msg.user.clone();
             let ttl = Duration::from_secs(self.deps.settings.rooms.typing_ttl_secs.max(1));
-            let h = ctx.run_later(ttl, move |act, _| {
+            let h = ctx.run_later(ttl, move |act, ctx| {
                 act.typing.remove(&user);
-                let frame = ServerFrame::Typing(TypingOut { room: act.id.clone(), user: user.clone(), state: TypingState::Stop });
-                act.broadcast(frame, |s| s.user != user);
+                act.announce_typing(user, TypingState::Stop, ctx);
             });
             self.typing.insert(msg.user.clone(), h);
         }
-        let frame = ServerFrame::Typing(TypingOut { room: self.id.clone(), user: msg.user.clone(), state: msg.state });
-        self.broadcast(frame, |s| s.user != msg.user);
+        self.announce_typing(msg.user, msg.state, ctx);
         Ok(())
+    }
+}
+
+impl Handler<RoomBus> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomBus, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        self.fan_out(msg.items, ctx);
     }
 }
 
@@ -312,8 +337,19 @@ impl Handler<SetBlocked> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: SetBlocked, _ctx: &mut Context<Self>) {
-        let pair = (msg.blocker, msg.blocked);
-        if msg.on {
+        if let Some(cluster) = &self.deps.cluster {
+            // This dm's actors on other nodes must refuse messages too.
+            let item = BusItem::Blocked { blocker: msg.blocker.clone(), blocked: msg.blocked.clone(), on: msg.on };
+            cluster.publish_later(BusEvent::Rooms(vec![RoomBatch { room: self.id.clone(), items: vec![item] }]));
+        }
+        self.set_blocked(msg.blocker, msg.blocked, msg.on);
+    }
+}
+
+impl Room {
+    pub(super) fn set_blocked(&mut self, blocker: UserId, blocked: UserId, on: bool) {
+        let pair = (blocker, blocked);
+        if on {
             self.blocked.insert(pair);
         } else {
             self.blocked.remove(&pair);
