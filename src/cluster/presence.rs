@@ -79,21 +79,18 @@ impl Cluster {
 
     /// A session of `user` opened on this node; returns the user's sessions on all nodes.
     pub async fn session_up(&self, user: &UserId) -> Result<i64, ClusterError> {
-        let mut c = self.buffer.conn().await?;
-        let n = Script::new(SESSION_UP)
-            .key(self.online_key(user))
-            .key(self.users_key(&self.node))
-            .arg(&self.node)
-            .arg(user.as_str())
-            .invoke_async(&mut c)
-            .await?;
-        Ok(n)
+        self.count_session(SESSION_UP, user).await
     }
 
     /// A session of `user` closed on this node; returns the user's sessions left on all nodes.
     pub async fn session_down(&self, user: &UserId) -> Result<i64, ClusterError> {
+        self.count_session(SESSION_DOWN, user).await
+    }
+
+    /// Runs `SESSION_UP` or `SESSION_DOWN` for `user` on this node.
+    async fn count_session(&self, script: &str, user: &UserId) -> Result<i64, ClusterError> {
         let mut c = self.buffer.conn().await?;
-        let n = Script::new(SESSION_DOWN)
+        let n = Script::new(script)
             .key(self.online_key(user))
             .key(self.users_key(&self.node))
             .arg(&self.node)

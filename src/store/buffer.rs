@@ -281,13 +281,7 @@ impl RedisBuffer {
     /// always`, after the write is on disk).
     pub async fn append(&self, ops: &[WriteOp]) -> Result<(), BufferError> {
         let payload = encode(&ops)?;
-        let msgs: Vec<&NewMessage> = ops
-            .iter()
-            .filter_map(|o| match o {
-                WriteOp::Message(m) => Some(m),
-                _ => None,
-            })
-            .collect();
+        let msgs = messages_of(ops);
         let overlays = overlays_of(ops);
         let mut inv = self.append.key(self.stream());
         inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs).arg(overlays.len());
@@ -319,13 +313,7 @@ impl RedisBuffer {
     /// start when Redis has none). Returns where each message went, in order.
     pub async fn append_cluster(&self, ops: &[WriteOp], bases: &[i64], channel: &str, fanout: &[u8]) -> Result<Vec<Placed>, BufferError> {
         let payload = encode(&ops)?;
-        let msgs: Vec<&NewMessage> = ops
-            .iter()
-            .filter_map(|o| match o {
-                WriteOp::Message(m) => Some(m),
-                _ => None,
-            })
-            .collect();
+        let msgs = messages_of(ops);
         if msgs.len() != bases.len() {
             return Err(BufferError::Codec("one base seq per message expected".into()));
         }
@@ -595,4 +583,14 @@ fn parse_placed(r: &str) -> Option<Placed> {
     let seq = parts.next()?.parse().ok()?;
     let ts = parts.next()?.parse().ok()?;
     Some(Placed::Duplicate((id, seq, ts)))
+}
+
+/// The new messages of a batch, in order.
+fn messages_of(ops: &[WriteOp]) -> Vec<&NewMessage> {
+    ops.iter()
+        .filter_map(|o| match o {
+            WriteOp::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use crate::restart::{all_messages, register, ServerProcess};
+use crate::support::wait::eventually;
 use crate::support::app::{TestUser, WsClient};
 use crate::support::services::{free_port, shared_mariadb, RedisServer};
 
@@ -98,17 +99,6 @@ impl Drop for Nodes {
     }
 }
 
-/// Waits until `cond` holds (the Syncers work on a timer: there is no event to await from
-/// outside), checking every 50 ms for at most `secs` seconds.
-async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..secs * 20 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 /// Sends `n` messages without waiting, client ids `{tag}{i}`.
 async fn fire(ws: &mut WsClient, room: &str, tag: &str, n: usize) {

@@ -9,6 +9,7 @@ use chat_server::actors::syncer::SyncNow;
 use serde_json::{json, Value};
 
 use crate::restart::{all_messages, register, ServerProcess};
+use crate::support::wait::eventually;
 use crate::support::app::{spawn_app_with, TestApp};
 use crate::support::services::{free_port, shared_mariadb, MariaDb, RedisServer};
 
@@ -23,17 +24,6 @@ fn count(maria: &MariaDb, db: &str, sql: &str) -> i64 {
     maria.sql(db, sql).unwrap().trim().parse().unwrap()
 }
 
-/// Waits until `cond` holds, checking every 50 ms for at most `secs` seconds (the Syncer works
-/// on a timer; there is no event to await from outside).
-async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..secs * 20 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 /// Whether the default-prefix write stream is empty (every entry synced and acked).
 fn stream_empty(redis: &RedisServer) -> bool {

@@ -7,3 +7,4 @@ pub mod app;
 pub mod oauth_provider;
 pub mod push;
 pub mod services;
+pub mod wait;
