@@ -5,6 +5,13 @@
 //! DIR holds `meta.json`, `insert.json` and one folder per mode (`pinned`, `unpinned`) with
 //! `{chat,sio,ceiling}-{idle,fanout}.json` and `{chat,sio}-dm-{rate,max}.json`. Missing files
 //! show as "n/a". Numbers are reported, never asserted.
+//!
+//!     report --results DIR --out BENCHMARKS.md --only socketio,cluster
+//!
+//! (`scripts/bench.sh --only ...`) renders only those sections, from `DIR/socketio/
+//! {chat,chat-sio,sio}-fanout.json` and `DIR/cluster/nodes{1,2,3}-fanout.json`, and puts them into
+//! the existing file between `<!-- section:NAME -->` markers, leaving the rest as it is. A full
+//! run keeps the marked sections of the previous file.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +29,9 @@ struct Cli {
     /// Hand-written analysis appended after the generated tables.
     #[arg(long)]
     notes: Option<PathBuf>,
+    /// Only these sections (socketio, cluster), spliced into the existing `--out`.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 const SERVERS: [(&str, &str); 3] = [
@@ -187,6 +197,9 @@ fn machine() -> Vec<(String, String)> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if !cli.only.is_empty() {
+        return only(&cli);
+    }
     let meta = load(&cli.results.join("meta.json"));
     let insert = load(&cli.results.join("insert.json"));
     let modes: Vec<Mode> = meta
@@ -264,6 +277,13 @@ fn main() -> Result<()> {
     }
     if let Some(m) = modes.first() {
         projection(&mut md, m)?;
+    }
+    // Sections written by `--only` runs are kept as they were.
+    let previous = std::fs::read_to_string(&cli.out).unwrap_or_default();
+    for name in EXTRA_SECTIONS {
+        if let Some(block) = marked(&previous, name) {
+            writeln!(md, "{block}\n")?;
+        }
     }
     if let Some(notes) = &cli.notes {
         if let Ok(text) = std::fs::read_to_string(notes) {
@@ -649,48 +669,53 @@ fn details(md: &mut String, m: &Mode) -> Result<()> {
         }
     }
     for (s, label) in SERVERS {
-        let fan = m.get(s, "fanout");
-        let Some(steps) = fan.get("steps").and_then(Value::as_array) else {
-            continue;
-        };
+        fan_steps(md, label, &m.get(s, "fanout"))?;
+    }
+    Ok(())
+}
+
+/// The steps of one fan-out search, and its half-rate and same-load runs (nothing if not run).
+fn fan_steps(md: &mut String, label: &str, fan: &Value) -> Result<()> {
+    let Some(steps) = fan.get("steps").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    writeln!(
+        md,
+        "Fan-out search, {label} ({} members connected in {} s, {} reconnects):",
+        fmt_int(num(fan, &["members"])),
+        fmt_f(num(fan, &["connect_secs"]), 1),
+        fmt_int(num(fan, &["reconnects"]))
+    )?;
+    writeln!(md)?;
+    writeln!(md, "| step | msg/s | deliveries/s | lost | p50 / p99 / max (ms) | last recipient p99 (ms) | server / generator CPU | |")?;
+    writeln!(md, "|---|---|---|---|---|---|---|---|")?;
+    let extra: Vec<&Value> = ["half", "same"]
+        .iter()
+        .filter_map(|k| fan.get(*k))
+        .filter(|v| !v.is_null())
+        .collect();
+    for st in steps.iter().chain(extra) {
         writeln!(
             md,
-            "Fan-out search, {label} ({} members connected in {} s, {} reconnects):",
-            fmt_int(num(&fan, &["members"])),
-            fmt_f(num(&fan, &["connect_secs"]), 1),
-            fmt_int(num(&fan, &["reconnects"]))
+            "| {} | {} | {} | {} | {} / {} / {} | {} | {} / {} | {} |",
+            st.get("label").and_then(Value::as_str).unwrap_or(""),
+            fmt_f(num(st, &["rate"]), 1),
+            fmt_int(num(st, &["deliveries_per_sec"])),
+            fmt_int(num(st, &["lost"])),
+            fmt_f(num(st, &["recipient", "p50_ms"]), 1),
+            fmt_f(num(st, &["recipient", "p99_ms"]), 1),
+            fmt_f(num(st, &["recipient", "max_ms"]), 1),
+            fmt_f(num(st, &["last_recipient", "p99_ms"]), 1),
+            fmt_f(num(st, &["server_cores"]), 2),
+            fmt_f(num(st, &["generator_cores"]), 2),
+            if st.get("pass").and_then(Value::as_bool).unwrap_or(false) {
+                "pass"
+            } else {
+                "fail"
+            }
         )?;
-        writeln!(md)?;
-        writeln!(md, "| step | msg/s | deliveries/s | lost | p50 / p99 / max (ms) | last recipient p99 (ms) | server / generator CPU | |")?;
-        writeln!(md, "|---|---|---|---|---|---|---|---|")?;
-        let extra: Vec<&Value> = ["half", "same"]
-            .iter()
-            .filter_map(|k| fan.get(*k))
-            .filter(|v| !v.is_null())
-            .collect();
-        for st in steps.iter().chain(extra) {
-            writeln!(
-                md,
-                "| {} | {} | {} | {} | {} / {} / {} | {} | {} / {} | {} |",
-                st.get("label").and_then(Value::as_str).unwrap_or(""),
-                fmt_f(num(st, &["rate"]), 1),
-                fmt_int(num(st, &["deliveries_per_sec"])),
-                fmt_int(num(st, &["lost"])),
-                fmt_f(num(st, &["recipient", "p50_ms"]), 1),
-                fmt_f(num(st, &["recipient", "p99_ms"]), 1),
-                fmt_f(num(st, &["recipient", "max_ms"]), 1),
-                fmt_f(num(st, &["last_recipient", "p99_ms"]), 1),
-                fmt_f(num(st, &["server_cores"]), 2),
-                fmt_f(num(st, &["generator_cores"]), 2),
-                if st.get("pass").and_then(Value::as_bool).unwrap_or(false) {
-                    "pass"
-                } else {
-                    "fail"
-                }
-            )?;
-        }
-        writeln!(md)?;
     }
+    writeln!(md)?;
     Ok(())
 }
 
@@ -727,5 +752,258 @@ fn projection(md: &mut String, m: &Mode) -> Result<()> {
          connection here, one per 25 s on socket.io). Fan-out and dm throughput are CPU-bound on this 2-core \
          machine and do not depend on the cap.\n"
     )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections of `scripts/bench.sh --only socketio,cluster`
+// ---------------------------------------------------------------------------------------------
+
+const EXTRA_SECTIONS: [&str; 2] = ["socketio", "cluster"];
+
+fn begin_marker(name: &str) -> String {
+    format!("<!-- section:{name} -->")
+}
+
+fn end_marker(name: &str) -> String {
+    format!("<!-- /section:{name} -->")
+}
+
+/// The block of section `name` in `text`, markers included.
+fn marked<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let start = text.find(&begin_marker(name))?;
+    let end = start + text[start..].find(&end_marker(name))? + end_marker(name).len();
+    Some(&text[start..end])
+}
+
+/// `--only`: renders the listed sections and puts them into the existing file, replacing their
+/// previous version or, the first time, before the hand-written analysis.
+fn only(cli: &Cli) -> Result<()> {
+    let meta = load(&cli.results.join("meta.json"));
+    let mut text = std::fs::read_to_string(&cli.out).unwrap_or_default();
+    for name in &cli.only {
+        let mut md = String::new();
+        writeln!(md, "{}", begin_marker(name))?;
+        match name.as_str() {
+            "socketio" => socketio_section(&mut md, &meta, &cli.results.join("socketio"))?,
+            "cluster" => cluster_section(&mut md, &meta, &cli.results.join("cluster"))?,
+            other => anyhow::bail!("unknown section {other} (socketio, cluster)"),
+        }
+        write!(md, "{}", end_marker(name))?;
+        text = match marked(&text, name) {
+            Some(old) => text.replacen(old, &md, 1),
+            None => match text.find("\n## Analysis") {
+                Some(at) => format!("{}\n{md}\n{}", &text[..at], &text[at..]),
+                None => format!("{}\n\n{md}\n", text.trim_end()),
+            },
+        };
+    }
+    std::fs::write(&cli.out, text)?;
+    eprintln!("updated {} ({})", cli.out.display(), cli.only.join(", "));
+    Ok(())
+}
+
+fn meta_str(meta: &Value, key: &str) -> String {
+    meta.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// Where and how a `--only` section was measured.
+fn provenance(md: &mut String, meta: &Value) -> Result<()> {
+    writeln!(
+        md,
+        "Measured by `{}` on {}, commit `{}`, in {} (the whole command), unpinned; settings `{}`; load average \
+         (1, 5, 15 min) {}. Machine as in the table at the top (2 cores).",
+        meta_str(meta, "command"),
+        meta_str(meta, "started"),
+        meta_str(meta, "commit"),
+        meta_str(meta, "duration"),
+        meta_str(meta, "settings"),
+        meta_str(meta, "load")
+    )?;
+    writeln!(md)?;
+    Ok(())
+}
+
+/// A fan-out run by key (`best`, `half`, `same`); `same` falls back to `half` for the run whose
+/// half rate is the common rate.
+fn fan_run(fan: &Value, key: &str) -> Value {
+    match fan.get(key) {
+        Some(r) if !r.is_null() => r.clone(),
+        _ if key == "same" => fan.get("half").cloned().unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+fn p50_p99(v: &Value, which: &str) -> String {
+    format!(
+        "{} / {}",
+        fmt_f(num(v, &[which, "p50_ms"]), 1),
+        fmt_f(num(v, &[which, "p99_ms"]), 1)
+    )
+}
+
+/// Rows common to both sections, one column per fan-out result.
+fn fan_rows(md: &mut String, cols: &[Value]) -> Result<()> {
+    let row = |md: &mut String, label: &str, f: &dyn Fn(&Value) -> String| -> Result<()> {
+        let cells: Vec<String> = cols.iter().map(f).collect();
+        writeln!(md, "| {label} | {} |", cells.join(" | "))?;
+        Ok(())
+    };
+    let best = |v: &Value, f: &[&str]| num(v, &[&["best"], f].concat());
+    row(md, "members connected", &|v| fmt_int(num(v, &["members"])))?;
+    row(md, "fan-out: highest deliveries/s (p99 ≤ 100 ms, none lost)", &|v| {
+        fmt_int(best(v, &["deliveries_per_sec"]))
+    })?;
+    row(md, "fan-out: messages/s into the room at that rate", &|v| {
+        fmt_f(best(v, &["rate"]), 0)
+    })?;
+    row(md, "fan-out: p50 / p99 per recipient at that rate (ms)", &|v| {
+        p50_p99(&fan_run(v, "best"), "recipient")
+    })?;
+    row(md, "fan-out: server CPU at that rate (cores, all nodes)", &|v| {
+        fmt_f(best(v, &["server_cores"]), 2)
+    })?;
+    row(md, "fan-out: deliveries per server CPU-second", &|v| {
+        fmt_int(ratio(best(v, &["deliveries_per_sec"]), best(v, &["server_cores"])))
+    })?;
+    let same_rate = cols
+        .iter()
+        .find_map(|v| num(&fan_run(v, "same"), &["rate"]));
+    let what = format!("latency at the same load ({} msg/s)", fmt_f(same_rate, 1));
+    row(md, &format!("{what}: per recipient p50 / p99 (ms)"), &|v| {
+        p50_p99(&fan_run(v, "same"), "recipient")
+    })?;
+    row(md, &format!("{what}: last recipient p50 / p99 (ms)"), &|v| {
+        p50_p99(&fan_run(v, "same"), "last_recipient")
+    })?;
+    row(md, &format!("{what}: lost deliveries"), &|v| {
+        fmt_int(num(&fan_run(v, "same"), &["lost"]))
+    })?;
+    Ok(())
+}
+
+fn socketio_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
+    let cols = [
+        ("chat", "this server, /ws"),
+        ("chat-sio", "this server, /socket.io/"),
+        ("sio", "node socket.io peer"),
+    ];
+    let fans: Vec<Value> = cols
+        .iter()
+        .map(|(p, _)| load(&dir.join(format!("{p}-fanout.json"))))
+        .collect();
+    writeln!(md, "## This server over /ws and over /socket.io/, and the node peer (issue 11)")?;
+    writeln!(md)?;
+    provenance(md, meta)?;
+    writeln!(
+        md,
+        "One `loadgen fanout` run per endpoint, back to back, this server (one process, Redis + MariaDB as \
+         above) and the peer ({} / socket.io {}) running side by side: `--proto chat` speaks protocol v1 on `/ws`; \
+         `--proto chat-sio` and `--proto sio` share the Engine.IO v4 (WebSocket transport) / Socket.IO v5 client \
+         code in `bench/src/conn.rs` and differ only in the CONNECT auth (`{{token}}` vs `{{user}}`) and the peer's \
+         `join`. Same search as above (p99 ≤ 100 ms per recipient, none lost), then the latency run at half the \
+         peer's best for all three.",
+        meta_str(meta, "node"),
+        meta_str(meta, "socketio")
+    )?;
+    writeln!(md)?;
+    writeln!(
+        md,
+        "| | {} |",
+        cols.iter().map(|c| c.1).collect::<Vec<_>>().join(" | ")
+    )?;
+    writeln!(md, "|---|---|---|---|")?;
+    fan_rows(md, &fans)?;
+    let fan = |i: usize, f: &[&str]| num(&fans[i], &[&["best"], f].concat());
+    let p99 = |i: usize| num(&fan_run(&fans[i], "same"), &["recipient", "p99_ms"]);
+    let d = ["deliveries_per_sec"];
+    writeln!(
+        md,
+        "| ratio of highest deliveries/s: to /ws, to the node peer | {}× / {}× | {}× / {}× | {}× / 1.00× |",
+        fmt_f(Some(1.0).filter(|_| fan(0, &d).is_some()), 2),
+        fmt_f(ratio(fan(0, &d), fan(2, &d)), 2),
+        fmt_f(ratio(fan(1, &d), fan(0, &d)), 2),
+        fmt_f(ratio(fan(1, &d), fan(2, &d)), 2),
+        fmt_f(ratio(fan(2, &d), fan(0, &d)), 2)
+    )?;
+    writeln!(
+        md,
+        "| ratio of p99 at the same load: to /ws, to the node peer | 1.00× / {}× | {}× / {}× | {}× / 1.00× |",
+        fmt_f(ratio(p99(0), p99(2)), 2),
+        fmt_f(ratio(p99(1), p99(0)), 2),
+        fmt_f(ratio(p99(1), p99(2)), 2),
+        fmt_f(ratio(p99(2), p99(0)), 2)
+    )?;
+    writeln!(md)?;
+    for ((_, label), fan) in cols.iter().zip(&fans) {
+        fan_steps(md, label, fan)?;
+    }
+    Ok(())
+}
+
+fn cluster_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
+    let fans: Vec<Value> = (1..=3)
+        .map(|n| load(&dir.join(format!("nodes{n}-fanout.json"))))
+        .collect();
+    writeln!(md, "## Cluster mode: one room over 1, 2 and 3 nodes (issue 10)")?;
+    writeln!(md)?;
+    provenance(md, meta)?;
+    writeln!(
+        md,
+        "`chat-server` processes with `CHAT__CLUSTER__ENABLED=true`, one Redis and one MariaDB (as above), a \
+         distinct `CHAT__CLUSTER__NODE_ID` each; the 1-node cluster is the baseline. `loadgen fanout --host NODE1 \
+         --more-hosts NODE2,NODE3` spreads the room's members round-robin over the nodes (member i on node i mod n) \
+         and sends from node 1; every message goes through Redis (the append script publishes it on the bus) and \
+         each node delivers to its own sessions from there. Latency per recipient is split into recipients on \
+         the sender's node and on another node. **All nodes, Redis, MariaDB and the generator share this \
+         machine's 2 cores**, so more nodes add no CPU: these figures show the cost of the cluster path \
+         (every node decodes all bus traffic), not scaling. Server CPU is summed over the nodes."
+    )?;
+    writeln!(md)?;
+    writeln!(md, "| | 1 node (baseline) | 2 nodes | 3 nodes |")?;
+    writeln!(md, "|---|---|---|---|")?;
+    fan_rows(md, &fans)?;
+    let d = |i: usize| num(&fans[i], &["best", "deliveries_per_sec"]);
+    writeln!(
+        md,
+        "| highest deliveries/s vs 1 node | 1.00× | {}× | {}× |",
+        fmt_f(ratio(d(1), d(0)), 2),
+        fmt_f(ratio(d(2), d(0)), 2)
+    )?;
+    let row = |md: &mut String, label: &str, f: &dyn Fn(&Value) -> String| -> Result<()> {
+        let cells: Vec<String> = fans.iter().map(f).collect();
+        writeln!(md, "| {label} | {} |", cells.join(" | "))?;
+        Ok(())
+    };
+    for (key, what) in [("same", "at the same load"), ("best", "at each one's highest rate")] {
+        row(md, &format!("{what}: same-node recipients p50 / p99 (ms)"), &|v| {
+            p50_p99(&fan_run(v, key), "same_node")
+        })?;
+        row(md, &format!("{what}: cross-node recipients p50 / p99 (ms)"), &|v| {
+            let r = fan_run(v, key);
+            if num(&r, &["cross_node", "count"]).unwrap_or(0.0) > 0.0 {
+                p50_p99(&r, "cross_node")
+            } else {
+                "n/a (one node)".into()
+            }
+        })?;
+        row(md, &format!("{what}: added by a cross-node delivery, p50 / p99 (ms)"), &|v| {
+            let r = fan_run(v, key);
+            if num(&r, &["cross_node", "count"]).unwrap_or(0.0) == 0.0 {
+                return "n/a".into();
+            }
+            let diff = |q: &str| {
+                Some(num(&r, &["cross_node", q])? - num(&r, &["same_node", q])?)
+            };
+            format!("{} / {}", fmt_f(diff("p50_ms"), 1), fmt_f(diff("p99_ms"), 1))
+        })?;
+    }
+    writeln!(md)?;
+    for (i, fan) in fans.iter().enumerate() {
+        fan_steps(md, &format!("{} node(s)", i + 1), fan)?;
+    }
     Ok(())
 }
