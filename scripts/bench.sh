@@ -22,7 +22,7 @@
 #   socketio  this server over /ws, this server over /socket.io/ (loadgen --proto chat-sio, the
 #             same Engine.IO/Socket.IO client code as the node peer's) and the node peer (issue 11);
 #   cluster   this server in cluster mode (Redis + MariaDB) over 1, 2 and 3 nodes, members
-#             round-robin over the nodes, sender on node 1 (issue 10).
+#             round-robin over the nodes, sender on node 1, and one plain server (issue 10).
 # and rewrites only those sections of BENCHMARKS.md; a full run keeps them as they are.
 #   BENCH_X_MEMBERS=1000  BENCH_X_STEP_SECS=2  BENCH_X_LAT_SECS=4
 set -euo pipefail
@@ -266,10 +266,17 @@ run_socketio() {
   stop_server sio
 }
 
-# --only cluster: this server in cluster mode over 1, 2 and 3 nodes (1 node is the baseline).
+# --only cluster: this server in cluster mode over 1, 2 and 3 nodes (1 node is the baseline),
+# after the same search on the plain server (no cluster) for reference; every run is also measured
+# at half the plain server's best, for the latency comparison.
 run_cluster() {
   local out=$RES/cluster n i same=""
   mkdir -p "$out"
+  log "[cluster] reference: one plain server (cluster mode off)"
+  "$BIN/loadgen" fanout --proto chat --host "127.0.0.1:${PORT[chat]}" --server-pid "${PID[chat]}" --setup "$SETUP_JSON" \
+    --members "$X_MEMBERS" --start-rate "$START_RATE" --step-secs "$X_STEP_SECS" --latency-secs "$X_LAT_SECS" \
+    --max-secs 240 --out "$out/plain-fanout.json" || true
+  same=$(same_rate "$out/plain-fanout.json")
   drained "${PORT[chat]}"
   stop_server chat
   for n in 1 2 3; do
@@ -285,8 +292,6 @@ run_cluster() {
     [ "$n" -gt 1 ] && more=(--more-hosts "$(IFS=,; echo "${hosts[*]:1}")")
     "$BIN/loadgen" fanout --proto chat --host "${hosts[0]}" "${more[@]}" --server-pid "$(IFS=,; echo "${pids[*]}")" \
       --setup "$SETUP_JSON" "${fan[@]}" --out "$out/nodes$n-fanout.json" || true
-    # Every node count is also measured at half the 1-node best, for the latency comparison.
-    [ "$n" = 1 ] && same=$(same_rate "$out/nodes1-fanout.json")
     drained "${PORT[node1]}"
     for i in $(seq "$n" -1 1); do stop_server "node$i"; done
   done

@@ -731,15 +731,29 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
         a.members,
         hosts.len()
     );
-    // The sender: one more connection of member 0's user.
-    let sender_ws = conn::open(
-        a.common.proto,
-        a.common.host,
-        sources.next(),
-        &who(&setup, 0),
-        Some(&room),
-    )
-    .await?;
+    // The sender: one more connection of member 0's user, on node 1. Tried a few times: after
+    // the connect burst a server may still answer "try again" (chat-sio: a token lookup that
+    // timed out waiting for a database connection).
+    let mut attempt = 0;
+    let sender_ws = loop {
+        attempt += 1;
+        match conn::open(
+            a.common.proto,
+            a.common.host,
+            sources.next(),
+            &who(&setup, 0),
+            Some(&room),
+        )
+        .await
+        {
+            Ok(ws) => break ws,
+            Err(e) if attempt < 5 => {
+                eprintln!("fanout: sender connect attempt {attempt}: {e:#}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e.context("sender connect")),
+        }
+    };
     let (cmd_tx, cmd_rx) = mpsc::channel(1);
     let tag = format!("{:x}", now_us() % 0xffff_ffff);
     let sender_task = tokio::spawn(sender(
