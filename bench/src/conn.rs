@@ -10,7 +10,7 @@
 //! - `chat-sio`: this server's `/socket.io/` endpoint, with the same Engine.IO/Socket.IO framing
 //!   code as `sio`; only the CONNECT auth (`40{"token":...}`) and the events differ (every
 //!   protocol v1 frame is an event of the same name: `42["send",{...}]`, `42["message",{...}]`);
-//!   no join (the server knows rooms from membership).
+//!   no join (the server knows rooms from membership); the handshake ends with the `hello` event.
 //! - `ceiling`: the bare broadcast server (`ceiling` binary): `GET /`, nothing to say.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -149,7 +149,14 @@ pub async fn open(
                 }
                 Ok(ws)
             }
-            Proto::ChatSio => sio_open(server, src, serde_json::json!({ "token": who.token })).await,
+            Proto::ChatSio => {
+                let mut ws =
+                    sio_open(server, src, serde_json::json!({ "token": who.token })).await?;
+                // The CONNECT ack comes before the session is set up; like `chat`, wait for its
+                // `hello` (the session may still fail, e.g. on a database timeout, and close).
+                wait_for(&mut ws, |t| t.starts_with("42[\"hello\"")).await?;
+                Ok(ws)
+            }
             Proto::Ceiling => connect(server, src, "/").await,
         }
     };

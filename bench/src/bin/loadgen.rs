@@ -1078,7 +1078,15 @@ async fn sender(
                         break;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(Message::Close(c))) => {
+                    eprintln!("fanout: the server closed the sender's socket: {c:?}");
+                    break;
+                }
+                Some(Err(e)) => {
+                    eprintln!("fanout: the sender's socket failed: {e}");
+                    break;
+                }
+                None => break,
                 Some(Ok(_)) => {}
             }
         }

@@ -87,6 +87,14 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// A ratio as `1.23×`, or `n/a`.
+fn times(r: Option<f64>) -> String {
+    match r {
+        Some(x) if x.is_finite() => format!("{x:.2}×"),
+        _ => "n/a".into(),
+    }
+}
+
 fn verdict(ok: Option<bool>) -> &'static str {
     match ok {
         Some(true) => "met",
@@ -920,23 +928,22 @@ fn socketio_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
     let fan = |i: usize, f: &[&str]| num(&fans[i], &[&["best"], f].concat());
     let p99 = |i: usize| num(&fan_run(&fans[i], "same"), &["recipient", "p99_ms"]);
     let d = ["deliveries_per_sec"];
-    writeln!(
-        md,
-        "| ratio of highest deliveries/s: to /ws, to the node peer | {}× / {}× | {}× / {}× | {}× / 1.00× |",
-        fmt_f(Some(1.0).filter(|_| fan(0, &d).is_some()), 2),
-        fmt_f(ratio(fan(0, &d), fan(2, &d)), 2),
-        fmt_f(ratio(fan(1, &d), fan(0, &d)), 2),
-        fmt_f(ratio(fan(1, &d), fan(2, &d)), 2),
-        fmt_f(ratio(fan(2, &d), fan(0, &d)), 2)
-    )?;
-    writeln!(
-        md,
-        "| ratio of p99 at the same load: to /ws, to the node peer | 1.00× / {}× | {}× / {}× | {}× / 1.00× |",
-        fmt_f(ratio(p99(0), p99(2)), 2),
-        fmt_f(ratio(p99(1), p99(0)), 2),
-        fmt_f(ratio(p99(1), p99(2)), 2),
-        fmt_f(ratio(p99(2), p99(0)), 2)
-    )?;
+    let best: Vec<Option<f64>> = (0..3).map(|i| fan(i, &d)).collect();
+    let tail: Vec<Option<f64>> = (0..3).map(p99).collect();
+    for (label, v) in [
+        ("highest deliveries/s", &best),
+        ("per recipient p99 at the same load", &tail),
+    ] {
+        let cells: Vec<String> = v
+            .iter()
+            .map(|x| format!("{} / {}", times(ratio(*x, v[0])), times(ratio(*x, v[2]))))
+            .collect();
+        writeln!(
+            md,
+            "| ratio of the {label}: to /ws / to the node peer | {} |",
+            cells.join(" | ")
+        )?;
+    }
     writeln!(md)?;
     for ((_, label), fan) in cols.iter().zip(&fans) {
         fan_steps(md, label, fan)?;
@@ -973,17 +980,11 @@ fn cluster_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
     let d = |i: usize| num(&fans[i], &["best", "deliveries_per_sec"]);
     writeln!(
         md,
-        "| highest deliveries/s vs 1 node | {}× | 1.00× | {}× | {}× |",
-        fmt_f(ratio(d(0), d(1)), 2),
-        fmt_f(ratio(d(2), d(1)), 2),
-        fmt_f(ratio(d(3), d(1)), 2)
-    )?;
-    writeln!(
-        md,
-        "| highest deliveries/s vs the plain server | 1.00× | {}× | {}× | {}× |",
-        fmt_f(ratio(d(1), d(0)), 2),
-        fmt_f(ratio(d(2), d(0)), 2),
-        fmt_f(ratio(d(3), d(0)), 2)
+        "| highest deliveries/s vs 1 node / vs the plain server | {} |",
+        (0..4)
+            .map(|i| format!("{} / {}", times(ratio(d(i), d(1))), times(ratio(d(i), d(0)))))
+            .collect::<Vec<_>>()
+            .join(" | ")
     )?;
     let row = |md: &mut String, label: &str, f: &dyn Fn(&Value) -> String| -> Result<()> {
         let cells: Vec<String> = fans.iter().map(f).collect();
