@@ -166,7 +166,11 @@ pub async fn open(
 }
 
 /// Opens an Engine.IO v4 WebSocket and connects to the main namespace with `auth`.
-async fn sio_open(server: SocketAddr, src: Option<Ipv4Addr>, auth: serde_json::Value) -> Result<Ws> {
+async fn sio_open(
+    server: SocketAddr,
+    src: Option<Ipv4Addr>,
+    auth: serde_json::Value,
+) -> Result<Ws> {
     let mut ws = connect(server, src, "/socket.io/?EIO=4&transport=websocket").await?;
     wait_for(&mut ws, |t| t.starts_with('0')).await?;
     ws.send(Message::Text(format!("40{auth}"))).await?;
