@@ -926,8 +926,8 @@ fn socketio_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
         "One `loadgen fanout` run per endpoint, back to back, this server (one process, Redis + MariaDB as \
          above) and the peer ({} / socket.io {}) running side by side: `--proto chat` speaks protocol v1 on `/ws`; \
          `--proto chat-sio` and `--proto sio` share the Engine.IO v4 (WebSocket transport) / Socket.IO v5 client \
-         code in `bench/src/conn.rs` and differ only in the CONNECT auth (`{{token}}` vs `{{user}}`) and the peer's \
-         `join`. Same search as above (p99 ≤ 100 ms per recipient, none lost), then the latency run at half the \
+         code in `bench/src/conn.rs` and differ only in the CONNECT auth (`{{token}}` vs `{{user}}`), the \
+         peer's `join` and, on ours, the wait for the session's `hello` event (as on `/ws`). Same search as above (p99 ≤ 100 ms per recipient, none lost), then the latency run at half the \
          peer's best for all three.",
         meta_str(meta, "node"),
         meta_str(meta, "socketio")
