@@ -8,6 +8,9 @@
 #   make build   release build of the workspace
 #   make bench   quick side-by-side benchmark vs the socket.io peer and a bare ceiling (under
 #                10 minutes; starts Redis, MariaDB and the peer itself); rewrites BENCHMARKS.md
+#   make bench-more  fan-out over /ws vs /socket.io/ vs the peer, and over 1/2/3 cluster nodes
+#                (scripts/bench.sh --only socketio,cluster, about 8 minutes); updates only those
+#                sections of BENCHMARKS.md
 #   make fmt     format all workspace crates
 #   make lint    clippy on all targets, warnings are errors
 #   make clean   remove build artefacts
@@ -20,7 +23,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract bench
+.PHONY: all run test build fmt lint clean deps test-deps contract bench bench-more
 
 all: build
 
@@ -64,6 +67,9 @@ build: deps
 # Numbers are printed and recorded in BENCHMARKS.md, never asserted. Knobs: see scripts/bench.sh.
 bench:
 	scripts/bench.sh
+
+bench-more:
+	scripts/bench.sh --only socketio,cluster
 
 fmt:
 	$(CARGO) fmt --all

@@ -16,7 +16,28 @@
 #   BENCH_OUT=BENCHMARKS.md  BENCH_KEEP=1 (keep the temp dir and its logs)
 #   BENCH_PERF=DIR                  also profile this server (perf record) during its fan-out and dm
 #                                   runs and write flat perf reports to DIR (linux-perf)
+#
+# scripts/bench.sh --only socketio,cluster  (make bench-more; about 8 minutes, not part of the
+# default run, which would then pass 10 minutes) runs only the fan-out scenario, unpinned, for:
+#   socketio  this server over /ws, this server over /socket.io/ (loadgen --proto chat-sio, the
+#             same Engine.IO/Socket.IO client code as the node peer's) and the node peer (issue 11);
+#   cluster   this server in cluster mode (Redis + MariaDB) over 1, 2 and 3 nodes, members
+#             round-robin over the nodes, sender on node 1, and one plain server (issue 10).
+# and rewrites only those sections of BENCHMARKS.md; a full run keeps them as they are.
+#   BENCH_X_MEMBERS=1000  BENCH_X_STEP_SECS=2  BENCH_X_LAT_SECS=4
 set -euo pipefail
+
+ONLY=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --only) ONLY=${2:-}; shift 2 ;;
+    --only=*) ONLY=${1#--only=}; shift ;;
+    *) echo "usage: $0 [--only socketio,cluster]" >&2; exit 2 ;;
+  esac
+done
+for part in ${ONLY//,/ }; do
+  case $part in socketio|cluster) ;; *) echo "bench: unknown part '$part' (socketio, cluster)" >&2; exit 2 ;; esac
+done
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +58,9 @@ DM_WINDOW=${BENCH_DM_WINDOW:-4}
 INSERT_ROWS=${BENCH_INSERT_ROWS:-20000}
 OUT_MD=${BENCH_OUT:-BENCHMARKS.md}
 PEER_SRC=${BENCH_PEER:-$ROOT/../shared/peers/socketio-chat}
+X_MEMBERS=${BENCH_X_MEMBERS:-1000}
+X_STEP_SECS=${BENCH_X_STEP_SECS:-2}
+X_LAT_SECS=${BENCH_X_LAT_SECS:-4}
 SETTINGS="modes=[$MODES] idle_modes=[$IDLE_MODES] idle_steps=$IDLE_STEPS members=$MEMBERS start_rate=$START_RATE step_secs=$STEP_SECS lat_secs=$LAT_SECS dm_pairs=$DM_PAIRS dm_rate=$DM_RATE dm_secs=$DM_SECS dm_max_secs=$DM_MAX_SECS dm_window=$DM_WINDOW insert_rows=$INSERT_ROWS"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -139,6 +163,14 @@ start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: 
   local name=$1 pre=$2 p
   p=$(port)
   case $name in
+    node*) # a cluster node: node1, node2, ...
+      env RUST_LOG=warn CHAT__LOG__FILTER=warn \
+        CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
+        CHAT__REDIS__PREFIX=benchcluster CHAT__CLUSTER__ENABLED=true CHAT__CLUSTER__NODE_ID="$name" \
+        CHAT__MEDIA__DIR="$WORK/media" CHAT__MEDIA__URL_SECRET=bench-cluster-secret \
+        CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
+        $pre "$BIN/chat-server" >>"$WORK/$name.log" 2>&1 &
+      ;;
     chat)
       env RUST_LOG=warn CHAT__LOG__FILTER=warn \
         CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
@@ -157,7 +189,7 @@ start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: 
   PORT[$name]=$p
   PIDS+=("$!")
   case $name in
-    chat) wait_for 60 curl -sf "http://127.0.0.1:$p/healthz" ;;
+    chat|node*) wait_for 60 curl -sf "http://127.0.0.1:$p/healthz" ;;
     sio) wait_for 30 curl -sf "http://127.0.0.1:$p/stats" ;;
     ceiling) wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" ;;
   esac
@@ -194,7 +226,96 @@ profiled() { # $1: report name, $2: pid, rest: command
   return $rc
 }
 
+# Waits until the chat server on port $1 has copied its Redis buffer into MariaDB, so that the next
+# server (cluster mode allocates seqs from the store's highest) starts from a settled store.
+drained() {
+  wait_for 30 bash -c "curl -sf http://127.0.0.1:$1/metrics | grep -qx 'chat_write_buffer_depth 0'" || true
+}
+
 SETUP_JSON=$WORK/setup.json
+
+# --only: registers the users once, through a fresh plain chat server left running as PID[chat].
+setup_users() { # $1: users
+  start_server chat ""
+  if [ ! -f "$SETUP_JSON" ]; then
+    log "registering users (argon2: slow on purpose)"
+    "$BIN/loadgen" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$1" --idle 40 --out "$SETUP_JSON"
+    # Argon2's 19 MiB per hash stays in the allocator's arenas: measure on a fresh process.
+    drained "${PORT[chat]}"
+    stop_server chat
+    start_server chat ""
+  fi
+}
+
+# --only socketio: fan-out over /ws, /socket.io/ and the node peer, unpinned, back to back.
+run_socketio() {
+  local out=$RES/socketio same p
+  mkdir -p "$out"
+  local fan=(--members "$X_MEMBERS" --start-rate "$START_RATE" --step-secs "$X_STEP_SECS" --latency-secs "$X_LAT_SECS" --max-secs 240)
+  start_server sio ""
+  log "[socketio] fan-out: node peer"
+  "$BIN/loadgen" fanout --proto sio --host "127.0.0.1:${PORT[sio]}" --server-pid "${PID[sio]}" "${fan[@]}" \
+    --out "$out/sio-fanout.json" || true
+  same=$(same_rate "$out/sio-fanout.json")
+  [ -n "$same" ] && fan+=(--same-rate "$same")
+  for p in chat chat-sio; do
+    log "[socketio] fan-out: this server, --proto $p"
+    "$BIN/loadgen" fanout --proto $p --host "127.0.0.1:${PORT[chat]}" --server-pid "${PID[chat]}" \
+      --setup "$SETUP_JSON" "${fan[@]}" --out "$out/$p-fanout.json" || true
+  done
+  stop_server sio
+}
+
+# --only cluster: this server in cluster mode over 1, 2 and 3 nodes (1 node is the baseline),
+# after the same search on the plain server (no cluster) for reference; every run is also measured
+# at half the plain server's best, for the latency comparison.
+run_cluster() {
+  local out=$RES/cluster n i same=""
+  mkdir -p "$out"
+  log "[cluster] reference: one plain server (cluster mode off)"
+  "$BIN/loadgen" fanout --proto chat --host "127.0.0.1:${PORT[chat]}" --server-pid "${PID[chat]}" --setup "$SETUP_JSON" \
+    --members "$X_MEMBERS" --start-rate "$START_RATE" --step-secs "$X_STEP_SECS" --latency-secs "$X_LAT_SECS" \
+    --max-secs 240 --out "$out/plain-fanout.json" || true
+  same=$(same_rate "$out/plain-fanout.json")
+  drained "${PORT[chat]}"
+  stop_server chat
+  for n in 1 2 3; do
+    log "[cluster] $n node(s)"
+    local hosts=() pids=() more=()
+    for i in $(seq 1 "$n"); do
+      start_server "node$i" ""
+      hosts+=("127.0.0.1:${PORT[node$i]}")
+      pids+=("${PID[node$i]}")
+    done
+    local fan=(--members "$X_MEMBERS" --start-rate "$START_RATE" --step-secs "$X_STEP_SECS" --latency-secs "$X_LAT_SECS" --max-secs 240)
+    [ -n "$same" ] && fan+=(--same-rate "$same")
+    [ "$n" -gt 1 ] && more=(--more-hosts "$(IFS=,; echo "${hosts[*]:1}")")
+    "$BIN/loadgen" fanout --proto chat --host "${hosts[0]}" "${more[@]}" --server-pid "$(IFS=,; echo "${pids[*]}")" \
+      --setup "$SETUP_JSON" "${fan[@]}" --out "$out/nodes$n-fanout.json" || true
+    drained "${PORT[node1]}"
+    for i in $(seq "$n" -1 1); do stop_server "node$i"; done
+  done
+}
+
+if [ -n "$ONLY" ]; then
+  LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+  setup_users "$X_MEMBERS"
+  if [[ ",$ONLY," == *,socketio,* ]]; then run_socketio; fi
+  if [[ ",$ONLY," == *,cluster,* ]]; then run_cluster; fi
+  END=$(date +%s)
+  COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+  cat >"$RES/meta.json" <<EOF
+{"command": "scripts/bench.sh --only $ONLY", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s",
+ "commit": "$COMMIT", "settings": "members=$X_MEMBERS start_rate=$START_RATE step_secs=$X_STEP_SECS lat_secs=$X_LAT_SECS, unpinned",
+ "node": "$(node --version)", "socketio": "$SIO_VERSION",
+ "load": "$LOAD_START at the start (after the build), $(cut -d' ' -f1-3 /proc/loadavg) at the end"}
+EOF
+  "$BIN/report" --results "$RES" --out "$OUT_MD" --only "$ONLY"
+  log "done in $(( END - START )) s: $OUT_MD"
+  exit 0
+fi
+
 run_mode() {
   local mode=$1 srv="" gen="" threads=0 s
   if [ "$mode" = pinned ]; then srv="taskset -c 0"; gen="taskset -c 1"; threads=1; fi

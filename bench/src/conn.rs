@@ -7,6 +7,10 @@
 //!   connects to the main namespace with `40{"user":...}` and gets `40{"sid":...}`; events are
 //!   `42[name, data]`, an event that wants an ack is `42<id>[...]` and its ack `43<id>[...]`;
 //!   the server pings with `2` and expects `3`.
+//! - `chat-sio`: this server's `/socket.io/` endpoint, with the same Engine.IO/Socket.IO framing
+//!   code as `sio`; only the CONNECT auth (`40{"token":...}`) and the events differ (every
+//!   protocol v1 frame is an event of the same name: `42["send",{...}]`, `42["message",{...}]`);
+//!   no join (the server knows rooms from membership); the handshake ends with the `hello` event.
 //! - `ceiling`: the bare broadcast server (`ceiling` binary): `GET /`, nothing to say.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -26,21 +30,29 @@ pub type Ws = WebSocketStream<TcpStream>;
 
 /// Which server protocol to speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Proto {
     /// This chat server, protocol v1.
     Chat,
     /// The node + socket.io reference peer.
     Sio,
+    /// This chat server's Socket.IO endpoint (`/socket.io/`).
+    ChatSio,
     /// The bare tokio-tungstenite broadcast server.
     Ceiling,
 }
 
 impl Proto {
+    /// Whether the protocol is Socket.IO over Engine.IO (acks `43<id>[...]`, pings `2`).
+    pub fn is_sio(self) -> bool {
+        matches!(self, Proto::Sio | Proto::ChatSio)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Proto::Chat => "chat",
             Proto::Sio => "sio",
+            Proto::ChatSio => "chat-sio",
             Proto::Ceiling => "ceiling",
         }
     }
@@ -129,20 +141,20 @@ pub async fn open(
                 Ok(ws)
             }
             Proto::Sio => {
-                let mut ws = connect(server, src, "/socket.io/?EIO=4&transport=websocket").await?;
-                wait_for(&mut ws, |t| t.starts_with('0')).await?;
-                let auth = serde_json::json!({ "user": who.name });
-                ws.send(Message::Text(format!("40{auth}"))).await?;
-                let open =
-                    wait_for(&mut ws, |t| t.starts_with("40") || t.starts_with("44")).await?;
-                if open.starts_with("44") {
-                    bail!("socket.io refused the connection: {open}");
-                }
+                let mut ws = sio_open(server, src, serde_json::json!({ "user": who.name })).await?;
                 if let Some(room) = room {
                     let join = serde_json::json!(["join", { "room": room }]);
                     ws.send(Message::Text(format!("421{join}"))).await?;
                     wait_for(&mut ws, |t| t.starts_with("431")).await?;
                 }
+                Ok(ws)
+            }
+            Proto::ChatSio => {
+                let mut ws =
+                    sio_open(server, src, serde_json::json!({ "token": who.token })).await?;
+                // The CONNECT ack comes before the session is set up; like `chat`, wait for its
+                // `hello` (the session may still fail, e.g. on a database timeout, and close).
+                wait_for(&mut ws, |t| t.starts_with("42[\"hello\"")).await?;
                 Ok(ws)
             }
             Proto::Ceiling => connect(server, src, "/").await,
@@ -151,6 +163,22 @@ pub async fn open(
     tokio::time::timeout(Duration::from_secs(30), work)
         .await
         .map_err(|_| anyhow!("handshake timed out"))?
+}
+
+/// Opens an Engine.IO v4 WebSocket and connects to the main namespace with `auth`.
+async fn sio_open(
+    server: SocketAddr,
+    src: Option<Ipv4Addr>,
+    auth: serde_json::Value,
+) -> Result<Ws> {
+    let mut ws = connect(server, src, "/socket.io/?EIO=4&transport=websocket").await?;
+    wait_for(&mut ws, |t| t.starts_with('0')).await?;
+    ws.send(Message::Text(format!("40{auth}"))).await?;
+    let open = wait_for(&mut ws, |t| t.starts_with("40") || t.starts_with("44")).await?;
+    if open.starts_with("44") {
+        bail!("socket.io refused the connection: {open}");
+    }
+    Ok(ws)
 }
 
 /// Reads until a text frame satisfies `done` and returns it, answering Engine.IO pings.
@@ -178,7 +206,7 @@ pub fn send_frame(
 ) -> String {
     match proto {
         Proto::Chat => serde_json::json!({ "type": "send", "room": room, "client_id": client_id, "body": body }).to_string(),
-        Proto::Sio => {
+        Proto::Sio | Proto::ChatSio => {
             let event = serde_json::json!(["send", { "room": room, "client_id": client_id, "body": body }]);
             match ack_id {
                 Some(id) => format!("42{id}{event}"),

@@ -7,6 +7,8 @@
 //!     loadgen idle    --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
 //!                     --steps 2000,5000,10000,19500 --out idle.json
 //!     loadgen fanout  --proto sio --host 127.0.0.1:3000 --members 1000 --server-pid PID --out fan.json
+//!     loadgen fanout  --proto chat --host 127.0.0.1:8081 --more-hosts 127.0.0.1:8082,127.0.0.1:8083 \
+//!                     --server-pid P1,P2,P3 --setup setup.json --out cluster3.json
 //!     loadgen dm      --proto chat --host 127.0.0.1:8080 --setup setup.json --rate 5000 --secs 5 --out dm.json
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,8 +89,10 @@ impl Common {
 
     fn load_setup(&self, users: usize, idle: usize) -> Result<Setup> {
         match (self.proto, &self.setup) {
-            (Proto::Chat, Some(path)) => Setup::load(path),
-            (Proto::Chat, None) => bail!("--setup is needed for --proto chat"),
+            (Proto::Chat | Proto::ChatSio, Some(path)) => Setup::load(path),
+            (Proto::Chat | Proto::ChatSio, None) => {
+                bail!("--setup is needed for --proto {}", self.proto.name())
+            }
             _ => Ok(Setup::names_only(users, idle)),
         }
     }
@@ -144,8 +148,14 @@ struct IdleWorkerArgs {
 struct FanoutArgs {
     #[command(flatten)]
     common: Common,
-    #[arg(long)]
-    server_pid: u32,
+    /// The server process; with several nodes, one per node, comma-separated (CPU is summed).
+    #[arg(long, value_delimiter = ',', required = true)]
+    server_pid: Vec<u32>,
+    /// Further nodes of the same cluster: members are spread round-robin over `--host` (node 1)
+    /// and these; the sender stays on node 1. Latency is then also split into same-node and
+    /// cross-node recipients.
+    #[arg(long, value_delimiter = ',')]
+    more_hosts: Vec<SocketAddr>,
     /// Receiving members (the sender is one more connection, of member 0's user).
     #[arg(long, default_value_t = 1000)]
     members: usize,
@@ -557,6 +567,9 @@ struct Step {
     counts: Vec<AtomicU32>,
     last_us: Vec<AtomicU64>,
     recipient: Shards,
+    /// Recipients connected to the sender's node, and to the other nodes.
+    same_node: Shards,
+    cross_node: Shards,
     received: AtomicU64,
 }
 
@@ -568,6 +581,8 @@ impl Step {
             counts: (0..cap).map(|_| AtomicU32::new(0)).collect(),
             last_us: (0..cap).map(|_| AtomicU64::new(0)).collect(),
             recipient: Shards::new(32)?,
+            same_node: Shards::new(32)?,
+            cross_node: Shards::new(32)?,
             received: AtomicU64::new(0),
         })
     }
@@ -575,6 +590,8 @@ impl Step {
 
 struct Fan {
     current: RwLock<Option<Arc<Step>>>,
+    /// Nodes the members are spread over (member `i` is on node `i % nodes`; the sender on 0).
+    nodes: usize,
     alive: AtomicUsize,
     frames: AtomicU64,
     stray: AtomicU64,
@@ -595,7 +612,13 @@ impl Fan {
                 s.counts[n as usize].fetch_add(1, Ordering::Relaxed);
                 s.last_us[n as usize].fetch_max(now, Ordering::Relaxed);
                 s.received.fetch_add(1, Ordering::Relaxed);
-                s.recipient.record(idx, now.saturating_sub(sent));
+                let us = now.saturating_sub(sent);
+                s.recipient.record(idx, us);
+                if idx % self.nodes.max(1) == 0 {
+                    s.same_node.record(idx, us);
+                } else {
+                    s.cross_node.record(idx, us);
+                }
             }
             _ => {
                 self.stray.fetch_add(1, Ordering::Relaxed);
@@ -619,6 +642,9 @@ struct StepResult {
     lost: u64,
     deliveries_per_sec: f64,
     recipient: Latency,
+    /// Per recipient on the sender's node / on another node (count 0: one node only).
+    same_node: Latency,
+    cross_node: Latency,
     last_recipient: Latency,
     server_cores: Option<f64>,
     generator_cores: Option<f64>,
@@ -629,6 +655,7 @@ struct StepResult {
 #[derive(Serialize, Deserialize)]
 struct FanoutResult {
     proto: Proto,
+    nodes: usize,
     members: usize,
     p99_limit_ms: f64,
     connect_secs: f64,
@@ -661,8 +688,15 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
     }
     let room = setup.fan_room.clone();
     let sources = Arc::new(Sources::loopback(a.common.sources));
+    let hosts: Vec<SocketAddr> = std::iter::once(a.common.host)
+        .chain(a.more_hosts.iter().copied())
+        .collect();
+    if let Some(h) = hosts.iter().find(|h| !h.ip().is_loopback()) {
+        bail!("only loopback targets may be load-tested, not {h}");
+    }
     let fan = Arc::new(Fan {
         current: RwLock::new(None),
+        nodes: hosts.len(),
         alive: AtomicUsize::new(0),
         frames: AtomicU64::new(0),
         stray: AtomicU64::new(0),
@@ -680,7 +714,7 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
             room.clone(),
             who(&setup, idx),
         );
-        let (proto, host) = (a.common.proto, a.common.host);
+        let (proto, host) = (a.common.proto, hosts[idx % hosts.len()]);
         tasks.push(tokio::spawn(async move {
             member(fan, idx, proto, host, sources, who, room, stop).await
         }));
@@ -692,19 +726,34 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
     let ready = wait_members(&fan, a.members, Duration::from_secs(60)).await;
     let connect_secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "fanout {}: {ready}/{} members connected in {connect_secs:.1}s",
+        "fanout {}: {ready}/{} members connected over {} node(s) in {connect_secs:.1}s",
         a.common.proto.name(),
-        a.members
+        a.members,
+        hosts.len()
     );
-    // The sender: one more connection of member 0's user.
-    let sender_ws = conn::open(
-        a.common.proto,
-        a.common.host,
-        sources.next(),
-        &who(&setup, 0),
-        Some(&room),
-    )
-    .await?;
+    // The sender: one more connection of member 0's user, on node 1. Tried a few times: after
+    // the connect burst a server may still answer "try again" (chat-sio: a token lookup that
+    // timed out waiting for a database connection).
+    let mut attempt = 0;
+    let sender_ws = loop {
+        attempt += 1;
+        match conn::open(
+            a.common.proto,
+            a.common.host,
+            sources.next(),
+            &who(&setup, 0),
+            Some(&room),
+        )
+        .await
+        {
+            Ok(ws) => break ws,
+            Err(e) if attempt < 5 => {
+                eprintln!("fanout: sender connect attempt {attempt}: {e:#}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e.context("sender connect")),
+        }
+    };
     let (cmd_tx, cmd_rx) = mpsc::channel(1);
     let tag = format!("{:x}", now_us() % 0xffff_ffff);
     let sender_task = tokio::spawn(sender(
@@ -722,8 +771,8 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
         let id = next_id;
         next_id += 1;
         let (fan, cmd_tx, label) = (fan.clone(), cmd_tx.clone(), label.to_owned());
-        let (members, pid, limit) = (a.members, a.server_pid, a.p99_limit_ms);
-        async move { run_step(&fan, &cmd_tx, id, rate, secs, members, pid, limit, label).await }
+        let (members, pids, limit) = (a.members, a.server_pid.clone(), a.p99_limit_ms);
+        async move { run_step(&fan, &cmd_tx, id, rate, secs, members, &pids, limit, label).await }
     };
 
     // Search upward: multiply while steps pass, then bisect between the last pass and the first
@@ -811,6 +860,7 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
     }
     let result = FanoutResult {
         proto: a.common.proto,
+        nodes: hosts.len(),
         members: a.members,
         p99_limit_ms: a.p99_limit_ms,
         connect_secs,
@@ -825,8 +875,16 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
 }
 
 fn log_step(proto: Proto, r: &StepResult) {
+    let split = if r.cross_node.count > 0 {
+        format!(
+            " (same node p50 {:.1} p99 {:.1}, cross-node p50 {:.1} p99 {:.1})",
+            r.same_node.p50_ms, r.same_node.p99_ms, r.cross_node.p50_ms, r.cross_node.p99_ms
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "fanout {} [{}] {:.0} msg/s: {}/{} delivered ({} lost), {:.0} deliveries/s, recipient p50 {:.1} p99 {:.1} ms, last p99 {:.1} ms, server {:.2} cores, generator {:.2} cores, {}",
+        "fanout {} [{}] {:.0} msg/s: {}/{} delivered ({} lost), {:.0} deliveries/s, recipient p50 {:.1} p99 {:.1} ms{split}, last p99 {:.1} ms, server {:.2} cores, generator {:.2} cores, {}",
         proto.name(),
         r.label,
         r.rate,
@@ -876,7 +934,7 @@ async fn run_step(
     rate: f64,
     secs: f64,
     members: usize,
-    server_pid: u32,
+    server_pids: &[u32],
     p99_limit_ms: f64,
     label: String,
 ) -> Result<StepResult> {
@@ -885,7 +943,10 @@ async fn run_step(
     let cap = (rate * secs).ceil() as usize + 1;
     let step = Arc::new(Step::new(id, cap)?);
     fan.set_step(Some(step.clone()));
-    let server_cpu = CpuMeter::start(&server_pid.to_string());
+    let server_cpu: Vec<CpuMeter> = server_pids
+        .iter()
+        .map(|pid| CpuMeter::start(&pid.to_string()))
+        .collect();
     let gen_cpu = CpuMeter::start("self");
     let t0 = Instant::now();
     let (done_tx, done_rx) = oneshot::channel();
@@ -906,7 +967,8 @@ async fn run_step(
     while step.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let server_cores = server_cpu.cores();
+    // Summed over the nodes (None if any could not be read).
+    let server_cores = server_cpu.iter().map(CpuMeter::cores).sum();
     let generator_cores = gen_cpu.cores();
     fan.set_step(None);
     let received = step.received.load(Ordering::Relaxed);
@@ -934,6 +996,8 @@ async fn run_step(
         lost,
         deliveries_per_sec: received as f64 / send_secs.max(1e-6),
         recipient,
+        same_node: Latency::of(&step.same_node.merged()?),
+        cross_node: Latency::of(&step.cross_node.merged()?),
         last_recipient: Latency::of(&last),
         server_cores,
         generator_cores,
@@ -1014,7 +1078,15 @@ async fn sender(
                         break;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(Message::Close(c))) => {
+                    eprintln!("fanout: the server closed the sender's socket: {c:?}");
+                    break;
+                }
+                Some(Err(e)) => {
+                    eprintln!("fanout: the sender's socket failed: {e}");
+                    break;
+                }
+                None => break,
                 Some(Ok(_)) => {}
             }
         }
@@ -1027,7 +1099,8 @@ async fn sender_frame(ws: &mut Ws, t: &str, errors: &AtomicU64) -> bool {
     if t == "2" {
         return ws.send(Message::Text("3".into())).await.is_ok();
     }
-    if t.starts_with("{\"type\":\"error\"") && errors.fetch_add(1, Ordering::Relaxed) < 5 {
+    let error = t.starts_with("{\"type\":\"error\"") || t.starts_with("42[\"error\"");
+    if error && errors.fetch_add(1, Ordering::Relaxed) < 5 {
         eprintln!("sender got {t}");
     }
     true
@@ -1329,7 +1402,7 @@ async fn dm_conn(
             let us = now_us();
             let body = marker::body(idx as u32, n, us, body_len);
             let client_id = format!("d{us}.{tag}.{idx}.{n}");
-            let ack_id = (proto == Proto::Sio).then(|| {
+            let ack_id = proto.is_sio().then(|| {
                 sio_pending.insert(n, us);
                 n
             });
@@ -1388,7 +1461,7 @@ async fn dm_conn(
                     }
                 }
             }
-            Proto::Sio => {
+            Proto::Sio | Proto::ChatSio => {
                 if t == "2" {
                     ws.send(Message::Text("3".into())).await?;
                 } else if let Some(rest) = t.strip_prefix("43") {
