@@ -77,10 +77,7 @@ impl Persister {
         let store = self.store.clone();
         let cluster = self.cluster.clone();
         let work = async move {
-            let results = match &cluster {
-                Some(c) => commit_group_cluster(&store, c, &batch).await,
-                None => commit_group(&store, &batch).await,
-            };
+            let results = commit_group(&store, cluster.as_ref(), &batch).await;
             (batch, results)
         };
         ctx.spawn(work.into_actor(self).map(|(batch, results), act, ctx| {
@@ -93,14 +90,15 @@ impl Persister {
     }
 }
 
-/// Commits every waiter's writes in one transaction; if that fails and there were several
-/// waiters, each is retried alone so one bad write cannot fail the others.
-async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<Vec<Placed>, PersistError>> {
-    let all: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().cloned()).collect();
-    match store.make_durable(&all).await {
-        Ok(()) => {
+/// Commits every waiter's writes in one go; if that fails and there were several waiters, each
+/// is retried alone so one bad write cannot fail the others. Retrying is safe in cluster mode
+/// too: a message appended by the failed try is found by its client id.
+async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[Waiter]) -> Vec<Result<Vec<Placed>, PersistError>> {
+    let refs: Vec<&Waiter> = batch.iter().collect();
+    match commit(store, cluster, &refs).await {
+        Ok(placed) => {
             metrics::inc(&metrics::PERSIST_BATCHES);
-            batch.iter().map(|w| Ok(as_given(&w.ops))).collect()
+            placed.into_iter().map(Ok).collect()
         }
         Err(e) if batch.len() == 1 => {
             metrics::inc(&metrics::PERSIST_FAILURES);
@@ -109,7 +107,8 @@ async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<Vec<Placed>
         Err(_) => {
             let mut out = Vec::with_capacity(batch.len());
             for w in batch {
-                out.push(store.make_durable(&w.ops).await.map(|()| as_given(&w.ops)).map_err(|e| {
+                let one = commit(store, cluster, &[w]).await;
+                out.push(one.map(|mut p| p.pop().unwrap_or_default()).map_err(|e| {
                     metrics::inc(&metrics::PERSIST_FAILURES);
                     to_persist_error(e)
                 }));
@@ -118,6 +117,17 @@ async fn commit_group(store: &Store, batch: &[Waiter]) -> Vec<Result<Vec<Placed>
             out
         }
     }
+}
+
+/// Makes the waiters' writes durable together; returns each waiter's placements. Outside cluster
+/// mode every message keeps the seq it came with.
+async fn commit(store: &Store, cluster: Option<&Cluster>, batch: &[&Waiter]) -> Result<Vec<Vec<Placed>>, StoreError> {
+    if let Some(c) = cluster {
+        return commit_cluster(store, c, batch).await;
+    }
+    let all: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().cloned()).collect();
+    store.make_durable(&all).await?;
+    Ok(batch.iter().map(|w| as_given(&w.ops)).collect())
 }
 
 /// The placements of messages whose seqs the caller assigned.
@@ -128,33 +138,6 @@ fn as_given(ops: &[WriteOp]) -> Vec<Placed> {
             _ => None,
         })
         .collect()
-}
-
-/// Cluster mode: like `commit_group`, with Redis allocating seqs and publishing the fan-out.
-async fn commit_group_cluster(store: &Store, cluster: &Cluster, batch: &[Waiter]) -> Vec<Result<Vec<Placed>, PersistError>> {
-    let refs: Vec<&Waiter> = batch.iter().collect();
-    match commit_cluster(store, cluster, &refs).await {
-        Ok(placed) => {
-            metrics::inc(&metrics::PERSIST_BATCHES);
-            placed.into_iter().map(Ok).collect()
-        }
-        Err(e) if batch.len() == 1 => {
-            metrics::inc(&metrics::PERSIST_FAILURES);
-            vec![Err(to_persist_error(e))]
-        }
-        Err(_) => {
-            // Retrying is safe: a message appended by the failed try is found by its client id.
-            let mut out = Vec::with_capacity(batch.len());
-            for w in batch {
-                let one = commit_cluster(store, cluster, &[w]).await;
-                out.push(one.map(|mut p| p.pop().unwrap_or_default()).map_err(|e| {
-                    metrics::inc(&metrics::PERSIST_FAILURES);
-                    to_persist_error(e)
-                }));
-            }
-            out
-        }
-    }
 }
 
 /// Writes control changes through to SQL (then publishes their fan-out) and appends the rest with
