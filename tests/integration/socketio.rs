@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::support::app::{spawn_app, spawn_app_with, TestApp, WAIT};
+use crate::support::app::{spawn_app, spawn_app_with, TestApp, TestUser, WsClient, WAIT};
 
 /// One socket.io-client socket in a node process, driven line by line (see driver.js).
 struct Driver {
@@ -200,14 +200,29 @@ async fn socketio_send_is_answered_through_the_acknowledgement() {
     app.quiesce().await;
 }
 
-#[actix_web::test]
-async fn socketio_and_ws_clients_chat_with_each_other() {
+/// `a` (socket.io-client, default transports) and `b` (`/ws`) in a dm, both connected.
+struct DmAcross {
+    app: TestApp,
+    a: TestUser,
+    b: TestUser,
+    room: String,
+    sio: Driver,
+    ws: WsClient,
+}
+
+async fn dm_across_transports() -> DmAcross {
     let app = spawn_app().await;
     let [a, b] = app.register_many(["sio", "ws"]).await;
     let room = a.dm(&b).await;
     let mut sio = Driver::start();
     sio.connect_as(&app.http, &a.token, None).await;
-    let mut ws = b.connect().await;
+    let ws = b.connect().await;
+    DmAcross { app, a, b, room, sio, ws }
+}
+
+#[actix_web::test]
+async fn socketio_and_ws_clients_chat_with_each_other() {
+    let DmAcross { app, a, b, room, mut sio, mut ws } = dm_across_transports().await;
 
     let ack = sio.emit_ack("send", json!({"room": room, "client_id": "s1", "body": "from socket.io"})).await;
     let m = ws.expect_where("message", |f| f["client_id"] == "s1").await;
@@ -250,12 +265,7 @@ async fn socketio_typing_and_presence_cross_between_transports() {
 
 #[actix_web::test]
 async fn socketio_client_that_drops_and_reconnects_syncs_exactly_what_it_missed() {
-    let app = spawn_app().await;
-    let [a, b] = app.register_many(["sio", "ws"]).await;
-    let room = a.dm(&b).await;
-    let mut sio = Driver::start();
-    sio.connect_as(&app.http, &a.token, None).await;
-    let mut ws = b.connect().await;
+    let DmAcross { app, a, room, mut sio, mut ws, .. } = dm_across_transports().await;
     ws.send_with_id(&room, "seen", "m1").await;
     let seen = sio.event("message", |m| m["client_id"] == "m1").await;
     let last_seq = seen["seq"].as_i64().unwrap();
