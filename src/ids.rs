@@ -67,3 +67,13 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// `bytes` random bytes, base64url without padding: bearer tokens, OAuth state and browser
+/// binding values, Engine.IO session ids.
+pub fn random_urlsafe(bytes: usize) -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut raw = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}

@@ -9,9 +9,7 @@ use std::pin::Pin;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use base64::Engine;
 use entities::user;
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -89,9 +87,7 @@ pub(crate) fn hash_token(token: &str) -> String {
 }
 
 pub(crate) async fn issue_token(state: &AppState, user: &UserId) -> Result<String, ChatError> {
-    let mut raw = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut raw);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let token = crate::ids::random_urlsafe(32);
     let expires = now_ms() + state.settings.auth.token_ttl_secs * 1000;
     state.store.insert_token(&hash_token(&token), user, expires).await?;
     Ok(token)

@@ -13,17 +13,15 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use base64::Engine;
 use entities::{oauth_link, oauth_state, user};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::auth::{issue_token, normalize_username, user_out, AuthUser};
+use super::auth::{hash_token, issue_token, normalize_username, user_out, AuthUser};
 use super::AppState;
 use crate::error::ChatError;
-use crate::ids::{now_ms, UserId};
+use crate::ids::{now_ms, random_urlsafe, UserId};
 use crate::oauth::{OAuthError, Profile, Provider};
 use crate::store::oauth::{Created, LinkInfo, Unlinked};
 use crate::store::StoreError;
@@ -108,14 +106,14 @@ async fn begin(
         .cookie(COOKIE)
         .map(|c| c.value().to_owned())
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .unwrap_or_else(random_value);
+        .unwrap_or_else(|| random_urlsafe(32));
     let now = now_ms();
     state
         .store
         .insert_oauth_state(oauth_state::Model {
-            state_hash: sha256_hex(&started.state),
+            state_hash: hash_token(&started.state),
             provider: provider.kind.name().to_owned(),
-            browser_hash: sha256_hex(&browser),
+            browser_hash: hash_token(&browser),
             pkce_verifier: started.pkce_verifier,
             redirect_uri,
             link_user_id: link_user.map(|u| u.0),
@@ -171,11 +169,11 @@ async fn complete(req: &HttpRequest, state: &AppState, name: &str, q: Callback) 
     let provider = configured(state, name)?;
     let given_state = q.state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(OAuthError::Missing("state"))?;
     // Taken out first: whatever happens next, this state cannot be used again.
-    let pending = state.store.take_oauth_state(&sha256_hex(&given_state)).await?.ok_or(OAuthError::BadState)?;
+    let pending = state.store.take_oauth_state(&hash_token(&given_state)).await?.ok_or(OAuthError::BadState)?;
     if pending.provider != provider.kind.name() {
         return Err(OAuthError::BadState.into());
     }
-    let browser = req.cookie(COOKIE).map(|c| sha256_hex(c.value()));
+    let browser = req.cookie(COOKIE).map(|c| hash_token(c.value()));
     if browser.as_deref() != Some(pending.browser_hash.as_str()) {
         return Err(OAuthError::OtherBrowser.into());
     }
@@ -376,15 +374,6 @@ fn printable(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect::<String>().trim().to_owned()
 }
 
-fn random_value() -> String {
-    let mut raw = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut raw);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[cfg(test)]
 mod tests {

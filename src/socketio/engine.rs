@@ -91,11 +91,7 @@ pub fn next_ws_id() -> u64 {
 
 /// A random id (Engine.IO and Socket.IO session ids).
 pub fn random_id() -> String {
-    use base64::Engine as _;
-    use rand::RngCore;
-    let mut raw = [0u8; 15];
-    rand::thread_rng().fill_bytes(&mut raw);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    crate::ids::random_urlsafe(15)
 }
 
 /// The Socket.IO socket once CONNECT was accepted.
