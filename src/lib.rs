@@ -8,6 +8,8 @@
 //! Arrows point down; nothing imports what is above it.
 //!
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
+//! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
+//!   and writing without per-connection buffers).
 //! - [`socketio`]: Socket.IO v5 / Engine.IO v4 at `/socket.io/`, a codec in front of the same
 //!   `WsSession` as `/ws`.
 //! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
@@ -49,3 +51,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod validate;
+pub mod websocket;

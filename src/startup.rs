@@ -4,7 +4,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix::Actor;
-use actix_web::{dev::Server, web, App, HttpServer};
+use actix_http::HttpService;
+use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server};
+use actix_web::{web, App};
 
 use crate::actors::notifier::Notifier;
 use crate::actors::media::MediaPool;
@@ -123,15 +126,24 @@ impl Application {
         let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?.port();
         let data = web::Data::new(state.clone());
         let static_dir = settings.server.static_dir.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(tracing_actix_web::TracingLogger::default())
-                .app_data(data.clone())
-                .configure(http::routes)
-                .service(http::static_files(&static_dir))
-        })
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
+        let upgrades = state.clone();
+        // actix-web's HttpServer, plus the upgrade service: WebSocket requests leave actix-web
+        // with their socket (see `crate::websocket`).
+        let mut server = actix_server::Server::build()
+            .listen("chat", listener, move || {
+                let app = App::new()
+                    .wrap(tracing_actix_web::TracingLogger::default())
+                    .app_data(data.clone())
+                    .configure(http::routes)
+                    .service(http::static_files(&static_dir))
+                    .into_factory()
+                    .map_err(|e: actix_web::Error| e.error_response());
+                HttpService::build()
+                    .upgrade(crate::websocket::upgrade::service(upgrades.clone()))
+                    .finish(map_config(app, |_| AppConfig::default()))
+                    .tcp()
+            })
+            .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }

@@ -1,16 +1,15 @@
 //! WsSession: one actor per WebSocket connection, authenticated before the upgrade. It decodes
 //! frames, enforces size and rate limits, forwards work to Room actors and writes what it is sent.
-//! This is the only module that knows actix-web-actors (deprecated upstream); replacing it with
-//! another WebSocket layer touches this file and the `/ws` route only. [`start_piped`] runs the same
-//! session behind another transport (the Socket.IO codec in `crate::socketio`).
+//! It reads and writes its socket through `crate::websocket` ([`start`]); [`start_piped`] runs the
+//! same session behind another transport (the Socket.IO codec in `crate::socketio`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_web_actors::ws;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use tokio::sync::mpsc;
 
 use super::outbox::{CloseSession, Deliver, SessionHandle};
 use super::presence::{OnlineContacts, Presence, SessionDown, SessionUp};
@@ -26,6 +25,8 @@ use crate::protocol::{
 };
 use crate::protocol::settings::UserSettings;
 use crate::store::Store;
+use crate::websocket::conn::{InFrame, Push, Reader, WsError, Writer};
+use crate::websocket::frame;
 
 /// What a session needs from the rest of the server.
 #[derive(Clone)]
@@ -91,8 +92,8 @@ pub struct WsSession {
     limit: RateLimit,
     /// Frames that arrived before `hello` went out.
     early: Option<Vec<Arc<Outbound>>>,
-    /// A fragmented message being reassembled.
-    partial: Option<(WireFormat, BytesMut)>,
+    /// Where frames go.
+    out: Transport,
     /// Per room, the order of pending `send` answers.
     acks: HashMap<RoomId, AckOrder>,
     /// The user's settings (typing and read-receipt choices apply here); kept current by the
@@ -100,7 +101,30 @@ pub struct WsSession {
     settings: UserSettings,
 }
 
-type Ctx = ws::WebsocketContext<WsSession>;
+type Ctx = Context<WsSession>;
+
+/// Close codes used here (RFC 6455).
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_AWAY: u16 = 1001;
+const CLOSE_TRY_AGAIN: u16 = 1013;
+/// How long a closing session waits for its socket to take the close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Where a session's frames go.
+enum Transport {
+    /// Not started yet.
+    None,
+    /// A WebSocket: frames are written straight to the socket.
+    Socket {
+        writer: Writer,
+        /// A wait for the socket to be writable is under way.
+        flushing: bool,
+        /// A close frame is written; stop once the socket took it.
+        closing: bool,
+    },
+    /// Another transport (see [`start_piped`]).
+    Pipe(mpsc::Sender<PipeOut>),
+}
 
 impl WsSession {
     pub fn new(user: UserOut, token_hash: String, format: WireFormat, deps: SessionDeps) -> Self {
@@ -115,25 +139,111 @@ impl WsSession {
             last_heard: Instant::now(),
             limit,
             early: Some(Vec::new()),
-            partial: None,
+            out: Transport::None,
             acks: HashMap::new(),
             settings: UserSettings::default(),
         }
     }
 
-    fn write(&self, frame: &Outbound, ctx: &mut Ctx) {
-        match frame.encode(self.format) {
-            Some(WireData::Text(t)) => ctx.text(&*t),
-            Some(WireData::Binary(b)) => ctx.binary(b),
-            None => {}
+    fn write(&mut self, frame: &Outbound, ctx: &mut Ctx) {
+        match &self.out {
+            Transport::Socket { .. } => {
+                if let Some(bytes) = frame.ws_frame(self.format) {
+                    self.push(bytes, ctx);
+                }
+            }
+            Transport::Pipe(_) => {
+                if let Some(WireData::Text(t)) = frame.encode(WireFormat::Json) {
+                    self.pipe(PipeOut::Text(t), ctx);
+                }
+            }
+            Transport::None => {}
         }
     }
 
-    fn send_frame(&self, frame: ServerFrame, ctx: &mut Ctx) {
+    /// Writes WebSocket bytes; a client whose unread frames pass `ws.outbox_capacity` is
+    /// dropped as too slow.
+    fn push(&mut self, bytes: Bytes, ctx: &mut Ctx) {
+        let Transport::Socket { writer, .. } = &mut self.out else { return };
+        match writer.push(bytes) {
+            Push::Written => {}
+            Push::Queued if writer.queued() > self.deps.settings.ws.outbox_capacity => self.too_slow(ctx),
+            Push::Queued => self.flush_later(ctx),
+            Push::Broken => ctx.stop(),
+        }
+    }
+
+    /// Writes what the socket did not take once it is writable again.
+    fn flush_later(&mut self, ctx: &mut Ctx) {
+        let Transport::Socket { writer, flushing, .. } = &mut self.out else { return };
+        if *flushing {
+            return;
+        }
+        *flushing = true;
+        let socket = writer.socket();
+        let wait = async move { socket.writable().await };
+        ctx.spawn(wait.into_actor(self).map(|res, act, ctx| {
+            let Transport::Socket { writer, flushing, closing } = &mut act.out else { return };
+            *flushing = false;
+            match res.and_then(|()| writer.flush()) {
+                Ok(true) if *closing => ctx.stop(),
+                Ok(true) => {}
+                Ok(false) => act.flush_later(ctx),
+                Err(_) => ctx.stop(),
+            }
+        }));
+    }
+
+    /// Hands a frame to another transport; a full pipe means its client does not read.
+    fn pipe(&mut self, out: PipeOut, ctx: &mut Ctx) {
+        let Transport::Pipe(tx) = &self.out else { return };
+        match tx.try_send(out) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.too_slow(ctx),
+            Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
+        }
+    }
+
+    fn too_slow(&mut self, ctx: &mut Ctx) {
+        metrics::inc(&metrics::SLOW_CONSUMERS_DROPPED);
+        tracing::warn!(session = %self.id, user = %self.user.id, "dropping a session that does not read");
+        // Its socket is full: the close frame would only wait behind what it did not read.
+        if let Transport::Socket { writer, .. } = &mut self.out {
+            let _ = writer.push(frame::close(super::outbox::CLOSE_TOO_SLOW, "too slow"));
+        }
+        ctx.stop();
+    }
+
+    /// Sends a close frame (none for `None`) and stops once the transport took it.
+    fn close(&mut self, reason: Option<(u16, String)>, ctx: &mut Ctx) {
+        match &mut self.out {
+            Transport::Socket { writer, closing, .. } => {
+                let bytes = match &reason {
+                    Some((code, why)) => frame::close(*code, why),
+                    None => frame::encode(frame::OP_CLOSE, &[]),
+                };
+                *closing = true;
+                match writer.push(bytes) {
+                    Push::Queued => {
+                        self.flush_later(ctx);
+                        ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+                    }
+                    Push::Written | Push::Broken => ctx.stop(),
+                }
+            }
+            Transport::Pipe(tx) => {
+                let _ = tx.try_send(PipeOut::Close(reason));
+                ctx.stop();
+            }
+            Transport::None => ctx.stop(),
+        }
+    }
+
+    fn send_frame(&mut self, frame: ServerFrame, ctx: &mut Ctx) {
         self.write(&Outbound::new(frame), ctx);
     }
 
-    fn send_error(&self, err: &ChatError, reference: Option<String>, client_id: Option<String>, ctx: &mut Ctx) {
+    fn send_error(&mut self, err: &ChatError, reference: Option<String>, client_id: Option<String>, ctx: &mut Ctx) {
         self.send_frame(error_frame(err.code(), err.to_string(), reference, client_id), ctx);
     }
 
@@ -143,11 +253,12 @@ impl WsSession {
         ctx.run_interval(Duration::from_secs(ws.heartbeat_secs), move |act, ctx| {
             if act.last_heard.elapsed() > timeout {
                 tracing::info!(session = %act.id, user = %act.user.id, "client timed out");
-                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Away, description: Some("timeout".into()) }));
-                ctx.stop();
-                return;
+                return act.close(Some((CLOSE_AWAY, "timeout".into())), ctx);
             }
-            ctx.ping(b"");
+            match act.out {
+                Transport::Socket { .. } => act.push(frame::encode(frame::OP_PING, &[]), ctx),
+                _ => act.pipe(PipeOut::Ping, ctx),
+            }
         });
     }
 
@@ -405,36 +516,17 @@ impl WsSession {
         }));
     }
 
-    fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut Ctx) {
-        let limit = self.deps.settings.ws.hard_max_frame_bytes;
-        let (start, chunk, last) = match item {
-            actix_http::ws::Item::FirstText(b) => (Some(WireFormat::Json), b, false),
-            actix_http::ws::Item::FirstBinary(b) => (Some(WireFormat::MsgPack), b, false),
-            actix_http::ws::Item::Continue(b) => (None, b, false),
-            actix_http::ws::Item::Last(b) => (None, b, true),
-        };
-        if let Some(fmt) = start {
-            self.partial = Some((fmt, BytesMut::new()));
+    fn violation(&mut self, err: &WsError, ctx: &mut Ctx) {
+        match err.close_code() {
+            Some(code) => {
+                tracing::info!(session = %self.id, reason = %err, "closing on protocol violation");
+                self.close(Some((code, err.to_string())), ctx);
+            }
+            None => {
+                tracing::debug!(session = %self.id, error = %err, "connection failed");
+                ctx.stop();
+            }
         }
-        let Some((fmt, buf)) = self.partial.as_mut() else {
-            return self.violation(ws::CloseCode::Protocol, "continuation without a first frame", ctx);
-        };
-        buf.extend_from_slice(&chunk);
-        if buf.len() > limit {
-            return self.violation(ws::CloseCode::Size, "message too large", ctx);
-        }
-        if last {
-            let fmt = *fmt;
-            let data: Bytes = std::mem::take(buf).freeze();
-            self.partial = None;
-            self.on_data(&data, fmt, ctx);
-        }
-    }
-
-    fn violation(&mut self, code: ws::CloseCode, why: &str, ctx: &mut Ctx) {
-        tracing::info!(session = %self.id, reason = why, "closing on protocol violation");
-        ctx.close(Some(ws::CloseReason { code, description: Some(why.into()) }));
-        ctx.stop();
     }
 }
 
@@ -515,8 +607,7 @@ impl Actor for WsSession {
             }
             Err(e) => {
                 tracing::error!(session = %act.id, error = %e, "session setup failed");
-                ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Again, description: Some("try again".into()) }));
-                ctx.stop();
+                act.close(Some((CLOSE_TRY_AGAIN, "try again".into())), ctx);
             }
         }));
     }
@@ -546,45 +637,39 @@ impl Handler<CloseSession> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: CloseSession, ctx: &mut Ctx) {
-        ctx.close(Some(ws::CloseReason { code: ws::CloseCode::Other(msg.code), description: Some(msg.reason) }));
-        ctx.stop();
+        self.close(Some((msg.code, msg.reason)), ctx);
     }
 }
 
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
-    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Ctx) {
+impl StreamHandler<Result<InFrame, WsError>> for WsSession {
+    fn handle(&mut self, item: Result<InFrame, WsError>, ctx: &mut Ctx) {
         let msg = match item {
             Ok(m) => m,
-            Err(ws::ProtocolError::Overflow) => return self.violation(ws::CloseCode::Size, "frame too large", ctx),
-            Err(e) => return self.violation(ws::CloseCode::Protocol, &e.to_string(), ctx),
+            Err(e) => return self.violation(&e, ctx),
         };
         match msg {
-            ws::Message::Text(t) => self.on_data(t.as_bytes(), WireFormat::Json, ctx),
-            ws::Message::Binary(b) => self.on_data(&b, WireFormat::MsgPack, ctx),
-            ws::Message::Continuation(item) => self.on_fragment(item, ctx),
-            ws::Message::Ping(p) => {
+            InFrame::Text(t) => self.on_data(&t, WireFormat::Json, ctx),
+            InFrame::Binary(b) => self.on_data(&b, WireFormat::MsgPack, ctx),
+            InFrame::Ping(p) => {
                 self.last_heard = Instant::now();
-                ctx.pong(&p);
+                self.push(frame::encode(frame::OP_PONG, &p), ctx);
             }
-            ws::Message::Pong(_) => self.last_heard = Instant::now(),
-            ws::Message::Close(reason) => {
-                ctx.close(reason);
-                ctx.stop();
+            InFrame::Pong => self.last_heard = Instant::now(),
+            InFrame::Close(reason) => {
+                let code = reason.map(|(code, _)| (code, String::new()));
+                self.close(code.or(Some((CLOSE_NORMAL, String::new()))), ctx);
             }
-            ws::Message::Nop => {}
         }
     }
 }
 
-/// Starts a session for an authenticated request; the `/ws` route's only contact with
-/// actix-web-actors.
-pub fn start(
-    session: WsSession,
-    req: &actix_web::HttpRequest,
-    stream: actix_web::web::Payload,
-) -> Result<actix_web::HttpResponse, actix_web::Error> {
-    let max = session.deps.settings.ws.hard_max_frame_bytes;
-    ws::WsResponseBuilder::new(session, req, stream).codec(actix_http::ws::Codec::new().max_size(max)).start()
+/// Starts a session on an upgraded WebSocket.
+pub fn start(mut session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
+    session.out = Transport::Socket { writer, flushing: false, closing: false };
+    WsSession::create(|ctx| {
+        ctx.add_stream(reader);
+        session
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,69 +697,25 @@ pub enum PipeOut {
 }
 
 /// Starts `session` behind a transport other than `/ws`: the session actor, its limits, its
-/// ordering and its heartbeat are exactly those of `/ws`, because it runs in the same
-/// WebSocket context, fed an in-memory WebSocket stream. Dropping `input` ends the session.
+/// ordering and its heartbeat are exactly those of `/ws`. Dropping `input` ends the session; the
+/// returned stream ends when the session does.
 ///
-/// Flow control is the WebSocket's too: the session runs only while the returned stream is
-/// polled, so a transport that stops taking frames stalls it, its bounded mailbox fills, and it
-/// is dropped as too slow (close 4008), as on `/ws`. The price is one frame encode and parse in
-/// memory per frame.
-pub fn start_piped(session: WsSession, input: impl futures_util::Stream<Item = PipeIn> + 'static) -> impl futures_util::Stream<Item = PipeOut> {
-    use actix_codec::{Decoder, Encoder};
+/// Flow control: the session's frames wait in a queue of `ws.outbox_capacity`; a transport that
+/// stops taking them lets it fill, and the session is dropped as too slow, as on `/ws`.
+pub fn start_piped(mut session: WsSession, input: impl futures_util::Stream<Item = PipeIn> + 'static) -> impl futures_util::Stream<Item = PipeOut> {
     use futures_util::StreamExt;
 
-    let max = session.deps.settings.ws.hard_max_frame_bytes;
-    // Client frames are masked, as a real client's would be.
-    let mut encoder = actix_http::ws::Codec::new().client_mode();
-    let inbound = input.map(move |item| {
-        let msg = match item {
-            PipeIn::Text(t) => ws::Message::Text(t.into()),
-            PipeIn::Pong => ws::Message::Pong(Bytes::new()),
-        };
-        let mut buf = BytesMut::new();
-        // Encoding into memory cannot fail for these messages; an error would only drop it.
-        if let Err(e) = encoder.encode(msg, &mut buf) {
-            tracing::error!(error = %e, "cannot encode a piped frame");
-        }
-        Ok::<_, actix_http::error::PayloadError>(buf.freeze())
+    let (tx, rx) = mpsc::channel(session.deps.settings.ws.outbox_capacity);
+    session.out = Transport::Pipe(tx);
+    let inbound = input.map(|item| {
+        Ok(match item {
+            PipeIn::Text(t) => InFrame::Text(Bytes::from(t)),
+            PipeIn::Pong => InFrame::Pong,
+        })
     });
-    let frames = ws::WebsocketContext::with_codec(session, inbound, actix_http::ws::Codec::new().max_size(max));
-    // The session's own output is trusted; its frames can be large (a history page).
-    let decoder = actix_http::ws::Codec::new().client_mode().max_size(usize::MAX >> 1);
-    let state = (Box::pin(frames), BytesMut::new(), decoder, false);
-    futures_util::stream::unfold(state, |(mut frames, mut buf, mut decoder, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(frame)) => {
-                    let out = match frame {
-                        actix_http::ws::Frame::Text(t) => PipeOut::Text(t),
-                        actix_http::ws::Frame::Ping(_) => PipeOut::Ping,
-                        actix_http::ws::Frame::Close(reason) => {
-                            let reason = reason.map(|r| (u16::from(r.code), r.description.unwrap_or_default()));
-                            return Some((PipeOut::Close(reason), (frames, buf, decoder, true)));
-                        }
-                        // The session writes JSON text only and never fragments.
-                        _ => continue,
-                    };
-                    return Some((out, (frames, buf, decoder, false)));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot parse a piped session frame");
-                    return Some((PipeOut::Close(None), (frames, buf, decoder, true)));
-                }
-            }
-            match frames.next().await {
-                Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "piped session failed");
-                    return Some((PipeOut::Close(None), (frames, buf, decoder, true)));
-                }
-                None => return Some((PipeOut::Close(None), (frames, buf, decoder, true))),
-            }
-        }
-    })
+    WsSession::create(|ctx| {
+        ctx.add_stream(inbound);
+        session
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|out| (out, rx)) })
 }

@@ -159,15 +159,24 @@ impl AuthUser {
     }
 }
 
-fn token_from(req: &HttpRequest) -> Option<String> {
-    if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+/// The token of a request: `Authorization: Bearer TOKEN`, else `?token=TOKEN`.
+pub(crate) fn token_from(headers: &actix_web::http::header::HeaderMap, query: &str) -> Option<String> {
+    if let Some(h) = headers.get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
             return Some(t.trim().to_owned());
         }
     }
-    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+    web::Query::<std::collections::HashMap<String, String>>::from_query(query)
         .ok()
         .and_then(|q| q.get("token").cloned())
+}
+
+/// The user a token belongs to (401 without a valid one).
+pub(crate) async fn authenticate(state: &AppState, token: Option<String>) -> Result<AuthUser, ChatError> {
+    let token = token.filter(|t| !t.is_empty() && t.len() <= 256).ok_or(ChatError::Unauthorized)?;
+    let token_hash = hash_token(&token);
+    let user = state.store.user_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
+    Ok(AuthUser { user, token_hash })
 }
 
 impl FromRequest for AuthUser {
@@ -175,14 +184,11 @@ impl FromRequest for AuthUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ChatError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = token_from(req);
+        let token = token_from(req.headers(), req.query_string());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or(ChatError::Internal)?;
-            let token = token.filter(|t| !t.is_empty() && t.len() <= 256).ok_or(ChatError::Unauthorized)?;
-            let token_hash = hash_token(&token);
-            let user = state.store.user_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
-            Ok(AuthUser { user, token_hash })
+            authenticate(&state, token).await
         })
     }
 }

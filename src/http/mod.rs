@@ -60,7 +60,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(|e, _| ChatError::invalid(e.to_string()).into()))
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
-        .route("/ws", web::get().to(ws::connect))
+        .route("/ws", web::get().to(ws::not_upgraded))
         .configure(crate::socketio::routes)
         .route("/media/{id}/{variant}", web::get().to(media::serve))
         .service(

@@ -1,51 +1,65 @@
 //! `GET /ws`: checks the Origin and the token before upgrading, then hands the connection to a
-//! `WsSession`.
+//! `WsSession`. The request arrives through the upgrade service (`crate::websocket::upgrade`),
+//! not through actix-web's routing.
 
-use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use super::auth::{user_out, AuthUser};
+use super::auth::{self, user_out};
 use super::AppState;
 use crate::actors::session::{self, SessionDeps, WsSession};
 use crate::error::ChatError;
 use crate::protocol::WireFormat;
+use crate::websocket::upgrade::Upgrade;
 
 /// A browser's `Origin` must be the server's own or listed in `server.allowed_origins`; clients
 /// that send no Origin (apps, scripts) are not browsers and pass.
-pub(crate) fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
     if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
         return true;
     }
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-/// The upgrade handler.
-pub async fn connect(
-    req: HttpRequest,
-    stream: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, actix_web::Error> {
-    if !origin_allowed(&req, &state.settings.server.allowed_origins) {
-        return Err(ChatError::Forbidden("origin not allowed".into()).into());
+/// The upgrade: 403 for a foreign origin, 401 without a valid token, 400 for a bad handshake.
+pub async fn connect(state: AppState, up: Upgrade) {
+    let headers = up.request.headers();
+    if !origin_allowed(headers, &state.settings.server.allowed_origins) {
+        return up.refuse(ChatError::Forbidden("origin not allowed".into()).error_response()).await;
     }
-    let auth = AuthUser::extract(&req).await?;
-    let format = if req.query_string().split('&').any(|kv| kv == "format=msgpack") {
-        WireFormat::MsgPack
-    } else {
-        WireFormat::Json
+    let token = auth::token_from(headers, up.query());
+    let user = match auth::authenticate(&state, token).await {
+        Ok(u) => u,
+        Err(e) => return up.refuse(e.error_response()).await,
     };
+    let format = if up.query().split('&').any(|kv| kv == "format=msgpack") { WireFormat::MsgPack } else { WireFormat::Json };
     let deps = SessionDeps {
         store: state.store.clone(),
         registry: state.registry.clone(),
         presence: state.presence.clone(),
         settings: state.settings.clone(),
     };
-    let session = WsSession::new(user_out(&auth.user), auth.token_hash, format, deps);
-    session::start(session, &req, stream)
+    let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else { return };
+    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps);
+    session::start(session, reader, writer);
 }
 
-use actix_web::FromRequest;
+/// `GET /ws` without an upgrade (real upgrades never reach actix-web's routing): the same checks,
+/// then 400 for the missing handshake.
+pub async fn not_upgraded(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !origin_allowed(req.headers(), &state.settings.server.allowed_origins) {
+        return ChatError::Forbidden("origin not allowed".into()).error_response();
+    }
+    if let Err(e) = auth::authenticate(&state, auth::token_from(req.headers(), req.query_string())).await {
+        return e.error_response();
+    }
+    match actix_http::ws::verify_handshake(req.head()) {
+        Err(e) => e.error_response(),
+        Ok(()) => HttpResponse::BadRequest().finish(),
+    }
+}

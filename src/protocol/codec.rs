@@ -14,10 +14,11 @@ pub enum WireFormat {
     MsgPack,
 }
 
-/// An encoded frame ready for the socket.
+/// An encoded frame's payload.
 #[derive(Clone, Debug)]
 pub enum WireData {
-    Text(Arc<str>),
+    /// JSON (always UTF-8).
+    Text(Bytes),
     Binary(Bytes),
 }
 
@@ -72,12 +73,37 @@ pub fn decode(data: &[u8], format: WireFormat) -> Result<Decoded, (DecodeError, 
     }
 }
 
-/// A server frame shared by every session it goes to; each wire format is encoded at most once.
+/// A server frame shared by every session it goes to; each wire format is encoded at most once,
+/// already framed as a WebSocket message, so every recipient's socket is written the same bytes.
 #[derive(Debug)]
 pub struct Outbound {
     pub frame: ServerFrame,
-    json: OnceLock<Option<Arc<str>>>,
-    msgpack: OnceLock<Option<Bytes>>,
+    json: OnceLock<Option<Framed>>,
+    msgpack: OnceLock<Option<Framed>>,
+}
+
+/// A WebSocket frame (header, then payload) in one buffer.
+#[derive(Debug, Clone)]
+struct Framed {
+    bytes: Bytes,
+    header: usize,
+}
+
+impl Framed {
+    /// Serializes with `write` after room for the longest header, then writes the header just
+    /// before the payload: no copy of the payload.
+    fn build(opcode: u8, write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Option<Self> {
+        use crate::websocket::frame::{header_into, MAX_HEADER};
+        let mut buf = vec![0u8; MAX_HEADER];
+        if let Err(e) = write(&mut buf) {
+            tracing::error!(error = %e, "cannot encode a server frame");
+            return None;
+        }
+        let mut head = [0u8; MAX_HEADER];
+        let n = header_into(opcode, buf.len() - MAX_HEADER, &mut head);
+        buf[MAX_HEADER - n..MAX_HEADER].copy_from_slice(&head[MAX_HEADER - n..]);
+        Some(Self { bytes: Bytes::from(buf).slice(MAX_HEADER - n..), header: n })
+    }
 }
 
 impl Outbound {
@@ -85,30 +111,35 @@ impl Outbound {
         Arc::new(Self { frame, json: OnceLock::new(), msgpack: OnceLock::new() })
     }
 
-    /// The frame in `format`, or `None` if it cannot be encoded (logged; never expected for
-    /// these types).
-    pub fn encode(&self, format: WireFormat) -> Option<WireData> {
+    fn framed(&self, format: WireFormat) -> Option<&Framed> {
+        use crate::websocket::frame::{OP_BINARY, OP_TEXT};
         match format {
             WireFormat::Json => self
                 .json
-                .get_or_init(|| {
-                    serde_json::to_string(&self.frame)
-                        .map(Arc::from)
-                        .map_err(|e| tracing::error!(error = %e, "cannot encode frame as JSON"))
-                        .ok()
-                })
-                .clone()
-                .map(WireData::Text),
+                .get_or_init(|| Framed::build(OP_TEXT, |buf| serde_json::to_writer(buf, &self.frame).map_err(|e| e.to_string())))
+                .as_ref(),
             WireFormat::MsgPack => self
                 .msgpack
                 .get_or_init(|| {
-                    rmp_serde::to_vec_named(&self.frame)
-                        .map(Bytes::from)
-                        .map_err(|e| tracing::error!(error = %e, "cannot encode frame as MessagePack"))
-                        .ok()
+                    Framed::build(OP_BINARY, |buf| rmp_serde::encode::write_named(buf, &self.frame).map_err(|e| e.to_string()))
                 })
-                .clone()
-                .map(WireData::Binary),
+                .as_ref(),
         }
+    }
+
+    /// The frame's payload in `format`, or `None` if it cannot be encoded (logged; never
+    /// expected for these types).
+    pub fn encode(&self, format: WireFormat) -> Option<WireData> {
+        let f = self.framed(format)?;
+        let payload = f.bytes.slice(f.header..);
+        Some(match format {
+            WireFormat::Json => WireData::Text(payload),
+            WireFormat::MsgPack => WireData::Binary(payload),
+        })
+    }
+
+    /// The whole WebSocket message (a final text or binary frame) in `format`.
+    pub fn ws_frame(&self, format: WireFormat) -> Option<Bytes> {
+        self.framed(format).map(|f| f.bytes.clone())
     }
 }

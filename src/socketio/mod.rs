@@ -15,11 +15,9 @@ pub mod bridge;
 pub mod engine;
 pub mod packet;
 
-use actix_codec::{Decoder, Encoder};
-use actix_http::ws::{CloseReason, Codec, Frame, Message, ProtocolError};
-use actix_web::body::{BodyStream, BoxBody};
-use actix_web::http::{header, Method};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -29,6 +27,10 @@ use self::engine::{Cmd, Connection, Engines, PollAnswer, WsOut};
 use self::packet::EnginePacket;
 use crate::http::ws::origin_allowed;
 use crate::http::AppState;
+use actix_web::HttpMessage;
+use crate::websocket::conn::{InFrame, Reader, Writer};
+use crate::websocket::frame;
+use crate::websocket::upgrade::Upgrade;
 
 /// Packets waiting to be written to one WebSocket.
 const WS_BUFFER: usize = 64;
@@ -76,15 +78,10 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     if !state.settings.socketio.enabled {
         return HttpResponse::NotFound().json(json!({"error": {"code": "not_found", "message": "socket.io is disabled"}}));
     }
-    let Ok(q) = web::Query::<EngineQuery>::from_query(req.query_string()) else {
-        return EngineError::BadRequest("bad query").response();
+    let q = match checked_query(req.headers(), req.query_string(), &state) {
+        Ok(q) => q,
+        Err(e) => return with_cors(req.headers(), e.response()),
     };
-    if q.eio.as_deref() != Some("4") {
-        return EngineError::UnsupportedVersion.response();
-    }
-    if !origin_allowed(&req, &state.settings.server.allowed_origins) {
-        return EngineError::Forbidden.response();
-    }
     let engines = state.socketio.clone();
     let res = match (q.transport.as_deref(), req.method(), q.sid.as_deref()) {
         (Some("polling"), &Method::GET, None) => {
@@ -94,15 +91,31 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
         (Some("polling"), &Method::GET, Some(sid)) => poll(&engines, sid).await,
         (Some("polling"), &Method::POST, Some(sid)) => post(&engines, sid, payload, state.settings.socketio.max_payload).await,
         (Some("polling"), _, _) => EngineError::BadRequest("bad handshake method").response(),
-        (Some("websocket"), &Method::GET, sid) => websocket(&req, payload, &state, engines, sid),
+        // A WebSocket upgrade goes to `websocket_upgrade`; this one is not a handshake.
+        (Some("websocket"), &Method::GET, _) => match actix_http::ws::verify_handshake(req.head()) {
+            Err(e) => e.error_response(),
+            Ok(()) => EngineError::BadRequest("websocket upgrade expected").response(),
+        },
         _ => EngineError::UnknownTransport.response(),
     };
-    with_cors(&req, res)
+    with_cors(req.headers(), res)
+}
+
+/// The checks every Engine.IO request passes: the query, the protocol version, the origin.
+fn checked_query(headers: &HeaderMap, query: &str, state: &AppState) -> Result<EngineQuery, EngineError> {
+    let q = web::Query::<EngineQuery>::from_query(query).map_err(|_| EngineError::BadRequest("bad query"))?;
+    if q.eio.as_deref() != Some("4") {
+        return Err(EngineError::UnsupportedVersion);
+    }
+    if !origin_allowed(headers, &state.settings.server.allowed_origins) {
+        return Err(EngineError::Forbidden);
+    }
+    Ok(q.into_inner())
 }
 
 /// Browsers on an allowed origin may poll cross-origin with credentials.
-fn with_cors(req: &HttpRequest, mut res: HttpResponse) -> HttpResponse {
-    if let Some(origin) = req.headers().get(header::ORIGIN).cloned() {
+fn with_cors(headers: &HeaderMap, mut res: HttpResponse) -> HttpResponse {
+    if let Some(origin) = headers.get(header::ORIGIN).cloned() {
         res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, header::HeaderValue::from_static("true"));
     }
@@ -150,63 +163,81 @@ async fn post(engines: &Engines, sid: &str, mut payload: web::Payload, max: usiz
     text("ok".into())
 }
 
-/// The WebSocket transport: a new connection (no `sid`) or the upgrade of a polling one.
-fn websocket(req: &HttpRequest, payload: web::Payload, state: &AppState, engines: Engines, sid: Option<&str>) -> HttpResponse {
-    let mut response = match actix_http::ws::handshake(req.head()) {
-        Ok(r) => r,
-        Err(e) => return actix_web::ResponseError::error_response(&e),
+/// The WebSocket transport, reached through the upgrade service: a new connection (no `sid`) or
+/// the upgrade of a polling one.
+pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
+    let headers = up.request.headers().clone();
+    let refuse = |e: EngineError| with_cors(&headers, e.response());
+    if !state.settings.socketio.enabled {
+        let body = json!({"error": {"code": "not_found", "message": "socket.io is disabled"}});
+        return up.refuse(HttpResponse::NotFound().json(body)).await;
+    }
+    let q = match checked_query(&headers, up.query(), &state) {
+        Ok(q) => q,
+        Err(e) => return up.refuse(refuse(e)).await,
     };
+    if q.transport.as_deref() != Some("websocket") || up.request.method() != Method::GET {
+        return up.refuse(refuse(EngineError::UnknownTransport)).await;
+    }
+    let engines = state.socketio.clone();
+    let upgrading = match q.sid.as_deref() {
+        Some(sid) => match engines.get(sid) {
+            Some(conn) => Some(conn),
+            None => return up.refuse(refuse(EngineError::UnknownSid)).await,
+        },
+        None => None,
+    };
+    let max = state.settings.socketio.max_payload;
+    let Some((reader, writer)) = up.accept(max).await else { return };
     let id = engine::next_ws_id();
     let (out_tx, out_rx) = mpsc::channel(WS_BUFFER);
-    let conn = match sid {
-        Some(sid) => {
-            let Some(conn) = engines.get(sid) else { return EngineError::UnknownSid.response() };
+    let conn = match upgrading {
+        Some(conn) => {
             if conn.try_send(Cmd::WsOpen { ws: id, tx: out_tx.clone() }).is_err() {
-                return EngineError::UnknownSid.response();
+                let mut writer = writer;
+                let _ = writer.send(frame::close(1011, "session ID unknown")).await;
+                return;
             }
             conn
         }
         None => Connection::start(state.clone(), engines, Some((id, out_tx.clone()))).1,
     };
-    actix_web::rt::spawn(read_ws(id, payload, conn, out_tx, state.settings.socketio.max_payload));
-    let body = write_ws(out_rx);
-    match response.message_body(BoxBody::new(BodyStream::new(body))) {
-        Ok(r) => r.into(),
-        Err(e) => actix_web::error::ErrorInternalServerError(e).error_response(),
-    }
+    // The socket closes when both are done; the reader stops once the writer has.
+    let (written, done) = oneshot::channel::<()>();
+    actix_web::rt::spawn(read_ws(id, reader, conn, out_tx, done));
+    actix_web::rt::spawn(write_ws(writer, out_rx, written));
 }
 
 /// Reads WebSocket `id` and hands its packets to the connection.
-async fn read_ws(id: u64, mut payload: web::Payload, conn: mpsc::Sender<Cmd>, out: mpsc::Sender<WsOut>, max: usize) {
-    let mut codec = Codec::new().max_size(max);
-    let mut buf = BytesMut::new();
+async fn read_ws(id: u64, mut reader: Reader, conn: mpsc::Sender<Cmd>, out: mpsc::Sender<WsOut>, mut writer_done: oneshot::Receiver<()>) {
     let close: Option<(u16, &str)> = loop {
-        let frame = match codec.decode(&mut buf) {
-            Ok(Some(f)) => f,
-            Ok(None) => match payload.next().await {
-                Some(Ok(chunk)) => {
-                    buf.extend_from_slice(&chunk);
-                    continue;
-                }
-                _ => break None,
+        let next = tokio::select! {
+            next = reader.next() => next,
+            _ = &mut writer_done => break None,
+        };
+        let frame = match next {
+            Some(Ok(f)) => f,
+            Some(Err(e)) => match e.close_code() {
+                Some(1009) => break Some((1009, "message larger than maxPayload")),
+                Some(1007) => break Some((1007, "text is not UTF-8")),
+                Some(_) => break Some((1002, "websocket protocol error")),
+                None => break None,
             },
-            Err(ProtocolError::Overflow) => break Some((1009, "message larger than maxPayload")),
-            Err(_) => break Some((1002, "websocket protocol error")),
+            None => break None,
         };
         let packet = match frame {
-            Frame::Text(t) => match std::str::from_utf8(&t).map(EnginePacket::parse) {
+            InFrame::Text(t) => match std::str::from_utf8(&t).map(EnginePacket::parse) {
                 Ok(Ok(p)) => p,
                 Ok(Err(_)) => break Some((1003, "malformed engine.io packet")),
                 Err(_) => break Some((1007, "text is not UTF-8")),
             },
-            Frame::Binary(b) => EnginePacket::Binary(b),
-            Frame::Ping(p) => {
+            InFrame::Binary(b) => EnginePacket::Binary(b),
+            InFrame::Ping(p) => {
                 let _ = out.try_send(WsOut::Pong(p));
                 continue;
             }
-            Frame::Pong(_) => continue,
-            Frame::Close(_) => break None,
-            Frame::Continuation(_) => break Some((1003, "fragmented messages are not supported")),
+            InFrame::Pong => continue,
+            InFrame::Close(_) => break None,
         };
         if conn.send(Cmd::WsPacket { ws: id, packet }).await.is_err() {
             break None;
@@ -219,19 +250,16 @@ async fn read_ws(id: u64, mut payload: web::Payload, conn: mpsc::Sender<Cmd>, ou
     let _ = conn.send(Cmd::WsClosed { ws: id }).await;
 }
 
-/// The WebSocket's response body: encoded frames, ending after a close.
-fn write_ws(rx: mpsc::Receiver<WsOut>) -> impl futures_util::Stream<Item = Result<bytes::Bytes, ProtocolError>> {
-    futures_util::stream::unfold((rx, Codec::new(), false), |(mut rx, mut codec, done)| async move {
-        if done {
-            return None;
-        }
-        let (msg, last) = match rx.recv().await? {
-            WsOut::Text(t) => (Message::Text(t.into()), false),
-            WsOut::Pong(p) => (Message::Pong(p), false),
-            WsOut::Close(code, why) => (Message::Close(Some(CloseReason { code: code.into(), description: Some(why) })), true),
+/// Writes what the connection queues for this WebSocket, ending after a close.
+async fn write_ws(mut writer: Writer, mut rx: mpsc::Receiver<WsOut>, _done: oneshot::Sender<()>) {
+    while let Some(out) = rx.recv().await {
+        let (bytes, last) = match out {
+            WsOut::Text(t) => (frame::encode(frame::OP_TEXT, t.as_bytes()), false),
+            WsOut::Pong(p) => (frame::encode(frame::OP_PONG, &p), false),
+            WsOut::Close(code, why) => (frame::close(code, &why), true),
         };
-        let mut buf = BytesMut::new();
-        let res = codec.encode(msg, &mut buf).map(|()| buf.freeze());
-        Some((res, (rx, codec, last)))
-    })
+        if writer.send(bytes).await.is_err() || last {
+            return;
+        }
+    }
 }

@@ -1,0 +1,12 @@
+//! The WebSocket layer under `/ws` and `/socket.io/` (it replaced actix-web-actors, deprecated
+//! upstream): the HTTP server hands every upgrade request's socket to [`upgrade::service`], and
+//! from then on the connection is read by a [`conn::Reader`] and written by a [`conn::Writer`].
+//!
+//! It exists for two costs the actix stack could not avoid. A server frame is framed once, in
+//! `protocol::Outbound`, and the same bytes are written to every recipient (no copy, no
+//! per-connection framing buffer). And an idle connection holds no buffer at all: actix-http kept
+//! an 8 KiB read and an 8 KiB write buffer for the life of every WebSocket.
+
+pub mod conn;
+pub mod frame;
+pub mod upgrade;
