@@ -3,6 +3,11 @@
 //! are durable: committed to the SQL database in embedded mode, appended to the Redis stream
 //! (AOF, fsync always) in production mode (see `Store::make_durable`).
 //!
+//! With Redis, two groups may be in flight at once: the next group's append waits in Redis while
+//! the previous one's AOF fsync runs, instead of waiting for its answer to come back first. That
+//! reorders nothing: only rooms send `Persist`, each has one batch in flight, so two groups never
+//! hold writes of the same room. The SQL database of embedded mode gets one group at a time.
+//!
 //! In cluster mode Redis allocates the messages' seqs (see `crate::cluster`): each caller gets
 //! back where its messages went, and the fan-out event it handed in is published by the same
 //! atomic append (or, for changes written through to SQL, right after the SQL commit).
@@ -54,12 +59,15 @@ pub struct Persister {
     store: Store,
     cluster: Option<Cluster>,
     queue: Vec<Waiter>,
-    flushing: bool,
+    /// Groups being committed, and how many may be.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 impl Persister {
     pub fn new(store: Store) -> Self {
-        Self { store, cluster: None, queue: Vec::new(), flushing: false }
+        let max_in_flight = if store.buffer.is_some() { 2 } else { 1 };
+        Self { store, cluster: None, queue: Vec::new(), in_flight: 0, max_in_flight }
     }
 
     /// Cluster mode: seqs allocated by Redis, fan-out published on the bus.
@@ -69,10 +77,10 @@ impl Persister {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.flushing || self.queue.is_empty() {
+        if self.in_flight >= self.max_in_flight || self.queue.is_empty() {
             return;
         }
-        self.flushing = true;
+        self.in_flight += 1;
         let batch = std::mem::take(&mut self.queue);
         let store = self.store.clone();
         let cluster = self.cluster.clone();
@@ -84,7 +92,7 @@ impl Persister {
             for (w, result) in batch.into_iter().zip(results) {
                 let _ = w.reply.send(result);
             }
-            act.flushing = false;
+            act.in_flight -= 1;
             act.flush(ctx);
         }));
     }
