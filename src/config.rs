@@ -383,7 +383,8 @@ pub struct WsSettings {
     pub heartbeat_secs: u64,
     /// A client silent for this many seconds is disconnected.
     pub client_timeout_secs: u64,
-    /// Frames queued toward one client before it is dropped as too slow.
+    /// Frames queued toward one client (in its mailbox, or waiting for its socket) before it is
+    /// dropped as too slow.
     pub outbox_capacity: usize,
     /// Sustained client frames per second before `rate_limited`.
     pub rate_per_sec: f64,

@@ -1,6 +1,6 @@
 //! The actors. Each module holds one actor and the messages it handles.
 //!
-//! - `session`: one `WsSession` per WebSocket connection (actix-web-actors lives only there).
+//! - `session`: one `WsSession` per WebSocket connection (its socket is `crate::websocket`'s).
 //! - `registry`: `RoomRegistry` starts Room actors on demand, restarts dead ones, and knows each
 //!   user's live sessions.
 //! - `room`: one `Room` per active conversation: membership, seq, fan-out, typing.

@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::protocol::settings::UserSettings;
 use crate::store::Store;
-use crate::websocket::conn::{InFrame, Push, Reader, WsError, Writer};
+use crate::websocket::conn::{InFrame, Reader, WsError, Writer};
 use crate::websocket::frame;
 
 /// What a session needs from the rest of the server.
@@ -117,6 +117,8 @@ enum Transport {
     /// A WebSocket: frames are written straight to the socket.
     Socket {
         writer: Writer,
+        /// A flush is due once the frames already in the mailbox are handled.
+        flush_soon: bool,
         /// A wait for the socket to be writable is under way.
         flushing: bool,
         /// A close frame is written; stop once the socket took it.
@@ -161,15 +163,31 @@ impl WsSession {
         }
     }
 
-    /// Writes WebSocket bytes; a client whose unread frames pass `ws.outbox_capacity` is
-    /// dropped as too slow.
+    /// Queues WebSocket bytes, written once the frames already in the mailbox are handled too
+    /// (one write for all of them); a client whose unwritten frames pass `ws.outbox_capacity`
+    /// is dropped as too slow.
     fn push(&mut self, bytes: Bytes, ctx: &mut Ctx) {
-        let Transport::Socket { writer, .. } = &mut self.out else { return };
-        match writer.push(bytes) {
-            Push::Written => {}
-            Push::Queued if writer.queued() > self.deps.settings.ws.outbox_capacity => self.too_slow(ctx),
-            Push::Queued => self.flush_later(ctx),
-            Push::Broken => ctx.stop(),
+        let Transport::Socket { writer, flush_soon, flushing, .. } = &mut self.out else { return };
+        writer.enqueue(bytes);
+        if writer.queued() > self.deps.settings.ws.outbox_capacity {
+            return self.too_slow(ctx);
+        }
+        if !*flush_soon && !*flushing {
+            *flush_soon = true;
+            // Spawned items run after the mailbox is drained, in the same poll.
+            ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| act.flush_now(ctx)));
+        }
+    }
+
+    /// Writes what is queued; waits for the socket if it does not take everything.
+    fn flush_now(&mut self, ctx: &mut Ctx) {
+        let Transport::Socket { writer, flush_soon, closing, .. } = &mut self.out else { return };
+        *flush_soon = false;
+        match writer.flush() {
+            Ok(true) if *closing => ctx.stop(),
+            Ok(true) => {}
+            Ok(false) => self.flush_later(ctx),
+            Err(_) => ctx.stop(),
         }
     }
 
@@ -183,7 +201,7 @@ impl WsSession {
         let socket = writer.socket();
         let wait = async move { socket.writable().await };
         ctx.spawn(wait.into_actor(self).map(|res, act, ctx| {
-            let Transport::Socket { writer, flushing, closing } = &mut act.out else { return };
+            let Transport::Socket { writer, flushing, closing, .. } = &mut act.out else { return };
             *flushing = false;
             match res.and_then(|()| writer.flush()) {
                 Ok(true) if *closing => ctx.stop(),
@@ -223,13 +241,9 @@ impl WsSession {
                     None => frame::encode(frame::OP_CLOSE, &[]),
                 };
                 *closing = true;
-                match writer.push(bytes) {
-                    Push::Queued => {
-                        self.flush_later(ctx);
-                        ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
-                    }
-                    Push::Written | Push::Broken => ctx.stop(),
-                }
+                writer.enqueue(bytes);
+                ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+                self.flush_now(ctx);
             }
             Transport::Pipe(tx) => {
                 let _ = tx.try_send(PipeOut::Close(reason));
@@ -665,7 +679,7 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
 
 /// Starts a session on an upgraded WebSocket.
 pub fn start(mut session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
-    session.out = Transport::Socket { writer, flushing: false, closing: false };
+    session.out = Transport::Socket { writer, flush_soon: false, flushing: false, closing: false };
     WsSession::create(|ctx| {
         ctx.add_stream(reader);
         session

@@ -233,6 +233,12 @@ impl Writer {
         self.queue.len()
     }
 
+    /// Queues `frame` for the next [`Writer::flush`], which writes everything queued with one
+    /// vectored write: a client that several frames wait for gets them in one go.
+    pub fn enqueue(&mut self, frame: Bytes) {
+        self.queue.push_back(frame);
+    }
+
     /// Writes `frame` now if nothing is queued and the socket takes it, else queues it.
     pub fn push(&mut self, frame: Bytes) -> Push {
         if self.broken {

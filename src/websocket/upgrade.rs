@@ -55,8 +55,6 @@ impl Upgrade {
         let head = format!(
             "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
         );
-        // Frames are small and latency matters more than packet count.
-        let _ = self.io.set_nodelay(true);
         let io = Rc::new(self.io);
         let mut writer = Writer::new(io.clone());
         writer.send(bytes::Bytes::from(head)).await.ok()?;
