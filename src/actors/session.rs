@@ -181,9 +181,17 @@ impl WsSession {
 
     /// Writes what is queued; waits for the socket if it does not take everything.
     fn flush_now(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket { writer, flush_soon, closing, .. } = &mut self.out else { return };
+        let Transport::Socket { writer, flush_soon, .. } = &mut self.out else { return };
         *flush_soon = false;
-        match writer.flush() {
+        let res = writer.flush();
+        self.flushed(res, ctx);
+    }
+
+    /// After a flush: stop if the close frame is out or the socket failed, wait for the socket
+    /// if it did not take everything.
+    fn flushed(&mut self, res: std::io::Result<bool>, ctx: &mut Ctx) {
+        let Transport::Socket { closing, .. } = &self.out else { return };
+        match res {
             Ok(true) if *closing => ctx.stop(),
             Ok(true) => {}
             Ok(false) => self.flush_later(ctx),
@@ -201,14 +209,10 @@ impl WsSession {
         let socket = writer.socket();
         let wait = async move { socket.writable().await };
         ctx.spawn(wait.into_actor(self).map(|res, act, ctx| {
-            let Transport::Socket { writer, flushing, closing, .. } = &mut act.out else { return };
+            let Transport::Socket { writer, flushing, .. } = &mut act.out else { return };
             *flushing = false;
-            match res.and_then(|()| writer.flush()) {
-                Ok(true) if *closing => ctx.stop(),
-                Ok(true) => {}
-                Ok(false) => act.flush_later(ctx),
-                Err(_) => ctx.stop(),
-            }
+            let res = res.and_then(|()| writer.flush());
+            act.flushed(res, ctx);
         }));
     }
 
@@ -225,10 +229,7 @@ impl WsSession {
     fn too_slow(&mut self, ctx: &mut Ctx) {
         metrics::inc(&metrics::SLOW_CONSUMERS_DROPPED);
         tracing::warn!(session = %self.id, user = %self.user.id, "dropping a session that does not read");
-        // Its socket is full: the close frame would only wait behind what it did not read.
-        if let Transport::Socket { writer, .. } = &mut self.out {
-            let _ = writer.push(frame::close(super::outbox::CLOSE_TOO_SLOW, "too slow"));
-        }
+        // No close frame: it would wait behind the frames the client does not read.
         ctx.stop();
     }
 
@@ -678,10 +679,15 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
 }
 
 /// Starts a session on an upgraded WebSocket.
-pub fn start(mut session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
-    session.out = Transport::Socket { writer, flush_soon: false, flushing: false, closing: false };
+pub fn start(session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
+    run(session, Transport::Socket { writer, flush_soon: false, flushing: false, closing: false }, reader)
+}
+
+/// Starts `session` writing to `out` and reading `input`.
+fn run(mut session: WsSession, out: Transport, input: impl futures_util::Stream<Item = Result<InFrame, WsError>> + 'static) -> Addr<WsSession> {
+    session.out = out;
     WsSession::create(|ctx| {
-        ctx.add_stream(reader);
+        ctx.add_stream(input);
         session
     })
 }
@@ -716,20 +722,16 @@ pub enum PipeOut {
 ///
 /// Flow control: the session's frames wait in a queue of `ws.outbox_capacity`; a transport that
 /// stops taking them lets it fill, and the session is dropped as too slow, as on `/ws`.
-pub fn start_piped(mut session: WsSession, input: impl futures_util::Stream<Item = PipeIn> + 'static) -> impl futures_util::Stream<Item = PipeOut> {
+pub fn start_piped(session: WsSession, input: impl futures_util::Stream<Item = PipeIn> + 'static) -> impl futures_util::Stream<Item = PipeOut> {
     use futures_util::StreamExt;
 
     let (tx, rx) = mpsc::channel(session.deps.settings.ws.outbox_capacity);
-    session.out = Transport::Pipe(tx);
     let inbound = input.map(|item| {
         Ok(match item {
             PipeIn::Text(t) => InFrame::Text(Bytes::from(t)),
             PipeIn::Pong => InFrame::Pong,
         })
     });
-    WsSession::create(|ctx| {
-        ctx.add_stream(inbound);
-        session
-    });
+    run(session, Transport::Pipe(tx), inbound);
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|out| (out, rx)) })
 }

@@ -26,14 +26,17 @@ pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-/// The upgrade: 403 for a foreign origin, 401 without a valid token, 400 for a bad handshake.
-pub async fn connect(state: AppState, up: Upgrade) {
-    let headers = up.request.headers();
+/// Who may open `/ws`: 403 for a foreign origin, 401 without a valid token.
+async fn admit(state: &AppState, headers: &HeaderMap, query: &str) -> Result<auth::AuthUser, ChatError> {
     if !origin_allowed(headers, &state.settings.server.allowed_origins) {
-        return up.refuse(ChatError::Forbidden("origin not allowed".into()).error_response()).await;
+        return Err(ChatError::Forbidden("origin not allowed".into()));
     }
-    let token = auth::token_from(headers, up.query());
-    let user = match auth::authenticate(&state, token).await {
+    auth::authenticate(state, auth::token_from(headers, query)).await
+}
+
+/// The upgrade: [`admit`]'s refusals, then 400 for a bad handshake.
+pub async fn connect(state: AppState, up: Upgrade) {
+    let user = match admit(&state, up.request.headers(), up.query()).await {
         Ok(u) => u,
         Err(e) => return up.refuse(e.error_response()).await,
     };
@@ -52,10 +55,7 @@ pub async fn connect(state: AppState, up: Upgrade) {
 /// `GET /ws` without an upgrade (real upgrades never reach actix-web's routing): the same checks,
 /// then 400 for the missing handshake.
 pub async fn not_upgraded(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if !origin_allowed(req.headers(), &state.settings.server.allowed_origins) {
-        return ChatError::Forbidden("origin not allowed".into()).error_response();
-    }
-    if let Err(e) = auth::authenticate(&state, auth::token_from(req.headers(), req.query_string())).await {
+    if let Err(e) = admit(&state, req.headers(), req.query_string()).await {
         return e.error_response();
     }
     match actix_http::ws::verify_handshake(req.head()) {

@@ -76,7 +76,7 @@ struct EngineQuery {
 /// Every request to `/socket.io/`.
 async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     if !state.settings.socketio.enabled {
-        return HttpResponse::NotFound().json(json!({"error": {"code": "not_found", "message": "socket.io is disabled"}}));
+        return disabled();
     }
     let q = match checked_query(req.headers(), req.query_string(), &state) {
         Ok(q) => q,
@@ -99,6 +99,11 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
         _ => EngineError::UnknownTransport.response(),
     };
     with_cors(req.headers(), res)
+}
+
+/// The answer to every request while `socketio.enabled` is off.
+fn disabled() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"error": {"code": "not_found", "message": "socket.io is disabled"}}))
 }
 
 /// The checks every Engine.IO request passes: the query, the protocol version, the origin.
@@ -169,8 +174,7 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
     let headers = up.request.headers().clone();
     let refuse = |e: EngineError| with_cors(&headers, e.response());
     if !state.settings.socketio.enabled {
-        let body = json!({"error": {"code": "not_found", "message": "socket.io is disabled"}});
-        return up.refuse(HttpResponse::NotFound().json(body)).await;
+        return up.refuse(disabled()).await;
     }
     let q = match checked_query(&headers, up.query(), &state) {
         Ok(q) => q,

@@ -199,28 +199,15 @@ impl Stream for Reader {
     }
 }
 
-/// What became of a frame handed to [`Writer::push`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Push {
-    /// Written to the socket.
-    Written,
-    /// Queued behind what the socket has not taken yet: call [`Writer::flush`] once it is
-    /// writable.
-    Queued,
-    /// The connection is broken; nothing more can be written.
-    Broken,
-}
-
 /// Writes server frames in order; see the module doc.
 pub struct Writer {
     io: Rc<TcpStream>,
     queue: VecDeque<Bytes>,
-    broken: bool,
 }
 
 impl Writer {
     pub fn new(io: Rc<TcpStream>) -> Self {
-        Self { io, queue: VecDeque::new(), broken: false }
+        Self { io, queue: VecDeque::new() }
     }
 
     /// The socket, to wait until it is writable.
@@ -239,32 +226,6 @@ impl Writer {
         self.queue.push_back(frame);
     }
 
-    /// Writes `frame` now if nothing is queued and the socket takes it, else queues it.
-    pub fn push(&mut self, frame: Bytes) -> Push {
-        if self.broken {
-            return Push::Broken;
-        }
-        if !self.queue.is_empty() {
-            self.queue.push_back(frame);
-            return Push::Queued;
-        }
-        match self.io.try_write(&frame) {
-            Ok(n) if n == frame.len() => Push::Written,
-            Ok(n) => {
-                self.queue.push_back(frame.slice(n..));
-                Push::Queued
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.queue.push_back(frame);
-                Push::Queued
-            }
-            Err(_) => {
-                self.broken = true;
-                Push::Broken
-            }
-        }
-    }
-
     /// Writes queued frames while the socket takes them: `Ok(true)` once the queue is empty,
     /// `Ok(false)` if the socket is full again.
     pub fn flush(&mut self) -> io::Result<bool> {
@@ -273,10 +234,7 @@ impl Writer {
             let mut n = match self.io.try_write_vectored(&slices) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => {
-                    self.broken = true;
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             };
             while n > 0 {
                 let Some(front) = self.queue.front_mut() else { break };
@@ -293,11 +251,9 @@ impl Writer {
     }
 
     /// Writes `frame` and waits until the socket has taken everything queued (for tasks that
-    /// own a connection; actors use `push` and `flush`).
+    /// own a connection; actors use `enqueue` and `flush`).
     pub async fn send(&mut self, frame: Bytes) -> io::Result<()> {
-        if self.push(frame) == Push::Broken {
-            return Err(io::ErrorKind::BrokenPipe.into());
-        }
+        self.enqueue(frame);
         while !self.flush()? {
             self.io.writable().await?;
         }
@@ -369,12 +325,16 @@ mod tests {
         let mut writer = Writer::new(server);
         let frame = Bytes::from(vec![7u8; 64 * 1024]);
         let mut pushed = 0usize;
-        while writer.push(frame.clone()) == Push::Written {
+        loop {
+            writer.enqueue(frame.clone());
             pushed += 1;
+            if !writer.flush().unwrap() {
+                break;
+            }
             assert!(pushed < 10_000, "the socket never filled");
         }
-        writer.push(Bytes::from_static(b"end"));
-        let total = (pushed + 1) * frame.len() + 3;
+        writer.enqueue(Bytes::from_static(b"end"));
+        let total = pushed * frame.len() + 3;
         let reading = async {
             let mut got = vec![0u8; total];
             client.read_exact(&mut got).await.unwrap();

@@ -10,10 +10,10 @@ use actix_http::{h1, Request};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use bytes::BytesMut;
-use serde_json::json;
 use tokio::net::TcpStream;
 
 use super::conn::{Reader, Writer};
+use crate::error::ChatError;
 use crate::http::AppState;
 
 /// An upgraded connection before the 101 answer: the socket and whatever the client sent after
@@ -88,9 +88,6 @@ async fn route(state: AppState, up: Upgrade) {
     match path.as_str() {
         "/ws" => crate::http::ws::connect(state, up).await,
         "/socket.io/" => crate::socketio::websocket_upgrade(state, up).await,
-        _ => {
-            let body = json!({"error": {"code": "not_found", "message": "no WebSocket endpoint at this path"}});
-            up.refuse(HttpResponse::NotFound().json(body)).await
-        }
+        _ => up.refuse(ChatError::NotFound("WebSocket endpoint").error_response()).await,
     }
 }
