@@ -11,7 +11,7 @@ use actix::prelude::*;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::outbox::{CloseSession, Deliver, SessionHandle};
+use super::outbox::{self, CloseSession, SessionHandle};
 use super::presence::{OnlineContacts, Presence, SessionDown, SessionUp};
 use super::registry::{GetRoom, RoomRegistry, SessionClosed, SessionOpened};
 use super::room::{MarkDelivered, MarkRead, Post, Room, Typing};
@@ -586,13 +586,14 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Ctx) {
         metrics::CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        ctx.set_mailbox_capacity(self.deps.settings.ws.outbox_capacity);
         self.heartbeat(ctx);
+        let (deliver, inlet) = outbox::outlet(self.deps.settings.ws.outbox_capacity);
+        ctx.add_stream(inlet);
         let handle = SessionHandle {
             id: self.id.clone(),
             user: self.user.id.clone(),
             token_hash: self.token_hash.clone(),
-            deliver: ctx.address().recipient(),
+            deliver,
             close: ctx.address().recipient(),
         };
         let deps = self.deps.clone();
@@ -634,18 +635,22 @@ impl Actor for WsSession {
     }
 }
 
-impl Handler<Deliver> for WsSession {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, ctx: &mut Ctx) {
-        if let ServerFrame::Settings(s) = &msg.frame.frame {
-            self.settings = s.settings.clone();
-        }
-        match self.early.as_mut() {
-            Some(early) => early.push(msg.frame),
-            None => self.write(&msg.frame, ctx),
+/// Frames from rooms and the registry (see `outbox::outlet`), everything queued at once.
+impl StreamHandler<Vec<Arc<Outbound>>> for WsSession {
+    fn handle(&mut self, frames: Vec<Arc<Outbound>>, ctx: &mut Ctx) {
+        for frame in frames {
+            if let ServerFrame::Settings(s) = &frame.frame {
+                self.settings = s.settings.clone();
+            }
+            match self.early.as_mut() {
+                Some(early) => early.push(frame),
+                None => self.write(&frame, ctx),
+            }
         }
     }
+
+    /// The inlet never ends while the session holds it.
+    fn finished(&mut self, _ctx: &mut Ctx) {}
 }
 
 impl Handler<CloseSession> for WsSession {

@@ -55,6 +55,9 @@ impl Upgrade {
         let head = format!(
             "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
         );
+        // A session's due frames already leave in one write (see `Writer::flush`), so Nagle's
+        // algorithm would only hold the next write back for the client's delayed ACK.
+        let _ = self.io.set_nodelay(true);
         let io = Rc::new(self.io);
         let mut writer = Writer::new(io.clone());
         writer.send(bytes::Bytes::from(head)).await.ok()?;

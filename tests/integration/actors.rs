@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use chat_server::actors::outbox::{CloseSession, Deliver, SessionHandle};
+use chat_server::actors::outbox::{outlet, CloseSession, Inlet, SessionHandle};
 use chat_server::actors::persister::Persister;
 use chat_server::actors::registry::{GetRoom, RoomRegistry, SessionOpened};
 use chat_server::actors::room::{AddMember, Inspect, Post, RemoveMember, Typing};
 use chat_server::config::Settings;
 use chat_server::error::ChatError;
 use chat_server::ids::{RoomId, SessionId, UserId};
-use chat_server::protocol::{SendFrame, ServerFrame, TypingState};
+use chat_server::protocol::{Outbound, SendFrame, ServerFrame, TypingState};
 use chat_server::store::Store;
 use sea_orm::ConnectionTrait;
 use tokio::sync::mpsc;
@@ -20,20 +20,24 @@ use tokio::sync::mpsc;
 /// A stand-in for a WebSocket session: forwards every frame it is sent to a channel.
 struct FakeSession {
     tx: mpsc::UnboundedSender<ServerFrame>,
+    inlet: Option<Inlet>,
 }
 
 impl Actor for FakeSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(10_000);
+        if let Some(inlet) = self.inlet.take() {
+            ctx.add_stream(inlet);
+        }
     }
 }
 
-impl Handler<Deliver> for FakeSession {
-    type Result = ();
-    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) {
-        let _ = self.tx.send(msg.frame.frame.clone());
+impl StreamHandler<Vec<Arc<Outbound>>> for FakeSession {
+    fn handle(&mut self, frames: Vec<Arc<Outbound>>, _: &mut Context<Self>) {
+        for f in frames {
+            let _ = self.tx.send(f.frame.clone());
+        }
     }
 }
 
@@ -71,12 +75,13 @@ async fn user(store: &Store, name: &str) -> UserId {
 /// Opens a fake session for `user` and returns the frames it receives.
 async fn session(registry: &Addr<RoomRegistry>, user: &UserId) -> mpsc::UnboundedReceiver<ServerFrame> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let addr = FakeSession { tx }.start();
+    let (deliver, inlet) = outlet(10_000);
+    let addr = FakeSession { tx, inlet: Some(inlet) }.start();
     let handle = SessionHandle {
         id: SessionId::generate(),
         user: user.clone(),
         token_hash: String::new(),
-        deliver: addr.clone().recipient(),
+        deliver,
         close: addr.recipient(),
     };
     registry.send(SessionOpened { handle }).await.unwrap();

@@ -54,7 +54,7 @@ pub(super) enum Done {
 impl Room {
     /// Receipts are exchanged only in rooms up to this size (a receipt per member per message
     /// does not scale to large groups).
-    fn receipts_enabled(&self) -> bool {
+    pub(super) fn receipts_enabled(&self) -> bool {
         self.members.len() <= self.deps.settings.rooms.receipts_max_members
     }
 

@@ -102,17 +102,21 @@ impl Room {
     }
 
     /// Sends `frame` to the live sessions selected by `to`, forgetting the ones that are gone.
-    /// Returns the users at least one of whose sessions took it.
+    /// Returns the users at least one of whose sessions took it, in rooms with receipts (an
+    /// empty set in the others, where nobody asks).
     fn broadcast(&mut self, frame: ServerFrame, to: impl Fn(&SessionHandle) -> bool) -> HashSet<UserId> {
         let d = Deliver::new(frame);
         let mut gone = Vec::new();
         let mut reached = HashSet::new();
+        let track = self.receipts_enabled();
         for (id, s) in &self.sessions {
             if !to(s) {
                 continue;
             }
             if s.offer(&d) == Offer::Sent {
-                reached.insert(s.user.clone());
+                if track {
+                    reached.insert(s.user.clone());
+                }
             } else {
                 gone.push(id.clone());
             }
