@@ -383,7 +383,7 @@ pub struct WsSettings {
     pub heartbeat_secs: u64,
     /// A client silent for this many seconds is disconnected.
     pub client_timeout_secs: u64,
-    /// Frames queued toward one client (in its mailbox, or waiting for its socket) before it is
+    /// Frames queued toward one client (in its outlet, or waiting for its socket) before it is
     /// dropped as too slow.
     pub outbox_capacity: usize,
     /// Sustained client frames per second before `rate_limited`.
