@@ -87,7 +87,10 @@ impl Reader {
     /// Reads `io`, starting with `leftover` (bytes that came after the upgrade request).
     /// Messages above `max` bytes end the connection with [`WsError::TooLarge`].
     pub fn new(io: Rc<TcpStream>, leftover: BytesMut, max: usize) -> Self {
-        Self { io, buf: leftover, partial: None, max, done: false }
+        // `leftover` is the tail of the HTTP server's read buffer and keeps all of that buffer
+        // alive: copy what it holds (usually nothing) and let the buffer go.
+        let buf = if leftover.is_empty() { BytesMut::new() } else { BytesMut::from(&leftover[..]) };
+        Self { io, buf, partial: None, max, done: false }
     }
 
     /// The next whole message or control frame in `buf`, if one is there.
