@@ -603,25 +603,23 @@ impl Actor for WsSession {
             deps.registry.send(SessionOpened { handle }).await?;
             deps.presence.send(SessionUp { user: user.clone(), session }).await?;
             let settings = deps.store.settings(&user).await?;
-            let rooms = deps.store.rooms_for_user(&user).await?;
-            // Taken after the session is registered, and written before anything its outlet
-            // holds: a presence change announced after this snapshot reaches the client after it.
-            let online = deps.presence.send(OnlineContacts { user }).await?;
-            Ok::<_, ChatError>((rooms, settings, online))
+            Ok::<_, ChatError>((deps.store.rooms_for_user(&user).await?, settings))
         };
-        // Wait: no client frame is handled, and nothing from the outlet written, before `hello`
-        // and the contacts' presence are out.
+        // Wait: no client frame is handled before `hello` is out.
         ctx.wait(setup.into_actor(self).map(|res, act, ctx| match res {
-            Ok((rooms, settings, online)) => {
+            Ok((rooms, settings)) => {
                 act.settings = settings;
                 let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
                 act.send_frame(ServerFrame::Hello(hello), ctx);
-                for p in online {
-                    act.send_frame(ServerFrame::Presence(p), ctx);
-                }
                 for f in act.early.take().unwrap_or_default() {
                     act.write(&f, ctx);
                 }
+                let ask = act.deps.presence.send(OnlineContacts { user: act.user.id.clone() });
+                ctx.spawn(ask.into_actor(act).map(|res, act, ctx| {
+                    for p in res.unwrap_or_default() {
+                        act.send_frame(ServerFrame::Presence(p), ctx);
+                    }
+                }));
             }
             Err(e) => {
                 tracing::error!(session = %act.id, error = %e, "session setup failed");
