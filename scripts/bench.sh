@@ -12,7 +12,7 @@
 #   BENCH_IDLE_STEPS=2000,5000,10000,19500
 #   BENCH_MEMBERS=1000  BENCH_START_RATE=25 (socket.io peer)  BENCH_FAST_START_RATE=100 (this
 #   server and the ceiling)  BENCH_STEP_SECS=2  BENCH_LAT_SECS=4
-#   BENCH_DM_PAIRS=500  BENCH_DM_RATE=5000  BENCH_DM_SECS=5  BENCH_DM_MAX_SECS=8  BENCH_DM_WINDOW=4
+#   BENCH_DM_PAIRS=500  BENCH_DM_RATE=5000  BENCH_DM_SECS=4  BENCH_DM_MAX_SECS=5  BENCH_DM_WINDOW=4
 #   BENCH_INSERT_ROWS=20000
 #   BENCH_OUT=BENCHMARKS.md  BENCH_KEEP=1 (keep the temp dir and its logs)
 #   BENCH_PERF=DIR                  also profile this server (perf record) during its fan-out and dm
@@ -56,8 +56,8 @@ STEP_SECS=${BENCH_STEP_SECS:-2}
 LAT_SECS=${BENCH_LAT_SECS:-4}
 DM_PAIRS=${BENCH_DM_PAIRS:-500}
 DM_RATE=${BENCH_DM_RATE:-5000}
-DM_SECS=${BENCH_DM_SECS:-5}
-DM_MAX_SECS=${BENCH_DM_MAX_SECS:-8}
+DM_SECS=${BENCH_DM_SECS:-4}
+DM_MAX_SECS=${BENCH_DM_MAX_SECS:-5}
 DM_WINDOW=${BENCH_DM_WINDOW:-4}
 INSERT_ROWS=${BENCH_INSERT_ROWS:-20000}
 OUT_MD=${BENCH_OUT:-BENCHMARKS.md}
@@ -309,7 +309,7 @@ if [ -n "$ONLY" ]; then
   if [[ ",$ONLY," == *,cluster,* ]]; then run_cluster; fi
   END=$(date +%s)
   COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-  git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+  git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
   cat >"$RES/meta.json" <<EOF
 {"command": "scripts/bench.sh --only $ONLY", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s (release build $(( BUILD_SECS / 60 )) min $(( BUILD_SECS % 60 )) s, then $(( (END - START - BUILD_SECS) / 60 )) min $(( (END - START - BUILD_SECS) % 60 )) s of runs)",
  "commit": "$COMMIT", "settings": "members=$X_MEMBERS start_rate=$START_RATE step_secs=$X_STEP_SECS lat_secs=$X_LAT_SECS, unpinned",
@@ -394,7 +394,7 @@ log "SeaORM batch insert vs raw multi-row INSERT"
 
 END=$(date +%s)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
 cat >"$RES/meta.json" <<EOF
 {"command": "make bench", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s (release build $(( BUILD_SECS / 60 )) min $(( BUILD_SECS % 60 )) s, then $(( (END - START - BUILD_SECS) / 60 )) min $(( (END - START - BUILD_SECS) % 60 )) s of runs)",
  "commit": "$COMMIT", "modes": "$MODES", "settings": "$SETTINGS",
