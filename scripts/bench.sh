@@ -10,9 +10,9 @@
 #   BENCH_MODES="pinned unpinned"   pinned: server taskset -c 0, generator taskset -c 1
 #   BENCH_IDLE_MODES=pinned         modes that run the idle ramp (memory does not depend on pinning)
 #   BENCH_IDLE_STEPS=2000,5000,10000,19500
-#   BENCH_MEMBERS=1000  BENCH_START_RATE=25 (socket.io peer)  BENCH_FAST_START_RATE=100 (this
-#   server and the ceiling)  BENCH_STEP_SECS=2  BENCH_LAT_SECS=4
-#   BENCH_DM_PAIRS=500  BENCH_DM_RATE=5000  BENCH_DM_SECS=4  BENCH_DM_MAX_SECS=5  BENCH_DM_WINDOW=4
+#   BENCH_MEMBERS=1000  BENCH_START_RATE=25 (socket.io peer)  BENCH_FAST_START_RATE=200 (this
+#   server and the ceiling)  BENCH_STEP_SECS=2  BENCH_LAT_SECS=3
+#   BENCH_DM_PAIRS=500  BENCH_DM_RATE=5000  BENCH_DM_SECS=4  BENCH_DM_MAX_SECS=4  BENCH_DM_WINDOW=4
 #   BENCH_INSERT_ROWS=20000
 #   BENCH_OUT=BENCHMARKS.md  BENCH_KEEP=1 (keep the temp dir and its logs)
 #   BENCH_PERF=DIR                  also profile this server (perf record) during its fan-out and dm
@@ -51,13 +51,13 @@ MEMBERS=${BENCH_MEMBERS:-1000}
 START_RATE=${BENCH_START_RATE:-25}
 # Where the fan-out search starts for this server and the ceiling (their steps below it have
 # never failed here); the socket.io peer starts at START_RATE.
-FAST_START_RATE=${BENCH_FAST_START_RATE:-100}
+FAST_START_RATE=${BENCH_FAST_START_RATE:-200}
 STEP_SECS=${BENCH_STEP_SECS:-2}
-LAT_SECS=${BENCH_LAT_SECS:-4}
+LAT_SECS=${BENCH_LAT_SECS:-3}
 DM_PAIRS=${BENCH_DM_PAIRS:-500}
 DM_RATE=${BENCH_DM_RATE:-5000}
 DM_SECS=${BENCH_DM_SECS:-4}
-DM_MAX_SECS=${BENCH_DM_MAX_SECS:-5}
+DM_MAX_SECS=${BENCH_DM_MAX_SECS:-4}
 DM_WINDOW=${BENCH_DM_WINDOW:-4}
 INSERT_ROWS=${BENCH_INSERT_ROWS:-20000}
 OUT_MD=${BENCH_OUT:-BENCHMARKS.md}

@@ -324,7 +324,7 @@ MariaDB and the Syncer's work compete for the same 2 cores in both modes.
 - **Fan-out search**: one sender (a second connection of member 0) sends at a fixed rate into a room of \
 1,000 receiving connections for a few seconds; a step passes when every recipient got every message \
 (2 s grace) and the per-recipient p99 is at most 100 ms. The rate starts at 25 msg/s for the socket.io \
-peer and at 100 for this server and the ceiling (whose lower steps never failed here), doubles while steps pass (halves \
+peer and at 200 for this server and the ceiling (whose lower steps never failed here), doubles while steps pass (halves \
 while they fail), then two \
 bisection steps; a failing step is run once more before it counts as a failure (one stall on this \
 shared machine must not end the search); the best passing step counts. Then a run at half that rate, and one at the same rate \
