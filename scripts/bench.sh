@@ -145,6 +145,7 @@ mariadbd --no-defaults --datadir="$DBDIR/data" --socket="$DBDIR/mysqld.sock" --p
   --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=OFF \
   </dev/null >/dev/null 2>"$DBDIR/err.log" &
 PIDS+=($!)
+MARIADB_PID=$!
 SQL=(mariadb --no-defaults --user=root --socket="$DBDIR/mysqld.sock" --default-character-set=utf8mb4)
 wait_for 60 "${SQL[@]}" -e 'SELECT 1'
 "${SQL[@]}" -e "CREATE USER 'chat'@'%' IDENTIFIED BY 'chat'; GRANT ALL ON *.* TO 'chat'@'%';
@@ -229,6 +230,30 @@ profiled() { # $1: report name, $2: pid, rest: command
   perf report -i "$WORK/$name.perf" --stdio --no-children --sort dso --percent-limit 1 2>/dev/null \
     | grep -E '^ +[0-9]' >"$BENCH_PERF/$name-dso.txt" || true
   return $rc
+}
+
+# CPU ticks (1/100 s) used so far by the given processes together.
+cpu_ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    t=$(( t + ${f% *} + ${f#* } ))
+  done
+  echo $t
+}
+
+# Waits (at most 30 s) until this server, MariaDB and Redis are idle (under 5 % of a core over a
+# second): after a run this server still has work to finish (sessions closing, presence
+# announcements, the Syncer), and the next server's run must not share the cores with it.
+settle() {
+  local i a b
+  for i in $(seq 30); do
+    a=$(cpu_ticks "${PID[chat]:-}" "$MARIADB_PID" "$REDIS_PID")
+    sleep 1
+    b=$(cpu_ticks "${PID[chat]:-}" "$MARIADB_PID" "$REDIS_PID")
+    [ $(( b - a )) -lt 5 ] && return 0
+  done
+  log "still busy after 30 s; going on"
 }
 
 # Waits until the chat server on port $1 has copied its Redis buffer into MariaDB, so that the next
@@ -355,6 +380,7 @@ run_mode() {
   fi
 
   local fan=(--members "$MEMBERS" --step-secs "$STEP_SECS" --latency-secs "$LAT_SECS" --max-secs 240)
+  settle
   log "[$mode] fan-out: sio"
   target sio
   "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --start-rate "$START_RATE" --out "$out/sio-fanout.json" || true
@@ -365,6 +391,7 @@ run_mode() {
   log "[$mode] fan-out: chat"
   target chat
   profiled "$mode-chat-fanout" "${PID[chat]}" "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/chat-fanout.json" || true
+  settle
   log "[$mode] fan-out: ceiling"
   target ceiling
   "${lg[@]}" fanout "${T[@]}" "${fan[@]}" --out "$out/ceiling-fanout.json" || true
@@ -375,6 +402,7 @@ run_mode() {
     target $s
     [ $s = chat ] && T+=(--metrics)
     "${lg[@]}" dm "${T[@]}" "${dm[@]}" --rate "$DM_RATE" --secs "$DM_SECS" --out "$out/$s-dm-rate.json" || true
+    [ $s = chat ] && settle
   done
   for s in sio chat; do
     log "[$mode] dms, closed loop: $s"
