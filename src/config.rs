@@ -448,6 +448,12 @@ pub struct RoomSettings {
     pub dedupe_window: usize,
     /// Receipts (delivered, and read shared with others) only in rooms up to this many members.
     pub receipts_max_members: usize,
+    /// Presence changes are pushed (`presence` frames) to the members of dms and of groups up to
+    /// this many members; members of larger groups ask `GET /api/presence` (a room of 1,000 would
+    /// otherwise cost 999 frames for every connect and disconnect in it).
+    pub presence_max_members: usize,
+    /// Unread counts (in `hello` and `GET /api/rooms`) are exact up to this many and stop there.
+    pub unread_count_max: u64,
 }
 
 impl Default for RoomSettings {
@@ -460,6 +466,8 @@ impl Default for RoomSettings {
             sync_max_per_room: 1000,
             dedupe_window: 4096,
             receipts_max_members: 50,
+            presence_max_members: 100,
+            unread_count_max: 1000,
         }
     }
 }

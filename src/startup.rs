@@ -11,7 +11,7 @@ use actix_web::{web, App};
 
 use crate::actors::notifier::Notifier;
 use crate::actors::media::MediaPool;
-use crate::actors::persister::Persister;
+use crate::actors::persister::{PersistHandle, Persister};
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
 use crate::actors::syncer::Syncer;
@@ -90,12 +90,13 @@ impl Application {
         let vapid = VapidKeys::load_or_generate(&settings.push.vapid_private_key, &webpush::key_file(&settings.push, &settings.media.dir))?;
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
-        let mut registry = RoomRegistry::new(store.clone(), persister.clone(), settings.clone()).with_notifier(notifier.clone());
+        let handle = PersistHandle::new(persister.clone(), &store, cluster.clone());
+        let mut registry = RoomRegistry::new(store.clone(), handle, settings.clone()).with_notifier(notifier.clone());
         if let Some(c) = &cluster {
             registry = registry.with_cluster(c.clone());
         }
         let registry = registry.start();
-        let mut presence = Presence::new(store.clone(), registry.clone());
+        let mut presence = Presence::new(store.clone(), registry.clone()).with_max_members(settings.rooms.presence_max_members);
         if let Some(c) = &cluster {
             presence = presence.with_cluster(c.clone(), stale);
             // Subscribed before serving, so no session misses the events of its first moments.

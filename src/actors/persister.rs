@@ -3,10 +3,14 @@
 //! are durable: committed to the SQL database in embedded mode, appended to the Redis stream
 //! (AOF, fsync always) in production mode (see `Store::make_durable`).
 //!
-//! With Redis, two groups may be in flight at once: the next group's append waits in Redis while
-//! the previous one's AOF fsync runs, instead of waiting for its answer to come back first. That
-//! reorders nothing: only rooms send `Persist`, each has one batch in flight, so two groups never
-//! hold writes of the same room. The SQL database of embedded mode gets one group at a time.
+//! Rooms reach it through a [`PersistHandle`]. With Redis the handle commits a room's batch
+//! itself, on the room's thread, with one Redis round trip (no hop to this actor's thread and
+//! back): Redis already groups the appends of all connections into one AOF fsync per event-loop
+//! turn, and a room's batch already holds everything queued while its previous one was in flight.
+//! The actor's group commit is kept for the SQL database of embedded mode, where one transaction
+//! (one fsync) for the writes of many rooms is what makes it fast; it gets one group at a time.
+//! Neither reorders anything: each room has one batch in flight, so two commits in flight never
+//! hold writes of the same room.
 //!
 //! In cluster mode Redis allocates the messages' seqs (see `crate::cluster`): each caller gets
 //! back where its messages went, and the fan-out event it handed in is published by the same
@@ -48,10 +52,53 @@ type Reply = oneshot::Sender<Result<Vec<Placed>, PersistError>>;
 
 /// One caller's writes.
 struct Waiter {
-    ops: Vec<WriteOp>,
-    fanout: Option<RoomBatch>,
-    base_seq: i64,
+    batch: Persist,
     reply: Reply,
+}
+
+/// How a room makes its batches durable (see the module doc); cheap to clone.
+#[derive(Clone)]
+pub enum PersistHandle {
+    /// Through the Persister actor's group commit (embedded mode).
+    Actor(Addr<Persister>),
+    /// Committed by the caller itself, one Redis round trip per batch (Redis and cluster modes).
+    Direct(Box<Direct>),
+}
+
+/// What a room needs to commit its own batches.
+#[derive(Clone)]
+pub struct Direct {
+    store: Store,
+    cluster: Option<Cluster>,
+}
+
+impl PersistHandle {
+    /// The handle for this deployment: direct with a Redis buffer, else through `actor`.
+    pub fn new(actor: Addr<Persister>, store: &Store, cluster: Option<Cluster>) -> Self {
+        match store.buffer {
+            Some(_) => PersistHandle::Direct(Box::new(Direct { store: store.clone(), cluster })),
+            None => PersistHandle::Actor(actor),
+        }
+    }
+
+    /// Makes `batch` durable; see [`Persist`].
+    pub fn persist(&self, batch: Persist) -> impl std::future::Future<Output = Result<Vec<Placed>, PersistError>> + 'static {
+        let this = self.clone();
+        async move {
+            match this {
+                PersistHandle::Actor(addr) => addr.send(batch).await.unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))),
+                PersistHandle::Direct(d) => {
+                    commit_group(&d.store, d.cluster.as_ref(), &[&batch]).await.pop().unwrap_or_else(|| Err(PersistError::Unavailable("nothing committed".into())))
+                }
+            }
+        }
+    }
+}
+
+impl From<Addr<Persister>> for PersistHandle {
+    fn from(actor: Addr<Persister>) -> Self {
+        PersistHandle::Actor(actor)
+    }
 }
 
 /// See the module doc.
@@ -59,15 +106,13 @@ pub struct Persister {
     store: Store,
     cluster: Option<Cluster>,
     queue: Vec<Waiter>,
-    /// Groups being committed, and how many may be.
-    in_flight: usize,
-    max_in_flight: usize,
+    /// A group is being committed.
+    in_flight: bool,
 }
 
 impl Persister {
     pub fn new(store: Store) -> Self {
-        let max_in_flight = if store.buffer.is_some() { 2 } else { 1 };
-        Self { store, cluster: None, queue: Vec::new(), in_flight: 0, max_in_flight }
+        Self { store, cluster: None, queue: Vec::new(), in_flight: false }
     }
 
     /// Cluster mode: seqs allocated by Redis, fan-out published on the bus.
@@ -77,22 +122,23 @@ impl Persister {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight >= self.max_in_flight || self.queue.is_empty() {
+        if self.in_flight || self.queue.is_empty() {
             return;
         }
-        self.in_flight += 1;
+        self.in_flight = true;
         let batch = std::mem::take(&mut self.queue);
         let store = self.store.clone();
         let cluster = self.cluster.clone();
         let work = async move {
-            let results = commit_group(&store, cluster.as_ref(), &batch).await;
+            let refs: Vec<&Persist> = batch.iter().map(|w| &w.batch).collect();
+            let results = commit_group(&store, cluster.as_ref(), &refs).await;
             (batch, results)
         };
         ctx.spawn(work.into_actor(self).map(|(batch, results), act, ctx| {
             for (w, result) in batch.into_iter().zip(results) {
                 let _ = w.reply.send(result);
             }
-            act.in_flight -= 1;
+            act.in_flight = false;
             act.flush(ctx);
         }));
     }
@@ -101,9 +147,8 @@ impl Persister {
 /// Commits every waiter's writes in one go; if that fails and there were several waiters, each
 /// is retried alone so one bad write cannot fail the others. Retrying is safe in cluster mode
 /// too: a message appended by the failed try is found by its client id.
-async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[Waiter]) -> Vec<Result<Vec<Placed>, PersistError>> {
-    let refs: Vec<&Waiter> = batch.iter().collect();
-    match commit(store, cluster, &refs).await {
+async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[&Persist]) -> Vec<Result<Vec<Placed>, PersistError>> {
+    match commit(store, cluster, batch).await {
         Ok(placed) => {
             metrics::inc(&metrics::PERSIST_BATCHES);
             placed.into_iter().map(Ok).collect()
@@ -115,7 +160,7 @@ async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[Waiter]
         Err(_) => {
             let mut out = Vec::with_capacity(batch.len());
             for w in batch {
-                let one = commit(store, cluster, &[w]).await;
+                let one = commit(store, cluster, &[*w]).await;
                 out.push(one.map(|mut p| p.pop().unwrap_or_default()).map_err(|e| {
                     metrics::inc(&metrics::PERSIST_FAILURES);
                     to_persist_error(e)
@@ -129,7 +174,7 @@ async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[Waiter]
 
 /// Makes the waiters' writes durable together; returns each waiter's placements. Outside cluster
 /// mode every message keeps the seq it came with.
-async fn commit(store: &Store, cluster: Option<&Cluster>, batch: &[&Waiter]) -> Result<Vec<Vec<Placed>>, StoreError> {
+async fn commit(store: &Store, cluster: Option<&Cluster>, batch: &[&Persist]) -> Result<Vec<Vec<Placed>>, StoreError> {
     if let Some(c) = cluster {
         return commit_cluster(store, c, batch).await;
     }
@@ -150,7 +195,7 @@ fn as_given(ops: &[WriteOp]) -> Vec<Placed> {
 
 /// Writes control changes through to SQL (then publishes their fan-out) and appends the rest with
 /// one call of the cluster append script; returns each waiter's placements.
-async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Waiter]) -> Result<Vec<Vec<Placed>>, StoreError> {
+async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Persist]) -> Result<Vec<Vec<Placed>>, StoreError> {
     let control: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().filter(|o| o.is_control()).cloned()).collect();
     if !control.is_empty() {
         store.apply_writes(&control).await?;
@@ -208,7 +253,7 @@ impl Handler<Persist> for Persister {
 
     fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        self.queue.push(Waiter { ops: msg.ops, fanout: msg.fanout, base_seq: msg.base_seq, reply: tx });
+        self.queue.push(Waiter { batch: msg, reply: tx });
         self.flush(ctx);
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))) })
     }

@@ -1,5 +1,6 @@
 //! Presence: who is online (any open session) and since when they were last seen. When a user's
-//! first session opens or last one closes, everyone who shares a room with them is told.
+//! first session opens or last one closes, everyone who shares a dm or a group of at most
+//! `rooms.presence_max_members` members with them is told (see `Store::presence_peers`).
 //!
 //! In cluster mode the counts live in Redis (`crate::cluster::presence`): a user is online while
 //! a session is open on any node. This actor renews the node's key every `cluster.heartbeat_ms`
@@ -11,19 +12,22 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::cluster::Cluster;
+use crate::config::RoomSettings;
 
-use super::outbox::Deliver;
+use super::outbox::{Deliver, SessionHandle};
 use super::registry::{DeliverToUsers, RoomRegistry};
 use crate::ids::{now_ms, SessionId, UserId};
 use crate::protocol::{PresenceOut, ServerFrame};
 use crate::store::Store;
 
-/// A session of `user` opened.
+/// A session of `user` opened. The presence of the people it hears about who are online now
+/// (see `Store::presence_peers`) is handed to `handle` (the session writes it after `hello`).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct SessionUp {
     pub user: UserId,
     pub session: SessionId,
+    pub handle: SessionHandle,
 }
 
 /// A session of `user` closed.
@@ -34,11 +38,14 @@ pub struct SessionDown {
     pub session: SessionId,
 }
 
-/// The presence of everyone who shares a room with `user` and is online now.
+/// Who is online now among the people `user` hears presence changes of (see
+/// `Store::presence_peers`: the snapshot a session gets after `hello`), or among everyone who
+/// shares a room with `user` (`everyone`, for `GET /api/presence`).
 #[derive(Message, Debug)]
 #[rtype(result = "Vec<PresenceOut>")]
 pub struct OnlineContacts {
     pub user: UserId,
+    pub everyone: bool,
 }
 
 /// Whether `user` has an open session (for push decisions and tests).
@@ -57,11 +64,19 @@ pub struct Presence {
     cluster: Option<Cluster>,
     /// Cluster mode: users a previous run of this node left online, announced offline at start.
     stale: Vec<UserId>,
+    /// Presence is pushed within dms and groups up to this size (`rooms.presence_max_members`).
+    max_members: usize,
 }
 
 impl Presence {
     pub fn new(store: Store, registry: Addr<RoomRegistry>) -> Self {
-        Self { store, registry, online: HashMap::new(), cluster: None, stale: Vec::new() }
+        Self { store, registry, online: HashMap::new(), cluster: None, stale: Vec::new(), max_members: RoomSettings::default().presence_max_members }
+    }
+
+    /// Pushes presence within dms and groups of at most `max` members.
+    pub fn with_max_members(mut self, max: usize) -> Self {
+        self.max_members = max;
+        self
     }
 
     /// Cluster mode; `stale` are the users `Cluster::sweep_own` found (offline now).
@@ -114,6 +129,7 @@ impl Presence {
         let store = self.store.clone();
         let who = user.clone();
         let cluster = self.cluster.clone();
+        let max_members = self.max_members;
         let work = async move {
             // Skipped if the state changed again meanwhile (the later change announces itself).
             if let Some(c) = &cluster {
@@ -127,8 +143,8 @@ impl Presence {
                 }
             }
             // People I blocked do not see my presence.
-            let hidden = store.blocked_by(&who).await?;
-            let users = store.co_members(&who).await?;
+            let (hidden, _) = store.blocks_around(&who).await?;
+            let users = store.presence_peers(&who, max_members).await?;
             Ok::<_, AnnounceError>(users.into_iter().filter(|u| !hidden.contains(u)).collect::<Vec<_>>())
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, _| {
@@ -180,12 +196,56 @@ impl Handler<SessionUp> for Presence {
         sessions.push(msg.session);
         let first = sessions.len() == 1;
         if self.cluster.is_some() {
+            self.snapshot(msg.user.clone(), msg.handle, false, ctx);
             return self.count(msg.user, true);
         }
-        if first {
-            self.announce(msg.user, true, None, ctx);
-        }
+        self.snapshot(msg.user, msg.handle, first, ctx);
         Box::pin(actix::fut::ready(()))
+    }
+}
+
+impl Presence {
+    /// Hands a new session the presence of its user's online peers and, outside cluster mode when
+    /// `announce` (the user's first session), tells those peers the user is online: one lookup of
+    /// the peers for both, the one a connect costs.
+    fn snapshot(&mut self, user: UserId, handle: SessionHandle, announce: bool, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let cluster = self.cluster.clone();
+        let max_members = self.max_members;
+        let who = user.clone();
+        let work = async move {
+            let peers = store.presence_peers(&who, max_members).await?;
+            let (hidden, blockers) = store.blocks_around(&who).await?;
+            let online = match &cluster {
+                Some(c) if !peers.is_empty() => Some(c.online_among(&peers).await?),
+                _ => None,
+            };
+            Ok::<_, AnnounceError>((peers, hidden, blockers, online))
+        };
+        ctx.spawn(work.into_actor(self).map(move |res, act, _| {
+            let (peers, hidden, blockers, online) = match res {
+                Ok(v) => v,
+                Err(e) => return tracing::warn!(user = %user, error = %e, "could not look up presence peers"),
+            };
+            let here: Vec<bool> = match online {
+                Some(o) => o,
+                None => peers.iter().map(|u| act.online.contains_key(u)).collect(),
+            };
+            for (peer, on) in peers.iter().zip(here) {
+                if on && !blockers.contains(peer) {
+                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user: peer.clone(), online: true, last_seen: None }));
+                    handle.offer(&frame);
+                }
+            }
+            // Skipped if the user went offline again meanwhile (that change announces itself).
+            if announce && act.online.contains_key(&user) {
+                let users: Vec<UserId> = peers.into_iter().filter(|u| !hidden.contains(u)).collect();
+                if !users.is_empty() {
+                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user, online: true, last_seen: None }));
+                    act.registry.do_send(DeliverToUsers { users, frame, except: None });
+                }
+            }
+        }));
     }
 }
 
@@ -214,8 +274,10 @@ impl Handler<OnlineContacts> for Presence {
     fn handle(&mut self, msg: OnlineContacts, _ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
         let cluster = self.cluster.clone();
+        let max_members = self.max_members;
         let work = async move {
-            let users = store.co_members(&msg.user).await.unwrap_or_default();
+            let users = if msg.everyone { store.co_members(&msg.user).await } else { store.presence_peers(&msg.user, max_members).await };
+            let users = users.unwrap_or_default();
             let blockers = store.blockers_of(&msg.user).await.unwrap_or_default();
             let users: Vec<UserId> = users.into_iter().filter(|u| !blockers.contains(u)).collect();
             let online = match &cluster {

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::notifier::Notifier;
 use super::outbox::{CloseSession, Deliver, SessionHandle};
-use super::persister::Persister;
+use super::persister::PersistHandle;
 use super::room::{Join, Leave, Room, RoomBus, RoomDeps};
 use crate::cluster::bus::{BusEvent, BusItem, BusResubscribed, ChangeItem, FromBus};
 use crate::cluster::Cluster;
@@ -35,6 +35,16 @@ use crate::store::Store;
 #[rtype(result = "Result<Addr<Room>, ChatError>")]
 pub struct GetRoom {
     pub room: RoomId,
+}
+
+/// The same for a session: a room started for it runs on `home`, the session's own thread, so
+/// the room's work for that session (its sends, their acks, its frames) never crosses threads.
+/// The first session to need a room decides where it runs (in a dm, usually the first to write).
+#[derive(Message, Debug)]
+#[rtype(result = "Result<Addr<Room>, ChatError>")]
+pub struct OpenRoom {
+    pub room: RoomId,
+    pub home: ArbiterHandle,
 }
 
 /// A session opened: index it and attach it to the running rooms its user is in.
@@ -109,13 +119,15 @@ type Waiters = Vec<oneshot::Sender<Result<Addr<Room>, ChatError>>>;
 /// See the module doc.
 pub struct RoomRegistry {
     store: Store,
-    persister: Addr<Persister>,
+    persister: PersistHandle,
     settings: Arc<Settings>,
     notifier: Option<Addr<Notifier>>,
     rooms: HashMap<RoomId, Addr<Room>>,
     /// Members of each running room, by user (to attach new sessions).
     running_by_user: HashMap<UserId, HashSet<RoomId>>,
     loading: HashMap<RoomId, Waiters>,
+    /// Where a room being loaded will run, when a session asked for it first (see `OpenRoom`).
+    homes: HashMap<RoomId, ArbiterHandle>,
     sessions: HashMap<UserId, HashMap<SessionId, SessionHandle>>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
@@ -130,15 +142,16 @@ pub struct RoomRegistry {
 }
 
 impl RoomRegistry {
-    pub fn new(store: Store, persister: Addr<Persister>, settings: Arc<Settings>) -> Self {
+    pub fn new(store: Store, persister: impl Into<PersistHandle>, settings: Arc<Settings>) -> Self {
         Self {
             store,
-            persister,
+            persister: persister.into(),
             settings,
             notifier: None,
             rooms: HashMap::new(),
             running_by_user: HashMap::new(),
             loading: HashMap::new(),
+            homes: HashMap::new(),
             sessions: HashMap::new(),
             arbiters: Vec::new(),
             next_arbiter: 0,
@@ -187,6 +200,9 @@ impl RoomRegistry {
         let load = async move { store.load_room(&id).await };
         ctx.spawn(load.into_actor(self).map(move |res, act, ctx| {
             let waiters = act.loading.remove(&room).unwrap_or_default();
+            if res.as_ref().map_or(true, |r| r.is_none()) {
+                act.homes.remove(&room);
+            }
             let outcome = match res {
                 Ok(Some(rec)) => Ok(act.start_room(rec, ctx)),
                 Ok(None) => Err(ChatError::NotFound("room")),
@@ -254,9 +270,14 @@ impl RoomRegistry {
             cluster: self.cluster.clone(),
         };
         let id = rec.id.clone();
-        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
-        self.next_arbiter = self.next_arbiter.wrapping_add(1);
-        let addr = Room::start_in_arbiter(arbiter, move |_| Room::new(rec, sessions, deps));
+        let addr = match self.homes.remove(&id) {
+            Some(home) => Room::start_in_arbiter(&home, move |_| Room::new(rec, sessions, deps)),
+            None => {
+                let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+                self.next_arbiter = self.next_arbiter.wrapping_add(1);
+                Room::start_in_arbiter(arbiter, move |_| Room::new(rec, sessions, deps))
+            }
+        };
         self.rooms.insert(id, addr.clone());
         addr
     }
@@ -300,6 +321,22 @@ impl Handler<GetRoom> for RoomRegistry {
     type Result = ResponseFuture<Result<Addr<Room>, ChatError>>;
 
     fn handle(&mut self, msg: GetRoom, ctx: &mut Context<Self>) -> Self::Result {
+        self.get_room(msg.room, None, ctx)
+    }
+}
+
+impl Handler<OpenRoom> for RoomRegistry {
+    type Result = ResponseFuture<Result<Addr<Room>, ChatError>>;
+
+    fn handle(&mut self, msg: OpenRoom, ctx: &mut Context<Self>) -> Self::Result {
+        self.get_room(msg.room, Some(msg.home), ctx)
+    }
+}
+
+impl RoomRegistry {
+    /// The room's running actor, or one started on `home` (else on the room threads).
+    fn get_room(&mut self, room: RoomId, home: Option<ArbiterHandle>, ctx: &mut Context<Self>) -> ResponseFuture<Result<Addr<Room>, ChatError>> {
+        let msg = GetRoom { room };
         if let Some(addr) = self.rooms.get(&msg.room) {
             if addr.connected() {
                 let addr = addr.clone();
@@ -310,6 +347,11 @@ impl Handler<GetRoom> for RoomRegistry {
             self.forget_room(&msg.room);
         }
         let (tx, rx) = oneshot::channel();
+        if let Some(home) = home {
+            if !self.loading.contains_key(&msg.room) {
+                self.homes.insert(msg.room.clone(), home);
+            }
+        }
         self.ensure_loading(msg.room.clone(), ctx);
         self.loading.entry(msg.room).or_default().push(tx);
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ChatError::Unavailable("room registry".into()))) })

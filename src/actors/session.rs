@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::outbox::{self, CloseSession, SessionHandle};
-use super::presence::{OnlineContacts, Presence, SessionDown, SessionUp};
-use super::registry::{GetRoom, RoomRegistry, SessionClosed, SessionOpened};
+use super::presence::{Presence, SessionDown, SessionUp};
+use super::registry::{OpenRoom, RoomRegistry, SessionClosed, SessionOpened};
 use super::room::{MarkDelivered, MarkRead, Post, Room, Typing};
 use crate::config::Settings;
 use crate::error::ChatError;
@@ -289,7 +289,7 @@ impl WsSession {
             return;
         }
         self.rooms.remove(&room);
-        let ask = self.deps.registry.send(GetRoom { room: room.clone() });
+        let ask = self.deps.registry.send(OpenRoom { room: room.clone(), home: Arbiter::current() });
         ctx.wait(ask.into_actor(self).map(move |res, act, ctx| {
             let res = res.map_err(ChatError::from).and_then(|r| r);
             if let Ok(addr) = &res {
@@ -599,11 +599,12 @@ impl Actor for WsSession {
         let deps = self.deps.clone();
         let user = self.user.id.clone();
         let session = self.id.clone();
+        let presence_handle = handle.clone();
         let setup = async move {
             deps.registry.send(SessionOpened { handle }).await?;
-            deps.presence.send(SessionUp { user: user.clone(), session }).await?;
+            deps.presence.send(SessionUp { user: user.clone(), session, handle: presence_handle }).await?;
             let settings = deps.store.settings(&user).await?;
-            Ok::<_, ChatError>((deps.store.rooms_for_user(&user).await?, settings))
+            Ok::<_, ChatError>((deps.store.rooms_for_user(&user, deps.settings.rooms.unread_count_max).await?, settings))
         };
         // Wait: no client frame is handled before `hello` is out.
         ctx.wait(setup.into_actor(self).map(|res, act, ctx| match res {
@@ -611,15 +612,10 @@ impl Actor for WsSession {
                 act.settings = settings;
                 let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
                 act.send_frame(ServerFrame::Hello(hello), ctx);
+                // The presence snapshot (see `SessionUp`) and anything else that came first.
                 for f in act.early.take().unwrap_or_default() {
                     act.write(&f, ctx);
                 }
-                let ask = act.deps.presence.send(OnlineContacts { user: act.user.id.clone() });
-                ctx.spawn(ask.into_actor(act).map(|res, act, ctx| {
-                    for p in res.unwrap_or_default() {
-                        act.send_frame(ServerFrame::Presence(p), ctx);
-                    }
-                }));
             }
             Err(e) => {
                 tracing::error!(session = %act.id, error = %e, "session setup failed");

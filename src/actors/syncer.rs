@@ -1,19 +1,20 @@
 //! The Syncer: on a timer, drains the Redis write buffer into SQL through SeaORM. Each round reads
-//! a batch of stream entries through the consumer group (its own unfinished ones first, then
-//! entries of dead consumers, then new ones), applies them in one transaction, and only after the
-//! commit acks and deletes them. Applying is idempotent, so an entry delivered again after a crash
+//! batches of stream entries through the consumer group (its own unfinished ones first when it may
+//! have some, at start or after a failure, and dead consumers' entries now and then; otherwise
+//! only new ones), applies each batch in one transaction of a constant number of statements
+//! (`store::apply`) while the next batch is read, and only after the commit acks and deletes them. Applying is idempotent, so an entry delivered again after a crash
 //! inserts nothing twice. An entry that keeps failing on its own while the database is healthy is
 //! moved to the dead-letter stream instead of blocking the rest.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use crate::config::RedisSettings;
 use crate::ids::RoomId;
 use crate::metrics;
-use crate::store::buffer::{Entry, RedisBuffer};
+use crate::store::buffer::{Entry, Look, RedisBuffer};
 use crate::store::{Store, WriteOp};
 
 /// Runs one drain round now (tests use it to avoid waiting for the timer).
@@ -30,11 +31,16 @@ pub struct Syncer {
     busy: bool,
     /// Failed tries per entry id while the database was healthy.
     attempts: HashMap<String, u32>,
+    /// This consumer may hold unacked entries (at start, after a failed round): the next round
+    /// looks for them (and for dead consumers' entries) before reading new ones.
+    look_everywhere: bool,
+    /// When dead consumers' entries were last looked for.
+    last_claim: Instant,
 }
 
 impl Syncer {
     pub fn new(store: Store, buffer: RedisBuffer, settings: RedisSettings, consumer: String) -> Self {
-        Self { store, buffer, settings, consumer, busy: false, attempts: HashMap::new() }
+        Self { store, buffer, settings, consumer, busy: false, attempts: HashMap::new(), look_everywhere: true, last_claim: Instant::now() }
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
@@ -42,19 +48,23 @@ impl Syncer {
             return;
         }
         self.busy = true;
+        // Dead consumers' entries wait `claim_idle_ms` before they may be claimed anyway.
+        let claim_due = self.last_claim.elapsed() >= Duration::from_millis(self.settings.claim_idle_ms / 2);
+        let look = if self.look_everywhere || claim_due { Look::Everywhere } else { Look::New };
+        if look == Look::Everywhere {
+            self.last_claim = Instant::now();
+        }
         let store = self.store.clone();
         let buffer = self.buffer.clone();
         let consumer = self.consumer.clone();
         let settings = self.settings.clone();
         let mut attempts = std::mem::take(&mut self.attempts);
         let work = async move {
-            let outcome = drain_once(&store, &buffer, &consumer, &settings, &mut attempts).await;
-            if let Ok((len, age)) = buffer.backlog().await {
+            let outcome = drain(&store, &buffer, &consumer, &settings, &mut attempts, look).await;
+            if let Ok((len, age, dead)) = buffer.backlog().await {
                 metrics::WRITE_BUFFER_DEPTH.store(len, std::sync::atomic::Ordering::Relaxed);
                 metrics::SYNC_LAG_MS.store(age, std::sync::atomic::Ordering::Relaxed);
-            }
-            if let Ok(n) = buffer.dead_letter_count().await {
-                metrics::DEAD_LETTERS.store(n, std::sync::atomic::Ordering::Relaxed);
+                metrics::DEAD_LETTERS.store(dead, std::sync::atomic::Ordering::Relaxed);
             }
             (outcome, attempts)
         };
@@ -62,28 +72,74 @@ impl Syncer {
             act.attempts = attempts;
             act.busy = false;
             match outcome {
-                // A full batch means more is waiting: go again at once.
-                Ok(n) if n >= act.settings.sync_batch => act.round(ctx),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "sync round failed; will retry"),
+                Ok(d) => {
+                    act.look_everywhere = !d.clean;
+                    // More is waiting: go again at once.
+                    if d.more {
+                        act.round(ctx);
+                    }
+                }
+                Err(e) => {
+                    act.look_everywhere = true;
+                    tracing::warn!(error = %e, "sync round failed; will retry");
+                }
             }
         }));
     }
 }
 
-/// One round; returns how many entries it handled.
-async fn drain_once(
+/// Batches one round applies at most before it updates the metrics and goes again.
+const BATCHES_PER_ROUND: usize = 20;
+
+/// What a round did.
+struct Drained {
+    /// Every entry this consumer read was acked (or dead-lettered).
+    clean: bool,
+    /// The last batch was full: more is waiting.
+    more: bool,
+}
+
+/// One round: applies batches of entries until one comes back short (or `BATCHES_PER_ROUND`),
+/// each in one transaction, while the next batch is read from Redis.
+async fn drain(
     store: &Store,
     buffer: &RedisBuffer,
     consumer: &str,
     settings: &RedisSettings,
     attempts: &mut HashMap<String, u32>,
-) -> Result<usize, crate::store::StoreError> {
-    let entries = buffer.read(consumer, settings.sync_batch, settings.claim_idle_ms).await?;
-    if entries.is_empty() {
-        return Ok(0);
+    look: Look,
+) -> Result<Drained, crate::store::StoreError> {
+    let mut batch = buffer.read(consumer, settings.sync_batch, settings.claim_idle_ms, look).await?;
+    let mut clean = true;
+    for _ in 0..BATCHES_PER_ROUND {
+        if batch.is_empty() {
+            return Ok(Drained { clean, more: false });
+        }
+        let full = batch.len() >= settings.sync_batch;
+        tracing::debug!(entries = batch.len(), "applying a batch of the write buffer");
+        let next = async {
+            if full {
+                buffer.read(consumer, settings.sync_batch, settings.claim_idle_ms, Look::New).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (applied, next) = tokio::join!(apply_batch(store, buffer, settings, attempts, batch), next);
+        clean &= applied?;
+        batch = next?;
     }
-    let n = entries.len();
+    // Read but not applied: the next round looks for them first.
+    Ok(Drained { clean: clean && batch.is_empty(), more: true })
+}
+
+/// Applies `entries` in one transaction and acks them; returns whether none was left unacked.
+async fn apply_batch(
+    store: &Store,
+    buffer: &RedisBuffer,
+    settings: &RedisSettings,
+    attempts: &mut HashMap<String, u32>,
+    entries: Vec<Entry>,
+) -> Result<bool, crate::store::StoreError> {
     let (good, bad): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(|e| e.ops.is_ok());
     for e in bad {
         let why = e.ops.err().unwrap_or_default();
@@ -99,7 +155,7 @@ async fn drain_once(
             }
             metrics::inc(&metrics::SYNC_BATCHES);
             metrics::SYNC_ROWS.fetch_add(all.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            Ok(n)
+            Ok(true)
         }
         Err(e) if !store.ping().await => {
             tracing::warn!(error = %e, "database unavailable; the backlog stays in Redis");
@@ -107,6 +163,7 @@ async fn drain_once(
         }
         Err(e) => {
             tracing::warn!(error = %e, entries = good.len(), "batch failed; applying entries one by one");
+            let mut clean = true;
             for entry in good {
                 let ops = entry.ops.clone().unwrap_or_default();
                 match store.apply_writes(&ops).await {
@@ -121,11 +178,13 @@ async fn drain_once(
                             tracing::error!(entry = %entry.id, error = %err, tries = *tries, "write-buffer entry keeps failing; moved to the dead-letter stream");
                             buffer.dead_letter(&entry.id, &RedisBuffer::payload_of(&ops), &err.to_string()).await?;
                             attempts.remove(&entry.id);
+                        } else {
+                            clean = false;
                         }
                     }
                 }
             }
-            Ok(n)
+            Ok(clean)
         }
     }
 }

@@ -57,7 +57,7 @@ pub(super) async fn require_member(state: &AppState, room: &RoomId, user: &UserI
 
 /// `GET /api/rooms` → {rooms: [{id, kind, name, last_seq, unread}]}.
 pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
-    let rooms = state.store.rooms_for_user(&auth.id()).await?;
+    let rooms = state.store.rooms_for_user(&auth.id(), state.settings.rooms.unread_count_max).await?;
     Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
 }
 

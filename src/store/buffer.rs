@@ -18,10 +18,19 @@ use std::collections::HashMap;
 
 use deadpool_redis::{Pool, Runtime};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
-use redis::Value;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Value};
 
 use super::writes::{NewMessage, WriteOp};
 use crate::ids::{MessageId, RoomId, UserId};
+
+/// Source of `RedisBuffer::serial`.
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    /// Each thread's append connection, per buffer (see `RedisBuffer::local_conn`).
+    static LOCAL_CONNS: std::cell::RefCell<Vec<(u64, MultiplexedConnection)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Name of the consumer group of Syncers.
 pub const GROUP: &str = "syncers";
@@ -40,6 +49,15 @@ pub enum BufferError {
     Conflict(String),
     #[error("cannot encode or decode a buffered write: {0}")]
     Codec(String),
+}
+
+/// Where [`RedisBuffer::read`] looks for entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Look {
+    /// Only entries never delivered to a consumer.
+    New,
+    /// This consumer's unacked entries and dead consumers' first, then new ones.
+    Everywhere,
 }
 
 /// An acked message remembered by client id: (id, seq, ts).
@@ -159,6 +177,10 @@ pub struct Overlay {
 #[derive(Clone)]
 pub struct RedisBuffer {
     pool: Pool,
+    /// For the append path's connections (see `local_conn`).
+    client: redis::Client,
+    /// Tells this buffer's connections apart from other buffers' in the same thread.
+    serial: u64,
     prefix: String,
     cid_ttl_secs: u64,
     append: std::sync::Arc<redis::Script>,
@@ -186,8 +208,11 @@ impl RedisBuffer {
         pool_cfg.timeouts.recycle = Some(std::time::Duration::from_secs(2));
         cfg.pool = Some(pool_cfg);
         let pool = cfg.create_pool(Some(Runtime::Tokio1)).map_err(|e| BufferError::Config(e.to_string()))?;
+        let client = redis::Client::open(url)?;
         let buf = Self {
             pool,
+            client,
+            serial: NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             prefix: prefix.to_owned(),
             cid_ttl_secs: cid_ttl_secs.max(60),
             append: std::sync::Arc::new(redis::Script::new(APPEND)),
@@ -201,6 +226,42 @@ impl RedisBuffer {
     /// A pooled connection (the cluster module runs its own commands on the same Redis).
     pub async fn conn(&self) -> Result<deadpool_redis::Connection, BufferError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// This thread's connection for appends, opened on first use. Its I/O runs on the thread of
+    /// the room that appends, so a write makes no hop to another thread and back, and the appends
+    /// of all rooms on a thread are pipelined on one socket (Redis then fsyncs them together).
+    /// There is no pool checkout, and no PING before each use as a pooled connection has.
+    async fn local_conn(&self) -> Result<MultiplexedConnection, BufferError> {
+        let found = LOCAL_CONNS.with(|l| l.borrow().iter().find(|(s, _)| *s == self.serial).map(|(_, c)| c.clone()));
+        if let Some(c) = found {
+            return Ok(c);
+        }
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)));
+        let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+        LOCAL_CONNS.with(|l| l.borrow_mut().push((self.serial, c.clone())));
+        Ok(c)
+    }
+
+    /// Forgets this thread's append connection after an error (the next append opens another).
+    fn drop_local_conn(&self) {
+        LOCAL_CONNS.with(|l| l.borrow_mut().retain(|(s, _)| *s != self.serial));
+    }
+
+    /// Runs an append script on this thread's connection.
+    async fn invoke<T: redis::FromRedisValue>(&self, inv: &redis::ScriptInvocation<'_>) -> Result<T, BufferError> {
+        let mut c = self.local_conn().await?;
+        match inv.invoke_async(&mut c).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_timeout() {
+                    self.drop_local_conn();
+                }
+                Err(e.into())
+            }
+        }
     }
 
     async fn config_get(&self, key: &str) -> Result<String, BufferError> {
@@ -299,8 +360,7 @@ impl RedisBuffer {
         for (room, id, overlay) in &overlays {
             inv.arg(self.overlay_key(room)).arg(id.as_str()).arg(encode(overlay)?);
         }
-        let mut c = self.conn().await?;
-        let (status, detail): (String, String) = inv.invoke_async(&mut c).await?;
+        let (status, detail): (String, String) = self.invoke(&inv).await?;
         if status == "conflict" {
             return Err(BufferError::Conflict(detail));
         }
@@ -335,8 +395,7 @@ impl RedisBuffer {
         for (room, id, overlay) in &overlays {
             inv.arg(self.overlay_key(room)).arg(id.as_str()).arg(encode(overlay)?);
         }
-        let mut c = self.conn().await?;
-        let out: Vec<String> = inv.invoke_async(&mut c).await?;
+        let out: Vec<String> = self.invoke(&inv).await?;
         out.iter().skip(1).map(|r| parse_placed(r).ok_or_else(|| BufferError::Codec(format!("unexpected append answer {r}")))).collect()
     }
 
@@ -429,10 +488,15 @@ impl RedisBuffer {
             .collect())
     }
 
-    /// Reads up to `count` entries for `consumer`: its own unacked ones first (after a restart),
-    /// then entries idle longer than `claim_idle_ms` in other consumers (dead nodes), then new ones.
-    pub async fn read(&self, consumer: &str, count: usize, claim_idle_ms: u64) -> Result<Vec<Entry>, BufferError> {
+    /// Reads up to `count` entries for `consumer`. With `Look::Everywhere`: its own unacked ones
+    /// first (after a restart or a failed round), then entries idle longer than `claim_idle_ms`
+    /// in other consumers (dead nodes), then new ones; with `Look::New`, only new ones (one round
+    /// trip).
+    pub async fn read(&self, consumer: &str, count: usize, claim_idle_ms: u64, look: Look) -> Result<Vec<Entry>, BufferError> {
         let mut c = self.conn().await?;
+        if look == Look::New {
+            return self.read_new(&mut c, consumer, count).await;
+        }
         let own: StreamReadReply = redis::cmd("XREADGROUP")
             .arg("GROUP").arg(GROUP).arg(consumer)
             .arg("COUNT").arg(count)
@@ -452,11 +516,15 @@ impl RedisBuffer {
             tracing::warn!(entries = claimed.claimed.len(), "claimed write-buffer entries from a dead consumer");
             return Ok(claimed.claimed.into_iter().map(|e| to_entry(e, 2)).collect());
         }
+        self.read_new(&mut c, consumer, count).await
+    }
+
+    async fn read_new(&self, c: &mut deadpool_redis::Connection, consumer: &str, count: usize) -> Result<Vec<Entry>, BufferError> {
         let fresh: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP").arg(GROUP).arg(consumer)
             .arg("COUNT").arg(count)
             .arg("STREAMS").arg(self.stream()).arg(">")
-            .query_async(&mut c)
+            .query_async(c)
             .await?;
         Ok(fresh.map(flatten).unwrap_or_default().into_iter().map(|e| to_entry(e, 1)).collect())
     }
@@ -495,25 +563,22 @@ impl RedisBuffer {
         Ok(())
     }
 
-    /// (entries waiting, age in ms of the oldest) for the metrics.
-    pub async fn backlog(&self) -> Result<(i64, i64), BufferError> {
+    /// (entries waiting, age in ms of the oldest, dead letters) for the metrics, in one round trip.
+    pub async fn backlog(&self) -> Result<(i64, i64, i64), BufferError> {
         let mut c = self.conn().await?;
-        let len: i64 = redis::cmd("XLEN").arg(self.stream()).query_async(&mut c).await?;
-        let first: redis::streams::StreamRangeReply =
-            redis::cmd("XRANGE").arg(self.stream()).arg("-").arg("+").arg("COUNT").arg(1).query_async(&mut c).await?;
+        let (len, first, dead): (i64, redis::streams::StreamRangeReply, i64) = redis::pipe()
+            .cmd("XLEN").arg(self.stream())
+            .cmd("XRANGE").arg(self.stream()).arg("-").arg("+").arg("COUNT").arg(1)
+            .cmd("XLEN").arg(self.dead_letters())
+            .query_async(&mut c)
+            .await?;
         let age = first
             .ids
             .first()
             .and_then(|e| e.id.split('-').next()?.parse::<i64>().ok())
             .map(|ms| (crate::ids::now_ms() - ms).max(0))
             .unwrap_or(0);
-        Ok((len, age))
-    }
-
-    /// Entries in the dead-letter stream.
-    pub async fn dead_letter_count(&self) -> Result<i64, BufferError> {
-        let mut c = self.conn().await?;
-        Ok(redis::cmd("XLEN").arg(self.dead_letters()).query_async(&mut c).await?)
+        Ok((len, age, dead))
     }
 
     /// The raw payload of an entry as read (for dead-lettering).

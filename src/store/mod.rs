@@ -3,6 +3,7 @@
 //! only by the Persister (embedded mode) or the Syncer (buffered mode).
 
 pub mod admin;
+pub mod apply;
 pub mod buffer;
 pub mod media;
 pub mod messages;

@@ -237,7 +237,10 @@ impl Store {
 
     /// `user`'s rooms with last seq and unread count (messages from others after their read
     /// mark); a dm is named after the other member.
-    pub async fn rooms_for_user(&self, user: &UserId) -> Result<Vec<RoomSummary>, StoreError> {
+    /// Unread counts are exact up to `unread_max` and stop there: only the room's last
+    /// `unread_max` seqs are counted, so a member far behind in a busy room costs a bounded index
+    /// range, not a scan of everything they have not read.
+    pub async fn rooms_for_user(&self, user: &UserId, unread_max: u64) -> Result<Vec<RoomSummary>, StoreError> {
         #[derive(FromQueryResult)]
         struct Row {
             id: String,
@@ -248,17 +251,24 @@ impl Store {
             unread: i64,
         }
         let me = user.0.clone();
-        let rows = Row::find_by_statement(Statement::from_sql_and_values(
-            self.db.get_database_backend(),
+        let backend = self.db.get_database_backend();
+        let greatest = if backend == sea_orm::DbBackend::Sqlite { "MAX" } else { "GREATEST" };
+        let sql = format!(
             "SELECT r.id AS id, r.kind AS kind, \
                COALESCE(r.name, (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
                                  WHERE o.room_id = r.id AND o.user_id <> ? LIMIT 1)) AS name, \
                r.last_seq AS last_seq, m.last_read_seq AS last_read_seq, \
-               (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq \
+               (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id \
+                  AND x.seq > {greatest}(m.last_read_seq, r.last_seq - ?) \
                   AND x.sender_id <> ? AND x.deleted = ?) AS unread \
              FROM room_members m JOIN rooms r ON r.id = m.room_id \
-             WHERE m.user_id = ? ORDER BY r.last_seq DESC, r.created_at DESC",
-            [me.clone().into(), me.clone().into(), false.into(), me.into()],
+             WHERE m.user_id = ? ORDER BY r.last_seq DESC, r.created_at DESC"
+        );
+        let cap = unread_max.min(i64::MAX as u64) as i64;
+        let rows = Row::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [me.clone().into(), cap.into(), me.clone().into(), false.into(), me.into()],
         ))
         .all(&self.db)
         .await?;
@@ -276,8 +286,8 @@ impl Store {
             let id = RoomId(r.id);
             let mut unread = r.unread;
             if buffered_seq > r.last_seq {
-                let newer = buffer.unsynced(&id, r.last_seq.max(r.last_read_seq), None).await?;
-                unread += newer.iter().filter(|m| m.sender != *user).count() as i64;
+                let newer = buffer.unsynced(&id, r.last_seq.max(r.last_read_seq).max(buffered_seq - cap), None).await?;
+                unread = (unread + newer.iter().filter(|m| m.sender != *user).count() as i64).min(cap);
             }
             out.push(RoomSummary { id, kind: r.kind, name: r.name, last_seq: r.last_seq.max(buffered_seq), unread });
         }

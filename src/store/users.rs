@@ -89,6 +89,28 @@ impl Store {
         Ok(())
     }
 
+    /// Everyone who shares a dm, or a group of at most `max_members` members, with `user` (not
+    /// `user` itself): whom `user`'s presence changes are pushed to.
+    pub async fn presence_peers(&self, user: &UserId, max_members: usize) -> Result<Vec<UserId>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            user_id: String,
+        }
+        let backend: DbBackend = self.db.get_database_backend();
+        let rows = Row::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            "SELECT DISTINCT o.user_id AS user_id FROM room_members o \
+             WHERE o.user_id <> ? AND o.room_id IN ( \
+               SELECT c.room_id FROM room_members c \
+               WHERE c.room_id IN (SELECT me.room_id FROM room_members me WHERE me.user_id = ?) \
+               GROUP BY c.room_id HAVING COUNT(*) <= ?)",
+            [user.0.clone().into(), user.0.clone().into(), (max_members.max(2) as i64).into()],
+        ))
+        .all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|r| UserId(r.user_id)).collect())
+    }
+
     /// Everyone who shares at least one room with `user` (not `user` itself).
     pub async fn co_members(&self, user: &UserId) -> Result<Vec<UserId>, StoreError> {
         #[derive(FromQueryResult)]

@@ -8,6 +8,7 @@ mod support;
 
 mod actors;
 mod admin;
+mod apply;
 mod browser;
 mod web;
 mod chat;

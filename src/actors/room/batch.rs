@@ -185,18 +185,17 @@ impl Room {
         }
         self.in_flight = true;
         let fanout = self.deps.cluster.is_some().then(|| self.fanout_of(&done));
-        let persist = self.deps.persister.send(Persist { ops, fanout, base_seq: self.last_seq });
+        let persist = self.deps.persister.persist(Persist { ops, fanout, base_seq: self.last_seq });
         ctx.spawn(persist.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
             match res {
-                Ok(Ok(placed)) => act.committed(done, seq, placed, ctx),
-                Ok(Err(PersistError::Conflict(m))) => {
+                Ok(placed) => act.committed(done, seq, placed, ctx),
+                Err(PersistError::Conflict(m)) => {
                     tracing::warn!(room = %act.id, conflict = %m, "batch conflicts with stored data; reconciling");
                     act.reconcile(done, ctx);
                     return;
                 }
-                Ok(Err(PersistError::Unavailable(m))) => act.failed(done, ChatError::Unavailable(m)),
-                Err(e) => act.failed(done, ChatError::from(e)),
+                Err(PersistError::Unavailable(m)) => act.failed(done, ChatError::Unavailable(m)),
             }
             act.pump(ctx);
         }));

@@ -20,7 +20,7 @@ pub use messages::*;
 
 use super::notifier::Notifier;
 use super::outbox::{Deliver, Offer, SessionHandle};
-use super::persister::Persister;
+use super::persister::PersistHandle;
 use super::registry::{RoomIdle, RoomRegistry};
 use crate::cluster::bus::{BusEvent, BusItem, RoomBatch};
 use crate::cluster::Cluster;
@@ -37,7 +37,7 @@ use batch::Job;
 #[derive(Clone)]
 pub struct RoomDeps {
     pub store: Store,
-    pub persister: Addr<Persister>,
+    pub persister: PersistHandle,
     pub registry: Addr<RoomRegistry>,
     pub settings: Arc<Settings>,
     /// Pushes to members with no live session (none in tests that do not need it).
