@@ -11,6 +11,9 @@
 #   make bench-more  fan-out over /ws vs /socket.io/ vs the peer, and over 1/2/3 cluster nodes
 #                (scripts/bench.sh --only socketio,cluster, about 8 minutes); updates only those
 #                sections of BENCHMARKS.md
+#   make bench-dm  the everyday path of issue 17 only, pinned: dms vs the peer at 1,000 and 5,000
+#                msg/s, the closed loop, the reconnect storm, embedded mode (scripts/bench.sh
+#                --only dm); updates only its section of BENCHMARKS.md
 #   make fmt     format all workspace crates
 #   make lint    clippy on all targets, warnings are errors
 #   make clean   remove build artefacts
@@ -23,7 +26,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract bench bench-more
+.PHONY: all run test build fmt lint clean deps test-deps contract bench bench-more bench-dm
 
 all: build
 
@@ -70,6 +73,9 @@ bench:
 
 bench-more:
 	scripts/bench.sh --only socketio,cluster
+
+bench-dm:
+	scripts/bench.sh --only dm
 
 fmt:
 	$(CARGO) fmt --all

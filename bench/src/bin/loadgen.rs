@@ -10,6 +10,8 @@
 //!     loadgen fanout  --proto chat --host 127.0.0.1:8081 --more-hosts 127.0.0.1:8082,127.0.0.1:8083 \
 //!                     --server-pid P1,P2,P3 --setup setup.json --out cluster3.json
 //!     loadgen dm      --proto chat --host 127.0.0.1:8080 --setup setup.json --rate 5000 --secs 5 --out dm.json
+//!     loadgen storm   --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
+//!                     --users 1000 --devices 2 --out storm.json
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -54,6 +56,9 @@ enum Cmd {
     Fanout(FanoutArgs),
     /// Scenario 4: one-to-one traffic across many dms: acks, latency, sync lag.
     Dm(DmArgs),
+    /// Scenario 5 (chat only): a reconnect storm, every socket of N users opened at once while
+    /// messages flow: time until all are in, delivery during the storm, presence correctness.
+    Storm(StormArgs),
     /// Print a free TCP port on 127.0.0.1.
     FreePort,
 }
@@ -207,6 +212,10 @@ struct DmArgs {
     window: usize,
     #[arg(long, default_value_t = 5.0)]
     secs: f64,
+    /// Wait after every connection is open, before sending (connect-time traffic such as presence
+    /// settles).
+    #[arg(long, default_value_t = 1.5)]
+    warmup_secs: f64,
     /// Also measure the CPU use of this process (the Redis server both servers write to).
     #[arg(long)]
     redis_pid: Option<u32>,
@@ -216,6 +225,51 @@ struct DmArgs {
     /// Longest wait for the buffer to drain after the run.
     #[arg(long, default_value_t = 60)]
     drain_secs: u64,
+    #[arg(long, default_value_t = 100)]
+    body: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct StormArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long)]
+    server_pid: u32,
+    /// Users reconnecting: the first N of the setup (all in its `fan_room`, paired in its `dms`).
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Sockets per user (devices); all of them are opened at once.
+    #[arg(long, default_value_t = 2)]
+    devices: usize,
+    /// Messages per second into the fan room from one extra socket of user 0 (connected and
+    /// settled before the storm), from `--lead-secs` before the storm until the end of sending.
+    #[arg(long, default_value_t = 20.0)]
+    room_rate: f64,
+    /// Messages per second per storm socket into its dm, from its `hello` until the end of sending.
+    #[arg(long, default_value_t = 1.0)]
+    dm_rate: f64,
+    /// Seconds of sending from the start of the storm.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// The room sender starts this long before the storm.
+    #[arg(long, default_value_t = 1.0)]
+    lead_secs: f64,
+    /// Longest wait, from the start of the storm, for every socket's first `hello`.
+    #[arg(long, default_value_t = 30.0)]
+    connect_secs: f64,
+    /// Pause before a socket that failed (or was dropped) tries again, plus up to as much again,
+    /// spread over the sockets.
+    #[arg(long, default_value_t = 250)]
+    retry_ms: u64,
+    /// Presence is checked once no presence frame arrived for this long (and every send is
+    /// answered) ...
+    #[arg(long, default_value_t = 1000)]
+    quiet_ms: u64,
+    /// ... or after this long at most.
+    #[arg(long, default_value_t = 15.0)]
+    quiet_max_secs: f64,
     #[arg(long, default_value_t = 100)]
     body: usize,
     #[arg(long)]
@@ -234,6 +288,7 @@ fn main() -> Result<()> {
             Cmd::IdleWorker(a) => bounded(a.common.max_secs, idle_worker(a)).await,
             Cmd::Fanout(a) => bounded(a.common.max_secs, fanout(a)).await,
             Cmd::Dm(a) => bounded(a.common.max_secs, dm(a)).await,
+            Cmd::Storm(a) => bounded(a.common.max_secs, storm(a)).await,
             Cmd::FreePort => {
                 let l = std::net::TcpListener::bind("127.0.0.1:0")?;
                 println!("{}", l.local_addr()?.port());
@@ -1181,6 +1236,8 @@ struct DmResult {
     rate: Option<f64>,
     window: Option<usize>,
     secs: f64,
+    #[serde(default)]
+    warmup_secs: f64,
     sent: u64,
     acked: u64,
     /// Acks received while sending (closed loop: the sustained rate).
@@ -1189,6 +1246,10 @@ struct DmResult {
     errors: BTreeMap<String, u64>,
     ack: Latency,
     delivery: Latency,
+    /// Delivery p50 minus ack p50 (ms): how long after its ack the other member gets a message,
+    /// at the median (issue 17: within 1 ms).
+    #[serde(default)]
+    delivery_minus_ack_p50_ms: Option<f64>,
     server_cores: Option<f64>,
     generator_cores: Option<f64>,
     redis_cores: Option<f64>,
@@ -1249,7 +1310,7 @@ async fn dm(a: DmArgs) -> Result<()> {
     }
     sockets.sort_by_key(|(i, _)| *i);
     // Let connect-time traffic (presence) settle.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_secs_f64(a.warmup_secs.max(0.0))).await;
     let shared = Arc::new(DmShared {
         sent: AtomicU64::new(0),
         acked: AtomicU64::new(0),
@@ -1315,6 +1376,10 @@ async fn dm(a: DmArgs) -> Result<()> {
     };
     let sent = shared.sent.load(Ordering::Relaxed);
     let acked = shared.acked.load(Ordering::Relaxed);
+    let ack = Latency::of(&shared.ack.merged()?);
+    let delivery = Latency::of(&shared.delivery.merged()?);
+    let delivery_minus_ack_p50_ms =
+        (ack.count > 0 && delivery.count > 0).then_some(delivery.p50_ms - ack.p50_ms);
     let result = DmResult {
         proto,
         mode: if a.rate.is_some() {
@@ -1326,26 +1391,30 @@ async fn dm(a: DmArgs) -> Result<()> {
         rate: a.rate,
         window: a.rate.is_none().then_some(a.window),
         secs: a.secs,
+        warmup_secs: a.warmup_secs,
         sent,
         acked,
         acked_in_window,
         acked_per_sec: acked_in_window as f64 / a.secs,
         errors: lock(&shared.errors).clone(),
-        ack: Latency::of(&shared.ack.merged()?),
-        delivery: Latency::of(&shared.delivery.merged()?),
+        ack,
+        delivery,
+        delivery_minus_ack_p50_ms,
         server_cores,
         generator_cores,
         redis_cores,
         sync,
     };
     eprintln!(
-        "dm {} {}: sent {sent}, acked {acked} ({:.0}/s), ack p50 {:.2} p99 {:.2} ms, delivery p99 {:.2} ms, errors {:?}, server {:.2} cores, redis {:.2} cores{}",
+        "dm {} {}: sent {sent}, acked {acked} ({:.0}/s), ack p50 {:.2} p99 {:.2} ms, delivery p50 {:.2} p99 {:.2} ms (delivery p50 - ack p50 {:.2} ms), errors {:?}, server {:.2} cores, redis {:.2} cores{}",
         proto.name(),
         result.mode,
         result.acked_per_sec,
         result.ack.p50_ms,
         result.ack.p99_ms,
+        result.delivery.p50_ms,
         result.delivery.p99_ms,
+        result.delivery_minus_ack_p50_ms.unwrap_or(f64::NAN),
         result.errors,
         server_cores.unwrap_or(f64::NAN),
         redis_cores.unwrap_or(f64::NAN),
@@ -1597,4 +1666,928 @@ fn sync_stats(
             .map(|s| (s.0.saturating_sub(first.0) as f64 / 1e6, s.1, s.2))
             .collect(),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 5: reconnect storm
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct StormConnect {
+    /// From the start of the storm until the last socket had its first `hello` (None: never).
+    all_in_secs: Option<f64>,
+    /// Sockets with a `hello` at least once, and connected when presence was checked.
+    got_hello: usize,
+    in_at_check: usize,
+    /// Per socket, from the start of the storm to its first `hello` (retries included).
+    hello: Latency,
+    attempts: u64,
+    /// Failed attempts by reason (HTTP status of a refused upgrade, close code before `hello`,
+    /// socket errors, timeouts), and a few full messages.
+    failures: BTreeMap<String, u64>,
+    failure_examples: Vec<String>,
+    /// Connections lost after their `hello`, by reason.
+    drops: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct StormDelivery {
+    room: Latency,
+    dm: Latency,
+    all: Latency,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct StormPresence {
+    /// `presence` frames received by all storm sockets together.
+    frames: u64,
+    frames_per_socket: f64,
+    /// Whether presence went quiet (`--quiet-ms` without a frame) before the check, and when the
+    /// check ran, seconds after the start of the storm.
+    quiet: bool,
+    checked_at_secs: f64,
+    /// Connected sockets whose user has a dm partner.
+    checked: usize,
+    /// Sockets whose last word about their dm partner disagrees with the partner's state (online
+    /// when the partner has a connected socket), and sockets that heard nothing about the partner.
+    wrong: usize,
+    missing: usize,
+    examples: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StormResult {
+    proto: Proto,
+    users: usize,
+    /// Members of the room the storm's users share (every user of the setup).
+    room_members: usize,
+    devices: usize,
+    sockets: usize,
+    room_rate: f64,
+    dm_rate: f64,
+    secs: f64,
+    connect: StormConnect,
+    /// Every delivery counted (messages sent after the recipient socket's `hello`; earlier ones
+    /// are the client's `sync` business), over the whole run.
+    delivery: StormDelivery,
+    /// Deliveries of messages sent before the last socket was in (the whole run if never).
+    delivery_during_storm: StormDelivery,
+    /// Deliveries of messages sent after that.
+    delivery_after_storm: StormDelivery,
+    /// Acked messages that a socket connected at the check should have received after its
+    /// `hello` and did not (and more than expected, e.g. duplicates).
+    lost_room: u64,
+    lost_dm: u64,
+    extra: u64,
+    sent_room: u64,
+    acked_room: u64,
+    sent_dm: u64,
+    acked_dm: u64,
+    ack: Latency,
+    ack_room: Latency,
+    ack_dm: Latency,
+    errors: BTreeMap<String, u64>,
+    presence: StormPresence,
+    server_cores: Option<f64>,
+    generator_cores: Option<f64>,
+}
+
+struct StormShared {
+    total: usize,
+    first_in: AtomicUsize,
+    all_in_us: AtomicU64,
+    attempts: AtomicU64,
+    presence_frames: AtomicU64,
+    last_presence_us: AtomicU64,
+    sent_dm: AtomicU64,
+    answered_dm: AtomicU64,
+    sent_room: AtomicU64,
+    answered_room: AtomicU64,
+    ack_room: Shards,
+    ack_dm: Shards,
+    failures: Mutex<BTreeMap<String, u64>>,
+    failure_examples: Mutex<Vec<String>>,
+    drops: Mutex<BTreeMap<String, u64>>,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl StormShared {
+    fn count(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
+        *lock(map).entry(key.to_owned()).or_default() += 1;
+    }
+
+    fn failure(&self, reason: &str, detail: &str) {
+        Self::count(&self.failures, reason);
+        let mut ex = lock(&self.failure_examples);
+        if ex.len() < 5 {
+            ex.push(detail.to_owned());
+        }
+    }
+}
+
+/// What one storm socket saw, returned when it stops.
+#[derive(Default)]
+struct SockOut {
+    first_hello_us: Option<u64>,
+    /// `hello` of the current connection, if connected.
+    hello_us: Option<u64>,
+    /// (sent µs, latency µs, room message) of every counted delivery.
+    deliveries: Vec<(u64, u32, bool)>,
+    /// Counted deliveries on the current connection.
+    room_rx: u64,
+    dm_rx: u64,
+    /// Send times of this socket's dm messages that were acked.
+    acked_sent: Vec<u64>,
+    /// Last `online` of a presence frame about the dm partner on the current connection.
+    view: Option<bool>,
+}
+
+struct SockPlan {
+    idx: usize,
+    who: Who,
+    dm_room: Option<String>,
+    partner_id: Option<String>,
+}
+
+/// The storm's timeline, shared by its tasks.
+#[derive(Clone, Copy)]
+struct StormClock {
+    send_end: tokio::time::Instant,
+    dm_rate: f64,
+    retry_ms: u64,
+    body_len: usize,
+}
+
+/// Raises this process's soft open-file limit to what `need` asks, up to the hard limit, with
+/// util-linux `prlimit` (no libc binding in this crate). The idle scenario never needs this: it
+/// spreads its connections over processes of 5,000.
+fn ensure_nofile(need: u64) -> Result<()> {
+    let read = || -> Option<(u64, u64)> {
+        let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        let mut f = line.split_whitespace().skip(3);
+        let soft = f.next()?.parse().unwrap_or(u64::MAX);
+        let hard = f.next()?.parse().unwrap_or(u64::MAX);
+        Some((soft, hard))
+    };
+    let Some((soft, hard)) = read() else {
+        return Ok(());
+    };
+    if soft >= need {
+        return Ok(());
+    }
+    if hard < need {
+        bail!("{need} open files needed, the hard limit is {hard}: fewer --users or --devices");
+    }
+    let pid = std::process::id().to_string();
+    let status = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+        .status();
+    match read() {
+        Some((soft, _)) if soft >= need => {
+            eprintln!("storm: open-file limit raised to {soft}");
+            Ok(())
+        }
+        _ => bail!(
+            "{need} open files needed, the soft limit is {soft} and prlimit failed ({status:?})"
+        ),
+    }
+}
+
+/// Why a connection attempt failed, as a short key.
+fn failure_reason(e: &anyhow::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    for cause in e.chain() {
+        if let Some(t) = cause.downcast_ref::<WsError>() {
+            return match t {
+                WsError::Http(r) => format!("HTTP {}", r.status().as_u16()),
+                WsError::Io(io) => format!("io: {:?}", io.kind()),
+                WsError::ConnectionClosed | WsError::AlreadyClosed => {
+                    "closed during the handshake".into()
+                }
+                WsError::Protocol(p) => format!("protocol: {p}"),
+                other => format!("websocket: {other}"),
+            };
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return format!("io: {:?}", io.kind());
+        }
+    }
+    e.to_string()
+}
+
+fn close_reason(c: &Option<tokio_tungstenite::tungstenite::protocol::CloseFrame<'_>>) -> String {
+    match c {
+        Some(f) => format!("close {}", u16::from(f.code)),
+        None => "close (no code)".into(),
+    }
+}
+
+/// One storm connection up to its `hello`: the socket and the time of the `hello`, or (reason,
+/// detail).
+async fn storm_hello(
+    host: SocketAddr,
+    src: Option<std::net::Ipv4Addr>,
+    token: &str,
+) -> std::result::Result<(Ws, u64), (String, String)> {
+    let work = async {
+        let mut ws = conn::connect(host, src, &format!("/ws?token={token}"))
+            .await
+            .map_err(|e| (failure_reason(&e), format!("{e:#}")))?;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.contains("\"type\":\"hello\"") => {
+                    return Ok((ws, now_us()))
+                }
+                Some(Ok(Message::Close(c))) => {
+                    let r = format!("{} before hello", close_reason(&c));
+                    let detail = format!("{r}: {c:?}");
+                    return Err((r, detail));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    let e = anyhow::Error::from(e);
+                    return Err((
+                        format!("{} before hello", failure_reason(&e)),
+                        format!("{e:#}"),
+                    ));
+                }
+                None => return Err(("ended before hello".into(), "ended before hello".into())),
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(30), work).await {
+        Ok(r) => r,
+        Err(_) => Err(("no hello within 30 s".into(), "no hello within 30 s".into())),
+    }
+}
+
+/// The user id in a presence frame, and whether it says online.
+fn presence_of(t: &str) -> Option<(&str, bool)> {
+    const USER: &str = "\"user\":\"";
+    let start = t.find(USER)? + USER.len();
+    let end = start + t[start..].find('"')?;
+    Some((&t[start..end], t.contains("\"online\":true")))
+}
+
+/// Marker "step" of the room sender's messages (storm sockets use their index).
+fn storm_sender_step(sockets: usize) -> u32 {
+    sockets as u32
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn storm_socket(
+    plan: SockPlan,
+    host: SocketAddr,
+    sources: Arc<Sources>,
+    shared: Arc<StormShared>,
+    clock: StormClock,
+    tag: String,
+    mut stop: watch::Receiver<bool>,
+) -> SockOut {
+    let idx = plan.idx;
+    let mut out = SockOut::default();
+    let mut attempt = 0u64;
+    let mut n = 0u64;
+    // Sends of this socket start at a phase of their own after its hello.
+    let phase = (idx as f64 * 0.618_033_988_7).fract();
+    'conn: loop {
+        if *stop.borrow() {
+            break;
+        }
+        if attempt > 0 {
+            let jitter = (idx as u64 * 7919) % clock.retry_ms.max(1);
+            let pause = Duration::from_millis(clock.retry_ms + jitter);
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => break,
+            }
+        }
+        attempt += 1;
+        shared.attempts.fetch_add(1, Ordering::Relaxed);
+        let res = tokio::select! {
+            r = storm_hello(host, sources.next(), &plan.who.token) => r,
+            _ = stop.changed() => break,
+        };
+        let (mut ws, hello_us) = match res {
+            Ok(x) => x,
+            Err((reason, detail)) => {
+                shared.failure(&reason, &format!("socket {idx}: {detail}"));
+                continue;
+            }
+        };
+        if out.first_hello_us.is_none() {
+            out.first_hello_us = Some(hello_us);
+            if shared.first_in.fetch_add(1, Ordering::Relaxed) + 1 == shared.total {
+                shared.all_in_us.store(now_us(), Ordering::Relaxed);
+            }
+        }
+        out.hello_us = Some(hello_us);
+        out.view = None;
+        out.room_rx = 0;
+        out.dm_rx = 0;
+        let hello_at = tokio::time::Instant::now();
+        let mut k = 0u64;
+        let due = |k: u64| hello_at + Duration::from_secs_f64((phase + k as f64) / clock.dm_rate);
+        let dm_room = plan.dm_room.as_deref().filter(|_| clock.dm_rate > 0.0);
+        loop {
+            let now = tokio::time::Instant::now();
+            let sending = dm_room.is_some() && now < clock.send_end;
+            if let (true, Some(room)) = (sending, dm_room) {
+                let mut fed = false;
+                while due(k) <= now {
+                    let us = now_us();
+                    let body = marker::body(idx as u32, n, us, clock.body_len);
+                    let client_id = format!("d{us}.{tag}.{idx}.{n}");
+                    let frame = conn::send_frame(Proto::Chat, room, &client_id, &body, None);
+                    if let Err(e) = ws.feed(Message::Text(frame)).await {
+                        StormShared::count(&shared.drops, &format!("send: {e}"));
+                        out.hello_us = None;
+                        continue 'conn;
+                    }
+                    shared.sent_dm.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                    k += 1;
+                    fed = true;
+                }
+                if fed {
+                    if let Err(e) = ws.flush().await {
+                        StormShared::count(&shared.drops, &format!("send: {e}"));
+                        out.hello_us = None;
+                        continue 'conn;
+                    }
+                }
+            }
+            let wake = if sending {
+                due(k).min(clock.send_end)
+            } else {
+                now + Duration::from_secs(3600)
+            };
+            let m = tokio::select! {
+                _ = tokio::time::sleep_until(wake) => continue,
+                _ = stop.changed() => {
+                    let _ = ws.close(None).await;
+                    break 'conn;
+                }
+                m = ws.next() => m,
+            };
+            let t = match m {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Close(c))) => {
+                    StormShared::count(&shared.drops, &close_reason(&c));
+                    out.hello_us = None;
+                    continue 'conn;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    let e = anyhow::Error::from(e);
+                    StormShared::count(&shared.drops, &failure_reason(&e));
+                    out.hello_us = None;
+                    continue 'conn;
+                }
+                None => {
+                    StormShared::count(&shared.drops, "ended");
+                    out.hello_us = None;
+                    continue 'conn;
+                }
+            };
+            let now = now_us();
+            if t.starts_with("{\"type\":\"message\"") {
+                if let Some((from, _, sent)) = marker::parse(&t) {
+                    if from as usize != idx && sent >= hello_us {
+                        let room = from == storm_sender_step(shared.total);
+                        let lat = now.saturating_sub(sent).min(u32::MAX as u64) as u32;
+                        out.deliveries.push((sent, lat, room));
+                        if room {
+                            out.room_rx += 1;
+                        } else {
+                            out.dm_rx += 1;
+                        }
+                    }
+                }
+            } else if t.starts_with("{\"type\":\"presence\"") {
+                shared.presence_frames.fetch_add(1, Ordering::Relaxed);
+                shared.last_presence_us.fetch_max(now, Ordering::Relaxed);
+                if let (Some((user, online)), Some(partner)) =
+                    (presence_of(&t), plan.partner_id.as_deref())
+                {
+                    if user == partner {
+                        out.view = Some(online);
+                    }
+                }
+            } else if t.starts_with("{\"type\":\"ack\"") {
+                if let Some(sent) = chat_ack_sent_us(&t) {
+                    shared.ack_dm.record(idx, now.saturating_sub(sent));
+                    out.acked_sent.push(sent);
+                }
+                shared.answered_dm.fetch_add(1, Ordering::Relaxed);
+            } else if t.starts_with("{\"type\":\"error\"") {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+                StormShared::count(&shared.errors, v["code"].as_str().unwrap_or("?"));
+                if v["client_id"].is_string() {
+                    shared.answered_dm.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The room sender: `rate` messages per second into `room` until `send_end`; returns the send
+/// times of its acked messages.
+#[allow(clippy::too_many_arguments)]
+async fn storm_sender(
+    mut ws: Ws,
+    room: String,
+    rate: f64,
+    step: u32,
+    clock: StormClock,
+    tag: String,
+    shared: Arc<StormShared>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<u64> {
+    let mut acked = Vec::new();
+    let start = tokio::time::Instant::now();
+    let due = |n: u64| start + Duration::from_secs_f64(n as f64 / rate);
+    let mut n = 0u64;
+    loop {
+        let now = tokio::time::Instant::now();
+        let sending = rate > 0.0 && now < clock.send_end;
+        if sending && due(n) <= now {
+            while due(n) <= now {
+                let us = now_us();
+                let body = marker::body(step, n, us, clock.body_len);
+                let client_id = format!("d{us}.{tag}.s.{n}");
+                let frame = conn::send_frame(Proto::Chat, &room, &client_id, &body, None);
+                if ws.feed(Message::Text(frame)).await.is_err() {
+                    StormShared::count(&shared.errors, "room sender: socket failed");
+                    return acked;
+                }
+                shared.sent_room.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+            if ws.flush().await.is_err() {
+                StormShared::count(&shared.errors, "room sender: socket failed");
+                return acked;
+            }
+        }
+        let wake = if sending {
+            due(n).min(clock.send_end)
+        } else {
+            now + Duration::from_secs(3600)
+        };
+        let m = tokio::select! {
+            _ = tokio::time::sleep_until(wake) => continue,
+            _ = stop.changed() => break,
+            m = ws.next() => m,
+        };
+        match m {
+            Some(Ok(Message::Text(t))) => {
+                if t.starts_with("{\"type\":\"ack\"") {
+                    if let Some(sent) = chat_ack_sent_us(&t) {
+                        shared.ack_room.record(0, now_us().saturating_sub(sent));
+                        acked.push(sent);
+                    }
+                    shared.answered_room.fetch_add(1, Ordering::Relaxed);
+                } else if t.starts_with("{\"type\":\"error\"") {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+                    let code = v["code"].as_str().unwrap_or("?");
+                    StormShared::count(&shared.errors, &format!("room sender: {code}"));
+                    if v["client_id"].is_string() {
+                        shared.answered_room.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            Some(Ok(Message::Close(c))) => {
+                let r = close_reason(&c);
+                StormShared::count(&shared.errors, &format!("room sender: {r}"));
+                return acked;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => {
+                StormShared::count(&shared.errors, "room sender: socket failed");
+                return acked;
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    acked
+}
+
+/// Reads (and drops) frames until none came for `quiet`, at most `limit`.
+async fn read_until_quiet(ws: &mut Ws, quiet: Duration, limit: Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let wake = (tokio::time::Instant::now() + quiet).min(deadline);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => return Ok(()),
+            m = ws.next() => match m {
+                Some(Ok(Message::Close(c))) => bail!("closed by the server: {c:?}"),
+                Some(Err(e)) => return Err(e.into()),
+                None => bail!("connection ended"),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+fn latency_of(samples: impl Iterator<Item = u64>) -> Result<Latency> {
+    let mut h = histogram()?;
+    for us in samples {
+        h.saturating_record(us.max(1));
+    }
+    Ok(Latency::of(&h))
+}
+
+fn storm_delivery(outs: &[SockOut], keep: impl Fn(u64) -> bool) -> Result<StormDelivery> {
+    let mut room = histogram()?;
+    let mut dm = histogram()?;
+    for o in outs {
+        for &(sent, lat, is_room) in &o.deliveries {
+            if keep(sent) {
+                let h = if is_room { &mut room } else { &mut dm };
+                h.saturating_record(u64::from(lat).max(1));
+            }
+        }
+    }
+    let mut all = histogram()?;
+    all.add(&room)?;
+    all.add(&dm)?;
+    Ok(StormDelivery {
+        room: Latency::of(&room),
+        dm: Latency::of(&dm),
+        all: Latency::of(&all),
+    })
+}
+
+async fn storm(a: StormArgs) -> Result<()> {
+    a.common.check()?;
+    if a.common.proto != Proto::Chat {
+        bail!("the storm speaks this server's protocol only (--proto chat)");
+    }
+    let setup = a.common.load_setup(0, 0)?;
+    if setup.users.len() < a.users || a.users == 0 {
+        bail!(
+            "the setup has {} users, {} asked",
+            setup.users.len(),
+            a.users
+        );
+    }
+    let devices = a.devices.max(1);
+    let sockets = a.users * devices;
+    ensure_nofile(sockets as u64 + 256)?;
+    let host = a.common.host;
+    // Each user's dm room and partner (users past --users are left out).
+    let mut dm_of: HashMap<usize, (String, usize)> = HashMap::new();
+    for d in &setup.dms {
+        if d.a < a.users && d.b < a.users {
+            dm_of.insert(d.a, (d.room.clone(), d.b));
+            dm_of.insert(d.b, (d.room.clone(), d.a));
+        }
+    }
+    let sources = Arc::new(Sources::loopback(a.common.sources));
+    let shared = Arc::new(StormShared {
+        total: sockets,
+        first_in: AtomicUsize::new(0),
+        all_in_us: AtomicU64::new(0),
+        attempts: AtomicU64::new(0),
+        presence_frames: AtomicU64::new(0),
+        last_presence_us: AtomicU64::new(0),
+        sent_dm: AtomicU64::new(0),
+        answered_dm: AtomicU64::new(0),
+        sent_room: AtomicU64::new(0),
+        answered_room: AtomicU64::new(0),
+        ack_room: Shards::new(1)?,
+        ack_dm: Shards::new(32)?,
+        failures: Mutex::new(BTreeMap::new()),
+        failure_examples: Mutex::new(Vec::new()),
+        drops: Mutex::new(BTreeMap::new()),
+        errors: Mutex::new(BTreeMap::new()),
+    });
+
+    // The room sender: one more socket of user 0, in and settled before the storm.
+    let mut sender_ws = conn::open(Proto::Chat, host, sources.next(), &who(&setup, 0), None)
+        .await
+        .context("room sender connect")?;
+    read_until_quiet(
+        &mut sender_ws,
+        Duration::from_millis(500),
+        Duration::from_secs(5),
+    )
+    .await
+    .context("room sender")?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tag = format!("{:x}", now_us() % 0xffff_ffff);
+    let start = tokio::time::Instant::now() + Duration::from_secs_f64(a.lead_secs.max(0.0));
+    let clock = StormClock {
+        send_end: start + Duration::from_secs_f64(a.secs.max(0.0)),
+        dm_rate: a.dm_rate,
+        retry_ms: a.retry_ms,
+        body_len: a.body,
+    };
+    let sender_task = tokio::spawn(storm_sender(
+        sender_ws,
+        setup.fan_room.clone(),
+        a.room_rate,
+        storm_sender_step(sockets),
+        clock,
+        tag.clone(),
+        shared.clone(),
+        stop_rx.clone(),
+    ));
+    tokio::time::sleep_until(start).await;
+
+    // The storm: every socket at once.
+    let start_us = now_us();
+    let server_cpu = CpuMeter::start(&a.server_pid.to_string());
+    let gen_cpu = CpuMeter::start("self");
+    let mut tasks = Vec::with_capacity(sockets);
+    for idx in 0..sockets {
+        let user = idx / devices;
+        let (dm_room, partner_id) = match dm_of.get(&user) {
+            Some((room, partner)) => (Some(room.clone()), Some(setup.users[*partner].id.clone())),
+            None => (None, None),
+        };
+        let plan = SockPlan {
+            idx,
+            who: who(&setup, user),
+            dm_room,
+            partner_id,
+        };
+        tasks.push(tokio::spawn(storm_socket(
+            plan,
+            host,
+            sources.clone(),
+            shared.clone(),
+            clock,
+            tag.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    eprintln!(
+        "storm: {sockets} sockets ({} users x {devices}) opening at once, room sender at {} msg/s, dms at {} msg/s per socket",
+        a.users, a.room_rate, a.dm_rate
+    );
+
+    // Sending runs until send_end; then wait for everyone (bounded), then for presence to go
+    // quiet and every send to be answered (bounded).
+    let connect_deadline = start + Duration::from_secs_f64(a.connect_secs.max(0.0));
+    let mut reported = false;
+    loop {
+        let now = tokio::time::Instant::now();
+        let all_in = shared.all_in_us.load(Ordering::Relaxed) != 0;
+        if all_in && !reported {
+            reported = true;
+            eprintln!(
+                "storm: all {sockets} sockets in after {:.2}s",
+                (shared
+                    .all_in_us
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(start_us)) as f64
+                    / 1e6
+            );
+        }
+        if now >= clock.send_end && (all_in || now >= connect_deadline) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !reported {
+        eprintln!(
+            "storm: {} of {sockets} sockets in after {:.1}s",
+            shared.first_in.load(Ordering::Relaxed),
+            (now_us().saturating_sub(start_us)) as f64 / 1e6
+        );
+    }
+    let quiet_deadline =
+        tokio::time::Instant::now() + Duration::from_secs_f64(a.quiet_max_secs.max(0.0));
+    let quiet_us = a.quiet_ms.saturating_mul(1000);
+    let quiet = loop {
+        let now = now_us();
+        let presence_quiet =
+            now.saturating_sub(shared.last_presence_us.load(Ordering::Relaxed)) >= quiet_us;
+        let answered = shared.answered_dm.load(Ordering::Relaxed)
+            >= shared.sent_dm.load(Ordering::Relaxed)
+            && shared.answered_room.load(Ordering::Relaxed)
+                >= shared.sent_room.load(Ordering::Relaxed);
+        if presence_quiet && answered {
+            break true;
+        }
+        if tokio::time::Instant::now() >= quiet_deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let checked_at_secs = (now_us().saturating_sub(start_us)) as f64 / 1e6;
+    let server_cores = server_cpu.cores();
+    let generator_cores = gen_cpu.cores();
+    let _ = stop_tx.send(true);
+    let mut outs = Vec::with_capacity(sockets);
+    let mut unfinished = 0usize;
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(10), t).await {
+            Ok(Ok(o)) => outs.push(o),
+            _ => {
+                unfinished += 1;
+                outs.push(SockOut::default());
+            }
+        }
+    }
+    if unfinished > 0 {
+        StormShared::count(
+            &shared.errors,
+            &format!("{unfinished} socket tasks did not stop"),
+        );
+    }
+    let mut room_acked = tokio::time::timeout(Duration::from_secs(5), sender_task)
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .unwrap_or_default();
+    room_acked.sort_unstable();
+
+    // Connecting.
+    let all_in_us = shared.all_in_us.load(Ordering::Relaxed);
+    let got_hello = outs.iter().filter(|o| o.first_hello_us.is_some()).count();
+    let in_at_check = outs.iter().filter(|o| o.hello_us.is_some()).count();
+    let connect = StormConnect {
+        all_in_secs: (all_in_us != 0).then(|| all_in_us.saturating_sub(start_us) as f64 / 1e6),
+        got_hello,
+        in_at_check,
+        hello: latency_of(
+            outs.iter()
+                .filter_map(|o| o.first_hello_us)
+                .map(|h| h.saturating_sub(start_us)),
+        )?,
+        attempts: shared.attempts.load(Ordering::Relaxed),
+        failures: lock(&shared.failures).clone(),
+        failure_examples: lock(&shared.failure_examples).clone(),
+        drops: lock(&shared.drops).clone(),
+    };
+
+    // Deliveries, and what should have arrived: acked messages sent after a connected socket's
+    // hello, from the room sender and from the other sockets of its dm (both users' devices).
+    let cut = if all_in_us != 0 { all_in_us } else { u64::MAX };
+    let delivery = storm_delivery(&outs, |_| true)?;
+    let delivery_during_storm = storm_delivery(&outs, |sent| sent < cut)?;
+    let delivery_after_storm = storm_delivery(&outs, |sent| sent >= cut)?;
+    let mut acked_by: Vec<Vec<u64>> = outs.iter().map(|o| o.acked_sent.clone()).collect();
+    for v in &mut acked_by {
+        v.sort_unstable();
+    }
+    let after = |v: &[u64], h: u64| (v.len() - v.partition_point(|&t| t < h)) as u64;
+    let (mut lost_room, mut lost_dm, mut extra) = (0u64, 0u64, 0u64);
+    for (idx, o) in outs.iter().enumerate() {
+        let Some(h) = o.hello_us else { continue };
+        let exp_room = after(&room_acked, h);
+        lost_room += exp_room.saturating_sub(o.room_rx);
+        extra += o.room_rx.saturating_sub(exp_room);
+        let user = idx / devices;
+        let mut exp_dm = 0u64;
+        let mut senders: Vec<usize> = vec![user];
+        if let Some((_, p)) = dm_of.get(&user) {
+            senders.push(*p);
+            for u in senders {
+                let devs = u * devices..(u + 1) * devices;
+                exp_dm += devs
+                    .filter(|s| *s != idx)
+                    .map(|s| after(&acked_by[s], h))
+                    .sum::<u64>();
+            }
+        }
+        lost_dm += exp_dm.saturating_sub(o.dm_rx);
+        extra += o.dm_rx.saturating_sub(exp_dm);
+    }
+
+    // Presence: each connected socket's last word about its dm partner against the partner's
+    // state (user 0 also has the room sender's socket, always connected).
+    let online =
+        |u: usize| u == 0 || (u * devices..(u + 1) * devices).any(|s| outs[s].hello_us.is_some());
+    let mut presence = StormPresence {
+        frames: shared.presence_frames.load(Ordering::Relaxed),
+        quiet,
+        checked_at_secs,
+        ..StormPresence::default()
+    };
+    presence.frames_per_socket = presence.frames as f64 / sockets.max(1) as f64;
+    for (idx, o) in outs.iter().enumerate() {
+        let user = idx / devices;
+        let (Some(_), Some((_, partner))) = (o.hello_us, dm_of.get(&user)) else {
+            continue;
+        };
+        presence.checked += 1;
+        let want = online(*partner);
+        let problem = match o.view {
+            None => {
+                presence.missing += 1;
+                Some("no presence frame about the partner".to_owned())
+            }
+            Some(v) if v != want => {
+                presence.wrong += 1;
+                Some(format!("last presence frame says online={v}"))
+            }
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            if presence.examples.len() < 5 {
+                presence.examples.push(format!(
+                    "socket {idx} (user {user}): partner user {partner} is {}, {p}",
+                    if want { "online" } else { "offline" }
+                ));
+            }
+        }
+    }
+
+    let ack_room = Latency::of(&shared.ack_room.merged()?);
+    let ack_dm = Latency::of(&shared.ack_dm.merged()?);
+    let mut ack_all = shared.ack_room.merged()?;
+    ack_all.add(&shared.ack_dm.merged()?)?;
+    let result = StormResult {
+        proto: Proto::Chat,
+        users: a.users,
+        room_members: setup.users.len(),
+        devices,
+        sockets,
+        room_rate: a.room_rate,
+        dm_rate: a.dm_rate,
+        secs: a.secs,
+        connect,
+        delivery,
+        delivery_during_storm,
+        delivery_after_storm,
+        lost_room,
+        lost_dm,
+        extra,
+        sent_room: shared.sent_room.load(Ordering::Relaxed),
+        acked_room: room_acked.len() as u64,
+        sent_dm: shared.sent_dm.load(Ordering::Relaxed),
+        acked_dm: acked_by.iter().map(|v| v.len() as u64).sum(),
+        ack: Latency::of(&ack_all),
+        ack_room,
+        ack_dm,
+        errors: lock(&shared.errors).clone(),
+        presence,
+        server_cores,
+        generator_cores,
+    };
+    let c = &result.connect;
+    eprintln!(
+        "storm: {} of {sockets} got hello ({} connected at the check), all in after {}, hello p50 {:.0} p99 {:.0} max {:.0} ms, {} attempts, failures {:?}, drops {:?}",
+        c.got_hello,
+        c.in_at_check,
+        c.all_in_secs.map(|s| format!("{s:.2}s")).unwrap_or("never".into()),
+        c.hello.p50_ms,
+        c.hello.p99_ms,
+        c.hello.max_ms,
+        c.attempts,
+        c.failures,
+        c.drops
+    );
+    for e in &c.failure_examples {
+        eprintln!("storm: failure example: {e}");
+    }
+    let d = |l: &Latency| {
+        format!(
+            "p50 {:.1} p99 {:.1} max {:.1} ms ({})",
+            l.p50_ms, l.p99_ms, l.max_ms, l.count
+        )
+    };
+    eprintln!(
+        "storm: delivery room {}, dm {}, all {}; during the storm {}; lost room {} dm {}, extra {}",
+        d(&result.delivery.room),
+        d(&result.delivery.dm),
+        d(&result.delivery.all),
+        d(&result.delivery_during_storm.all),
+        result.lost_room,
+        result.lost_dm,
+        result.extra
+    );
+    eprintln!(
+        "storm: sent/acked room {}/{} dm {}/{}, ack p50 {:.2} p99 {:.2} ms, errors {:?}, server {:.2} cores, generator {:.2} cores",
+        result.sent_room,
+        result.acked_room,
+        result.sent_dm,
+        result.acked_dm,
+        result.ack.p50_ms,
+        result.ack.p99_ms,
+        result.errors,
+        server_cores.unwrap_or(f64::NAN),
+        generator_cores.unwrap_or(f64::NAN)
+    );
+    let p = &result.presence;
+    eprintln!(
+        "storm: presence: {} frames ({:.0} per socket), {} at {:.1}s: {} checked, {} wrong, {} missing",
+        p.frames,
+        p.frames_per_socket,
+        if p.quiet { "quiet" } else { "NOT quiet" },
+        p.checked_at_secs,
+        p.checked,
+        p.wrong,
+        p.missing
+    );
+    for e in &p.examples {
+        eprintln!("storm: presence example: {e}");
+    }
+    write_json(&a.out, &result)
 }

@@ -2,16 +2,19 @@
 //!
 //!     report --results DIR --out BENCHMARKS.md [--notes bench/ANALYSIS.md]
 //!
-//! DIR holds `meta.json`, `insert.json` and one folder per mode (`pinned`, `unpinned`) with
-//! `{chat,sio,ceiling}-{idle,fanout}.json` and `{chat,sio}-dm-{rate,max}.json`. Missing files
-//! show as "n/a". Numbers are reported, never asserted.
+//! DIR holds `meta.json`, `insert.json`, one folder per mode (`pinned`, `unpinned`) with
+//! `{chat,sio,ceiling}-{idle,fanout}.json`, and `dm/` with the everyday path of issue 17:
+//! `{chat,sio}-dm-<rate>.json` (open loop), `{chat,sio}-dm-max.json` (closed loop),
+//! `chat-storm.json` and `embedded-dm-{<rate>,max}.json`. Missing files show as "n/a". Numbers
+//! are reported, never asserted.
 //!
-//!     report --results DIR --out BENCHMARKS.md --only socketio,cluster
+//!     report --results DIR --out BENCHMARKS.md --only socketio,cluster,dm
 //!
 //! (`scripts/bench.sh --only ...`) renders only those sections, from `DIR/socketio/
-//! {chat,chat-sio,sio}-fanout.json` and `DIR/cluster/nodes{1,2,3}-fanout.json`, and puts them into
-//! the existing file between `<!-- section:NAME -->` markers, leaving the rest as it is. A full
-//! run keeps the marked sections of the previous file.
+//! {chat,chat-sio,sio}-fanout.json`, `DIR/cluster/nodes{1,2,3}-fanout.json` and `DIR/dm/`, and
+//! puts them into the existing file between `<!-- section:NAME -->` markers, leaving the rest as
+//! it is. A full run keeps the marked sections of the previous file, except `dm` when it measured
+//! it itself.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,7 +32,7 @@ struct Cli {
     /// Hand-written analysis appended after the generated tables.
     #[arg(long)]
     notes: Option<PathBuf>,
-    /// Only these sections (socketio, cluster), spliced into the existing `--out`.
+    /// Only these sections (socketio, cluster, dm), spliced into the existing `--out`.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -264,11 +267,19 @@ fn main() -> Result<()> {
     writeln!(md)?;
     writeln!(md, "{}", SETUP_TEXT)?;
 
-    // Goals, from the first mode (pinned when present) and the insert comparison.
+    let previous = std::fs::read_to_string(&cli.out).unwrap_or_default();
+    let dm_dir = cli.results.join("dm");
+    // Goals, from the first mode (pinned when present), the dm runs and the insert comparison.
     if let Some(m) = modes.first() {
         writeln!(md, "## Goals (issues 8 and 3), {} run", m.name)?;
         writeln!(md)?;
-        goals(&mut md, m, &insert)?;
+        goals(&mut md, m, &dm_dir, &insert)?;
+    }
+    // The everyday path (issue 17): this run's, or the one kept from the previous file.
+    if dm_dir.is_dir() {
+        writeln!(md, "{}\n", section("dm", &meta, &cli.results)?)?;
+    } else if let Some(block) = marked(&previous, "dm") {
+        writeln!(md, "{block}\n")?;
     }
     for m in &modes {
         writeln!(md, "## Results, {}", describe_mode(&m.name))?;
@@ -288,7 +299,6 @@ fn main() -> Result<()> {
         projection(&mut md, m)?;
     }
     // Sections written by `--only` runs are kept as they were.
-    let previous = std::fs::read_to_string(&cli.out).unwrap_or_default();
     for name in EXTRA_SECTIONS {
         if let Some(block) = marked(&previous, name) {
             writeln!(md, "{block}\n")?;
@@ -329,10 +339,8 @@ while they fail), then two \
 bisection steps; a failing step is run once more before it counts as a failure (one stall on this \
 shared machine must not end the search); the best passing step counts. Then a run at half that rate, and one at the same rate \
 for all three servers (half of the socket.io peer's best), for the latency comparison.
-- **DMs**: 500 dm rooms, both members connected and sending (1,000 connections): an open-loop run at a fixed \
-total rate, and a closed-loop run (a window of sends in flight per connection) for the sustained maximum. \
-Sync lag and buffer depth come from `/metrics` (`chat_sync_lag_seconds`, `chat_write_buffer_depth`) sampled \
-every 200 ms during the run and until the buffer is empty.
+- **DMs, the reconnect storm and embedded mode** (issue 17): pinned only, in their own section \
+\"Everyday path (issue 17)\" below, which says how they run.
 ";
 
 fn describe_mode(name: &str) -> String {
@@ -343,12 +351,17 @@ fn describe_mode(name: &str) -> String {
     }
 }
 
-fn goals(md: &mut String, m: &Mode, insert: &Value) -> Result<()> {
+fn goals(md: &mut String, m: &Mode, dm_dir: &Path, insert: &Value) -> Result<()> {
     let fan = |s: &str| m.fan_best(s, &["deliveries_per_sec"]);
     let rss = |s: &str| m.idle_per_conn(s);
     let same_p99 = |s: &str| num(&m.run(s, "same"), &["recipient", "p99_ms"]);
-    let max_dm = m.get("chat", "dm-max");
-    let rate_dm = m.get("chat", "dm-rate");
+    let max_dm = load(&dm_dir.join("chat-dm-max.json"));
+    // Issue 3's ack goal is at 5,000 msg/s: that run, else the fastest open-loop run.
+    let rates = dm_rates(dm_dir, "chat");
+    let rate_dm = match rates.iter().find(|r| **r == 5000).or(rates.last()) {
+        Some(r) => load(&dm_dir.join(format!("chat-dm-{r}.json"))),
+        None => Value::Null,
+    };
     let sustained = num(&max_dm, &["acked_per_sec"]);
     let lag = num(&max_dm, &["sync", "max_lag_secs"]);
     let ack_p99 = num(&rate_dm, &["ack", "p99_ms"]);
@@ -553,67 +566,6 @@ fn results(md: &mut String, m: &Mode) -> Result<()> {
             fmt_int(num(&m.run(s, key), &["lost"]))
         })?;
     }
-    for (key, what) in [
-        ("dm-rate", "dms, open loop"),
-        ("dm-max", "dms, closed loop (sustained)"),
-    ] {
-        let label_rate = num(&m.get("chat", key), &["rate"])
-            .map(|r| format!(" at {} msg/s", fmt_int(Some(r))))
-            .unwrap_or_default();
-        row(md, &format!("{what}{label_rate}: acked msg/s"), &|s| {
-            fmt_int(num(&m.get(s, key), &["acked_per_sec"]))
-        })?;
-        row(md, &format!("{what}: ack p50 / p99 (ms)"), &|s| {
-            let v = m.get(s, key);
-            format!(
-                "{} / {}",
-                fmt_f(num(&v, &["ack", "p50_ms"]), 2),
-                fmt_f(num(&v, &["ack", "p99_ms"]), 2)
-            )
-        })?;
-        row(md, &format!("{what}: delivery p50 / p99 (ms)"), &|s| {
-            let v = m.get(s, key);
-            format!(
-                "{} / {}",
-                fmt_f(num(&v, &["delivery", "p50_ms"]), 2),
-                fmt_f(num(&v, &["delivery", "p99_ms"]), 2)
-            )
-        })?;
-        row(md, &format!("{what}: errors"), &|s| {
-            let v = m.get(s, key);
-            match v.get("errors").and_then(Value::as_object) {
-                Some(e) if e.is_empty() => "0".into(),
-                Some(e) => e
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => "n/a".into(),
-            }
-        })?;
-        row(md, &format!("{what}: server CPU (cores)"), &|s| {
-            fmt_f(num(&m.get(s, key), &["server_cores"]), 2)
-        })?;
-        row(md, &format!("{what}: Redis CPU (cores)"), &|s| {
-            fmt_f(num(&m.get(s, key), &["redis_cores"]), 2)
-        })?;
-        row(
-            md,
-            &format!("{what}: sync lag max (s) / buffer depth max / drained after (s)"),
-            &|s| {
-                let v = m.get(s, key);
-                match v.get("sync") {
-                    Some(sync) if !sync.is_null() => format!(
-                        "{} / {} / {}",
-                        fmt_f(num(sync, &["max_lag_secs"]), 2),
-                        fmt_int(num(sync, &["max_depth"])),
-                        fmt_f(num(sync, &["drain_secs"]), 1)
-                    ),
-                    _ => "n/a (no SQL behind it)".into(),
-                }
-            },
-        )?;
-    }
     writeln!(md)?;
     Ok(())
 }
@@ -770,6 +722,7 @@ fn projection(md: &mut String, m: &Mode) -> Result<()> {
 // Sections of `scripts/bench.sh --only socketio,cluster`
 // ---------------------------------------------------------------------------------------------
 
+/// Sections a full run keeps from the previous file (it renders `dm` itself when it ran it).
 const EXTRA_SECTIONS: [&str; 2] = ["socketio", "cluster"];
 
 fn begin_marker(name: &str) -> String {
@@ -793,14 +746,7 @@ fn only(cli: &Cli) -> Result<()> {
     let meta = load(&cli.results.join("meta.json"));
     let mut text = std::fs::read_to_string(&cli.out).unwrap_or_default();
     for name in &cli.only {
-        let mut md = String::new();
-        writeln!(md, "{}", begin_marker(name))?;
-        match name.as_str() {
-            "socketio" => socketio_section(&mut md, &meta, &cli.results.join("socketio"))?,
-            "cluster" => cluster_section(&mut md, &meta, &cli.results.join("cluster"))?,
-            other => anyhow::bail!("unknown section {other} (socketio, cluster)"),
-        }
-        write!(md, "{}", end_marker(name))?;
+        let md = section(name, &meta, &cli.results)?;
         text = match marked(&text, name) {
             Some(old) => text.replacen(old, &md, 1),
             None => match text.find("\n## Analysis") {
@@ -812,6 +758,20 @@ fn only(cli: &Cli) -> Result<()> {
     std::fs::write(&cli.out, text)?;
     eprintln!("updated {} ({})", cli.out.display(), cli.only.join(", "));
     Ok(())
+}
+
+/// Section `name` between its markers.
+fn section(name: &str, meta: &Value, results: &Path) -> Result<String> {
+    let mut md = String::new();
+    writeln!(md, "{}", begin_marker(name))?;
+    match name {
+        "socketio" => socketio_section(&mut md, meta, &results.join("socketio"))?,
+        "cluster" => cluster_section(&mut md, meta, &results.join("cluster"))?,
+        "dm" => dm_section(&mut md, meta, &results.join("dm"))?,
+        other => anyhow::bail!("unknown section {other} (socketio, cluster, dm)"),
+    }
+    write!(md, "{}", end_marker(name))?;
+    Ok(md)
 }
 
 fn meta_str(meta: &Value, key: &str) -> String {
@@ -1066,5 +1026,560 @@ fn cluster_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
     for (label, fan) in labels.iter().zip(&fans) {
         fan_steps(md, label, fan)?;
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The everyday path (issue 17): dms, the reconnect storm, embedded mode
+// ---------------------------------------------------------------------------------------------
+
+/// The open-loop rates measured for `server` in `dir` (files `<server>-dm-<rate>.json`), ascending.
+fn dm_rates(dir: &Path, server: &str) -> Vec<u64> {
+    let prefix = format!("{server}-dm-");
+    let mut rates: Vec<u64> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(&prefix)?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    rates.sort_unstable();
+    rates.dedup();
+    rates
+}
+
+/// A goal cell: `met`, `**missed**` or empty (no goal on that row).
+fn goal_cell(ok: Option<Option<bool>>) -> &'static str {
+    match ok {
+        None => "",
+        Some(v) => verdict(v),
+    }
+}
+
+fn lat_cell(v: &Value, which: &str, digits: usize) -> String {
+    format!(
+        "{} / {}",
+        fmt_f(num(v, &[which, "p50_ms"]), digits),
+        fmt_f(num(v, &[which, "p99_ms"]), digits)
+    )
+}
+
+fn lat3_cell(v: &Value, path: &[&str]) -> String {
+    let q = |k: &str| num(v, &[path, &[k]].concat());
+    format!(
+        "{} / {} / {} ({} deliveries)",
+        fmt_f(q("p50_ms"), 1),
+        fmt_f(q("p99_ms"), 1),
+        fmt_f(q("max_ms"), 1),
+        fmt_int(q("count"))
+    )
+}
+
+fn errors_cell(v: &Value, key: &str) -> String {
+    match v.get(key).and_then(Value::as_object) {
+        Some(e) if e.is_empty() => "0".into(),
+        Some(e) => e
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "n/a".into(),
+    }
+}
+
+fn dm_section(md: &mut String, meta: &Value, dir: &Path) -> Result<()> {
+    let get = |name: &str| load(&dir.join(format!("{name}.json")));
+    let rates = {
+        let mut r = dm_rates(dir, "chat");
+        r.extend(dm_rates(dir, "sio"));
+        r.sort_unstable();
+        r.dedup();
+        r
+    };
+    let storm = get("chat-storm");
+    let conns = rates
+        .iter()
+        .map(|r| get(&format!("chat-dm-{r}")))
+        .chain([get("chat-dm-max")])
+        .find_map(|v| num(&v, &["conns"]));
+    writeln!(md, "## Everyday path (issue 17)")?;
+    writeln!(md)?;
+    writeln!(
+        md,
+        "Measured by `{}` on {}, commit `{}`, in {} (the whole command), **pinned**: server `taskset -c 0`, \
+         generator `taskset -c 1` (Redis and MariaDB not pinned); settings `{}`; load average (1, 5, 15 \
+         min) {}. Machine as in the table at the top (2 cores).",
+        meta_str(meta, "command"),
+        meta_str(meta, "started"),
+        meta_str(meta, "commit"),
+        meta_str(meta, "duration"),
+        meta_str(meta, "dm_settings"),
+        meta_str(meta, "load")
+    )?;
+    writeln!(md)?;
+    writeln!(
+        md,
+        "Fresh processes of this server (production storage: Redis with `appendonly yes` / `appendfsync always`, \
+         MariaDB) and of the socket.io peer (Redis XADD before every ack). **DMs** (`loadgen dm`): {} connections, \
+         both members of every dm connected, then a warm-up (connect-time traffic such as presence settles), \
+         then every connection sends to its dm in turn: open loop at a fixed total rate (peer, then this server, \
+         per rate), then the closed loop (a window of sends in flight per connection; the sustained rate is the \
+         acks received while sending ÷ the seconds of sending). Ack latency: from the write of a `send` to the \
+         read of its ack on the sender's socket; delivery latency: to the read of the message on the other \
+         member's socket; \"delivery p50 − ack p50\" is the difference of the two medians. This server's sync \
+         lag and buffer depth are `/metrics` (`chat_sync_lag_seconds`, `chat_write_buffer_depth`) sampled every \
+         200 ms from the first send until the buffer is empty; \"drained after\" is from the end of sending.",
+        fmt_int(conns)
+    )?;
+    writeln!(md)?;
+    let pair = |r: &str| (get(&format!("chat-dm-{r}")), get(&format!("sio-dm-{r}")));
+    writeln!(
+        md,
+        "| dms, production storage | this server | socket.io peer | this server ÷ peer | goal | |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    for r in &rates {
+        let (c, p) = pair(&r.to_string());
+        let what = format!("{} msg/s open loop", fmt_int(Some(*r as f64)));
+        for (q, label) in [("p50_ms", "p50"), ("p99_ms", "p99")] {
+            let (a, b) = (num(&c, &["ack", q]), num(&p, &["ack", q]));
+            let rt = ratio(a, b);
+            writeln!(
+                md,
+                "| {what}: ack {label} (ms) | {} | {} | {} | ≤ 0.5× | {} |",
+                fmt_f(a, 2),
+                fmt_f(b, 2),
+                times(rt),
+                verdict(rt.map(|x| x <= 0.5))
+            )?;
+        }
+        for (q, label) in [("p50_ms", "p50"), ("p99_ms", "p99")] {
+            let (a, b) = (num(&c, &["delivery", q]), num(&p, &["delivery", q]));
+            writeln!(
+                md,
+                "| {what}: delivery {label} (ms) | {} | {} | {} | | |",
+                fmt_f(a, 2),
+                fmt_f(b, 2),
+                times(ratio(a, b))
+            )?;
+        }
+        let diff = |v: &Value| Some(num(v, &["delivery", "p50_ms"])? - num(v, &["ack", "p50_ms"])?);
+        writeln!(
+            md,
+            "| {what}: delivery p50 − ack p50 (ms) | {} | {} | | ≤ 1 ms | {} |",
+            fmt_f(diff(&c), 2),
+            fmt_f(diff(&p), 2),
+            verdict(diff(&c).map(|d| d <= 1.0))
+        )?;
+        writeln!(
+            md,
+            "| {what}: acked msg/s / errors | {} / {} | {} / {} | | | |",
+            fmt_int(num(&c, &["acked_per_sec"])),
+            errors_cell(&c, "errors"),
+            fmt_int(num(&p, &["acked_per_sec"])),
+            errors_cell(&p, "errors")
+        )?;
+    }
+    let (c, p) = pair("max");
+    let window = num(&c, &["window"]).or(num(&p, &["window"]));
+    let what = format!("closed loop ({} in flight per connection)", fmt_int(window));
+    let (a, b) = (num(&c, &["acked_per_sec"]), num(&p, &["acked_per_sec"]));
+    writeln!(
+        md,
+        "| {what}: sustained acked msg/s | {} | {} | {} | ≥ 25,000 | {} |",
+        fmt_int(a),
+        fmt_int(b),
+        times(ratio(a, b)),
+        verdict(a.map(|x| x >= 25_000.0))
+    )?;
+    writeln!(
+        md,
+        "| {what}: ack p50 / p99 (ms) | {} | {} | | | |",
+        lat_cell(&c, "ack", 1),
+        lat_cell(&p, "ack", 1)
+    )?;
+    writeln!(
+        md,
+        "| {what}: delivery p50 / p99 (ms) | {} | {} | | | |",
+        lat_cell(&c, "delivery", 1),
+        lat_cell(&p, "delivery", 1)
+    )?;
+    let sync = c.get("sync").filter(|v| !v.is_null());
+    let lag = sync.and_then(|s| num(s, &["max_lag_secs"]));
+    writeln!(
+        md,
+        "| {what}: sync lag max (s) | {} | n/a (no SQL behind it) | | < 2 s | {} |",
+        fmt_f(lag, 2),
+        verdict(lag.map(|l| l < 2.0))
+    )?;
+    let drain = sync.map(|s| num(s, &["drain_secs"]));
+    let drain_text = match drain {
+        Some(Some(d)) => format!("{d:.1}"),
+        Some(None) => "not within the wait (see settings)".into(),
+        None => "n/a".into(),
+    };
+    writeln!(
+        md,
+        "| {what}: buffer drained after the end (s) | {drain_text} | n/a | | ≤ 2 s | {} |",
+        verdict(drain.map(|d| d.is_some_and(|d| d <= 2.0)))
+    )?;
+    writeln!(md)?;
+
+    // The reconnect storm.
+    writeln!(
+        md,
+        "**Reconnect storm** (`loadgen storm`, this server): {} users, all members of one room ({} members) and \
+         each in one dm with another of them, × {} sockets each, every socket opened at once (one task each, no \
+         ramp), as after a deploy or a network blip. Before the storm one more socket of user 0, connected \
+         and settled, starts sending {} msg/s into the room and keeps on for the whole run; every storm socket, \
+         once it has its `hello`, sends {} msg/s into its dm, until {} s after the first connect. A socket \
+         that fails (refused upgrade, close before `hello`, socket error) tries again after 250-500 ms. \
+         Delivery latency counts, at every recipient socket, the messages sent after that socket's `hello` \
+         (earlier ones are the client's `sync` business); \"lost\" counts acked messages a connected socket \
+         should have had that way and did not. Presence is checked after everyone is in and no presence frame \
+         arrived for 1 s (at most 15 s): each socket's last presence frame about its dm partner (an \
+         announcement or the snapshot of online contacts sent after `hello`) must say what is true (online: \
+         every partner has a socket connected).",
+        fmt_int(num(&storm, &["users"])),
+        fmt_int(num(&storm, &["room_members"])),
+        fmt_int(num(&storm, &["devices"])),
+        fmt_f(num(&storm, &["room_rate"]), 0),
+        fmt_f(num(&storm, &["dm_rate"]), 0),
+        fmt_f(num(&storm, &["secs"]), 0)
+    )?;
+    writeln!(md)?;
+    writeln!(md, "| reconnect storm | this server | goal | |")?;
+    writeln!(md, "|---|---|---|---|")?;
+    let sn = |p: &[&str]| num(&storm, p);
+    let row =
+        |md: &mut String, label: &str, value: String, goal: &str, ok: Option<Option<bool>>| {
+            writeln!(md, "| {label} | {value} | {goal} | {} |", goal_cell(ok))
+        };
+    row(
+        md,
+        "sockets opened at once (users × devices)",
+        format!(
+            "{} ({} × {})",
+            fmt_int(sn(&["sockets"])),
+            fmt_int(sn(&["users"])),
+            fmt_int(sn(&["devices"]))
+        ),
+        "",
+        None,
+    )?;
+    let all_in = sn(&["connect", "all_in_secs"]);
+    let all_in_text = match all_in {
+        Some(s) => format!("{s:.2} s"),
+        None if storm.is_null() => "n/a".into(),
+        None => format!(
+            "never: {} of {} got a `hello`",
+            fmt_int(sn(&["connect", "got_hello"])),
+            fmt_int(sn(&["sockets"]))
+        ),
+    };
+    row(
+        md,
+        "all in: from the first connect until every socket had its `hello`",
+        all_in_text,
+        "≤ 2 s",
+        Some(if storm.is_null() {
+            None
+        } else {
+            Some(all_in.is_some_and(|s| s <= 2.0))
+        }),
+    )?;
+    row(
+        md,
+        "`hello` per socket, from the first connect: p50 / p99 / max (ms)",
+        format!(
+            "{} / {} / {}",
+            fmt_int(sn(&["connect", "hello", "p50_ms"])),
+            fmt_int(sn(&["connect", "hello", "p99_ms"])),
+            fmt_int(sn(&["connect", "hello", "max_ms"]))
+        ),
+        "",
+        None,
+    )?;
+    row(
+        md,
+        "connection attempts / failed attempts by reason",
+        format!(
+            "{} / {}",
+            fmt_int(sn(&["connect", "attempts"])),
+            errors_cell(storm.get("connect").unwrap_or(&Value::Null), "failures")
+        ),
+        "",
+        None,
+    )?;
+    row(
+        md,
+        "connections lost after their `hello`, by reason",
+        errors_cell(storm.get("connect").unwrap_or(&Value::Null), "drops"),
+        "",
+        None,
+    )?;
+    let p99 = sn(&["delivery", "all", "p99_ms"]);
+    row(
+        md,
+        "delivery during the storm run, room and dm: p50 / p99 / max (ms)",
+        lat3_cell(&storm, &["delivery", "all"]),
+        "p99 ≤ 100 ms",
+        Some(
+            p99.filter(|_| sn(&["delivery", "all", "count"]).unwrap_or(0.0) > 0.0)
+                .map(|p| p <= 100.0),
+        ),
+    )?;
+    row(
+        md,
+        "— room messages: p50 / p99 / max (ms)",
+        lat3_cell(&storm, &["delivery", "room"]),
+        "",
+        None,
+    )?;
+    row(
+        md,
+        "— dm messages: p50 / p99 / max (ms)",
+        lat3_cell(&storm, &["delivery", "dm"]),
+        "",
+        None,
+    )?;
+    row(
+        md,
+        "— sent before the last socket was in: p50 / p99 / max (ms)",
+        lat3_cell(&storm, &["delivery_during_storm", "all"]),
+        "",
+        None,
+    )?;
+    row(
+        md,
+        "— sent after: p50 / p99 / max (ms)",
+        lat3_cell(&storm, &["delivery_after_storm", "all"]),
+        "",
+        None,
+    )?;
+    let lost = match (sn(&["lost_room"]), sn(&["lost_dm"])) {
+        (Some(a), Some(b)) => Some(a + b),
+        _ => None,
+    };
+    row(
+        md,
+        "lost deliveries: room / dm (and more than expected)",
+        format!(
+            "{} / {} ({})",
+            fmt_int(sn(&["lost_room"])),
+            fmt_int(sn(&["lost_dm"])),
+            fmt_int(sn(&["extra"]))
+        ),
+        "0",
+        Some(lost.map(|l| l == 0.0)),
+    )?;
+    row(
+        md,
+        "messages sent / acked: room, dm",
+        format!(
+            "{} / {}, {} / {}",
+            fmt_int(sn(&["sent_room"])),
+            fmt_int(sn(&["acked_room"])),
+            fmt_int(sn(&["sent_dm"])),
+            fmt_int(sn(&["acked_dm"]))
+        ),
+        "",
+        None,
+    )?;
+    row(
+        md,
+        "ack p50 / p99 (ms): room, dm",
+        format!(
+            "{}, {}",
+            lat_cell(&storm, "ack_room", 1),
+            lat_cell(&storm, "ack_dm", 1)
+        ),
+        "",
+        None,
+    )?;
+    row(md, "errors", errors_cell(&storm, "errors"), "", None)?;
+    row(
+        md,
+        "`presence` frames received, all sockets (per socket)",
+        format!(
+            "{} ({})",
+            fmt_int(sn(&["presence", "frames"])),
+            fmt_f(sn(&["presence", "frames_per_socket"]), 0)
+        ),
+        "",
+        None,
+    )?;
+    let wrong = match (sn(&["presence", "wrong"]), sn(&["presence", "missing"])) {
+        (Some(a), Some(b)) => Some(a + b),
+        _ => None,
+    };
+    row(
+        md,
+        "presence of the dm partner wrong / missing, of the sockets checked",
+        format!(
+            "{} / {} of {} (checked {} s after the first connect{})",
+            fmt_int(sn(&["presence", "wrong"])),
+            fmt_int(sn(&["presence", "missing"])),
+            fmt_int(sn(&["presence", "checked"])),
+            fmt_f(sn(&["presence", "checked_at_secs"]), 1),
+            match storm.pointer("/presence/quiet").and_then(Value::as_bool) {
+                Some(false) => ", presence never went quiet",
+                _ => "",
+            }
+        ),
+        "0",
+        Some(wrong.map(|w| w == 0.0)),
+    )?;
+    if let Some(ex) = storm
+        .pointer("/presence/examples")
+        .and_then(Value::as_array)
+    {
+        if !ex.is_empty() {
+            let ex: Vec<&str> = ex.iter().filter_map(Value::as_str).collect();
+            row(md, "presence: examples", ex.join("; "), "", None)?;
+        }
+    }
+    row(
+        md,
+        "server / generator CPU during the storm (cores)",
+        format!(
+            "{} / {}",
+            fmt_f(sn(&["server_cores"]), 2),
+            fmt_f(sn(&["generator_cores"]), 2)
+        ),
+        "",
+        None,
+    )?;
+    writeln!(md)?;
+
+    // Embedded mode.
+    let erates = dm_rates(dir, "embedded");
+    writeln!(
+        md,
+        "**Embedded mode** (the shipped default storage): a second `chat-server` process with \
+         `CHAT__DATABASE__URL=sqlite://…/embedded.db?mode=rwc` and no Redis (every group of writes committed to \
+         SQLite, `synchronous=FULL`, before its ack), its own users registered through it, pinned the same way; \
+         the same dm runs."
+    )?;
+    writeln!(md)?;
+    writeln!(
+        md,
+        "| embedded mode (SQLite, no Redis) | this server | goal | |"
+    )?;
+    writeln!(md, "|---|---|---|---|")?;
+    for r in &erates {
+        let v = get(&format!("embedded-dm-{r}"));
+        let what = format!("{} msg/s open loop", fmt_int(Some(*r as f64)));
+        let p50 = num(&v, &["ack", "p50_ms"]);
+        let goal = (*r == 1000).then_some(p50.map(|p| p <= 2.0));
+        row(
+            md,
+            &format!("{what}: ack p50 / p99 (ms)"),
+            lat_cell(&v, "ack", 2),
+            if goal.is_some() { "p50 ≤ 2 ms" } else { "" },
+            goal,
+        )?;
+        row(
+            md,
+            &format!("{what}: delivery p50 / p99 (ms)"),
+            lat_cell(&v, "delivery", 2),
+            "",
+            None,
+        )?;
+        row(
+            md,
+            &format!("{what}: acked msg/s / errors"),
+            format!(
+                "{} / {}",
+                fmt_int(num(&v, &["acked_per_sec"])),
+                errors_cell(&v, "errors")
+            ),
+            "",
+            None,
+        )?;
+    }
+    if erates.is_empty() {
+        row(md, "open loop", "n/a (not run)".into(), "", None)?;
+    }
+    let v = get("embedded-dm-max");
+    let a = num(&v, &["acked_per_sec"]);
+    row(
+        md,
+        "closed loop: sustained acked msg/s",
+        fmt_int(a),
+        "≥ 10,000",
+        Some(a.map(|x| x >= 10_000.0)),
+    )?;
+    row(
+        md,
+        "closed loop: ack p50 / p99 (ms)",
+        lat_cell(&v, "ack", 1),
+        "",
+        None,
+    )?;
+    writeln!(md)?;
+
+    // Every dm run, for the record.
+    writeln!(md, "Every dm run:")?;
+    writeln!(md)?;
+    writeln!(
+        md,
+        "| run | sent / acked | acked msg/s | errors | server / generator / Redis CPU (cores) | sync lag max (s) / buffer depth max / drained after (s) |"
+    )?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    let mut runs: Vec<(String, String)> = Vec::new();
+    for r in &rates {
+        for (s, label) in [("sio", "socket.io peer"), ("chat", "this server")] {
+            runs.push((
+                format!("{s}-dm-{r}"),
+                format!("{label}, {} msg/s", fmt_int(Some(*r as f64))),
+            ));
+        }
+    }
+    runs.push(("sio-dm-max".into(), "socket.io peer, closed loop".into()));
+    runs.push(("chat-dm-max".into(), "this server, closed loop".into()));
+    for r in &erates {
+        runs.push((
+            format!("embedded-dm-{r}"),
+            format!("embedded, {} msg/s", fmt_int(Some(*r as f64))),
+        ));
+    }
+    runs.push(("embedded-dm-max".into(), "embedded, closed loop".into()));
+    for (file, label) in runs {
+        let v = get(&file);
+        if v.is_null() {
+            writeln!(md, "| {label} | n/a | | | | |")?;
+            continue;
+        }
+        let sync = match v.get("sync") {
+            Some(s) if !s.is_null() => format!(
+                "{} / {} / {}",
+                fmt_f(num(s, &["max_lag_secs"]), 2),
+                fmt_int(num(s, &["max_depth"])),
+                match num(s, &["drain_secs"]) {
+                    Some(d) => format!("{d:.1}"),
+                    None => "not within the wait".into(),
+                }
+            ),
+            _ => "n/a".into(),
+        };
+        writeln!(
+            md,
+            "| {label} | {} / {} | {} | {} | {} / {} / {} | {sync} |",
+            fmt_int(num(&v, &["sent"])),
+            fmt_int(num(&v, &["acked"])),
+            fmt_int(num(&v, &["acked_per_sec"])),
+            errors_cell(&v, "errors"),
+            fmt_f(num(&v, &["server_cores"]), 2),
+            fmt_f(num(&v, &["generator_cores"]), 2),
+            fmt_f(num(&v, &["redis_cores"]), 2)
+        )?;
+    }
+    writeln!(md)?;
     Ok(())
 }
