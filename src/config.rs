@@ -53,13 +53,13 @@ impl Default for ServerSettings {
 pub struct DatabaseSettings {
     /// `sqlite://PATH?mode=rwc` or `mysql://user:pass@host:port/db`.
     pub url: String,
-    /// Connection pool size.
+    /// Connection pool size; 0 = 8 for SQLite, 32 for MariaDB/MySQL.
     pub max_connections: u32,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: "sqlite://data/chat.db?mode=rwc".into(), max_connections: 8 }
+        Self { url: "sqlite://data/chat.db?mode=rwc".into(), max_connections: 0 }
     }
 }
 
@@ -390,6 +390,10 @@ pub struct WsSettings {
     pub rate_per_sec: f64,
     /// Burst of client frames allowed above the sustained rate.
     pub rate_burst: f64,
+    /// Connections set up at once (authentication and the session's lookups up to `hello`); more
+    /// wait their turn, so a crowd reconnecting at once neither floods the database pool nor
+    /// delays the frames of the sessions already open.
+    pub setup_concurrency: usize,
 }
 
 impl Default for WsSettings {
@@ -402,6 +406,7 @@ impl Default for WsSettings {
             outbox_capacity: 1024,
             rate_per_sec: 50.0,
             rate_burst: 200.0,
+            setup_concurrency: 64,
         }
     }
 }
@@ -467,7 +472,7 @@ impl Default for RoomSettings {
             dedupe_window: 4096,
             receipts_max_members: 50,
             presence_max_members: 100,
-            unread_count_max: 1000,
+            unread_count_max: 100,
         }
     }
 }

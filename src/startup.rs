@@ -120,6 +120,7 @@ impl Application {
             media,
             oauth,
             socketio: Default::default(),
+            setups: Arc::new(tokio::sync::Semaphore::new(settings.ws.setup_concurrency.max(1))),
         };
 
         let listener = TcpListener::bind(&settings.server.bind)

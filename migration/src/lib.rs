@@ -7,6 +7,7 @@ mod m20261126_000001_media;
 mod m20261126_000002_push;
 mod m20261127_000001_oauth;
 mod m20261127_000002_admin;
+mod m20261204_000001_unread_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_push::Migration),
             Box::new(m20261127_000001_oauth::Migration),
             Box::new(m20261127_000002_admin::Migration),
+            Box::new(m20261204_000001_unread_index::Migration),
         ]
     }
 }

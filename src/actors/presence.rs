@@ -38,14 +38,11 @@ pub struct SessionDown {
     pub session: SessionId,
 }
 
-/// Who is online now among the people `user` hears presence changes of (see
-/// `Store::presence_peers`: the snapshot a session gets after `hello`), or among everyone who
-/// shares a room with `user` (`everyone`, for `GET /api/presence`).
+/// Who is online now among everyone who shares a room with `user` (for `GET /api/presence`).
 #[derive(Message, Debug)]
 #[rtype(result = "Vec<PresenceOut>")]
 pub struct OnlineContacts {
     pub user: UserId,
-    pub everyone: bool,
 }
 
 /// Whether `user` has an open session (for push decisions and tests).
@@ -143,9 +140,8 @@ impl Presence {
                 }
             }
             // People I blocked do not see my presence.
-            let (hidden, _) = store.blocks_around(&who).await?;
-            let users = store.presence_peers(&who, max_members).await?;
-            Ok::<_, AnnounceError>(users.into_iter().filter(|u| !hidden.contains(u)).collect::<Vec<_>>())
+            let peers = store.presence_peers(&who, max_members).await?;
+            Ok::<_, AnnounceError>(peers.into_iter().filter(|p| !p.hidden).map(|p| p.user).collect::<Vec<_>>())
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, _| {
             if act.cluster.is_none() && act.online.contains_key(&user) != online {
@@ -215,31 +211,34 @@ impl Presence {
         let who = user.clone();
         let work = async move {
             let peers = store.presence_peers(&who, max_members).await?;
-            let (hidden, blockers) = store.blocks_around(&who).await?;
             let online = match &cluster {
-                Some(c) if !peers.is_empty() => Some(c.online_among(&peers).await?),
+                Some(c) if !peers.is_empty() => {
+                    let users: Vec<UserId> = peers.iter().map(|p| p.user.clone()).collect();
+                    Some(c.online_among(&users).await?)
+                }
                 _ => None,
             };
-            Ok::<_, AnnounceError>((peers, hidden, blockers, online))
+            Ok::<_, AnnounceError>((peers, online))
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, _| {
-            let (peers, hidden, blockers, online) = match res {
+            let (peers, online) = match res {
                 Ok(v) => v,
                 Err(e) => return tracing::warn!(user = %user, error = %e, "could not look up presence peers"),
             };
             let here: Vec<bool> = match online {
                 Some(o) => o,
-                None => peers.iter().map(|u| act.online.contains_key(u)).collect(),
+                None => peers.iter().map(|p| act.online.contains_key(&p.user)).collect(),
             };
+            // Those who blocked the user are not shown to them.
             for (peer, on) in peers.iter().zip(here) {
-                if on && !blockers.contains(peer) {
-                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user: peer.clone(), online: true, last_seen: None }));
+                if on && !peer.blocked_me {
+                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user: peer.user.clone(), online: true, last_seen: None }));
                     handle.offer(&frame);
                 }
             }
             // Skipped if the user went offline again meanwhile (that change announces itself).
             if announce && act.online.contains_key(&user) {
-                let users: Vec<UserId> = peers.into_iter().filter(|u| !hidden.contains(u)).collect();
+                let users: Vec<UserId> = peers.into_iter().filter(|p| !p.hidden).map(|p| p.user).collect();
                 if !users.is_empty() {
                     let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user, online: true, last_seen: None }));
                     act.registry.do_send(DeliverToUsers { users, frame, except: None });
@@ -274,10 +273,8 @@ impl Handler<OnlineContacts> for Presence {
     fn handle(&mut self, msg: OnlineContacts, _ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
         let cluster = self.cluster.clone();
-        let max_members = self.max_members;
         let work = async move {
-            let users = if msg.everyone { store.co_members(&msg.user).await } else { store.presence_peers(&msg.user, max_members).await };
-            let users = users.unwrap_or_default();
+            let users = store.co_members(&msg.user).await.unwrap_or_default();
             let blockers = store.blockers_of(&msg.user).await.unwrap_or_default();
             let users: Vec<UserId> = users.into_iter().filter(|u| !blockers.contains(u)).collect();
             let online = match &cluster {

@@ -99,6 +99,8 @@ pub struct WsSession {
     /// The user's settings (typing and read-receipt choices apply here); kept current by the
     /// `settings` frames every device gets.
     settings: UserSettings,
+    /// A turn of `ws.setup_concurrency`, given back once `hello` is out.
+    setup_turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 type Ctx = Context<WsSession>;
@@ -144,7 +146,14 @@ impl WsSession {
             out: Transport::None,
             acks: HashMap::new(),
             settings: UserSettings::default(),
+            setup_turn: None,
         }
+    }
+
+    /// Holds `turn` until the session's setup is over.
+    pub fn holding(mut self, turn: tokio::sync::OwnedSemaphorePermit) -> Self {
+        self.setup_turn = Some(turn);
+        self
     }
 
     fn write(&mut self, frame: &Outbound, ctx: &mut Ctx) {
@@ -603,23 +612,27 @@ impl Actor for WsSession {
         let setup = async move {
             deps.registry.send(SessionOpened { handle }).await?;
             deps.presence.send(SessionUp { user: user.clone(), session, handle: presence_handle }).await?;
-            let settings = deps.store.settings(&user).await?;
-            Ok::<_, ChatError>((deps.store.rooms_for_user(&user, deps.settings.rooms.unread_count_max).await?, settings))
+            let (settings, rooms) =
+                tokio::join!(deps.store.settings(&user), deps.store.rooms_for_user(&user, deps.settings.rooms.unread_count_max));
+            Ok::<_, ChatError>((rooms?, settings?))
         };
         // Wait: no client frame is handled before `hello` is out.
-        ctx.wait(setup.into_actor(self).map(|res, act, ctx| match res {
-            Ok((rooms, settings)) => {
-                act.settings = settings;
-                let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
-                act.send_frame(ServerFrame::Hello(hello), ctx);
-                // The presence snapshot (see `SessionUp`) and anything else that came first.
-                for f in act.early.take().unwrap_or_default() {
-                    act.write(&f, ctx);
+        ctx.wait(setup.into_actor(self).map(|res, act, ctx| {
+            act.setup_turn = None;
+            match res {
+                Ok((rooms, settings)) => {
+                    act.settings = settings;
+                    let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
+                    act.send_frame(ServerFrame::Hello(hello), ctx);
+                    // The presence snapshot (see `SessionUp`) and anything else that came first.
+                    for f in act.early.take().unwrap_or_default() {
+                        act.write(&f, ctx);
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::error!(session = %act.id, error = %e, "session setup failed");
-                act.close(Some((CLOSE_TRY_AGAIN, "try again".into())), ctx);
+                Err(e) => {
+                    tracing::error!(session = %act.id, error = %e, "session setup failed");
+                    act.close(Some((CLOSE_TRY_AGAIN, "try again".into())), ctx);
+                }
             }
         }));
     }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub oauth: Arc<crate::oauth::Providers>,
     /// Live Socket.IO (Engine.IO) connections.
     pub socketio: crate::socketio::engine::Engines,
+    /// Turns for setting up a WebSocket connection (`ws.setup_concurrency`).
+    pub setups: Arc<tokio::sync::Semaphore>,
 }
 
 /// Largest JSON body accepted by the API.

@@ -18,7 +18,7 @@ use crate::protocol::PresenceOut;
 /// are left out, as they are from `presence` frames.
 pub async fn presence(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
     let me = auth.id();
-    let online: HashSet<UserId> = state.presence.send(OnlineContacts { user: me.clone(), everyone: true }).await?.into_iter().map(|p| p.user).collect();
+    let online: HashSet<UserId> = state.presence.send(OnlineContacts { user: me.clone() }).await?.into_iter().map(|p| p.user).collect();
     let blockers = state.store.blockers_of(&me).await?;
     let ids: Vec<UserId> = state.store.co_members(&me).await?.into_iter().filter(|u| !blockers.contains(u)).collect();
     let out: Vec<PresenceOut> = state

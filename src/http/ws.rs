@@ -36,6 +36,8 @@ async fn admit(state: &AppState, headers: &HeaderMap, query: &str) -> Result<aut
 
 /// The upgrade: [`admit`]'s refusals, then 400 for a bad handshake.
 pub async fn connect(state: AppState, up: Upgrade) {
+    // Held until the session's `hello` is out (see `ws.setup_concurrency`); never closed.
+    let Ok(turn) = state.setups.clone().acquire_owned().await else { return };
     let user = match admit(&state, up.request.headers(), up.query()).await {
         Ok(u) => u,
         Err(e) => return up.refuse(e.error_response()).await,
@@ -48,7 +50,7 @@ pub async fn connect(state: AppState, up: Upgrade) {
         settings: state.settings.clone(),
     };
     let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else { return };
-    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps);
+    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps).holding(turn);
     session::start(session, reader, writer);
 }
 

@@ -28,8 +28,55 @@ use crate::ids::{MessageId, RoomId, UserId};
 static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
-    /// Each thread's append connection, per buffer (see `RedisBuffer::local_conn`).
-    static LOCAL_CONNS: std::cell::RefCell<Vec<(u64, MultiplexedConnection)>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Each thread's connections, per buffer and slot (see `RedisBuffer::local`).
+    static LOCAL_CONNS: std::cell::RefCell<Vec<(u64, usize, MultiplexedConnection)>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Which of its connections a thread uses next.
+    static NEXT_LOCAL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Connections each thread keeps to Redis, used in turn. Redis reads at most 16 KiB from one
+/// connection per event-loop turn (and fsyncs once per turn), so one connection carrying a whole
+/// thread's appends would cap what one fsync covers; a few let one turn take more.
+const CONNS_PER_THREAD: usize = 4;
+
+/// A thread's connection (see `RedisBuffer::local`): forgets itself when a command on it fails
+/// in a way that leaves it unusable.
+struct LocalConn {
+    conn: MultiplexedConnection,
+    serial: u64,
+    slot: usize,
+}
+
+impl LocalConn {
+    fn check<T>(&self, res: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        if let Err(e) = &res {
+            if e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_timeout() {
+                let (serial, slot) = (self.serial, self.slot);
+                LOCAL_CONNS.with(|l| l.borrow_mut().retain(|(s, k, _)| (*s, *k) != (serial, slot)));
+            }
+        }
+        res
+    }
+}
+
+impl redis::aio::ConnectionLike for LocalConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let res = self.conn.req_packed_command(cmd).await;
+            self.check(res)
+        })
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a redis::Pipeline, offset: usize, count: usize) -> redis::RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let res = self.conn.req_packed_commands(pipeline, offset, count).await;
+            self.check(res)
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
+    }
 }
 
 /// Name of the consumer group of Syncers.
@@ -228,40 +275,37 @@ impl RedisBuffer {
         Ok(self.pool.get().await?)
     }
 
-    /// This thread's connection for appends, opened on first use. Its I/O runs on the thread of
-    /// the room that appends, so a write makes no hop to another thread and back, and the appends
-    /// of all rooms on a thread are pipelined on one socket (Redis then fsyncs them together).
-    /// There is no pool checkout, and no PING before each use as a pooled connection has.
-    async fn local_conn(&self) -> Result<MultiplexedConnection, BufferError> {
-        let found = LOCAL_CONNS.with(|l| l.borrow().iter().find(|(s, _)| *s == self.serial).map(|(_, c)| c.clone()));
-        if let Some(c) = found {
-            return Ok(c);
-        }
-        let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(5)));
-        let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
-        LOCAL_CONNS.with(|l| l.borrow_mut().push((self.serial, c.clone())));
-        Ok(c)
-    }
-
-    /// Forgets this thread's append connection after an error (the next append opens another).
-    fn drop_local_conn(&self) {
-        LOCAL_CONNS.with(|l| l.borrow_mut().retain(|(s, _)| *s != self.serial));
+    /// This thread's connection, opened on first use: what the write path and the reads use.
+    /// Its I/O runs on the calling thread (a room's, a session's), so a command makes no hop to
+    /// another thread and back, and the commands of every actor on a thread are pipelined on one
+    /// socket (Redis then fsyncs the appends together). There is no pool checkout, and no PING
+    /// before each use as a pooled connection has. A connection that fails is forgotten, and the
+    /// next command opens another.
+    async fn local(&self) -> Result<LocalConn, BufferError> {
+        let slot = NEXT_LOCAL.with(|n| {
+            let k = n.get();
+            n.set(k.wrapping_add(1));
+            k % CONNS_PER_THREAD
+        });
+        let found = LOCAL_CONNS.with(|l| l.borrow().iter().find(|(s, k, _)| (*s, *k) == (self.serial, slot)).map(|(_, _, c)| c.clone()));
+        let conn = match found {
+            Some(c) => c,
+            None => {
+                let cfg = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
+                    .set_response_timeout(Some(std::time::Duration::from_secs(5)));
+                let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+                LOCAL_CONNS.with(|l| l.borrow_mut().push((self.serial, slot, c.clone())));
+                c
+            }
+        };
+        Ok(LocalConn { conn, serial: self.serial, slot })
     }
 
     /// Runs an append script on this thread's connection.
     async fn invoke<T: redis::FromRedisValue>(&self, inv: &redis::ScriptInvocation<'_>) -> Result<T, BufferError> {
-        let mut c = self.local_conn().await?;
-        match inv.invoke_async(&mut c).await {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                if e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_timeout() {
-                    self.drop_local_conn();
-                }
-                Err(e.into())
-            }
-        }
+        let mut c = self.local().await?;
+        Ok(inv.invoke_async(&mut c).await?)
     }
 
     async fn config_get(&self, key: &str) -> Result<String, BufferError> {
@@ -401,14 +445,14 @@ impl RedisBuffer {
 
     /// Publishes `payload` on `channel` (cluster fan-out of what is not appended to the stream).
     pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         redis::cmd("PUBLISH").arg(channel).arg(payload).query_async::<i64>(&mut c).await?;
         Ok(())
     }
 
     /// The room's highest buffered seq (0 if none).
     pub async fn room_seq(&self, room: &RoomId) -> Result<i64, BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let v: Option<i64> = redis::cmd("GET").arg(self.seq_key(room)).query_async(&mut c).await?;
         Ok(v.unwrap_or(0))
     }
@@ -418,7 +462,7 @@ impl RedisBuffer {
         if rooms.is_empty() {
             return Ok(vec![]);
         }
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let mut cmd = redis::cmd("MGET");
         for r in rooms {
             cmd.arg(self.seq_key(r));
@@ -429,21 +473,21 @@ impl RedisBuffer {
 
     /// Room and author of a buffered message (remembered as long as client ids).
     pub async fn locate(&self, id: &MessageId) -> Result<Option<(RoomId, UserId)>, BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let v: Option<String> = redis::cmd("GET").arg(self.msg_key(id)).query_async(&mut c).await?;
         Ok(v.and_then(|v| v.split_once('|').map(|(r, u)| (RoomId(r.to_owned()), UserId(u.to_owned())))))
     }
 
     /// Buffered edits and deletes of a room's messages, by message id.
     pub async fn overlays(&self, room: &RoomId) -> Result<HashMap<String, Overlay>, BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let raw: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(self.overlay_key(room)).query_async(&mut c).await?;
         Ok(raw.into_iter().filter_map(|(k, v)| rmp_serde::from_slice(&v).ok().map(|o| (k, o))).collect())
     }
 
     /// Buffered (not yet synced) messages of a room with `lo < seq < hi`, in seq order.
     pub async fn unsynced(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let max = hi.map(|h| format!("({h}")).unwrap_or_else(|| "+inf".into());
         let raw: Vec<(Vec<u8>, i64)> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.unsynced_key(room))
@@ -468,7 +512,7 @@ impl RedisBuffer {
         if keys.is_empty() {
             return Ok(vec![]);
         }
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let mut cmd = redis::cmd("MGET");
         for (u, cid) in keys {
             cmd.arg(self.cid_key(room, u, cid));
@@ -493,7 +537,7 @@ impl RedisBuffer {
     /// in other consumers (dead nodes), then new ones; with `Look::New`, only new ones (one round
     /// trip).
     pub async fn read(&self, consumer: &str, count: usize, claim_idle_ms: u64, look: Look) -> Result<Vec<Entry>, BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         if look == Look::New {
             return self.read_new(&mut c, consumer, count).await;
         }
@@ -519,7 +563,7 @@ impl RedisBuffer {
         self.read_new(&mut c, consumer, count).await
     }
 
-    async fn read_new(&self, c: &mut deadpool_redis::Connection, consumer: &str, count: usize) -> Result<Vec<Entry>, BufferError> {
+    async fn read_new(&self, c: &mut LocalConn, consumer: &str, count: usize) -> Result<Vec<Entry>, BufferError> {
         let fresh: Option<StreamReadReply> = redis::cmd("XREADGROUP")
             .arg("GROUP").arg(GROUP).arg(consumer)
             .arg("COUNT").arg(count)
@@ -542,7 +586,7 @@ impl RedisBuffer {
         for (room, seq) in synced {
             pipe.cmd("ZREMRANGEBYSCORE").arg(self.unsynced_key(room)).arg(*seq).arg(*seq).ignore();
         }
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         pipe.query_async::<()>(&mut c).await?;
         for (room, id, overlay) in overlays {
             let script = redis::Script::new(DROP_OVERLAY);
@@ -558,14 +602,14 @@ impl RedisBuffer {
         pipe.cmd("XADD").arg(self.dead_letters()).arg("*").arg("entry").arg(entry_id).arg("ops").arg(payload).arg("error").arg(error).ignore();
         pipe.cmd("XACK").arg(self.stream()).arg(GROUP).arg(entry_id).ignore();
         pipe.cmd("XDEL").arg(self.stream()).arg(entry_id).ignore();
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         pipe.query_async::<()>(&mut c).await?;
         Ok(())
     }
 
     /// (entries waiting, age in ms of the oldest, dead letters) for the metrics, in one round trip.
     pub async fn backlog(&self) -> Result<(i64, i64, i64), BufferError> {
-        let mut c = self.conn().await?;
+        let mut c = self.local().await?;
         let (len, first, dead): (i64, redis::streams::StreamRangeReply, i64) = redis::pipe()
             .cmd("XLEN").arg(self.stream())
             .cmd("XRANGE").arg(self.stream()).arg("-").arg("+").arg("COUNT").arg(1)

@@ -180,20 +180,6 @@ impl Store {
         Ok(all)
     }
 
-    /// The newest `limit` messages of a room (for the room's idempotency window), newest first.
-    pub async fn recent_messages(&self, room: &RoomId, limit: u64) -> Result<Vec<message::Model>, StoreError> {
-        let rows = message::Entity::find()
-            .filter(message::Column::RoomId.eq(room.0.clone()))
-            .order_by_desc(message::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
-        let mut all = merge(rows, self.buffered(room, 0, None).await?);
-        all.reverse();
-        all.truncate(limit as usize);
-        Ok(all)
-    }
-
     /// Acks of stored or buffered messages of `room` matching any of the (sender, client id) pairs.
     pub async fn acks_by_client_ids(&self, room: &RoomId, keys: &[(UserId, String)]) -> Result<Vec<StoredAck>, StoreError> {
         if keys.is_empty() {

@@ -66,7 +66,12 @@ impl Store {
             }
         }
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(max_connections.max(1))
+        let pool = match (max_connections, sqlite_path(url).is_some()) {
+            (0, true) => 8,
+            (0, false) => 32,
+            (n, _) => n,
+        };
+        opts.max_connections(pool)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))

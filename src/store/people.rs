@@ -185,24 +185,6 @@ impl Store {
             .collect())
     }
 
-    /// (the users `user` blocked, the users who blocked `user`), in one query.
-    pub async fn blocks_around(&self, user: &UserId) -> Result<(HashSet<UserId>, HashSet<UserId>), StoreError> {
-        let rows = block::Entity::find()
-            .filter(Condition::any().add(block::Column::BlockerId.eq(user.0.clone())).add(block::Column::BlockedId.eq(user.0.clone())))
-            .all(&self.db)
-            .await?;
-        let mut blocked = HashSet::new();
-        let mut blockers = HashSet::new();
-        for b in rows {
-            if b.blocker_id == user.0 {
-                blocked.insert(UserId(b.blocked_id));
-            } else {
-                blockers.insert(UserId(b.blocker_id));
-            }
-        }
-        Ok((blocked, blockers))
-    }
-
     /// The users who blocked `user`.
     pub async fn blockers_of(&self, user: &UserId) -> Result<HashSet<UserId>, StoreError> {
         Ok(block::Entity::find()

@@ -237,9 +237,10 @@ impl Store {
 
     /// `user`'s rooms with last seq and unread count (messages from others after their read
     /// mark); a dm is named after the other member.
-    /// Unread counts are exact up to `unread_max` and stop there: only the room's last
-    /// `unread_max` seqs are counted, so a member far behind in a busy room costs a bounded index
-    /// range, not a scan of everything they have not read.
+    ///
+    /// Unread counts are exact up to `unread_max` and stop there: only a room's last `unread_max`
+    /// seqs are counted, so a member far behind in busy rooms costs a small bounded index range
+    /// per room (one statement for all rooms, with constant bounds so that the range is used).
     pub async fn rooms_for_user(&self, user: &UserId, unread_max: u64) -> Result<Vec<RoomSummary>, StoreError> {
         #[derive(FromQueryResult)]
         struct Row {
@@ -248,52 +249,84 @@ impl Store {
             name: Option<String>,
             last_seq: i64,
             last_read_seq: i64,
-            unread: i64,
         }
         let me = user.0.clone();
         let backend = self.db.get_database_backend();
-        let greatest = if backend == sea_orm::DbBackend::Sqlite { "MAX" } else { "GREATEST" };
-        let sql = format!(
+        let rows = Row::find_by_statement(Statement::from_sql_and_values(
+            backend,
             "SELECT r.id AS id, r.kind AS kind, \
                COALESCE(r.name, (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
                                  WHERE o.room_id = r.id AND o.user_id <> ? LIMIT 1)) AS name, \
-               r.last_seq AS last_seq, m.last_read_seq AS last_read_seq, \
-               (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id \
-                  AND x.seq > {greatest}(m.last_read_seq, r.last_seq - ?) \
-                  AND x.sender_id <> ? AND x.deleted = ?) AS unread \
+               r.last_seq AS last_seq, m.last_read_seq AS last_read_seq \
              FROM room_members m JOIN rooms r ON r.id = m.room_id \
-             WHERE m.user_id = ? ORDER BY r.last_seq DESC, r.created_at DESC"
-        );
-        let cap = unread_max.min(i64::MAX as u64) as i64;
-        let rows = Row::find_by_statement(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [me.clone().into(), cap.into(), me.clone().into(), false.into(), me.into()],
+             WHERE m.user_id = ? ORDER BY r.last_seq DESC, r.created_at DESC",
+            [me.clone().into(), me.into()],
         ))
         .all(&self.db)
         .await?;
-        let mut out: Vec<RoomSummary> = Vec::with_capacity(rows.len());
-        let Some(buffer) = &self.buffer else {
-            return Ok(rows
-                .into_iter()
-                .map(|r| RoomSummary { id: RoomId(r.id), kind: r.kind, name: r.name, last_seq: r.last_seq, unread: r.unread })
-                .collect());
+        let cap = unread_max.min(i64::MAX as u64) as i64;
+        // Messages still in the buffer count too: they are acked, only not yet in SQL.
+        let buffered = match &self.buffer {
+            Some(buffer) => buffer.room_seqs(&rows.iter().map(|r| RoomId(r.id.clone())).collect::<Vec<_>>()).await?,
+            None => vec![0; rows.len()],
         };
-        // Messages still in the buffer are counted too: they are acked, only not yet in SQL.
-        let ids: Vec<RoomId> = rows.iter().map(|r| RoomId(r.id.clone())).collect();
-        let seqs = buffer.room_seqs(&ids).await?;
-        for (r, buffered_seq) in rows.into_iter().zip(seqs) {
+        // Per room: (lowest seq not counted, highest seq in SQL).
+        let ranges: Vec<(RoomId, i64, i64)> = rows
+            .iter()
+            .zip(&buffered)
+            .map(|(r, b)| (RoomId(r.id.clone()), r.last_read_seq.max(r.last_seq.max(*b) - cap), r.last_seq))
+            .filter(|(_, lo, hi)| hi > lo)
+            .collect();
+        let counted = self.count_unread(user, &ranges).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (r, buffered_seq) in rows.into_iter().zip(buffered) {
             let id = RoomId(r.id);
-            let mut unread = r.unread;
-            if buffered_seq > r.last_seq {
+            let mut unread = counted.get(&id).copied().unwrap_or(0);
+            if let (Some(buffer), true) = (&self.buffer, buffered_seq > r.last_seq) {
                 let newer = buffer.unsynced(&id, r.last_seq.max(r.last_read_seq).max(buffered_seq - cap), None).await?;
-                unread = (unread + newer.iter().filter(|m| m.sender != *user).count() as i64).min(cap);
+                unread += newer.iter().filter(|m| m.sender != *user).count() as i64;
             }
-            out.push(RoomSummary { id, kind: r.kind, name: r.name, last_seq: r.last_seq.max(buffered_seq), unread });
+            out.push(RoomSummary { id, kind: r.kind, name: r.name, last_seq: r.last_seq.max(buffered_seq), unread: unread.min(cap) });
+        }
+        Ok(out)
+    }
+
+    /// Messages from others, not deleted, with `lo < seq <= hi` in each room, in one statement
+    /// per [`UNREAD_CHUNK`] rooms, from `idx_messages_unread` alone: at most `hi - lo` index
+    /// entries per room (MariaDB left to itself may count through the client-id index, every
+    /// message of the room).
+    async fn count_unread(&self, user: &UserId, ranges: &[(RoomId, i64, i64)]) -> Result<HashMap<RoomId, i64>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Count {
+            room_id: String,
+            n: i64,
+        }
+        let backend = self.db.get_database_backend();
+        let index = match backend {
+            sea_orm::DbBackend::Sqlite => "INDEXED BY idx_messages_unread",
+            _ => "FORCE INDEX (idx_messages_unread)",
+        };
+        let one = format!(
+            "SELECT ? AS room_id, COUNT(*) AS n FROM messages x {index} \
+             WHERE x.room_id = ? AND x.seq > ? AND x.seq <= ? AND x.sender_id <> ? AND x.deleted = ?"
+        );
+        let mut out = HashMap::new();
+        for chunk in ranges.chunks(UNREAD_CHUNK) {
+            let sql = vec![one.as_str(); chunk.len()].join(" UNION ALL ");
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
+            for (room, lo, hi) in chunk {
+                values.extend([room.0.clone().into(), room.0.clone().into(), (*lo).into(), (*hi).into(), user.0.clone().into(), false.into()]);
+            }
+            for c in Count::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(&self.db).await? {
+                out.insert(RoomId(c.room_id), c.n);
+            }
         }
         Ok(out)
     }
 }
+
+/// Rooms per unread-count statement: under SQLite's 500 terms of a compound `SELECT`.
+const UNREAD_CHUNK: usize = 400;
 
 fn member_row(room: &RoomId, user: &UserId, role: Role, now: i64) -> room_member::ActiveModel {
     room_member::ActiveModel {

@@ -2,12 +2,23 @@
 
 use entities::{token, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
+    sea_query::Query, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
     Statement, TransactionTrait,
 };
 
 use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
+
+/// Someone `user`'s presence changes are pushed to, and who is pushed to `user` (see
+/// `Store::presence_peers`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresencePeer {
+    pub user: UserId,
+    /// `user` blocked them: they are not told of `user`'s presence.
+    pub hidden: bool,
+    /// They blocked `user`: `user` is not told of theirs.
+    pub blocked_me: bool,
+}
 
 impl Store {
     /// Creates an account; `Conflict` if the username is taken. The first account ever created
@@ -64,15 +75,26 @@ impl Store {
     }
 
     /// The user holding an unexpired token with this hash, unless banned.
+    /// The account a live token belongs to (one query: every connect asks), unless banned. An
+    /// expired token is deleted.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<user::Model>, StoreError> {
-        let Some(tok) = token::Entity::find_by_id(token_hash.to_owned()).one(&self.db).await? else {
-            return Ok(None);
-        };
-        if tok.expires_at <= now_ms() {
-            token::Entity::delete_by_id(token_hash.to_owned()).exec(&self.db).await?;
-            return Ok(None);
+        let now = now_ms();
+        let owner = Query::select()
+            .column(token::Column::UserId)
+            .from(token::Entity)
+            .and_where(token::Column::TokenHash.eq(token_hash))
+            .and_where(token::Column::ExpiresAt.gt(now))
+            .to_owned();
+        let found = user::Entity::find().filter(user::Column::Id.in_subquery(owner)).one(&self.db).await?;
+        if let Some(u) = found {
+            return Ok(Some(u).filter(|u| u.banned_at.is_none()));
         }
-        Ok(self.user_by_id(&UserId(tok.user_id)).await?.filter(|u| u.banned_at.is_none()))
+        token::Entity::delete_many()
+            .filter(token::Column::TokenHash.eq(token_hash))
+            .filter(token::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        Ok(None)
     }
 
     pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -91,24 +113,40 @@ impl Store {
 
     /// Everyone who shares a dm, or a group of at most `max_members` members, with `user` (not
     /// `user` itself): whom `user`'s presence changes are pushed to.
-    pub async fn presence_peers(&self, user: &UserId, max_members: usize) -> Result<Vec<UserId>, StoreError> {
+    /// Each comes with the blocks between them and `user`, in the same query.
+    pub async fn presence_peers(&self, user: &UserId, max_members: usize) -> Result<Vec<PresencePeer>, StoreError> {
         #[derive(FromQueryResult)]
         struct Row {
             user_id: String,
+            hidden: i64,
+            blocked_me: i64,
         }
         let backend: DbBackend = self.db.get_database_backend();
         let rows = Row::find_by_statement(Statement::from_sql_and_values(
             backend,
-            "SELECT DISTINCT o.user_id AS user_id FROM room_members o \
-             WHERE o.user_id <> ? AND o.room_id IN ( \
-               SELECT c.room_id FROM room_members c \
-               WHERE c.room_id IN (SELECT me.room_id FROM room_members me WHERE me.user_id = ?) \
-               GROUP BY c.room_id HAVING COUNT(*) <= ?)",
-            [user.0.clone().into(), user.0.clone().into(), (max_members.max(2) as i64).into()],
+            // A room is small enough when it has no (max + 1)th member: at most max + 1 index
+            // entries are read per room of the user, however large the room.
+            "SELECT DISTINCT o.user_id AS user_id, \
+               CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ? AND b.blocked_id = o.user_id) \
+                 THEN 1 ELSE 0 END AS hidden, \
+               CASE WHEN EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = o.user_id AND b.blocked_id = ?) \
+                 THEN 1 ELSE 0 END AS blocked_me \
+             FROM room_members me \
+             JOIN room_members o ON o.room_id = me.room_id \
+             WHERE me.user_id = ? AND o.user_id <> ? \
+               AND (SELECT c.user_id FROM room_members c WHERE c.room_id = me.room_id \
+                    ORDER BY c.user_id LIMIT 1 OFFSET ?) IS NULL",
+            [
+                user.0.clone().into(),
+                user.0.clone().into(),
+                user.0.clone().into(),
+                user.0.clone().into(),
+                (max_members.max(2) as i64).into(),
+            ],
         ))
         .all(&self.db)
         .await?;
-        Ok(rows.into_iter().map(|r| UserId(r.user_id)).collect())
+        Ok(rows.into_iter().map(|r| PresencePeer { user: UserId(r.user_id), hidden: r.hidden != 0, blocked_me: r.blocked_me != 0 }).collect())
     }
 
     /// Everyone who shares at least one room with `user` (not `user` itself).

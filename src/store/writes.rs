@@ -41,6 +41,21 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// The room the write belongs to.
+    pub fn room(&self) -> &RoomId {
+        match self {
+            WriteOp::Message(m) => &m.room,
+            WriteOp::MemberAdded { room, .. }
+            | WriteOp::MemberRemoved { room, .. }
+            | WriteOp::RoleChanged { room, .. }
+            | WriteOp::RoomUpdated { room, .. }
+            | WriteOp::Edit { room, .. }
+            | WriteOp::Delete { room, .. }
+            | WriteOp::Read { room, .. }
+            | WriteOp::Delivered { room, .. } => room,
+        }
+    }
+
     /// Changes to who may do what, written through to SQL at once even when writes are buffered,
     /// because every permission check reads them.
     pub fn is_control(&self) -> bool {

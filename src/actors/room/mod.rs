@@ -26,7 +26,7 @@ use crate::cluster::bus::{BusEvent, BusItem, RoomBatch};
 use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::error::ChatError;
-use crate::ids::{MessageId, RoomId, SessionId, UserId};
+use crate::ids::{RoomId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{Ack, Role, ServerFrame, TypingState};
 use crate::store::rooms::RoomRecord;
@@ -158,19 +158,10 @@ impl Actor for Room {
         metrics::ACTIVE_ROOMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let every = Duration::from_secs((self.deps.settings.rooms.idle_secs / 2).clamp(1, 60));
         ctx.run_interval(every, |act, ctx| act.check_idle(ctx));
-        // Load the idempotency window before handling anything.
-        let store = self.deps.store.clone();
-        let room = self.id.clone();
-        let n = self.deps.settings.rooms.dedupe_window as u64;
-        ctx.wait(async move { store.recent_messages(&room, n).await }.into_actor(self).map(|res, act, _| match res {
-            Ok(rows) => {
-                for m in rows.into_iter().rev() {
-                    let ack = Ack { client_id: m.client_id, room: act.id.clone(), id: MessageId(m.id), seq: m.seq, ts: m.created_at, reference: None };
-                    act.remember(UserId(m.sender_id), ack);
-                }
-            }
-            Err(e) => tracing::warn!(room = %act.id, error = %e, "could not load recent client ids; the store will catch duplicates"),
-        }));
+        // The idempotency window starts empty: a resend of a message acked before this actor
+        // started is refused by the store (the client id is unique there and in the Redis
+        // buffer), and `reconcile` answers it with the first ack. Loading the window here cost
+        // every room start a query of up to `rooms.dedupe_window` rows, before its first message.
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
