@@ -326,15 +326,16 @@ setup_count() {
 }
 
 # --only: registers the users once, through a fresh plain chat server left running as PID[chat].
-setup_users() { # $1: users
-  start_server chat ""
+setup_users() { # $1: users, $2: cpu prefix of the server (taskset or empty), rest: loadgen prefix
+  local users=$1 pre=$2; shift 2
+  start_server chat "$pre"
   if [ ! -f "$SETUP_JSON" ]; then
     log "registering users (argon2: slow on purpose)"
-    "$BIN/loadgen" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$1" --idle 40 --out "$SETUP_JSON"
+    "$@" "$BIN/loadgen" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$users" --idle 40 --out "$SETUP_JSON"
     # Argon2's 19 MiB per hash stays in the allocator's arenas: measure on a fresh process.
     drained "${PORT[chat]}"
     stop_server chat
-    start_server chat ""
+    start_server chat "$pre"
   fi
 }
 
@@ -406,13 +407,7 @@ run_dm() {
   # Fresh pinned processes (a --only run's setup server runs unpinned).
   [ -n "${PID[chat]:-}" ] && stop_server chat
   log "[dm] starting this server and the socket.io peer, pinned"
-  start_server chat "$srv"
-  if [ ! -f "$SETUP_JSON" ]; then
-    log "registering users (argon2: slow on purpose)"
-    "${lg[@]}" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$(setup_count)" --idle 40 --out "$SETUP_JSON"
-    stop_server chat
-    start_server chat "$srv"
-  fi
+  setup_users "$(setup_count)" "$srv" taskset -c 1
   start_server sio "$srv"
   local dm=(--pairs "$DM_PAIRS" --redis-pid "$REDIS_PID" --max-secs 150)
   for r in $DM_RATES; do
@@ -467,7 +462,7 @@ if [ -n "$ONLY" ]; then
     [ $(( 2 * DM_PAIRS )) -gt $need ] && need=$(( 2 * DM_PAIRS ))
     [ "$STORM_USERS" -gt $need ] && need=$STORM_USERS
   fi
-  setup_users "$need"
+  setup_users "$need" ""
   if [[ ",$ONLY," == *,socketio,* ]]; then run_socketio; fi
   if [[ ",$ONLY," == *,cluster,* ]]; then run_cluster; fi
   if [[ ",$ONLY," == *,dm,* ]]; then run_dm; fi
@@ -500,14 +495,7 @@ run_mode() {
   }
 
   log "[$mode] starting the three servers"
-  start_server chat "$srv"
-  if [ ! -f "$SETUP_JSON" ]; then
-    log "registering users (argon2: slow on purpose)"
-    "${lg[@]}" setup --http "http://127.0.0.1:${PORT[chat]}" --users "$(setup_count)" --idle 40 --out "$SETUP_JSON"
-    # Argon2's 19 MiB per hash stays in the allocator's arenas: measure on a fresh process.
-    stop_server chat
-    start_server chat "$srv"
-  fi
+  setup_users "$(setup_count)" "$srv" $gen
   start_server sio "$srv"
   start_server ceiling "$srv" "$threads"
 

@@ -76,20 +76,7 @@ impl Store {
 /// Inserts the messages not stored yet (see the module doc).
 async fn insert_messages(db: &impl ConnectionTrait, backend: DbBackend, msgs: &[&NewMessage]) -> Result<(), StoreError> {
     for chunk in msgs.chunks(CHUNK) {
-        let rows = chunk.iter().map(|m| message::ActiveModel {
-            id: Set(m.id.0.clone()),
-            room_id: Set(m.room.0.clone()),
-            seq: Set(m.seq),
-            sender_id: Set(m.sender.0.clone()),
-            client_id: Set(m.client_id.clone()),
-            body: Set(m.body.clone()),
-            attachments: Set((!m.attachments.is_empty())
-                .then(|| serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into()))),
-            reply_to: Set(m.reply_to.as_ref().map(|r| r.0.clone())),
-            created_at: Set(m.ts),
-            edited_at: Set(None),
-            deleted: Set(false),
-        });
+        let rows = chunk.iter().map(|m| m.row());
         match backend {
             // `ON CONFLICT (id)` skips only a message stored under the same id; any other unique
             // key still fails the statement.

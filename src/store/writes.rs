@@ -22,6 +22,27 @@ pub struct NewMessage {
     pub ts: i64,
 }
 
+impl NewMessage {
+    /// Its row in `messages`.
+    pub fn row(&self) -> entities::message::ActiveModel {
+        use sea_orm::Set;
+        entities::message::ActiveModel {
+            id: Set(self.id.0.clone()),
+            room_id: Set(self.room.0.clone()),
+            seq: Set(self.seq),
+            sender_id: Set(self.sender.0.clone()),
+            client_id: Set(self.client_id.clone()),
+            body: Set(self.body.clone()),
+            attachments: Set((!self.attachments.is_empty())
+                .then(|| serde_json::to_string(&self.attachments).unwrap_or_else(|_| "[]".into()))),
+            reply_to: Set(self.reply_to.as_ref().map(|r| r.0.clone())),
+            created_at: Set(self.ts),
+            edited_at: Set(None),
+            deleted: Set(false),
+        }
+    }
+}
+
 /// One chat write.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

@@ -14,7 +14,7 @@ use chat_server::ids::{MessageId, RoomId, UserId};
 use chat_server::store::{NewMessage, Store, WriteOp};
 use clap::Parser;
 use entities::message;
-use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, TransactionTrait};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -184,19 +184,7 @@ async fn timed(
             Method::InsertMany => {
                 let txn = store.db.begin().await?;
                 for chunk in batch.chunks(500) {
-                    let models = chunk.iter().map(|m| message::ActiveModel {
-                        id: Set(m.id.0.clone()),
-                        room_id: Set(m.room.0.clone()),
-                        seq: Set(m.seq),
-                        sender_id: Set(m.sender.0.clone()),
-                        client_id: Set(m.client_id.clone()),
-                        body: Set(m.body.clone()),
-                        attachments: Set(None),
-                        reply_to: Set(None),
-                        created_at: Set(m.ts),
-                        edited_at: Set(None),
-                        deleted: Set(false),
-                    });
+                    let models = chunk.iter().map(NewMessage::row);
                     message::Entity::insert_many(models)
                         .exec_without_returning(&txn)
                         .await?;
