@@ -101,6 +101,8 @@ pub struct WsSession {
     settings: UserSettings,
     /// A turn of `ws.setup_concurrency`, given back once `hello` is out.
     setup_turn: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// `settings` came with the authentication: no lookup before `hello`.
+    settings_known: bool,
 }
 
 type Ctx = Context<WsSession>;
@@ -147,7 +149,15 @@ impl WsSession {
             acks: HashMap::new(),
             settings: UserSettings::default(),
             setup_turn: None,
+            settings_known: false,
         }
+    }
+
+    /// The user's settings, read with the authentication.
+    pub fn with_settings(mut self, settings: UserSettings) -> Self {
+        self.settings = settings;
+        self.settings_known = true;
+        self
     }
 
     /// Holds `turn` until the session's setup is over.
@@ -609,11 +619,17 @@ impl Actor for WsSession {
         let user = self.user.id.clone();
         let session = self.id.clone();
         let presence_handle = handle.clone();
+        let known = self.settings_known.then(|| self.settings.clone());
         let setup = async move {
             deps.registry.send(SessionOpened { handle }).await?;
             deps.presence.send(SessionUp { user: user.clone(), session, handle: presence_handle }).await?;
-            let (settings, rooms) =
-                tokio::join!(deps.store.settings(&user), deps.store.rooms_for_user(&user, deps.settings.rooms.unread_count_max));
+            let settings = async {
+                match known {
+                    Some(s) => Ok(s),
+                    None => deps.store.settings(&user).await,
+                }
+            };
+            let (settings, rooms) = tokio::join!(settings, deps.store.rooms_for_user(&user, deps.settings.rooms.unread_count_max));
             Ok::<_, ChatError>((rooms?, settings?))
         };
         // Wait: no client frame is handled before `hello` is out.

@@ -15,6 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
+use crate::protocol::settings::UserSettings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, UserId};
 use crate::protocol::UserOut;
@@ -177,6 +178,14 @@ pub(crate) async fn authenticate(state: &AppState, token: Option<String>) -> Res
     let token_hash = hash_token(&token);
     let user = state.store.user_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
     Ok(AuthUser { user, token_hash })
+}
+
+/// [`authenticate`] for a WebSocket session: the user and their settings in one query.
+pub(crate) async fn authenticate_session(state: &AppState, token: Option<String>) -> Result<(AuthUser, UserSettings), ChatError> {
+    let token = token.filter(|t| !t.is_empty() && t.len() <= 256).ok_or(ChatError::Unauthorized)?;
+    let token_hash = hash_token(&token);
+    let (user, settings) = state.store.session_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
+    Ok((AuthUser { user, token_hash }, settings))
 }
 
 impl FromRequest for AuthUser {

@@ -9,6 +9,7 @@ use super::auth::{self, user_out};
 use super::AppState;
 use crate::actors::session::{self, SessionDeps, WsSession};
 use crate::error::ChatError;
+use crate::protocol::settings::UserSettings;
 use crate::protocol::WireFormat;
 use crate::websocket::upgrade::Upgrade;
 
@@ -27,18 +28,18 @@ pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Who may open `/ws`: 403 for a foreign origin, 401 without a valid token.
-async fn admit(state: &AppState, headers: &HeaderMap, query: &str) -> Result<auth::AuthUser, ChatError> {
+async fn admit(state: &AppState, headers: &HeaderMap, query: &str) -> Result<(auth::AuthUser, UserSettings), ChatError> {
     if !origin_allowed(headers, &state.settings.server.allowed_origins) {
         return Err(ChatError::Forbidden("origin not allowed".into()));
     }
-    auth::authenticate(state, auth::token_from(headers, query)).await
+    auth::authenticate_session(state, auth::token_from(headers, query)).await
 }
 
 /// The upgrade: [`admit`]'s refusals, then 400 for a bad handshake.
 pub async fn connect(state: AppState, up: Upgrade) {
     // Held until the session's `hello` is out (see `ws.setup_concurrency`); never closed.
     let Ok(turn) = state.setups.clone().acquire_owned().await else { return };
-    let user = match admit(&state, up.request.headers(), up.query()).await {
+    let (user, user_settings) = match admit(&state, up.request.headers(), up.query()).await {
         Ok(u) => u,
         Err(e) => return up.refuse(e.error_response()).await,
     };
@@ -50,7 +51,7 @@ pub async fn connect(state: AppState, up: Upgrade) {
         settings: state.settings.clone(),
     };
     let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else { return };
-    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps).holding(turn);
+    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps).holding(turn).with_settings(user_settings);
     session::start(session, reader, writer);
 }
 

@@ -1,12 +1,13 @@
 //! Accounts and bearer tokens.
 
-use entities::{token, user};
+use entities::{token, user, user_settings};
 use sea_orm::{
-    sea_query::Query, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
+    sea_query::Query, ActiveModelTrait, JoinType, QuerySelect, RelationDef, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
     Statement, TransactionTrait,
 };
 
 use super::{Store, StoreError};
+use crate::protocol::settings::UserSettings;
 use crate::ids::{now_ms, UserId};
 
 /// Someone `user`'s presence changes are pushed to, and who is pushed to `user` (see
@@ -18,6 +19,16 @@ pub struct PresencePeer {
     pub hidden: bool,
     /// They blocked `user`: `user` is not told of theirs.
     pub blocked_me: bool,
+}
+
+/// The owner of a token that is still valid at `now`, as a subquery.
+fn live_token_owner(token_hash: &str, now: i64) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(token::Column::UserId)
+        .from(token::Entity)
+        .and_where(token::Column::TokenHash.eq(token_hash))
+        .and_where(token::Column::ExpiresAt.gt(now))
+        .to_owned()
 }
 
 impl Store {
@@ -79,22 +90,42 @@ impl Store {
     /// expired token is deleted.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<user::Model>, StoreError> {
         let now = now_ms();
-        let owner = Query::select()
-            .column(token::Column::UserId)
-            .from(token::Entity)
-            .and_where(token::Column::TokenHash.eq(token_hash))
-            .and_where(token::Column::ExpiresAt.gt(now))
-            .to_owned();
-        let found = user::Entity::find().filter(user::Column::Id.in_subquery(owner)).one(&self.db).await?;
+        let found = user::Entity::find().filter(user::Column::Id.in_subquery(live_token_owner(token_hash, now))).one(&self.db).await?;
         if let Some(u) = found {
             return Ok(Some(u).filter(|u| u.banned_at.is_none()));
         }
+        self.drop_expired_token(token_hash, now).await?;
+        Ok(None)
+    }
+
+    /// The same with the owner's settings, in one query (what `/ws` needs before `hello`, at
+    /// every connect).
+    pub async fn session_for_token(&self, token_hash: &str) -> Result<Option<(user::Model, UserSettings)>, StoreError> {
+        let now = now_ms();
+        let settings_of: RelationDef =
+            user_settings::Entity::belongs_to(user::Entity).from(user_settings::Column::UserId).to(user::Column::Id).into();
+        let found = user::Entity::find()
+            .filter(user::Column::Id.in_subquery(live_token_owner(token_hash, now)))
+            .join_rev(JoinType::LeftJoin, settings_of)
+            .select_also(user_settings::Entity)
+            .one(&self.db)
+            .await?;
+        if let Some((u, s)) = found {
+            let settings = s.and_then(|r| serde_json::from_str(&r.settings).ok()).unwrap_or_default();
+            return Ok(Some((u, settings)).filter(|(u, _)| u.banned_at.is_none()));
+        }
+        self.drop_expired_token(token_hash, now).await?;
+        Ok(None)
+    }
+
+    /// Deletes the token if it has expired.
+    async fn drop_expired_token(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
         token::Entity::delete_many()
             .filter(token::Column::TokenHash.eq(token_hash))
             .filter(token::Column::ExpiresAt.lte(now))
             .exec(&self.db)
             .await?;
-        Ok(None)
+        Ok(())
     }
 
     pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {
