@@ -69,13 +69,16 @@ export class Chat {
     return r;
   }
 
-  /** Asks who is online among everyone I share a conversation with (soon after a change). */
+  /** Asks who is online among everyone I share a conversation with (soon after a change). An
+   *  answer older than a `presence` frame about the same person does not overwrite it: the frame
+   *  can overtake the HTTP answer (someone leaves while it is on its way). */
   refreshPresence() {
     clearTimeout(this.presenceTimer);
     this.presenceTimer = setTimeout(async () => {
+      const asked = this.presenceTick || 0;
       try {
         const { presence } = await get('/presence');
-        for (const p of presence) this.onPresence(p);
+        for (const p of presence) this.onPresence(p, asked);
       } catch { /* the presence frames still come */ }
     }, 100);
   }
@@ -263,8 +266,12 @@ export class Chat {
     if (this.current === r.id) this.renderHeader();
   }
 
-  onPresence(f) {
+  /** A `presence` frame, or (with `asked`) an entry of a `GET /presence` answer asked for when
+   *  `presenceTick` was `asked`. */
+  onPresence(f, asked) {
     const u = this.user(f.user);
+    if (asked === undefined) u.presenceTick = this.presenceTick = (this.presenceTick || 0) + 1;
+    else if ((u.presenceTick || 0) > asked) return;
     u.online = f.online;
     if (f.last_seen) u.last_seen = f.last_seen;
     this.renderRooms();
