@@ -43,7 +43,13 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), allowed_origins: vec![], workers: 0, room_threads: 0, static_dir: "static".into() }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            allowed_origins: vec![],
+            workers: 0,
+            room_threads: 0,
+            static_dir: "static".into(),
+        }
     }
 }
 
@@ -59,7 +65,10 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: "sqlite://data/chat.db?mode=rwc".into(), max_connections: 0 }
+        Self {
+            url: "sqlite://data/chat.db?mode=rwc".into(),
+            max_connections: 0,
+        }
     }
 }
 
@@ -124,7 +133,12 @@ pub struct ClusterSettings {
 
 impl Default for ClusterSettings {
     fn default() -> Self {
-        Self { enabled: false, node_id: String::new(), heartbeat_ms: 1000, node_ttl_ms: 5000 }
+        Self {
+            enabled: false,
+            node_id: String::new(),
+            heartbeat_ms: 1000,
+            node_ttl_ms: 5000,
+        }
     }
 }
 
@@ -177,7 +191,14 @@ impl std::fmt::Debug for MediaSettings {
             .field("dir", &self.dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("workers", &self.workers)
-            .field("url_secret", &if self.url_secret.is_empty() { "" } else { "***" })
+            .field(
+                "url_secret",
+                &if self.url_secret.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -303,7 +324,10 @@ pub struct FcmSettings {
 
 impl Default for FcmSettings {
     fn default() -> Self {
-        Self { service_account_file: String::new(), base_url: "https://fcm.googleapis.com".into() }
+        Self {
+            service_account_file: String::new(),
+            base_url: "https://fcm.googleapis.com".into(),
+        }
     }
 }
 
@@ -367,7 +391,10 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { token_ttl_secs: 30 * 24 * 3600, min_password_len: 8 }
+        Self {
+            token_ttl_secs: 30 * 24 * 3600,
+            min_password_len: 8,
+        }
     }
 }
 
@@ -430,7 +457,12 @@ pub struct SocketIoSettings {
 
 impl Default for SocketIoSettings {
     fn default() -> Self {
-        Self { enabled: true, ping_interval_ms: 25_000, ping_timeout_ms: 20_000, max_payload: 1_000_000 }
+        Self {
+            enabled: true,
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
+            max_payload: 1_000_000,
+        }
     }
 }
 
@@ -490,7 +522,10 @@ pub struct PeopleSettings {
 
 impl Default for PeopleSettings {
     fn default() -> Self {
-        Self { default_region: "US".into(), max_broadcast: 256 }
+        Self {
+            default_region: "US".into(),
+            max_broadcast: 256,
+        }
     }
 }
 
@@ -556,7 +591,9 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { filter: "info".into() }
+        Self {
+            filter: "info".into(),
+        }
     }
 }
 
@@ -583,7 +620,9 @@ impl Settings {
                 }
                 builder = builder.add_source(config::File::from(p).required(true));
             }
-            None => builder = builder.add_source(config::File::with_name("config.toml").required(false)),
+            None => {
+                builder = builder.add_source(config::File::with_name("config.toml").required(false))
+            }
         }
         let settings: Settings = builder
             .add_source(
@@ -616,8 +655,13 @@ impl Settings {
         if self.ws.outbox_capacity == 0 || self.ws.rate_per_sec <= 0.0 || self.ws.rate_burst < 1.0 {
             return bad("ws.outbox_capacity, ws.rate_per_sec and ws.rate_burst must be positive");
         }
-        if self.redis.sync_interval_ms == 0 || self.redis.sync_batch == 0 || self.redis.max_attempts == 0 {
-            return bad("redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive");
+        if self.redis.sync_interval_ms == 0
+            || self.redis.sync_batch == 0
+            || self.redis.max_attempts == 0
+        {
+            return bad(
+                "redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive",
+            );
         }
         if self.cluster.enabled && self.redis.url.trim().is_empty() {
             return bad("cluster.enabled needs redis.url (the nodes share Redis)");
@@ -625,17 +669,35 @@ impl Settings {
         if self.cluster.heartbeat_ms == 0 || self.cluster.node_ttl_ms <= self.cluster.heartbeat_ms {
             return bad("cluster.node_ttl_ms must be longer than cluster.heartbeat_ms (> 0)");
         }
-        if self.people.default_region.parse::<phonenumber::country::Id>().is_err() {
+        if self
+            .people
+            .default_region
+            .parse::<phonenumber::country::Id>()
+            .is_err()
+        {
             return bad("people.default_region must be an ISO 3166 region code such as US or DE");
         }
         let m = &self.media;
-        if m.max_upload_bytes == 0 || m.image_max_edge == 0 || m.thumb_edge == 0 || m.avatar_size == 0 || m.avatar_thumb_size == 0 {
+        if m.max_upload_bytes == 0
+            || m.image_max_edge == 0
+            || m.thumb_edge == 0
+            || m.avatar_size == 0
+            || m.avatar_thumb_size == 0
+        {
             return bad("media.max_upload_bytes, media.image_max_edge, media.thumb_edge and the avatar sizes must be positive");
         }
-        if m.video_max_height < 16 || m.video_bitrate_kbps == 0 || m.audio_bitrate_kbps < 6 || m.video_cpu_used > 16 {
+        if m.video_max_height < 16
+            || m.video_bitrate_kbps == 0
+            || m.audio_bitrate_kbps < 6
+            || m.video_cpu_used > 16
+        {
             return bad("media.video_max_height (>= 16), media.video_bitrate_kbps (> 0), media.audio_bitrate_kbps (>= 6) or media.video_cpu_used (0-16) out of range");
         }
-        if !(1..=100).contains(&m.jpeg_quality) || m.job_timeout_secs == 0 || m.url_ttl_secs == 0 || m.image_max_pixels == 0 {
+        if !(1..=100).contains(&m.jpeg_quality)
+            || m.job_timeout_secs == 0
+            || m.url_ttl_secs == 0
+            || m.image_max_pixels == 0
+        {
             return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs and media.image_max_pixels positive");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
@@ -645,13 +707,18 @@ impl Settings {
         if !["very-low", "low", "normal", "high"].contains(&push.urgency.as_str()) {
             return bad("push.urgency must be very-low, low, normal or high");
         }
-        if push.max_attempts == 0 || push.concurrency == 0 || push.request_timeout_ms == 0 || push.coalesce_ms == 0 {
+        if push.max_attempts == 0
+            || push.concurrency == 0
+            || push.request_timeout_ms == 0
+            || push.coalesce_ms == 0
+        {
             return bad("push.max_attempts, push.concurrency, push.request_timeout_ms and push.coalesce_ms must be positive");
         }
         if self.oauth.state_ttl_secs == 0 || self.oauth.request_timeout_ms == 0 {
             return bad("oauth.state_ttl_secs and oauth.request_timeout_ms must be positive");
         }
-        if !(push.vapid_subject.starts_with("mailto:") || push.vapid_subject.starts_with("https:")) {
+        if !(push.vapid_subject.starts_with("mailto:") || push.vapid_subject.starts_with("https:"))
+        {
             return bad("push.vapid_subject must be a mailto: or https: URL");
         }
         Ok(())

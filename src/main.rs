@@ -54,16 +54,22 @@ async fn main() -> anyhow::Result<()> {
                 AdminAction::Grant { username } => (username, true),
                 AdminAction::Revoke { username } => (username, false),
             };
-            let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+            let store =
+                Store::connect(&settings.database.url, settings.database.max_connections).await?;
             let name = username.trim().to_lowercase();
             let user = store
                 .user_by_username(&name)
                 .await?
                 .filter(|u| u.deleted_at.is_none())
                 .ok_or_else(|| anyhow::anyhow!("no user named {name:?}"))?;
-            store.set_admin(&chat_server::ids::UserId(user.id.clone()), admin).await?;
+            store
+                .set_admin(&chat_server::ids::UserId(user.id.clone()), admin)
+                .await?;
             tracing::info!(user = %user.id, username = %name, admin, "admin role changed");
-            eprintln!("{name} is {}an admin", if admin { "now " } else { "no longer " });
+            eprintln!(
+                "{name} is {}an admin",
+                if admin { "now " } else { "no longer " }
+            );
         }
     }
     Ok(())

@@ -43,7 +43,11 @@ pub struct ChannelCounters {
 
 impl ChannelCounters {
     const fn new() -> Self {
-        Self { sent: AtomicU64::new(0), failed: AtomicU64::new(0), pruned: AtomicU64::new(0) }
+        Self {
+            sent: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
+        }
     }
 }
 
@@ -64,35 +68,134 @@ pub fn render() -> String {
     let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let rows: [(&str, &str, &str, String); 14] = [
-        ("chat_connections", "gauge", "Open WebSocket sessions", g(&CONNECTIONS).to_string()),
-        ("chat_active_rooms", "gauge", "Room actors running", g(&ACTIVE_ROOMS).to_string()),
-        ("chat_messages_accepted_total", "counter", "Messages acked to senders", c(&MESSAGES_ACCEPTED).to_string()),
-        ("chat_frames_delivered_total", "counter", "Frames delivered to sessions", c(&FRAMES_DELIVERED).to_string()),
-        ("chat_slow_consumers_dropped_total", "counter", "Sessions dropped for not reading", c(&SLOW_CONSUMERS_DROPPED).to_string()),
-        ("chat_persist_batches_total", "counter", "Write batches committed", c(&PERSIST_BATCHES).to_string()),
-        ("chat_persist_failures_total", "counter", "Write batches that failed", c(&PERSIST_FAILURES).to_string()),
-        ("chat_write_buffer_depth", "gauge", "Writes buffered and not yet in SQL", g(&WRITE_BUFFER_DEPTH).to_string()),
-        ("chat_sync_lag_seconds", "gauge", "Age of the oldest write not yet in SQL", format!("{:.3}", g(&SYNC_LAG_MS) as f64 / 1000.0)),
-        ("chat_sync_batches_total", "counter", "Buffer batches committed to SQL", c(&SYNC_BATCHES).to_string()),
-        ("chat_sync_rows_total", "counter", "Writes copied from the buffer into SQL", c(&SYNC_ROWS).to_string()),
-        ("chat_dead_letters", "gauge", "Entries in the dead-letter stream", g(&DEAD_LETTERS).to_string()),
-        ("chat_media_queue", "gauge", "Media uploads queued or processing", g(&MEDIA_QUEUE).to_string()),
-        ("chat_rate_limited_total", "counter", "Client frames refused by the rate limiter", c(&RATE_LIMITED).to_string()),
+        (
+            "chat_connections",
+            "gauge",
+            "Open WebSocket sessions",
+            g(&CONNECTIONS).to_string(),
+        ),
+        (
+            "chat_active_rooms",
+            "gauge",
+            "Room actors running",
+            g(&ACTIVE_ROOMS).to_string(),
+        ),
+        (
+            "chat_messages_accepted_total",
+            "counter",
+            "Messages acked to senders",
+            c(&MESSAGES_ACCEPTED).to_string(),
+        ),
+        (
+            "chat_frames_delivered_total",
+            "counter",
+            "Frames delivered to sessions",
+            c(&FRAMES_DELIVERED).to_string(),
+        ),
+        (
+            "chat_slow_consumers_dropped_total",
+            "counter",
+            "Sessions dropped for not reading",
+            c(&SLOW_CONSUMERS_DROPPED).to_string(),
+        ),
+        (
+            "chat_persist_batches_total",
+            "counter",
+            "Write batches committed",
+            c(&PERSIST_BATCHES).to_string(),
+        ),
+        (
+            "chat_persist_failures_total",
+            "counter",
+            "Write batches that failed",
+            c(&PERSIST_FAILURES).to_string(),
+        ),
+        (
+            "chat_write_buffer_depth",
+            "gauge",
+            "Writes buffered and not yet in SQL",
+            g(&WRITE_BUFFER_DEPTH).to_string(),
+        ),
+        (
+            "chat_sync_lag_seconds",
+            "gauge",
+            "Age of the oldest write not yet in SQL",
+            format!("{:.3}", g(&SYNC_LAG_MS) as f64 / 1000.0),
+        ),
+        (
+            "chat_sync_batches_total",
+            "counter",
+            "Buffer batches committed to SQL",
+            c(&SYNC_BATCHES).to_string(),
+        ),
+        (
+            "chat_sync_rows_total",
+            "counter",
+            "Writes copied from the buffer into SQL",
+            c(&SYNC_ROWS).to_string(),
+        ),
+        (
+            "chat_dead_letters",
+            "gauge",
+            "Entries in the dead-letter stream",
+            g(&DEAD_LETTERS).to_string(),
+        ),
+        (
+            "chat_media_queue",
+            "gauge",
+            "Media uploads queued or processing",
+            g(&MEDIA_QUEUE).to_string(),
+        ),
+        (
+            "chat_rate_limited_total",
+            "counter",
+            "Client frames refused by the rate limiter",
+            c(&RATE_LIMITED).to_string(),
+        ),
     ];
     let mut out = String::with_capacity(2048);
     for (name, kind, help, value) in rows {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
     }
-    push_counter(&mut out, "chat_push_sent_total", "Pushes accepted by the push service, per channel", |c| &c.sent);
-    push_counter(&mut out, "chat_push_failed_total", "Pushes given up on, per channel", |c| &c.failed);
-    push_counter(&mut out, "chat_push_pruned_total", "Subscriptions deleted as gone, per channel", |c| &c.pruned);
+    push_counter(
+        &mut out,
+        "chat_push_sent_total",
+        "Pushes accepted by the push service, per channel",
+        |c| &c.sent,
+    );
+    push_counter(
+        &mut out,
+        "chat_push_failed_total",
+        "Pushes given up on, per channel",
+        |c| &c.failed,
+    );
+    push_counter(
+        &mut out,
+        "chat_push_pruned_total",
+        "Subscriptions deleted as gone, per channel",
+        |c| &c.pruned,
+    );
     out
 }
 
 /// One push counter, labelled by channel.
-fn push_counter(out: &mut String, name: &str, help: &str, field: fn(&ChannelCounters) -> &AtomicU64) {
+fn push_counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    field: fn(&ChannelCounters) -> &AtomicU64,
+) {
     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
-    for (channel, counters) in [("webpush", &PUSH_WEBPUSH), ("fcm", &PUSH_FCM), ("sms", &PUSH_SMS)] {
-        out.push_str(&format!("{name}{{channel=\"{channel}\"}} {}\n", field(counters).load(Ordering::Relaxed)));
+    for (channel, counters) in [
+        ("webpush", &PUSH_WEBPUSH),
+        ("fcm", &PUSH_FCM),
+        ("sms", &PUSH_SMS),
+    ] {
+        out.push_str(&format!(
+            "{name}{{channel=\"{channel}\"}} {}\n",
+            field(counters).load(Ordering::Relaxed)
+        ));
     }
 }

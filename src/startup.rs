@@ -9,18 +9,18 @@ use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server};
 use actix_web::{web, App};
 
-use crate::actors::notifier::Notifier;
 use crate::actors::media::MediaPool;
+use crate::actors::notifier::Notifier;
 use crate::actors::persister::{PersistHandle, Persister};
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
 use crate::actors::syncer::Syncer;
 use crate::cluster::Cluster;
-use crate::store::buffer::RedisBuffer;
 use crate::config::Settings;
-use crate::push::webpush::{self, VapidKeys};
 use crate::http::{self, AppState};
 use crate::media::urls::UrlSigner;
+use crate::push::webpush::{self, VapidKeys};
+use crate::store::buffer::RedisBuffer;
 use crate::store::{Store, StoreError};
 
 /// Why the server could not start.
@@ -29,7 +29,10 @@ pub enum StartupError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("push: {0}")]
     Push(#[from] crate::push::PushError),
     #[error("cannot create media.dir {dir}: {source}")]
@@ -54,15 +57,21 @@ impl Application {
         let settings = Arc::new(settings);
         let oauth = Arc::new(crate::oauth::Providers::from_settings(&settings.oauth)?);
         let signer = UrlSigner::new(&settings.media.url_secret, settings.media.url_ttl_secs);
-        let mut store =
-            Store::connect(&settings.database.url, settings.database.max_connections).await?.with_media_urls(signer);
+        let mut store = Store::connect(&settings.database.url, settings.database.max_connections)
+            .await?
+            .with_media_urls(signer);
         let mut syncer = None;
         let mut cluster = None;
         let redis = &settings.redis;
         if !redis.url.trim().is_empty() {
-            let buffer = RedisBuffer::connect(redis.url.trim(), &redis.prefix, redis.dedupe_ttl_secs, redis.allow_unsafe)
-                .await
-                .map_err(StoreError::from)?;
+            let buffer = RedisBuffer::connect(
+                redis.url.trim(),
+                &redis.prefix,
+                redis.dedupe_ttl_secs,
+                redis.allow_unsafe,
+            )
+            .await
+            .map_err(StoreError::from)?;
             store = store.with_buffer(buffer.clone());
             let consumer = match redis.consumer.trim() {
                 "" => format!("{}:{}", hostname(), settings.server.bind),
@@ -73,7 +82,13 @@ impl Application {
                     "" => consumer.clone(),
                     n => n.to_owned(),
                 };
-                cluster = Some(Cluster::new(buffer.clone(), redis.url.trim(), &redis.prefix, node, settings.cluster.clone()));
+                cluster = Some(Cluster::new(
+                    buffer.clone(),
+                    redis.url.trim(),
+                    &redis.prefix,
+                    node,
+                    settings.cluster.clone(),
+                ));
             }
             syncer = Some(Syncer::new(store.clone(), buffer, redis.clone(), consumer).start());
         }
@@ -87,25 +102,33 @@ impl Application {
             persister = persister.with_cluster(c.clone());
         }
         let persister = persister.start();
-        let vapid = VapidKeys::load_or_generate(&settings.push.vapid_private_key, &webpush::key_file(&settings.push, &settings.media.dir))?;
+        let vapid = VapidKeys::load_or_generate(
+            &settings.push.vapid_private_key,
+            &webpush::key_file(&settings.push, &settings.media.dir),
+        )?;
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
         let handle = PersistHandle::new(persister.clone(), &store, cluster.clone());
-        let mut registry = RoomRegistry::new(store.clone(), handle, settings.clone()).with_notifier(notifier.clone());
+        let mut registry = RoomRegistry::new(store.clone(), handle, settings.clone())
+            .with_notifier(notifier.clone());
         if let Some(c) = &cluster {
             registry = registry.with_cluster(c.clone());
         }
         let registry = registry.start();
-        let mut presence = Presence::new(store.clone(), registry.clone()).with_max_members(settings.rooms.presence_max_members);
+        let mut presence = Presence::new(store.clone(), registry.clone())
+            .with_max_members(settings.rooms.presence_max_members);
         if let Some(c) = &cluster {
             presence = presence.with_cluster(c.clone(), stale);
             // Subscribed before serving, so no session misses the events of its first moments.
-            c.subscribe(registry.clone().recipient(), registry.clone().recipient()).await;
+            c.subscribe(registry.clone().recipient(), registry.clone().recipient())
+                .await;
             tracing::info!(node = %c.node(), "cluster mode: seqs, fan-out and presence through Redis");
         }
         let presence = presence.start();
-        std::fs::create_dir_all(&settings.media.dir)
-            .map_err(|source| StartupError::Storage { dir: settings.media.dir.clone(), source })?;
+        std::fs::create_dir_all(&settings.media.dir).map_err(|source| StartupError::Storage {
+            dir: settings.media.dir.clone(),
+            source,
+        })?;
         let media = MediaPool::start(&settings.media, store.clone(), registry.clone());
         media.resume().await;
         let state = AppState {
@@ -120,12 +143,23 @@ impl Application {
             media,
             oauth,
             socketio: Default::default(),
-            setups: Arc::new(tokio::sync::Semaphore::new(settings.ws.setup_concurrency.max(1))),
+            setups: Arc::new(tokio::sync::Semaphore::new(
+                settings.ws.setup_concurrency.max(1),
+            )),
         };
 
-        let listener = TcpListener::bind(&settings.server.bind)
-            .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?.port();
+        let listener =
+            TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?
+            .port();
         let data = web::Data::new(state.clone());
         let static_dir = settings.server.static_dir.clone();
         let upgrades = state.clone();
@@ -145,13 +179,24 @@ impl Application {
                     .finish(map_config(app, |_| AppConfig::default()))
                     .tcp()
             })
-            .map_err(|source| StartupError::Bind { addr: settings.server.bind.clone(), source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.clone(),
+                source,
+            })?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        let mode = if state.syncer.is_some() { "redis write buffer" } else { "embedded" };
+        let mode = if state.syncer.is_some() {
+            "redis write buffer"
+        } else {
+            "embedded"
+        };
         tracing::info!(port, database = %redact(&settings.database.url), mode, "chat server listening");
-        Ok(Self { port, server: server.run(), state })
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+        })
     }
 
     /// The bound port.
@@ -176,7 +221,11 @@ impl Application {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "node".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
 }
 
 /// A database URL without its password, for logs.

@@ -40,10 +40,14 @@ pub fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Ch
     let t = raw.trim();
     let n = t.chars().count();
     if n < min || n > max {
-        return Err(ChatError::invalid(format!("{field}: {min} to {max} characters")));
+        return Err(ChatError::invalid(format!(
+            "{field}: {min} to {max} characters"
+        )));
     }
     if t.chars().any(|c| c.is_control()) {
-        return Err(ChatError::invalid(format!("{field}: no control characters")));
+        return Err(ChatError::invalid(format!(
+            "{field}: no control characters"
+        )));
     }
     Ok(t.to_owned())
 }
@@ -54,19 +58,45 @@ mod tests {
 
     #[test]
     fn phone_numbers_in_many_spellings_normalise_to_one() {
-        for raw in ["+1 (415) 555-2671", "415.555.2671", "(415) 555 2671", "001 415 555 2671", "+14155552671"] {
-            assert_eq!(normalize_phone(raw, "US").as_deref(), Some("+14155552671"), "{raw}");
+        for raw in [
+            "+1 (415) 555-2671",
+            "415.555.2671",
+            "(415) 555 2671",
+            "001 415 555 2671",
+            "+14155552671",
+        ] {
+            assert_eq!(
+                normalize_phone(raw, "US").as_deref(),
+                Some("+14155552671"),
+                "{raw}"
+            );
         }
-        assert_eq!(normalize_phone("030 1234567", "DE").as_deref(), Some("+49301234567"));
-        assert_eq!(normalize_phone("+49 30 1234567", "US").as_deref(), Some("+49301234567"));
+        assert_eq!(
+            normalize_phone("030 1234567", "DE").as_deref(),
+            Some("+49301234567")
+        );
+        assert_eq!(
+            normalize_phone("+49 30 1234567", "US").as_deref(),
+            Some("+49301234567")
+        );
         assert_eq!(normalize_phone("12", "US"), None);
         assert_eq!(normalize_phone("call me", "US"), None);
     }
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(normalize_email(" Ann@Example.COM ").as_deref(), Some("ann@example.com"));
-        for bad in ["ann", "ann@", "@x.org", "a b@x.org", "ann@localhost", "a@b@c.org"] {
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").as_deref(),
+            Some("ann@example.com")
+        );
+        for bad in [
+            "ann",
+            "ann@",
+            "@x.org",
+            "a b@x.org",
+            "ann@localhost",
+            "a@b@c.org",
+        ] {
             assert_eq!(normalize_email(bad), None, "{bad}");
         }
     }

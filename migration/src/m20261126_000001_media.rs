@@ -29,10 +29,18 @@ enum Media {
 }
 
 #[derive(DeriveIden)]
-enum MediaRooms { Table, MediaId, RoomId, SharedAt }
+enum MediaRooms {
+    Table,
+    MediaId,
+    RoomId,
+    SharedAt,
+}
 
 fn id_col<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).string_len(ID_LEN).not_null().to_owned()
+    ColumnDef::new(name)
+        .string_len(ID_LEN)
+        .not_null()
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -61,31 +69,62 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_media_owner").table(Media::Table).col(Media::OwnerId).to_owned())
-            .await?;
-        m.create_index(Index::create().name("idx_media_status").table(Media::Table).col(Media::Status).to_owned())
-            .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_media_owner")
+                .table(Media::Table)
+                .col(Media::OwnerId)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_media_status")
+                .table(Media::Table)
+                .col(Media::Status)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(MediaRooms::Table)
                 .if_not_exists()
                 .col(id_col(MediaRooms::MediaId))
                 .col(id_col(MediaRooms::RoomId))
-                .col(ColumnDef::new(MediaRooms::SharedAt).big_integer().not_null())
-                .primary_key(Index::create().col(MediaRooms::MediaId).col(MediaRooms::RoomId))
+                .col(
+                    ColumnDef::new(MediaRooms::SharedAt)
+                        .big_integer()
+                        .not_null(),
+                )
+                .primary_key(
+                    Index::create()
+                        .col(MediaRooms::MediaId)
+                        .col(MediaRooms::RoomId),
+                )
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            Index::create().name("idx_media_rooms_room").table(MediaRooms::Table).col(MediaRooms::RoomId).to_owned(),
+            Index::create()
+                .name("idx_media_rooms_room")
+                .table(MediaRooms::Table)
+                .col(MediaRooms::RoomId)
+                .to_owned(),
         )
         .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(MediaRooms::Table).if_exists().to_owned()).await?;
-        m.drop_table(Table::drop().table(Media::Table).if_exists().to_owned()).await?;
+        m.drop_table(
+            Table::drop()
+                .table(MediaRooms::Table)
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.drop_table(Table::drop().table(Media::Table).if_exists().to_owned())
+            .await?;
         Ok(())
     }
 }

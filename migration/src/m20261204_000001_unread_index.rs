@@ -7,7 +7,13 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 #[derive(DeriveIden)]
-enum Messages { Table, RoomId, Seq, SenderId, Deleted }
+enum Messages {
+    Table,
+    RoomId,
+    Seq,
+    SenderId,
+    Deleted,
+}
 
 const NAME: &str = "idx_messages_unread";
 
@@ -28,6 +34,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(Index::drop().name(NAME).table(Messages::Table).to_owned()).await
+        m.drop_index(Index::drop().name(NAME).table(Messages::Table).to_owned())
+            .await
     }
 }

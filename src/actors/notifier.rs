@@ -128,7 +128,12 @@ impl Notifier {
         let http = http_client(push);
         let fcm = match push.fcm.service_account_file.trim() {
             "" => None,
-            file => Some(FcmClient::from_file(std::path::Path::new(file), &push.fcm.base_url, push.ttl_secs, http.clone())?),
+            file => Some(FcmClient::from_file(
+                std::path::Path::new(file),
+                &push.fcm.base_url,
+                push.ttl_secs,
+                http.clone(),
+            )?),
         };
         let channels = Channels {
             webpush: WebPushClient::new(http.clone(), vapid, push),
@@ -159,23 +164,37 @@ impl Notifier {
     }
 
     /// Adds `msg` to its conversation's open window of kind `due`, opening one if there is none.
-    fn add_to_window(&mut self, due: Due, msg: &NotifyAway, latest: &Arc<Latest>, ctx: &mut Context<Self>) {
+    fn add_to_window(
+        &mut self,
+        due: Due,
+        msg: &NotifyAway,
+        latest: &Arc<Latest>,
+        ctx: &mut Context<Self>,
+    ) {
         let after = match due {
             Due::Push => self.coalesce,
             Due::SmsFallback => self.sms_after,
         };
-        let burst = self.waiting(due).entry(msg.room.clone()).or_insert_with(|| {
-            let room = msg.room.clone();
-            ctx.run_later(after, move |act, _| act.window_closed(room, due));
-            Burst { dm: msg.dm, ..Burst::default() }
-        });
+        let burst = self
+            .waiting(due)
+            .entry(msg.room.clone())
+            .or_insert_with(|| {
+                let room = msg.room.clone();
+                ctx.run_later(after, move |act, _| act.window_closed(room, due));
+                Burst {
+                    dm: msg.dm,
+                    ..Burst::default()
+                }
+            });
         for user in &msg.users {
             burst.add(user.clone(), latest);
         }
     }
 
     fn window_closed(&mut self, room: RoomId, due: Due) {
-        let Some(burst) = self.waiting(due).remove(&room) else { return };
+        let Some(burst) = self.waiting(due).remove(&room) else {
+            return;
+        };
         let (store, channels) = (self.store.clone(), self.channels.clone());
         actix::spawn(async move {
             let done = match due {
@@ -201,7 +220,13 @@ impl Handler<NotifyAway> for Notifier {
     type Result = ();
 
     fn handle(&mut self, msg: NotifyAway, ctx: &mut Context<Self>) {
-        let latest = Arc::new(Latest { message: msg.message.clone(), seq: msg.seq, from: msg.from.clone(), body: msg.body.clone(), ts: msg.ts });
+        let latest = Arc::new(Latest {
+            message: msg.message.clone(),
+            seq: msg.seq,
+            from: msg.from.clone(),
+            body: msg.body.clone(),
+            ts: msg.ts,
+        });
         self.add_to_window(Due::Push, &msg, &latest, ctx);
         if msg.dm && self.channels.sms.is_some() {
             self.add_to_window(Due::SmsFallback, &msg, &latest, ctx);
@@ -214,7 +239,9 @@ impl Handler<SendInvite> for Notifier {
 
     fn handle(&mut self, msg: SendInvite, _ctx: &mut Context<Self>) -> Self::Result {
         if self.channels.sms.is_none() {
-            return Err(ChatError::Unavailable("SMS is not configured on this server".into()));
+            return Err(ChatError::Unavailable(
+                "SMS is not configured on this server".into(),
+            ));
         }
         let today = now_ms() / 86_400_000;
         let sent = self.invites.entry(msg.from.clone()).or_insert((today, 0));
@@ -225,7 +252,10 @@ impl Handler<SendInvite> for Notifier {
             return Err(ChatError::RateLimited);
         }
         sent.1 += 1;
-        let text = self.invite_text.replace("{name}", &msg.from_name).replace("{url}", &self.invite_url);
+        let text = self
+            .invite_text
+            .replace("{name}", &msg.from_name)
+            .replace("{url}", &self.invite_url);
         let channels = self.channels.clone();
         actix::spawn(async move {
             tracing::info!(from = %msg.from, to = %masked(&msg.phone), "texting an invitation");
@@ -237,14 +267,24 @@ impl Handler<SendInvite> for Notifier {
 
 /// Sends one burst's pushes: looks up who still wants one, renders it for each, and delivers to
 /// each of their devices.
-async fn push_burst(store: &Store, channels: &Channels, room: &RoomId, burst: Burst) -> Result<(), crate::store::StoreError> {
+async fn push_burst(
+    store: &Store,
+    channels: &Channels,
+    room: &RoomId,
+    burst: Burst,
+) -> Result<(), crate::store::StoreError> {
     let users: Vec<UserId> = burst.users.keys().cloned().collect();
     let wanted: Vec<(UserId, PushPrefs)> = store
         .push_prefs_many(room, &users)
         .await?
         .into_iter()
         .filter(|(user, prefs, read)| {
-            prefs.enabled && !prefs.muted && burst.users.get(user).is_some_and(|(_, last)| *read < last.seq)
+            prefs.enabled
+                && !prefs.muted
+                && burst
+                    .users
+                    .get(user)
+                    .is_some_and(|(_, last)| *read < last.seq)
         })
         .map(|(user, prefs, _)| (user, prefs))
         .collect();
@@ -256,17 +296,38 @@ async fn push_burst(store: &Store, channels: &Channels, room: &RoomId, burst: Bu
     for s in store.subscriptions_of_users(&ids).await? {
         subs.entry(s.user_id.clone()).or_default().push(s);
     }
-    let group_name = if burst.dm { None } else { store.room_name(room).await? };
+    let group_name = if burst.dm {
+        None
+    } else {
+        store.room_name(room).await?
+    };
     let mut names: HashMap<UserId, String> = HashMap::new();
     let mut deliveries = Vec::new();
     for (user, prefs) in wanted {
-        let (Some(devices), Some((count, last))) = (subs.remove(&user.0), burst.users.get(&user)) else { continue };
+        let (Some(devices), Some((count, last))) = (subs.remove(&user.0), burst.users.get(&user))
+        else {
+            continue;
+        };
         if !names.contains_key(&last.from) {
-            let name = store.user_by_id(&last.from).await?.map(|u| u.display_name).unwrap_or_default();
+            let name = store
+                .user_by_id(&last.from)
+                .await?
+                .map(|u| u.display_name)
+                .unwrap_or_default();
             names.insert(last.from.clone(), name);
         }
-        let sender = names.get(&last.from).map(String::as_str).unwrap_or_default();
-        let n = Arc::new(render(room, group_name.as_deref(), sender, last, *count, prefs.preview));
+        let sender = names
+            .get(&last.from)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let n = Arc::new(render(
+            room,
+            group_name.as_deref(),
+            sender,
+            last,
+            *count,
+            prefs.preview,
+        ));
         for device in devices {
             deliveries.push(deliver(store, channels, device, n.clone()));
         }
@@ -276,19 +337,50 @@ async fn push_burst(store: &Store, channels: &Channels, room: &RoomId, burst: Bu
 }
 
 /// The notification `user` sees for `count` messages ending with `last`.
-fn render(room: &RoomId, group: Option<&str>, sender: &str, last: &Latest, count: u32, preview: bool) -> Notification {
+fn render(
+    room: &RoomId,
+    group: Option<&str>,
+    sender: &str,
+    last: &Latest,
+    count: u32,
+    preview: bool,
+) -> Notification {
     let (title, body) = if preview {
         let text = truncate(&last.body, PREVIEW_CHARS);
-        let base = group.map(str::to_owned).unwrap_or_else(|| sender.to_owned());
-        let body = if group.is_some() { format!("{sender}: {text}") } else { text };
-        let title = if count > 1 { format!("{base} ({count} new messages)") } else { base };
+        let base = group
+            .map(str::to_owned)
+            .unwrap_or_else(|| sender.to_owned());
+        let body = if group.is_some() {
+            format!("{sender}: {text}")
+        } else {
+            text
+        };
+        let title = if count > 1 {
+            format!("{base} ({count} new messages)")
+        } else {
+            base
+        };
         (title, body)
     } else if count > 1 {
-        (format!("{count} new messages"), format!("You have {count} new messages"))
+        (
+            format!("{count} new messages"),
+            format!("You have {count} new messages"),
+        )
     } else {
-        ("New message".to_owned(), "You have a new message".to_owned())
+        (
+            "New message".to_owned(),
+            "You have a new message".to_owned(),
+        )
     };
-    Notification { title, body, room: room.clone(), message: last.message.clone(), seq: last.seq, count, ts: last.ts }
+    Notification {
+        title,
+        body,
+        room: room.clone(),
+        message: last.message.clone(),
+        seq: last.seq,
+        count,
+        ts: last.ts,
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -300,7 +392,12 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Delivers `n` to one device with retries, and settles the outcome: counted, and the
 /// subscription deleted if the service says it is gone.
-async fn deliver(store: &Store, channels: &Channels, device: push_subscription::Model, n: Arc<Notification>) {
+async fn deliver(
+    store: &Store,
+    channels: &Channels,
+    device: push_subscription::Model,
+    n: Arc<Notification>,
+) {
     let (counters, outcome) = match device.kind.as_str() {
         KIND_WEBPUSH => {
             let target = WebPushTarget {
@@ -310,7 +407,11 @@ async fn deliver(store: &Store, channels: &Channels, device: push_subscription::
             };
             let payload = n.to_json();
             // The room id is the topic, so a service holding an undelivered push replaces it.
-            let topic = Some(n.room.as_str()).filter(|t| t.len() <= 32 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            let topic = Some(n.room.as_str()).filter(|t| {
+                t.len() <= 32
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
             let outcome = with_retries(&channels.retry, "webpush", || async {
                 let _permit = channels.permits.acquire().await;
                 channels.webpush.send(&target, &payload, topic).await
@@ -368,18 +469,35 @@ async fn send_sms(channels: &Channels, to: &str, text: &str) {
 
 /// The SMS fallback: texts recipients who opted in and have not read the first message of the
 /// window by now.
-async fn text_unread(store: &Store, channels: &Channels, room: &RoomId, burst: Burst) -> Result<(), crate::store::StoreError> {
+async fn text_unread(
+    store: &Store,
+    channels: &Channels,
+    room: &RoomId,
+    burst: Burst,
+) -> Result<(), crate::store::StoreError> {
     let users: Vec<UserId> = burst.users.keys().cloned().collect();
     for (user, prefs, read) in store.push_prefs_many(room, &users).await? {
-        let (Some(phone), Some(first), Some((count, last))) = (prefs.sms_phone.as_deref(), burst.first_seq.get(&user), burst.users.get(&user)) else {
+        let (Some(phone), Some(first), Some((count, last))) = (
+            prefs.sms_phone.as_deref(),
+            burst.first_seq.get(&user),
+            burst.users.get(&user),
+        ) else {
             continue;
         };
         if !prefs.sms_fallback || prefs.muted || read >= *first {
             continue;
         }
         let text = if prefs.preview {
-            let sender = store.user_by_id(&last.from).await?.map(|u| u.display_name).unwrap_or_default();
-            let more = if *count > 1 { format!(" (+{} more)", count - 1) } else { String::new() };
+            let sender = store
+                .user_by_id(&last.from)
+                .await?
+                .map(|u| u.display_name)
+                .unwrap_or_default();
+            let more = if *count > 1 {
+                format!(" (+{} more)", count - 1)
+            } else {
+                String::new()
+            };
             format!("{sender}: {}{more}", truncate(&last.body, 120))
         } else {
             "You have unread messages".to_owned()

@@ -24,7 +24,9 @@ pub struct Deliver {
 
 impl Deliver {
     pub fn new(frame: ServerFrame) -> Self {
-        Self { frame: Outbound::new(frame) }
+        Self {
+            frame: Outbound::new(frame),
+        }
     }
 }
 
@@ -74,7 +76,10 @@ impl SessionHandle {
             Pushed::Full => {
                 crate::metrics::inc(&crate::metrics::SLOW_CONSUMERS_DROPPED);
                 tracing::warn!(session = %self.id, user = %self.user, "dropping a session that does not read");
-                self.close.do_send(CloseSession { code: CLOSE_TOO_SLOW, reason: "too slow".into() });
+                self.close.do_send(CloseSession {
+                    code: CLOSE_TOO_SLOW,
+                    reason: "too slow".into(),
+                });
                 Offer::Dropped
             }
         }
@@ -84,7 +89,14 @@ impl SessionHandle {
 /// A new queue toward one session, holding at most `capacity` frames: the [`Outlet`] goes into
 /// the session's handle, the [`Inlet`] to the session, which reads it as a stream.
 pub fn outlet(capacity: usize) -> (Outlet, Inlet) {
-    let shared = Arc::new(Shared { queue: Mutex::new(Queue { frames: Vec::new(), closed: false }), waker: AtomicWaker::new(), capacity });
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(Queue {
+            frames: Vec::new(),
+            closed: false,
+        }),
+        waker: AtomicWaker::new(),
+        capacity,
+    });
     (Outlet(shared.clone()), Inlet(shared))
 }
 

@@ -76,20 +76,30 @@ impl PersistHandle {
     /// The handle for this deployment: direct with a Redis buffer, else through `actor`.
     pub fn new(actor: Addr<Persister>, store: &Store, cluster: Option<Cluster>) -> Self {
         match store.buffer {
-            Some(_) => PersistHandle::Direct(Box::new(Direct { store: store.clone(), cluster })),
+            Some(_) => PersistHandle::Direct(Box::new(Direct {
+                store: store.clone(),
+                cluster,
+            })),
             None => PersistHandle::Actor(actor),
         }
     }
 
     /// Makes `batch` durable; see [`Persist`].
-    pub fn persist(&self, batch: Persist) -> impl std::future::Future<Output = Result<Vec<Placed>, PersistError>> + 'static {
+    pub fn persist(
+        &self,
+        batch: Persist,
+    ) -> impl std::future::Future<Output = Result<Vec<Placed>, PersistError>> + 'static {
         let this = self.clone();
         async move {
             match this {
-                PersistHandle::Actor(addr) => addr.send(batch).await.unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))),
-                PersistHandle::Direct(d) => {
-                    commit_group(&d.store, d.cluster.as_ref(), &[&batch]).await.pop().unwrap_or_else(|| Err(PersistError::Unavailable("nothing committed".into())))
-                }
+                PersistHandle::Actor(addr) => addr
+                    .send(batch)
+                    .await
+                    .unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))),
+                PersistHandle::Direct(d) => commit_group(&d.store, d.cluster.as_ref(), &[&batch])
+                    .await
+                    .pop()
+                    .unwrap_or_else(|| Err(PersistError::Unavailable("nothing committed".into()))),
             }
         }
     }
@@ -112,7 +122,12 @@ pub struct Persister {
 
 impl Persister {
     pub fn new(store: Store) -> Self {
-        Self { store, cluster: None, queue: Vec::new(), in_flight: false }
+        Self {
+            store,
+            cluster: None,
+            queue: Vec::new(),
+            in_flight: false,
+        }
     }
 
     /// Cluster mode: seqs allocated by Redis, fan-out published on the bus.
@@ -147,7 +162,11 @@ impl Persister {
 /// Commits every waiter's writes in one go; if that fails and there were several waiters, each
 /// is retried alone so one bad write cannot fail the others. Retrying is safe in cluster mode
 /// too: a message appended by the failed try is found by its client id.
-async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[&Persist]) -> Vec<Result<Vec<Placed>, PersistError>> {
+async fn commit_group(
+    store: &Store,
+    cluster: Option<&Cluster>,
+    batch: &[&Persist],
+) -> Vec<Result<Vec<Placed>, PersistError>> {
     match commit(store, cluster, batch).await {
         Ok(placed) => {
             metrics::inc(&metrics::PERSIST_BATCHES);
@@ -174,7 +193,11 @@ async fn commit_group(store: &Store, cluster: Option<&Cluster>, batch: &[&Persis
 
 /// Makes the waiters' writes durable together; returns each waiter's placements. Outside cluster
 /// mode every message keeps the seq it came with.
-async fn commit(store: &Store, cluster: Option<&Cluster>, batch: &[&Persist]) -> Result<Vec<Vec<Placed>>, StoreError> {
+async fn commit(
+    store: &Store,
+    cluster: Option<&Cluster>,
+    batch: &[&Persist],
+) -> Result<Vec<Vec<Placed>>, StoreError> {
     if let Some(c) = cluster {
         return commit_cluster(store, c, batch).await;
     }
@@ -195,8 +218,15 @@ fn as_given(ops: &[WriteOp]) -> Vec<Placed> {
 
 /// Writes control changes through to SQL (then publishes their fan-out) and appends the rest with
 /// one call of the cluster append script; returns each waiter's placements.
-async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Persist]) -> Result<Vec<Vec<Placed>>, StoreError> {
-    let control: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().filter(|o| o.is_control()).cloned()).collect();
+async fn commit_cluster(
+    store: &Store,
+    cluster: &Cluster,
+    batch: &[&Persist],
+) -> Result<Vec<Vec<Placed>>, StoreError> {
+    let control: Vec<WriteOp> = batch
+        .iter()
+        .flat_map(|w| w.ops.iter().filter(|o| o.is_control()).cloned())
+        .collect();
     if !control.is_empty() {
         store.apply_writes(&control).await?;
     }
@@ -205,7 +235,12 @@ async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Persist]) ->
     let mut fanout = Vec::new();
     for w in batch {
         let buffered: Vec<WriteOp> = w.ops.iter().filter(|o| !o.is_control()).cloned().collect();
-        bases.extend(buffered.iter().filter(|o| matches!(o, WriteOp::Message(_))).map(|_| w.base_seq));
+        bases.extend(
+            buffered
+                .iter()
+                .filter(|o| matches!(o, WriteOp::Message(_)))
+                .map(|_| w.base_seq),
+        );
         match &w.fanout {
             Some(f) if !buffered.is_empty() => fanout.push(f.clone()),
             // Awaited, so the room's next batch is published after it.
@@ -220,14 +255,27 @@ async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Persist]) ->
     }
     let mut placed = Vec::new();
     if !rest.is_empty() {
-        let payload = if fanout.is_empty() { Vec::new() } else { bus::encode(&BusEvent::Rooms(fanout)).map_err(|e| StoreError::Buffer(crate::store::buffer::BufferError::Codec(e.to_string())))? };
-        placed = cluster.buffer().append_cluster(&rest, &bases, &cluster.channel(), &payload).await?;
+        let payload = if fanout.is_empty() {
+            Vec::new()
+        } else {
+            bus::encode(&BusEvent::Rooms(fanout)).map_err(|e| {
+                StoreError::Buffer(crate::store::buffer::BufferError::Codec(e.to_string()))
+            })?
+        };
+        placed = cluster
+            .buffer()
+            .append_cluster(&rest, &bases, &cluster.channel(), &payload)
+            .await?;
     }
     let mut placed = placed.into_iter();
     Ok(batch
         .iter()
         .map(|w| {
-            let n = w.ops.iter().filter(|o| matches!(o, WriteOp::Message(_))).count();
+            let n = w
+                .ops
+                .iter()
+                .filter(|o| matches!(o, WriteOp::Message(_)))
+                .count();
             placed.by_ref().take(n).collect()
         })
         .collect())
@@ -236,7 +284,9 @@ async fn commit_cluster(store: &Store, cluster: &Cluster, batch: &[&Persist]) ->
 fn to_persist_error(e: StoreError) -> PersistError {
     match e {
         StoreError::Conflict(m) => PersistError::Conflict(m),
-        StoreError::Buffer(crate::store::buffer::BufferError::Conflict(m)) => PersistError::Conflict(m),
+        StoreError::Buffer(crate::store::buffer::BufferError::Conflict(m)) => {
+            PersistError::Conflict(m)
+        }
         other => {
             tracing::error!(error = %other, "write failed");
             PersistError::Unavailable(other.to_string())
@@ -253,8 +303,14 @@ impl Handler<Persist> for Persister {
 
     fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        self.queue.push(Waiter { batch: msg, reply: tx });
+        self.queue.push(Waiter {
+            batch: msg,
+            reply: tx,
+        });
         self.flush(ctx);
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))) })
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into())))
+        })
     }
 }

@@ -67,7 +67,14 @@ pub struct Presence {
 
 impl Presence {
     pub fn new(store: Store, registry: Addr<RoomRegistry>) -> Self {
-        Self { store, registry, online: HashMap::new(), cluster: None, stale: Vec::new(), max_members: RoomSettings::default().presence_max_members }
+        Self {
+            store,
+            registry,
+            online: HashMap::new(),
+            cluster: None,
+            stale: Vec::new(),
+            max_members: RoomSettings::default().presence_max_members,
+        }
     }
 
     /// Pushes presence within dms and groups of at most `max` members.
@@ -86,11 +93,19 @@ impl Presence {
     /// Cluster mode: renews this node's key (registering its sessions again if the node had been
     /// presumed dead), then sweeps dead nodes.
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let Some(cluster) = self.cluster.clone() else { return };
-        let mine: Vec<(UserId, usize)> = self.online.iter().map(|(u, s)| (u.clone(), s.len())).collect();
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let mine: Vec<(UserId, usize)> = self
+            .online
+            .iter()
+            .map(|(u, s)| (u.clone(), s.len()))
+            .collect();
         let work = async move {
             if !cluster.heartbeat().await? && !mine.is_empty() {
-                tracing::warn!("this node's presence key had expired; registering its sessions again");
+                tracing::warn!(
+                    "this node's presence key had expired; registering its sessions again"
+                );
                 cluster.restore(&mine).await?;
             }
             cluster.sweep_dead().await
@@ -109,9 +124,17 @@ impl Presence {
     /// Cluster mode: counts a session opening (`up`) or closing in Redis and announces the user
     /// when that was their first or last session anywhere. The future ends once Redis counted it.
     fn count(&mut self, user: UserId, up: bool) -> ResponseActFuture<Self, ()> {
-        let Some(cluster) = self.cluster.clone() else { return Box::pin(actix::fut::ready(())) };
+        let Some(cluster) = self.cluster.clone() else {
+            return Box::pin(actix::fut::ready(()));
+        };
         let who = user.clone();
-        let work = async move { if up { cluster.session_up(&who).await } else { cluster.session_down(&who).await } };
+        let work = async move {
+            if up {
+                cluster.session_up(&who).await
+            } else {
+                cluster.session_down(&who).await
+            }
+        };
         Box::pin(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(1) if up => act.announce(user, true, None, ctx),
             Ok(0) if !up => act.announce(user, false, Some(now_ms()), ctx),
@@ -122,7 +145,13 @@ impl Presence {
 
     /// Tells `user`'s co-members; skipped if the state changed again before the lookup finished
     /// (the later change announces itself).
-    fn announce(&mut self, user: UserId, online: bool, last_seen: Option<i64>, ctx: &mut Context<Self>) {
+    fn announce(
+        &mut self,
+        user: UserId,
+        online: bool,
+        last_seen: Option<i64>,
+        ctx: &mut Context<Self>,
+    ) {
         let store = self.store.clone();
         let who = user.clone();
         let cluster = self.cluster.clone();
@@ -141,7 +170,13 @@ impl Presence {
             }
             // People I blocked do not see my presence.
             let peers = store.presence_peers(&who, max_members).await?;
-            Ok::<_, AnnounceError>(peers.into_iter().filter(|p| !p.hidden).map(|p| p.user).collect::<Vec<_>>())
+            Ok::<_, AnnounceError>(
+                peers
+                    .into_iter()
+                    .filter(|p| !p.hidden)
+                    .map(|p| p.user)
+                    .collect::<Vec<_>>(),
+            )
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, _| {
             if act.cluster.is_none() && act.online.contains_key(&user) != online {
@@ -149,8 +184,16 @@ impl Presence {
             }
             match res {
                 Ok(users) if !users.is_empty() => {
-                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user, online, last_seen }));
-                    act.registry.do_send(DeliverToUsers { users, frame, except: None });
+                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut {
+                        user,
+                        online,
+                        last_seen,
+                    }));
+                    act.registry.do_send(DeliverToUsers {
+                        users,
+                        frame,
+                        except: None,
+                    });
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not look up co-members for presence"),
@@ -204,7 +247,13 @@ impl Presence {
     /// Hands a new session the presence of its user's online peers and, outside cluster mode when
     /// `announce` (the user's first session), tells those peers the user is online: one lookup of
     /// the peers for both, the one a connect costs.
-    fn snapshot(&mut self, user: UserId, handle: SessionHandle, announce: bool, ctx: &mut Context<Self>) {
+    fn snapshot(
+        &mut self,
+        user: UserId,
+        handle: SessionHandle,
+        announce: bool,
+        ctx: &mut Context<Self>,
+    ) {
         let store = self.store.clone();
         let cluster = self.cluster.clone();
         let max_members = self.max_members;
@@ -252,7 +301,9 @@ impl Handler<SessionDown> for Presence {
     type Result = ();
 
     fn handle(&mut self, msg: SessionDown, ctx: &mut Context<Self>) {
-        let Some(sessions) = self.online.get_mut(&msg.user) else { return };
+        let Some(sessions) = self.online.get_mut(&msg.user) else {
+            return;
+        };
         sessions.retain(|s| *s != msg.session);
         let last = sessions.is_empty();
         if last {
@@ -276,7 +327,10 @@ impl Handler<OnlineContacts> for Presence {
         let work = async move {
             let users = store.co_members(&msg.user).await.unwrap_or_default();
             let blockers = store.blockers_of(&msg.user).await.unwrap_or_default();
-            let users: Vec<UserId> = users.into_iter().filter(|u| !blockers.contains(u)).collect();
+            let users: Vec<UserId> = users
+                .into_iter()
+                .filter(|u| !blockers.contains(u))
+                .collect();
             let online = match &cluster {
                 Some(c) => Some(c.online_among(&users).await.unwrap_or_default()),
                 None => None,
@@ -292,7 +346,11 @@ impl Handler<OnlineContacts> for Presence {
                 .into_iter()
                 .zip(here)
                 .filter(|(_, on)| *on)
-                .map(|(user, _)| PresenceOut { user, online: true, last_seen: None })
+                .map(|(user, _)| PresenceOut {
+                    user,
+                    online: true,
+                    last_seen: None,
+                })
                 .collect()
         }))
     }
@@ -303,7 +361,16 @@ impl Handler<IsOnline> for Presence {
 
     fn handle(&mut self, msg: IsOnline, _ctx: &mut Context<Self>) -> Self::Result {
         let here = self.online.contains_key(&msg.user);
-        let Some(cluster) = self.cluster.clone() else { return Box::pin(async move { here }) };
-        Box::pin(async move { here || cluster.online_among(&[msg.user]).await.ok().and_then(|v| v.first().copied()).unwrap_or(false) })
+        let Some(cluster) = self.cluster.clone() else {
+            return Box::pin(async move { here });
+        };
+        Box::pin(async move {
+            here || cluster
+                .online_among(&[msg.user])
+                .await
+                .ok()
+                .and_then(|v| v.first().copied())
+                .unwrap_or(false)
+        })
     }
 }

@@ -169,8 +169,14 @@ impl RoomRegistry {
     }
 
     fn index(&mut self, user: &UserId, room: &RoomId) {
-        self.member_rooms.entry(user.clone()).or_default().insert(room.clone());
-        self.room_locals.entry(room.clone()).or_default().insert(user.clone());
+        self.member_rooms
+            .entry(user.clone())
+            .or_default()
+            .insert(room.clone());
+        self.room_locals
+            .entry(room.clone())
+            .or_default()
+            .insert(user.clone());
     }
 
     fn unindex(&mut self, user: &UserId, room: &RoomId) {
@@ -241,7 +247,10 @@ impl RoomRegistry {
             self.forget_room(&room);
         }
         if self.room_locals.contains_key(&room) {
-            self.pending_bus.entry(room.clone()).or_default().push(items);
+            self.pending_bus
+                .entry(room.clone())
+                .or_default()
+                .push(items);
             self.ensure_loading(room, ctx);
         }
     }
@@ -253,13 +262,19 @@ impl RoomRegistry {
     }
 
     fn sessions_of<'a>(&'a self, users: impl Iterator<Item = &'a UserId>) -> Vec<SessionHandle> {
-        users.filter_map(|u| self.sessions.get(u)).flat_map(|m| m.values().cloned()).collect()
+        users
+            .filter_map(|u| self.sessions.get(u))
+            .flat_map(|m| m.values().cloned())
+            .collect()
     }
 
     fn start_room(&mut self, rec: RoomRecord, ctx: &mut Context<Self>) -> Addr<Room> {
         let sessions = self.sessions_of(rec.members.keys());
         for user in rec.members.keys() {
-            self.running_by_user.entry(user.clone()).or_default().insert(rec.id.clone());
+            self.running_by_user
+                .entry(user.clone())
+                .or_default()
+                .insert(rec.id.clone());
         }
         let deps = RoomDeps {
             store: self.store.clone(),
@@ -304,7 +319,9 @@ impl Actor for RoomRegistry {
 
     fn started(&mut self, _ctx: &mut Context<Self>) {
         let n = match self.settings.server.room_threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             n => n,
         };
         self.arbiters = (0..n).map(|_| Arbiter::new().handle()).collect();
@@ -335,7 +352,12 @@ impl Handler<OpenRoom> for RoomRegistry {
 
 impl RoomRegistry {
     /// The room's running actor, or one started on `home` (else on the room threads).
-    fn get_room(&mut self, room: RoomId, home: Option<ArbiterHandle>, ctx: &mut Context<Self>) -> ResponseFuture<Result<Addr<Room>, ChatError>> {
+    fn get_room(
+        &mut self,
+        room: RoomId,
+        home: Option<ArbiterHandle>,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<Addr<Room>, ChatError>> {
         let msg = GetRoom { room };
         if let Some(addr) = self.rooms.get(&msg.room) {
             if addr.connected() {
@@ -354,7 +376,10 @@ impl RoomRegistry {
         }
         self.ensure_loading(msg.room.clone(), ctx);
         self.loading.entry(msg.room).or_default().push(tx);
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ChatError::Unavailable("room registry".into()))) })
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ChatError::Unavailable("room registry".into())))
+        })
     }
 }
 
@@ -393,7 +418,10 @@ impl RoomRegistry {
                 }
             }
         }
-        self.sessions.entry(h.user.clone()).or_default().insert(h.id.clone(), h);
+        self.sessions
+            .entry(h.user.clone())
+            .or_default()
+            .insert(h.id.clone(), h);
     }
 }
 
@@ -413,7 +441,9 @@ impl Handler<SessionClosed> for RoomRegistry {
         if let Some(rooms) = self.running_by_user.get(&msg.user) {
             for room in rooms {
                 if let Some(addr) = self.rooms.get(room) {
-                    addr.do_send(Leave { session: msg.session.clone() });
+                    addr.do_send(Leave {
+                        session: msg.session.clone(),
+                    });
                 }
             }
         }
@@ -425,7 +455,11 @@ impl Handler<DeliverToUsers> for RoomRegistry {
 
     fn handle(&mut self, msg: DeliverToUsers, _ctx: &mut Context<Self>) {
         match &self.cluster {
-            Some(c) => c.publish_later(BusEvent::ToUsers { users: msg.users, frame: Box::new(msg.frame.frame.frame.clone()), except: msg.except }),
+            Some(c) => c.publish_later(BusEvent::ToUsers {
+                users: msg.users,
+                frame: Box::new(msg.frame.frame.frame.clone()),
+                except: msg.except,
+            }),
             None => self.deliver(&msg.users, &msg.frame, msg.except.as_ref()),
         }
     }
@@ -457,8 +491,16 @@ impl Handler<FromBus> for RoomRegistry {
                 }
                 self.deliver(&members, &created_frame(room), None);
             }
-            BusEvent::ToUsers { users, frame, except } => self.deliver(&users, &Deliver::new(*frame), except.as_ref()),
-            BusEvent::CloseToken { token_hash, code, reason } => self.close_token(&token_hash, &CloseSession { code, reason }),
+            BusEvent::ToUsers {
+                users,
+                frame,
+                except,
+            } => self.deliver(&users, &Deliver::new(*frame), except.as_ref()),
+            BusEvent::CloseToken {
+                token_hash,
+                code,
+                reason,
+            } => self.close_token(&token_hash, &CloseSession { code, reason }),
         }
     }
 }
@@ -471,7 +513,10 @@ impl Handler<BusResubscribed> for RoomRegistry {
     fn handle(&mut self, _: BusResubscribed, _ctx: &mut Context<Self>) {
         tracing::warn!("bus subscription was lost; closing this node's sessions so clients resync");
         for s in self.sessions.values().flat_map(|m| m.values()) {
-            s.close.do_send(CloseSession { code: 1012, reason: "reconnect and sync".into() });
+            s.close.do_send(CloseSession {
+                code: 1012,
+                reason: "reconnect and sync".into(),
+            });
         }
     }
 }
@@ -481,7 +526,11 @@ impl Handler<CloseTokenSessions> for RoomRegistry {
 
     fn handle(&mut self, msg: CloseTokenSessions, _ctx: &mut Context<Self>) {
         match &self.cluster {
-            Some(c) => c.publish_later(BusEvent::CloseToken { token_hash: msg.token_hash, code: msg.close.code, reason: msg.close.reason }),
+            Some(c) => c.publish_later(BusEvent::CloseToken {
+                token_hash: msg.token_hash,
+                code: msg.close.code,
+                reason: msg.close.reason,
+            }),
             None => self.close_token(&msg.token_hash, &msg.close),
         }
     }
@@ -499,7 +548,13 @@ impl RoomRegistry {
 
 /// The `room_event` `created` of `room`.
 fn created_frame(room: RoomId) -> Deliver {
-    Deliver::new(ServerFrame::RoomEvent(RoomEventOut { room, event: RoomEventKind::Created, user: None, role: None, name: None }))
+    Deliver::new(ServerFrame::RoomEvent(RoomEventOut {
+        room,
+        event: RoomEventKind::Created,
+        user: None,
+        role: None,
+        name: None,
+    }))
 }
 
 impl Handler<RoomCreated> for RoomRegistry {
@@ -507,7 +562,10 @@ impl Handler<RoomCreated> for RoomRegistry {
 
     fn handle(&mut self, msg: RoomCreated, _ctx: &mut Context<Self>) {
         if let Some(c) = &self.cluster {
-            return c.publish_later(BusEvent::RoomCreated { room: msg.room, members: msg.members });
+            return c.publish_later(BusEvent::RoomCreated {
+                room: msg.room,
+                members: msg.members,
+            });
         }
         self.deliver(&msg.members, &created_frame(msg.room), None);
     }
@@ -525,7 +583,10 @@ impl Handler<MembershipChanged> for RoomRegistry {
             }
         }
         if msg.joined {
-            self.running_by_user.entry(msg.user.clone()).or_default().insert(msg.room.clone());
+            self.running_by_user
+                .entry(msg.user.clone())
+                .or_default()
+                .insert(msg.room.clone());
             if let Some(addr) = self.rooms.get(&msg.room) {
                 for h in self.sessions_of(std::iter::once(&msg.user)) {
                     addr.do_send(Join { handle: h });

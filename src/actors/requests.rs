@@ -11,37 +11,75 @@ use super::room::{DeleteMessage, EditMessage, Post};
 use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
+use crate::protocol::{
+    AckMany, DeleteFrame, EditFrame, ErrorBody, SendFrame, SendManyFrame, SendResult,
+};
 use crate::store::Store;
-use crate::protocol::{AckMany, DeleteFrame, EditFrame, ErrorBody, SendFrame, SendManyFrame, SendResult};
 
 /// `edit {id, body}`: the room checks authorship and tells every member `edited`.
 pub async fn edit(deps: SessionDeps, user: UserId, f: EditFrame) -> Result<(), ChatError> {
-    let info = deps.store.locate_message(&f.id).await?.ok_or(ChatError::NotFound("message"))?;
+    let info = deps
+        .store
+        .locate_message(&f.id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))?;
     if info.deleted {
         return Err(ChatError::NotFound("message"));
     }
     let room = deps.registry.send(GetRoom { room: info.room }).await??;
-    room.send(EditMessage { user, id: f.id, author: info.author, body: f.body }).await??;
+    room.send(EditMessage {
+        user,
+        id: f.id,
+        author: info.author,
+        body: f.body,
+    })
+    .await??;
     Ok(())
 }
 
 /// `delete {id}`: the room checks who may, and tells every member `deleted`.
 pub async fn delete(deps: SessionDeps, user: UserId, f: DeleteFrame) -> Result<(), ChatError> {
-    let info = deps.store.locate_message(&f.id).await?.ok_or(ChatError::NotFound("message"))?;
+    let info = deps
+        .store
+        .locate_message(&f.id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))?;
     if info.deleted {
         return Ok(());
     }
     let room = deps.registry.send(GetRoom { room: info.room }).await??;
-    room.send(DeleteMessage { user, id: f.id, author: info.author }).await??;
+    room.send(DeleteMessage {
+        user,
+        id: f.id,
+        author: info.author,
+    })
+    .await??;
     Ok(())
 }
 
 /// `send_many`: the same message to each recipient in their own dm with the sender (created if
 /// needed), each with its own seq and receipts. Idempotent per dm through the `client_id`.
-pub async fn send_many(deps: SessionDeps, user: UserId, session: SessionId, f: SendManyFrame, reference: Option<String>) -> Result<AckMany, ChatError> {
+pub async fn send_many(
+    deps: SessionDeps,
+    user: UserId,
+    session: SessionId,
+    f: SendManyFrame,
+    reference: Option<String>,
+) -> Result<AckMany, ChatError> {
     let recipients: Vec<UserId> = match (&f.to, &f.list) {
-        (Some(to), None) => to.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect(),
-        (None, Some(list)) => deps.store.list(&user, list).await?.ok_or(ChatError::NotFound("list"))?.members,
+        (Some(to), None) => to
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        (None, Some(list)) => {
+            deps.store
+                .list(&user, list)
+                .await?
+                .ok_or(ChatError::NotFound("list"))?
+                .members
+        }
         _ => return Err(ChatError::invalid("send_many needs either to or list")),
     };
     let max = deps.settings.people.max_broadcast;
@@ -52,23 +90,56 @@ pub async fn send_many(deps: SessionDeps, user: UserId, session: SessionId, f: S
     for to in recipients {
         let outcome = send_one(&deps, &user, &session, &to, &f, reference.clone()).await;
         results.push(match outcome {
-            Ok(ack) => SendResult { to, room: Some(ack.room), id: Some(ack.id), seq: Some(ack.seq), error: None },
-            Err(e) => SendResult { to, room: None, id: None, seq: None, error: Some(ErrorBody { code: e.code(), message: e.to_string() }) },
+            Ok(ack) => SendResult {
+                to,
+                room: Some(ack.room),
+                id: Some(ack.id),
+                seq: Some(ack.seq),
+                error: None,
+            },
+            Err(e) => SendResult {
+                to,
+                room: None,
+                id: None,
+                seq: None,
+                error: Some(ErrorBody {
+                    code: e.code(),
+                    message: e.to_string(),
+                }),
+            },
         });
     }
-    Ok(AckMany { client_id: f.client_id, results, reference })
+    Ok(AckMany {
+        client_id: f.client_id,
+        results,
+        reference,
+    })
 }
 
 /// The dm of `me` and `other`, created (and announced to both) if needed; `true` when created
 /// now. `not_found` for an unknown or deleted user, `forbidden` if `other` blocked `me`.
-pub async fn open_dm(store: &Store, registry: &Addr<RoomRegistry>, me: &UserId, other: &UserId) -> Result<(RoomId, bool), ChatError> {
-    store.user_by_id(other).await?.filter(|u| u.deleted_at.is_none()).ok_or(ChatError::NotFound("user"))?;
+pub async fn open_dm(
+    store: &Store,
+    registry: &Addr<RoomRegistry>,
+    me: &UserId,
+    other: &UserId,
+) -> Result<(RoomId, bool), ChatError> {
+    store
+        .user_by_id(other)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(ChatError::NotFound("user"))?;
     if store.is_blocked(other, me).await? {
-        return Err(ChatError::Forbidden("this person does not accept messages from you".into()));
+        return Err(ChatError::Forbidden(
+            "this person does not accept messages from you".into(),
+        ));
     }
     let (room, created) = store.get_or_create_dm(me, other).await?;
     if created {
-        registry.do_send(RoomCreated { room: room.clone(), members: vec![me.clone(), other.clone()] });
+        registry.do_send(RoomCreated {
+            room: room.clone(),
+            members: vec![me.clone(), other.clone()],
+        });
     }
     Ok((room, created))
 }
@@ -86,7 +157,28 @@ async fn send_one(
     }
     let (room, _) = open_dm(&deps.store, &deps.registry, user, to).await?;
     let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
-    let resolved = deps.store.resolve_attachments(user, &room, &f.attachments, deps.settings.media.max_attachments).await?;
-    let frame = SendFrame { room, client_id: f.client_id.clone(), body: f.body.clone(), attachments: f.attachments.clone(), reply_to: None, resolved };
-    addr.send(Post { user: user.clone(), session: Some(session.clone()), frame, reference }).await?
+    let resolved = deps
+        .store
+        .resolve_attachments(
+            user,
+            &room,
+            &f.attachments,
+            deps.settings.media.max_attachments,
+        )
+        .await?;
+    let frame = SendFrame {
+        room,
+        client_id: f.client_id.clone(),
+        body: f.body.clone(),
+        attachments: f.attachments.clone(),
+        reply_to: None,
+        resolved,
+    };
+    addr.send(Post {
+        user: user.clone(),
+        session: Some(session.clone()),
+        frame,
+        reference,
+    })
+    .await?
 }

@@ -19,13 +19,13 @@ use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
 use crate::metrics;
-use crate::protocol::{
-    decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Outbound, Pong, ServerFrame,
-    SyncFrame, Synced, UserOut, WireData, WireFormat,
-};
 use crate::protocol::settings::UserSettings;
+use crate::protocol::{
+    decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Outbound, Pong,
+    ServerFrame, SyncFrame, Synced, UserOut, WireData, WireFormat,
+};
 use crate::store::Store;
-use crate::websocket::conn::{InFrame, Reader, WsError, Writer};
+use crate::websocket::conn::{InFrame, Reader, Writer, WsError};
 use crate::websocket::frame;
 
 /// What a session needs from the rest of the server.
@@ -51,12 +51,18 @@ struct RateLimit {
 
 impl RateLimit {
     fn new(rate: f64, burst: f64) -> Self {
-        Self { tokens: burst, last: Instant::now(), rate, burst }
+        Self {
+            tokens: burst,
+            last: Instant::now(),
+            rate,
+            burst,
+        }
     }
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -186,7 +192,15 @@ impl WsSession {
     /// (one write for all of them); a client whose unwritten frames pass `ws.outbox_capacity`
     /// is dropped as too slow.
     fn push(&mut self, bytes: Bytes, ctx: &mut Ctx) {
-        let Transport::Socket { writer, flush_soon, flushing, .. } = &mut self.out else { return };
+        let Transport::Socket {
+            writer,
+            flush_soon,
+            flushing,
+            ..
+        } = &mut self.out
+        else {
+            return;
+        };
         writer.enqueue(bytes);
         if writer.queued() > self.deps.settings.ws.outbox_capacity {
             return self.too_slow(ctx);
@@ -200,7 +214,12 @@ impl WsSession {
 
     /// Writes what is queued; waits for the socket if it does not take everything.
     fn flush_now(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket { writer, flush_soon, .. } = &mut self.out else { return };
+        let Transport::Socket {
+            writer, flush_soon, ..
+        } = &mut self.out
+        else {
+            return;
+        };
         *flush_soon = false;
         let res = writer.flush();
         self.flushed(res, ctx);
@@ -209,7 +228,9 @@ impl WsSession {
     /// After a flush: stop if the close frame is out or the socket failed, wait for the socket
     /// if it did not take everything.
     fn flushed(&mut self, res: std::io::Result<bool>, ctx: &mut Ctx) {
-        let Transport::Socket { closing, .. } = &self.out else { return };
+        let Transport::Socket { closing, .. } = &self.out else {
+            return;
+        };
         match res {
             Ok(true) if *closing => ctx.stop(),
             Ok(true) => {}
@@ -220,7 +241,12 @@ impl WsSession {
 
     /// Writes what the socket did not take once it is writable again.
     fn flush_later(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket { writer, flushing, .. } = &mut self.out else { return };
+        let Transport::Socket {
+            writer, flushing, ..
+        } = &mut self.out
+        else {
+            return;
+        };
         if *flushing {
             return;
         }
@@ -228,7 +254,12 @@ impl WsSession {
         let socket = writer.socket();
         let wait = async move { socket.writable().await };
         ctx.spawn(wait.into_actor(self).map(|res, act, ctx| {
-            let Transport::Socket { writer, flushing, .. } = &mut act.out else { return };
+            let Transport::Socket {
+                writer, flushing, ..
+            } = &mut act.out
+            else {
+                return;
+            };
             *flushing = false;
             let res = res.and_then(|()| writer.flush());
             act.flushed(res, ctx);
@@ -237,7 +268,9 @@ impl WsSession {
 
     /// Hands a frame to another transport; a full pipe means its client does not read.
     fn pipe(&mut self, out: PipeOut, ctx: &mut Ctx) {
-        let Transport::Pipe(tx) = &self.out else { return };
+        let Transport::Pipe(tx) = &self.out else {
+            return;
+        };
         match tx.try_send(out) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => self.too_slow(ctx),
@@ -255,7 +288,9 @@ impl WsSession {
     /// Sends a close frame (none for `None`) and stops once the transport took it.
     fn close(&mut self, reason: Option<(u16, String)>, ctx: &mut Ctx) {
         match &mut self.out {
-            Transport::Socket { writer, closing, .. } => {
+            Transport::Socket {
+                writer, closing, ..
+            } => {
                 let bytes = match &reason {
                     Some((code, why)) => frame::close(*code, why),
                     None => frame::encode(frame::OP_CLOSE, &[]),
@@ -277,8 +312,17 @@ impl WsSession {
         self.write(&Outbound::new(frame), ctx);
     }
 
-    fn send_error(&mut self, err: &ChatError, reference: Option<String>, client_id: Option<String>, ctx: &mut Ctx) {
-        self.send_frame(error_frame(err.code(), err.to_string(), reference, client_id), ctx);
+    fn send_error(
+        &mut self,
+        err: &ChatError,
+        reference: Option<String>,
+        client_id: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        self.send_frame(
+            error_frame(err.code(), err.to_string(), reference, client_id),
+            ctx,
+        );
     }
 
     fn heartbeat(&self, ctx: &mut Ctx) {
@@ -308,7 +352,10 @@ impl WsSession {
             return;
         }
         self.rooms.remove(&room);
-        let ask = self.deps.registry.send(OpenRoom { room: room.clone(), home: Arbiter::current() });
+        let ask = self.deps.registry.send(OpenRoom {
+            room: room.clone(),
+            home: Arbiter::current(),
+        });
         ctx.wait(ask.into_actor(self).map(move |res, act, ctx| {
             let res = res.map_err(ChatError::from).and_then(|r| r);
             if let Ok(addr) = &res {
@@ -321,7 +368,10 @@ impl WsSession {
     fn on_data(&mut self, data: &[u8], format: WireFormat, ctx: &mut Ctx) {
         self.last_heard = Instant::now();
         if data.len() > self.deps.settings.ws.max_frame_bytes {
-            let msg = format!("frame is larger than {} bytes", self.deps.settings.ws.max_frame_bytes);
+            let msg = format!(
+                "frame is larger than {} bytes",
+                self.deps.settings.ws.max_frame_bytes
+            );
             self.send_error(&ChatError::TooLarge(msg), None, None, ctx);
             return;
         }
@@ -351,19 +401,26 @@ impl WsSession {
     fn dispatch(&mut self, frame: ClientFrame, reference: Option<String>, ctx: &mut Ctx) {
         match frame {
             ClientFrame::Ping => self.send_frame(ServerFrame::Pong(Pong { reference }), ctx),
-            ClientFrame::Send(f) if f.resolved.len() != f.attachments.len() => self.resolve_attachments(f, reference, ctx),
+            ClientFrame::Send(f) if f.resolved.len() != f.attachments.len() => {
+                self.resolve_attachments(f, reference, ctx)
+            }
             ClientFrame::Send(f) => {
                 let room = f.room.clone();
                 let order = self.acks.entry(room.clone()).or_default();
                 let ticket = order.next;
                 order.next += 1;
-                self.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, ticket, true, ctx));
+                self.with_room(room, ctx, move |act, addr, ctx| {
+                    act.post(addr, f, reference, ticket, true, ctx)
+                });
             }
             ClientFrame::Typing(_) if !self.settings.chat.show_typing => {}
             ClientFrame::Typing(f) => {
                 let user = self.user.id.clone();
                 self.with_room(f.room.clone(), ctx, move |act, addr, ctx| {
-                    let msg = Typing { user, state: f.state };
+                    let msg = Typing {
+                        user,
+                        state: f.state,
+                    };
                     act.ask_room(addr, msg, reference, ctx);
                 });
             }
@@ -371,7 +428,16 @@ impl WsSession {
                 let user = self.user.id.clone();
                 let share = self.settings.chat.read_receipts;
                 self.with_room(f.room.clone(), ctx, move |act, addr, ctx| {
-                    act.ask_room(addr, MarkRead { user, seq: f.seq, share }, reference, ctx);
+                    act.ask_room(
+                        addr,
+                        MarkRead {
+                            user,
+                            seq: f.seq,
+                            share,
+                        },
+                        reference,
+                        ctx,
+                    );
                 });
             }
             ClientFrame::History(f) => self.history(f, reference, ctx),
@@ -386,7 +452,13 @@ impl WsSession {
             }
             ClientFrame::SendMany(f) => {
                 let client_id = f.client_id.clone();
-                let work = super::requests::send_many(self.deps.clone(), self.user.id.clone(), self.id.clone(), f, reference.clone());
+                let work = super::requests::send_many(
+                    self.deps.clone(),
+                    self.user.id.clone(),
+                    self.id.clone(),
+                    f,
+                    reference.clone(),
+                );
                 ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
                     Ok(acks) => act.send_frame(ServerFrame::AckMany(acks), ctx),
                     Err(e) => act.send_error(&e, reference, Some(client_id), ctx),
@@ -414,7 +486,12 @@ impl WsSession {
                 return self.answer_send(&room, ticket, frame, ctx);
             }
         };
-        let msg = Post { user: self.user.id.clone(), session: Some(self.id.clone()), frame: f.clone(), reference: reference.clone() };
+        let msg = Post {
+            user: self.user.id.clone(),
+            session: Some(self.id.clone()),
+            frame: f.clone(),
+            reference: reference.clone(),
+        };
         let ask = addr.send(msg);
         ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
             let room = f.room.clone();
@@ -423,7 +500,9 @@ impl WsSession {
                 Ok(Err(e)) => e,
                 Err(MailboxError::Closed) if retry => {
                     act.rooms.remove(&f.room);
-                    act.with_room(room, ctx, move |act, addr, ctx| act.post(addr, f, reference, ticket, false, ctx));
+                    act.with_room(room, ctx, move |act, addr, ctx| {
+                        act.post(addr, f, reference, ticket, false, ctx)
+                    });
                     return;
                 }
                 Err(e) => ChatError::from(e),
@@ -454,7 +533,12 @@ impl WsSession {
     }
 
     /// Runs `work` and answers only if it fails.
-    fn answer_errors(&mut self, work: impl std::future::Future<Output = Result<(), ChatError>> + 'static, reference: Option<String>, ctx: &mut Ctx) {
+    fn answer_errors(
+        &mut self,
+        work: impl std::future::Future<Output = Result<(), ChatError>> + 'static,
+        reference: Option<String>,
+        ctx: &mut Ctx,
+    ) {
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| {
             if let Err(e) = res {
                 act.send_error(&e, reference, None, ctx);
@@ -463,8 +547,13 @@ impl WsSession {
     }
 
     /// Sends a message that answers only with an error (typing, read).
-    fn ask_room<M>(&mut self, addr: Result<Addr<Room>, ChatError>, msg: M, reference: Option<String>, ctx: &mut Ctx)
-    where
+    fn ask_room<M>(
+        &mut self,
+        addr: Result<Addr<Room>, ChatError>,
+        msg: M,
+        reference: Option<String>,
+        ctx: &mut Ctx,
+    ) where
         M: Message<Result = Result<(), ChatError>> + Send + 'static,
         Room: Handler<M>,
     {
@@ -480,14 +569,27 @@ impl WsSession {
         }));
     }
 
-    fn history(&mut self, f: crate::protocol::HistoryFrame, reference: Option<String>, ctx: &mut Ctx) {
+    fn history(
+        &mut self,
+        f: crate::protocol::HistoryFrame,
+        reference: Option<String>,
+        ctx: &mut Ctx,
+    ) {
         let store = self.deps.store.clone();
         let user = self.user.id.clone();
         let limit = f.limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
         let work = async move {
-            store.membership(&f.room, &user).await?.ok_or(ChatError::NotMember)?;
+            store
+                .membership(&f.room, &user)
+                .await?
+                .ok_or(ChatError::NotMember)?;
             let (rows, has_more) = store.history(&f.room, f.before, limit).await?;
-            Ok::<_, ChatError>(HistoryOut { room: f.room, messages: store.messages_out(rows).await?, has_more, reference: None })
+            Ok::<_, ChatError>(HistoryOut {
+                room: f.room,
+                messages: store.messages_out(rows).await?,
+                has_more,
+                reference: None,
+            })
         };
         ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(h) => act.send_frame(ServerFrame::History(HistoryOut { reference, ..h }), ctx),
@@ -502,7 +604,8 @@ impl WsSession {
         let user = self.user.id.clone();
         let max = self.deps.settings.rooms.sync_max_per_room.max(1);
         let work = async move {
-            let mine: std::collections::HashSet<RoomId> = store.room_ids_of(&user).await?.into_iter().collect();
+            let mine: std::collections::HashSet<RoomId> =
+                store.room_ids_of(&user).await?.into_iter().collect();
             let mut out = Vec::new();
             let mut truncated = Vec::new();
             let mut refused = Vec::new();
@@ -525,7 +628,10 @@ impl WsSession {
             Ok((msgs, truncated, refused)) => {
                 for room in refused {
                     let msg = format!("not a member of room {room}");
-                    act.send_frame(error_frame(ErrorCode::NotMember, msg, reference.clone(), None), ctx);
+                    act.send_frame(
+                        error_frame(ErrorCode::NotMember, msg, reference.clone(), None),
+                        ctx,
+                    );
                 }
                 // What sync hands over counts as delivered to this device.
                 let mut newest: HashMap<RoomId, i64> = HashMap::new();
@@ -536,7 +642,13 @@ impl WsSession {
                     }
                     act.send_frame(ServerFrame::Message(m), ctx);
                 }
-                act.send_frame(ServerFrame::Synced(Synced { truncated, reference }), ctx);
+                act.send_frame(
+                    ServerFrame::Synced(Synced {
+                        truncated,
+                        reference,
+                    }),
+                    ctx,
+                );
                 for (room, seq) in newest {
                     let user = act.user.id.clone();
                     act.with_room(room, ctx, move |_, addr, _| {
@@ -572,7 +684,12 @@ impl WsSession {
     /// Checks a `send`'s attachments (the sender's own, ready media; see
     /// `Store::resolve_attachments`), then dispatches it again with them resolved. Waits, like
     /// room lookups, so the sends of this session keep their order.
-    fn resolve_attachments(&mut self, mut f: crate::protocol::SendFrame, reference: Option<String>, ctx: &mut Ctx) {
+    fn resolve_attachments(
+        &mut self,
+        mut f: crate::protocol::SendFrame,
+        reference: Option<String>,
+        ctx: &mut Ctx,
+    ) {
         let store = self.deps.store.clone();
         let user = self.user.id.clone();
         let max = self.deps.settings.media.max_attachments;
@@ -596,8 +713,18 @@ fn client_id_of(frame: &ClientFrame) -> Option<String> {
     }
 }
 
-fn error_frame(code: ErrorCode, message: String, reference: Option<String>, client_id: Option<String>) -> ServerFrame {
-    ServerFrame::Error(ErrorOut { code, message, reference, client_id })
+fn error_frame(
+    code: ErrorCode,
+    message: String,
+    reference: Option<String>,
+    client_id: Option<String>,
+) -> ServerFrame {
+    ServerFrame::Error(ErrorOut {
+        code,
+        message,
+        reference,
+        client_id,
+    })
 }
 
 impl Actor for WsSession {
@@ -622,14 +749,24 @@ impl Actor for WsSession {
         let known = self.settings_known.then(|| self.settings.clone());
         let setup = async move {
             deps.registry.send(SessionOpened { handle }).await?;
-            deps.presence.send(SessionUp { user: user.clone(), session, handle: presence_handle }).await?;
+            deps.presence
+                .send(SessionUp {
+                    user: user.clone(),
+                    session,
+                    handle: presence_handle,
+                })
+                .await?;
             let settings = async {
                 match known {
                     Some(s) => Ok(s),
                     None => deps.store.settings(&user).await,
                 }
             };
-            let (settings, rooms) = tokio::join!(settings, deps.store.rooms_for_user(&user, deps.settings.rooms.unread_count_max));
+            let (settings, rooms) = tokio::join!(
+                settings,
+                deps.store
+                    .rooms_for_user(&user, deps.settings.rooms.unread_count_max)
+            );
             Ok::<_, ChatError>((rooms?, settings?))
         };
         // Wait: no client frame is handled before `hello` is out.
@@ -638,7 +775,12 @@ impl Actor for WsSession {
             match res {
                 Ok((rooms, settings)) => {
                     act.settings = settings;
-                    let hello = Hello { user: act.user.clone(), session: act.id.clone(), server_time: now_ms(), rooms };
+                    let hello = Hello {
+                        user: act.user.clone(),
+                        session: act.id.clone(),
+                        server_time: now_ms(),
+                        rooms,
+                    };
                     act.send_frame(ServerFrame::Hello(hello), ctx);
                     // The presence snapshot (see `SessionUp`) and anything else that came first.
                     for f in act.early.take().unwrap_or_default() {
@@ -655,8 +797,14 @@ impl Actor for WsSession {
 
     fn stopped(&mut self, _ctx: &mut Ctx) {
         metrics::CONNECTIONS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.deps.registry.do_send(SessionClosed { user: self.user.id.clone(), session: self.id.clone() });
-        self.deps.presence.do_send(SessionDown { user: self.user.id.clone(), session: self.id.clone() });
+        self.deps.registry.do_send(SessionClosed {
+            user: self.user.id.clone(),
+            session: self.id.clone(),
+        });
+        self.deps.presence.do_send(SessionDown {
+            user: self.user.id.clone(),
+            session: self.id.clone(),
+        });
     }
 }
 
@@ -710,11 +858,24 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
 
 /// Starts a session on an upgraded WebSocket.
 pub fn start(session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
-    run(session, Transport::Socket { writer, flush_soon: false, flushing: false, closing: false }, reader)
+    run(
+        session,
+        Transport::Socket {
+            writer,
+            flush_soon: false,
+            flushing: false,
+            closing: false,
+        },
+        reader,
+    )
 }
 
 /// Starts `session` writing to `out` and reading `input`.
-fn run(mut session: WsSession, out: Transport, input: impl futures_util::Stream<Item = Result<InFrame, WsError>> + 'static) -> Addr<WsSession> {
+fn run(
+    mut session: WsSession,
+    out: Transport,
+    input: impl futures_util::Stream<Item = Result<InFrame, WsError>> + 'static,
+) -> Addr<WsSession> {
     session.out = out;
     WsSession::create(|ctx| {
         ctx.add_stream(input);
@@ -752,7 +913,10 @@ pub enum PipeOut {
 ///
 /// Flow control: the session's frames wait in a queue of `ws.outbox_capacity`; a transport that
 /// stops taking them lets it fill, and the session is dropped as too slow, as on `/ws`.
-pub fn start_piped(session: WsSession, input: impl futures_util::Stream<Item = PipeIn> + 'static) -> impl futures_util::Stream<Item = PipeOut> {
+pub fn start_piped(
+    session: WsSession,
+    input: impl futures_util::Stream<Item = PipeIn> + 'static,
+) -> impl futures_util::Stream<Item = PipeOut> {
     use futures_util::StreamExt;
 
     let (tx, rx) = mpsc::channel(session.deps.settings.ws.outbox_capacity);
@@ -763,5 +927,8 @@ pub fn start_piped(session: WsSession, input: impl futures_util::Stream<Item = P
         })
     });
     run(session, Transport::Pipe(tx), inbound);
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|out| (out, rx)) })
+    futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|out| (out, rx)) },
+    )
 }

@@ -39,8 +39,22 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    pub fn new(store: Store, buffer: RedisBuffer, settings: RedisSettings, consumer: String) -> Self {
-        Self { store, buffer, settings, consumer, busy: false, attempts: HashMap::new(), look_everywhere: true, last_claim: Instant::now() }
+    pub fn new(
+        store: Store,
+        buffer: RedisBuffer,
+        settings: RedisSettings,
+        consumer: String,
+    ) -> Self {
+        Self {
+            store,
+            buffer,
+            settings,
+            consumer,
+            busy: false,
+            attempts: HashMap::new(),
+            look_everywhere: true,
+            last_claim: Instant::now(),
+        }
     }
 
     fn round(&mut self, ctx: &mut Context<Self>) {
@@ -49,8 +63,13 @@ impl Syncer {
         }
         self.busy = true;
         // Dead consumers' entries wait `claim_idle_ms` before they may be claimed anyway.
-        let claim_due = self.last_claim.elapsed() >= Duration::from_millis(self.settings.claim_idle_ms / 2);
-        let look = if self.look_everywhere || claim_due { Look::Everywhere } else { Look::New };
+        let claim_due =
+            self.last_claim.elapsed() >= Duration::from_millis(self.settings.claim_idle_ms / 2);
+        let look = if self.look_everywhere || claim_due {
+            Look::Everywhere
+        } else {
+            Look::New
+        };
         if look == Look::Everywhere {
             self.last_claim = Instant::now();
         }
@@ -109,23 +128,38 @@ async fn drain(
     attempts: &mut HashMap<String, u32>,
     look: Look,
 ) -> Result<Drained, crate::store::StoreError> {
-    let mut batch = buffer.read(consumer, settings.sync_batch, settings.claim_idle_ms, look).await?;
+    let mut batch = buffer
+        .read(consumer, settings.sync_batch, settings.claim_idle_ms, look)
+        .await?;
     let mut clean = true;
     for _ in 0..BATCHES_PER_ROUND {
         if batch.is_empty() {
             return Ok(Drained { clean, more: false });
         }
         let full = batch.len() >= settings.sync_batch;
-        tracing::debug!(entries = batch.len(), "applying a batch of the write buffer");
+        tracing::debug!(
+            entries = batch.len(),
+            "applying a batch of the write buffer"
+        );
         let next = async {
             if full {
-                buffer.read(consumer, settings.sync_batch, settings.claim_idle_ms, Look::New).await
+                buffer
+                    .read(
+                        consumer,
+                        settings.sync_batch,
+                        settings.claim_idle_ms,
+                        Look::New,
+                    )
+                    .await
             } else {
                 Ok(Vec::new())
             }
         };
         let applying = futures_util::future::join_all(lanes_of(batch).into_iter().map(|lane| {
-            let mut tries: HashMap<String, u32> = lane.iter().filter_map(|e| attempts.remove_entry(&e.id)).collect();
+            let mut tries: HashMap<String, u32> = lane
+                .iter()
+                .filter_map(|e| attempts.remove_entry(&e.id))
+                .collect();
             async move {
                 let applied = apply_batch(store, buffer, settings, &mut tries, lane).await;
                 (applied, tries)
@@ -146,7 +180,10 @@ async fn drain(
         batch = next?;
     }
     // Read but not applied: the next round looks for them first.
-    Ok(Drained { clean: clean && batch.is_empty(), more: true })
+    Ok(Drained {
+        clean: clean && batch.is_empty(),
+        more: true,
+    })
 }
 
 /// Lanes a batch is applied in at once, each in its own transaction: MariaDB runs one
@@ -166,7 +203,11 @@ fn lanes_of(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
     };
     let mut assigned = Vec::with_capacity(entries.len());
     for e in &entries {
-        let mut lanes = e.ops.as_ref().map(|ops| ops.iter().map(|op| lane_of(op.room())).collect::<Vec<_>>()).unwrap_or_default();
+        let mut lanes = e
+            .ops
+            .as_ref()
+            .map(|ops| ops.iter().map(|op| lane_of(op.room())).collect::<Vec<_>>())
+            .unwrap_or_default();
         lanes.dedup();
         match lanes.as_slice() {
             [] => assigned.push(0),
@@ -197,7 +238,10 @@ async fn apply_batch(
         tracing::error!(entry = %e.id, error = %why, "undecodable write-buffer entry moved to the dead-letter stream");
         buffer.dead_letter(&e.id, &[], &why).await?;
     }
-    let all: Vec<WriteOp> = good.iter().flat_map(|e| e.ops.clone().unwrap_or_default()).collect();
+    let all: Vec<WriteOp> = good
+        .iter()
+        .flat_map(|e| e.ops.clone().unwrap_or_default())
+        .collect();
     match store.apply_writes(&all).await {
         Ok(()) => {
             finish(buffer, settings, &good).await?;
@@ -227,7 +271,13 @@ async fn apply_batch(
                         *tries += 1;
                         if *tries >= settings.max_attempts {
                             tracing::error!(entry = %entry.id, error = %err, tries = *tries, "write-buffer entry keeps failing; moved to the dead-letter stream");
-                            buffer.dead_letter(&entry.id, &RedisBuffer::payload_of(&ops), &err.to_string()).await?;
+                            buffer
+                                .dead_letter(
+                                    &entry.id,
+                                    &RedisBuffer::payload_of(&ops),
+                                    &err.to_string(),
+                                )
+                                .await?;
                             attempts.remove(&entry.id);
                         } else {
                             clean = false;
@@ -241,7 +291,11 @@ async fn apply_batch(
 }
 
 /// After the commit: the failpoint (tests), then ack, delete and drop unsynced copies.
-async fn finish(buffer: &RedisBuffer, settings: &RedisSettings, entries: &[Entry]) -> Result<(), crate::store::StoreError> {
+async fn finish(
+    buffer: &RedisBuffer,
+    settings: &RedisSettings,
+    entries: &[Entry],
+) -> Result<(), crate::store::StoreError> {
     if settings.debug_crash_after_commit {
         tracing::error!("failpoint redis.debug_crash_after_commit: aborting after the SQL commit");
         std::process::abort();
@@ -255,8 +309,13 @@ async fn finish(buffer: &RedisBuffer, settings: &RedisSettings, entries: &[Entry
             _ => None,
         })
         .collect();
-    let ops: Vec<WriteOp> = entries.iter().flat_map(|e| e.ops.clone().unwrap_or_default()).collect();
-    buffer.finish(&ids, &synced, crate::store::buffer::overlays_of(&ops)).await?;
+    let ops: Vec<WriteOp> = entries
+        .iter()
+        .flat_map(|e| e.ops.clone().unwrap_or_default())
+        .collect();
+    buffer
+        .finish(&ids, &synced, crate::store::buffer::overlays_of(&ops))
+        .await?;
     Ok(())
 }
 
@@ -265,7 +324,10 @@ impl Actor for Syncer {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::info!(consumer = %self.consumer, "syncer started");
-        ctx.run_interval(Duration::from_millis(self.settings.sync_interval_ms), |act, ctx| act.round(ctx));
+        ctx.run_interval(
+            Duration::from_millis(self.settings.sync_interval_ms),
+            |act, ctx| act.round(ctx),
+        );
         self.round(ctx);
     }
 }

@@ -70,10 +70,19 @@ const MAX_ROOMS_TO_NAME: usize = 50;
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Parser)]
-#[command(name = "chat-cli", version, about = "Command-line client for the chat server")]
+#[command(
+    name = "chat-cli",
+    version,
+    about = "Command-line client for the chat server"
+)]
 struct Cli {
     /// Server base URL (http:// or https://); the WebSocket URL is derived from it.
-    #[arg(long, global = true, env = "CHAT_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "CHAT_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
 
     /// Session token, as printed by `login` or `register`.
@@ -171,16 +180,22 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     let api = Api::new(&cli.server, cli.token)?;
     match cli.command {
-        Command::Register { username, display_name, password } => {
-            register(&api, &username, display_name, password.password).await
-        }
+        Command::Register {
+            username,
+            display_name,
+            password,
+        } => register(&api, &username, display_name, password.password).await,
         Command::Login { username, password } => login(&api, &username, password.password).await,
         Command::Logout => logout(&api).await,
         Command::Rooms => list_rooms(&api).await,
         Command::Dm { username } => open_dm(&api, &username).await,
         Command::Group { name, members } => create_group(&api, &name, &members).await,
         Command::Send { room, text } => send_one(&api, &room, &text.join(" ")).await,
-        Command::History { room, limit, before } => history(&api, &room, limit, before).await,
+        Command::History {
+            room,
+            limit,
+            before,
+        } => history(&api, &room, limit, before).await,
         Command::Listen { rooms, json } => listen(&api, rooms, json).await,
         Command::Chat { room } => chat(&api, room).await,
     }
@@ -211,18 +226,24 @@ async fn register(
     if let Some(name) = display_name {
         body["display_name"] = Value::String(name);
     }
-    let auth: AuthResponse = fetch(api.public(Method::POST, &["api", "auth", "register"])?.json(&body))
-        .await
-        .context("registering")?;
+    let auth: AuthResponse = fetch(
+        api.public(Method::POST, &["api", "auth", "register"])?
+            .json(&body),
+    )
+    .await
+    .context("registering")?;
     emit(auth.token)
 }
 
 async fn login(api: &Api, username: &str, password: Option<String>) -> Result<()> {
     let password = read_password(password)?;
     let body = json!({ "username": username, "password": password });
-    let auth: AuthResponse = fetch(api.public(Method::POST, &["api", "auth", "login"])?.json(&body))
-        .await
-        .context("logging in")?;
+    let auth: AuthResponse = fetch(
+        api.public(Method::POST, &["api", "auth", "login"])?
+            .json(&body),
+    )
+    .await
+    .context("logging in")?;
     emit(auth.token)
 }
 
@@ -236,7 +257,10 @@ async fn logout(api: &Api) -> Result<()> {
 async fn list_rooms(api: &Api) -> Result<()> {
     let list: RoomList = fetch(api.authed(Method::GET, &["api", "rooms"])?).await?;
     for room in list.rooms {
-        let name = room.name.as_deref().map_or_else(|| "-".to_owned(), one_line);
+        let name = room
+            .name
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), one_line);
         emit(format_args!(
             "{}\t{}\t{}\tlast_seq={}\tunread={}",
             room.id, room.kind, name, room.last_seq, room.unread
@@ -267,9 +291,10 @@ async fn create_group(api: &Api, name: &str, usernames: &[String]) -> Result<()>
 }
 
 async fn resolve_user(api: &Api, username: &str) -> Result<User> {
-    let found: UserEnvelope = fetch(api.authed(Method::GET, &["api", "users", "by-name", username])?)
-        .await
-        .with_context(|| format!("looking up user {username:?}"))?;
+    let found: UserEnvelope =
+        fetch(api.authed(Method::GET, &["api", "users", "by-name", username])?)
+            .await
+            .with_context(|| format!("looking up user {username:?}"))?;
     Ok(found.user)
 }
 
@@ -302,7 +327,10 @@ fn read_password(given: Option<String>) -> Result<String> {
         eprint!("Password (echoed): ");
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("reading the password from stdin")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     let password = line.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
         bail!("no password: use --password, CHAT_PASSWORD or one line on stdin");
@@ -320,7 +348,11 @@ async fn send_one(api: &Api, room: &str, body: &str) -> Result<()> {
     }
     let mut conn = Connection::open(api).await?;
     let client_id = Uuid::new_v4().to_string();
-    let frame = ClientFrame::Send { room, client_id: &client_id, body };
+    let frame = ClientFrame::Send {
+        room,
+        client_id: &client_id,
+        body,
+    };
     let ack = conn
         .request(&frame, "the ack", |incoming| match &incoming.frame {
             ServerFrame::Ack(ack) if ack.client_id == client_id => Some(Ok(ack.clone())),
@@ -341,7 +373,12 @@ async fn history(api: &Api, room: &str, limit: Option<u32>, before: Option<i64>)
     learn_members(api, &[room.to_owned()], &mut names).await;
     let page = conn.history(room, before, limit).await?;
     for message in &page.messages {
-        emit(format_args!("[{}] {}: {}", message.seq, names.label(&message.from), message.text()))?;
+        emit(format_args!(
+            "[{}] {}: {}",
+            message.seq,
+            names.label(&message.from),
+            message.text()
+        ))?;
     }
     if page.has_more {
         if let Some(oldest) = page.messages.first() {
@@ -360,7 +397,12 @@ async fn listen(api: &Api, rooms: Vec<String>, json: bool) -> Result<()> {
         emit(&conn.hello_raw)?;
     } else {
         let to_name: Vec<String> = if rooms.is_empty() {
-            conn.hello.rooms.iter().take(MAX_ROOMS_TO_NAME).map(|r| r.id.clone()).collect()
+            conn.hello
+                .rooms
+                .iter()
+                .take(MAX_ROOMS_TO_NAME)
+                .map(|r| r.id.clone())
+                .collect()
         } else {
             rooms
         };
@@ -496,7 +538,11 @@ impl ChatView {
     }
 
     fn failed(&mut self, err: &ErrorFrame) {
-        match err.client_id.as_ref().and_then(|id| self.pending.remove(id)) {
+        match err
+            .client_id
+            .as_ref()
+            .and_then(|id| self.pending.remove(id))
+        {
             Some(body) => eprintln!("not sent ({err}): {body}"),
             None => eprintln!("server error: {err}"),
         }
@@ -565,7 +611,12 @@ fn format_line(room: &str, seq: i64, from: &str, text: &str) -> String {
 }
 
 fn message_line(message: &ChatMessage, names: &Names) -> String {
-    format_line(&message.room, message.seq, &names.label(&message.from), &message.text())
+    format_line(
+        &message.room,
+        message.seq,
+        &names.label(&message.from),
+        &message.text(),
+    )
 }
 
 /// One line for the events `listen` shows; `None` for frames it does not print.
@@ -573,7 +624,11 @@ fn event_line(frame: &ServerFrame, names: &Names) -> Option<String> {
     let line = match frame {
         ServerFrame::Message(message) => message_line(message, names),
         ServerFrame::Typing { room, user, state } => {
-            let what = if state == "start" { "is typing" } else { "stopped typing" };
+            let what = if state == "start" {
+                "is typing"
+            } else {
+                "stopped typing"
+            };
             format!("[{room}] {} {what}", names.label(user))
         }
         ServerFrame::Presence { user, online } => {
@@ -582,7 +637,10 @@ fn event_line(frame: &ServerFrame, names: &Names) -> Option<String> {
         }
         ServerFrame::RoomEvent { room, event } => format!("[{room}] room event: {event}"),
         ServerFrame::Edited { room, id, body } => {
-            format!("[{room}] message {id} edited: {}", one_line(body.as_deref().unwrap_or("")))
+            format!(
+                "[{room}] message {id} edited: {}",
+                one_line(body.as_deref().unwrap_or(""))
+            )
         }
         ServerFrame::Deleted { room, id } => format!("[{room}] message {id} deleted"),
         _ => return None,
@@ -660,7 +718,8 @@ struct Api {
 
 impl Api {
     fn new(server: &str, token: Option<String>) -> Result<Self> {
-        let base = Url::parse(server).with_context(|| format!("invalid --server URL {server:?}"))?;
+        let base =
+            Url::parse(server).with_context(|| format!("invalid --server URL {server:?}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             bail!("--server must be an http:// or https:// URL, not {server:?}");
         }
@@ -820,11 +879,28 @@ enum ServerFrame {
     Message(ChatMessage),
     Ack(Ack),
     History(HistoryPage),
-    Typing { room: String, user: Value, state: String },
-    Presence { user: Value, online: bool },
-    RoomEvent { room: String, event: String },
-    Edited { room: String, id: String, body: Option<String> },
-    Deleted { room: String, id: String },
+    Typing {
+        room: String,
+        user: Value,
+        state: String,
+    },
+    Presence {
+        user: Value,
+        online: bool,
+    },
+    RoomEvent {
+        room: String,
+        event: String,
+    },
+    Edited {
+        room: String,
+        id: String,
+        body: Option<String>,
+    },
+    Deleted {
+        room: String,
+        id: String,
+    },
     Error(ErrorFrame),
     #[serde(other)]
     Other,
@@ -949,16 +1025,28 @@ impl Connection {
             .map_err(|err| connect_error(err, &url_ws))?;
         let (sink, mut stream) = socket.split();
         let mut backlog = VecDeque::new();
-        let (hello, hello_raw) = wait_for(&mut stream, &mut backlog, "hello", |incoming| {
-            match &incoming.frame {
-                ServerFrame::Hello(hello) => Some(Ok((hello.clone(), incoming.raw.clone()))),
-                ServerFrame::Error(err) => Some(Err(anyhow!("server refused the session: {err}"))),
-                _ => None,
-            }
-        })
-        .await?;
+        let (hello, hello_raw) =
+            wait_for(
+                &mut stream,
+                &mut backlog,
+                "hello",
+                |incoming| match &incoming.frame {
+                    ServerFrame::Hello(hello) => Some(Ok((hello.clone(), incoming.raw.clone()))),
+                    ServerFrame::Error(err) => {
+                        Some(Err(anyhow!("server refused the session: {err}")))
+                    }
+                    _ => None,
+                },
+            )
+            .await?;
         debug!(user = %hello.user.username, rooms = hello.rooms.len(), "connected");
-        Ok(Self { sink, stream, backlog, hello, hello_raw })
+        Ok(Self {
+            sink,
+            stream,
+            backlog,
+            hello,
+            hello_raw,
+        })
     }
 
     async fn send(&mut self, frame: &ClientFrame<'_>) -> Result<()> {
@@ -996,7 +1084,12 @@ impl Connection {
         limit: Option<u32>,
     ) -> Result<HistoryPage> {
         let reference = Uuid::new_v4().to_string();
-        let frame = ClientFrame::History { room, before, limit, reference: &reference };
+        let frame = ClientFrame::History {
+            room,
+            before,
+            limit,
+            reference: &reference,
+        };
         let mut page = self
             .request(&frame, "history", |incoming| match &incoming.frame {
                 ServerFrame::History(page) if page.room == room => Some(Ok(page.clone())),
@@ -1041,9 +1134,12 @@ async fn wait_for<T>(
             }
         }
     };
-    timeout(REPLY_TIMEOUT, wait)
-        .await
-        .with_context(|| format!("no {what} from the server within {}s", REPLY_TIMEOUT.as_secs()))?
+    timeout(REPLY_TIMEOUT, wait).await.with_context(|| {
+        format!(
+            "no {what} from the server within {}s",
+            REPLY_TIMEOUT.as_secs()
+        )
+    })?
 }
 
 /// The next JSON text frame; `None` when the connection ends. Cancel-safe.
@@ -1057,7 +1153,10 @@ async fn read_frame(stream: &mut SplitStream<WsStream>) -> Result<Option<Incomin
             }
             Message::Close(frame) => {
                 if let Some(frame) = frame.filter(|f| !f.reason.is_empty()) {
-                    warn!("server closed the connection: {} ({})", frame.reason, frame.code);
+                    warn!(
+                        "server closed the connection: {} ({})",
+                        frame.reason, frame.code
+                    );
                 }
                 return Ok(None);
             }
@@ -1094,7 +1193,11 @@ fn connect_error(err: tungstenite::Error, url: &Url) -> anyhow::Error {
                 .and_then(describe_error_body)
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
-            let hint = if status.as_u16() == 401 { " (log in again for a fresh token)" } else { "" };
+            let hint = if status.as_u16() == 401 {
+                " (log in again for a fresh token)"
+            } else {
+                ""
+            };
             anyhow!("{url}: WebSocket refused with HTTP {status}{detail}{hint}")
         }
         // Not `.context()`: tungstenite errors repeat their source in their own message.

@@ -27,16 +27,40 @@ use crate::store::NewMessage;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BusItem {
     /// A new message; `session` is the sending session (which gets the ack, not the message).
-    Message { msg: NewMessage, attachments: Vec<serde_json::Value>, session: Option<SessionId> },
-    Edited { id: MessageId, body: String, at: i64 },
-    Deleted { id: MessageId },
+    Message {
+        msg: NewMessage,
+        attachments: Vec<serde_json::Value>,
+        session: Option<SessionId>,
+    },
+    Edited {
+        id: MessageId,
+        body: String,
+        at: i64,
+    },
+    Deleted {
+        id: MessageId,
+    },
     /// `share` = false: only the reader's own devices hear of it.
-    Read { user: UserId, seq: i64, share: bool },
-    Delivered { user: UserId, seq: i64 },
-    Typing { user: UserId, state: TypingState },
+    Read {
+        user: UserId,
+        seq: i64,
+        share: bool,
+    },
+    Delivered {
+        user: UserId,
+        seq: i64,
+    },
+    Typing {
+        user: UserId,
+        state: TypingState,
+    },
     Changed(ChangeItem),
     /// In a dm, `blocker` blocked (`on`) or unblocked `blocked` (already stored).
-    Blocked { blocker: UserId, blocked: UserId, on: bool },
+    Blocked {
+        blocker: UserId,
+        blocked: UserId,
+        on: bool,
+    },
 }
 
 /// A durable change to a room's membership or name.
@@ -58,7 +82,10 @@ pub struct RoomBatch {
 impl RoomBatch {
     /// How many messages it carries (each takes one seq from the list).
     pub fn message_count(&self) -> usize {
-        self.items.iter().filter(|i| matches!(i, BusItem::Message { .. })).count()
+        self.items
+            .iter()
+            .filter(|i| matches!(i, BusItem::Message { .. }))
+            .count()
     }
 }
 
@@ -70,9 +97,17 @@ pub enum BusEvent {
     /// A room was created with these members.
     RoomCreated { room: RoomId, members: Vec<UserId> },
     /// A frame for every session of these users (except one).
-    ToUsers { users: Vec<UserId>, frame: Box<ServerFrame>, except: Option<SessionId> },
+    ToUsers {
+        users: Vec<UserId>,
+        frame: Box<ServerFrame>,
+        except: Option<SessionId>,
+    },
     /// Close every session that authenticated with this token (logout).
-    CloseToken { token_hash: String, code: u16, reason: String },
+    CloseToken {
+        token_hash: String,
+        code: u16,
+        reason: String,
+    },
 }
 
 /// Why a bus payload could not be made or read.
@@ -98,9 +133,14 @@ pub fn encode_plain(event: &BusEvent) -> Result<Vec<u8>, BusError> {
 
 /// Reads a payload and puts the allocated seqs into its messages; duplicates (seq 0) are dropped.
 pub fn decode(payload: &[u8]) -> Result<BusEvent, BusError> {
-    let split = payload.iter().position(|b| *b == b'\n').ok_or_else(|| BusError::Decode("no seq header".into()))?;
-    let header = std::str::from_utf8(&payload[..split]).map_err(|e| BusError::Decode(e.to_string()))?;
-    let mut event: BusEvent = rmp_serde::from_slice(&payload[split + 1..]).map_err(|e| BusError::Decode(e.to_string()))?;
+    let split = payload
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| BusError::Decode("no seq header".into()))?;
+    let header =
+        std::str::from_utf8(&payload[..split]).map_err(|e| BusError::Decode(e.to_string()))?;
+    let mut event: BusEvent = rmp_serde::from_slice(&payload[split + 1..])
+        .map_err(|e| BusError::Decode(e.to_string()))?;
     if header.is_empty() {
         return Ok(event);
     }
@@ -110,14 +150,22 @@ pub fn decode(payload: &[u8]) -> Result<BusEvent, BusError> {
             let mut kept = Vec::with_capacity(batch.items.len());
             for item in batch.items.drain(..) {
                 match item {
-                    BusItem::Message { mut msg, attachments, session } => {
+                    BusItem::Message {
+                        mut msg,
+                        attachments,
+                        session,
+                    } => {
                         let seq = seqs
                             .next()
                             .ok_or_else(|| BusError::Decode("fewer seqs than messages".into()))?
                             .map_err(|e| BusError::Decode(e.to_string()))?;
                         if seq > 0 {
                             msg.seq = seq;
-                            kept.push(BusItem::Message { msg, attachments, session });
+                            kept.push(BusItem::Message {
+                                msg,
+                                attachments,
+                                session,
+                            });
                         }
                     }
                     other => kept.push(other),
@@ -144,7 +192,13 @@ pub struct BusResubscribed;
 /// Subscribes to `channel` and hands every event to `to`, reconnecting after failures (with a
 /// short pause). After a reconnect `lost` is told, since events published meanwhile are gone.
 /// `ready` is told when the first subscription is in place.
-pub fn spawn_subscriber(url: String, channel: String, to: Recipient<FromBus>, lost: Recipient<BusResubscribed>, ready: tokio::sync::oneshot::Sender<()>) {
+pub fn spawn_subscriber(
+    url: String,
+    channel: String,
+    to: Recipient<FromBus>,
+    lost: Recipient<BusResubscribed>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     actix::spawn(async move {
         let mut first = true;
         let mut ready = Some(ready);
@@ -210,19 +264,52 @@ mod tests {
             reply_to: None,
             ts: 1,
         };
-        BusItem::Message { msg, attachments: vec![serde_json::json!({"id": "x"})], session: None }
+        BusItem::Message {
+            msg,
+            attachments: vec![serde_json::json!({"id": "x"})],
+            session: None,
+        }
     }
 
     #[test]
     fn seqs_from_the_header_fill_messages_and_drop_duplicates() {
-        let ev = BusEvent::Rooms(vec![RoomBatch { room: RoomId("r".into()), items: vec![msg("a"), BusItem::Deleted { id: MessageId("z".into()) }, msg("b"), msg("c")] }]);
+        let ev = BusEvent::Rooms(vec![RoomBatch {
+            room: RoomId("r".into()),
+            items: vec![
+                msg("a"),
+                BusItem::Deleted {
+                    id: MessageId("z".into()),
+                },
+                msg("b"),
+                msg("c"),
+            ],
+        }]);
         let mut payload = b"7,0,8\n".to_vec();
         payload.extend(encode(&ev).unwrap());
-        let BusEvent::Rooms(b) = decode(&payload).unwrap() else { panic!("not rooms") };
-        let seqs: Vec<i64> = b[0].items.iter().filter_map(|i| if let BusItem::Message { msg, .. } = i { Some(msg.seq) } else { None }).collect();
+        let BusEvent::Rooms(b) = decode(&payload).unwrap() else {
+            panic!("not rooms")
+        };
+        let seqs: Vec<i64> = b[0]
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let BusItem::Message { msg, .. } = i {
+                    Some(msg.seq)
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(seqs, [7, 8]);
         assert_eq!(b[0].items.len(), 3);
         assert!(decode(b"no header").is_err());
-        assert!(decode(&encode_plain(&BusEvent::RoomCreated { room: RoomId("r".into()), members: vec![] }).unwrap()).is_ok());
+        assert!(decode(
+            &encode_plain(&BusEvent::RoomCreated {
+                room: RoomId("r".into()),
+                members: vec![]
+            })
+            .unwrap()
+        )
+        .is_ok());
     }
 }

@@ -44,8 +44,20 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(buffer: RedisBuffer, url: &str, prefix: &str, node: String, settings: ClusterSettings) -> Self {
-        Self { buffer, url: url.to_owned(), prefix: prefix.to_owned(), node, settings }
+    pub fn new(
+        buffer: RedisBuffer,
+        url: &str,
+        prefix: &str,
+        node: String,
+        settings: ClusterSettings,
+    ) -> Self {
+        Self {
+            buffer,
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+            node,
+            settings,
+        }
     }
 
     /// This node's name (unique per node, stable across restarts).
@@ -86,7 +98,10 @@ impl Cluster {
     pub async fn subscribe(&self, to: Recipient<FromBus>, lost: Recipient<BusResubscribed>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         bus::spawn_subscriber(self.url.clone(), self.channel(), to, lost, tx);
-        if tokio::time::timeout(std::time::Duration::from_secs(5), rx).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), rx)
+            .await
+            .is_err()
+        {
             tracing::warn!("not yet subscribed to the bus; serving anyway");
         }
     }

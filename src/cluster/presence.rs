@@ -136,8 +136,15 @@ impl Cluster {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (u, n) in sessions {
-            pipe.cmd("HSET").arg(self.online_key(u)).arg(&self.node).arg(*n).ignore();
-            pipe.cmd("SADD").arg(self.users_key(&self.node)).arg(u.as_str()).ignore();
+            pipe.cmd("HSET")
+                .arg(self.online_key(u))
+                .arg(&self.node)
+                .arg(*n)
+                .ignore();
+            pipe.cmd("SADD")
+                .arg(self.users_key(&self.node))
+                .arg(u.as_str())
+                .ignore();
         }
         let mut c = self.buffer.conn().await?;
         pipe.query_async::<()>(&mut c).await?;
@@ -147,7 +154,10 @@ impl Cluster {
     /// Removes the entries of every node whose key expired; returns the users that left offline.
     pub async fn sweep_dead(&self) -> Result<Vec<UserId>, ClusterError> {
         let mut c = self.buffer.conn().await?;
-        let nodes: Vec<String> = redis::cmd("SMEMBERS").arg(self.nodes_key()).query_async(&mut c).await?;
+        let nodes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.nodes_key())
+            .query_async(&mut c)
+            .await?;
         let mut gone = Vec::new();
         for node in nodes.iter().filter(|n| **n != self.node) {
             let users = self.sweep(node, false).await?;

@@ -56,7 +56,11 @@ fn messages_per_second(total: u64) -> f64 {
         return 0.0;
     };
     samples.push_back((now, total));
-    while samples.len() > 2 && samples.front().is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW) {
+    while samples.len() > 2
+        && samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+    {
         samples.pop_front();
     }
     match samples.front() {
@@ -68,14 +72,26 @@ fn messages_per_second(total: u64) -> f64 {
 }
 
 /// `GET /api/admin/stats` → the live numbers the dashboard charts.
-pub async fn stats(state: web::Data<AppState>, _admin: AdminUser) -> Result<HttpResponse, ChatError> {
+pub async fn stats(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+) -> Result<HttpResponse, ChatError> {
     let g = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let total = c(&metrics::MESSAGES_ACCEPTED);
-    let channels = [("webpush", &metrics::PUSH_WEBPUSH), ("fcm", &metrics::PUSH_FCM), ("sms", &metrics::PUSH_SMS)];
+    let channels = [
+        ("webpush", &metrics::PUSH_WEBPUSH),
+        ("fcm", &metrics::PUSH_FCM),
+        ("sms", &metrics::PUSH_SMS),
+    ];
     let per_channel: serde_json::Map<String, serde_json::Value> = channels
         .iter()
-        .map(|(name, ch)| ((*name).to_owned(), json!({"sent": c(&ch.sent), "failed": c(&ch.failed), "pruned": c(&ch.pruned)})))
+        .map(|(name, ch)| {
+            (
+                (*name).to_owned(),
+                json!({"sent": c(&ch.sent), "failed": c(&ch.failed), "pruned": c(&ch.pruned)}),
+            )
+        })
         .collect();
     let sent: u64 = channels.iter().map(|(_, ch)| c(&ch.sent)).sum();
     let failed: u64 = channels.iter().map(|(_, ch)| c(&ch.failed)).sum();
@@ -103,19 +119,31 @@ pub struct Search {
 
 /// `GET /api/admin/users?q=` → {users: [{id, username, display_name, created_at, last_seen,
 /// is_admin, banned_at}]}.
-pub async fn users(state: web::Data<AppState>, _admin: AdminUser, q: web::Query<Search>) -> Result<HttpResponse, ChatError> {
+pub async fn users(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    q: web::Query<Search>,
+) -> Result<HttpResponse, ChatError> {
     let users = state.store.admin_search_users(&q.q, 100).await?;
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
 
 async fn target(state: &AppState, id: String) -> Result<UserId, ChatError> {
-    let user = state.store.user_by_id(&UserId(id)).await?.filter(|u| u.deleted_at.is_none());
+    let user = state
+        .store
+        .user_by_id(&UserId(id))
+        .await?
+        .filter(|u| u.deleted_at.is_none());
     Ok(UserId(user.ok_or(ChatError::NotFound("user"))?.id))
 }
 
 /// `POST /api/admin/users/{id}/ban` → 204: every token revoked, every socket closed (4001), and
 /// login refused (403) until unbanned. Admins cannot ban themselves.
-pub async fn ban(state: web::Data<AppState>, admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn ban(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let user = target(&state, path.into_inner()).await?;
     if user == admin.0.id() {
         return Err(ChatError::invalid("you cannot ban yourself"));
@@ -127,7 +155,11 @@ pub async fn ban(state: web::Data<AppState>, admin: AdminUser, path: web::Path<S
 }
 
 /// `DELETE /api/admin/users/{id}/ban` → 204: the account may log in again.
-pub async fn unban(state: web::Data<AppState>, admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn unban(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let user = target(&state, path.into_inner()).await?;
     state.store.set_banned(&user, false).await?;
     tracing::info!(user = %user, by = %admin.0.user.id, "unbanned");
@@ -136,7 +168,11 @@ pub async fn unban(state: web::Data<AppState>, admin: AdminUser, path: web::Path
 
 /// `POST /api/admin/users/{id}/revoke-sessions` → {revoked: n}: every token stops working and
 /// its sockets close (4001); the account may log in again.
-pub async fn revoke_sessions(state: web::Data<AppState>, admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn revoke_sessions(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let user = target(&state, path.into_inner()).await?;
     let hashes = state.store.revoke_tokens(&user, None).await?;
     let revoked = hashes.len();
@@ -147,13 +183,25 @@ pub async fn revoke_sessions(state: web::Data<AppState>, admin: AdminUser, path:
 
 /// `GET /api/admin/rooms?q=` → {rooms: [{id, kind, name, created_at, messages, members}]},
 /// largest first.
-pub async fn rooms(state: web::Data<AppState>, _admin: AdminUser, q: web::Query<Search>) -> Result<HttpResponse, ChatError> {
+pub async fn rooms(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    q: web::Query<Search>,
+) -> Result<HttpResponse, ChatError> {
     let rooms = state.store.admin_rooms(&q.q, 200).await?;
     Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
 }
 
 /// `GET /api/admin/rooms/{id}/members` → {members: [{id, username, display_name, role}]}.
-pub async fn room_members(state: web::Data<AppState>, _admin: AdminUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    let members = state.store.admin_room_members(&RoomId(path.into_inner())).await?.ok_or(ChatError::NotFound("room"))?;
+pub async fn room_members(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let members = state
+        .store
+        .admin_room_members(&RoomId(path.into_inner()))
+        .await?
+        .ok_or(ChatError::NotFound("room"))?;
     Ok(HttpResponse::Ok().json(json!({ "members": members })))
 }

@@ -7,7 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use entities::user;
 use serde::Deserialize;
@@ -15,9 +17,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::protocol::settings::UserSettings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, UserId};
+use crate::protocol::settings::UserSettings;
 use crate::protocol::UserOut;
 
 /// `POST /api/auth/register` body.
@@ -37,19 +39,30 @@ pub struct LoginBody {
 
 /// The public fields of an account.
 pub fn user_out(u: &user::Model) -> UserOut {
-    UserOut { id: UserId(u.id.clone()), username: u.username.clone(), display_name: u.display_name.clone() }
+    UserOut {
+        id: UserId(u.id.clone()),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+    }
 }
 
 /// Usernames: 3 to 32 of `a-z 0-9 _ . -`, starting with a letter or digit; case-folded.
 pub fn normalize_username(raw: &str) -> Result<String, ChatError> {
     let name = raw.trim().to_lowercase();
     let ok_len = (3..=32).contains(&name.chars().count());
-    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
-    let ok_start = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    let ok_start = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok_len && ok_chars && ok_start {
         Ok(name)
     } else {
-        Err(ChatError::invalid("username: 3 to 32 characters of a-z, 0-9, _ . -, starting with a letter or digit"))
+        Err(ChatError::invalid(
+            "username: 3 to 32 characters of a-z, 0-9, _ . -, starting with a letter or digit",
+        ))
     }
 }
 
@@ -57,7 +70,9 @@ pub fn normalize_username(raw: &str) -> Result<String, ChatError> {
 pub async fn hash_password(password: String) -> Result<String, ChatError> {
     web::block(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(|_| ChatError::Internal)?
@@ -68,16 +83,27 @@ pub async fn hash_password(password: String) -> Result<String, ChatError> {
 /// computed off the async workers.
 pub async fn verify_password(password: &str, phc: &str) -> Result<bool, ChatError> {
     let (password, phc) = (password.to_owned(), phc.to_owned());
-    web::block(move || PasswordHash::new(&phc).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false))
-        .await
-        .map_err(|_| ChatError::Internal)
+    web::block(move || {
+        PasswordHash::new(&phc)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .map_err(|_| ChatError::Internal)
 }
 
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(b"not a password", &salt).map(|h| h.to_string()).unwrap_or_default()
+        Argon2::default()
+            .hash_password(b"not a password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
     })
 }
 
@@ -90,20 +116,32 @@ pub(crate) fn hash_token(token: &str) -> String {
 pub(crate) async fn issue_token(state: &AppState, user: &UserId) -> Result<String, ChatError> {
     let token = crate::ids::random_urlsafe(32);
     let expires = now_ms() + state.settings.auth.token_ttl_secs * 1000;
-    state.store.insert_token(&hash_token(&token), user, expires).await?;
+    state
+        .store
+        .insert_token(&hash_token(&token), user, expires)
+        .await?;
     Ok(token)
 }
 
 /// `POST /api/auth/register` → 201 {token, user}; 409 if the username is taken.
-pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> Result<HttpResponse, ChatError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     let username = normalize_username(&body.username)?;
     let min = state.settings.auth.min_password_len;
     let len = body.password.chars().count();
     if len < min || len > 1024 {
-        return Err(ChatError::invalid(format!("password: {min} to 1024 characters")));
+        return Err(ChatError::invalid(format!(
+            "password: {min} to 1024 characters"
+        )));
     }
-    let display_name = body.display_name.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()).unwrap_or_else(|| username.clone());
+    let display_name = body
+        .display_name
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.clone());
     if display_name.chars().count() > 100 {
         return Err(ChatError::invalid("display_name: at most 100 characters"));
     }
@@ -111,10 +149,16 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
         return Err(ChatError::Conflict("username is taken".into()));
     }
     let hash = hash_password(body.password).await?;
-    let user = state.store.create_user(&username, &display_name, &hash).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => ChatError::Conflict("username is taken".into()),
-        other => other.into(),
-    })?;
+    let user = state
+        .store
+        .create_user(&username, &display_name, &hash)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(_) => {
+                ChatError::Conflict("username is taken".into())
+            }
+            other => other.into(),
+        })?;
     let token = issue_token(&state, &UserId(user.id.clone())).await?;
     tracing::info!(user = %user.id, username = %user.username, "registered");
     Ok(HttpResponse::Created().json(json!({"token": token, "user": user_out(&user)})))
@@ -122,12 +166,18 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
 
 /// `POST /api/auth/login` → 200 {token, user}; 401 on a wrong username or password, 403 when
 /// the account is banned.
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ChatError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
     let user = state.store.user_by_username(&username).await?;
     // Verify against a dummy hash for unknown users so timing does not tell which exist.
-    let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_owned());
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_owned());
     let ok = verify_password(&body.password, &stored).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Err(ChatError::Unauthorized);
@@ -161,9 +211,18 @@ impl AuthUser {
 }
 
 /// The token of a request: `Authorization: Bearer TOKEN`, else `?token=TOKEN`.
-pub(crate) fn token_from(headers: &actix_web::http::header::HeaderMap, query: &str) -> Option<String> {
-    if let Some(h) = headers.get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+pub(crate) fn token_from(
+    headers: &actix_web::http::header::HeaderMap,
+    query: &str,
+) -> Option<String> {
+    if let Some(h) = headers
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+        {
             return Some(t.trim().to_owned());
         }
     }
@@ -173,18 +232,36 @@ pub(crate) fn token_from(headers: &actix_web::http::header::HeaderMap, query: &s
 }
 
 /// The user a token belongs to (401 without a valid one).
-pub(crate) async fn authenticate(state: &AppState, token: Option<String>) -> Result<AuthUser, ChatError> {
-    let token = token.filter(|t| !t.is_empty() && t.len() <= 256).ok_or(ChatError::Unauthorized)?;
+pub(crate) async fn authenticate(
+    state: &AppState,
+    token: Option<String>,
+) -> Result<AuthUser, ChatError> {
+    let token = token
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or(ChatError::Unauthorized)?;
     let token_hash = hash_token(&token);
-    let user = state.store.user_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
+    let user = state
+        .store
+        .user_for_token(&token_hash)
+        .await?
+        .ok_or(ChatError::Unauthorized)?;
     Ok(AuthUser { user, token_hash })
 }
 
 /// [`authenticate`] for a WebSocket session: the user and their settings in one query.
-pub(crate) async fn authenticate_session(state: &AppState, token: Option<String>) -> Result<(AuthUser, UserSettings), ChatError> {
-    let token = token.filter(|t| !t.is_empty() && t.len() <= 256).ok_or(ChatError::Unauthorized)?;
+pub(crate) async fn authenticate_session(
+    state: &AppState,
+    token: Option<String>,
+) -> Result<(AuthUser, UserSettings), ChatError> {
+    let token = token
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or(ChatError::Unauthorized)?;
     let token_hash = hash_token(&token);
-    let (user, settings) = state.store.session_for_token(&token_hash).await?.ok_or(ChatError::Unauthorized)?;
+    let (user, settings) = state
+        .store
+        .session_for_token(&token_hash)
+        .await?
+        .ok_or(ChatError::Unauthorized)?;
     Ok((AuthUser { user, token_hash }, settings))
 }
 

@@ -13,7 +13,9 @@
 
 use actix_files::NamedFile;
 use actix_multipart::Multipart;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, HeaderValue};
+use actix_web::http::header::{
+    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
+};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use entities::media;
 use futures_util::StreamExt;
@@ -93,20 +95,29 @@ pub async fn upload(
     let mut cleanup = Cleanup(None);
     let mut stored: Option<(u64, Option<String>)> = None;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| ChatError::invalid(format!("bad multipart body: {e}")))?;
+        let mut field =
+            field.map_err(|e| ChatError::invalid(format!("bad multipart body: {e}")))?;
         if field.name() != Some("file") || stored.is_some() {
             while let Some(chunk) = field.next().await {
                 chunk.map_err(|e| ChatError::invalid(format!("bad multipart body: {e}")))?;
             }
             continue;
         }
-        let name = field.content_disposition().and_then(|cd| cd.get_filename()).and_then(sanitize_file_name);
-        tokio::fs::create_dir_all(&folder).await.map_err(storage_error)?;
+        let name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .and_then(sanitize_file_name);
+        tokio::fs::create_dir_all(&folder)
+            .await
+            .map_err(storage_error)?;
         cleanup.0 = Some(folder.clone());
-        let mut file = tokio::fs::File::create(folder.join(UPLOAD_FILE)).await.map_err(storage_error)?;
+        let mut file = tokio::fs::File::create(folder.join(UPLOAD_FILE))
+            .await
+            .map_err(storage_error)?;
         let mut size: u64 = 0;
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| ChatError::invalid(format!("upload interrupted: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| ChatError::invalid(format!("upload interrupted: {e}")))?;
             size += chunk.len() as u64;
             if size > max {
                 drop(file);
@@ -127,13 +138,28 @@ pub async fn upload(
     let input = folder.join(UPLOAD_FILE);
     let sniffed = sniff_upload(&input).await.map_err(storage_error)?;
     if purpose == PURPOSE_AVATAR && sniffed.kind != Kind::Image {
-        return Err(ChatError::invalid("an avatar must be a JPEG, PNG, GIF or WebP image"));
+        return Err(ChatError::invalid(
+            "an avatar must be a JPEG, PNG, GIF or WebP image",
+        ));
     }
-    let row = new_upload(&id, &auth.id(), purpose, sniffed.kind, &sniffed.mime, size, name);
+    let row = new_upload(
+        &id,
+        &auth.id(),
+        purpose,
+        sniffed.kind,
+        &sniffed.mime,
+        size,
+        name,
+    );
     state.store.create_media(row).await?;
     cleanup.0 = None;
     tracing::info!(media = %id, bytes = size, kind = sniffed.kind.as_str(), mime = %sniffed.mime, "upload stored");
-    let job = Job { input, out_dir: folder, sniffed, avatar: purpose == PURPOSE_AVATAR };
+    let job = Job {
+        input,
+        out_dir: folder,
+        sniffed,
+        avatar: purpose == PURPOSE_AVATAR,
+    };
     state.media.submit(id.clone(), auth.id(), job);
     Ok(HttpResponse::Accepted().json(json!({"id": id, "status": MediaStatus::Processing})))
 }
@@ -169,8 +195,16 @@ async fn drain(mut field: actix_multipart::Field, mut payload: Multipart) {
 
 /// `GET /api/media/{id}` → {id, status, kind, mime, size, url, thumb_url?, width?, height?,
 /// duration_ms?}; 404 for ids the caller may not see.
-pub async fn get(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    let row = state.store.viewable_media(&path.into_inner(), &auth.id()).await?.ok_or(ChatError::NotFound("media"))?;
+pub async fn get(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let row = state
+        .store
+        .viewable_media(&path.into_inner(), &auth.id())
+        .await?
+        .ok_or(ChatError::NotFound("media"))?;
     Ok(HttpResponse::Ok().json(state.store.media_out(&row)))
 }
 
@@ -190,13 +224,23 @@ async fn authorize(
     let now = now_secs();
     if let (Some(exp), Some(sig)) = (q.exp, q.sig.as_deref()) {
         if state.store.media_urls.verify(id, variant, exp, sig, now) {
-            let row = state.store.media(id).await?.ok_or(ChatError::NotFound("media"))?;
+            let row = state
+                .store
+                .media(id)
+                .await?
+                .ok_or(ChatError::NotFound("media"))?;
             return Ok((row, (exp - now).min(86_400)));
         }
         return Err(ChatError::NotFound("media"));
     }
-    let auth = AuthUser::extract(req).await.map_err(|_| ChatError::NotFound("media"))?;
-    let row = state.store.viewable_media(id, &auth.id()).await?.ok_or(ChatError::NotFound("media"))?;
+    let auth = AuthUser::extract(req)
+        .await
+        .map_err(|_| ChatError::NotFound("media"))?;
+    let row = state
+        .store
+        .viewable_media(id, &auth.id())
+        .await?
+        .ok_or(ChatError::NotFound("media"))?;
     Ok((row, 0))
 }
 
@@ -228,20 +272,46 @@ pub async fn serve(
     let mime: mime::Mime = if download {
         mime::APPLICATION_OCTET_STREAM
     } else if variant == Variant::Thumb {
-        if file_name.ends_with(".png") { mime::IMAGE_PNG } else { mime::IMAGE_JPEG }
+        if file_name.ends_with(".png") {
+            mime::IMAGE_PNG
+        } else {
+            mime::IMAGE_JPEG
+        }
     } else {
         row.mime.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM)
     };
-    let shown_name = if download { row.name.clone().unwrap_or_else(|| "file".into()) } else { file_name };
+    let shown_name = if download {
+        row.name.clone().unwrap_or_else(|| "file".into())
+    } else {
+        file_name
+    };
     let disposition = ContentDisposition {
-        disposition: if download { DispositionType::Attachment } else { DispositionType::Inline },
+        disposition: if download {
+            DispositionType::Attachment
+        } else {
+            DispositionType::Inline
+        },
         parameters: vec![DispositionParam::Filename(shown_name)],
     };
-    let mut res = file.set_content_type(mime).set_content_disposition(disposition).use_etag(true).into_response(&req);
+    let mut res = file
+        .set_content_type(mime)
+        .set_content_disposition(disposition)
+        .use_etag(true)
+        .into_response(&req);
     let headers = res.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
-    let cache = if max_age > 0 { format!("private, max-age={max_age}") } else { "private, no-cache".into() };
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    let cache = if max_age > 0 {
+        format!("private, max-age={max_age}")
+    } else {
+        "private, no-cache".into()
+    };
     if let Ok(v) = HeaderValue::from_str(&cache) {
         headers.insert(header::CACHE_CONTROL, v);
     }

@@ -4,11 +4,11 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod media;
 pub mod oauth;
 pub mod people;
 pub mod presence;
 pub mod push;
-pub mod media;
 pub mod rooms;
 pub mod ws;
 
@@ -17,8 +17,8 @@ use std::sync::Arc;
 use actix::Addr;
 use actix_web::{error::JsonPayloadError, web, HttpRequest};
 
-use crate::actors::notifier::Notifier;
 use crate::actors::media::MediaPool;
+use crate::actors::notifier::Notifier;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
@@ -56,10 +56,18 @@ const JSON_LIMIT: usize = 256 * 1024;
 
 /// Mounts every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let json = web::JsonConfig::default().limit(JSON_LIMIT).error_handler(json_error);
+    let json = web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(json_error);
     cfg.app_data(json)
-        .app_data(web::QueryConfig::default().error_handler(|e, _| ChatError::invalid(e.to_string()).into()))
-        .app_data(web::PathConfig::default().error_handler(|e, _| ChatError::invalid(e.to_string()).into()))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ChatError::invalid(e.to_string()).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ChatError::invalid(e.to_string()).into()),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws", web::get().to(ws::not_upgraded))
@@ -72,9 +80,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/logout", web::post().to(auth::logout))
                 .route("/auth/oauth/providers", web::get().to(oauth::providers))
                 .route("/auth/oauth/links", web::get().to(oauth::links))
-                .route("/auth/oauth/links/{provider}", web::delete().to(oauth::unlink))
+                .route(
+                    "/auth/oauth/links/{provider}",
+                    web::delete().to(oauth::unlink),
+                )
                 .route("/auth/oauth/{provider}/start", web::get().to(oauth::start))
-                .route("/auth/oauth/{provider}/callback", web::get().to(oauth::callback))
+                .route(
+                    "/auth/oauth/{provider}/callback",
+                    web::get().to(oauth::callback),
+                )
                 .route("/auth/oauth/{provider}/link", web::post().to(oauth::link))
                 .route("/me", web::get().to(people::me))
                 .route("/me", web::patch().to(people::update_me))
@@ -84,7 +98,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/me/password", web::post().to(people::change_password))
                 .route("/me/sessions", web::get().to(people::sessions))
                 .route("/me/sessions", web::delete().to(people::revoke_all))
-                .route("/me/sessions/{id}", web::delete().to(people::revoke_session))
+                .route(
+                    "/me/sessions/{id}",
+                    web::delete().to(people::revoke_session),
+                )
                 .route("/presence", web::get().to(presence::presence))
                 .route("/users", web::get().to(people::search))
                 .route("/users/by-name/{username}", web::get().to(people::by_name))
@@ -110,12 +127,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/messages/{id}/versions", web::get().to(rooms::versions))
                 .route("/rooms/{id}/messages", web::get().to(rooms::messages))
                 .route("/rooms/{id}/members", web::post().to(rooms::add_member))
-                .route("/rooms/{id}/members/{user}", web::delete().to(rooms::remove_member))
+                .route(
+                    "/rooms/{id}/members/{user}",
+                    web::delete().to(rooms::remove_member),
+                )
                 .route("/rooms/{id}/leave", web::post().to(rooms::leave))
                 .route("/push/vapid", web::get().to(push::vapid))
                 .route("/push/subscriptions", web::post().to(push::subscribe))
                 .route("/push/subscriptions", web::get().to(push::subscriptions))
-                .route("/push/subscriptions/{id}", web::delete().to(push::unsubscribe))
+                .route(
+                    "/push/subscriptions/{id}",
+                    web::delete().to(push::unsubscribe),
+                )
                 .route("/push/settings", web::get().to(push::get_settings))
                 .route("/push/settings", web::patch().to(push::patch_settings))
                 .route("/push/mutes/{room}", web::put().to(push::mute))
@@ -127,25 +150,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/admin/users", web::get().to(admin::users))
                 .route("/admin/users/{id}/ban", web::post().to(admin::ban))
                 .route("/admin/users/{id}/ban", web::delete().to(admin::unban))
-                .route("/admin/users/{id}/revoke-sessions", web::post().to(admin::revoke_sessions))
+                .route(
+                    "/admin/users/{id}/revoke-sessions",
+                    web::post().to(admin::revoke_sessions),
+                )
                 .route("/admin/rooms", web::get().to(admin::rooms))
-                .route("/admin/rooms/{id}/members", web::get().to(admin::room_members))
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint")) })),
+                .route(
+                    "/admin/rooms/{id}/members",
+                    web::get().to(admin::room_members),
+                )
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint"))
+                })),
         );
 }
 
 /// The web client and admin pages: files under `server.static_dir`, `index.html` for a folder.
 /// Mounted last, so every route above wins.
 pub fn static_files(dir: &str) -> actix_files::Files {
-    actix_files::Files::new("/", dir).index_file("index.html").redirect_to_slash_directory()
+    actix_files::Files::new("/", dir)
+        .index_file("index.html")
+        .redirect_to_slash_directory()
 }
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     match err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ChatError::TooLarge(format!("body larger than {limit} bytes")).into()
         }
-        JsonPayloadError::ContentType => ChatError::invalid("Content-Type must be application/json").into(),
+        JsonPayloadError::ContentType => {
+            ChatError::invalid("Content-Type must be application/json").into()
+        }
         other => ChatError::invalid(format!("invalid JSON body: {other}")).into(),
     }
 }

@@ -64,9 +64,16 @@ pub async fn providers(state: web::Data<AppState>) -> HttpResponse {
 
 /// `GET /api/auth/oauth/{provider}/start` → 302 to the provider's authorization page.
 #[tracing::instrument(skip_all, fields(provider = %path.as_str()))]
-pub async fn start(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+pub async fn start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
     match begin(&req, &state, &path, None).await {
-        Ok((url, cookie)) => no_store(HttpResponse::Found()).insert_header((header::LOCATION, url)).cookie(cookie).finish(),
+        Ok((url, cookie)) => no_store(HttpResponse::Found())
+            .insert_header((header::LOCATION, url))
+            .cookie(cookie)
+            .finish(),
         Err(e) => fail(&req, e),
     }
 }
@@ -82,11 +89,21 @@ pub async fn link(
 ) -> Result<HttpResponse, ChatError> {
     let provider = configured(&state, &path)?;
     let name = provider.kind.name();
-    if state.store.oauth_links_of(&auth.id()).await?.iter().any(|l| l.provider == name) {
-        return Err(ChatError::Conflict(format!("a {name} account is linked already; unlink it first")));
+    if state
+        .store
+        .oauth_links_of(&auth.id())
+        .await?
+        .iter()
+        .any(|l| l.provider == name)
+    {
+        return Err(ChatError::Conflict(format!(
+            "a {name} account is linked already; unlink it first"
+        )));
     }
     let (url, cookie) = begin(&req, &state, &path, Some(auth.id())).await?;
-    Ok(no_store(HttpResponse::Ok()).cookie(cookie).json(json!({ "url": url })))
+    Ok(no_store(HttpResponse::Ok())
+        .cookie(cookie)
+        .json(json!({ "url": url })))
 }
 
 /// Starts a sign-in (or a link for `link_user`): stores the state and returns the provider's
@@ -105,7 +122,11 @@ async fn begin(
     let browser = req
         .cookie(COOKIE)
         .map(|c| c.value().to_owned())
-        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .unwrap_or_else(|| random_urlsafe(32));
     let now = now_ms();
     state
@@ -149,15 +170,28 @@ enum Outcome {
 /// `GET /api/auth/oauth/{provider}/callback?code=&state=` → 302 to `/#oauth_token=…` (signed in),
 /// `/#oauth_linked=…` or `/#oauth_error=…`; JSON when the request accepts it.
 #[tracing::instrument(skip_all, fields(provider = %path.as_str()))]
-pub async fn callback(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let query = web::Query::<Callback>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let query = web::Query::<Callback>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
     match complete(&req, &state, &path, query).await {
         Ok(Outcome::SignedIn { token, user }) if wants_json(&req) => {
             no_store(HttpResponse::Ok()).json(json!({"token": token, "user": user_out(&user)}))
         }
-        Ok(Outcome::SignedIn { token, .. }) => found(format!("/#oauth_token={}", fragment_encode(&token))),
-        Ok(Outcome::Linked(link)) if wants_json(&req) => no_store(HttpResponse::Ok()).json(json!({"linked": link_out(&link)})),
-        Ok(Outcome::Linked(link)) => found(format!("/#oauth_linked={}", fragment_encode(&link.provider))),
+        Ok(Outcome::SignedIn { token, .. }) => {
+            found(format!("/#oauth_token={}", fragment_encode(&token)))
+        }
+        Ok(Outcome::Linked(link)) if wants_json(&req) => {
+            no_store(HttpResponse::Ok()).json(json!({"linked": link_out(&link)}))
+        }
+        Ok(Outcome::Linked(link)) => found(format!(
+            "/#oauth_linked={}",
+            fragment_encode(&link.provider)
+        )),
         Err(e) => {
             tracing::info!(error = %e, "oauth callback refused");
             fail(&req, e)
@@ -165,11 +199,23 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>, path: web::P
     }
 }
 
-async fn complete(req: &HttpRequest, state: &AppState, name: &str, q: Callback) -> Result<Outcome, ChatError> {
+async fn complete(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    q: Callback,
+) -> Result<Outcome, ChatError> {
     let provider = configured(state, name)?;
-    let given_state = q.state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(OAuthError::Missing("state"))?;
+    let given_state = q
+        .state
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+        .ok_or(OAuthError::Missing("state"))?;
     // Taken out first: whatever happens next, this state cannot be used again.
-    let pending = state.store.take_oauth_state(&hash_token(&given_state)).await?.ok_or(OAuthError::BadState)?;
+    let pending = state
+        .store
+        .take_oauth_state(&hash_token(&given_state))
+        .await?
+        .ok_or(OAuthError::BadState)?;
     if pending.provider != provider.kind.name() {
         return Err(OAuthError::BadState.into());
     }
@@ -179,27 +225,63 @@ async fn complete(req: &HttpRequest, state: &AppState, name: &str, q: Callback) 
     }
     if let Some(error) = q.error {
         let mut reason = printable(&error, 64);
-        if let Some(d) = q.error_description.as_deref().map(|d| printable(d, 200)).filter(|d| !d.is_empty()) {
+        if let Some(d) = q
+            .error_description
+            .as_deref()
+            .map(|d| printable(d, 200))
+            .filter(|d| !d.is_empty())
+        {
             reason = format!("{reason} ({d})");
         }
-        return Err(OAuthError::Denied { provider: provider.kind.name(), reason }.into());
+        return Err(OAuthError::Denied {
+            provider: provider.kind.name(),
+            reason,
+        }
+        .into());
     }
-    let code = q.code.filter(|c| !c.is_empty() && c.len() <= 2048).ok_or(OAuthError::Missing("code"))?;
-    let profile = provider.finish(&state.oauth.http, &code, &pending.redirect_uri, pending.pkce_verifier).await?;
+    let code = q
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or(OAuthError::Missing("code"))?;
+    let profile = provider
+        .finish(
+            &state.oauth.http,
+            &code,
+            &pending.redirect_uri,
+            pending.pkce_verifier,
+        )
+        .await?;
     let info = link_info(provider, &profile);
     match pending.link_user_id {
-        Some(user) => link_to(state, &UserId(user), info).await.map(Outcome::Linked),
+        Some(user) => link_to(state, &UserId(user), info)
+            .await
+            .map(Outcome::Linked),
         None => sign_in(state, provider, &profile, info).await,
     }
 }
 
 /// Links the provider account to `user`, unless it belongs to someone else.
-async fn link_to(state: &AppState, user: &UserId, info: LinkInfo) -> Result<oauth_link::Model, ChatError> {
+async fn link_to(
+    state: &AppState,
+    user: &UserId,
+    info: LinkInfo,
+) -> Result<oauth_link::Model, ChatError> {
     let provider = info.provider.clone();
-    let account = state.store.user_by_id(user).await?.filter(|u| u.deleted_at.is_none()).ok_or(ChatError::Unauthorized)?;
-    if let Some(existing) = state.store.oauth_link(&info.provider, &info.subject).await? {
+    let account = state
+        .store
+        .user_by_id(user)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(ChatError::Unauthorized)?;
+    if let Some(existing) = state
+        .store
+        .oauth_link(&info.provider, &info.subject)
+        .await?
+    {
         if existing.user_id != account.id {
-            return Err(ChatError::Conflict(format!("this {provider} account is already linked to another account")));
+            return Err(ChatError::Conflict(format!(
+                "this {provider} account is already linked to another account"
+            )));
         }
         state.store.refresh_oauth_link(info).await?;
         return Ok(existing);
@@ -217,8 +299,16 @@ async fn link_to(state: &AppState, user: &UserId, info: LinkInfo) -> Result<oaut
 }
 
 /// Signs into the account linked to the provider account, creating one the first time.
-async fn sign_in(state: &AppState, provider: &Provider, profile: &Profile, info: LinkInfo) -> Result<Outcome, ChatError> {
-    let existing = state.store.oauth_link(&info.provider, &info.subject).await?;
+async fn sign_in(
+    state: &AppState,
+    provider: &Provider,
+    profile: &Profile,
+    info: LinkInfo,
+) -> Result<Outcome, ChatError> {
+    let existing = state
+        .store
+        .oauth_link(&info.provider, &info.subject)
+        .await?;
     let user = match existing {
         Some(link) => {
             state.store.refresh_oauth_link(info).await?;
@@ -227,13 +317,21 @@ async fn sign_in(state: &AppState, provider: &Provider, profile: &Profile, info:
         None => {
             let candidates = username_candidates(provider, profile);
             let display = display_name(provider, profile);
-            match state.store.create_user_with_link(&candidates, &display, info).await? {
+            match state
+                .store
+                .create_user_with_link(&candidates, &display, info)
+                .await?
+            {
                 Created::User(u) => {
                     tracing::info!(user = %u.id, username = %u.username, provider = provider.kind.name(), "registered through provider");
                     u
                 }
                 Created::AlreadyLinked(link) => linked_user(state, &link).await?,
-                Created::NoUsername => return Err(ChatError::Conflict("no free username could be found; try again".into())),
+                Created::NoUsername => {
+                    return Err(ChatError::Conflict(
+                        "no free username could be found; try again".into(),
+                    ))
+                }
             }
         }
     };
@@ -246,20 +344,36 @@ async fn sign_in(state: &AppState, provider: &Provider, profile: &Profile, info:
 
 async fn linked_user(state: &AppState, link: &oauth_link::Model) -> Result<user::Model, ChatError> {
     // Deleting an account removes its links, so a link always names a live account.
-    state.store.user_by_id(&UserId(link.user_id.clone())).await?.filter(|u| u.deleted_at.is_none()).ok_or(ChatError::Internal)
+    state
+        .store
+        .user_by_id(&UserId(link.user_id.clone()))
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(ChatError::Internal)
 }
 
 /// `GET /api/auth/oauth/links` → {links: [{provider, name, username, avatar_url, linked_at}],
 /// has_password}.
 pub async fn links(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
-    let links: Vec<LinkOut> = state.store.oauth_links_of(&auth.id()).await?.iter().map(link_out).collect();
-    Ok(HttpResponse::Ok().json(json!({"links": links, "has_password": !auth.user.password_hash.is_empty()})))
+    let links: Vec<LinkOut> = state
+        .store
+        .oauth_links_of(&auth.id())
+        .await?
+        .iter()
+        .map(link_out)
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({"links": links, "has_password": !auth.user.password_hash.is_empty()})))
 }
 
 /// `DELETE /api/auth/oauth/links/{provider}` → 204; 404 when not linked; 409 when it is the
 /// account's last way to sign in.
 #[tracing::instrument(skip_all, fields(provider = %path.as_str(), user = %auth.user.id))]
-pub async fn unlink(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn unlink(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     match state.store.unlink_oauth(&auth.id(), &path).await? {
         Unlinked::Done => {
             tracing::info!("provider account unlinked");
@@ -275,13 +389,23 @@ pub async fn unlink(state: web::Data<AppState>, auth: AuthUser, path: web::Path<
 
 fn configured<'a>(state: &'a AppState, name: &str) -> Result<&'a Provider, ChatError> {
     state.oauth.get(name).ok_or_else(|| {
-        let shown: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
-        OAuthError::NotConfigured(if shown.is_empty() { "that provider".into() } else { shown }).into()
+        let shown: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(32)
+            .collect();
+        OAuthError::NotConfigured(if shown.is_empty() {
+            "that provider".into()
+        } else {
+            shown
+        })
+        .into()
     })
 }
 
 fn link_info(provider: &Provider, p: &Profile) -> LinkInfo {
-    let cut = |s: &Option<String>, n: usize| s.as_ref().map(|s| s.chars().take(n).collect::<String>());
+    let cut =
+        |s: &Option<String>, n: usize| s.as_ref().map(|s| s.chars().take(n).collect::<String>());
     LinkInfo {
         provider: provider.kind.name().to_owned(),
         subject: p.subject.clone(),
@@ -292,7 +416,12 @@ fn link_info(provider: &Provider, p: &Profile) -> LinkInfo {
 }
 
 fn display_name(provider: &Provider, p: &Profile) -> String {
-    let name = p.name.as_deref().or(p.username.as_deref()).map(|n| printable(n, 100)).unwrap_or_default();
+    let name = p
+        .name
+        .as_deref()
+        .or(p.username.as_deref())
+        .map(|n| printable(n, 100))
+        .unwrap_or_default();
     if name.is_empty() {
         format!("{} user", provider.kind.name())
     } else {
@@ -304,7 +433,11 @@ fn display_name(provider: &Provider, p: &Profile) -> String {
 /// fit (`Ann Lee` → `ann.lee`), then with random digits appended. The owner can change it later
 /// (`PATCH /api/me` {username}).
 fn username_candidates(provider: &Provider, p: &Profile) -> Vec<String> {
-    let source = p.username.as_deref().or(p.name.as_deref()).unwrap_or_default();
+    let source = p
+        .username
+        .as_deref()
+        .or(p.name.as_deref())
+        .unwrap_or_default();
     let mut base = String::new();
     for c in source.trim().to_lowercase().chars() {
         let c = if c.is_whitespace() { '.' } else { c };
@@ -315,7 +448,12 @@ fn username_candidates(provider: &Provider, p: &Profile) -> Vec<String> {
             base.push(c);
         }
     }
-    let mut base: String = base.chars().take(24).collect::<String>().trim_end_matches(['.', '-']).to_owned();
+    let mut base: String = base
+        .chars()
+        .take(24)
+        .collect::<String>()
+        .trim_end_matches(['.', '-'])
+        .to_owned();
     if base.chars().count() < 3 {
         base = format!("{}-user", provider.kind.name());
     }
@@ -325,7 +463,9 @@ fn username_candidates(provider: &Provider, p: &Profile) -> Vec<String> {
         let n = rng.next_u64() % 10u64.pow(digits);
         out.push(format!("{base}{n:0width$}", width = digits as usize));
     }
-    out.into_iter().filter_map(|u| normalize_username(&u).ok()).collect()
+    out.into_iter()
+        .filter_map(|u| normalize_username(&u).ok())
+        .collect()
 }
 
 /// `oauth.public_url`, or the origin the request came to.
@@ -338,7 +478,10 @@ fn public_base(req: &HttpRequest, state: &AppState) -> String {
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
-    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"))
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
 }
 
 /// The error as JSON for API callers, or a redirect to the web client with the message.
@@ -351,7 +494,9 @@ fn fail(req: &HttpRequest, e: ChatError) -> HttpResponse {
 }
 
 fn found(location: String) -> HttpResponse {
-    no_store(HttpResponse::Found()).insert_header((header::LOCATION, location)).finish()
+    no_store(HttpResponse::Found())
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 fn no_store(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
@@ -363,7 +508,9 @@ fn no_store(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBui
 fn fragment_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -371,9 +518,13 @@ fn fragment_encode(s: &str) -> String {
 
 /// At most `max` characters of `s`, without control characters.
 fn printable(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect::<String>().trim().to_owned()
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -386,11 +537,20 @@ mod tests {
         let mut s = OAuthSettings::default();
         s.facebook.client_id = "id".into();
         s.facebook.client_secret = crate::config::Secret::new("secret");
-        Providers::from_settings(&s).unwrap().get(ProviderKind::Facebook.name()).unwrap().clone()
+        Providers::from_settings(&s)
+            .unwrap()
+            .get(ProviderKind::Facebook.name())
+            .unwrap()
+            .clone()
     }
 
     fn profile(name: Option<&str>, username: Option<&str>) -> Profile {
-        Profile { subject: "1".into(), name: name.map(Into::into), username: username.map(Into::into), avatar_url: None }
+        Profile {
+            subject: "1".into(),
+            name: name.map(Into::into),
+            username: username.map(Into::into),
+            avatar_url: None,
+        }
     }
 
     #[test]
@@ -402,10 +562,21 @@ mod tests {
         assert_eq!(first(profile(Some("  Jean -- Luc  "), None)), "jean.luc");
         assert_eq!(first(profile(Some("李小龙"), None)), "facebook-user");
         assert_eq!(first(profile(None, None)), "facebook-user");
-        let long = first(profile(Some("A very very long name that goes on and on"), None));
-        assert!(long.len() <= 24 && long.starts_with("a.very.very"), "{long}");
+        let long = first(profile(
+            Some("A very very long name that goes on and on"),
+            None,
+        ));
+        assert!(
+            long.len() <= 24 && long.starts_with("a.very.very"),
+            "{long}"
+        );
         let all = username_candidates(&fb, &profile(Some("Ann Lee"), None));
-        assert!(all.len() >= 5 && all[1..].iter().all(|u| u.starts_with("ann.lee") && u.len() > 7));
+        assert!(
+            all.len() >= 5
+                && all[1..]
+                    .iter()
+                    .all(|u| u.starts_with("ann.lee") && u.len() > 7)
+        );
     }
 
     #[test]

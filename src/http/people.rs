@@ -54,11 +54,18 @@ pub fn public_profile(u: &user::Model) -> PublicProfile {
 }
 
 fn my_profile(u: &user::Model) -> MyProfile {
-    MyProfile { public: public_profile(u), email: u.email.clone(), phone: u.phone.clone(), is_admin: u.is_admin }
+    MyProfile {
+        public: public_profile(u),
+        email: u.email.clone(),
+        phone: u.phone.clone(),
+        is_admin: u.is_admin,
+    }
 }
 
 /// Distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).
-pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub(super) fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -82,18 +89,31 @@ pub struct ProfilePatch {
 
 /// `GET /api/me` → {user} with email and phone.
 pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
-    let u = state.store.user_by_id(&auth.id()).await?.ok_or(ChatError::Unauthorized)?;
+    let u = state
+        .store
+        .user_by_id(&auth.id())
+        .await?
+        .ok_or(ChatError::Unauthorized)?;
     Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))
 }
 
 /// `PATCH /api/me` {username?, display_name?, about?, email?, phone?, avatar?} → {user}.
-pub async fn update_me(state: web::Data<AppState>, auth: AuthUser, body: web::Json<ProfilePatch>) -> Result<HttpResponse, ChatError> {
+pub async fn update_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<ProfilePatch>,
+) -> Result<HttpResponse, ChatError> {
     let p = body.into_inner();
     let region = &state.settings.people.default_region;
     let mut change = ProfileChange::default();
     if let Some(u) = p.username {
         let u = normalize_username(&u)?;
-        if state.store.user_by_username(&u).await?.is_some_and(|other| other.id != auth.user.id) {
+        if state
+            .store
+            .user_by_username(&u)
+            .await?
+            .is_some_and(|other| other.id != auth.user.id)
+        {
             return Err(ChatError::Conflict("username is taken".into()));
         }
         change.username = Some(u);
@@ -102,14 +122,26 @@ pub async fn update_me(state: web::Data<AppState>, auth: AuthUser, body: web::Js
         change.display_name = Some(text("display_name", &d, 1, 100)?);
     }
     if let Some(a) = p.about {
-        change.about = Some(a.map(|a| text("about", &a, 0, 500)).transpose()?.filter(|a| !a.is_empty()));
+        change.about = Some(
+            a.map(|a| text("about", &a, 0, 500))
+                .transpose()?
+                .filter(|a| !a.is_empty()),
+        );
     }
     if let Some(e) = p.email {
-        change.email = Some(e.map(|e| normalize_email(&e).ok_or_else(|| ChatError::invalid("email: not an e-mail address"))).transpose()?);
+        change.email = Some(
+            e.map(|e| {
+                normalize_email(&e)
+                    .ok_or_else(|| ChatError::invalid("email: not an e-mail address"))
+            })
+            .transpose()?,
+        );
     }
     if let Some(ph) = p.phone {
         let norm = ph.map(|ph| {
-            normalize_phone(&ph, region).ok_or_else(|| ChatError::invalid("phone: not a valid phone number (use +country code)"))
+            normalize_phone(&ph, region).ok_or_else(|| {
+                ChatError::invalid("phone: not a valid phone number (use +country code)")
+            })
         });
         change.phone = Some(norm.transpose()?);
     }
@@ -124,15 +156,31 @@ pub async fn update_me(state: web::Data<AppState>, auth: AuthUser, body: web::Js
 }
 
 /// `GET /api/users/{id}` → {user} (public profile).
-pub async fn profile(state: web::Data<AppState>, _auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    let u = state.store.user_by_id(&UserId(path.into_inner())).await?.ok_or(ChatError::NotFound("user"))?;
+pub async fn profile(
+    state: web::Data<AppState>,
+    _auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let u = state
+        .store
+        .user_by_id(&UserId(path.into_inner()))
+        .await?
+        .ok_or(ChatError::NotFound("user"))?;
     Ok(HttpResponse::Ok().json(json!({ "user": public_profile(&u) })))
 }
 
 /// `GET /api/users/by-name/{username}` → {user} or 404.
-pub async fn by_name(state: web::Data<AppState>, _auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn by_name(
+    state: web::Data<AppState>,
+    _auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let name = path.into_inner().trim().to_lowercase();
-    let u = state.store.user_by_username(&name).await?.ok_or(ChatError::NotFound("user"))?;
+    let u = state
+        .store
+        .user_by_username(&name)
+        .await?
+        .ok_or(ChatError::NotFound("user"))?;
     Ok(HttpResponse::Ok().json(json!({ "user": public_profile(&u) })))
 }
 
@@ -143,29 +191,54 @@ pub struct Search {
 }
 
 /// `GET /api/users?q=PREFIX` → {users} whose username or display name starts with it.
-pub async fn search(state: web::Data<AppState>, _auth: AuthUser, q: web::Query<Search>) -> Result<HttpResponse, ChatError> {
+pub async fn search(
+    state: web::Data<AppState>,
+    _auth: AuthUser,
+    q: web::Query<Search>,
+) -> Result<HttpResponse, ChatError> {
     let q = q.q.trim();
     if q.is_empty() || q.chars().count() > 64 {
         return Err(ChatError::invalid("q: 1 to 64 characters"));
     }
-    let users: Vec<PublicProfile> = state.store.search_users(q, 20).await?.iter().map(public_profile).collect();
+    let users: Vec<PublicProfile> = state
+        .store
+        .search_users(q, 20)
+        .await?
+        .iter()
+        .map(public_profile)
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
 
 /// `GET /api/me/settings` → {settings}.
-pub async fn settings(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+pub async fn settings(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ChatError> {
     Ok(HttpResponse::Ok().json(json!({ "settings": state.store.settings(&auth.id()).await? })))
 }
 
 /// `PATCH /api/me/settings` {partial settings} → {settings}; every device of the user gets a
 /// `settings` frame.
-pub async fn update_settings(state: web::Data<AppState>, auth: AuthUser, body: web::Json<Value>) -> Result<HttpResponse, ChatError> {
+pub async fn update_settings(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ChatError> {
     let me = auth.id();
     let current = state.store.settings(&me).await?;
-    let next = current.merged(&body).map_err(|e| ChatError::invalid(e.to_string()))?;
+    let next = current
+        .merged(&body)
+        .map_err(|e| ChatError::invalid(e.to_string()))?;
     state.store.save_settings(&me, &next).await?;
-    let frame = Deliver::new(ServerFrame::Settings(SettingsOut { settings: next.clone() }));
-    state.registry.do_send(DeliverToUsers { users: vec![me], frame, except: None });
+    let frame = Deliver::new(ServerFrame::Settings(SettingsOut {
+        settings: next.clone(),
+    }));
+    state.registry.do_send(DeliverToUsers {
+        users: vec![me],
+        frame,
+        except: None,
+    });
     Ok(HttpResponse::Ok().json(json!({ "settings": next })))
 }
 
@@ -180,7 +253,11 @@ pub struct PasswordChange {
 }
 
 /// `POST /api/me/password` {old_password?, new_password} → 204; other sessions stay signed in.
-pub async fn change_password(state: web::Data<AppState>, auth: AuthUser, body: web::Json<PasswordChange>) -> Result<HttpResponse, ChatError> {
+pub async fn change_password(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     if !auth.user.password_hash.is_empty() {
         let old = body.old_password.as_deref().unwrap_or_default();
@@ -191,7 +268,9 @@ pub async fn change_password(state: web::Data<AppState>, auth: AuthUser, body: w
     let min = state.settings.auth.min_password_len;
     let n = body.new_password.chars().count();
     if n < min || n > 1024 {
-        return Err(ChatError::invalid(format!("new_password: {min} to 1024 characters")));
+        return Err(ChatError::invalid(format!(
+            "new_password: {min} to 1024 characters"
+        )));
     }
     let hash = hash_password(body.new_password).await?;
     state.store.set_password_hash(&auth.id(), &hash).await?;
@@ -199,7 +278,10 @@ pub async fn change_password(state: web::Data<AppState>, auth: AuthUser, body: w
 }
 
 /// `GET /api/me/sessions` → {sessions: [{id, created_at, expires_at, current}]}.
-pub async fn sessions(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+pub async fn sessions(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ChatError> {
     let rows: Vec<Value> = state
         .store
         .sessions_of(&auth.id())
@@ -217,14 +299,30 @@ pub async fn sessions(state: web::Data<AppState>, auth: AuthUser) -> Result<Http
 /// Closes every socket opened with these tokens (code 4001).
 pub(super) fn close_tokens(state: &AppState, hashes: Vec<String>, reason: &str) {
     for token_hash in hashes {
-        state.registry.do_send(CloseTokenSessions { token_hash, close: CloseSession { code: CLOSE_LOGGED_OUT, reason: reason.into() } });
+        state.registry.do_send(CloseTokenSessions {
+            token_hash,
+            close: CloseSession {
+                code: CLOSE_LOGGED_OUT,
+                reason: reason.into(),
+            },
+        });
     }
 }
 
 /// `DELETE /api/me/sessions/{id}` → 204: that session's token stops working, its sockets close.
-pub async fn revoke_session(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn revoke_session(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let id = path.into_inner();
-    let Some((hash, _)) = state.store.sessions_of(&auth.id()).await?.into_iter().find(|(_, r)| r.id == id) else {
+    let Some((hash, _)) = state
+        .store
+        .sessions_of(&auth.id())
+        .await?
+        .into_iter()
+        .find(|(_, r)| r.id == id)
+    else {
         return Err(ChatError::NotFound("session"));
     };
     state.store.delete_token(&hash).await?;
@@ -240,7 +338,11 @@ pub struct RevokeAll {
 }
 
 /// `DELETE /api/me/sessions[?include_current=true]` → 204: every other session (or all) ends.
-pub async fn revoke_all(state: web::Data<AppState>, auth: AuthUser, q: web::Query<RevokeAll>) -> Result<HttpResponse, ChatError> {
+pub async fn revoke_all(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    q: web::Query<RevokeAll>,
+) -> Result<HttpResponse, ChatError> {
     let keep = (!q.include_current).then_some(auth.token_hash.as_str());
     let hashes = state.store.revoke_tokens(&auth.id(), keep).await?;
     close_tokens(&state, hashes, "session revoked");
@@ -255,7 +357,11 @@ pub struct DeleteAccount {
 
 /// `DELETE /api/me` {password} → 204: sessions closed, profile removed, messages kept as from a
 /// deleted user.
-pub async fn delete_me(state: web::Data<AppState>, auth: AuthUser, body: web::Json<DeleteAccount>) -> Result<HttpResponse, ChatError> {
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<DeleteAccount>,
+) -> Result<HttpResponse, ChatError> {
     if !verify_password(&body.password, &auth.user.password_hash).await? {
         return Err(ChatError::Forbidden("password: wrong password".into()));
     }
@@ -276,22 +382,48 @@ pub struct AddressBook {
 
 /// `POST /api/contacts/match` {phones, emails} → {matches: [{input, normalized, user}]}: which
 /// entries are registered users. Numbers are normalised to E.164 first.
-pub async fn match_contacts(state: web::Data<AppState>, auth: AuthUser, body: web::Json<AddressBook>) -> Result<HttpResponse, ChatError> {
+pub async fn match_contacts(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<AddressBook>,
+) -> Result<HttpResponse, ChatError> {
     let book = body.into_inner();
     if book.phones.len() + book.emails.len() > 5000 {
-        return Err(ChatError::TooLarge("at most 5000 entries per request".into()));
+        return Err(ChatError::TooLarge(
+            "at most 5000 entries per request".into(),
+        ));
     }
     let region = &state.settings.people.default_region;
-    let phones: Vec<(String, Option<String>)> = book.phones.iter().map(|p| (p.clone(), normalize_phone(p, region))).collect();
-    let emails: Vec<(String, Option<String>)> = book.emails.iter().map(|e| (e.clone(), normalize_email(e))).collect();
-    let want_p: Vec<String> = phones.iter().filter_map(|(_, n)| n.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let want_e: Vec<String> = emails.iter().filter_map(|(_, n)| n.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let phones: Vec<(String, Option<String>)> = book
+        .phones
+        .iter()
+        .map(|p| (p.clone(), normalize_phone(p, region)))
+        .collect();
+    let emails: Vec<(String, Option<String>)> = book
+        .emails
+        .iter()
+        .map(|e| (e.clone(), normalize_email(e)))
+        .collect();
+    let want_p: Vec<String> = phones
+        .iter()
+        .filter_map(|(_, n)| n.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let want_e: Vec<String> = emails
+        .iter()
+        .filter_map(|(_, n)| n.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let users = state.store.users_by_contacts(&want_p, &want_e).await?;
     let me = auth.id();
     let mut matches = Vec::new();
     for (input, norm) in phones.iter().chain(emails.iter()) {
         let Some(norm) = norm else { continue };
-        if let Some(u) = users.iter().find(|u| u.id != me.0 && (u.phone.as_ref() == Some(norm) || u.email.as_ref() == Some(norm))) {
+        if let Some(u) = users.iter().find(|u| {
+            u.id != me.0 && (u.phone.as_ref() == Some(norm) || u.email.as_ref() == Some(norm))
+        }) {
             matches.push(json!({ "input": input, "normalized": norm, "user": public_profile(u) }));
         }
     }
@@ -299,7 +431,10 @@ pub async fn match_contacts(state: web::Data<AppState>, auth: AuthUser, body: we
 }
 
 /// `GET /api/contacts` → {contacts: [{user, nickname}]}.
-pub async fn contacts(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+pub async fn contacts(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ChatError> {
     let rows = state.store.contacts(&auth.id()).await?;
     let ids: Vec<UserId> = rows.iter().map(|r| r.user.clone()).collect();
     let users = state.store.users_by_ids(&ids).await?;
@@ -321,20 +456,46 @@ pub struct ContactBody {
 }
 
 /// `PUT /api/contacts/{user}` {nickname?} → {contact}: adds the contact or changes my nickname.
-pub async fn put_contact(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>, body: web::Json<ContactBody>) -> Result<HttpResponse, ChatError> {
+pub async fn put_contact(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ContactBody>,
+) -> Result<HttpResponse, ChatError> {
     let other = UserId(path.into_inner());
     if other == auth.id() {
         return Err(ChatError::invalid("user: cannot add yourself"));
     }
-    let u = state.store.user_by_id(&other).await?.ok_or(ChatError::NotFound("user"))?;
-    let nickname = body.into_inner().nickname.map(|n| text("nickname", &n, 0, 100)).transpose()?.filter(|n| !n.is_empty());
-    state.store.put_contact(&auth.id(), &other, nickname.clone()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "contact": { "user": public_profile(&u), "nickname": nickname } })))
+    let u = state
+        .store
+        .user_by_id(&other)
+        .await?
+        .ok_or(ChatError::NotFound("user"))?;
+    let nickname = body
+        .into_inner()
+        .nickname
+        .map(|n| text("nickname", &n, 0, 100))
+        .transpose()?
+        .filter(|n| !n.is_empty());
+    state
+        .store
+        .put_contact(&auth.id(), &other, nickname.clone())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "contact": { "user": public_profile(&u), "nickname": nickname } })))
 }
 
 /// `DELETE /api/contacts/{user}` → 204, or 404 if not a contact.
-pub async fn delete_contact(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    if state.store.delete_contact(&auth.id(), &UserId(path.into_inner())).await? {
+pub async fn delete_contact(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    if state
+        .store
+        .delete_contact(&auth.id(), &UserId(path.into_inner()))
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ChatError::NotFound("contact"))
@@ -344,7 +505,13 @@ pub async fn delete_contact(state: web::Data<AppState>, auth: AuthUser, path: we
 /// `GET /api/blocks` → {blocked: [users]}.
 pub async fn blocks(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
     let ids = state.store.blocked_by(&auth.id()).await?;
-    let users: Vec<PublicProfile> = state.store.users_by_ids(&ids).await?.iter().map(public_profile).collect();
+    let users: Vec<PublicProfile> = state
+        .store
+        .users_by_ids(&ids)
+        .await?
+        .iter()
+        .map(public_profile)
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "blocked": users })))
 }
 
@@ -356,12 +523,20 @@ pub struct BlockBody {
 
 /// `POST /api/blocks` {user} → 204: they cannot open a dm with me or send into ours, and do not
 /// see my presence.
-pub async fn block(state: web::Data<AppState>, auth: AuthUser, body: web::Json<BlockBody>) -> Result<HttpResponse, ChatError> {
+pub async fn block(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<BlockBody>,
+) -> Result<HttpResponse, ChatError> {
     let other = body.into_inner().user;
     if other == auth.id() {
         return Err(ChatError::invalid("user: cannot block yourself"));
     }
-    state.store.user_by_id(&other).await?.ok_or(ChatError::NotFound("user"))?;
+    state
+        .store
+        .user_by_id(&other)
+        .await?
+        .ok_or(ChatError::NotFound("user"))?;
     state.store.block(&auth.id(), &other).await?;
     tell_dm(&state, &auth.id(), &other, true).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -369,16 +544,29 @@ pub async fn block(state: web::Data<AppState>, auth: AuthUser, body: web::Json<B
 
 /// Tells the dm room of the two (if any) about a block change, so it refuses or accepts
 /// messages from now on.
-async fn tell_dm(state: &AppState, blocker: &UserId, blocked: &UserId, on: bool) -> Result<(), ChatError> {
+async fn tell_dm(
+    state: &AppState,
+    blocker: &UserId,
+    blocked: &UserId,
+    on: bool,
+) -> Result<(), ChatError> {
     if let Some(room) = state.store.dm_between(blocker, blocked).await? {
         let addr = state.registry.send(GetRoom { room }).await??;
-        addr.do_send(SetBlocked { blocker: blocker.clone(), blocked: blocked.clone(), on });
+        addr.do_send(SetBlocked {
+            blocker: blocker.clone(),
+            blocked: blocked.clone(),
+            on,
+        });
     }
     Ok(())
 }
 
 /// `DELETE /api/blocks/{user}` → 204.
-pub async fn unblock(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn unblock(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let other = UserId(path.into_inner());
     state.store.unblock(&auth.id(), &other).await?;
     tell_dm(&state, &auth.id(), &other, false).await?;
@@ -392,14 +580,21 @@ pub struct ListBody {
     pub members: Option<Vec<UserId>>,
 }
 
-async fn check_list(state: &AppState, me: &UserId, body: ListBody) -> Result<(Option<String>, Option<Vec<UserId>>), ChatError> {
+async fn check_list(
+    state: &AppState,
+    me: &UserId,
+    body: ListBody,
+) -> Result<(Option<String>, Option<Vec<UserId>>), ChatError> {
     let name = body.name.map(|n| text("name", &n, 1, 100)).transpose()?;
     let members = match body.members {
         None => None,
         Some(m) => {
             let set: BTreeSet<UserId> = m.into_iter().filter(|u| u != me).collect();
             if set.len() > state.settings.people.max_broadcast {
-                return Err(ChatError::invalid(format!("members: at most {}", state.settings.people.max_broadcast)));
+                return Err(ChatError::invalid(format!(
+                    "members: at most {}",
+                    state.settings.people.max_broadcast
+                )));
             }
             let ids: Vec<UserId> = set.into_iter().collect();
             if state.store.users_by_ids(&ids).await?.len() != ids.len() {
@@ -417,36 +612,84 @@ pub async fn lists(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRes
 }
 
 /// `POST /api/lists` {name, members} → 201 {list}.
-pub async fn create_list(state: web::Data<AppState>, auth: AuthUser, body: web::Json<ListBody>) -> Result<HttpResponse, ChatError> {
+pub async fn create_list(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<ListBody>,
+) -> Result<HttpResponse, ChatError> {
     let me = auth.id();
     let (name, members) = check_list(&state, &me, body.into_inner()).await?;
     let name = name.ok_or_else(|| ChatError::invalid("name: required"))?;
-    let id = state.store.save_list(&me, None, Some(&name), Some(members.as_deref().unwrap_or_default())).await?;
-    let list = state.store.list(&me, &id).await?.ok_or(ChatError::Internal)?;
+    let id = state
+        .store
+        .save_list(
+            &me,
+            None,
+            Some(&name),
+            Some(members.as_deref().unwrap_or_default()),
+        )
+        .await?;
+    let list = state
+        .store
+        .list(&me, &id)
+        .await?
+        .ok_or(ChatError::Internal)?;
     Ok(HttpResponse::Created().json(json!({ "list": list })))
 }
 
 /// `GET /api/lists/{id}` → {list}.
-pub async fn get_list(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    let list = state.store.list(&auth.id(), &path.into_inner()).await?.ok_or(ChatError::NotFound("list"))?;
+pub async fn get_list(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let list = state
+        .store
+        .list(&auth.id(), &path.into_inner())
+        .await?
+        .ok_or(ChatError::NotFound("list"))?;
     Ok(HttpResponse::Ok().json(json!({ "list": list })))
 }
 
 /// `PATCH /api/lists/{id}` {name?, members?} → {list}: rename and/or replace the members.
-pub async fn update_list(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>, body: web::Json<ListBody>) -> Result<HttpResponse, ChatError> {
+pub async fn update_list(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ListBody>,
+) -> Result<HttpResponse, ChatError> {
     let me = auth.id();
     let id = path.into_inner();
-    state.store.list(&me, &id).await?.ok_or(ChatError::NotFound("list"))?;
+    state
+        .store
+        .list(&me, &id)
+        .await?
+        .ok_or(ChatError::NotFound("list"))?;
     let (name, members) = check_list(&state, &me, body.into_inner()).await?;
-    state.store.save_list(&me, Some(&id), name.as_deref(), members.as_deref()).await?;
-    let list = state.store.list(&me, &id).await?.ok_or(ChatError::Internal)?;
+    state
+        .store
+        .save_list(&me, Some(&id), name.as_deref(), members.as_deref())
+        .await?;
+    let list = state
+        .store
+        .list(&me, &id)
+        .await?
+        .ok_or(ChatError::Internal)?;
     Ok(HttpResponse::Ok().json(json!({ "list": list })))
 }
 
 /// `DELETE /api/lists/{id}` → 204.
-pub async fn delete_list(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn delete_list(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let id = path.into_inner();
-    state.store.list(&auth.id(), &id).await?.ok_or(ChatError::NotFound("list"))?;
+    state
+        .store
+        .list(&auth.id(), &id)
+        .await?
+        .ok_or(ChatError::NotFound("list"))?;
     state.store.delete_list(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

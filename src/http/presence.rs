@@ -16,11 +16,26 @@ use crate::protocol::PresenceOut;
 
 /// `GET /api/presence` → {presence: [{user, online, last_seen}]}; people who blocked the caller
 /// are left out, as they are from `presence` frames.
-pub async fn presence(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+pub async fn presence(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ChatError> {
     let me = auth.id();
-    let online: HashSet<UserId> = state.presence.send(OnlineContacts { user: me.clone() }).await?.into_iter().map(|p| p.user).collect();
+    let online: HashSet<UserId> = state
+        .presence
+        .send(OnlineContacts { user: me.clone() })
+        .await?
+        .into_iter()
+        .map(|p| p.user)
+        .collect();
     let blockers = state.store.blockers_of(&me).await?;
-    let ids: Vec<UserId> = state.store.co_members(&me).await?.into_iter().filter(|u| !blockers.contains(u)).collect();
+    let ids: Vec<UserId> = state
+        .store
+        .co_members(&me)
+        .await?
+        .into_iter()
+        .filter(|u| !blockers.contains(u))
+        .collect();
     let out: Vec<PresenceOut> = state
         .store
         .users_by_ids(&ids)
@@ -30,7 +45,11 @@ pub async fn presence(state: web::Data<AppState>, auth: AuthUser) -> Result<Http
         .map(|u| {
             let user = UserId(u.id);
             let on = online.contains(&user);
-            PresenceOut { user, online: on, last_seen: if on { None } else { u.last_seen } }
+            PresenceOut {
+                user,
+                online: on,
+                last_seen: if on { None } else { u.last_seen },
+            }
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "presence": out })))

@@ -24,8 +24,16 @@ pub const MAX_SUBSCRIPTIONS: usize = 50;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Subscribe {
-    Webpush { endpoint: String, keys: WebPushKeys, device: Option<String> },
-    Fcm { token: String, platform: Option<String>, device: Option<String> },
+    Webpush {
+        endpoint: String,
+        keys: WebPushKeys,
+        device: Option<String>,
+    },
+    Fcm {
+        token: String,
+        platform: Option<String>,
+        device: Option<String>,
+    },
 }
 
 /// The keys of a browser's `PushSubscription`.
@@ -59,7 +67,11 @@ pub struct Invite {
 }
 
 fn subscription_out(s: &push_subscription::Model) -> Value {
-    let address = if s.kind == KIND_FCM { "token" } else { "endpoint" };
+    let address = if s.kind == KIND_FCM {
+        "token"
+    } else {
+        "endpoint"
+    };
     json!({
         "id": s.id,
         "kind": s.kind,
@@ -71,7 +83,9 @@ fn subscription_out(s: &push_subscription::Model) -> Value {
 }
 
 fn device_label(device: Option<String>) -> Result<Option<String>, ChatError> {
-    let device = device.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    let device = device
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
     if device.as_ref().is_some_and(|d| d.chars().count() > 100) {
         return Err(ChatError::invalid("device: at most 100 characters"));
     }
@@ -86,10 +100,24 @@ pub async fn vapid(state: web::Data<AppState>) -> HttpResponse {
 
 /// `POST /api/push/subscriptions` → 201 {subscription}. The same endpoint or token registered
 /// again is updated (and moves to the caller); 409 beyond [`MAX_SUBSCRIPTIONS`].
-pub async fn subscribe(state: web::Data<AppState>, auth: AuthUser, body: web::Json<Subscribe>) -> Result<HttpResponse, ChatError> {
+pub async fn subscribe(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<Subscribe>,
+) -> Result<HttpResponse, ChatError> {
     let new = match body.into_inner() {
-        Subscribe::Webpush { endpoint, keys, device } => {
-            webpush::validate(&endpoint, &keys.p256dh, &keys.auth, state.settings.push.allow_http_endpoints).map_err(ChatError::Invalid)?;
+        Subscribe::Webpush {
+            endpoint,
+            keys,
+            device,
+        } => {
+            webpush::validate(
+                &endpoint,
+                &keys.p256dh,
+                &keys.auth,
+                state.settings.push.allow_http_endpoints,
+            )
+            .map_err(ChatError::Invalid)?;
             NewSubscription {
                 kind: KIND_WEBPUSH,
                 endpoint,
@@ -99,21 +127,44 @@ pub async fn subscribe(state: web::Data<AppState>, auth: AuthUser, body: web::Js
                 device: device_label(device)?,
             }
         }
-        Subscribe::Fcm { token, platform, device } => {
+        Subscribe::Fcm {
+            token,
+            platform,
+            device,
+        } => {
             let token = token.trim().to_owned();
-            if token.is_empty() || token.len() > 4096 || !token.chars().all(|c| c.is_ascii_graphic()) {
+            if token.is_empty()
+                || token.len() > 4096
+                || !token.chars().all(|c| c.is_ascii_graphic())
+            {
                 return Err(ChatError::invalid("token: an FCM registration token"));
             }
             let platform = platform.map(|p| p.trim().to_lowercase());
-            if platform.as_deref().is_some_and(|p| !["android", "ios", "web"].contains(&p)) {
+            if platform
+                .as_deref()
+                .is_some_and(|p| !["android", "ios", "web"].contains(&p))
+            {
                 return Err(ChatError::invalid("platform: android, ios or web"));
             }
-            NewSubscription { kind: KIND_FCM, endpoint: token, p256dh: None, auth: None, platform, device: device_label(device)? }
+            NewSubscription {
+                kind: KIND_FCM,
+                endpoint: token,
+                p256dh: None,
+                auth: None,
+                platform,
+                device: device_label(device)?,
+            }
         }
     };
     let mine = state.store.subscriptions_of(&auth.id()).await?;
-    if mine.len() >= MAX_SUBSCRIPTIONS && !mine.iter().any(|s| s.kind == new.kind && s.endpoint == new.endpoint) {
-        return Err(ChatError::Conflict(format!("at most {MAX_SUBSCRIPTIONS} push subscriptions; delete one first")));
+    if mine.len() >= MAX_SUBSCRIPTIONS
+        && !mine
+            .iter()
+            .any(|s| s.kind == new.kind && s.endpoint == new.endpoint)
+    {
+        return Err(ChatError::Conflict(format!(
+            "at most {MAX_SUBSCRIPTIONS} push subscriptions; delete one first"
+        )));
     }
     let saved = state.store.save_subscription(&auth.id(), new).await?;
     tracing::info!(user = %auth.id(), subscription = %saved.id, kind = %saved.kind, "push subscription saved");
@@ -121,14 +172,26 @@ pub async fn subscribe(state: web::Data<AppState>, auth: AuthUser, body: web::Js
 }
 
 /// `GET /api/push/subscriptions` → {subscriptions}.
-pub async fn subscriptions(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+pub async fn subscriptions(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ChatError> {
     let subs = state.store.subscriptions_of(&auth.id()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "subscriptions": subs.iter().map(subscription_out).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "subscriptions": subs.iter().map(subscription_out).collect::<Vec<_>>() })))
 }
 
 /// `DELETE /api/push/subscriptions/{id}` → 204; 404 unless it is the caller's.
-pub async fn unsubscribe(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    if state.store.delete_subscription(&auth.id(), &path.into_inner()).await? {
+pub async fn unsubscribe(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    if state
+        .store
+        .delete_subscription(&auth.id(), &path.into_inner())
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ChatError::NotFound("subscription"))
@@ -153,13 +216,20 @@ async fn settings_out(state: &AppState, s: &push_setting::Model) -> Result<Value
 }
 
 /// `GET /api/push/settings` → {settings: {enabled, preview, sms_phone, sms_fallback, muted}}.
-pub async fn get_settings(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+pub async fn get_settings(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> Result<HttpResponse, ChatError> {
     let s = state.store.push_settings(&auth.id()).await?;
     Ok(HttpResponse::Ok().json(settings_out(&state, &s).await?))
 }
 
 /// `PATCH /api/push/settings` → {settings}: changes the fields given.
-pub async fn patch_settings(state: web::Data<AppState>, auth: AuthUser, body: web::Json<SettingsPatch>) -> Result<HttpResponse, ChatError> {
+pub async fn patch_settings(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<SettingsPatch>,
+) -> Result<HttpResponse, ChatError> {
     let patch = body.into_inner();
     let mut s = state.store.push_settings(&auth.id()).await?;
     if let Some(v) = patch.enabled {
@@ -171,7 +241,11 @@ pub async fn patch_settings(state: web::Data<AppState>, auth: AuthUser, body: we
     if let Some(phone) = patch.sms_phone {
         s.sms_phone = match phone.trim() {
             "" => None,
-            p => Some(normalize_phone(p).ok_or_else(|| ChatError::invalid("sms_phone: a phone number in international form, like +41 44 668 18 00"))?),
+            p => Some(normalize_phone(p).ok_or_else(|| {
+                ChatError::invalid(
+                    "sms_phone: a phone number in international form, like +41 44 668 18 00",
+                )
+            })?),
         };
     }
     if let Some(v) = patch.sms_fallback {
@@ -202,18 +276,35 @@ pub async fn mute(
 }
 
 /// `DELETE /api/push/mutes/{room}` → 204.
-pub async fn unmute(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    state.store.unmute(&auth.id(), &RoomId(path.into_inner())).await?;
+pub async fn unmute(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    state
+        .store
+        .unmute(&auth.id(), &RoomId(path.into_inner()))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/push/sms/invite` {phone} → 202: texts an invitation (503 without an SMS gateway,
 /// 429 beyond `push.sms.invites_per_day`).
-pub async fn invite(state: web::Data<AppState>, auth: AuthUser, body: web::Json<Invite>) -> Result<HttpResponse, ChatError> {
-    let phone = normalize_phone(&body.phone).ok_or_else(|| ChatError::invalid("phone: a phone number in international form, like +41 44 668 18 00"))?;
+pub async fn invite(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<Invite>,
+) -> Result<HttpResponse, ChatError> {
+    let phone = normalize_phone(&body.phone).ok_or_else(|| {
+        ChatError::invalid("phone: a phone number in international form, like +41 44 668 18 00")
+    })?;
     state
         .notifier
-        .send(SendInvite { from: auth.id(), from_name: auth.user.display_name.clone(), phone })
+        .send(SendInvite {
+            from: auth.id(),
+            from_name: auth.user.display_name.clone(),
+            phone,
+        })
         .await??;
     Ok(HttpResponse::Accepted().json(json!({"status": "queued"})))
 }

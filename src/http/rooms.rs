@@ -43,11 +43,19 @@ pub struct Page {
 }
 
 async fn view(state: &AppState, room: &RoomId) -> Result<serde_json::Value, ChatError> {
-    let view = state.store.room_view(room).await?.ok_or(ChatError::NotFound("room"))?;
+    let view = state
+        .store
+        .room_view(room)
+        .await?
+        .ok_or(ChatError::NotFound("room"))?;
     Ok(json!({ "room": view }))
 }
 
-pub(super) async fn require_member(state: &AppState, room: &RoomId, user: &UserId) -> Result<(), ChatError> {
+pub(super) async fn require_member(
+    state: &AppState,
+    room: &RoomId,
+    user: &UserId,
+) -> Result<(), ChatError> {
     match state.store.membership(room, user).await? {
         Some(_) => Ok(()),
         None if state.store.load_room(room).await?.is_none() => Err(ChatError::NotFound("room")),
@@ -57,7 +65,10 @@ pub(super) async fn require_member(state: &AppState, room: &RoomId, user: &UserI
 
 /// `GET /api/rooms` → {rooms: [{id, kind, name, last_seq, unread}]}.
 pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
-    let rooms = state.store.rooms_for_user(&auth.id(), state.settings.rooms.unread_count_max).await?;
+    let rooms = state
+        .store
+        .rooms_for_user(&auth.id(), state.settings.rooms.unread_count_max)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
 }
 
@@ -75,7 +86,10 @@ pub async fn create_group(
     let me = auth.id();
     let members: BTreeSet<UserId> = body.members.into_iter().filter(|m| *m != me).collect();
     if members.len() + 1 > state.settings.rooms.max_members {
-        return Err(ChatError::invalid(format!("members: at most {}", state.settings.rooms.max_members)));
+        return Err(ChatError::invalid(format!(
+            "members: at most {}",
+            state.settings.rooms.max_members
+        )));
     }
     let members: Vec<UserId> = members.into_iter().collect();
     let found = state.store.users_by_ids(&members).await?;
@@ -85,15 +99,23 @@ pub async fn create_group(
     let room = state.store.create_group(&me, name, &members).await?;
     let mut everyone = members;
     everyone.push(me);
-    state.registry.do_send(RoomCreated { room: room.clone(), members: everyone });
+    state.registry.do_send(RoomCreated {
+        room: room.clone(),
+        members: everyone,
+    });
     Ok(HttpResponse::Created().json(view(&state, &room).await?))
 }
 
 /// `POST /api/dms` {user} → {room}: 201 the first time, 200 with the same room afterwards.
-pub async fn open_dm(state: web::Data<AppState>, auth: AuthUser, body: web::Json<OpenDm>) -> Result<HttpResponse, ChatError> {
+pub async fn open_dm(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<OpenDm>,
+) -> Result<HttpResponse, ChatError> {
     let other = body.into_inner().user;
     let me = auth.id();
-    let (room, created) = crate::actors::requests::open_dm(&state.store, &state.registry, &me, &other).await?;
+    let (room, created) =
+        crate::actors::requests::open_dm(&state.store, &state.registry, &me, &other).await?;
     let body = view(&state, &room).await?;
     if created {
         Ok(HttpResponse::Created().json(body))
@@ -103,7 +125,11 @@ pub async fn open_dm(state: web::Data<AppState>, auth: AuthUser, body: web::Json
 }
 
 /// `GET /api/rooms/{id}` → {room} with members.
-pub async fn get(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let room = RoomId(path.into_inner());
     require_member(&state, &room, &auth.id()).await?;
     Ok(HttpResponse::Ok().json(view(&state, &room).await?))
@@ -136,8 +162,15 @@ pub async fn add_member(
     if state.store.user_by_id(&user).await?.is_none() {
         return Err(ChatError::NotFound("user"));
     }
-    let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
-    addr.send(AddMember { by: auth.id(), user }).await??;
+    let addr = state
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await??;
+    addr.send(AddMember {
+        by: auth.id(),
+        user,
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(view(&state, &room).await?))
 }
 
@@ -148,15 +181,35 @@ pub async fn remove_member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ChatError> {
     let (room, user) = path.into_inner();
-    let addr = state.registry.send(GetRoom { room: RoomId(room) }).await??;
-    addr.send(RemoveMember { by: auth.id(), user: UserId(user) }).await??;
+    let addr = state
+        .registry
+        .send(GetRoom { room: RoomId(room) })
+        .await??;
+    addr.send(RemoveMember {
+        by: auth.id(),
+        user: UserId(user),
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/rooms/{id}/leave` → 204.
-pub async fn leave(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
-    let addr = state.registry.send(GetRoom { room: RoomId(path.into_inner()) }).await??;
-    addr.send(RemoveMember { by: auth.id(), user: auth.id() }).await??;
+pub async fn leave(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let addr = state
+        .registry
+        .send(GetRoom {
+            room: RoomId(path.into_inner()),
+        })
+        .await??;
+    addr.send(RemoveMember {
+        by: auth.id(),
+        user: auth.id(),
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -179,12 +232,25 @@ pub async fn update(
 ) -> Result<HttpResponse, ChatError> {
     let room = RoomId(path.into_inner());
     let p = body.into_inner();
-    let name = p.name.map(|n| crate::validate::text("name", &n, 1, 100)).transpose()?;
+    let name = p
+        .name
+        .map(|n| crate::validate::text("name", &n, 1, 100))
+        .transpose()?;
     if let Some(Some(a)) = &p.avatar {
         state.store.check_avatar(a, &auth.id()).await?;
     }
-    let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
-    addr.send(ChangeRoom { by: auth.id(), change: Change::Update { name, avatar: p.avatar } }).await??;
+    let addr = state
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await??;
+    addr.send(ChangeRoom {
+        by: auth.id(),
+        change: Change::Update {
+            name,
+            avatar: p.avatar,
+        },
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(view(&state, &room).await?))
 }
 
@@ -203,16 +269,31 @@ pub async fn set_role(
 ) -> Result<HttpResponse, ChatError> {
     let (room, user) = path.into_inner();
     let room = RoomId(room);
-    let addr = state.registry.send(GetRoom { room: room.clone() }).await??;
-    addr.send(ChangeRoom { by: auth.id(), change: Change::SetRole(UserId(user), body.role) }).await??;
+    let addr = state
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await??;
+    addr.send(ChangeRoom {
+        by: auth.id(),
+        change: Change::SetRole(UserId(user), body.role),
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(view(&state, &room).await?))
 }
 
 /// `GET /api/messages/{id}/versions` → {versions: [{body, replaced_at}]}, oldest first; members
 /// of the message's room only.
-pub async fn versions(state: web::Data<AppState>, auth: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ChatError> {
+pub async fn versions(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
     let id = crate::ids::MessageId(path.into_inner());
-    let info = state.store.locate_message(&id).await?.ok_or(ChatError::NotFound("message"))?;
+    let info = state
+        .store
+        .locate_message(&id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))?;
     require_member(&state, &info.room, &auth.id()).await?;
     let versions: Vec<_> = state
         .store

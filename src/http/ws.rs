@@ -19,16 +19,29 @@ pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
-    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+    if allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
         return true;
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
 /// Who may open `/ws`: 403 for a foreign origin, 401 without a valid token.
-async fn admit(state: &AppState, headers: &HeaderMap, query: &str) -> Result<(auth::AuthUser, UserSettings), ChatError> {
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<(auth::AuthUser, UserSettings), ChatError> {
     if !origin_allowed(headers, &state.settings.server.allowed_origins) {
         return Err(ChatError::Forbidden("origin not allowed".into()));
     }
@@ -38,20 +51,30 @@ async fn admit(state: &AppState, headers: &HeaderMap, query: &str) -> Result<(au
 /// The upgrade: [`admit`]'s refusals, then 400 for a bad handshake.
 pub async fn connect(state: AppState, up: Upgrade) {
     // Held until the session's `hello` is out (see `ws.setup_concurrency`); never closed.
-    let Ok(turn) = state.setups.clone().acquire_owned().await else { return };
+    let Ok(turn) = state.setups.clone().acquire_owned().await else {
+        return;
+    };
     let (user, user_settings) = match admit(&state, up.request.headers(), up.query()).await {
         Ok(u) => u,
         Err(e) => return up.refuse(e.error_response()).await,
     };
-    let format = if up.query().split('&').any(|kv| kv == "format=msgpack") { WireFormat::MsgPack } else { WireFormat::Json };
+    let format = if up.query().split('&').any(|kv| kv == "format=msgpack") {
+        WireFormat::MsgPack
+    } else {
+        WireFormat::Json
+    };
     let deps = SessionDeps {
         store: state.store.clone(),
         registry: state.registry.clone(),
         presence: state.presence.clone(),
         settings: state.settings.clone(),
     };
-    let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else { return };
-    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps).holding(turn).with_settings(user_settings);
+    let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else {
+        return;
+    };
+    let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps)
+        .holding(turn)
+        .with_settings(user_settings);
     session::start(session, reader, writer);
 }
 

@@ -12,18 +12,31 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use ffmpeg_next as ff;
 use ff::format::context::{Input, Output};
 use ff::media::Type as MediaType;
 use ff::{codec, filter, format, frame, ChannelLayout, Dictionary, Packet, Rational};
+use ffmpeg_next as ff;
 
 use super::{Job, Kind, MediaError, Processed, Progress};
 use crate::config::MediaSettings;
 
 /// Demuxers never used on uploads: they open further files or URLs named inside the input
 /// (playlists, manifests, concat lists), or read arbitrary text as video.
-const DENIED_DEMUXERS: [&str; 13] =
-    ["hls", "applehttp", "dash", "concat", "imf", "tty", "bin", "xbin", "adf", "idf", "sdp", "rtsp", "rtp"];
+const DENIED_DEMUXERS: [&str; 13] = [
+    "hls",
+    "applehttp",
+    "dash",
+    "concat",
+    "imf",
+    "tty",
+    "bin",
+    "xbin",
+    "adf",
+    "idf",
+    "sdp",
+    "rtsp",
+    "rtp",
+];
 
 /// Output time base of WebM (milliseconds).
 const MS: Rational = Rational(1, 1000);
@@ -52,7 +65,9 @@ fn allowed_demuxers() -> &'static str {
                 break;
             }
             // SAFETY: non-null entries of the table have a valid, NUL-terminated name.
-            let name = unsafe { CStr::from_ptr((*demuxer).name) }.to_string_lossy().into_owned();
+            let name = unsafe { CStr::from_ptr((*demuxer).name) }
+                .to_string_lossy()
+                .into_owned();
             if !name.split(',').any(|n| DENIED_DEMUXERS.contains(&n)) {
                 names.push(name);
             }
@@ -64,7 +79,9 @@ fn allowed_demuxers() -> &'static str {
 /// Opens the upload for demuxing with the restrictions of the module doc.
 fn open_input(path: &Path, deadline: Instant) -> Result<Input, MediaError> {
     if !init() {
-        return Err(MediaError::rejected("audio/video processing is not available on this server"));
+        return Err(MediaError::rejected(
+            "audio/video processing is not available on this server",
+        ));
     }
     let mut opts = Dictionary::new();
     opts.set("protocol_whitelist", "file");
@@ -76,10 +93,18 @@ fn open_input(path: &Path, deadline: Instant) -> Result<Input, MediaError> {
 /// The stream to use of `kind`, skipping cover pictures.
 fn best_stream(ictx: &Input, kind: MediaType) -> Option<usize> {
     let best = ictx.streams().best(kind)?;
-    if best.disposition().contains(format::stream::Disposition::ATTACHED_PIC) {
+    if best
+        .disposition()
+        .contains(format::stream::Disposition::ATTACHED_PIC)
+    {
         return ictx
             .streams()
-            .find(|s| s.parameters().medium() == kind && !s.disposition().contains(format::stream::Disposition::ATTACHED_PIC))
+            .find(|s| {
+                s.parameters().medium() == kind
+                    && !s
+                        .disposition()
+                        .contains(format::stream::Disposition::ATTACHED_PIC)
+            })
             .map(|s| s.index());
     }
     Some(best.index())
@@ -88,7 +113,9 @@ fn best_stream(ictx: &Input, kind: MediaType) -> Option<usize> {
 /// Whether FFmpeg can read audio or video from this file (for uploads the sniffer did not know).
 pub fn demuxable(path: &Path) -> bool {
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    let Ok(ictx) = open_input(path, deadline) else { return false };
+    let Ok(ictx) = open_input(path, deadline) else {
+        return false;
+    };
     let name = ictx.format().name().to_owned();
     // Still images that FFmpeg also reads are kept as files.
     if name.contains("image2") || name.ends_with("_pipe") {
@@ -96,7 +123,8 @@ pub fn demuxable(path: &Path) -> bool {
     }
     [MediaType::Video, MediaType::Audio].into_iter().any(|k| {
         best_stream(&ictx, k).is_some_and(|i| {
-            ictx.stream(i).is_some_and(|s| codec::decoder::find(s.parameters().id()).is_some())
+            ictx.stream(i)
+                .is_some_and(|s| codec::decoder::find(s.parameters().id()).is_some())
         })
     })
 }
@@ -148,9 +176,17 @@ struct Pipe {
     video: bool,
 }
 
-fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSettings) -> Result<(Pipe, u32, u32), MediaError> {
-    let stream = ictx.stream(index).ok_or_else(|| MediaError::rejected("video stream vanished"))?;
-    let ctx = codec::context::Context::from_parameters(stream.parameters()).map_err(ff_err("video decoder"))?;
+fn video_pipe(
+    ictx: &Input,
+    octx: &mut Output,
+    index: usize,
+    opts: &MediaSettings,
+) -> Result<(Pipe, u32, u32), MediaError> {
+    let stream = ictx
+        .stream(index)
+        .ok_or_else(|| MediaError::rejected("video stream vanished"))?;
+    let ctx = codec::context::Context::from_parameters(stream.parameters())
+        .map_err(ff_err("video decoder"))?;
     let mut dec = ctx.decoder();
     dec.set_packet_time_base(stream.time_base());
     let decoder = dec.video().map_err(ff_err("cannot decode this video"))?;
@@ -160,16 +196,24 @@ fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
         return Err(MediaError::rejected("the video has no picture size"));
     }
     if u64::from(w) * u64::from(h) > opts.image_max_pixels {
-        return Err(MediaError::rejected(format!("the video is {w}×{h} pixels; too large")));
+        return Err(MediaError::rejected(format!(
+            "the video is {w}×{h} pixels; too large"
+        )));
     }
     let rotation = rotation_of(&stream);
     let (rw, rh) = if rotation % 180 == 90 { (h, w) } else { (w, h) };
     let (ow, oh) = target_size(rw, rh, opts.video_max_height);
-    let rate = Some(stream.avg_frame_rate()).filter(|r| r.numerator() > 0 && r.denominator() > 0).unwrap_or(Rational(25, 1));
+    let rate = Some(stream.avg_frame_rate())
+        .filter(|r| r.numerator() > 0 && r.denominator() > 0)
+        .unwrap_or(Rational(25, 1));
 
     let mut graph = filter::Graph::new();
     let sar = decoder.aspect_ratio();
-    let sar = if sar.numerator() > 0 { sar } else { Rational(1, 1) };
+    let sar = if sar.numerator() > 0 {
+        sar
+    } else {
+        Rational(1, 1)
+    };
     let args = format!(
         "video_size={w}x{h}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
         ff::ffi::AVPixelFormat::from(decoder.format()) as i32,
@@ -178,10 +222,16 @@ fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
         sar.numerator(),
         sar.denominator()
     );
-    let buffer = filter::find("buffer").ok_or_else(|| MediaError::rejected("FFmpeg has no buffer filter"))?;
-    let sink = filter::find("buffersink").ok_or_else(|| MediaError::rejected("FFmpeg has no buffersink filter"))?;
-    graph.add(&buffer, "in", &args).map_err(ff_err("video filter"))?;
-    graph.add(&sink, "out", "").map_err(ff_err("video filter"))?;
+    let buffer = filter::find("buffer")
+        .ok_or_else(|| MediaError::rejected("FFmpeg has no buffer filter"))?;
+    let sink = filter::find("buffersink")
+        .ok_or_else(|| MediaError::rejected("FFmpeg has no buffersink filter"))?;
+    graph
+        .add(&buffer, "in", &args)
+        .map_err(ff_err("video filter"))?;
+    graph
+        .add(&sink, "out", "")
+        .map_err(ff_err("video filter"))?;
     let turn = match rotation {
         90 => "transpose=clock,",
         180 => "hflip,vflip,",
@@ -189,15 +239,25 @@ fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
         _ => "",
     };
     let spec = format!("{turn}scale={ow}:{oh}:flags=bicubic,setsar=1,format=yuv420p");
-    graph.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&spec)).map_err(ff_err("video filter"))?;
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(&spec))
+        .map_err(ff_err("video filter"))?;
     graph.validate().map_err(ff_err("video filter"))?;
 
     let vp8 = codec::encoder::find_by_name("libvpx")
         .ok_or_else(|| MediaError::rejected("this server's FFmpeg has no VP8 encoder (libvpx)"))?;
-    let global = octx.format().flags().contains(format::flag::Flags::GLOBAL_HEADER);
+    let global = octx
+        .format()
+        .flags()
+        .contains(format::flag::Flags::GLOBAL_HEADER);
     let mut ost = octx.add_stream(vp8).map_err(ff_err("output"))?;
     let output = ost.index();
-    let mut enc = codec::context::Context::new_with_codec(vp8).encoder().video().map_err(ff_err("VP8 encoder"))?;
+    let mut enc = codec::context::Context::new_with_codec(vp8)
+        .encoder()
+        .video()
+        .map_err(ff_err("VP8 encoder"))?;
     enc.set_width(ow);
     enc.set_height(oh);
     enc.set_format(format::Pixel::YUV420P);
@@ -216,13 +276,29 @@ fn video_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
     let encoder = enc.open_with(eo).map_err(ff_err("VP8 encoder"))?;
     ost.set_parameters(&encoder);
     ost.set_time_base(MS);
-    let pipe = Pipe { input: index, output, decoder: decoder.0, graph, encoder: encoder.0 .0, enc_tb: tb, video: true };
+    let pipe = Pipe {
+        input: index,
+        output,
+        decoder: decoder.0,
+        graph,
+        encoder: encoder.0 .0,
+        enc_tb: tb,
+        video: true,
+    };
     Ok((pipe, ow, oh))
 }
 
-fn audio_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSettings) -> Result<Pipe, MediaError> {
-    let stream = ictx.stream(index).ok_or_else(|| MediaError::rejected("audio stream vanished"))?;
-    let ctx = codec::context::Context::from_parameters(stream.parameters()).map_err(ff_err("audio decoder"))?;
+fn audio_pipe(
+    ictx: &Input,
+    octx: &mut Output,
+    index: usize,
+    opts: &MediaSettings,
+) -> Result<Pipe, MediaError> {
+    let stream = ictx
+        .stream(index)
+        .ok_or_else(|| MediaError::rejected("audio stream vanished"))?;
+    let ctx = codec::context::Context::from_parameters(stream.parameters())
+        .map_err(ff_err("audio decoder"))?;
     let mut dec = ctx.decoder();
     dec.set_packet_time_base(stream.time_base());
     let decoder = dec.audio().map_err(ff_err("cannot decode this audio"))?;
@@ -236,13 +312,24 @@ fn audio_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
     };
     let tb = stream.time_base();
 
-    let opus = codec::encoder::find_by_name("libopus")
-        .ok_or_else(|| MediaError::rejected("this server's FFmpeg has no Opus encoder (libopus)"))?;
-    let global = octx.format().flags().contains(format::flag::Flags::GLOBAL_HEADER);
+    let opus = codec::encoder::find_by_name("libopus").ok_or_else(|| {
+        MediaError::rejected("this server's FFmpeg has no Opus encoder (libopus)")
+    })?;
+    let global = octx
+        .format()
+        .flags()
+        .contains(format::flag::Flags::GLOBAL_HEADER);
     let mut ost = octx.add_stream(opus).map_err(ff_err("output"))?;
     let output = ost.index();
-    let mut enc = codec::context::Context::new_with_codec(opus).encoder().audio().map_err(ff_err("Opus encoder"))?;
-    let layout = if channels == 1 { ChannelLayout::MONO } else { ChannelLayout::STEREO };
+    let mut enc = codec::context::Context::new_with_codec(opus)
+        .encoder()
+        .audio()
+        .map_err(ff_err("Opus encoder"))?;
+    let layout = if channels == 1 {
+        ChannelLayout::MONO
+    } else {
+        ChannelLayout::STEREO
+    };
     let sample_fmt = opus
         .audio()
         .ok()
@@ -271,10 +358,16 @@ fn audio_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
         decoder.format().name(),
         in_layout.bits()
     );
-    let abuffer = filter::find("abuffer").ok_or_else(|| MediaError::rejected("FFmpeg has no abuffer filter"))?;
-    let sink = filter::find("abuffersink").ok_or_else(|| MediaError::rejected("FFmpeg has no abuffersink filter"))?;
-    graph.add(&abuffer, "in", &args).map_err(ff_err("audio filter"))?;
-    graph.add(&sink, "out", "").map_err(ff_err("audio filter"))?;
+    let abuffer = filter::find("abuffer")
+        .ok_or_else(|| MediaError::rejected("FFmpeg has no abuffer filter"))?;
+    let sink = filter::find("abuffersink")
+        .ok_or_else(|| MediaError::rejected("FFmpeg has no abuffersink filter"))?;
+    graph
+        .add(&abuffer, "in", &args)
+        .map_err(ff_err("audio filter"))?;
+    graph
+        .add(&sink, "out", "")
+        .map_err(ff_err("audio filter"))?;
     // The conversion is spelled out: buffersink's format options are not honoured by every
     // FFmpeg version (5.1 leaves the output rate unset).
     let spec = format!(
@@ -282,12 +375,24 @@ fn audio_pipe(ictx: &Input, octx: &mut Output, index: usize, opts: &MediaSetting
         encoder.format().name(),
         if channels == 1 { "mono" } else { "stereo" }
     );
-    graph.output("in", 0).and_then(|p| p.input("out", 0)).and_then(|p| p.parse(&spec)).map_err(ff_err("audio filter"))?;
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(&spec))
+        .map_err(ff_err("audio filter"))?;
     graph.validate().map_err(ff_err("audio filter"))?;
     if let Some(mut out) = graph.get("out") {
         out.sink().set_frame_size(encoder.frame_size().max(1));
     }
-    Ok(Pipe { input: index, output, decoder: decoder.0, graph, encoder: encoder.0 .0, enc_tb: Rational(1, 48_000), video: false })
+    Ok(Pipe {
+        input: index,
+        output,
+        decoder: decoder.0,
+        graph,
+        encoder: encoder.0 .0,
+        enc_tb: Rational(1, 48_000),
+        video: false,
+    })
 }
 
 /// Counts what was written, for the size cap and the duration.
@@ -313,7 +418,8 @@ impl Sink<'_> {
             if self.bytes > self.max_bytes {
                 return Err(MediaError::OutputTooLarge(self.max_bytes));
             }
-            pkt.write_interleaved(self.octx).map_err(ff_err("cannot write the output"))?;
+            pkt.write_interleaved(self.octx)
+                .map_err(ff_err("cannot write the output"))?;
         }
         Ok(())
     }
@@ -350,9 +456,13 @@ impl Poster {
         let mut pixels = Vec::with_capacity(w * h * 3);
         for row in 0..h {
             let start = row * stride;
-            pixels.extend_from_slice(data.get(start..start + w * 3).ok_or_else(|| MediaError::rejected("poster: short frame"))?);
+            pixels.extend_from_slice(
+                data.get(start..start + w * 3)
+                    .ok_or_else(|| MediaError::rejected("poster: short frame"))?,
+            );
         }
-        let img = image::RgbImage::from_raw(w as u32, h as u32, pixels).ok_or_else(|| MediaError::rejected("poster: bad frame"))?;
+        let img = image::RgbImage::from_raw(w as u32, h as u32, pixels)
+            .ok_or_else(|| MediaError::rejected("poster: bad frame"))?;
         let img = super::images::fit(&image::DynamicImage::ImageRgb8(img), self.edge);
         super::images::write_jpeg(&img, &self.path, self.quality)
     }
@@ -361,14 +471,18 @@ impl Poster {
 impl Pipe {
     /// Pulls filtered frames into the encoder (and the poster), then packets into the output.
     fn pump_filter(&mut self, sink: &mut Sink, poster: &mut Poster) -> Result<(), MediaError> {
-        let Some(mut out) = self.graph.get("out") else { return Ok(()) };
+        let Some(mut out) = self.graph.get("out") else {
+            return Ok(());
+        };
         // A video-typed holder serves audio frames too: only the poster reads it as video.
         let mut filtered = frame::Video::empty();
         while out.sink().frame(&mut filtered).is_ok() {
             if self.video {
                 poster.take(&filtered)?;
             }
-            self.encoder.send_frame(&filtered).map_err(ff_err("encoder"))?;
+            self.encoder
+                .send_frame(&filtered)
+                .map_err(ff_err("encoder"))?;
             sink.drain(self)?;
         }
         Ok(())
@@ -404,7 +518,11 @@ impl Pipe {
 }
 
 /// Transcodes `job.input` to WebM; see the module doc.
-pub fn transcode(job: &Job, opts: &MediaSettings, progress: &mut Progress) -> Result<Processed, MediaError> {
+pub fn transcode(
+    job: &Job,
+    opts: &MediaSettings,
+    progress: &mut Progress,
+) -> Result<Processed, MediaError> {
     let deadline = Instant::now() + std::time::Duration::from_secs(opts.job_timeout_secs);
     let mut ictx = open_input(&job.input, deadline)?;
     let video = best_stream(&ictx, MediaType::Video);
@@ -412,10 +530,19 @@ pub fn transcode(job: &Job, opts: &MediaSettings, progress: &mut Progress) -> Re
     if video.is_none() && audio.is_none() {
         return Err(MediaError::rejected("no audio or video found in this file"));
     }
-    let kind = if video.is_some() { Kind::Video } else { Kind::Audio };
-    let name = if video.is_some() { "video.webm" } else { "audio.webm" };
+    let kind = if video.is_some() {
+        Kind::Video
+    } else {
+        Kind::Audio
+    };
+    let name = if video.is_some() {
+        "video.webm"
+    } else {
+        "audio.webm"
+    };
     let out_path = job.out_dir.join(name);
-    let mut octx = format::output_as(&out_path, "webm").map_err(ff_err("cannot create the output"))?;
+    let mut octx =
+        format::output_as(&out_path, "webm").map_err(ff_err("cannot create the output"))?;
     let mut pipes = Vec::new();
     let mut size = (None, None);
     if let Some(v) = video {
@@ -426,10 +553,22 @@ pub fn transcode(job: &Job, opts: &MediaSettings, progress: &mut Progress) -> Re
     if let Some(a) = audio {
         pipes.push(audio_pipe(&ictx, &mut octx, a, opts)?);
     }
-    octx.write_header().map_err(ff_err("cannot write the output"))?;
+    octx.write_header()
+        .map_err(ff_err("cannot write the output"))?;
     let in_duration_ms = Some(ictx.duration()).filter(|d| *d > 0).map(|d| d / 1000);
-    let mut poster = Poster { path: job.out_dir.join("poster.jpg"), edge: opts.thumb_edge, quality: opts.jpeg_quality, done: video.is_none() };
-    let mut sink = Sink { octx: &mut octx, bytes: 0, max_bytes: opts.max_output_bytes, end_ms: 0, packets: 0 };
+    let mut poster = Poster {
+        path: job.out_dir.join("poster.jpg"),
+        edge: opts.thumb_edge,
+        quality: opts.jpeg_quality,
+        done: video.is_none(),
+    };
+    let mut sink = Sink {
+        octx: &mut octx,
+        bytes: 0,
+        max_bytes: opts.max_output_bytes,
+        end_ms: 0,
+        packets: 0,
+    };
     let mut decoded = 0u64;
     let mut bad_packets = 0u32;
     let mut packet = Packet::empty();
@@ -438,19 +577,28 @@ pub fn transcode(job: &Job, opts: &MediaSettings, progress: &mut Progress) -> Re
         match packet.read(&mut ictx) {
             Ok(()) => {}
             Err(ff::Error::Eof) => break,
-            Err(ff::Error::Other { errno: ff::util::error::EAGAIN }) => continue,
+            Err(ff::Error::Other {
+                errno: ff::util::error::EAGAIN,
+            }) => continue,
             Err(e) => return Err(MediaError::rejected(format!("the file is damaged: {e}"))),
         }
-        let Some(pipe) = pipes.iter_mut().find(|p| p.input == packet.stream()) else { continue };
-        if let (Some(total), Some(pts), Some(s)) = (in_duration_ms, packet.pts(), ictx.stream(packet.stream())) {
+        let Some(pipe) = pipes.iter_mut().find(|p| p.input == packet.stream()) else {
+            continue;
+        };
+        if let (Some(total), Some(pts), Some(s)) =
+            (in_duration_ms, packet.pts(), ictx.stream(packet.stream()))
+        {
             let tb = s.time_base();
-            let ms = pts.saturating_mul(i64::from(tb.numerator()) * 1000) / i64::from(tb.denominator().max(1));
+            let ms = pts.saturating_mul(i64::from(tb.numerator()) * 1000)
+                / i64::from(tb.denominator().max(1));
             progress.set(((ms.clamp(0, total) * 100) / total.max(1)) as u8);
         }
         if pipe.decoder.send_packet(&packet).is_err() {
             bad_packets += 1;
             if bad_packets > 100 {
-                return Err(MediaError::rejected("the file is damaged: too many undecodable packets"));
+                return Err(MediaError::rejected(
+                    "the file is damaged: too many undecodable packets",
+                ));
             }
             continue;
         }
@@ -460,15 +608,22 @@ pub fn transcode(job: &Job, opts: &MediaSettings, progress: &mut Progress) -> Re
         decoded += pipe.finish(&mut sink, &mut poster)?;
     }
     if decoded == 0 || sink.packets == 0 {
-        return Err(MediaError::rejected("the file is damaged: nothing could be decoded"));
+        return Err(MediaError::rejected(
+            "the file is damaged: nothing could be decoded",
+        ));
     }
     let duration_ms = sink.end_ms;
-    octx.write_trailer().map_err(ff_err("cannot finish the output"))?;
+    octx.write_trailer()
+        .map_err(ff_err("cannot finish the output"))?;
     drop(octx);
     let size_bytes = std::fs::metadata(&out_path)?.len();
     Ok(Processed {
         kind,
-        mime: if kind == Kind::Video { "video/webm".into() } else { "audio/webm".into() },
+        mime: if kind == Kind::Video {
+            "video/webm".into()
+        } else {
+            "audio/webm".into()
+        },
         content: name.into(),
         thumb: (kind == Kind::Video && poster.path.exists()).then(|| "poster.jpg".into()),
         size: size_bytes,

@@ -20,10 +20,14 @@ const MAX_SIDE: u32 = 32_768;
 /// Whether a GIF has more than one frame (it is then treated as a video). Reads only the frame
 /// headers, not the pixels.
 pub fn gif_is_animated(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else { return false };
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
     let mut opts = gif::DecodeOptions::new();
     opts.set_color_output(gif::ColorOutput::Indexed);
-    let Ok(mut decoder) = opts.read_info(BufReader::new(file)) else { return false };
+    let Ok(mut decoder) = opts.read_info(BufReader::new(file)) else {
+        return false;
+    };
     let mut frames = 0;
     while let Ok(Some(_)) = decoder.next_frame_info() {
         frames += 1;
@@ -57,9 +61,13 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<DynamicImage, MediaError> 
         return Err(MediaError::rejected("the image has no pixels"));
     }
     if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(MediaError::rejected(format!("the image is {w}×{h} pixels; at most {max_pixels} pixels are accepted")));
+        return Err(MediaError::rejected(format!(
+            "the image is {w}×{h} pixels; at most {max_pixels} pixels are accepted"
+        )));
     }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| too_big_or_corrupt(&e))?;
     img.apply_orientation(orientation);
     Ok(img)
@@ -67,17 +75,28 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<DynamicImage, MediaError> 
 
 fn too_big_or_corrupt(e: &image::ImageError) -> MediaError {
     match e {
-        image::ImageError::Limits(_) => MediaError::rejected(format!("the image is too large: {e}")),
+        image::ImageError::Limits(_) => {
+            MediaError::rejected(format!("the image is too large: {e}"))
+        }
         _ => MediaError::rejected(format!("the image is damaged or unsupported: {e}")),
     }
 }
 
 /// Writes `img` as JPEG (flattened on white if it has transparency) with the given quality.
 pub fn write_jpeg(img: &DynamicImage, path: &Path, quality: u8) -> Result<(), MediaError> {
-    let rgb = if img.color().has_alpha() { flatten(img) } else { img.to_rgb8() };
+    let rgb = if img.color().has_alpha() {
+        flatten(img)
+    } else {
+        img.to_rgb8()
+    };
     let mut out = BufWriter::new(File::create(path)?);
     JpegEncoder::new_with_quality(&mut out, quality)
-        .write_image(rgb.as_raw(), rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            rgb.as_raw(),
+            rgb.width(),
+            rgb.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .map_err(|e| MediaError::rejected(format!("cannot encode JPEG: {e}")))?;
     out.flush()?;
     Ok(())
@@ -87,7 +106,12 @@ fn write_png(img: &DynamicImage, path: &Path) -> Result<(), MediaError> {
     let rgba = img.to_rgba8();
     let mut out = BufWriter::new(File::create(path)?);
     PngEncoder::new_with_quality(&mut out, CompressionType::Best, PngFilter::Adaptive)
-        .write_image(rgba.as_raw(), rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)
+        .write_image(
+            rgba.as_raw(),
+            rgba.width(),
+            rgba.height(),
+            image::ExtendedColorType::Rgba8,
+        )
         .map_err(|e| MediaError::rejected(format!("cannot encode PNG: {e}")))?;
     out.flush()?;
     Ok(())
@@ -122,9 +146,22 @@ pub fn process(job: &Job, opts: &MediaSettings) -> Result<Processed, MediaError>
     let dir = &job.out_dir;
     if job.avatar {
         let side = img.width().min(img.height());
-        let square = img.crop_imm((img.width() - side) / 2, (img.height() - side) / 2, side, side);
-        let big = square.resize_exact(opts.avatar_size.min(side), opts.avatar_size.min(side), FilterType::Lanczos3);
-        let small = square.resize_exact(opts.avatar_thumb_size.min(side), opts.avatar_thumb_size.min(side), FilterType::Lanczos3);
+        let square = img.crop_imm(
+            (img.width() - side) / 2,
+            (img.height() - side) / 2,
+            side,
+            side,
+        );
+        let big = square.resize_exact(
+            opts.avatar_size.min(side),
+            opts.avatar_size.min(side),
+            FilterType::Lanczos3,
+        );
+        let small = square.resize_exact(
+            opts.avatar_thumb_size.min(side),
+            opts.avatar_thumb_size.min(side),
+            FilterType::Lanczos3,
+        );
         write_jpeg(&big, &dir.join("avatar.jpg"), opts.jpeg_quality)?;
         write_jpeg(&small, &dir.join("avatar-small.jpg"), opts.jpeg_quality)?;
         return Ok(Processed {

@@ -58,7 +58,11 @@ const IMAGE_MIMES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/w
 /// Decides the kind from the first bytes (8 KiB) of a file, never from its name or declared type.
 pub fn sniff_bytes(head: &[u8]) -> Sniffed {
     let Some(t) = infer::get(head) else {
-        return Sniffed { kind: Kind::File, mime: "application/octet-stream".into(), unknown: true };
+        return Sniffed {
+            kind: Kind::File,
+            mime: "application/octet-stream".into(),
+            unknown: true,
+        };
     };
     let mime = t.mime_type().to_owned();
     let kind = match t.matcher_type() {
@@ -67,7 +71,11 @@ pub fn sniff_bytes(head: &[u8]) -> Sniffed {
         infer::MatcherType::Audio => Kind::Audio,
         _ => Kind::File,
     };
-    Sniffed { kind, mime, unknown: false }
+    Sniffed {
+        kind,
+        mime,
+        unknown: false,
+    }
 }
 
 /// One upload to process.
@@ -124,7 +132,12 @@ pub struct Progress<'a> {
 
 impl<'a> Progress<'a> {
     pub fn new(limit: Duration, report: &'a mut dyn FnMut(u8)) -> Self {
-        Self { started: Instant::now(), limit, last: None, report }
+        Self {
+            started: Instant::now(),
+            limit,
+            last: None,
+            report,
+        }
     }
 
     /// Fails once the job has run longer than its limit.
@@ -150,16 +163,26 @@ pub const FILE_NAME: &str = "file";
 
 /// Processes one upload: images are compressed, audio and video transcoded, anything else kept
 /// as it is (moved to its final name). The input file is removed once the outputs exist.
-pub fn process(job: &Job, opts: &MediaSettings, report: &mut dyn FnMut(u8)) -> Result<Processed, MediaError> {
+pub fn process(
+    job: &Job,
+    opts: &MediaSettings,
+    report: &mut dyn FnMut(u8),
+) -> Result<Processed, MediaError> {
     let mut progress = Progress::new(Duration::from_secs(opts.job_timeout_secs), report);
     progress.set(0);
     let out = match job.sniffed.kind {
-        Kind::Image if job.sniffed.mime == "image/gif" && !job.avatar && images::gif_is_animated(&job.input) => {
+        Kind::Image
+            if job.sniffed.mime == "image/gif"
+                && !job.avatar
+                && images::gif_is_animated(&job.input) =>
+        {
             av::transcode(job, opts, &mut progress)?
         }
         Kind::Image => images::process(job, opts)?,
         Kind::Video | Kind::Audio => av::transcode(job, opts, &mut progress)?,
-        Kind::File if job.sniffed.unknown && av::demuxable(&job.input) => av::transcode(job, opts, &mut progress)?,
+        Kind::File if job.sniffed.unknown && av::demuxable(&job.input) => {
+            av::transcode(job, opts, &mut progress)?
+        }
         Kind::File => keep_file(job)?,
     };
     if out.size > opts.max_output_bytes {

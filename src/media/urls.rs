@@ -49,7 +49,9 @@ pub struct UrlSigner {
 
 impl fmt::Debug for UrlSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UrlSigner").field("ttl_secs", &self.ttl_secs).finish_non_exhaustive()
+        f.debug_struct("UrlSigner")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +65,10 @@ impl UrlSigner {
         } else {
             Arc::from(secret.as_bytes())
         };
-        Self { key, ttl_secs: ttl_secs.max(1) }
+        Self {
+            key,
+            ttl_secs: ttl_secs.max(1),
+        }
     }
 
     fn mac(&self, id: &str, variant: Variant, exp: u64) -> Option<Hmac<Sha256>> {
@@ -77,7 +82,9 @@ impl UrlSigner {
         let exp = (now_secs / self.ttl_secs + 2) * self.ttl_secs;
         let sig = self
             .mac(id, variant, exp)
-            .map(|m| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()))
+            .map(|m| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+            })
             .unwrap_or_default();
         format!("/media/{id}/{}?exp={exp}&sig={sig}", variant.as_str())
     }
@@ -88,8 +95,11 @@ impl UrlSigner {
         if exp < now_secs {
             return false;
         }
-        let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else { return false };
-        self.mac(id, variant, exp).is_some_and(|m| m.verify_slice(&raw).is_ok())
+        let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else {
+            return false;
+        };
+        self.mac(id, variant, exp)
+            .is_some_and(|m| m.verify_slice(&raw).is_ok())
     }
 }
 
@@ -101,7 +111,16 @@ pub fn sanitize_file_name(raw: &str) -> Option<String> {
     let cleaned: String = last
         .chars()
         .filter(|c| !c.is_control())
-        .map(|c| if matches!(c, '"' | '\'' | ';' | ':' | '*' | '?' | '<' | '>' | '|' | '%') { '_' } else { c })
+        .map(|c| {
+            if matches!(
+                c,
+                '"' | '\'' | ';' | ':' | '*' | '?' | '<' | '>' | '|' | '%'
+            ) {
+                '_'
+            } else {
+                c
+            }
+        })
         .take(100)
         .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
@@ -136,9 +155,18 @@ mod tests {
 
     #[test]
     fn file_names_lose_paths_and_quotes() {
-        assert_eq!(sanitize_file_name("../../etc/passwd").as_deref(), Some("passwd"));
-        assert_eq!(sanitize_file_name("C:\\x\\a\"b;.pdf").as_deref(), Some("a_b_.pdf"));
-        assert_eq!(sanitize_file_name("line\r\nbreak.txt").as_deref(), Some("linebreak.txt"));
+        assert_eq!(
+            sanitize_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            sanitize_file_name("C:\\x\\a\"b;.pdf").as_deref(),
+            Some("a_b_.pdf")
+        );
+        assert_eq!(
+            sanitize_file_name("line\r\nbreak.txt").as_deref(),
+            Some("linebreak.txt")
+        );
         assert_eq!(sanitize_file_name("..").as_deref(), None);
         assert_eq!(sanitize_file_name("").as_deref(), None);
     }

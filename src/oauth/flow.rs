@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use oauth2::basic::{BasicClient, BasicRequestTokenError};
 use oauth2::{
-    AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, HttpClientError,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde_json::Value;
 
@@ -30,8 +30,13 @@ pub struct Started {
 
 impl Provider {
     fn client(&self, redirect_uri: &str) -> Result<Client, OAuthError> {
-        let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| OAuthError::Internal)?;
-        let auth_type = if self.kind.basic_auth() { AuthType::BasicAuth } else { AuthType::RequestBody };
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| OAuthError::Internal)?;
+        let auth_type = if self.kind.basic_auth() {
+            AuthType::BasicAuth
+        } else {
+            AuthType::RequestBody
+        };
         Ok(BasicClient::new(ClientId::new(self.client_id.clone()))
             .set_client_secret(ClientSecret::new(self.client_secret.expose().to_owned()))
             .set_auth_uri(self.authorize_url.clone())
@@ -54,7 +59,11 @@ impl Provider {
             pkce_verifier = Some(verifier.secret().clone());
         }
         let (url, state) = request.url();
-        Ok(Started { authorize_url: url.to_string(), state: state.secret().clone(), pkce_verifier })
+        Ok(Started {
+            authorize_url: url.to_string(),
+            state: state.secret().clone(),
+            pkce_verifier,
+        })
     }
 
     /// Exchanges `code` (with the PKCE verifier kept at the start) and reads the account's
@@ -68,12 +77,18 @@ impl Provider {
     ) -> Result<Profile, OAuthError> {
         let provider = self.kind.name();
         let client = self.client(redirect_uri)?;
-        let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| OAuthError::Internal)?;
-        let mut exchange = client.exchange_code(AuthorizationCode::new(code.to_owned())).set_redirect_uri(Cow::Owned(redirect));
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| OAuthError::Internal)?;
+        let mut exchange = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_redirect_uri(Cow::Owned(redirect));
         if let Some(v) = pkce_verifier {
             exchange = exchange.set_pkce_verifier(PkceCodeVerifier::new(v));
         }
-        let token = exchange.request_async(http).await.map_err(|e| exchange_error(provider, e))?;
+        let token = exchange
+            .request_async(http)
+            .await
+            .map_err(|e| exchange_error(provider, e))?;
         let access_token = token.access_token().secret();
 
         let unexpected = |reason: String| OAuthError::Provider { provider, reason };
@@ -85,23 +100,36 @@ impl Provider {
             .await
             .map_err(|e| unexpected(format!("user info: {}", without_url(e))))?;
         if !response.status().is_success() {
-            return Err(unexpected(format!("user info: HTTP {}", response.status().as_u16())));
+            return Err(unexpected(format!(
+                "user info: HTTP {}",
+                response.status().as_u16()
+            )));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unexpected(format!("user info: {}", without_url(e))))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| unexpected(format!("user info: {}", without_url(e))))?
+        {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_USERINFO_BYTES {
                 return Err(unexpected("user info: answer too large".into()));
             }
         }
-        let json: Value = serde_json::from_slice(&body).map_err(|_| unexpected("user info: not JSON".into()))?;
-        self.kind.parse_profile(&json).map_err(|e| unexpected(format!("user info: {e}")))
+        let json: Value =
+            serde_json::from_slice(&body).map_err(|_| unexpected("user info: not JSON".into()))?;
+        self.kind
+            .parse_profile(&json)
+            .map_err(|e| unexpected(format!("user info: {e}")))
     }
 }
 
 /// A failed code exchange: the provider's refusal (`invalid_grant` for a used or unknown code, a
 /// wrong verifier or redirect URI), or trouble reaching or reading it.
-fn exchange_error(provider: &'static str, e: BasicRequestTokenError<HttpClientError<reqwest::Error>>) -> OAuthError {
+fn exchange_error(
+    provider: &'static str,
+    e: BasicRequestTokenError<HttpClientError<reqwest::Error>>,
+) -> OAuthError {
     use oauth2::RequestTokenError as E;
     tracing::warn!(provider, error = %e, "oauth code exchange failed");
     match e {
@@ -112,9 +140,18 @@ fn exchange_error(provider: &'static str, e: BasicRequestTokenError<HttpClientEr
             }
             OAuthError::CodeRejected { provider, reason }
         }
-        E::Request(_) => OAuthError::Provider { provider, reason: "token endpoint unreachable".into() },
-        E::Parse(..) => OAuthError::Provider { provider, reason: "unreadable token answer".into() },
-        E::Other(m) => OAuthError::Provider { provider, reason: format!("token endpoint: {m}") },
+        E::Request(_) => OAuthError::Provider {
+            provider,
+            reason: "token endpoint unreachable".into(),
+        },
+        E::Parse(..) => OAuthError::Provider {
+            provider,
+            reason: "unreadable token answer".into(),
+        },
+        E::Other(m) => OAuthError::Provider {
+            provider,
+            reason: format!("token endpoint: {m}"),
+        },
     }
 }
 

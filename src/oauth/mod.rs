@@ -27,11 +27,20 @@ pub enum OAuthError {
     #[error("this sign-in was started in another browser; please start again")]
     OtherBrowser,
     #[error("{provider} did not grant access: {reason}")]
-    Denied { provider: &'static str, reason: String },
+    Denied {
+        provider: &'static str,
+        reason: String,
+    },
     #[error("{provider} did not accept the sign-in code ({reason}); please start again")]
-    CodeRejected { provider: &'static str, reason: String },
+    CodeRejected {
+        provider: &'static str,
+        reason: String,
+    },
     #[error("{provider} could not be reached or answered unexpectedly ({reason})")]
-    Provider { provider: &'static str, reason: String },
+    Provider {
+        provider: &'static str,
+        reason: String,
+    },
     #[error("internal error")]
     Internal,
 }
@@ -43,7 +52,9 @@ impl From<OAuthError> for ChatError {
             OAuthError::Missing(_) | OAuthError::BadState | OAuthError::CodeRejected { .. } => {
                 ChatError::Invalid(e.to_string())
             }
-            OAuthError::OtherBrowser | OAuthError::Denied { .. } => ChatError::Forbidden(e.to_string()),
+            OAuthError::OtherBrowser | OAuthError::Denied { .. } => {
+                ChatError::Forbidden(e.to_string())
+            }
             OAuthError::Provider { .. } => ChatError::Unavailable(e.to_string()),
             OAuthError::Internal => ChatError::Internal,
         }
@@ -56,9 +67,17 @@ pub enum OAuthConfigError {
     #[error("oauth.{provider}: client_secret or client_secret_file is required with a client_id")]
     NoSecret { provider: &'static str },
     #[error("oauth.{provider}.client_secret_file {path}: {source}")]
-    SecretFile { provider: &'static str, path: String, source: std::io::Error },
+    SecretFile {
+        provider: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("oauth.{provider}.{key} is not a valid URL: {value}")]
-    Url { provider: &'static str, key: &'static str, value: String },
+    Url {
+        provider: &'static str,
+        key: &'static str,
+        value: String,
+    },
     #[error("oauth.public_url is not an http(s) origin: {0}")]
     PublicUrl(String),
     #[error("oauth: cannot build the HTTP client: {0}")]

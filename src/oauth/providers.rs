@@ -83,14 +83,21 @@ impl ProviderKind {
     /// Reads the user-info answer: Graph `/me?fields=id,name,picture`, or Twitter/X
     /// `/2/users/me` (`data.id`, `data.name`, `data.username`, `data.profile_image_url`).
     pub fn parse_profile(self, body: &Value) -> Result<Profile, String> {
-        let text = |v: &Value| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let text = |v: &Value| {
+            v.as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
         // Ids are strings in both APIs; accept a number too rather than fail on a quirk.
         let id = |v: &Value| text(v).or_else(|| v.as_u64().map(|n| n.to_string()));
         let root = match self {
             Self::Facebook => body,
             Self::Twitter => body.get("data").ok_or("no data object")?,
         };
-        let subject = id(&root["id"]).filter(|s| s.len() <= 191).ok_or("no usable id")?;
+        let subject = id(&root["id"])
+            .filter(|s| s.len() <= 191)
+            .ok_or("no usable id")?;
         let avatar_url = match self {
             Self::Facebook => text(&root["picture"]["data"]["url"]),
             Self::Twitter => text(&root["profile_image_url"]),
@@ -99,7 +106,8 @@ impl ProviderKind {
             subject,
             name: text(&root["name"]),
             username: text(&root["username"]),
-            avatar_url: avatar_url.filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            avatar_url: avatar_url
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         })
     }
 }
@@ -118,7 +126,10 @@ pub struct Provider {
 
 impl Provider {
     /// The provider from its settings, or `None` when it has no client id.
-    fn from_settings(kind: ProviderKind, s: &OAuthProviderSettings) -> Result<Option<Self>, OAuthConfigError> {
+    fn from_settings(
+        kind: ProviderKind,
+        s: &OAuthProviderSettings,
+    ) -> Result<Option<Self>, OAuthConfigError> {
         let provider = kind.name();
         if s.client_id.trim().is_empty() {
             return Ok(None);
@@ -127,8 +138,12 @@ impl Provider {
             Secret::new(s.client_secret.expose().trim())
         } else if !s.client_secret_file.trim().is_empty() {
             let path = s.client_secret_file.trim().to_owned();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| OAuthConfigError::SecretFile { provider, path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| OAuthConfigError::SecretFile {
+                    provider,
+                    path: path.clone(),
+                    source,
+                })?;
             Secret::new(text.trim())
         } else {
             Secret::default()
@@ -137,20 +152,41 @@ impl Provider {
             return Err(OAuthConfigError::NoSecret { provider });
         }
         let d = kind.defaults();
-        let pick = |value: &str, default: &str| if value.trim().is_empty() { default.to_owned() } else { value.trim().to_owned() };
-        let url_err = |key: &'static str, value: String| OAuthConfigError::Url { provider, key, value };
+        let pick = |value: &str, default: &str| {
+            if value.trim().is_empty() {
+                default.to_owned()
+            } else {
+                value.trim().to_owned()
+            }
+        };
+        let url_err = |key: &'static str, value: String| OAuthConfigError::Url {
+            provider,
+            key,
+            value,
+        };
         let authorize = pick(&s.authorize_url, d.authorize_url);
         let token = pick(&s.token_url, d.token_url);
         let userinfo = pick(&s.userinfo_url, d.userinfo_url);
-        let scopes: Vec<String> = s.scopes.iter().map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
+        let scopes: Vec<String> = s
+            .scopes
+            .iter()
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect();
         Ok(Some(Self {
             kind,
             client_id: s.client_id.trim().to_owned(),
             client_secret,
-            scopes: if scopes.is_empty() { d.scopes.iter().map(|x| (*x).to_owned()).collect() } else { scopes },
-            authorize_url: AuthUrl::new(authorize.clone()).map_err(|_| url_err("authorize_url", authorize))?,
+            scopes: if scopes.is_empty() {
+                d.scopes.iter().map(|x| (*x).to_owned()).collect()
+            } else {
+                scopes
+            },
+            authorize_url: AuthUrl::new(authorize.clone())
+                .map_err(|_| url_err("authorize_url", authorize))?,
             token_url: TokenUrl::new(token.clone()).map_err(|_| url_err("token_url", token))?,
-            userinfo_url: oauth2::url::Url::parse(&userinfo).map_err(|_| url_err("userinfo_url", userinfo))?,
+            userinfo_url: oauth2::url::Url::parse(&userinfo)
+                .map_err(|_| url_err("userinfo_url", userinfo))?,
         }))
     }
 }
@@ -181,8 +217,9 @@ impl Providers {
         }
         let public_url = s.public_url.trim().trim_end_matches('/').to_owned();
         if !public_url.is_empty() {
-            let ok = oauth2::url::Url::parse(&public_url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/");
+            let ok = oauth2::url::Url::parse(&public_url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/"
+            });
             if !ok {
                 return Err(OAuthConfigError::PublicUrl(public_url));
             }
@@ -193,7 +230,12 @@ impl Providers {
             .build()
             .map_err(|e| OAuthConfigError::Client(e.to_string()))?;
         let state_ttl_ms = i64::try_from(s.state_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        Ok(Self { list, http, public_url, state_ttl_ms })
+        Ok(Self {
+            list,
+            http,
+            public_url,
+            state_ttl_ms,
+        })
     }
 
     /// The configured providers, in a fixed order.
@@ -216,14 +258,29 @@ mod tests {
 
     #[test]
     fn reads_both_user_info_shapes() {
-        let fb = json!({"id": "10", "name": "Ann Lee", "picture": {"data": {"url": "https://x/p.jpg"}}});
+        let fb =
+            json!({"id": "10", "name": "Ann Lee", "picture": {"data": {"url": "https://x/p.jpg"}}});
         let p = ProviderKind::Facebook.parse_profile(&fb).unwrap();
-        assert_eq!((p.subject.as_str(), p.name.as_deref(), p.avatar_url.as_deref()), ("10", Some("Ann Lee"), Some("https://x/p.jpg")));
+        assert_eq!(
+            (
+                p.subject.as_str(),
+                p.name.as_deref(),
+                p.avatar_url.as_deref()
+            ),
+            ("10", Some("Ann Lee"), Some("https://x/p.jpg"))
+        );
         let tw = json!({"data": {"id": "22", "name": "Bo", "username": "bo_b", "profile_image_url": "https://x/b.png"}});
         let p = ProviderKind::Twitter.parse_profile(&tw).unwrap();
-        assert_eq!((p.subject.as_str(), p.username.as_deref()), ("22", Some("bo_b")));
-        assert!(ProviderKind::Twitter.parse_profile(&json!({"errors": []})).is_err());
-        assert!(ProviderKind::Facebook.parse_profile(&json!({"name": "no id"})).is_err());
+        assert_eq!(
+            (p.subject.as_str(), p.username.as_deref()),
+            ("22", Some("bo_b"))
+        );
+        assert!(ProviderKind::Twitter
+            .parse_profile(&json!({"errors": []}))
+            .is_err());
+        assert!(ProviderKind::Facebook
+            .parse_profile(&json!({"name": "no id"}))
+            .is_err());
     }
 
     #[test]
@@ -234,7 +291,10 @@ mod tests {
         let mut s = OAuthSettings::default();
         s.twitter.client_id = "tw".into();
         let err = Providers::from_settings(&s).unwrap_err().to_string();
-        assert!(err.contains("oauth.twitter: client_secret or client_secret_file"), "{err}");
+        assert!(
+            err.contains("oauth.twitter: client_secret or client_secret_file"),
+            "{err}"
+        );
 
         let dir = std::env::temp_dir().join(format!("oauth-secret-{}", std::process::id()));
         std::fs::write(&dir, "s3cret\n").unwrap();
@@ -245,7 +305,10 @@ mod tests {
         assert_eq!(tw.token_url.as_str(), "https://api.x.com/2/oauth2/token");
         assert_eq!(tw.scopes, ["users.read", "tweet.read"]);
         assert!(p.get("facebook").is_none() && p.get("nope").is_none());
-        assert!(!format!("{tw:?}").contains("s3cret"), "secrets stay out of Debug output");
+        assert!(
+            !format!("{tw:?}").contains("s3cret"),
+            "secrets stay out of Debug output"
+        );
 
         s.twitter.token_url = "not a url".into();
         let err = Providers::from_settings(&s).unwrap_err().to_string();

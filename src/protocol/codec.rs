@@ -49,19 +49,34 @@ pub fn decode(data: &[u8], format: WireFormat) -> Result<Decoded, (DecodeError, 
     let value: Value = match format {
         WireFormat::Json => serde_json::from_slice(data)
             .map_err(|e| (DecodeError::BadFrame(format!("malformed JSON: {e}")), None))?,
-        WireFormat::MsgPack => rmp_serde::from_slice(data)
-            .map_err(|e| (DecodeError::BadFrame(format!("malformed MessagePack: {e}")), None))?,
+        WireFormat::MsgPack => rmp_serde::from_slice(data).map_err(|e| {
+            (
+                DecodeError::BadFrame(format!("malformed MessagePack: {e}")),
+                None,
+            )
+        })?,
     };
     let Value::Object(map) = &value else {
-        return Err((DecodeError::BadFrame("a frame must be an object".into()), None));
+        return Err((
+            DecodeError::BadFrame("a frame must be an object".into()),
+            None,
+        ));
     };
     let reference = match map.get("ref") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.len() <= 128 => Some(s.clone()),
-        Some(_) => return Err((DecodeError::BadFrame("ref must be a string of at most 128 bytes".into()), None)),
+        Some(_) => {
+            return Err((
+                DecodeError::BadFrame("ref must be a string of at most 128 bytes".into()),
+                None,
+            ))
+        }
     };
     let Some(Value::String(kind)) = map.get("type").cloned() else {
-        return Err((DecodeError::BadFrame("a frame needs a string \"type\"".into()), reference));
+        return Err((
+            DecodeError::BadFrame("a frame needs a string \"type\"".into()),
+            reference,
+        ));
     };
     if !ClientFrame::TYPES.contains(&kind.as_str()) {
         let shown: String = kind.chars().take(40).collect();
@@ -69,7 +84,10 @@ pub fn decode(data: &[u8], format: WireFormat) -> Result<Decoded, (DecodeError, 
     }
     match serde_json::from_value::<ClientFrame>(value) {
         Ok(frame) => Ok(Decoded { frame, reference }),
-        Err(e) => Err((DecodeError::Invalid(format!("invalid {kind} frame: {e}")), reference)),
+        Err(e) => Err((
+            DecodeError::Invalid(format!("invalid {kind} frame: {e}")),
+            reference,
+        )),
     }
 }
 
@@ -102,13 +120,20 @@ impl Framed {
         let mut head = [0u8; MAX_HEADER];
         let n = header_into(opcode, buf.len() - MAX_HEADER, &mut head);
         buf[MAX_HEADER - n..MAX_HEADER].copy_from_slice(&head[MAX_HEADER - n..]);
-        Some(Self { bytes: Bytes::from(buf).slice(MAX_HEADER - n..), header: n })
+        Some(Self {
+            bytes: Bytes::from(buf).slice(MAX_HEADER - n..),
+            header: n,
+        })
     }
 }
 
 impl Outbound {
     pub fn new(frame: ServerFrame) -> Arc<Self> {
-        Arc::new(Self { frame, json: OnceLock::new(), msgpack: OnceLock::new() })
+        Arc::new(Self {
+            frame,
+            json: OnceLock::new(),
+            msgpack: OnceLock::new(),
+        })
     }
 
     fn framed(&self, format: WireFormat) -> Option<&Framed> {
@@ -116,12 +141,18 @@ impl Outbound {
         match format {
             WireFormat::Json => self
                 .json
-                .get_or_init(|| Framed::build(OP_TEXT, |buf| serde_json::to_writer(buf, &self.frame).map_err(|e| e.to_string())))
+                .get_or_init(|| {
+                    Framed::build(OP_TEXT, |buf| {
+                        serde_json::to_writer(buf, &self.frame).map_err(|e| e.to_string())
+                    })
+                })
                 .as_ref(),
             WireFormat::MsgPack => self
                 .msgpack
                 .get_or_init(|| {
-                    Framed::build(OP_BINARY, |buf| rmp_serde::encode::write_named(buf, &self.frame).map_err(|e| e.to_string()))
+                    Framed::build(OP_BINARY, |buf| {
+                        rmp_serde::encode::write_named(buf, &self.frame).map_err(|e| e.to_string())
+                    })
                 })
                 .as_ref(),
         }

@@ -26,8 +26,17 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// The `type` names, for telling `unknown_type` from a malformed known frame.
-    pub const TYPES: [&'static str; 9] =
-        ["send", "send_many", "edit", "delete", "typing", "read", "history", "sync", "ping"];
+    pub const TYPES: [&'static str; 9] = [
+        "send",
+        "send_many",
+        "edit",
+        "delete",
+        "typing",
+        "read",
+        "history",
+        "sync",
+        "ping",
+    ];
 }
 
 /// `send`: post a message to a room.
@@ -368,4 +377,3 @@ impl Role {
         matches!(self, Role::Owner | Role::Admin)
     }
 }
-

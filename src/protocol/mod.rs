@@ -3,10 +3,10 @@
 
 pub mod codec;
 pub mod frames;
-pub mod settings;
 pub mod media;
+pub mod settings;
 
-pub use codec::{decode, DecodeError, Outbound, WireFormat, WireData};
+pub use codec::{decode, DecodeError, Outbound, WireData, WireFormat};
 pub use frames::*;
 pub use media::{MediaEvent, MediaOut, MediaStatus};
 

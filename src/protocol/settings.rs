@@ -35,7 +35,12 @@ pub struct ChatSettings {
 
 impl Default for ChatSettings {
     fn default() -> Self {
-        Self { enter_to_send: true, read_receipts: true, show_typing: true, theme: "light".into() }
+        Self {
+            enter_to_send: true,
+            read_receipts: true,
+            show_typing: true,
+            theme: "light".into(),
+        }
     }
 }
 
@@ -57,7 +62,13 @@ pub struct NotificationSettings {
 
 impl Default for NotificationSettings {
     fn default() -> Self {
-        Self { push: true, preview: true, sound: true, muted: BTreeMap::new(), quiet_hours: None }
+        Self {
+            push: true,
+            preview: true,
+            sound: true,
+            muted: BTreeMap::new(),
+            quiet_hours: None,
+        }
     }
 }
 
@@ -80,7 +91,10 @@ pub struct SettingsError {
 }
 
 fn bad(field: &str, problem: impl Into<String>) -> SettingsError {
-    SettingsError { field: field.into(), problem: problem.into() }
+    SettingsError {
+        field: field.into(),
+        problem: problem.into(),
+    }
 }
 
 fn minutes(hhmm: &str) -> Option<u32> {
@@ -109,7 +123,10 @@ impl UserSettings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         if !THEMES.contains(&self.chat.theme.as_str()) {
-            return Err(bad("chat.theme", format!("must be one of {}", THEMES.join(", "))));
+            return Err(bad(
+                "chat.theme",
+                format!("must be one of {}", THEMES.join(", ")),
+            ));
         }
         if self.notifications.muted.len() > 10_000 {
             return Err(bad("notifications.muted", "too many rooms"));
@@ -122,7 +139,10 @@ impl UserSettings {
                 return Err(bad("notifications.quiet_hours.end", "must be HH:MM"));
             }
             if q.utc_offset_minutes.abs() > 14 * 60 {
-                return Err(bad("notifications.quiet_hours.utc_offset_minutes", "must be within ±840"));
+                return Err(bad(
+                    "notifications.quiet_hours.utc_offset_minutes",
+                    "must be within ±840",
+                ));
             }
         }
         Ok(())
@@ -139,8 +159,12 @@ impl UserSettings {
 
     /// Whether `now_ms` falls in the quiet hours.
     pub fn in_quiet_hours(&self, now_ms: i64) -> bool {
-        let Some(q) = &self.notifications.quiet_hours else { return false };
-        let (Some(start), Some(end)) = (minutes(&q.start), minutes(&q.end)) else { return false };
+        let Some(q) = &self.notifications.quiet_hours else {
+            return false;
+        };
+        let (Some(start), Some(end)) = (minutes(&q.start), minutes(&q.end)) else {
+            return false;
+        };
         let local = (now_ms / 60_000 + i64::from(q.utc_offset_minutes)).rem_euclid(24 * 60) as u32;
         if start <= end {
             (start..end).contains(&local)
@@ -157,7 +181,11 @@ fn merge(doc: &mut Value, patch: &Value, path: &str) {
     match (doc, patch) {
         (Value::Object(d), Value::Object(p)) => {
             for (k, v) in p {
-                let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 if path.ends_with("muted") && v == &Value::Bool(false) {
                     d.remove(k);
                     continue;

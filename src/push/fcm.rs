@@ -65,18 +65,48 @@ pub struct FcmClient {
 
 impl FcmClient {
     /// Reads the service account key file.
-    pub fn from_file(path: &Path, base_url: &str, ttl_secs: u32, http: reqwest::Client) -> Result<Self, PushError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PushError::Io { path: path.display().to_string(), source })?;
-        let account: ServiceAccount = serde_json::from_str(&text)
-            .map_err(|e| PushError::Key(format!("{}: not a service account key: {e}", path.display())))?;
+    pub fn from_file(
+        path: &Path,
+        base_url: &str,
+        ttl_secs: u32,
+        http: reqwest::Client,
+    ) -> Result<Self, PushError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PushError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let account: ServiceAccount = serde_json::from_str(&text).map_err(|e| {
+            PushError::Key(format!(
+                "{}: not a service account key: {e}",
+                path.display()
+            ))
+        })?;
         Self::new(account, base_url, ttl_secs, http)
     }
 
-    pub fn new(account: ServiceAccount, base_url: &str, ttl_secs: u32, http: reqwest::Client) -> Result<Self, PushError> {
-        let key = EncodingKey::from_rsa_pem(account.private_key.expose().as_bytes())
-            .map_err(|_| PushError::Key("the service account's private_key is not an RSA key in PEM".into()))?;
-        let send_url = format!("{}/v1/projects/{}/messages:send", base_url.trim_end_matches('/'), account.project_id);
-        Ok(Self { http, account, key, send_url, ttl: format!("{ttl_secs}s"), token: Mutex::new(None) })
+    pub fn new(
+        account: ServiceAccount,
+        base_url: &str,
+        ttl_secs: u32,
+        http: reqwest::Client,
+    ) -> Result<Self, PushError> {
+        let key =
+            EncodingKey::from_rsa_pem(account.private_key.expose().as_bytes()).map_err(|_| {
+                PushError::Key("the service account's private_key is not an RSA key in PEM".into())
+            })?;
+        let send_url = format!(
+            "{}/v1/projects/{}/messages:send",
+            base_url.trim_end_matches('/'),
+            account.project_id
+        );
+        Ok(Self {
+            http,
+            account,
+            key,
+            send_url,
+            ttl: format!("{ttl_secs}s"),
+            token: Mutex::new(None),
+        })
     }
 
     /// A valid access token, from the cache or the token endpoint. Callers wait for one refresh
@@ -87,14 +117,24 @@ impl FcmClient {
             return Ok(c.token.clone());
         }
         let now = now_ms() / 1000;
-        let claims = Claims { iss: &self.account.client_email, scope: SCOPE, aud: &self.account.token_uri, iat: now, exp: now + 3600 };
+        let claims = Claims {
+            iss: &self.account.client_email,
+            scope: SCOPE,
+            aud: &self.account.token_uri,
+            iat: now,
+            exp: now + 3600,
+        };
         let mut header = Header::new(Algorithm::RS256);
         header.kid = self.account.private_key_id.clone();
-        let assertion = jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| Outcome::Failed(format!("signing the OAuth assertion: {e}")))?;
+        let assertion = jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| Outcome::Failed(format!("signing the OAuth assertion: {e}")))?;
         let resp = self
             .http
             .post(&self.account.token_uri)
-            .form(&[("grant_type", GRANT_TYPE), ("assertion", assertion.as_str())])
+            .form(&[
+                ("grant_type", GRANT_TYPE),
+                ("assertion", assertion.as_str()),
+            ])
             .send()
             .await
             .map_err(|e| outcome_of_error(&e))?;
@@ -108,9 +148,15 @@ impl FcmClient {
                 _ => Outcome::Failed(format!("OAuth token endpoint answered {status}")),
             });
         }
-        let answer: TokenAnswer = resp.json().await.map_err(|e| Outcome::Failed(format!("OAuth token answer: {e}")))?;
+        let answer: TokenAnswer = resp
+            .json()
+            .await
+            .map_err(|e| Outcome::Failed(format!("OAuth token answer: {e}")))?;
         let lifetime = Duration::from_secs(answer.expires_in).saturating_sub(EARLY);
-        *cached = Some(CachedToken { token: answer.access_token.clone(), until: Instant::now() + lifetime });
+        *cached = Some(CachedToken {
+            token: answer.access_token.clone(),
+            until: Instant::now() + lifetime,
+        });
         Ok(answer.access_token)
     }
 
@@ -124,7 +170,14 @@ impl FcmClient {
             Ok(t) => t,
             Err(outcome) => return outcome,
         };
-        let resp = match self.http.post(&self.send_url).bearer_auth(access.expose()).json(&message(token, n, &self.ttl)).send().await {
+        let resp = match self
+            .http
+            .post(&self.send_url)
+            .bearer_auth(access.expose())
+            .json(&message(token, n, &self.ttl))
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => return outcome_of_error(&e),
         };
@@ -140,10 +193,16 @@ impl FcmClient {
         if status == reqwest::StatusCode::UNAUTHORIZED {
             // The token was revoked or expired early: fetch a new one on the next try.
             self.forget_token().await;
-            return Outcome::Retry { after: retry_after(&headers), reason: "FCM refused the access token".into() };
+            return Outcome::Retry {
+                after: retry_after(&headers),
+                reason: "FCM refused the access token".into(),
+            };
         }
         match outcome_of_status(status, &headers, &[404]) {
-            Outcome::Failed(m) => Outcome::Failed(format!("{m}: {}", body["error"]["message"].as_str().unwrap_or_default())),
+            Outcome::Failed(m) => Outcome::Failed(format!(
+                "{m}: {}",
+                body["error"]["message"].as_str().unwrap_or_default()
+            )),
             other => other,
         }
     }
@@ -151,7 +210,10 @@ impl FcmClient {
 
 /// The `errorCode` of an FCM error answer (`error.details[].errorCode`).
 fn error_code(body: &Value) -> Option<String> {
-    body["error"]["details"].as_array()?.iter().find_map(|d| d["errorCode"].as_str().map(str::to_owned))
+    body["error"]["details"]
+        .as_array()?
+        .iter()
+        .find_map(|d| d["errorCode"].as_str().map(str::to_owned))
 }
 
 /// The v1 message: a notification for the system tray, and the same facts as string data for

@@ -27,7 +27,10 @@ pub enum Outcome {
     /// The subscription or token no longer exists (404/410, `UNREGISTERED`): delete it.
     Gone,
     /// Try again later (429, 5xx, network); `after` is the service's `Retry-After`.
-    Retry { after: Option<Duration>, reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
     /// Will not work however often it is tried.
     Failed(String),
 }
@@ -38,7 +41,10 @@ pub enum PushError {
     #[error("{0}")]
     Key(String),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// What one push says: the last message of a coalesced burst, and how many there were.
@@ -86,7 +92,9 @@ impl RetryPolicy {
     /// The wait after failed try number `attempt` (1-based): exponential with jitter, and never
     /// shorter than what the service asked for.
     fn delay(&self, attempt: u32, asked: Option<Duration>) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let jitter = exp.mul_f64(rand::thread_rng().gen_range(0.0..0.25));
         (exp + jitter).min(self.max).max(asked.unwrap_or_default())
     }
@@ -103,12 +111,16 @@ where
     let mut n = 1;
     loop {
         let outcome = attempt().await;
-        let Outcome::Retry { after, reason } = &outcome else { return outcome };
+        let Outcome::Retry { after, reason } = &outcome else {
+            return outcome;
+        };
         if n >= policy.max_attempts {
             return Outcome::Failed(format!("gave up after {n} tries: {reason}"));
         }
         if after.is_some_and(|a| a > policy.max) {
-            return Outcome::Failed(format!("asked to retry after {after:?}, longer than push.retry_max_ms"));
+            return Outcome::Failed(format!(
+                "asked to retry after {after:?}, longer than push.retry_max_ms"
+            ));
         }
         let wait = policy.delay(n, *after);
         tracing::debug!(what, try_no = n, ?wait, %reason, "push will be retried");
@@ -119,7 +131,11 @@ where
 
 /// `Retry-After`: seconds, or an HTTP date.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -129,13 +145,20 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// The outcome of an HTTP answer that is not a success, by status, for services that use the
 /// statuses the usual way; `gone` lists the statuses that mean "delete the subscription".
-pub fn outcome_of_status(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, gone: &[u16]) -> Outcome {
+pub fn outcome_of_status(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    gone: &[u16],
+) -> Outcome {
     if status.is_success() {
         Outcome::Delivered
     } else if gone.contains(&status.as_u16()) {
         Outcome::Gone
     } else if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        Outcome::Retry { after: retry_after(headers), reason: format!("HTTP {status}") }
+        Outcome::Retry {
+            after: retry_after(headers),
+            reason: format!("HTTP {status}"),
+        }
     } else {
         Outcome::Failed(format!("HTTP {status}"))
     }
@@ -143,7 +166,10 @@ pub fn outcome_of_status(status: reqwest::StatusCode, headers: &reqwest::header:
 
 /// A network error: worth retrying (the request may not have arrived).
 pub fn outcome_of_error(e: &reqwest::Error) -> Outcome {
-    Outcome::Retry { after: None, reason: format!("request failed: {}", without_url(e)) }
+    Outcome::Retry {
+        after: None,
+        reason: format!("request failed: {}", without_url(e)),
+    }
 }
 
 /// Errors without the URL, which may carry a token (FCM endpoints are not secret, but Web Push

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use web_push::{
-    request_builder, ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency, VapidSignatureBuilder,
-    WebPushMessageBuilder,
+    request_builder, ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency,
+    VapidSignatureBuilder, WebPushMessageBuilder,
 };
 
 use super::{outcome_of_error, outcome_of_status, Outcome, PushError};
@@ -24,15 +24,19 @@ pub struct VapidKeys {
 
 impl std::fmt::Debug for VapidKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VapidKeys").field("public", &self.public_key()).finish_non_exhaustive()
+        f.debug_struct("VapidKeys")
+            .field("public", &self.public_key())
+            .finish_non_exhaustive()
     }
 }
 
 impl VapidKeys {
     /// From a base64url raw P-256 private key.
     pub fn from_private(b64: &Secret) -> Result<Self, PushError> {
-        let signer = VapidSignatureBuilder::from_base64_no_sub(b64.expose().trim())
-            .map_err(|_| PushError::Key("the VAPID private key is not a base64url P-256 key".into()))?;
+        let signer =
+            VapidSignatureBuilder::from_base64_no_sub(b64.expose().trim()).map_err(|_| {
+                PushError::Key("the VAPID private key is not a base64url P-256 key".into())
+            })?;
         let public = signer.get_public_key();
         Ok(Self { signer, public })
     }
@@ -43,7 +47,10 @@ impl VapidKeys {
         if !configured.is_empty() {
             return Self::from_private(configured);
         }
-        let io = |source| PushError::Io { path: file.display().to_string(), source };
+        let io = |source| PushError::Io {
+            path: file.display().to_string(),
+            source,
+        };
         match std::fs::read_to_string(file) {
             Ok(s) => return Self::from_private(&Secret::new(s)),
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
@@ -75,7 +82,10 @@ pub fn key_file(push: &PushSettings, media_dir: &str) -> PathBuf {
         return PathBuf::from(push.vapid_key_file.trim());
     }
     let media = Path::new(media_dir);
-    let data = media.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let data = media
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     data.join("vapid_private_key")
 }
 
@@ -121,12 +131,23 @@ impl WebPushClient {
             "normal" => Urgency::Normal,
             _ => Urgency::High,
         };
-        Self { http, keys, subject: s.vapid_subject.clone(), ttl: s.ttl_secs, urgency }
+        Self {
+            http,
+            keys,
+            subject: s.vapid_subject.clone(),
+            ttl: s.ttl_secs,
+            urgency,
+        }
     }
 
     /// One attempt. `topic` (at most 32 base64url characters) lets the push service replace an
     /// earlier undelivered push with the same topic.
-    pub async fn send(&self, target: &WebPushTarget, payload: &[u8], topic: Option<&str>) -> Outcome {
+    pub async fn send(
+        &self,
+        target: &WebPushTarget,
+        payload: &[u8],
+        topic: Option<&str>,
+    ) -> Outcome {
         let request = match self.build(target, payload, topic) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
@@ -142,12 +163,24 @@ impl WebPushClient {
         }
     }
 
-    fn build(&self, target: &WebPushTarget, payload: &[u8], topic: Option<&str>) -> Result<http::Request<Vec<u8>>, String> {
-        let info = SubscriptionInfo::new(target.endpoint.as_str(), target.p256dh.as_str(), target.auth.as_str());
+    fn build(
+        &self,
+        target: &WebPushTarget,
+        payload: &[u8],
+        topic: Option<&str>,
+    ) -> Result<http::Request<Vec<u8>>, String> {
+        let info = SubscriptionInfo::new(
+            target.endpoint.as_str(),
+            target.p256dh.as_str(),
+            target.auth.as_str(),
+        );
         let mut vapid = self.keys.signer.clone().add_sub_info(&info);
         vapid.add_claim("sub", self.subject.as_str());
         // The audience is the endpoint's origin (RFC 8292); web-push's default drops the port.
-        let origin = reqwest::Url::parse(&target.endpoint).map_err(|_| "endpoint: not a URL".to_owned())?.origin().ascii_serialization();
+        let origin = reqwest::Url::parse(&target.endpoint)
+            .map_err(|_| "endpoint: not a URL".to_owned())?
+            .origin()
+            .ascii_serialization();
         vapid.add_claim("aud", origin);
         let signature = vapid.build().map_err(|e| format!("VAPID signature: {e}"))?;
         let mut message = WebPushMessageBuilder::new(&info);
@@ -158,7 +191,9 @@ impl WebPushClient {
         }
         message.set_vapid_signature(signature);
         message.set_payload(ContentEncoding::Aes128Gcm, payload);
-        let message = message.build().map_err(|e| format!("encrypting the payload: {e}"))?;
+        let message = message
+            .build()
+            .map_err(|e| format!("encrypting the payload: {e}"))?;
         Ok(request_builder::build_request::<Vec<u8>>(message))
     }
 }
@@ -180,18 +215,23 @@ pub fn validate(endpoint: &str, p256dh: &str, auth: &str, allow_http: bool) -> R
         return Err("endpoint: must be an https URL with a host and no credentials".into());
     }
     let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
-    if !allow_http && (host.parse::<std::net::IpAddr>().is_ok() || host.eq_ignore_ascii_case("localhost")) {
+    if !allow_http
+        && (host.parse::<std::net::IpAddr>().is_ok() || host.eq_ignore_ascii_case("localhost"))
+    {
         // Push services have names; an address is more likely an attempt to reach inside.
         return Err("endpoint: must name a push service, not an address".into());
     }
-    let key = URL_SAFE_NO_PAD.decode(p256dh.trim_end_matches('=')).map_err(|_| "keys.p256dh: not base64url".to_owned())?;
+    let key = URL_SAFE_NO_PAD
+        .decode(p256dh.trim_end_matches('='))
+        .map_err(|_| "keys.p256dh: not base64url".to_owned())?;
     if key.len() != 65 || key[0] != 4 {
         return Err("keys.p256dh: must be an uncompressed P-256 public key (65 bytes)".into());
     }
-    let secret = URL_SAFE_NO_PAD.decode(auth.trim_end_matches('=')).map_err(|_| "keys.auth: not base64url".to_owned())?;
+    let secret = URL_SAFE_NO_PAD
+        .decode(auth.trim_end_matches('='))
+        .map_err(|_| "keys.auth: not base64url".to_owned())?;
     if secret.len() != 16 {
         return Err("keys.auth: must be 16 bytes".into());
     }
     Ok(())
 }
-

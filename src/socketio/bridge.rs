@@ -54,7 +54,12 @@ pub enum Inbound {
 
 impl Bridge {
     pub fn new(prefix: String) -> Self {
-        Self { prefix, next: 0, pending: HashMap::new(), order: VecDeque::new() }
+        Self {
+            prefix,
+            next: 0,
+            pending: HashMap::new(),
+            order: VecDeque::new(),
+        }
     }
 
     /// Turns the data of an EVENT (`[name, object?]`) with acknowledgement `ack` into a v1 frame.
@@ -69,14 +74,23 @@ impl Bridge {
         let mut object = match args.next() {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(o)) => o,
-            Some(_) => return self.refuse(ack, "bad_frame", "an event's argument must be an object"),
+            Some(_) => {
+                return self.refuse(ack, "bad_frame", "an event's argument must be an object")
+            }
         };
         object.insert("type".into(), Value::String(name.clone()));
         if let Some(id) = ack {
             let reference = format!("{}{}", self.prefix, self.next);
             self.next += 1;
             let client_ref = object.insert("ref".into(), Value::String(reference.clone()));
-            self.remember(reference, Pending { id, client_ref, kind: name });
+            self.remember(
+                reference,
+                Pending {
+                    id,
+                    client_ref,
+                    kind: name,
+                },
+            );
         }
         Inbound::Frame(Value::Object(object).to_string())
     }
@@ -122,9 +136,14 @@ impl Bridge {
         if let Some(r) = &pending.client_ref {
             frame.insert("ref".into(), r.clone());
         }
-        let refused_room = pending.kind == "sync" && peek.kind == "error" && frame.get("code") == Some(&Value::from("not_member"));
+        let refused_room = pending.kind == "sync"
+            && peek.kind == "error"
+            && frame.get("code") == Some(&Value::from("not_member"));
         if refused_room {
-            return Some(socket_out::event("error", &Value::Object(frame).to_string()));
+            return Some(socket_out::event(
+                "error",
+                &Value::Object(frame).to_string(),
+            ));
         }
         let id = pending.id;
         if let Some(r) = &peek.reference {
@@ -150,24 +169,37 @@ mod tests {
     #[test]
     fn an_event_with_an_ack_is_answered_by_the_frame_that_echoes_its_ref() {
         let mut b = Bridge::new("r-".into());
-        let Inbound::Frame(f) = b.inbound(Some(serde_json::json!(["send", {"room": "x", "ref": "mine"}])), Some(7)) else {
+        let Inbound::Frame(f) = b.inbound(
+            Some(serde_json::json!(["send", {"room": "x", "ref": "mine"}])),
+            Some(7),
+        ) else {
             panic!("not a frame");
         };
         let f: Value = serde_json::from_str(&f).unwrap();
-        assert_eq!((f["type"].as_str(), f["ref"].as_str()), (Some("send"), Some("r-0")));
+        assert_eq!(
+            (f["type"].as_str(), f["ref"].as_str()),
+            (Some("send"), Some("r-0"))
+        );
         let ack = b.outbound(r#"{"type":"ack","ref":"r-0","seq":1}"#).unwrap();
         assert_eq!(ack, r#"437[{"ref":"mine","seq":1,"type":"ack"}]"#);
         // Answered once; a later frame with that ref is an event.
-        assert!(b.outbound(r#"{"type":"pong","ref":"r-0"}"#).unwrap().starts_with("42[\"pong\""));
+        assert!(b
+            .outbound(r#"{"type":"pong","ref":"r-0"}"#)
+            .unwrap()
+            .starts_with("42[\"pong\""));
     }
 
     #[test]
     fn errors_come_back_as_error_objects() {
         let mut b = Bridge::new("r-".into());
         b.inbound(Some(serde_json::json!(["history", {"room": "x"}])), Some(1));
-        let ack = b.outbound(r#"{"type":"error","code":"not_member","message":"no","ref":"r-0"}"#).unwrap();
+        let ack = b
+            .outbound(r#"{"type":"error","code":"not_member","message":"no","ref":"r-0"}"#)
+            .unwrap();
         let arg: Value = serde_json::from_str(ack.strip_prefix("431").unwrap()).unwrap();
         assert_eq!(arg[0]["error"]["code"], "not_member");
-        assert!(matches!(b.inbound(Some(serde_json::json!([1])), Some(2)), Inbound::Answer(a) if a.starts_with("432[")));
+        assert!(
+            matches!(b.inbound(Some(serde_json::json!([1])), Some(2)), Inbound::Answer(a) if a.starts_with("432["))
+        );
     }
 }

@@ -66,7 +66,9 @@ pub struct Engines(Arc<Mutex<HashMap<String, mpsc::Sender<Cmd>>>>);
 
 impl Engines {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Cmd>>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The command channel of connection `sid`.
@@ -134,12 +136,22 @@ impl Connection {
     /// Registers a new connection and starts its task on the current worker. With `ws`, the
     /// connection starts on that WebSocket (no polling). Returns the Engine.IO session id and the
     /// handshake packet.
-    pub fn start(state: AppState, engines: Engines, ws: Option<(u64, mpsc::Sender<WsOut>)>) -> (String, mpsc::Sender<Cmd>, String) {
+    pub fn start(
+        state: AppState,
+        engines: Engines,
+        ws: Option<(u64, mpsc::Sender<WsOut>)>,
+    ) -> (String, mpsc::Sender<Cmd>, String) {
         let sid = random_id();
         let cfg = &state.settings.socketio;
         // Only long-polling can be upgraded.
         let upgrades: &[&str] = if ws.is_some() { &[] } else { &["websocket"] };
-        let open = out::open(&sid, upgrades, cfg.ping_interval_ms, cfg.ping_timeout_ms, cfg.max_payload);
+        let open = out::open(
+            &sid,
+            upgrades,
+            cfg.ping_interval_ms,
+            cfg.ping_timeout_ms,
+            cfg.max_payload,
+        );
         let (tx, rx) = mpsc::channel(64);
         let mut conn = Connection {
             sid: sid.clone(),
@@ -203,7 +215,11 @@ impl Connection {
         self.close(why);
     }
 
-    async fn on_cmd(&mut self, cmd: Cmd, output: &mut Option<SessionOutput>) -> Result<(), &'static str> {
+    async fn on_cmd(
+        &mut self,
+        cmd: Cmd,
+        output: &mut Option<SessionOutput>,
+    ) -> Result<(), &'static str> {
         match cmd {
             Cmd::Packets(packets) => {
                 for p in packets {
@@ -212,7 +228,9 @@ impl Connection {
             }
             Cmd::Poll(tx) => {
                 if self.ws.is_some() {
-                    let _ = tx.send(PollAnswer::Refused("the connection was upgraded to websocket"));
+                    let _ = tx.send(PollAnswer::Refused(
+                        "the connection was upgraded to websocket",
+                    ));
                 } else if self.poll.as_ref().is_some_and(|p| !p.is_closed()) {
                     let _ = tx.send(PollAnswer::Refused("overlapping polls"));
                     return Err("overlapping polls");
@@ -246,9 +264,13 @@ impl Connection {
                         self.ws = self.probe.take();
                         tracing::debug!(sid = %self.sid, "engine.io connection upgraded to websocket");
                     }
-                    p if self.ws.as_ref().is_some_and(|(id, _)| *id == ws) => self.on_packet(p, output).await?,
+                    p if self.ws.as_ref().is_some_and(|(id, _)| *id == ws) => {
+                        self.on_packet(p, output).await?
+                    }
                     // A WebSocket refused (a second one) or still probing: it is being closed.
-                    p => tracing::debug!(sid = %self.sid, ws, packet = ?p, "packet from a websocket that is not the transport"),
+                    p => {
+                        tracing::debug!(sid = %self.sid, ws, packet = ?p, "packet from a websocket that is not the transport")
+                    }
                 }
             }
             Cmd::WsClosed { ws } => {
@@ -264,7 +286,11 @@ impl Connection {
         Ok(())
     }
 
-    async fn on_packet(&mut self, packet: EnginePacket, output: &mut Option<SessionOutput>) -> Result<(), &'static str> {
+    async fn on_packet(
+        &mut self,
+        packet: EnginePacket,
+        output: &mut Option<SessionOutput>,
+    ) -> Result<(), &'static str> {
         match packet {
             EnginePacket::Close => return Err("closed by the client"),
             EnginePacket::Pong(_) => self.pong_due = None,
@@ -286,7 +312,11 @@ impl Connection {
         Ok(())
     }
 
-    async fn on_socket_packet(&mut self, text: &str, output: &mut Option<SessionOutput>) -> Result<(), &'static str> {
+    async fn on_socket_packet(
+        &mut self,
+        text: &str,
+        output: &mut Option<SessionOutput>,
+    ) -> Result<(), &'static str> {
         let packet = SocketPacket::parse(text).map_err(|e| {
             tracing::debug!(sid = %self.sid, error = %e, "malformed socket.io packet");
             "malformed socket.io packet"
@@ -296,7 +326,11 @@ impl Connection {
         }
         if packet.nsp != "/" {
             if packet.kind == Kind::Connect {
-                self.queue.push_back(out::message(&format!("4{},{}", packet.nsp, serde_json::json!({"message": "Invalid namespace"}))));
+                self.queue.push_back(out::message(&format!(
+                    "4{},{}",
+                    packet.nsp,
+                    serde_json::json!({"message": "Invalid namespace"})
+                )));
             }
             return Ok(());
         }
@@ -309,7 +343,10 @@ impl Connection {
             }
             Kind::Event => self.on_event(packet.data, packet.id)?,
             Kind::BinaryEvent | Kind::BinaryAck if packet.attachments > 0 => {
-                self.partial = Some(Partial { packet, attachments: Vec::new() });
+                self.partial = Some(Partial {
+                    packet,
+                    attachments: Vec::new(),
+                });
             }
             Kind::BinaryEvent => self.on_event(packet.data, packet.id)?,
             // The server asks for no acknowledgements; a client never sends CONNECT_ERROR.
@@ -322,14 +359,17 @@ impl Connection {
     /// event carrying binary data is answered with `invalid`.
     fn on_binary(&mut self, done: Partial) -> Result<(), &'static str> {
         let mut data = done.packet.data.unwrap_or(Value::Null);
-        let filled = SocketPacket::fill_placeholders(&mut data, &done.attachments, &|_| Value::Null);
+        let filled =
+            SocketPacket::fill_placeholders(&mut data, &done.attachments, &|_| Value::Null);
         if done.packet.kind != Kind::BinaryEvent {
             return Ok(());
         }
         if filled.is_none() {
             return Err("a binary placeholder without its attachment");
         }
-        let Some(socket) = self.socket.as_ref() else { return Ok(()) };
+        let Some(socket) = self.socket.as_ref() else {
+            return Ok(());
+        };
         let msg = "binary attachments are not supported: upload files with POST /api/media and send their ids";
         if let Inbound::Answer(a) = socket.bridge.refuse(done.packet.id, "invalid", msg) {
             self.queue.push_back(a);
@@ -339,11 +379,15 @@ impl Connection {
 
     fn on_event(&mut self, data: Option<Value>, ack: Option<u64>) -> Result<(), &'static str> {
         // Events before CONNECT are ignored, as Socket.IO servers do.
-        let Some(socket) = self.socket.as_mut() else { return Ok(()) };
+        let Some(socket) = self.socket.as_mut() else {
+            return Ok(());
+        };
         match socket.bridge.inbound(data, ack) {
             Inbound::Frame(frame) => match socket.input.try_send(PipeIn::Text(frame)) {
                 Ok(()) => Ok(()),
-                Err(mpsc::error::TrySendError::Full(_)) => Err("too many frames waiting for the session"),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err("too many frames waiting for the session")
+                }
                 // The session is ending; its output will say why.
                 Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
             },
@@ -360,24 +404,35 @@ impl Connection {
             return; // already connected
         }
         if output.is_some() {
-            self.queue.push_back(socket_out::connect_error("unavailable: the previous socket is still closing, try again"));
+            self.queue.push_back(socket_out::connect_error(
+                "unavailable: the previous socket is still closing, try again",
+            ));
             return;
         }
-        let token = auth.as_ref().and_then(|a| a.get("token")).and_then(Value::as_str).filter(|t| !t.is_empty() && t.len() <= 256);
+        let token = auth
+            .as_ref()
+            .and_then(|a| a.get("token"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty() && t.len() <= 256);
         let Some(token) = token else {
-            self.queue.push_back(socket_out::connect_error("unauthorized: connect with auth {token}"));
+            self.queue.push_back(socket_out::connect_error(
+                "unauthorized: connect with auth {token}",
+            ));
             return;
         };
         let token_hash = hash_token(token);
         let user = match self.state.store.user_for_token(&token_hash).await {
             Ok(Some(user)) => user,
             Ok(None) => {
-                self.queue.push_back(socket_out::connect_error("unauthorized: invalid or expired token"));
+                self.queue.push_back(socket_out::connect_error(
+                    "unauthorized: invalid or expired token",
+                ));
                 return;
             }
             Err(e) => {
                 tracing::error!(sid = %self.sid, error = %e, "token lookup failed");
-                self.queue.push_back(socket_out::connect_error("unavailable: try again"));
+                self.queue
+                    .push_back(socket_out::connect_error("unavailable: try again"));
                 return;
             }
         };
@@ -392,15 +447,25 @@ impl Connection {
         let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         *output = Some(Box::pin(session::start_piped(session, frames)));
         let socket_sid = random_id();
-        self.socket = Some(Socket { input, bridge: Bridge::new(format!("sio:{socket_sid}:")) });
+        self.socket = Some(Socket {
+            input,
+            bridge: Bridge::new(format!("sio:{socket_sid}:")),
+        });
         self.queue.push_back(socket_out::connect(&socket_sid));
         tracing::debug!(sid = %self.sid, user = %user.id, "socket.io socket connected");
     }
 
-    fn on_output(&mut self, item: PipeOut, output: &mut Option<SessionOutput>) -> Result<(), &'static str> {
+    fn on_output(
+        &mut self,
+        item: PipeOut,
+        output: &mut Option<SessionOutput>,
+    ) -> Result<(), &'static str> {
         match item {
             PipeOut::Text(json) => {
-                let (Some(socket), Ok(json)) = (self.socket.as_mut(), std::str::from_utf8(&json)) else { return Ok(()) };
+                let (Some(socket), Ok(json)) = (self.socket.as_mut(), std::str::from_utf8(&json))
+                else {
+                    return Ok(());
+                };
                 if let Some(packet) = socket.bridge.outbound(json) {
                     self.queue.push_back(packet);
                 }

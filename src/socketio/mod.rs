@@ -27,10 +27,10 @@ use self::engine::{Cmd, Connection, Engines, PollAnswer, WsOut};
 use self::packet::EnginePacket;
 use crate::http::ws::origin_allowed;
 use crate::http::AppState;
-use actix_web::HttpMessage;
 use crate::websocket::conn::{InFrame, Reader, Writer};
 use crate::websocket::frame;
 use crate::websocket::upgrade::Upgrade;
+use actix_web::HttpMessage;
 
 /// Packets waiting to be written to one WebSocket.
 const WS_BUFFER: usize = 64;
@@ -54,7 +54,11 @@ impl EngineError {
             Self::Forbidden => (4, "Forbidden"),
             Self::UnsupportedVersion => (5, "Unsupported protocol version"),
         };
-        let mut res = if matches!(self, Self::Forbidden) { HttpResponse::Forbidden() } else { HttpResponse::BadRequest() };
+        let mut res = if matches!(self, Self::Forbidden) {
+            HttpResponse::Forbidden()
+        } else {
+            HttpResponse::BadRequest()
+        };
         res.json(json!({"code": code, "message": message}))
     }
 }
@@ -74,7 +78,11 @@ struct EngineQuery {
 }
 
 /// Every request to `/socket.io/`.
-async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     if !state.settings.socketio.enabled {
         return disabled();
     }
@@ -89,13 +97,17 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
             text(open)
         }
         (Some("polling"), &Method::GET, Some(sid)) => poll(&engines, sid).await,
-        (Some("polling"), &Method::POST, Some(sid)) => post(&engines, sid, payload, state.settings.socketio.max_payload).await,
+        (Some("polling"), &Method::POST, Some(sid)) => {
+            post(&engines, sid, payload, state.settings.socketio.max_payload).await
+        }
         (Some("polling"), _, _) => EngineError::BadRequest("bad handshake method").response(),
         // A WebSocket upgrade goes to `websocket_upgrade`; this one is not a handshake.
-        (Some("websocket"), &Method::GET, _) => match actix_http::ws::verify_handshake(req.head()) {
-            Err(e) => e.error_response(),
-            Ok(()) => EngineError::BadRequest("websocket upgrade expected").response(),
-        },
+        (Some("websocket"), &Method::GET, _) => {
+            match actix_http::ws::verify_handshake(req.head()) {
+                Err(e) => e.error_response(),
+                Ok(()) => EngineError::BadRequest("websocket upgrade expected").response(),
+            }
+        }
         _ => EngineError::UnknownTransport.response(),
     };
     with_cors(req.headers(), res)
@@ -103,12 +115,18 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
 
 /// The answer to every request while `socketio.enabled` is off.
 fn disabled() -> HttpResponse {
-    HttpResponse::NotFound().json(json!({"error": {"code": "not_found", "message": "socket.io is disabled"}}))
+    HttpResponse::NotFound()
+        .json(json!({"error": {"code": "not_found", "message": "socket.io is disabled"}}))
 }
 
 /// The checks every Engine.IO request passes: the query, the protocol version, the origin.
-fn checked_query(headers: &HeaderMap, query: &str, state: &AppState) -> Result<EngineQuery, EngineError> {
-    let q = web::Query::<EngineQuery>::from_query(query).map_err(|_| EngineError::BadRequest("bad query"))?;
+fn checked_query(
+    headers: &HeaderMap,
+    query: &str,
+    state: &AppState,
+) -> Result<EngineQuery, EngineError> {
+    let q = web::Query::<EngineQuery>::from_query(query)
+        .map_err(|_| EngineError::BadRequest("bad query"))?;
     if q.eio.as_deref() != Some("4") {
         return Err(EngineError::UnsupportedVersion);
     }
@@ -121,19 +139,27 @@ fn checked_query(headers: &HeaderMap, query: &str, state: &AppState) -> Result<E
 /// Browsers on an allowed origin may poll cross-origin with credentials.
 fn with_cors(headers: &HeaderMap, mut res: HttpResponse) -> HttpResponse {
     if let Some(origin) = headers.get(header::ORIGIN).cloned() {
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, header::HeaderValue::from_static("true"));
+        res.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header::HeaderValue::from_static("true"),
+        );
     }
     res
 }
 
 fn text(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=UTF-8").body(body)
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=UTF-8")
+        .body(body)
 }
 
 /// A long-polling GET: waits until packets are queued (a ping comes every `pingInterval`).
 async fn poll(engines: &Engines, sid: &str) -> HttpResponse {
-    let Some(conn) = engines.get(sid) else { return EngineError::UnknownSid.response() };
+    let Some(conn) = engines.get(sid) else {
+        return EngineError::UnknownSid.response();
+    };
     let (tx, rx) = oneshot::channel();
     if conn.send(Cmd::Poll(tx)).await.is_err() {
         return EngineError::UnknownSid.response();
@@ -147,17 +173,26 @@ async fn poll(engines: &Engines, sid: &str) -> HttpResponse {
 
 /// A long-polling POST: the client's packets, at most `max` bytes.
 async fn post(engines: &Engines, sid: &str, mut payload: web::Payload, max: usize) -> HttpResponse {
-    let Some(conn) = engines.get(sid) else { return EngineError::UnknownSid.response() };
+    let Some(conn) = engines.get(sid) else {
+        return EngineError::UnknownSid.response();
+    };
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else { return EngineError::BadRequest("body read failed").response() };
+        let Ok(chunk) = chunk else {
+            return EngineError::BadRequest("body read failed").response();
+        };
         if body.len() + chunk.len() > max {
-            let _ = conn.send(Cmd::Abort("payload larger than maxPayload")).await;
-            return HttpResponse::PayloadTooLarge().json(json!({"code": 3, "message": "payload larger than maxPayload"}));
+            let _ = conn
+                .send(Cmd::Abort("payload larger than maxPayload"))
+                .await;
+            return HttpResponse::PayloadTooLarge()
+                .json(json!({"code": 3, "message": "payload larger than maxPayload"}));
         }
         body.extend_from_slice(&chunk);
     }
-    let packets = std::str::from_utf8(&body).ok().map(EnginePacket::parse_payload);
+    let packets = std::str::from_utf8(&body)
+        .ok()
+        .map(EnginePacket::parse_payload);
     let Some(Ok(packets)) = packets else {
         let _ = conn.send(Cmd::Abort("malformed polling payload")).await;
         return EngineError::BadRequest("malformed payload").response();
@@ -192,12 +227,20 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
         None => None,
     };
     let max = state.settings.socketio.max_payload;
-    let Some((reader, writer)) = up.accept(max).await else { return };
+    let Some((reader, writer)) = up.accept(max).await else {
+        return;
+    };
     let id = engine::next_ws_id();
     let (out_tx, out_rx) = mpsc::channel(WS_BUFFER);
     let conn = match upgrading {
         Some(conn) => {
-            if conn.try_send(Cmd::WsOpen { ws: id, tx: out_tx.clone() }).is_err() {
+            if conn
+                .try_send(Cmd::WsOpen {
+                    ws: id,
+                    tx: out_tx.clone(),
+                })
+                .is_err()
+            {
                 let mut writer = writer;
                 let _ = writer.send(frame::close(1011, "session ID unknown")).await;
                 return;
@@ -213,7 +256,13 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
 }
 
 /// Reads WebSocket `id` and hands its packets to the connection.
-async fn read_ws(id: u64, mut reader: Reader, conn: mpsc::Sender<Cmd>, out: mpsc::Sender<WsOut>, mut writer_done: oneshot::Receiver<()>) {
+async fn read_ws(
+    id: u64,
+    mut reader: Reader,
+    conn: mpsc::Sender<Cmd>,
+    out: mpsc::Sender<WsOut>,
+    mut writer_done: oneshot::Receiver<()>,
+) {
     let close: Option<(u16, &str)> = loop {
         let next = tokio::select! {
             next = reader.next() => next,

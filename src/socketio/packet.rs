@@ -51,7 +51,9 @@ impl EnginePacket {
             '5' => Self::Upgrade,
             '6' => Self::Noop,
             'b' => Self::Binary(Bytes::from(
-                base64::engine::general_purpose::STANDARD.decode(rest).map_err(|_| PacketError::Base64)?,
+                base64::engine::general_purpose::STANDARD
+                    .decode(rest)
+                    .map_err(|_| PacketError::Base64)?,
             )),
             other => return Err(PacketError::EngineType(other)),
         })
@@ -66,7 +68,13 @@ impl EnginePacket {
 /// Engine.IO packets the server writes.
 pub mod out {
     /// The handshake: `0{"sid",...}`, with the transports this one can be upgraded to.
-    pub fn open(sid: &str, upgrades: &[&str], ping_interval_ms: u64, ping_timeout_ms: u64, max_payload: usize) -> String {
+    pub fn open(
+        sid: &str,
+        upgrades: &[&str],
+        ping_interval_ms: u64,
+        ping_timeout_ms: u64,
+        max_payload: usize,
+    ) -> String {
         let body = serde_json::json!({
             "sid": sid,
             "upgrades": upgrades,
@@ -131,8 +139,12 @@ impl SocketPacket {
         let mut rest = chars.as_str();
         let mut attachments = 0;
         if matches!(kind, Kind::BinaryEvent | Kind::BinaryAck) {
-            let (count, after) = rest.split_once('-').ok_or(PacketError::Malformed("binary packet without an attachment count"))?;
-            attachments = count.parse().map_err(|_| PacketError::Malformed("bad attachment count"))?;
+            let (count, after) = rest.split_once('-').ok_or(PacketError::Malformed(
+                "binary packet without an attachment count",
+            ))?;
+            attachments = count
+                .parse()
+                .map_err(|_| PacketError::Malformed("bad attachment count"))?;
             if attachments > MAX_ATTACHMENTS {
                 return Err(PacketError::Malformed("too many binary attachments"));
             }
@@ -148,24 +160,46 @@ impl SocketPacket {
         let id = match digits {
             0 => None,
             n if n > 15 => return Err(PacketError::Malformed("acknowledgement id too long")),
-            n => Some(rest[..n].parse().map_err(|_| PacketError::Malformed("bad acknowledgement id"))?),
+            n => Some(
+                rest[..n]
+                    .parse()
+                    .map_err(|_| PacketError::Malformed("bad acknowledgement id"))?,
+            ),
         };
         rest = &rest[digits..];
-        let data = if rest.is_empty() { None } else { Some(serde_json::from_str(rest)?) };
-        Ok(Self { kind, nsp, id, data, attachments })
+        let data = if rest.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str(rest)?)
+        };
+        Ok(Self {
+            kind,
+            nsp,
+            id,
+            data,
+            attachments,
+        })
     }
 
     /// Puts binary attachments where the packet's placeholders
     /// (`{"_placeholder":true,"num":N}`) are; `None` if a placeholder has no attachment.
-    pub fn fill_placeholders(value: &mut Value, attachments: &[Bytes], replace: &impl Fn(&Bytes) -> Value) -> Option<()> {
+    pub fn fill_placeholders(
+        value: &mut Value,
+        attachments: &[Bytes],
+        replace: &impl Fn(&Bytes) -> Value,
+    ) -> Option<()> {
         match value {
-            Value::Array(items) => items.iter_mut().try_for_each(|v| Self::fill_placeholders(v, attachments, replace)),
+            Value::Array(items) => items
+                .iter_mut()
+                .try_for_each(|v| Self::fill_placeholders(v, attachments, replace)),
             Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
                 let n = map.get("num")?.as_u64()? as usize;
                 *value = replace(attachments.get(n)?);
                 Some(())
             }
-            Value::Object(map) => map.values_mut().try_for_each(|v| Self::fill_placeholders(v, attachments, replace)),
+            Value::Object(map) => map
+                .values_mut()
+                .try_for_each(|v| Self::fill_placeholders(v, attachments, replace)),
             _ => Some(()),
         }
     }
@@ -212,7 +246,10 @@ mod tests {
         let p = SocketPacket::parse(r#"0/admin,{"token":"t"}"#).unwrap();
         assert_eq!((p.kind, p.nsp.as_str()), (Kind::Connect, "/admin"));
         let p = SocketPacket::parse(r#"51-3["send",{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!((p.kind, p.attachments, p.id), (Kind::BinaryEvent, 1, Some(3)));
+        assert_eq!(
+            (p.kind, p.attachments, p.id),
+            (Kind::BinaryEvent, 1, Some(3))
+        );
         assert!(SocketPacket::parse("9").is_err());
         assert!(SocketPacket::parse("2[oops").is_err());
         assert!(SocketPacket::parse("599-[]").is_err());

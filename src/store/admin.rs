@@ -2,8 +2,9 @@
 
 use entities::{room, room_member, user};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, Func},
+    ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 
@@ -60,14 +61,20 @@ pub struct AdminMember {
 impl Store {
     /// Accounts (deleted ones left out) whose username or display name starts with `q`, with
     /// their admin and ban state.
-    pub async fn admin_search_users(&self, q: &str, limit: u64) -> Result<Vec<AdminUser>, StoreError> {
+    pub async fn admin_search_users(
+        &self,
+        q: &str,
+        limit: u64,
+    ) -> Result<Vec<AdminUser>, StoreError> {
         let pattern = format!("{}%", q.trim().to_lowercase().replace(['%', '_'], ""));
         let rows = user::Entity::find()
             .filter(user::Column::DeletedAt.is_null())
             .filter(
                 Condition::any()
                     .add(user::Column::Username.like(pattern.clone()))
-                    .add(Expr::expr(Func::lower(Expr::col(user::Column::DisplayName))).like(pattern)),
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(user::Column::DisplayName))).like(pattern),
+                    ),
             )
             .order_by_asc(user::Column::Username)
             .limit(limit)
@@ -123,7 +130,8 @@ impl Store {
                 "members",
             );
         if !q.trim().is_empty() {
-            query = query.filter(Expr::expr(Func::lower(Expr::col(room::Column::Name))).like(pattern));
+            query =
+                query.filter(Expr::expr(Func::lower(Expr::col(room::Column::Name))).like(pattern));
         }
         Ok(query
             .order_by_desc(room::Column::LastSeq)
@@ -135,8 +143,15 @@ impl Store {
     }
 
     /// The members of a room with their roles; `None` if there is no such room.
-    pub async fn admin_room_members(&self, room_id: &RoomId) -> Result<Option<Vec<AdminMember>>, StoreError> {
-        if room::Entity::find_by_id(room_id.0.clone()).one(&self.db).await?.is_none() {
+    pub async fn admin_room_members(
+        &self,
+        room_id: &RoomId,
+    ) -> Result<Option<Vec<AdminMember>>, StoreError> {
+        if room::Entity::find_by_id(room_id.0.clone())
+            .one(&self.db)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         let members = room_member::Entity::find()
@@ -149,7 +164,12 @@ impl Store {
             .into_iter()
             .filter_map(|m| {
                 let u = users.iter().find(|u| u.id == m.user_id)?;
-                Some(AdminMember { id: u.id.clone(), username: u.username.clone(), display_name: u.display_name.clone(), role: m.role })
+                Some(AdminMember {
+                    id: u.id.clone(),
+                    username: u.username.clone(),
+                    display_name: u.display_name.clone(),
+                    role: m.role,
+                })
             })
             .collect();
         Ok(Some(out))

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashSet};
 use entities::{message, message_edit, room, room_member};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    Statement, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, Set, Statement, TransactionTrait, Value,
 };
 
 use super::rooms::add_member;
@@ -42,7 +42,8 @@ impl Store {
             // Take SQLite's write lock first (waiting for it if needed): a transaction whose
             // first statement reads would fail with SQLITE_BUSY, without waiting, if another
             // connection wrote after that read.
-            txn.execute_unprepared("UPDATE rooms SET last_seq = last_seq WHERE 1 = 0").await?;
+            txn.execute_unprepared("UPDATE rooms SET last_seq = last_seq WHERE 1 = 0")
+                .await?;
         }
         let msgs: Vec<&NewMessage> = ops
             .iter()
@@ -57,40 +58,66 @@ impl Store {
             match op {
                 WriteOp::Message(_) => {}
                 WriteOp::Read { room, user, seq } => marks.raise(Mark::Read, room, user, *seq),
-                WriteOp::Delivered { room, user, seq } => marks.raise(Mark::Delivered, room, user, *seq),
+                WriteOp::Delivered { room, user, seq } => {
+                    marks.raise(Mark::Delivered, room, user, *seq)
+                }
                 other => {
                     if other.is_control() {
-                        marks.apply(&txn, backend).await.map_err(StoreError::classify)?;
+                        marks
+                            .apply(&txn, backend)
+                            .await
+                            .map_err(StoreError::classify)?;
                     }
                     apply_one(&txn, other).await.map_err(StoreError::classify)?;
                 }
             }
         }
-        marks.apply(&txn, backend).await.map_err(StoreError::classify)?;
-        raise_last_seqs(&txn, backend, &msgs).await.map_err(StoreError::classify)?;
+        marks
+            .apply(&txn, backend)
+            .await
+            .map_err(StoreError::classify)?;
+        raise_last_seqs(&txn, backend, &msgs)
+            .await
+            .map_err(StoreError::classify)?;
         txn.commit().await.map_err(StoreError::classify)?;
         Ok(())
     }
 }
 
 /// Inserts the messages not stored yet (see the module doc).
-async fn insert_messages(db: &impl ConnectionTrait, backend: DbBackend, msgs: &[&NewMessage]) -> Result<(), StoreError> {
+async fn insert_messages(
+    db: &impl ConnectionTrait,
+    backend: DbBackend,
+    msgs: &[&NewMessage],
+) -> Result<(), StoreError> {
     for chunk in msgs.chunks(CHUNK) {
         let rows = chunk.iter().map(|m| m.row());
         match backend {
             // `ON CONFLICT (id)` skips only a message stored under the same id; any other unique
             // key still fails the statement.
             DbBackend::Sqlite => {
-                let skip_same_id = OnConflict::column(message::Column::Id).do_nothing().to_owned();
-                message::Entity::insert_many(rows).on_conflict(skip_same_id).exec_without_returning(db).await.map_err(StoreError::classify)?;
+                let skip_same_id = OnConflict::column(message::Column::Id)
+                    .do_nothing()
+                    .to_owned();
+                message::Entity::insert_many(rows)
+                    .on_conflict(skip_same_id)
+                    .exec_without_returning(db)
+                    .await
+                    .map_err(StoreError::classify)?;
             }
             // MySQL's `ON DUPLICATE KEY` fires on any unique key, so a message skipped for
             // another key than its id would vanish: count that every id is stored afterwards.
             _ => {
                 // `id = id`: the clashing row stays exactly as it was (`id = VALUES(id)` would
                 // rename a row that clashes on another key).
-                let keep = OnConflict::column(message::Column::Id).value(message::Column::Id, Expr::col(message::Column::Id)).to_owned();
-                message::Entity::insert_many(rows).on_conflict(keep).exec_without_returning(db).await.map_err(StoreError::classify)?;
+                let keep = OnConflict::column(message::Column::Id)
+                    .value(message::Column::Id, Expr::col(message::Column::Id))
+                    .to_owned();
+                message::Entity::insert_many(rows)
+                    .on_conflict(keep)
+                    .exec_without_returning(db)
+                    .await
+                    .map_err(StoreError::classify)?;
                 let ids: HashSet<&str> = chunk.iter().map(|m| m.id.as_str()).collect();
                 let stored = message::Entity::find()
                     .filter(message::Column::Id.is_in(ids.iter().copied()))
@@ -111,13 +138,20 @@ async fn insert_messages(db: &impl ConnectionTrait, backend: DbBackend, msgs: &[
 }
 
 /// Raises each room's `last_seq` to its highest seq in the batch (never lowers it).
-async fn raise_last_seqs(db: &impl ConnectionTrait, backend: DbBackend, msgs: &[&NewMessage]) -> Result<(), DbErr> {
+async fn raise_last_seqs(
+    db: &impl ConnectionTrait,
+    backend: DbBackend,
+    msgs: &[&NewMessage],
+) -> Result<(), DbErr> {
     let mut top: BTreeMap<&RoomId, i64> = BTreeMap::new();
     for m in msgs {
         let e = top.entry(&m.room).or_insert(0);
         *e = (*e).max(m.seq);
     }
-    let rows: Vec<(Vec<String>, i64)> = top.into_iter().map(|(r, s)| (vec![r.0.clone()], s)).collect();
+    let rows: Vec<(Vec<String>, i64)> = top
+        .into_iter()
+        .map(|(r, s)| (vec![r.0.clone()], s))
+        .collect();
     raise_many(db, backend, "rooms", &["id"], "last_seq", &rows).await
 }
 
@@ -143,16 +177,31 @@ struct Marks(BTreeMap<(Mark, RoomId, UserId), i64>);
 
 impl Marks {
     fn raise(&mut self, mark: Mark, room: &RoomId, user: &UserId, seq: i64) {
-        let e = self.0.entry((mark, room.clone(), user.clone())).or_insert(seq);
+        let e = self
+            .0
+            .entry((mark, room.clone(), user.clone()))
+            .or_insert(seq);
         *e = (*e).max(seq);
     }
 
     /// Applies and forgets the marks: one statement (per chunk) per kind.
     async fn apply(&mut self, db: &impl ConnectionTrait, backend: DbBackend) -> Result<(), DbErr> {
         for mark in [Mark::Read, Mark::Delivered] {
-            let rows: Vec<(Vec<String>, i64)> =
-                self.0.iter().filter(|((m, _, _), _)| *m == mark).map(|((_, r, u), s)| (vec![r.0.clone(), u.0.clone()], *s)).collect();
-            raise_many(db, backend, "room_members", &["room_id", "user_id"], mark.column(), &rows).await?;
+            let rows: Vec<(Vec<String>, i64)> = self
+                .0
+                .iter()
+                .filter(|((m, _, _), _)| *m == mark)
+                .map(|((_, r, u), s)| (vec![r.0.clone(), u.0.clone()], *s))
+                .collect();
+            raise_many(
+                db,
+                backend,
+                "room_members",
+                &["room_id", "user_id"],
+                mark.column(),
+                &rows,
+            )
+            .await?;
         }
         self.0.clear();
         Ok(())
@@ -170,7 +219,12 @@ async fn raise_many(
     rows: &[(Vec<String>, i64)],
 ) -> Result<(), DbErr> {
     for chunk in rows.chunks(CHUNK) {
-        let one = keys.iter().map(|k| format!("? AS {k}")).chain(std::iter::once("? AS s".to_owned())).collect::<Vec<_>>().join(", ");
+        let one = keys
+            .iter()
+            .map(|k| format!("? AS {k}"))
+            .chain(std::iter::once("? AS s".to_owned()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let more = vec!["?"; keys.len() + 1].join(", ");
         let mut values_sql = format!("SELECT {one}");
         for _ in 1..chunk.len() {
@@ -178,11 +232,19 @@ async fn raise_many(
         }
         let sql = match backend {
             DbBackend::Sqlite => {
-                let on = keys.iter().map(|k| format!("{table}.{k} = v.{k}")).collect::<Vec<_>>().join(" AND ");
+                let on = keys
+                    .iter()
+                    .map(|k| format!("{table}.{k} = v.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
                 format!("UPDATE {table} SET {col} = MAX({col}, v.s) FROM ({values_sql}) AS v WHERE {on}")
             }
             _ => {
-                let on = keys.iter().map(|k| format!("t.{k} = v.{k}")).collect::<Vec<_>>().join(" AND ");
+                let on = keys
+                    .iter()
+                    .map(|k| format!("t.{k} = v.{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
                 format!("UPDATE {table} t JOIN ({values_sql}) v ON {on} SET t.{col} = GREATEST(t.{col}, v.s)")
             }
         };
@@ -191,7 +253,8 @@ async fn raise_many(
             values.extend(key.iter().map(|k| Value::from(k.clone())));
             values.push(Value::from(*seq));
         }
-        db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
+        db.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     Ok(())
 }
@@ -200,9 +263,16 @@ async fn raise_many(
 async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr> {
     match op {
         WriteOp::Message(_) | WriteOp::Read { .. } | WriteOp::Delivered { .. } => Ok(()),
-        WriteOp::MemberAdded { room, user, role, at } => add_member(db, room, user, *role, *at).await,
+        WriteOp::MemberAdded {
+            room,
+            user,
+            role,
+            at,
+        } => add_member(db, room, user, *role, *at).await,
         WriteOp::MemberRemoved { room, user } => {
-            room_member::Entity::delete_by_id((room.0.clone(), user.0.clone())).exec(db).await?;
+            room_member::Entity::delete_by_id((room.0.clone(), user.0.clone()))
+                .exec(db)
+                .await?;
             Ok(())
         }
         WriteOp::RoleChanged { room, user, role } => {
@@ -228,7 +298,9 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
             Ok(())
         }
         WriteOp::Edit { id, body, at, .. } => {
-            let Some(m) = message::Entity::find_by_id(id.0.clone()).one(db).await? else { return Ok(()) };
+            let Some(m) = message::Entity::find_by_id(id.0.clone()).one(db).await? else {
+                return Ok(());
+            };
             // Replayed: this edit (or a later one) is already applied.
             if m.deleted || m.edited_at.is_some_and(|e| e >= *at) {
                 return Ok(());
@@ -257,12 +329,18 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
         WriteOp::Delete { id, .. } => {
             message::Entity::update_many()
                 .col_expr(message::Column::Body, Expr::value(String::new()))
-                .col_expr(message::Column::Attachments, Expr::value(Option::<String>::None))
+                .col_expr(
+                    message::Column::Attachments,
+                    Expr::value(Option::<String>::None),
+                )
                 .col_expr(message::Column::Deleted, Expr::value(true))
                 .filter(message::Column::Id.eq(id.0.clone()))
                 .exec(db)
                 .await?;
-            message_edit::Entity::delete_many().filter(message_edit::Column::MessageId.eq(id.0.clone())).exec(db).await?;
+            message_edit::Entity::delete_many()
+                .filter(message_edit::Column::MessageId.eq(id.0.clone()))
+                .exec(db)
+                .await?;
             Ok(())
         }
     }

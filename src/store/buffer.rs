@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 
 use deadpool_redis::{Pool, Runtime};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncConnectionConfig, Value};
 
 use super::writes::{NewMessage, WriteOp};
@@ -52,7 +52,10 @@ impl LocalConn {
         if let Err(e) = &res {
             if e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_timeout() {
                 let (serial, slot) = (self.serial, self.slot);
-                LOCAL_CONNS.with(|l| l.borrow_mut().retain(|(s, k, _)| (*s, *k) != (serial, slot)));
+                LOCAL_CONNS.with(|l| {
+                    l.borrow_mut()
+                        .retain(|(s, k, _)| (*s, *k) != (serial, slot))
+                });
             }
         }
         res
@@ -67,7 +70,12 @@ impl redis::aio::ConnectionLike for LocalConn {
         })
     }
 
-    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a redis::Pipeline, offset: usize, count: usize) -> redis::RedisFuture<'a, Vec<Value>> {
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
             let res = self.conn.req_packed_commands(pipeline, offset, count).await;
             self.check(res)
@@ -236,7 +244,9 @@ pub struct RedisBuffer {
 
 impl std::fmt::Debug for RedisBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisBuffer").field("prefix", &self.prefix).finish()
+        f.debug_struct("RedisBuffer")
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
@@ -247,14 +257,21 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, BufferError> {
 impl RedisBuffer {
     /// Connects, checks that Redis will not evict or silently lose acked writes (unless
     /// `allow_unsafe`), and creates the consumer group.
-    pub async fn connect(url: &str, prefix: &str, cid_ttl_secs: u64, allow_unsafe: bool) -> Result<Self, BufferError> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        cid_ttl_secs: u64,
+        allow_unsafe: bool,
+    ) -> Result<Self, BufferError> {
         let mut cfg = deadpool_redis::Config::from_url(url);
         let mut pool_cfg = deadpool_redis::PoolConfig::new(32);
         pool_cfg.timeouts.wait = Some(std::time::Duration::from_secs(5));
         pool_cfg.timeouts.create = Some(std::time::Duration::from_secs(3));
         pool_cfg.timeouts.recycle = Some(std::time::Duration::from_secs(2));
         cfg.pool = Some(pool_cfg);
-        let pool = cfg.create_pool(Some(Runtime::Tokio1)).map_err(|e| BufferError::Config(e.to_string()))?;
+        let pool = cfg
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| BufferError::Config(e.to_string()))?;
         let client = redis::Client::open(url)?;
         let buf = Self {
             pool,
@@ -287,30 +304,49 @@ impl RedisBuffer {
             n.set(k.wrapping_add(1));
             k % CONNS_PER_THREAD
         });
-        let found = LOCAL_CONNS.with(|l| l.borrow().iter().find(|(s, k, _)| (*s, *k) == (self.serial, slot)).map(|(_, _, c)| c.clone()));
+        let found = LOCAL_CONNS.with(|l| {
+            l.borrow()
+                .iter()
+                .find(|(s, k, _)| (*s, *k) == (self.serial, slot))
+                .map(|(_, _, c)| c.clone())
+        });
         let conn = match found {
             Some(c) => c,
             None => {
                 let cfg = AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(std::time::Duration::from_secs(3)))
                     .set_response_timeout(Some(std::time::Duration::from_secs(5)));
-                let c = self.client.get_multiplexed_async_connection_with_config(&cfg).await?;
+                let c = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&cfg)
+                    .await?;
                 LOCAL_CONNS.with(|l| l.borrow_mut().push((self.serial, slot, c.clone())));
                 c
             }
         };
-        Ok(LocalConn { conn, serial: self.serial, slot })
+        Ok(LocalConn {
+            conn,
+            serial: self.serial,
+            slot,
+        })
     }
 
     /// Runs an append script on this thread's connection.
-    async fn invoke<T: redis::FromRedisValue>(&self, inv: &redis::ScriptInvocation<'_>) -> Result<T, BufferError> {
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, BufferError> {
         let mut c = self.local().await?;
         Ok(inv.invoke_async(&mut c).await?)
     }
 
     async fn config_get(&self, key: &str) -> Result<String, BufferError> {
         let mut c = self.conn().await?;
-        let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(key).query_async(&mut c).await?;
+        let v: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(key)
+            .query_async(&mut c)
+            .await?;
         Ok(v.get(1).cloned().unwrap_or_default())
     }
 
@@ -322,14 +358,19 @@ impl RedisBuffer {
             (Ok(p), Ok(a), Ok(f)) => {
                 let mut v = Vec::new();
                 if p != "noeviction" {
-                    v.push(format!("maxmemory-policy is {p}: Redis may evict buffered writes (set noeviction)"));
+                    v.push(format!(
+                        "maxmemory-policy is {p}: Redis may evict buffered writes (set noeviction)"
+                    ));
                 }
                 if a != "yes" || f != "always" {
                     v.push(format!("appendonly={a} appendfsync={f}: acked writes could be lost (set appendonly yes, appendfsync always)"));
                 }
                 v
             }
-            _ => vec!["CONFIG GET is not allowed, so eviction and persistence settings cannot be checked".into()],
+            _ => vec![
+                "CONFIG GET is not allowed, so eviction and persistence settings cannot be checked"
+                    .into(),
+            ],
         };
         if problems.is_empty() {
             return Ok(());
@@ -340,13 +381,22 @@ impl RedisBuffer {
             }
             return Ok(());
         }
-        Err(BufferError::Config(format!("refusing to start: {}", problems.join("; "))))
+        Err(BufferError::Config(format!(
+            "refusing to start: {}",
+            problems.join("; ")
+        )))
     }
 
     async fn create_group(&self) -> Result<(), BufferError> {
         let mut c = self.conn().await?;
-        let res: redis::RedisResult<()> =
-            redis::cmd("XGROUP").arg("CREATE").arg(self.stream()).arg(GROUP).arg("0").arg("MKSTREAM").query_async(&mut c).await;
+        let res: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.stream())
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut c)
+            .await;
         match res {
             Ok(()) => Ok(()),
             Err(e) if e.to_string().contains("BUSYGROUP") => Ok(()),
@@ -389,7 +439,10 @@ impl RedisBuffer {
         let msgs = messages_of(ops);
         let overlays = overlays_of(ops);
         let mut inv = self.append.key(self.stream());
-        inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs).arg(overlays.len());
+        inv.arg(payload)
+            .arg(msgs.len())
+            .arg(self.cid_ttl_secs)
+            .arg(overlays.len());
         for m in &msgs {
             let cid_value = format!("{}|{}|{}", m.id, m.seq, m.ts);
             inv.arg(self.unsynced_key(&m.room))
@@ -402,7 +455,9 @@ impl RedisBuffer {
                 .arg(format!("{}|{}", m.room, m.sender));
         }
         for (room, id, overlay) in &overlays {
-            inv.arg(self.overlay_key(room)).arg(id.as_str()).arg(encode(overlay)?);
+            inv.arg(self.overlay_key(room))
+                .arg(id.as_str())
+                .arg(encode(overlay)?);
         }
         let (status, detail): (String, String) = self.invoke(&inv).await?;
         if status == "conflict" {
@@ -415,16 +470,30 @@ impl RedisBuffer {
     /// `APPEND_CLUSTER`) and publishes `fanout` on `channel` headed by the seqs, in the same atomic
     /// step. `bases` holds, per message, the room's highest seq known to the store (the counter's
     /// start when Redis has none). Returns where each message went, in order.
-    pub async fn append_cluster(&self, ops: &[WriteOp], bases: &[i64], channel: &str, fanout: &[u8]) -> Result<Vec<Placed>, BufferError> {
+    pub async fn append_cluster(
+        &self,
+        ops: &[WriteOp],
+        bases: &[i64],
+        channel: &str,
+        fanout: &[u8],
+    ) -> Result<Vec<Placed>, BufferError> {
         let payload = encode(&ops)?;
         let msgs = messages_of(ops);
         if msgs.len() != bases.len() {
-            return Err(BufferError::Codec("one base seq per message expected".into()));
+            return Err(BufferError::Codec(
+                "one base seq per message expected".into(),
+            ));
         }
         let overlays = overlays_of(ops);
         let others = ops.len() - msgs.len();
         let mut inv = self.append_cluster.key(self.stream());
-        inv.arg(payload).arg(msgs.len()).arg(self.cid_ttl_secs).arg(overlays.len()).arg(others).arg(channel).arg(fanout);
+        inv.arg(payload)
+            .arg(msgs.len())
+            .arg(self.cid_ttl_secs)
+            .arg(overlays.len())
+            .arg(others)
+            .arg(channel)
+            .arg(fanout);
         for (m, base) in msgs.iter().zip(bases) {
             inv.arg(self.unsynced_key(&m.room))
                 .arg(self.seq_key(&m.room))
@@ -437,23 +506,38 @@ impl RedisBuffer {
                 .arg(format!("{}|{}", m.room, m.sender));
         }
         for (room, id, overlay) in &overlays {
-            inv.arg(self.overlay_key(room)).arg(id.as_str()).arg(encode(overlay)?);
+            inv.arg(self.overlay_key(room))
+                .arg(id.as_str())
+                .arg(encode(overlay)?);
         }
         let out: Vec<String> = self.invoke(&inv).await?;
-        out.iter().skip(1).map(|r| parse_placed(r).ok_or_else(|| BufferError::Codec(format!("unexpected append answer {r}")))).collect()
+        out.iter()
+            .skip(1)
+            .map(|r| {
+                parse_placed(r)
+                    .ok_or_else(|| BufferError::Codec(format!("unexpected append answer {r}")))
+            })
+            .collect()
     }
 
     /// Publishes `payload` on `channel` (cluster fan-out of what is not appended to the stream).
     pub async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), BufferError> {
         let mut c = self.local().await?;
-        redis::cmd("PUBLISH").arg(channel).arg(payload).query_async::<i64>(&mut c).await?;
+        redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async::<i64>(&mut c)
+            .await?;
         Ok(())
     }
 
     /// The room's highest buffered seq (0 if none).
     pub async fn room_seq(&self, room: &RoomId) -> Result<i64, BufferError> {
         let mut c = self.local().await?;
-        let v: Option<i64> = redis::cmd("GET").arg(self.seq_key(room)).query_async(&mut c).await?;
+        let v: Option<i64> = redis::cmd("GET")
+            .arg(self.seq_key(room))
+            .query_async(&mut c)
+            .await?;
         Ok(v.unwrap_or(0))
     }
 
@@ -474,19 +558,36 @@ impl RedisBuffer {
     /// Room and author of a buffered message (remembered as long as client ids).
     pub async fn locate(&self, id: &MessageId) -> Result<Option<(RoomId, UserId)>, BufferError> {
         let mut c = self.local().await?;
-        let v: Option<String> = redis::cmd("GET").arg(self.msg_key(id)).query_async(&mut c).await?;
-        Ok(v.and_then(|v| v.split_once('|').map(|(r, u)| (RoomId(r.to_owned()), UserId(u.to_owned())))))
+        let v: Option<String> = redis::cmd("GET")
+            .arg(self.msg_key(id))
+            .query_async(&mut c)
+            .await?;
+        Ok(v.and_then(|v| {
+            v.split_once('|')
+                .map(|(r, u)| (RoomId(r.to_owned()), UserId(u.to_owned())))
+        }))
     }
 
     /// Buffered edits and deletes of a room's messages, by message id.
     pub async fn overlays(&self, room: &RoomId) -> Result<HashMap<String, Overlay>, BufferError> {
         let mut c = self.local().await?;
-        let raw: HashMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(self.overlay_key(room)).query_async(&mut c).await?;
-        Ok(raw.into_iter().filter_map(|(k, v)| rmp_serde::from_slice(&v).ok().map(|o| (k, o))).collect())
+        let raw: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.overlay_key(room))
+            .query_async(&mut c)
+            .await?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(k, v)| rmp_serde::from_slice(&v).ok().map(|o| (k, o)))
+            .collect())
     }
 
     /// Buffered (not yet synced) messages of a room with `lo < seq < hi`, in seq order.
-    pub async fn unsynced(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, BufferError> {
+    pub async fn unsynced(
+        &self,
+        room: &RoomId,
+        lo: i64,
+        hi: Option<i64>,
+    ) -> Result<Vec<NewMessage>, BufferError> {
         let mut c = self.local().await?;
         let max = hi.map(|h| format!("({h}")).unwrap_or_else(|| "+inf".into());
         let raw: Vec<(Vec<u8>, i64)> = redis::cmd("ZRANGEBYSCORE")
@@ -500,7 +601,8 @@ impl RedisBuffer {
         // allocated its seq).
         raw.iter()
             .map(|(b, seq)| {
-                let mut m = rmp_serde::from_slice::<NewMessage>(b).map_err(|e| BufferError::Codec(e.to_string()))?;
+                let mut m = rmp_serde::from_slice::<NewMessage>(b)
+                    .map_err(|e| BufferError::Codec(e.to_string()))?;
                 m.seq = *seq;
                 Ok(m)
             })
@@ -508,7 +610,11 @@ impl RedisBuffer {
     }
 
     /// Acks remembered for these (sender, client id) pairs.
-    pub async fn acks_by_client_ids(&self, room: &RoomId, keys: &[(UserId, String)]) -> Result<Vec<(UserId, String, CidAck)>, BufferError> {
+    pub async fn acks_by_client_ids(
+        &self,
+        room: &RoomId,
+        keys: &[(UserId, String)],
+    ) -> Result<Vec<(UserId, String, CidAck)>, BufferError> {
         if keys.is_empty() {
             return Ok(vec![]);
         }
@@ -536,15 +642,26 @@ impl RedisBuffer {
     /// first (after a restart or a failed round), then entries idle longer than `claim_idle_ms`
     /// in other consumers (dead nodes), then new ones; with `Look::New`, only new ones (one round
     /// trip).
-    pub async fn read(&self, consumer: &str, count: usize, claim_idle_ms: u64, look: Look) -> Result<Vec<Entry>, BufferError> {
+    pub async fn read(
+        &self,
+        consumer: &str,
+        count: usize,
+        claim_idle_ms: u64,
+        look: Look,
+    ) -> Result<Vec<Entry>, BufferError> {
         let mut c = self.local().await?;
         if look == Look::New {
             return self.read_new(&mut c, consumer, count).await;
         }
         let own: StreamReadReply = redis::cmd("XREADGROUP")
-            .arg("GROUP").arg(GROUP).arg(consumer)
-            .arg("COUNT").arg(count)
-            .arg("STREAMS").arg(self.stream()).arg("0")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(self.stream())
+            .arg("0")
             .query_async(&mut c)
             .await?;
         let own = flatten(own);
@@ -552,55 +669,118 @@ impl RedisBuffer {
             return Ok(own.into_iter().map(|e| to_entry(e, 2)).collect());
         }
         let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(self.stream()).arg(GROUP).arg(consumer).arg(claim_idle_ms).arg("0-0")
-            .arg("COUNT").arg(count)
+            .arg(self.stream())
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(claim_idle_ms)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
             .query_async(&mut c)
             .await?;
         if !claimed.claimed.is_empty() {
-            tracing::warn!(entries = claimed.claimed.len(), "claimed write-buffer entries from a dead consumer");
-            return Ok(claimed.claimed.into_iter().map(|e| to_entry(e, 2)).collect());
+            tracing::warn!(
+                entries = claimed.claimed.len(),
+                "claimed write-buffer entries from a dead consumer"
+            );
+            return Ok(claimed
+                .claimed
+                .into_iter()
+                .map(|e| to_entry(e, 2))
+                .collect());
         }
         self.read_new(&mut c, consumer, count).await
     }
 
-    async fn read_new(&self, c: &mut LocalConn, consumer: &str, count: usize) -> Result<Vec<Entry>, BufferError> {
+    async fn read_new(
+        &self,
+        c: &mut LocalConn,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<Entry>, BufferError> {
         let fresh: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-            .arg("GROUP").arg(GROUP).arg(consumer)
-            .arg("COUNT").arg(count)
-            .arg("STREAMS").arg(self.stream()).arg(">")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(self.stream())
+            .arg(">")
             .query_async(c)
             .await?;
-        Ok(fresh.map(flatten).unwrap_or_default().into_iter().map(|e| to_entry(e, 1)).collect())
+        Ok(fresh
+            .map(flatten)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| to_entry(e, 1))
+            .collect())
     }
 
     /// After the SQL commit: acks and deletes the entries and drops their unsynced copies and
     /// edit overlays.
-    pub async fn finish(&self, ids: &[String], synced: &[(RoomId, i64)], overlays: Vec<(RoomId, MessageId, Overlay)>) -> Result<(), BufferError> {
+    pub async fn finish(
+        &self,
+        ids: &[String],
+        synced: &[(RoomId, i64)],
+        overlays: Vec<(RoomId, MessageId, Overlay)>,
+    ) -> Result<(), BufferError> {
         if ids.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.cmd("XACK").arg(self.stream()).arg(GROUP).arg(ids).ignore();
+        pipe.cmd("XACK")
+            .arg(self.stream())
+            .arg(GROUP)
+            .arg(ids)
+            .ignore();
         pipe.cmd("XDEL").arg(self.stream()).arg(ids).ignore();
         for (room, seq) in synced {
-            pipe.cmd("ZREMRANGEBYSCORE").arg(self.unsynced_key(room)).arg(*seq).arg(*seq).ignore();
+            pipe.cmd("ZREMRANGEBYSCORE")
+                .arg(self.unsynced_key(room))
+                .arg(*seq)
+                .arg(*seq)
+                .ignore();
         }
         let mut c = self.local().await?;
         pipe.query_async::<()>(&mut c).await?;
         for (room, id, overlay) in overlays {
             let script = redis::Script::new(DROP_OVERLAY);
-            let _: i64 = script.key(self.overlay_key(&room)).arg(id.as_str()).arg(encode(&overlay)?).invoke_async(&mut c).await?;
+            let _: i64 = script
+                .key(self.overlay_key(&room))
+                .arg(id.as_str())
+                .arg(encode(&overlay)?)
+                .invoke_async(&mut c)
+                .await?;
         }
         Ok(())
     }
 
     /// Moves an entry that keeps failing to the dead-letter stream, with the error.
-    pub async fn dead_letter(&self, entry_id: &str, payload: &[u8], error: &str) -> Result<(), BufferError> {
+    pub async fn dead_letter(
+        &self,
+        entry_id: &str,
+        payload: &[u8],
+        error: &str,
+    ) -> Result<(), BufferError> {
         let mut pipe = redis::pipe();
         pipe.atomic();
-        pipe.cmd("XADD").arg(self.dead_letters()).arg("*").arg("entry").arg(entry_id).arg("ops").arg(payload).arg("error").arg(error).ignore();
-        pipe.cmd("XACK").arg(self.stream()).arg(GROUP).arg(entry_id).ignore();
+        pipe.cmd("XADD")
+            .arg(self.dead_letters())
+            .arg("*")
+            .arg("entry")
+            .arg(entry_id)
+            .arg("ops")
+            .arg(payload)
+            .arg("error")
+            .arg(error)
+            .ignore();
+        pipe.cmd("XACK")
+            .arg(self.stream())
+            .arg(GROUP)
+            .arg(entry_id)
+            .ignore();
         pipe.cmd("XDEL").arg(self.stream()).arg(entry_id).ignore();
         let mut c = self.local().await?;
         pipe.query_async::<()>(&mut c).await?;
@@ -611,9 +791,16 @@ impl RedisBuffer {
     pub async fn backlog(&self) -> Result<(i64, i64, i64), BufferError> {
         let mut c = self.local().await?;
         let (len, first, dead): (i64, redis::streams::StreamRangeReply, i64) = redis::pipe()
-            .cmd("XLEN").arg(self.stream())
-            .cmd("XRANGE").arg(self.stream()).arg("-").arg("+").arg("COUNT").arg(1)
-            .cmd("XLEN").arg(self.dead_letters())
+            .cmd("XLEN")
+            .arg(self.stream())
+            .cmd("XRANGE")
+            .arg(self.stream())
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .cmd("XLEN")
+            .arg(self.dead_letters())
             .query_async(&mut c)
             .await?;
         let age = first
@@ -635,8 +822,24 @@ impl RedisBuffer {
 pub fn overlays_of(ops: &[WriteOp]) -> Vec<(RoomId, MessageId, Overlay)> {
     ops.iter()
         .filter_map(|op| match op {
-            WriteOp::Edit { room, id, body, at } => Some((room.clone(), id.clone(), Overlay { body: body.clone(), at: *at, deleted: false })),
-            WriteOp::Delete { room, id, at } => Some((room.clone(), id.clone(), Overlay { body: String::new(), at: *at, deleted: true })),
+            WriteOp::Edit { room, id, body, at } => Some((
+                room.clone(),
+                id.clone(),
+                Overlay {
+                    body: body.clone(),
+                    at: *at,
+                    deleted: false,
+                },
+            )),
+            WriteOp::Delete { room, id, at } => Some((
+                room.clone(),
+                id.clone(),
+                Overlay {
+                    body: String::new(),
+                    at: *at,
+                    deleted: true,
+                },
+            )),
             _ => None,
         })
         .collect()
@@ -648,14 +851,20 @@ fn flatten(reply: StreamReadReply) -> Vec<StreamId> {
 
 fn to_entry(e: StreamId, deliveries: usize) -> Entry {
     let ops = match e.map.get("ops") {
-        Some(Value::BulkString(b)) => rmp_serde::from_slice::<Vec<WriteOp>>(b).map_err(|err| err.to_string()),
+        Some(Value::BulkString(b)) => {
+            rmp_serde::from_slice::<Vec<WriteOp>>(b).map_err(|err| err.to_string())
+        }
         _ => Err("entry has no ops field".to_owned()),
     };
     let ops = match (ops, e.map.get("seqs")) {
         (Ok(ops), Some(Value::BulkString(list))) => with_seqs(ops, &String::from_utf8_lossy(list)),
         (ops, _) => ops,
     };
-    Entry { id: e.id, ops, deliveries: e.delivered_count.unwrap_or(deliveries) }
+    Entry {
+        id: e.id,
+        ops,
+        deliveries: e.delivered_count.unwrap_or(deliveries),
+    }
 }
 
 /// Puts the seqs Redis allocated (cluster mode, comma-separated, one per message in order) into
@@ -664,14 +873,21 @@ pub fn with_seqs(ops: Vec<WriteOp>, list: &str) -> Result<Vec<WriteOp>, String> 
     let seqs: Vec<i64> = if list.is_empty() {
         vec![]
     } else {
-        list.split(',').map(|s| s.parse::<i64>().map_err(|e| format!("bad seq list {list:?}: {e}"))).collect::<Result<_, _>>()?
+        list.split(',')
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|e| format!("bad seq list {list:?}: {e}"))
+            })
+            .collect::<Result<_, _>>()?
     };
     let mut next = seqs.into_iter();
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         match op {
             WriteOp::Message(mut m) => {
-                let seq = next.next().ok_or_else(|| format!("seq list {list:?} shorter than the messages"))?;
+                let seq = next
+                    .next()
+                    .ok_or_else(|| format!("seq list {list:?} shorter than the messages"))?;
                 if seq > 0 {
                     m.seq = seq;
                     out.push(WriteOp::Message(m));

@@ -21,7 +21,15 @@ pub const PURPOSE_ATTACHMENT: &str = "attachment";
 pub const PURPOSE_AVATAR: &str = "avatar";
 
 /// The row of a new upload: `processing`, nothing produced yet.
-pub fn new_upload(id: &str, owner: &UserId, purpose: &str, kind: Kind, mime: &str, size: u64, name: Option<String>) -> media::Model {
+pub fn new_upload(
+    id: &str,
+    owner: &UserId,
+    purpose: &str,
+    kind: Kind,
+    mime: &str,
+    size: u64,
+    name: Option<String>,
+) -> media::Model {
     let now = now_ms();
     media::Model {
         id: id.to_owned(),
@@ -46,23 +54,37 @@ pub fn new_upload(id: &str, owner: &UserId, purpose: &str, kind: Kind, mime: &st
 impl Store {
     /// Records a new upload (status `processing`).
     pub async fn create_media(&self, row: media::Model) -> Result<(), StoreError> {
-        media::ActiveModel::from(row).insert(&self.db).await.map_err(StoreError::classify)?;
+        media::ActiveModel::from(row)
+            .insert(&self.db)
+            .await
+            .map_err(StoreError::classify)?;
         Ok(())
     }
 
     /// A media row by id.
     pub async fn media(&self, id: &str) -> Result<Option<media::Model>, StoreError> {
-        Ok(media::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+        Ok(media::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
     }
 
     /// Rows still `processing` (after a restart, their jobs are submitted again).
     pub async fn media_in_progress(&self) -> Result<Vec<media::Model>, StoreError> {
-        Ok(media::Entity::find().filter(media::Column::Status.eq(MediaStatus::Processing.as_str())).all(&self.db).await?)
+        Ok(media::Entity::find()
+            .filter(media::Column::Status.eq(MediaStatus::Processing.as_str()))
+            .all(&self.db)
+            .await?)
     }
 
     /// Stores the outcome of processing; returns the updated row.
-    pub async fn finish_media(&self, id: &str, outcome: &Result<Processed, String>) -> Result<Option<media::Model>, StoreError> {
-        let Some(row) = self.media(id).await? else { return Ok(None) };
+    pub async fn finish_media(
+        &self,
+        id: &str,
+        outcome: &Result<Processed, String>,
+    ) -> Result<Option<media::Model>, StoreError> {
+        let Some(row) = self.media(id).await? else {
+            return Ok(None);
+        };
         let mut m: media::ActiveModel = row.into();
         match outcome {
             Ok(p) => {
@@ -87,8 +109,14 @@ impl Store {
 
     /// The row if `viewer` may see it: its uploader, a member of a room it was sent to, or
     /// anyone signed in when it is the avatar of a profile or a group.
-    pub async fn viewable_media(&self, id: &str, viewer: &UserId) -> Result<Option<media::Model>, StoreError> {
-        let Some(row) = self.media(id).await? else { return Ok(None) };
+    pub async fn viewable_media(
+        &self,
+        id: &str,
+        viewer: &UserId,
+    ) -> Result<Option<media::Model>, StoreError> {
+        let Some(row) = self.media(id).await? else {
+            return Ok(None);
+        };
         if row.owner_id == viewer.0 {
             return Ok(Some(row));
         }
@@ -114,22 +142,37 @@ impl Store {
     }
 
     async fn is_avatar_in_use(&self, id: &str) -> Result<bool, StoreError> {
-        let on_user = entities::user::Entity::find().filter(entities::user::Column::AvatarMedia.eq(id)).one(&self.db).await?;
+        let on_user = entities::user::Entity::find()
+            .filter(entities::user::Column::AvatarMedia.eq(id))
+            .one(&self.db)
+            .await?;
         if on_user.is_some() {
             return Ok(true);
         }
-        Ok(entities::room::Entity::find().filter(entities::room::Column::AvatarMedia.eq(id)).one(&self.db).await?.is_some())
+        Ok(entities::room::Entity::find()
+            .filter(entities::room::Column::AvatarMedia.eq(id))
+            .one(&self.db)
+            .await?
+            .is_some())
     }
 
     /// Checks that `id` can become an avatar set by `user`: their own upload with
     /// `purpose=avatar`, processed and ready.
     pub async fn check_avatar(&self, id: &str, user: &UserId) -> Result<(), ChatError> {
-        let row = self.media(id).await?.filter(|m| m.owner_id == user.0).ok_or_else(|| ChatError::invalid("avatar: no such upload of yours"))?;
+        let row = self
+            .media(id)
+            .await?
+            .filter(|m| m.owner_id == user.0)
+            .ok_or_else(|| ChatError::invalid("avatar: no such upload of yours"))?;
         if row.purpose != "avatar" {
-            return Err(ChatError::invalid("avatar: upload it with POST /api/media?purpose=avatar"));
+            return Err(ChatError::invalid(
+                "avatar: upload it with POST /api/media?purpose=avatar",
+            ));
         }
         if MediaStatus::parse(&row.status) != MediaStatus::Ready {
-            return Err(ChatError::invalid("avatar: the upload is not processed (yet)"));
+            return Err(ChatError::invalid(
+                "avatar: the upload is not processed (yet)",
+            ));
         }
         Ok(())
     }
@@ -145,8 +188,10 @@ impl Store {
             kind: m.kind.clone(),
             mime: m.mime.clone(),
             size: m.size,
-            url: (ready && m.content_file.is_some()).then(|| self.media_urls.url(&m.id, Variant::Content, now)),
-            thumb_url: (ready && m.thumb_file.is_some()).then(|| self.media_urls.url(&m.id, Variant::Thumb, now)),
+            url: (ready && m.content_file.is_some())
+                .then(|| self.media_urls.url(&m.id, Variant::Content, now)),
+            thumb_url: (ready && m.thumb_file.is_some())
+                .then(|| self.media_urls.url(&m.id, Variant::Thumb, now)),
             width: m.width,
             height: m.height,
             duration_ms: m.duration_ms,
@@ -174,7 +219,9 @@ impl Store {
         if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
             return Err(ChatError::invalid("attachments: an id is repeated"));
         }
-        self.membership(room, sender).await?.ok_or(ChatError::NotMember)?;
+        self.membership(room, sender)
+            .await?
+            .ok_or(ChatError::NotMember)?;
         let rows: HashMap<String, media::Model> = media::Entity::find()
             .filter(media::Column::Id.is_in(ids.to_vec()))
             .filter(media::Column::OwnerId.eq(sender.0.clone()))
@@ -189,8 +236,16 @@ impl Store {
             let m = rows.get(id).ok_or(ChatError::NotFound("media"))?;
             match MediaStatus::parse(&m.status) {
                 MediaStatus::Ready => out.push(self.media_out(m)),
-                MediaStatus::Processing => return Err(ChatError::invalid(format!("attachment {id} is still processing"))),
-                MediaStatus::Failed => return Err(ChatError::invalid(format!("attachment {id} failed to process"))),
+                MediaStatus::Processing => {
+                    return Err(ChatError::invalid(format!(
+                        "attachment {id} is still processing"
+                    )))
+                }
+                MediaStatus::Failed => {
+                    return Err(ChatError::invalid(format!(
+                        "attachment {id} failed to process"
+                    )))
+                }
             }
         }
         let now = now_ms();
@@ -216,7 +271,10 @@ impl Store {
 
     /// The wire form of stored messages, each attachment with the fields of `GET /api/media/{id}`
     /// (one query for the whole page). An attachment whose media is gone keeps only its id.
-    pub async fn messages_out(&self, rows: Vec<message::Model>) -> Result<Vec<MessageOut>, StoreError> {
+    pub async fn messages_out(
+        &self,
+        rows: Vec<message::Model>,
+    ) -> Result<Vec<MessageOut>, StoreError> {
         let mut out: Vec<MessageOut> = rows.into_iter().map(to_out).collect();
         let ids: HashSet<String> = out
             .iter()
@@ -231,10 +289,19 @@ impl Store {
             .all(&self.db)
             .await?
             .iter()
-            .map(|m| (m.id.clone(), serde_json::to_value(self.media_out(m)).unwrap_or_default()))
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    serde_json::to_value(self.media_out(m)).unwrap_or_default(),
+                )
+            })
             .collect();
         for a in out.iter_mut().flat_map(|m| m.attachments.iter_mut()) {
-            if let Some(full) = a.get("id").and_then(|v| v.as_str()).and_then(|id| found.get(id)) {
+            if let Some(full) = a
+                .get("id")
+                .and_then(|v| v.as_str())
+                .and_then(|id| found.get(id))
+            {
                 *a = full.clone();
             }
         }

@@ -53,7 +53,8 @@ fn model_of(m: NewMessage) -> message::Model {
         sender_id: m.sender.0,
         client_id: m.client_id,
         body: m.body,
-        attachments: (!m.attachments.is_empty()).then(|| serde_json::to_string(&m.attachments).unwrap_or_default()),
+        attachments: (!m.attachments.is_empty())
+            .then(|| serde_json::to_string(&m.attachments).unwrap_or_default()),
         reply_to: m.reply_to.map(|r| r.0),
         created_at: m.ts,
         edited_at: None,
@@ -107,17 +108,36 @@ impl Store {
 
     /// The room and author of a message, stored or buffered.
     pub async fn locate_message(&self, id: &MessageId) -> Result<Option<MessageInfo>, StoreError> {
-        if let Some(m) = message::Entity::find_by_id(id.0.clone()).one(&self.db).await? {
+        if let Some(m) = message::Entity::find_by_id(id.0.clone())
+            .one(&self.db)
+            .await?
+        {
             let room = RoomId(m.room_id.clone());
             let mut rows = [m];
             self.overlay(&room, &mut rows).await?;
             let [m] = rows;
-            return Ok(Some(MessageInfo { room, author: UserId(m.sender_id), deleted: m.deleted }));
+            return Ok(Some(MessageInfo {
+                room,
+                author: UserId(m.sender_id),
+                deleted: m.deleted,
+            }));
         }
-        let Some(b) = &self.buffer else { return Ok(None) };
-        let Some((room, author)) = b.locate(id).await? else { return Ok(None) };
-        let deleted = b.overlays(&room).await?.get(&id.0).is_some_and(|o| o.deleted);
-        Ok(Some(MessageInfo { room, author, deleted }))
+        let Some(b) = &self.buffer else {
+            return Ok(None);
+        };
+        let Some((room, author)) = b.locate(id).await? else {
+            return Ok(None);
+        };
+        let deleted = b
+            .overlays(&room)
+            .await?
+            .get(&id.0)
+            .is_some_and(|o| o.deleted);
+        Ok(Some(MessageInfo {
+            room,
+            author,
+            deleted,
+        }))
     }
 
     /// Earlier versions of a message, oldest first: (body, replaced at).
@@ -132,7 +152,12 @@ impl Store {
             .collect())
     }
 
-    async fn buffered(&self, room: &RoomId, lo: i64, hi: Option<i64>) -> Result<Vec<NewMessage>, StoreError> {
+    async fn buffered(
+        &self,
+        room: &RoomId,
+        lo: i64,
+        hi: Option<i64>,
+    ) -> Result<Vec<NewMessage>, StoreError> {
         match &self.buffer {
             Some(b) => Ok(b.unsynced(room, lo, hi).await?),
             None => Ok(vec![]),
@@ -151,7 +176,11 @@ impl Store {
         if let Some(b) = before {
             q = q.filter(message::Column::Seq.lt(b));
         }
-        let rows = q.order_by_desc(message::Column::Seq).limit(limit + 1).all(&self.db).await?;
+        let rows = q
+            .order_by_desc(message::Column::Seq)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
         let mut all = merge(rows, self.buffered(room, 0, before).await?);
         let has_more = all.len() as u64 > limit;
         let cut = all.len().saturating_sub(limit as usize);
@@ -181,7 +210,11 @@ impl Store {
     }
 
     /// Acks of stored or buffered messages of `room` matching any of the (sender, client id) pairs.
-    pub async fn acks_by_client_ids(&self, room: &RoomId, keys: &[(UserId, String)]) -> Result<Vec<StoredAck>, StoreError> {
+    pub async fn acks_by_client_ids(
+        &self,
+        room: &RoomId,
+        keys: &[(UserId, String)],
+    ) -> Result<Vec<StoredAck>, StoreError> {
         if keys.is_empty() {
             return Ok(vec![]);
         }
@@ -193,13 +226,31 @@ impl Store {
             .await?;
         let mut out: Vec<StoredAck> = rows
             .into_iter()
-            .filter(|m| keys.iter().any(|(u, c)| u.0 == m.sender_id && *c == m.client_id))
-            .map(|m| StoredAck { sender: UserId(m.sender_id), client_id: m.client_id, id: MessageId(m.id), seq: m.seq, ts: m.created_at })
+            .filter(|m| {
+                keys.iter()
+                    .any(|(u, c)| u.0 == m.sender_id && *c == m.client_id)
+            })
+            .map(|m| StoredAck {
+                sender: UserId(m.sender_id),
+                client_id: m.client_id,
+                id: MessageId(m.id),
+                seq: m.seq,
+                ts: m.created_at,
+            })
             .collect();
         if let Some(b) = &self.buffer {
             for (sender, client_id, (id, seq, ts)) in b.acks_by_client_ids(room, keys).await? {
-                if !out.iter().any(|a| a.sender == sender && a.client_id == client_id) {
-                    out.push(StoredAck { sender, client_id, id, seq, ts });
+                if !out
+                    .iter()
+                    .any(|a| a.sender == sender && a.client_id == client_id)
+                {
+                    out.push(StoredAck {
+                        sender,
+                        client_id,
+                        id,
+                        seq,
+                        ts,
+                    });
                 }
             }
         }

@@ -60,7 +60,10 @@ impl Store {
             if let Some(dir) = std::path::Path::new(&path).parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Db(DbErr::Custom(format!("cannot create {}: {e}", dir.display())))
+                        StoreError::Db(DbErr::Custom(format!(
+                            "cannot create {}: {e}",
+                            dir.display()
+                        )))
                     })?;
                 }
             }
@@ -84,7 +87,11 @@ impl Store {
         }
         Migrator::up(&db, None).await?;
         let media_urls = crate::media::urls::UrlSigner::new("", 3600);
-        Ok(Self { db, buffer: None, media_urls })
+        Ok(Self {
+            db,
+            buffer: None,
+            media_urls,
+        })
     }
 
     /// The same store, with writes buffered in Redis.
@@ -107,7 +114,9 @@ impl Store {
 
 /// The file path of a `sqlite:` URL, if it names a file.
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }

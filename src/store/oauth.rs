@@ -3,7 +3,8 @@
 
 use entities::{oauth_link, oauth_state, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use super::{Store, StoreError};
@@ -43,7 +44,10 @@ pub enum Unlinked {
 impl Store {
     /// Stores a started sign-in, and drops expired ones on the way.
     pub async fn insert_oauth_state(&self, state: oauth_state::Model) -> Result<(), StoreError> {
-        oauth_state::Entity::delete_many().filter(oauth_state::Column::ExpiresAt.lte(now_ms())).exec(&self.db).await?;
+        oauth_state::Entity::delete_many()
+            .filter(oauth_state::Column::ExpiresAt.lte(now_ms()))
+            .exec(&self.db)
+            .await?;
         oauth_state::ActiveModel {
             state_hash: Set(state.state_hash),
             provider: Set(state.provider),
@@ -62,20 +66,39 @@ impl Store {
 
     /// Takes a started sign-in out (it can be used once): `None` when unknown, already taken
     /// (also by a concurrent request) or expired.
-    pub async fn take_oauth_state(&self, state_hash: &str) -> Result<Option<oauth_state::Model>, StoreError> {
-        let Some(row) = oauth_state::Entity::find_by_id(state_hash.to_owned()).one(&self.db).await? else {
+    pub async fn take_oauth_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<oauth_state::Model>, StoreError> {
+        let Some(row) = oauth_state::Entity::find_by_id(state_hash.to_owned())
+            .one(&self.db)
+            .await?
+        else {
             return Ok(None);
         };
-        let deleted = oauth_state::Entity::delete_by_id(state_hash.to_owned()).exec(&self.db).await?;
+        let deleted = oauth_state::Entity::delete_by_id(state_hash.to_owned())
+            .exec(&self.db)
+            .await?;
         Ok((deleted.rows_affected == 1 && row.expires_at > now_ms()).then_some(row))
     }
 
-    pub async fn oauth_link(&self, provider: &str, subject: &str) -> Result<Option<oauth_link::Model>, StoreError> {
-        Ok(oauth_link::Entity::find_by_id((provider.to_owned(), subject.to_owned())).one(&self.db).await?)
+    pub async fn oauth_link(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<oauth_link::Model>, StoreError> {
+        Ok(
+            oauth_link::Entity::find_by_id((provider.to_owned(), subject.to_owned()))
+                .one(&self.db)
+                .await?,
+        )
     }
 
     /// The accounts linked to `user`, oldest first.
-    pub async fn oauth_links_of(&self, user: &UserId) -> Result<Vec<oauth_link::Model>, StoreError> {
+    pub async fn oauth_links_of(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<oauth_link::Model>, StoreError> {
         Ok(oauth_link::Entity::find()
             .filter(oauth_link::Column::UserId.eq(user.0.clone()))
             .order_by_asc(oauth_link::Column::LinkedAt)
@@ -85,8 +108,15 @@ impl Store {
 
     /// Links a provider account to `user`; `Conflict` if it is linked already (to anyone) or
     /// `user` has an account of that provider already.
-    pub async fn insert_oauth_link(&self, user: &UserId, info: LinkInfo) -> Result<oauth_link::Model, StoreError> {
-        link_model(user, info).insert(&self.db).await.map_err(StoreError::classify)
+    pub async fn insert_oauth_link(
+        &self,
+        user: &UserId,
+        info: LinkInfo,
+    ) -> Result<oauth_link::Model, StoreError> {
+        link_model(user, info)
+            .insert(&self.db)
+            .await
+            .map_err(StoreError::classify)
     }
 
     /// Keeps the name, handle and picture of a link as the provider gave them at this sign-in.
@@ -137,7 +167,11 @@ impl Store {
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             };
-            match link_model(&id, info.clone()).insert(&txn).await.map_err(StoreError::classify) {
+            match link_model(&id, info.clone())
+                .insert(&txn)
+                .await
+                .map_err(StoreError::classify)
+            {
                 Ok(_) => {
                     let user = super::users::claim_first_admin(&txn, user).await?;
                     txn.commit().await?;
@@ -157,20 +191,33 @@ impl Store {
 
     /// Removes `user`'s link to `provider`, unless that would leave the account without a way
     /// to sign in (no password and no other link).
-    pub async fn unlink_oauth(&self, user: &UserId, provider: &str) -> Result<Unlinked, StoreError> {
+    pub async fn unlink_oauth(
+        &self,
+        user: &UserId,
+        provider: &str,
+    ) -> Result<Unlinked, StoreError> {
         let txn = self.db.begin().await?;
         // Locks the account row (MySQL) so two unlinks cannot each see the other link remaining.
-        let Some(account) = user::Entity::find_by_id(user.0.clone()).lock_exclusive().one(&txn).await? else {
+        let Some(account) = user::Entity::find_by_id(user.0.clone())
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+        else {
             return Ok(Unlinked::NotLinked);
         };
-        let links = oauth_link::Entity::find().filter(oauth_link::Column::UserId.eq(user.0.clone())).all(&txn).await?;
+        let links = oauth_link::Entity::find()
+            .filter(oauth_link::Column::UserId.eq(user.0.clone()))
+            .all(&txn)
+            .await?;
         let Some(link) = links.iter().find(|l| l.provider == provider) else {
             return Ok(Unlinked::NotLinked);
         };
         if account.password_hash.is_empty() && links.len() == 1 {
             return Ok(Unlinked::LastWayToSignIn);
         }
-        oauth_link::Entity::delete_by_id((link.provider.clone(), link.subject.clone())).exec(&txn).await?;
+        oauth_link::Entity::delete_by_id((link.provider.clone(), link.subject.clone()))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(Unlinked::Done)
     }

@@ -2,10 +2,13 @@
 
 use std::collections::HashSet;
 
-use entities::{block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, token, user, user_settings};
+use entities::{
+    block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, token, user,
+    user_settings,
+};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -50,8 +53,15 @@ pub struct ListRow {
 }
 
 impl Store {
-    pub async fn update_profile(&self, user: &UserId, c: ProfileChange) -> Result<user::Model, StoreError> {
-        let mut m: user::ActiveModel = user::ActiveModel { id: Set(user.0.clone()), ..Default::default() };
+    pub async fn update_profile(
+        &self,
+        user: &UserId,
+        c: ProfileChange,
+    ) -> Result<user::Model, StoreError> {
+        let mut m: user::ActiveModel = user::ActiveModel {
+            id: Set(user.0.clone()),
+            ..Default::default()
+        };
         if let Some(v) = c.username {
             m.username = Set(v);
         }
@@ -81,7 +91,12 @@ impl Store {
             .filter(
                 Condition::any()
                     .add(user::Column::Username.like(pattern.clone()))
-                    .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(user::Column::DisplayName))).like(pattern)),
+                    .add(
+                        Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
+                            user::Column::DisplayName,
+                        )))
+                        .like(pattern),
+                    ),
             )
             .order_by_asc(user::Column::Username)
             .limit(limit)
@@ -90,14 +105,26 @@ impl Store {
     }
 
     pub async fn settings(&self, user: &UserId) -> Result<UserSettings, StoreError> {
-        let row = user_settings::Entity::find_by_id(user.0.clone()).one(&self.db).await?;
-        Ok(row.and_then(|r| serde_json::from_str(&r.settings).ok()).unwrap_or_default())
+        let row = user_settings::Entity::find_by_id(user.0.clone())
+            .one(&self.db)
+            .await?;
+        Ok(row
+            .and_then(|r| serde_json::from_str(&r.settings).ok())
+            .unwrap_or_default())
     }
 
     pub async fn save_settings(&self, user: &UserId, s: &UserSettings) -> Result<(), StoreError> {
-        let json = serde_json::to_string(s).map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
-        let row = user_settings::ActiveModel { user_id: Set(user.0.clone()), settings: Set(json), updated_at: Set(now_ms()) };
-        let exists = user_settings::Entity::find_by_id(user.0.clone()).one(&self.db).await?.is_some();
+        let json = serde_json::to_string(s)
+            .map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
+        let row = user_settings::ActiveModel {
+            user_id: Set(user.0.clone()),
+            settings: Set(json),
+            updated_at: Set(now_ms()),
+        };
+        let exists = user_settings::Entity::find_by_id(user.0.clone())
+            .one(&self.db)
+            .await?
+            .is_some();
         if exists {
             row.update(&self.db).await?;
         } else {
@@ -107,13 +134,21 @@ impl Store {
     }
 
     /// Registered (not deleted) users with any of these E.164 numbers or e-mail addresses.
-    pub async fn users_by_contacts(&self, phones: &[String], emails: &[String]) -> Result<Vec<user::Model>, StoreError> {
+    pub async fn users_by_contacts(
+        &self,
+        phones: &[String],
+        emails: &[String],
+    ) -> Result<Vec<user::Model>, StoreError> {
         if phones.is_empty() && emails.is_empty() {
             return Ok(vec![]);
         }
         Ok(user::Entity::find()
             .filter(user::Column::DeletedAt.is_null())
-            .filter(Condition::any().add(user::Column::Phone.is_in(phones.to_vec())).add(user::Column::Email.is_in(emails.to_vec())))
+            .filter(
+                Condition::any()
+                    .add(user::Column::Phone.is_in(phones.to_vec()))
+                    .add(user::Column::Email.is_in(emails.to_vec())),
+            )
             .all(&self.db)
             .await?)
     }
@@ -124,12 +159,20 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|c| ContactRow { user: UserId(c.contact_id), nickname: c.nickname })
+            .map(|c| ContactRow {
+                user: UserId(c.contact_id),
+                nickname: c.nickname,
+            })
             .collect())
     }
 
     /// Adds or renames a contact.
-    pub async fn put_contact(&self, owner: &UserId, other: &UserId, nickname: Option<String>) -> Result<(), StoreError> {
+    pub async fn put_contact(
+        &self,
+        owner: &UserId,
+        other: &UserId,
+        nickname: Option<String>,
+    ) -> Result<(), StoreError> {
         let key = (owner.0.clone(), other.0.clone());
         let row = contact::ActiveModel {
             owner_id: Set(owner.0.clone()),
@@ -137,7 +180,11 @@ impl Store {
             nickname: Set(nickname),
             created_at: Set(now_ms()),
         };
-        if contact::Entity::find_by_id(key).one(&self.db).await?.is_some() {
+        if contact::Entity::find_by_id(key)
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
             let mut row = row;
             row.created_at = sea_orm::ActiveValue::NotSet;
             row.update(&self.db).await?;
@@ -148,26 +195,43 @@ impl Store {
     }
 
     pub async fn delete_contact(&self, owner: &UserId, other: &UserId) -> Result<bool, StoreError> {
-        Ok(contact::Entity::delete_by_id((owner.0.clone(), other.0.clone())).exec(&self.db).await?.rows_affected > 0)
+        Ok(
+            contact::Entity::delete_by_id((owner.0.clone(), other.0.clone()))
+                .exec(&self.db)
+                .await?
+                .rows_affected
+                > 0,
+        )
     }
 
     pub async fn block(&self, blocker: &UserId, blocked: &UserId) -> Result<(), StoreError> {
         if !self.is_blocked(blocker, blocked).await? {
-            block::ActiveModel { blocker_id: Set(blocker.0.clone()), blocked_id: Set(blocked.0.clone()), created_at: Set(now_ms()) }
-                .insert(&self.db)
-                .await?;
+            block::ActiveModel {
+                blocker_id: Set(blocker.0.clone()),
+                blocked_id: Set(blocked.0.clone()),
+                created_at: Set(now_ms()),
+            }
+            .insert(&self.db)
+            .await?;
         }
         Ok(())
     }
 
     pub async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> Result<(), StoreError> {
-        block::Entity::delete_by_id((blocker.0.clone(), blocked.0.clone())).exec(&self.db).await?;
+        block::Entity::delete_by_id((blocker.0.clone(), blocked.0.clone()))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
     /// Whether `blocker` blocked `blocked`.
     pub async fn is_blocked(&self, blocker: &UserId, blocked: &UserId) -> Result<bool, StoreError> {
-        Ok(block::Entity::find_by_id((blocker.0.clone(), blocked.0.clone())).one(&self.db).await?.is_some())
+        Ok(
+            block::Entity::find_by_id((blocker.0.clone(), blocked.0.clone()))
+                .one(&self.db)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Whether either of the two blocked the other.
@@ -196,7 +260,10 @@ impl Store {
             .collect())
     }
 
-    pub async fn sessions_of(&self, user: &UserId) -> Result<Vec<(String, SessionRow)>, StoreError> {
+    pub async fn sessions_of(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(String, SessionRow)>, StoreError> {
         let now = now_ms();
         Ok(token::Entity::find()
             .filter(token::Column::UserId.eq(user.0.clone()))
@@ -206,19 +273,33 @@ impl Store {
             .await?
             .into_iter()
             .map(|t| {
-                let row = SessionRow { id: t.token_hash[..16].to_owned(), created_at: t.created_at, expires_at: t.expires_at };
+                let row = SessionRow {
+                    id: t.token_hash[..16].to_owned(),
+                    created_at: t.created_at,
+                    expires_at: t.expires_at,
+                };
                 (t.token_hash, row)
             })
             .collect())
     }
 
     pub async fn set_password_hash(&self, user: &UserId, hash: &str) -> Result<(), StoreError> {
-        user::ActiveModel { id: Set(user.0.clone()), password_hash: Set(hash.to_owned()), ..Default::default() }.update(&self.db).await?;
+        user::ActiveModel {
+            id: Set(user.0.clone()),
+            password_hash: Set(hash.to_owned()),
+            ..Default::default()
+        }
+        .update(&self.db)
+        .await?;
         Ok(())
     }
 
     /// Deletes every token of `user` but `keep`; returns the deleted token hashes.
-    pub async fn revoke_tokens(&self, user: &UserId, keep: Option<&str>) -> Result<Vec<String>, StoreError> {
+    pub async fn revoke_tokens(
+        &self,
+        user: &UserId,
+        keep: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         let hashes: Vec<String> = self
             .sessions_of(user)
             .await?
@@ -227,7 +308,10 @@ impl Store {
             .filter(|h| Some(h.as_str()) != keep)
             .collect();
         if !hashes.is_empty() {
-            token::Entity::delete_many().filter(token::Column::TokenHash.is_in(hashes.clone())).exec(&self.db).await?;
+            token::Entity::delete_many()
+                .filter(token::Column::TokenHash.is_in(hashes.clone()))
+                .exec(&self.db)
+                .await?;
         }
         Ok(hashes)
     }
@@ -252,9 +336,17 @@ impl Store {
         }
         .update(&txn)
         .await?;
-        user_settings::Entity::delete_by_id(user.0.clone()).exec(&txn).await?;
-        contact::Entity::delete_many().filter(contact::Column::OwnerId.eq(user.0.clone())).exec(&txn).await?;
-        block::Entity::delete_many().filter(block::Column::BlockerId.eq(user.0.clone())).exec(&txn).await?;
+        user_settings::Entity::delete_by_id(user.0.clone())
+            .exec(&txn)
+            .await?;
+        contact::Entity::delete_many()
+            .filter(contact::Column::OwnerId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        block::Entity::delete_many()
+            .filter(block::Column::BlockerId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
         let lists: Vec<String> = broadcast_list::Entity::find()
             .filter(broadcast_list::Column::OwnerId.eq(user.0.clone()))
             .all(&txn)
@@ -262,10 +354,22 @@ impl Store {
             .into_iter()
             .map(|l| l.id)
             .collect();
-        broadcast_list_member::Entity::delete_many().filter(broadcast_list_member::Column::ListId.is_in(lists)).exec(&txn).await?;
-        broadcast_list::Entity::delete_many().filter(broadcast_list::Column::OwnerId.eq(user.0.clone())).exec(&txn).await?;
-        oauth_link::Entity::delete_many().filter(oauth_link::Column::UserId.eq(user.0.clone())).exec(&txn).await?;
-        oauth_state::Entity::delete_many().filter(oauth_state::Column::LinkUserId.eq(user.0.clone())).exec(&txn).await?;
+        broadcast_list_member::Entity::delete_many()
+            .filter(broadcast_list_member::Column::ListId.is_in(lists))
+            .exec(&txn)
+            .await?;
+        broadcast_list::Entity::delete_many()
+            .filter(broadcast_list::Column::OwnerId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        oauth_link::Entity::delete_many()
+            .filter(oauth_link::Column::UserId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        oauth_state::Entity::delete_many()
+            .filter(oauth_state::Column::LinkUserId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(hashes)
     }
@@ -279,18 +383,33 @@ impl Store {
         let mut out = Vec::with_capacity(lists.len());
         for l in lists {
             let members = self.list_members(&l.id).await?;
-            out.push(ListRow { id: l.id, name: l.name, members, created_at: l.created_at });
+            out.push(ListRow {
+                id: l.id,
+                name: l.name,
+                members,
+                created_at: l.created_at,
+            });
         }
         Ok(out)
     }
 
     pub async fn list(&self, owner: &UserId, id: &str) -> Result<Option<ListRow>, StoreError> {
-        let Some(l) = broadcast_list::Entity::find_by_id(id.to_owned()).one(&self.db).await? else { return Ok(None) };
+        let Some(l) = broadcast_list::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
         if l.owner_id != owner.0 {
             return Ok(None);
         }
         let members = self.list_members(&l.id).await?;
-        Ok(Some(ListRow { id: l.id, name: l.name, members, created_at: l.created_at }))
+        Ok(Some(ListRow {
+            id: l.id,
+            name: l.name,
+            members,
+            created_at: l.created_at,
+        }))
     }
 
     async fn list_members(&self, id: &str) -> Result<Vec<UserId>, StoreError> {
@@ -315,7 +434,13 @@ impl Store {
         let id = match id {
             Some(id) => {
                 if let Some(n) = name {
-                    broadcast_list::ActiveModel { id: Set(id.to_owned()), name: Set(n.to_owned()), ..Default::default() }.update(&txn).await?;
+                    broadcast_list::ActiveModel {
+                        id: Set(id.to_owned()),
+                        name: Set(n.to_owned()),
+                        ..Default::default()
+                    }
+                    .update(&txn)
+                    .await?;
                 }
                 id.to_owned()
             }
@@ -333,13 +458,21 @@ impl Store {
             }
         };
         if let Some(members) = members {
-            broadcast_list_member::Entity::delete_many().filter(broadcast_list_member::Column::ListId.eq(id.clone())).exec(&txn).await?;
+            broadcast_list_member::Entity::delete_many()
+                .filter(broadcast_list_member::Column::ListId.eq(id.clone()))
+                .exec(&txn)
+                .await?;
             let rows: Vec<_> = members
                 .iter()
-                .map(|u| broadcast_list_member::ActiveModel { list_id: Set(id.clone()), user_id: Set(u.0.clone()) })
+                .map(|u| broadcast_list_member::ActiveModel {
+                    list_id: Set(id.clone()),
+                    user_id: Set(u.0.clone()),
+                })
                 .collect();
             if !rows.is_empty() {
-                broadcast_list_member::Entity::insert_many(rows).exec(&txn).await?;
+                broadcast_list_member::Entity::insert_many(rows)
+                    .exec(&txn)
+                    .await?;
             }
         }
         txn.commit().await?;
@@ -348,8 +481,13 @@ impl Store {
 
     pub async fn delete_list(&self, id: &str) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
-        broadcast_list_member::Entity::delete_many().filter(broadcast_list_member::Column::ListId.eq(id.to_owned())).exec(&txn).await?;
-        broadcast_list::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
+        broadcast_list_member::Entity::delete_many()
+            .filter(broadcast_list_member::Column::ListId.eq(id.to_owned()))
+            .exec(&txn)
+            .await?;
+        broadcast_list::Entity::delete_by_id(id.to_owned())
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(())
     }

@@ -8,8 +8,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
-use crate::protocol::settings::UserSettings;
 use crate::ids::{now_ms, RoomId, UserId};
+use crate::protocol::settings::UserSettings;
 
 /// Subscription kinds.
 pub const KIND_WEBPUSH: &str = "webpush";
@@ -40,17 +40,31 @@ pub struct PushPrefs {
 
 /// The settings of a user without a row.
 pub fn default_settings(user: &UserId) -> push_setting::Model {
-    push_setting::Model { user_id: user.0.clone(), enabled: true, preview: true, sms_phone: None, sms_fallback: false, updated_at: 0 }
+    push_setting::Model {
+        user_id: user.0.clone(),
+        enabled: true,
+        preview: true,
+        sms_phone: None,
+        sms_fallback: false,
+        updated_at: 0,
+    }
 }
 
 fn endpoint_hash(kind: &str, endpoint: &str) -> String {
-    Sha256::digest(format!("{kind}:{endpoint}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(format!("{kind}:{endpoint}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Store {
     /// Saves a subscription for `user`. The same endpoint registered again (by this user or,
     /// after a sign-in on the same device, by another) is updated in place.
-    pub async fn save_subscription(&self, user: &UserId, new: NewSubscription) -> Result<push_subscription::Model, StoreError> {
+    pub async fn save_subscription(
+        &self,
+        user: &UserId,
+        new: NewSubscription,
+    ) -> Result<push_subscription::Model, StoreError> {
         use push_subscription::Column as C;
         let hash = endpoint_hash(new.kind, &new.endpoint);
         let row = push_subscription::ActiveModel {
@@ -67,7 +81,9 @@ impl Store {
         };
         push_subscription::Entity::insert(row)
             .on_conflict(
-                OnConflict::column(C::EndpointHash).update_columns([C::UserId, C::P256dh, C::Auth, C::Platform, C::Device]).to_owned(),
+                OnConflict::column(C::EndpointHash)
+                    .update_columns([C::UserId, C::P256dh, C::Auth, C::Platform, C::Device])
+                    .to_owned(),
             )
             .exec_without_returning(&self.db)
             .await?;
@@ -79,7 +95,10 @@ impl Store {
     }
 
     /// `user`'s subscriptions, oldest first.
-    pub async fn subscriptions_of(&self, user: &UserId) -> Result<Vec<push_subscription::Model>, StoreError> {
+    pub async fn subscriptions_of(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<push_subscription::Model>, StoreError> {
         Ok(push_subscription::Entity::find()
             .filter(push_subscription::Column::UserId.eq(user.0.clone()))
             .order_by_asc(push_subscription::Column::CreatedAt)
@@ -99,17 +118,25 @@ impl Store {
 
     /// Deletes a subscription the push service reported gone.
     pub async fn prune_subscription(&self, id: &str) -> Result<(), StoreError> {
-        push_subscription::Entity::delete_by_id(id.to_owned()).exec(&self.db).await?;
+        push_subscription::Entity::delete_by_id(id.to_owned())
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
     /// `user`'s push settings (the defaults if never changed).
     pub async fn push_settings(&self, user: &UserId) -> Result<push_setting::Model, StoreError> {
-        Ok(push_setting::Entity::find_by_id(user.0.clone()).one(&self.db).await?.unwrap_or_else(|| default_settings(user)))
+        Ok(push_setting::Entity::find_by_id(user.0.clone())
+            .one(&self.db)
+            .await?
+            .unwrap_or_else(|| default_settings(user)))
     }
 
     /// Stores `settings` (one row per user).
-    pub async fn save_push_settings(&self, settings: push_setting::Model) -> Result<(), StoreError> {
+    pub async fn save_push_settings(
+        &self,
+        settings: push_setting::Model,
+    ) -> Result<(), StoreError> {
         use push_setting::Column as C;
         let row = push_setting::ActiveModel {
             user_id: Set(settings.user_id),
@@ -121,7 +148,15 @@ impl Store {
         };
         push_setting::Entity::insert(row)
             .on_conflict(
-                OnConflict::column(C::UserId).update_columns([C::Enabled, C::Preview, C::SmsPhone, C::SmsFallback, C::UpdatedAt]).to_owned(),
+                OnConflict::column(C::UserId)
+                    .update_columns([
+                        C::Enabled,
+                        C::Preview,
+                        C::SmsPhone,
+                        C::SmsFallback,
+                        C::UpdatedAt,
+                    ])
+                    .to_owned(),
             )
             .exec_without_returning(&self.db)
             .await?;
@@ -141,23 +176,41 @@ impl Store {
     }
 
     /// Mutes `room` for `user` until `until` (ms), or until unmuted.
-    pub async fn mute(&self, user: &UserId, room: &RoomId, until: Option<i64>) -> Result<(), StoreError> {
-        let row = push_mute::ActiveModel { user_id: Set(user.0.clone()), room_id: Set(room.0.clone()), until: Set(until) };
+    pub async fn mute(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let row = push_mute::ActiveModel {
+            user_id: Set(user.0.clone()),
+            room_id: Set(room.0.clone()),
+            until: Set(until),
+        };
         push_mute::Entity::insert(row)
-            .on_conflict(OnConflict::columns([push_mute::Column::UserId, push_mute::Column::RoomId]).update_column(push_mute::Column::Until).to_owned())
+            .on_conflict(
+                OnConflict::columns([push_mute::Column::UserId, push_mute::Column::RoomId])
+                    .update_column(push_mute::Column::Until)
+                    .to_owned(),
+            )
             .exec_without_returning(&self.db)
             .await?;
         Ok(())
     }
 
     pub async fn unmute(&self, user: &UserId, room: &RoomId) -> Result<(), StoreError> {
-        push_mute::Entity::delete_by_id((user.0.clone(), room.0.clone())).exec(&self.db).await?;
+        push_mute::Entity::delete_by_id((user.0.clone(), room.0.clone()))
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
     /// A group's name (`None` for a dm or an unknown room).
     pub async fn room_name(&self, room: &RoomId) -> Result<Option<String>, StoreError> {
-        Ok(room::Entity::find_by_id(room.0.clone()).one(&self.db).await?.and_then(|r| r.name))
+        Ok(room::Entity::find_by_id(room.0.clone())
+            .one(&self.db)
+            .await?
+            .and_then(|r| r.name))
     }
 }
 
@@ -167,7 +220,11 @@ const CHUNK: usize = 500;
 impl Store {
     /// [`PushPrefs`] and read marks of `users` in `room`, in a few queries whatever their number.
     /// Users who are no longer members are left out.
-    pub async fn push_prefs_many(&self, room: &RoomId, users: &[UserId]) -> Result<Vec<(UserId, PushPrefs, i64)>, StoreError> {
+    pub async fn push_prefs_many(
+        &self,
+        room: &RoomId,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, PushPrefs, i64)>, StoreError> {
         let now = now_ms();
         let mut out = Vec::with_capacity(users.len());
         for chunk in users.chunks(CHUNK) {
@@ -177,13 +234,14 @@ impl Store {
                 .filter(room_member::Column::UserId.is_in(ids.clone()))
                 .all(&self.db)
                 .await?;
-            let settings: std::collections::HashMap<String, push_setting::Model> = push_setting::Entity::find()
-                .filter(push_setting::Column::UserId.is_in(ids.clone()))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|s| (s.user_id.clone(), s))
-                .collect();
+            let settings: std::collections::HashMap<String, push_setting::Model> =
+                push_setting::Entity::find()
+                    .filter(push_setting::Column::UserId.is_in(ids.clone()))
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.user_id.clone(), s))
+                    .collect();
             let muted: std::collections::HashSet<String> = push_mute::Entity::find()
                 .filter(push_mute::Column::RoomId.eq(room.0.clone()))
                 .filter(push_mute::Column::UserId.is_in(ids))
@@ -195,16 +253,27 @@ impl Store {
                 .collect();
             // The user's settings document (`PATCH /api/me/settings`) counts as well: push off,
             // preview off, a muted conversation or quiet hours in either place hold.
-            let docs: std::collections::HashMap<String, UserSettings> = user_settings::Entity::find()
-                .filter(user_settings::Column::UserId.is_in(chunk.iter().map(|u| u.0.clone()).collect::<Vec<_>>()))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .filter_map(|r| serde_json::from_str(&r.settings).ok().map(|d| (r.user_id, d)))
-                .collect();
+            let docs: std::collections::HashMap<String, UserSettings> =
+                user_settings::Entity::find()
+                    .filter(
+                        user_settings::Column::UserId
+                            .is_in(chunk.iter().map(|u| u.0.clone()).collect::<Vec<_>>()),
+                    )
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .filter_map(|r| {
+                        serde_json::from_str(&r.settings)
+                            .ok()
+                            .map(|d| (r.user_id, d))
+                    })
+                    .collect();
             for m in marks {
                 let user = UserId(m.user_id);
-                let s = settings.get(&user.0).cloned().unwrap_or_else(|| default_settings(&user));
+                let s = settings
+                    .get(&user.0)
+                    .cloned()
+                    .unwrap_or_else(|| default_settings(&user));
                 let doc = docs.get(&user.0).cloned().unwrap_or_default();
                 let quiet = doc.in_quiet_hours(now);
                 let prefs = PushPrefs {
@@ -221,12 +290,18 @@ impl Store {
     }
 
     /// The subscriptions of all of `users`.
-    pub async fn subscriptions_of_users(&self, users: &[UserId]) -> Result<Vec<push_subscription::Model>, StoreError> {
+    pub async fn subscriptions_of_users(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<push_subscription::Model>, StoreError> {
         let mut out = Vec::new();
         for chunk in users.chunks(CHUNK) {
             let ids: Vec<String> = chunk.iter().map(|u| u.0.clone()).collect();
             out.extend(
-                push_subscription::Entity::find().filter(push_subscription::Column::UserId.is_in(ids)).all(&self.db).await?,
+                push_subscription::Entity::find()
+                    .filter(push_subscription::Column::UserId.is_in(ids))
+                    .all(&self.db)
+                    .await?,
             );
         }
         Ok(out)

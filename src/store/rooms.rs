@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use entities::{room, room_member, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set, Statement,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
+    Statement, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -89,14 +89,23 @@ impl Store {
         .insert(&txn)
         .await?;
         let mut rows = vec![member_row(&id, creator, Role::Owner, now)];
-        rows.extend(members.iter().filter(|m| *m != creator).map(|m| member_row(&id, m, Role::Member, now)));
+        rows.extend(
+            members
+                .iter()
+                .filter(|m| *m != creator)
+                .map(|m| member_row(&id, m, Role::Member, now)),
+        );
         room_member::Entity::insert_many(rows).exec(&txn).await?;
         txn.commit().await?;
         Ok(id)
     }
 
     /// The dm room of `a` and `b`, created if it does not exist yet; `true` when created now.
-    pub async fn get_or_create_dm(&self, a: &UserId, b: &UserId) -> Result<(RoomId, bool), StoreError> {
+    pub async fn get_or_create_dm(
+        &self,
+        a: &UserId,
+        b: &UserId,
+    ) -> Result<(RoomId, bool), StoreError> {
         let key = dm_key(a, b);
         if let Some(r) = self.dm_by_key(&key).await? {
             return Ok((r, false));
@@ -131,7 +140,10 @@ impl Store {
         let rows = if a == b {
             vec![member_row(&id, a, Role::Owner, now)]
         } else {
-            vec![member_row(&id, a, Role::Owner, now), member_row(&id, b, Role::Owner, now)]
+            vec![
+                member_row(&id, a, Role::Owner, now),
+                member_row(&id, b, Role::Owner, now),
+            ]
         };
         room_member::Entity::insert_many(rows).exec(&txn).await?;
         txn.commit().await?;
@@ -187,7 +199,9 @@ impl Store {
 
     /// A room with member profiles, for the HTTP API.
     pub async fn room_view(&self, id: &RoomId) -> Result<Option<RoomView>, StoreError> {
-        let Some(rec) = self.load_room(id).await? else { return Ok(None) };
+        let Some(rec) = self.load_room(id).await? else {
+            return Ok(None);
+        };
         let ids: Vec<UserId> = rec.members.keys().cloned().collect();
         let mut members: Vec<MemberView> = self
             .users_by_ids(&ids)
@@ -196,7 +210,12 @@ impl Store {
             .map(|u: user::Model| {
                 let id = UserId(u.id);
                 let role = rec.members.get(&id).copied().unwrap_or(Role::Member);
-                MemberView { id, username: u.username, display_name: u.display_name, role }
+                MemberView {
+                    id,
+                    username: u.username,
+                    display_name: u.display_name,
+                    role,
+                }
             })
             .collect();
         members.sort_by(|a, b| a.username.cmp(&b.username));
@@ -217,11 +236,17 @@ impl Store {
     }
 
     /// `user`'s role in `room`, or `None` if not a member.
-    pub async fn membership(&self, room: &RoomId, user: &UserId) -> Result<Option<Role>, StoreError> {
-        Ok(room_member::Entity::find_by_id((room.0.clone(), user.0.clone()))
-            .one(&self.db)
-            .await?
-            .map(|m| Role::parse(&m.role)))
+    pub async fn membership(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+    ) -> Result<Option<Role>, StoreError> {
+        Ok(
+            room_member::Entity::find_by_id((room.0.clone(), user.0.clone()))
+                .one(&self.db)
+                .await?
+                .map(|m| Role::parse(&m.role)),
+        )
     }
 
     /// Ids of the rooms `user` is a member of.
@@ -241,7 +266,11 @@ impl Store {
     /// Unread counts are exact up to `unread_max` and stop there: only a room's last `unread_max`
     /// seqs are counted, so a member far behind in busy rooms costs a small bounded index range
     /// per room (one statement for all rooms, with constant bounds so that the range is used).
-    pub async fn rooms_for_user(&self, user: &UserId, unread_max: u64) -> Result<Vec<RoomSummary>, StoreError> {
+    pub async fn rooms_for_user(
+        &self,
+        user: &UserId,
+        unread_max: u64,
+    ) -> Result<Vec<RoomSummary>, StoreError> {
         #[derive(FromQueryResult)]
         struct Row {
             id: String,
@@ -267,14 +296,29 @@ impl Store {
         let cap = unread_max.min(i64::MAX as u64) as i64;
         // Messages still in the buffer count too: they are acked, only not yet in SQL.
         let buffered = match &self.buffer {
-            Some(buffer) => buffer.room_seqs(&rows.iter().map(|r| RoomId(r.id.clone())).collect::<Vec<_>>()).await?,
+            Some(buffer) => {
+                buffer
+                    .room_seqs(
+                        &rows
+                            .iter()
+                            .map(|r| RoomId(r.id.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                    .await?
+            }
             None => vec![0; rows.len()],
         };
         // Per room: (lowest seq not counted, highest seq in SQL).
         let ranges: Vec<(RoomId, i64, i64)> = rows
             .iter()
             .zip(&buffered)
-            .map(|(r, b)| (RoomId(r.id.clone()), r.last_read_seq.max(r.last_seq.max(*b) - cap), r.last_seq))
+            .map(|(r, b)| {
+                (
+                    RoomId(r.id.clone()),
+                    r.last_read_seq.max(r.last_seq.max(*b) - cap),
+                    r.last_seq,
+                )
+            })
             .filter(|(_, lo, hi)| hi > lo)
             .collect();
         let counted = self.count_unread(user, &ranges).await?;
@@ -283,10 +327,22 @@ impl Store {
             let id = RoomId(r.id);
             let mut unread = counted.get(&id).copied().unwrap_or(0);
             if let (Some(buffer), true) = (&self.buffer, buffered_seq > r.last_seq) {
-                let newer = buffer.unsynced(&id, r.last_seq.max(r.last_read_seq).max(buffered_seq - cap), None).await?;
+                let newer = buffer
+                    .unsynced(
+                        &id,
+                        r.last_seq.max(r.last_read_seq).max(buffered_seq - cap),
+                        None,
+                    )
+                    .await?;
                 unread += newer.iter().filter(|m| m.sender != *user).count() as i64;
             }
-            out.push(RoomSummary { id, kind: r.kind, name: r.name, last_seq: r.last_seq.max(buffered_seq), unread: unread.min(cap) });
+            out.push(RoomSummary {
+                id,
+                kind: r.kind,
+                name: r.name,
+                last_seq: r.last_seq.max(buffered_seq),
+                unread: unread.min(cap),
+            });
         }
         Ok(out)
     }
@@ -295,7 +351,11 @@ impl Store {
     /// per [`UNREAD_CHUNK`] rooms, from `idx_messages_unread` alone: at most `hi - lo` index
     /// entries per room (MariaDB left to itself may count through the client-id index, every
     /// message of the room).
-    async fn count_unread(&self, user: &UserId, ranges: &[(RoomId, i64, i64)]) -> Result<HashMap<RoomId, i64>, StoreError> {
+    async fn count_unread(
+        &self,
+        user: &UserId,
+        ranges: &[(RoomId, i64, i64)],
+    ) -> Result<HashMap<RoomId, i64>, StoreError> {
         #[derive(FromQueryResult)]
         struct Count {
             room_id: String,
@@ -315,9 +375,19 @@ impl Store {
             let sql = vec![one.as_str(); chunk.len()].join(" UNION ALL ");
             let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
             for (room, lo, hi) in chunk {
-                values.extend([room.0.clone().into(), room.0.clone().into(), (*lo).into(), (*hi).into(), user.0.clone().into(), false.into()]);
+                values.extend([
+                    room.0.clone().into(),
+                    room.0.clone().into(),
+                    (*lo).into(),
+                    (*hi).into(),
+                    user.0.clone().into(),
+                    false.into(),
+                ]);
             }
-            for c in Count::find_by_statement(Statement::from_sql_and_values(backend, sql, values)).all(&self.db).await? {
+            for c in Count::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+                .all(&self.db)
+                .await?
+            {
                 out.insert(RoomId(c.room_id), c.n);
             }
         }
@@ -347,7 +417,9 @@ pub(super) async fn add_member(
     role: Role,
     at: i64,
 ) -> Result<(), sea_orm::DbErr> {
-    let exists = room_member::Entity::find_by_id((room.0.clone(), user.0.clone())).one(db).await?;
+    let exists = room_member::Entity::find_by_id((room.0.clone(), user.0.clone()))
+        .one(db)
+        .await?;
     if exists.is_none() {
         member_row(room, user, role, at).insert(db).await?;
     }

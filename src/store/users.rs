@@ -2,13 +2,14 @@
 
 use entities::{token, user, user_settings};
 use sea_orm::{
-    sea_query::Query, ActiveModelTrait, JoinType, QuerySelect, RelationDef, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Set,
-    Statement, TransactionTrait,
+    sea_query::Query, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationDef, Set, Statement,
+    TransactionTrait,
 };
 
 use super::{Store, StoreError};
-use crate::protocol::settings::UserSettings;
 use crate::ids::{now_ms, UserId};
+use crate::protocol::settings::UserSettings;
 
 /// Someone `user`'s presence changes are pushed to, and who is pushed to `user` (see
 /// `Store::presence_peers`).
@@ -58,8 +59,14 @@ impl Store {
         Ok(user)
     }
 
-    pub async fn user_by_username(&self, username: &str) -> Result<Option<user::Model>, StoreError> {
-        Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(&self.db).await?)
+    pub async fn user_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<user::Model>, StoreError> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db)
+            .await?)
     }
 
     pub async fn user_by_id(&self, id: &UserId) -> Result<Option<user::Model>, StoreError> {
@@ -69,11 +76,19 @@ impl Store {
     /// Users whose ids are in `ids` (unknown ids are left out).
     pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<user::Model>, StoreError> {
         let ids: Vec<String> = ids.iter().map(|u| u.0.clone()).collect();
-        Ok(user::Entity::find().filter(user::Column::Id.is_in(ids)).all(&self.db).await?)
+        Ok(user::Entity::find()
+            .filter(user::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?)
     }
 
     /// Stores a new token hash for `user`, valid until `expires_at`.
-    pub async fn insert_token(&self, token_hash: &str, user: &UserId, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn insert_token(
+        &self,
+        token_hash: &str,
+        user: &UserId,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         token::ActiveModel {
             token_hash: Set(token_hash.to_owned()),
             user_id: Set(user.0.clone()),
@@ -88,9 +103,15 @@ impl Store {
     /// The user holding an unexpired token with this hash, unless banned.
     /// The account a live token belongs to (one query: every connect asks), unless banned. An
     /// expired token is deleted.
-    pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<user::Model>, StoreError> {
+    pub async fn user_for_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<user::Model>, StoreError> {
         let now = now_ms();
-        let found = user::Entity::find().filter(user::Column::Id.in_subquery(live_token_owner(token_hash, now))).one(&self.db).await?;
+        let found = user::Entity::find()
+            .filter(user::Column::Id.in_subquery(live_token_owner(token_hash, now)))
+            .one(&self.db)
+            .await?;
         if let Some(u) = found {
             return Ok(Some(u).filter(|u| u.banned_at.is_none()));
         }
@@ -100,10 +121,15 @@ impl Store {
 
     /// The same with the owner's settings, in one query (what `/ws` needs before `hello`, at
     /// every connect).
-    pub async fn session_for_token(&self, token_hash: &str) -> Result<Option<(user::Model, UserSettings)>, StoreError> {
+    pub async fn session_for_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(user::Model, UserSettings)>, StoreError> {
         let now = now_ms();
-        let settings_of: RelationDef =
-            user_settings::Entity::belongs_to(user::Entity).from(user_settings::Column::UserId).to(user::Column::Id).into();
+        let settings_of: RelationDef = user_settings::Entity::belongs_to(user::Entity)
+            .from(user_settings::Column::UserId)
+            .to(user::Column::Id)
+            .into();
         let found = user::Entity::find()
             .filter(user::Column::Id.in_subquery(live_token_owner(token_hash, now)))
             .join_rev(JoinType::LeftJoin, settings_of)
@@ -111,7 +137,9 @@ impl Store {
             .one(&self.db)
             .await?;
         if let Some((u, s)) = found {
-            let settings = s.and_then(|r| serde_json::from_str(&r.settings).ok()).unwrap_or_default();
+            let settings = s
+                .and_then(|r| serde_json::from_str(&r.settings).ok())
+                .unwrap_or_default();
             return Ok(Some((u, settings)).filter(|(u, _)| u.banned_at.is_none()));
         }
         self.drop_expired_token(token_hash, now).await?;
@@ -129,7 +157,9 @@ impl Store {
     }
 
     pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {
-        token::Entity::delete_by_id(token_hash.to_owned()).exec(&self.db).await?;
+        token::Entity::delete_by_id(token_hash.to_owned())
+            .exec(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -145,7 +175,11 @@ impl Store {
     /// Everyone who shares a dm, or a group of at most `max_members` members, with `user` (not
     /// `user` itself): whom `user`'s presence changes are pushed to.
     /// Each comes with the blocks between them and `user`, in the same query.
-    pub async fn presence_peers(&self, user: &UserId, max_members: usize) -> Result<Vec<PresencePeer>, StoreError> {
+    pub async fn presence_peers(
+        &self,
+        user: &UserId,
+        max_members: usize,
+    ) -> Result<Vec<PresencePeer>, StoreError> {
         #[derive(FromQueryResult)]
         struct Row {
             user_id: String,
@@ -177,7 +211,14 @@ impl Store {
         ))
         .all(&self.db)
         .await?;
-        Ok(rows.into_iter().map(|r| PresencePeer { user: UserId(r.user_id), hidden: r.hidden != 0, blocked_me: r.blocked_me != 0 }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| PresencePeer {
+                user: UserId(r.user_id),
+                hidden: r.hidden != 0,
+                blocked_me: r.blocked_me != 0,
+            })
+            .collect())
     }
 
     /// Everyone who shares at least one room with `user` (not `user` itself).
@@ -200,7 +241,6 @@ impl Store {
     }
 }
 
-
 /// Makes `user` an admin when it is the first account ever created: claims the `first_user` row
 /// of `admin_claims` inside the caller's account-creating transaction, whose primary key lets
 /// only one of two racing registrations win. Every way of creating an account goes through it.
@@ -214,7 +254,11 @@ pub(super) async fn claim_first_admin(
         _ => "INSERT INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?) ON CONFLICT DO NOTHING",
     };
     let claimed = txn
-        .execute(Statement::from_sql_and_values(backend, insert, [user.id.clone().into(), user.created_at.into()]))
+        .execute(Statement::from_sql_and_values(
+            backend,
+            insert,
+            [user.id.clone().into(), user.created_at.into()],
+        ))
         .await?
         .rows_affected()
         == 1;

@@ -48,17 +48,50 @@ impl NewMessage {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum WriteOp {
     Message(NewMessage),
-    MemberAdded { room: RoomId, user: UserId, role: Role, at: i64 },
-    MemberRemoved { room: RoomId, user: UserId },
-    RoleChanged { room: RoomId, user: UserId, role: Role },
+    MemberAdded {
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        at: i64,
+    },
+    MemberRemoved {
+        room: RoomId,
+        user: UserId,
+    },
+    RoleChanged {
+        room: RoomId,
+        user: UserId,
+        role: Role,
+    },
     /// `None` leaves a field as it is; `Some(None)` clears the avatar.
-    RoomUpdated { room: RoomId, name: Option<String>, avatar: Option<Option<String>> },
+    RoomUpdated {
+        room: RoomId,
+        name: Option<String>,
+        avatar: Option<Option<String>>,
+    },
     /// The body before the edit is kept in `message_edits`.
-    Edit { room: RoomId, id: MessageId, body: String, at: i64 },
+    Edit {
+        room: RoomId,
+        id: MessageId,
+        body: String,
+        at: i64,
+    },
     /// Body and attachments are removed; the row stays so seqs have no gap.
-    Delete { room: RoomId, id: MessageId, at: i64 },
-    Read { room: RoomId, user: UserId, seq: i64 },
-    Delivered { room: RoomId, user: UserId, seq: i64 },
+    Delete {
+        room: RoomId,
+        id: MessageId,
+        at: i64,
+    },
+    Read {
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+    },
+    Delivered {
+        room: RoomId,
+        user: UserId,
+        seq: i64,
+    },
 }
 
 impl WriteOp {
@@ -80,7 +113,13 @@ impl WriteOp {
     /// Changes to who may do what, written through to SQL at once even when writes are buffered,
     /// because every permission check reads them.
     pub fn is_control(&self) -> bool {
-        matches!(self, WriteOp::MemberAdded { .. } | WriteOp::MemberRemoved { .. } | WriteOp::RoleChanged { .. } | WriteOp::RoomUpdated { .. })
+        matches!(
+            self,
+            WriteOp::MemberAdded { .. }
+                | WriteOp::MemberRemoved { .. }
+                | WriteOp::RoleChanged { .. }
+                | WriteOp::RoomUpdated { .. }
+        )
     }
 }
 
@@ -91,8 +130,11 @@ impl Store {
     /// through to SQL at once, because every permission check reads them.
     /// Applying twice is harmless (writes are idempotent), so a retried group is safe.
     pub async fn make_durable(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
-        let Some(buffer) = &self.buffer else { return self.apply_writes(ops).await };
-        let (membership, rest): (Vec<WriteOp>, Vec<WriteOp>) = ops.iter().cloned().partition(WriteOp::is_control);
+        let Some(buffer) = &self.buffer else {
+            return self.apply_writes(ops).await;
+        };
+        let (membership, rest): (Vec<WriteOp>, Vec<WriteOp>) =
+            ops.iter().cloned().partition(WriteOp::is_control);
         if !membership.is_empty() {
             self.apply_writes(&membership).await?;
         }

@@ -89,14 +89,26 @@ impl Reader {
     pub fn new(io: Rc<TcpStream>, leftover: BytesMut, max: usize) -> Self {
         // `leftover` is the tail of the HTTP server's read buffer and keeps all of that buffer
         // alive: copy what it holds (usually nothing) and let the buffer go.
-        let buf = if leftover.is_empty() { BytesMut::new() } else { BytesMut::from(&leftover[..]) };
-        Self { io, buf, partial: None, max, done: false }
+        let buf = if leftover.is_empty() {
+            BytesMut::new()
+        } else {
+            BytesMut::from(&leftover[..])
+        };
+        Self {
+            io,
+            buf,
+            partial: None,
+            max,
+            done: false,
+        }
     }
 
     /// The next whole message or control frame in `buf`, if one is there.
     fn parse(&mut self) -> Result<Option<InFrame>, WsError> {
         loop {
-            let Some(head) = frame::parse_head(&self.buf, self.max)? else { return Ok(None) };
+            let Some(head) = frame::parse_head(&self.buf, self.max)? else {
+                return Ok(None);
+            };
             if self.buf.len() < head.head_len + head.len {
                 return Ok(None);
             }
@@ -107,7 +119,9 @@ impl Reader {
                 frame::OP_TEXT | frame::OP_BINARY if self.partial.is_some() => {
                     return Err(WsError::Protocol("a new message inside a fragmented one"))
                 }
-                op @ (frame::OP_TEXT | frame::OP_BINARY) if head.fin => return message(op, payload.freeze()).map(Some),
+                op @ (frame::OP_TEXT | frame::OP_BINARY) if head.fin => {
+                    return message(op, payload.freeze()).map(Some)
+                }
                 op @ (frame::OP_TEXT | frame::OP_BINARY) => self.partial = Some((op, payload)),
                 frame::OP_CONTINUATION => {
                     let Some((op, acc)) = self.partial.as_mut() else {
@@ -119,7 +133,11 @@ impl Reader {
                     acc.extend_from_slice(&payload);
                     if head.fin {
                         let op = *op;
-                        let data = self.partial.take().map(|(_, d)| d.freeze()).unwrap_or_default();
+                        let data = self
+                            .partial
+                            .take()
+                            .map(|(_, d)| d.freeze())
+                            .unwrap_or_default();
                         return message(op, data).map(Some);
                     }
                 }
@@ -162,7 +180,10 @@ fn close_frame(payload: &[u8]) -> Result<InFrame, WsError> {
         [_] => Err(WsError::Protocol("a close frame with a one-byte payload")),
         [a, b, reason @ ..] => {
             let reason = std::str::from_utf8(reason).map_err(|_| WsError::BadUtf8)?;
-            Ok(InFrame::Close(Some((u16::from_be_bytes([*a, *b]), reason.to_owned()))))
+            Ok(InFrame::Close(Some((
+                u16::from_be_bytes([*a, *b]),
+                reason.to_owned(),
+            ))))
         }
     }
 }
@@ -210,7 +231,10 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(io: Rc<TcpStream>) -> Self {
-        Self { io, queue: VecDeque::new() }
+        Self {
+            io,
+            queue: VecDeque::new(),
+        }
     }
 
     /// The socket, to wait until it is writable.
@@ -233,14 +257,21 @@ impl Writer {
     /// `Ok(false)` if the socket is full again.
     pub fn flush(&mut self) -> io::Result<bool> {
         while !self.queue.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self.queue.iter().take(WRITE_BATCH).map(|b| IoSlice::new(b)).collect();
+            let slices: Vec<IoSlice<'_>> = self
+                .queue
+                .iter()
+                .take(WRITE_BATCH)
+                .map(|b| IoSlice::new(b))
+                .collect();
             let mut n = match self.io.try_write_vectored(&slices) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             };
             while n > 0 {
-                let Some(front) = self.queue.front_mut() else { break };
+                let Some(front) = self.queue.front_mut() else {
+                    break;
+                };
                 if n >= front.len() {
                     n -= front.len();
                     self.queue.pop_front();
@@ -273,7 +304,10 @@ mod tests {
 
     fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mask = [9, 8, 7, 6];
-        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode, 0x80 | payload.len() as u8];
+        let mut out = vec![
+            (if fin { 0x80 } else { 0 }) | opcode,
+            0x80 | payload.len() as u8,
+        ];
         out.extend_from_slice(&mask);
         out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         out
@@ -281,7 +315,9 @@ mod tests {
 
     async fn pair() -> (Rc<TcpStream>, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
         let (server, _) = listener.accept().await.unwrap();
         (Rc::new(server), client)
     }
@@ -293,15 +329,31 @@ mod tests {
         bytes.extend(masked(true, frame::OP_PING, b"p"));
         bytes.extend(masked(true, frame::OP_CONTINUATION, b"lo"));
         bytes.extend(masked(true, frame::OP_BINARY, &[1, 2]));
-        bytes.extend(masked(true, frame::OP_CLOSE, &[0x03, 0xE8, b'b', b'y', b'e']));
+        bytes.extend(masked(
+            true,
+            frame::OP_CLOSE,
+            &[0x03, 0xE8, b'b', b'y', b'e'],
+        ));
         // Split the bytes at an awkward place: the reader must wait for the rest.
         let (first, rest) = bytes.split_at(5);
         let mut reader = Reader::new(server, BytesMut::from(first), 1024);
         client.write_all(rest).await.unwrap();
-        assert_eq!(reader.next().await.unwrap().unwrap(), InFrame::Ping(Bytes::from_static(b"p")));
-        assert_eq!(reader.next().await.unwrap().unwrap(), InFrame::Text(Bytes::from_static(b"hello")));
-        assert_eq!(reader.next().await.unwrap().unwrap(), InFrame::Binary(Bytes::from_static(&[1, 2])));
-        assert_eq!(reader.next().await.unwrap().unwrap(), InFrame::Close(Some((1000, "bye".into()))));
+        assert_eq!(
+            reader.next().await.unwrap().unwrap(),
+            InFrame::Ping(Bytes::from_static(b"p"))
+        );
+        assert_eq!(
+            reader.next().await.unwrap().unwrap(),
+            InFrame::Text(Bytes::from_static(b"hello"))
+        );
+        assert_eq!(
+            reader.next().await.unwrap().unwrap(),
+            InFrame::Binary(Bytes::from_static(&[1, 2]))
+        );
+        assert_eq!(
+            reader.next().await.unwrap().unwrap(),
+            InFrame::Close(Some((1000, "bye".into())))
+        );
         drop(client);
         assert!(reader.next().await.is_none());
     }
@@ -311,7 +363,14 @@ mod tests {
         let cases: [(Vec<u8>, u16); 3] = [
             (masked(true, frame::OP_TEXT, &[0xFF, 0xFE]), 1007),
             (masked(true, frame::OP_CONTINUATION, b"x"), 1002),
-            ([masked(false, frame::OP_TEXT, &[b'a'; 100]), masked(true, frame::OP_CONTINUATION, &[b'a'; 100])].concat(), 1009),
+            (
+                [
+                    masked(false, frame::OP_TEXT, &[b'a'; 100]),
+                    masked(true, frame::OP_CONTINUATION, &[b'a'; 100]),
+                ]
+                .concat(),
+                1009,
+            ),
         ];
         for (bytes, code) in cases {
             let (server, _client) = pair().await;

@@ -91,7 +91,10 @@ pub fn parse_head(buf: &[u8], max: usize) -> Result<Option<Head>, FrameError> {
     }
     let fin = b0 & 0x80 != 0;
     let opcode = b0 & 0x0F;
-    if !matches!(opcode, OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG) {
+    if !matches!(
+        opcode,
+        OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG
+    ) {
         return Err(FrameError::Protocol("unknown opcode"));
     }
     if b1 & 0x80 == 0 {
@@ -103,11 +106,15 @@ pub fn parse_head(buf: &[u8], max: usize) -> Result<Option<Head>, FrameError> {
     }
     let (len, at) = match short {
         126 => {
-            let Some(b) = buf.get(2..4) else { return Ok(None) };
+            let Some(b) = buf.get(2..4) else {
+                return Ok(None);
+            };
             (u16::from_be_bytes([b[0], b[1]]) as u64, 4)
         }
         127 => {
-            let Some(b) = buf.get(2..10) else { return Ok(None) };
+            let Some(b) = buf.get(2..10) else {
+                return Ok(None);
+            };
             let mut raw = [0u8; 8];
             raw.copy_from_slice(b);
             (u64::from_be_bytes(raw), 10)
@@ -117,8 +124,16 @@ pub fn parse_head(buf: &[u8], max: usize) -> Result<Option<Head>, FrameError> {
     if len > max as u64 {
         return Err(FrameError::TooLarge);
     }
-    let Some(m) = buf.get(at..at + 4) else { return Ok(None) };
-    Ok(Some(Head { fin, opcode, mask: [m[0], m[1], m[2], m[3]], len: len as usize, head_len: at + 4 }))
+    let Some(m) = buf.get(at..at + 4) else {
+        return Ok(None);
+    };
+    Ok(Some(Head {
+        fin,
+        opcode,
+        mask: [m[0], m[1], m[2], m[3]],
+        len: len as usize,
+        head_len: at + 4,
+    }))
 }
 
 /// Removes a client's mask from a whole payload.
@@ -184,7 +199,11 @@ mod tests {
             let raw = client_frame(true, OP_BINARY, &payload);
             for cut in [0, 1, raw.len().min(3), raw.len().min(9)] {
                 if cut < raw.len() - len {
-                    assert_eq!(parse_head(&raw[..cut], 1 << 20), Ok(None), "len {len} cut {cut}");
+                    assert_eq!(
+                        parse_head(&raw[..cut], 1 << 20),
+                        Ok(None),
+                        "len {len} cut {cut}"
+                    );
                 }
             }
             let head = parse_head(&raw, 1 << 20).unwrap().unwrap();
@@ -199,12 +218,27 @@ mod tests {
     fn bad_frames_are_refused() {
         let mut unmasked = client_frame(true, OP_TEXT, b"x");
         unmasked[1] &= 0x7F;
-        assert!(matches!(parse_head(&unmasked, 100), Err(FrameError::Protocol(_))));
+        assert!(matches!(
+            parse_head(&unmasked, 100),
+            Err(FrameError::Protocol(_))
+        ));
         let mut rsv = client_frame(true, OP_TEXT, b"x");
         rsv[0] |= 0x40;
-        assert!(matches!(parse_head(&rsv, 100), Err(FrameError::Protocol(_))));
-        assert!(matches!(parse_head(&client_frame(true, 0x3, b""), 100), Err(FrameError::Protocol(_))));
-        assert!(matches!(parse_head(&client_frame(false, OP_PING, b""), 100), Err(FrameError::Protocol(_))));
-        assert_eq!(parse_head(&client_frame(true, OP_TEXT, &[0; 101]), 100), Err(FrameError::TooLarge));
+        assert!(matches!(
+            parse_head(&rsv, 100),
+            Err(FrameError::Protocol(_))
+        ));
+        assert!(matches!(
+            parse_head(&client_frame(true, 0x3, b""), 100),
+            Err(FrameError::Protocol(_))
+        ));
+        assert!(matches!(
+            parse_head(&client_frame(false, OP_PING, b""), 100),
+            Err(FrameError::Protocol(_))
+        ));
+        assert_eq!(
+            parse_head(&client_frame(true, OP_TEXT, &[0; 101]), 100),
+            Err(FrameError::TooLarge)
+        );
     }
 }

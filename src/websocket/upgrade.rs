@@ -28,14 +28,23 @@ impl Upgrade {
     /// Refuses the upgrade with `res` (status, headers and body as actix-web would write them).
     pub async fn refuse(self, res: HttpResponse) {
         let status = res.status();
-        let mut head = format!("HTTP/1.1 {} {}\r\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
         for (name, value) in res.headers() {
             if let Ok(v) = value.to_str() {
                 head.push_str(&format!("{name}: {v}\r\n"));
             }
         }
-        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
-        head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+        let body = actix_web::body::to_bytes(res.into_body())
+            .await
+            .unwrap_or_default();
+        head.push_str(&format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        ));
         let mut writer = Writer::new(Rc::new(self.io));
         let _ = writer.send(bytes::Bytes::from(head)).await;
         let _ = writer.send(body).await;
@@ -49,7 +58,10 @@ impl Upgrade {
             self.refuse(e.error_response()).await;
             return None;
         }
-        let key = self.request.headers().get(actix_web::http::header::SEC_WEBSOCKET_KEY)?;
+        let key = self
+            .request
+            .headers()
+            .get(actix_web::http::header::SEC_WEBSOCKET_KEY)?;
         let accept = actix_http::ws::hash_key(key.as_bytes());
         let accept = std::str::from_utf8(&accept).ok()?;
         let head = format!(
@@ -73,16 +85,28 @@ impl Upgrade {
 /// The upgrade service for one HTTP worker.
 pub fn service(
     state: AppState,
-) -> impl ServiceFactory<(Request, Framed<TcpStream, h1::Codec>), Config = (), Response = (), Error = Infallible, InitError = ()> {
-    fn_service(move |(request, framed): (Request, Framed<TcpStream, h1::Codec>)| {
-        let state = state.clone();
-        async move {
-            let parts = framed.into_parts();
-            let up = Upgrade { request, io: parts.io, leftover: parts.read_buf };
-            route(state, up).await;
-            Ok::<_, Infallible>(())
-        }
-    })
+) -> impl ServiceFactory<
+    (Request, Framed<TcpStream, h1::Codec>),
+    Config = (),
+    Response = (),
+    Error = Infallible,
+    InitError = (),
+> {
+    fn_service(
+        move |(request, framed): (Request, Framed<TcpStream, h1::Codec>)| {
+            let state = state.clone();
+            async move {
+                let parts = framed.into_parts();
+                let up = Upgrade {
+                    request,
+                    io: parts.io,
+                    leftover: parts.read_buf,
+                };
+                route(state, up).await;
+                Ok::<_, Infallible>(())
+            }
+        },
+    )
 }
 
 async fn route(state: AppState, up: Upgrade) {
@@ -91,6 +115,9 @@ async fn route(state: AppState, up: Upgrade) {
     match path.as_str() {
         "/ws" => crate::http::ws::connect(state, up).await,
         "/socket.io/" => crate::socketio::websocket_upgrade(state, up).await,
-        _ => up.refuse(ChatError::NotFound("WebSocket endpoint").error_response()).await,
+        _ => {
+            up.refuse(ChatError::NotFound("WebSocket endpoint").error_response())
+                .await
+        }
     }
 }

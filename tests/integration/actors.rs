@@ -56,9 +56,18 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display()), 4).await.unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}/t.db?mode=rwc", dir.path().display()),
+        4,
+    )
+    .await
+    .unwrap();
     let registry = start_registry(&store);
-    Harness { store, registry, _dir: dir }
+    Harness {
+        store,
+        registry,
+        _dir: dir,
+    }
 }
 
 fn start_registry(store: &Store) -> Addr<RoomRegistry> {
@@ -73,10 +82,17 @@ async fn user(store: &Store, name: &str) -> UserId {
 }
 
 /// Opens a fake session for `user` and returns the frames it receives.
-async fn session(registry: &Addr<RoomRegistry>, user: &UserId) -> mpsc::UnboundedReceiver<ServerFrame> {
+async fn session(
+    registry: &Addr<RoomRegistry>,
+    user: &UserId,
+) -> mpsc::UnboundedReceiver<ServerFrame> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (deliver, inlet) = outlet(10_000);
-    let addr = FakeSession { tx, inlet: Some(inlet) }.start();
+    let addr = FakeSession {
+        tx,
+        inlet: Some(inlet),
+    }
+    .start();
     let handle = SessionHandle {
         id: SessionId::generate(),
         user: user.clone(),
@@ -92,13 +108,23 @@ fn send(room: &RoomId, user: &UserId, cid: &str, body: &str) -> Post {
     Post {
         user: user.clone(),
         session: None,
-        frame: SendFrame { room: room.clone(), client_id: cid.into(), body: body.into(), attachments: vec![], reply_to: None, resolved: vec![] },
+        frame: SendFrame {
+            room: room.clone(),
+            client_id: cid.into(),
+            body: body.into(),
+            attachments: vec![],
+            reply_to: None,
+            resolved: vec![],
+        },
         reference: None,
     }
 }
 
 async fn next_frame(rx: &mut mpsc::UnboundedReceiver<ServerFrame>) -> ServerFrame {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("no frame in time").expect("session gone")
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("no frame in time")
+        .expect("session gone")
 }
 
 async fn stored_seqs(store: &Store, room: &RoomId) -> Vec<i64> {
@@ -109,20 +135,39 @@ async fn stored_seqs(store: &Store, room: &RoomId) -> Vec<i64> {
 #[actix::test]
 async fn room_acks_after_commit_in_seq_order_and_fans_out() {
     let h = harness().await;
-    let (a, b, c) = (user(&h.store, "a").await, user(&h.store, "b").await, user(&h.store, "c").await);
-    let room = h.store.create_group(&a, "g", std::slice::from_ref(&b)).await.unwrap();
+    let (a, b, c) = (
+        user(&h.store, "a").await,
+        user(&h.store, "b").await,
+        user(&h.store, "c").await,
+    );
+    let room = h
+        .store
+        .create_group(&a, "g", std::slice::from_ref(&b))
+        .await
+        .unwrap();
     let mut rx_b = session(&h.registry, &b).await;
     let mut rx_c = session(&h.registry, &c).await;
-    let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
+    let addr = h
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
 
     // Fifty sends in flight at once: they are batched, yet each ack has its own seq.
-    let acks = futures_util::future::join_all((0..50).map(|i| addr.send(send(&room, &a, &format!("c{i}"), &format!("m{i}"))))).await;
+    let acks = futures_util::future::join_all(
+        (0..50).map(|i| addr.send(send(&room, &a, &format!("c{i}"), &format!("m{i}")))),
+    )
+    .await;
     let mut seqs: Vec<i64> = acks.into_iter().map(|r| r.unwrap().unwrap().seq).collect();
     seqs.sort();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
 
     // Everything acked is already in the database, in order.
-    assert_eq!(stored_seqs(&h.store, &room).await, (1..=50).collect::<Vec<_>>());
+    assert_eq!(
+        stored_seqs(&h.store, &room).await,
+        (1..=50).collect::<Vec<_>>()
+    );
     // B receives all fifty in seq order; C (not a member) receives nothing.
     for want in 1..=50 {
         match next_frame(&mut rx_b).await {
@@ -130,7 +175,11 @@ async fn room_acks_after_commit_in_seq_order_and_fans_out() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(tokio::time::timeout(Duration::from_millis(300), rx_c.recv()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx_c.recv())
+            .await
+            .is_err()
+    );
     assert_eq!(addr.send(Inspect).await.unwrap().last_seq, 50);
 }
 
@@ -139,17 +188,42 @@ async fn resend_with_same_client_id_returns_the_first_ack_even_after_a_restart()
     let h = harness().await;
     let (a, b) = (user(&h.store, "a").await, user(&h.store, "b").await);
     let (room, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
-    let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
-    let first = addr.send(send(&room, &a, "same", "hello")).await.unwrap().unwrap();
-    let again = addr.send(send(&room, &a, "same", "hello")).await.unwrap().unwrap();
+    let addr = h
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
+    let first = addr
+        .send(send(&room, &a, "same", "hello"))
+        .await
+        .unwrap()
+        .unwrap();
+    let again = addr
+        .send(send(&room, &a, "same", "hello"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.id.clone(), again.seq), (first.id.clone(), first.seq));
 
     // A new registry (as after a server restart) loads the room afresh.
     let registry2 = start_registry(&h.store);
-    let addr2 = registry2.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
-    let third = addr2.send(send(&room, &a, "same", "hello")).await.unwrap().unwrap();
+    let addr2 = registry2
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
+    let third = addr2
+        .send(send(&room, &a, "same", "hello"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((third.id, third.seq), (first.id, first.seq));
-    let next = addr2.send(send(&room, &a, "other", "next")).await.unwrap().unwrap();
+    let next = addr2
+        .send(send(&room, &a, "other", "next"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(next.seq, 2);
     assert_eq!(stored_seqs(&h.store, &room).await, vec![1, 2]);
 }
@@ -159,56 +233,150 @@ async fn a_failed_write_is_not_acked_and_leaves_no_gap_in_seq() {
     let h = harness().await;
     let (a, b) = (user(&h.store, "a").await, user(&h.store, "b").await);
     let (room, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
-    let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
-    assert_eq!(addr.send(send(&room, &a, "1", "one")).await.unwrap().unwrap().seq, 1);
+    let addr = h
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        addr.send(send(&room, &a, "1", "one"))
+            .await
+            .unwrap()
+            .unwrap()
+            .seq,
+        1
+    );
 
     // Take the messages table away: the write fails and the sender is told so.
-    h.store.db.execute_unprepared("ALTER TABLE messages RENAME TO messages_hidden").await.unwrap();
+    h.store
+        .db
+        .execute_unprepared("ALTER TABLE messages RENAME TO messages_hidden")
+        .await
+        .unwrap();
     let failed = addr.send(send(&room, &a, "2", "two")).await.unwrap();
-    assert!(matches!(failed, Err(ChatError::Unavailable(_))), "{failed:?}");
-    h.store.db.execute_unprepared("ALTER TABLE messages_hidden RENAME TO messages").await.unwrap();
+    assert!(
+        matches!(failed, Err(ChatError::Unavailable(_))),
+        "{failed:?}"
+    );
+    h.store
+        .db
+        .execute_unprepared("ALTER TABLE messages_hidden RENAME TO messages")
+        .await
+        .unwrap();
 
     // The retry gets the next seq: no gap where the failed write was.
-    assert_eq!(addr.send(send(&room, &a, "2", "two")).await.unwrap().unwrap().seq, 2);
+    assert_eq!(
+        addr.send(send(&room, &a, "2", "two"))
+            .await
+            .unwrap()
+            .unwrap()
+            .seq,
+        2
+    );
     assert_eq!(stored_seqs(&h.store, &room).await, vec![1, 2]);
 }
 
 #[actix::test]
 async fn only_members_post_and_type_and_membership_rules_hold() {
     let h = harness().await;
-    let (owner, member, outsider) = (user(&h.store, "o").await, user(&h.store, "m").await, user(&h.store, "x").await);
-    let room = h.store.create_group(&owner, "g", std::slice::from_ref(&member)).await.unwrap();
-    let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
+    let (owner, member, outsider) = (
+        user(&h.store, "o").await,
+        user(&h.store, "m").await,
+        user(&h.store, "x").await,
+    );
+    let room = h
+        .store
+        .create_group(&owner, "g", std::slice::from_ref(&member))
+        .await
+        .unwrap();
+    let addr = h
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
     let mut rx_outsider = session(&h.registry, &outsider).await;
 
-    let refused = addr.send(send(&room, &outsider, "x", "let me in")).await.unwrap();
+    let refused = addr
+        .send(send(&room, &outsider, "x", "let me in"))
+        .await
+        .unwrap();
     assert!(matches!(refused, Err(ChatError::NotMember)));
-    let refused = addr.send(Typing { user: outsider.clone(), state: TypingState::Start }).await.unwrap();
+    let refused = addr
+        .send(Typing {
+            user: outsider.clone(),
+            state: TypingState::Start,
+        })
+        .await
+        .unwrap();
     assert!(matches!(refused, Err(ChatError::NotMember)));
 
     // A plain member cannot add people; the owner can, and the new member's live session
     // starts receiving the room at once.
-    let refused = addr.send(AddMember { by: member.clone(), user: outsider.clone() }).await.unwrap();
+    let refused = addr
+        .send(AddMember {
+            by: member.clone(),
+            user: outsider.clone(),
+        })
+        .await
+        .unwrap();
     assert!(matches!(refused, Err(ChatError::Forbidden(_))));
-    addr.send(AddMember { by: owner.clone(), user: outsider.clone() }).await.unwrap().unwrap();
+    addr.send(AddMember {
+        by: owner.clone(),
+        user: outsider.clone(),
+    })
+    .await
+    .unwrap()
+    .unwrap();
     match next_frame(&mut rx_outsider).await {
         ServerFrame::RoomEvent(e) => assert_eq!(e.user.as_ref(), Some(&outsider)),
         other => panic!("unexpected {other:?}"),
     }
-    addr.send(send(&room, &owner, "w", "welcome")).await.unwrap().unwrap();
+    addr.send(send(&room, &owner, "w", "welcome"))
+        .await
+        .unwrap()
+        .unwrap();
     match next_frame(&mut rx_outsider).await {
         ServerFrame::Message(m) => assert_eq!(m.body, "welcome"),
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(h.store.membership(&room, &outsider).await.unwrap().map(|r| r.as_str()), Some("member"));
+    assert_eq!(
+        h.store
+            .membership(&room, &outsider)
+            .await
+            .unwrap()
+            .map(|r| r.as_str()),
+        Some("member")
+    );
 
     // A member cannot remove the owner; the owner removes the member, who is then refused.
-    let refused = addr.send(RemoveMember { by: member.clone(), user: owner.clone() }).await.unwrap();
+    let refused = addr
+        .send(RemoveMember {
+            by: member.clone(),
+            user: owner.clone(),
+        })
+        .await
+        .unwrap();
     assert!(matches!(refused, Err(ChatError::Forbidden(_))));
-    addr.send(RemoveMember { by: owner.clone(), user: outsider.clone() }).await.unwrap().unwrap();
-    let refused = addr.send(send(&room, &outsider, "y", "still here?")).await.unwrap();
+    addr.send(RemoveMember {
+        by: owner.clone(),
+        user: outsider.clone(),
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let refused = addr
+        .send(send(&room, &outsider, "y", "still here?"))
+        .await
+        .unwrap();
     assert!(matches!(refused, Err(ChatError::NotMember)));
-    assert!(h.store.membership(&room, &outsider).await.unwrap().is_none());
+    assert!(h
+        .store
+        .membership(&room, &outsider)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[actix::test]
@@ -216,20 +384,54 @@ async fn registry_restarts_a_dead_room_with_its_state() {
     let h = harness().await;
     let (a, b) = (user(&h.store, "a").await, user(&h.store, "b").await);
     let (room, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
-    let addr = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
-    addr.send(send(&room, &a, "1", "one")).await.unwrap().unwrap();
+    let addr = h
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
+    addr.send(send(&room, &a, "1", "one"))
+        .await
+        .unwrap()
+        .unwrap();
     // Stop the room actor from the outside, as a crash would.
-    let stopped = h.registry.send(chat_server::actors::registry::RoomIdle { room: room.clone(), addr: addr.clone() }).await.unwrap();
+    let stopped = h
+        .registry
+        .send(chat_server::actors::registry::RoomIdle {
+            room: room.clone(),
+            addr: addr.clone(),
+        })
+        .await
+        .unwrap();
     assert!(stopped);
     drop(addr);
-    let again = h.registry.send(GetRoom { room: room.clone() }).await.unwrap().unwrap();
+    let again = h
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.send(Inspect).await.unwrap().last_seq, 1);
-    assert_eq!(again.send(send(&room, &a, "2", "two")).await.unwrap().unwrap().seq, 2);
+    assert_eq!(
+        again
+            .send(send(&room, &a, "2", "two"))
+            .await
+            .unwrap()
+            .unwrap()
+            .seq,
+        2
+    );
 }
 
 #[actix::test]
 async fn unknown_room_is_not_found() {
     let h = harness().await;
-    let res = h.registry.send(GetRoom { room: RoomId("nope".into()) }).await.unwrap();
+    let res = h
+        .registry
+        .send(GetRoom {
+            room: RoomId("nope".into()),
+        })
+        .await
+        .unwrap();
     assert!(matches!(res, Err(ChatError::NotFound(_))));
 }

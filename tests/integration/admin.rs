@@ -11,7 +11,9 @@ async fn json_of(r: reqwest::Response) -> Value {
 }
 
 async fn is_admin(u: &TestUser) -> bool {
-    json_of(u.get("/api/me").await).await["user"]["is_admin"].as_bool().unwrap()
+    json_of(u.get("/api/me").await).await["user"]["is_admin"]
+        .as_bool()
+        .unwrap()
 }
 
 async fn login_status(app: &TestApp, u: &TestUser) -> (u16, Value) {
@@ -33,24 +35,41 @@ async fn the_first_account_is_admin_and_nobody_else_may_use_the_admin_api() {
     assert!(is_admin(&boss).await);
     assert!(!is_admin(&ann).await && !is_admin(&bob).await);
 
-    for path in ["/api/admin/stats", "/api/admin/users?q=", "/api/admin/rooms"] {
+    for path in [
+        "/api/admin/stats",
+        "/api/admin/users?q=",
+        "/api/admin/rooms",
+    ] {
         let r = ann.get(path).await;
         assert_eq!(r.status(), 403, "{path}");
         assert_eq!(json_of(r).await["error"]["code"], "forbidden");
-        let r = app.client.get(format!("{}{path}", app.http)).send().await.unwrap();
+        let r = app
+            .client
+            .get(format!("{}{path}", app.http))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "{path} without a token");
         assert_eq!(boss.get(path).await.status(), 200, "{path} as admin");
     }
-    let r = ann.post(&format!("/api/admin/users/{}/ban", bob.id), json!({})).await;
+    let r = ann
+        .post(&format!("/api/admin/users/{}/ban", bob.id), json!({}))
+        .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(login_status(&app, &bob).await.0, 200, "a refused ban changes nothing");
+    assert_eq!(
+        login_status(&app, &bob).await.0,
+        200,
+        "a refused ban changes nothing"
+    );
     app.quiesce().await;
 }
 
 #[actix_web::test]
 async fn racing_first_registrations_make_exactly_one_admin() {
     let app = spawn_app().await;
-    let users = app.register_many(["r1", "r2", "r3", "r4", "r5", "r6"]).await;
+    let users = app
+        .register_many(["r1", "r2", "r3", "r4", "r5", "r6"])
+        .await;
     let mut admins = 0;
     for u in &users {
         admins += usize::from(is_admin(u).await);
@@ -65,20 +84,41 @@ async fn stats_count_live_connections_and_list_users() {
     let boss = app.register("boss").await;
     let ann = app.register("ann").await;
     let stats = json_of(boss.get("/api/admin/stats").await).await;
-    for key in ["connections", "active_rooms", "messages_total", "messages_per_second", "write_buffer_depth", "sync_lag_ms", "media_queue", "users"] {
+    for key in [
+        "connections",
+        "active_rooms",
+        "messages_total",
+        "messages_per_second",
+        "write_buffer_depth",
+        "sync_lag_ms",
+        "media_queue",
+        "users",
+    ] {
         assert!(stats[key].is_number(), "{key} in {stats}");
     }
     assert!(stats["push"]["sent"].is_number() && stats["push"]["failed"].is_number());
     let before = stats["connections"].as_i64().unwrap();
     let ws1 = ann.connect().await;
     let ws2 = ann.connect().await;
-    let after = json_of(boss.get("/api/admin/stats").await).await["connections"].as_i64().unwrap();
+    let after = json_of(boss.get("/api/admin/stats").await).await["connections"]
+        .as_i64()
+        .unwrap();
     assert_eq!(after, before + 2);
     ws1.close().await;
     ws2.close().await;
 
-    let found = json_of(boss.get(&format!("/api/admin/users?q={}", &ann.username[..5])).await).await;
-    let row = found["users"].as_array().unwrap().iter().find(|u| u["id"] == ann.id.as_str()).unwrap().clone();
+    let found = json_of(
+        boss.get(&format!("/api/admin/users?q={}", &ann.username[..5]))
+            .await,
+    )
+    .await;
+    let row = found["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == ann.id.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(row["is_admin"], false);
     assert_eq!(row["banned_at"], Value::Null);
     app.quiesce().await;
@@ -93,26 +133,43 @@ async fn a_ban_closes_sockets_at_once_revokes_tokens_and_refuses_login_until_unb
     let mut ws1 = eve.connect().await;
     let mut ws2 = eve2.connect().await;
 
-    let r = boss.post(&format!("/api/admin/users/{}/ban", eve.id), json!({})).await;
+    let r = boss
+        .post(&format!("/api/admin/users/{}/ban", eve.id), json!({}))
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(ws1.closed().await, Some(4001));
     assert_eq!(ws2.closed().await, Some(4001));
-    assert_eq!(eve.get("/api/me").await.status(), 401, "the old token no longer works");
+    assert_eq!(
+        eve.get("/api/me").await.status(),
+        401,
+        "the old token no longer works"
+    );
     let refused = WsClient::try_connect(format!("{}?token={}", eve.ws, eve.token), false).await;
     assert!(refused.is_err(), "the old token cannot open a socket");
     let (status, body) = login_status(&app, &eve).await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "forbidden");
     assert_eq!(body["error"]["message"], "banned");
-    let listed = json_of(boss.get(&format!("/api/admin/users?q={}", eve.username)).await).await;
+    let listed = json_of(
+        boss.get(&format!("/api/admin/users?q={}", eve.username))
+            .await,
+    )
+    .await;
     assert!(listed["users"][0]["banned_at"].is_i64());
 
-    let r = boss.post(&format!("/api/admin/users/{}/ban", boss.id), json!({})).await;
+    let r = boss
+        .post(&format!("/api/admin/users/{}/ban", boss.id), json!({}))
+        .await;
     assert_eq!(r.status(), 400, "an admin cannot ban themselves");
     let r = boss.post("/api/admin/users/nobody/ban", json!({})).await;
     assert_eq!(r.status(), 404);
 
-    assert_eq!(boss.delete(&format!("/api/admin/users/{}/ban", eve.id)).await.status(), 204);
+    assert_eq!(
+        boss.delete(&format!("/api/admin/users/{}/ban", eve.id))
+            .await
+            .status(),
+        204
+    );
     assert_eq!(login_status(&app, &eve).await.0, 200);
     app.quiesce().await;
 }
@@ -123,7 +180,12 @@ async fn revoking_sessions_closes_sockets_but_allows_a_new_login() {
     let boss = app.register("boss").await;
     let eve = app.register("eve").await;
     let mut ws = eve.connect().await;
-    let r = boss.post(&format!("/api/admin/users/{}/revoke-sessions", eve.id), json!({})).await;
+    let r = boss
+        .post(
+            &format!("/api/admin/users/{}/revoke-sessions", eve.id),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r).await["revoked"], 1);
     assert_eq!(ws.closed().await, Some(4001));
@@ -147,9 +209,24 @@ async fn conversations_are_listed_with_members_and_size() {
     let rooms = json_of(boss.get("/api/admin/rooms").await).await;
     let rooms = rooms["rooms"].as_array().unwrap();
     let g = rooms.iter().find(|r| r["id"] == group.as_str()).unwrap();
-    assert_eq!((g["name"].as_str(), g["kind"].as_str(), g["members"].as_i64(), g["messages"].as_i64()), (Some("Planning"), Some("group"), Some(2), Some(3)));
+    assert_eq!(
+        (
+            g["name"].as_str(),
+            g["kind"].as_str(),
+            g["members"].as_i64(),
+            g["messages"].as_i64()
+        ),
+        (Some("Planning"), Some("group"), Some(2), Some(3))
+    );
     let d = rooms.iter().find(|r| r["id"] == dm.as_str()).unwrap();
-    assert_eq!((d["kind"].as_str(), d["members"].as_i64(), d["messages"].as_i64()), (Some("dm"), Some(2), Some(1)));
+    assert_eq!(
+        (
+            d["kind"].as_str(),
+            d["members"].as_i64(),
+            d["messages"].as_i64()
+        ),
+        (Some("dm"), Some(2), Some(1))
+    );
     let only = json_of(boss.get("/api/admin/rooms?q=plan").await).await;
     assert_eq!(only["rooms"].as_array().unwrap().len(), 1);
 
@@ -158,11 +235,25 @@ async fn conversations_are_listed_with_members_and_size() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["username"].as_str().unwrap().to_owned(), m["role"].as_str().unwrap().to_owned()))
+        .map(|m| {
+            (
+                m["username"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     roles.sort();
-    assert_eq!(roles, vec![(ann.username.clone(), "owner".to_owned()), (bob.username.clone(), "member".to_owned())]);
-    assert_eq!(boss.get("/api/admin/rooms/nope/members").await.status(), 404);
+    assert_eq!(
+        roles,
+        vec![
+            (ann.username.clone(), "owner".to_owned()),
+            (bob.username.clone(), "member".to_owned())
+        ]
+    );
+    assert_eq!(
+        boss.get("/api/admin/rooms/nope/members").await.status(),
+        404
+    );
     ws.close().await;
     app.quiesce().await;
 }
@@ -193,17 +284,29 @@ async fn the_cli_grants_and_revokes_the_admin_role() {
     assert_eq!(ann.get("/api/admin/stats").await.status(), 403);
 
     let out = admin_cli(&app, &["grant", &ann.username.to_uppercase()]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(is_admin(&ann).await);
     assert_eq!(ann.get("/api/admin/stats").await.status(), 200);
 
     let out = admin_cli(&app, &["revoke", &ann.username]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(ann.get("/api/admin/stats").await.status(), 403);
 
     let out = admin_cli(&app, &["grant", "no-such-user"]).await;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no user named"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no user named"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     app.quiesce().await;
 }
 
@@ -216,7 +319,10 @@ async fn on_a_database_with_accounts_the_migration_makes_the_earliest_one_admin(
     let url = format!("sqlite://{}/chat.db?mode=rwc", dir.path().display());
     let db = Database::connect(&url).await.unwrap();
     // The schema as it was before the admin migration, with two accounts in it.
-    let before_admin = Migrator::migrations().iter().position(|m| m.name().ends_with("_admin")).unwrap() as u32;
+    let before_admin = Migrator::migrations()
+        .iter()
+        .position(|m| m.name().ends_with("_admin"))
+        .unwrap() as u32;
     Migrator::up(&db, Some(before_admin)).await.unwrap();
     for (id, name, at) in [("u-later", "later", 2000_i64), ("u-early", "early", 1000)] {
         db.execute(Statement::from_sql_and_values(
@@ -232,8 +338,20 @@ async fn on_a_database_with_accounts_the_migration_makes_the_earliest_one_admin(
     // The server applies the rest at start; the earliest account is the admin, and the first
     // registration afterwards is not.
     let app = crate::support::app::spawn_app_with(|s| s.database.url = url.clone()).await;
-    let early = app.state.store.user_by_id(&chat_server::ids::UserId("u-early".into())).await.unwrap().unwrap();
-    let later = app.state.store.user_by_id(&chat_server::ids::UserId("u-later".into())).await.unwrap().unwrap();
+    let early = app
+        .state
+        .store
+        .user_by_id(&chat_server::ids::UserId("u-early".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let later = app
+        .state
+        .store
+        .user_by_id(&chat_server::ids::UserId("u-later".into()))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(early.is_admin && !later.is_admin);
     let newcomer = app.register("newcomer").await;
     assert!(!is_admin(&newcomer).await);

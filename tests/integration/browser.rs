@@ -21,7 +21,11 @@ fn chromium() -> PathBuf {
 /// Runs `node tests/browser/{script}` against `app`; panics with node's output unless it passes.
 async fn run_script(app: &TestApp, script: &str, env: &[(&str, String)]) {
     let dir = Path::new(ROOT).join("tests/browser");
-    assert!(chromium().exists(), "{} not found: run `scripts/setup.sh test` (installs Debian's chromium)", chromium().display());
+    assert!(
+        chromium().exists(),
+        "{} not found: run `scripts/setup.sh test` (installs Debian's chromium)",
+        chromium().display()
+    );
     assert!(
         dir.join("node_modules/playwright-core/package.json").exists(),
         "tests/browser/node_modules is missing: run `scripts/setup.sh test` (npm ci in tests/browser)"

@@ -9,9 +9,9 @@ use chat_server::actors::syncer::SyncNow;
 use serde_json::{json, Value};
 
 use crate::restart::{all_messages, register, ServerProcess};
-use crate::support::wait::eventually;
 use crate::support::app::{spawn_app_with, TestApp};
 use crate::support::services::{free_port, shared_mariadb, MariaDb, RedisServer};
+use crate::support::wait::eventually;
 
 /// A fresh MariaDB database (URL, name) on the shared server.
 fn fresh_db(maria: &MariaDb) -> (String, String) {
@@ -24,11 +24,13 @@ fn count(maria: &MariaDb, db: &str, sql: &str) -> i64 {
     maria.sql(db, sql).unwrap().trim().parse().unwrap()
 }
 
-
 /// Whether the default-prefix write stream is empty (every entry synced and acked).
 fn stream_empty(redis: &RedisServer) -> bool {
-    let out = std::process::Command::new("redis-cli").args(["-p", &redis.port().to_string(), "XLEN", "chat:writes"]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string(), "XLEN", "chat:writes"])
+        .output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 async fn redis_cmd(url: &str, args: &[&str]) -> redis::Value {
@@ -74,21 +76,44 @@ async fn acked_messages_are_readable_before_sync_and_reach_mariadb_once() {
     assert_eq!(msgs.len(), 30);
     assert_eq!(msgs[29]["body"], "buffered 29 🚀");
     let rooms: Value = b.get("/api/rooms").await.json().await.unwrap();
-    assert_eq!((rooms["rooms"][0]["last_seq"].clone(), rooms["rooms"][0]["unread"].clone()), (json!(30), json!(30)));
+    assert_eq!(
+        (
+            rooms["rooms"][0]["last_seq"].clone(),
+            rooms["rooms"][0]["unread"].clone()
+        ),
+        (json!(30), json!(30))
+    );
     let mut cb = b.connect().await;
-    cb.send(json!({"type": "sync", "cursors": {room.clone(): 25}})).await;
+    cb.send(json!({"type": "sync", "cursors": {room.clone(): 25}}))
+        .await;
     for want in 26..=30 {
         assert_eq!(cb.expect("message").await["seq"], want);
     }
     cb.expect("synced").await;
 
     app.state.syncer.as_ref().unwrap().do_send(SyncNow);
-    eventually(20, "30 rows in MariaDB", || count(maria, &db, "SELECT COUNT(*) FROM messages") == 30).await;
-    assert_eq!(count(maria, &db, "SELECT COUNT(DISTINCT seq) FROM messages"), 30);
-    assert_eq!(count(maria, &db, &format!("SELECT last_seq FROM rooms WHERE id = '{room}'")), 30);
+    eventually(20, "30 rows in MariaDB", || {
+        count(maria, &db, "SELECT COUNT(*) FROM messages") == 30
+    })
+    .await;
+    assert_eq!(
+        count(maria, &db, "SELECT COUNT(DISTINCT seq) FROM messages"),
+        30
+    );
+    assert_eq!(
+        count(
+            maria,
+            &db,
+            &format!("SELECT last_seq FROM rooms WHERE id = '{room}'")
+        ),
+        30
+    );
     // The stream was acked and trimmed, and the history reads the same from SQL alone.
     let prefix = &app.state.settings.redis.prefix;
-    assert_eq!(redis_cmd(&redis.url(), &["XLEN", &format!("{prefix}:writes")]).await, redis::Value::Int(0));
+    assert_eq!(
+        redis_cmd(&redis.url(), &["XLEN", &format!("{prefix}:writes")]).await,
+        redis::Value::Int(0)
+    );
     assert_eq!(all_messages(&b, &room).await, msgs);
 }
 
@@ -103,7 +128,10 @@ async fn frozen_mariadb_does_not_stop_acks_and_the_backlog_drains_after() {
     let mut ca = a.connect().await;
     let mut cb = b.connect().await;
     ca.send_msg(&room, "before the freeze").await;
-    eventually(20, "first row synced", || count(&maria, &db, "SELECT COUNT(*) FROM messages") == 1).await;
+    eventually(20, "first row synced", || {
+        count(&maria, &db, "SELECT COUNT(*) FROM messages") == 1
+    })
+    .await;
 
     maria.pause().unwrap();
     for i in 0..200 {
@@ -113,11 +141,22 @@ async fn frozen_mariadb_does_not_stop_acks_and_the_backlog_drains_after() {
     for _ in 0..201 {
         cb.expect("message").await;
     }
-    let metrics = reqwest::get(format!("{}/metrics", app.http)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", app.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     maria.resume().unwrap();
 
-    eventually(60, "backlog drained into MariaDB", || count(&maria, &db, "SELECT COUNT(*) FROM messages") == 201).await;
-    assert_eq!(count(&maria, &db, "SELECT COUNT(DISTINCT id) FROM messages"), 201);
+    eventually(60, "backlog drained into MariaDB", || {
+        count(&maria, &db, "SELECT COUNT(*) FROM messages") == 201
+    })
+    .await;
+    assert_eq!(
+        count(&maria, &db, "SELECT COUNT(DISTINCT id) FROM messages"),
+        201
+    );
     assert_eq!(count(&maria, &db, "SELECT MAX(seq) FROM messages"), 201);
     assert!(metrics.contains("chat_write_buffer_depth"), "{metrics}");
 }
@@ -134,16 +173,26 @@ async fn redis_down_gives_unavailable_never_a_false_ack_and_recovers() {
     ca.send_msg(&room, "one").await;
 
     redis.kill();
-    ca.send(json!({"type": "send", "room": room, "client_id": "during-outage", "body": "two"})).await;
-    let f = ca.expect_where_any(&["ack", "error"], |f| f["client_id"] == "during-outage").await;
-    assert_eq!((f["type"].as_str(), f["code"].as_str()), (Some("error"), Some("unavailable")), "{f}");
+    ca.send(json!({"type": "send", "room": room, "client_id": "during-outage", "body": "two"}))
+        .await;
+    let f = ca
+        .expect_where_any(&["ack", "error"], |f| f["client_id"] == "during-outage")
+        .await;
+    assert_eq!(
+        (f["type"].as_str(), f["code"].as_str()),
+        (Some("error"), Some("unavailable")),
+        "{f}"
+    );
 
     redis.restart().unwrap();
     // The server reconnects by itself: the resend is acked, right after "one".
     let mut acked = None;
     for _ in 0..100 {
-        ca.send(json!({"type": "send", "room": room, "client_id": "during-outage", "body": "two"})).await;
-        let f = ca.expect_where_any(&["ack", "error"], |f| f["client_id"] == "during-outage").await;
+        ca.send(json!({"type": "send", "room": room, "client_id": "during-outage", "body": "two"}))
+            .await;
+        let f = ca
+            .expect_where_any(&["ack", "error"], |f| f["client_id"] == "during-outage")
+            .await;
         if f["type"] == "ack" {
             acked = Some(f);
             break;
@@ -152,15 +201,24 @@ async fn redis_down_gives_unavailable_never_a_false_ack_and_recovers() {
     }
     let ack = acked.expect("never acked after Redis came back");
     assert_eq!(ack["seq"], 2);
-    eventually(30, "both rows in MariaDB", || count(maria, &db, "SELECT COUNT(*) FROM messages") == 2).await;
-    let bodies = maria.sql(&db, "SELECT body FROM messages ORDER BY seq").unwrap();
+    eventually(30, "both rows in MariaDB", || {
+        count(maria, &db, "SELECT COUNT(*) FROM messages") == 2
+    })
+    .await;
+    let bodies = maria
+        .sql(&db, "SELECT body FROM messages ORDER BY seq")
+        .unwrap();
     assert_eq!(bodies.lines().collect::<Vec<_>>(), ["one", "two"]);
 }
 
 #[actix_web::test]
 async fn server_refuses_a_redis_that_may_evict() {
     let redis = RedisServer::start().unwrap();
-    redis_cmd(&redis.url(), &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]).await;
+    redis_cmd(
+        &redis.url(),
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let mut s = crate::support::app::test_settings(dir.path());
     s.redis.url = redis.url();
@@ -173,33 +231,72 @@ async fn server_refuses_a_redis_that_may_evict() {
 
 /// Sends `n` messages without waiting and returns the acks received (client id → (id, seq)),
 /// reading until the connection drops or `want` acks arrived.
-async fn flood(ws: &mut crate::support::app::WsClient, room: &str, n: usize, want: usize) -> HashMap<String, (String, i64)> {
+async fn flood(
+    ws: &mut crate::support::app::WsClient,
+    room: &str,
+    n: usize,
+    want: usize,
+) -> HashMap<String, (String, i64)> {
     for i in 0..n {
         ws.send(json!({"type": "send", "room": room, "client_id": format!("c{i}"), "body": format!("message {i}")})).await;
     }
     let mut acked = HashMap::new();
     while acked.len() < want {
-        let Some(f) = ws.recv(Duration::from_secs(10)).await else { break };
+        let Some(f) = ws.recv(Duration::from_secs(10)).await else {
+            break;
+        };
         if f["type"] == "ack" {
-            acked.insert(f["client_id"].as_str().unwrap().to_owned(), (f["id"].as_str().unwrap().to_owned(), f["seq"].as_i64().unwrap()));
+            acked.insert(
+                f["client_id"].as_str().unwrap().to_owned(),
+                (
+                    f["id"].as_str().unwrap().to_owned(),
+                    f["seq"].as_i64().unwrap(),
+                ),
+            );
         }
     }
     acked
 }
 
-fn assert_each_acked_once(maria: &MariaDb, db: &str, room: &str, acked: &HashMap<String, (String, i64)>) {
-    let rows = maria.sql(db, &format!("SELECT client_id, id, seq FROM messages WHERE room_id = '{room}' ORDER BY seq")).unwrap();
+fn assert_each_acked_once(
+    maria: &MariaDb,
+    db: &str,
+    room: &str,
+    acked: &HashMap<String, (String, i64)>,
+) {
+    let rows = maria
+        .sql(
+            db,
+            &format!(
+                "SELECT client_id, id, seq FROM messages WHERE room_id = '{room}' ORDER BY seq"
+            ),
+        )
+        .unwrap();
     let mut stored: HashMap<String, (String, i64)> = HashMap::new();
     let mut seqs = Vec::new();
     for line in rows.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
         let seq: i64 = cols[2].parse().unwrap();
-        assert!(stored.insert(cols[0].to_owned(), (cols[1].to_owned(), seq)).is_none(), "{} stored twice", cols[0]);
+        assert!(
+            stored
+                .insert(cols[0].to_owned(), (cols[1].to_owned(), seq))
+                .is_none(),
+            "{} stored twice",
+            cols[0]
+        );
         seqs.push(seq);
     }
-    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "seqs must be gap-free");
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "seqs must be gap-free"
+    );
     for (cid, ack) in acked {
-        assert_eq!(stored.get(cid), Some(ack), "acked {cid} missing or changed in MariaDB");
+        assert_eq!(
+            stored.get(cid),
+            Some(ack),
+            "acked {cid} missing or changed in MariaDB"
+        );
     }
 }
 
@@ -231,9 +328,19 @@ async fn crash_between_sql_commit_and_stream_ack_inserts_nothing_twice() {
         let s = server.child.wait().unwrap();
         (server, s)
     });
-    let (_dead, status) = tokio::time::timeout(Duration::from_secs(30), status).await.unwrap().unwrap();
-    assert!(!status.success(), "the failpoint should have aborted the server");
-    assert_eq!(count(maria, &db, "SELECT COUNT(*) FROM messages"), 50, "the commit happened before the crash");
+    let (_dead, status) = tokio::time::timeout(Duration::from_secs(30), status)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !status.success(),
+        "the failpoint should have aborted the server"
+    );
+    assert_eq!(
+        count(maria, &db, "SELECT COUNT(*) FROM messages"),
+        50,
+        "the commit happened before the crash"
+    );
 
     // Restarted without the failpoint, the node replays its own unacked entries: no duplicates.
     let _server = ServerProcess::start(dir.path(), &url, port, &base).await;
@@ -263,7 +370,13 @@ async fn kill9_under_load_with_redis_and_mariadb_keeps_every_acked_message_once(
     server.kill9();
     while let Some(f) = ws.recv(Duration::from_millis(500)).await {
         if f["type"] == "ack" {
-            acked.insert(f["client_id"].as_str().unwrap().to_owned(), (f["id"].as_str().unwrap().to_owned(), f["seq"].as_i64().unwrap()));
+            acked.insert(
+                f["client_id"].as_str().unwrap().to_owned(),
+                (
+                    f["id"].as_str().unwrap().to_owned(),
+                    f["seq"].as_i64().unwrap(),
+                ),
+            );
         }
     }
     assert!(acked.len() >= 150);
@@ -273,7 +386,10 @@ async fn kill9_under_load_with_redis_and_mariadb_keeps_every_acked_message_once(
     assert_each_acked_once(maria, &db, &room, &acked);
     // What clients see after the restart agrees with MariaDB.
     let msgs = all_messages(&a, &room).await;
-    assert_eq!(msgs.len() as i64, count(maria, &db, "SELECT COUNT(*) FROM messages"));
+    assert_eq!(
+        msgs.len() as i64,
+        count(maria, &db, "SELECT COUNT(*) FROM messages")
+    );
 }
 
 #[actix_web::test]
@@ -308,18 +424,42 @@ async fn an_entry_that_keeps_failing_goes_to_the_dead_letter_stream_and_the_rest
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(redis_cmd(&redis.url(), &["XLEN", &dead]).await, redis::Value::Int(1), "the failing entry was dead-lettered");
+    assert_eq!(
+        redis_cmd(&redis.url(), &["XLEN", &dead]).await,
+        redis::Value::Int(1),
+        "the failing entry was dead-lettered"
+    );
     // It no longer blocks the rest: the next message syncs.
     ca.send_msg(&room, "fine").await;
     for _ in 0..200 {
         syncer.do_send(SyncNow);
-        if count(maria, &db, "SELECT COUNT(*) FROM messages WHERE body = 'fine'") == 1 {
+        if count(
+            maria,
+            &db,
+            "SELECT COUNT(*) FROM messages WHERE body = 'fine'",
+        ) == 1
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(count(maria, &db, "SELECT COUNT(*) FROM messages WHERE body = 'fine'"), 1);
-    assert_eq!(redis_cmd(&redis.url(), &["XLEN", &format!("{prefix}:writes")]).await, redis::Value::Int(0));
-    let metrics = reqwest::get(format!("{}/metrics", app.http)).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        count(
+            maria,
+            &db,
+            "SELECT COUNT(*) FROM messages WHERE body = 'fine'"
+        ),
+        1
+    );
+    assert_eq!(
+        redis_cmd(&redis.url(), &["XLEN", &format!("{prefix}:writes")]).await,
+        redis::Value::Int(0)
+    );
+    let metrics = reqwest::get(format!("{}/metrics", app.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("chat_dead_letters 1"), "{metrics}");
 }

@@ -30,16 +30,34 @@ async fn chat_on_mariadb_round_trips_every_script_byte_for_byte() {
     }
 
     // History read back from MariaDB is identical, byte for byte.
-    let page: Value = b.get(&format!("/api/rooms/{room}/messages?limit=10")).await.json().await.unwrap();
-    let got: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    let page: Value = b
+        .get(&format!("/api/rooms/{room}/messages?limit=10"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
     assert_eq!(got, BODIES);
     for (g, want) in got.iter().zip(BODIES) {
         assert_eq!(g.as_bytes(), want.as_bytes());
     }
 
     // And the rows really are in MariaDB, in utf8mb4 tables.
-    let hex = maria.sql(&db_name, &format!("SELECT HEX(body) FROM messages WHERE room_id = '{room}' ORDER BY seq")).unwrap();
-    let want: Vec<String> = BODIES.iter().map(|b| b.bytes().map(|x| format!("{x:02X}")).collect()).collect();
+    let hex = maria
+        .sql(
+            &db_name,
+            &format!("SELECT HEX(body) FROM messages WHERE room_id = '{room}' ORDER BY seq"),
+        )
+        .unwrap();
+    let want: Vec<String> = BODIES
+        .iter()
+        .map(|b| b.bytes().map(|x| format!("{x:02X}")).collect())
+        .collect();
     assert_eq!(hex.lines().collect::<Vec<_>>(), want);
     let charset = maria
         .sql(&db_name, "SELECT DISTINCT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME IS NOT NULL")

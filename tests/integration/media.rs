@@ -61,7 +61,13 @@ fn multipart(field: &str, file_name: &str, content_type: &str, data: &[u8]) -> (
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload_as(user: &TestUser, query: &str, file_name: &str, content_type: &str, data: &[u8]) -> reqwest::Response {
+async fn upload_as(
+    user: &TestUser,
+    query: &str,
+    file_name: &str,
+    content_type: &str,
+    data: &[u8],
+) -> reqwest::Response {
     let (ct, body) = multipart("file", file_name, content_type, data);
     user.client
         .post(format!("{}/api/media{query}", user.http))
@@ -85,7 +91,10 @@ async fn upload(user: &TestUser, file_name: &str, data: &[u8]) -> String {
 /// Waits for the `media` frame that ends processing of `id`; returns it.
 async fn finished(ws: &mut WsClient, id: &str) -> Value {
     let id = id.to_owned();
-    ws.expect_where("media", move |f| f["id"] == id.as_str() && f["status"] != "processing").await
+    ws.expect_where("media", move |f| {
+        f["id"] == id.as_str() && f["status"] != "processing"
+    })
+    .await
 }
 
 /// Uploads, waits until processed, and returns `GET /api/media/{id}`.
@@ -93,7 +102,10 @@ async fn process(user: &TestUser, ws: &mut WsClient, file_name: &str, data: &[u8
     let id = upload(user, file_name, data).await;
     let done = finished(ws, &id).await;
     let info = get_json(user, &format!("/api/media/{id}")).await;
-    assert_eq!(info["status"], done["status"], "frame and GET agree: {done} {info}");
+    assert_eq!(
+        info["status"], done["status"],
+        "frame and GET agree: {done} {info}"
+    );
     info
 }
 
@@ -106,7 +118,11 @@ async fn get_json(user: &TestUser, path: &str) -> Value {
 /// Fetches a URL the server handed out, without any credentials (as an `<img>` tag would).
 async fn fetch(app: &TestApp, url: &str) -> reqwest::Response {
     assert!(url.starts_with("/media/"), "unexpected url {url}");
-    app.client.get(format!("{}{url}", app.http)).send().await.unwrap()
+    app.client
+        .get(format!("{}{url}", app.http))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn fetch_bytes(app: &TestApp, url: &str) -> Vec<u8> {
@@ -117,7 +133,10 @@ async fn fetch_bytes(app: &TestApp, url: &str) -> Vec<u8> {
 }
 
 fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 /// Files left anywhere under the media directory.
@@ -141,7 +160,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u8 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 56) as u8
     }
 }
@@ -151,7 +173,11 @@ fn photo_png(w: u32, h: u32) -> Vec<u8> {
     let mut rng = Lcg(7);
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         let n = rng.next() / 4;
-        image::Rgb([((x * 255 / w) as u8).saturating_add(n), ((y * 255 / h) as u8).saturating_add(n), 128u8.saturating_add(n)])
+        image::Rgb([
+            ((x * 255 / w) as u8).saturating_add(n),
+            ((y * 255 / h) as u8).saturating_add(n),
+            128u8.saturating_add(n),
+        ])
     });
     let mut out = Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
@@ -161,7 +187,13 @@ fn photo_png(w: u32, h: u32) -> Vec<u8> {
 /// A 200×100 JPEG, left half red and right half blue, with an EXIF block saying "rotate 90°
 /// clockwise to display" (orientation 6) and a camera make that must not survive.
 fn exif_rotated_jpeg() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(200, 100, |x, _| if x < 100 { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) });
+    let img = image::RgbImage::from_fn(200, 100, |x, _| {
+        if x < 100 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
     let mut plain = Cursor::new(Vec::new());
     img.write_to(&mut plain, image::ImageFormat::Jpeg).unwrap();
     let plain = plain.into_inner();
@@ -232,7 +264,10 @@ fn raw_video(path: &Path, secs: u32) {
     ff::init().unwrap();
     let mut octx = ff::format::output_as(path, "matroska").unwrap();
     let vcodec = ff::encoder::find(ff::codec::Id::RAWVIDEO).unwrap();
-    let mut venc = ff::codec::context::Context::new_with_codec(vcodec).encoder().video().unwrap();
+    let mut venc = ff::codec::context::Context::new_with_codec(vcodec)
+        .encoder()
+        .video()
+        .unwrap();
     venc.set_width(160);
     venc.set_height(120);
     venc.set_format(Pixel::YUV420P);
@@ -242,7 +277,10 @@ fn raw_video(path: &Path, secs: u32) {
     let mut vst = octx.add_stream(vcodec).unwrap();
     vst.set_parameters(&venc);
     let acodec = ff::encoder::find(ff::codec::Id::PCM_S16LE).unwrap();
-    let mut aenc = ff::codec::context::Context::new_with_codec(acodec).encoder().audio().unwrap();
+    let mut aenc = ff::codec::context::Context::new_with_codec(acodec)
+        .encoder()
+        .audio()
+        .unwrap();
     aenc.set_rate(48_000);
     aenc.set_channel_layout(ff::ChannelLayout::MONO);
     aenc.set_channels(1);
@@ -252,9 +290,18 @@ fn raw_video(path: &Path, secs: u32) {
     let mut ast = octx.add_stream(acodec).unwrap();
     ast.set_parameters(&aenc);
     octx.write_header().unwrap();
-    let (vtb, atb) = (octx.stream(0).unwrap().time_base(), octx.stream(1).unwrap().time_base());
+    let (vtb, atb) = (
+        octx.stream(0).unwrap().time_base(),
+        octx.stream(1).unwrap().time_base(),
+    );
 
-    fn drain(enc: &mut ff::encoder::Encoder, octx: &mut ff::format::context::Output, index: usize, from: ff::Rational, to: ff::Rational) {
+    fn drain(
+        enc: &mut ff::encoder::Encoder,
+        octx: &mut ff::format::context::Output,
+        index: usize,
+        from: ff::Rational,
+        to: ff::Rational,
+    ) {
         let mut pkt = ff::Packet::empty();
         while enc.receive_packet(&mut pkt).is_ok() {
             pkt.set_stream(index);
@@ -280,9 +327,11 @@ fn raw_video(path: &Path, secs: u32) {
     let mut done = 0;
     while done < samples {
         let n = 1024.min(samples - done);
-        let mut f = ff::frame::Audio::new(Sample::I16(SampleType::Packed), n, ff::ChannelLayout::MONO);
+        let mut f =
+            ff::frame::Audio::new(Sample::I16(SampleType::Packed), n, ff::ChannelLayout::MONO);
         for (k, s) in f.data_mut(0).chunks_exact_mut(2).take(n).enumerate() {
-            let v = (((done + k) as f64) * 440.0 * std::f64::consts::TAU / 48_000.0).sin() * 10_000.0;
+            let v =
+                (((done + k) as f64) * 440.0 * std::f64::consts::TAU / 48_000.0).sin() * 10_000.0;
             s.copy_from_slice(&(v as i16).to_le_bytes());
         }
         f.set_pts(Some(done as i64));
@@ -316,18 +365,30 @@ fn probe(bytes: &[u8]) -> Probe {
         .streams()
         .map(|s| {
             if s.parameters().medium() == ff::media::Type::Video {
-                let dec = ff::codec::context::Context::from_parameters(s.parameters()).unwrap().decoder().video().unwrap();
+                let dec = ff::codec::context::Context::from_parameters(s.parameters())
+                    .unwrap()
+                    .decoder()
+                    .video()
+                    .unwrap();
                 video_size = Some((dec.width(), dec.height()));
             }
             s.parameters().id()
         })
         .collect();
-    Probe { format: ictx.format().name().to_owned(), codecs, video_size, duration_ms: ictx.duration() / 1000 }
+    Probe {
+        format: ictx.format().name().to_owned(),
+        codecs,
+        video_size,
+        duration_ms: ictx.duration() / 1000,
+    }
 }
 
 /// The WebM doctype is in the EBML header at the start of the file.
 fn is_webm(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) && bytes[..64.min(bytes.len())].windows(4).any(|w| w == b"webm")
+    bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
+        && bytes[..64.min(bytes.len())]
+            .windows(4)
+            .any(|w| w == b"webm")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,15 +402,24 @@ async fn photos_are_scaled_compressed_and_thumbnailed() {
     let id = upload(&alice, "holiday.png", &input).await;
     let progress = {
         let id = id.clone();
-        ws.expect_where("media", move |f| f["id"] == id.as_str() && f["status"] == "processing").await
+        ws.expect_where("media", move |f| {
+            f["id"] == id.as_str() && f["status"] == "processing"
+        })
+        .await
     };
     assert!(progress["progress"].is_u64(), "progress frame: {progress}");
     assert_eq!(finished(&mut ws, &id).await["status"], "ready");
     let info = get_json(&alice, &format!("/api/media/{id}")).await;
     assert_eq!(info["kind"], "image");
     assert_eq!(info["mime"], "image/jpeg");
-    assert_eq!((info["width"].as_u64(), info["height"].as_u64()), (Some(800), Some(600)));
-    assert!(info["size"].as_u64().unwrap() < input.len() as u64 / 4, "compressed: {info}");
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(800), Some(600))
+    );
+    assert!(
+        info["size"].as_u64().unwrap() < input.len() as u64 / 4,
+        "compressed: {info}"
+    );
 
     let r = fetch(&app, info["url"].as_str().unwrap()).await;
     assert_eq!(r.status(), 200);
@@ -359,7 +429,9 @@ async fn photos_are_scaled_compressed_and_thumbnailed() {
     assert_eq!(content.len() as u64, info["size"].as_u64().unwrap());
     let img = image::load_from_memory(&content).unwrap();
     assert_eq!((img.width(), img.height()), (800, 600));
-    let thumb = image::load_from_memory(&fetch_bytes(&app, info["thumb_url"].as_str().unwrap()).await).unwrap();
+    let thumb =
+        image::load_from_memory(&fetch_bytes(&app, info["thumb_url"].as_str().unwrap()).await)
+            .unwrap();
     assert_eq!((thumb.width(), thumb.height()), (160, 120));
 }
 
@@ -371,32 +443,64 @@ async fn exif_orientation_is_applied_and_metadata_stripped() {
     let info = process(&alice, &mut ws, "IMG_0001.JPG", &input).await;
     assert_eq!(info["status"], "ready", "{info}");
     // Stored 200×100 with "rotate 90° clockwise": displayed 100×200, the red half on top.
-    assert_eq!((info["width"].as_u64(), info["height"].as_u64()), (Some(100), Some(200)));
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(100), Some(200))
+    );
     let bytes = fetch_bytes(&app, info["url"].as_str().unwrap()).await;
     assert!(!bytes.windows(4).any(|w| w == b"Exif"), "EXIF block kept");
-    assert!(!bytes.windows(9).any(|w| w == b"SecretCam"), "camera make kept");
+    assert!(
+        !bytes.windows(9).any(|w| w == b"SecretCam"),
+        "camera make kept"
+    );
     let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (100, 200));
     let (top, bottom) = (img.get_pixel(50, 40).0, img.get_pixel(50, 160).0);
     assert!(top[0] > 200 && top[2] < 60, "top should be red: {top:?}");
-    assert!(bottom[2] > 200 && bottom[0] < 60, "bottom should be blue: {bottom:?}");
+    assert!(
+        bottom[2] > 200 && bottom[0] < 60,
+        "bottom should be blue: {bottom:?}"
+    );
 }
 
 #[actix_web::test]
 async fn avatars_are_square_in_two_sizes() {
     let (app, alice, mut ws) = uploader_with(|_| {}).await;
-    let r = upload_as(&alice, "?purpose=avatar", "me.png", "image/png", &photo_png(300, 200)).await;
+    let r = upload_as(
+        &alice,
+        "?purpose=avatar",
+        "me.png",
+        "image/png",
+        &photo_png(300, 200),
+    )
+    .await;
     assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(finished(&mut ws, &id).await["status"], "ready");
     let info = get_json(&alice, &format!("/api/media/{id}")).await;
-    assert_eq!((info["width"].as_u64(), info["height"].as_u64()), (Some(128), Some(128)));
-    let big = image::load_from_memory(&fetch_bytes(&app, info["url"].as_str().unwrap()).await).unwrap();
-    let small = image::load_from_memory(&fetch_bytes(&app, info["thumb_url"].as_str().unwrap()).await).unwrap();
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(128), Some(128))
+    );
+    let big =
+        image::load_from_memory(&fetch_bytes(&app, info["url"].as_str().unwrap()).await).unwrap();
+    let small =
+        image::load_from_memory(&fetch_bytes(&app, info["thumb_url"].as_str().unwrap()).await)
+            .unwrap();
     assert_eq!((big.width(), big.height()), (128, 128));
     assert_eq!((small.width(), small.height()), (48, 48));
     // An avatar must be a picture.
-    let r = upload_as(&alice, "?purpose=avatar", "me.pdf", "image/png", b"%PDF-1.7\n1 0 obj\n").await;
+    let r = upload_as(
+        &alice,
+        "?purpose=avatar",
+        "me.pdf",
+        "image/png",
+        b"%PDF-1.7\n1 0 obj\n",
+    )
+    .await;
     assert_eq!(r.status(), 400);
 }
 
@@ -408,7 +512,11 @@ async fn decompression_bomb_is_refused_fast_and_the_worker_keeps_serving() {
     assert!(bomb.len() < 100_000, "bomb is {} bytes", bomb.len());
     let started = Instant::now();
     let info = process(&alice, &mut ws, "small.png", &bomb).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(info["status"], "failed");
     assert!(info["error"].as_str().unwrap().contains("pixels"), "{info}");
     assert!(info["url"].is_null());
@@ -433,7 +541,10 @@ async fn video_becomes_smaller_vp8_opus_webm_with_poster_and_duration() {
     assert_eq!(info["kind"], "video");
     assert_eq!(info["mime"], "video/webm");
     // 160×120 scaled to the configured 96 lines, aspect kept.
-    assert_eq!((info["width"].as_u64(), info["height"].as_u64()), (Some(128), Some(96)));
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(128), Some(96))
+    );
     let duration = info["duration_ms"].as_i64().unwrap();
     assert!((850..=1150).contains(&duration), "duration {duration}");
 
@@ -442,20 +553,37 @@ async fn video_becomes_smaller_vp8_opus_webm_with_poster_and_duration() {
     assert_eq!(header(&r, "accept-ranges"), "bytes");
     assert!(!header(&r, "etag").is_empty());
     let out = r.bytes().await.unwrap().to_vec();
-    assert!(out.len() < input.len() / 2, "output {} bytes, input {}", out.len(), input.len());
+    assert!(
+        out.len() < input.len() / 2,
+        "output {} bytes, input {}",
+        out.len(),
+        input.len()
+    );
     assert!(is_webm(&out));
     let p = probe(&out);
     assert!(p.format.contains("webm"), "{}", p.format);
     assert_eq!(p.codecs, vec![ff::codec::Id::VP8, ff::codec::Id::OPUS]);
     assert_eq!(p.video_size, Some((128, 96)));
-    assert!((850..=1150).contains(&p.duration_ms), "probed duration {}", p.duration_ms);
+    assert!(
+        (850..=1150).contains(&p.duration_ms),
+        "probed duration {}",
+        p.duration_ms
+    );
 
     // A range request, as a player seeking.
-    let r = app.client.get(format!("{}{}", app.http, info["url"].as_str().unwrap())).header("range", "bytes=100-199").send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}{}", app.http, info["url"].as_str().unwrap()))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.unwrap().as_ref(), &out[100..200]);
 
-    let poster = image::load_from_memory(&fetch_bytes(&app, info["thumb_url"].as_str().unwrap()).await).unwrap();
+    let poster =
+        image::load_from_memory(&fetch_bytes(&app, info["thumb_url"].as_str().unwrap()).await)
+            .unwrap();
     assert_eq!((poster.width(), poster.height()), (128, 96));
 }
 
@@ -471,11 +599,20 @@ async fn voice_notes_become_opus_webm_with_duration() {
     let duration = info["duration_ms"].as_i64().unwrap();
     assert!((1400..=1600).contains(&duration), "duration {duration}");
     let out = fetch_bytes(&app, info["url"].as_str().unwrap()).await;
-    assert!(out.len() < input.len() / 4, "output {} bytes, input {}", out.len(), input.len());
+    assert!(
+        out.len() < input.len() / 4,
+        "output {} bytes, input {}",
+        out.len(),
+        input.len()
+    );
     assert!(is_webm(&out));
     let p = probe(&out);
     assert_eq!(p.codecs, vec![ff::codec::Id::OPUS]);
-    assert!((1400..=1600).contains(&p.duration_ms), "probed duration {}", p.duration_ms);
+    assert!(
+        (1400..=1600).contains(&p.duration_ms),
+        "probed duration {}",
+        p.duration_ms
+    );
 }
 
 #[actix_web::test]
@@ -493,7 +630,10 @@ async fn corrupt_video_fails_cleanly_and_the_worker_keeps_serving() {
     raw_video(&path, 1);
     let whole = std::fs::read(&path).unwrap();
     let cut = process(&alice, &mut ws, "cut.mkv", &whole[..whole.len() / 2]).await;
-    assert!(cut["status"] == "ready" || cut["status"] == "failed", "{cut}");
+    assert!(
+        cut["status"] == "ready" || cut["status"] == "failed",
+        "{cut}"
+    );
     // Nothing of the failed uploads is kept.
     let media_dir = app.dir.path().join("media");
     let id = info["id"].as_str().unwrap();
@@ -517,26 +657,68 @@ async fn oversized_uploads_get_413_and_leave_nothing_behind() {
     let alice = app.register("alice").await;
     let media_dir = app.dir.path().join("media");
     // Just over the cap: refused while streaming, after part of it was written.
-    let r = upload_as(&alice, "", "big.bin", "application/octet-stream", &vec![7u8; 150_000]).await;
+    let r = upload_as(
+        &alice,
+        "",
+        "big.bin",
+        "application/octet-stream",
+        &vec![7u8; 150_000],
+    )
+    .await;
     assert_eq!(r.status(), 413);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "too_large");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "too_large"
+    );
     assert_eq!(files_under(&media_dir), Vec::<std::path::PathBuf>::new());
     // Far over the cap: refused from Content-Length alone.
-    let r = upload_as(&alice, "", "huge.bin", "application/octet-stream", &vec![7u8; 2_000_000]).await;
+    let r = upload_as(
+        &alice,
+        "",
+        "huge.bin",
+        "application/octet-stream",
+        &vec![7u8; 2_000_000],
+    )
+    .await;
     assert_eq!(r.status(), 413);
     assert_eq!(files_under(&media_dir), Vec::<std::path::PathBuf>::new());
-    let rows = <entities::media::Entity as sea_orm::EntityTrait>::find().all(&app.state.store.db).await.unwrap();
+    let rows = <entities::media::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.state.store.db)
+        .await
+        .unwrap();
     assert!(rows.is_empty());
     // Under the cap it works.
-    let r = upload_as(&alice, "", "ok.bin", "application/octet-stream", &vec![7u8; 90_000]).await;
+    let r = upload_as(
+        &alice,
+        "",
+        "ok.bin",
+        "application/octet-stream",
+        &vec![7u8; 90_000],
+    )
+    .await;
     assert_eq!(r.status(), 202);
     // No `file` field: 400.
     let (ct, body) = multipart("other", "x.txt", "text/plain", b"hello");
-    let r = alice.client.post(format!("{}/api/media", alice.http)).bearer_auth(&alice.token).header("content-type", ct).body(body).send().await.unwrap();
+    let r = alice
+        .client
+        .post(format!("{}/api/media", alice.http))
+        .bearer_auth(&alice.token)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     // Not logged in: 401.
     let (ct, body) = multipart("file", "x.txt", "text/plain", b"hello");
-    let r = app.client.post(format!("{}/api/media", app.http)).header("content-type", ct).body(body).send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/api/media", app.http))
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -547,7 +729,10 @@ async fn other_files_are_kept_as_they_are_and_served_as_downloads() {
     let html = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>";
     let r = upload_as(&alice, "", "../../x;evil<>.png", "image/png", html).await;
     assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(finished(&mut ws, &id).await["status"], "ready");
     let info = get_json(&alice, &format!("/api/media/{id}")).await;
     assert_eq!(info["kind"], "file");
@@ -559,16 +744,29 @@ async fn other_files_are_kept_as_they_are_and_served_as_downloads() {
     assert_eq!(header(&r, "x-content-type-options"), "nosniff");
     let disposition = header(&r, "content-disposition");
     assert!(disposition.starts_with("attachment"), "{disposition}");
-    assert!(disposition.contains("x_evil__.png") && !disposition.contains('/'), "{disposition}");
+    assert!(
+        disposition.contains("x_evil__.png") && !disposition.contains('/'),
+        "{disposition}"
+    );
     assert!(header(&r, "content-security-policy").contains("sandbox"));
     assert_eq!(r.bytes().await.unwrap().as_ref(), html);
     // A zero-byte file is just a file.
     let empty = process(&alice, &mut ws, "empty", b"").await;
-    assert_eq!((empty["status"].as_str(), empty["kind"].as_str(), empty["size"].as_u64()), (Some("ready"), Some("file"), Some(0)));
+    assert_eq!(
+        (
+            empty["status"].as_str(),
+            empty["kind"].as_str(),
+            empty["size"].as_u64()
+        ),
+        (Some("ready"), Some("file"), Some(0))
+    );
     // Client file names never become paths: everything on disk has a server-made name.
     for f in files_under(&app.dir.path().join("media")) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(["file", "upload"].contains(&name.as_str()), "unexpected file {name}");
+        assert!(
+            ["file", "upload"].contains(&name.as_str()),
+            "unexpected file {name}"
+        );
     }
 }
 
@@ -585,10 +783,19 @@ async fn media_of_other_people_is_404_like_a_missing_id() {
     let missing = bob.get("/api/media/0123456789abcdef0123456789abcdef").await;
     assert_eq!(theirs.status(), 404);
     assert_eq!(missing.status(), 404);
-    assert_eq!(theirs.json::<Value>().await.unwrap(), missing.json::<Value>().await.unwrap());
+    assert_eq!(
+        theirs.json::<Value>().await.unwrap(),
+        missing.json::<Value>().await.unwrap()
+    );
     // Content: bob's own token is not enough; neither is a tampered or an unsigned URL.
     let path = url.split('?').next().unwrap();
-    let r = app.client.get(format!("{}{path}", app.http)).bearer_auth(&bob.token).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}{path}", app.http))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(fetch(&app, path).await.status(), 404);
     let tampered = url.replace("sig=", "sig=A");
@@ -596,7 +803,13 @@ async fn media_of_other_people_is_404_like_a_missing_id() {
     let other_variant = url.replace("/content?", "/thumb?");
     assert_eq!(fetch(&app, &other_variant).await.status(), 404);
     // The uploader may use a token instead of a signed URL.
-    let r = app.client.get(format!("{}{path}", app.http)).bearer_auth(&alice.token).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}{path}", app.http))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -609,14 +822,26 @@ fn assert_attachment(a: &Value, info: &Value) {
     for k in ["id", "status", "kind", "mime", "size", "width", "height"] {
         assert_eq!(a[k], info[k], "attachment field {k}: {a}");
     }
-    assert!(a["url"].as_str().is_some_and(|u| u.starts_with("/media/")), "{a}");
-    assert!(a["thumb_url"].as_str().is_some_and(|u| u.starts_with("/media/")), "{a}");
+    assert!(
+        a["url"].as_str().is_some_and(|u| u.starts_with("/media/")),
+        "{a}"
+    );
+    assert!(
+        a["thumb_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("/media/")),
+        "{a}"
+    );
 }
 
 #[actix_web::test]
 async fn attachments_reach_the_recipient_in_message_history_and_sync() {
     let app = media_app().await;
-    let (alice, bob, carol) = (app.register("alice").await, app.register("bob").await, app.register("carol").await);
+    let (alice, bob, carol) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+    );
     let room = alice.dm(&bob).await;
     let mut wa = alice.connect().await;
     let mut wb = bob.connect().await;
@@ -624,13 +849,18 @@ async fn attachments_reach_the_recipient_in_message_history_and_sync() {
     let id = info["id"].as_str().unwrap().to_owned();
 
     wa.send(json!({"type": "send", "room": room, "client_id": "c1", "body": "look", "attachments": [id]})).await;
-    let ack = wa.expect_where_any(&["ack", "error"], |f| f["client_id"] == "c1").await;
+    let ack = wa
+        .expect_where_any(&["ack", "error"], |f| f["client_id"] == "c1")
+        .await;
     assert_eq!(ack["type"], "ack", "{ack}");
     let live = wb.expect_where("message", |f| f["client_id"] == "c1").await;
     assert_eq!(live["attachments"].as_array().unwrap().len(), 1);
     assert_attachment(&live["attachments"][0], &info);
     // The recipient's URLs work.
-    let img = image::load_from_memory(&fetch_bytes(&app, live["attachments"][0]["url"].as_str().unwrap()).await).unwrap();
+    let img = image::load_from_memory(
+        &fetch_bytes(&app, live["attachments"][0]["url"].as_str().unwrap()).await,
+    )
+    .unwrap();
     assert_eq!((img.width(), img.height()), (120, 90));
     fetch_bytes(&app, live["attachments"][0]["thumb_url"].as_str().unwrap()).await;
 
@@ -640,13 +870,17 @@ async fn attachments_reach_the_recipient_in_message_history_and_sync() {
     let page = get_json(&bob, &format!("/api/rooms/{room}/messages")).await;
     assert_attachment(&page["messages"][0]["attachments"][0], &info);
     let mut wb2 = bob.connect().await;
-    wb2.send(json!({"type": "sync", "cursors": {room.clone(): 0}})).await;
+    wb2.send(json!({"type": "sync", "cursors": {room.clone(): 0}}))
+        .await;
     let synced = wb2.expect("message").await;
     assert_attachment(&synced["attachments"][0], &info);
     wb2.expect("synced").await;
 
     // Bob may now look it up; carol, who is in no room with it, may not.
-    assert_eq!(get_json(&bob, &format!("/api/media/{id}")).await["id"], id.as_str());
+    assert_eq!(
+        get_json(&bob, &format!("/api/media/{id}")).await["id"],
+        id.as_str()
+    );
     assert_eq!(carol.get(&format!("/api/media/{id}")).await.status(), 404);
 }
 
@@ -663,7 +897,15 @@ async fn attachments_must_be_the_senders_own_ready_media() {
     assert_eq!(failed["status"], "failed");
     // A row still processing, as a slow job leaves it.
     let pending = uuid::Uuid::new_v4().simple().to_string();
-    let row = new_upload(&pending, &UserId(alice.id.clone()), "attachment", Kind::Video, "video/mp4", 10, None);
+    let row = new_upload(
+        &pending,
+        &UserId(alice.id.clone()),
+        "attachment",
+        Kind::Video,
+        "video/mp4",
+        10,
+        None,
+    );
     app.state.store.create_media(row).await.unwrap();
     let mine = process(&alice, &mut wa, "a.png", &photo_png(40, 30)).await;
     let too_many: Vec<String> = (0..11).map(|i| format!("m{i}")).collect();
@@ -679,25 +921,39 @@ async fn attachments_must_be_the_senders_own_ready_media() {
         let cid = format!("bad{i}");
         wa.send(json!({"type": "send", "room": room, "client_id": cid, "body": "x", "attachments": attachments})).await;
         let cid2 = cid.clone();
-        let f = wa.expect_where_any(&["ack", "error"], move |f| f["client_id"] == cid2.as_str()).await;
-        assert_eq!((f["type"].as_str(), f["code"].as_str()), (Some("error"), Some(code)), "case {i}: {f}");
+        let f = wa
+            .expect_where_any(&["ack", "error"], move |f| f["client_id"] == cid2.as_str())
+            .await;
+        assert_eq!(
+            (f["type"].as_str(), f["code"].as_str()),
+            (Some("error"), Some(code)),
+            "case {i}: {f}"
+        );
     }
     // Not a member of the room: not_member.
     let other = bob.dm(&app.register("dave").await).await;
     wa.send(json!({"type": "send", "room": other, "client_id": "nm", "body": "x", "attachments": [mine["id"]]})).await;
-    let f = wa.expect_where_any(&["ack", "error"], |f| f["client_id"] == "nm").await;
+    let f = wa
+        .expect_where_any(&["ack", "error"], |f| f["client_id"] == "nm")
+        .await;
     assert_eq!(f["code"], "not_member", "{f}");
     // Nothing of this reached bob, and a good attachment still goes through.
     let ok = wa.send_with_id(&room, "fine", "okc").await;
     assert_eq!(ok["seq"], 1);
     wa.send(json!({"type": "send", "room": room, "client_id": "good", "body": "x", "attachments": [mine["id"]]})).await;
-    let f = wa.expect_where_any(&["ack", "error"], |f| f["client_id"] == "good").await;
-    assert_eq!((f["type"].as_str(), f["seq"].as_i64()), (Some("ack"), Some(2)), "{f}");
-    let m = wb.expect_where("message", |f| f["client_id"] == "good").await;
+    let f = wa
+        .expect_where_any(&["ack", "error"], |f| f["client_id"] == "good")
+        .await;
+    assert_eq!(
+        (f["type"].as_str(), f["seq"].as_i64()),
+        (Some("ack"), Some(2)),
+        "{f}"
+    );
+    let m = wb
+        .expect_where("message", |f| f["client_id"] == "good")
+        .await;
     assert_eq!(m["attachments"][0]["id"], mine["id"]);
 }
-
-
 
 #[actix_web::test]
 async fn playlists_and_concat_lists_are_not_followed() {
@@ -706,12 +962,22 @@ async fn playlists_and_concat_lists_are_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("clip.mkv");
     raw_video(&clip, 1);
-    let hls = format!("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://{}\n#EXT-X-ENDLIST\n", clip.display());
+    let hls = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://{}\n#EXT-X-ENDLIST\n",
+        clip.display()
+    );
     let concat = format!("ffconcat version 1.0\nfile '{}'\n", clip.display());
     for (name, text) in [("list.m3u8", hls), ("list.ffconcat", concat)] {
         let info = process(&alice, &mut ws, name, text.as_bytes()).await;
-        assert_eq!((info["status"].as_str(), info["kind"].as_str()), (Some("ready"), Some("file")), "{name}: {info}");
-        assert_eq!(fetch_bytes(&app, info["url"].as_str().unwrap()).await, text.as_bytes());
+        assert_eq!(
+            (info["status"].as_str(), info["kind"].as_str()),
+            (Some("ready"), Some("file")),
+            "{name}: {info}"
+        );
+        assert_eq!(
+            fetch_bytes(&app, info["url"].as_str().unwrap()).await,
+            text.as_bytes()
+        );
     }
 }
 
@@ -720,8 +986,19 @@ async fn outputs_over_the_size_cap_fail_the_job() {
     let (app, alice, mut ws) = uploader_with(|s| s.media.max_output_bytes = 2_000).await;
     let info = process(&alice, &mut ws, "long.wav", &wav(2.0, 48_000)).await;
     assert_eq!(info["status"], "failed", "{info}");
-    assert!(info["error"].as_str().unwrap().contains("larger than 2000 bytes"), "{info}");
-    assert!(!app.dir.path().join("media").join(info["id"].as_str().unwrap()).exists());
+    assert!(
+        info["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 2000 bytes"),
+        "{info}"
+    );
+    assert!(!app
+        .dir
+        .path()
+        .join("media")
+        .join(info["id"].as_str().unwrap())
+        .exists());
 }
 
 #[actix_web::test]
@@ -731,21 +1008,34 @@ async fn animated_gifs_become_silent_vp8_video() {
     {
         let mut enc = image::codecs::gif::GifEncoder::new(&mut gif);
         for i in 0..10u8 {
-            let img = image::RgbaImage::from_fn(64, 48, |x, y| image::Rgba([x as u8 * 4, y as u8 * 5, i * 25, 255]));
+            let img = image::RgbaImage::from_fn(64, 48, |x, y| {
+                image::Rgba([x as u8 * 4, y as u8 * 5, i * 25, 255])
+            });
             let delay = image::Delay::from_numer_denom_ms(100, 1);
-            enc.encode_frame(image::Frame::from_parts(img, 0, 0, delay)).unwrap();
+            enc.encode_frame(image::Frame::from_parts(img, 0, 0, delay))
+                .unwrap();
         }
     }
     let info = process(&alice, &mut ws, "funny.gif", &gif).await;
-    assert_eq!((info["status"].as_str(), info["kind"].as_str()), (Some("ready"), Some("video")), "{info}");
+    assert_eq!(
+        (info["status"].as_str(), info["kind"].as_str()),
+        (Some("ready"), Some("video")),
+        "{info}"
+    );
     let p = probe(&fetch_bytes(&app, info["url"].as_str().unwrap()).await);
     assert_eq!(p.codecs, vec![ff::codec::Id::VP8]);
     assert_eq!(p.video_size, Some((64, 48)));
     // A GIF of one frame stays a picture.
     let mut still = Cursor::new(Vec::new());
-    image::RgbImage::from_pixel(30, 20, image::Rgb([9, 9, 9])).write_to(&mut still, image::ImageFormat::Gif).unwrap();
+    image::RgbImage::from_pixel(30, 20, image::Rgb([9, 9, 9]))
+        .write_to(&mut still, image::ImageFormat::Gif)
+        .unwrap();
     let info = process(&alice, &mut ws, "still.gif", &still.into_inner()).await;
-    assert_eq!((info["kind"].as_str(), info["mime"].as_str()), (Some("image"), Some("image/jpeg")), "{info}");
+    assert_eq!(
+        (info["kind"].as_str(), info["mime"].as_str()),
+        (Some("image"), Some("image/jpeg")),
+        "{info}"
+    );
 }
 
 #[actix_web::test]
@@ -754,26 +1044,57 @@ async fn an_avatar_is_set_on_the_profile_and_others_can_see_it() {
     let bob = app.register("bob").await;
     let set = |user: &TestUser, body: Value| {
         let user = user.clone();
-        async move { user.client.patch(format!("{}/api/me", user.http)).bearer_auth(&user.token).json(&body).send().await.unwrap() }
+        async move {
+            user.client
+                .patch(format!("{}/api/me", user.http))
+                .bearer_auth(&user.token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     // A plain upload, or one still processing, is not an avatar.
     let plain = upload(&alice, "p.png", &photo_png(40, 40)).await;
     finished(&mut ws, &plain).await;
     assert_eq!(set(&alice, json!({"avatar": plain})).await.status(), 400);
-    let r = upload_as(&alice, "?purpose=avatar", "me.png", "image/png", &photo_png(300, 200)).await;
-    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let r = upload_as(
+        &alice,
+        "?purpose=avatar",
+        "me.png",
+        "image/png",
+        &photo_png(300, 200),
+    )
+    .await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(finished(&mut ws, &id).await["status"], "ready");
     // Before it is set, Bob cannot see it; after, he can, through its signed URL.
     assert_eq!(bob.get(&format!("/api/media/{id}")).await.status(), 404);
-    assert_eq!(set(&bob, json!({"avatar": id})).await.status(), 400, "not Bob's upload");
-    let me: Value = set(&alice, json!({"avatar": id})).await.json().await.unwrap();
+    assert_eq!(
+        set(&bob, json!({"avatar": id})).await.status(),
+        400,
+        "not Bob's upload"
+    );
+    let me: Value = set(&alice, json!({"avatar": id}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["user"]["avatar"], id.as_str());
     let profile = get_json(&bob, &format!("/api/users/{}", alice.id)).await;
     assert_eq!(profile["user"]["avatar"], id.as_str());
     let info = get_json(&bob, &format!("/api/media/{id}")).await;
-    let img = image::load_from_memory(&fetch_bytes(&app, info["url"].as_str().unwrap()).await).unwrap();
+    let img =
+        image::load_from_memory(&fetch_bytes(&app, info["url"].as_str().unwrap()).await).unwrap();
     assert_eq!((img.width(), img.height()), (128, 128));
     // Removing it.
-    let me: Value = set(&alice, json!({"avatar": null})).await.json().await.unwrap();
+    let me: Value = set(&alice, json!({"avatar": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(me["user"]["avatar"].is_null());
 }

@@ -27,14 +27,25 @@ enum Landing {
 
 impl Browser {
     fn new(app: &TestApp) -> Self {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { client, app: app.http.clone(), cookie: None }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            client,
+            app: app.http.clone(),
+            cookie: None,
+        }
     }
 
     /// GET `url` (absolute, or a path on the chat server), sending and keeping the chat server's
     /// cookie.
     async fn get(&mut self, url: &str) -> reqwest::Response {
-        let url = if url.starts_with('/') { format!("{}{url}", self.app) } else { url.to_owned() };
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.app)
+        } else {
+            url.to_owned()
+        };
         let mut req = self.client.get(&url);
         if url.starts_with(&self.app) {
             if let Some(c) = &self.cookie {
@@ -50,7 +61,10 @@ impl Browser {
         for v in r.headers().get_all("set-cookie") {
             let v = v.to_str().unwrap();
             if let Some(rest) = v.strip_prefix("chat_oauth=") {
-                assert!(v.contains("HttpOnly") && v.contains("SameSite=Lax"), "cookie flags: {v}");
+                assert!(
+                    v.contains("HttpOnly") && v.contains("SameSite=Lax"),
+                    "cookie flags: {v}"
+                );
                 self.cookie = Some(rest.split(';').next().unwrap().to_owned());
             }
         }
@@ -67,7 +81,12 @@ impl Browser {
             url = location(&r);
         }
         let r = self.get(&url).await;
-        assert_eq!(r.status(), 302, "the provider refused the authorization: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            302,
+            "the provider refused the authorization: {}",
+            r.text().await.unwrap()
+        );
         let back = location(&r);
         assert!(back.starts_with(&self.app), "sent back to {back}");
         back
@@ -82,17 +101,26 @@ impl Browser {
 
     /// The whole sign-in from the start URL.
     async fn sign_in(&mut self, provider: &str) -> Landing {
-        let back = self.authorize(&format!("/api/auth/oauth/{provider}/start")).await;
+        let back = self
+            .authorize(&format!("/api/auth/oauth/{provider}/start"))
+            .await;
         self.land(&back).await
     }
 }
 
 fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").unwrap().to_str().unwrap().to_owned()
+    r.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn landing(location: &str) -> Landing {
-    let frag = location.strip_prefix("/#").unwrap_or_else(|| panic!("not a web client landing: {location}"));
+    let frag = location
+        .strip_prefix("/#")
+        .unwrap_or_else(|| panic!("not a web client landing: {location}"));
     let url = oauth2::url::Url::parse(&format!("http://x/?{frag}")).unwrap();
     let (k, v) = url.query_pairs().next().unwrap();
     match k.as_ref() {
@@ -120,8 +148,17 @@ fn error_of(l: Landing) -> String {
 /// Replaces one query parameter of `url`.
 fn with_param(url: &str, name: &str, value: &str) -> String {
     let mut u = oauth2::url::Url::parse(url).unwrap();
-    let pairs: Vec<(String, String)> =
-        u.query_pairs().map(|(k, v)| { let v = if k == name { value.to_owned() } else { v.into_owned() }; (k.into_owned(), v) }).collect();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
     u.query_pairs_mut().clear().extend_pairs(pairs);
     u.to_string()
 }
@@ -143,7 +180,13 @@ async fn app_with(providers: &[&OAuthProvider]) -> TestApp {
 
 /// A user from a token (as the web client holds it after landing).
 async fn user_with_token(app: &TestApp, token: &str) -> (TestUser, Value) {
-    let r = app.client.get(format!("{}/api/me", app.http)).bearer_auth(token).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/me", app.http))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let me: Value = r.json().await.unwrap();
     let user = TestUser {
@@ -158,7 +201,10 @@ async fn user_with_token(app: &TestApp, token: &str) -> (TestUser, Value) {
 }
 
 async fn user_count(app: &TestApp) -> u64 {
-    entities::user::Entity::find().count(&app.state.store.db).await.unwrap()
+    entities::user::Entity::find()
+        .count(&app.state.store.db)
+        .await
+        .unwrap()
 }
 
 async fn links(user: &TestUser) -> Value {
@@ -170,21 +216,49 @@ async fn links(user: &TestUser) -> Value {
 #[actix_web::test]
 async fn oauth_providers_lists_only_configured_ones() {
     let none = spawn_app_with(|_| {}).await;
-    let r: Value = none.client.get(format!("{}/api/auth/oauth/providers", none.http)).send().await.unwrap().json().await.unwrap();
+    let r: Value = none
+        .client
+        .get(format!("{}/api/auth/oauth/providers", none.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r, json!({"providers": []}));
     // An unconfigured provider is not offered: the browser lands on an error, an API caller gets 404.
     let mut browser = Browser::new(&none);
     let r = browser.get("/api/auth/oauth/facebook/start").await;
     assert!(error_of(landing(&location(&r))).contains("provider not found"));
-    let r = none.client.get(format!("{}/api/auth/oauth/twitter/start", none.http)).header("Accept", "application/json").send().await.unwrap();
+    let r = none
+        .client
+        .get(format!("{}/api/auth/oauth/twitter/start", none.http))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
     none.quiesce().await;
 
     let fb = OAuthProvider::start(Kind::Facebook);
     let app = app_with(&[&fb]).await;
-    let r: Value = app.client.get(format!("{}/api/auth/oauth/providers", app.http)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(r, json!({"providers": [{"name": "facebook", "start_url": "/api/auth/oauth/facebook/start"}]}));
+    let r: Value = app
+        .client
+        .get(format!("{}/api/auth/oauth/providers", app.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        json!({"providers": [{"name": "facebook", "start_url": "/api/auth/oauth/facebook/start"}]})
+    );
     app.quiesce().await;
 }
 
@@ -202,7 +276,10 @@ async fn oauth_sign_up_through_facebook_then_sign_in_again_to_the_same_account()
     let authorize = location(&r);
     assert!(authorize.starts_with(&format!("{}/authorize", fb.base)));
     assert_eq!(param(&authorize, "client_id"), fb.client_id);
-    assert_eq!(param(&authorize, "redirect_uri"), format!("{}/api/auth/oauth/facebook/callback", app.http));
+    assert_eq!(
+        param(&authorize, "redirect_uri"),
+        format!("{}/api/auth/oauth/facebook/callback", app.http)
+    );
     assert!(!param(&authorize, "state").is_empty());
     let back = browser.authorize(&authorize).await;
     let token = token_of(browser.land(&back).await);
@@ -217,8 +294,18 @@ async fn oauth_sign_up_through_facebook_then_sign_in_again_to_the_same_account()
     assert_eq!(l["links"][0]["provider"], "facebook");
     assert_eq!(l["links"][0]["name"], "Ann Lee");
     assert_eq!(l["links"][0]["avatar_url"], "https://pics.example/1001.jpg");
-    let r = app.client.post(format!("{}/api/auth/login", app.http)).json(&json!({"username": "ann.lee", "password": ""})).send().await.unwrap();
-    assert_eq!(r.status(), 401, "an account made by a provider sign-in has no password");
+    let r = app
+        .client
+        .post(format!("{}/api/auth/login", app.http))
+        .json(&json!({"username": "ann.lee", "password": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "an account made by a provider sign-in has no password"
+    );
     // The token is a real session: the WebSocket accepts it.
     let ws = user.connect().await;
     assert_eq!(ws.hello["user"]["id"], json!(user.id));
@@ -229,7 +316,10 @@ async fn oauth_sign_up_through_facebook_then_sign_in_again_to_the_same_account()
     let mut other = Browser::new(&app);
     let back = other.authorize("/api/auth/oauth/facebook/start").await;
     let mut req = other.client.get(&back).header("Accept", "application/json");
-    req = req.header("Cookie", format!("chat_oauth={}", other.cookie.clone().unwrap()));
+    req = req.header(
+        "Cookie",
+        format!("chat_oauth={}", other.cookie.clone().unwrap()),
+    );
     let r = req.send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
@@ -243,11 +333,31 @@ async fn oauth_sign_up_through_facebook_then_sign_in_again_to_the_same_account()
     let (second, me2) = user_with_token(&app, &token2).await;
     assert_ne!(second.id, user.id);
     let name2 = me2["username"].as_str().unwrap();
-    assert!(name2.starts_with("ann.lee") && name2 != "ann.lee", "{name2}");
-    let r = second.client.patch(format!("{}/api/me", app.http)).bearer_auth(&token2).json(&json!({"username": "Annie_L"})).send().await.unwrap();
+    assert!(
+        name2.starts_with("ann.lee") && name2 != "ann.lee",
+        "{name2}"
+    );
+    let r = second
+        .client
+        .patch(format!("{}/api/me", app.http))
+        .bearer_auth(&token2)
+        .json(&json!({"username": "Annie_L"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["user"]["username"], "annie_l");
-    let r = second.client.patch(format!("{}/api/me", app.http)).bearer_auth(&token2).json(&json!({"username": "ann.lee"})).send().await.unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["user"]["username"],
+        "annie_l"
+    );
+    let r = second
+        .client
+        .patch(format!("{}/api/me", app.http))
+        .bearer_auth(&token2)
+        .json(&json!({"username": "ann.lee"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 409, "taken by the first Ann");
     app.quiesce().await;
 }
@@ -269,7 +379,11 @@ async fn oauth_twitter_sign_in_uses_pkce_and_the_handle() {
     let l = links(&user).await;
     assert_eq!(l["links"][0]["provider"], "twitter");
     assert_eq!(l["links"][0]["username"], "BoBrown_");
-    assert!(tw.refusals().is_empty(), "the provider refused: {:?}", tw.refusals());
+    assert!(
+        tw.refusals().is_empty(),
+        "the provider refused: {:?}",
+        tw.refusals()
+    );
     app.quiesce().await;
 }
 
@@ -285,9 +399,15 @@ async fn oauth_link_to_an_existing_account_then_sign_in_with_it() {
     let r = carol.post("/api/auth/oauth/facebook/link", json!({})).await;
     assert_eq!(r.status(), 200);
     browser.keep_cookie(&r);
-    let url = r.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+    let url = r.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let back = browser.authorize(&url).await;
-    assert_eq!(browser.land(&back).await, Landing::Linked("facebook".into()));
+    assert_eq!(
+        browser.land(&back).await,
+        Landing::Linked("facebook".into())
+    );
     let l = links(&carol).await;
     assert_eq!(l["has_password"], true);
     assert_eq!(l["links"][0]["provider"], "facebook");
@@ -321,7 +441,10 @@ async fn oauth_link_refuses_a_provider_account_linked_to_someone_else() {
     let mut browser = Browser::new(&app);
     let r = erin.post("/api/auth/oauth/facebook/link", json!({})).await;
     browser.keep_cookie(&r);
-    let url = r.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+    let url = r.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let back = browser.authorize(&url).await;
     let msg = error_of(browser.land(&back).await);
     assert!(msg.contains("already linked to another account"), "{msg}");
@@ -345,7 +468,13 @@ async fn oauth_rejects_a_tampered_replayed_or_foreign_state() {
     let msg = error_of(browser.land(&tampered).await);
     assert!(msg.contains("start again"), "{msg}");
     // As JSON: 400 invalid.
-    let r = browser.client.get(&tampered).header("Accept", "application/json").send().await.unwrap();
+    let r = browser
+        .client
+        .get(&tampered)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid");
     assert_eq!(user_count(&app).await, 0, "no account from a bad state");
@@ -380,13 +509,22 @@ async fn oauth_rejects_a_reused_code_and_a_failed_exchange() {
     let fresh = browser.authorize("/api/auth/oauth/facebook/start").await;
     let reused = with_param(&fresh, "code", &param(&first, "code"));
     let msg = error_of(browser.land(&reused).await);
-    assert!(msg.contains("did not accept") && msg.contains("invalid_grant"), "{msg}");
-    assert!(fb.refusals().iter().any(|r| r.contains("code already used")));
+    assert!(
+        msg.contains("did not accept") && msg.contains("invalid_grant"),
+        "{msg}"
+    );
+    assert!(fb
+        .refusals()
+        .iter()
+        .any(|r| r.contains("code already used")));
 
     // The provider says the person denied access.
     fb.deny_next();
     let msg = error_of(browser.sign_in("facebook").await);
-    assert!(msg.contains("did not grant access") && msg.contains("access_denied"), "{msg}");
+    assert!(
+        msg.contains("did not grant access") && msg.contains("access_denied"),
+        "{msg}"
+    );
     assert_eq!(user_count(&app).await, 1);
     app.quiesce().await;
 
@@ -400,12 +538,24 @@ async fn oauth_rejects_a_reused_code_and_a_failed_exchange() {
     fb.sign_in_as(&Account::new("5002", "Hal", None));
     let mut browser = Browser::new(&app);
     let back = browser.authorize("/api/auth/oauth/facebook/start").await;
-    let mut req = browser.client.get(&back).header("Accept", "application/json");
-    req = req.header("Cookie", format!("chat_oauth={}", browser.cookie.clone().unwrap()));
+    let mut req = browser
+        .client
+        .get(&back)
+        .header("Accept", "application/json");
+    req = req.header(
+        "Cookie",
+        format!("chat_oauth={}", browser.cookie.clone().unwrap()),
+    );
     let r = req.send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("invalid_client"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_client"),
+        "{body}"
+    );
     assert_eq!(user_count(&app).await, 0);
     app.quiesce().await;
 }
@@ -423,29 +573,63 @@ async fn oauth_unlink_keeps_a_way_to_sign_in() {
     // The only way in: refused.
     let r = ida.delete("/api/auth/oauth/links/facebook").await;
     assert_eq!(r.status(), 409);
-    assert!(r.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("only way to sign in"));
+    assert!(r.json::<Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("only way to sign in"));
 
     // With Twitter linked too, Facebook can go; then Twitter is the last way in.
     let mut browser = Browser::new(&app);
     let r = ida.post("/api/auth/oauth/twitter/link", json!({})).await;
     browser.keep_cookie(&r);
-    let url = r.json::<Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+    let url = r.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let back = browser.authorize(&url).await;
     assert_eq!(browser.land(&back).await, Landing::Linked("twitter".into()));
-    assert_eq!(ida.delete("/api/auth/oauth/links/facebook").await.status(), 204);
-    assert_eq!(ida.delete("/api/auth/oauth/links/facebook").await.status(), 404);
-    assert_eq!(ida.delete("/api/auth/oauth/links/twitter").await.status(), 409);
+    assert_eq!(
+        ida.delete("/api/auth/oauth/links/facebook").await.status(),
+        204
+    );
+    assert_eq!(
+        ida.delete("/api/auth/oauth/links/facebook").await.status(),
+        404
+    );
+    assert_eq!(
+        ida.delete("/api/auth/oauth/links/twitter").await.status(),
+        409
+    );
 
     // A first password (no old one needed) makes the last link removable.
-    let r = ida.post("/api/me/password", json!({"new_password": "a brand new password"})).await;
+    let r = ida
+        .post(
+            "/api/me/password",
+            json!({"new_password": "a brand new password"}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    assert_eq!(ida.delete("/api/auth/oauth/links/twitter").await.status(), 204);
+    assert_eq!(
+        ida.delete("/api/auth/oauth/links/twitter").await.status(),
+        204
+    );
     let l = links(&ida).await;
     assert_eq!(l, json!({"links": [], "has_password": true}));
-    let r = app.client.post(format!("{}/api/auth/login", app.http)).json(&json!({"username": ida.username, "password": "a brand new password"})).send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/api/auth/login", app.http))
+        .json(&json!({"username": ida.username, "password": "a brand new password"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // Once set, changing the password needs the old one again.
-    let r = ida.post("/api/me/password", json!({"new_password": "another new password"})).await;
+    let r = ida
+        .post(
+            "/api/me/password",
+            json!({"new_password": "another new password"}),
+        )
+        .await;
     assert_eq!(r.status(), 403);
     // Facebook unlinked: signing in with it makes a new account.
     let again = token_of(Browser::new(&app).sign_in("facebook").await);
@@ -460,8 +644,23 @@ async fn oauth_account_deletion_removes_its_links() {
     fb.sign_in_as(&Account::new("8001", "Jo", None));
     let token = token_of(Browser::new(&app).sign_in("facebook").await);
     let (jo, _) = user_with_token(&app, &token).await;
-    assert_eq!(jo.post("/api/me/password", json!({"new_password": "password for deleting"})).await.status(), 204);
-    let r = jo.client.delete(format!("{}/api/me", app.http)).bearer_auth(&token).json(&json!({"password": "password for deleting"})).send().await.unwrap();
+    assert_eq!(
+        jo.post(
+            "/api/me/password",
+            json!({"new_password": "password for deleting"})
+        )
+        .await
+        .status(),
+        204
+    );
+    let r = jo
+        .client
+        .delete(format!("{}/api/me", app.http))
+        .bearer_auth(&token)
+        .json(&json!({"password": "password for deleting"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     // The Facebook account is free again: signing in with it makes a fresh account.
     let again = token_of(Browser::new(&app).sign_in("facebook").await);
@@ -486,7 +685,9 @@ async fn oauth_first_account_is_admin_and_a_banned_account_cannot_sign_in() {
     let token = token_of(Browser::new(&app).sign_in("facebook").await);
     let (eve, me) = user_with_token(&app, &token).await;
     assert_eq!(me["is_admin"], false);
-    let r = admin.post(&format!("/api/admin/users/{}/ban", eve.id), json!({})).await;
+    let r = admin
+        .post(&format!("/api/admin/users/{}/ban", eve.id), json!({}))
+        .await;
     assert!(r.status().is_success(), "ban: {}", r.status());
     let err = error_of(Browser::new(&app).sign_in("facebook").await);
     assert!(err.contains("banned"), "{err}");

@@ -8,11 +8,23 @@ use serde_json::{json, Value};
 use crate::support::app::{spawn_app, TestUser};
 
 async fn patch(u: &TestUser, path: &str, body: Value) -> reqwest::Response {
-    u.client.patch(format!("{}{path}", u.http)).bearer_auth(&u.token).json(&body).send().await.unwrap()
+    u.client
+        .patch(format!("{}{path}", u.http))
+        .bearer_auth(&u.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn put(u: &TestUser, path: &str, body: Value) -> reqwest::Response {
-    u.client.put(format!("{}{path}", u.http)).bearer_auth(&u.token).json(&body).send().await.unwrap()
+    u.client
+        .put(format!("{}{path}", u.http))
+        .bearer_auth(&u.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn json_of(r: reqwest::Response) -> Value {
@@ -30,66 +42,164 @@ async fn profiles_are_edited_validated_and_found() {
     assert_eq!(me["user"]["email"], "ada@example.org");
     // Others see the public profile, without email or phone.
     let seen = json_of(b.get(&format!("/api/users/{}", a.id)).await).await;
-    assert_eq!((seen["user"]["display_name"].as_str(), seen["user"]["about"].as_str()), (Some("Ada L."), Some("maths")));
+    assert_eq!(
+        (
+            seen["user"]["display_name"].as_str(),
+            seen["user"]["about"].as_str()
+        ),
+        (Some("Ada L."), Some("maths"))
+    );
     assert!(seen["user"].get("phone").is_none() && seen["user"].get("email").is_none());
     // Validation errors name the field.
     let r = patch(&a, "/api/me", json!({"phone": "not a number"})).await;
     assert_eq!(r.status(), 400);
-    assert!(json_of(r).await["error"]["message"].as_str().unwrap().starts_with("phone"));
+    assert!(json_of(r).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("phone"));
     let r = patch(&a, "/api/me", json!({"email": "nope"})).await;
-    assert!(json_of(r).await["error"]["message"].as_str().unwrap().starts_with("email"));
+    assert!(json_of(r).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("email"));
     // Search by name prefix.
     let found = json_of(b.get("/api/users?q=ada").await).await;
-    assert!(found["users"].as_array().unwrap().iter().any(|u| u["id"] == a.id.as_str()));
+    assert!(found["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["id"] == a.id.as_str()));
 }
 
 #[actix_web::test]
 async fn address_book_numbers_in_any_format_find_registered_users() {
     let app = spawn_app().await;
-    let (me, ann, ben) = (app.register("me").await, app.register("ann").await, app.register("ben").await);
-    assert_eq!(patch(&ann, "/api/me", json!({"phone": "+1 415 555 2671"})).await.status(), 200);
-    assert_eq!(patch(&ben, "/api/me", json!({"email": "ben@example.net"})).await.status(), 200);
+    let (me, ann, ben) = (
+        app.register("me").await,
+        app.register("ann").await,
+        app.register("ben").await,
+    );
+    assert_eq!(
+        patch(&ann, "/api/me", json!({"phone": "+1 415 555 2671"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        patch(&ben, "/api/me", json!({"email": "ben@example.net"}))
+            .await
+            .status(),
+        200
+    );
     let book = json!({
         "phones": ["(415) 555-2671", "001-415-555-2671", "+1 212 555 0100", "garbage"],
         "emails": ["BEN@example.net", "nobody@example.net"],
     });
     let res = json_of(me.post("/api/contacts/match", book).await).await;
     let matches = res["matches"].as_array().unwrap();
-    let who: Vec<(&str, &str)> = matches.iter().map(|m| (m["input"].as_str().unwrap(), m["user"]["id"].as_str().unwrap())).collect();
-    assert_eq!(who, [("(415) 555-2671", ann.id.as_str()), ("001-415-555-2671", ann.id.as_str()), ("BEN@example.net", ben.id.as_str())]);
+    let who: Vec<(&str, &str)> = matches
+        .iter()
+        .map(|m| {
+            (
+                m["input"].as_str().unwrap(),
+                m["user"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("(415) 555-2671", ann.id.as_str()),
+            ("001-415-555-2671", ann.id.as_str()),
+            ("BEN@example.net", ben.id.as_str())
+        ]
+    );
     assert_eq!(matches[0]["normalized"], "+14155552671");
 
     // Contacts with my own nickname, editable.
-    assert_eq!(put(&me, &format!("/api/contacts/{}", ann.id), json!({"nickname": "Annie"})).await.status(), 200);
-    assert_eq!(put(&me, &format!("/api/contacts/{}", ann.id), json!({"nickname": "Ann B."})).await.status(), 200);
+    assert_eq!(
+        put(
+            &me,
+            &format!("/api/contacts/{}", ann.id),
+            json!({"nickname": "Annie"})
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        put(
+            &me,
+            &format!("/api/contacts/{}", ann.id),
+            json!({"nickname": "Ann B."})
+        )
+        .await
+        .status(),
+        200
+    );
     let list = json_of(me.get("/api/contacts").await).await;
     assert_eq!(list["contacts"].as_array().unwrap().len(), 1);
     assert_eq!(list["contacts"][0]["nickname"], "Ann B.");
-    assert_eq!(me.delete(&format!("/api/contacts/{}", ann.id)).await.status(), 204);
-    assert_eq!(json_of(me.get("/api/contacts").await).await["contacts"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        me.delete(&format!("/api/contacts/{}", ann.id))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        json_of(me.get("/api/contacts").await).await["contacts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[actix_web::test]
 async fn a_blocked_user_cannot_open_a_dm_send_or_see_presence() {
     let app = spawn_app().await;
-    let (a, b, c) = (app.register("amy").await, app.register("bill").await, app.register("cy").await);
+    let (a, b, c) = (
+        app.register("amy").await,
+        app.register("bill").await,
+        app.register("cy").await,
+    );
     let room = a.dm(&b).await;
     let mut cb = b.connect().await;
-    assert_eq!(a.post("/api/blocks", json!({"user": b.id})).await.status(), 204);
+    assert_eq!(
+        a.post("/api/blocks", json!({"user": b.id})).await.status(),
+        204
+    );
     // Sending into the existing dm is refused, and nothing arrives.
-    cb.send(json!({"type": "send", "room": room, "client_id": "x", "body": "hi?"})).await;
-    assert_eq!(cb.expect_where("error", |f| f["client_id"] == "x").await["code"], "forbidden");
+    cb.send(json!({"type": "send", "room": room, "client_id": "x", "body": "hi?"}))
+        .await;
+    assert_eq!(
+        cb.expect_where("error", |f| f["client_id"] == "x").await["code"],
+        "forbidden"
+    );
     // Opening a dm with the blocker is refused; with someone else it works.
     let r = c.post("/api/dms", json!({"user": a.id})).await;
     assert!(r.status() == 201 || r.status() == 200);
-    assert_eq!(b.post("/api/dms", json!({"user": a.id})).await.status(), 403);
+    assert_eq!(
+        b.post("/api/dms", json!({"user": a.id})).await.status(),
+        403
+    );
     // The blocked one does not see the blocker come online.
     let mut ca = a.connect().await;
-    cb.expect_none("presence", Duration::from_millis(700), |f| f["user"] == a.id.as_str()).await;
+    cb.expect_none("presence", Duration::from_millis(700), |f| {
+        f["user"] == a.id.as_str()
+    })
+    .await;
     // The blocker cannot write into the dm either until they unblock.
-    ca.send(json!({"type": "send", "room": room, "client_id": "y", "body": "hello"})).await;
-    assert_eq!(ca.expect_where("error", |f| f["client_id"] == "y").await["code"], "forbidden");
-    assert_eq!(a.delete(&format!("/api/blocks/{}", b.id)).await.status(), 204);
+    ca.send(json!({"type": "send", "room": room, "client_id": "y", "body": "hello"}))
+        .await;
+    assert_eq!(
+        ca.expect_where("error", |f| f["client_id"] == "y").await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        a.delete(&format!("/api/blocks/{}", b.id)).await.status(),
+        204
+    );
     cb.send_with_id(&room, "thanks", "z").await;
     assert_eq!(ca.expect("message").await["body"], "thanks");
 }
@@ -98,7 +208,11 @@ async fn a_blocked_user_cannot_open_a_dm_send_or_see_presence() {
 async fn a_broadcast_to_three_people_lands_in_three_dms_with_their_own_receipts() {
     let app = spawn_app().await;
     let sender = app.register("sam").await;
-    let rs = [app.register("r1").await, app.register("r2").await, app.register("r3").await];
+    let rs = [
+        app.register("r1").await,
+        app.register("r2").await,
+        app.register("r3").await,
+    ];
     let mut conns = Vec::new();
     for r in &rs {
         conns.push(r.connect().await);
@@ -115,37 +229,91 @@ async fn a_broadcast_to_three_people_lands_in_three_dms_with_their_own_receipts(
         let res = results.iter().find(|x| x["to"] == r.id.as_str()).unwrap();
         assert_eq!(res["seq"], 1);
         let room = res["room"].as_str().unwrap().to_owned();
-        assert_eq!(r.dm(&sender).await, room, "each recipient's own dm with the sender");
+        assert_eq!(
+            r.dm(&sender).await,
+            room,
+            "each recipient's own dm with the sender"
+        );
         let m = conn.expect("message").await;
-        assert_eq!((m["room"].as_str(), m["body"].as_str()), (Some(room.as_str()), Some("party at 8")));
+        assert_eq!(
+            (m["room"].as_str(), m["body"].as_str()),
+            (Some(room.as_str()), Some("party at 8"))
+        );
         rooms.push(room);
     }
     rooms.sort();
     rooms.dedup();
     assert_eq!(rooms.len(), 3);
     // Each dm gets its own delivered receipt, and a read in one dm is receipted there only.
-    for (r, room) in rs.iter().zip(results.iter().map(|x| x["room"].as_str().unwrap().to_owned())) {
-        let d = cs.expect_where("receipt", |f| f["room"] == room.as_str() && f["kind"] == "delivered").await;
-        assert_eq!((d["user"].as_str(), d["seq"].as_i64()), (Some(r.id.as_str()), Some(1)));
+    for (r, room) in rs.iter().zip(
+        results
+            .iter()
+            .map(|x| x["room"].as_str().unwrap().to_owned()),
+    ) {
+        let d = cs
+            .expect_where("receipt", |f| {
+                f["room"] == room.as_str() && f["kind"] == "delivered"
+            })
+            .await;
+        assert_eq!(
+            (d["user"].as_str(), d["seq"].as_i64()),
+            (Some(r.id.as_str()), Some(1))
+        );
     }
     let first = results[0]["room"].as_str().unwrap().to_owned();
-    let idx = rs.iter().position(|r| r.id == results[0]["to"].as_str().unwrap()).unwrap();
-    conns[idx].send(json!({"type": "read", "room": first, "seq": 1})).await;
+    let idx = rs
+        .iter()
+        .position(|r| r.id == results[0]["to"].as_str().unwrap())
+        .unwrap();
+    conns[idx]
+        .send(json!({"type": "read", "room": first, "seq": 1}))
+        .await;
     let rd = cs.expect_where("receipt", |f| f["kind"] == "read").await;
     assert_eq!(rd["room"].as_str(), Some(first.as_str()));
-    cs.expect_none("receipt", Duration::from_millis(500), |f| f["kind"] == "read").await;
+    cs.expect_none("receipt", Duration::from_millis(500), |f| {
+        f["kind"] == "read"
+    })
+    .await;
 
     // Saved lists: create, rename, change members, send to, delete.
-    let list = json_of(sender.post("/api/lists", json!({"name": "friends", "members": [rs[0].id, rs[1].id]})).await).await;
+    let list = json_of(
+        sender
+            .post(
+                "/api/lists",
+                json!({"name": "friends", "members": [rs[0].id, rs[1].id]}),
+            )
+            .await,
+    )
+    .await;
     let id = list["list"]["id"].as_str().unwrap().to_owned();
-    let changed = json_of(patch(&sender, &format!("/api/lists/{id}"), json!({"name": "pals", "members": [rs[2].id]})).await).await;
-    assert_eq!((changed["list"]["name"].as_str(), changed["list"]["members"].as_array().unwrap().len()), (Some("pals"), 1));
-    cs.send(json!({"type": "send_many", "client_id": "b2", "list": id, "body": "via list"})).await;
-    let ack = cs.expect_where("ack_many", |f| f["client_id"] == "b2").await;
+    let changed = json_of(
+        patch(
+            &sender,
+            &format!("/api/lists/{id}"),
+            json!({"name": "pals", "members": [rs[2].id]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            changed["list"]["name"].as_str(),
+            changed["list"]["members"].as_array().unwrap().len()
+        ),
+        (Some("pals"), 1)
+    );
+    cs.send(json!({"type": "send_many", "client_id": "b2", "list": id, "body": "via list"}))
+        .await;
+    let ack = cs
+        .expect_where("ack_many", |f| f["client_id"] == "b2")
+        .await;
     assert_eq!(ack["results"].as_array().unwrap().len(), 1);
     assert_eq!(ack["results"][0]["to"], rs[2].id.as_str());
     assert_eq!(ack["results"][0]["seq"], 2);
-    assert_eq!(sender.delete(&format!("/api/lists/{id}")).await.status(), 204);
+    assert_eq!(
+        sender.delete(&format!("/api/lists/{id}")).await.status(),
+        204
+    );
     assert_eq!(sender.get(&format!("/api/lists/{id}")).await.status(), 404);
 }
 
@@ -158,14 +326,22 @@ async fn edits_are_live_and_in_history_with_the_old_version_kept_and_only_author
     let ack = ca.send_msg(&room, "helo").await;
     let id = ack["id"].as_str().unwrap().to_owned();
     cb.expect("message").await;
-    ca.send(json!({"type": "edit", "id": id, "body": "hello"})).await;
+    ca.send(json!({"type": "edit", "id": id, "body": "hello"}))
+        .await;
     let e = cb.expect("edited").await;
-    assert_eq!((e["id"].as_str(), e["body"].as_str()), (Some(id.as_str()), Some("hello")));
+    assert_eq!(
+        (e["id"].as_str(), e["body"].as_str()),
+        (Some(id.as_str()), Some("hello"))
+    );
     assert!(e["edited_at"].as_i64().unwrap() >= ack["ts"].as_i64().unwrap());
     ca.expect("edited").await;
     // A non-author cannot edit.
-    cb.send(json!({"type": "edit", "id": id, "body": "hijacked", "ref": "e2"})).await;
-    assert_eq!(cb.expect_where("error", |f| f["ref"] == "e2").await["code"], "forbidden");
+    cb.send(json!({"type": "edit", "id": id, "body": "hijacked", "ref": "e2"}))
+        .await;
+    assert_eq!(
+        cb.expect_where("error", |f| f["ref"] == "e2").await["code"],
+        "forbidden"
+    );
     // History shows the edit; the earlier version is kept.
     let page = json_of(b.get(&format!("/api/rooms/{room}/messages")).await).await;
     assert_eq!(page["messages"][0]["body"], "hello");
@@ -174,22 +350,38 @@ async fn edits_are_live_and_in_history_with_the_old_version_kept_and_only_author
     assert_eq!(versions["versions"][0]["body"], "helo");
     // After sync too.
     let mut cb2 = b.connect().await;
-    cb2.send(json!({"type": "sync", "cursors": {room.clone(): 0}})).await;
+    cb2.send(json!({"type": "sync", "cursors": {room.clone(): 0}}))
+        .await;
     assert_eq!(cb2.expect("message").await["body"], "hello");
 
     // Deleting: members see it go, history keeps the seq without the text.
     ca.send(json!({"type": "delete", "id": id})).await;
     assert_eq!(cb.expect("deleted").await["id"], id.as_str());
     let page = json_of(b.get(&format!("/api/rooms/{room}/messages")).await).await;
-    assert_eq!((page["messages"][0]["deleted"].as_bool(), page["messages"][0]["body"].as_str()), (Some(true), Some("")));
+    assert_eq!(
+        (
+            page["messages"][0]["deleted"].as_bool(),
+            page["messages"][0]["body"].as_str()
+        ),
+        (Some(true), Some(""))
+    );
     // A member cannot delete someone else's message; the owner can.
     let other = cb.send_msg(&room, "mine").await;
     ca.expect("message").await;
     let c = app.register("cat").await;
-    assert_eq!(a.post(&format!("/api/rooms/{room}/members"), json!({"user": c.id})).await.status(), 200);
+    assert_eq!(
+        a.post(&format!("/api/rooms/{room}/members"), json!({"user": c.id}))
+            .await
+            .status(),
+        200
+    );
     let mut cc = c.connect().await;
-    cc.send(json!({"type": "delete", "id": other["id"], "ref": "d1"})).await;
-    assert_eq!(cc.expect_where("error", |f| f["ref"] == "d1").await["code"], "forbidden");
+    cc.send(json!({"type": "delete", "id": other["id"], "ref": "d1"}))
+        .await;
+    assert_eq!(
+        cc.expect_where("error", |f| f["ref"] == "d1").await["code"],
+        "forbidden"
+    );
     ca.send(json!({"type": "delete", "id": other["id"]})).await;
     assert_eq!(cb.expect("deleted").await["id"], other["id"]);
 }
@@ -207,23 +399,40 @@ async fn read_receipts_stop_when_the_setting_is_off_and_unread_counts_drop() {
     assert_eq!(rooms["rooms"][0]["unread"], 3);
     let mut cb = b.connect().await;
     assert_eq!(cb.hello["rooms"][0]["unread"], 3);
-    cb.send(json!({"type": "read", "room": room, "seq": 2})).await;
-    assert_eq!(ca.expect_where("receipt", |f| f["kind"] == "read").await["seq"], 2);
+    cb.send(json!({"type": "read", "room": room, "seq": 2}))
+        .await;
+    assert_eq!(
+        ca.expect_where("receipt", |f| f["kind"] == "read").await["seq"],
+        2
+    );
     // Unread drops after read (once the mark is durable, the reader's devices get the receipt
     // too), as the next hello and the room list show.
-    cb.expect_where("receipt", |f| f["kind"] == "read" && f["user"] == b.id.as_str()).await;
+    cb.expect_where("receipt", |f| {
+        f["kind"] == "read" && f["user"] == b.id.as_str()
+    })
+    .await;
     let probe = b.connect().await;
     assert_eq!(probe.hello["rooms"][0]["unread"], 1);
     let rooms = json_of(b.get("/api/rooms").await).await;
     assert_eq!(rooms["rooms"][0]["unread"], 1);
 
     // Turn read receipts off: the mark is still kept, others hear nothing.
-    let r = patch(&b, "/api/me/settings", json!({"chat": {"read_receipts": false}})).await;
+    let r = patch(
+        &b,
+        "/api/me/settings",
+        json!({"chat": {"read_receipts": false}}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     cb.expect("settings").await;
-    cb.send(json!({"type": "read", "room": room, "seq": 3})).await;
-    ca.expect_none("receipt", Duration::from_millis(700), |f| f["kind"] == "read").await;
-    cb.expect_where("receipt", |f| f["kind"] == "read" && f["seq"] == 3).await;
+    cb.send(json!({"type": "read", "room": room, "seq": 3}))
+        .await;
+    ca.expect_none("receipt", Duration::from_millis(700), |f| {
+        f["kind"] == "read"
+    })
+    .await;
+    cb.expect_where("receipt", |f| f["kind"] == "read" && f["seq"] == 3)
+        .await;
     let rooms = json_of(b.get("/api/rooms").await).await;
     assert_eq!(rooms["rooms"][0]["unread"], 0);
 }
@@ -242,38 +451,125 @@ async fn settings_reach_every_device_and_are_validated() {
         assert!(s["settings"]["notifications"]["muted"]["room1"].is_null());
     }
     let got = json_of(a.get("/api/me/settings").await).await;
-    assert_eq!(got["settings"]["chat"]["enter_to_send"], true, "untouched keys keep their values");
+    assert_eq!(
+        got["settings"]["chat"]["enter_to_send"], true,
+        "untouched keys keep their values"
+    );
     let bad = patch(&a, "/api/me/settings", json!({"chat": {"theme": "neon"}})).await;
     assert_eq!(bad.status(), 400);
-    assert!(json_of(bad).await["error"]["message"].as_str().unwrap().starts_with("chat.theme"));
-    let bad = patch(&a, "/api/me/settings", json!({"notifications": {"quiet_hours": {"start": "25:00", "end": "07:00"}}})).await;
-    assert!(json_of(bad).await["error"]["message"].as_str().unwrap().starts_with("notifications.quiet_hours.start"));
+    assert!(json_of(bad).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("chat.theme"));
+    let bad = patch(
+        &a,
+        "/api/me/settings",
+        json!({"notifications": {"quiet_hours": {"start": "25:00", "end": "07:00"}}}),
+    )
+    .await;
+    assert!(json_of(bad).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("notifications.quiet_hours.start"));
 }
 
 #[actix_web::test]
 async fn group_roles_rename_promote_and_leave_each_as_a_room_event() {
     let app = spawn_app().await;
-    let (o, m, n) = (app.register("own").await, app.register("mem").await, app.register("new").await);
+    let (o, m, n) = (
+        app.register("own").await,
+        app.register("mem").await,
+        app.register("new").await,
+    );
     let room = o.group("team", &[&m]).await;
     let mut cm = m.connect().await;
     // A member cannot rename; the owner can, and members hear of it.
-    assert_eq!(patch(&m, &format!("/api/rooms/{room}"), json!({"name": "mine"})).await.status(), 403);
-    assert_eq!(patch(&o, &format!("/api/rooms/{room}"), json!({"name": "the team"})).await.status(), 200);
+    assert_eq!(
+        patch(&m, &format!("/api/rooms/{room}"), json!({"name": "mine"}))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        patch(
+            &o,
+            &format!("/api/rooms/{room}"),
+            json!({"name": "the team"})
+        )
+        .await
+        .status(),
+        200
+    );
     let ev = cm.expect("room_event").await;
-    assert_eq!((ev["event"].as_str(), ev["name"].as_str()), (Some("updated"), Some("the team")));
+    assert_eq!(
+        (ev["event"].as_str(), ev["name"].as_str()),
+        (Some("updated"), Some("the team"))
+    );
     // Promote to admin: now they can add people.
-    assert_eq!(m.post(&format!("/api/rooms/{room}/members"), json!({"user": n.id})).await.status(), 403);
-    assert_eq!(put(&o, &format!("/api/rooms/{room}/members/{}", m.id), json!({"role": "admin"})).await.status(), 200);
-    let ev = cm.expect_where("room_event", |f| f["role"] == "admin").await;
+    assert_eq!(
+        m.post(&format!("/api/rooms/{room}/members"), json!({"user": n.id}))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        put(
+            &o,
+            &format!("/api/rooms/{room}/members/{}", m.id),
+            json!({"role": "admin"})
+        )
+        .await
+        .status(),
+        200
+    );
+    let ev = cm
+        .expect_where("room_event", |f| f["role"] == "admin")
+        .await;
     assert_eq!(ev["user"], m.id.as_str());
-    assert_eq!(m.post(&format!("/api/rooms/{room}/members"), json!({"user": n.id})).await.status(), 200);
-    assert_eq!(cm.expect_where("room_event", |f| f["event"] == "member_added").await["user"], n.id.as_str());
+    assert_eq!(
+        m.post(&format!("/api/rooms/{room}/members"), json!({"user": n.id}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        cm.expect_where("room_event", |f| f["event"] == "member_added")
+            .await["user"],
+        n.id.as_str()
+    );
     // Only owners change roles; the last owner cannot step down.
-    assert_eq!(put(&m, &format!("/api/rooms/{room}/members/{}", n.id), json!({"role": "admin"})).await.status(), 403);
-    assert_eq!(put(&o, &format!("/api/rooms/{room}/members/{}", o.id), json!({"role": "member"})).await.status(), 403);
+    assert_eq!(
+        put(
+            &m,
+            &format!("/api/rooms/{room}/members/{}", n.id),
+            json!({"role": "admin"})
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(
+        put(
+            &o,
+            &format!("/api/rooms/{room}/members/{}", o.id),
+            json!({"role": "member"})
+        )
+        .await
+        .status(),
+        403
+    );
     // Leaving is a room event too.
-    assert_eq!(n.post(&format!("/api/rooms/{room}/leave"), json!({})).await.status(), 204);
-    assert_eq!(cm.expect_where("room_event", |f| f["event"] == "member_removed").await["user"], n.id.as_str());
+    assert_eq!(
+        n.post(&format!("/api/rooms/{room}/leave"), json!({}))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        cm.expect_where("room_event", |f| f["event"] == "member_removed")
+            .await["user"],
+        n.id.as_str()
+    );
     let view = json_of(o.get(&format!("/api/rooms/{room}")).await).await;
     assert_eq!(view["room"]["name"], "the team");
     assert_eq!(view["room"]["members"].as_array().unwrap().len(), 2);
@@ -286,19 +582,45 @@ async fn account_deletion_closes_sessions_and_keeps_messages_from_a_deleted_user
     let room = a.dm(&b).await;
     let mut ca = a.connect().await;
     ca.send_msg(&room, "bye").await;
-    let r = a.client.delete(format!("{}/api/me", a.http)).bearer_auth(&a.token).json(&json!({"password": "wrong one"})).send().await.unwrap();
+    let r = a
+        .client
+        .delete(format!("{}/api/me", a.http))
+        .bearer_auth(&a.token)
+        .json(&json!({"password": "wrong one"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = a.client.delete(format!("{}/api/me", a.http)).bearer_auth(&a.token).json(&json!({"password": "correct horse battery"})).send().await.unwrap();
+    let r = a
+        .client
+        .delete(format!("{}/api/me", a.http))
+        .bearer_auth(&a.token)
+        .json(&json!({"password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(ca.closed().await, Some(4001));
     assert_eq!(a.get("/api/me").await.status(), 401);
-    let login = a.client.post(format!("{}/api/auth/login", a.http)).json(&json!({"username": a.username, "password": "correct horse battery"})).send().await.unwrap();
+    let login = a
+        .client
+        .post(format!("{}/api/auth/login", a.http))
+        .json(&json!({"username": a.username, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), 401);
     // The message stays, from a deleted user.
     let page = json_of(b.get(&format!("/api/rooms/{room}/messages")).await).await;
     assert_eq!(page["messages"][0]["body"], "bye");
     let who = json_of(b.get(&format!("/api/users/{}", a.id)).await).await;
-    assert_eq!((who["user"]["deleted"].as_bool(), who["user"]["display_name"].as_str()), (Some(true), Some("Deleted user")));
+    assert_eq!(
+        (
+            who["user"]["deleted"].as_bool(),
+            who["user"]["display_name"].as_str()
+        ),
+        (Some(true), Some("Deleted user"))
+    );
 }
 
 #[actix_web::test]
@@ -310,19 +632,47 @@ async fn sessions_are_listed_and_revoked_one_or_all_and_passwords_change() {
     let list = json_of(a.get("/api/me/sessions").await).await;
     let sessions = list["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
-    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
-    assert_eq!(a.delete(&format!("/api/me/sessions/{other}")).await.status(), 204);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        a.delete(&format!("/api/me/sessions/{other}"))
+            .await
+            .status(),
+        204
+    );
     assert_eq!(c2.closed().await, Some(4001));
     assert_eq!(a2.get("/api/me").await.status(), 401);
     // Password change needs the old one.
-    let r = a.post("/api/me/password", json!({"old_password": "nope nope", "new_password": "a brand new secret"})).await;
+    let r = a
+        .post(
+            "/api/me/password",
+            json!({"old_password": "nope nope", "new_password": "a brand new secret"}),
+        )
+        .await;
     assert_eq!(r.status(), 403);
-    let r = a.post("/api/me/password", json!({"old_password": "correct horse battery", "new_password": "a brand new secret"})).await;
+    let r = a
+        .post(
+            "/api/me/password",
+            json!({"old_password": "correct horse battery", "new_password": "a brand new secret"}),
+        )
+        .await;
     assert_eq!(r.status(), 204);
-    let login = a.client.post(format!("{}/api/auth/login", a.http)).json(&json!({"username": a.username, "password": "a brand new secret"})).send().await.unwrap();
+    let login = a
+        .client
+        .post(format!("{}/api/auth/login", a.http))
+        .json(&json!({"username": a.username, "password": "a brand new secret"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), 200);
     // Revoke all, including this one.
-    assert_eq!(a.delete("/api/me/sessions?include_current=true").await.status(), 204);
+    assert_eq!(
+        a.delete("/api/me/sessions?include_current=true")
+            .await
+            .status(),
+        204
+    );
     assert_eq!(a.get("/api/me").await.status(), 401);
 }
-

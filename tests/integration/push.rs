@@ -43,7 +43,12 @@ async fn webpush_app(tweak: impl FnOnce(&mut Settings)) -> (TestApp, WebPushServ
         tweak(s);
     })
     .await;
-    let r = app.client.get(format!("{}/api/push/vapid", app.http)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/push/vapid", app.http))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let key: Value = r.json().await.unwrap();
     service.trust(key["public_key"].as_str().unwrap());
@@ -67,7 +72,9 @@ async fn fcm_dm() -> (FcmService, TestApp, TestUser, TestUser, String) {
 }
 
 /// A server and its Web Push service, Alice and Bob with their dm, and Bob's phone subscribed.
-async fn dm_with_subscribed_bob(tweak: impl FnOnce(&mut Settings)) -> (TestApp, WebPushService, TestUser, TestUser, String) {
+async fn dm_with_subscribed_bob(
+    tweak: impl FnOnce(&mut Settings),
+) -> (TestApp, WebPushService, TestUser, TestUser, String) {
     let (app, service) = webpush_app(tweak).await;
     let (alice, bob) = (app.register("alice").await, app.register("bob").await);
     let room = alice.dm(&bob).await;
@@ -76,23 +83,42 @@ async fn dm_with_subscribed_bob(tweak: impl FnOnce(&mut Settings)) -> (TestApp, 
 }
 
 async fn patch_settings(user: &TestUser, body: Value) -> reqwest::Response {
-    user.client.patch(format!("{}/api/push/settings", user.http)).bearer_auth(&user.token).json(&body).send().await.unwrap()
+    user.client
+        .patch(format!("{}/api/push/settings", user.http))
+        .bearer_auth(&user.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn put(user: &TestUser, path: &str) -> reqwest::Response {
-    user.client.put(format!("{}{path}", user.http)).bearer_auth(&user.token).send().await.unwrap()
+    user.client
+        .put(format!("{}{path}", user.http))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn subscribe(user: &TestUser, body: Value) -> Value {
     let r = user.post("/api/push/subscriptions", body).await;
-    assert_eq!(r.status(), 201, "subscribe: {}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        201,
+        "subscribe: {}",
+        r.text().await.unwrap_or_default()
+    );
     r.json::<Value>().await.unwrap()["subscription"].clone()
 }
 
 async fn subscriptions(user: &TestUser) -> Vec<Value> {
     let r = user.get("/api/push/subscriptions").await;
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["subscriptions"].as_array().unwrap().clone()
+    r.json::<Value>().await.unwrap()["subscriptions"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// Waits (bounded) until `user` has `n` subscriptions; pruning happens right after the answer
@@ -103,22 +129,46 @@ async fn until_subscriptions(user: &TestUser, n: usize) {
         if subscriptions(user).await.len() == n {
             return;
         }
-        assert!(Instant::now() < deadline, "{} still has {} subscriptions", user.username, subscriptions(user).await.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} still has {} subscriptions",
+            user.username,
+            subscriptions(user).await.len()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 async fn metric(app: &TestApp, line_prefix: &str) -> u64 {
-    let text = app.client.get(format!("{}/metrics", app.http)).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
-        .find_map(|l| l.strip_prefix(line_prefix).map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.strip_prefix(line_prefix)
+                .map(|v| v.trim().parse().unwrap())
+        })
         .unwrap_or_else(|| panic!("no {line_prefix} in /metrics"))
 }
 
 /// Posts as `user` through the room actor, as a client with no live session would be (the sender
 /// is then "away" too, and must still get no push).
 async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: &str) {
-    let addr = app.state.registry.send(GetRoom { room: RoomId(room.into()) }).await.unwrap().unwrap();
+    let addr = app
+        .state
+        .registry
+        .send(GetRoom {
+            room: RoomId(room.into()),
+        })
+        .await
+        .unwrap()
+        .unwrap();
     let frame = SendFrame {
         room: RoomId(room.into()),
         client_id: uuid::Uuid::new_v4().simple().to_string(),
@@ -127,7 +177,15 @@ async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: 
         reply_to: None,
         resolved: vec![],
     };
-    addr.send(Post { user: UserId(user.id.clone()), session: None, frame, reference: None }).await.unwrap().unwrap();
+    addr.send(Post {
+        user: UserId(user.id.clone()),
+        session: None,
+        frame,
+        reference: None,
+    })
+    .await
+    .unwrap()
+    .unwrap();
 }
 
 #[actix_web::test]
@@ -137,7 +195,19 @@ async fn vapid_key_is_generated_once_kept_across_restarts_or_taken_from_config()
     let key_of = |app: &TestApp| {
         let url = format!("{}/api/push/vapid", app.http);
         let client = app.client.clone();
-        async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap()["public_key"].as_str().unwrap().to_owned() }
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["public_key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
     };
     let first = spawn_app_with(|s| s.media.dir = media.clone()).await;
     let k1 = key_of(&first).await;
@@ -148,7 +218,10 @@ async fn vapid_key_is_generated_once_kept_across_restarts_or_taken_from_config()
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     first.handle.stop(true).await;
     let second = spawn_app_with(|s| s.media.dir = media.clone()).await;
@@ -169,16 +242,28 @@ async fn subscriptions_are_validated_listed_and_deleted_by_their_owner() {
     let u = strict.register("ann").await;
     let device = service.device("ann-phone");
     // Plain http is refused unless push.allow_http_endpoints is set.
-    let r = u.post("/api/push/subscriptions", device.subscription()).await;
+    let r = u
+        .post("/api/push/subscriptions", device.subscription())
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid");
     let mut https_ip = device.subscription();
     https_ip["endpoint"] = json!("https://127.0.0.1/push/x");
-    assert_eq!(u.post("/api/push/subscriptions", https_ip).await.status(), 400, "an address is not a push service");
+    assert_eq!(
+        u.post("/api/push/subscriptions", https_ip).await.status(),
+        400,
+        "an address is not a push service"
+    );
 
     let (app, service) = webpush_app(|_| {}).await;
     let (ann, bob) = (app.register("ann").await, app.register("bob").await);
-    let anon = app.client.post(format!("{}/api/push/subscriptions", app.http)).json(&device.subscription()).send().await.unwrap();
+    let anon = app
+        .client
+        .post(format!("{}/api/push/subscriptions", app.http))
+        .json(&device.subscription())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon.status(), 401);
     let device = service.device("ann-laptop");
     let mut bad = device.subscription();
@@ -187,32 +272,83 @@ async fn subscriptions_are_validated_listed_and_deleted_by_their_owner() {
     let mut bad = device.subscription();
     bad["keys"]["p256dh"] = json!("not-a-key");
     assert_eq!(ann.post("/api/push/subscriptions", bad).await.status(), 400);
-    assert_eq!(ann.post("/api/push/subscriptions", json!({"kind": "apns", "token": "x"})).await.status(), 400);
-    assert_eq!(ann.post("/api/push/subscriptions", json!({"kind": "fcm", "token": "t", "platform": "palm"})).await.status(), 400);
+    assert_eq!(
+        ann.post(
+            "/api/push/subscriptions",
+            json!({"kind": "apns", "token": "x"})
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(
+        ann.post(
+            "/api/push/subscriptions",
+            json!({"kind": "fcm", "token": "t", "platform": "palm"})
+        )
+        .await
+        .status(),
+        400
+    );
 
     let web = subscribe(&ann, device.subscription()).await;
-    assert_eq!((web["kind"].as_str(), web["endpoint"].as_str()), (Some("webpush"), Some(device.endpoint.as_str())));
+    assert_eq!(
+        (web["kind"].as_str(), web["endpoint"].as_str()),
+        (Some("webpush"), Some(device.endpoint.as_str()))
+    );
     assert_eq!(web["device"], "ann-laptop");
     let again = subscribe(&ann, device.subscription()).await;
-    assert_eq!(again["id"], web["id"], "the same endpoint is one subscription");
-    let fcm = subscribe(&ann, json!({"kind": "fcm", "token": "fcm-token-ann", "platform": "android"})).await;
-    assert_eq!((fcm["token"].as_str(), fcm["platform"].as_str()), (Some("fcm-token-ann"), Some("android")));
+    assert_eq!(
+        again["id"], web["id"],
+        "the same endpoint is one subscription"
+    );
+    let fcm = subscribe(
+        &ann,
+        json!({"kind": "fcm", "token": "fcm-token-ann", "platform": "android"}),
+    )
+    .await;
+    assert_eq!(
+        (fcm["token"].as_str(), fcm["platform"].as_str()),
+        (Some("fcm-token-ann"), Some("android"))
+    );
     assert_eq!(subscriptions(&ann).await.len(), 2);
     assert!(subscriptions(&bob).await.is_empty());
 
     // The same browser signed in as Bob: the subscription moves to him.
     let moved = subscribe(&bob, device.subscription()).await;
     assert_eq!(moved["id"], web["id"]);
-    assert_eq!((subscriptions(&ann).await.len(), subscriptions(&bob).await.len()), (1, 1));
+    assert_eq!(
+        (
+            subscriptions(&ann).await.len(),
+            subscriptions(&bob).await.len()
+        ),
+        (1, 1)
+    );
     let web = subscribe(&ann, device.subscription()).await;
     assert!(subscriptions(&bob).await.is_empty());
 
     // Bounded per user.
     for i in 0..50 {
-        subscribe(&bob, json!({"kind": "fcm", "token": format!("bob-token-{i}")})).await;
+        subscribe(
+            &bob,
+            json!({"kind": "fcm", "token": format!("bob-token-{i}")}),
+        )
+        .await;
     }
-    assert_eq!(bob.post("/api/push/subscriptions", json!({"kind": "fcm", "token": "one-too-many"})).await.status(), 409);
-    subscribe(&bob, json!({"kind": "fcm", "token": "bob-token-7", "platform": "ios"})).await;
+    assert_eq!(
+        bob.post(
+            "/api/push/subscriptions",
+            json!({"kind": "fcm", "token": "one-too-many"})
+        )
+        .await
+        .status(),
+        409
+    );
+    subscribe(
+        &bob,
+        json!({"kind": "fcm", "token": "bob-token-7", "platform": "ios"}),
+    )
+    .await;
 
     let path = format!("/api/push/subscriptions/{}", web["id"].as_str().unwrap());
     assert_eq!(bob.delete(&path).await.status(), 404, "not bob's");
@@ -234,20 +370,45 @@ async fn an_away_member_gets_an_encrypted_vapid_signed_push() {
     assert_eq!(p["type"], "message");
     assert_eq!(p["title"], "alice");
     assert_eq!(p["body"], "are you there, bob? 👋");
-    assert_eq!((p["room"].as_str(), p["count"].as_u64()), (Some(room.as_str()), Some(1)));
-    assert_eq!((p["message"].clone(), p["seq"].clone()), (ack["id"].clone(), ack["seq"].clone()));
-    assert_eq!((push.ttl.as_str(), push.urgency.as_str()), ("86400", "high"));
-    assert_eq!(push.topic.as_deref(), Some(room.as_str()), "one topic per conversation");
+    assert_eq!(
+        (p["room"].as_str(), p["count"].as_u64()),
+        (Some(room.as_str()), Some(1))
+    );
+    assert_eq!(
+        (p["message"].clone(), p["seq"].clone()),
+        (ack["id"].clone(), ack["seq"].clone())
+    );
+    assert_eq!(
+        (push.ttl.as_str(), push.urgency.as_str()),
+        ("86400", "high")
+    );
+    assert_eq!(
+        push.topic.as_deref(),
+        Some(room.as_str()),
+        "one topic per conversation"
+    );
     service.none_within(NO_PUSH).await;
-    assert_eq!(metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await, 1);
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await,
+        1
+    );
 }
 
 #[actix_web::test]
-async fn a_burst_is_one_push_per_away_member_with_its_count_and_none_for_the_sender_or_online_members() {
+async fn a_burst_is_one_push_per_away_member_with_its_count_and_none_for_the_sender_or_online_members(
+) {
     let (app, mut service) = webpush_app(|s| s.push.coalesce_ms = 500).await;
-    let (alice, bob, carol) = (app.register("alice").await, app.register("bob").await, app.register("carol").await);
+    let (alice, bob, carol) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+    );
     let room = alice.group("trip", &[&bob, &carol]).await;
-    for (user, name) in [(&alice, "alice-phone"), (&bob, "bob-phone"), (&carol, "carol-phone")] {
+    for (user, name) in [
+        (&alice, "alice-phone"),
+        (&bob, "bob-phone"),
+        (&carol, "carol-phone"),
+    ] {
         subscribe(user, service.device(name).subscription()).await;
     }
     // Carol is online; Bob is away; Alice sends with no live session of her own (away, but the
@@ -269,7 +430,8 @@ async fn a_burst_is_one_push_per_away_member_with_its_count_and_none_for_the_sen
     // Once Bob is online too, nobody gets a push.
     let mut b = bob.connect().await;
     post_without_session(&app, &room, &alice, "everyone here").await;
-    b.expect_where("message", |f| f["body"] == "everyone here").await;
+    b.expect_where("message", |f| f["body"] == "everyone here")
+        .await;
     service.none_within(NO_PUSH).await;
 }
 
@@ -279,46 +441,90 @@ async fn muted_conversations_and_push_off_get_nothing_and_preview_off_gets_a_gen
     let mut a = alice.connect().await;
 
     // Muted: nothing.
-    assert_eq!(put(&bob, &format!("/api/push/mutes/{room}")).await.status(), 204);
+    assert_eq!(
+        put(&bob, &format!("/api/push/mutes/{room}")).await.status(),
+        204
+    );
     let settings: Value = bob.get("/api/push/settings").await.json().await.unwrap();
     assert_eq!(settings["settings"]["muted"][0]["room"], room.as_str());
     a.send_msg(&room, "psst").await;
     service.none_within(NO_PUSH).await;
     // Only members mute.
     let carol = app.register("carol").await;
-    assert_eq!(put(&carol, &format!("/api/push/mutes/{room}")).await.status(), 403);
+    assert_eq!(
+        put(&carol, &format!("/api/push/mutes/{room}"))
+            .await
+            .status(),
+        403
+    );
 
     // Unmuted: pushes again (so the silence above was the mute).
-    assert_eq!(bob.delete(&format!("/api/push/mutes/{room}")).await.status(), 204);
+    assert_eq!(
+        bob.delete(&format!("/api/push/mutes/{room}"))
+            .await
+            .status(),
+        204
+    );
     a.send_msg(&room, "now?").await;
     assert_eq!(service.next().await.payload["body"], "now?");
 
     // Push off: nothing.
-    assert_eq!(patch_settings(&bob, json!({"enabled": false})).await.status(), 200);
+    assert_eq!(
+        patch_settings(&bob, json!({"enabled": false}))
+            .await
+            .status(),
+        200
+    );
     a.send_msg(&room, "hello?").await;
     service.none_within(NO_PUSH).await;
 
     // Preview off: a push that says nothing about the sender or the text.
-    let body: Value = patch_settings(&bob, json!({"enabled": true, "preview": false})).await.json().await.unwrap();
-    assert_eq!((body["settings"]["enabled"].as_bool(), body["settings"]["preview"].as_bool()), (Some(true), Some(false)));
+    let body: Value = patch_settings(&bob, json!({"enabled": true, "preview": false}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            body["settings"]["enabled"].as_bool(),
+            body["settings"]["preview"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
     a.send_msg(&room, "my secret plan").await;
     let push = service.next().await;
-    assert_eq!((push.payload["title"].as_str(), push.payload["body"].as_str()), (Some("New message"), Some("You have a new message")));
+    assert_eq!(
+        (
+            push.payload["title"].as_str(),
+            push.payload["body"].as_str()
+        ),
+        (Some("New message"), Some("You have a new message"))
+    );
     let text = push.payload.to_string();
-    assert!(!text.contains("secret") && !text.contains("alice"), "no preview: {text}");
+    assert!(
+        !text.contains("secret") && !text.contains("alice"),
+        "no preview: {text}"
+    );
 }
 
 #[actix_web::test]
 async fn a_message_read_on_another_device_before_the_window_closes_is_not_pushed() {
-    let (app, mut service, alice, bob, room) = dm_with_subscribed_bob(|s| s.push.coalesce_ms = 1000).await;
+    let (app, mut service, alice, bob, room) =
+        dm_with_subscribed_bob(|s| s.push.coalesce_ms = 1000).await;
     let mut a = alice.connect().await;
-    let seq = a.send_msg(&room, "read me quickly").await["seq"].as_i64().unwrap();
+    let seq = a.send_msg(&room, "read me quickly").await["seq"]
+        .as_i64()
+        .unwrap();
     // Bob was away when it was sent, then reads it within the window.
     let mut b = bob.connect().await;
-    b.send(json!({"type": "read", "room": room, "seq": seq})).await;
+    b.send(json!({"type": "read", "room": room, "seq": seq}))
+        .await;
     a.expect_where("receipt", |f| f["seq"] == seq).await;
     service.none_within(Duration::from_millis(1000)).await;
-    assert_eq!(metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await, 0);
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await,
+        0
+    );
 }
 
 #[actix_web::test]
@@ -334,11 +540,20 @@ async fn a_subscription_the_service_reports_gone_is_deleted() {
     a.send_msg(&room, "hi").await;
     let mut seen = [service.next().await, service.next().await];
     seen.sort_by(|x, y| x.device.cmp(&y.device));
-    assert_eq!((seen[0].device.as_str(), seen[0].answered), ("new-browser", 201));
-    assert_eq!((seen[1].device.as_str(), seen[1].answered), ("old-browser", 410));
+    assert_eq!(
+        (seen[0].device.as_str(), seen[0].answered),
+        ("new-browser", 201)
+    );
+    assert_eq!(
+        (seen[1].device.as_str(), seen[1].answered),
+        ("old-browser", 410)
+    );
     until_subscriptions(&bob, 1).await;
     assert_eq!(subscriptions(&bob).await[0]["device"], "new-browser");
-    assert_eq!(metric(&app, "chat_push_pruned_total{channel=\"webpush\"}").await, 1);
+    assert_eq!(
+        metric(&app, "chat_push_pruned_total{channel=\"webpush\"}").await,
+        1
+    );
 
     // The next message reaches only the browser that is left, and 410 is not retried.
     a.send_msg(&room, "still there?").await;
@@ -359,63 +574,114 @@ async fn a_429_is_retried_no_sooner_than_retry_after() {
     assert_eq!(second.answered, 201);
     assert_eq!(second.payload["body"], "knock knock");
     let waited = second.at - first.at;
-    assert!(waited >= Duration::from_millis(1000), "retried after {waited:?}, before Retry-After");
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "retried after {waited:?}, before Retry-After"
+    );
     service.none_within(NO_PUSH).await;
-    assert_eq!(metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await, 1);
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await,
+        1
+    );
 }
 
 #[actix_web::test]
 async fn server_errors_are_retried_with_back_off_a_bounded_number_of_times() {
-    let (app, mut service, alice, bob, room) = dm_with_subscribed_bob(|s| s.push.max_attempts = 3).await;
+    let (app, mut service, alice, bob, room) =
+        dm_with_subscribed_bob(|s| s.push.max_attempts = 3).await;
     let mut a = alice.connect().await;
 
     // 503 twice, then accepted: three requests, delivered once.
     service.script("bob-phone", [Reply::status(503), Reply::status(503)]);
     a.send_msg(&room, "one").await;
-    let answers: Vec<u16> = [service.next().await, service.next().await, service.next().await].iter().map(|p| p.answered).collect();
+    let answers: Vec<u16> = [
+        service.next().await,
+        service.next().await,
+        service.next().await,
+    ]
+    .iter()
+    .map(|p| p.answered)
+    .collect();
     assert_eq!(answers, vec![503, 503, 201]);
     service.none_within(NO_PUSH).await;
 
     // Failing every time: exactly push.max_attempts requests, then given up and counted.
-    service.script("bob-phone", [Reply::status(500), Reply::status(500), Reply::status(500)]);
+    service.script(
+        "bob-phone",
+        [Reply::status(500), Reply::status(500), Reply::status(500)],
+    );
     a.send_msg(&room, "two").await;
     for _ in 0..3 {
         assert_eq!(service.next().await.answered, 500);
     }
     service.none_within(NO_PUSH).await;
-    assert_eq!(metric(&app, "chat_push_failed_total{channel=\"webpush\"}").await, 1);
-    assert_eq!(subscriptions(&bob).await.len(), 1, "a failing service is not a gone subscription");
+    assert_eq!(
+        metric(&app, "chat_push_failed_total{channel=\"webpush\"}").await,
+        1
+    );
+    assert_eq!(
+        subscriptions(&bob).await.len(),
+        1,
+        "a failing service is not a gone subscription"
+    );
 }
 
 #[actix_web::test]
 async fn fcm_gets_an_oauth_token_from_the_service_account_and_sends_v1_messages() {
     let (mut fcm, app, alice, bob, room) = fcm_dm().await;
-    subscribe(&bob, json!({"kind": "fcm", "token": "bob-android-token", "platform": "android"})).await;
+    subscribe(
+        &bob,
+        json!({"kind": "fcm", "token": "bob-android-token", "platform": "android"}),
+    )
+    .await;
 
     let mut a = alice.connect().await;
     a.send_msg(&room, "hello from the web").await;
     let (token, message, answered, _, tokens) = fcm.next_send().await;
-    assert_eq!((token.as_str(), answered, tokens), ("bob-android-token", 200, 1));
+    assert_eq!(
+        (token.as_str(), answered, tokens),
+        ("bob-android-token", 200, 1)
+    );
     let m = &message["message"];
-    assert_eq!(m["notification"], json!({"title": "alice", "body": "hello from the web"}));
+    assert_eq!(
+        m["notification"],
+        json!({"title": "alice", "body": "hello from the web"})
+    );
     assert_eq!(m["data"]["room"], room.as_str());
-    assert_eq!((m["data"]["count"].as_str(), m["data"]["seq"].as_str()), (Some("1"), Some("1")));
+    assert_eq!(
+        (m["data"]["count"].as_str(), m["data"]["seq"].as_str()),
+        (Some("1"), Some("1"))
+    );
     assert_eq!(m["android"]["collapse_key"], room.as_str());
     assert_eq!(m["android"]["ttl"], "86400s");
 
     // The access token is cached: the next push asks for none.
     a.send_msg(&room, "second").await;
     let (_, message, _, _, tokens) = fcm.next_send().await;
-    assert_eq!((message["message"]["notification"]["body"].as_str(), tokens), (Some("second"), 0));
+    assert_eq!(
+        (message["message"]["notification"]["body"].as_str(), tokens),
+        (Some("second"), 0)
+    );
     fcm.none_within(NO_PUSH).await;
-    assert_eq!(metric(&app, "chat_push_sent_total{channel=\"fcm\"}").await, 2);
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"fcm\"}").await,
+        2
+    );
 }
 
 #[actix_web::test]
 async fn fcm_unregistered_tokens_are_deleted_and_503_is_retried_after_back_off() {
     let (mut fcm, app, alice, bob, room) = fcm_dm().await;
-    subscribe(&bob, json!({"kind": "fcm", "token": "uninstalled-app", "platform": "ios"})).await;
-    subscribe(&bob, json!({"kind": "fcm", "token": "busy-device", "platform": "android"})).await;
+    subscribe(
+        &bob,
+        json!({"kind": "fcm", "token": "uninstalled-app", "platform": "ios"}),
+    )
+    .await;
+    subscribe(
+        &bob,
+        json!({"kind": "fcm", "token": "busy-device", "platform": "android"}),
+    )
+    .await;
     fcm.script("uninstalled-app", [unregistered()]);
     fcm.script("busy-device", [Reply::retry_after(503, 1)]);
 
@@ -428,25 +694,42 @@ async fn fcm_unregistered_tokens_are_deleted_and_503_is_retried_after_back_off()
     }
     let gone: Vec<_> = sends.iter().filter(|s| s.0 == "uninstalled-app").collect();
     let busy: Vec<_> = sends.iter().filter(|s| s.0 == "busy-device").collect();
-    assert_eq!(gone.iter().map(|s| s.1).collect::<Vec<_>>(), vec![404], "UNREGISTERED is not retried");
+    assert_eq!(
+        gone.iter().map(|s| s.1).collect::<Vec<_>>(),
+        vec![404],
+        "UNREGISTERED is not retried"
+    );
     assert_eq!(busy.iter().map(|s| s.1).collect::<Vec<_>>(), vec![503, 200]);
-    assert!(busy[1].2 - busy[0].2 >= Duration::from_secs(1), "503 retried before its Retry-After");
+    assert!(
+        busy[1].2 - busy[0].2 >= Duration::from_secs(1),
+        "503 retried before its Retry-After"
+    );
     until_subscriptions(&bob, 1).await;
     assert_eq!(subscriptions(&bob).await[0]["token"], "busy-device");
-    assert_eq!(metric(&app, "chat_push_pruned_total{channel=\"fcm\"}").await, 1);
+    assert_eq!(
+        metric(&app, "chat_push_pruned_total{channel=\"fcm\"}").await,
+        1
+    );
 }
 
 #[actix_web::test]
 async fn sms_invites_and_texts_one_to_one_messages_still_unread_for_those_who_opted_in() {
     let mut gateway = SmsGateway::start();
-    let (url, user, password) = (gateway.url.clone(), gateway.user.clone(), gateway.password.clone());
+    let (url, user, password) = (
+        gateway.url.clone(),
+        gateway.user.clone(),
+        gateway.password.clone(),
+    );
     let app = spawn_app_with(|s| {
         fast(s);
         s.push.sms.url = url;
         s.push.sms.username = user;
         s.push.sms.password = Secret::new(password);
         s.push.sms.from = "ChatApp".into();
-        s.push.sms.fields.insert("api_key".into(), Secret::new("k-123"));
+        s.push
+            .sms
+            .fields
+            .insert("api_key".into(), Secret::new("k-123"));
         s.push.sms.fallback_after_secs = 1;
         s.push.sms.invites_per_day = 1;
         s.push.sms.invite_url = "https://chat.example.com/join".into();
@@ -455,53 +738,107 @@ async fn sms_invites_and_texts_one_to_one_messages_still_unread_for_those_who_op
     let (alice, bob) = (app.register("alice").await, app.register("bob").await);
 
     // An invitation, in the gateway's form fields; the daily limit holds.
-    assert_eq!(alice.post("/api/push/sms/invite", json!({"phone": "not a number"})).await.status(), 400);
-    let r = alice.post("/api/push/sms/invite", json!({"phone": "+41 44 668 18 00"})).await;
+    assert_eq!(
+        alice
+            .post("/api/push/sms/invite", json!({"phone": "not a number"}))
+            .await
+            .status(),
+        400
+    );
+    let r = alice
+        .post("/api/push/sms/invite", json!({"phone": "+41 44 668 18 00"}))
+        .await;
     assert_eq!(r.status(), 202);
     let sms = gateway.next().await;
     assert_eq!(sms.fields["to"], "+41446681800");
     assert_eq!(sms.fields["from"], "ChatApp");
     assert_eq!(sms.fields["api_key"], "k-123");
-    assert_eq!(sms.fields["text"], "alice invites you to chat: https://chat.example.com/join");
-    assert_eq!(alice.post("/api/push/sms/invite", json!({"phone": "+4144668180"})).await.status(), 429);
+    assert_eq!(
+        sms.fields["text"],
+        "alice invites you to chat: https://chat.example.com/join"
+    );
+    assert_eq!(
+        alice
+            .post("/api/push/sms/invite", json!({"phone": "+4144668180"}))
+            .await
+            .status(),
+        429
+    );
 
     // Bob opts in to the fallback; a message he does not read is texted after the delay.
-    assert_eq!(patch_settings(&bob, json!({"sms_fallback": true})).await.status(), 400, "no phone number yet");
-    let r = patch_settings(&bob, json!({"sms_phone": "0049 30 1234567", "sms_fallback": true})).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["settings"]["sms_phone"], "+49301234567");
+    assert_eq!(
+        patch_settings(&bob, json!({"sms_fallback": true}))
+            .await
+            .status(),
+        400,
+        "no phone number yet"
+    );
+    let r = patch_settings(
+        &bob,
+        json!({"sms_phone": "0049 30 1234567", "sms_fallback": true}),
+    )
+    .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["settings"]["sms_phone"],
+        "+49301234567"
+    );
     let room = alice.dm(&bob).await;
     let mut a = alice.connect().await;
     let sent = Instant::now();
     a.send_msg(&room, "call me").await;
     let sms = gateway.next().await;
-    assert!(sent.elapsed() >= Duration::from_secs(1), "texted before the delay");
-    assert_eq!((sms.fields["to"].as_str(), sms.fields["text"].as_str()), ("+49301234567", "alice: call me"));
+    assert!(
+        sent.elapsed() >= Duration::from_secs(1),
+        "texted before the delay"
+    );
+    assert_eq!(
+        (sms.fields["to"].as_str(), sms.fields["text"].as_str()),
+        ("+49301234567", "alice: call me")
+    );
 
     // Read in time: no text.
-    let seq = a.send_msg(&room, "never mind").await["seq"].as_i64().unwrap();
+    let seq = a.send_msg(&room, "never mind").await["seq"]
+        .as_i64()
+        .unwrap();
     let mut b = bob.connect().await;
-    b.send(json!({"type": "read", "room": room, "seq": seq})).await;
+    b.send(json!({"type": "read", "room": room, "seq": seq}))
+        .await;
     a.expect_where("receipt", |f| f["seq"] == seq).await;
     gateway.none_within(Duration::from_millis(1000)).await;
-    assert_eq!(metric(&app, "chat_push_sent_total{channel=\"sms\"}").await, 2);
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"sms\"}").await,
+        2
+    );
 }
 
 #[actix_web::test]
 async fn without_an_sms_gateway_invites_are_unavailable() {
     let app = spawn_app_with(fast).await;
     let alice = app.register("alice").await;
-    let r = alice.post("/api/push/sms/invite", json!({"phone": "+41446681800"})).await;
+    let r = alice
+        .post("/api/push/sms/invite", json!({"phone": "+41446681800"}))
+        .await;
     assert_eq!(r.status(), 503);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "unavailable");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "unavailable"
+    );
 }
 
 #[test]
 fn the_shipped_config_toml_loads_with_its_push_section() {
     let s = Settings::load(Some(std::path::Path::new("config.toml"))).unwrap();
     assert!(!s.push.allow_http_endpoints);
-    assert_eq!((s.push.coalesce_ms, s.push.urgency.as_str()), (2000, "high"));
+    assert_eq!(
+        (s.push.coalesce_ms, s.push.urgency.as_str()),
+        (2000, "high")
+    );
     assert!(s.push.fcm.service_account_file.is_empty() && s.push.sms.url.is_empty());
-    assert_eq!(format!("{:?}", Secret::new("hunter2")), "***", "secrets never print");
+    assert_eq!(
+        format!("{:?}", Secret::new("hunter2")),
+        "***",
+        "secrets never print"
+    );
 }
 
 #[actix_web::test]
@@ -510,24 +847,55 @@ async fn the_users_settings_document_mutes_silences_and_hides_previews_too() {
     let mut a = alice.connect().await;
     let settings = |body: Value| {
         let bob = bob.clone();
-        async move { bob.client.patch(format!("{}/api/me/settings", bob.http)).bearer_auth(&bob.token).json(&body).send().await.unwrap() }
+        async move {
+            bob.client
+                .patch(format!("{}/api/me/settings", bob.http))
+                .bearer_auth(&bob.token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
 
     // Muted in the settings document: nothing; unmuted (`false`): pushes again.
-    assert_eq!(settings(json!({"notifications": {"muted": {room.clone(): null}}})).await.status(), 200);
+    assert_eq!(
+        settings(json!({"notifications": {"muted": {room.clone(): null}}}))
+            .await
+            .status(),
+        200
+    );
     a.send_msg(&room, "quiet").await;
     service.none_within(NO_PUSH).await;
-    assert_eq!(settings(json!({"notifications": {"muted": {room.clone(): false}}})).await.status(), 200);
+    assert_eq!(
+        settings(json!({"notifications": {"muted": {room.clone(): false}}}))
+            .await
+            .status(),
+        200
+    );
     a.send_msg(&room, "loud").await;
     assert_eq!(service.next().await.payload["body"], "loud");
 
     // Preview off there: the generic text.
-    assert_eq!(settings(json!({"notifications": {"preview": false}})).await.status(), 200);
+    assert_eq!(
+        settings(json!({"notifications": {"preview": false}}))
+            .await
+            .status(),
+        200
+    );
     a.send_msg(&room, "my secret").await;
-    assert_eq!(service.next().await.payload["body"], "You have a new message");
+    assert_eq!(
+        service.next().await.payload["body"],
+        "You have a new message"
+    );
 
     // Push off there: nothing.
-    assert_eq!(settings(json!({"notifications": {"push": false}})).await.status(), 200);
+    assert_eq!(
+        settings(json!({"notifications": {"push": false}}))
+            .await
+            .status(),
+        200
+    );
     a.send_msg(&room, "anyone?").await;
     service.none_within(NO_PUSH).await;
 }

@@ -19,8 +19,17 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary in `dir` (no config file there: defaults plus these variables) and waits
     /// until `/healthz` answers.
-    pub async fn start(dir: &std::path::Path, database_url: &str, port: u16, env: &[(&str, String)]) -> Self {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
+    pub async fn start(
+        dir: &std::path::Path,
+        database_url: &str,
+        port: u16,
+        env: &[(&str, String)],
+    ) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-server"));
         cmd.current_dir(dir)
             .env("CHAT__SERVER__BIND", format!("127.0.0.1:{port}"))
@@ -92,7 +101,9 @@ pub async fn all_messages(user: &TestUser, room: &str) -> Vec<Value> {
     let mut before: Option<i64> = None;
     loop {
         let q = before.map(|b| format!("&before={b}")).unwrap_or_default();
-        let r = user.get(&format!("/api/rooms/{room}/messages?limit=100{q}")).await;
+        let r = user
+            .get(&format!("/api/rooms/{room}/messages?limit=100{q}"))
+            .await;
         assert_eq!(r.status(), 200);
         let page: Value = r.json().await.unwrap();
         let msgs = page["messages"].as_array().unwrap().clone();
@@ -111,7 +122,10 @@ async fn kill9_mid_load_keeps_every_acked_message_once() {
     let db = format!("sqlite://{}/chat.db?mode=rwc", dir.path().display());
     let port = free_port();
     // This test floods on purpose; the rate limiter has its own test.
-    let env = [("CHAT__WS__RATE_PER_SEC", "100000".to_string()), ("CHAT__WS__RATE_BURST", "100000".to_string())];
+    let env = [
+        ("CHAT__WS__RATE_PER_SEC", "100000".to_string()),
+        ("CHAT__WS__RATE_BURST", "100000".to_string()),
+    ];
     let mut server = ServerProcess::start(dir.path(), &db, port, &env).await;
     let a = register(&server.http, port, "alice").await;
     let b = register(&server.http, port, "bob").await;
@@ -124,30 +138,52 @@ async fn kill9_mid_load_keeps_every_acked_message_once() {
     }
     let mut acked: HashMap<String, (String, i64)> = HashMap::new();
     while acked.len() < 100 {
-        let f = ws.recv(Duration::from_secs(10)).await.expect("server stopped answering");
+        let f = ws
+            .recv(Duration::from_secs(10))
+            .await
+            .expect("server stopped answering");
         if f["type"] == "ack" {
-            acked.insert(f["client_id"].as_str().unwrap().into(), (f["id"].as_str().unwrap().into(), f["seq"].as_i64().unwrap()));
+            acked.insert(
+                f["client_id"].as_str().unwrap().into(),
+                (f["id"].as_str().unwrap().into(), f["seq"].as_i64().unwrap()),
+            );
         }
     }
     server.kill9();
     // Acks that were already on the wire when the process died count too.
     while let Some(f) = ws.recv(Duration::from_millis(500)).await {
         if f["type"] == "ack" {
-            acked.insert(f["client_id"].as_str().unwrap().into(), (f["id"].as_str().unwrap().into(), f["seq"].as_i64().unwrap()));
+            acked.insert(
+                f["client_id"].as_str().unwrap().into(),
+                (f["id"].as_str().unwrap().into(), f["seq"].as_i64().unwrap()),
+            );
         }
     }
 
     let _server = ServerProcess::start(dir.path(), &db, port, &env).await;
     let stored = all_messages(&a, &room).await;
     let seqs: Vec<i64> = stored.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=stored.len() as i64).collect::<Vec<_>>(), "seqs must be 1..n without gaps");
+    assert_eq!(
+        seqs,
+        (1..=stored.len() as i64).collect::<Vec<_>>(),
+        "seqs must be 1..n without gaps"
+    );
     let by_cid: HashMap<&str, (&str, i64)> = stored
         .iter()
-        .map(|m| (m["client_id"].as_str().unwrap(), (m["id"].as_str().unwrap(), m["seq"].as_i64().unwrap())))
+        .map(|m| {
+            (
+                m["client_id"].as_str().unwrap(),
+                (m["id"].as_str().unwrap(), m["seq"].as_i64().unwrap()),
+            )
+        })
         .collect();
     assert_eq!(by_cid.len(), stored.len(), "no client_id stored twice");
     for (cid, (id, seq)) in &acked {
-        assert_eq!(by_cid.get(cid.as_str()), Some(&(id.as_str(), *seq)), "acked {cid} missing or changed");
+        assert_eq!(
+            by_cid.get(cid.as_str()),
+            Some(&(id.as_str(), *seq)),
+            "acked {cid} missing or changed"
+        );
     }
 
     // Resending everything after the restart stores nothing twice and fills in the rest.
@@ -156,11 +192,19 @@ async fn kill9_mid_load_keeps_every_acked_message_once() {
         let cid = format!("c{i}");
         let ack = ws.send_with_id(&room, &format!("message {i}"), &cid).await;
         if let Some((id, seq)) = acked.get(&cid) {
-            assert_eq!((ack["id"].as_str().unwrap(), ack["seq"].as_i64().unwrap()), (id.as_str(), *seq));
+            assert_eq!(
+                (ack["id"].as_str().unwrap(), ack["seq"].as_i64().unwrap()),
+                (id.as_str(), *seq)
+            );
         }
     }
     let stored = all_messages(&a, &room).await;
     assert_eq!(stored.len(), 400);
-    assert_eq!(stored.iter().map(|m| m["seq"].as_i64().unwrap()).collect::<Vec<_>>(), (1..=400).collect::<Vec<_>>());
+    assert_eq!(
+        stored
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        (1..=400).collect::<Vec<_>>()
+    );
 }
-

@@ -43,13 +43,20 @@ impl Driver {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("driver wrote {line:?}: {e}"));
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("driver wrote {line:?}: {e}"));
                 if tx.send(v).is_err() {
                     break;
                 }
             }
         });
-        Driver { child, stdin, lines, backlog: VecDeque::new(), next_ack: 0 }
+        Driver {
+            child,
+            stdin,
+            lines,
+            backlog: VecDeque::new(),
+            next_ack: 0,
+        }
     }
 
     fn cmd(&mut self, cmd: Value) {
@@ -66,7 +73,10 @@ impl Driver {
         loop {
             let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
                 Ok(Some(l)) => l,
-                Ok(None) => panic!("the node driver exited while waiting for {what}; saw {:?}", self.backlog),
+                Ok(None) => panic!(
+                    "the node driver exited while waiting for {what}; saw {:?}",
+                    self.backlog
+                ),
                 Err(_) => panic!("no {what} within {WAIT:?}; saw {:?}", self.backlog),
             };
             if pred(&line) {
@@ -79,12 +89,17 @@ impl Driver {
     /// Connects to the server at `http` with `auth`; returns `$connect` or `$connect_error`.
     async fn connect(&mut self, http: &str, auth: Value, transports: Option<&[&str]>) -> Value {
         self.cmd(json!({"op": "connect", "url": http, "auth": auth, "transports": transports}));
-        self.next_where("connect or connect_error", |l| l["event"] == "$connect" || l["event"] == "$connect_error").await
+        self.next_where("connect or connect_error", |l| {
+            l["event"] == "$connect" || l["event"] == "$connect_error"
+        })
+        .await
     }
 
     /// Connects with `token` and returns the `hello` event's object.
     async fn connect_as(&mut self, http: &str, token: &str, transports: Option<&[&str]>) -> Value {
-        let c = self.connect(http, json!({"token": token}), transports).await;
+        let c = self
+            .connect(http, json!({"token": token}), transports)
+            .await;
         assert_eq!(c["event"], "$connect", "{c}");
         self.event("hello", |_| true).await
     }
@@ -92,7 +107,11 @@ impl Driver {
     /// The object of the next server event `name` matching `pred`.
     async fn event(&mut self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let n = name.to_owned();
-        self.next_where(&format!("event {name}"), move |l| l["event"] == n.as_str() && pred(&l["data"])).await["data"].take()
+        self.next_where(&format!("event {name}"), move |l| {
+            l["event"] == n.as_str() && pred(&l["data"])
+        })
+        .await["data"]
+            .take()
     }
 
     fn emit(&mut self, name: &str, data: Value) {
@@ -101,7 +120,8 @@ impl Driver {
 
     /// Emits with an acknowledgement callback and returns what the callback got.
     async fn emit_ack(&mut self, name: &str, data: Value) -> Value {
-        self.emit_ack_raw(json!({"op": "emit", "name": name, "data": data})).await
+        self.emit_ack_raw(json!({"op": "emit", "name": name, "data": data}))
+            .await
     }
 
     async fn emit_ack_raw(&mut self, mut cmd: Value) -> Value {
@@ -109,8 +129,13 @@ impl Driver {
         self.next_ack += 1;
         cmd["ack"] = json!(id);
         self.cmd(cmd);
-        let line = self.next_where(&format!("ack {id}"), move |l| l["ack"] == id).await;
-        assert!(line.get("timeout").is_none(), "acknowledgement timed out: {line}");
+        let line = self
+            .next_where(&format!("ack {id}"), move |l| l["ack"] == id)
+            .await;
+        assert!(
+            line.get("timeout").is_none(),
+            "acknowledgement timed out: {line}"
+        );
         line["data"].clone()
     }
 }
@@ -130,7 +155,10 @@ async fn socketio_client_connects_by_polling_then_upgrades_and_by_websocket_only
     let connected = d.connect(&app.http, json!({"token": a.token}), None).await;
     assert_eq!(connected["event"], "$connect", "{connected}");
     let open = d.next_where("open", |l| l["event"] == "$open").await;
-    assert_eq!(open["transport"], "polling", "socket.io-client starts with polling");
+    assert_eq!(
+        open["transport"], "polling",
+        "socket.io-client starts with polling"
+    );
     let hello = d.event("hello", |_| true).await;
     assert_eq!(hello["user"]["id"], json!(a.id));
     let up = d.next_where("upgrade", |l| l["event"] == "$upgrade").await;
@@ -140,7 +168,9 @@ async fn socketio_client_connects_by_polling_then_upgrades_and_by_websocket_only
     assert_eq!(pong["type"], "pong");
 
     let mut w = Driver::start();
-    let connected = w.connect(&app.http, json!({"token": a.token}), Some(&["websocket"])).await;
+    let connected = w
+        .connect(&app.http, json!({"token": a.token}), Some(&["websocket"]))
+        .await;
     assert_eq!(connected["transport"], "websocket");
     let hello = w.event("hello", |_| true).await;
     assert_eq!(hello["user"]["id"], json!(a.id));
@@ -151,15 +181,30 @@ async fn socketio_client_connects_by_polling_then_upgrades_and_by_websocket_only
 async fn socketio_connect_without_a_valid_token_gets_connect_error() {
     let app = spawn_app().await;
     let mut d = Driver::start();
-    let refused = d.connect(&app.http, json!({"token": "not-a-token"}), None).await;
+    let refused = d
+        .connect(&app.http, json!({"token": "not-a-token"}), None)
+        .await;
     assert_eq!(refused["event"], "$connect_error");
-    assert!(refused["message"].as_str().unwrap().contains("unauthorized"), "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("unauthorized"),
+        "{refused}"
+    );
 
     let mut d = Driver::start();
     let refused = d.connect(&app.http, json!({}), Some(&["websocket"])).await;
     assert_eq!(refused["event"], "$connect_error");
-    assert!(refused["message"].as_str().unwrap().contains("token"), "{refused}");
-    assert_eq!(app.metric("chat_connections").await, Some(0.0), "no session was started");
+    assert!(
+        refused["message"].as_str().unwrap().contains("token"),
+        "{refused}"
+    );
+    assert_eq!(
+        app.metric("chat_connections").await,
+        Some(0.0),
+        "no session was started"
+    );
 }
 
 #[actix_web::test]
@@ -171,21 +216,52 @@ async fn socketio_send_is_answered_through_the_acknowledgement() {
     let mut d = Driver::start();
     d.connect_as(&app.http, &a.token, None).await;
 
-    let ack = d.emit_ack("send", json!({"room": room, "client_id": "c1", "body": "hello"})).await;
-    assert_eq!((ack["type"].as_str(), ack["seq"].as_i64(), ack["client_id"].as_str()), (Some("ack"), Some(1), Some("c1")), "{ack}");
-    assert!(ack.get("ref").is_none(), "the correlation ref stays internal: {ack}");
+    let ack = d
+        .emit_ack(
+            "send",
+            json!({"room": room, "client_id": "c1", "body": "hello"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            ack["type"].as_str(),
+            ack["seq"].as_i64(),
+            ack["client_id"].as_str()
+        ),
+        (Some("ack"), Some(1), Some("c1")),
+        "{ack}"
+    );
+    assert!(
+        ack.get("ref").is_none(),
+        "the correlation ref stays internal: {ack}"
+    );
     // The same client_id again: the same ack, as on /ws.
-    let again = d.emit_ack("send", json!({"room": room, "client_id": "c1", "body": "hello"})).await;
+    let again = d
+        .emit_ack(
+            "send",
+            json!({"room": room, "client_id": "c1", "body": "hello"}),
+        )
+        .await;
     assert_eq!(again["id"], ack["id"]);
     // Acks come in the order of the sends.
     for i in 2..=5 {
         d.emit_ack_raw(json!({"op": "emit", "name": "send", "data": {"room": room, "client_id": format!("c{i}"), "body": "x"}})).await;
     }
     let history = d.emit_ack("history", json!({"room": room})).await;
-    let seqs: Vec<i64> = history["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5]);
 
-    let refused = d.emit_ack("send", json!({"room": not_mine, "client_id": "c9", "body": "x"})).await;
+    let refused = d
+        .emit_ack(
+            "send",
+            json!({"room": not_mine, "client_id": "c9", "body": "x"}),
+        )
+        .await;
     assert_eq!(refused["error"]["code"], "not_member", "{refused}");
     let invalid = d.emit_ack("send", json!({"room": room})).await;
     assert_eq!(invalid["error"]["code"], "invalid", "{invalid}");
@@ -196,7 +272,11 @@ async fn socketio_send_is_answered_through_the_acknowledgement() {
 
     let r = a.get(&format!("/api/rooms/{room}/messages")).await;
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["messages"].as_array().unwrap().len(), 5, "only the five accepted sends are stored");
+    assert_eq!(
+        body["messages"].as_array().unwrap().len(),
+        5,
+        "only the five accepted sends are stored"
+    );
     app.quiesce().await;
 }
 
@@ -217,20 +297,45 @@ async fn dm_across_transports() -> DmAcross {
     let mut sio = Driver::start();
     sio.connect_as(&app.http, &a.token, None).await;
     let ws = b.connect().await;
-    DmAcross { app, a, b, room, sio, ws }
+    DmAcross {
+        app,
+        a,
+        b,
+        room,
+        sio,
+        ws,
+    }
 }
 
 #[actix_web::test]
 async fn socketio_and_ws_clients_chat_with_each_other() {
-    let DmAcross { app, a, b, room, mut sio, mut ws } = dm_across_transports().await;
+    let DmAcross {
+        app,
+        a,
+        b,
+        room,
+        mut sio,
+        mut ws,
+    } = dm_across_transports().await;
 
-    let ack = sio.emit_ack("send", json!({"room": room, "client_id": "s1", "body": "from socket.io"})).await;
+    let ack = sio
+        .emit_ack(
+            "send",
+            json!({"room": room, "client_id": "s1", "body": "from socket.io"}),
+        )
+        .await;
     let m = ws.expect_where("message", |f| f["client_id"] == "s1").await;
-    assert_eq!((m["body"].as_str(), m["from"].as_str(), &m["id"]), (Some("from socket.io"), Some(a.id.as_str()), &ack["id"]));
+    assert_eq!(
+        (m["body"].as_str(), m["from"].as_str(), &m["id"]),
+        (Some("from socket.io"), Some(a.id.as_str()), &ack["id"])
+    );
 
     ws.send_with_id(&room, "from ws", "w1").await;
     let m = sio.event("message", |m| m["client_id"] == "w1").await;
-    assert_eq!((m["body"].as_str(), m["from"].as_str(), m["seq"].as_i64()), (Some("from ws"), Some(b.id.as_str()), Some(2)));
+    assert_eq!(
+        (m["body"].as_str(), m["from"].as_str(), m["seq"].as_i64()),
+        (Some("from ws"), Some(b.id.as_str()), Some(2))
+    );
     assert_eq!(m["type"], "message", "the event's object is the v1 frame");
     app.quiesce().await;
 }
@@ -242,57 +347,108 @@ async fn socketio_typing_and_presence_cross_between_transports() {
     let room = a.dm(&b).await;
     let mut ws = b.connect().await;
     let mut sio = Driver::start();
-    sio.connect_as(&app.http, &a.token, Some(&["websocket"])).await;
-    ws.expect_where("presence", |f| f["user"] == a.id.as_str() && f["online"] == true).await;
-    sio.event("presence", |p| p["user"] == b.id.as_str() && p["online"] == true).await;
+    sio.connect_as(&app.http, &a.token, Some(&["websocket"]))
+        .await;
+    ws.expect_where("presence", |f| {
+        f["user"] == a.id.as_str() && f["online"] == true
+    })
+    .await;
+    sio.event("presence", |p| {
+        p["user"] == b.id.as_str() && p["online"] == true
+    })
+    .await;
 
     sio.emit("typing", json!({"room": room, "state": "start"}));
-    let t = ws.expect_where("typing", |f| f["user"] == a.id.as_str()).await;
-    assert_eq!((t["room"].as_str(), t["state"].as_str()), (Some(room.as_str()), Some("start")));
-    ws.send(json!({"type": "typing", "room": room, "state": "start"})).await;
+    let t = ws
+        .expect_where("typing", |f| f["user"] == a.id.as_str())
+        .await;
+    assert_eq!(
+        (t["room"].as_str(), t["state"].as_str()),
+        (Some(room.as_str()), Some("start"))
+    );
+    ws.send(json!({"type": "typing", "room": room, "state": "start"}))
+        .await;
     let t = sio.event("typing", |t| t["user"] == b.id.as_str()).await;
     assert_eq!(t["state"], "start");
 
     ws.close().await;
-    let off = sio.event("presence", |p| p["user"] == b.id.as_str() && p["online"] == false).await;
+    let off = sio
+        .event("presence", |p| {
+            p["user"] == b.id.as_str() && p["online"] == false
+        })
+        .await;
     assert!(off["last_seen"].is_i64());
     // And the other way: the socket.io client leaving is seen on /ws.
     let mut ws = b.connect().await;
     drop(sio);
-    ws.expect_where("presence", |f| f["user"] == a.id.as_str() && f["online"] == false).await;
+    ws.expect_where("presence", |f| {
+        f["user"] == a.id.as_str() && f["online"] == false
+    })
+    .await;
     app.quiesce().await;
 }
 
 #[actix_web::test]
 async fn socketio_client_that_drops_and_reconnects_syncs_exactly_what_it_missed() {
-    let DmAcross { app, a, room, mut sio, mut ws, .. } = dm_across_transports().await;
+    let DmAcross {
+        app,
+        a,
+        room,
+        mut sio,
+        mut ws,
+        ..
+    } = dm_across_transports().await;
     ws.send_with_id(&room, "seen", "m1").await;
     let seen = sio.event("message", |m| m["client_id"] == "m1").await;
     let last_seq = seen["seq"].as_i64().unwrap();
 
     sio.cmd(json!({"op": "drop"}));
-    let gone = sio.next_where("disconnect", |l| l["event"] == "$disconnect").await;
+    let gone = sio
+        .next_where("disconnect", |l| l["event"] == "$disconnect")
+        .await;
     let reason = gone["reason"].as_str().unwrap();
-    assert!(!reason.starts_with("io "), "a dropped connection, not a disconnect: {reason}");
+    assert!(
+        !reason.starts_with("io "),
+        "a dropped connection, not a disconnect: {reason}"
+    );
     // The server sees the socket go before B writes: A is offline for B.
-    ws.expect_where("presence", |f| f["user"] == a.id.as_str() && f["online"] == false).await;
+    ws.expect_where("presence", |f| {
+        f["user"] == a.id.as_str() && f["online"] == false
+    })
+    .await;
     for i in 2..=4 {
-        ws.send_with_id(&room, &format!("missed {i}"), &format!("m{i}")).await;
+        ws.send_with_id(&room, &format!("missed {i}"), &format!("m{i}"))
+            .await;
     }
 
     sio.cmd(json!({"op": "reconnect"}));
-    sio.next_where("reconnect", |l| l["event"] == "$connect").await;
+    sio.next_where("reconnect", |l| l["event"] == "$connect")
+        .await;
     sio.event("hello", |_| true).await;
-    let synced = sio.emit_ack("sync", json!({"cursors": {room.clone(): last_seq}})).await;
+    let synced = sio
+        .emit_ack("sync", json!({"cursors": {room.clone(): last_seq}}))
+        .await;
     assert_eq!(synced["type"], "synced");
     // Everything the driver saw after reconnecting: exactly the missed messages, in order.
     let missed: Vec<(i64, String)> = sio
         .backlog
         .iter()
         .filter(|l| l["event"] == "message")
-        .map(|l| (l["data"]["seq"].as_i64().unwrap(), l["data"]["body"].as_str().unwrap().to_owned()))
+        .map(|l| {
+            (
+                l["data"]["seq"].as_i64().unwrap(),
+                l["data"]["body"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(missed, [(2, "missed 2".to_owned()), (3, "missed 3".to_owned()), (4, "missed 4".to_owned())]);
+    assert_eq!(
+        missed,
+        [
+            (2, "missed 2".to_owned()),
+            (3, "missed 3".to_owned()),
+            (4, "missed 4".to_owned())
+        ]
+    );
     app.quiesce().await;
 }
 
@@ -303,7 +459,9 @@ async fn socketio_socket_of_a_token_that_logs_out_is_disconnected_by_the_server(
     let mut d = Driver::start();
     d.connect_as(&app.http, &a.token, None).await;
     assert_eq!(a.post("/api/auth/logout", json!({})).await.status(), 204);
-    let gone = d.next_where("disconnect", |l| l["event"] == "$disconnect").await;
+    let gone = d
+        .next_where("disconnect", |l| l["event"] == "$disconnect")
+        .await;
     // A server-side disconnect: socket.io-client does not reconnect with a dead token.
     assert_eq!(gone["reason"], "io server disconnect");
 }
@@ -318,23 +476,49 @@ struct Polling {
 impl Polling {
     async fn open(app: &TestApp) -> (Polling, Value) {
         let base = format!("{}/socket.io/?EIO=4&transport=polling", app.http);
-        let body = app.client.get(&base).send().await.unwrap().text().await.unwrap();
-        let open: Value = serde_json::from_str(body.strip_prefix('0').expect("an open packet")).unwrap();
+        let body = app
+            .client
+            .get(&base)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let open: Value =
+            serde_json::from_str(body.strip_prefix('0').expect("an open packet")).unwrap();
         let sid = open["sid"].as_str().unwrap().to_owned();
-        (Polling { base, sid, client: app.client.clone() }, open)
+        (
+            Polling {
+                base,
+                sid,
+                client: app.client.clone(),
+            },
+            open,
+        )
     }
 
     async fn get(&self) -> reqwest::Response {
-        self.client.get(format!("{}&sid={}", self.base, self.sid)).send().await.unwrap()
+        self.client
+            .get(format!("{}&sid={}", self.base, self.sid))
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn post(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
-        self.client.post(format!("{}&sid={}", self.base, self.sid)).body(body).send().await.unwrap()
+        self.client
+            .post(format!("{}&sid={}", self.base, self.sid))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
 #[actix_web::test]
-async fn engine_io_advertises_its_settings_enforces_max_payload_and_drops_a_client_that_misses_pongs() {
+async fn engine_io_advertises_its_settings_enforces_max_payload_and_drops_a_client_that_misses_pongs(
+) {
     let app = spawn_app_with(|s| {
         s.socketio.ping_interval_ms = 300;
         s.socketio.ping_timeout_ms = 200;
@@ -343,12 +527,22 @@ async fn engine_io_advertises_its_settings_enforces_max_payload_and_drops_a_clie
     .await;
     let (p, open) = Polling::open(&app).await;
     assert_eq!(open["upgrades"], json!(["websocket"]));
-    assert_eq!((open["pingInterval"].as_u64(), open["pingTimeout"].as_u64(), open["maxPayload"].as_u64()), (Some(300), Some(200), Some(1000)));
+    assert_eq!(
+        (
+            open["pingInterval"].as_u64(),
+            open["pingTimeout"].as_u64(),
+            open["maxPayload"].as_u64()
+        ),
+        (Some(300), Some(200), Some(1000))
+    );
     // The heartbeat: a ping comes within the interval; unanswered, the connection is closed.
     assert_eq!(p.get().await.text().await.unwrap(), "2");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        assert!(tokio::time::Instant::now() < deadline, "a client that never answers pings is never dropped");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a client that never answers pings is never dropped"
+        );
         let r = p.get().await;
         let (status, body) = (r.status(), r.text().await.unwrap());
         if status == 400 {
@@ -362,11 +556,20 @@ async fn engine_io_advertises_its_settings_enforces_max_payload_and_drops_a_clie
 
     // A body beyond maxPayload is refused and ends the connection.
     let (p, _) = Polling::open(&app).await;
-    assert_eq!(p.post("3").await.status(), 200, "an answer to a ping is accepted");
+    assert_eq!(
+        p.post("3").await.status(),
+        200,
+        "an answer to a ping is accepted"
+    );
     assert_eq!(p.post(format!("4{}", "x".repeat(1200))).await.status(), 413);
     assert_eq!(p.get().await.status(), 400, "the connection is gone");
     // An unknown protocol version or session is refused with the Engine.IO error codes.
-    let r = app.client.get(format!("{}/socket.io/?EIO=3&transport=polling", app.http)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/socket.io/?EIO=3&transport=polling", app.http))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], 5);
 }
@@ -377,13 +580,25 @@ async fn engine_io_over_websocket_offers_no_upgrade_and_enforces_max_payload() {
     use tokio_tungstenite::tungstenite::Message;
 
     let app = spawn_app_with(|s| s.socketio.max_payload = 1000).await;
-    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", app.port);
+    let url = format!(
+        "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
+        app.port
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let Some(Ok(Message::Text(open))) = ws.next().await else { panic!("no open packet") };
-    let open: Value = serde_json::from_str(open.strip_prefix('0').expect("an open packet")).unwrap();
-    assert_eq!(open["upgrades"], json!([]), "a websocket connection has nothing to upgrade to");
+    let Some(Ok(Message::Text(open))) = ws.next().await else {
+        panic!("no open packet")
+    };
+    let open: Value =
+        serde_json::from_str(open.strip_prefix('0').expect("an open packet")).unwrap();
+    assert_eq!(
+        open["upgrades"],
+        json!([]),
+        "a websocket connection has nothing to upgrade to"
+    );
     assert_eq!(open["maxPayload"], 1000);
-    ws.send(Message::Text(format!("4{}", "x".repeat(1200)))).await.unwrap();
+    ws.send(Message::Text(format!("4{}", "x".repeat(1200))))
+        .await
+        .unwrap();
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await {
             Ok(Some(Ok(Message::Close(Some(frame))))) => {
@@ -409,14 +624,30 @@ async fn a_socketio_client_that_stops_reading_is_dropped_and_the_room_goes_on() 
     let mut ca = a.connect().await;
     // C connects over long-polling, then never polls again.
     let (p, _) = Polling::open(&app).await;
-    assert_eq!(p.post(format!("40{}", json!({"token": c.token}))).await.status(), 200);
+    assert_eq!(
+        p.post(format!("40{}", json!({"token": c.token})))
+            .await
+            .status(),
+        200
+    );
     let connected = p.get().await.text().await.unwrap();
     assert!(connected.starts_with("40{\"sid\""), "{connected}");
     let mut sent = 0;
-    while app.metric("chat_slow_consumers_dropped_total").await.unwrap_or(0.0) < 1.0 {
-        assert!(sent < 2000, "the socket.io client that does not read was never dropped");
+    while app
+        .metric("chat_slow_consumers_dropped_total")
+        .await
+        .unwrap_or(0.0)
+        < 1.0
+    {
+        assert!(
+            sent < 2000,
+            "the socket.io client that does not read was never dropped"
+        );
         for _ in 0..20 {
-            ca.send(json!({"type": "send", "room": room, "client_id": format!("c{sent}"), "body": "x"})).await;
+            ca.send(
+                json!({"type": "send", "room": room, "client_id": format!("c{sent}"), "body": "x"}),
+            )
+            .await;
             sent += 1;
         }
         for _ in 0..20 {

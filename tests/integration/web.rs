@@ -11,11 +11,17 @@ async fn the_web_client_and_admin_pages_are_served() {
     let get = |path: &str| app.client.get(format!("{}{path}", app.http)).send();
     let r = get("/").await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("/app/main.js"));
     let r = get("/app/main.js").await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
     assert_eq!(get("/sw.js").await.unwrap().status(), 200);
     let r = get("/admin/").await.unwrap();
     assert_eq!(r.status(), 200);
@@ -24,7 +30,10 @@ async fn the_web_client_and_admin_pages_are_served() {
     // The API still answers in JSON under the static files.
     let r = get("/api/nothing").await.unwrap();
     assert_eq!(r.status(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
     app.quiesce().await;
 }
 
@@ -37,7 +46,11 @@ async fn presence_lists_who_shares_a_conversation_with_me() {
     ann.dm(&bob).await;
     let body: Value = ann.get("/api/presence").await.json().await.unwrap();
     let list = body["presence"].as_array().unwrap();
-    assert_eq!(list.len(), 1, "only people I share a conversation with: {body}");
+    assert_eq!(
+        list.len(),
+        1,
+        "only people I share a conversation with: {body}"
+    );
     assert_eq!(list[0]["user"], bob.id.as_str());
     assert_eq!(list[0]["online"], true);
     bob_ws.close().await;

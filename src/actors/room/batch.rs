@@ -13,14 +13,14 @@ use super::super::persister::{Persist, PersistError};
 use super::super::registry::{DeliverHere, MembershipChanged};
 use super::{Change, Room};
 use crate::cluster::bus::{BusItem, ChangeItem, RoomBatch};
-use crate::store::buffer::Placed;
 use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{
-    Ack, Deleted, Edited, MediaOut, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind, RoomEventOut, SendFrame, ServerFrame,
-    TypingOut,
+    Ack, Deleted, Edited, MediaOut, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind,
+    RoomEventOut, SendFrame, ServerFrame, TypingOut,
 };
+use crate::store::buffer::Placed;
 use crate::store::rooms::KIND_DM;
 use crate::store::{NewMessage, WriteOp};
 
@@ -31,24 +31,79 @@ const MAX_BATCH: usize = 1000;
 
 /// A write waiting for its batch.
 pub(super) enum Job {
-    Send { user: UserId, session: Option<SessionId>, frame: SendFrame, reference: Option<String>, attempts: u8, reply: Reply<Ack> },
-    Change { by: UserId, change: Change, reply: Reply<()> },
-    Edit { user: UserId, id: MessageId, author: UserId, body: String, reply: Reply<i64> },
-    Delete { user: UserId, id: MessageId, author: UserId, reply: Reply<()> },
-    Read { user: UserId, seq: i64, share: bool },
-    Delivered { user: UserId, seq: i64 },
+    Send {
+        user: UserId,
+        session: Option<SessionId>,
+        frame: SendFrame,
+        reference: Option<String>,
+        attempts: u8,
+        reply: Reply<Ack>,
+    },
+    Change {
+        by: UserId,
+        change: Change,
+        reply: Reply<()>,
+    },
+    Edit {
+        user: UserId,
+        id: MessageId,
+        author: UserId,
+        body: String,
+        reply: Reply<i64>,
+    },
+    Delete {
+        user: UserId,
+        id: MessageId,
+        author: UserId,
+        reply: Reply<()>,
+    },
+    Read {
+        user: UserId,
+        seq: i64,
+        share: bool,
+    },
+    Delivered {
+        user: UserId,
+        seq: i64,
+    },
 }
 
 /// A write of the batch in flight, with what to do once it is durable.
 // `Sent` is the common case; boxing it would add an allocation per message.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Done {
-    Sent { msg: NewMessage, media: Vec<MediaOut>, session: Option<SessionId>, reference: Option<String>, attempts: u8, reply: Reply<Ack>, followers: Vec<(Option<String>, Reply<Ack>)> },
-    Changed { change: Change, reply: Reply<()> },
-    Edited { id: MessageId, body: String, at: i64, reply: Reply<i64> },
-    Deleted { id: MessageId, reply: Reply<()> },
-    Read { user: UserId, seq: i64, share: bool },
-    Delivered { user: UserId, seq: i64 },
+    Sent {
+        msg: NewMessage,
+        media: Vec<MediaOut>,
+        session: Option<SessionId>,
+        reference: Option<String>,
+        attempts: u8,
+        reply: Reply<Ack>,
+        followers: Vec<(Option<String>, Reply<Ack>)>,
+    },
+    Changed {
+        change: Change,
+        reply: Reply<()>,
+    },
+    Edited {
+        id: MessageId,
+        body: String,
+        at: i64,
+        reply: Reply<i64>,
+    },
+    Deleted {
+        id: MessageId,
+        reply: Reply<()>,
+    },
+    Read {
+        user: UserId,
+        seq: i64,
+        share: bool,
+    },
+    Delivered {
+        user: UserId,
+        seq: i64,
+    },
 }
 
 impl Room {
@@ -86,18 +141,32 @@ impl Room {
         let now = now_ms();
         while let Some(job) = self.jobs.pop_front() {
             match job {
-                Job::Send { user, session, frame, reference, attempts, reply } => {
+                Job::Send {
+                    user,
+                    session,
+                    frame,
+                    reference,
+                    attempts,
+                    reply,
+                } => {
                     if let Err(e) = self.check_send(&user, &frame) {
                         let _ = reply.send(Err(e));
                         continue;
                     }
                     let key = (user.clone(), frame.client_id.clone());
                     if let Some(ack) = self.recent.get(&key) {
-                        let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
+                        let _ = reply.send(Ok(Ack {
+                            reference,
+                            ..ack.clone()
+                        }));
                         continue;
                     }
                     let dup = done.iter_mut().find_map(|d| match d {
-                        Done::Sent { msg, followers, .. } if msg.sender == key.0 && msg.client_id == key.1 => Some(followers),
+                        Done::Sent { msg, followers, .. }
+                            if msg.sender == key.0 && msg.client_id == key.1 =>
+                        {
+                            Some(followers)
+                        }
                         _ => None,
                     });
                     if let Some(followers) = dup {
@@ -126,34 +195,83 @@ impl Room {
                         ts: now,
                     };
                     ops.push(WriteOp::Message(msg.clone()));
-                    done.push(Done::Sent { msg, media, session, reference, attempts, reply, followers: Vec::new() });
+                    done.push(Done::Sent {
+                        msg,
+                        media,
+                        session,
+                        reference,
+                        attempts,
+                        reply,
+                        followers: Vec::new(),
+                    });
                 }
-                Job::Edit { user, id, author, body, reply } => match self.check_edit(&user, &author, &body) {
+                Job::Edit {
+                    user,
+                    id,
+                    author,
+                    body,
+                    reply,
+                } => match self.check_edit(&user, &author, &body) {
                     Err(e) => {
                         let _ = reply.send(Err(e));
                     }
                     Ok(()) => {
-                        ops.push(WriteOp::Edit { room: self.id.clone(), id: id.clone(), body: body.clone(), at: now });
-                        done.push(Done::Edited { id, body, at: now, reply });
+                        ops.push(WriteOp::Edit {
+                            room: self.id.clone(),
+                            id: id.clone(),
+                            body: body.clone(),
+                            at: now,
+                        });
+                        done.push(Done::Edited {
+                            id,
+                            body,
+                            at: now,
+                            reply,
+                        });
                     }
                 },
-                Job::Delete { user, id, author, reply } => match self.check_delete(&user, &author) {
+                Job::Delete {
+                    user,
+                    id,
+                    author,
+                    reply,
+                } => match self.check_delete(&user, &author) {
                     Err(e) => {
                         let _ = reply.send(Err(e));
                     }
                     Ok(()) => {
-                        ops.push(WriteOp::Delete { room: self.id.clone(), id: id.clone(), at: now });
+                        ops.push(WriteOp::Delete {
+                            room: self.id.clone(),
+                            id: id.clone(),
+                            at: now,
+                        });
                         done.push(Done::Deleted { id, reply });
                     }
                 },
-                Job::Read { user, seq: read, share } => {
+                Job::Read {
+                    user,
+                    seq: read,
+                    share,
+                } => {
                     if self.members.contains_key(&user) {
-                        ops.push(WriteOp::Read { room: self.id.clone(), user: user.clone(), seq: read });
-                        done.push(Done::Read { user, seq: read, share });
+                        ops.push(WriteOp::Read {
+                            room: self.id.clone(),
+                            user: user.clone(),
+                            seq: read,
+                        });
+                        done.push(Done::Read {
+                            user,
+                            seq: read,
+                            share,
+                        });
                     }
                 }
                 Job::Delivered { user, seq: upto } => {
-                    ops.push(WriteOp::Delivered { room: self.id.clone(), user: user.clone(), seq: upto });
+                    ops.push(WriteOp::Delivered {
+                        room: self.id.clone(),
+                        user: user.clone(),
+                        seq: upto,
+                    });
                     done.push(Done::Delivered { user, seq: upto });
                 }
                 Job::Change { by, change, reply } => {
@@ -185,7 +303,11 @@ impl Room {
         }
         self.in_flight = true;
         let fanout = self.deps.cluster.is_some().then(|| self.fanout_of(&done));
-        let persist = self.deps.persister.persist(Persist { ops, fanout, base_seq: self.last_seq });
+        let persist = self.deps.persister.persist(Persist {
+            ops,
+            fanout,
+            base_seq: self.last_seq,
+        });
         ctx.spawn(persist.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
             match res {
@@ -204,15 +326,43 @@ impl Room {
     fn change_op(&self, change: &Change, now: i64) -> WriteOp {
         let room = self.id.clone();
         match change {
-            Change::Add(user) => WriteOp::MemberAdded { room, user: user.clone(), role: Role::Member, at: now },
-            Change::Remove(user) => WriteOp::MemberRemoved { room, user: user.clone() },
-            Change::SetRole(user, role) => WriteOp::RoleChanged { room, user: user.clone(), role: *role },
-            Change::Update { name, avatar } => WriteOp::RoomUpdated { room, name: name.clone(), avatar: avatar.clone() },
+            Change::Add(user) => WriteOp::MemberAdded {
+                room,
+                user: user.clone(),
+                role: Role::Member,
+                at: now,
+            },
+            Change::Remove(user) => WriteOp::MemberRemoved {
+                room,
+                user: user.clone(),
+            },
+            Change::SetRole(user, role) => WriteOp::RoleChanged {
+                room,
+                user: user.clone(),
+                role: *role,
+            },
+            Change::Update { name, avatar } => WriteOp::RoomUpdated {
+                room,
+                name: name.clone(),
+                avatar: avatar.clone(),
+            },
         }
     }
 
-    fn room_event(&self, event: RoomEventKind, user: Option<UserId>, role: Option<Role>, name: Option<String>) -> ServerFrame {
-        ServerFrame::RoomEvent(RoomEventOut { room: self.id.clone(), event, user, role, name })
+    fn room_event(
+        &self,
+        event: RoomEventKind,
+        user: Option<UserId>,
+        role: Option<Role>,
+        name: Option<String>,
+    ) -> ServerFrame {
+        ServerFrame::RoomEvent(RoomEventOut {
+            room: self.id.clone(),
+            event,
+            user,
+            role,
+            name,
+        })
     }
 
     /// What the other nodes must hear of a batch (cluster mode): its writes as bus items.
@@ -220,23 +370,50 @@ impl Room {
         let items = done
             .iter()
             .map(|d| match d {
-                Done::Sent { msg, media, session, .. } => {
-                    BusItem::Message { msg: msg.clone(), attachments: attachments_of(media), session: session.clone() }
-                }
-                Done::Edited { id, body, at, .. } => BusItem::Edited { id: id.clone(), body: body.clone(), at: *at },
+                Done::Sent {
+                    msg,
+                    media,
+                    session,
+                    ..
+                } => BusItem::Message {
+                    msg: msg.clone(),
+                    attachments: attachments_of(media),
+                    session: session.clone(),
+                },
+                Done::Edited { id, body, at, .. } => BusItem::Edited {
+                    id: id.clone(),
+                    body: body.clone(),
+                    at: *at,
+                },
                 Done::Deleted { id, .. } => BusItem::Deleted { id: id.clone() },
-                Done::Read { user, seq, share } => BusItem::Read { user: user.clone(), seq: *seq, share: *share },
-                Done::Delivered { user, seq } => BusItem::Delivered { user: user.clone(), seq: *seq },
+                Done::Read { user, seq, share } => BusItem::Read {
+                    user: user.clone(),
+                    seq: *seq,
+                    share: *share,
+                },
+                Done::Delivered { user, seq } => BusItem::Delivered {
+                    user: user.clone(),
+                    seq: *seq,
+                },
                 Done::Changed { change, .. } => BusItem::Changed(change_item(change)),
             })
             .collect();
-        RoomBatch { room: self.id.clone(), items }
+        RoomBatch {
+            room: self.id.clone(),
+            items,
+        }
     }
 
     /// The batch is durable: answer the callers. Outside cluster mode the frames go out from
     /// here too; in cluster mode every node (this one included) sends them when the batch comes
     /// back over the bus (`RoomBus`), so all nodes deliver a room's messages in seq order.
-    fn committed(&mut self, done: Vec<Done>, seq: i64, placed: Vec<Placed>, ctx: &mut Context<Self>) {
+    fn committed(
+        &mut self,
+        done: Vec<Done>,
+        seq: i64,
+        placed: Vec<Placed>,
+        ctx: &mut Context<Self>,
+    ) {
         let clustered = self.deps.cluster.is_some();
         if !clustered {
             self.last_seq = seq;
@@ -246,29 +423,67 @@ impl Room {
         let mut fresh = Vec::new();
         for d in done {
             match d {
-                Done::Sent { mut msg, media, session, reference, reply, followers, .. } => {
+                Done::Sent {
+                    mut msg,
+                    media,
+                    session,
+                    reference,
+                    reply,
+                    followers,
+                    ..
+                } => {
                     let place = placed.next().unwrap_or(Placed::New(msg.seq));
                     let ack = match place {
                         Placed::New(seq) => {
-                            metrics::MESSAGES_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            metrics::MESSAGES_ACCEPTED
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             msg.seq = seq;
                             self.last_seq = self.last_seq.max(seq);
-                            Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id: msg.id.clone(), seq, ts: msg.ts, reference: None }
+                            Ack {
+                                client_id: msg.client_id.clone(),
+                                room: self.id.clone(),
+                                id: msg.id.clone(),
+                                seq,
+                                ts: msg.ts,
+                                reference: None,
+                            }
                         }
                         // Sent before through another node: the first ack, and nothing new to fan out.
-                        Placed::Duplicate((id, seq, ts)) => Ack { client_id: msg.client_id.clone(), room: self.id.clone(), id, seq, ts, reference: None },
+                        Placed::Duplicate((id, seq, ts)) => Ack {
+                            client_id: msg.client_id.clone(),
+                            room: self.id.clone(),
+                            id,
+                            seq,
+                            ts,
+                            reference: None,
+                        },
                     };
                     self.remember(msg.sender.clone(), ack.clone());
-                    let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
+                    let _ = reply.send(Ok(Ack {
+                        reference,
+                        ..ack.clone()
+                    }));
                     for (r, tx) in followers {
-                        let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
+                        let _ = tx.send(Ok(Ack {
+                            reference: r,
+                            ..ack.clone()
+                        }));
                     }
                     if ack.id == msg.id {
                         fresh.push(msg.clone());
-                        items.push(BusItem::Message { msg, attachments: attachments_of(&media), session });
+                        items.push(BusItem::Message {
+                            msg,
+                            attachments: attachments_of(&media),
+                            session,
+                        });
                     }
                 }
-                Done::Edited { id, body, at, reply } => {
+                Done::Edited {
+                    id,
+                    body,
+                    at,
+                    reply,
+                } => {
                     items.push(BusItem::Edited { id, body, at });
                     let _ = reply.send(Ok(at));
                 }
@@ -307,7 +522,11 @@ impl Room {
         let mut reached: Vec<(UserId, i64)> = Vec::new();
         for item in items {
             match item {
-                BusItem::Message { msg, attachments, session } => {
+                BusItem::Message {
+                    msg,
+                    attachments,
+                    session,
+                } => {
                     self.last_seq = self.last_seq.max(msg.seq);
                     let (sender, seq) = (msg.sender.clone(), msg.seq);
                     let out = ServerFrame::Message(MessageOut {
@@ -327,27 +546,59 @@ impl Room {
                     reached.extend(got.into_iter().filter(|u| *u != sender).map(|u| (u, seq)));
                 }
                 BusItem::Edited { id, body, at } => {
-                    self.broadcast(ServerFrame::Edited(Edited { room: self.id.clone(), id, body, edited_at: at }), |_| true);
+                    self.broadcast(
+                        ServerFrame::Edited(Edited {
+                            room: self.id.clone(),
+                            id,
+                            body,
+                            edited_at: at,
+                        }),
+                        |_| true,
+                    );
                 }
                 BusItem::Deleted { id } => {
-                    self.broadcast(ServerFrame::Deleted(Deleted { room: self.id.clone(), id }), |_| true);
+                    self.broadcast(
+                        ServerFrame::Deleted(Deleted {
+                            room: self.id.clone(),
+                            id,
+                        }),
+                        |_| true,
+                    );
                 }
                 BusItem::Read { user, seq, share } => {
                     let share = share && self.receipts_enabled();
-                    let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user: user.clone(), seq, kind: ReceiptKind::Read });
+                    let frame = ServerFrame::Receipt(ReceiptOut {
+                        room: self.id.clone(),
+                        user: user.clone(),
+                        seq,
+                        kind: ReceiptKind::Read,
+                    });
                     // The reader's own devices always hear of it (their unread counts).
                     self.broadcast(frame, |s| share || s.user == user);
                 }
                 BusItem::Delivered { user, seq } => {
-                    let frame = ServerFrame::Receipt(ReceiptOut { room: self.id.clone(), user, seq, kind: ReceiptKind::Delivered });
+                    let frame = ServerFrame::Receipt(ReceiptOut {
+                        room: self.id.clone(),
+                        user,
+                        seq,
+                        kind: ReceiptKind::Delivered,
+                    });
                     self.broadcast(frame, |_| true);
                 }
                 BusItem::Typing { user, state } => {
-                    let frame = ServerFrame::Typing(TypingOut { room: self.id.clone(), user: user.clone(), state });
+                    let frame = ServerFrame::Typing(TypingOut {
+                        room: self.id.clone(),
+                        user: user.clone(),
+                        state,
+                    });
                     self.broadcast(frame, |s| s.user != user);
                 }
                 BusItem::Changed(change) => self.apply_change(change),
-                BusItem::Blocked { blocker, blocked, on } => self.set_blocked(blocker, blocked, on),
+                BusItem::Blocked {
+                    blocker,
+                    blocked,
+                    on,
+                } => self.set_blocked(blocker, blocked, on),
             }
         }
         for (user, seq) in reached {
@@ -376,24 +627,46 @@ impl Room {
         self.apply_state(&change);
         match change {
             ChangeItem::Add { user } => {
-                let frame = self.room_event(RoomEventKind::MemberAdded, Some(user.clone()), Some(Role::Member), None);
+                let frame = self.room_event(
+                    RoomEventKind::MemberAdded,
+                    Some(user.clone()),
+                    Some(Role::Member),
+                    None,
+                );
                 let attached = self.sessions.values().any(|s| s.user == user);
                 self.broadcast(frame.clone(), |_| true);
                 // The new member's sessions are attached by the registry, after this.
                 if !attached {
-                    self.deps.registry.do_send(DeliverHere { users: vec![user.clone()], frame: Deliver::new(frame), except: None });
+                    self.deps.registry.do_send(DeliverHere {
+                        users: vec![user.clone()],
+                        frame: Deliver::new(frame),
+                        except: None,
+                    });
                 }
-                self.deps.registry.do_send(MembershipChanged { room: self.id.clone(), user, joined: true });
+                self.deps.registry.do_send(MembershipChanged {
+                    room: self.id.clone(),
+                    user,
+                    joined: true,
+                });
             }
             ChangeItem::Remove { user } => {
-                let frame = self.room_event(RoomEventKind::MemberRemoved, Some(user.clone()), None, None);
+                let frame =
+                    self.room_event(RoomEventKind::MemberRemoved, Some(user.clone()), None, None);
                 let attached = self.sessions.values().any(|s| s.user == user);
                 self.broadcast(frame.clone(), |_| true);
                 if !attached {
-                    self.deps.registry.do_send(DeliverHere { users: vec![user.clone()], frame: Deliver::new(frame), except: None });
+                    self.deps.registry.do_send(DeliverHere {
+                        users: vec![user.clone()],
+                        frame: Deliver::new(frame),
+                        except: None,
+                    });
                 }
                 self.sessions.retain(|_, s| s.user != user);
-                self.deps.registry.do_send(MembershipChanged { room: self.id.clone(), user, joined: false });
+                self.deps.registry.do_send(MembershipChanged {
+                    room: self.id.clone(),
+                    user,
+                    joined: false,
+                });
             }
             ChangeItem::SetRole { user, role } => {
                 let frame = self.room_event(RoomEventKind::Updated, Some(user), Some(role), None);
@@ -411,15 +684,29 @@ impl Room {
     /// Notifier's mailbox is full the pushes are dropped rather than the room waiting.
     fn notify_away(&self, msg: NewMessage) {
         let live: HashSet<&UserId> = self.sessions.values().map(|s| &s.user).collect();
-        let users: Vec<UserId> = self.members.keys().filter(|u| **u != msg.sender && !live.contains(u)).cloned().collect();
+        let users: Vec<UserId> = self
+            .members
+            .keys()
+            .filter(|u| **u != msg.sender && !live.contains(u))
+            .cloned()
+            .collect();
         self.send_notice(msg, users);
     }
 
     /// Cluster mode: the same, for the members with no session on any node (cluster presence).
     /// Only the node that committed the message asks, so a push is never sent twice.
     fn notify_away_cluster(&self, msg: NewMessage) {
-        let (Some(notifier), Some(cluster)) = (self.deps.notifier.clone(), self.deps.cluster.clone()) else { return };
-        let users: Vec<UserId> = self.members.keys().filter(|u| **u != msg.sender).cloned().collect();
+        let (Some(notifier), Some(cluster)) =
+            (self.deps.notifier.clone(), self.deps.cluster.clone())
+        else {
+            return;
+        };
+        let users: Vec<UserId> = self
+            .members
+            .keys()
+            .filter(|u| **u != msg.sender)
+            .cloned()
+            .collect();
         if users.is_empty() {
             return;
         }
@@ -432,11 +719,25 @@ impl Room {
                     return;
                 }
             };
-            let away: Vec<UserId> = users.into_iter().zip(online).filter(|(_, on)| !on).map(|(u, _)| u).collect();
+            let away: Vec<UserId> = users
+                .into_iter()
+                .zip(online)
+                .filter(|(_, on)| !on)
+                .map(|(u, _)| u)
+                .collect();
             if away.is_empty() {
                 return;
             }
-            let notice = NotifyAway { room, dm, message: msg.id, seq: msg.seq, from: msg.sender, body: msg.body, ts: msg.ts, users: away };
+            let notice = NotifyAway {
+                room,
+                dm,
+                message: msg.id,
+                seq: msg.seq,
+                from: msg.sender,
+                body: msg.body,
+                ts: msg.ts,
+                users: away,
+            };
             if notifier.try_send(notice).is_err() {
                 tracing::warn!("notifier busy or gone; pushes for a message dropped");
             }
@@ -444,7 +745,9 @@ impl Room {
     }
 
     fn send_notice(&self, msg: NewMessage, users: Vec<UserId>) {
-        let Some(notifier) = &self.deps.notifier else { return };
+        let Some(notifier) = &self.deps.notifier else {
+            return;
+        };
         if users.is_empty() {
             return;
         }
@@ -466,7 +769,9 @@ impl Room {
     pub(super) fn failed(&mut self, done: Vec<Done>, err: ChatError) {
         for d in done {
             match d {
-                Done::Sent { reply, followers, .. } => {
+                Done::Sent {
+                    reply, followers, ..
+                } => {
                     let _ = reply.send(Err(err.clone()));
                     for (_, tx) in followers {
                         let _ = tx.send(Err(err.clone()));
@@ -521,26 +826,74 @@ impl Room {
             let mut answered = HashSet::new();
             for d in done {
                 match d {
-                    Done::Sent { msg, media, session, reference, attempts, reply, followers } => {
-                        if let Some(m) = stored.iter().find(|m| m.sender == msg.sender && m.client_id == msg.client_id) {
-                            let ack = Ack { client_id: m.client_id.clone(), room: act.id.clone(), id: m.id.clone(), seq: m.seq, ts: m.ts, reference: None };
+                    Done::Sent {
+                        msg,
+                        media,
+                        session,
+                        reference,
+                        attempts,
+                        reply,
+                        followers,
+                    } => {
+                        if let Some(m) = stored
+                            .iter()
+                            .find(|m| m.sender == msg.sender && m.client_id == msg.client_id)
+                        {
+                            let ack = Ack {
+                                client_id: m.client_id.clone(),
+                                room: act.id.clone(),
+                                id: m.id.clone(),
+                                seq: m.seq,
+                                ts: m.ts,
+                                reference: None,
+                            };
                             act.remember(msg.sender.clone(), ack.clone());
                             answered.insert(m.id.clone());
-                            let _ = reply.send(Ok(Ack { reference, ..ack.clone() }));
+                            let _ = reply.send(Ok(Ack {
+                                reference,
+                                ..ack.clone()
+                            }));
                             for (r, tx) in followers {
-                                let _ = tx.send(Ok(Ack { reference: r, ..ack.clone() }));
+                                let _ = tx.send(Ok(Ack {
+                                    reference: r,
+                                    ..ack.clone()
+                                }));
                             }
                         } else {
-                            let frame = SendFrame { room: msg.room, client_id: msg.client_id, body: msg.body, attachments: msg.attachments, reply_to: msg.reply_to, resolved: media };
-                            requeue.push(Job::Send { user: msg.sender.clone(), session, frame: frame.clone(), reference, attempts: attempts + 1, reply });
+                            let frame = SendFrame {
+                                room: msg.room,
+                                client_id: msg.client_id,
+                                body: msg.body,
+                                attachments: msg.attachments,
+                                reply_to: msg.reply_to,
+                                resolved: media,
+                            };
+                            requeue.push(Job::Send {
+                                user: msg.sender.clone(),
+                                session,
+                                frame: frame.clone(),
+                                reference,
+                                attempts: attempts + 1,
+                                reply,
+                            });
                             for (r, tx) in followers {
-                                requeue.push(Job::Send { user: msg.sender.clone(), session: None, frame: frame.clone(), reference: r, attempts: attempts + 1, reply: tx });
+                                requeue.push(Job::Send {
+                                    user: msg.sender.clone(),
+                                    session: None,
+                                    frame: frame.clone(),
+                                    reference: r,
+                                    attempts: attempts + 1,
+                                    reply: tx,
+                                });
                             }
                         }
                     }
                     Done::Read { user, seq, share } => requeue.push(Job::Read { user, seq, share }),
                     Done::Delivered { user, seq } => requeue.push(Job::Delivered { user, seq }),
-                    other => act.failed(vec![other], ChatError::Unavailable("conflict, try again".into())),
+                    other => act.failed(
+                        vec![other],
+                        ChatError::Unavailable("conflict, try again".into()),
+                    ),
                 }
             }
             for job in requeue.into_iter().rev() {
@@ -553,7 +906,10 @@ impl Room {
 
 /// The `attachments` of a `message` frame.
 fn attachments_of(media: &[MediaOut]) -> Vec<serde_json::Value> {
-    media.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect()
+    media
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap_or_default())
+        .collect()
 }
 
 /// A change as it travels on the bus.
@@ -561,7 +917,10 @@ fn change_item(change: &Change) -> ChangeItem {
     match change {
         Change::Add(user) => ChangeItem::Add { user: user.clone() },
         Change::Remove(user) => ChangeItem::Remove { user: user.clone() },
-        Change::SetRole(user, role) => ChangeItem::SetRole { user: user.clone(), role: *role },
+        Change::SetRole(user, role) => ChangeItem::SetRole {
+            user: user.clone(),
+            role: *role,
+        },
         Change::Update { name, .. } => ChangeItem::Update { name: name.clone() },
     }
 }

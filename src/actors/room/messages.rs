@@ -86,7 +86,10 @@ pub enum Change {
     /// Owners set roles; the last owner cannot step down.
     SetRole(UserId, Role),
     /// Owners and admins rename a group or set its avatar (`Some(None)` removes it).
-    Update { name: Option<String>, avatar: Option<Option<String>> },
+    Update {
+        name: Option<String>,
+        avatar: Option<Option<String>>,
+    },
 }
 
 /// Add a member (owners and admins of groups only); shorthand for `ChangeRoom` with `Add`.

@@ -70,7 +70,11 @@ pub struct Room {
 impl Room {
     pub fn new(rec: RoomRecord, sessions: Vec<SessionHandle>, deps: RoomDeps) -> Self {
         let members = rec.members;
-        let sessions = sessions.into_iter().filter(|s| members.contains_key(&s.user)).map(|s| (s.id.clone(), s)).collect();
+        let sessions = sessions
+            .into_iter()
+            .filter(|s| members.contains_key(&s.user))
+            .map(|s| (s.id.clone(), s))
+            .collect();
         Self {
             id: rec.id,
             kind: rec.kind,
@@ -104,7 +108,11 @@ impl Room {
     /// Sends `frame` to the live sessions selected by `to`, forgetting the ones that are gone.
     /// Returns the users at least one of whose sessions took it, in rooms with receipts (an
     /// empty set in the others, where nobody asks).
-    fn broadcast(&mut self, frame: ServerFrame, to: impl Fn(&SessionHandle) -> bool) -> HashSet<UserId> {
+    fn broadcast(
+        &mut self,
+        frame: ServerFrame,
+        to: impl Fn(&SessionHandle) -> bool,
+    ) -> HashSet<UserId> {
         let d = Deliver::new(frame);
         let mut gone = Vec::new();
         let mut reached = HashSet::new();
@@ -136,10 +144,17 @@ impl Room {
 
     fn check_idle(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_secs(self.deps.settings.rooms.idle_secs);
-        if !self.sessions.is_empty() || !self.jobs.is_empty() || self.in_flight || self.last_activity.elapsed() < idle {
+        if !self.sessions.is_empty()
+            || !self.jobs.is_empty()
+            || self.in_flight
+            || self.last_activity.elapsed() < idle
+        {
             return;
         }
-        let ask = self.deps.registry.send(RoomIdle { room: self.id.clone(), addr: ctx.address() });
+        let ask = self.deps.registry.send(RoomIdle {
+            room: self.id.clone(),
+            addr: ctx.address(),
+        });
         // Wait: nothing else is handled until the registry has forgotten this room, so no
         // message is accepted that a newer incarnation would not see.
         ctx.wait(ask.into_actor(self).map(|res, act, ctx| {
@@ -188,12 +203,19 @@ impl Handler<Leave> for Room {
 }
 
 /// A reply channel and the future a handler returns for it.
-type ReplyPair<T> = (oneshot::Sender<Result<T, ChatError>>, ResponseFuture<Result<T, ChatError>>);
+type ReplyPair<T> = (
+    oneshot::Sender<Result<T, ChatError>>,
+    ResponseFuture<Result<T, ChatError>>,
+);
 
 /// A reply channel and the future the handler returns for it.
 fn reply_pair<T: Send + 'static>() -> ReplyPair<T> {
     let (tx, rx) = oneshot::channel();
-    let fut = Box::pin(async move { rx.await.unwrap_or(Err(ChatError::Unavailable("room restarted, try again".into()))) });
+    let fut = Box::pin(async move {
+        rx.await.unwrap_or(Err(ChatError::Unavailable(
+            "room restarted, try again".into(),
+        )))
+    });
     (tx, fut)
 }
 
@@ -202,7 +224,14 @@ impl Handler<Post> for Room {
 
     fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
         let (reply, fut) = reply_pair();
-        let job = Job::Send { user: msg.user, session: msg.session, frame: msg.frame, reference: msg.reference, attempts: 0, reply };
+        let job = Job::Send {
+            user: msg.user,
+            session: msg.session,
+            frame: msg.frame,
+            reference: msg.reference,
+            attempts: 0,
+            reply,
+        };
         self.enqueue(job, ctx);
         fut
     }
@@ -214,7 +243,10 @@ impl Room {
     fn announce_typing(&mut self, user: UserId, state: TypingState, ctx: &mut Context<Self>) {
         match &self.deps.cluster {
             Some(cluster) => {
-                let batch = RoomBatch { room: self.id.clone(), items: vec![BusItem::Typing { user, state }] };
+                let batch = RoomBatch {
+                    room: self.id.clone(),
+                    items: vec![BusItem::Typing { user, state }],
+                };
                 cluster.publish_later(BusEvent::Rooms(vec![batch]));
             }
             None => self.fan_out(vec![BusItem::Typing { user, state }], ctx),
@@ -268,7 +300,14 @@ impl Handler<MarkRead> for Room {
         }
         let seq = msg.seq.min(self.last_seq);
         if seq >= 1 {
-            self.enqueue(Job::Read { user: msg.user, seq, share: msg.share }, ctx);
+            self.enqueue(
+                Job::Read {
+                    user: msg.user,
+                    seq,
+                    share: msg.share,
+                },
+                ctx,
+            );
         }
         Ok(())
     }
@@ -287,7 +326,14 @@ impl Handler<ChangeRoom> for Room {
 
     fn handle(&mut self, msg: ChangeRoom, ctx: &mut Context<Self>) -> Self::Result {
         let (reply, fut) = reply_pair();
-        self.enqueue(Job::Change { by: msg.by, change: msg.change, reply }, ctx);
+        self.enqueue(
+            Job::Change {
+                by: msg.by,
+                change: msg.change,
+                reply,
+            },
+            ctx,
+        );
         fut
     }
 }
@@ -296,7 +342,13 @@ impl Handler<AddMember> for Room {
     type Result = ResponseFuture<Result<(), ChatError>>;
 
     fn handle(&mut self, msg: AddMember, ctx: &mut Context<Self>) -> Self::Result {
-        self.handle(ChangeRoom { by: msg.by, change: Change::Add(msg.user) }, ctx)
+        self.handle(
+            ChangeRoom {
+                by: msg.by,
+                change: Change::Add(msg.user),
+            },
+            ctx,
+        )
     }
 }
 
@@ -304,7 +356,13 @@ impl Handler<RemoveMember> for Room {
     type Result = ResponseFuture<Result<(), ChatError>>;
 
     fn handle(&mut self, msg: RemoveMember, ctx: &mut Context<Self>) -> Self::Result {
-        self.handle(ChangeRoom { by: msg.by, change: Change::Remove(msg.user) }, ctx)
+        self.handle(
+            ChangeRoom {
+                by: msg.by,
+                change: Change::Remove(msg.user),
+            },
+            ctx,
+        )
     }
 }
 
@@ -313,7 +371,16 @@ impl Handler<EditMessage> for Room {
 
     fn handle(&mut self, msg: EditMessage, ctx: &mut Context<Self>) -> Self::Result {
         let (reply, fut) = reply_pair();
-        self.enqueue(Job::Edit { user: msg.user, id: msg.id, author: msg.author, body: msg.body, reply }, ctx);
+        self.enqueue(
+            Job::Edit {
+                user: msg.user,
+                id: msg.id,
+                author: msg.author,
+                body: msg.body,
+                reply,
+            },
+            ctx,
+        );
         fut
     }
 }
@@ -323,7 +390,15 @@ impl Handler<DeleteMessage> for Room {
 
     fn handle(&mut self, msg: DeleteMessage, ctx: &mut Context<Self>) -> Self::Result {
         let (reply, fut) = reply_pair();
-        self.enqueue(Job::Delete { user: msg.user, id: msg.id, author: msg.author, reply }, ctx);
+        self.enqueue(
+            Job::Delete {
+                user: msg.user,
+                id: msg.id,
+                author: msg.author,
+                reply,
+            },
+            ctx,
+        );
         fut
     }
 }
@@ -334,8 +409,15 @@ impl Handler<SetBlocked> for Room {
     fn handle(&mut self, msg: SetBlocked, _ctx: &mut Context<Self>) {
         if let Some(cluster) = &self.deps.cluster {
             // This dm's actors on other nodes must refuse messages too.
-            let item = BusItem::Blocked { blocker: msg.blocker.clone(), blocked: msg.blocked.clone(), on: msg.on };
-            cluster.publish_later(BusEvent::Rooms(vec![RoomBatch { room: self.id.clone(), items: vec![item] }]));
+            let item = BusItem::Blocked {
+                blocker: msg.blocker.clone(),
+                blocked: msg.blocked.clone(),
+                on: msg.on,
+            };
+            cluster.publish_later(BusEvent::Rooms(vec![RoomBatch {
+                room: self.id.clone(),
+                items: vec![item],
+            }]));
         }
         self.set_blocked(msg.blocker, msg.blocked, msg.on);
     }
@@ -356,6 +438,10 @@ impl Handler<Inspect> for Room {
     type Result = MessageResult<Inspect>;
 
     fn handle(&mut self, _msg: Inspect, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(RoomSnapshot { last_seq: self.last_seq, members: self.members.clone(), live_sessions: self.sessions.len() })
+        MessageResult(RoomSnapshot {
+            last_seq: self.last_seq,
+            members: self.members.clone(),
+            live_sessions: self.sessions.len(),
+        })
     }
 }

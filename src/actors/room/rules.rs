@@ -14,7 +14,9 @@ impl Room {
     /// A dm where either member blocked the other takes no messages.
     fn check_not_blocked(&self, user: &UserId) -> Result<(), ChatError> {
         if self.kind == KIND_DM && self.blocked.iter().any(|(a, b)| a == user || b == user) {
-            return Err(ChatError::Forbidden("messages between you and this person are blocked".into()));
+            return Err(ChatError::Forbidden(
+                "messages between you and this person are blocked".into(),
+            ));
         }
         Ok(())
     }
@@ -22,7 +24,9 @@ impl Room {
     pub(super) fn check_body(&self, body: &str) -> Result<(), ChatError> {
         let max = self.deps.settings.rooms.max_body_chars;
         if body.chars().count() > max {
-            return Err(ChatError::TooLarge(format!("body is longer than {max} characters")));
+            return Err(ChatError::TooLarge(format!(
+                "body is longer than {max} characters"
+            )));
         }
         if body.trim().is_empty() {
             return Err(ChatError::invalid("body must not be empty"));
@@ -41,17 +45,27 @@ impl Room {
         if f.resolved.iter().map(|m| &m.id).ne(f.attachments.iter()) {
             return Err(ChatError::invalid("attachments were not checked"));
         }
-        if f.reply_to.as_ref().is_some_and(|r| r.0.is_empty() || r.0.len() > 36) {
+        if f.reply_to
+            .as_ref()
+            .is_some_and(|r| r.0.is_empty() || r.0.len() > 36)
+        {
             return Err(ChatError::invalid("reply_to must be a message id"));
         }
         Ok(())
     }
 
     /// Authors edit their own messages.
-    pub(super) fn check_edit(&self, user: &UserId, author: &UserId, body: &str) -> Result<(), ChatError> {
+    pub(super) fn check_edit(
+        &self,
+        user: &UserId,
+        author: &UserId,
+        body: &str,
+    ) -> Result<(), ChatError> {
         self.role_of(user)?;
         if user != author {
-            return Err(ChatError::Forbidden("only the author edits a message".into()));
+            return Err(ChatError::Forbidden(
+                "only the author edits a message".into(),
+            ));
         }
         self.check_body(body)
     }
@@ -62,7 +76,9 @@ impl Room {
         if user == author || (self.kind != KIND_DM && role.manages()) {
             Ok(())
         } else {
-            Err(ChatError::Forbidden("only the author, or an owner or admin of the group, deletes a message".into()))
+            Err(ChatError::Forbidden(
+                "only the author, or an owner or admin of the group, deletes a message".into(),
+            ))
         }
     }
 
@@ -75,20 +91,34 @@ impl Room {
         match change {
             Change::Add(user) => {
                 if !by_role.manages() {
-                    return Err(ChatError::Forbidden("only owners and admins add members".into()));
+                    return Err(ChatError::Forbidden(
+                        "only owners and admins add members".into(),
+                    ));
                 }
-                if self.members.len() >= self.deps.settings.rooms.max_members && !self.members.contains_key(user) {
+                if self.members.len() >= self.deps.settings.rooms.max_members
+                    && !self.members.contains_key(user)
+                {
                     return Err(ChatError::invalid("the room is full"));
                 }
                 Ok(!self.members.contains_key(user))
             }
             Change::Remove(user) => {
-                let Some(target) = self.members.get(user).copied() else { return Ok(false) };
+                let Some(target) = self.members.get(user).copied() else {
+                    return Ok(false);
+                };
                 if by != user && (!by_role.manages() || target == Role::Owner) {
-                    return Err(ChatError::Forbidden("only owners and admins remove others, and not an owner".into()));
+                    return Err(ChatError::Forbidden(
+                        "only owners and admins remove others, and not an owner".into(),
+                    ));
                 }
-                if by == user && target == Role::Owner && self.owners() == 1 && self.members.len() > 1 {
-                    return Err(ChatError::Forbidden("the last owner must make someone else owner before leaving".into()));
+                if by == user
+                    && target == Role::Owner
+                    && self.owners() == 1
+                    && self.members.len() > 1
+                {
+                    return Err(ChatError::Forbidden(
+                        "the last owner must make someone else owner before leaving".into(),
+                    ));
                 }
                 Ok(true)
             }
@@ -96,15 +126,23 @@ impl Room {
                 if by_role != Role::Owner {
                     return Err(ChatError::Forbidden("only owners change roles".into()));
                 }
-                let current = self.members.get(user).copied().ok_or_else(|| ChatError::invalid("user: not a member"))?;
+                let current = self
+                    .members
+                    .get(user)
+                    .copied()
+                    .ok_or_else(|| ChatError::invalid("user: not a member"))?;
                 if current == Role::Owner && *role != Role::Owner && self.owners() == 1 {
-                    return Err(ChatError::Forbidden("the last owner cannot step down".into()));
+                    return Err(ChatError::Forbidden(
+                        "the last owner cannot step down".into(),
+                    ));
                 }
                 Ok(current != *role)
             }
             Change::Update { name, avatar } => {
                 if !by_role.manages() {
-                    return Err(ChatError::Forbidden("only owners and admins change the group".into()));
+                    return Err(ChatError::Forbidden(
+                        "only owners and admins change the group".into(),
+                    ));
                 }
                 Ok(name.is_some() || avatar.is_some())
             }

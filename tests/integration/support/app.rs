@@ -52,7 +52,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let state = app.state();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { http: format!("http://127.0.0.1:{port}"), port, state, handle, dir, client: reqwest::Client::new() }
+    TestApp {
+        http: format!("http://127.0.0.1:{port}"),
+        port,
+        state,
+        handle,
+        dir,
+        client: reqwest::Client::new(),
+    }
 }
 
 impl TestApp {
@@ -96,15 +103,31 @@ pub struct TestUser {
 
 impl TestUser {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.http)).bearer_auth(&self.token).send().await.unwrap()
+        self.client
+            .get(format!("{}{path}", self.http))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client.post(format!("{}{path}", self.http)).bearer_auth(&self.token).json(&body).send().await.unwrap()
+        self.client
+            .post(format!("{}{path}", self.http))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.client.delete(format!("{}{path}", self.http)).bearer_auth(&self.token).send().await.unwrap()
+        self.client
+            .delete(format!("{}{path}", self.http))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Opens (or gets) the dm with `other`; returns the room id.
@@ -118,7 +141,9 @@ impl TestUser {
     /// Creates a group with `members`; returns the room id.
     pub async fn group(&self, name: &str, members: &[&TestUser]) -> String {
         let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-        let r = self.post("/api/rooms", json!({"name": name, "members": ids})).await;
+        let r = self
+            .post("/api/rooms", json!({"name": name, "members": ids}))
+            .await;
         assert_eq!(r.status(), 201);
         let body: Value = r.json().await.unwrap();
         body["room"]["id"].as_str().unwrap().to_owned()
@@ -131,7 +156,11 @@ impl TestUser {
 
     /// Connects asking for MessagePack frames and reads `hello`.
     pub async fn connect_msgpack(&self) -> WsClient {
-        WsClient::connect(&format!("{}?token={}&format=msgpack", self.ws, self.token), true).await
+        WsClient::connect(
+            &format!("{}?token={}&format=msgpack", self.ws, self.token),
+            true,
+        )
+        .await
     }
 }
 
@@ -149,7 +178,12 @@ pub const WAIT: Duration = Duration::from_secs(10);
 impl WsClient {
     pub async fn connect(url: &str, msgpack: bool) -> WsClient {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let mut c = WsClient { ws, msgpack, backlog: VecDeque::new(), hello: Value::Null };
+        let mut c = WsClient {
+            ws,
+            msgpack,
+            backlog: VecDeque::new(),
+            hello: Value::Null,
+        };
         c.hello = c.expect("hello").await;
         c
     }
@@ -173,7 +207,10 @@ impl WsClient {
     pub async fn recv(&mut self, within: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             match msg {
                 Message::Text(t) => return Some(serde_json::from_str(&t).unwrap()),
                 Message::Binary(b) => {
@@ -188,7 +225,11 @@ impl WsClient {
 
     /// The next frame of type `kind` matching `pred`; frames passed over are kept.
     pub async fn expect_where(&mut self, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(|f| f["type"] == kind && pred(f)) {
+        if let Some(i) = self
+            .backlog
+            .iter()
+            .position(|f| f["type"] == kind && pred(f))
+        {
             return self.backlog.remove(i).unwrap();
         }
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -210,7 +251,12 @@ impl WsClient {
     }
 
     /// Asserts no frame of `kind` matching `pred` arrives within `within`.
-    pub async fn expect_none(&mut self, kind: &str, within: Duration, pred: impl Fn(&Value) -> bool) {
+    pub async fn expect_none(
+        &mut self,
+        kind: &str,
+        within: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) {
         if let Some(f) = self.backlog.iter().find(|f| f["type"] == kind && pred(f)) {
             panic!("unexpected {kind}: {f}");
         }
@@ -236,7 +282,8 @@ impl WsClient {
 
     /// Sends with a chosen client id and waits for the ack (panics on an error frame for it).
     pub async fn send_with_id(&mut self, room: &str, body: &str, cid: &str) -> Value {
-        self.send(json!({"type": "send", "room": room, "client_id": cid, "body": body})).await;
+        self.send(json!({"type": "send", "room": room, "client_id": cid, "body": body}))
+            .await;
         let cid2 = cid.to_owned();
         let f = self
             .expect_where_any(&["ack", "error"], move |f| f["client_id"] == cid2.as_str())
@@ -246,14 +293,25 @@ impl WsClient {
     }
 
     /// The next frame of any of `kinds` matching `pred`.
-    pub async fn expect_where_any(&mut self, kinds: &[&str], pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = self.backlog.iter().position(|f| kinds.iter().any(|k| f["type"] == *k) && pred(f)) {
+    pub async fn expect_where_any(
+        &mut self,
+        kinds: &[&str],
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(i) = self
+            .backlog
+            .iter()
+            .position(|f| kinds.iter().any(|k| f["type"] == *k) && pred(f))
+        {
             return self.backlog.remove(i).unwrap();
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let f = self.recv(left).await.unwrap_or_else(|| panic!("no {kinds:?} frame within {WAIT:?}"));
+            let f = self
+                .recv(left)
+                .await
+                .unwrap_or_else(|| panic!("no {kinds:?} frame within {WAIT:?}"));
             if kinds.iter().any(|k| f["type"] == *k) && pred(&f) {
                 return f;
             }
@@ -300,7 +358,10 @@ impl TestApp {
         assert_eq!(r.status(), 200, "login failed");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["user"]["id"], json!(user.id));
-        TestUser { token: body["token"].as_str().unwrap().to_owned(), ..user.clone() }
+        TestUser {
+            token: body["token"].as_str().unwrap().to_owned(),
+            ..user.clone()
+        }
     }
 
     /// Registers several fresh users at once (password hashing runs in parallel).
@@ -311,7 +372,12 @@ impl TestApp {
 
     /// The value of an unlabelled metric at `/metrics`, or `None` if it is not there.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let r = self.client.get(format!("{}/metrics", self.http)).send().await.unwrap();
+        let r = self
+            .client
+            .get(format!("{}/metrics", self.http))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let text = r.text().await.unwrap();
         text.lines()
@@ -325,12 +391,20 @@ impl TestApp {
 impl WsClient {
     /// Opens a WebSocket with a prepared request (extra headers) and reads `hello`; the upgrade
     /// error (for example `Error::Http` with the refusal's status) is returned as is.
-    pub async fn try_connect<R>(req: R, msgpack: bool) -> Result<WsClient, tokio_tungstenite::tungstenite::Error>
+    pub async fn try_connect<R>(
+        req: R,
+        msgpack: bool,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error>
     where
         R: tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
     {
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-        let mut c = WsClient { ws, msgpack, backlog: VecDeque::new(), hello: Value::Null };
+        let mut c = WsClient {
+            ws,
+            msgpack,
+            backlog: VecDeque::new(),
+            hello: Value::Null,
+        };
         c.hello = c.expect("hello").await;
         Ok(c)
     }
@@ -345,7 +419,11 @@ impl WsClient {
     pub async fn recv_raw(&mut self, within: Duration) -> Option<Message> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            match tokio::time::timeout_at(deadline, self.ws.next()).await.ok()??.ok()? {
+            match tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??
+                .ok()?
+            {
                 m @ (Message::Text(_) | Message::Binary(_)) => return Some(m),
                 Message::Close(_) => return None,
                 _ => continue,
@@ -356,21 +434,25 @@ impl WsClient {
     /// The next `error` frame with this `code`.
     pub async fn expect_error(&mut self, code: &str) -> Value {
         let code = code.to_owned();
-        self.expect_where("error", move |f| f["code"] == code.as_str()).await
+        self.expect_where("error", move |f| f["code"] == code.as_str())
+            .await
     }
 
     /// Sends `ping` with `reference` and waits for the `pong` that echoes it.
     pub async fn ping(&mut self, reference: &str) {
         self.send(json!({"type": "ping", "ref": reference})).await;
         let r = reference.to_owned();
-        self.expect_where("pong", move |f| f["ref"] == r.as_str()).await;
+        self.expect_where("pong", move |f| f["ref"] == r.as_str())
+            .await;
     }
 
     /// Every `message` up to the next `synced`, and that `synced` frame.
     pub async fn until_synced(&mut self) -> (Vec<Value>, Value) {
         let mut msgs = Vec::new();
         loop {
-            let f = self.expect_where_any(&["message", "synced"], |_| true).await;
+            let f = self
+                .expect_where_any(&["message", "synced"], |_| true)
+                .await;
             if f["type"] == "synced" {
                 return (msgs, f);
             }

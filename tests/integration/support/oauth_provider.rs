@@ -101,7 +101,11 @@ pub struct OAuthProvider {
 
 impl OAuthProvider {
     pub fn start(kind: Kind) -> Self {
-        let client_id = format!("{}-client-{}", kind.name(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let client_id = format!(
+            "{}-client-{}",
+            kind.name(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let client_secret = uuid::Uuid::new_v4().simple().to_string();
         let state = State {
             kind,
@@ -115,14 +119,27 @@ impl OAuthProvider {
                 .app_data(data.clone())
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
-                .route(if kind == Kind::Facebook { "/me" } else { "/2/users/me" }, web::get().to(userinfo))
+                .route(
+                    if kind == Kind::Facebook {
+                        "/me"
+                    } else {
+                        "/2/users/me"
+                    },
+                    web::get().to(userinfo),
+                )
         })
         .workers(1)
         .bind("127.0.0.1:0")
         .unwrap();
         let port = server.addrs()[0].port();
         actix_web::rt::spawn(server.run());
-        Self { base: format!("http://127.0.0.1:{port}"), kind, client_id, client_secret, state }
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            kind,
+            client_id,
+            client_secret,
+            state,
+        }
     }
 
     /// The chat server's settings for this provider, pointing at the stand-in.
@@ -152,7 +169,10 @@ impl OAuthProvider {
 
     /// Registers the app's redirect URI, as done in the provider's developer console.
     pub fn register(&self, app_http: &str) {
-        self.state.inner.lock().unwrap().redirect_uri = Some(format!("{app_http}/api/auth/oauth/{}/callback", self.kind.name()));
+        self.state.inner.lock().unwrap().redirect_uri = Some(format!(
+            "{app_http}/api/auth/oauth/{}/callback",
+            self.kind.name()
+        ));
     }
 
     /// The person signed in at the provider, who approves the next authorizations.
@@ -177,14 +197,21 @@ fn refuse(state: &State, status: u16, body: Value) -> HttpResponse {
 }
 
 fn oauth_error(state: &State, status: u16, error: &str, why: &str) -> HttpResponse {
-    refuse(state, status, json!({"error": error, "error_description": why}))
+    refuse(
+        state,
+        status,
+        json!({"error": error, "error_description": why}),
+    )
 }
 
 fn random() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-async fn authorize(q: web::Query<HashMap<String, String>>, state: web::Data<State>) -> HttpResponse {
+async fn authorize(
+    q: web::Query<HashMap<String, String>>,
+    state: web::Data<State>,
+) -> HttpResponse {
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     // Before the client and redirect URI are known good, errors are shown, never redirected.
     if get("client_id") != state.client_id {
@@ -192,12 +219,18 @@ async fn authorize(q: web::Query<HashMap<String, String>>, state: web::Data<Stat
     }
     let registered = state.inner.lock().unwrap().redirect_uri.clone();
     if registered.as_deref() != Some(get("redirect_uri").as_str()) {
-        return refuse(&state, 400, json!({"page": format!("redirect_uri {} is not registered", get("redirect_uri"))}));
+        return refuse(
+            &state,
+            400,
+            json!({"page": format!("redirect_uri {} is not registered", get("redirect_uri"))}),
+        );
     }
     let back = |params: &[(&str, &str)]| {
         let mut url = oauth2::url::Url::parse(&get("redirect_uri")).unwrap();
         url.query_pairs_mut().extend_pairs(params);
-        HttpResponse::Found().insert_header(("Location", url.to_string())).finish()
+        HttpResponse::Found()
+            .insert_header(("Location", url.to_string()))
+            .finish()
     };
     let st = get("state");
     if get("response_type") != "code" || st.is_empty() {
@@ -214,8 +247,17 @@ async fn authorize(q: web::Query<HashMap<String, String>>, state: web::Data<Stat
     let challenge = match state.kind {
         Kind::Twitter => {
             if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
-                state.inner.lock().unwrap().refusals.push("no S256 code challenge".into());
-                return back(&[("error", "invalid_request"), ("error_description", "PKCE S256 required"), ("state", &st)]);
+                state
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .refusals
+                    .push("no S256 code challenge".into());
+                return back(&[
+                    ("error", "invalid_request"),
+                    ("error_description", "PKCE S256 required"),
+                    ("state", &st),
+                ]);
             }
             Some(get("code_challenge"))
         }
@@ -224,19 +266,36 @@ async fn authorize(q: web::Query<HashMap<String, String>>, state: web::Data<Stat
     let mut inner = state.inner.lock().unwrap();
     if std::mem::take(&mut inner.deny_next) {
         drop(inner);
-        return back(&[("error", "access_denied"), ("error_description", "The user denied the request"), ("state", &st)]);
+        return back(&[
+            ("error", "access_denied"),
+            ("error_description", "The user denied the request"),
+            ("state", &st),
+        ]);
     }
-    let account = inner.account.clone().expect("the test says who signs in at the provider");
+    let account = inner
+        .account
+        .clone()
+        .expect("the test says who signs in at the provider");
     let code = random();
     inner.grants.insert(
         code.clone(),
-        Grant { client_id: get("client_id"), redirect_uri: get("redirect_uri"), challenge, account, used: false },
+        Grant {
+            client_id: get("client_id"),
+            redirect_uri: get("redirect_uri"),
+            challenge,
+            account,
+            used: false,
+        },
     );
     drop(inner);
     back(&[("code", &code), ("state", &st)])
 }
 
-async fn token(req: HttpRequest, form: web::Form<HashMap<String, String>>, state: web::Data<State>) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+    state: web::Data<State>,
+) -> HttpResponse {
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     // Client authentication the way each provider wants it.
     let (id, secret) = match state.kind {
@@ -255,7 +314,12 @@ async fn token(req: HttpRequest, form: web::Form<HashMap<String, String>>, state
         }
     };
     if id != state.client_id || secret != state.client_secret {
-        return oauth_error(&state, 401, "invalid_client", "client authentication failed");
+        return oauth_error(
+            &state,
+            401,
+            "invalid_client",
+            "client authentication failed",
+        );
     }
     if get("grant_type") != "authorization_code" {
         return oauth_error(&state, 400, "unsupported_grant_type", "grant_type");
@@ -273,24 +337,49 @@ async fn token(req: HttpRequest, form: web::Form<HashMap<String, String>>, state
     let grant = grant.clone();
     drop(inner);
     if grant.client_id != id {
-        return oauth_error(&state, 400, "invalid_grant", "code issued to another client");
+        return oauth_error(
+            &state,
+            400,
+            "invalid_grant",
+            "code issued to another client",
+        );
     }
     if grant.redirect_uri != get("redirect_uri") {
-        return oauth_error(&state, 400, "invalid_grant", "redirect_uri differs from the authorization request");
+        return oauth_error(
+            &state,
+            400,
+            "invalid_grant",
+            "redirect_uri differs from the authorization request",
+        );
     }
     if let Some(challenge) = &grant.challenge {
         let verifier = get("code_verifier");
         let hashed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         if verifier.len() < 43 || &hashed != challenge {
-            return oauth_error(&state, 400, "invalid_grant", "code_verifier does not match the challenge");
+            return oauth_error(
+                &state,
+                400,
+                "invalid_grant",
+                "code_verifier does not match the challenge",
+            );
         }
     }
     let access_token = random();
-    state.inner.lock().unwrap().tokens.insert(access_token.clone(), grant.account);
-    HttpResponse::Ok().json(json!({"access_token": access_token, "token_type": "bearer", "expires_in": 5183944}))
+    state
+        .inner
+        .lock()
+        .unwrap()
+        .tokens
+        .insert(access_token.clone(), grant.account);
+    HttpResponse::Ok()
+        .json(json!({"access_token": access_token, "token_type": "bearer", "expires_in": 5183944}))
 }
 
-async fn userinfo(req: HttpRequest, q: web::Query<HashMap<String, String>>, state: web::Data<State>) -> HttpResponse {
+async fn userinfo(
+    req: HttpRequest,
+    q: web::Query<HashMap<String, String>>,
+    state: web::Data<State>,
+) -> HttpResponse {
     let token = req
         .headers()
         .get("authorization")
@@ -299,14 +388,22 @@ async fn userinfo(req: HttpRequest, q: web::Query<HashMap<String, String>>, stat
         .unwrap_or_default()
         .to_owned();
     let Some(account) = state.inner.lock().unwrap().tokens.get(&token).cloned() else {
-        return refuse(&state, 401, json!({"error": {"message": "Invalid OAuth access token", "code": 190}}));
+        return refuse(
+            &state,
+            401,
+            json!({"error": {"message": "Invalid OAuth access token", "code": 190}}),
+        );
     };
     match state.kind {
         Kind::Facebook => {
             let fields = q.get("fields").cloned().unwrap_or_default();
             let fields: Vec<&str> = fields.split(',').collect();
             if !["id", "name", "picture"].iter().all(|f| fields.contains(f)) {
-                return refuse(&state, 400, json!({"error": {"message": format!("fields {fields:?}"), "code": 100}}));
+                return refuse(
+                    &state,
+                    400,
+                    json!({"error": {"message": format!("fields {fields:?}"), "code": 100}}),
+                );
             }
             HttpResponse::Ok().json(json!({
                 "id": account.id, "name": account.name,

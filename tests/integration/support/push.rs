@@ -42,19 +42,32 @@ pub struct Reply {
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self { status, headers: vec![], body: Value::Null }
+        Self {
+            status,
+            headers: vec![],
+            body: Value::Null,
+        }
     }
 
     pub fn retry_after(status: u16, secs: u64) -> Self {
-        Self { status, headers: vec![("Retry-After".into(), secs.to_string())], body: Value::Null }
+        Self {
+            status,
+            headers: vec![("Retry-After".into(), secs.to_string())],
+            body: Value::Null,
+        }
     }
 
     pub fn json(status: u16, body: Value) -> Self {
-        Self { status, headers: vec![], body }
+        Self {
+            status,
+            headers: vec![],
+            body,
+        }
     }
 
     fn respond(&self) -> HttpResponse {
-        let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(self.status).unwrap());
+        let mut r =
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(self.status).unwrap());
         for (k, v) in &self.headers {
             r.insert_header((k.as_str(), v.as_str()));
         }
@@ -72,11 +85,21 @@ struct Script(Arc<Mutex<HashMap<String, VecDeque<Reply>>>>);
 
 impl Script {
     fn push(&self, key: &str, replies: impl IntoIterator<Item = Reply>) {
-        self.0.lock().unwrap().entry(key.to_owned()).or_default().extend(replies);
+        self.0
+            .lock()
+            .unwrap()
+            .entry(key.to_owned())
+            .or_default()
+            .extend(replies);
     }
 
     fn next(&self, key: &str, default: Reply) -> Reply {
-        self.0.lock().unwrap().get_mut(key).and_then(|q| q.pop_front()).unwrap_or(default)
+        self.0
+            .lock()
+            .unwrap()
+            .get_mut(key)
+            .and_then(|q| q.pop_front())
+            .unwrap_or(default)
     }
 }
 
@@ -96,26 +119,41 @@ where
 
 /// Awaits the next event, failing the test after [`WAIT`].
 async fn next_event<T>(rx: &mut mpsc::UnboundedReceiver<T>, what: &str) -> T {
-    tokio::time::timeout(WAIT, rx.recv()).await.unwrap_or_else(|_| panic!("no {what} within {WAIT:?}")).unwrap()
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
+        .unwrap()
 }
 
 /// Asserts no event arrives within `within` (kept ≤ 1 s by the tests).
-async fn no_event<T: std::fmt::Debug>(rx: &mut mpsc::UnboundedReceiver<T>, within: Duration, what: &str) {
+async fn no_event<T: std::fmt::Debug>(
+    rx: &mut mpsc::UnboundedReceiver<T>,
+    within: Duration,
+    what: &str,
+) {
     if let Ok(Some(e)) = tokio::time::timeout(within, rx.recv()).await {
         panic!("unexpected {what}: {e:?}");
     }
 }
 
 fn b64url(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).unwrap_or_default()
+    URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .unwrap_or_default()
 }
 
 fn header(req: &HttpRequest, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,10 +215,16 @@ pub struct WebPushService {
 impl WebPushService {
     pub fn start() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let state = WebPushState { keys: Default::default(), vapid_key: Default::default(), script: Script::default(), tx };
+        let state = WebPushState {
+            keys: Default::default(),
+            vapid_key: Default::default(),
+            script: Script::default(),
+            tx,
+        };
         let data = web::Data::new(state.clone());
         let base = serve(move |cfg| {
-            cfg.app_data(data.clone()).route("/push/{device}", web::post().to(webpush_receive));
+            cfg.app_data(data.clone())
+                .route("/push/{device}", web::post().to(webpush_receive));
         });
         Self { base, state, rx }
     }
@@ -196,8 +240,17 @@ impl WebPushService {
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
         let mut auth = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut auth);
-        self.state.keys.lock().unwrap().insert(name.to_owned(), (secret.clone(), auth));
-        Device { name: name.to_owned(), endpoint: format!("{}/push/{name}", self.base), secret, auth }
+        self.state
+            .keys
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), (secret.clone(), auth));
+        Device {
+            name: name.to_owned(),
+            endpoint: format!("{}/push/{name}", self.base),
+            secret,
+            auth,
+        }
     }
 
     /// Answers the next pushes to `device` with `replies` (then 201 again).
@@ -219,12 +272,28 @@ impl WebPushService {
     }
 }
 
-async fn webpush_receive(req: HttpRequest, body: web::Bytes, state: web::Data<WebPushState>) -> HttpResponse {
-    let device = req.match_info().get("device").unwrap_or_default().to_owned();
+async fn webpush_receive(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<WebPushState>,
+) -> HttpResponse {
+    let device = req
+        .match_info()
+        .get("device")
+        .unwrap_or_default()
+        .to_owned();
     match check_webpush(&req, &body, &state, &device) {
         Ok((payload, ttl, urgency, topic)) => {
             let reply = state.script.next(&device, Reply::status(201));
-            let push = WebPush { device, payload, ttl, urgency, topic, answered: reply.status, at: Instant::now() };
+            let push = WebPush {
+                device,
+                payload,
+                ttl,
+                urgency,
+                topic,
+                answered: reply.status,
+                at: Instant::now(),
+            };
             let _ = state.tx.send(Ok(push));
             reply.respond()
         }
@@ -239,21 +308,39 @@ type Checked = (Value, String, String, Option<String>);
 
 /// What a push service does with a request: authenticate (VAPID), check headers, and (what the
 /// browser does later) decrypt.
-fn check_webpush(req: &HttpRequest, body: &[u8], state: &WebPushState, device: &str) -> Result<Checked, (u16, String)> {
+fn check_webpush(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &WebPushState,
+    device: &str,
+) -> Result<Checked, (u16, String)> {
     let auth = header(req, "authorization").ok_or((401, "no Authorization".to_owned()))?;
-    let rest = auth.strip_prefix("vapid ").ok_or((401, format!("not a vapid Authorization: {auth}")))?;
+    let rest = auth
+        .strip_prefix("vapid ")
+        .ok_or((401, format!("not a vapid Authorization: {auth}")))?;
     let mut jwt = None;
     let mut k = None;
     for part in rest.split(',') {
-        let (name, value) = part.trim().split_once('=').ok_or((401, "bad vapid parameters".to_owned()))?;
+        let (name, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or((401, "bad vapid parameters".to_owned()))?;
         match name {
             "t" => jwt = Some(value.to_owned()),
             "k" => k = Some(b64url(value)),
             _ => {}
         }
     }
-    let (jwt, k) = (jwt.ok_or((401, "no t=".to_owned()))?, k.ok_or((401, "no k=".to_owned()))?);
-    let trusted = state.vapid_key.lock().unwrap().clone().ok_or((401, "no VAPID key trusted yet".to_owned()))?;
+    let (jwt, k) = (
+        jwt.ok_or((401, "no t=".to_owned()))?,
+        k.ok_or((401, "no k=".to_owned()))?,
+    );
+    let trusted = state
+        .vapid_key
+        .lock()
+        .unwrap()
+        .clone()
+        .ok_or((401, "no VAPID key trusted yet".to_owned()))?;
     if k != trusted {
         return Err((401, "k= is not the application server's key".into()));
     }
@@ -270,7 +357,9 @@ fn check_webpush(req: &HttpRequest, body: &[u8], state: &WebPushState, device: &
     if !(sub.starts_with("mailto:") || sub.starts_with("https:")) {
         return Err((401, format!("sub {sub:?} is not a contact")));
     }
-    let ttl = header(req, "ttl").filter(|t| t.parse::<u32>().is_ok()).ok_or((400, "missing or bad TTL".to_owned()))?;
+    let ttl = header(req, "ttl")
+        .filter(|t| t.parse::<u32>().is_ok())
+        .ok_or((400, "missing or bad TTL".to_owned()))?;
     let urgency = header(req, "urgency").ok_or((400, "no Urgency".to_owned()))?;
     if !["very-low", "low", "normal", "high"].contains(&urgency.as_str()) {
         return Err((400, format!("bad Urgency {urgency}")));
@@ -278,28 +367,44 @@ fn check_webpush(req: &HttpRequest, body: &[u8], state: &WebPushState, device: &
     if header(req, "content-encoding").as_deref() != Some("aes128gcm") {
         return Err((400, "Content-Encoding is not aes128gcm".into()));
     }
-    let (secret, auth_secret) = state.keys.lock().unwrap().get(device).cloned().ok_or((404, format!("no device {device}")))?;
+    let (secret, auth_secret) = state
+        .keys
+        .lock()
+        .unwrap()
+        .get(device)
+        .cloned()
+        .ok_or((404, format!("no device {device}")))?;
     let plain = decrypt_aes128gcm(&secret, &auth_secret, body).map_err(|e| (400, e))?;
-    let payload: Value = serde_json::from_slice(&plain).map_err(|e| (400, format!("payload is not JSON: {e}")))?;
+    let payload: Value =
+        serde_json::from_slice(&plain).map_err(|e| (400, format!("payload is not JSON: {e}")))?;
     Ok((payload, ttl, urgency, header(req, "topic")))
 }
 
 /// Verifies a compact JWS signed with ES256 by `public_key` (SEC1 bytes); returns the claims.
 fn verify_es256(jwt: &str, public_key: &[u8]) -> Result<Value, String> {
     let parts: Vec<&str> = jwt.split('.').collect();
-    let [h, c, s] = parts[..] else { return Err("JWT must have three parts".into()) };
+    let [h, c, s] = parts[..] else {
+        return Err("JWT must have three parts".into());
+    };
     let header: Value = serde_json::from_slice(&b64url(h)).map_err(|_| "JWT header is not JSON")?;
     if header["alg"] != "ES256" {
         return Err(format!("alg {} is not ES256", header["alg"]));
     }
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| "bad public key")?;
-    let sig = p256::ecdsa::Signature::from_slice(&b64url(s)).map_err(|_| "signature is not 64 bytes r||s")?;
-    key.verify(format!("{h}.{c}").as_bytes(), &sig).map_err(|_| "VAPID signature does not verify")?;
+    let key =
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| "bad public key")?;
+    let sig = p256::ecdsa::Signature::from_slice(&b64url(s))
+        .map_err(|_| "signature is not 64 bytes r||s")?;
+    key.verify(format!("{h}.{c}").as_bytes(), &sig)
+        .map_err(|_| "VAPID signature does not verify")?;
     serde_json::from_slice(&b64url(c)).map_err(|_| "JWT claims are not JSON".into())
 }
 
 /// RFC 8291 (Message Encryption for Web Push) on top of RFC 8188 (aes128gcm), one record.
-fn decrypt_aes128gcm(ua: &p256::SecretKey, auth: &[u8; 16], body: &[u8]) -> Result<Vec<u8>, String> {
+fn decrypt_aes128gcm(
+    ua: &p256::SecretKey,
+    auth: &[u8; 16],
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
     if body.len() < 21 {
         return Err("body shorter than the aes128gcm header".into());
     }
@@ -311,20 +416,27 @@ fn decrypt_aes128gcm(ua: &p256::SecretKey, auth: &[u8; 16], body: &[u8]) -> Resu
     if ciphertext.len() > rs {
         return Err("more than one record".into());
     }
-    let as_key = p256::PublicKey::from_sec1_bytes(as_public).map_err(|_| "keyid is not the sender's P-256 key")?;
+    let as_key = p256::PublicKey::from_sec1_bytes(as_public)
+        .map_err(|_| "keyid is not the sender's P-256 key")?;
     let shared = p256::ecdh::diffie_hellman(ua.to_nonzero_scalar(), as_key.as_affine());
     let ua_public = ua.public_key().to_encoded_point(false);
     let mut key_info = b"WebPush: info\0".to_vec();
     key_info.extend_from_slice(ua_public.as_bytes());
     key_info.extend_from_slice(as_public);
     let mut ikm = [0u8; 32];
-    Hkdf::<Sha256>::new(Some(auth), shared.raw_secret_bytes()).expand(&key_info, &mut ikm).map_err(|e| e.to_string())?;
+    Hkdf::<Sha256>::new(Some(auth), shared.raw_secret_bytes())
+        .expand(&key_info, &mut ikm)
+        .map_err(|e| e.to_string())?;
     let prk = Hkdf::<Sha256>::new(Some(salt), &ikm);
     let (mut cek, mut nonce) = ([0u8; 16], [0u8; 12]);
-    prk.expand(b"Content-Encoding: aes128gcm\0", &mut cek).map_err(|e| e.to_string())?;
-    prk.expand(b"Content-Encoding: nonce\0", &mut nonce).map_err(|e| e.to_string())?;
+    prk.expand(b"Content-Encoding: aes128gcm\0", &mut cek)
+        .map_err(|e| e.to_string())?;
+    prk.expand(b"Content-Encoding: nonce\0", &mut nonce)
+        .map_err(|e| e.to_string())?;
     let cipher = Aes128Gcm::new_from_slice(&cek).map_err(|e| e.to_string())?;
-    let mut plain = cipher.decrypt(Nonce::from_slice(&nonce), ciphertext).map_err(|_| "AEAD decryption failed")?;
+    let mut plain = cipher
+        .decrypt(Nonce::from_slice(&nonce), ciphertext)
+        .map_err(|_| "AEAD decryption failed")?;
     while plain.last() == Some(&0) {
         plain.pop();
     }
@@ -343,7 +455,12 @@ pub enum FcmEvent {
     /// The token endpoint issued an access token for a valid assertion.
     Token { access_token: String },
     /// A message was sent (and answered with `answered`).
-    Send { token: String, message: Value, answered: u16, at: Instant },
+    Send {
+        token: String,
+        message: Value,
+        answered: u16,
+        at: Instant,
+    },
 }
 
 #[derive(Clone)]
@@ -372,7 +489,9 @@ impl FcmService {
     pub fn start() -> Self {
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
         let private = openssl::pkey::PKey::from_rsa(rsa).unwrap();
-        let public = openssl::pkey::PKey::public_key_from_pem(&private.public_key_to_pem().unwrap()).unwrap();
+        let public =
+            openssl::pkey::PKey::public_key_from_pem(&private.public_key_to_pem().unwrap())
+                .unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         let state = FcmState {
             key: Arc::new(public),
@@ -388,7 +507,10 @@ impl FcmService {
         let base = serve(move |cfg| {
             cfg.app_data(data.clone())
                 .route("/token", web::post().to(oauth_token))
-                .route("/v1/projects/{project}/messages:send", web::post().to(fcm_send));
+                .route(
+                    "/v1/projects/{project}/messages:send",
+                    web::post().to(fcm_send),
+                );
         });
         let token_uri = format!("{base}/token");
         *state.token_uri.lock().unwrap() = token_uri.clone();
@@ -406,7 +528,13 @@ impl FcmService {
             "token_uri": token_uri,
         });
         std::fs::write(&key_file, account.to_string()).unwrap();
-        Self { base, key_file, state, rx, _dir: dir }
+        Self {
+            base,
+            key_file,
+            state,
+            rx,
+            _dir: dir,
+        }
     }
 
     /// Answers the next sends to `token` with `replies` (then 200 again).
@@ -428,7 +556,12 @@ impl FcmService {
         loop {
             match self.next().await {
                 FcmEvent::Token { .. } => tokens += 1,
-                FcmEvent::Send { token, message, answered, at } => return (token, message, answered, at, tokens),
+                FcmEvent::Send {
+                    token,
+                    message,
+                    answered,
+                    at,
+                } => return (token, message, answered, at, tokens),
             }
         }
     }
@@ -438,34 +571,47 @@ impl FcmService {
     }
 }
 
-async fn oauth_token(form: web::Form<HashMap<String, String>>, state: web::Data<FcmState>) -> HttpResponse {
+async fn oauth_token(
+    form: web::Form<HashMap<String, String>>,
+    state: web::Data<FcmState>,
+) -> HttpResponse {
     match check_assertion(&form, &state) {
         Ok(()) => {
             let access_token = format!("ya29.test-{}", uuid::Uuid::new_v4().simple());
             state.issued.lock().unwrap().push(access_token.clone());
-            let _ = state.tx.send(Ok(FcmEvent::Token { access_token: access_token.clone() }));
-            HttpResponse::Ok().json(json!({"access_token": access_token, "expires_in": 3599, "token_type": "Bearer"}))
+            let _ = state.tx.send(Ok(FcmEvent::Token {
+                access_token: access_token.clone(),
+            }));
+            HttpResponse::Ok().json(
+                json!({"access_token": access_token, "expires_in": 3599, "token_type": "Bearer"}),
+            )
         }
         Err(why) => {
             let _ = state.tx.send(Err(why.clone()));
-            HttpResponse::BadRequest().json(json!({"error": "invalid_grant", "error_description": why}))
+            HttpResponse::BadRequest()
+                .json(json!({"error": "invalid_grant", "error_description": why}))
         }
     }
 }
 
 /// What Google's token endpoint checks of a JWT-bearer grant (RFC 7523).
 fn check_assertion(form: &HashMap<String, String>, state: &FcmState) -> Result<(), String> {
-    if form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
         return Err(format!("grant_type {:?}", form.get("grant_type")));
     }
     let jwt = form.get("assertion").ok_or("no assertion")?;
     let parts: Vec<&str> = jwt.split('.').collect();
-    let [h, c, s] = parts[..] else { return Err("assertion must have three parts".into()) };
+    let [h, c, s] = parts[..] else {
+        return Err("assertion must have three parts".into());
+    };
     let header: Value = serde_json::from_slice(&b64url(h)).map_err(|_| "header is not JSON")?;
     if header["alg"] != "RS256" || header["kid"] != state.key_id.as_str() {
         return Err(format!("header {header}"));
     }
-    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &state.key).unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &state.key).unwrap();
     verifier.update(format!("{h}.{c}").as_bytes()).unwrap();
     if !verifier.verify(&b64url(s)).unwrap_or(false) {
         return Err("assertion signature does not verify with the service account key".into());
@@ -478,24 +624,43 @@ fn check_assertion(form: &HashMap<String, String>, state: &FcmState) -> Result<(
     if claims["scope"] != "https://www.googleapis.com/auth/firebase.messaging" {
         return Err(format!("scope {}", claims["scope"]));
     }
-    let (iat, exp) = (claims["iat"].as_i64().unwrap_or(0), claims["exp"].as_i64().unwrap_or(0));
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap_or(0),
+        claims["exp"].as_i64().unwrap_or(0),
+    );
     if (iat - now_secs()).abs() > 300 || exp <= iat || exp - iat > 3600 {
         return Err(format!("iat {iat} / exp {exp} not acceptable"));
     }
     Ok(())
 }
 
-async fn fcm_send(req: HttpRequest, body: web::Json<Value>, state: web::Data<FcmState>) -> HttpResponse {
+async fn fcm_send(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<FcmState>,
+) -> HttpResponse {
     match check_send(&req, &body, &state) {
         Ok(token) => {
-            let reply = state.script.next(&token, Reply::json(200, json!({"name": format!("projects/{}/messages/1", state.project)})));
-            let _ = state.tx.send(Ok(FcmEvent::Send { token, message: body.into_inner(), answered: reply.status, at: Instant::now() }));
+            let reply = state.script.next(
+                &token,
+                Reply::json(
+                    200,
+                    json!({"name": format!("projects/{}/messages/1", state.project)}),
+                ),
+            );
+            let _ = state.tx.send(Ok(FcmEvent::Send {
+                token,
+                message: body.into_inner(),
+                answered: reply.status,
+                at: Instant::now(),
+            }));
             reply.respond()
         }
         Err((status, why)) => {
             let _ = state.tx.send(Err(why.clone()));
-            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
-                .json(json!({"error": {"code": status, "message": why, "status": "INVALID_ARGUMENT"}}))
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(
+                json!({"error": {"code": status, "message": why, "status": "INVALID_ARGUMENT"}}),
+            )
         }
     }
 }
@@ -506,16 +671,26 @@ fn check_send(req: &HttpRequest, body: &Value, state: &FcmState) -> Result<Strin
     if req.match_info().get("project") != Some(state.project.as_str()) {
         return Err((404, "unknown project".into()));
     }
-    let bearer = header(req, "authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned)).ok_or((401, "no bearer token".to_owned()))?;
+    let bearer = header(req, "authorization")
+        .and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned))
+        .ok_or((401, "no bearer token".to_owned()))?;
     if !state.issued.lock().unwrap().contains(&bearer) {
         return Err((401, "unknown access token".into()));
     }
     let m = &body["message"];
-    let token = m["token"].as_str().ok_or((400, "message.token missing".to_owned()))?.to_owned();
+    let token = m["token"]
+        .as_str()
+        .ok_or((400, "message.token missing".to_owned()))?
+        .to_owned();
     if !m["notification"]["title"].is_string() || !m["notification"]["body"].is_string() {
-        return Err((400, "message.notification needs title and body strings".into()));
+        return Err((
+            400,
+            "message.notification needs title and body strings".into(),
+        ));
     }
-    let data = m["data"].as_object().ok_or((400, "message.data missing".to_owned()))?;
+    let data = m["data"]
+        .as_object()
+        .ok_or((400, "message.data missing".to_owned()))?;
     if !data.values().all(Value::is_string) {
         return Err((400, "message.data values must be strings".into()));
     }
@@ -558,12 +733,22 @@ pub struct SmsGateway {
 impl SmsGateway {
     pub fn start() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let state = SmsState { user: "chat".into(), password: "gateway-secret".into(), tx };
+        let state = SmsState {
+            user: "chat".into(),
+            password: "gateway-secret".into(),
+            tx,
+        };
         let data = web::Data::new(state.clone());
         let base = serve(move |cfg| {
-            cfg.app_data(data.clone()).route("/send", web::post().to(sms_send));
+            cfg.app_data(data.clone())
+                .route("/send", web::post().to(sms_send));
         });
-        Self { url: format!("{base}/send"), user: state.user, password: state.password, rx }
+        Self {
+            url: format!("{base}/send"),
+            user: state.user,
+            password: state.password,
+            rx,
+        }
     }
 
     pub async fn next(&mut self) -> Sms {
@@ -578,14 +763,23 @@ impl SmsGateway {
     }
 }
 
-async fn sms_send(req: HttpRequest, form: web::Form<HashMap<String, String>>, state: web::Data<SmsState>) -> HttpResponse {
-    let expected = format!("Basic {}", STANDARD.encode(format!("{}:{}", state.user, state.password)));
+async fn sms_send(
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+    state: web::Data<SmsState>,
+) -> HttpResponse {
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", state.user, state.password))
+    );
     if header(&req, "authorization").as_deref() != Some(expected.as_str()) {
         let _ = state.tx.send(Err("bad basic auth".into()));
         return HttpResponse::Unauthorized().finish();
     }
     let fields = form.into_inner();
-    if !fields.get("to").is_some_and(|t| t.starts_with('+')) || fields.get("text").is_none_or(|t| t.is_empty()) {
+    if !fields.get("to").is_some_and(|t| t.starts_with('+'))
+        || fields.get("text").is_none_or(|t| t.is_empty())
+    {
         let _ = state.tx.send(Err(format!("bad form {fields:?}")));
         return HttpResponse::BadRequest().finish();
     }
