@@ -358,24 +358,23 @@ impl RoomRegistry {
         home: Option<ArbiterHandle>,
         ctx: &mut Context<Self>,
     ) -> ResponseFuture<Result<Addr<Room>, ChatError>> {
-        let msg = GetRoom { room };
-        if let Some(addr) = self.rooms.get(&msg.room) {
+        if let Some(addr) = self.rooms.get(&room) {
             if addr.connected() {
                 let addr = addr.clone();
                 return Box::pin(async move { Ok(addr) });
             }
             // The room's actor died (a panic ends its task): start it again from the store.
-            tracing::warn!(room = %msg.room, "room actor died; restarting it");
-            self.forget_room(&msg.room);
+            tracing::warn!(room = %room, "room actor died; restarting it");
+            self.forget_room(&room);
         }
         let (tx, rx) = oneshot::channel();
         if let Some(home) = home {
-            if !self.loading.contains_key(&msg.room) {
-                self.homes.insert(msg.room.clone(), home);
+            if !self.loading.contains_key(&room) {
+                self.homes.insert(room.clone(), home);
             }
         }
-        self.ensure_loading(msg.room.clone(), ctx);
-        self.loading.entry(msg.room).or_default().push(tx);
+        self.ensure_loading(room.clone(), ctx);
+        self.loading.entry(room).or_default().push(tx);
         Box::pin(async move {
             rx.await
                 .unwrap_or_else(|_| Err(ChatError::Unavailable("room registry".into())))

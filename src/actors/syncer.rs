@@ -203,18 +203,12 @@ fn lanes_of(entries: Vec<Entry>) -> Vec<Vec<Entry>> {
     };
     let mut assigned = Vec::with_capacity(entries.len());
     for e in &entries {
-        let mut lanes = e
-            .ops
-            .as_ref()
-            .map(|ops| ops.iter().map(|op| lane_of(op.room())).collect::<Vec<_>>())
-            .unwrap_or_default();
-        lanes.dedup();
-        match lanes.as_slice() {
-            [] => assigned.push(0),
-            [one] => assigned.push(*one),
-            _ if lanes.iter().all(|l| *l == lanes[0]) => assigned.push(lanes[0]),
-            _ => return vec![entries],
+        let mut lanes = e.ops.iter().flatten().map(|op| lane_of(op.room()));
+        let first = lanes.next().unwrap_or(0);
+        if lanes.any(|l| l != first) {
+            return vec![entries];
         }
+        assigned.push(first);
     }
     let mut out: Vec<Vec<Entry>> = (0..LANES).map(|_| Vec::new()).collect();
     for (e, lane) in entries.into_iter().zip(assigned) {
