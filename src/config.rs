@@ -95,6 +95,10 @@ pub struct RedisSettings {
     pub dedupe_ttl_secs: u64,
     /// Start even if Redis may evict keys or lose acknowledged writes (not for production).
     pub allow_unsafe: bool,
+    /// Longest life (s) of an entry of the connect cache in Redis (a token's user and settings,
+    /// whom a user's presence goes to); any change to accounts, tokens, memberships or blocks
+    /// invalidates every entry at once. 0: no cache, every connect asks the database.
+    pub cache_ttl_secs: u64,
     /// Test-only failpoint: abort the process after a SQL commit, before the stream ack.
     pub debug_crash_after_commit: bool,
 }
@@ -111,6 +115,7 @@ impl Default for RedisSettings {
             consumer: String::new(),
             dedupe_ttl_secs: 7 * 24 * 3600,
             allow_unsafe: false,
+            cache_ttl_secs: crate::store::DEFAULT_CACHE_TTL_SECS,
             debug_crash_after_commit: false,
         }
     }

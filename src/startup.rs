@@ -72,7 +72,9 @@ impl Application {
             )
             .await
             .map_err(StoreError::from)?;
-            store = store.with_buffer(buffer.clone());
+            store = store
+                .with_buffer(buffer.clone())
+                .with_cache_ttl(redis.cache_ttl_secs);
             let consumer = match redis.consumer.trim() {
                 "" => format!("{}:{}", hostname(), settings.server.bind),
                 c => c.to_owned(),

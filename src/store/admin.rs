@@ -91,6 +91,7 @@ impl Store {
             .filter(user::Column::DeletedAt.is_null())
             .exec(&self.db)
             .await?;
+        self.cache_changed().await;
         Ok(res.rows_affected == 1)
     }
 
@@ -103,6 +104,7 @@ impl Store {
             .filter(user::Column::Id.eq(user.0.clone()))
             .exec(&self.db)
             .await?;
+        self.cache_changed().await;
         if banned {
             self.revoke_tokens(user, None).await
         } else {

@@ -80,6 +80,10 @@ impl Store {
             .await
             .map_err(StoreError::classify)?;
         txn.commit().await.map_err(StoreError::classify)?;
+        if ops.iter().any(WriteOp::is_control) {
+            // Memberships and room names are in the connect cache's answers.
+            self.cache_changed().await;
+        }
         Ok(())
     }
 }

@@ -41,7 +41,7 @@ const CONNS_PER_THREAD: usize = 4;
 
 /// A thread's connection (see `RedisBuffer::local`): forgets itself when a command on it fails
 /// in a way that leaves it unusable.
-struct LocalConn {
+pub(super) struct LocalConn {
     conn: MultiplexedConnection,
     serial: u64,
     slot: usize,
@@ -298,7 +298,7 @@ impl RedisBuffer {
     /// socket (Redis then fsyncs the appends together). There is no pool checkout, and no PING
     /// before each use as a pooled connection has. A connection that fails is forgotten, and the
     /// next command opens another.
-    async fn local(&self) -> Result<LocalConn, BufferError> {
+    pub(super) async fn local(&self) -> Result<LocalConn, BufferError> {
         let slot = NEXT_LOCAL.with(|n| {
             let k = n.get();
             n.set(k.wrapping_add(1));
@@ -402,6 +402,11 @@ impl RedisBuffer {
             Err(e) if e.to_string().contains("BUSYGROUP") => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// `PREFIX:suffix`: a key of this deployment.
+    pub(super) fn key(&self, suffix: &str) -> String {
+        format!("{}:{}", self.prefix, suffix)
     }
 
     pub fn stream(&self) -> String {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod apply;
 pub mod buffer;
+pub mod cache;
 pub mod media;
 pub mod messages;
 pub mod oauth;
@@ -43,6 +44,9 @@ impl StoreError {
     }
 }
 
+/// `redis.cache_ttl_secs`'s default.
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 86_400;
+
 /// Handle on the SQL database and, in production mode, the Redis write buffer whose contents
 /// every read merges in (read your writes); cheap to clone.
 #[derive(Clone, Debug)]
@@ -51,6 +55,8 @@ pub struct Store {
     pub buffer: Option<buffer::RedisBuffer>,
     /// Signs the media URLs that reads hand out.
     pub media_urls: crate::media::urls::UrlSigner,
+    /// Longest life of a connect-cache entry, in seconds; 0 = no cache (see `cache`).
+    pub cache_ttl_secs: u64,
 }
 
 impl Store {
@@ -91,12 +97,21 @@ impl Store {
             db,
             buffer: None,
             media_urls,
+            cache_ttl_secs: 0,
         })
     }
 
-    /// The same store, with writes buffered in Redis.
+    /// The same store, with writes buffered in Redis (and the connect cache there, entries
+    /// living at most a day; see `with_cache_ttl`).
     pub fn with_buffer(mut self, buffer: buffer::RedisBuffer) -> Self {
         self.buffer = Some(buffer);
+        self.cache_ttl_secs = DEFAULT_CACHE_TTL_SECS;
+        self
+    }
+
+    /// The same store, keeping connect-cache entries at most `secs` seconds (0: no cache).
+    pub fn with_cache_ttl(mut self, secs: u64) -> Self {
+        self.cache_ttl_secs = secs;
         self
     }
 

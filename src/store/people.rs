@@ -80,7 +80,9 @@ impl Store {
         if let Some(v) = c.avatar_media {
             m.avatar_media = Set(v);
         }
-        m.update(&self.db).await.map_err(StoreError::classify)
+        let updated = m.update(&self.db).await.map_err(StoreError::classify)?;
+        self.cache_changed().await;
+        Ok(updated)
     }
 
     /// Users whose username or display name starts with `q` (case-insensitive), not deleted.
@@ -130,6 +132,7 @@ impl Store {
         } else {
             row.insert(&self.db).await?;
         }
+        self.cache_changed().await;
         Ok(())
     }
 
@@ -213,6 +216,7 @@ impl Store {
             }
             .insert(&self.db)
             .await?;
+            self.cache_changed().await;
         }
         Ok(())
     }
@@ -221,6 +225,7 @@ impl Store {
         block::Entity::delete_by_id((blocker.0.clone(), blocked.0.clone()))
             .exec(&self.db)
             .await?;
+        self.cache_changed().await;
         Ok(())
     }
 
@@ -291,6 +296,7 @@ impl Store {
         }
         .update(&self.db)
         .await?;
+        self.cache_changed().await;
         Ok(())
     }
 
@@ -312,6 +318,7 @@ impl Store {
                 .filter(token::Column::TokenHash.is_in(hashes.clone()))
                 .exec(&self.db)
                 .await?;
+            self.cache_changed().await;
         }
         Ok(hashes)
     }
@@ -371,6 +378,7 @@ impl Store {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.cache_changed().await;
         Ok(hashes)
     }
 

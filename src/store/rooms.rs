@@ -97,6 +97,7 @@ impl Store {
         );
         room_member::Entity::insert_many(rows).exec(&txn).await?;
         txn.commit().await?;
+        self.cache_changed().await;
         Ok(id)
     }
 
@@ -147,6 +148,7 @@ impl Store {
         };
         room_member::Entity::insert_many(rows).exec(&txn).await?;
         txn.commit().await?;
+        self.cache_changed().await;
         Ok((id, true))
     }
 

@@ -1,11 +1,12 @@
 //! Accounts and bearer tokens.
 
-use entities::{token, user, user_settings};
+use entities::{token, user};
 use sea_orm::{
     sea_query::Query, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, JoinType, QueryFilter, QuerySelect, RelationDef, Set, Statement,
-    TransactionTrait,
+    FromQueryResult, QueryFilter, Set, Statement, TransactionTrait,
 };
+
+use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
@@ -13,13 +14,60 @@ use crate::protocol::settings::UserSettings;
 
 /// Someone `user`'s presence changes are pushed to, and who is pushed to `user` (see
 /// `Store::presence_peers`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresencePeer {
     pub user: UserId,
     /// `user` blocked them: they are not told of `user`'s presence.
     pub hidden: bool,
     /// They blocked `user`: `user` is not told of theirs.
     pub blocked_me: bool,
+}
+
+/// A live token's user (without the password hash), settings and expiry: what `/ws` asks at
+/// every connect, and what the connect cache keeps.
+#[derive(Debug, FromQueryResult, Serialize, Deserialize)]
+struct TokenSession {
+    id: String,
+    username: String,
+    display_name: String,
+    created_at: i64,
+    last_seen: Option<i64>,
+    about: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    avatar_media: Option<String>,
+    deleted_at: Option<i64>,
+    is_admin: bool,
+    banned_at: Option<i64>,
+    /// The settings document (JSON), if the user ever saved one.
+    settings: Option<String>,
+    expires_at: i64,
+}
+
+impl TokenSession {
+    fn into_parts(self) -> (user::Model, UserSettings) {
+        let settings = self
+            .settings
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        let user = user::Model {
+            id: self.id,
+            username: self.username,
+            display_name: self.display_name,
+            password_hash: String::new(),
+            created_at: self.created_at,
+            last_seen: self.last_seen,
+            about: self.about,
+            email: self.email,
+            phone: self.phone,
+            avatar_media: self.avatar_media,
+            deleted_at: self.deleted_at,
+            is_admin: self.is_admin,
+            banned_at: self.banned_at,
+        };
+        (user, settings)
+    }
 }
 
 /// The owner of a token that is still valid at `now`, as a subquery.
@@ -120,27 +168,55 @@ impl Store {
     }
 
     /// The same with the owner's settings, in one query (what `/ws` needs before `hello`, at
-    /// every connect).
+    /// every connect), from the connect cache when Redis has a valid entry (see `cache`). The
+    /// user comes without its password hash.
     pub async fn session_for_token(
         &self,
         token_hash: &str,
     ) -> Result<Option<(user::Model, UserSettings)>, StoreError> {
-        let now = now_ms();
-        let settings_of: RelationDef = user_settings::Entity::belongs_to(user::Entity)
-            .from(user_settings::Column::UserId)
-            .to(user::Column::Id)
-            .into();
-        let found = user::Entity::find()
-            .filter(user::Column::Id.in_subquery(live_token_owner(token_hash, now)))
-            .join_rev(JoinType::LeftJoin, settings_of)
-            .select_also(user_settings::Entity)
-            .one(&self.db)
+        let found = self
+            .cached(
+                "token",
+                token_hash,
+                |s: &Option<TokenSession>| {
+                    // Never cached past the token's own expiry; a refusal is not cached.
+                    s.as_ref()
+                        .map(|s| ((s.expires_at - now_ms()) / 1000).max(0) as u64)
+                },
+                || self.session_for_token_sql(token_hash),
+            )
             .await?;
-        if let Some((u, s)) = found {
-            let settings = s
-                .and_then(|r| serde_json::from_str(&r.settings).ok())
-                .unwrap_or_default();
-            return Ok(Some((u, settings)).filter(|(u, _)| u.banned_at.is_none()));
+        match found {
+            Some(s) if s.expires_at > now_ms() => Ok(Some(s.into_parts())),
+            // Expired while cached: what the database says now (it deletes the token).
+            Some(_) => Ok(self
+                .session_for_token_sql(token_hash)
+                .await?
+                .map(TokenSession::into_parts)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Self::session_for_token`]'s query.
+    async fn session_for_token_sql(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<TokenSession>, StoreError> {
+        let now = now_ms();
+        let found = TokenSession::find_by_statement(Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            "SELECT u.id, u.username, u.display_name, u.created_at, u.last_seen, u.about, u.email, \
+               u.phone, u.avatar_media, u.deleted_at, u.is_admin, u.banned_at, \
+               s.settings AS settings, t.expires_at AS expires_at \
+             FROM tokens t JOIN users u ON u.id = t.user_id \
+             LEFT JOIN user_settings s ON s.user_id = u.id \
+             WHERE t.token_hash = ? AND t.expires_at > ?",
+            [token_hash.into(), now.into()],
+        ))
+        .one(&self.db)
+        .await?;
+        if let Some(s) = found {
+            return Ok(Some(s).filter(|s| s.banned_at.is_none()));
         }
         self.drop_expired_token(token_hash, now).await?;
         Ok(None)
@@ -160,6 +236,7 @@ impl Store {
         token::Entity::delete_by_id(token_hash.to_owned())
             .exec(&self.db)
             .await?;
+        self.cache_changed().await;
         Ok(())
     }
 
@@ -175,7 +252,23 @@ impl Store {
     /// Everyone who shares a dm, or a group of at most `max_members` members, with `user` (not
     /// `user` itself): whom `user`'s presence changes are pushed to.
     /// Each comes with the blocks between them and `user`, in the same query.
+    /// From the connect cache when Redis has a valid entry (see `cache`).
     pub async fn presence_peers(
+        &self,
+        user: &UserId,
+        max_members: usize,
+    ) -> Result<Vec<PresencePeer>, StoreError> {
+        self.cached(
+            &format!("peers{max_members}"),
+            &user.0,
+            |_| Some(u64::MAX),
+            || self.presence_peers_sql(user, max_members),
+        )
+        .await
+    }
+
+    /// [`Self::presence_peers`]'s query.
+    async fn presence_peers_sql(
         &self,
         user: &UserId,
         max_members: usize,

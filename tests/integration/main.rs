@@ -12,6 +12,7 @@ mod apply;
 mod browser;
 mod chat;
 mod cluster;
+mod connect_cache;
 mod durable;
 mod liveness;
 mod mariadb;

@@ -1,0 +1,112 @@
+//! The connect cache in Redis (`src/store/cache.rs`): what a connect needs before `hello` is
+//! answered from Redis, and every change to tokens, accounts, memberships and blocks takes effect
+//! at the next connect all the same. Each test connects once first, so the answers are cached
+//! before the change.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::app::{spawn_app_with, TestApp, TestUser, WsClient};
+use crate::support::services::{shared_mariadb, RedisServer};
+
+/// A server on Redis + MariaDB (a fresh database and key prefix).
+async fn app_on(redis: &RedisServer) -> TestApp {
+    let db_url = shared_mariadb().fresh_database().unwrap();
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let redis_url = redis.url();
+    spawn_app_with(move |s| {
+        s.redis.url = redis_url;
+        s.redis.prefix = prefix;
+        s.database.url = db_url;
+    })
+    .await
+}
+
+/// The HTTP status `/ws` refuses `user`'s token with, or `None` when it lets them in.
+async fn refusal(user: &TestUser) -> Option<u16> {
+    let url = format!("{}?token={}", user.ws, user.token);
+    match WsClient::try_connect(url, false).await {
+        Ok(c) => {
+            c.close().await;
+            None
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Some(r.status().as_u16()),
+        Err(e) => panic!("connect failed: {e}"),
+    }
+}
+
+#[actix_web::test]
+async fn a_logged_out_or_banned_token_is_refused_at_the_next_connect() {
+    let redis = RedisServer::start().unwrap();
+    let app = app_on(&redis).await;
+    // The first account is the admin.
+    let admin = app.register("root").await;
+    let ann = app.register("ann").await;
+    assert_eq!(refusal(&ann).await, None);
+    assert_eq!(ann.post("/api/auth/logout", json!({})).await.status(), 204);
+    assert_eq!(refusal(&ann).await, Some(401));
+
+    let ann = app.login(&ann).await;
+    assert_eq!(refusal(&ann).await, None);
+    let banned = admin
+        .post(&format!("/api/admin/users/{}/ban", ann.id), json!({}))
+        .await;
+    assert!(banned.status().is_success(), "ban: {}", banned.status());
+    assert_eq!(refusal(&ann).await, Some(401));
+}
+
+#[actix_web::test]
+async fn a_profile_change_reaches_the_next_hello() {
+    let redis = RedisServer::start().unwrap();
+    let app = app_on(&redis).await;
+    let ann = app.register("ann").await;
+    let c = ann.connect().await;
+    assert_eq!(c.hello["user"]["display_name"], "ann");
+    c.close().await;
+    let r = ann
+        .client
+        .patch(format!("{}/api/me", ann.http))
+        .bearer_auth(&ann.token)
+        .json(&json!({"display_name": "Annie"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let c = ann.connect().await;
+    assert_eq!(c.hello["user"]["display_name"], "Annie");
+}
+
+fn online(who: &TestUser) -> impl Fn(&Value) -> bool + '_ {
+    move |f| f["user"] == who.id.as_str() && f["online"] == true
+}
+
+#[actix_web::test]
+async fn presence_follows_a_new_dm_and_stops_at_a_block() {
+    let redis = RedisServer::start().unwrap();
+    let app = app_on(&redis).await;
+    let (ann, ben) = (app.register("ann").await, app.register("ben").await);
+    // Ann's presence peers (nobody yet) are cached by her first connect.
+    ann.connect().await.close().await;
+    let mut cb = ben.connect().await;
+    ann.dm(&ben).await;
+    // A new dm partner is told when she comes online.
+    let ca = ann.connect().await;
+    cb.expect_where("presence", online(&ann)).await;
+    ca.close().await;
+    cb.expect_where("presence", |f| {
+        f["user"] == ann.id.as_str() && f["online"] == false
+    })
+    .await;
+
+    // Ann blocks Ben: he is no longer told of her presence.
+    assert_eq!(
+        ann.post("/api/blocks", json!({"user": ben.id}))
+            .await
+            .status(),
+        204
+    );
+    let _ca = ann.connect().await;
+    cb.expect_none("presence", Duration::from_millis(700), online(&ann))
+        .await;
+}
