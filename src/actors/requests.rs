@@ -173,6 +173,7 @@ async fn send_one(
         attachments: f.attachments.clone(),
         reply_to: None,
         resolved,
+        reply_checked: true,
     };
     addr.send(Post {
         user: user.clone(),

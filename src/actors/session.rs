@@ -401,6 +401,9 @@ impl WsSession {
     fn dispatch(&mut self, frame: ClientFrame, reference: Option<String>, ctx: &mut Ctx) {
         match frame {
             ClientFrame::Ping => self.send_frame(ServerFrame::Pong(Pong { reference }), ctx),
+            ClientFrame::Send(f) if f.reply_to.is_some() && !f.reply_checked => {
+                self.check_reply(f, reference, ctx)
+            }
             ClientFrame::Send(f) if f.resolved.len() != f.attachments.len() => {
                 self.resolve_attachments(f, reference, ctx)
             }
@@ -701,6 +704,35 @@ impl WsSession {
                 act.dispatch(ClientFrame::Send(f), reference, ctx);
             }
             Err(e) => act.send_error(&e, reference, Some(f.client_id), ctx),
+        }));
+    }
+}
+
+impl WsSession {
+    /// Checks that a `send`'s `reply_to` names a message of the same room (stored or still
+    /// buffered; a deleted one counts), else answers `not_found`; then dispatches it again. Waits,
+    /// like the attachments, so the sends of this session keep their order.
+    fn check_reply(
+        &mut self,
+        mut f: crate::protocol::SendFrame,
+        reference: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        let Some(target) = f.reply_to.clone() else {
+            return;
+        };
+        let store = self.deps.store.clone();
+        let work = async move { store.locate_message(&target).await };
+        ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(Some(m)) if m.room == f.room => {
+                f.reply_checked = true;
+                act.dispatch(ClientFrame::Send(f), reference, ctx);
+            }
+            Ok(_) => {
+                let e = ChatError::NotFound("reply_to: no such message in this room");
+                act.send_error(&e, reference, Some(f.client_id), ctx);
+            }
+            Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
         }));
     }
 }

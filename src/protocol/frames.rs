@@ -54,6 +54,10 @@ pub struct SendFrame {
     /// Filled in by the server, never read from the wire.
     #[serde(skip)]
     pub resolved: Vec<super::MediaOut>,
+    /// Set by the session once `reply_to` was found to name a message of `room`; never read from
+    /// the wire.
+    #[serde(skip)]
+    pub reply_checked: bool,
 }
 
 /// `send_many`: one message to several people, each in their own dm.

@@ -115,6 +115,7 @@ fn send(room: &RoomId, user: &UserId, cid: &str, body: &str) -> Post {
             attachments: vec![],
             reply_to: None,
             resolved: vec![],
+            reply_checked: false,
         },
         reference: None,
     }

@@ -54,6 +54,46 @@ async fn two_users_chat_in_a_dm() {
 }
 
 #[actix_web::test]
+async fn a_reply_must_name_a_message_of_the_same_room() {
+    let app = spawn_app().await;
+    let [a, b, c] = app.register_many(["ann", "ben", "cy"]).await;
+    let (ab, ac) = (a.dm(&b).await, a.dm(&c).await);
+    let mut ca = a.connect().await;
+    let mut cb = b.connect().await;
+    let first = ca.send_msg(&ab, "first").await;
+    let elsewhere = ca.send_msg(&ac, "in another dm").await;
+    // A reply to a message of the room goes through and names it.
+    ca.send(json!({"type": "send", "room": ab, "client_id": "r1", "body": "re", "reply_to": first["id"]}))
+        .await;
+    ca.expect_where("ack", |f| f["client_id"] == "r1").await;
+    let m = cb.expect_where("message", |f| f["client_id"] == "r1").await;
+    assert_eq!(m["reply_to"], first["id"]);
+    // A message of another room, or no message at all: not_found, nothing is sent.
+    for (cid, target) in [
+        ("r2", elsewhere["id"].clone()),
+        ("r3", json!("no-such-message")),
+    ] {
+        ca.send(
+            json!({"type": "send", "room": ab, "client_id": cid, "body": "re", "reply_to": target}),
+        )
+        .await;
+        let e = ca.expect_where("error", |f| f["client_id"] == cid).await;
+        assert_eq!(e["code"], "not_found", "{e}");
+    }
+    ca.send_msg(&ab, "after").await;
+    loop {
+        let m = cb.expect("message").await;
+        assert!(
+            m["client_id"] != "r2" && m["client_id"] != "r3",
+            "a refused reply was delivered: {m}"
+        );
+        if m["body"] == "after" {
+            break;
+        }
+    }
+}
+
+#[actix_web::test]
 async fn the_senders_other_device_gets_the_message_and_the_sending_one_only_the_ack() {
     let app = spawn_app().await;
     let [a, b] = app.register_many(["alice", "bob"]).await;

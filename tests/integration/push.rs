@@ -176,6 +176,7 @@ async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: 
         attachments: vec![],
         reply_to: None,
         resolved: vec![],
+        reply_checked: false,
     };
     addr.send(Post {
         user: UserId(user.id.clone()),

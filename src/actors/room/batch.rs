@@ -867,6 +867,8 @@ impl Room {
                                 attachments: msg.attachments,
                                 reply_to: msg.reply_to,
                                 resolved: media,
+                                // Checked when it was first sent.
+                                reply_checked: true,
                             };
                             requeue.push(Job::Send {
                                 user: msg.sender.clone(),
