@@ -72,6 +72,10 @@ impl Application {
             )
             .await
             .map_err(StoreError::from)?;
+            let buffer = buffer.with_recent(
+                settings.rooms.unread_count_max.min(10_000) as usize,
+                redis.cache_ttl_secs,
+            );
             store = store
                 .with_buffer(buffer.clone())
                 .with_cache_ttl(redis.cache_ttl_secs);

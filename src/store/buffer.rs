@@ -152,6 +152,25 @@ for i = 0, e - 1 do
   local b = o + i * 3
   redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2])
 end
+local q = o + e * 3
+local W = tonumber(ARGV[q])
+local wttl = tonumber(ARGV[q + 1])
+local r = tonumber(ARGV[q + 2])
+for i = 0, r - 1 do
+  local b = q + 3 + i * 3
+  local cur = redis.call('HGET', ARGV[b], ARGV[b + 1])
+  if not cur or tonumber(ARGV[b + 2]) > tonumber(cur) then redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2]) end
+  redis.call('EXPIRE', ARGV[b], wttl)
+end
+if W > 0 then
+  local wb = q + 3 + r * 3
+  for i = 0, n - 1 do
+    local k = ARGV[wb + i * 2]
+    redis.call('LPUSH', k, ARGV[5 + i * S + 3] .. '|' .. ARGV[wb + i * 2 + 1])
+    redis.call('LTRIM', k, 0, W - 1)
+    redis.call('EXPIRE', k, wttl)
+  end
+end
 local id = redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1])
 return {'ok', id}
 "#;
@@ -194,6 +213,27 @@ for i = 0, e - 1 do
   local b = o + i * 3
   redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2])
 end
+local q = o + e * 3
+local W = tonumber(ARGV[q])
+local wttl = tonumber(ARGV[q + 1])
+local r = tonumber(ARGV[q + 2])
+for i = 0, r - 1 do
+  local b = q + 3 + i * 3
+  local cur = redis.call('HGET', ARGV[b], ARGV[b + 1])
+  if not cur or tonumber(ARGV[b + 2]) > tonumber(cur) then redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2]) end
+  redis.call('EXPIRE', ARGV[b], wttl)
+end
+if W > 0 then
+  local wb = q + 3 + r * 3
+  for i = 0, n - 1 do
+    if seqs[i + 1] ~= '0' then
+      local k = ARGV[wb + i * 2]
+      redis.call('LPUSH', k, seqs[i + 1] .. '|' .. ARGV[wb + i * 2 + 1])
+      redis.call('LTRIM', k, 0, W - 1)
+      redis.call('EXPIRE', k, wttl)
+    end
+  end
+end
 local list = table.concat(seqs, ',')
 if fresh > 0 or others > 0 then
   redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1], 'seqs', list)
@@ -212,6 +252,16 @@ pub enum Placed {
     /// Its client id was used before (through any node): the first ack.
     Duplicate(CidAck),
 }
+
+/// Raises read marks (pairs of room and seq after the TTL) in one user's hash; never lowers one.
+const RAISE_READS: &str = r#"
+for i = 2, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if not cur or tonumber(ARGV[i + 1]) > tonumber(cur) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"#;
 
 /// Removes an edit overlay once SQL has it, unless a newer edit replaced it meanwhile.
 const DROP_OVERLAY: &str = r#"
@@ -240,6 +290,10 @@ pub struct RedisBuffer {
     cid_ttl_secs: u64,
     append: std::sync::Arc<redis::Script>,
     append_cluster: std::sync::Arc<redis::Script>,
+    /// Latest messages kept per room for unread counts (0: none kept; see `with_recent`).
+    recent: usize,
+    /// Life (s) of those lists and of the read marks kept beside them, renewed by each write.
+    recent_ttl: u64,
 }
 
 impl std::fmt::Debug for RedisBuffer {
@@ -281,10 +335,26 @@ impl RedisBuffer {
             cid_ttl_secs: cid_ttl_secs.max(60),
             append: std::sync::Arc::new(redis::Script::new(APPEND)),
             append_cluster: std::sync::Arc::new(redis::Script::new(APPEND_CLUSTER)),
+            recent: 0,
+            recent_ttl: 0,
         };
         buf.check_durability(allow_unsafe).await?;
         buf.create_group().await?;
         Ok(buf)
+    }
+
+    /// The same buffer, also keeping the `size` latest messages of each room (seq and sender) and
+    /// every user's read marks, each for `ttl_secs` after its last write: what `hello`'s unread
+    /// counts are computed from without SQL (see `Store::rooms_for_user`). `size` 0 keeps none.
+    pub fn with_recent(mut self, size: usize, ttl_secs: u64) -> Self {
+        self.recent = if ttl_secs == 0 { 0 } else { size };
+        self.recent_ttl = ttl_secs.max(1);
+        self
+    }
+
+    /// How many latest messages per room are kept (0: none).
+    pub fn recent_size(&self) -> usize {
+        self.recent
     }
 
     /// A pooled connection (the cluster module runs its own commands on the same Redis).
@@ -433,6 +503,43 @@ impl RedisBuffer {
         format!("{}:room:{}:edits", self.prefix, room)
     }
 
+    fn recent_key(&self, room: &RoomId) -> String {
+        format!("{}:room:{}:recent", self.prefix, room)
+    }
+
+    fn reads_key(&self, user: &UserId) -> String {
+        format!("{}:reads:{}", self.prefix, user)
+    }
+
+    /// The arguments of the append scripts' last part: the recent-message lists and read marks
+    /// (see `with_recent`).
+    fn recent_args(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        ops: &[WriteOp],
+        msgs: &[&NewMessage],
+    ) {
+        let reads: Vec<(&RoomId, &UserId, i64)> = if self.recent == 0 {
+            Vec::new()
+        } else {
+            ops.iter()
+                .filter_map(|op| match op {
+                    WriteOp::Read { room, user, seq } => Some((room, user, *seq)),
+                    _ => None,
+                })
+                .collect()
+        };
+        inv.arg(self.recent).arg(self.recent_ttl).arg(reads.len());
+        for (room, user, seq) in reads {
+            inv.arg(self.reads_key(user)).arg(room.as_str()).arg(seq);
+        }
+        if self.recent > 0 {
+            for m in msgs {
+                inv.arg(self.recent_key(&m.room)).arg(m.sender.as_str());
+            }
+        }
+    }
+
     fn cid_key(&self, room: &RoomId, sender: &UserId, client_id: &str) -> String {
         format!("{}:cid:{}:{}:{}", self.prefix, room, sender, client_id)
     }
@@ -464,6 +571,7 @@ impl RedisBuffer {
                 .arg(id.as_str())
                 .arg(encode(overlay)?);
         }
+        self.recent_args(&mut inv, ops, &msgs);
         let (status, detail): (String, String) = self.invoke(&inv).await?;
         if status == "conflict" {
             return Err(BufferError::Conflict(detail));
@@ -515,6 +623,7 @@ impl RedisBuffer {
                 .arg(id.as_str())
                 .arg(encode(overlay)?);
         }
+        self.recent_args(&mut inv, ops, &msgs);
         let out: Vec<String> = self.invoke(&inv).await?;
         out.iter()
             .skip(1)
@@ -558,6 +667,82 @@ impl RedisBuffer {
         }
         let v: Vec<Option<i64>> = cmd.query_async(&mut c).await?;
         Ok(v.into_iter().map(|x| x.unwrap_or(0)).collect())
+    }
+
+    /// For `user`'s rooms: each room's highest buffered seq (0 if none) and `user`'s read mark
+    /// kept in Redis (`None` when not kept; see `with_recent`), in one round trip.
+    pub async fn connect_marks(
+        &self,
+        user: &UserId,
+        rooms: &[RoomId],
+    ) -> Result<(Vec<i64>, Vec<Option<i64>>), BufferError> {
+        if rooms.is_empty() {
+            return Ok((vec![], vec![]));
+        }
+        let mut c = self.local().await?;
+        let mut seqs = redis::cmd("MGET");
+        let mut reads = redis::cmd("HMGET");
+        reads.arg(self.reads_key(user));
+        for r in rooms {
+            seqs.arg(self.seq_key(r));
+            reads.arg(r.as_str());
+        }
+        let (s, r): (Vec<Option<i64>>, Vec<Option<i64>>) = redis::pipe()
+            .add_command(seqs)
+            .add_command(reads)
+            .query_async(&mut c)
+            .await?;
+        Ok((s.into_iter().map(|x| x.unwrap_or(0)).collect(), r))
+    }
+
+    /// Raises `user`'s read marks kept in Redis to at least these (never lowers one).
+    pub async fn raise_reads(
+        &self,
+        user: &UserId,
+        marks: &[(RoomId, i64)],
+    ) -> Result<(), BufferError> {
+        if marks.is_empty() || self.recent == 0 {
+            return Ok(());
+        }
+        let script = redis::Script::new(RAISE_READS);
+        let mut inv = script.key(self.reads_key(user));
+        inv.arg(self.recent_ttl);
+        for (room, seq) in marks {
+            inv.arg(room.as_str()).arg(*seq);
+        }
+        let _: i64 = self.invoke(&inv).await?;
+        Ok(())
+    }
+
+    /// The latest `n` messages kept for each room (see `with_recent`), newest first, as (seq,
+    /// sender); one round trip.
+    pub async fn recent(
+        &self,
+        wanted: &[(RoomId, usize)],
+    ) -> Result<Vec<Vec<(i64, UserId)>>, BufferError> {
+        if wanted.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut c = self.local().await?;
+        let mut pipe = redis::pipe();
+        for (room, n) in wanted {
+            pipe.cmd("LRANGE")
+                .arg(self.recent_key(room))
+                .arg(0)
+                .arg(n.saturating_sub(1));
+        }
+        let lists: Vec<Vec<String>> = pipe.query_async(&mut c).await?;
+        Ok(lists
+            .into_iter()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| {
+                        let (seq, sender) = e.split_once('|')?;
+                        Some((seq.parse().ok()?, UserId(sender.to_owned())))
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     /// Room and author of a buffered message (remembered as long as client ids).

@@ -8,7 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
     Statement, TransactionTrait,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
 use crate::ids::{now_ms, RoomId, UserId};
@@ -19,6 +19,17 @@ pub use crate::protocol::Role;
 /// Room kind: a group, or a one-to-one conversation.
 pub const KIND_GROUP: &str = "group";
 pub const KIND_DM: &str = "dm";
+
+/// One of a user's rooms, as SQL has it (see `Store::room_rows`).
+#[derive(Clone, Debug, FromQueryResult, Serialize, Deserialize)]
+pub(super) struct RoomRow {
+    pub id: String,
+    pub kind: String,
+    /// The group's name, or the other member's display name for a dm.
+    pub name: Option<String>,
+    pub last_seq: i64,
+    pub last_read_seq: i64,
+}
 
 /// Everything a Room actor needs to start.
 #[derive(Clone, Debug)]
@@ -262,28 +273,11 @@ impl Store {
             .collect())
     }
 
-    /// `user`'s rooms with last seq and unread count (messages from others after their read
-    /// mark); a dm is named after the other member.
-    ///
-    /// Unread counts are exact up to `unread_max` and stop there: only a room's last `unread_max`
-    /// seqs are counted, so a member far behind in busy rooms costs a small bounded index range
-    /// per room (one statement for all rooms, with constant bounds so that the range is used).
-    pub async fn rooms_for_user(
-        &self,
-        user: &UserId,
-        unread_max: u64,
-    ) -> Result<Vec<RoomSummary>, StoreError> {
-        #[derive(FromQueryResult)]
-        struct Row {
-            id: String,
-            kind: String,
-            name: Option<String>,
-            last_seq: i64,
-            last_read_seq: i64,
-        }
+    /// `user`'s rooms as SQL has them, most recent first; a dm is named after the other member.
+    pub(super) async fn room_rows(&self, user: &UserId) -> Result<Vec<RoomRow>, StoreError> {
         let me = user.0.clone();
         let backend = self.db.get_database_backend();
-        let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        Ok(RoomRow::find_by_statement(Statement::from_sql_and_values(
             backend,
             "SELECT r.id AS id, r.kind AS kind, \
                COALESCE(r.name, (SELECT u.display_name FROM room_members o JOIN users u ON u.id = o.user_id \
@@ -294,7 +288,20 @@ impl Store {
             [me.clone().into(), me.into()],
         ))
         .all(&self.db)
-        .await?;
+        .await?)
+    }
+
+    /// [`Self::rooms_for_user`] from SQL (and the buffered messages), without the Redis lists.
+    ///
+    /// Unread counts are exact up to `unread_max` and stop there: only a room's last `unread_max`
+    /// seqs are counted, so a member far behind in busy rooms costs a small bounded index range
+    /// per room (one statement for all rooms, with constant bounds so that the range is used).
+    pub(super) async fn rooms_for_user_sql(
+        &self,
+        user: &UserId,
+        unread_max: u64,
+    ) -> Result<Vec<RoomSummary>, StoreError> {
+        let rows = self.room_rows(user).await?;
         let cap = unread_max.min(i64::MAX as u64) as i64;
         // Messages still in the buffer count too: they are acked, only not yet in SQL.
         let buffered = match &self.buffer {

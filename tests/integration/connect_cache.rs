@@ -110,3 +110,88 @@ async fn presence_follows_a_new_dm_and_stops_at_a_block() {
     cb.expect_none("presence", Duration::from_millis(700), online(&ann))
         .await;
 }
+
+/// The `unread` of `room` in a `hello`.
+fn unread_in(hello: &Value, room: &str) -> i64 {
+    hello["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == room)
+        .unwrap_or_else(|| panic!("{room} not in {hello}"))["unread"]
+        .as_i64()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn unread_counts_follow_reads_not_yet_in_sql() {
+    let redis = RedisServer::start().unwrap();
+    let db_url = shared_mariadb().fresh_database().unwrap();
+    let redis_url = redis.url();
+    // The Syncer never runs during the test: messages and read marks stay in Redis.
+    let app = spawn_app_with(move |s| {
+        s.redis.url = redis_url;
+        s.redis.sync_interval_ms = 3_600_000;
+        s.database.url = db_url;
+    })
+    .await;
+    let (ann, ben) = (app.register("ann").await, app.register("ben").await);
+    let room = ann.dm(&ben).await;
+    let mut ca = ann.connect().await;
+    let mut seqs = Vec::new();
+    for i in 0..4 {
+        seqs.push(
+            ca.send_msg(&room, &format!("m{i}")).await["seq"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let mut phone = ben.connect().await;
+    assert_eq!(unread_in(&phone.hello, &room), 4);
+    phone
+        .send(json!({"type": "read", "room": room, "seq": seqs[1]}))
+        .await;
+    phone.expect_where("receipt", |f| f["kind"] == "read").await;
+    // Her own messages do not count for her.
+    ca.send_msg(&room, "mine").await;
+    let laptop = ben.connect().await;
+    assert_eq!(unread_in(&laptop.hello, &room), 3);
+    let again = ann.connect().await;
+    assert_eq!(unread_in(&again.hello, &room), 0);
+}
+
+#[actix_web::test]
+async fn with_mariadb_frozen_a_returning_user_gets_hello_with_the_right_counts() {
+    let redis = RedisServer::start().unwrap();
+    let maria = crate::support::services::MariaDb::start().unwrap();
+    let db_url = maria.fresh_database().unwrap();
+    let redis_url = redis.url();
+    let app = spawn_app_with(move |s| {
+        s.redis.url = redis_url;
+        s.database.url = db_url;
+    })
+    .await;
+    let (ann, ben) = (app.register("ann").await, app.register("ben").await);
+    let room = ann.dm(&ben).await;
+    let mut ca = ann.connect().await;
+    ca.send_msg(&room, "before").await;
+    // Ben was here before: what his connect needs is in Redis.
+    ben.connect().await.close().await;
+
+    maria.pause().unwrap();
+    ca.send_msg(&room, "during the freeze").await;
+    let connected = tokio::time::timeout(Duration::from_secs(10), ben.connect()).await;
+    let unread = connected.as_ref().map(|c| unread_in(&c.hello, &room));
+    let online = match connected {
+        Ok(_) => tokio::time::timeout(
+            Duration::from_secs(10),
+            ca.expect_where("presence", online(&ben)),
+        )
+        .await
+        .is_ok(),
+        Err(_) => false,
+    };
+    maria.resume().unwrap();
+    assert_eq!(unread.ok(), Some(2), "no hello while MariaDB was frozen");
+    assert!(online, "ann was not told that ben came online");
+}
