@@ -131,7 +131,7 @@ impl Store {
             })
             .collect();
         // Most recent first, as from SQL (a stable sort keeps the listed order of ties).
-        out.sort_by(|a, b| b.last_seq.cmp(&a.last_seq));
+        out.sort_by_key(|r| std::cmp::Reverse(r.last_seq));
         Ok(out)
     }
 
