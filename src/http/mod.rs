@@ -49,6 +49,10 @@ pub struct AppState {
     pub socketio: crate::socketio::engine::Engines,
     /// Turns for setting up a WebSocket connection (`ws.setup_concurrency`).
     pub setups: Arc<tokio::sync::Semaphore>,
+    /// HTTP rate limits (`[limits]`).
+    pub limits: Arc<crate::limits::Limits>,
+    /// Argon2 hashing on its own bounded pool (`auth.hash_threads`, `auth.hash_queue`).
+    pub passwords: crate::passwords::PasswordPool,
 }
 
 /// Largest JSON body accepted by the API.

@@ -8,7 +8,7 @@ use entities::user;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use super::auth::{hash_password, normalize_username, verify_password, AuthUser};
+use super::auth::{normalize_username, AuthUser};
 use super::AppState;
 use crate::actors::outbox::{CloseSession, Deliver, CLOSE_LOGGED_OUT};
 use crate::actors::registry::{CloseTokenSessions, DeliverToUsers, GetRoom};
@@ -193,9 +193,12 @@ pub struct Search {
 /// `GET /api/users?q=PREFIX` → {users} whose username or display name starts with it.
 pub async fn search(
     state: web::Data<AppState>,
-    _auth: AuthUser,
+    auth: AuthUser,
     q: web::Query<Search>,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .user_action(crate::limits::UserAction::Search, &auth.id())?;
     let q = q.q.trim();
     if q.is_empty() || q.chars().count() > 64 {
         return Err(ChatError::invalid("q: 1 to 64 characters"));
@@ -261,7 +264,11 @@ pub async fn change_password(
     let body = body.into_inner();
     if !auth.user.password_hash.is_empty() {
         let old = body.old_password.as_deref().unwrap_or_default();
-        if !verify_password(old, &auth.user.password_hash).await? {
+        if !state
+            .passwords
+            .verify(old, &auth.user.password_hash)
+            .await?
+        {
             return Err(ChatError::Forbidden("old_password: wrong password".into()));
         }
     }
@@ -272,7 +279,7 @@ pub async fn change_password(
             "new_password: {min} to 1024 characters"
         )));
     }
-    let hash = hash_password(body.new_password).await?;
+    let hash = state.passwords.hash(body.new_password).await?;
     state.store.set_password_hash(&auth.id(), &hash).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -362,7 +369,11 @@ pub async fn delete_me(
     auth: AuthUser,
     body: web::Json<DeleteAccount>,
 ) -> Result<HttpResponse, ChatError> {
-    if !verify_password(&body.password, &auth.user.password_hash).await? {
+    if !state
+        .passwords
+        .verify(&body.password, &auth.user.password_hash)
+        .await?
+    {
         return Err(ChatError::Forbidden("password: wrong password".into()));
     }
     let hashes = state.store.delete_account(&auth.id()).await?;
@@ -387,6 +398,9 @@ pub async fn match_contacts(
     auth: AuthUser,
     body: web::Json<AddressBook>,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .user_action(crate::limits::UserAction::ContactMatch, &auth.id())?;
     let book = body.into_inner();
     if book.phones.len() + book.emails.len() > 5000 {
         return Err(ChatError::TooLarge(
