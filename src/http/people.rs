@@ -255,7 +255,8 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// `POST /api/me/password` {old_password?, new_password} → 204; other sessions stay signed in.
+/// `POST /api/me/password` {old_password?, new_password} → 204; every other session of the user
+/// is revoked (its sockets close with 4001), the caller's stays.
 pub async fn change_password(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -281,6 +282,13 @@ pub async fn change_password(
     }
     let hash = state.passwords.hash(body.new_password).await?;
     state.store.set_password_hash(&auth.id(), &hash).await?;
+    // Whoever knew the old password may hold a token: every other session ends.
+    let hashes = state
+        .store
+        .revoke_tokens(&auth.id(), Some(&auth.token_hash))
+        .await?;
+    close_tokens(&state, hashes, "password changed");
+    tracing::info!(user = %auth.user.id, "password changed; other sessions revoked");
     Ok(HttpResponse::NoContent().finish())
 }
 

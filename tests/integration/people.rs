@@ -676,3 +676,25 @@ async fn sessions_are_listed_and_revoked_one_or_all_and_passwords_change() {
     );
     assert_eq!(a.get("/api/me").await.status(), 401);
 }
+
+#[actix_web::test]
+async fn a_password_change_signs_out_every_other_session() {
+    let app = spawn_app().await;
+    let a = app.register("pw").await;
+    let stolen = app.login(&a).await;
+    let mut stolen_ws = stolen.connect().await;
+    let r = a
+        .post(
+            "/api/me/password",
+            json!({"old_password": "correct horse battery", "new_password": "a brand new secret"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    // The other token stops working and its socket is closed...
+    assert_eq!(stolen_ws.closed().await, Some(4001));
+    assert_eq!(stolen.get("/api/me").await.status(), 401);
+    // ...the session that changed the password keeps working.
+    assert_eq!(a.get("/api/me").await.status(), 200);
+    let list = json_of(a.get("/api/me/sessions").await).await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+}
