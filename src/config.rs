@@ -40,6 +40,10 @@ pub struct ServerSettings {
     pub room_threads: usize,
     /// Folder of the web client and admin pages, served at `/`.
     pub static_dir: String,
+    /// Client addresses that may read `/metrics` without a token.
+    pub metrics_addresses: Vec<String>,
+    /// When set, `/metrics` also answers `Authorization: Bearer` with this token, from anywhere.
+    pub metrics_token: Secret,
 }
 
 impl Default for ServerSettings {
@@ -50,6 +54,8 @@ impl Default for ServerSettings {
             workers: 0,
             room_threads: 0,
             static_dir: "static".into(),
+            metrics_addresses: vec!["127.0.0.1".into(), "::1".into()],
+            metrics_token: Secret::default(),
         }
     }
 }
@@ -452,7 +458,7 @@ impl Default for LimitSettings {
             login_per_account: Rate::new(20, 60_000),
             register_per_address: Rate::new(20, 30_000),
             uploads_per_user: Rate::new(60, 1_000),
-            push_subscriptions_per_user: Rate::new(20, 10_000),
+            push_subscriptions_per_user: Rate::new(60, 10_000),
             search_per_user: Rate::new(60, 500),
             contact_match_per_user: Rate::new(10, 60_000),
         }
@@ -694,6 +700,7 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("server.allowed_origins")
                     .with_list_parse_key("limits.exempt_addresses")
+                    .with_list_parse_key("server.metrics_addresses")
                     .with_list_parse_key("oauth.facebook.scopes")
                     .with_list_parse_key("oauth.twitter.scopes"),
             )
@@ -745,7 +752,7 @@ impl Settings {
             .iter()
             .any(|a| a.trim().parse::<std::net::IpAddr>().is_err())
         {
-            return bad("limits.exempt_addresses must be IP addresses such as 127.0.0.1 or ::1");
+            return bad("limits.exempt_addresses and server.metrics_addresses must be IP addresses such as 127.0.0.1 or ::1");
         }
         if self.auth.hash_queue == 0 {
             return bad("auth.hash_queue must be positive");

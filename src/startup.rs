@@ -188,7 +188,10 @@ impl Application {
         let mut server = actix_server::Server::build()
             .listen("chat", listener, move || {
                 let app = App::new()
-                    .wrap(tracing_actix_web::TracingLogger::default())
+                    .wrap(http::security_headers())
+                    .wrap(tracing_actix_web::TracingLogger::<
+                        crate::telemetry::RedactedRootSpan,
+                    >::new())
                     .app_data(data.clone())
                     .configure(http::routes)
                     .service(http::static_files(&static_dir))

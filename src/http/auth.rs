@@ -169,8 +169,7 @@ pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRe
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The authenticated caller: `Authorization: Bearer TOKEN`, or `?token=TOKEN` (browsers cannot
-/// set headers on WebSocket requests).
+/// The authenticated caller of an HTTP route: `Authorization: Bearer TOKEN` only.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user: user::Model,
@@ -183,21 +182,23 @@ impl AuthUser {
     }
 }
 
-/// The token of a request: `Authorization: Bearer TOKEN`, else `?token=TOKEN`.
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub(crate) fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    let h = headers
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    h.strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .map(|t| t.trim().to_owned())
+}
+
+/// The token of a WebSocket upgrade: `Authorization: Bearer TOKEN`, else `?token=TOKEN`.
 pub(crate) fn token_from(
     headers: &actix_web::http::header::HeaderMap,
     query: &str,
 ) -> Option<String> {
-    if let Some(h) = headers
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = h
-            .strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-        {
-            return Some(t.trim().to_owned());
-        }
+    if let Some(t) = bearer_token(headers) {
+        return Some(t);
     }
     web::Query::<std::collections::HashMap<String, String>>::from_query(query)
         .ok()
@@ -243,7 +244,10 @@ impl FromRequest for AuthUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ChatError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = token_from(req.headers(), req.query_string());
+        // Only the header: a token in a URL ends up in logs, browser history and Referer
+        // headers. `?token=` is for the WebSocket upgrade alone (browsers cannot set headers
+        // there), see `crate::http::ws`.
+        let token = bearer_token(req.headers());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or(ChatError::Internal)?;

@@ -22,5 +22,6 @@ mod people;
 mod protocol_errors;
 mod push;
 mod restart;
+mod security;
 mod socketio;
 mod web;
