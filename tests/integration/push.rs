@@ -14,6 +14,7 @@ use chat_server::actors::room::Post;
 use chat_server::config::{Secret, Settings};
 use chat_server::ids::{RoomId, UserId};
 use chat_server::protocol::SendFrame;
+use chat_server::store::push::{NewSubscription, KIND_WEBPUSH};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde_json::{json, Value};
 
@@ -897,5 +898,57 @@ async fn the_users_settings_document_mutes_silences_and_hides_previews_too() {
         200
     );
     a.send_msg(&room, "anyone?").await;
+    service.none_within(NO_PUSH).await;
+}
+
+#[actix_web::test]
+async fn a_deleted_account_loses_its_devices_and_sms_number_and_is_never_pushed_to() {
+    let (app, mut service) = webpush_app(|s| s.push.coalesce_ms = 300).await;
+    let (alice, bob, carol) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+    );
+    let room = alice.group("trip", &[&bob, &carol]).await;
+    let bob_phone = service.device("bob-phone").subscription();
+    subscribe(&bob, bob_phone.clone()).await;
+    subscribe(&carol, service.device("carol-phone").subscription()).await;
+    let r = patch_settings(
+        &bob,
+        json!({"sms_phone": "+14155550100", "sms_fallback": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = bob
+        .client
+        .delete(format!("{}/api/me", bob.http))
+        .bearer_auth(&bob.token)
+        .json(&json!({"password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let bob_id = UserId(bob.id.clone());
+    let store = &app.state.store;
+    assert!(store.subscriptions_of(&bob_id).await.unwrap().is_empty());
+    assert_eq!(store.push_settings(&bob_id).await.unwrap().sms_phone, None);
+    // Even a subscription left behind (saved in a race with the deletion) is not pushed to.
+    store
+        .save_subscription(
+            &bob_id,
+            NewSubscription {
+                kind: KIND_WEBPUSH,
+                endpoint: bob_phone["endpoint"].as_str().unwrap().to_owned(),
+                p256dh: bob_phone["keys"]["p256dh"].as_str().map(str::to_owned),
+                auth: bob_phone["keys"]["auth"].as_str().map(str::to_owned),
+                platform: None,
+                device: None,
+            },
+        )
+        .await
+        .unwrap();
+    post_without_session(&app, &room, &alice, "still there?").await;
+    let push = service.next().await;
+    assert_eq!(push.device, "carol-phone");
     service.none_within(NO_PUSH).await;
 }
