@@ -265,7 +265,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct PushSettings {
-    /// Accept plain-http Web Push endpoints (only for tests on loopback).
+    /// Accept plain-http Web Push endpoints, and endpoints on loopback or private addresses
+    /// (only for tests on loopback).
     pub allow_http_endpoints: bool,
     /// The VAPID private key: base64url of the raw 32-byte P-256 scalar. Empty: the key in
     /// `vapid_key_file`, generated there on first start.

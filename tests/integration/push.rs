@@ -952,3 +952,58 @@ async fn a_deleted_account_loses_its_devices_and_sms_number_and_is_never_pushed_
     assert_eq!(push.device, "carol-phone");
     service.none_within(NO_PUSH).await;
 }
+
+/// This machine's name: it resolves to loopback or a private address on every usual setup
+/// (`/etc/hosts`), which is what a hostile endpoint would point at.
+fn own_host_name() -> String {
+    let name = std::fs::read_to_string("/etc/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let ips: Vec<std::net::IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0))
+        .unwrap()
+        .map(|a| a.ip())
+        .collect();
+    assert!(
+        !ips.is_empty() && ips.iter().all(|ip| !chat_server::push::is_public(*ip)),
+        "{name} should resolve to private addresses here: {ips:?}"
+    );
+    name
+}
+
+#[actix_web::test]
+async fn a_webpush_endpoint_whose_name_resolves_inside_the_network_is_never_connected_to() {
+    // Where the endpoint points: a listener on every local address that no one should reach.
+    let inside = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    inside.set_nonblocking(true).unwrap();
+    let port = inside.local_addr().unwrap().port();
+    let service = WebPushService::start();
+    let app = spawn_app_with(|s| {
+        s.push.allow_http_endpoints = false;
+        s.push.coalesce_ms = 100;
+        s.push.max_attempts = 1;
+        s.push.request_timeout_ms = 2_000;
+    })
+    .await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = alice.dm(&bob).await;
+    let mut sub = service.device("bob-phone").subscription();
+    // A name, so it passes the checks made when subscribing; it resolves inside.
+    sub["endpoint"] = json!(format!("https://{}:{port}/push/bob", own_host_name()));
+    subscribe(&bob, sub).await;
+    post_without_session(&app, &room, &alice, "psst").await;
+    let failed = "chat_push_failed_total{channel=\"webpush\"}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, failed).await == 0 {
+        assert!(Instant::now() < deadline, "the push was not given up on");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await,
+        0
+    );
+    match inside.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the server connected to an address inside the network: {other:?}"),
+    }
+}
