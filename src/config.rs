@@ -448,6 +448,8 @@ pub struct LimitSettings {
     pub search_per_user: Rate,
     /// Address-book matches (`POST /api/contacts/match`) per user.
     pub contact_match_per_user: Rate,
+    /// New Engine.IO connections (`/socket.io/` handshakes, before any login) from one address.
+    pub socketio_handshakes_per_address: Rate,
 }
 
 impl Default for LimitSettings {
@@ -462,6 +464,7 @@ impl Default for LimitSettings {
             push_subscriptions_per_user: Rate::new(60, 10_000),
             search_per_user: Rate::new(60, 500),
             contact_match_per_user: Rate::new(10, 60_000),
+            socketio_handshakes_per_address: Rate::new(60, 1_000),
         }
     }
 }
@@ -743,6 +746,7 @@ impl Settings {
             l.push_subscriptions_per_user,
             l.search_per_user,
             l.contact_match_per_user,
+            l.socketio_handshakes_per_address,
         ]
         .iter()
         .any(|r| r.burst == 0 || r.period_ms == 0)

@@ -1,5 +1,6 @@
 //! Request rate limits (`[limits]`): login and sign-up throttling by client address and account,
-//! and per-user limits on the HTTP endpoints that write or search. Each is a `governor` keyed
+//! new Socket.IO connections per address, and per-user limits on the HTTP endpoints that write
+//! or search. Each is a `governor` keyed
 //! GCRA limiter; a refused request gets 429 with `Retry-After` ([`ChatError::Throttled`]).
 //!
 //! Logins are checked before the password is (so a refused guess costs no Argon2 and tells
@@ -57,6 +58,7 @@ pub struct Limits {
     login_address_account: Keyed<(IpAddr, String)>,
     login_account: Keyed<String>,
     register_address: Keyed<IpAddr>,
+    handshake_address: Keyed<IpAddr>,
     uploads: Keyed<String>,
     push_subscriptions: Keyed<String>,
     searches: Keyed<String>,
@@ -102,6 +104,7 @@ impl Limits {
             login_address_account: RateLimiter::keyed(quota(settings.login_per_address_account)),
             login_account: RateLimiter::keyed(quota(settings.login_per_account)),
             register_address: RateLimiter::keyed(quota(settings.register_per_address)),
+            handshake_address: RateLimiter::keyed(quota(settings.socketio_handshakes_per_address)),
             uploads: RateLimiter::keyed(quota(settings.uploads_per_user)),
             push_subscriptions: RateLimiter::keyed(quota(settings.push_subscriptions_per_user)),
             searches: RateLimiter::keyed(quota(settings.search_per_user)),
@@ -160,6 +163,14 @@ impl Limits {
         }
     }
 
+    /// Counts one new Engine.IO connection from `peer`.
+    pub fn socketio_handshake(&self, peer: Option<IpAddr>) -> Result<(), ChatError> {
+        match peer.map(address_key).filter(|a| !self.exempt.contains(a)) {
+            Some(a) => self.check(&self.handshake_address, &a),
+            None => Ok(()),
+        }
+    }
+
     /// Counts one `action` by `user`.
     pub fn user_action(&self, action: UserAction, user: &UserId) -> Result<(), ChatError> {
         let limiter = match action {
@@ -187,6 +198,7 @@ impl Limits {
         self.login_address_account.retain_recent();
         self.login_account.retain_recent();
         self.register_address.retain_recent();
+        self.handshake_address.retain_recent();
         self.uploads.retain_recent();
         self.push_subscriptions.retain_recent();
         self.searches.retain_recent();
