@@ -12,10 +12,10 @@ use super::auth::{normalize_username, AuthUser};
 use super::AppState;
 use crate::actors::outbox::{CloseSession, Deliver, CLOSE_LOGGED_OUT};
 use crate::actors::registry::{CloseTokenSessions, DeliverToUsers, GetRoom};
-use crate::actors::room::SetBlocked;
+use crate::actors::room::{Change, ChangeRoom, RemoveMember, SetBlocked};
 use crate::error::ChatError;
-use crate::ids::UserId;
-use crate::protocol::{ServerFrame, SettingsOut};
+use crate::ids::{RoomId, UserId};
+use crate::protocol::{Role, ServerFrame, SettingsOut};
 use crate::store::people::ProfileChange;
 use crate::validate::{normalize_email, normalize_phone, text};
 
@@ -370,8 +370,8 @@ pub struct DeleteAccount {
     pub password: String,
 }
 
-/// `DELETE /api/me` {password} → 204: sessions closed, profile removed, messages kept as from a
-/// deleted user.
+/// `DELETE /api/me` {password} → 204: sessions closed, profile and push data removed, groups
+/// left, messages kept as from a deleted user.
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -386,8 +386,68 @@ pub async fn delete_me(
     }
     let hashes = state.store.delete_account(&auth.id()).await?;
     close_tokens(&state, hashes, "account deleted");
+    leave_groups(&state, &auth.id()).await;
     tracing::info!(user = %auth.user.id, "account deleted");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A deleted account leaves its groups through their Room actors (members get `room_event`
+/// `member_removed`, as for any leave); a last owner first hands ownership to an admin, else to
+/// the first other member by username. Its dms stay: they are the other person's history, and a deleted
+/// account is never pushed to. Best effort: a group it could not leave is logged.
+async fn leave_groups(state: &AppState, user: &UserId) {
+    let rooms = match state.store.room_ids_of(user).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(user = %user, error = %e, "deleted account: its rooms could not be listed");
+            return;
+        }
+    };
+    for room in rooms {
+        if let Err(e) = leave_group(state, user, &room).await {
+            tracing::warn!(user = %user, room = %room, error = %e, "deleted account could not leave a group");
+        }
+    }
+}
+
+async fn leave_group(state: &AppState, user: &UserId, room: &RoomId) -> Result<(), ChatError> {
+    let Some(view) = state.store.room_view(room).await? else {
+        return Ok(());
+    };
+    if view.kind == crate::store::rooms::KIND_DM {
+        return Ok(());
+    }
+    let owners = view
+        .members
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
+    let me_owner = view
+        .members
+        .iter()
+        .any(|m| &m.id == user && m.role == Role::Owner);
+    let addr = state
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await??;
+    if me_owner && owners == 1 {
+        let others = || view.members.iter().filter(|m| &m.id != user);
+        let heir = others()
+            .find(|m| m.role == Role::Admin)
+            .or_else(|| others().next());
+        if let Some(heir) = heir {
+            addr.send(ChangeRoom {
+                by: user.clone(),
+                change: Change::SetRole(heir.id.clone(), Role::Owner),
+            })
+            .await??;
+        }
+    }
+    addr.send(RemoveMember {
+        by: user.clone(),
+        user: user.clone(),
+    })
+    .await?
 }
 
 /// `POST /api/contacts/match` body: an address book.
