@@ -69,7 +69,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// The client's address (the TCP peer; behind a reverse proxy, the proxy's).
-fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+pub(crate) fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     req.peer_addr().map(|a| a.ip())
 }
 

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use entities::user;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use super::auth::{normalize_username, AuthUser};
+use super::auth::{normalize_username, peer_ip, AuthUser};
 use super::AppState;
 use crate::actors::outbox::{CloseSession, Deliver, CLOSE_LOGGED_OUT};
 use crate::actors::registry::{CloseTokenSessions, DeliverToUsers, GetRoom};
@@ -260,10 +260,16 @@ pub struct PasswordChange {
 pub async fn change_password(
     state: web::Data<AppState>,
     auth: AuthUser,
+    req: HttpRequest,
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     if !auth.user.password_hash.is_empty() {
+        // A password check like a login's, throttled the same way (a stolen token must not
+        // become a way to guess the password).
+        state
+            .limits
+            .login_attempt(peer_ip(&req), &auth.user.username)?;
         let old = body.old_password.as_deref().unwrap_or_default();
         if !state
             .passwords
@@ -375,8 +381,12 @@ pub struct DeleteAccount {
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: AuthUser,
+    req: HttpRequest,
     body: web::Json<DeleteAccount>,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .login_attempt(peer_ip(&req), &auth.user.username)?;
     if !state
         .passwords
         .verify(&body.password, &auth.user.password_hash)

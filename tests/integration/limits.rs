@@ -267,3 +267,32 @@ fn the_shipped_config_documents_the_default_limits_and_env_overrides_them() {
         }
     );
 }
+
+#[actix_web::test]
+async fn password_checks_with_a_stolen_token_are_throttled_like_logins() {
+    let app = spawn_app_with(|s| {
+        s.limits.login_per_address_account = Rate {
+            burst: 2,
+            period_ms: 60_000,
+        };
+    })
+    .await;
+    let owner = app.register("owner").await;
+    let guess = json!({"old_password": "guess guess", "new_password": "mine now, thanks"});
+    for _ in 0..2 {
+        assert_eq!(
+            owner.post("/api/me/password", guess.clone()).await.status(),
+            403
+        );
+    }
+    assert_throttled(owner.post("/api/me/password", guess).await).await;
+    let r = owner
+        .client
+        .delete(format!("{}/api/me", owner.http))
+        .bearer_auth(&owner.token)
+        .json(&json!({"password": "guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_throttled(r).await;
+}
