@@ -210,6 +210,10 @@ SIO_VERSION=$(node -p "require('$WORK/peer/node_modules/socket.io/package.json')
 # that load from outside the benchmark (this machine is shared) hits them alike.
 declare -A PID PORT
 
+# The load generator signs thousands of accounts up and in from loopback: the per-address login
+# and sign-up limits ([limits] in config.toml) must not apply to it.
+BENCH_LIMITS="CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1"
+
 start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: ceiling threads
   local name=$1 pre=$2 p
   p=$(port)
@@ -219,19 +223,19 @@ start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: 
         CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
         CHAT__REDIS__PREFIX=benchcluster CHAT__CLUSTER__ENABLED=true CHAT__CLUSTER__NODE_ID="$name" \
         CHAT__MEDIA__DIR="$WORK/media" CHAT__MEDIA__URL_SECRET=bench-cluster-secret \
-        CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
+        CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 $BENCH_LIMITS \
         $pre "$BIN/chat-server" >>"$WORK/$name.log" 2>&1 &
       ;;
     chat)
       env RUST_LOG=warn CHAT__LOG__FILTER=warn \
         CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" \
-        CHAT__MEDIA__DIR="$WORK/media" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
+        CHAT__MEDIA__DIR="$WORK/media" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 $BENCH_LIMITS \
         $pre "$BIN/chat-server" >>"$WORK/chat-server.log" 2>&1 &
       ;;
     embedded) # embedded mode: SQLite, no Redis (the shipped default storage)
       env RUST_LOG=warn CHAT__LOG__FILTER=warn \
         CHAT__SERVER__BIND=127.0.0.1:$p CHAT__DATABASE__URL="sqlite://$WORK/embedded.db?mode=rwc" CHAT__REDIS__URL= \
-        CHAT__MEDIA__DIR="$WORK/media-embedded" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
+        CHAT__MEDIA__DIR="$WORK/media-embedded" CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 $BENCH_LIMITS \
         $pre "$BIN/chat-server" >>"$WORK/embedded.log" 2>&1 &
       ;;
     sio)

@@ -17,6 +17,7 @@ pub struct Settings {
     pub media: MediaSettings,
     pub push: PushSettings,
     pub auth: AuthSettings,
+    pub limits: LimitSettings,
     pub ws: WsSettings,
     pub socketio: SocketIoSettings,
     pub rooms: RoomSettings,
@@ -39,6 +40,10 @@ pub struct ServerSettings {
     pub room_threads: usize,
     /// Folder of the web client and admin pages, served at `/`.
     pub static_dir: String,
+    /// Client addresses that may read `/metrics` without a token.
+    pub metrics_addresses: Vec<String>,
+    /// When set, `/metrics` also answers `Authorization: Bearer` with this token, from anywhere.
+    pub metrics_token: Secret,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +54,8 @@ impl Default for ServerSettings {
             workers: 0,
             room_threads: 0,
             static_dir: "static".into(),
+            metrics_addresses: vec!["127.0.0.1".into(), "::1".into()],
+            metrics_token: Secret::default(),
         }
     }
 }
@@ -263,7 +270,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct PushSettings {
-    /// Accept plain-http Web Push endpoints (only for tests on loopback).
+    /// Accept plain-http Web Push endpoints, and endpoints on loopback or private addresses
+    /// (only for tests on loopback).
     pub allow_http_endpoints: bool,
     /// The VAPID private key: base64url of the raw 32-byte P-256 scalar. Empty: the key in
     /// `vapid_key_file`, generated there on first start.
@@ -392,6 +400,10 @@ pub struct AuthSettings {
     pub token_ttl_secs: i64,
     /// Shortest accepted password, in characters.
     pub min_password_len: usize,
+    /// Threads that hash and check passwords (Argon2id); 0 = one per core.
+    pub hash_threads: usize,
+    /// Passwords waiting for a hashing thread; beyond it a request gets 503 with `Retry-After`.
+    pub hash_queue: usize,
 }
 
 impl Default for AuthSettings {
@@ -399,6 +411,65 @@ impl Default for AuthSettings {
         Self {
             token_ttl_secs: 30 * 24 * 3600,
             min_password_len: 8,
+            hash_threads: 0,
+            hash_queue: 64,
+        }
+    }
+}
+
+/// A rate limit: `burst` at once, then one more every `period_ms` (GCRA, as in `governor`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: u32,
+    pub period_ms: u64,
+}
+
+impl Rate {
+    const fn new(burst: u32, period_ms: u64) -> Self {
+        Self { burst, period_ms }
+    }
+}
+
+/// `[limits]`: request rate limits (429 with `Retry-After` beyond them).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Client addresses the per-address limits do not apply to (a load generator, a trusted
+    /// gateway).
+    pub exempt_addresses: Vec<String>,
+    /// Login attempts from one address (IPv6: one /64), whatever the account.
+    pub login_per_address: Rate,
+    /// Login attempts from one address at one account.
+    pub login_per_address_account: Rate,
+    /// Login attempts at one account from addresses that have not signed in to it before.
+    pub login_per_account: Rate,
+    /// Registrations from one address.
+    pub register_per_address: Rate,
+    /// Uploads (`POST /api/media`) per user.
+    pub uploads_per_user: Rate,
+    /// Push subscriptions saved (`POST /api/push/subscriptions`) per user.
+    pub push_subscriptions_per_user: Rate,
+    /// User searches (`GET /api/users?q=`) per user.
+    pub search_per_user: Rate,
+    /// Address-book matches (`POST /api/contacts/match`) per user.
+    pub contact_match_per_user: Rate,
+    /// New Engine.IO connections (`/socket.io/` handshakes, before any login) from one address.
+    pub socketio_handshakes_per_address: Rate,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            exempt_addresses: vec![],
+            login_per_address: Rate::new(30, 10_000),
+            login_per_address_account: Rate::new(6, 60_000),
+            login_per_account: Rate::new(20, 60_000),
+            register_per_address: Rate::new(20, 30_000),
+            uploads_per_user: Rate::new(60, 1_000),
+            push_subscriptions_per_user: Rate::new(60, 10_000),
+            search_per_user: Rate::new(60, 500),
+            contact_match_per_user: Rate::new(10, 60_000),
+            socketio_handshakes_per_address: Rate::new(60, 1_000),
         }
     }
 }
@@ -637,6 +708,8 @@ impl Settings {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("server.allowed_origins")
+                    .with_list_parse_key("limits.exempt_addresses")
+                    .with_list_parse_key("server.metrics_addresses")
                     .with_list_parse_key("oauth.facebook.scopes")
                     .with_list_parse_key("oauth.twitter.scopes"),
             )
@@ -667,6 +740,32 @@ impl Settings {
             return bad(
                 "redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive",
             );
+        }
+        let l = &self.limits;
+        if [
+            l.login_per_address,
+            l.login_per_address_account,
+            l.login_per_account,
+            l.register_per_address,
+            l.uploads_per_user,
+            l.push_subscriptions_per_user,
+            l.search_per_user,
+            l.contact_match_per_user,
+            l.socketio_handshakes_per_address,
+        ]
+        .iter()
+        .any(|r| r.burst == 0 || r.period_ms == 0)
+        {
+            return bad("every [limits] rate needs a positive burst and period_ms");
+        }
+        if l.exempt_addresses
+            .iter()
+            .any(|a| a.trim().parse::<std::net::IpAddr>().is_err())
+        {
+            return bad("limits.exempt_addresses and server.metrics_addresses must be IP addresses such as 127.0.0.1 or ::1");
+        }
+        if self.auth.hash_queue == 0 {
+            return bad("auth.hash_queue must be positive");
         }
         if self.cluster.enabled && self.redis.url.trim().is_empty() {
             return bad("cluster.enabled needs redis.url (the nodes share Redis)");

@@ -20,6 +20,12 @@ pub enum ChatError {
     TooLarge(String),
     #[error("too many requests, slow down")]
     RateLimited,
+    /// An HTTP rate limit is spent: 429 with `Retry-After`.
+    #[error("too many requests, try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// Too much work queued (password hashing): 503 with `Retry-After`.
+    #[error("server busy, try again in {retry_after_secs} s")]
+    Overloaded { retry_after_secs: u64 },
     #[error("{0}")]
     Conflict(String),
     #[error("missing, invalid or expired token")]
@@ -39,7 +45,8 @@ impl ChatError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Invalid(_) => ErrorCode::Invalid,
             Self::TooLarge(_) => ErrorCode::TooLarge,
-            Self::RateLimited => ErrorCode::RateLimited,
+            Self::RateLimited | Self::Throttled { .. } => ErrorCode::RateLimited,
+            Self::Overloaded { .. } => ErrorCode::Unavailable,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::Unavailable(_) => ErrorCode::Unavailable,
@@ -83,7 +90,8 @@ impl ResponseError for ChatError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +100,13 @@ impl ResponseError for ChatError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::Throttled { retry_after_secs } | Self::Overloaded { retry_after_secs } = self {
+            response.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                (*retry_after_secs).max(1),
+            ));
+        }
+        response.json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
     }
 }

@@ -25,6 +25,8 @@
 //!   providers and knows nothing of the database.
 //! - [`media`]: image and audio/video work (pure, blocking functions run by the MediaWorker pool),
 //!   and signed media URLs.
+//! - [`limits`]: HTTP rate limits (login, sign-up, per-user writes); [`passwords`]: Argon2 on
+//!   its own bounded pool.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -41,9 +43,11 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod media;
 pub mod metrics;
 pub mod oauth;
+pub mod passwords;
 pub mod protocol;
 pub mod push;
 pub mod socketio;

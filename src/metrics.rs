@@ -30,6 +30,10 @@ pub static DEAD_LETTERS: AtomicI64 = AtomicI64::new(0);
 pub static MEDIA_QUEUE: AtomicI64 = AtomicI64::new(0);
 /// Client frames refused by the rate limiter.
 pub static RATE_LIMITED: AtomicU64 = AtomicU64::new(0);
+/// HTTP requests refused by a `[limits]` rate limit (429).
+pub static HTTP_THROTTLED: AtomicU64 = AtomicU64::new(0);
+/// Password hashing jobs refused because the hashing queue was full (503).
+pub static PASSWORD_JOBS_SHED: AtomicU64 = AtomicU64::new(0);
 
 /// Push outcomes of one channel.
 pub struct ChannelCounters {
@@ -67,7 +71,19 @@ pub fn inc(c: &AtomicU64) {
 pub fn render() -> String {
     let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let rows: [(&str, &str, &str, String); 14] = [
+    let rows: [(&str, &str, &str, String); 16] = [
+        (
+            "chat_http_throttled_total",
+            "counter",
+            "HTTP requests refused by a rate limit",
+            c(&HTTP_THROTTLED).to_string(),
+        ),
+        (
+            "chat_password_jobs_shed_total",
+            "counter",
+            "Logins and sign-ups refused because password hashing was saturated",
+            c(&PASSWORD_JOBS_SHED).to_string(),
+        ),
         (
             "chat_connections",
             "gauge",

@@ -23,6 +23,9 @@ use crate::push::webpush::{self, VapidKeys};
 use crate::store::buffer::RedisBuffer;
 use crate::store::{Store, StoreError};
 
+/// How often rate-limit keys whose limit has refilled are forgotten.
+const LIMITS_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -152,7 +155,24 @@ impl Application {
             setups: Arc::new(tokio::sync::Semaphore::new(
                 settings.ws.setup_concurrency.max(1),
             )),
+            limits: Arc::new(crate::limits::Limits::new(&settings.limits)),
+            passwords: crate::passwords::PasswordPool::start(
+                settings.auth.hash_threads,
+                settings.auth.hash_queue,
+            ),
         };
+        let limits = Arc::downgrade(&state.limits);
+        actix_web::rt::spawn(async move {
+            let mut every = tokio::time::interval(LIMITS_SWEEP);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match limits.upgrade() {
+                    Some(l) => l.sweep(),
+                    None => return,
+                }
+            }
+        });
 
         let listener =
             TcpListener::bind(&settings.server.bind).map_err(|source| StartupError::Bind {
@@ -174,7 +194,10 @@ impl Application {
         let mut server = actix_server::Server::build()
             .listen("chat", listener, move || {
                 let app = App::new()
-                    .wrap(tracing_actix_web::TracingLogger::default())
+                    .wrap(http::security_headers())
+                    .wrap(tracing_actix_web::TracingLogger::<
+                        crate::telemetry::RedactedRootSpan,
+                    >::new())
                     .app_data(data.clone())
                     .configure(http::routes)
                     .service(http::static_files(&static_dir))

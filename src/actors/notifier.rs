@@ -26,7 +26,9 @@ use crate::metrics::{self, ChannelCounters};
 use crate::push::fcm::FcmClient;
 use crate::push::sms::{masked, SmsGateway};
 use crate::push::webpush::{VapidKeys, WebPushClient, WebPushTarget};
-use crate::push::{http_client, with_retries, Notification, Outcome, PushError, RetryPolicy};
+use crate::push::{
+    http_client, webpush_http_client, with_retries, Notification, Outcome, PushError, RetryPolicy,
+};
 use crate::store::push::{PushPrefs, KIND_FCM, KIND_WEBPUSH};
 use crate::store::Store;
 
@@ -136,7 +138,7 @@ impl Notifier {
             )?),
         };
         let channels = Channels {
-            webpush: WebPushClient::new(http.clone(), vapid, push),
+            webpush: WebPushClient::new(webpush_http_client(push), vapid, push),
             fcm,
             sms: SmsGateway::new(&push.sms, http),
             retry: RetryPolicy::from_settings(push),

@@ -1,16 +1,13 @@
 //! Accounts and tokens: register, login, logout, and the `AuthUser` extractor.
 //!
-//! Passwords are hashed with Argon2id off the async workers. Tokens are 256 random bits, given to
+//! Passwords are hashed with Argon2id on their own bounded pool ([`crate::passwords`]); logins
+//! and sign-ups are throttled per address and account ([`crate::limits`]). Tokens are 256 random bits, given to
 //! the client once and stored only as their SHA-256 hash, with an expiry.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use entities::user;
 use serde::Deserialize;
 use serde_json::json;
@@ -66,45 +63,14 @@ pub fn normalize_username(raw: &str) -> Result<String, ChatError> {
     }
 }
 
-/// Argon2id hash of `password`, computed off the async workers.
-pub async fn hash_password(password: String) -> Result<String, ChatError> {
-    web::block(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| ChatError::Internal)?
-    .map_err(|_| ChatError::Internal)
-}
-
-/// Whether `password` matches the stored PHC hash (false for an empty or malformed one),
-/// computed off the async workers.
-pub async fn verify_password(password: &str, phc: &str) -> Result<bool, ChatError> {
-    let (password, phc) = (password.to_owned(), phc.to_owned());
-    web::block(move || {
-        PasswordHash::new(&phc)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(|_| ChatError::Internal)
-}
-
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(b"not a password", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+    DUMMY.get_or_init(|| crate::passwords::hash_now("not a password").unwrap_or_default())
+}
+
+/// The client's address (the TCP peer; behind a reverse proxy, the proxy's).
+pub(crate) fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
 }
 
 /// How tokens are stored and looked up (SHA-256, hex).
@@ -126,8 +92,10 @@ pub(crate) async fn issue_token(state: &AppState, user: &UserId) -> Result<Strin
 /// `POST /api/auth/register` → 201 {token, user}; 409 if the username is taken.
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ChatError> {
+    state.limits.register_attempt(peer_ip(&req))?;
     let body = body.into_inner();
     let username = normalize_username(&body.username)?;
     let min = state.settings.auth.min_password_len;
@@ -148,7 +116,7 @@ pub async fn register(
     if state.store.user_by_username(&username).await?.is_some() {
         return Err(ChatError::Conflict("username is taken".into()));
     }
-    let hash = hash_password(body.password).await?;
+    let hash = state.passwords.hash(body.password).await?;
     let user = state
         .store
         .create_user(&username, &display_name, &hash)
@@ -160,25 +128,29 @@ pub async fn register(
             other => other.into(),
         })?;
     let token = issue_token(&state, &UserId(user.id.clone())).await?;
+    state.limits.signed_in(peer_ip(&req), &user.username);
     tracing::info!(user = %user.id, username = %user.username, "registered");
     Ok(HttpResponse::Created().json(json!({"token": token, "user": user_out(&user)})))
 }
 
 /// `POST /api/auth/login` → 200 {token, user}; 401 on a wrong username or password, 403 when
-/// the account is banned.
+/// the account is banned, 429 with `Retry-After` when a login limit is spent (see
+/// [`crate::limits`]; checked before the password, so a refused attempt reveals nothing).
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
+    state.limits.login_attempt(peer_ip(&req), &username)?;
     let user = state.store.user_by_username(&username).await?;
     // Verify against a dummy hash for unknown users so timing does not tell which exist.
     let stored = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_owned());
-    let ok = verify_password(&body.password, &stored).await?;
+    let ok = state.passwords.verify(&body.password, &stored).await?;
     let Some(user) = user.filter(|_| ok) else {
         return Err(ChatError::Unauthorized);
     };
@@ -186,6 +158,7 @@ pub async fn login(
         return Err(ChatError::Forbidden("banned".into()));
     }
     let token = issue_token(&state, &UserId(user.id.clone())).await?;
+    state.limits.signed_in(peer_ip(&req), &username);
     Ok(HttpResponse::Ok().json(json!({"token": token, "user": user_out(&user)})))
 }
 
@@ -196,8 +169,7 @@ pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRe
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The authenticated caller: `Authorization: Bearer TOKEN`, or `?token=TOKEN` (browsers cannot
-/// set headers on WebSocket requests).
+/// The authenticated caller of an HTTP route: `Authorization: Bearer TOKEN` only.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user: user::Model,
@@ -210,21 +182,23 @@ impl AuthUser {
     }
 }
 
-/// The token of a request: `Authorization: Bearer TOKEN`, else `?token=TOKEN`.
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub(crate) fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    let h = headers
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?;
+    h.strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+        .map(|t| t.trim().to_owned())
+}
+
+/// The token of a WebSocket upgrade: `Authorization: Bearer TOKEN`, else `?token=TOKEN`.
 pub(crate) fn token_from(
     headers: &actix_web::http::header::HeaderMap,
     query: &str,
 ) -> Option<String> {
-    if let Some(h) = headers
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = h
-            .strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-        {
-            return Some(t.trim().to_owned());
-        }
+    if let Some(t) = bearer_token(headers) {
+        return Some(t);
     }
     web::Query::<std::collections::HashMap<String, String>>::from_query(query)
         .ok()
@@ -270,7 +244,10 @@ impl FromRequest for AuthUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ChatError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = token_from(req.headers(), req.query_string());
+        // Only the header: a token in a URL ends up in logs, browser history and Referer
+        // headers. `?token=` is for the WebSocket upgrade alone (browsers cannot set headers
+        // there), see `crate::http::ws`.
+        let token = bearer_token(req.headers());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or(ChatError::Internal)?;

@@ -76,6 +76,9 @@ pub async fn upload(
     query: web::Query<UploadQuery>,
     mut payload: Multipart,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .user_action(crate::limits::UserAction::Upload, &auth.id())?;
     let max = state.settings.media.max_upload_bytes;
     let purpose = match query.purpose.as_deref() {
         None | Some("attachment") => PURPOSE_ATTACHMENT,

@@ -49,6 +49,10 @@ pub struct AppState {
     pub socketio: crate::socketio::engine::Engines,
     /// Turns for setting up a WebSocket connection (`ws.setup_concurrency`).
     pub setups: Arc<tokio::sync::Semaphore>,
+    /// HTTP rate limits (`[limits]`).
+    pub limits: Arc<crate::limits::Limits>,
+    /// Argon2 hashing on its own bounded pool (`auth.hash_threads`, `auth.hash_queue`).
+    pub passwords: crate::passwords::PasswordPool,
 }
 
 /// Largest JSON body accepted by the API.
@@ -163,6 +167,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     Err::<actix_web::HttpResponse, _>(ChatError::NotFound("endpoint"))
                 })),
         );
+}
+
+/// What the web client and admin pages may load: scripts, styles and everything else from this
+/// origin only (no inline script), images and media also from `data:`/`blob:` (previews of
+/// captured photos and recordings); no framing by other sites.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers on every HTTP answer (a handler's own win): the CSP above, no framing, no Referer
+/// to other sites (URLs can carry signed media links), no MIME sniffing.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Content-Type-Options", "nosniff"))
 }
 
 /// The web client and admin pages: files under `server.static_dir`, `index.html` for a folder.

@@ -3,19 +3,19 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use entities::user;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use super::auth::{hash_password, normalize_username, verify_password, AuthUser};
+use super::auth::{normalize_username, peer_ip, AuthUser};
 use super::AppState;
 use crate::actors::outbox::{CloseSession, Deliver, CLOSE_LOGGED_OUT};
 use crate::actors::registry::{CloseTokenSessions, DeliverToUsers, GetRoom};
-use crate::actors::room::SetBlocked;
+use crate::actors::room::{Change, ChangeRoom, RemoveMember, SetBlocked};
 use crate::error::ChatError;
-use crate::ids::UserId;
-use crate::protocol::{ServerFrame, SettingsOut};
+use crate::ids::{RoomId, UserId};
+use crate::protocol::{Role, ServerFrame, SettingsOut};
 use crate::store::people::ProfileChange;
 use crate::validate::{normalize_email, normalize_phone, text};
 
@@ -193,9 +193,12 @@ pub struct Search {
 /// `GET /api/users?q=PREFIX` → {users} whose username or display name starts with it.
 pub async fn search(
     state: web::Data<AppState>,
-    _auth: AuthUser,
+    auth: AuthUser,
     q: web::Query<Search>,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .user_action(crate::limits::UserAction::Search, &auth.id())?;
     let q = q.q.trim();
     if q.is_empty() || q.chars().count() > 64 {
         return Err(ChatError::invalid("q: 1 to 64 characters"));
@@ -252,16 +255,27 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// `POST /api/me/password` {old_password?, new_password} → 204; other sessions stay signed in.
+/// `POST /api/me/password` {old_password?, new_password} → 204; every other session of the user
+/// is revoked (its sockets close with 4001), the caller's stays.
 pub async fn change_password(
     state: web::Data<AppState>,
     auth: AuthUser,
+    req: HttpRequest,
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     if !auth.user.password_hash.is_empty() {
+        // A password check like a login's, throttled the same way (a stolen token must not
+        // become a way to guess the password).
+        state
+            .limits
+            .login_attempt(peer_ip(&req), &auth.user.username)?;
         let old = body.old_password.as_deref().unwrap_or_default();
-        if !verify_password(old, &auth.user.password_hash).await? {
+        if !state
+            .passwords
+            .verify(old, &auth.user.password_hash)
+            .await?
+        {
             return Err(ChatError::Forbidden("old_password: wrong password".into()));
         }
     }
@@ -272,8 +286,15 @@ pub async fn change_password(
             "new_password: {min} to 1024 characters"
         )));
     }
-    let hash = hash_password(body.new_password).await?;
+    let hash = state.passwords.hash(body.new_password).await?;
     state.store.set_password_hash(&auth.id(), &hash).await?;
+    // Whoever knew the old password may hold a token: every other session ends.
+    let hashes = state
+        .store
+        .revoke_tokens(&auth.id(), Some(&auth.token_hash))
+        .await?;
+    close_tokens(&state, hashes, "password changed");
+    tracing::info!(user = %auth.user.id, "password changed; other sessions revoked");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -355,20 +376,88 @@ pub struct DeleteAccount {
     pub password: String,
 }
 
-/// `DELETE /api/me` {password} → 204: sessions closed, profile removed, messages kept as from a
-/// deleted user.
+/// `DELETE /api/me` {password} → 204: sessions closed, profile and push data removed, groups
+/// left, messages kept as from a deleted user.
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: AuthUser,
+    req: HttpRequest,
     body: web::Json<DeleteAccount>,
 ) -> Result<HttpResponse, ChatError> {
-    if !verify_password(&body.password, &auth.user.password_hash).await? {
+    state
+        .limits
+        .login_attempt(peer_ip(&req), &auth.user.username)?;
+    if !state
+        .passwords
+        .verify(&body.password, &auth.user.password_hash)
+        .await?
+    {
         return Err(ChatError::Forbidden("password: wrong password".into()));
     }
     let hashes = state.store.delete_account(&auth.id()).await?;
     close_tokens(&state, hashes, "account deleted");
+    leave_groups(&state, &auth.id()).await;
     tracing::info!(user = %auth.user.id, "account deleted");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A deleted account leaves its groups through their Room actors (members get `room_event`
+/// `member_removed`, as for any leave); a last owner first hands ownership to an admin, else to
+/// the first other member by username. Its dms stay: they are the other person's history, and a deleted
+/// account is never pushed to. Best effort: a group it could not leave is logged.
+async fn leave_groups(state: &AppState, user: &UserId) {
+    let rooms = match state.store.room_ids_of(user).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(user = %user, error = %e, "deleted account: its rooms could not be listed");
+            return;
+        }
+    };
+    for room in rooms {
+        if let Err(e) = leave_group(state, user, &room).await {
+            tracing::warn!(user = %user, room = %room, error = %e, "deleted account could not leave a group");
+        }
+    }
+}
+
+async fn leave_group(state: &AppState, user: &UserId, room: &RoomId) -> Result<(), ChatError> {
+    let Some(view) = state.store.room_view(room).await? else {
+        return Ok(());
+    };
+    if view.kind == crate::store::rooms::KIND_DM {
+        return Ok(());
+    }
+    let owners = view
+        .members
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
+    let me_owner = view
+        .members
+        .iter()
+        .any(|m| &m.id == user && m.role == Role::Owner);
+    let addr = state
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await??;
+    if me_owner && owners == 1 {
+        let others = || view.members.iter().filter(|m| &m.id != user);
+        let heir = others()
+            .find(|m| m.role == Role::Admin)
+            .or_else(|| others().next());
+        if let Some(heir) = heir {
+            addr.send(ChangeRoom {
+                by: user.clone(),
+                change: Change::SetRole(heir.id.clone(), Role::Owner),
+            })
+            .await??;
+        }
+    }
+    addr.send(RemoveMember {
+        by: user.clone(),
+        user: user.clone(),
+    })
+    .await?
 }
 
 /// `POST /api/contacts/match` body: an address book.
@@ -387,6 +476,9 @@ pub async fn match_contacts(
     auth: AuthUser,
     body: web::Json<AddressBook>,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .user_action(crate::limits::UserAction::ContactMatch, &auth.id())?;
     let book = body.into_inner();
     if book.phones.len() + book.emails.len() > 5000 {
         return Err(ChatError::TooLarge(

@@ -105,6 +105,9 @@ pub async fn subscribe(
     auth: AuthUser,
     body: web::Json<Subscribe>,
 ) -> Result<HttpResponse, ChatError> {
+    state
+        .limits
+        .user_action(crate::limits::UserAction::PushSubscription, &auth.id())?;
     let new = match body.into_inner() {
         Subscribe::Webpush {
             endpoint,

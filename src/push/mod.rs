@@ -182,6 +182,84 @@ fn without_url(e: &reqwest::Error) -> String {
     s
 }
 
+/// A Web Push endpoint whose name resolves to no public address (loopback, private, link-local
+/// and the like): refused at connect time, so a subscription cannot make the server reach inside
+/// its own network, not even by changing its DNS answer after it was saved.
+#[derive(Debug, thiserror::Error)]
+#[error("the endpoint resolves to no public address")]
+pub struct NotPublic;
+
+/// Whether `ip` is an address on the public internet (not loopback, private, link-local, shared,
+/// multicast, documentation or otherwise reserved).
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x0064 && s[1] == 0xff9b))
+        }
+    }
+}
+
+/// Resolves names like the system does, keeping only public addresses ([`is_public`]).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(Box::new(NotPublic) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The client Web Push endpoints (URLs that users supply) are reached with: [`http_client`]'s
+/// settings, and only public addresses unless `push.allow_http_endpoints` (tests on loopback).
+pub fn webpush_http_client(s: &PushSettings) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .timeout(Duration::from_millis(s.request_timeout_ms))
+        .connect_timeout(Duration::from_millis(s.request_timeout_ms.min(5000)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("chat-server/", env!("CARGO_PKG_VERSION")));
+    let builder = if s.allow_http_endpoints {
+        builder
+    } else {
+        builder.dns_resolver(std::sync::Arc::new(PublicOnly))
+    };
+    builder.build().unwrap_or_default()
+}
+
 /// The HTTP client every push service is reached with: rustls, timeouts, no redirects (a push
 /// service never redirects, and following one would let an endpoint bounce us elsewhere).
 pub fn http_client(s: &PushSettings) -> reqwest::Client {
@@ -192,4 +270,35 @@ pub fn http_client(s: &PushSettings) -> reqwest::Client {
         .user_agent(concat!("chat-server/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::is_public;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for inside in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!is_public(inside.parse().unwrap()), "{inside}");
+        }
+        for outside in ["8.8.8.8", "142.250.74.100", "2a00:1450:4001:80b::200a"] {
+            assert!(is_public(outside.parse().unwrap()), "{outside}");
+        }
+    }
 }

@@ -121,6 +121,8 @@ pub struct WebPushClient {
     subject: String,
     ttl: u32,
     urgency: Urgency,
+    /// `push.allow_http_endpoints`: addresses inside the network may be reached (tests only).
+    allow_private: bool,
 }
 
 impl WebPushClient {
@@ -137,6 +139,7 @@ impl WebPushClient {
             subject: s.vapid_subject.clone(),
             ttl: s.ttl_secs,
             urgency,
+            allow_private: s.allow_http_endpoints,
         }
     }
 
@@ -148,6 +151,14 @@ impl WebPushClient {
         payload: &[u8],
         topic: Option<&str>,
     ) -> Outcome {
+        // A name is checked when it is resolved (`webpush_http_client`); an address right away.
+        let literal = reqwest::Url::parse(&target.endpoint).ok().and_then(|u| {
+            u.host_str()
+                .and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+        });
+        if !self.allow_private && literal.is_some_and(|ip| !super::is_public(ip)) {
+            return Outcome::Failed(super::NotPublic.to_string());
+        }
         let request = match self.build(target, payload, topic) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
@@ -159,6 +170,7 @@ impl WebPushClient {
         }
         match req.send().await {
             Ok(resp) => outcome_of_status(resp.status(), resp.headers(), &[404, 410]),
+            Err(e) if refused_address(&e) => Outcome::Failed(super::NotPublic.to_string()),
             Err(e) => outcome_of_error(&e),
         }
     }
@@ -196,6 +208,19 @@ impl WebPushClient {
             .map_err(|e| format!("encrypting the payload: {e}"))?;
         Ok(request_builder::build_request::<Vec<u8>>(message))
     }
+}
+
+/// Whether a request failed because its endpoint resolved to no public address (not worth a
+/// retry).
+fn refused_address(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<super::NotPublic>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Checks a subscription as a client sent it: the endpoint is an https URL (or http when

@@ -103,10 +103,11 @@ struct Socket {
     bridge: Bridge,
 }
 
-/// A binary packet waiting for its attachments.
+/// A binary packet waiting for its attachments. Their bytes are never kept (no protocol v1 frame
+/// has binary fields, so every binary event is refused): only how many have come.
 struct Partial {
     packet: SocketPacket,
-    attachments: Vec<Bytes>,
+    attachments: usize,
 }
 
 type SessionOutput = Pin<Box<dyn Stream<Item = PipeOut>>>;
@@ -130,7 +131,16 @@ pub struct Connection {
     partial: Option<Partial>,
     /// When the client must have answered the last ping.
     pong_due: Option<Instant>,
+    /// CONNECTs refused so far (each costs a token lookup); see [`MAX_FAILED_CONNECTS`].
+    failed_connects: u32,
 }
+
+/// CONNECTs refused on one connection before it is closed: a client that cannot log in after a
+/// few tries is not retrying with a fresh token, it is probing (each try is a database lookup).
+const MAX_FAILED_CONNECTS: u32 = 3;
+
+/// Answers to the client's own packets that may wait beyond `ws.outbox_capacity`.
+const ANSWER_SLACK: usize = 64;
 
 impl Connection {
     /// Registers a new connection and starts its task on the current worker. With `ws`, the
@@ -165,6 +175,7 @@ impl Connection {
             socket: None,
             partial: None,
             pong_due: None,
+            failed_connects: 0,
         };
         if ws.is_some() {
             conn.ws = ws;
@@ -212,6 +223,13 @@ impl Connection {
                 () = sleep_until(pong_due.unwrap_or(next_ping)), if pong_due.is_some() => break "ping timeout",
             }
         };
+        // A poll already sent gets what is queued (a last `connect_error`, say) and the close.
+        cmds.close();
+        while let Ok(cmd) = cmds.try_recv() {
+            if let (Cmd::Poll(tx), None) = (cmd, &self.poll) {
+                self.poll = Some(tx);
+            }
+        }
         self.close(why);
     }
 
@@ -291,17 +309,24 @@ impl Connection {
         packet: EnginePacket,
         output: &mut Option<SessionOutput>,
     ) -> Result<(), &'static str> {
+        // Session output waits while the queue is full (see `run`), but answers to the client's
+        // own packets (pongs, errors) are queued at once: a client that keeps sending them
+        // without reading is closed rather than buffered for.
+        let answered = matches!(packet, EnginePacket::Ping(_) | EnginePacket::Message(_));
+        if answered && self.queue.len() >= self.capacity + ANSWER_SLACK {
+            return Err("too many packets waiting for the client");
+        }
         match packet {
             EnginePacket::Close => return Err("closed by the client"),
             EnginePacket::Pong(_) => self.pong_due = None,
             EnginePacket::Ping(data) => self.queue.push_back(format!("3{data}")),
             EnginePacket::Message(text) => self.on_socket_packet(&text, output).await?,
-            EnginePacket::Binary(data) => {
+            EnginePacket::Binary(_) => {
                 let Some(partial) = self.partial.as_mut() else {
                     return Err("binary data without a binary packet");
                 };
-                partial.attachments.push(data);
-                if partial.attachments.len() == partial.packet.attachments {
+                partial.attachments += 1;
+                if partial.attachments == partial.packet.attachments {
                     if let Some(done) = self.partial.take() {
                         self.on_binary(done)?;
                     }
@@ -335,7 +360,7 @@ impl Connection {
             return Ok(());
         }
         match packet.kind {
-            Kind::Connect => self.connect(packet.data, output).await,
+            Kind::Connect => self.connect(packet.data, output).await?,
             Kind::Disconnect => {
                 // The session ends once its input does; its output is read to the end (so it
                 // deregisters normally) and then dropped.
@@ -345,7 +370,7 @@ impl Connection {
             Kind::BinaryEvent | Kind::BinaryAck if packet.attachments > 0 => {
                 self.partial = Some(Partial {
                     packet,
-                    attachments: Vec::new(),
+                    attachments: 0,
                 });
             }
             Kind::BinaryEvent => self.on_event(packet.data, packet.id)?,
@@ -359,8 +384,8 @@ impl Connection {
     /// event carrying binary data is answered with `invalid`.
     fn on_binary(&mut self, done: Partial) -> Result<(), &'static str> {
         let mut data = done.packet.data.unwrap_or(Value::Null);
-        let filled =
-            SocketPacket::fill_placeholders(&mut data, &done.attachments, &|_| Value::Null);
+        let stand_ins = vec![Bytes::new(); done.attachments];
+        let filled = SocketPacket::fill_placeholders(&mut data, &stand_ins, &|_| Value::Null);
         if done.packet.kind != Kind::BinaryEvent {
             return Ok(());
         }
@@ -398,42 +423,54 @@ impl Connection {
         }
     }
 
-    /// CONNECT: `auth` must be `{token}` with the same token as `/ws`.
-    async fn connect(&mut self, auth: Option<Value>, output: &mut Option<SessionOutput>) {
+    /// CONNECT: `auth` must be `{token}` with the same token as `/ws`. After
+    /// [`MAX_FAILED_CONNECTS`] refusals the connection is closed (the last `connect_error` is
+    /// flushed with the close).
+    async fn connect(
+        &mut self,
+        auth: Option<Value>,
+        output: &mut Option<SessionOutput>,
+    ) -> Result<(), &'static str> {
         if self.socket.is_some() {
-            return; // already connected
+            return Ok(()); // already connected
         }
         if output.is_some() {
             self.queue.push_back(socket_out::connect_error(
                 "unavailable: the previous socket is still closing, try again",
             ));
-            return;
+            return Ok(());
         }
+        if let Err(message) = self.try_connect(auth, output).await {
+            self.queue.push_back(socket_out::connect_error(message));
+            self.failed_connects += 1;
+            if self.failed_connects >= MAX_FAILED_CONNECTS {
+                return Err("too many refused connects");
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks the token up and starts the session; the `connect_error` message if refused.
+    async fn try_connect(
+        &mut self,
+        auth: Option<Value>,
+        output: &mut Option<SessionOutput>,
+    ) -> Result<(), &'static str> {
         let token = auth
             .as_ref()
             .and_then(|a| a.get("token"))
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty() && t.len() <= 256);
         let Some(token) = token else {
-            self.queue.push_back(socket_out::connect_error(
-                "unauthorized: connect with auth {token}",
-            ));
-            return;
+            return Err("unauthorized: connect with auth {token}");
         };
         let token_hash = hash_token(token);
         let user = match self.state.store.user_for_token(&token_hash).await {
             Ok(Some(user)) => user,
-            Ok(None) => {
-                self.queue.push_back(socket_out::connect_error(
-                    "unauthorized: invalid or expired token",
-                ));
-                return;
-            }
+            Ok(None) => return Err("unauthorized: invalid or expired token"),
             Err(e) => {
                 tracing::error!(sid = %self.sid, error = %e, "token lookup failed");
-                self.queue
-                    .push_back(socket_out::connect_error("unavailable: try again"));
-                return;
+                return Err("unavailable: try again");
             }
         };
         let deps = SessionDeps {
@@ -453,6 +490,7 @@ impl Connection {
         });
         self.queue.push_back(socket_out::connect(&socket_sid));
         tracing::debug!(sid = %self.sid, user = %user.id, "socket.io socket connected");
+        Ok(())
     }
 
     fn on_output(

@@ -93,6 +93,10 @@ async fn handle(
     let engines = state.socketio.clone();
     let res = match (q.transport.as_deref(), req.method(), q.sid.as_deref()) {
         (Some("polling"), &Method::GET, None) => {
+            let peer = req.peer_addr().map(|a| a.ip());
+            if let Err(e) = state.limits.socketio_handshake(peer) {
+                return with_cors(req.headers(), e.error_response());
+            }
             let (_, _, open) = Connection::start(state.get_ref().clone(), engines, None);
             text(open)
         }
@@ -224,7 +228,13 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
             Some(conn) => Some(conn),
             None => return up.refuse(refuse(EngineError::UnknownSid)).await,
         },
-        None => None,
+        None => {
+            let peer = up.request.peer_addr().map(|a| a.ip());
+            if let Err(e) = state.limits.socketio_handshake(peer) {
+                return up.refuse(with_cors(&headers, e.error_response())).await;
+            }
+            None
+        }
     };
     let max = state.settings.socketio.max_payload;
     let Some((reader, writer)) = up.accept(max).await else {

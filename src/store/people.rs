@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use entities::{
-    block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, token, user,
-    user_settings,
+    block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, push_mute,
+    push_setting, push_subscription, token, user, user_settings,
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter,
@@ -323,8 +323,8 @@ impl Store {
         Ok(hashes)
     }
 
-    /// Deletes an account: tokens, settings, contacts, blocks, lists and linked provider accounts
-    /// go; the user row stays
+    /// Deletes an account: tokens, settings, contacts, blocks, lists, linked provider accounts,
+    /// push subscriptions, push settings (with the SMS number) and mutes go; the user row stays
     /// (renamed, without profile or password) so messages keep a sender, shown as a deleted user.
     pub async fn delete_account(&self, user: &UserId) -> Result<Vec<String>, StoreError> {
         let hashes = self.revoke_tokens(user, None).await?;
@@ -375,6 +375,19 @@ impl Store {
             .await?;
         oauth_state::Entity::delete_many()
             .filter(oauth_state::Column::LinkUserId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        // Nothing may be pushed or texted to a deleted account: its devices, its SMS number and
+        // the rest of its push settings go too.
+        push_subscription::Entity::delete_many()
+            .filter(push_subscription::Column::UserId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        push_setting::Entity::delete_by_id(user.0.clone())
+            .exec(&txn)
+            .await?;
+        push_mute::Entity::delete_many()
+            .filter(push_mute::Column::UserId.eq(user.0.clone()))
             .exec(&txn)
             .await?;
         txn.commit().await?;

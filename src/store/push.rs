@@ -2,9 +2,11 @@
 //! preview, per-conversation mutes, the SMS fallback). The fuller settings of issue 6 can take
 //! these over; [`Store::push_prefs_many`] is the one read the Notifier makes.
 
-use entities::{push_mute, push_setting, push_subscription, room, room_member, user_settings};
+use entities::{
+    push_mute, push_setting, push_subscription, room, room_member, user, user_settings,
+};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
@@ -219,7 +221,7 @@ const CHUNK: usize = 500;
 
 impl Store {
     /// [`PushPrefs`] and read marks of `users` in `room`, in a few queries whatever their number.
-    /// Users who are no longer members are left out.
+    /// Users who are no longer members, and deleted accounts, are left out.
     pub async fn push_prefs_many(
         &self,
         room: &RoomId,
@@ -229,11 +231,25 @@ impl Store {
         let mut out = Vec::with_capacity(users.len());
         for chunk in users.chunks(CHUNK) {
             let ids: Vec<String> = chunk.iter().map(|u| u.0.clone()).collect();
-            let marks = room_member::Entity::find()
+            // Deleted accounts are never notified, whatever rows may be left of them.
+            let deleted: std::collections::HashSet<String> = user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .filter(user::Column::Id.is_in(ids.clone()))
+                .filter(user::Column::DeletedAt.is_not_null())
+                .into_tuple::<String>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .collect();
+            let marks: Vec<room_member::Model> = room_member::Entity::find()
                 .filter(room_member::Column::RoomId.eq(room.0.clone()))
                 .filter(room_member::Column::UserId.is_in(ids.clone()))
                 .all(&self.db)
-                .await?;
+                .await?
+                .into_iter()
+                .filter(|m| !deleted.contains(&m.user_id))
+                .collect();
             let settings: std::collections::HashMap<String, push_setting::Model> =
                 push_setting::Entity::find()
                     .filter(push_setting::Column::UserId.is_in(ids.clone()))

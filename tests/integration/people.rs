@@ -676,3 +676,80 @@ async fn sessions_are_listed_and_revoked_one_or_all_and_passwords_change() {
     );
     assert_eq!(a.get("/api/me").await.status(), 401);
 }
+
+#[actix_web::test]
+async fn a_password_change_signs_out_every_other_session() {
+    let app = spawn_app().await;
+    let a = app.register("pw").await;
+    let stolen = app.login(&a).await;
+    let mut stolen_ws = stolen.connect().await;
+    let r = a
+        .post(
+            "/api/me/password",
+            json!({"old_password": "correct horse battery", "new_password": "a brand new secret"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    // The other token stops working and its socket is closed...
+    assert_eq!(stolen_ws.closed().await, Some(4001));
+    assert_eq!(stolen.get("/api/me").await.status(), 401);
+    // ...the session that changed the password keeps working.
+    assert_eq!(a.get("/api/me").await.status(), 200);
+    let list = json_of(a.get("/api/me/sessions").await).await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn a_deleted_account_leaves_its_groups_and_hands_ownership_on() {
+    let app = spawn_app().await;
+    let [owner, admin, member] = app.register_many(["own", "adm", "mem"]).await;
+    let room = owner.group("club", &[&admin, &member]).await;
+    let solo = owner.group("alone", &[]).await;
+    let dm = owner.dm(&member).await;
+    let r = owner
+        .client
+        .put(format!(
+            "{}/api/rooms/{room}/members/{}",
+            owner.http, admin.id
+        ))
+        .bearer_auth(&owner.token)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut cm = member.connect().await;
+    let r = owner
+        .client
+        .delete(format!("{}/api/me", owner.http))
+        .bearer_auth(&owner.token)
+        .json(&json!({"password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let left = cm
+        .expect_where("room_event", |f| f["event"] == "member_removed")
+        .await;
+    assert_eq!(
+        (left["room"].as_str(), left["user"].as_str()),
+        (Some(room.as_str()), Some(owner.id.as_str()))
+    );
+    let view = json_of(member.get(&format!("/api/rooms/{room}")).await).await;
+    let members = view["room"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{view}");
+    let role_of = |id: &str| members.iter().find(|m| m["id"] == id).unwrap()["role"].clone();
+    assert_eq!(role_of(&admin.id), "owner", "the admin inherits the group");
+    assert_eq!(role_of(&member.id), "member");
+    // A group with nobody else is simply left; the dm stays, with the deleted user in it.
+    assert!(!app
+        .state
+        .store
+        .room_ids_of(&chat_server::ids::UserId(owner.id.clone()))
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.0 == room || r.0 == solo));
+    let dm_view = json_of(member.get(&format!("/api/rooms/{dm}")).await).await;
+    assert_eq!(dm_view["room"]["members"].as_array().unwrap().len(), 2);
+}

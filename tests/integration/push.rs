@@ -14,6 +14,7 @@ use chat_server::actors::room::Post;
 use chat_server::config::{Secret, Settings};
 use chat_server::ids::{RoomId, UserId};
 use chat_server::protocol::SendFrame;
+use chat_server::store::push::{NewSubscription, KIND_WEBPUSH};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde_json::{json, Value};
 
@@ -899,4 +900,111 @@ async fn the_users_settings_document_mutes_silences_and_hides_previews_too() {
     );
     a.send_msg(&room, "anyone?").await;
     service.none_within(NO_PUSH).await;
+}
+
+#[actix_web::test]
+async fn a_deleted_account_loses_its_devices_and_sms_number_and_is_never_pushed_to() {
+    let (app, mut service) = webpush_app(|s| s.push.coalesce_ms = 300).await;
+    let (alice, bob, carol) = (
+        app.register("alice").await,
+        app.register("bob").await,
+        app.register("carol").await,
+    );
+    let room = alice.group("trip", &[&bob, &carol]).await;
+    let bob_phone = service.device("bob-phone").subscription();
+    subscribe(&bob, bob_phone.clone()).await;
+    subscribe(&carol, service.device("carol-phone").subscription()).await;
+    let r = patch_settings(
+        &bob,
+        json!({"sms_phone": "+14155550100", "sms_fallback": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = bob
+        .client
+        .delete(format!("{}/api/me", bob.http))
+        .bearer_auth(&bob.token)
+        .json(&json!({"password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let bob_id = UserId(bob.id.clone());
+    let store = &app.state.store;
+    assert!(store.subscriptions_of(&bob_id).await.unwrap().is_empty());
+    assert_eq!(store.push_settings(&bob_id).await.unwrap().sms_phone, None);
+    // Even a subscription left behind (saved in a race with the deletion) is not pushed to.
+    store
+        .save_subscription(
+            &bob_id,
+            NewSubscription {
+                kind: KIND_WEBPUSH,
+                endpoint: bob_phone["endpoint"].as_str().unwrap().to_owned(),
+                p256dh: bob_phone["keys"]["p256dh"].as_str().map(str::to_owned),
+                auth: bob_phone["keys"]["auth"].as_str().map(str::to_owned),
+                platform: None,
+                device: None,
+            },
+        )
+        .await
+        .unwrap();
+    post_without_session(&app, &room, &alice, "still there?").await;
+    let push = service.next().await;
+    assert_eq!(push.device, "carol-phone");
+    service.none_within(NO_PUSH).await;
+}
+
+/// This machine's name: it resolves to loopback or a private address on every usual setup
+/// (`/etc/hosts`), which is what a hostile endpoint would point at.
+fn own_host_name() -> String {
+    let name = std::fs::read_to_string("/etc/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let ips: Vec<std::net::IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0))
+        .unwrap()
+        .map(|a| a.ip())
+        .collect();
+    assert!(
+        !ips.is_empty() && ips.iter().all(|ip| !chat_server::push::is_public(*ip)),
+        "{name} should resolve to private addresses here: {ips:?}"
+    );
+    name
+}
+
+#[actix_web::test]
+async fn a_webpush_endpoint_whose_name_resolves_inside_the_network_is_never_connected_to() {
+    // Where the endpoint points: a listener on every local address that no one should reach.
+    let inside = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    inside.set_nonblocking(true).unwrap();
+    let port = inside.local_addr().unwrap().port();
+    let service = WebPushService::start();
+    let app = spawn_app_with(|s| {
+        s.push.allow_http_endpoints = false;
+        s.push.coalesce_ms = 100;
+        s.push.max_attempts = 1;
+        s.push.request_timeout_ms = 2_000;
+    })
+    .await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = alice.dm(&bob).await;
+    let mut sub = service.device("bob-phone").subscription();
+    // A name, so it passes the checks made when subscribing; it resolves inside.
+    sub["endpoint"] = json!(format!("https://{}:{port}/push/bob", own_host_name()));
+    subscribe(&bob, sub).await;
+    post_without_session(&app, &room, &alice, "psst").await;
+    let failed = "chat_push_failed_total{channel=\"webpush\"}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, failed).await == 0 {
+        assert!(Instant::now() < deadline, "the push was not given up on");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        metric(&app, "chat_push_sent_total{channel=\"webpush\"}").await,
+        0
+    );
+    match inside.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the server connected to an address inside the network: {other:?}"),
+    }
 }

@@ -2,7 +2,7 @@
 //! acked message is still there, once, with seqs gap-free.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -37,7 +37,7 @@ impl ServerProcess {
             .env("CHAT__REDIS__URL", "")
             .env("CHAT__MEDIA__DIR", dir.join("media"))
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log);
         for (k, v) in env {
             cmd.env(k, v);

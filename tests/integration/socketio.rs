@@ -658,3 +658,94 @@ async fn a_socketio_client_that_stops_reading_is_dropped_and_the_room_goes_on() 
     assert_eq!(ack["seq"].as_i64(), Some(sent as i64 + 1));
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn engine_io_handshakes_are_limited_per_address() {
+    let app = spawn_app_with(|s| {
+        s.limits.socketio_handshakes_per_address = chat_server::config::Rate {
+            burst: 3,
+            period_ms: 60_000,
+        };
+    })
+    .await;
+    for _ in 0..3 {
+        Polling::open(&app).await;
+    }
+    let url = format!("{}/socket.io/?EIO=4&transport=polling", app.http);
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // A WebSocket handshake from there is refused before the upgrade.
+    let ws = format!(
+        "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
+        app.port
+    );
+    match tokio_tungstenite::connect_async(&ws).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        other => panic!("expected 429, got {other:?}"),
+    }
+    // Another address is not affected.
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let body = elsewhere
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.starts_with('0'), "{body}");
+}
+
+#[actix_web::test]
+async fn an_engine_io_client_that_pings_without_reading_is_closed_not_buffered_for() {
+    let app = spawn_app_with(|s| s.ws.outbox_capacity = 16).await;
+    let (p, _) = Polling::open(&app).await;
+    // 10,000 pings in one body, never reading the pongs.
+    let body = vec!["2"; 10_000].join("\u{1e}");
+    assert_eq!(p.post(body).await.status(), 200);
+    let r = p.get().await;
+    assert_eq!(r.status(), 400, "{}", r.text().await.unwrap().len());
+    assert!(r.text().await.unwrap().contains("Session ID unknown"));
+}
+
+#[actix_web::test]
+async fn an_engine_io_connection_is_closed_after_three_refused_connects() {
+    let app = spawn_app().await;
+    let (p, _) = Polling::open(&app).await;
+    for _ in 0..2 {
+        assert_eq!(p.post(r#"40{"token":"not a token"}"#).await.status(), 200);
+        let answer = p.get().await.text().await.unwrap();
+        assert!(
+            answer.starts_with("44") && answer.contains("unauthorized"),
+            "{answer}"
+        );
+    }
+    assert_eq!(p.post(r#"40{"token":"not a token"}"#).await.status(), 200);
+    // A third refused connect ends the connection: the poll gets the close packet (after the
+    // last connect_error), or finds the session gone.
+    let r = p.get().await;
+    let (status, body) = (r.status(), r.text().await.unwrap());
+    assert!(
+        status == 400 || body.split('\u{1e}').any(|packet| packet == "1"),
+        "{status} {body}"
+    );
+    assert_eq!(p.get().await.status(), 400, "the connection is gone");
+    // A good token on a fresh connection still connects.
+    let user = app.register("sio").await;
+    let (p, _) = Polling::open(&app).await;
+    let connect = format!("40{}", json!({"token": user.token}));
+    assert_eq!(p.post(connect).await.status(), 200);
+    let answer = p.get().await.text().await.unwrap();
+    assert!(answer.starts_with("40{"), "{answer}");
+}
