@@ -39,14 +39,7 @@ impl Store {
         user: &UserId,
         unread_max: u64,
     ) -> Result<Vec<RoomSummary>, StoreError> {
-        let rows: Vec<RoomRow> = self
-            .cached(
-                "rooms",
-                &user.0,
-                |_| Some(u64::MAX),
-                || self.rooms_and_reads(b, user),
-            )
-            .await?;
+        let rows = self.cached_rooms(b, user).await?;
         let ids: Vec<RoomId> = rows.iter().map(|r| RoomId(r.id.clone())).collect();
         let (buffered, kept) = b.connect_marks(user, &ids).await?;
         let reads: Vec<i64> = if kept.iter().all(Option::is_some) {
@@ -133,6 +126,21 @@ impl Store {
         // Most recent first, as from SQL (a stable sort keeps the listed order of ties).
         out.sort_by_key(|r| std::cmp::Reverse(r.last_seq));
         Ok(out)
+    }
+
+    /// `user`'s rooms (the connect cache's entry, else from SQL).
+    pub(super) async fn cached_rooms(
+        &self,
+        b: &RedisBuffer,
+        user: &UserId,
+    ) -> Result<Vec<RoomRow>, StoreError> {
+        self.cached(
+            "rooms",
+            &user.0,
+            |_| Some(u64::MAX),
+            || self.rooms_and_reads(b, user),
+        )
+        .await
     }
 
     /// The room list from SQL, with the read marks it holds raised in Redis (buffered marks may

@@ -196,14 +196,36 @@ impl Store {
         after: i64,
         limit: u64,
     ) -> Result<Vec<message::Model>, StoreError> {
-        let rows = message::Entity::find()
-            .filter(message::Column::RoomId.eq(room.0.clone()))
-            .filter(message::Column::Seq.gt(after))
-            .order_by_asc(message::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
-        let mut all = merge(rows, self.buffered(room, after, None).await?);
+        let buffered = self.buffered(room, after, None).await?;
+        // Every seq from `after + 1` to the room's highest is still buffered, or the caller has
+        // every message: no SQL round trip (a sync works while the database stalls). Syncers may
+        // copy a room's batches out of order (several nodes), so the buffer must be checked
+        // seq by seq up to the room's counter.
+        let all_buffered = match &self.buffer {
+            Some(b) => {
+                let top = b.room_seq(room).await?;
+                let first = buffered.first().map_or(after + 1, |m| m.seq);
+                let last = buffered.last().map_or(after, |m| m.seq);
+                // No counter in Redis: the room's messages may all be in SQL only.
+                top > 0
+                    && first == after + 1
+                    && last == top
+                    && buffered.windows(2).all(|w| w[1].seq == w[0].seq + 1)
+            }
+            None => false,
+        };
+        let rows = if all_buffered {
+            Vec::new()
+        } else {
+            message::Entity::find()
+                .filter(message::Column::RoomId.eq(room.0.clone()))
+                .filter(message::Column::Seq.gt(after))
+                .order_by_asc(message::Column::Seq)
+                .limit(limit)
+                .all(&self.db)
+                .await?
+        };
+        let mut all = merge(rows, buffered);
         all.truncate(limit as usize);
         self.overlay(room, &mut all).await?;
         Ok(all)

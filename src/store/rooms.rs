@@ -32,7 +32,7 @@ pub(super) struct RoomRow {
 }
 
 /// Everything a Room actor needs to start.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomRecord {
     pub id: RoomId,
     pub kind: String,
@@ -172,7 +172,29 @@ impl Store {
     }
 
     /// A room with its member list, or `None` if there is no such room.
+    /// With Redis, from the connect cache while valid (members, roles, name and blocks change only
+    /// through writes that invalidate it; see `cache`), the last seq being the larger of the
+    /// record's and the room's counter in Redis: a room starts without SQL.
     pub async fn load_room(&self, id: &RoomId) -> Result<Option<RoomRecord>, StoreError> {
+        let found = self
+            .cached(
+                "room",
+                &id.0,
+                |r: &Option<RoomRecord>| r.as_ref().map(|_| u64::MAX),
+                || self.load_room_sql(id),
+            )
+            .await?;
+        let Some(mut rec) = found else {
+            return Ok(None);
+        };
+        if let Some(b) = &self.buffer {
+            rec.last_seq = rec.last_seq.max(b.room_seq(id).await?);
+        }
+        Ok(Some(rec))
+    }
+
+    /// [`Self::load_room`] from SQL alone (`last_seq` as SQL has it).
+    async fn load_room_sql(&self, id: &RoomId) -> Result<Option<RoomRecord>, StoreError> {
         let Some(r) = room::Entity::find_by_id(id.0.clone()).one(&self.db).await? else {
             return Ok(None);
         };
@@ -183,10 +205,6 @@ impl Store {
             .into_iter()
             .map(|m| (UserId(m.user_id), Role::parse(&m.role)))
             .collect();
-        let buffered = match &self.buffer {
-            Some(b) => b.room_seq(id).await?,
-            None => 0,
-        };
         let mut blocked = Vec::new();
         if r.kind == KIND_DM {
             let ids: Vec<&UserId> = members.keys().collect();
@@ -203,7 +221,7 @@ impl Store {
             kind: r.kind,
             name: r.name,
             created_at: r.created_at,
-            last_seq: r.last_seq.max(buffered),
+            last_seq: r.last_seq,
             members,
             avatar: r.avatar_media,
             blocked,
@@ -263,7 +281,16 @@ impl Store {
     }
 
     /// Ids of the rooms `user` is a member of.
+    /// With Redis, from the connect cache's room list while valid (see `cache`).
     pub async fn room_ids_of(&self, user: &UserId) -> Result<Vec<RoomId>, StoreError> {
+        if let (Some(b), true) = (&self.buffer, self.cache_ttl_secs > 0) {
+            return Ok(self
+                .cached_rooms(b, user)
+                .await?
+                .into_iter()
+                .map(|r| RoomId(r.id))
+                .collect());
+        }
         Ok(room_member::Entity::find()
             .filter(room_member::Column::UserId.eq(user.0.clone()))
             .all(&self.db)
