@@ -90,6 +90,10 @@ async fn acked_messages_are_readable_before_sync_and_reach_mariadb_once() {
         assert_eq!(cb.expect("message").await["seq"], want);
     }
     cb.expect("synced").await;
+    // What sync handed over is marked delivered (a write of its own); the sender hears once it
+    // is durable, and the Syncer below then finds it in the stream.
+    ca.expect_where("receipt", |f| f["kind"] == "delivered" && f["seq"] == 30)
+        .await;
 
     app.state.syncer.as_ref().unwrap().do_send(SyncNow);
     eventually(20, "30 rows in MariaDB", || {
