@@ -128,87 +128,13 @@ pub struct Entry {
     pub deliveries: usize,
 }
 
-const APPEND: &str = r#"
-local n = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local e = tonumber(ARGV[4])
-local S = 8
-for i = 0, n - 1 do
-  local b = 5 + i * S
-  if redis.call('EXISTS', ARGV[b + 2]) == 1 then return {'conflict', 'client_id ' .. ARGV[b + 2]} end
-  local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
-  if cur >= tonumber(ARGV[b + 3]) then return {'conflict', 'seq ' .. ARGV[b + 3] .. ' <= ' .. cur} end
-end
-for i = 0, n - 1 do
-  local b = 5 + i * S
-  redis.call('ZADD', ARGV[b], ARGV[b + 3], ARGV[b + 4])
-  local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
-  if tonumber(ARGV[b + 3]) > cur then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
-  redis.call('SET', ARGV[b + 2], ARGV[b + 5], 'EX', ttl)
-  redis.call('SET', ARGV[b + 6], ARGV[b + 7], 'EX', ttl)
-end
-local o = 5 + n * S
-for i = 0, e - 1 do
-  local b = o + i * 3
-  redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2])
-end
-local q = o + e * 3
-local W = tonumber(ARGV[q])
-local wttl = tonumber(ARGV[q + 1])
-local r = tonumber(ARGV[q + 2])
-for i = 0, r - 1 do
-  local b = q + 3 + i * 3
-  local cur = redis.call('HGET', ARGV[b], ARGV[b + 1])
-  if not cur or tonumber(ARGV[b + 2]) > tonumber(cur) then redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2]) end
-  redis.call('EXPIRE', ARGV[b], wttl)
-end
-if W > 0 then
-  local wb = q + 3 + r * 3
-  for i = 0, n - 1 do
-    local k = ARGV[wb + i * 2]
-    redis.call('LPUSH', k, ARGV[5 + i * S + 3] .. '|' .. ARGV[wb + i * 2 + 1])
-    redis.call('LTRIM', k, 0, W - 1)
-    redis.call('EXPIRE', k, wttl)
-  end
-end
-local id = redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1])
-return {'ok', id}
-"#;
-
-/// The cluster form of `APPEND`: Redis allocates the seqs itself, so several nodes can write to
-/// one room. Per message: a `client_id` already used is not appended again and answers with the
-/// first ack (`d:id|seq|ts`); otherwise the room's counter is initialised from the store's
-/// highest seq when missing, incremented, and the message buffered under that seq (`s:seq`).
-/// The entry carries the allocated seqs in its `seqs` field (0 = a duplicate, dropped), since the
-/// encoded ops were made before the seqs existed; the same list heads the fan-out event that the
-/// script PUBLISHes, so every node sees a room's messages in seq order.
-const APPEND_CLUSTER: &str = r#"
-local n = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local e = tonumber(ARGV[4])
-local others = tonumber(ARGV[5])
-local S = 9
-local seqs = {}
-local out = {'ok'}
-local fresh = 0
-for i = 0, n - 1 do
-  local b = 8 + i * S
-  local prev = redis.call('GET', ARGV[b + 2])
-  if prev then
-    seqs[#seqs + 1] = '0'
-    out[#out + 1] = 'd:' .. prev
-  else
-    if redis.call('EXISTS', ARGV[b + 1]) == 0 then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
-    local s = redis.call('INCR', ARGV[b + 1])
-    redis.call('ZADD', ARGV[b], s, ARGV[b + 4])
-    redis.call('SET', ARGV[b + 2], ARGV[b + 5] .. '|' .. s .. '|' .. ARGV[b + 6], 'EX', ttl)
-    redis.call('SET', ARGV[b + 7], ARGV[b + 8], 'EX', ttl)
-    seqs[#seqs + 1] = tostring(s)
-    out[#out + 1] = 's:' .. s
-    fresh = fresh + 1
-  end
-end
-local o = 8 + n * S
+/// The last part of both append scripts (`F`, `S`, `n`, `e` and `seqs` set by each): edit overlays,
+/// read marks raised (never lowered), and each room's latest messages kept for unread counts (see
+/// `RedisBuffer::with_recent`): `W` (list length, 0 = none) and the TTL, `r` read marks as
+/// (hash, room, seq), then per message its list's key and sender.
+macro_rules! append_tail {
+    () => {
+        r#"local o = F + n * S
 for i = 0, e - 1 do
   local b = o + i * 3
   redis.call('HSET', ARGV[b], ARGV[b + 1], ARGV[b + 2])
@@ -234,7 +160,78 @@ if W > 0 then
     end
   end
 end
-local list = table.concat(seqs, ',')
+"#
+    };
+}
+
+const APPEND: &str = concat!(
+    r#"
+local F = 5
+local seqs = {}
+local n = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local e = tonumber(ARGV[4])
+local S = 8
+for i = 0, n - 1 do
+  local b = 5 + i * S
+  if redis.call('EXISTS', ARGV[b + 2]) == 1 then return {'conflict', 'client_id ' .. ARGV[b + 2]} end
+  local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
+  if cur >= tonumber(ARGV[b + 3]) then return {'conflict', 'seq ' .. ARGV[b + 3] .. ' <= ' .. cur} end
+end
+for i = 0, n - 1 do
+  local b = 5 + i * S
+  redis.call('ZADD', ARGV[b], ARGV[b + 3], ARGV[b + 4])
+  local cur = tonumber(redis.call('GET', ARGV[b + 1]) or '0')
+  if tonumber(ARGV[b + 3]) > cur then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
+  redis.call('SET', ARGV[b + 2], ARGV[b + 5], 'EX', ttl)
+  redis.call('SET', ARGV[b + 6], ARGV[b + 7], 'EX', ttl)
+  seqs[#seqs + 1] = ARGV[b + 3]
+end
+"#,
+    append_tail!(),
+    r#"local id = redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1])
+return {'ok', id}
+"#
+);
+
+/// The cluster form of `APPEND`: Redis allocates the seqs itself, so several nodes can write to
+/// one room. Per message: a `client_id` already used is not appended again and answers with the
+/// first ack (`d:id|seq|ts`); otherwise the room's counter is initialised from the store's
+/// highest seq when missing, incremented, and the message buffered under that seq (`s:seq`).
+/// The entry carries the allocated seqs in its `seqs` field (0 = a duplicate, dropped), since the
+/// encoded ops were made before the seqs existed; the same list heads the fan-out event that the
+/// script PUBLISHes, so every node sees a room's messages in seq order.
+const APPEND_CLUSTER: &str = concat!(
+    r#"
+local F = 8
+local n = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local e = tonumber(ARGV[4])
+local others = tonumber(ARGV[5])
+local S = 9
+local seqs = {}
+local out = {'ok'}
+local fresh = 0
+for i = 0, n - 1 do
+  local b = 8 + i * S
+  local prev = redis.call('GET', ARGV[b + 2])
+  if prev then
+    seqs[#seqs + 1] = '0'
+    out[#out + 1] = 'd:' .. prev
+  else
+    if redis.call('EXISTS', ARGV[b + 1]) == 0 then redis.call('SET', ARGV[b + 1], ARGV[b + 3]) end
+    local s = redis.call('INCR', ARGV[b + 1])
+    redis.call('ZADD', ARGV[b], s, ARGV[b + 4])
+    redis.call('SET', ARGV[b + 2], ARGV[b + 5] .. '|' .. s .. '|' .. ARGV[b + 6], 'EX', ttl)
+    redis.call('SET', ARGV[b + 7], ARGV[b + 8], 'EX', ttl)
+    seqs[#seqs + 1] = tostring(s)
+    out[#out + 1] = 's:' .. s
+    fresh = fresh + 1
+  end
+end
+"#,
+    append_tail!(),
+    r#"local list = table.concat(seqs, ',')
 if fresh > 0 or others > 0 then
   redis.call('XADD', KEYS[1], '*', 'ops', ARGV[1], 'seqs', list)
 end
@@ -242,7 +239,8 @@ if ARGV[7] ~= '' then
   redis.call('PUBLISH', ARGV[6], list .. '\n' .. ARGV[7])
 end
 return out
-"#;
+"#
+);
 
 /// Where the cluster append put one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
