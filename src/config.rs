@@ -106,6 +106,10 @@ pub struct RedisSettings {
     /// whom a user's presence goes to); any change to accounts, tokens, memberships or blocks
     /// invalidates every entry at once. 0: no cache, every connect asks the database.
     pub cache_ttl_secs: u64,
+    /// A plain (not clustered) server holds the prefix with a lease this long (ms), renewed every
+    /// third of it; another plain server, or a cluster node, refuses to start on the prefix while
+    /// it is held (see `store::owner`).
+    pub owner_ttl_ms: u64,
     /// Test-only failpoint: abort the process after a SQL commit, before the stream ack.
     pub debug_crash_after_commit: bool,
 }
@@ -123,6 +127,7 @@ impl Default for RedisSettings {
             dedupe_ttl_secs: 7 * 24 * 3600,
             allow_unsafe: false,
             cache_ttl_secs: crate::store::DEFAULT_CACHE_TTL_SECS,
+            owner_ttl_ms: 10_000,
             debug_crash_after_commit: false,
         }
     }

@@ -1,6 +1,7 @@
 //! Building and running the server: connect the store, start the actors, bind HTTP.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix::Actor;
@@ -44,6 +45,9 @@ pub enum StartupError {
     OAuth(#[from] crate::oauth::OAuthConfigError),
     #[error("cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// Another server already runs on this Redis prefix in a way this one cannot run beside.
+    #[error("redis.prefix: {0}")]
+    Owner(#[from] crate::store::owner::OwnerError),
 }
 
 /// A server bound to its port, not yet running.
@@ -51,6 +55,9 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    /// The Redis prefix lease this plain server holds, given up when it stops (see
+    /// `store::owner`).
+    owner: Option<(RedisBuffer, String, Arc<AtomicBool>)>,
 }
 
 impl Application {
@@ -65,6 +72,7 @@ impl Application {
             .with_media_urls(signer);
         let mut syncer = None;
         let mut cluster = None;
+        let mut owner = None;
         let redis = &settings.redis;
         if !redis.url.trim().is_empty() {
             let buffer = RedisBuffer::connect(
@@ -86,6 +94,16 @@ impl Application {
                 "" => format!("{}:{}", hostname(), settings.server.bind),
                 c => c.to_owned(),
             };
+            if settings.cluster.enabled {
+                buffer.check_no_owner().await?;
+            } else {
+                buffer.claim_owner(&consumer, redis.owner_ttl_ms).await?;
+                let released = Arc::new(AtomicBool::new(false));
+                buffer
+                    .clone()
+                    .keep_owner(consumer.clone(), redis.owner_ttl_ms, released.clone());
+                owner = Some((buffer.clone(), consumer.clone(), released));
+            }
             if settings.cluster.enabled {
                 let node = match settings.cluster.node_id.trim() {
                     "" => consumer.clone(),
@@ -225,6 +243,7 @@ impl Application {
             port,
             server: server.run(),
             state,
+            owner,
         })
     }
 
@@ -245,7 +264,14 @@ impl Application {
 
     /// Serves until stopped (SIGINT/SIGTERM or the handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let stopped = self.server.await;
+        if let Some((buffer, me, released)) = &self.owner {
+            released.store(true, Ordering::Relaxed);
+            if let Err(e) = buffer.release_owner(me).await {
+                tracing::warn!(error = %e, "could not give up the Redis prefix lease");
+            }
+        }
+        stopped
     }
 }
 

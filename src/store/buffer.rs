@@ -400,7 +400,7 @@ impl RedisBuffer {
     }
 
     /// Runs an append script on this thread's connection.
-    async fn invoke<T: redis::FromRedisValue>(
+    pub(super) async fn invoke<T: redis::FromRedisValue>(
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> Result<T, BufferError> {

@@ -10,6 +10,7 @@ mod hello;
 pub mod media;
 pub mod messages;
 pub mod oauth;
+pub mod owner;
 pub mod people;
 pub mod push;
 pub mod rooms;

@@ -467,3 +467,53 @@ async fn an_entry_that_keeps_failing_goes_to_the_dead_letter_stream_and_the_rest
         .unwrap();
     assert!(metrics.contains("chat_dead_letters 1"), "{metrics}");
 }
+
+/// Two plain servers on one Redis prefix would count the same rooms' seqs: the second refuses to
+/// start, and so does a cluster node; another prefix is fine, and the prefix is free again once
+/// the first server stopped.
+#[actix_web::test]
+async fn a_second_server_on_the_same_redis_prefix_refuses_to_start() {
+    let redis = RedisServer::start().unwrap();
+    let (db_url, _) = fresh_db(shared_mariadb());
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |consumer: &str, cluster: bool, prefix: &str| {
+        let mut s = crate::support::app::test_settings(dir.path());
+        s.redis.url = redis.url();
+        s.redis.prefix = prefix.to_owned();
+        s.redis.consumer = consumer.to_owned();
+        s.database.url = db_url.clone();
+        s.cluster.enabled = cluster;
+        s.cluster.node_id = consumer.to_owned();
+        s
+    };
+    let first = chat_server::startup::Application::build(settings("one", false, &prefix))
+        .await
+        .expect("the first server starts");
+    let handle = first.handle();
+    let running = actix_web::rt::spawn(first.run_until_stopped());
+
+    let refused = |r: Result<
+        chat_server::startup::Application,
+        chat_server::startup::StartupError,
+    >| match r {
+        Ok(_) => panic!("a second server started on the same prefix"),
+        Err(e) => e.to_string(),
+    };
+    let second =
+        refused(chat_server::startup::Application::build(settings("two", false, &prefix)).await);
+    assert!(second.contains("another server (one)"), "{second}");
+    let node =
+        refused(chat_server::startup::Application::build(settings("node1", true, &prefix)).await);
+    assert!(node.contains("another server (one)"), "{node}");
+    let other = format!("{prefix}x");
+    chat_server::startup::Application::build(settings("two", false, &other))
+        .await
+        .expect("another prefix is fine");
+
+    handle.stop(true).await;
+    running.await.unwrap().unwrap();
+    chat_server::startup::Application::build(settings("two", false, &prefix))
+        .await
+        .expect("the prefix is free once the first server stopped");
+}
