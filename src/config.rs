@@ -502,6 +502,8 @@ pub struct WsSettings {
     /// wait their turn, so a crowd reconnecting at once neither floods the database pool nor
     /// delays the frames of the sessions already open.
     pub setup_concurrency: usize,
+    /// Most WebSocket sessions one user may have open on a node; another `/ws` connect gets 429.
+    pub max_sessions_per_user: usize,
 }
 
 impl Default for WsSettings {
@@ -515,6 +517,7 @@ impl Default for WsSettings {
             rate_per_sec: 50.0,
             rate_burst: 200.0,
             setup_concurrency: 64,
+            max_sessions_per_user: 32,
         }
     }
 }

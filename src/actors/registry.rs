@@ -54,6 +54,13 @@ pub struct SessionOpened {
     pub handle: SessionHandle,
 }
 
+/// How many live sessions `user` has on this node.
+#[derive(Message, Debug)]
+#[rtype(result = "usize")]
+pub struct SessionCount {
+    pub user: UserId,
+}
+
 /// A session closed: forget it everywhere.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -421,6 +428,14 @@ impl RoomRegistry {
             .entry(h.user.clone())
             .or_default()
             .insert(h.id.clone(), h);
+    }
+}
+
+impl Handler<SessionCount> for RoomRegistry {
+    type Result = usize;
+
+    fn handle(&mut self, msg: SessionCount, _ctx: &mut Context<Self>) -> usize {
+        self.sessions.get(&msg.user).map_or(0, HashMap::len)
     }
 }
 

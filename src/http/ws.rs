@@ -7,6 +7,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use super::auth::{self, user_out};
 use super::AppState;
+use crate::actors::registry::SessionCount;
 use crate::actors::session::{self, SessionDeps, WsSession};
 use crate::error::ChatError;
 use crate::protocol::settings::UserSettings;
@@ -58,6 +59,17 @@ pub async fn connect(state: AppState, up: Upgrade) {
         Ok(u) => u,
         Err(e) => return up.refuse(e.error_response()).await,
     };
+    let open = state
+        .registry
+        .send(SessionCount { user: user.id() })
+        .await
+        .unwrap_or(0);
+    if open >= state.settings.ws.max_sessions_per_user {
+        let e = ChatError::Throttled {
+            retry_after_secs: 5,
+        };
+        return up.refuse(e.error_response()).await;
+    }
     let format = if up.query().split('&').any(|kv| kv == "format=msgpack") {
         WireFormat::MsgPack
     } else {

@@ -296,3 +296,36 @@ async fn password_checks_with_a_stolen_token_are_throttled_like_logins() {
         .unwrap();
     assert_throttled(r).await;
 }
+
+#[actix_web::test]
+async fn a_user_cannot_hold_more_websocket_sessions_than_the_limit() {
+    let app = spawn_app_with(|s| s.ws.max_sessions_per_user = 2).await;
+    let (ann, ben) = (app.register("ann").await, app.register("ben").await);
+    let url = |u: &TestUser| format!("{}?token={}", u.ws, u.token);
+    let first = ann.connect().await;
+    let _second = ann.connect().await;
+    match crate::support::app::WsClient::try_connect(url(&ann), false).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 429);
+            assert!(r.headers().contains_key("retry-after"), "{r:?}");
+        }
+        Ok(_) => panic!("a third session was let in"),
+        Err(e) => panic!("connect failed: {e}"),
+    }
+    // Someone else is not affected, and a closed session frees its place.
+    ben.connect().await;
+    first.close().await;
+    // The server forgets the closed session just after the close handshake: retry until then.
+    let mut freed = false;
+    for _ in 0..100 {
+        if crate::support::app::WsClient::try_connect(url(&ann), false)
+            .await
+            .is_ok()
+        {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(freed, "the closed session's place was never freed");
+}
