@@ -331,6 +331,7 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
             Ok(())
         }
         WriteOp::Delete { id, .. } => {
+            let before = message::Entity::find_by_id(id.0.clone()).one(db).await?;
             message::Entity::update_many()
                 .col_expr(message::Column::Body, Expr::value(String::new()))
                 .col_expr(
@@ -345,7 +346,39 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
                 .filter(message_edit::Column::MessageId.eq(id.0.clone()))
                 .exec(db)
                 .await?;
+            if let Some(m) = before {
+                unshare_attachments(db, &m).await?;
+            }
             Ok(())
         }
     }
+}
+
+/// After `m` was deleted: its attachments are no longer viewable by the room's members (their
+/// uploader still sees them) unless another message of the room, not deleted, carries them too.
+async fn unshare_attachments(db: &impl ConnectionTrait, m: &message::Model) -> Result<(), DbErr> {
+    let ids: Vec<String> = m
+        .attachments
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    for media in ids {
+        // Media ids are generated hex; anything else cannot be in a LIKE pattern safely.
+        if media.is_empty() || !media.chars().all(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let still_sent = message::Entity::find()
+            .filter(message::Column::RoomId.eq(m.room_id.clone()))
+            .filter(message::Column::Deleted.eq(false))
+            .filter(message::Column::Attachments.like(format!("%\"{media}\"%")))
+            .one(db)
+            .await?
+            .is_some();
+        if !still_sent {
+            entities::media_room::Entity::delete_by_id((media, m.room_id.clone()))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -1098,3 +1098,33 @@ async fn an_avatar_is_set_on_the_profile_and_others_can_see_it() {
         .unwrap();
     assert!(me["user"]["avatar"].is_null());
 }
+
+#[actix_web::test]
+async fn a_deleted_messages_attachment_is_no_longer_viewable_by_the_room() {
+    let app = media_app().await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let room = alice.dm(&bob).await;
+    let mut wa = alice.connect().await;
+    let mut wb = bob.connect().await;
+    let media = process(&alice, &mut wa, "a.png", &photo_png(40, 30)).await;
+    let id = media["id"].as_str().unwrap().to_owned();
+    let mut sent = Vec::new();
+    for cid in ["one", "two"] {
+        wa.send(json!({"type": "send", "room": room, "client_id": cid, "body": "look", "attachments": [id]}))
+            .await;
+        sent.push(wa.expect_where("ack", |f| f["client_id"] == cid).await["id"].clone());
+    }
+    let status = |who: &TestUser| {
+        let (who, path) = (who.clone(), format!("/api/media/{id}"));
+        async move { who.get(&path).await.status().as_u16() }
+    };
+    assert_eq!(status(&bob).await, 200);
+    for (i, msg) in sent.iter().enumerate() {
+        wa.send(json!({"type": "delete", "id": msg})).await;
+        wb.expect_where("deleted", |f| f["id"] == *msg).await;
+        // Still sent in the other message after the first delete; gone after the second.
+        assert_eq!(status(&bob).await, if i == 0 { 200 } else { 404 });
+    }
+    // Its uploader still has it.
+    assert_eq!(status(&alice).await, 200);
+}
