@@ -15,7 +15,7 @@ use crate::cluster::Cluster;
 use crate::config::RoomSettings;
 
 use super::outbox::{Deliver, SessionHandle};
-use super::registry::{DeliverToUsers, RoomRegistry};
+use super::registry::{DeliverToSession, DeliverToUsers, RoomRegistry};
 use crate::ids::{now_ms, SessionId, UserId};
 use crate::protocol::{PresenceOut, ServerFrame};
 use crate::store::Store;
@@ -279,11 +279,20 @@ impl Presence {
                 None => peers.iter().map(|p| act.online.contains_key(&p.user)).collect(),
             };
             // Those who blocked the user are not shown to them.
-            for (peer, on) in peers.iter().zip(here) {
-                if on && !peer.blocked_me {
-                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user: peer.user.clone(), online: true, last_seen: None }));
-                    handle.offer(&frame);
+            let frames: Vec<Deliver> = peers
+                .iter()
+                .zip(here)
+                .filter(|(peer, on)| *on && !peer.blocked_me)
+                .map(|(peer, _)| Deliver::new(ServerFrame::Presence(PresenceOut { user: peer.user.clone(), online: true, last_seen: None })))
+                .collect();
+            if act.cluster.is_some() {
+                for f in &frames {
+                    handle.offer(f);
                 }
+            } else if !frames.is_empty() {
+                // Through the registry, after every announcement this actor sent before: an
+                // older "offline" of a peer still on its way cannot overtake this "online".
+                act.registry.do_send(DeliverToSession { user: user.clone(), session: handle.id.clone(), frames });
             }
             // Skipped if the user went offline again meanwhile (that change announces itself).
             if announce && act.online.contains_key(&user) {

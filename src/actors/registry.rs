@@ -54,6 +54,16 @@ pub struct SessionOpened {
     pub handle: SessionHandle,
 }
 
+/// Deliver frames to one session of `user`, in order with every `DeliverToUsers` sent before
+/// (the presence snapshot of a new session: see `Presence`).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct DeliverToSession {
+    pub user: UserId,
+    pub session: SessionId,
+    pub frames: Vec<Deliver>,
+}
+
 /// How many live sessions `user` has on this node.
 #[derive(Message, Debug)]
 #[rtype(result = "usize")]
@@ -475,6 +485,22 @@ impl Handler<DeliverToUsers> for RoomRegistry {
                 except: msg.except,
             }),
             None => self.deliver(&msg.users, &msg.frame, msg.except.as_ref()),
+        }
+    }
+}
+
+impl Handler<DeliverToSession> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverToSession, _ctx: &mut Context<Self>) {
+        if let Some(h) = self
+            .sessions
+            .get(&msg.user)
+            .and_then(|s| s.get(&msg.session))
+        {
+            for f in &msg.frames {
+                h.offer(f);
+            }
         }
     }
 }
