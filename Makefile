@@ -17,6 +17,7 @@
 #   make conformance  the Autobahn|Testsuite WebSocket cases (kosoku) against an echo server on
 #                the server's WebSocket layer (examples/ws_echo.rs); rewrites tests/autobahn/SUMMARY.md
 #                (make test runs the same cases, without rewriting the summary)
+#   make fuzz    every fuzz target (fuzz/, cargo-fuzz, nightly) for FUZZ_SECS seconds (default 60)
 #   make fmt     format all workspace crates
 #   make lint    clippy on all targets, warnings are errors
 #   make clean   remove build artefacts
@@ -29,7 +30,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract conformance bench bench-more bench-dm
+.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm
 
 all: build
 
@@ -73,6 +74,11 @@ contract:
 # WebSocket conformance (needs kosoku, installed by test-deps); fails if any case FAILED.
 conformance: test-deps
 	scripts/conformance.sh --write-summary
+
+# Fuzzing on nightly: each target for FUZZ_SECS seconds; fails if one crashes (see fuzz/README.md).
+FUZZ_SECS ?= 60
+fuzz: deps
+	FUZZ_SECS=$(FUZZ_SECS) scripts/fuzz.sh
 
 build: deps
 	$(CARGO) build --workspace --release

@@ -13,6 +13,7 @@ mod browser;
 mod chat;
 mod cluster;
 mod durable;
+mod fuzz_corpus;
 mod liveness;
 mod mariadb;
 mod media;
