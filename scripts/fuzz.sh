@@ -34,7 +34,7 @@ for t in $FUZZ_TARGETS; do
   rc=0
   cargo +nightly fuzz run -s none "$t" "work/$t" "corpus/$t" -- \
     -max_total_time="$FUZZ_SECS" -print_final_stats=1 >"work/$t.log" 2>&1 || rc=$?
-  last="$(grep -E '^#[0-9]+ +(DONE|pulse|NEW|REDUCE)' "work/$t.log" | tail -n 1 || true)"
+  last="$(grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "work/$t.log" | tail -n 1 || true)"
   execs="$(grep -E '^stat::average_exec_per_sec' "work/$t.log" | awk '{print $2}' || true)"
   if [ "$rc" -ne 0 ]; then
     status=1
