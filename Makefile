@@ -3,7 +3,7 @@
 #   make run     install build deps, then run the server (reads ./config.toml; the default
 #                config uses SQLite under data/ and no Redis)
 #   make test    install build + test deps (redis-server, mariadb, chromium, tests/browser's npm
-#                packages), run the whole test suite,
+#                packages, kosoku), run the whole test suite, the WebSocket conformance cases,
 #                then the protocol contract checks in ../shared/contract (when present)
 #   make build   release build of the workspace
 #   make bench   quick side-by-side benchmark vs the socket.io peer and a bare ceiling (under
@@ -14,6 +14,10 @@
 #   make bench-dm  the everyday path of issue 17 only, pinned: dms vs the peer at 1,000 and 5,000
 #                msg/s, the closed loop, the reconnect storm, embedded mode (scripts/bench.sh
 #                --only dm); updates only its section of BENCHMARKS.md
+#   make conformance  the Autobahn|Testsuite WebSocket cases (kosoku) against an echo server on
+#                the server's WebSocket layer (examples/ws_echo.rs); rewrites tests/autobahn/SUMMARY.md
+#                (make test runs the same cases, without rewriting the summary)
+#   make fuzz    every fuzz target (fuzz/, cargo-fuzz, nightly) for FUZZ_SECS seconds (default 60)
 #   make fmt     format all workspace crates
 #   make lint    clippy on all targets, warnings are errors
 #   make clean   remove build artefacts
@@ -26,7 +30,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract bench bench-more bench-dm
+.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm
 
 all: build
 
@@ -41,7 +45,8 @@ test-deps:
 run: deps
 	$(CARGO) run --release --bin chat-server
 
-# Runs every test even when some fail, then the contract checks; fails if anything failed.
+# Runs every test even when some fail, then the WebSocket conformance cases and the contract
+# checks; fails if anything failed.
 # Uses cargo-nextest (one process per test, settings in .config/nextest.toml) when installed.
 test: test-deps
 	@status=0; \
@@ -52,6 +57,8 @@ test: test-deps
 		echo "+ $(CARGO) test --workspace --no-fail-fast (cargo-nextest not installed)"; \
 		$(CARGO) test --workspace --no-fail-fast || status=$$?; \
 	fi; \
+	echo "+ scripts/conformance.sh"; \
+	scripts/conformance.sh || status=$$?; \
 	if [ -f $(CONTRACT) ]; then \
 		echo "+ $(CONTRACT)"; \
 		bash $(CONTRACT) || status=$$?; \
@@ -63,6 +70,15 @@ test: test-deps
 # Only the contract checks (needs python3 with venv; builds the server in release mode).
 contract:
 	bash $(CONTRACT)
+
+# WebSocket conformance (needs kosoku, installed by test-deps); fails if any case FAILED.
+conformance: test-deps
+	scripts/conformance.sh --write-summary
+
+# Fuzzing on nightly: each target for FUZZ_SECS seconds; fails if one crashes (see fuzz/README.md).
+FUZZ_SECS ?= 60
+fuzz: deps
+	FUZZ_SECS=$(FUZZ_SECS) scripts/fuzz.sh
 
 build: deps
 	$(CARGO) build --workspace --release

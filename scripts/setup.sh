@@ -2,7 +2,8 @@
 # Installs the Debian packages the server, its tests and its benchmarks need, and the npm
 # packages the node-driven tests use (from their committed lock files).
 # Idempotent: packages already installed are skipped, and apt is not touched at all
-# when nothing is missing. Usage: scripts/setup.sh [run|test|bench]
+# when nothing is missing. Usage: scripts/setup.sh [run|test|bench|kosoku-path]
+# (kosoku-path only prints where kosoku is installed).
 set -euo pipefail
 
 # Needed to build and run the server (ffmpeg-next needs the libav* headers and clang for bindgen).
@@ -22,6 +23,22 @@ BROWSER_PKGS=(chromium fonts-noto-color-emoji)
 BENCH_PKGS=(curl util-linux)
 
 mode=${1:-test}
+
+# kosoku for the WebSocket conformance cases (make test, make conformance), pinned, in a venv
+# outside the repository; created once.
+KOSOKU_VERSION=0.1.0
+KOSOKU_VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/chat-server/kosoku-$KOSOKU_VERSION"
+if [ "$mode" = kosoku-path ]; then
+  echo "$KOSOKU_VENV/bin/kosoku"
+  exit 0
+fi
+kosoku() {
+  [ "$mode" = test ] || return 0
+  [ -x "$KOSOKU_VENV/bin/kosoku" ] && return 0
+  echo "setup: installing kosoku $KOSOKU_VERSION into $KOSOKU_VENV" >&2
+  python3 -m venv "$KOSOKU_VENV"
+  "$KOSOKU_VENV/bin/pip" install --quiet --disable-pip-version-check "kosoku==$KOSOKU_VERSION"
+}
 pkgs=("${RUN_PKGS[@]}")
 [ "$mode" = test ] || [ "$mode" = bench ] && pkgs+=("${TEST_PKGS[@]}")
 [ "$mode" = test ] && pkgs+=("${BROWSER_PKGS[@]}")
@@ -52,6 +69,7 @@ node_modules() {
 
 if [ ${#missing[@]} -eq 0 ]; then
   node_modules
+  kosoku
   exit 0
 fi
 
@@ -68,3 +86,4 @@ for svc in redis-server mariadb; do
   fi
 done
 node_modules
+kosoku

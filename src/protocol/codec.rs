@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::frames::{ClientFrame, ServerFrame};
@@ -43,18 +44,27 @@ pub struct Decoded {
     pub reference: Option<String>,
 }
 
+/// The deepest nesting read from a MessagePack frame, as serde_json allows for JSON. rmp-serde's
+/// own limit (1024) lets a frame of a few KiB recurse deep enough to overflow a 2 MiB thread
+/// stack in a debug build, which aborts the whole process.
+const MAX_MSGPACK_DEPTH: usize = 128;
+
 /// Decodes a client frame. On failure the `ref` (if one could be read) is returned too, so the
 /// error frame can echo it.
 pub fn decode(data: &[u8], format: WireFormat) -> Result<Decoded, (DecodeError, Option<String>)> {
     let value: Value = match format {
         WireFormat::Json => serde_json::from_slice(data)
             .map_err(|e| (DecodeError::BadFrame(format!("malformed JSON: {e}")), None))?,
-        WireFormat::MsgPack => rmp_serde::from_slice(data).map_err(|e| {
-            (
-                DecodeError::BadFrame(format!("malformed MessagePack: {e}")),
-                None,
-            )
-        })?,
+        WireFormat::MsgPack => {
+            let mut de = rmp_serde::Deserializer::from_read_ref(data);
+            de.set_max_depth(MAX_MSGPACK_DEPTH);
+            Value::deserialize(&mut de).map_err(|e| {
+                (
+                    DecodeError::BadFrame(format!("malformed MessagePack: {e}")),
+                    None,
+                )
+            })?
+        }
     };
     let Value::Object(map) = &value else {
         return Err((
@@ -172,5 +182,34 @@ impl Outbound {
     /// The whole WebSocket message (a final text or binary frame) in `format`.
     pub fn ws_frame(&self, format: WireFormat) -> Option<Bytes> {
         self.framed(format).map(|f| f.bytes.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `depth` arrays, one inside the other, around a nil.
+    fn nested_msgpack(depth: usize) -> Vec<u8> {
+        let mut data = vec![0x91; depth];
+        data.push(0xc0);
+        data
+    }
+
+    #[test]
+    fn deeply_nested_msgpack_is_a_bad_frame_not_a_stack_overflow() {
+        for depth in [200, 1000, 3000] {
+            let err = decode(&nested_msgpack(depth), WireFormat::MsgPack).err();
+            assert!(
+                matches!(&err, Some((DecodeError::BadFrame(m), None)) if m.contains("depth")),
+                "depth {depth}: {err:?}"
+            );
+        }
+        // Nesting within the limit is read (and refused for not being an object).
+        let err = decode(&nested_msgpack(100), WireFormat::MsgPack).err();
+        assert!(
+            matches!(&err, Some((DecodeError::BadFrame(m), None)) if m.contains("object")),
+            "{err:?}"
+        );
     }
 }

@@ -10,12 +10,14 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::frame::{self, FrameError};
+use super::decoder::Decoder;
 
 /// Bytes read from a socket at once.
 const SCRATCH: usize = 16 * 1024;
@@ -26,61 +28,15 @@ thread_local! {
     static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; SCRATCH].into_boxed_slice());
 }
 
-/// A whole message or a control frame from the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InFrame {
-    /// A text message (checked to be UTF-8).
-    Text(Bytes),
-    Binary(Bytes),
-    Ping(Bytes),
-    Pong,
-    /// The client closes, with its code and reason if it gave them.
-    Close(Option<(u16, String)>),
-}
+pub use super::decoder::{InFrame, WsError};
 
-/// Why reading a connection ended early.
-#[derive(Debug, thiserror::Error)]
-pub enum WsError {
-    #[error("{0}")]
-    Protocol(&'static str),
-    #[error("message too large")]
-    TooLarge,
-    #[error("text is not UTF-8")]
-    BadUtf8,
-    #[error("i/o: {0}")]
-    Io(#[from] io::Error),
-}
-
-impl WsError {
-    /// The close code to send for this error; none when the connection itself failed.
-    pub fn close_code(&self) -> Option<u16> {
-        match self {
-            Self::Protocol(_) => Some(1002),
-            Self::TooLarge => Some(1009),
-            Self::BadUtf8 => Some(1007),
-            Self::Io(_) => None,
-        }
-    }
-}
-
-impl From<FrameError> for WsError {
-    fn from(e: FrameError) -> Self {
-        match e {
-            FrameError::Protocol(why) => Self::Protocol(why),
-            FrameError::TooLarge => Self::TooLarge,
-        }
-    }
-}
-
-/// The client's messages, reassembled from fragments; ends at EOF or after an error.
+/// The client's messages, reassembled from fragments (see [`Decoder`]); ends at EOF or after an
+/// error or a close frame.
 pub struct Reader {
     io: Rc<TcpStream>,
-    /// Bytes of frames not complete yet (empty, with no allocation, between messages).
-    buf: BytesMut,
-    /// A fragmented message: its opcode and what has arrived.
-    partial: Option<(u8, BytesMut)>,
-    max: usize,
-    done: bool,
+    decoder: Decoder,
+    /// The socket reached EOF or failed.
+    eof: bool,
 }
 
 impl Reader {
@@ -88,74 +44,24 @@ impl Reader {
     /// Messages above `max` bytes end the connection with [`WsError::TooLarge`].
     pub fn new(io: Rc<TcpStream>, leftover: BytesMut, max: usize) -> Self {
         // `leftover` is the tail of the HTTP server's read buffer and keeps all of that buffer
-        // alive: copy what it holds (usually nothing) and let the buffer go.
-        let buf = if leftover.is_empty() {
-            BytesMut::new()
-        } else {
-            BytesMut::from(&leftover[..])
-        };
+        // alive: the decoder copies what it holds (usually nothing) and the buffer goes.
+        let mut decoder = Decoder::new(max);
+        decoder.feed(&leftover);
         Self {
             io,
-            buf,
-            partial: None,
-            max,
-            done: false,
+            decoder,
+            eof: false,
         }
     }
 
-    /// The next whole message or control frame in `buf`, if one is there.
-    fn parse(&mut self) -> Result<Option<InFrame>, WsError> {
-        loop {
-            let Some(head) = frame::parse_head(&self.buf, self.max)? else {
-                return Ok(None);
-            };
-            if self.buf.len() < head.head_len + head.len {
-                return Ok(None);
-            }
-            self.buf.advance(head.head_len);
-            let mut payload = self.buf.split_to(head.len);
-            frame::unmask(&mut payload, head.mask);
-            match head.opcode {
-                frame::OP_TEXT | frame::OP_BINARY if self.partial.is_some() => {
-                    return Err(WsError::Protocol("a new message inside a fragmented one"))
-                }
-                op @ (frame::OP_TEXT | frame::OP_BINARY) if head.fin => {
-                    return message(op, payload.freeze()).map(Some)
-                }
-                op @ (frame::OP_TEXT | frame::OP_BINARY) => self.partial = Some((op, payload)),
-                frame::OP_CONTINUATION => {
-                    let Some((op, acc)) = self.partial.as_mut() else {
-                        return Err(WsError::Protocol("continuation without a first frame"));
-                    };
-                    if acc.len() + payload.len() > self.max {
-                        return Err(WsError::TooLarge);
-                    }
-                    acc.extend_from_slice(&payload);
-                    if head.fin {
-                        let op = *op;
-                        let data = self
-                            .partial
-                            .take()
-                            .map(|(_, d)| d.freeze())
-                            .unwrap_or_default();
-                        return message(op, data).map(Some);
-                    }
-                }
-                frame::OP_PING => return Ok(Some(InFrame::Ping(payload.freeze()))),
-                frame::OP_PONG => return Ok(Some(InFrame::Pong)),
-                _ => return close_frame(&payload).map(Some),
-            }
-        }
-    }
-
-    /// Reads what the socket has into `buf`; `Ok(0)` at EOF.
+    /// Reads what the socket has into the decoder; `Ok(0)` at EOF.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         loop {
             ready!(self.io.poll_read_ready(cx))?;
             let read = SCRATCH_BUF.with(|s| {
                 let mut s = s.borrow_mut();
                 let n = self.io.try_read(&mut s[..])?;
-                self.buf.extend_from_slice(&s[..n]);
+                self.decoder.feed(&s[..n]);
                 Ok::<_, io::Error>(n)
             });
             match read {
@@ -166,61 +72,50 @@ impl Reader {
     }
 }
 
-fn message(opcode: u8, data: Bytes) -> Result<InFrame, WsError> {
-    if opcode == frame::OP_BINARY {
-        return Ok(InFrame::Binary(data));
-    }
-    std::str::from_utf8(&data).map_err(|_| WsError::BadUtf8)?;
-    Ok(InFrame::Text(data))
-}
-
-fn close_frame(payload: &[u8]) -> Result<InFrame, WsError> {
-    match payload {
-        [] => Ok(InFrame::Close(None)),
-        [_] => Err(WsError::Protocol("a close frame with a one-byte payload")),
-        [a, b, reason @ ..] => {
-            let reason = std::str::from_utf8(reason).map_err(|_| WsError::BadUtf8)?;
-            Ok(InFrame::Close(Some((
-                u16::from_be_bytes([*a, *b]),
-                reason.to_owned(),
-            ))))
-        }
-    }
-}
-
 impl Stream for Reader {
     type Item = Result<InFrame, WsError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if this.done {
+            if this.eof {
                 return Poll::Ready(None);
             }
-            match this.parse() {
-                Ok(Some(f)) => {
-                    if this.buf.is_empty() {
-                        // Let go of the read buffer between messages.
-                        this.buf = BytesMut::new();
-                    }
-                    return Poll::Ready(Some(Ok(f)));
-                }
+            let done = this.decoder.is_done();
+            match this.decoder.next_frame() {
+                Ok(Some(f)) => return Poll::Ready(Some(Ok(f))),
+                Ok(None) if done => return Poll::Ready(None),
                 Ok(None) => {}
-                Err(e) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
+                Err(e) => return Poll::Ready(Some(Err(e))),
             }
             match ready!(this.poll_fill(cx)) {
-                Ok(0) => this.done = true,
+                Ok(0) => this.eof = true,
                 Ok(_) => {}
                 Err(e) => {
-                    this.done = true;
+                    this.eof = true;
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }
         }
     }
+}
+
+/// Ends a connection once its close frame is written: shuts the sending side, so the client sees
+/// the server end the TCP connection (RFC 6455 section 7.1.1), then reads and drops what the
+/// client still sends until it closes too or `linger` passes. Closing a socket that has unread
+/// bytes resets it, and the client could lose the close frame written just before.
+pub async fn shut(reader: Reader, writer: Writer, linger: Duration) {
+    let Reader { io, .. } = reader;
+    drop(writer);
+    let Ok(mut io) = Rc::try_unwrap(io) else {
+        return;
+    };
+    let _ = io.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        while let Ok(1..) = io.read(&mut sink).await {}
+    };
+    let _ = tokio::time::timeout(linger, drain).await;
 }
 
 /// Writes server frames in order; see the module doc.
@@ -299,8 +194,8 @@ impl Writer {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::websocket::frame;
     use futures_util::StreamExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mask = [9, 8, 7, 6];

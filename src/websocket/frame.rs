@@ -136,6 +136,18 @@ pub fn parse_head(buf: &[u8], max: usize) -> Result<Option<Head>, FrameError> {
     }))
 }
 
+/// Removes a client's mask from the part of a payload that starts `offset` bytes into it.
+pub fn unmask_at(data: &mut [u8], mask: [u8; 4], offset: usize) {
+    let r = offset % 4;
+    let rotated = [
+        mask[r],
+        mask[(r + 1) % 4],
+        mask[(r + 2) % 4],
+        mask[(r + 3) % 4],
+    ];
+    unmask(data, rotated);
+}
+
 /// Removes a client's mask from a whole payload.
 pub fn unmask(data: &mut [u8], mask: [u8; 4]) {
     let word = u32::from_ne_bytes(mask);
@@ -212,6 +224,22 @@ mod tests {
             unmask(&mut body, head.mask);
             assert_eq!(body, payload);
         }
+    }
+
+    #[test]
+    fn unmasking_in_pieces_matches_unmasking_at_once() {
+        let mask = [0x11, 0x22, 0x33, 0x44];
+        let mut whole: Vec<u8> = (0..37).collect();
+        let mut pieces = whole.clone();
+        unmask(&mut whole, mask);
+        let (mut at, mut step) = (0, 1);
+        while at < pieces.len() {
+            let end = (at + step).min(pieces.len());
+            unmask_at(&mut pieces[at..end], mask, at);
+            at = end;
+            step += 2;
+        }
+        assert_eq!(pieces, whole);
     }
 
     #[test]

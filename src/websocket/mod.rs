@@ -1,6 +1,7 @@
 //! The WebSocket layer under `/ws` and `/socket.io/` (it replaced actix-web-actors, deprecated
 //! upstream): the HTTP server hands every upgrade request's socket to [`upgrade::service`], and
-//! from then on the connection is read by a [`conn::Reader`] and written by a [`conn::Writer`].
+//! from then on the connection is read by a [`conn::Reader`] (its rules, with no socket, in
+//! [`decoder::Decoder`]) and written by a [`conn::Writer`].
 //!
 //! It exists for two costs the actix stack could not avoid. A server frame is framed once, in
 //! `protocol::Outbound`, and the same bytes are written to every recipient (no copy, no
@@ -8,5 +9,7 @@
 //! an 8 KiB read and an 8 KiB write buffer for the life of every WebSocket.
 
 pub mod conn;
+pub mod decoder;
 pub mod frame;
 pub mod upgrade;
+pub mod utf8;

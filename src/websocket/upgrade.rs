@@ -25,6 +25,16 @@ pub struct Upgrade {
 }
 
 impl Upgrade {
+    /// The upgrade request and the connection the HTTP server hands over with it.
+    pub fn new(request: Request, framed: Framed<TcpStream, h1::Codec>) -> Self {
+        let parts = framed.into_parts();
+        Self {
+            request,
+            io: parts.io,
+            leftover: parts.read_buf,
+        }
+    }
+
     /// Refuses the upgrade with `res` (status, headers and body as actix-web would write them).
     pub async fn refuse(self, res: HttpResponse) {
         let status = res.status();
@@ -96,13 +106,7 @@ pub fn service(
         move |(request, framed): (Request, Framed<TcpStream, h1::Codec>)| {
             let state = state.clone();
             async move {
-                let parts = framed.into_parts();
-                let up = Upgrade {
-                    request,
-                    io: parts.io,
-                    leftover: parts.read_buf,
-                };
-                route(state, up).await;
+                route(state, Upgrade::new(request, framed)).await;
                 Ok::<_, Infallible>(())
             }
         },

@@ -14,6 +14,7 @@ mod chat;
 mod cluster;
 mod connect_cache;
 mod durable;
+mod fuzz_corpus;
 mod limits;
 mod liveness;
 mod mariadb;

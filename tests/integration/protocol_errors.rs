@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use crate::support::app::{spawn_app, spawn_app_with, TestApp, TestUser, WsClient};
+use crate::support::app::{spawn_app, spawn_app_with, TestApp, TestUser, WsClient, WAIT};
 
 /// How long to watch for a frame that must not come.
 const QUIET: Duration = Duration::from_millis(500);
@@ -289,6 +289,51 @@ async fn malformed_msgpack_frames_get_errors() {
     cm.send(json!({"type": "send", "room": room})).await;
     assert_eq!(cm.expect("error").await["code"], "invalid");
     assert_eq!(cm.send_msg(&room, "fine").await["seq"], 1);
+    app.quiesce().await;
+}
+
+/// The close frame the server answers `code` with on `/ws`.
+async fn close_answer(user: &TestUser, code: u16) -> Option<u16> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut c = user.connect().await;
+    let close = CloseFrame {
+        code: CloseCode::from(code),
+        reason: "".into(),
+    };
+    c.ws.send(Message::Close(Some(close))).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, c.ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame after closing with {code}: {other:?}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn close_codes_no_client_may_send_are_answered_with_a_protocol_error() {
+    let app = spawn_app().await;
+    let a = app.register("ann").await;
+    // 1005 and 1006 only ever stand for "no close frame"; 0 and 999 are not close codes.
+    for code in [0, 999, 1004, 1005, 1006, 1015, 2000] {
+        assert_eq!(
+            close_answer(&a, code).await,
+            Some(1002),
+            "close code {code}"
+        );
+    }
+    // A code a client may send is echoed.
+    for code in [1000, 1001, 3000, 4999] {
+        assert_eq!(
+            close_answer(&a, code).await,
+            Some(code),
+            "close code {code}"
+        );
+    }
     app.quiesce().await;
 }
 

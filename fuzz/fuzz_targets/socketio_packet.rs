@@ -1,0 +1,4 @@
+#![no_main]
+//! See `chat_server_fuzz::socketio_packet`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| chat_server_fuzz::socketio_packet(data));
