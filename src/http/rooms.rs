@@ -96,6 +96,7 @@ pub async fn create_group(
     if found.len() != members.len() {
         return Err(ChatError::invalid("members: unknown user id"));
     }
+    refuse_adds(&state, &me, &members).await?;
     let room = state.store.create_group(&me, name, &members).await?;
     let mut everyone = members;
     everyone.push(me);
@@ -150,6 +151,20 @@ pub async fn messages(
     Ok(HttpResponse::Ok().json(json!({ "messages": messages, "has_more": has_more })))
 }
 
+/// 403 naming those of `users` whom `adder` may not add to a group (blocks either way, deleted
+/// accounts, their `privacy.group_adds`; see `Store::refused_group_adds`).
+async fn refuse_adds(state: &AppState, adder: &UserId, users: &[UserId]) -> Result<(), ChatError> {
+    let refused = state.store.refused_group_adds(adder, users).await?;
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = refused.iter().map(|u| u.0.as_str()).collect();
+    Err(ChatError::Forbidden(format!(
+        "these people do not accept being added by you: {}",
+        names.join(", ")
+    )))
+}
+
 /// `POST /api/rooms/{id}/members` {user} → {room}; owners and admins of groups only.
 pub async fn add_member(
     state: web::Data<AppState>,
@@ -162,6 +177,7 @@ pub async fn add_member(
     if state.store.user_by_id(&user).await?.is_none() {
         return Err(ChatError::NotFound("user"));
     }
+    refuse_adds(&state, &auth.id(), std::slice::from_ref(&user)).await?;
     let addr = state
         .registry
         .send(GetRoom { room: room.clone() })

@@ -17,6 +17,28 @@ pub const THEMES: [&str; 5] = ["light", "dark", "ocean", "forest", "high_contras
 pub struct UserSettings {
     pub chat: ChatSettings,
     pub notifications: NotificationSettings,
+    pub privacy: PrivacySettings,
+}
+
+/// Who may add me to groups (`privacy.group_adds`).
+pub const GROUP_ADDS: [&str; 3] = ["everyone", "contacts", "nobody"];
+
+/// `privacy`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Who may add me to a group: `everyone`, `contacts` (people in my contacts) or `nobody`
+    /// (I can still create groups and be added to none). Nobody I blocked, or who blocked me,
+    /// may add me whatever this says.
+    pub group_adds: String,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            group_adds: "everyone".into(),
+        }
+    }
 }
 
 /// `chat`
@@ -126,6 +148,12 @@ impl UserSettings {
             return Err(bad(
                 "chat.theme",
                 format!("must be one of {}", THEMES.join(", ")),
+            ));
+        }
+        if !GROUP_ADDS.contains(&self.privacy.group_adds.as_str()) {
+            return Err(bad(
+                "privacy.group_adds",
+                format!("must be one of {}", GROUP_ADDS.join(", ")),
             ));
         }
         if self.notifications.muted.len() > 10_000 {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod apply;
 pub mod buffer;
 pub mod cache;
+mod consent;
 mod hello;
 pub mod media;
 pub mod messages;

@@ -753,3 +753,74 @@ async fn a_deleted_account_leaves_its_groups_and_hands_ownership_on() {
     let dm_view = json_of(member.get(&format!("/api/rooms/{dm}")).await).await;
     assert_eq!(dm_view["room"]["members"].as_array().unwrap().len(), 2);
 }
+
+/// Who may add whom to a group: not across a block (either way), and as each person's
+/// `privacy.group_adds` setting says.
+#[actix_web::test]
+async fn people_are_added_to_groups_only_with_their_consent() {
+    let app = spawn_app().await;
+    let [ann, ben, cy] = app.register_many(["ann", "ben", "cy"]).await;
+    let create = |by: &TestUser, members: Vec<&TestUser>| {
+        let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+        let by = by.clone();
+        async move {
+            by.post("/api/rooms", json!({"name": "g", "members": ids}))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    // A block works both ways, at creation and when adding later.
+    assert_eq!(
+        ann.post("/api/blocks", json!({"user": ben.id}))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(create(&ben, vec![&ann]).await, 403);
+    assert_eq!(create(&ann, vec![&ben]).await, 403);
+    let r = ben
+        .post("/api/rooms", json!({"name": "g", "members": [cy.id]}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let room: Value = r.json().await.unwrap();
+    let room = room["room"]["id"].as_str().unwrap().to_owned();
+    let add = ben
+        .post(
+            &format!("/api/rooms/{room}/members"),
+            json!({"user": ann.id}),
+        )
+        .await;
+    assert_eq!(add.status(), 403);
+
+    // Cy accepts only her contacts, then nobody.
+    let set = |policy: &str| {
+        let (cy, policy) = (cy.clone(), policy.to_owned());
+        async move {
+            let r = cy
+                .client
+                .patch(format!("{}/api/me/settings", cy.http))
+                .bearer_auth(&cy.token)
+                .json(&json!({"privacy": {"group_adds": policy}}))
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(set("contacts").await, 200);
+    assert_eq!(create(&ann, vec![&cy]).await, 403);
+    let r = cy
+        .client
+        .put(format!("{}/api/contacts/{}", cy.http, ann.id))
+        .bearer_auth(&cy.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(create(&ann, vec![&cy]).await, 201);
+    assert_eq!(set("nobody").await, 200);
+    assert_eq!(create(&ann, vec![&cy]).await, 403);
+    assert_eq!(set("somebody").await, 400);
+}
