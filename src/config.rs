@@ -167,6 +167,10 @@ pub struct MediaSettings {
     pub dir: String,
     /// Largest accepted upload in bytes; a larger one gets 413 and nothing is kept.
     pub max_upload_bytes: u64,
+    /// Most bytes of media one user may have stored (each item counted at its recorded size:
+    /// the upload's, then the processed result's); an upload that would go past it gets 413.
+    /// 0: no quota.
+    pub quota_bytes_per_user: u64,
     /// Threads of the MediaWorker pool; 0 means one per core.
     pub workers: usize,
     /// Images are scaled down so that their longer edge is at most this many pixels.
@@ -225,6 +229,7 @@ impl Default for MediaSettings {
         Self {
             dir: "data/media".into(),
             max_upload_bytes: 100 * 1024 * 1024,
+            quota_bytes_per_user: 5 * 1024 * 1024 * 1024,
             workers: 0,
             image_max_edge: 2048,
             thumb_edge: 320,

@@ -79,7 +79,23 @@ pub async fn upload(
     state
         .limits
         .user_action(crate::limits::UserAction::Upload, &auth.id())?;
-    let max = state.settings.media.max_upload_bytes;
+    let mut max = state.settings.media.max_upload_bytes;
+    // What is left of the user's quota, when that is the tighter bound.
+    let mut quota_left = None;
+    let quota = state.settings.media.quota_bytes_per_user;
+    if quota > 0 {
+        let used = state.store.media_bytes_of(&auth.id()).await?;
+        if quota.saturating_sub(used) < max {
+            max = quota.saturating_sub(used);
+            quota_left = Some(max);
+        }
+    }
+    let too_large = |max: u64| match quota_left {
+        Some(left) => {
+            ChatError::TooLarge(format!("upload quota of {quota} bytes: {left} bytes left"))
+        }
+        None => too_large(max),
+    };
     let purpose = match query.purpose.as_deref() {
         None | Some("attachment") => PURPOSE_ATTACHMENT,
         Some("avatar") => PURPOSE_AVATAR,
@@ -90,7 +106,9 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max.saturating_add(MULTIPART_OVERHEAD)) {
+    if quota_left == Some(0)
+        || declared.is_some_and(|len| len > max.saturating_add(MULTIPART_OVERHEAD))
+    {
         return Err(too_large(max));
     }
     let id = crate::ids::MessageId::generate().0;

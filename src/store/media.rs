@@ -62,6 +62,30 @@ impl Store {
     }
 
     /// A media row by id.
+    /// Bytes of every media item `user` uploaded, at their recorded sizes (the upload's until
+    /// processing finishes, then the result's).
+    pub async fn media_bytes_of(&self, user: &UserId) -> Result<u64, StoreError> {
+        use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+        #[derive(FromQueryResult)]
+        struct Total {
+            total: i64,
+        }
+        let backend = self.db.get_database_backend();
+        let as_int = match backend {
+            DbBackend::MySql => "SIGNED",
+            _ => "INTEGER",
+        };
+        let total = Total::find_by_statement(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT CAST(COALESCE(SUM(size), 0) AS {as_int}) AS total FROM media WHERE owner_id = ?"),
+            [user.0.clone().into()],
+        ))
+        .one(&self.db)
+        .await?
+        .map_or(0, |t| t.total);
+        Ok(total.max(0) as u64)
+    }
+
     pub async fn media(&self, id: &str) -> Result<Option<media::Model>, StoreError> {
         Ok(media::Entity::find_by_id(id.to_owned())
             .one(&self.db)

@@ -1128,3 +1128,19 @@ async fn a_deleted_messages_attachment_is_no_longer_viewable_by_the_room() {
     // Its uploader still has it.
     assert_eq!(status(&alice).await, 200);
 }
+
+#[actix_web::test]
+async fn uploads_stop_at_the_users_quota() {
+    let png = photo_png(40, 30);
+    let (_app, alice, mut wa) =
+        uploader_with(|s| s.media.quota_bytes_per_user = png.len() as u64 + 1).await;
+    // The first fits; the bytes it keeps stored leave too little for the second.
+    process(&alice, &mut wa, "a.png", &png).await;
+    let r = upload_as(&alice, "", "b.png", "image/png", &png).await;
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("quota"),
+        "{e}"
+    );
+}
