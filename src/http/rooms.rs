@@ -298,7 +298,7 @@ pub async fn set_role(
 }
 
 /// `GET /api/messages/{id}/versions` → {versions: [{body, replaced_at}]}, oldest first; members
-/// of the message's room only.
+/// of the message's room only; none for a deleted message.
 pub async fn versions(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -311,6 +311,11 @@ pub async fn versions(
         .await?
         .ok_or(ChatError::NotFound("message"))?;
     require_member(&state, &info.room, &auth.id()).await?;
+    if info.deleted {
+        // A deleted message's earlier bodies are gone with it, even before the Syncer has
+        // copied the delete (which removes them from SQL).
+        return Ok(HttpResponse::Ok().json(json!({ "versions": [] })));
+    }
     let versions: Vec<_> = state
         .store
         .message_versions(&id)

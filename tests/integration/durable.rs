@@ -9,7 +9,7 @@ use chat_server::actors::syncer::SyncNow;
 use serde_json::{json, Value};
 
 use crate::restart::{all_messages, register, ServerProcess};
-use crate::support::app::{spawn_app_with, TestApp};
+use crate::support::app::{spawn_app_with, TestApp, TestUser};
 use crate::support::services::{free_port, shared_mariadb, MariaDb, RedisServer};
 use crate::support::wait::eventually;
 
@@ -516,4 +516,41 @@ async fn a_second_server_on_the_same_redis_prefix_refuses_to_start() {
     chat_server::startup::Application::build(settings("two", false, &prefix))
         .await
         .expect("the prefix is free once the first server stopped");
+}
+
+#[actix_web::test]
+async fn a_deleted_messages_earlier_versions_are_gone_before_the_delete_is_synced() {
+    let redis = RedisServer::start().unwrap();
+    let maria = shared_mariadb();
+    let (url, db) = fresh_db(maria);
+    // The test drives the Syncer itself.
+    let app = app_on(&redis, &url, 3_600_000).await;
+    let (a, b) = (app.register("ann").await, app.register("ben").await);
+    let room = a.dm(&b).await;
+    let mut ca = a.connect().await;
+    let id = ca.send_msg(&room, "first draft").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ca.send(json!({"type": "edit", "id": id, "body": "second draft"}))
+        .await;
+    ca.expect_where("edited", |f| f["id"] == id.as_str()).await;
+    app.state.syncer.as_ref().unwrap().do_send(SyncNow);
+    eventually(20, "the edit in MariaDB", || {
+        count(maria, &db, "SELECT COUNT(*) FROM message_edits") == 1
+    })
+    .await;
+    let versions = |who: TestUser| {
+        let path = format!("/api/messages/{id}/versions");
+        async move {
+            let v: Value = who.get(&path).await.json().await.unwrap();
+            v["versions"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(versions(b.clone()).await, 1);
+    ca.send(json!({"type": "delete", "id": id})).await;
+    ca.expect_where("deleted", |f| f["id"] == id.as_str()).await;
+    // The delete is only in Redis, the old body still in MariaDB: not shown.
+    assert_eq!(count(maria, &db, "SELECT COUNT(*) FROM message_edits"), 1);
+    assert_eq!(versions(b).await, 0);
 }
