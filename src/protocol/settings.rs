@@ -126,6 +126,13 @@ fn minutes(hhmm: &str) -> Option<u32> {
 }
 
 impl UserSettings {
+    /// The document as stored (`user_settings.settings`); one that no longer parses counts as
+    /// the defaults, as does none at all.
+    pub fn from_stored(json: Option<&str>) -> UserSettings {
+        json.and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+
     /// Applies a partial document (objects merge key by key; `null` in `muted` means for ever)
     /// and validates the result.
     pub fn merged(&self, patch: &Value) -> Result<UserSettings, SettingsError> {

@@ -64,7 +64,7 @@ impl Store {
                 .await?
                 .into_iter()
                 .map(|s| {
-                    let doc: UserSettings = serde_json::from_str(&s.settings).unwrap_or_default();
+                    let doc = UserSettings::from_stored(Some(&s.settings));
                     (s.user_id, doc.privacy.group_adds)
                 })
                 .collect();

@@ -110,9 +110,9 @@ impl Store {
         let row = user_settings::Entity::find_by_id(user.0.clone())
             .one(&self.db)
             .await?;
-        Ok(row
-            .and_then(|r| serde_json::from_str(&r.settings).ok())
-            .unwrap_or_default())
+        Ok(UserSettings::from_stored(
+            row.as_ref().map(|r| r.settings.as_str()),
+        ))
     }
 
     pub async fn save_settings(&self, user: &UserId, s: &UserSettings) -> Result<(), StoreError> {

@@ -46,11 +46,7 @@ struct TokenSession {
 
 impl TokenSession {
     fn into_parts(self) -> (user::Model, UserSettings) {
-        let settings = self
-            .settings
-            .as_deref()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_default();
+        let settings = UserSettings::from_stored(self.settings.as_deref());
         let user = user::Model {
             id: self.id,
             username: self.username,

@@ -7,20 +7,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::app::{spawn_app_with, TestApp, TestUser, WsClient};
+use crate::support::app::{TestApp, TestUser, WsClient};
 use crate::support::services::{shared_mariadb, RedisServer};
 
-/// A server on Redis + MariaDB (a fresh database and key prefix).
+/// A server on Redis + a fresh MariaDB database.
 async fn app_on(redis: &RedisServer) -> TestApp {
     let db_url = shared_mariadb().fresh_database().unwrap();
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let redis_url = redis.url();
-    spawn_app_with(move |s| {
-        s.redis.url = redis_url;
-        s.redis.prefix = prefix;
-        s.database.url = db_url;
-    })
-    .await
+    crate::support::app::app_on(redis, &db_url, 100).await
 }
 
 /// The HTTP status `/ws` refuses `user`'s token with, or `None` when it lets them in.
@@ -127,14 +120,8 @@ fn unread_in(hello: &Value, room: &str) -> i64 {
 async fn unread_counts_follow_reads_not_yet_in_sql() {
     let redis = RedisServer::start().unwrap();
     let db_url = shared_mariadb().fresh_database().unwrap();
-    let redis_url = redis.url();
     // The Syncer never runs during the test: messages and read marks stay in Redis.
-    let app = spawn_app_with(move |s| {
-        s.redis.url = redis_url;
-        s.redis.sync_interval_ms = 3_600_000;
-        s.database.url = db_url;
-    })
-    .await;
+    let app = crate::support::app::app_on(&redis, &db_url, 3_600_000).await;
     let (ann, ben) = (app.register("ann").await, app.register("ben").await);
     let room = ann.dm(&ben).await;
     let mut ca = ann.connect().await;
@@ -165,12 +152,7 @@ async fn with_mariadb_frozen_a_returning_user_gets_hello_with_the_right_counts()
     let redis = RedisServer::start().unwrap();
     let maria = crate::support::services::MariaDb::start().unwrap();
     let db_url = maria.fresh_database().unwrap();
-    let redis_url = redis.url();
-    let app = spawn_app_with(move |s| {
-        s.redis.url = redis_url;
-        s.database.url = db_url;
-    })
-    .await;
+    let app = crate::support::app::app_on(&redis, &db_url, 100).await;
     let (ann, ben) = (app.register("ann").await, app.register("ben").await);
     let room = ann.dm(&ben).await;
     let mut ca = ann.connect().await;

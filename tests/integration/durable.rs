@@ -9,7 +9,7 @@ use chat_server::actors::syncer::SyncNow;
 use serde_json::{json, Value};
 
 use crate::restart::{all_messages, register, ServerProcess};
-use crate::support::app::{spawn_app_with, TestApp, TestUser};
+use crate::support::app::{app_on, spawn_app_with, TestUser};
 use crate::support::services::{free_port, shared_mariadb, MariaDb, RedisServer};
 use crate::support::wait::eventually;
 
@@ -41,20 +41,6 @@ async fn redis_cmd(url: &str, args: &[&str]) -> redis::Value {
         cmd.arg(*a);
     }
     cmd.query_async(&mut c).await.unwrap()
-}
-
-async fn app_on(redis: &RedisServer, db_url: &str, interval_ms: u64) -> TestApp {
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    let (redis_url, db_url) = (redis.url(), db_url.to_owned());
-    spawn_app_with(move |s| {
-        s.redis.url = redis_url;
-        s.redis.prefix = prefix;
-        s.redis.sync_interval_ms = interval_ms;
-        s.database.url = db_url;
-        s.ws.rate_per_sec = 100_000.0;
-        s.ws.rate_burst = 100_000.0;
-    })
-    .await
 }
 
 #[actix_web::test]

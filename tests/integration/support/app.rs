@@ -62,6 +62,26 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+/// A server on this Redis (a fresh key prefix) and database, the Syncer draining every
+/// `interval_ms`, with client rate limits out of the way.
+pub async fn app_on(
+    redis: &super::services::RedisServer,
+    db_url: &str,
+    interval_ms: u64,
+) -> TestApp {
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let (redis_url, db_url) = (redis.url(), db_url.to_owned());
+    spawn_app_with(move |s| {
+        s.redis.url = redis_url;
+        s.redis.prefix = prefix;
+        s.redis.sync_interval_ms = interval_ms;
+        s.database.url = db_url;
+        s.ws.rate_per_sec = 100_000.0;
+        s.ws.rate_burst = 100_000.0;
+    })
+    .await
+}
+
 impl TestApp {
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/ws", self.port)
