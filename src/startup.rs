@@ -90,6 +90,7 @@ impl Application {
             store = store
                 .with_buffer(buffer.clone())
                 .with_cache_ttl(redis.cache_ttl_secs);
+            store.seed_reacted_rooms().await?;
             let consumer = match redis.consumer.trim() {
                 "" => format!("{}:{}", hostname(), settings.server.bind),
                 c => c.to_owned(),

@@ -12,6 +12,7 @@ pub mod media;
 pub mod media_room;
 pub mod message;
 pub mod message_edit;
+pub mod message_reaction;
 pub mod oauth_link;
 pub mod oauth_state;
 pub mod push_mute;

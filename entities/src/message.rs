@@ -20,6 +20,9 @@ pub struct Model {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// JSON array of the member ids the body names as `@username` (none: no mentions).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mentions: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -50,6 +50,9 @@ pub struct NotifyAway {
     pub body: String,
     pub ts: i64,
     pub users: Vec<UserId>,
+    /// Members the message mentions (pushed to even in a muted conversation, unless they turned
+    /// mention pushes off).
+    pub mentions: Vec<UserId>,
 }
 
 /// Text an invitation to `phone` (E.164) from `from`; refused when SMS is off or the daily limit
@@ -79,6 +82,8 @@ struct Burst {
     users: HashMap<UserId, (u32, Arc<Latest>)>,
     /// Per member, the first seq of the window (the SMS fallback checks it is still unread).
     first_seq: HashMap<UserId, i64>,
+    /// Members mentioned by a message of the window.
+    mentioned: std::collections::HashSet<UserId>,
 }
 
 impl Burst {
@@ -190,6 +195,9 @@ impl Notifier {
             });
         for user in &msg.users {
             burst.add(user.clone(), latest);
+            if msg.mentions.contains(user) {
+                burst.mentioned.insert(user.clone());
+            }
         }
     }
 
@@ -282,7 +290,7 @@ async fn push_burst(
         .into_iter()
         .filter(|(user, prefs, read)| {
             prefs.enabled
-                && !prefs.muted
+                && (!prefs.muted || (prefs.mention_pushes && burst.mentioned.contains(user)))
                 && burst
                     .users
                     .get(user)

@@ -7,12 +7,13 @@ use std::collections::BTreeSet;
 use actix::Addr;
 
 use super::registry::{GetRoom, RoomCreated, RoomRegistry};
-use super::room::{DeleteMessage, EditMessage, Post};
+use super::room::{DeleteMessage, EditMessage, Post, React};
 use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
 use crate::protocol::{
-    AckMany, DeleteFrame, EditFrame, ErrorBody, SendFrame, SendManyFrame, SendResult,
+    AckMany, DeleteFrame, EditFrame, ErrorBody, ReactFrame, ReactionOut, SendFrame, SendManyFrame,
+    SendResult,
 };
 use crate::store::Store;
 
@@ -26,15 +27,55 @@ pub async fn edit(deps: SessionDeps, user: UserId, f: EditFrame) -> Result<(), C
     if info.deleted {
         return Err(ChatError::NotFound("message"));
     }
+    let named = deps.store.named_users(&f.body).await?;
     let room = deps.registry.send(GetRoom { room: info.room }).await??;
     room.send(EditMessage {
         user,
         id: f.id,
         author: info.author,
         body: f.body,
+        named,
     })
     .await??;
     Ok(())
+}
+
+/// `react {room, id, emoji, on}`: one emoji on a message of that room that is not deleted; the
+/// room checks membership and tells every member `reaction`. Answered with the `reaction` frame
+/// itself (carrying the `ref`), which the reacting session does not get otherwise.
+pub async fn react(
+    deps: SessionDeps,
+    user: UserId,
+    session: SessionId,
+    f: ReactFrame,
+    reference: Option<String>,
+) -> Result<ReactionOut, ChatError> {
+    if !crate::protocol::emoji::is_one_emoji(&f.emoji) {
+        return Err(ChatError::invalid("emoji must be exactly one emoji"));
+    }
+    let info = deps
+        .store
+        .locate_message(&f.id)
+        .await?
+        .filter(|m| m.room == f.room && !m.deleted)
+        .ok_or(ChatError::NotFound("message"))?;
+    let room = deps.registry.send(GetRoom { room: info.room }).await??;
+    room.send(React {
+        user: user.clone(),
+        session: Some(session),
+        id: f.id.clone(),
+        emoji: f.emoji.clone(),
+        on: f.on,
+    })
+    .await??;
+    Ok(ReactionOut {
+        room: f.room,
+        id: f.id,
+        user,
+        emoji: f.emoji,
+        on: f.on,
+        reference,
+    })
 }
 
 /// `delete {id}`: the room checks who may, and tells every member `deleted`.
@@ -156,6 +197,7 @@ async fn send_one(
         return Err(ChatError::invalid("cannot send to yourself"));
     }
     let (room, _) = open_dm(&deps.store, &deps.registry, user, to).await?;
+    let named = deps.store.named_users(&f.body).await?;
     let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
     let resolved = deps
         .store
@@ -174,6 +216,8 @@ async fn send_one(
         reply_to: None,
         resolved,
         reply_checked: true,
+        quote: None,
+        named: Some(named),
     };
     addr.send(Post {
         user: user.clone(),

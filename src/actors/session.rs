@@ -407,6 +407,7 @@ impl WsSession {
             ClientFrame::Send(f) if f.resolved.len() != f.attachments.len() => {
                 self.resolve_attachments(f, reference, ctx)
             }
+            ClientFrame::Send(f) if f.named.is_none() => self.resolve_mentions(f, reference, ctx),
             ClientFrame::Send(f) => {
                 let room = f.room.clone();
                 let order = self.acks.entry(room.clone()).or_default();
@@ -452,6 +453,19 @@ impl WsSession {
             ClientFrame::Delete(f) => {
                 let work = super::requests::delete(self.deps.clone(), self.user.id.clone(), f);
                 self.answer_errors(work, reference, ctx);
+            }
+            ClientFrame::React(f) => {
+                let work = super::requests::react(
+                    self.deps.clone(),
+                    self.user.id.clone(),
+                    self.id.clone(),
+                    f,
+                    reference.clone(),
+                );
+                ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+                    Ok(r) => act.send_frame(ServerFrame::Reaction(r), ctx),
+                    Err(e) => act.send_error(&e, reference, None, ctx),
+                }));
             }
             ClientFrame::SendMany(f) => {
                 let client_id = f.client_id.clone();
@@ -722,15 +736,42 @@ impl WsSession {
             return;
         };
         let store = self.deps.store.clone();
-        let work = async move { store.locate_message(&target).await };
+        let work = async move { store.quote(&target).await };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Some(m)) if m.room == f.room => {
+            Ok(Some((room, quote))) if room == f.room => {
                 f.reply_checked = true;
+                f.quote = Some(quote);
                 act.dispatch(ClientFrame::Send(f), reference, ctx);
             }
             Ok(_) => {
                 let e = ChatError::NotFound("reply_to: no such message in this room");
                 act.send_error(&e, reference, Some(f.client_id), ctx);
+            }
+            Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
+        }));
+    }
+}
+
+impl WsSession {
+    /// Looks up the people a `send`'s body names as `@username` (the room keeps its members
+    /// among them), then dispatches it again. No lookup, and no wait, when it names nobody.
+    fn resolve_mentions(
+        &mut self,
+        mut f: crate::protocol::SendFrame,
+        reference: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        if !f.body.contains('@') {
+            f.named = Some(Vec::new());
+            return self.dispatch(ClientFrame::Send(f), reference, ctx);
+        }
+        let store = self.deps.store.clone();
+        let body = f.body.clone();
+        let work = async move { store.named_users(&body).await };
+        ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(named) => {
+                f.named = Some(named);
+                act.dispatch(ClientFrame::Send(f), reference, ctx);
             }
             Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
         }));

@@ -307,9 +307,8 @@ async fn finish(
         .iter()
         .flat_map(|e| e.ops.clone().unwrap_or_default())
         .collect();
-    buffer
-        .finish(&ids, &synced, crate::store::buffer::overlays_of(&ops))
-        .await?;
+    let overlays = crate::store::buffer::overlays_of(&ops)?;
+    buffer.finish(&ids, &synced, overlays).await?;
     Ok(())
 }
 

@@ -25,17 +25,32 @@ use crate::store::NewMessage;
 
 /// Something that happened in a room, for the nodes where its members have sessions.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+// `Message` is the common case; boxing it would add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub enum BusItem {
     /// A new message; `session` is the sending session (which gets the ack, not the message).
     Message {
         msg: NewMessage,
         attachments: Vec<serde_json::Value>,
         session: Option<SessionId>,
+        /// What the message quotes of the one it replies to.
+        #[serde(default)]
+        quote: Option<crate::protocol::Quote>,
     },
     Edited {
         id: MessageId,
         body: String,
         at: i64,
+        #[serde(default)]
+        mentions: Vec<UserId>,
+    },
+    /// A reaction added or taken back; `session` is the reacting session (answered directly).
+    Reacted {
+        user: UserId,
+        session: Option<SessionId>,
+        id: MessageId,
+        emoji: String,
+        on: bool,
     },
     Deleted {
         id: MessageId,
@@ -154,6 +169,7 @@ pub fn decode(payload: &[u8]) -> Result<BusEvent, BusError> {
                         mut msg,
                         attachments,
                         session,
+                        quote,
                     } => {
                         let seq = seqs
                             .next()
@@ -165,6 +181,7 @@ pub fn decode(payload: &[u8]) -> Result<BusEvent, BusError> {
                                 msg,
                                 attachments,
                                 session,
+                                quote,
                             });
                         }
                     }
@@ -263,11 +280,13 @@ mod tests {
             attachments: vec![],
             reply_to: None,
             ts: 1,
+            mentions: vec![],
         };
         BusItem::Message {
             msg,
             attachments: vec![serde_json::json!({"id": "x"})],
             session: None,
+            quote: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! server frames are wrapped in `codec::Outbound` so a frame fanned out to many sessions is
 //! encoded once per format.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,12 +21,13 @@ pub enum ClientFrame {
     Read(ReadFrame),
     History(HistoryFrame),
     Sync(SyncFrame),
+    React(ReactFrame),
     Ping,
 }
 
 impl ClientFrame {
     /// The `type` names, for telling `unknown_type` from a malformed known frame.
-    pub const TYPES: [&'static str; 9] = [
+    pub const TYPES: [&'static str; 10] = [
         "send",
         "send_many",
         "edit",
@@ -35,6 +36,7 @@ impl ClientFrame {
         "read",
         "history",
         "sync",
+        "react",
         "ping",
     ];
 }
@@ -58,6 +60,14 @@ pub struct SendFrame {
     /// the wire.
     #[serde(skip)]
     pub reply_checked: bool,
+    /// The short quote of `reply_to` the message frame carries; filled in by the session with
+    /// `reply_checked`, never read from the wire.
+    #[serde(skip)]
+    pub quote: Option<Quote>,
+    /// Users named as `@username` in `body` (the Room keeps the members among them); `None`
+    /// until the session looked the names up. Never read from the wire.
+    #[serde(skip)]
+    pub named: Option<Vec<UserId>>,
 }
 
 /// `send_many`: one message to several people, each in their own dm.
@@ -84,6 +94,15 @@ pub struct EditFrame {
 #[derive(Clone, Debug, Deserialize)]
 pub struct DeleteFrame {
     pub id: MessageId,
+}
+
+/// `react`: add (`on`) or take back one's reaction `emoji` to a message; idempotent.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReactFrame {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub emoji: String,
+    pub on: bool,
 }
 
 /// `typing` from a client.
@@ -143,6 +162,7 @@ pub enum ServerFrame {
     RoomEvent(RoomEventOut),
     Settings(SettingsOut),
     Media(super::MediaEvent),
+    Reaction(ReactionOut),
     Error(ErrorOut),
 }
 
@@ -162,6 +182,9 @@ pub struct RoomSummary {
     pub name: Option<String>,
     pub last_seq: i64,
     pub unread: i64,
+    /// How many of the unread messages mention the user.
+    #[serde(default)]
+    pub unread_mentions: i64,
 }
 
 /// First frame of every session.
@@ -188,6 +211,63 @@ pub struct MessageOut {
     pub edited_at: Option<i64>,
     /// The message was deleted; its body and attachments are gone.
     pub deleted: bool,
+    /// Reactions: emoji → the users who reacted with it, earliest first (no empty keys).
+    #[serde(default)]
+    pub reactions: BTreeMap<String, Vec<UserId>>,
+    /// The members the body names as `@username`.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+    /// A short quote of the message `reply_to` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Quote>,
+}
+
+/// What a reply shows of the message it answers: its author and first line (at most
+/// [`Quote::MAX_CHARS`] characters), or only `deleted`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub id: MessageId,
+    pub from: UserId,
+    pub text: String,
+    pub deleted: bool,
+}
+
+impl Quote {
+    /// Longest quoted text, in characters.
+    pub const MAX_CHARS: usize = 100;
+
+    /// The quote of a message with this author and body (`deleted`: it is gone).
+    pub fn of(id: MessageId, from: UserId, body: &str, deleted: bool) -> Self {
+        let text = if deleted {
+            String::new()
+        } else {
+            let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let mut t: String = line.trim().chars().take(Self::MAX_CHARS).collect();
+            if line.trim().chars().count() > Self::MAX_CHARS {
+                t.push('…');
+            }
+            t
+        };
+        Self {
+            id,
+            from,
+            text,
+            deleted,
+        }
+    }
+}
+
+/// Someone added (`on`) or took back a reaction to a message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReactionOut {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub user: UserId,
+    pub emoji: String,
+    pub on: bool,
+    /// Set only in the answer to the reacting session's own `react`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// Answer to `send`: the message is durable.
@@ -271,6 +351,9 @@ pub struct Edited {
     pub id: MessageId,
     pub body: String,
     pub edited_at: i64,
+    /// The members the new body names as `@username`.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
 }
 
 /// A message was deleted.

@@ -2,8 +2,10 @@
 //! error codes clients see (`ErrorCode`).
 
 pub mod codec;
+pub mod emoji;
 pub mod frames;
 pub mod media;
+pub mod mentions;
 pub mod settings;
 
 pub use codec::{decode, DecodeError, Outbound, WireData, WireFormat};

@@ -80,6 +80,8 @@ pub struct NotificationSettings {
     pub muted: BTreeMap<RoomId, Option<i64>>,
     /// No notifications between these local times.
     pub quiet_hours: Option<QuietHours>,
+    /// A message that mentions me (`@username`) pushes even in a muted conversation.
+    pub mentions: bool,
 }
 
 impl Default for NotificationSettings {
@@ -90,6 +92,7 @@ impl Default for NotificationSettings {
             sound: true,
             muted: BTreeMap::new(),
             quiet_hours: None,
+            mentions: true,
         }
     }
 }

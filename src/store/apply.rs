@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use entities::{message, message_edit, room, room_member};
+use entities::{message, message_edit, message_reaction, room, room_member};
 use sea_orm::{
     sea_query::{Expr, OnConflict},
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
@@ -25,9 +25,9 @@ use sea_orm::{
 };
 
 use super::rooms::add_member;
-use super::writes::{NewMessage, WriteOp};
+use super::writes::{mentions_column, NewMessage, WriteOp};
 use super::{Store, StoreError};
-use crate::ids::{RoomId, UserId};
+use crate::ids::{MessageId, RoomId, UserId};
 
 /// Rows per multi-row statement: well under SQLite's and MySQL's placeholder limits (11 per
 /// message row) and SQLite's 500 terms of a compound `SELECT`.
@@ -267,6 +267,14 @@ async fn raise_many(
 async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr> {
     match op {
         WriteOp::Message(_) | WriteOp::Read { .. } | WriteOp::Delivered { .. } => Ok(()),
+        WriteOp::React {
+            room,
+            id,
+            user,
+            emoji,
+            on,
+            at,
+        } => apply_reaction(db, room, id, user, emoji, *on, *at).await,
         WriteOp::MemberAdded {
             room,
             user,
@@ -301,7 +309,13 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
             }
             Ok(())
         }
-        WriteOp::Edit { id, body, at, .. } => {
+        WriteOp::Edit {
+            id,
+            body,
+            at,
+            mentions,
+            ..
+        } => {
             let Some(m) = message::Entity::find_by_id(id.0.clone()).one(db).await? else {
                 return Ok(());
             };
@@ -325,6 +339,10 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
             message::Entity::update_many()
                 .col_expr(message::Column::Body, Expr::value(body.clone()))
                 .col_expr(message::Column::EditedAt, Expr::value(*at))
+                .col_expr(
+                    message::Column::Mentions,
+                    Expr::value(mentions_column(mentions)),
+                )
                 .filter(message::Column::Id.eq(id.0.clone()))
                 .exec(db)
                 .await?;
@@ -346,9 +364,53 @@ async fn apply_one(db: &impl ConnectionTrait, op: &WriteOp) -> Result<(), DbErr>
                 .filter(message_edit::Column::MessageId.eq(id.0.clone()))
                 .exec(db)
                 .await?;
+            message_reaction::Entity::delete_many()
+                .filter(message_reaction::Column::MessageId.eq(id.0.clone()))
+                .exec(db)
+                .await?;
             if let Some(m) = before {
                 unshare_attachments(db, &m).await?;
             }
+            Ok(())
+        }
+    }
+}
+
+/// One reaction added or taken back; the newest `at` wins (see `WriteOp::React`).
+async fn apply_reaction(
+    db: &impl ConnectionTrait,
+    room: &RoomId,
+    id: &MessageId,
+    user: &UserId,
+    emoji: &str,
+    on: bool,
+    at: i64,
+) -> Result<(), DbErr> {
+    let key = (id.0.clone(), user.0.clone(), emoji.to_owned());
+    match message_reaction::Entity::find_by_id(key).one(db).await? {
+        Some(r) if r.at > at || (r.at == at && r.active == on) => Ok(()),
+        Some(_) => {
+            message_reaction::Entity::update_many()
+                .col_expr(message_reaction::Column::Active, Expr::value(on))
+                .col_expr(message_reaction::Column::At, Expr::value(at))
+                .filter(message_reaction::Column::MessageId.eq(id.0.clone()))
+                .filter(message_reaction::Column::UserId.eq(user.0.clone()))
+                .filter(message_reaction::Column::Emoji.eq(emoji))
+                .exec(db)
+                .await?;
+            Ok(())
+        }
+        None => {
+            message_reaction::ActiveModel {
+                message_id: Set(id.0.clone()),
+                user_id: Set(user.0.clone()),
+                emoji: Set(emoji.to_owned()),
+                room_id: Set(room.0.clone()),
+                active: Set(on),
+                at: Set(at),
+            }
+            .insert(db)
+            .await?;
             Ok(())
         }
     }

@@ -24,6 +24,35 @@ use redis::{AsyncConnectionConfig, Value};
 use super::writes::{NewMessage, WriteOp};
 use crate::ids::{MessageId, RoomId, UserId};
 
+/// One of a room's latest messages as kept for unread counts: `seq|sender|mentioned,ids`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recent {
+    pub seq: i64,
+    pub sender: UserId,
+    /// Comma-separated ids of the members the message mentions (empty: none).
+    pub mentions: String,
+}
+
+impl Recent {
+    /// Whether the message mentions `user`.
+    pub fn mentions(&self, user: &UserId) -> bool {
+        !self.mentions.is_empty() && self.mentions.split(',').any(|u| u == user.as_str())
+    }
+}
+
+/// What the append scripts put after `seq|` in a room's list of latest messages (see `Recent`).
+fn recent_entry(m: &NewMessage) -> String {
+    if m.mentions.is_empty() {
+        m.sender.0.clone()
+    } else {
+        let ids: Vec<&str> = m.mentions.iter().map(UserId::as_str).collect();
+        format!("{}|{}", m.sender, ids.join(","))
+    }
+}
+
+/// Field of `{prefix}:reacted` saying the hash holds every room with reactions in SQL.
+const REACTED_SEEDED: &str = "_seeded";
+
 /// Source of `RedisBuffer::serial`.
 static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -274,6 +303,41 @@ pub struct Overlay {
     pub body: String,
     pub at: i64,
     pub deleted: bool,
+    /// Members the edited body names (edits only).
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+}
+
+/// A buffered reaction (added or taken back at `at`), applied over what reads return until the
+/// Syncer has copied it into SQL.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReactionMark {
+    pub at: i64,
+    pub on: bool,
+}
+
+/// A buffered reaction as read back: message, user, emoji and the mark.
+pub type BufferedReaction = (MessageId, UserId, String, ReactionMark);
+
+/// Which of a room's overlay hashes an overlay goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverlayKind {
+    /// `{prefix}:room:{room}:edits`, field = message id, value = [`Overlay`].
+    Edits,
+    /// `{prefix}:room:{room}:reacts`, field = `id|user|emoji`, value = [`ReactionMark`].
+    Reactions,
+    /// `{prefix}:reacted`, field = room id: the rooms whose reactions SQL may hold (kept, not
+    /// dropped after the sync).
+    ReactedRoom,
+}
+
+/// One overlay a batch puts in place: `field` of the room's `kind` hash set to `value` (encoded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverlayWrite {
+    pub room: RoomId,
+    pub kind: OverlayKind,
+    pub field: String,
+    pub value: Vec<u8>,
 }
 
 /// Handle on the buffer; cheap to clone.
@@ -501,6 +565,22 @@ impl RedisBuffer {
         format!("{}:room:{}:edits", self.prefix, room)
     }
 
+    fn reactions_key(&self, room: &RoomId) -> String {
+        format!("{}:room:{}:reacts", self.prefix, room)
+    }
+
+    fn reacted_key(&self) -> String {
+        format!("{}:reacted", self.prefix)
+    }
+
+    fn overlay_hash(&self, o: &OverlayWrite) -> String {
+        match o.kind {
+            OverlayKind::Edits => self.overlay_key(&o.room),
+            OverlayKind::Reactions => self.reactions_key(&o.room),
+            OverlayKind::ReactedRoom => self.reacted_key(),
+        }
+    }
+
     fn recent_key(&self, room: &RoomId) -> String {
         format!("{}:room:{}:recent", self.prefix, room)
     }
@@ -533,7 +613,7 @@ impl RedisBuffer {
         }
         if self.recent > 0 {
             for m in msgs {
-                inv.arg(self.recent_key(&m.room)).arg(m.sender.as_str());
+                inv.arg(self.recent_key(&m.room)).arg(recent_entry(m));
             }
         }
     }
@@ -547,7 +627,7 @@ impl RedisBuffer {
     pub async fn append(&self, ops: &[WriteOp]) -> Result<(), BufferError> {
         let payload = encode(&ops)?;
         let msgs = messages_of(ops);
-        let overlays = overlays_of(ops);
+        let overlays = overlays_of(ops)?;
         let mut inv = self.append.key(self.stream());
         inv.arg(payload)
             .arg(msgs.len())
@@ -564,10 +644,10 @@ impl RedisBuffer {
                 .arg(self.msg_key(&m.id))
                 .arg(format!("{}|{}", m.room, m.sender));
         }
-        for (room, id, overlay) in &overlays {
-            inv.arg(self.overlay_key(room))
-                .arg(id.as_str())
-                .arg(encode(overlay)?);
+        for o in &overlays {
+            inv.arg(self.overlay_hash(o))
+                .arg(o.field.as_str())
+                .arg(o.value.as_slice());
         }
         self.recent_args(&mut inv, ops, &msgs);
         let (status, detail): (String, String) = self.invoke(&inv).await?;
@@ -595,7 +675,7 @@ impl RedisBuffer {
                 "one base seq per message expected".into(),
             ));
         }
-        let overlays = overlays_of(ops);
+        let overlays = overlays_of(ops)?;
         let others = ops.len() - msgs.len();
         let mut inv = self.append_cluster.key(self.stream());
         inv.arg(payload)
@@ -616,10 +696,10 @@ impl RedisBuffer {
                 .arg(self.msg_key(&m.id))
                 .arg(format!("{}|{}", m.room, m.sender));
         }
-        for (room, id, overlay) in &overlays {
-            inv.arg(self.overlay_key(room))
-                .arg(id.as_str())
-                .arg(encode(overlay)?);
+        for o in &overlays {
+            inv.arg(self.overlay_hash(o))
+                .arg(o.field.as_str())
+                .arg(o.value.as_slice());
         }
         self.recent_args(&mut inv, ops, &msgs);
         let out: Vec<String> = self.invoke(&inv).await?;
@@ -717,7 +797,7 @@ impl RedisBuffer {
     pub async fn recent(
         &self,
         wanted: &[(RoomId, usize)],
-    ) -> Result<Vec<Vec<(i64, UserId)>>, BufferError> {
+    ) -> Result<Vec<Vec<Recent>>, BufferError> {
         if wanted.is_empty() {
             return Ok(vec![]);
         }
@@ -735,8 +815,15 @@ impl RedisBuffer {
             .map(|l| {
                 l.iter()
                     .filter_map(|e| {
-                        let (seq, sender) = e.split_once('|')?;
-                        Some((seq.parse().ok()?, UserId(sender.to_owned())))
+                        let mut parts = e.splitn(3, '|');
+                        let seq = parts.next()?.parse().ok()?;
+                        let sender = UserId(parts.next()?.to_owned());
+                        let mentions = parts.next().unwrap_or("").to_owned();
+                        Some(Recent {
+                            seq,
+                            sender,
+                            mentions,
+                        })
                     })
                     .collect()
             })
@@ -767,6 +854,72 @@ impl RedisBuffer {
             .into_iter()
             .filter_map(|(k, v)| rmp_serde::from_slice(&v).ok().map(|o| (k, o)))
             .collect())
+    }
+
+    /// Buffered reactions of a room's messages (not yet in SQL), and whether SQL may hold some
+    /// of the room's reactions too: false only when the set of rooms ever reacted in is known
+    /// (seeded, see `seed_reacted_rooms`) and this room is not in it.
+    pub async fn reactions(
+        &self,
+        room: &RoomId,
+    ) -> Result<(Vec<BufferedReaction>, bool), BufferError> {
+        let mut c = self.local().await?;
+        let (raw, flags): (HashMap<String, Vec<u8>>, Vec<Option<String>>) = redis::pipe()
+            .cmd("HGETALL")
+            .arg(self.reactions_key(room))
+            .cmd("HMGET")
+            .arg(self.reacted_key())
+            .arg(REACTED_SEEDED)
+            .arg(room.as_str())
+            .query_async(&mut c)
+            .await?;
+        let in_sql =
+            flags.first().is_none_or(Option::is_none) || flags.get(1).is_some_and(Option::is_some);
+        let marks = raw
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let mut parts = k.splitn(3, '|');
+                let id = MessageId(parts.next()?.to_owned());
+                let user = UserId(parts.next()?.to_owned());
+                let emoji = parts.next()?.to_owned();
+                let mark = rmp_serde::from_slice(&v).ok()?;
+                Some((id, user, emoji, mark))
+            })
+            .collect();
+        Ok((marks, in_sql))
+    }
+
+    /// Records the rooms SQL holds reactions of (read from SQL at start when not known yet), so
+    /// reads of the other rooms skip the reactions query.
+    pub async fn seed_reacted_rooms(&self, rooms: &[String]) -> Result<(), BufferError> {
+        let mut c = self.local().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for chunk in rooms.chunks(500) {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(self.reacted_key());
+            for r in chunk {
+                cmd.arg(r.as_str()).arg("1");
+            }
+            pipe.add_command(cmd).ignore();
+        }
+        pipe.cmd("HSET")
+            .arg(self.reacted_key())
+            .arg(REACTED_SEEDED)
+            .arg("1")
+            .ignore();
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
+    /// Whether the rooms with reactions were recorded (see `seed_reacted_rooms`).
+    pub async fn reacted_rooms_seeded(&self) -> Result<bool, BufferError> {
+        let mut c = self.local().await?;
+        Ok(redis::cmd("HEXISTS")
+            .arg(self.reacted_key())
+            .arg(REACTED_SEEDED)
+            .query_async(&mut c)
+            .await?)
     }
 
     /// Buffered (not yet synced) messages of a room with `lo < seq < hi`, in seq order.
@@ -911,7 +1064,7 @@ impl RedisBuffer {
         &self,
         ids: &[String],
         synced: &[(RoomId, i64)],
-        overlays: Vec<(RoomId, MessageId, Overlay)>,
+        overlays: Vec<OverlayWrite>,
     ) -> Result<(), BufferError> {
         if ids.is_empty() {
             return Ok(());
@@ -933,12 +1086,15 @@ impl RedisBuffer {
         }
         let mut c = self.local().await?;
         pipe.query_async::<()>(&mut c).await?;
-        for (room, id, overlay) in overlays {
+        for o in overlays
+            .into_iter()
+            .filter(|o| o.kind != OverlayKind::ReactedRoom)
+        {
             let script = redis::Script::new(DROP_OVERLAY);
             let _: i64 = script
-                .key(self.overlay_key(&room))
-                .arg(id.as_str())
-                .arg(encode(&overlay)?)
+                .key(self.overlay_hash(&o))
+                .arg(o.field.as_str())
+                .arg(o.value.as_slice())
                 .invoke_async(&mut c)
                 .await?;
         }
@@ -1006,31 +1162,70 @@ impl RedisBuffer {
     }
 }
 
-/// The read overlays that edits and deletes in `ops` put in place.
-pub fn overlays_of(ops: &[WriteOp]) -> Vec<(RoomId, MessageId, Overlay)> {
-    ops.iter()
-        .filter_map(|op| match op {
-            WriteOp::Edit { room, id, body, at } => Some((
-                room.clone(),
-                id.clone(),
-                Overlay {
+/// The read overlays that edits, deletes and reactions in `ops` put in place.
+pub fn overlays_of(ops: &[WriteOp]) -> Result<Vec<OverlayWrite>, BufferError> {
+    let mut out = Vec::new();
+    for op in ops {
+        let (room, kind, field, value) = match op {
+            WriteOp::Edit {
+                room,
+                id,
+                body,
+                at,
+                mentions,
+            } => (
+                room,
+                OverlayKind::Edits,
+                id.0.clone(),
+                encode(&Overlay {
                     body: body.clone(),
                     at: *at,
                     deleted: false,
-                },
-            )),
-            WriteOp::Delete { room, id, at } => Some((
-                room.clone(),
-                id.clone(),
-                Overlay {
+                    mentions: mentions.clone(),
+                })?,
+            ),
+            WriteOp::Delete { room, id, at } => (
+                room,
+                OverlayKind::Edits,
+                id.0.clone(),
+                encode(&Overlay {
                     body: String::new(),
                     at: *at,
                     deleted: true,
-                },
-            )),
-            _ => None,
-        })
-        .collect()
+                    mentions: Vec::new(),
+                })?,
+            ),
+            WriteOp::React {
+                room,
+                id,
+                user,
+                emoji,
+                on,
+                at,
+            } => (
+                room,
+                OverlayKind::Reactions,
+                format!("{id}|{user}|{emoji}"),
+                encode(&ReactionMark { at: *at, on: *on })?,
+            ),
+            _ => continue,
+        };
+        if kind == OverlayKind::Reactions {
+            out.push(OverlayWrite {
+                room: room.clone(),
+                kind: OverlayKind::ReactedRoom,
+                field: room.0.clone(),
+                value: b"1".to_vec(),
+            });
+        }
+        out.push(OverlayWrite {
+            room: room.clone(),
+            kind,
+            field,
+            value,
+        });
+    }
+    Ok(out)
 }
 
 fn flatten(reply: StreamReadReply) -> Vec<StreamId> {

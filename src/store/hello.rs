@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::buffer::RedisBuffer;
+use super::buffer::{Recent, RedisBuffer};
 use super::rooms::RoomRow;
 use super::{Store, StoreError};
 use crate::ids::{RoomId, UserId};
@@ -82,7 +82,7 @@ impl Store {
                     .collect::<Vec<_>>(),
             )
             .await?;
-        let mut unread: HashMap<&RoomId, i64> = HashMap::new();
+        let mut unread: HashMap<&RoomId, (i64, i64)> = HashMap::new();
         let mut missing = false;
         for ((room, last, n), list) in wanted.iter().zip(&lists) {
             match count_from(list, *last, *n, user) {
@@ -93,11 +93,11 @@ impl Store {
             }
         }
         // Rooms whose latest messages Redis does not hold: as SQL counts them.
-        let from_sql: HashMap<RoomId, i64> = if missing {
+        let from_sql: HashMap<RoomId, (i64, i64)> = if missing {
             self.rooms_for_user_sql(user, unread_max)
                 .await?
                 .into_iter()
-                .map(|r| (r.id, r.unread))
+                .map(|r| (r.id, (r.unread, r.unread_mentions)))
                 .collect()
         } else {
             HashMap::new()
@@ -106,21 +106,24 @@ impl Store {
             .into_iter()
             .zip(ids.iter())
             .zip(&bounds)
-            .map(|((r, id), (last, lo))| RoomSummary {
-                unread: if last <= lo {
-                    0
+            .map(|((r, id), (last, lo))| {
+                let (n, mentions) = if last <= lo {
+                    (0, 0)
                 } else {
                     unread
                         .get(id)
                         .or_else(|| from_sql.get(id))
                         .copied()
-                        .unwrap_or(0)
-                        .min(cap)
-                },
-                id: id.clone(),
-                kind: r.kind,
-                name: r.name,
-                last_seq: *last,
+                        .unwrap_or((0, 0))
+                };
+                RoomSummary {
+                    unread: n.min(cap),
+                    unread_mentions: mentions.min(cap),
+                    id: id.clone(),
+                    kind: r.kind,
+                    name: r.name,
+                    last_seq: *last,
+                }
             })
             .collect();
         // Most recent first, as from SQL (a stable sort keeps the listed order of ties).
@@ -161,30 +164,42 @@ impl Store {
 }
 
 /// Messages from others among a room's latest `n`, up to seq `last` (the list newest first, as
-/// kept in Redis); `None` unless the list holds exactly those `n`, one seq after the other.
-fn count_from(list: &[(i64, UserId)], last: i64, n: usize, user: &UserId) -> Option<i64> {
+/// kept in Redis), and how many of them mention `user`; `None` unless the list holds exactly
+/// those `n`, one seq after the other.
+fn count_from(list: &[Recent], last: i64, n: usize, user: &UserId) -> Option<(i64, i64)> {
     let list = list.get(..n)?;
-    let complete = list.first().is_some_and(|(seq, _)| *seq == last)
-        && list.windows(2).all(|w| w[0].0 == w[1].0 + 1);
-    complete.then(|| list.iter().filter(|(_, from)| from != user).count() as i64)
+    let complete = list.first().is_some_and(|r| r.seq == last)
+        && list.windows(2).all(|w| w[0].seq == w[1].seq + 1);
+    complete.then(|| {
+        let others = list.iter().filter(|r| r.sender != *user);
+        let unread = others.clone().count() as i64;
+        (unread, others.filter(|r| r.mentions(user)).count() as i64)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn list(seqs: &[(i64, &str)]) -> Vec<(i64, UserId)> {
+    fn list(seqs: &[(i64, &str)]) -> Vec<Recent> {
         seqs.iter()
-            .map(|(s, u)| (*s, UserId((*u).into())))
+            .map(|(s, u)| {
+                let (sender, mentions) = u.split_once('|').unwrap_or((u, ""));
+                Recent {
+                    seq: *s,
+                    sender: UserId(sender.into()),
+                    mentions: mentions.into(),
+                }
+            })
             .collect()
     }
 
     #[test]
     fn counts_only_others_in_a_complete_list() {
         let me = UserId("me".into());
-        let l = list(&[(5, "a"), (4, "me"), (3, "b"), (2, "a")]);
-        assert_eq!(count_from(&l, 5, 3, &me), Some(2));
-        assert_eq!(count_from(&l, 5, 4, &me), Some(3));
+        let l = list(&[(5, "a|x,me"), (4, "me|me"), (3, "b"), (2, "a|me")]);
+        assert_eq!(count_from(&l, 5, 3, &me), Some((2, 1)));
+        assert_eq!(count_from(&l, 5, 4, &me), Some((3, 2)));
     }
 
     #[test]

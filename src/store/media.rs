@@ -300,6 +300,7 @@ impl Store {
         rows: Vec<message::Model>,
     ) -> Result<Vec<MessageOut>, StoreError> {
         let mut out: Vec<MessageOut> = rows.into_iter().map(to_out).collect();
+        self.decorate(&mut out).await?;
         let ids: HashSet<String> = out
             .iter()
             .flat_map(|m| m.attachments.iter())

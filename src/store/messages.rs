@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use entities::message;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::writes::{mentions_column, mentions_of_column};
 use super::{NewMessage, Store, StoreError};
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::protocol::MessageOut;
@@ -31,6 +32,13 @@ pub fn to_out(m: message::Model) -> MessageOut {
         ts: m.created_at,
         edited_at: m.edited_at,
         deleted: m.deleted,
+        reactions: Default::default(),
+        mentions: if m.deleted {
+            Vec::new()
+        } else {
+            mentions_of_column(m.mentions.as_deref())
+        },
+        quote: None,
     }
 }
 
@@ -45,7 +53,7 @@ pub struct StoredAck {
 }
 
 /// A buffered message in the shape of a stored row.
-fn model_of(m: NewMessage) -> message::Model {
+pub(super) fn model_of(m: NewMessage) -> message::Model {
     message::Model {
         id: m.id.0,
         room_id: m.room.0,
@@ -59,6 +67,7 @@ fn model_of(m: NewMessage) -> message::Model {
         created_at: m.ts,
         edited_at: None,
         deleted: false,
+        mentions: mentions_column(&m.mentions),
     }
 }
 
@@ -85,7 +94,11 @@ pub struct MessageInfo {
 
 impl Store {
     /// Applies buffered edits and deletes (not yet in SQL) to rows read for `room`.
-    async fn overlay(&self, room: &RoomId, rows: &mut [message::Model]) -> Result<(), StoreError> {
+    pub(super) async fn overlay(
+        &self,
+        room: &RoomId,
+        rows: &mut [message::Model],
+    ) -> Result<(), StoreError> {
         let Some(b) = &self.buffer else { return Ok(()) };
         let overlays = b.overlays(room).await?;
         if overlays.is_empty() {
@@ -100,6 +113,38 @@ impl Store {
                 } else if m.edited_at.is_none_or(|e| e < o.at) {
                     m.body = o.body.clone();
                     m.edited_at = Some(o.at);
+                    m.mentions = mentions_column(&o.mentions);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the reactions and reply quotes of messages read from the store (any rooms).
+    pub async fn decorate(&self, out: &mut [MessageOut]) -> Result<(), StoreError> {
+        let rooms: std::collections::BTreeSet<RoomId> =
+            out.iter().map(|m| m.room.clone()).collect();
+        for room in rooms {
+            let (reactions, quotes) = {
+                let page: Vec<&MessageOut> = out.iter().filter(|m| m.room == room).collect();
+                let live: Vec<&MessageId> =
+                    page.iter().filter(|m| !m.deleted).map(|m| &m.id).collect();
+                let reactions = self.reactions_of(&room, &live).await?;
+                let quotes = if page.iter().any(|m| m.reply_to.is_some()) {
+                    self.quotes_for(&room, &page).await?
+                } else {
+                    Default::default()
+                };
+                (reactions, quotes)
+            };
+            for m in out.iter_mut().filter(|m| m.room == room) {
+                if !m.deleted {
+                    if let Some(r) = reactions.get(m.id.as_str()) {
+                        m.reactions = r.clone();
+                    }
+                }
+                if let Some(t) = &m.reply_to {
+                    m.quote = quotes.get(t.as_str()).cloned();
                 }
             }
         }
@@ -152,7 +197,7 @@ impl Store {
             .collect())
     }
 
-    async fn buffered(
+    pub(super) async fn buffered(
         &self,
         room: &RoomId,
         lo: i64,

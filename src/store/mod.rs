@@ -14,6 +14,8 @@ pub mod oauth;
 pub mod owner;
 pub mod people;
 pub mod push;
+pub mod quotes;
+pub mod reactions;
 pub mod rooms;
 pub mod users;
 pub mod writes;

@@ -36,6 +36,8 @@ pub struct PushPrefs {
     pub preview: bool,
     /// The conversation is muted now.
     pub muted: bool,
+    /// Mentions of the user push even when the conversation is muted.
+    pub mention_pushes: bool,
     pub sms_phone: Option<String>,
     pub sms_fallback: bool,
 }
@@ -296,6 +298,7 @@ impl Store {
                     enabled: s.enabled && doc.notifications.push && !quiet,
                     preview: s.preview && doc.notifications.preview,
                     muted: muted.contains(&user.0) || doc.is_muted(room, now),
+                    mention_pushes: doc.notifications.mentions,
                     sms_phone: s.sms_phone,
                     sms_fallback: s.sms_fallback,
                 };

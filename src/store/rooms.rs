@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use entities::{room, room_member, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Set,
-    Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -358,10 +358,18 @@ impl Store {
             .filter(|(_, lo, hi)| hi > lo)
             .collect();
         let counted = self.count_unread(user, &ranges).await?;
+        // Mentions only where something is unread (few rows, looked up one by one).
+        let unread_ranges: Vec<(RoomId, i64, i64)> = ranges
+            .iter()
+            .filter(|(id, _, _)| counted.get(id).is_some_and(|n| *n > 0))
+            .cloned()
+            .collect();
+        let mentioned = self.count_mentions(user, &unread_ranges).await?;
         let mut out = Vec::with_capacity(rows.len());
         for (r, buffered_seq) in rows.into_iter().zip(buffered) {
             let id = RoomId(r.id);
             let mut unread = counted.get(&id).copied().unwrap_or(0);
+            let mut mentions = mentioned.get(&id).copied().unwrap_or(0);
             if let (Some(buffer), true) = (&self.buffer, buffered_seq > r.last_seq) {
                 let newer = buffer
                     .unsynced(
@@ -370,7 +378,9 @@ impl Store {
                         None,
                     )
                     .await?;
-                unread += newer.iter().filter(|m| m.sender != *user).count() as i64;
+                let others = newer.iter().filter(|m| m.sender != *user);
+                unread += others.clone().count() as i64;
+                mentions += others.filter(|m| m.mentions.contains(user)).count() as i64;
             }
             out.push(RoomSummary {
                 id,
@@ -378,6 +388,7 @@ impl Store {
                 name: r.name,
                 last_seq: r.last_seq.max(buffered_seq),
                 unread: unread.min(cap),
+                unread_mentions: mentions.min(cap),
             });
         }
         Ok(out)
@@ -425,6 +436,38 @@ impl Store {
                 .await?
             {
                 out.insert(RoomId(c.room_id), c.n);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Messages from others, not deleted, that mention `user`, with `lo < seq <= hi` in each
+    /// room.
+    async fn count_mentions(
+        &self,
+        user: &UserId,
+        ranges: &[(RoomId, i64, i64)],
+    ) -> Result<HashMap<RoomId, i64>, StoreError> {
+        let mut out = HashMap::new();
+        // Ids are generated hex; anything else cannot go into a LIKE pattern safely.
+        if ranges.is_empty() || !user.0.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(out);
+        }
+        let pattern = format!("%\"{}\"%", user.0);
+        for (room, lo, hi) in ranges {
+            let n = entities::message::Entity::find()
+                .filter(entities::message::Column::RoomId.eq(room.0.clone()))
+                .filter(entities::message::Column::Seq.gt(*lo))
+                .filter(entities::message::Column::Seq.lte(*hi))
+                .filter(entities::message::Column::SenderId.ne(user.0.clone()))
+                .filter(entities::message::Column::Deleted.eq(false))
+                .filter(entities::message::Column::Mentions.like(pattern.clone()))
+                .count(&self.db)
+                .await?;
+            if n > 0 {
+                out.insert(room.clone(), n as i64);
             }
         }
         Ok(out)

@@ -113,6 +113,26 @@ impl Store {
             .await?)
     }
 
+    /// The users a message body names as `@username` (see `protocol::mentions::named`); unknown
+    /// and deleted accounts are left out. No query when the body names nobody.
+    pub async fn named_users(&self, body: &str) -> Result<Vec<UserId>, StoreError> {
+        let names = crate::protocol::mentions::named(body);
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = user::Entity::find()
+            .filter(user::Column::Username.is_in(names.iter().map(String::as_str)))
+            .filter(user::Column::DeletedAt.is_null())
+            .all(&self.db)
+            .await?;
+        // In the order the body names them.
+        Ok(names
+            .iter()
+            .filter_map(|n| found.iter().find(|u| u.username == *n))
+            .map(|u| UserId(u.id.clone()))
+            .collect())
+    }
+
     pub async fn user_by_id(&self, id: &UserId) -> Result<Option<user::Model>, StoreError> {
         Ok(user::Entity::find_by_id(id.0.clone()).one(&self.db).await?)
     }

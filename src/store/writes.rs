@@ -20,6 +20,9 @@ pub struct NewMessage {
     pub attachments: Vec<String>,
     pub reply_to: Option<MessageId>,
     pub ts: i64,
+    /// Members named as `@username` in the body.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
 }
 
 impl NewMessage {
@@ -39,8 +42,20 @@ impl NewMessage {
             created_at: Set(self.ts),
             edited_at: Set(None),
             deleted: Set(false),
+            mentions: Set(mentions_column(&self.mentions)),
         }
     }
+}
+
+/// The `mentions` column of a message naming these members.
+pub fn mentions_column(users: &[UserId]) -> Option<String> {
+    (!users.is_empty()).then(|| serde_json::to_string(users).unwrap_or_else(|_| "[]".into()))
+}
+
+/// The members a `mentions` column names.
+pub fn mentions_of_column(col: Option<&str>) -> Vec<UserId> {
+    col.and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default()
 }
 
 /// One chat write.
@@ -75,6 +90,9 @@ pub enum WriteOp {
         id: MessageId,
         body: String,
         at: i64,
+        /// Members the new body names as `@username`.
+        #[serde(default)]
+        mentions: Vec<UserId>,
     },
     /// Body and attachments are removed; the row stays so seqs have no gap.
     Delete {
@@ -92,6 +110,16 @@ pub enum WriteOp {
         user: UserId,
         seq: i64,
     },
+    /// `user` added (`on`) or took back the reaction `emoji` to message `id` at `at`; the newest
+    /// `at` wins, so applying out of order settles the same.
+    React {
+        room: RoomId,
+        id: MessageId,
+        user: UserId,
+        emoji: String,
+        on: bool,
+        at: i64,
+    },
 }
 
 impl WriteOp {
@@ -106,7 +134,8 @@ impl WriteOp {
             | WriteOp::Edit { room, .. }
             | WriteOp::Delete { room, .. }
             | WriteOp::Read { room, .. }
-            | WriteOp::Delivered { room, .. } => room,
+            | WriteOp::Delivered { room, .. }
+            | WriteOp::React { room, .. } => room,
         }
     }
 

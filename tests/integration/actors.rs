@@ -116,6 +116,8 @@ fn send(room: &RoomId, user: &UserId, cid: &str, body: &str) -> Post {
             reply_to: None,
             resolved: vec![],
             reply_checked: false,
+            quote: None,
+            named: None,
         },
         reference: None,
     }

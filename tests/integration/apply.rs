@@ -21,6 +21,7 @@ fn msg(room: &RoomId, seq: i64, sender: &UserId, id: &str) -> NewMessage {
         attachments: vec![],
         reply_to: None,
         ts: 1_000 + seq,
+        mentions: vec![],
     }
 }
 
@@ -93,6 +94,7 @@ async fn check(store: Store) {
             id: MessageId("m1".into()),
             body: "edited".into(),
             at: 5_000,
+            mentions: vec![],
         },
     ];
     store.apply_writes(&batch).await.unwrap();

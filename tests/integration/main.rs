@@ -23,6 +23,7 @@ mod oauth;
 mod people;
 mod protocol_errors;
 mod push;
+mod reactions;
 mod restart;
 mod security;
 mod socketio;

@@ -178,6 +178,8 @@ async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: 
         reply_to: None,
         resolved: vec![],
         reply_checked: false,
+        quote: None,
+        named: None,
     };
     addr.send(Post {
         user: UserId(user.id.clone()),

@@ -94,6 +94,7 @@ async fn run(cli: Cli) -> Result<()> {
             attachments: vec![],
             reply_to: None,
             ts: 1_700_000_000_000 + i as i64,
+            mentions: vec![],
         })
         .collect();
     let mut runs = Vec::new();

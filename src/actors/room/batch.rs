@@ -17,8 +17,8 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{
-    Ack, Deleted, Edited, MediaOut, MessageOut, ReceiptKind, ReceiptOut, Role, RoomEventKind,
-    RoomEventOut, SendFrame, ServerFrame, TypingOut,
+    Ack, Deleted, Edited, MediaOut, MessageOut, Quote, ReactionOut, ReceiptKind, ReceiptOut, Role,
+    RoomEventKind, RoomEventOut, SendFrame, ServerFrame, TypingOut,
 };
 use crate::store::buffer::Placed;
 use crate::store::rooms::KIND_DM;
@@ -30,6 +30,8 @@ type Reply<T> = oneshot::Sender<Result<T, ChatError>>;
 const MAX_BATCH: usize = 1000;
 
 /// A write waiting for its batch.
+// `Send` is the common case; boxing it would add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Job {
     Send {
         user: UserId,
@@ -49,7 +51,16 @@ pub(super) enum Job {
         id: MessageId,
         author: UserId,
         body: String,
+        named: Vec<UserId>,
         reply: Reply<i64>,
+    },
+    React {
+        user: UserId,
+        session: Option<SessionId>,
+        id: MessageId,
+        emoji: String,
+        on: bool,
+        reply: Reply<()>,
     },
     Delete {
         user: UserId,
@@ -75,6 +86,7 @@ pub(super) enum Done {
     Sent {
         msg: NewMessage,
         media: Vec<MediaOut>,
+        quote: Option<Quote>,
         session: Option<SessionId>,
         reference: Option<String>,
         attempts: u8,
@@ -89,7 +101,16 @@ pub(super) enum Done {
         id: MessageId,
         body: String,
         at: i64,
+        mentions: Vec<UserId>,
         reply: Reply<i64>,
+    },
+    Reacted {
+        user: UserId,
+        session: Option<SessionId>,
+        id: MessageId,
+        emoji: String,
+        on: bool,
+        reply: Reply<()>,
     },
     Deleted {
         id: MessageId,
@@ -183,6 +204,8 @@ impl Room {
                         seq += 1;
                     }
                     let media = frame.resolved;
+                    let quote = frame.quote;
+                    let mentions = self.members_among(frame.named.unwrap_or_default());
                     let msg = NewMessage {
                         id: MessageId::generate(),
                         room: self.id.clone(),
@@ -193,11 +216,13 @@ impl Room {
                         attachments: frame.attachments,
                         reply_to: frame.reply_to,
                         ts: now,
+                        mentions,
                     };
                     ops.push(WriteOp::Message(msg.clone()));
                     done.push(Done::Sent {
                         msg,
                         media,
+                        quote,
                         session,
                         reference,
                         attempts,
@@ -210,22 +235,56 @@ impl Room {
                     id,
                     author,
                     body,
+                    named,
                     reply,
                 } => match self.check_edit(&user, &author, &body) {
                     Err(e) => {
                         let _ = reply.send(Err(e));
                     }
                     Ok(()) => {
+                        let mentions = self.members_among(named);
                         ops.push(WriteOp::Edit {
                             room: self.id.clone(),
                             id: id.clone(),
                             body: body.clone(),
                             at: now,
+                            mentions: mentions.clone(),
                         });
                         done.push(Done::Edited {
                             id,
                             body,
                             at: now,
+                            mentions,
+                            reply,
+                        });
+                    }
+                },
+                Job::React {
+                    user,
+                    session,
+                    id,
+                    emoji,
+                    on,
+                    reply,
+                } => match self.role_of(&user) {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    Ok(_) => {
+                        ops.push(WriteOp::React {
+                            room: self.id.clone(),
+                            id: id.clone(),
+                            user: user.clone(),
+                            emoji: emoji.clone(),
+                            on,
+                            at: now,
+                        });
+                        done.push(Done::Reacted {
+                            user,
+                            session,
+                            id,
+                            emoji,
+                            on,
                             reply,
                         });
                     }
@@ -373,17 +432,40 @@ impl Room {
                 Done::Sent {
                     msg,
                     media,
+                    quote,
                     session,
                     ..
                 } => BusItem::Message {
                     msg: msg.clone(),
                     attachments: attachments_of(media),
                     session: session.clone(),
+                    quote: quote.clone(),
                 },
-                Done::Edited { id, body, at, .. } => BusItem::Edited {
+                Done::Edited {
+                    id,
+                    body,
+                    at,
+                    mentions,
+                    ..
+                } => BusItem::Edited {
                     id: id.clone(),
                     body: body.clone(),
                     at: *at,
+                    mentions: mentions.clone(),
+                },
+                Done::Reacted {
+                    user,
+                    session,
+                    id,
+                    emoji,
+                    on,
+                    ..
+                } => BusItem::Reacted {
+                    user: user.clone(),
+                    session: session.clone(),
+                    id: id.clone(),
+                    emoji: emoji.clone(),
+                    on: *on,
                 },
                 Done::Deleted { id, .. } => BusItem::Deleted { id: id.clone() },
                 Done::Read { user, seq, share } => BusItem::Read {
@@ -426,6 +508,7 @@ impl Room {
                 Done::Sent {
                     mut msg,
                     media,
+                    quote,
                     session,
                     reference,
                     reply,
@@ -475,6 +558,7 @@ impl Room {
                             msg,
                             attachments: attachments_of(&media),
                             session,
+                            quote,
                         });
                     }
                 }
@@ -482,10 +566,33 @@ impl Room {
                     id,
                     body,
                     at,
+                    mentions,
                     reply,
                 } => {
-                    items.push(BusItem::Edited { id, body, at });
+                    items.push(BusItem::Edited {
+                        id,
+                        body,
+                        at,
+                        mentions,
+                    });
                     let _ = reply.send(Ok(at));
+                }
+                Done::Reacted {
+                    user,
+                    session,
+                    id,
+                    emoji,
+                    on,
+                    reply,
+                } => {
+                    items.push(BusItem::Reacted {
+                        user,
+                        session,
+                        id,
+                        emoji,
+                        on,
+                    });
+                    let _ = reply.send(Ok(()));
                 }
                 Done::Deleted { id, reply } => {
                     items.push(BusItem::Deleted { id });
@@ -526,6 +633,7 @@ impl Room {
                     msg,
                     attachments,
                     session,
+                    quote,
                 } => {
                     self.last_seq = self.last_seq.max(msg.seq);
                     let (sender, seq) = (msg.sender.clone(), msg.seq);
@@ -541,20 +649,46 @@ impl Room {
                         ts: msg.ts,
                         edited_at: None,
                         deleted: false,
+                        reactions: Default::default(),
+                        mentions: msg.mentions,
+                        quote,
                     });
                     let got = self.broadcast(out, |s| Some(&s.id) != session.as_ref());
                     reached.extend(got.into_iter().filter(|u| *u != sender).map(|u| (u, seq)));
                 }
-                BusItem::Edited { id, body, at } => {
+                BusItem::Edited {
+                    id,
+                    body,
+                    at,
+                    mentions,
+                } => {
                     self.broadcast(
                         ServerFrame::Edited(Edited {
                             room: self.id.clone(),
                             id,
                             body,
                             edited_at: at,
+                            mentions,
                         }),
                         |_| true,
                     );
+                }
+                BusItem::Reacted {
+                    user,
+                    session,
+                    id,
+                    emoji,
+                    on,
+                } => {
+                    let frame = ServerFrame::Reaction(ReactionOut {
+                        room: self.id.clone(),
+                        id,
+                        user,
+                        emoji,
+                        on,
+                        reference: None,
+                    });
+                    self.broadcast(frame, |s| Some(&s.id) != session.as_ref());
                 }
                 BusItem::Deleted { id } => {
                     self.broadcast(
@@ -737,6 +871,7 @@ impl Room {
                 body: msg.body,
                 ts: msg.ts,
                 users: away,
+                mentions: msg.mentions,
             };
             if notifier.try_send(notice).is_err() {
                 tracing::warn!("notifier busy or gone; pushes for a message dropped");
@@ -760,6 +895,7 @@ impl Room {
             body: msg.body,
             ts: msg.ts,
             users,
+            mentions: msg.mentions,
         };
         if notifier.try_send(notice).is_err() {
             tracing::warn!(room = %self.id, seq = msg.seq, "notifier busy or gone; pushes for this message dropped");
@@ -781,6 +917,9 @@ impl Room {
                     let _ = reply.send(Err(err.clone()));
                 }
                 Done::Edited { reply, .. } => {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                Done::Reacted { reply, .. } => {
                     let _ = reply.send(Err(err.clone()));
                 }
                 Done::Delivered { user, .. } => {
@@ -829,6 +968,7 @@ impl Room {
                     Done::Sent {
                         msg,
                         media,
+                        quote,
                         session,
                         reference,
                         attempts,
@@ -869,6 +1009,8 @@ impl Room {
                                 resolved: media,
                                 // Checked when it was first sent.
                                 reply_checked: true,
+                                quote,
+                                named: Some(msg.mentions),
                             };
                             requeue.push(Job::Send {
                                 user: msg.sender.clone(),

@@ -117,6 +117,21 @@ pub struct EditMessage {
     /// The message's author, as stored.
     pub author: UserId,
     pub body: String,
+    /// Users the new body names as `@username` (the room keeps its members among them).
+    pub named: Vec<UserId>,
+}
+
+/// Add (`on`) or take back `user`'s reaction `emoji` (checked to be one emoji) to message `id`
+/// of the room (checked to be there and not deleted); answered once durable.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct React {
+    pub user: UserId,
+    /// The reacting session, which gets the answer instead of the `reaction` frame.
+    pub session: Option<SessionId>,
+    pub id: MessageId,
+    pub emoji: String,
+    pub on: bool,
 }
 
 /// Delete a message (its author, or an owner or admin of a group).

@@ -377,6 +377,27 @@ impl Handler<EditMessage> for Room {
                 id: msg.id,
                 author: msg.author,
                 body: msg.body,
+                named: msg.named,
+                reply,
+            },
+            ctx,
+        );
+        fut
+    }
+}
+
+impl Handler<React> for Room {
+    type Result = ResponseFuture<Result<(), ChatError>>;
+
+    fn handle(&mut self, msg: React, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, fut) = reply_pair();
+        self.enqueue(
+            Job::React {
+                user: msg.user,
+                session: msg.session,
+                id: msg.id,
+                emoji: msg.emoji,
+                on: msg.on,
                 reply,
             },
             ctx,

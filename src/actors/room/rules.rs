@@ -7,8 +7,19 @@ use crate::protocol::{Role, SendFrame};
 use crate::store::rooms::KIND_DM;
 
 impl Room {
-    fn role_of(&self, user: &UserId) -> Result<Role, ChatError> {
+    pub(super) fn role_of(&self, user: &UserId) -> Result<Role, ChatError> {
         self.members.get(user).copied().ok_or(ChatError::NotMember)
+    }
+
+    /// The members among `named` (people named as `@username`), in order, each once.
+    pub(super) fn members_among(&self, named: Vec<UserId>) -> Vec<UserId> {
+        let mut out: Vec<UserId> = Vec::new();
+        for u in named {
+            if self.members.contains_key(&u) && !out.contains(&u) {
+                out.push(u);
+            }
+        }
+        out
     }
 
     /// A dm where either member blocked the other takes no messages.
