@@ -257,6 +257,26 @@ async fn cluster_dm_and_group_span_three_nodes() {
         .expect_where("edited", |f| f["id"] == first.as_str())
         .await;
     assert_eq!(e["body"], "a, edited");
+    // A reaction through node 2 reaches nodes 0 and 1, and the history through any node has it.
+    let second = all_messages(&ann, &group).await[1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wc.send(json!({"type": "react", "room": group, "id": second, "emoji": "👍", "on": true}))
+        .await;
+    for ws in [&mut wa, &mut wb] {
+        let r = ws
+            .expect_where("reaction", |f| f["id"] == second.as_str())
+            .await;
+        assert_eq!(
+            (r["user"].clone(), r["on"].clone()),
+            (json!(cat.id), json!(true))
+        );
+    }
+    assert_eq!(
+        all_messages(&nodes.via(&ben, 1), &group).await[1]["reactions"],
+        json!({"👍": [cat.id]})
+    );
     wa.send(json!({"type": "delete", "id": first})).await;
     wb.expect_where("deleted", |f| f["id"] == first.as_str())
         .await;

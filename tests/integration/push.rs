@@ -1010,3 +1010,31 @@ async fn a_webpush_endpoint_whose_name_resolves_inside_the_network_is_never_conn
         other => panic!("the server connected to an address inside the network: {other:?}"),
     }
 }
+
+#[actix_web::test]
+async fn a_mention_pushes_in_a_muted_conversation_unless_mention_pushes_are_off() {
+    let (_app, mut service, alice, bob, room) = dm_with_subscribed_bob(|_| {}).await;
+    let mut a = alice.connect().await;
+    assert_eq!(
+        put(&bob, &format!("/api/push/mutes/{room}")).await.status(),
+        204
+    );
+    a.send_msg(&room, "muted, so no push").await;
+    service.none_within(NO_PUSH).await;
+    let mention = format!("@{} look at this", bob.username);
+    a.send_msg(&room, &mention).await;
+    assert_eq!(service.next().await.payload["body"], mention.as_str());
+
+    // Mention pushes off (settings document): the mute holds for mentions too.
+    let r = bob
+        .client
+        .patch(format!("{}/api/me/settings", bob.http))
+        .bearer_auth(&bob.token)
+        .json(&json!({"notifications": {"mentions": false}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    a.send_msg(&room, &format!("@{} again", bob.username)).await;
+    service.none_within(NO_PUSH).await;
+}

@@ -337,6 +337,34 @@ async fn socketio_and_ws_clients_chat_with_each_other() {
         (Some("from ws"), Some(b.id.as_str()), Some(2))
     );
     assert_eq!(m["type"], "message", "the event's object is the v1 frame");
+
+    // Reactions both ways: the socket.io client's `react` is acknowledged with its `reaction`.
+    let r = sio
+        .emit_ack(
+            "react",
+            json!({"room": room, "id": m["id"], "emoji": "👍", "on": true}),
+        )
+        .await;
+    assert_eq!(
+        (r["type"].as_str(), r["on"].as_bool()),
+        (Some("reaction"), Some(true))
+    );
+    let seen = ws.expect("reaction").await;
+    assert_eq!(
+        (seen["user"].as_str(), &seen["id"]),
+        (Some(a.id.as_str()), &m["id"])
+    );
+    ws.send(json!({"type": "react", "room": room, "id": ack["id"], "emoji": "🎉", "on": true}))
+        .await;
+    let ev = sio.event("reaction", |r| r["emoji"] == "🎉").await;
+    assert_eq!(ev["user"], json!(b.id));
+    let bad = sio
+        .emit_ack(
+            "react",
+            json!({"room": room, "id": m["id"], "emoji": "not one", "on": true}),
+        )
+        .await;
+    assert_eq!(bad["error"]["code"], "invalid", "{bad}");
     app.quiesce().await;
 }
 
