@@ -4,6 +4,8 @@
 import { get, post, upload, ApiError } from './api.js';
 import { $, el, avatar, timeOf, lastSeenText, uuid } from './util.js';
 import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
+import { reactionRow, reactButton, applyReaction } from './reactions.js';
+import { bodyNodes, setupMentionCompletion } from './mentions.js';
 
 const PAGE = 30;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -62,6 +64,7 @@ export class Chat {
     Object.assign(r, { kind: summary.kind ?? r.kind, name: summary.name ?? r.name });
     if (summary.last_seq !== undefined) r.last_seq = Math.max(r.last_seq, summary.last_seq);
     if (summary.unread !== undefined) r.unread = summary.unread;
+    if (summary.unread_mentions !== undefined) r.unreadMentions = summary.unread_mentions;
     if (summary.members) {
       r.members = summary.members.map((m) => m.id);
       for (const m of summary.members) this.rememberUser(m);
@@ -148,6 +151,7 @@ export class Chat {
         return this.resendPending();
       case 'edited': return this.onEdited(f);
       case 'deleted': return this.onDeleted(f);
+      case 'reaction': return this.onReaction(f);
       case 'typing': return this.onTyping(f);
       case 'presence': return this.onPresence(f);
       case 'receipt': return this.onReceipt(f);
@@ -174,7 +178,10 @@ export class Chat {
     if (!r.last || r.last.seq <= m.seq) r.last = m;
     if (m.from !== this.me.id) {
       this.stopTyping(r, m.from);
-      if (isNew && !this.syncing && !(this.current === r.id && this.visible())) r.unread += 1;
+      if (isNew && !this.syncing && !(this.current === r.id && this.visible())) {
+        r.unread += 1;
+        if ((m.mentions || []).includes(this.me.id)) r.unreadMentions = (r.unreadMentions ?? 0) + 1;
+      }
     }
     if (this.current === r.id) {
       this.renderMessage(r, r.messages.get(m.id), true);
@@ -226,7 +233,7 @@ export class Chat {
     const r = this.room(f.room);
     const m = r?.messages.get(f.id);
     if (m) {
-      Object.assign(m, { body: f.body, edited_at: f.edited_at });
+      Object.assign(m, { body: f.body, edited_at: f.edited_at, mentions: f.mentions ?? m.mentions });
       if (this.current === r.id) this.renderMessage(r, m);
     }
     if (r?.last?.id === f.id) Object.assign(r.last, { body: f.body });
@@ -242,6 +249,32 @@ export class Chat {
     }
     if (r?.last?.id === f.id) Object.assign(r.last, { deleted: true, body: '' });
     this.renderRooms();
+  }
+
+  onReaction(f) {
+    const r = this.room(f.room);
+    const m = r?.messages.get(f.id);
+    if (!m) return;
+    applyReaction(m, f);
+    if (this.current === r.id) this.renderMessage(r, m);
+  }
+
+  /** Adds (`on`) or takes back my reaction `emoji` to `m`. */
+  react(r, m, emoji, on) {
+    this.socket.send({ type: 'react', room: r.id, id: m.id, emoji, on });
+  }
+
+  /** Scrolls to message `id` of the open room (loading older pages until it is there) and
+   * flashes it. */
+  async jumpTo(r, id) {
+    for (let i = 0; i < 20 && !this.messageNode(id) && r.hasMore && this.current === r.id; i++) {
+      await this.loadOlder(r);
+    }
+    const node = this.messageNode(id);
+    if (!node) { this.toast('The original message is no longer available'); return; }
+    node.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    node.classList.add('flash');
+    setTimeout(() => node.classList.remove('flash'), 1600);
   }
 
   onTyping(f) {
@@ -282,7 +315,7 @@ export class Chat {
     const r = this.room(f.room);
     if (!r) return;
     if (f.user === this.me.id) {
-      if (f.kind === 'read' && f.seq >= r.last_seq) { r.unread = 0; this.renderRooms(); }
+      if (f.kind === 'read' && f.seq >= r.last_seq) { r.unread = 0; r.unreadMentions = 0; this.renderRooms(); }
       return;
     }
     r.delivered = Math.max(r.delivered, f.seq);
@@ -400,7 +433,7 @@ export class Chat {
     if (seq > 0 && (r.unread > 0 || seq > (r.readSent ?? 0))) {
       if (this.socket.send({ type: 'read', room: r.id, seq })) r.readSent = seq;
     }
-    if (r.unread) { r.unread = 0; this.renderRooms(); }
+    if (r.unread || r.unreadMentions) { r.unread = 0; r.unreadMentions = 0; this.renderRooms(); }
   }
 
   // ----- rendering -----
@@ -420,6 +453,7 @@ export class Chat {
         el('div', { class: 'info' },
           el('div', { class: 'name', text: this.roomName(r) }),
           el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
+        r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge', text: '@', 'aria-label': `${r.unreadMentions} unread mentions of you` }) : null,
         r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
     }));
   }
@@ -450,21 +484,33 @@ export class Chat {
     const key = m.id ?? `c:${m.client_id}`;
     const mine = m.from === this.me.id;
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}`, dataset: { key, seq: m.seq ?? '' } });
+    const mentionsMe = !m.deleted && (m.mentions || []).includes(this.me.id);
+    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '' } });
     if (r.kind !== 'dm' && !mine) li.append(el('div', { class: 'from', text: this.user(m.from).display_name }));
     if (m.reply_to) {
       const q = r.messages.get(m.reply_to);
-      li.append(el('div', { class: 'quote', text: q ? `${q.from === this.me.id ? 'You' : this.user(q.from).display_name}: ${preview(q)}` : 'Reply to an earlier message' }));
+      const who = (from) => (from === this.me.id ? 'You' : this.user(from).display_name);
+      let text = 'Reply to an earlier message';
+      if (q && !q.deleted) text = `${who(q.from)}: ${preview(q)}`;
+      else if (m.quote?.deleted || q?.deleted) text = 'Original message deleted';
+      else if (m.quote) text = `${who(m.quote.from)}: ${m.quote.text}`;
+      li.append(el('button', { type: 'button', class: 'quote', text, title: 'Show the original message', onclick: () => this.jumpTo(r, m.reply_to) }));
     }
     if (!m.deleted) {
       for (const a of m.attachments || []) li.append(renderAttachment(a));
     }
-    li.append(el('div', { class: 'body', text: m.deleted ? 'Message deleted' : m.body }));
+    li.append(m.deleted ? el('div', { class: 'body', text: 'Message deleted' })
+      : el('div', { class: 'body' }, bodyNodes(m, this.me.id, (id) => this.user(id))));
+    if (!m.deleted) {
+      const row = reactionRow(m, this.me.id, (emoji, on) => this.react(r, m, emoji, on), (id) => this.user(id).display_name);
+      if (row) li.append(row);
+    }
     li.append(el('div', { class: 'meta' }, m.edited_at && !m.deleted ? el('span', { text: 'edited' }) : null,
       el('span', { text: m.ts ? timeOf(m.ts) : '' }), ticks(r, m, this.me.id)));
     if (!m.deleted && m.seq) {
       const actions = el('div', { class: 'actions' },
-        el('button', { type: 'button', text: '↩', title: 'Reply', 'aria-label': 'Reply', onclick: () => this.startReply(m) }));
+        el('button', { type: 'button', text: '↩', title: 'Reply', 'aria-label': 'Reply', onclick: () => this.startReply(m) }),
+        reactButton((emoji) => this.react(r, m, emoji, true)));
       if (mine) {
         actions.append(el('button', { type: 'button', text: '✎', title: 'Edit', 'aria-label': 'Edit', onclick: () => this.startEdit(m) }),
           el('button', { type: 'button', text: '🗑', title: 'Delete', 'aria-label': 'Delete', onclick: () => this.deleteMessage(m) }));
@@ -614,6 +660,11 @@ export class Chat {
 
   bind() {
     const input = $('composer-input');
+    // Before the composer's own keys, so Enter picks a name while the list is open.
+    setupMentionCompletion(input, $('mention-list'), () => {
+      const r = this.room(this.current);
+      return (r?.members || []).filter((id) => id !== this.me.id).map((id) => this.user(id));
+    });
     $('composer').addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
     input.addEventListener('keydown', (e) => {
       const enterSends = this.settings?.chat?.enter_to_send ?? true;

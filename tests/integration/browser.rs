@@ -91,6 +91,28 @@ async fn browser_history_scrolls_back_and_reconnect_syncs_the_gap() {
 }
 
 #[actix_web::test]
+async fn browser_mentions_reactions_and_reply_quotes_in_a_group() {
+    let app = spawn_app().await;
+    let [erin, finn, gus]: [TestUser; 3] = app.register_many(["erin", "finn", "gus"]).await;
+    let room = erin.group("plans", &[&finn, &gus]).await;
+    let mut ws = erin.connect().await;
+    ws.send_msg(&room, "where shall we eat?").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "social.mjs",
+        &[
+            ("ERIN", erin.username.clone()),
+            ("FINN", finn.username.clone()),
+            ("PLANS", "plans".into()),
+            ("FIRST", "where shall we eat?".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
     run_script(&app, "admin.mjs", &[]).await;
