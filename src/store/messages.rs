@@ -85,7 +85,11 @@ pub struct MessageInfo {
 
 impl Store {
     /// Applies buffered edits and deletes (not yet in SQL) to rows read for `room`.
-    async fn overlay(&self, room: &RoomId, rows: &mut [message::Model]) -> Result<(), StoreError> {
+    pub(super) async fn overlay(
+        &self,
+        room: &RoomId,
+        rows: &mut [message::Model],
+    ) -> Result<(), StoreError> {
         let Some(b) = &self.buffer else { return Ok(()) };
         let overlays = b.overlays(room).await?;
         if overlays.is_empty() {

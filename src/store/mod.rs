@@ -15,6 +15,7 @@ pub mod owner;
 pub mod people;
 pub mod push;
 pub mod rooms;
+pub mod search;
 pub mod users;
 pub mod writes;
 
@@ -60,6 +61,8 @@ pub struct Store {
     pub media_urls: crate::media::urls::UrlSigner,
     /// Longest life of a connect-cache entry, in seconds; 0 = no cache (see `cache`).
     pub cache_ttl_secs: u64,
+    /// Told of every durable write (the search index; see `search::WriteObserver`).
+    pub observer: Option<std::sync::Arc<dyn search::WriteObserver>>,
 }
 
 impl Store {
@@ -101,6 +104,7 @@ impl Store {
             buffer: None,
             media_urls,
             cache_ttl_secs: 0,
+            observer: None,
         })
     }
 
