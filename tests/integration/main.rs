@@ -24,6 +24,7 @@ mod people;
 mod protocol_errors;
 mod push;
 mod restart;
+mod search;
 mod security;
 mod socketio;
 mod web;
