@@ -24,6 +24,7 @@ pub struct Settings {
     pub people: PeopleSettings,
     pub oauth: OAuthSettings,
     pub log: LogSettings,
+    pub search: SearchSettings,
 }
 
 /// `[server]`
@@ -129,6 +130,38 @@ impl Default for RedisSettings {
             cache_ttl_secs: crate::store::DEFAULT_CACHE_TTL_SECS,
             owner_ttl_ms: 10_000,
             debug_crash_after_commit: false,
+        }
+    }
+}
+
+/// `[search]`: message search (`GET /api/search`) and its index.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SearchSettings {
+    /// Index messages and answer `GET /api/search`; false: nothing is indexed and the endpoint
+    /// answers 503.
+    pub enabled: bool,
+    /// Index directory; empty = `search` beside `media.dir` (in cluster mode `search-NODE`: every
+    /// node keeps its own index).
+    pub dir: String,
+    /// How often new writes are committed to the index (ms): a message is searchable about this
+    /// long after its ack.
+    pub commit_interval_ms: u64,
+    /// Memory the index writer buffers before it writes a segment (MB, 15 to 2000).
+    pub writer_memory_mb: usize,
+    /// After a restart the index catches up on what changed since its last commit, starting this
+    /// much earlier (ms) to cover other nodes' clocks and writes that were in flight.
+    pub catchup_slack_ms: u64,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: String::new(),
+            commit_interval_ms: 250,
+            writer_memory_mb: 32,
+            catchup_slack_ms: 120_000,
         }
     }
 }
@@ -459,7 +492,7 @@ pub struct LimitSettings {
     pub uploads_per_user: Rate,
     /// Push subscriptions saved (`POST /api/push/subscriptions`) per user.
     pub push_subscriptions_per_user: Rate,
-    /// User searches (`GET /api/users?q=`) per user.
+    /// User searches (`GET /api/users?q=`) and message searches (`GET /api/search`) per user.
     pub search_per_user: Rate,
     /// Address-book matches (`POST /api/contacts/match`) per user.
     pub contact_match_per_user: Rate,
@@ -776,6 +809,12 @@ impl Settings {
             .any(|a| a.trim().parse::<std::net::IpAddr>().is_err())
         {
             return bad("limits.exempt_addresses and server.metrics_addresses must be IP addresses such as 127.0.0.1 or ::1");
+        }
+        if self.search.commit_interval_ms == 0
+            || self.search.commit_interval_ms > 1000
+            || !(15..=2000).contains(&self.search.writer_memory_mb)
+        {
+            return bad("search.commit_interval_ms must be 1 to 1000 and search.writer_memory_mb 15 to 2000");
         }
         if self.auth.hash_queue == 0 {
             return bad("auth.hash_queue must be positive");

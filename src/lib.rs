@@ -25,6 +25,8 @@
 //!   providers and knows nothing of the database.
 //! - [`media`]: image and audio/video work (pure, blocking functions run by the MediaWorker pool),
 //!   and signed media URLs.
+//! - [`search`]: message search: an embedded full-text index (tantivy) per node, fed from the
+//!   write path (or the cluster bus) and caught up from SQL at start.
 //! - [`limits`]: HTTP rate limits (login, sign-up, per-user writes); [`passwords`]: Argon2 on
 //!   its own bounded pool.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
@@ -50,6 +52,7 @@ pub mod oauth;
 pub mod passwords;
 pub mod protocol;
 pub mod push;
+pub mod search;
 pub mod socketio;
 pub mod startup;
 pub mod store;

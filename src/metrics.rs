@@ -35,6 +35,13 @@ pub static HTTP_THROTTLED: AtomicU64 = AtomicU64::new(0);
 /// Password hashing jobs refused because the hashing queue was full (503).
 pub static PASSWORD_JOBS_SHED: AtomicU64 = AtomicU64::new(0);
 
+/// Messages in this node's search index (at its last commit).
+pub static SEARCH_DOCUMENTS: AtomicI64 = AtomicI64::new(0);
+/// 1 while the search index is being rebuilt or caught up from the database.
+pub static SEARCH_CATCHING_UP: AtomicI64 = AtomicI64::new(0);
+/// Message searches answered.
+pub static SEARCHES: AtomicU64 = AtomicU64::new(0);
+
 /// Push outcomes of one channel.
 pub struct ChannelCounters {
     /// Accepted by the push service (or SMS gateway).
@@ -193,7 +200,36 @@ pub fn render() -> String {
         "Subscriptions deleted as gone, per channel",
         |c| &c.pruned,
     );
+    search_rows(&mut out);
     out
+}
+
+/// The search index's rows.
+fn search_rows(out: &mut String) {
+    for (name, kind, help, value) in [
+        (
+            "chat_search_documents",
+            "gauge",
+            "Messages in this node's search index",
+            SEARCH_DOCUMENTS.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "chat_search_catching_up",
+            "gauge",
+            "1 while the search index is rebuilt or caught up from the database",
+            SEARCH_CATCHING_UP.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "chat_searches_total",
+            "counter",
+            "Message searches answered",
+            SEARCHES.load(Ordering::Relaxed).to_string(),
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
 }
 
 /// One push counter, labelled by channel.

@@ -48,6 +48,8 @@ pub enum StartupError {
     /// Another server already runs on this Redis prefix in a way this one cannot run beside.
     #[error("redis.prefix: {0}")]
     Owner(#[from] crate::store::owner::OwnerError),
+    #[error("{0}")]
+    Search(#[from] crate::search::SearchError),
 }
 
 /// A server bound to its port, not yet running.
@@ -125,6 +127,7 @@ impl Application {
             Some(c) => c.sweep_own().await?,
             None => Vec::new(),
         };
+        let search = crate::search::start(&settings, &mut store, cluster.as_ref()).await?;
         let mut persister = Persister::new(store.clone());
         if let Some(c) = &cluster {
             persister = persister.with_cluster(c.clone());
@@ -179,6 +182,7 @@ impl Application {
                 settings.auth.hash_threads,
                 settings.auth.hash_queue,
             ),
+            search,
         };
         let limits = Arc::downgrade(&state.limits);
         actix_web::rt::spawn(async move {

@@ -203,6 +203,7 @@ async fn commit(
     }
     let all: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().cloned()).collect();
     store.make_durable(&all).await?;
+    store.observe(&all);
     Ok(batch.iter().map(|w| as_given(&w.ops)).collect())
 }
 

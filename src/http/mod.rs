@@ -10,6 +10,7 @@ pub mod people;
 pub mod presence;
 pub mod push;
 pub mod rooms;
+pub mod search;
 pub mod ws;
 
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     /// Argon2 hashing on its own bounded pool (`auth.hash_threads`, `auth.hash_queue`).
     pub passwords: crate::passwords::PasswordPool,
+    /// This node's message search index (`None` when `search.enabled` is false).
+    pub search: Option<crate::search::SearchIndex>,
 }
 
 /// Largest JSON body accepted by the API.
@@ -108,6 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/presence", web::get().to(presence::presence))
                 .route("/users", web::get().to(people::search))
+                .route("/search", web::get().to(search::search))
                 .route("/users/by-name/{username}", web::get().to(people::by_name))
                 .route("/users/{id}", web::get().to(people::profile))
                 .route("/contacts", web::get().to(people::contacts))

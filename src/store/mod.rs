@@ -17,6 +17,7 @@ pub mod push;
 pub mod quotes;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod users;
 pub mod writes;
 
@@ -62,6 +63,8 @@ pub struct Store {
     pub media_urls: crate::media::urls::UrlSigner,
     /// Longest life of a connect-cache entry, in seconds; 0 = no cache (see `cache`).
     pub cache_ttl_secs: u64,
+    /// Told of every durable write (the search index; see `search::WriteObserver`).
+    pub observer: Option<std::sync::Arc<dyn search::WriteObserver>>,
 }
 
 impl Store {
@@ -103,6 +106,7 @@ impl Store {
             buffer: None,
             media_urls,
             cache_ttl_secs: 0,
+            observer: None,
         })
     }
 

@@ -468,6 +468,12 @@ async fn a_second_server_on_the_same_redis_prefix_refuses_to_start() {
         s.redis.url = redis.url();
         s.redis.prefix = prefix.to_owned();
         s.redis.consumer = consumer.to_owned();
+        // Each server its own search index (two in one process cannot share one).
+        s.search.dir = dir
+            .path()
+            .join(format!("search-{consumer}-{prefix}"))
+            .display()
+            .to_string();
         s.database.url = db_url.clone();
         s.cluster.enabled = cluster;
         s.cluster.node_id = consumer.to_owned();

@@ -25,6 +25,7 @@ mod protocol_errors;
 mod push;
 mod reactions;
 mod restart;
+mod search;
 mod security;
 mod socketio;
 mod web;
