@@ -8,6 +8,7 @@ mod m20261126_000002_push;
 mod m20261127_000001_oauth;
 mod m20261127_000002_admin;
 mod m20261204_000001_unread_index;
+mod m20261204_000010_uploads;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_oauth::Migration),
             Box::new(m20261127_000002_admin::Migration),
             Box::new(m20261204_000001_unread_index::Migration),
+            Box::new(m20261204_000010_uploads::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod owner;
 pub mod people;
 pub mod push;
 pub mod rooms;
+pub mod uploads;
 pub mod users;
 pub mod writes;
 

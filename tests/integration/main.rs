@@ -26,4 +26,5 @@ mod push;
 mod restart;
 mod security;
 mod socketio;
+mod uploads;
 mod web;
