@@ -236,6 +236,9 @@ pub struct MediaSettings {
     /// Key that signs media URLs. Empty: a random key per process start (URLs handed out before
     /// a restart stop working; give several server processes the same key).
     pub url_secret: String,
+    /// A resumable upload (`/api/uploads/`, tus) that receives no byte for this many seconds is
+    /// removed with what it received (tus expiration; `Upload-Expires` tells the client when).
+    pub upload_expiry_secs: u64,
 }
 
 impl std::fmt::Debug for MediaSettings {
@@ -279,6 +282,7 @@ impl Default for MediaSettings {
             max_attachments: 10,
             url_ttl_secs: 3600,
             url_secret: String::new(),
+            upload_expiry_secs: 86_400,
         }
     }
 }
@@ -853,8 +857,9 @@ impl Settings {
             || m.job_timeout_secs == 0
             || m.url_ttl_secs == 0
             || m.image_max_pixels == 0
+            || m.upload_expiry_secs == 0
         {
-            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs and media.image_max_pixels positive");
+            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs, media.image_max_pixels and media.upload_expiry_secs positive");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");

@@ -162,6 +162,12 @@ impl Application {
         })?;
         let media = MediaPool::start(&settings.media, store.clone(), registry.clone());
         media.resume().await;
+        crate::actors::uploads::UploadSweeper::new(
+            store.clone(),
+            settings.media.dir.clone().into(),
+            std::time::Duration::from_secs(settings.media.upload_expiry_secs),
+        )
+        .start();
         let state = AppState {
             store,
             registry,

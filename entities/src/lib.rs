@@ -21,6 +21,7 @@ pub mod push_subscription;
 pub mod room;
 pub mod room_member;
 pub mod token;
+pub mod upload;
 pub mod user;
 pub mod user_settings;
 

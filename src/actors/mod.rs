@@ -24,5 +24,6 @@ pub mod requests;
 pub mod room;
 pub mod session;
 pub mod syncer;
+pub mod uploads;
 
 pub use outbox::{CloseSession, Deliver, SessionHandle};

@@ -11,6 +11,7 @@ pub mod presence;
 pub mod push;
 pub mod rooms;
 pub mod search;
+pub mod uploads;
 pub mod ws;
 
 use std::sync::Arc;
@@ -154,6 +155,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/push/sms/invite", web::post().to(push::invite))
                 .route("/media", web::post().to(media::upload))
                 .route("/media/{id}", web::get().to(media::get))
+                .configure(uploads::routes)
                 .route("/admin/stats", web::get().to(admin::stats))
                 .route("/admin/users", web::get().to(admin::users))
                 .route("/admin/users/{id}/ban", web::post().to(admin::ban))

@@ -7,6 +7,7 @@
 
 pub mod av;
 pub mod images;
+pub mod partial;
 pub mod urls;
 
 use std::path::PathBuf;

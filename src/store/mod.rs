@@ -18,6 +18,7 @@ pub mod quotes;
 pub mod reactions;
 pub mod rooms;
 pub mod search;
+pub mod uploads;
 pub mod users;
 pub mod writes;
 

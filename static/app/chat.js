@@ -1,7 +1,8 @@
 // The chat: conversation list, the open conversation, live frames, history, sending.
 // Message text is only ever set with textContent.
 
-import { get, post, upload, ApiError } from './api.js';
+import { get, post, token, ApiError } from './api.js';
+import { TusUpload, TusCancelled } from './tus.js';
 import { $, el, avatar, timeOf, lastSeenText, uuid } from './util.js';
 import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
@@ -638,11 +639,26 @@ export class Chat {
     if (caption) $('composer-input').value = '';
     for (const file of files) {
       const bar = el('progress', { max: 1, value: 0 });
-      const row = el('div', { class: 'upload' }, el('span', { text: file.name || 'file' }), bar, el('span', { class: 'state', text: 'uploading' }));
+      const cancel = el('button', { type: 'button', class: 'cancel', text: '✕', title: 'Cancel upload', 'aria-label': 'Cancel upload' });
+      const row = el('div', { class: 'upload' }, el('span', { text: file.name || 'file' }), bar, el('span', { class: 'state', text: 'uploading' }), cancel);
       $('uploads').append(row);
       const state = row.querySelector('.state');
+      // Resumable (tus): a dropped connection or a reload goes on where it stopped.
+      const up = new TusUpload(file, {
+        token: token.get(),
+        onProgress: (sent, total) => { bar.value = total ? sent / total : 1; state.textContent = 'uploading'; },
+        onRetry: () => { state.textContent = 'reconnecting…'; },
+      });
+      cancel.addEventListener('click', () => up.cancel());
       try {
-        const { id } = await upload(file, { onProgress: (f) => { bar.value = f; } });
+        let id;
+        try {
+          id = await up.start();
+        } catch (e) {
+          if (e instanceof TusCancelled) { row.remove(); continue; }
+          throw e;
+        }
+        cancel.remove();
         state.textContent = 'processing';
         const done = await this.waitMedia(id);
         if (done.status !== 'ready') throw new Error(done.error || 'processing failed');

@@ -113,6 +113,13 @@ async fn browser_mentions_reactions_and_reply_quotes_in_a_group() {
 }
 
 #[actix_web::test]
+async fn browser_tus_attachment_resumes_after_the_connection_drops_and_cancels() {
+    let app = spawn_app().await;
+    run_script(&app, "upload.mjs", &[]).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
     run_script(&app, "admin.mjs", &[]).await;

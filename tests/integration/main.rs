@@ -28,4 +28,5 @@ mod restart;
 mod search;
 mod security;
 mod socketio;
+mod uploads;
 mod web;

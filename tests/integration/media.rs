@@ -22,7 +22,7 @@ use crate::support::app::{spawn_app_with, TestApp, TestUser, WsClient};
 // ---------------------------------------------------------------------------------------------
 
 /// Small limits so that tiny inputs exercise scaling.
-fn media_settings(s: &mut Settings) {
+pub(crate) fn media_settings(s: &mut Settings) {
     s.media.workers = 2;
     s.media.image_max_edge = 800;
     s.media.thumb_edge = 160;
@@ -89,7 +89,7 @@ async fn upload(user: &TestUser, file_name: &str, data: &[u8]) -> String {
 }
 
 /// Waits for the `media` frame that ends processing of `id`; returns it.
-async fn finished(ws: &mut WsClient, id: &str) -> Value {
+pub(crate) async fn finished(ws: &mut WsClient, id: &str) -> Value {
     let id = id.to_owned();
     ws.expect_where("media", move |f| {
         f["id"] == id.as_str() && f["status"] != "processing"
@@ -109,7 +109,7 @@ async fn process(user: &TestUser, ws: &mut WsClient, file_name: &str, data: &[u8
     info
 }
 
-async fn get_json(user: &TestUser, path: &str) -> Value {
+pub(crate) async fn get_json(user: &TestUser, path: &str) -> Value {
     let r = user.get(path).await;
     assert_eq!(r.status(), 200, "GET {path}");
     r.json().await.unwrap()
@@ -140,7 +140,7 @@ fn header(r: &reqwest::Response, name: &str) -> String {
 }
 
 /// Files left anywhere under the media directory.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -169,7 +169,7 @@ impl Lcg {
 }
 
 /// A photo-like PNG: gradients plus noise.
-fn photo_png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn photo_png(w: u32, h: u32) -> Vec<u8> {
     let mut rng = Lcg(7);
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         let n = rng.next() / 4;
