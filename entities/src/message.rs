@@ -23,6 +23,8 @@ pub struct Model {
     /// JSON array of the member ids the body names as `@username` (none: no mentions).
     #[sea_orm(column_type = "Text", nullable)]
     pub mentions: Option<String>,
+    /// Forwarded from another conversation.
+    pub forwarded: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

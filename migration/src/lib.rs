@@ -9,6 +9,7 @@ mod m20261127_000001_oauth;
 mod m20261127_000002_admin;
 mod m20261204_000001_unread_index;
 mod m20261204_000002_reactions;
+mod m20261204_000003_pins_stars;
 mod m20261204_000010_uploads;
 
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_admin::Migration),
             Box::new(m20261204_000001_unread_index::Migration),
             Box::new(m20261204_000002_reactions::Migration),
+            Box::new(m20261204_000003_pins_stars::Migration),
             Box::new(m20261204_000010_uploads::Migration),
         ]
     }

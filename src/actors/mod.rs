@@ -14,6 +14,7 @@
 //!   audio/video, and `MediaPool`, which submits jobs and announces their outcome.
 //! - `outbox`: what any actor may send toward a session.
 
+pub mod curation;
 pub mod media;
 pub mod notifier;
 pub mod outbox;

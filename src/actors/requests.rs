@@ -218,6 +218,7 @@ async fn send_one(
         reply_checked: true,
         quote: None,
         named: Some(named),
+        forwarded: false,
     };
     addr.send(Post {
         user: user.clone(),

@@ -454,6 +454,37 @@ impl WsSession {
                 let work = super::requests::delete(self.deps.clone(), self.user.id.clone(), f);
                 self.answer_errors(work, reference, ctx);
             }
+            ClientFrame::Pin(f) => {
+                let work = super::curation::pin(
+                    self.deps.clone(),
+                    self.user.id.clone(),
+                    self.id.clone(),
+                    f,
+                    reference.clone(),
+                );
+                self.answer_with(work, reference, None, ServerFrame::Pinned, ctx);
+            }
+            ClientFrame::Star(f) => {
+                let work = super::curation::star(
+                    self.deps.clone(),
+                    self.user.id.clone(),
+                    self.id.clone(),
+                    f,
+                    reference.clone(),
+                );
+                self.answer_with(work, reference, None, ServerFrame::Starred, ctx);
+            }
+            ClientFrame::Forward(f) => {
+                let client_id = Some(f.client_id.clone());
+                let work = super::curation::forward(
+                    self.deps.clone(),
+                    self.user.id.clone(),
+                    self.id.clone(),
+                    f,
+                    reference.clone(),
+                );
+                self.answer_with(work, reference, client_id, ServerFrame::Forwarded, ctx);
+            }
             ClientFrame::React(f) => {
                 let work = super::requests::react(
                     self.deps.clone(),
@@ -462,10 +493,7 @@ impl WsSession {
                     f,
                     reference.clone(),
                 );
-                ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
-                    Ok(r) => act.send_frame(ServerFrame::Reaction(r), ctx),
-                    Err(e) => act.send_error(&e, reference, None, ctx),
-                }));
+                self.answer_with(work, reference, None, ServerFrame::Reaction, ctx);
             }
             ClientFrame::SendMany(f) => {
                 let client_id = f.client_id.clone();
@@ -547,6 +575,21 @@ impl WsSession {
         for f in due {
             self.send_frame(f, ctx);
         }
+    }
+
+    /// Runs `work` and answers with its result as a frame (made by `frame`), or its error.
+    fn answer_with<T: 'static>(
+        &mut self,
+        work: impl std::future::Future<Output = Result<T, ChatError>> + 'static,
+        reference: Option<String>,
+        client_id: Option<String>,
+        frame: fn(T) -> ServerFrame,
+        ctx: &mut Ctx,
+    ) {
+        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(v) => act.send_frame(frame(v), ctx),
+            Err(e) => act.send_error(&e, reference, client_id, ctx),
+        }));
     }
 
     /// Runs `work` and answers only if it fails.

@@ -281,6 +281,7 @@ mod tests {
             reply_to: None,
             ts: 1,
             mentions: vec![],
+            forwarded: false,
         };
         BusItem::Message {
             msg,

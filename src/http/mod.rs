@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod curation;
 pub mod health;
 pub mod media;
 pub mod oauth;
@@ -141,6 +142,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::delete().to(rooms::remove_member),
                 )
                 .route("/rooms/{id}/leave", web::post().to(rooms::leave))
+                .route("/rooms/{id}/pins", web::get().to(curation::pins))
+                .route(
+                    "/rooms/{id}/pin-policy",
+                    web::put().to(curation::set_pin_policy),
+                )
+                .route("/stars", web::get().to(curation::stars))
                 .route("/push/vapid", web::get().to(push::vapid))
                 .route("/push/subscriptions", web::post().to(push::subscribe))
                 .route("/push/subscriptions", web::get().to(push::subscriptions))

@@ -22,12 +22,15 @@ pub enum ClientFrame {
     History(HistoryFrame),
     Sync(SyncFrame),
     React(ReactFrame),
+    Pin(PinFrame),
+    Star(StarFrame),
+    Forward(ForwardFrame),
     Ping,
 }
 
 impl ClientFrame {
     /// The `type` names, for telling `unknown_type` from a malformed known frame.
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 13] = [
         "send",
         "send_many",
         "edit",
@@ -37,6 +40,9 @@ impl ClientFrame {
         "history",
         "sync",
         "react",
+        "pin",
+        "star",
+        "forward",
         "ping",
     ];
 }
@@ -68,6 +74,9 @@ pub struct SendFrame {
     /// until the session looked the names up. Never read from the wire.
     #[serde(skip)]
     pub named: Option<Vec<UserId>>,
+    /// A forward (see `ForwardFrame`); never read from the wire.
+    #[serde(skip)]
+    pub forwarded: bool,
 }
 
 /// `send_many`: one message to several people, each in their own dm.
@@ -103,6 +112,31 @@ pub struct ReactFrame {
     pub id: MessageId,
     pub emoji: String,
     pub on: bool,
+}
+
+/// `pin`: pin (`on`) or unpin a message of `room` for every member (who may: the room's pin
+/// policy).
+#[derive(Clone, Debug, Deserialize)]
+pub struct PinFrame {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub on: bool,
+}
+
+/// `star`: star (`on`) or unstar a message, privately.
+#[derive(Clone, Debug, Deserialize)]
+pub struct StarFrame {
+    pub id: MessageId,
+    pub on: bool,
+}
+
+/// `forward`: send a copy of message `id` (body and attachments, marked `forwarded`) to each room
+/// of `to`; `client_id` makes it idempotent per room.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ForwardFrame {
+    pub id: MessageId,
+    pub to: Vec<RoomId>,
+    pub client_id: String,
 }
 
 /// `typing` from a client.
@@ -163,6 +197,9 @@ pub enum ServerFrame {
     Settings(SettingsOut),
     Media(super::MediaEvent),
     Reaction(ReactionOut),
+    Pinned(PinnedOut),
+    Starred(StarredOut),
+    Forwarded(ForwardedOut),
     Error(ErrorOut),
 }
 
@@ -220,6 +257,9 @@ pub struct MessageOut {
     /// A short quote of the message `reply_to` names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<Quote>,
+    /// Forwarded from another conversation.
+    #[serde(default)]
+    pub forwarded: bool,
 }
 
 /// What a reply shows of the message it answers: its author and first line (at most
@@ -255,6 +295,49 @@ impl Quote {
             deleted,
         }
     }
+}
+
+/// A message was pinned (`on`) or unpinned in a room, by `user`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PinnedOut {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub user: UserId,
+    pub on: bool,
+    /// Set only in the answer to the pinning session's own `pin`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// The user starred (`on`) or unstarred a message (sent to their own devices only).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StarredOut {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub on: bool,
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// Answer to `forward`: one result per room of `to`, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForwardedOut {
+    pub client_id: String,
+    pub results: Vec<ForwardResult>,
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// One room's outcome in `forwarded`: the new message, or why not.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForwardResult {
+    pub room: RoomId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
 }
 
 /// Someone added (`on`) or took back a reaction to a message.

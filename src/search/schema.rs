@@ -142,6 +142,7 @@ impl IndexedMessage {
             deleted: false,
             // Not indexed; search results carry none.
             mentions: None,
+            forwarded: false,
         }
     }
 

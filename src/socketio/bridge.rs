@@ -2,7 +2,7 @@
 //!
 //! A client event `[name, object]` becomes the v1 client frame `{type: name, ...object}`. When
 //! the client asked for an acknowledgement, the frame carries a `ref` chosen here, and the v1
-//! answer that echoes it (`ack`, `ack_many`, `history`, `synced`, `pong`, `reaction`, or an `error`) goes back
+//! answer that echoes it (`ack`, `ack_many`, `history`, `synced`, `pong`, `reaction`, `pinned`, `starred`, `forwarded`, or an `error`) goes back
 //! as the acknowledgement: the frame's object, or `{error: {code, message, client_id?}}`. Every
 //! other server frame becomes the event named after its `type`, with the frame as its object.
 

@@ -255,6 +255,52 @@ impl Store {
             .into_iter()
             .map(|m| (m.id.clone(), m))
             .collect();
+        self.share_ready(room, ids, rows).await
+    }
+
+    /// The attachments of a message of `source` forwarded to `room` by `sender` (a member of
+    /// both): each must be shared with `source` and ready; they are then shared with `room`.
+    pub async fn resolve_forwarded(
+        &self,
+        sender: &UserId,
+        source: &RoomId,
+        room: &RoomId,
+        ids: &[String],
+    ) -> Result<Vec<MediaOut>, ChatError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.membership(room, sender)
+            .await?
+            .ok_or(ChatError::NotMember)?;
+        let shared: HashSet<String> = media_room::Entity::find()
+            .filter(media_room::Column::RoomId.eq(source.0.clone()))
+            .filter(media_room::Column::MediaId.is_in(ids.to_vec()))
+            .all(&self.db)
+            .await
+            .map_err(StoreError::from)?
+            .into_iter()
+            .map(|r| r.media_id)
+            .collect();
+        let rows: HashMap<String, media::Model> = media::Entity::find()
+            .filter(media::Column::Id.is_in(shared.into_iter().collect::<Vec<_>>()))
+            .all(&self.db)
+            .await
+            .map_err(StoreError::from)?
+            .into_iter()
+            .map(|m| (m.id.clone(), m))
+            .collect();
+        self.share_ready(room, ids, rows).await
+    }
+
+    /// Checks that each of `ids` is in `rows` and ready, then shares them with `room` (its
+    /// members may view them).
+    async fn share_ready(
+        &self,
+        room: &RoomId,
+        ids: &[String],
+        rows: HashMap<String, media::Model>,
+    ) -> Result<Vec<MediaOut>, ChatError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let m = rows.get(id).ok_or(ChatError::NotFound("media"))?;

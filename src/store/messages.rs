@@ -39,6 +39,7 @@ pub fn to_out(m: message::Model) -> MessageOut {
             mentions_of_column(m.mentions.as_deref())
         },
         quote: None,
+        forwarded: m.forwarded,
     }
 }
 
@@ -68,6 +69,7 @@ pub(super) fn model_of(m: NewMessage) -> message::Model {
         edited_at: None,
         deleted: false,
         mentions: mentions_column(&m.mentions),
+        forwarded: m.forwarded,
     }
 }
 
@@ -149,6 +151,37 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The messages of `room` with these ids, stored or still buffered, edits and deletes applied
+    /// (unknown ids and messages of other rooms are left out), in no particular order.
+    pub async fn messages_by_ids(
+        &self,
+        room: &RoomId,
+        ids: &[&str],
+    ) -> Result<Vec<message::Model>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<message::Model> = self
+            .buffered(room, 0, None)
+            .await?
+            .into_iter()
+            .filter(|m| ids.contains(&m.id.as_str()))
+            .map(model_of)
+            .collect();
+        if rows.len() < ids.len() {
+            let have: std::collections::HashSet<String> =
+                rows.iter().map(|r| r.id.clone()).collect();
+            let sql = message::Entity::find()
+                .filter(message::Column::Id.is_in(ids.iter().copied()))
+                .filter(message::Column::RoomId.eq(room.0.clone()))
+                .all(&self.db)
+                .await?;
+            rows.extend(sql.into_iter().filter(|r| !have.contains(&r.id)));
+        }
+        self.overlay(room, &mut rows).await?;
+        Ok(rows)
     }
 
     /// The room and author of a message, stored or buffered.

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use entities::message;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
 use super::messages::model_of;
 use super::{Store, StoreError};
@@ -47,23 +47,7 @@ impl Store {
         if missing.is_empty() {
             return Ok(found);
         }
-        let mut rows: Vec<message::Model> = self
-            .buffered(room, 0, None)
-            .await?
-            .into_iter()
-            .filter(|m| missing.contains(&m.id.as_str()))
-            .map(model_of)
-            .collect();
-        if rows.len() < missing.len() {
-            let sql = message::Entity::find()
-                .filter(message::Column::Id.is_in(missing.iter().copied()))
-                .filter(message::Column::RoomId.eq(room.0.clone()))
-                .all(&self.db)
-                .await?;
-            let have: HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
-            rows.extend(sql.into_iter().filter(|r| !have.contains(&r.id)));
-        }
-        self.overlay(room, &mut rows).await?;
+        let rows = self.messages_by_ids(room, &missing).await?;
         for r in &rows {
             found.insert(r.id.clone(), quote_of_row(r));
         }

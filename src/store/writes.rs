@@ -23,6 +23,9 @@ pub struct NewMessage {
     /// Members named as `@username` in the body.
     #[serde(default)]
     pub mentions: Vec<UserId>,
+    /// Forwarded from another conversation.
+    #[serde(default)]
+    pub forwarded: bool,
 }
 
 impl NewMessage {
@@ -43,6 +46,7 @@ impl NewMessage {
             edited_at: Set(None),
             deleted: Set(false),
             mentions: Set(mentions_column(&self.mentions)),
+            forwarded: Set(self.forwarded),
         }
     }
 }

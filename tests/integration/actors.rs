@@ -118,6 +118,7 @@ fn send(room: &RoomId, user: &UserId, cid: &str, body: &str) -> Post {
             reply_checked: false,
             quote: None,
             named: None,
+            forwarded: false,
         },
         reference: None,
     }

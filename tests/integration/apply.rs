@@ -22,6 +22,7 @@ fn msg(room: &RoomId, seq: i64, sender: &UserId, id: &str) -> NewMessage {
         reply_to: None,
         ts: 1_000 + seq,
         mentions: vec![],
+        forwarded: false,
     }
 }
 

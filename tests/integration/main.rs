@@ -13,6 +13,7 @@ mod browser;
 mod chat;
 mod cluster;
 mod connect_cache;
+mod curation;
 mod durable;
 mod fuzz_corpus;
 mod limits;

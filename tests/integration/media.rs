@@ -80,7 +80,7 @@ async fn upload_as(
 }
 
 /// Uploads and returns the media id (asserting 202 {id, status: processing}).
-async fn upload(user: &TestUser, file_name: &str, data: &[u8]) -> String {
+pub(crate) async fn upload(user: &TestUser, file_name: &str, data: &[u8]) -> String {
     let r = upload_as(user, "", file_name, "application/octet-stream", data).await;
     assert_eq!(r.status(), 202, "upload of {file_name}");
     let body: Value = r.json().await.unwrap();

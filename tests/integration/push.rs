@@ -180,6 +180,7 @@ async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: 
         reply_checked: false,
         quote: None,
         named: None,
+        forwarded: false,
     };
     addr.send(Post {
         user: UserId(user.id.clone()),

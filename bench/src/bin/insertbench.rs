@@ -95,6 +95,7 @@ async fn run(cli: Cli) -> Result<()> {
             reply_to: None,
             ts: 1_700_000_000_000 + i as i64,
             mentions: vec![],
+            forwarded: false,
         })
         .collect();
     let mut runs = Vec::new();

@@ -217,6 +217,7 @@ impl Room {
                         reply_to: frame.reply_to,
                         ts: now,
                         mentions,
+                        forwarded: frame.forwarded,
                     };
                     ops.push(WriteOp::Message(msg.clone()));
                     done.push(Done::Sent {
@@ -652,6 +653,7 @@ impl Room {
                         reactions: Default::default(),
                         mentions: msg.mentions,
                         quote,
+                        forwarded: msg.forwarded,
                     });
                     let got = self.broadcast(out, |s| Some(&s.id) != session.as_ref());
                     reached.extend(got.into_iter().filter(|u| *u != sender).map(|u| (u, seq)));
@@ -1011,6 +1013,7 @@ impl Room {
                                 reply_checked: true,
                                 quote,
                                 named: Some(msg.mentions),
+                                forwarded: msg.forwarded,
                             };
                             requeue.push(Job::Send {
                                 user: msg.sender.clone(),
