@@ -7,6 +7,7 @@ import { $, el, avatar, timeOf, lastSeenText, uuid } from './util.js';
 import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
 import { bodyNodes, setupMentionCompletion } from './mentions.js';
+import { loadPins, renderPinnedBar, loadStars, showStarred, showForward } from './curation.js';
 
 const PAGE = 30;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -27,6 +28,7 @@ export class Chat {
     this.mediaWaiters = new Map();
     this.typingSentAt = 0;
     this.typingTimer = null;
+    this.starred = new Set();
     this.bind();
   }
 
@@ -138,6 +140,7 @@ export class Chat {
     if (this.syncing) this.socket.send({ type: 'sync', cursors });
     else this.resendPending();
     for (const r of fresh) this.loadRoomDetails(r);
+    loadStars().then((s) => { this.starred = s; }).catch(() => {});
     this.renderRooms();
     if (this.current && this.room(this.current)) this.markRead(this.room(this.current));
   }
@@ -153,6 +156,9 @@ export class Chat {
       case 'edited': return this.onEdited(f);
       case 'deleted': return this.onDeleted(f);
       case 'reaction': return this.onReaction(f);
+      case 'pinned': return this.onPinned(f);
+      case 'starred': return this.onStarred(f);
+      case 'forwarded': return this.onForwarded(f);
       case 'typing': return this.onTyping(f);
       case 'presence': return this.onPresence(f);
       case 'receipt': return this.onReceipt(f);
@@ -278,6 +284,48 @@ export class Chat {
     setTimeout(() => node.classList.remove('flash'), 1600);
   }
 
+  onPinned(f) {
+    const r = this.room(f.room);
+    if (!r || this.current !== r.id) return;
+    loadPins(r).then(() => this.renderPinned(r)).catch(() => {});
+  }
+
+  renderPinned(r) {
+    renderPinnedBar(r, (id) => this.jumpTo(r, id));
+    for (const m of r.messages.values()) if (m.id) this.renderMessage(r, m);
+  }
+
+  onStarred(f) {
+    if (f.on) this.starred.add(f.id);
+    else this.starred.delete(f.id);
+    const r = this.room(f.room);
+    const m = r?.messages.get(f.id);
+    if (m && this.current === r.id) this.renderMessage(r, m);
+  }
+
+  onForwarded(f) {
+    const ok = f.results.filter((x) => !x.error).length;
+    const failed = f.results.length - ok;
+    this.toast(`Forwarded to ${ok} conversation${ok === 1 ? '' : 's'}${failed ? `, ${failed} failed` : ''}`);
+  }
+
+  pin(r, m, on) { this.socket.send({ type: 'pin', room: r.id, id: m.id, on }); }
+
+  star(m, on) { this.socket.send({ type: 'star', id: m.id, on }); }
+
+  forward(m) {
+    const rooms = [...this.rooms.values()].map((r) => ({ id: r.id, title: this.roomName(r) }));
+    showForward(m, rooms, (to) => this.socket.send({ type: 'forward', id: m.id, to, client_id: uuid() }));
+  }
+
+  /** Opens room `roomId` and brings message `id` into view. */
+  async openAt(roomId, id) {
+    const r = this.room(roomId);
+    if (!r) return;
+    if (this.current !== roomId) await this.openRoom(roomId);
+    await this.jumpTo(r, id);
+  }
+
   onTyping(f) {
     const r = this.room(f.room);
     if (!r || f.user === this.me.id) return;
@@ -391,6 +439,8 @@ export class Chat {
     this.renderRooms();
     await this.loadOlder(r, true);
     r.loaded = true;
+    $('pinned-bar').hidden = true;
+    loadPins(r).then(() => { if (this.current === r.id) this.renderPinned(r); }).catch(() => {});
     list.scrollTop = list.scrollHeight;
     this.markRead(r);
     if (matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
@@ -488,6 +538,7 @@ export class Chat {
     const mentionsMe = !m.deleted && (m.mentions || []).includes(this.me.id);
     const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '' } });
     if (r.kind !== 'dm' && !mine) li.append(el('div', { class: 'from', text: this.user(m.from).display_name }));
+    if (m.forwarded && !m.deleted) li.append(el('div', { class: 'forwarded', text: '↪ Forwarded' }));
     if (m.reply_to) {
       const q = r.messages.get(m.reply_to);
       const who = (from) => (from === this.me.id ? 'You' : this.user(from).display_name);
@@ -506,12 +557,19 @@ export class Chat {
       const row = reactionRow(m, this.me.id, (emoji, on) => this.react(r, m, emoji, on), (id) => this.user(id).display_name);
       if (row) li.append(row);
     }
-    li.append(el('div', { class: 'meta' }, m.edited_at && !m.deleted ? el('span', { text: 'edited' }) : null,
+    const starred = this.starred.has(m.id);
+    const pinned = (r.pins || []).some((p) => p.id === m.id);
+    li.append(el('div', { class: 'meta' }, pinned && !m.deleted ? el('span', { class: 'pin-mark', text: '📌', title: 'Pinned' }) : null,
+      starred && !m.deleted ? el('span', { class: 'star-mark', text: '★', title: 'Starred' }) : null,
+      m.edited_at && !m.deleted ? el('span', { text: 'edited' }) : null,
       el('span', { text: m.ts ? timeOf(m.ts) : '' }), ticks(r, m, this.me.id)));
     if (!m.deleted && m.seq) {
       const actions = el('div', { class: 'actions' },
         el('button', { type: 'button', text: '↩', title: 'Reply', 'aria-label': 'Reply', onclick: () => this.startReply(m) }),
-        reactButton((emoji) => this.react(r, m, emoji, true)));
+        reactButton((emoji) => this.react(r, m, emoji, true)),
+        el('button', { type: 'button', text: starred ? '★' : '☆', title: starred ? 'Unstar' : 'Star', 'aria-label': starred ? 'Unstar' : 'Star', onclick: () => this.star(m, !starred) }),
+        el('button', { type: 'button', text: '📌', title: pinned ? 'Unpin' : 'Pin', 'aria-label': pinned ? 'Unpin' : 'Pin', onclick: () => this.pin(r, m, !pinned) }),
+        el('button', { type: 'button', text: '↪', title: 'Forward', 'aria-label': 'Forward', onclick: () => this.forward(m) }));
       if (mine) {
         actions.append(el('button', { type: 'button', text: '✎', title: 'Edit', 'aria-label': 'Edit', onclick: () => this.startEdit(m) }),
           el('button', { type: 'button', text: '🗑', title: 'Delete', 'aria-label': 'Delete', onclick: () => this.deleteMessage(m) }));
@@ -695,6 +753,7 @@ export class Chat {
       if (r && input.value.trim()) this.sendTyping(r, 'start');
     });
     $('reply-cancel').addEventListener('click', () => { this.cancelEdit(); this.cancelReply(); });
+    $('starred-button').addEventListener('click', () => showStarred((room, id) => this.openAt(room, id)).catch((e) => this.toast(e.message)));
     $('back-button').addEventListener('click', () => this.closeRoom());
     $('messages').addEventListener('scroll', () => {
       const r = this.room(this.current);

@@ -120,6 +120,30 @@ async fn browser_tus_attachment_resumes_after_the_connection_drops_and_cancels()
 }
 
 #[actix_web::test]
+async fn browser_pins_stars_and_forwarding() {
+    let app = spawn_app().await;
+    let [erin, finn]: [TestUser; 2] = app.register_many(["erin", "finn"]).await;
+    let plans = erin.group("plans", &[&finn]).await;
+    erin.group("side", &[&finn]).await;
+    let mut ws = erin.connect().await;
+    ws.send_msg(&plans, "meet at noon").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "curation.mjs",
+        &[
+            ("ERIN", erin.username.clone()),
+            ("FINN", finn.username.clone()),
+            ("PLANS", "plans".into()),
+            ("SIDE", "side".into()),
+            ("FIRST", "meet at noon".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
     run_script(&app, "admin.mjs", &[]).await;
