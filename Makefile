@@ -14,6 +14,9 @@
 #   make bench-dm  the everyday path of issue 17 only, pinned: dms vs the peer at 1,000 and 5,000
 #                msg/s, the closed loop, the reconnect storm, embedded mode (scripts/bench.sh
 #                --only dm); updates only its section of BENCHMARKS.md
+#   make bench-search  message search (issue 18): one-word search latency over 1,000,000 generated
+#                messages in SQLite and in MariaDB + Redis, and the dm rate with and without
+#                indexing (scripts/bench-search.sh); updates only its section of BENCHMARKS.md
 #   make conformance  the Autobahn|Testsuite WebSocket cases (kosoku) against an echo server on
 #                the server's WebSocket layer (examples/ws_echo.rs); rewrites tests/autobahn/SUMMARY.md
 #                (make test runs the same cases, without rewriting the summary)
@@ -30,7 +33,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm
+.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm bench-search
 
 all: build
 
@@ -92,6 +95,9 @@ bench-more:
 
 bench-dm:
 	scripts/bench.sh --only dm
+
+bench-search:
+	scripts/bench-search.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -26,9 +26,12 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument};
 use tokio::sync::oneshot;
 
-use super::schema::{Fields, IndexedMessage, SCHEMA_VERSION};
+use super::schema::{Fields, IndexedMessage};
 use crate::ids::now_ms;
 use crate::metrics;
+
+/// Longest wait for a commit while a catch-up runs.
+const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// A change to one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,11 +120,21 @@ impl Indexer {
         }
     }
 
+    /// How long changes may wait for a commit: longer during a catch-up, whose many small
+    /// commits would otherwise make many small segments to merge (live changes still show
+    /// within a second).
+    fn commit_delay(&self) -> Duration {
+        match self.guard {
+            Some(_) => self.commit_every.max(CATCH_UP_COMMIT_EVERY),
+            None => self.commit_every,
+        }
+    }
+
     /// Runs until every sender is gone, then commits what is left.
     pub fn run(mut self, rx: Receiver<Command>) {
         loop {
             let wait = match self.dirty_since {
-                Some(t) => self.commit_every.saturating_sub(t.elapsed()),
+                Some(t) => self.commit_delay().saturating_sub(t.elapsed()),
                 None => Duration::from_secs(3600),
             };
             match rx.recv_timeout(wait) {
@@ -134,7 +147,7 @@ impl Indexer {
             }
             if self
                 .dirty_since
-                .is_some_and(|t| t.elapsed() >= self.commit_every)
+                .is_some_and(|t| t.elapsed() >= self.commit_delay())
             {
                 self.commit();
             }
@@ -151,7 +164,8 @@ impl Indexer {
                 }
             }
             Command::CatchUpStarted => {
-                self.guard = Some(CatchUpGuard::default());
+                // A retried catch-up keeps what live changes were seen so far.
+                self.guard.get_or_insert_with(CatchUpGuard::default);
                 metrics::SEARCH_CATCHING_UP.store(1, std::sync::atomic::Ordering::Relaxed);
             }
             Command::CatchUp(changes, done) => {
@@ -320,6 +334,5 @@ impl Indexer {
             self.reader.searcher().num_docs() as i64,
             std::sync::atomic::Ordering::Relaxed,
         );
-        debug_assert_eq!(self.payload.v, SCHEMA_VERSION);
     }
 }

@@ -152,7 +152,10 @@ impl IndexedMessage {
         d.add_text(f.id, &self.id);
         d.add_text(f.room, &self.room);
         d.add_text(f.body, &self.body);
-        d.add_text(f.chars, &self.body);
+        if !self.body.is_ascii() {
+            // Only characters of unspaced scripts go into `chars`, and none is ASCII.
+            d.add_text(f.chars, &self.body);
+        }
         d.add_i64(f.ts, self.ts);
         d.add_i64(f.seq, self.seq);
         d.add_text(f.sender, &self.sender);

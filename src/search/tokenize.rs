@@ -208,6 +208,23 @@ pub fn terms(text: &str) -> Vec<Term> {
     let mut b = Builder::default();
     for (at, c) in text.char_indices() {
         let end = at + c.len_utf8();
+        // Fast path (most text, and all of the write path's cost): ASCII folds to itself.
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                b.flush_run();
+                let l = c.to_ascii_lowercase();
+                match &mut b.word {
+                    Some((text, _, to)) => {
+                        text.push(l);
+                        *to = end;
+                    }
+                    None => b.word = Some((l.to_string(), at, end)),
+                }
+            } else {
+                b.flush();
+            }
+            continue;
+        }
         match classify(c) {
             Class::Word(f) => {
                 b.flush_run();
@@ -242,7 +259,13 @@ pub fn terms(text: &str) -> Vec<Term> {
 /// Every character of an unspaced script in `text`, one term each (positions count them).
 pub fn unigrams(text: &str) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
+    if text.is_ascii() {
+        return out;
+    }
     for (at, c) in text.char_indices() {
+        if c.is_ascii() {
+            continue;
+        }
         let end = at + c.len_utf8();
         match classify(c) {
             Class::Unspaced(f) => out.push(Term {

@@ -13,6 +13,8 @@ const PAGE = 30;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 6000;
+/** Most older pages loaded to reach a message (40 × 30 messages). */
+const MAX_JUMP_PAGES = 40;
 
 export class Chat {
   constructor(socket, me) {
@@ -272,16 +274,17 @@ export class Chat {
   }
 
   /** Scrolls to message `id` of the open room (loading older pages until it is there) and
-   * flashes it. */
-  async jumpTo(r, id) {
-    for (let i = 0; i < 20 && !this.messageNode(id) && r.hasMore && this.current === r.id; i++) {
+   * outlines it for a moment with class `mark`; false when it is not there. */
+  async jumpTo(r, id, mark = 'flash') {
+    for (let i = 0; i < MAX_JUMP_PAGES && !this.messageNode(id) && r.hasMore && this.current === r.id; i++) {
       await this.loadOlder(r);
     }
     const node = this.messageNode(id);
-    if (!node) { this.toast('The original message is no longer available'); return; }
-    node.scrollIntoView({ block: 'center', behavior: 'smooth' });
-    node.classList.add('flash');
-    setTimeout(() => node.classList.remove('flash'), 1600);
+    if (!node) { this.toast('That message is no longer in the conversation.'); return false; }
+    node.scrollIntoView({ block: 'center' });
+    node.classList.add(mark);
+    setTimeout(() => this.messageNode(id)?.classList.remove(mark), 2500);
+    return true;
   }
 
   onPinned(f) {
@@ -578,7 +581,11 @@ export class Chat {
       swipeToReply(li, () => this.startReply(m));
     }
     const existing = this.messageNode(oldKey ?? key) ?? (oldKey ? this.messageNode(key) : null);
-    if (existing) existing.replaceWith(li);
+    if (existing) {
+      // A re-render keeps a "look here" outline that is still showing.
+      for (const mark of ['flash', 'found']) if (existing.classList.contains(mark)) li.classList.add(mark);
+      existing.replaceWith(li);
+    }
     else {
       const after = [...list.children].find((c) => c.dataset.seq && m.seq && Number(c.dataset.seq) > m.seq);
       if (after) list.insertBefore(li, after);

@@ -6,6 +6,7 @@ import { Chat } from './chat.js';
 import { $, el, avatar, show, uuid } from './util.js';
 import { setupEmojiPicker } from './emoji.js';
 import { setupCapture } from './capture.js';
+import { setupSearch } from './search.js';
 import { registerServiceWorker, enablePush } from './push.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
@@ -382,6 +383,7 @@ function bind() {
   });
   setupEmojiPicker($('emoji-button'), $('emoji-picker'), $('composer-input'));
   setupCapture((file) => chat?.sendFiles([file]));
+  setupSearch(() => chat);
   navigator.serviceWorker?.addEventListener('message', (e) => {
     if (e.data?.type === 'open_room' && chat?.room(e.data.room)) chat.openRoom(e.data.room);
   });

@@ -149,3 +149,45 @@ async fn browser_admin_live_count_ban_and_refusal() {
     run_script(&app, "admin.mjs", &[]).await;
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn browser_search_finds_a_message_and_opens_its_conversation_at_it() {
+    let app = spawn_app().await;
+    let [erin, frank]: [TestUser; 2] = app.register_many(["Erin", "Frank"]).await;
+    let room = erin.dm(&frank).await;
+    let mut ws = erin.connect().await;
+    const TARGET: &str = "zebra crossing by the Café Müller";
+    ws.send_msg(&room, "an early message").await;
+    ws.send_msg(&room, TARGET).await;
+    // More than a page of history after it, so opening the result must load older pages.
+    for i in 1..=70 {
+        ws.send_msg(&room, &format!("later message {i}")).await;
+    }
+    ws.close().await;
+    // The index commits every 250 ms; the script types only once the search finds it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let found: serde_json::Value = frank.get("/api/search?q=cafe").await.json().await.unwrap();
+        if found["results"].as_array().is_some_and(|r| r.len() == 1) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not indexed: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run_script(
+        &app,
+        "search.mjs",
+        &[
+            ("USERNAME", frank.username.clone()),
+            ("PEER", "Erin".into()),
+            ("TARGET", TARGET.into()),
+            ("QUERY", "cafe mull*".into()),
+            ("MARKED", "Café".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}

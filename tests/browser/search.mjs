@@ -1,0 +1,36 @@
+// Message search in the web client: typing in the search box lists matching messages of my
+// conversations with the match marked; opening a result opens its conversation scrolled to the
+// message, which is further back than the first page of history.
+// Env: USERNAME (the searcher), PEER (display name of the other side), TARGET (the text of the
+// message to find), QUERY (what to type), MARKED (the text expected inside <mark>).
+
+import { run, newPage, login, shot, check } from './common.mjs';
+
+await run(async (browser) => {
+  const page = await newPage(browser, 'searcher');
+  await login(page, process.env.USERNAME);
+  await page.fill('#search-input', process.env.QUERY);
+  const result = page.locator('.search-result', { hasText: process.env.TARGET });
+  await result.waitFor();
+  check((await page.locator('.search-result').count()) === 1, 'one result');
+  const mark = await result.locator('mark').first().textContent();
+  check(mark === process.env.MARKED, `the match is marked: got ${mark}`);
+  check((await result.locator('.name').textContent()) === process.env.PEER, 'the result names its conversation');
+  check(await page.locator('#room-list').isHidden(), 'results replace the conversation list');
+  await shot(page, 'search-results.png');
+
+  await result.click();
+  const found = page.locator('#messages .msg.found .body', { hasText: process.env.TARGET });
+  await found.waitFor();
+  const box = await found.boundingBox();
+  const list = await page.locator('#messages').boundingBox();
+  check(box && list && box.y >= list.y && box.y + box.height <= list.y + list.height,
+    'the message is scrolled into view');
+  check((await page.locator('#chat-title').textContent()) === process.env.PEER, 'its conversation is open');
+  await shot(page, 'search-opened.png');
+
+  // Escape clears the search and brings the conversation list back.
+  await page.fill('#search-input', '');
+  await page.locator('#search-input').press('Escape');
+  await page.locator('#room-list').waitFor();
+});
