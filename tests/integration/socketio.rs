@@ -365,6 +365,31 @@ async fn socketio_and_ws_clients_chat_with_each_other() {
         )
         .await;
     assert_eq!(bad["error"]["code"], "invalid", "{bad}");
+
+    // Pins, stars and forwards are acknowledged with their answer frames too.
+    let pinned = sio
+        .emit_ack("pin", json!({"room": room, "id": m["id"], "on": true}))
+        .await;
+    assert_eq!(pinned["type"], "pinned", "{pinned}");
+    assert_eq!(ws.expect("pinned").await["user"], json!(a.id));
+    let starred = sio
+        .emit_ack("star", json!({"id": m["id"], "on": true}))
+        .await;
+    assert_eq!(
+        (starred["type"].as_str(), starred["on"].as_bool()),
+        (Some("starred"), Some(true))
+    );
+    let fwd = sio
+        .emit_ack(
+            "forward",
+            json!({"id": m["id"], "to": [room], "client_id": "fw1"}),
+        )
+        .await;
+    assert_eq!(fwd["results"][0]["seq"], 3, "{fwd}");
+    let copy = ws
+        .expect_where("message", |f| f["client_id"] == "fw1")
+        .await;
+    assert_eq!(copy["forwarded"], true);
     app.quiesce().await;
 }
 
