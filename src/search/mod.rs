@@ -354,10 +354,13 @@ impl SearchIndex {
                 .collect(),
         };
         let more = addrs.len() > req.limit;
-        let mut hits = Vec::with_capacity(req.limit);
+        let mut hits: Vec<IndexedMessage> = Vec::with_capacity(req.limit);
         for a in addrs.into_iter().take(req.limit) {
             let doc: TantivyDocument = searcher.doc(a)?;
-            if let Some(m) = IndexedMessage::from_doc(&doc, f) {
+            // A message indexed twice (a live write racing a catch-up) is shown once.
+            if let Some(m) =
+                IndexedMessage::from_doc(&doc, f).filter(|m| hits.iter().all(|h| h.id != m.id))
+            {
                 hits.push(m);
             }
         }
