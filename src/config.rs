@@ -159,7 +159,7 @@ impl Default for SearchSettings {
         Self {
             enabled: true,
             dir: String::new(),
-            commit_interval_ms: 250,
+            commit_interval_ms: 500,
             writer_memory_mb: 32,
             catchup_slack_ms: 120_000,
         }

@@ -195,10 +195,17 @@ impl Indexer {
     fn live(&mut self, c: Change) {
         match c {
             Change::Upsert(m) => {
-                if let Some(g) = &mut self.guard {
-                    g.live.insert(m.id.clone());
-                }
-                self.upsert(m);
+                // A new message is not in the index yet: no delete to queue (each one is looked
+                // up in every segment at the next commit), unless a catch-up may have added it.
+                let replace = self.pending.contains_key(&m.id);
+                let replace = match &mut self.guard {
+                    Some(g) => {
+                        g.live.insert(m.id.clone());
+                        true
+                    }
+                    None => replace,
+                };
+                self.upsert(m, replace);
             }
             Change::Edit { id, body, at } => {
                 if self.edit(&id, body.clone(), at) {
@@ -239,7 +246,7 @@ impl Indexer {
                         m.edited_at = Some(at);
                     }
                 }
-                self.upsert(m);
+                self.upsert(m, true);
             }
             Change::Edit { id, body, at } => {
                 self.edit(&id, body, at);
@@ -252,8 +259,11 @@ impl Indexer {
         tantivy::Term::from_field_text(self.fields.id, id)
     }
 
-    fn upsert(&mut self, m: IndexedMessage) {
-        self.writer.delete_term(self.id_term(&m.id));
+    /// Indexes `m`; with `replace`, whatever the index has for its id first.
+    fn upsert(&mut self, m: IndexedMessage, replace: bool) {
+        if replace {
+            self.writer.delete_term(self.id_term(&m.id));
+        }
         if let Err(e) = self.writer.add_document(m.to_doc(&self.fields)) {
             tracing::error!(error = %e, id = %m.id, "could not index a message");
             return;
@@ -284,7 +294,7 @@ impl Indexer {
         }
         m.body = body;
         m.edited_at = Some(at);
-        self.upsert(m);
+        self.upsert(m, true);
         true
     }
 

@@ -128,7 +128,16 @@ pub async fn start(
         cluster.map(Cluster::node),
     );
     let db = database_identity(&settings.database.url);
-    let (index, opened) = SearchIndex::open(&settings.search, &dir, &db)?;
+    let (index, opened) = match SearchIndex::open(&settings.search, &dir, &db) {
+        Ok(open) => open,
+        // Another server (process) writes this directory: this one serves without search
+        // rather than not at all.
+        Err(SearchError::Index(tantivy::TantivyError::LockFailure(..))) => {
+            tracing::error!(dir = %dir.display(), "search index directory is in use by another server; search is off here (give each server its own search.dir)");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     let slack = i64::try_from(settings.search.catchup_slack_ms).unwrap_or(i64::MAX);
     match cluster {
         Some(c) => {
@@ -354,10 +363,13 @@ impl SearchIndex {
                 .collect(),
         };
         let more = addrs.len() > req.limit;
-        let mut hits = Vec::with_capacity(req.limit);
+        let mut hits: Vec<IndexedMessage> = Vec::with_capacity(req.limit);
         for a in addrs.into_iter().take(req.limit) {
             let doc: TantivyDocument = searcher.doc(a)?;
-            if let Some(m) = IndexedMessage::from_doc(&doc, f) {
+            // A message indexed twice (a live write racing a catch-up) is shown once.
+            if let Some(m) =
+                IndexedMessage::from_doc(&doc, f).filter(|m| hits.iter().all(|h| h.id != m.id))
+            {
                 hits.push(m);
             }
         }

@@ -164,7 +164,7 @@ async fn browser_search_finds_a_message_and_opens_its_conversation_at_it() {
         ws.send_msg(&room, &format!("later message {i}")).await;
     }
     ws.close().await;
-    // The index commits every 250 ms; the script types only once the search finds it.
+    // The index commits every 500 ms; the script types only once the search finds it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let found: serde_json::Value = frank.get("/api/search?q=cafe").await.json().await.unwrap();
