@@ -14,6 +14,11 @@
 #   make bench-dm  the everyday path of issue 17 only, pinned: dms vs the peer at 1,000 and 5,000
 #                msg/s, the closed loop, the reconnect storm, embedded mode (scripts/bench.sh
 #                --only dm); updates only its section of BENCHMARKS.md
+#   make bench-media  issue 21's media numbers (scripts/bench-media.sh, about 10 minutes): the
+#                MediaWorker's transcode vs the ffmpeg CLI at the same settings (time, CPU, size,
+#                SSIM), photos vs vipsthumbnail and ImageMagick, voice notes, dm ack p99 under a
+#                transcode load; installs ffmpeg, libvips-tools, imagemagick; updates only the
+#                "Media (issue 21)" section of BENCHMARKS.md
 #   make conformance  the Autobahn|Testsuite WebSocket cases (kosoku) against an echo server on
 #                the server's WebSocket layer (examples/ws_echo.rs); rewrites tests/autobahn/SUMMARY.md
 #                (make test runs the same cases, without rewriting the summary)
@@ -30,7 +35,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm
+.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm bench-media
 
 all: build
 
@@ -92,6 +97,9 @@ bench-more:
 
 bench-dm:
 	scripts/bench.sh --only dm
+
+bench-media:
+	scripts/bench-media.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -722,8 +722,9 @@ fn projection(md: &mut String, m: &Mode) -> Result<()> {
 // Sections of `scripts/bench.sh --only socketio,cluster`
 // ---------------------------------------------------------------------------------------------
 
-/// Sections a full run keeps from the previous file (it renders `dm` itself when it ran it).
-const EXTRA_SECTIONS: [&str; 2] = ["socketio", "cluster"];
+/// Sections a full run keeps from the previous file (it renders `dm` itself when it ran it;
+/// `media` is written by `make bench-media`).
+const EXTRA_SECTIONS: [&str; 3] = ["socketio", "cluster", "media"];
 
 fn begin_marker(name: &str) -> String {
     format!("<!-- section:{name} -->")
