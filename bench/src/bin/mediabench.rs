@@ -682,7 +682,7 @@ mod report {
             md,
             "4000×3000 (12 MP) photos (gradients plus noise) scaled to fit {} px and re-encoded as JPEG quality {}, plus \
              a {} px thumbnail made from that, metadata stripped. Ours: the image pipeline of the MediaWorker \
-             (image crate: decode, Lanczos3, JPEG). libvips: two `vipsthumbnail` runs (it shrinks JPEGs while \
+             (image crate decoding and JPEG encoding, Lanczos3 through FFmpeg's swscale). libvips: two `vipsthumbnail` runs (it shrinks JPEGs while \
              decoding). ImageMagick: one `convert` writing both. HEIC is left out: neither the image crate nor \
              Debian's ImageMagick build here reads it. Images per CPU second is images per second per core.\n",
             s["image_max_edge"], s["jpeg_quality"], s["thumb_edge"]
