@@ -17,6 +17,11 @@
 #   make bench-search  message search (issue 18): one-word search latency over 1,000,000 generated
 #                messages in SQLite and in MariaDB + Redis, and the dm rate with and without
 #                indexing (scripts/bench-search.sh); updates only its section of BENCHMARKS.md
+#   make bench-media  issue 21's media numbers (scripts/bench-media.sh, about 10 minutes): the
+#                MediaWorker's transcode vs the ffmpeg CLI at the same settings (time, CPU, size,
+#                SSIM), photos vs vipsthumbnail and ImageMagick, voice notes, dm ack p99 under a
+#                transcode load; installs ffmpeg, libvips-tools, imagemagick; updates only the
+#                "Media (issue 21)" section of BENCHMARKS.md
 #   make conformance  the Autobahn|Testsuite WebSocket cases (kosoku) against an echo server on
 #                the server's WebSocket layer (examples/ws_echo.rs); rewrites tests/autobahn/SUMMARY.md
 #                (make test runs the same cases, without rewriting the summary)
@@ -33,7 +38,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm bench-search
+.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm bench-search bench-media
 
 all: build
 
@@ -98,6 +103,9 @@ bench-dm:
 
 bench-search:
 	scripts/bench-search.sh
+
+bench-media:
+	scripts/bench-media.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -2,7 +2,7 @@
 # Installs the Debian packages the server, its tests and its benchmarks need, and the npm
 # packages the node-driven tests use (from their committed lock files).
 # Idempotent: packages already installed are skipped, and apt is not touched at all
-# when nothing is missing. Usage: scripts/setup.sh [run|test|bench|kosoku-path]
+# when nothing is missing. Usage: scripts/setup.sh [run|test|bench|bench-media|kosoku-path]
 # (kosoku-path only prints where kosoku is installed).
 set -euo pipefail
 
@@ -21,6 +21,9 @@ BROWSER_PKGS=(chromium fonts-noto-color-emoji)
 # Needed by `make bench` on top: curl and taskset (node + npm for the socket.io reference peer
 # come with the test packages).
 BENCH_PKGS=(curl util-linux)
+# Needed by `make bench-media` only: the ffmpeg command line (makes the clips, is the reference
+# transcoder and measures SSIM), libvips' vipsthumbnail and ImageMagick (reference image work).
+MEDIA_BENCH_PKGS=(ffmpeg libvips-tools imagemagick)
 
 mode=${1:-test}
 
@@ -43,6 +46,7 @@ pkgs=("${RUN_PKGS[@]}")
 [ "$mode" = test ] || [ "$mode" = bench ] && pkgs+=("${TEST_PKGS[@]}")
 [ "$mode" = test ] && pkgs+=("${BROWSER_PKGS[@]}")
 [ "$mode" = bench ] && pkgs+=("${BENCH_PKGS[@]}")
+[ "$mode" = bench-media ] && pkgs+=("${MEDIA_BENCH_PKGS[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -206,6 +206,9 @@ pub struct MediaSettings {
     pub quota_bytes_per_user: u64,
     /// Threads of the MediaWorker pool; 0 means one per core.
     pub workers: usize,
+    /// Nice value (0-19) of the MediaWorker threads: transcoding uses idle CPU freely but yields
+    /// it to chat work (acks, deliveries) when both want it. 0 leaves them at the server's own.
+    pub worker_nice: i32,
     /// Images are scaled down so that their longer edge is at most this many pixels.
     pub image_max_edge: u32,
     /// Longer edge of image thumbnails and video posters, in pixels.
@@ -267,6 +270,7 @@ impl Default for MediaSettings {
             max_upload_bytes: 100 * 1024 * 1024,
             quota_bytes_per_user: 5 * 1024 * 1024 * 1024,
             workers: 0,
+            worker_nice: 10,
             image_max_edge: 2048,
             thumb_edge: 320,
             avatar_size: 512,
@@ -858,8 +862,9 @@ impl Settings {
             || m.url_ttl_secs == 0
             || m.image_max_pixels == 0
             || m.upload_expiry_secs == 0
+            || !(0..=19).contains(&m.worker_nice)
         {
-            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs, media.image_max_pixels and media.upload_expiry_secs positive");
+            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs, media.image_max_pixels and media.upload_expiry_secs positive; media.worker_nice 0-19");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");

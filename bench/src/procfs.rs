@@ -27,6 +27,16 @@ pub fn cpu_secs(pid: &str) -> Option<f64> {
     Some(ticks as f64 / clock_ticks())
 }
 
+/// User + system CPU time of this process's children that were waited for, in seconds.
+pub fn children_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of the whole line.
+    let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / clock_ticks())
+}
+
 fn clock_ticks() -> f64 {
     static TCK: OnceLock<f64> = OnceLock::new();
     *TCK.get_or_init(|| {

@@ -38,6 +38,13 @@ const DENIED_DEMUXERS: [&str; 13] = [
     "rtp",
 ];
 
+/// libvpx constrained quality: `crf` sets the quality, `media.video_bitrate_kbps` the ceiling.
+pub const VP8_CRF: u32 = 10;
+/// libvpx `deadline` (`good`: the speed/quality trade-off is then `media.video_cpu_used`).
+pub const VP8_DEADLINE: &str = "good";
+/// swscale algorithm of the video scaler (FFmpeg `scale` filter `flags`).
+pub const SCALE_FLAGS: &str = "bicubic";
+
 /// Output time base of WebM (milliseconds).
 const MS: Rational = Rational(1, 1000);
 
@@ -158,7 +165,7 @@ fn rotation_of(stream: &format::stream::Stream) -> u32 {
 }
 
 /// Output size: at most `max_h` high (and 4096 wide), aspect kept, even sides.
-fn target_size(w: u32, h: u32, max_h: u32) -> (u32, u32) {
+pub fn target_size(w: u32, h: u32, max_h: u32) -> (u32, u32) {
     let (w, h) = (f64::from(w.max(1)), f64::from(h.max(1)));
     let scale = (f64::from(max_h) / h).min(4096.0 / w).min(1.0);
     let even = |v: f64| ((v * scale / 2.0).round() as u32).max(1) * 2;
@@ -238,7 +245,7 @@ fn video_pipe(
         270 => "transpose=cclock,",
         _ => "",
     };
-    let spec = format!("{turn}scale={ow}:{oh}:flags=bicubic,setsar=1,format=yuv420p");
+    let spec = format!("{turn}scale={ow}:{oh}:flags={SCALE_FLAGS},setsar=1,format=yuv420p");
     graph
         .output("in", 0)
         .and_then(|p| p.input("out", 0))
@@ -270,8 +277,8 @@ fn video_pipe(
     }
     let mut eo = Dictionary::new();
     // Constrained quality: crf sets the quality, bit_rate the ceiling.
-    eo.set("crf", "10");
-    eo.set("deadline", "good");
+    eo.set("crf", &VP8_CRF.to_string());
+    eo.set("deadline", VP8_DEADLINE);
     eo.set("cpu-used", &opts.video_cpu_used.to_string());
     let encoder = enc.open_with(eo).map_err(ff_err("VP8 encoder"))?;
     ost.set_parameters(&encoder);

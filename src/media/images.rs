@@ -132,12 +132,18 @@ fn has_transparency(img: &DynamicImage) -> bool {
     img.color().has_alpha() && img.to_rgba8().pixels().any(|p| p.0[3] < 255)
 }
 
-/// Scales down (never up) so the longer edge is at most `edge`.
+/// Scales down (never up) so the longer edge is at most `edge` (Lanczos3; sizes rounded as the
+/// image crate's `resize` rounds them).
 pub fn fit(img: &DynamicImage, edge: u32) -> DynamicImage {
-    if img.width().max(img.height()) <= edge {
+    let (w, h) = (img.width(), img.height());
+    if w.max(h) <= edge {
         return img.clone();
     }
-    img.resize(edge, edge, FilterType::Lanczos3)
+    let ratio = f64::from(edge) / f64::from(w.max(h));
+    let size = |v: u32| ((f64::from(v) * ratio).round() as u32).max(1);
+    let (nw, nh) = (size(w), size(h));
+    super::scale::lanczos(img, nw, nh)
+        .unwrap_or_else(|| img.resize_exact(nw, nh, FilterType::Lanczos3))
 }
 
 /// The image pipeline: see the module doc.

@@ -8,6 +8,7 @@
 pub mod av;
 pub mod images;
 pub mod partial;
+pub mod scale;
 pub mod urls;
 
 use std::path::PathBuf;

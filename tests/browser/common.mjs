@@ -12,12 +12,13 @@ export const TIMEOUT = 15000;
 // A script that hangs is stopped here, before the Rust side's own timeout.
 setTimeout(() => { console.error('script timed out after 80 s'); process.exit(3); }, 80000).unref();
 
-export async function launch() {
+/** Launches Chromium; `args` are extra command-line switches (fake media devices, ...). */
+export async function launch(args = []) {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    args: ['--no-sandbox', '--disable-dev-shm-usage', ...args],
   });
 }
 
@@ -76,8 +77,8 @@ export function check(cond, message) {
 }
 
 /** Runs `body`, closing the browser afterwards; exits non-zero on failure. */
-export async function run(body) {
-  const browser = await launch();
+export async function run(body, { args = [] } = {}) {
+  const browser = await launch(args);
   try {
     await body(browser);
     console.log('ok');

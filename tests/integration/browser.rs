@@ -144,6 +144,13 @@ async fn browser_pins_stars_and_forwarding() {
 }
 
 #[actix_web::test]
+async fn browser_capture_voice_video_and_photo_with_fake_devices_reach_the_other_member() {
+    let app = spawn_app().await;
+    run_script(&app, "capture.mjs", &[]).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
     run_script(&app, "admin.mjs", &[]).await;

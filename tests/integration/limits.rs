@@ -328,4 +328,5 @@ async fn a_user_cannot_hold_more_websocket_sessions_than_the_limit() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(freed, "the closed session's place was never freed");
+    app.quiesce().await;
 }

@@ -1144,3 +1144,36 @@ async fn uploads_stop_at_the_users_quota() {
         "{e}"
     );
 }
+
+/// The MediaWorker threads run at `media.worker_nice`, so transcodes yield the CPU to chat work.
+#[actix_web::test]
+async fn media_worker_threads_run_at_the_configured_nice_value() {
+    // Field 19 of /proc/self/task/<tid>/stat is the nice value (after the parenthesised name).
+    let nice_of = |stat: &str| -> Option<i64> {
+        let rest = &stat[stat.rfind(')')? + 2..];
+        rest.split_whitespace().nth(16)?.parse().ok()
+    };
+    // Workers never get a higher priority than the server's (under `nice -n 19` this test can
+    // only see 19).
+    let own = nice_of(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
+    let want = own.max(17);
+    let _app = spawn_app_with(|s| {
+        media_settings(s);
+        s.media.workers = 1;
+        s.media.worker_nice = 17;
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+            .any(|stat| nice_of(&stat) == Some(want));
+        if found {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no thread at nice {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

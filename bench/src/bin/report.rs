@@ -723,8 +723,8 @@ fn projection(md: &mut String, m: &Mode) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 
 /// Sections a full run keeps from the previous file (it renders `dm` itself when it ran it;
-/// `search` is written by `searchbench report`, `make bench-search`).
-const EXTRA_SECTIONS: [&str; 3] = ["socketio", "cluster", "search"];
+/// `search` is written by `searchbench report`, `make bench-search`; `media` by `make bench-media`).
+const EXTRA_SECTIONS: [&str; 4] = ["socketio", "cluster", "search", "media"];
 
 fn begin_marker(name: &str) -> String {
     format!("<!-- section:{name} -->")
