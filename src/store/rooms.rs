@@ -52,6 +52,11 @@ pub struct MemberView {
     pub username: String,
     pub display_name: String,
     pub role: Role,
+    /// Highest seq this member has read, as stored in SQL (a mark still in the Redis buffer
+    /// shows with the next `receipt`).
+    pub last_read_seq: i64,
+    /// Highest seq handed to one of this member's devices, as stored in SQL.
+    pub delivered_seq: i64,
 }
 
 /// A room as the HTTP API returns it.
@@ -234,6 +239,13 @@ impl Store {
             return Ok(None);
         };
         let ids: Vec<UserId> = rec.members.keys().cloned().collect();
+        let marks: HashMap<String, (i64, i64)> = room_member::Entity::find()
+            .filter(room_member::Column::RoomId.eq(id.0.clone()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.user_id, (m.last_read_seq, m.delivered_seq)))
+            .collect();
         let mut members: Vec<MemberView> = self
             .users_by_ids(&ids)
             .await?
@@ -241,11 +253,14 @@ impl Store {
             .map(|u: user::Model| {
                 let id = UserId(u.id);
                 let role = rec.members.get(&id).copied().unwrap_or(Role::Member);
+                let (last_read_seq, delivered_seq) = marks.get(&id.0).copied().unwrap_or((0, 0));
                 MemberView {
                     id,
                     username: u.username,
                     display_name: u.display_name,
                     role,
+                    last_read_seq,
+                    delivered_seq,
                 }
             })
             .collect();

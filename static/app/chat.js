@@ -73,6 +73,12 @@ export class Chat {
     if (summary.members) {
       r.members = summary.members.map((m) => m.id);
       for (const m of summary.members) this.rememberUser(m);
+      // How far the others have read and received, as stored: ticks survive a reload.
+      for (const m of summary.members) {
+        if (m.id === this.me.id) continue;
+        r.read = Math.max(r.read, m.last_read_seq ?? 0);
+        r.delivered = Math.max(r.delivered, m.delivered_seq ?? 0, m.last_read_seq ?? 0);
+      }
     }
     return r;
   }
@@ -104,7 +110,10 @@ export class Chat {
       if (e instanceof ApiError && (e.status === 403 || e.status === 404)) this.rooms.delete(r.id);
     }
     this.renderRooms();
-    if (this.current === r.id) this.renderHeader();
+    if (this.current === r.id) {
+      this.renderHeader();
+      for (const m of r.messages.values()) if (m.from === this.me.id) this.renderMessage(r, m);
+    }
   }
 
   roomName(r) {
@@ -445,6 +454,7 @@ export class Chat {
     $('pinned-bar').hidden = true;
     loadPins(r).then(() => { if (this.current === r.id) this.renderPinned(r); }).catch(() => {});
     list.scrollTop = list.scrollHeight;
+    this.stick = true;
     this.markRead(r);
     if (matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
   }
@@ -591,7 +601,10 @@ export class Chat {
       if (after) list.insertBefore(li, after);
       else list.append(li);
     }
-    if (scroll && (stick || mine)) list.scrollTop = list.scrollHeight;
+    if (scroll && (stick || mine)) {
+      list.scrollTop = list.scrollHeight;
+      this.stick = true;
+    }
   }
 
   // ----- composing -----
@@ -762,7 +775,17 @@ export class Chat {
     $('reply-cancel').addEventListener('click', () => { this.cancelEdit(); this.cancelReply(); });
     $('starred-button').addEventListener('click', () => showStarred((room, id) => this.openAt(room, id)).catch((e) => this.toast(e.message)));
     $('back-button').addEventListener('click', () => this.closeRoom());
+    // Images and videos get their height only once loaded: a conversation read at the bottom
+    // stays at the bottom while they come in (load events do not bubble, hence capture).
+    const keepBottom = () => {
+      const list = $('messages');
+      if (this.stick) list.scrollTop = list.scrollHeight;
+    };
+    $('messages').addEventListener('load', keepBottom, true);
+    $('messages').addEventListener('loadedmetadata', keepBottom, true);
     $('messages').addEventListener('scroll', () => {
+      const list = $('messages');
+      this.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
       const r = this.room(this.current);
       if (r && r.loaded && $('messages').scrollTop < 80) this.loadOlder(r);
     });

@@ -158,6 +158,70 @@ async fn browser_new_chat_icon_favicon_and_readable_links_in_every_theme() {
 }
 
 #[actix_web::test]
+async fn browser_read_ticks_survive_a_reload() {
+    let app = spawn_app().await;
+    let [carol, dave]: [TestUser; 2] = app.register_many(["Carol", "Dave"]).await;
+    let room = carol.dm(&dave).await;
+    let mut wc = carol.connect().await;
+    let mut wd = dave.connect().await;
+    wc.send_msg(&room, "one").await;
+    let last = wc.send_msg(&room, "two").await;
+    wd.send(serde_json::json!({"type": "read", "room": room, "seq": last["seq"]}))
+        .await;
+    wc.expect_where("receipt", |f| {
+        f["kind"] == "read" && f["seq"] == last["seq"]
+    })
+    .await;
+    wc.close().await;
+    wd.close().await;
+    run_script(
+        &app,
+        "ticks.mjs",
+        &[
+            ("USERNAME", carol.username.clone()),
+            ("PEER", "Dave".into()),
+            ("COUNT", "2".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_a_chat_with_photos_opens_and_stays_at_the_newest_message() {
+    let app = spawn_app().await;
+    let [erin, finn]: [TestUser; 2] = app.register_many(["Erin", "Finn"]).await;
+    let room = erin.dm(&finn).await;
+    let mut ws = erin.connect().await;
+    for i in 0..3 {
+        let media =
+            crate::media::upload(&erin, "photo.png", &crate::media::photo_png(1200, 900)).await;
+        assert_eq!(
+            crate::media::finished(&mut ws, &media).await["status"],
+            "ready"
+        );
+        let cid = format!("p{i}");
+        ws.send(serde_json::json!({"type": "send", "room": room, "client_id": cid, "body": format!("photo {i}"), "attachments": [media]}))
+            .await;
+        ws.expect_where("ack", move |f| f["client_id"] == cid.as_str())
+            .await;
+    }
+    ws.send_msg(&room, "and that was the trip").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "photos.mjs",
+        &[
+            ("USERNAME", finn.username.clone()),
+            ("PEER", "Erin".into()),
+            ("LAST", "and that was the trip".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
     run_script(&app, "admin.mjs", &[]).await;
