@@ -669,7 +669,7 @@ impl Fan {
                 s.received.fetch_add(1, Ordering::Relaxed);
                 let us = now.saturating_sub(sent);
                 s.recipient.record(idx, us);
-                if idx % self.nodes.max(1) == 0 {
+                if idx.is_multiple_of(self.nodes.max(1)) {
                     s.same_node.record(idx, us);
                 } else {
                     s.cross_node.record(idx, us);
