@@ -7,34 +7,20 @@ use std::collections::BTreeSet;
 
 use super::outbox::Deliver;
 use super::registry::{DeliverToUsers, GetRoom};
+use super::requests::live_message;
 use super::room::Post;
 use super::session::SessionDeps;
 use crate::error::ChatError;
-use crate::ids::{now_ms, MessageId, RoomId, SessionId, UserId};
+use crate::ids::{now_ms, RoomId, SessionId, UserId};
 use crate::protocol::{
     ErrorBody, ForwardFrame, ForwardResult, ForwardedOut, PinFrame, PinnedOut, SendFrame,
     ServerFrame, StarFrame, StarredOut,
 };
 use crate::store::pins::{PinOutcome, PinPolicy, MAX_PINS};
 use crate::store::rooms::KIND_DM;
-use crate::store::Store;
 
 /// Most rooms one `forward` goes to.
 pub const MAX_FORWARD_ROOMS: usize = 10;
-
-/// A message that exists, is not deleted, and is of `room` when one is named.
-async fn live_message(
-    store: &Store,
-    id: &MessageId,
-    room: Option<&RoomId>,
-) -> Result<RoomId, ChatError> {
-    store
-        .locate_message(id)
-        .await?
-        .filter(|m| !m.deleted && room.is_none_or(|r| *r == m.room))
-        .map(|m| m.room)
-        .ok_or(ChatError::NotFound("message"))
-}
 
 /// `pin {room, id, on}`: members pin (only owners and admins where the room's policy says so; in
 /// a dm both members); every member's other sessions get `pinned`, the pinning session gets it

@@ -10,7 +10,7 @@ use super::registry::{GetRoom, RoomCreated, RoomRegistry};
 use super::room::{DeleteMessage, EditMessage, Post, React};
 use super::session::SessionDeps;
 use crate::error::ChatError;
-use crate::ids::{RoomId, SessionId, UserId};
+use crate::ids::{MessageId, RoomId, SessionId, UserId};
 use crate::protocol::{
     AckMany, DeleteFrame, EditFrame, ErrorBody, ReactFrame, ReactionOut, SendFrame, SendManyFrame,
     SendResult,
@@ -40,6 +40,20 @@ pub async fn edit(deps: SessionDeps, user: UserId, f: EditFrame) -> Result<(), C
     Ok(())
 }
 
+/// A message that exists, is not deleted, and is of `room` when one is named.
+pub(super) async fn live_message(
+    store: &Store,
+    id: &MessageId,
+    room: Option<&RoomId>,
+) -> Result<RoomId, ChatError> {
+    store
+        .locate_message(id)
+        .await?
+        .filter(|m| !m.deleted && room.is_none_or(|r| *r == m.room))
+        .map(|m| m.room)
+        .ok_or(ChatError::NotFound("message"))
+}
+
 /// `react {room, id, emoji, on}`: one emoji on a message of that room that is not deleted; the
 /// room checks membership and tells every member `reaction`. Answered with the `reaction` frame
 /// itself (carrying the `ref`), which the reacting session does not get otherwise.
@@ -53,13 +67,8 @@ pub async fn react(
     if !crate::protocol::emoji::is_one_emoji(&f.emoji) {
         return Err(ChatError::invalid("emoji must be exactly one emoji"));
     }
-    let info = deps
-        .store
-        .locate_message(&f.id)
-        .await?
-        .filter(|m| m.room == f.room && !m.deleted)
-        .ok_or(ChatError::NotFound("message"))?;
-    let room = deps.registry.send(GetRoom { room: info.room }).await??;
+    let room = live_message(&deps.store, &f.id, Some(&f.room)).await?;
+    let room = deps.registry.send(GetRoom { room }).await??;
     room.send(React {
         user: user.clone(),
         session: Some(session),
