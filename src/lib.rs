@@ -50,7 +50,6 @@ pub mod media;
 pub mod metrics;
 pub mod oauth;
 pub mod passwords;
-pub mod protocol;
 pub mod push;
 pub mod search;
 pub mod socketio;
@@ -59,3 +58,7 @@ pub mod store;
 pub mod telemetry;
 pub mod validate;
 pub mod websocket;
+
+/// Wire protocol v1 (frames, codec, ids, error and close codes): the `chat-protocol` crate,
+/// shared with `chat-cli`, the load generator and the tests.
+pub use chat_protocol as protocol;

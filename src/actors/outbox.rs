@@ -14,7 +14,8 @@ use actix::{Message, Recipient};
 use futures_util::task::AtomicWaker;
 
 use crate::ids::{SessionId, UserId};
-use crate::protocol::{Outbound, ServerFrame};
+use crate::protocol::ServerFrame;
+use crate::websocket::Outbound;
 
 /// A frame for one or more clients (see [`SessionHandle::offer`]).
 #[derive(Clone, Debug)]
@@ -37,11 +38,6 @@ pub struct CloseSession {
     pub code: u16,
     pub reason: String,
 }
-
-/// Close code for a session closed because its token was revoked (logout).
-pub const CLOSE_LOGGED_OUT: u16 = 4001;
-/// Close code for a session dropped because it did not read its frames.
-pub const CLOSE_TOO_SLOW: u16 = 4008;
 
 /// How other actors reach one live session.
 #[derive(Clone, Debug)]
@@ -77,7 +73,7 @@ impl SessionHandle {
                 crate::metrics::inc(&crate::metrics::SLOW_CONSUMERS_DROPPED);
                 tracing::warn!(session = %self.id, user = %self.user, "dropping a session that does not read");
                 self.close.do_send(CloseSession {
-                    code: CLOSE_TOO_SLOW,
+                    code: crate::protocol::close::TOO_SLOW,
                     reason: "too slow".into(),
                 });
                 Offer::Dropped

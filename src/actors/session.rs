@@ -19,14 +19,15 @@ use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
 use crate::metrics;
+use crate::protocol::close;
 use crate::protocol::settings::UserSettings;
 use crate::protocol::{
-    decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Outbound, Pong,
-    ServerFrame, SyncFrame, Synced, UserOut, WireData, WireFormat,
+    decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Pong, ServerFrame,
+    SyncFrame, Synced, UserOut, WireFormat,
 };
 use crate::store::Store;
 use crate::websocket::conn::{InFrame, Reader, Writer, WsError};
-use crate::websocket::frame;
+use crate::websocket::{frame, Outbound};
 
 /// What a session needs from the rest of the server.
 #[derive(Clone)]
@@ -113,10 +114,6 @@ pub struct WsSession {
 
 type Ctx = Context<WsSession>;
 
-/// Close codes used here (RFC 6455).
-const CLOSE_NORMAL: u16 = 1000;
-const CLOSE_AWAY: u16 = 1001;
-const CLOSE_TRY_AGAIN: u16 = 1013;
 /// How long a closing session waits for its socket to take the close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -180,7 +177,7 @@ impl WsSession {
                 }
             }
             Transport::Pipe(_) => {
-                if let Some(WireData::Text(t)) = frame.encode(WireFormat::Json) {
+                if let Some(t) = frame.json_payload() {
                     self.pipe(PipeOut::Text(t), ctx);
                 }
             }
@@ -331,7 +328,7 @@ impl WsSession {
         ctx.run_interval(Duration::from_secs(ws.heartbeat_secs), move |act, ctx| {
             if act.last_heard.elapsed() > timeout {
                 tracing::info!(session = %act.id, user = %act.user.id, "client timed out");
-                return act.close(Some((CLOSE_AWAY, "timeout".into())), ctx);
+                return act.close(Some((close::GOING_AWAY, "timeout".into())), ctx);
             }
             match act.out {
                 Transport::Socket { .. } => act.push(frame::encode(frame::OP_PING, &[]), ctx),
@@ -905,7 +902,7 @@ impl Actor for WsSession {
                 }
                 Err(e) => {
                     tracing::error!(session = %act.id, error = %e, "session setup failed");
-                    act.close(Some((CLOSE_TRY_AGAIN, "try again".into())), ctx);
+                    act.close(Some((close::TRY_AGAIN, "try again".into())), ctx);
                 }
             }
         }));
@@ -966,7 +963,7 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
             InFrame::Pong => self.last_heard = Instant::now(),
             InFrame::Close(reason) => {
                 let code = reason.map(|(code, _)| (code, String::new()));
-                self.close(code.or(Some((CLOSE_NORMAL, String::new()))), ctx);
+                self.close(code.or(Some((close::NORMAL, String::new()))), ctx);
             }
         }
     }

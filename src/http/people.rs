@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 
 use super::auth::{normalize_username, peer_ip, AuthUser};
 use super::AppState;
-use crate::actors::outbox::{CloseSession, Deliver, CLOSE_LOGGED_OUT};
+use crate::actors::outbox::{CloseSession, Deliver};
 use crate::actors::registry::{CloseTokenSessions, DeliverToUsers, GetRoom};
 use crate::actors::room::{Change, ChangeRoom, RemoveMember, SetBlocked};
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
+use crate::protocol::close;
 use crate::protocol::{Role, ServerFrame, SettingsOut};
 use crate::store::people::ProfileChange;
 use crate::validate::{normalize_email, normalize_phone, text};
@@ -323,7 +324,7 @@ pub(super) fn close_tokens(state: &AppState, hashes: Vec<String>, reason: &str) 
         state.registry.do_send(CloseTokenSessions {
             token_hash,
             close: CloseSession {
-                code: CLOSE_LOGGED_OUT,
+                code: close::LOGGED_OUT,
                 reason: reason.into(),
             },
         });

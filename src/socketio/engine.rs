@@ -20,10 +20,10 @@ use tokio::time::{sleep_until, Instant};
 
 use super::bridge::{Bridge, Inbound};
 use super::packet::{out, socket_out, EnginePacket, Kind, SocketPacket, RECORD_SEPARATOR};
-use crate::actors::outbox::CLOSE_LOGGED_OUT;
 use crate::actors::session::{self, PipeIn, PipeOut, SessionDeps, WsSession};
 use crate::http::auth::{hash_token, user_out};
 use crate::http::AppState;
+use crate::protocol::close;
 use crate::protocol::WireFormat;
 
 /// Commands the HTTP handlers send to a connection's task.
@@ -258,7 +258,7 @@ impl Connection {
             }
             Cmd::WsOpen { ws, tx } => {
                 if self.ws.is_some() || self.probe.is_some() {
-                    let _ = tx.try_send(WsOut::Close(1008, "already upgraded".into()));
+                    let _ = tx.try_send(WsOut::Close(close::POLICY, "already upgraded".into()));
                 } else {
                     self.probe = Some((ws, tx));
                 }
@@ -522,7 +522,7 @@ impl Connection {
                 }
                 let code = reason.as_ref().map(|(c, _)| *c);
                 tracing::debug!(sid = %self.sid, ?reason, "session closed by the server");
-                if code == Some(CLOSE_LOGGED_OUT) {
+                if code == Some(close::LOGGED_OUT) {
                     // A server-side disconnect: the client does not reconnect by itself.
                     self.queue.push_back(socket_out::disconnect());
                     return Ok(());
@@ -579,14 +579,14 @@ impl Connection {
             for p in self.queue.drain(..) {
                 let _ = ws.try_send(WsOut::Text(p));
             }
-            let _ = ws.try_send(WsOut::Close(1000, why.into()));
+            let _ = ws.try_send(WsOut::Close(close::NORMAL, why.into()));
         } else if let Some(poll) = self.poll.take() {
             self.queue.push_back(out::CLOSE.into());
             let body = self.take_queue();
             let _ = poll.send(PollAnswer::Packets(body));
         }
         if let Some((_, probe)) = self.probe.take() {
-            let _ = probe.try_send(WsOut::Close(1000, why.into()));
+            let _ = probe.try_send(WsOut::Close(close::NORMAL, why.into()));
         }
     }
 }

@@ -252,7 +252,12 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
                 .is_err()
             {
                 let mut writer = writer;
-                let _ = writer.send(frame::close(1011, "session ID unknown")).await;
+                let _ = writer
+                    .send(frame::close(
+                        crate::protocol::close::INTERNAL,
+                        "session ID unknown",
+                    ))
+                    .await;
                 return;
             }
             conn

@@ -4,12 +4,15 @@
 //! [`decoder::Decoder`]) and written by a [`conn::Writer`].
 //!
 //! It exists for two costs the actix stack could not avoid. A server frame is framed once, in
-//! `protocol::Outbound`, and the same bytes are written to every recipient (no copy, no
+//! [`Outbound`], and the same bytes are written to every recipient (no copy, no
 //! per-connection framing buffer). And an idle connection holds no buffer at all: actix-http kept
 //! an 8 KiB read and an 8 KiB write buffer for the life of every WebSocket.
 
 pub mod conn;
 pub mod decoder;
 pub mod frame;
+pub mod outbound;
 pub mod upgrade;
 pub mod utf8;
+
+pub use outbound::Outbound;

@@ -12,8 +12,9 @@ use chat_server::actors::room::{AddMember, Inspect, Post, RemoveMember, Typing};
 use chat_server::config::Settings;
 use chat_server::error::ChatError;
 use chat_server::ids::{RoomId, SessionId, UserId};
-use chat_server::protocol::{Outbound, SendFrame, ServerFrame, TypingState};
+use chat_server::protocol::{SendFrame, ServerFrame, TypingState};
 use chat_server::store::Store;
+use chat_server::websocket::Outbound;
 use sea_orm::ConnectionTrait;
 use tokio::sync::mpsc;
 

@@ -10,7 +10,7 @@ use super::ErrorCode;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
 
 /// Every frame type a client may send, tagged by `"type"`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     Send(SendFrame),
@@ -48,7 +48,7 @@ impl ClientFrame {
 }
 
 /// `send`: post a message to a room.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SendFrame {
     pub room: RoomId,
     /// Chosen by the client; a resend with the same value returns the same ack.
@@ -80,7 +80,7 @@ pub struct SendFrame {
 }
 
 /// `send_many`: one message to several people, each in their own dm.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SendManyFrame {
     pub client_id: String,
     #[serde(default)]
@@ -93,20 +93,20 @@ pub struct SendManyFrame {
 }
 
 /// `edit`: change the body of one's own message.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EditFrame {
     pub id: MessageId,
     pub body: String,
 }
 
 /// `delete`: remove a message.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeleteFrame {
     pub id: MessageId,
 }
 
 /// `react`: add (`on`) or take back one's reaction `emoji` to a message; idempotent.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReactFrame {
     pub room: RoomId,
     pub id: MessageId,
@@ -116,7 +116,7 @@ pub struct ReactFrame {
 
 /// `pin`: pin (`on`) or unpin a message of `room` for every member (who may: the room's pin
 /// policy).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PinFrame {
     pub room: RoomId,
     pub id: MessageId,
@@ -124,7 +124,7 @@ pub struct PinFrame {
 }
 
 /// `star`: star (`on`) or unstar a message, privately.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StarFrame {
     pub id: MessageId,
     pub on: bool,
@@ -132,7 +132,7 @@ pub struct StarFrame {
 
 /// `forward`: send a copy of message `id` (body and attachments, marked `forwarded`) to each room
 /// of `to`; `client_id` makes it idempotent per room.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ForwardFrame {
     pub id: MessageId,
     pub to: Vec<RoomId>,
@@ -140,7 +140,7 @@ pub struct ForwardFrame {
 }
 
 /// `typing` from a client.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TypingFrame {
     pub room: RoomId,
     pub state: TypingState,
@@ -155,14 +155,14 @@ pub enum TypingState {
 }
 
 /// `read`: everything up to `seq` in `room` has been read.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReadFrame {
     pub room: RoomId,
     pub seq: i64,
 }
 
 /// `history`: a page of messages before `before` (exclusive), newest page first.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HistoryFrame {
     pub room: RoomId,
     #[serde(default)]
@@ -172,7 +172,7 @@ pub struct HistoryFrame {
 }
 
 /// `sync`: everything after each room's last seen seq.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SyncFrame {
     pub cursors: HashMap<RoomId, i64>,
 }
