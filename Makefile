@@ -53,11 +53,15 @@ test-deps:
 run: deps
 	$(CARGO) run --release --bin chat-server
 
-# Runs every test even when some fail, then the WebSocket conformance cases and the contract
-# checks; fails if anything failed.
+# Checks formatting and clippy (warnings are errors), runs every test even when some fail, then
+# the WebSocket conformance cases and the contract checks; fails if anything failed.
 # Uses cargo-nextest (one process per test, settings in .config/nextest.toml) when installed.
 test: test-deps
 	@status=0; \
+	echo "+ $(CARGO) fmt --all -- --check"; \
+	$(CARGO) fmt --all -- --check || status=$$?; \
+	echo "+ $(CARGO) clippy --workspace --all-targets -- -D warnings"; \
+	$(CARGO) clippy --workspace --all-targets -- -D warnings || status=$$?; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; \
 		$(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \

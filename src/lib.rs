@@ -18,7 +18,8 @@
 //!   members with no live session).
 //! - [`cluster`]: several processes on one Redis (`[cluster] enabled`): seqs allocated by the
 //!   append script, fan-out over Redis pub/sub, presence with expiring node keys.
-//! - [`store`] and [`protocol`]: SeaORM reads and writes; frame types and their codec.
+//! - [`store`]: SeaORM reads and writes; [`protocol`]: the `chat-protocol` crate (frame types,
+//!   their codec, ids, error and close codes), shared with `chat-cli` and the tests.
 //! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
 //!   back-off); they know nothing of the database.
 //! - [`oauth`]: sign-in with Facebook and Twitter/X (OAuth 2.0 code flow, PKCE); it talks to the

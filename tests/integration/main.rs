@@ -11,6 +11,7 @@ mod admin;
 mod apply;
 mod browser;
 mod chat;
+mod cli;
 mod cluster;
 mod connect_cache;
 mod curation;

@@ -79,6 +79,24 @@ pub struct SendFrame {
     pub forwarded: bool,
 }
 
+impl SendFrame {
+    /// A plain text message, as a client sends it (no attachments, not a reply).
+    pub fn new(room: RoomId, client_id: String, body: String) -> Self {
+        Self {
+            room,
+            client_id,
+            body,
+            attachments: Vec::new(),
+            reply_to: None,
+            resolved: Vec::new(),
+            reply_checked: false,
+            quote: None,
+            named: None,
+            forwarded: false,
+        }
+    }
+}
+
 /// `send_many`: one message to several people, each in their own dm.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SendManyFrame {

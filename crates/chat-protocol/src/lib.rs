@@ -21,6 +21,7 @@ pub use codec::{
     WireData, WireFormat,
 };
 pub use frames::*;
+pub use ids::{MessageId, RoomId, SessionId, UserId};
 pub use media::{MediaEvent, MediaOut, MediaStatus};
 
 use serde::Serialize;
@@ -42,4 +43,59 @@ pub enum ErrorCode {
     Internal,
     Unauthorized,
     Conflict,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire (`"not_member"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadFrame => "bad_frame",
+            Self::UnknownType => "unknown_type",
+            Self::NotMember => "not_member",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::TooLarge => "too_large",
+            Self::Invalid => "invalid",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+            Self::Unauthorized => "unauthorized",
+            Self::Conflict => "conflict",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn error_code_names_are_the_wire_names() {
+        use ErrorCode::*;
+        let all = [
+            BadFrame,
+            UnknownType,
+            NotMember,
+            NotFound,
+            Forbidden,
+            RateLimited,
+            TooLarge,
+            Invalid,
+            Unavailable,
+            Internal,
+            Unauthorized,
+            Conflict,
+        ];
+        for code in all {
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire.as_str(), Some(code.as_str()));
+        }
+    }
 }
