@@ -33,7 +33,7 @@ log() { echo "bench-media: $*" >&2; }
 scripts/setup.sh bench-media
 log "building (release)"
 cargo build --release --quiet -p chat-server --bin chat-server
-cargo build --release --quiet -p bench --bin loadgen --bin mediabench
+cargo build --release --quiet -p bench --bin loadgen -p bench-server --bin mediabench
 BIN=$ROOT/target/release
 
 WORK=$(mktemp -d /tmp/bench-media.XXXXXX)

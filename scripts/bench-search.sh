@@ -44,7 +44,7 @@ log() { printf '\n== [%ss] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
 
 scripts/setup.sh bench
 log "release build (chat-server, bench)"
-cargo build --release -p chat-server -p bench
+cargo build --release -p chat-server -p bench -p bench-server
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use chat_protocol::{
+    decode_server, encode_client, ClientFrame, SendFrame, ServerFrame, WireData, WireFormat,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpSocket, TcpStream};
@@ -196,6 +199,32 @@ async fn wait_for(ws: &mut Ws, done: impl Fn(&str) -> bool) -> Result<String> {
     bail!("connection closed during the handshake")
 }
 
+/// A protocol v1 `send` frame (JSON text), encoded by `chat-protocol`.
+fn chat_send(room: &str, client_id: &str, body: &str) -> String {
+    let frame = ClientFrame::Send(SendFrame::new(
+        room.into(),
+        client_id.to_owned(),
+        body.to_owned(),
+    ));
+    match encode_client(&frame, None, WireFormat::Json) {
+        Ok(WireData::Text(bytes) | WireData::Binary(bytes)) => {
+            String::from_utf8(bytes).unwrap_or_default()
+        }
+        // Never expected for a send frame; the server answers an empty frame with bad_frame,
+        // which the run counts as an error.
+        Err(_) => String::new(),
+    }
+}
+
+/// An `error` frame's code and whether it names a `client_id` (answers a `send`), read with
+/// `chat-protocol`'s types; `("?", false)` for a frame that is not a readable error.
+pub fn error_frame(text: &str) -> (String, bool) {
+    match decode_server(text.as_bytes(), WireFormat::Json) {
+        Ok(ServerFrame::Error(e)) => (e.code.as_str().to_owned(), e.client_id.is_some()),
+        _ => ("?".to_owned(), false),
+    }
+}
+
 /// A `send` of `body` to `room` in `proto`'s framing. `ack_id` asks socket.io for an ack.
 pub fn send_frame(
     proto: Proto,
@@ -205,9 +234,10 @@ pub fn send_frame(
     ack_id: Option<u64>,
 ) -> String {
     match proto {
-        Proto::Chat => serde_json::json!({ "type": "send", "room": room, "client_id": client_id, "body": body }).to_string(),
+        Proto::Chat => chat_send(room, client_id, body),
         Proto::Sio | Proto::ChatSio => {
-            let event = serde_json::json!(["send", { "room": room, "client_id": client_id, "body": body }]);
+            let event =
+                serde_json::json!(["send", { "room": room, "client_id": client_id, "body": body }]);
             match ack_id {
                 Some(id) => format!("42{id}{event}"),
                 None => format!("42{event}"),

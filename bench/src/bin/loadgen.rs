@@ -1523,9 +1523,9 @@ async fn dm_conn(
                 } else if t.starts_with("{\"type\":\"message\"") {
                     record_delivery(&shared, idx, &t, now_us);
                 } else if t.starts_with("{\"type\":\"error\"") {
-                    let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-                    shared.error(v["code"].as_str().unwrap_or("?"));
-                    if v["client_id"].is_string() {
+                    let (code, answers_send) = bench::conn::error_frame(&t);
+                    shared.error(&code);
+                    if answers_send {
                         in_flight = in_flight.saturating_sub(1);
                     }
                 }
@@ -2082,9 +2082,9 @@ async fn storm_socket(
                 }
                 shared.answered_dm.fetch_add(1, Ordering::Relaxed);
             } else if t.starts_with("{\"type\":\"error\"") {
-                let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-                StormShared::count(&shared.errors, v["code"].as_str().unwrap_or("?"));
-                if v["client_id"].is_string() {
+                let (code, answers_send) = bench::conn::error_frame(&t);
+                StormShared::count(&shared.errors, &code);
+                if answers_send {
                     shared.answered_dm.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -2150,10 +2150,9 @@ async fn storm_sender(
                     }
                     shared.answered_room.fetch_add(1, Ordering::Relaxed);
                 } else if t.starts_with("{\"type\":\"error\"") {
-                    let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-                    let code = v["code"].as_str().unwrap_or("?");
+                    let (code, answers_send) = bench::conn::error_frame(&t);
                     StormShared::count(&shared.errors, &format!("room sender: {code}"));
-                    if v["client_id"].is_string() {
+                    if answers_send {
                         shared.answered_room.fetch_add(1, Ordering::Relaxed);
                     }
                 }
