@@ -217,7 +217,7 @@ impl Application {
             .port();
         let data = web::Data::new(state.clone());
         let static_dir = settings.server.static_dir.clone();
-        let upgrades = state.clone();
+        let upgrades = http::upgrade_routes(state.clone());
         // actix-web's HttpServer, plus the upgrade service: WebSocket requests leave actix-web
         // with their socket (see `crate::websocket`).
         let mut server = actix_server::Server::build()

@@ -18,7 +18,7 @@ pub mod ws;
 use std::sync::Arc;
 
 use actix::Addr;
-use actix_web::{error::JsonPayloadError, web, HttpRequest};
+use actix_web::{error::JsonPayloadError, web, HttpRequest, ResponseError};
 
 use crate::actors::media::MediaPool;
 use crate::actors::notifier::Notifier;
@@ -29,6 +29,7 @@ use crate::actors::syncer::Syncer;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::store::Store;
+use crate::websocket::upgrade::{Routes, Upgrade};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -58,6 +59,22 @@ pub struct AppState {
     pub passwords: crate::passwords::PasswordPool,
     /// This node's message search index (`None` when `search.enabled` is false).
     pub search: Option<crate::search::SearchIndex>,
+}
+
+/// The upgrade paths that take a socket over (`/ws`, `/socket.io/`), for the WebSocket layer's
+/// upgrade service; any other path is refused with 404.
+pub fn upgrade_routes(state: AppState) -> Routes {
+    let ws_state = state.clone();
+    Routes::new(|up: Upgrade| {
+        Box::pin(async move {
+            up.refuse(ChatError::NotFound("WebSocket endpoint").error_response())
+                .await
+        })
+    })
+    .route("/ws", move |up| Box::pin(ws::connect(ws_state.clone(), up)))
+    .route("/socket.io/", move |up| {
+        Box::pin(crate::socketio::websocket_upgrade(state.clone(), up))
+    })
 }
 
 /// Largest JSON body accepted by the API.

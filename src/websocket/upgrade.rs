@@ -1,20 +1,22 @@
 //! The HTTP server's upgrade service: every `Connection: upgrade` request comes here with its
-//! socket, instead of going through actix-web. `/ws` and `/socket.io/` take the socket over; any
-//! other path, and any refused upgrade, gets an ordinary HTTP answer and the connection closes.
+//! socket, instead of going through actix-web. The paths that take a socket over, and what
+//! answers any other path, are a [`Routes`] table handed over at startup: this layer knows
+//! nothing of the server's state or endpoints. A refused upgrade gets an ordinary HTTP answer and
+//! the connection closes.
 
 use std::convert::Infallible;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_codec::Framed;
 use actix_http::{h1, Request};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use bytes::BytesMut;
+use futures_util::future::LocalBoxFuture;
 use tokio::net::TcpStream;
 
 use super::conn::{Reader, Writer};
-use crate::error::ChatError;
-use crate::http::AppState;
 
 /// An upgraded connection before the 101 answer: the socket and whatever the client sent after
 /// its request.
@@ -92,9 +94,48 @@ impl Upgrade {
     }
 }
 
+/// What takes over an upgrade request: it accepts ([`Upgrade::accept`]) or refuses it.
+pub type Handler = Arc<dyn Fn(Upgrade) -> LocalBoxFuture<'static, ()> + Send + Sync>;
+
+/// The upgrade paths and their handlers (exact path match), and the handler for any other path.
+#[derive(Clone)]
+pub struct Routes {
+    paths: Vec<(&'static str, Handler)>,
+    fallback: Handler,
+}
+
+impl Routes {
+    /// A table where every path goes to `fallback` (typically a 404 refusal).
+    pub fn new(
+        fallback: impl Fn(Upgrade) -> LocalBoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            paths: Vec::new(),
+            fallback: Arc::new(fallback),
+        }
+    }
+
+    /// Sends upgrade requests for `path` to `handler`.
+    pub fn route(
+        mut self,
+        path: &'static str,
+        handler: impl Fn(Upgrade) -> LocalBoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> Self {
+        self.paths.push((path, Arc::new(handler)));
+        self
+    }
+
+    fn handler(&self, path: &str) -> &Handler {
+        self.paths
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map_or(&self.fallback, |(_, h)| h)
+    }
+}
+
 /// The upgrade service for one HTTP worker.
 pub fn service(
-    state: AppState,
+    routes: Routes,
 ) -> impl ServiceFactory<
     (Request, Framed<TcpStream, h1::Codec>),
     Config = (),
@@ -104,24 +145,14 @@ pub fn service(
 > {
     fn_service(
         move |(request, framed): (Request, Framed<TcpStream, h1::Codec>)| {
-            let state = state.clone();
+            let routes = routes.clone();
             async move {
-                route(state, Upgrade::new(request, framed)).await;
+                let up = Upgrade::new(request, framed);
+                tracing::debug!(path = %up.request.path(), "upgrade request");
+                let handler = routes.handler(up.request.path()).clone();
+                handler(up).await;
                 Ok::<_, Infallible>(())
             }
         },
     )
-}
-
-async fn route(state: AppState, up: Upgrade) {
-    let path = up.request.path().to_owned();
-    tracing::debug!(path = %path, "upgrade request");
-    match path.as_str() {
-        "/ws" => crate::http::ws::connect(state, up).await,
-        "/socket.io/" => crate::socketio::websocket_upgrade(state, up).await,
-        _ => {
-            up.refuse(ChatError::NotFound("WebSocket endpoint").error_response())
-                .await
-        }
-    }
 }

@@ -422,3 +422,18 @@ async fn rate_limiting_refuses_the_excess_and_keeps_the_connection() {
     cb.expect_none("message", QUIET, |_| true).await;
     app.quiesce().await;
 }
+
+/// The upgrade service routes only `/ws` and `/socket.io/`; an upgrade to any other path is an
+/// ordinary 404, and the connection is not upgraded.
+#[actix_web::test]
+async fn an_upgrade_to_an_unknown_path_is_refused_with_404() {
+    let app = crate::support::app::spawn_app().await;
+    let url = format!("ws://127.0.0.1:{}/elsewhere", app.port);
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 404);
+        }
+        Err(other) => panic!("expected a 404, got {other}"),
+        Ok(_) => panic!("an unknown path was upgraded"),
+    }
+}
