@@ -856,37 +856,53 @@ impl RedisBuffer {
             .collect())
     }
 
-    /// Buffered reactions of a room's messages (not yet in SQL), and whether SQL may hold some
-    /// of the room's reactions too: false only when the set of rooms ever reacted in is known
-    /// (seeded, see `seed_reacted_rooms`) and this room is not in it.
+    /// Buffered reactions of the messages of each of `rooms` (not yet in SQL), and whether SQL
+    /// may hold some of that room's reactions too: false only when the set of rooms ever reacted
+    /// in is known (seeded, see `seed_reacted_rooms`) and the room is not in it. One pipeline
+    /// (one round trip) for all the rooms.
     pub async fn reactions(
         &self,
-        room: &RoomId,
-    ) -> Result<(Vec<BufferedReaction>, bool), BufferError> {
+        rooms: &[&RoomId],
+    ) -> Result<Vec<(Vec<BufferedReaction>, bool)>, BufferError> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut c = self.local().await?;
-        let (raw, flags): (HashMap<String, Vec<u8>>, Vec<Option<String>>) = redis::pipe()
-            .cmd("HGETALL")
-            .arg(self.reactions_key(room))
-            .cmd("HMGET")
+        let mut pipe = redis::pipe();
+        for room in rooms {
+            pipe.cmd("HGETALL").arg(self.reactions_key(room));
+        }
+        pipe.cmd("HMGET")
             .arg(self.reacted_key())
-            .arg(REACTED_SEEDED)
-            .arg(room.as_str())
-            .query_async(&mut c)
-            .await?;
-        let in_sql =
-            flags.first().is_none_or(Option::is_none) || flags.get(1).is_some_and(Option::is_some);
-        let marks = raw
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let mut parts = k.splitn(3, '|');
-                let id = MessageId(parts.next()?.to_owned());
-                let user = UserId(parts.next()?.to_owned());
-                let emoji = parts.next()?.to_owned();
-                let mark = rmp_serde::from_slice(&v).ok()?;
-                Some((id, user, emoji, mark))
-            })
-            .collect();
-        Ok((marks, in_sql))
+            .arg(REACTED_SEEDED);
+        for room in rooms {
+            pipe.arg(room.as_str());
+        }
+        let mut replies: Vec<redis::Value> = pipe.query_async(&mut c).await?;
+        let flags: Vec<Option<String>> = match replies.pop() {
+            Some(v) => redis::from_redis_value(v).map_err(|e| BufferError::Codec(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let seeded = flags.first().is_some_and(Option::is_some);
+        let mut out = Vec::with_capacity(rooms.len());
+        for (i, raw) in replies.into_iter().enumerate() {
+            let raw: HashMap<String, Vec<u8>> =
+                redis::from_redis_value(raw).map_err(|e| BufferError::Codec(e.to_string()))?;
+            let in_sql = !seeded || flags.get(i + 1).is_some_and(Option::is_some);
+            let marks = raw
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let mut parts = k.splitn(3, '|');
+                    let id = MessageId(parts.next()?.to_owned());
+                    let user = UserId(parts.next()?.to_owned());
+                    let emoji = parts.next()?.to_owned();
+                    let mark = rmp_serde::from_slice(&v).ok()?;
+                    Some((id, user, emoji, mark))
+                })
+                .collect();
+            out.push((marks, in_sql));
+        }
+        Ok(out)
     }
 
     /// Records the rooms SQL holds reactions of (read from SQL at start when not known yet), so

@@ -124,22 +124,36 @@ impl Store {
 
     /// Adds the reactions and reply quotes of messages read from the store (any rooms).
     pub async fn decorate(&self, out: &mut [MessageOut]) -> Result<(), StoreError> {
-        let rooms: std::collections::BTreeSet<RoomId> =
-            out.iter().map(|m| m.room.clone()).collect();
-        for room in rooms {
-            let (reactions, quotes) = {
-                let page: Vec<&MessageOut> = out.iter().filter(|m| m.room == room).collect();
-                let live: Vec<&MessageId> =
-                    page.iter().filter(|m| !m.deleted).map(|m| &m.id).collect();
-                let reactions = self.reactions_of(&room, &live).await?;
-                let quotes = if page.iter().any(|m| m.reply_to.is_some()) {
-                    self.quotes_for(&room, &page).await?
+        let rooms: Vec<RoomId> = out
+            .iter()
+            .map(|m| m.room.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let reactions = {
+            let pages: Vec<(&RoomId, Vec<&MessageId>)> = rooms
+                .iter()
+                .map(|room| {
+                    let live = out
+                        .iter()
+                        .filter(|m| &m.room == room && !m.deleted)
+                        .map(|m| &m.id)
+                        .collect();
+                    (room, live)
+                })
+                .collect();
+            self.reactions_of_rooms(&pages).await?
+        };
+        for (room, reactions) in rooms.iter().zip(reactions) {
+            let quotes = {
+                let page: Vec<&MessageOut> = out.iter().filter(|m| &m.room == room).collect();
+                if page.iter().any(|m| m.reply_to.is_some()) {
+                    self.quotes_for(room, &page).await?
                 } else {
                     Default::default()
-                };
-                (reactions, quotes)
+                }
             };
-            for m in out.iter_mut().filter(|m| m.room == room) {
+            for m in out.iter_mut().filter(|m| &m.room == room) {
                 if !m.deleted {
                     if let Some(r) = reactions.get(m.id.as_str()) {
                         m.reactions = r.clone();

@@ -23,49 +23,52 @@ impl Store {
         room: &RoomId,
         ids: &[&MessageId],
     ) -> Result<HashMap<String, Reactions>, StoreError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let wanted: HashSet<&str> = ids.iter().map(|i| i.as_str()).collect();
-        let (buffered, in_sql) = match &self.buffer {
-            Some(b) => b.reactions(room).await?,
-            None => (Vec::new(), true),
+        Ok(self
+            .reactions_of_rooms(&[(room, ids.to_vec())])
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// [`Store::reactions_of`] for several rooms at once, in the order given: one Redis round
+    /// trip and at most one SQL query for all of them (a `sync` after a long absence decorates
+    /// many rooms).
+    pub async fn reactions_of_rooms(
+        &self,
+        pages: &[(&RoomId, Vec<&MessageId>)],
+    ) -> Result<Vec<HashMap<String, Reactions>>, StoreError> {
+        let pages: Vec<&(&RoomId, Vec<&MessageId>)> = pages.iter().collect();
+        let asked: Vec<&RoomId> = pages
+            .iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(room, _)| *room)
+            .collect();
+        let buffered = match &self.buffer {
+            Some(b) => b.reactions(&asked).await?,
+            None => asked.iter().map(|_| (Vec::new(), true)).collect(),
         };
-        let mut marks: Marks = HashMap::new();
-        if in_sql {
+        let mut by_room: HashMap<&RoomId, (Vec<_>, bool)> =
+            asked.into_iter().zip(buffered).collect();
+        let from_sql: Vec<&str> = pages
+            .iter()
+            .filter(|(room, _)| by_room.get(room).is_some_and(|(_, in_sql)| *in_sql))
+            .flat_map(|(_, ids)| ids.iter().map(|i| i.as_str()))
+            .collect();
+        let mut stored: HashMap<String, Vec<message_reaction::Model>> = HashMap::new();
+        if !from_sql.is_empty() {
             let rows = message_reaction::Entity::find()
-                .filter(message_reaction::Column::MessageId.is_in(wanted.iter().copied()))
+                .filter(message_reaction::Column::MessageId.is_in(from_sql))
                 .limit(10_000)
                 .all(&self.db)
                 .await?;
             for r in rows {
-                marks.insert((r.message_id, r.user_id, r.emoji), (r.at, r.active));
+                stored.entry(r.message_id.clone()).or_default().push(r);
             }
         }
-        for (id, user, emoji, mark) in buffered {
-            if !wanted.contains(id.as_str()) {
-                continue;
-            }
-            let cur = marks
-                .entry((id.0, user.0, emoji))
-                .or_insert((i64::MIN, false));
-            if mark.at >= cur.0 {
-                *cur = (mark.at, mark.on);
-            }
-        }
-        let mut active: Vec<((String, String, String), i64)> = marks
-            .into_iter()
-            .filter(|(_, (_, on))| *on)
-            .map(|(k, (at, _))| (k, at))
-            .collect();
-        active.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        let mut out: HashMap<String, Reactions> = HashMap::new();
-        for ((id, user, emoji), _) in active {
-            out.entry(id)
-                .or_default()
-                .entry(emoji)
-                .or_default()
-                .push(UserId(user));
+        let mut out = Vec::with_capacity(pages.len());
+        for (room, ids) in pages {
+            let (buffered, _) = by_room.remove(room).unwrap_or_default();
+            out.push(merge(ids, &mut stored, buffered));
         }
         Ok(out)
     }
@@ -89,4 +92,46 @@ impl Store {
         b.seed_reacted_rooms(&rooms).await?;
         Ok(())
     }
+}
+
+/// One room's reactions: the SQL rows of `ids` (taken out of `stored`) with the buffered marks
+/// laid over, newest mark winning; active ones by message, earliest first.
+fn merge(
+    ids: &[&MessageId],
+    stored: &mut HashMap<String, Vec<message_reaction::Model>>,
+    buffered: Vec<super::buffer::BufferedReaction>,
+) -> HashMap<String, Reactions> {
+    let wanted: HashSet<&str> = ids.iter().map(|i| i.as_str()).collect();
+    let mut marks: Marks = HashMap::new();
+    for id in &wanted {
+        for r in stored.remove(*id).unwrap_or_default() {
+            marks.insert((r.message_id, r.user_id, r.emoji), (r.at, r.active));
+        }
+    }
+    for (id, user, emoji, mark) in buffered {
+        if !wanted.contains(id.as_str()) {
+            continue;
+        }
+        let cur = marks
+            .entry((id.0, user.0, emoji))
+            .or_insert((i64::MIN, false));
+        if mark.at >= cur.0 {
+            *cur = (mark.at, mark.on);
+        }
+    }
+    let mut active: Vec<((String, String, String), i64)> = marks
+        .into_iter()
+        .filter(|(_, (_, on))| *on)
+        .map(|(k, (at, _))| (k, at))
+        .collect();
+    active.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out: HashMap<String, Reactions> = HashMap::new();
+    for ((id, user, emoji), _) in active {
+        out.entry(id)
+            .or_default()
+            .entry(emoji)
+            .or_default()
+            .push(UserId(user));
+    }
+    out
 }
