@@ -16,7 +16,7 @@ use crate::actors::room::{Change, ChangeRoom, RemoveMember, SetBlocked};
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
 use crate::protocol::close;
-use crate::protocol::{Role, ServerFrame, SettingsOut};
+use crate::protocol::{ProfileOut, Role, ServerFrame, SettingsOut};
 use crate::store::people::ProfileChange;
 use crate::validate::{normalize_email, normalize_phone, text};
 
@@ -153,7 +153,44 @@ pub async fn update_me(
         change.avatar_media = Some(a);
     }
     let u = state.store.update_profile(&auth.id(), change).await?;
+    announce_profile(&state, &auth.user, &u).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))
+}
+
+/// When what others see of `after` differs from `before`, sends a `profile` frame to everyone
+/// who shares a conversation with the user and to the user's own sessions (their other devices).
+async fn announce_profile(
+    state: &AppState,
+    before: &user::Model,
+    after: &user::Model,
+) -> Result<(), ChatError> {
+    let public = |u: &user::Model| {
+        (
+            u.username.clone(),
+            u.display_name.clone(),
+            u.about.clone(),
+            u.avatar_media.clone(),
+        )
+    };
+    if public(before) == public(after) {
+        return Ok(());
+    }
+    let id = UserId(after.id.clone());
+    let mut users = state.store.co_members(&id).await?;
+    users.push(id.clone());
+    let frame = ServerFrame::Profile(ProfileOut {
+        user: id,
+        username: after.username.clone(),
+        display_name: after.display_name.clone(),
+        about: after.about.clone(),
+        avatar: after.avatar_media.clone(),
+    });
+    state.registry.do_send(DeliverToUsers {
+        users,
+        frame: Deliver::new(frame),
+        except: None,
+    });
+    Ok(())
 }
 
 /// `GET /api/users/{id}` → {user} (public profile).

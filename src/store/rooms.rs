@@ -57,6 +57,8 @@ pub struct MemberView {
     pub last_read_seq: i64,
     /// Highest seq handed to one of this member's devices, as stored in SQL.
     pub delivered_seq: i64,
+    /// Media id of the member's avatar, if any.
+    pub avatar: Option<String>,
 }
 
 /// A room as the HTTP API returns it.
@@ -261,6 +263,7 @@ impl Store {
                     role,
                     last_read_seq,
                     delivered_seq,
+                    avatar: u.avatar_media,
                 }
             })
             .collect();

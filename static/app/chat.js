@@ -3,7 +3,8 @@
 
 import { get, post, token, ApiError } from './api.js';
 import { TusUpload, TusCancelled } from './tus.js';
-import { $, el, avatar, timeOf, lastSeenText, uuid } from './util.js';
+import { $, el, timeOf, lastSeenText, uuid } from './util.js';
+import { avatarFor } from './avatars.js';
 import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
 import { bodyNodes, setupMentionCompletion } from './mentions.js';
@@ -54,6 +55,8 @@ export class Chat {
   rememberUser(u) {
     const known = this.user(u.id);
     Object.assign(known, { username: u.username, display_name: u.display_name ?? known.display_name });
+    if ('avatar' in u) known.avatar = u.avatar;
+    if ('about' in u) known.about = u.about;
     return known;
   }
 
@@ -67,6 +70,7 @@ export class Chat {
       this.rooms.set(summary.id, r);
     }
     Object.assign(r, { kind: summary.kind ?? r.kind, name: summary.name ?? r.name });
+    if ('avatar' in summary) r.avatar = summary.avatar;
     if (summary.last_seq !== undefined) r.last_seq = Math.max(r.last_seq, summary.last_seq);
     if (summary.unread !== undefined) r.unread = summary.unread;
     if (summary.unread_mentions !== undefined) r.unreadMentions = summary.unread_mentions;
@@ -129,6 +133,19 @@ export class Chat {
     return id ? this.user(id) : null;
   }
 
+  /** Someone who shares a conversation with me (or I, on another device) changed their profile. */
+  onProfile(f) {
+    const u = this.rememberUser({ id: f.user, username: f.username, display_name: f.display_name, avatar: f.avatar, about: f.about });
+    if (f.user === this.me.id) {
+      Object.assign(this.me, { username: f.username, display_name: f.display_name });
+      this.onMyProfile?.(u);
+    }
+    this.renderRooms();
+    this.renderHeader();
+    const r = this.room(this.current);
+    if (r) for (const m of r.messages.values()) if (m.from === f.user) this.renderMessage(r, m);
+  }
+
   // ----- the socket -----
 
   onHello(hello) {
@@ -176,6 +193,7 @@ export class Chat {
       case 'room_event': return this.onRoomEvent(f);
       case 'media': return this.onMedia(f);
       case 'settings': return this.onSettings?.(f.settings);
+      case 'profile': return this.onProfile(f);
       case 'error': return this.onError(f);
       default: return undefined;
     }
@@ -513,7 +531,7 @@ export class Chat {
         last = `${r.last.from === this.me.id ? 'You' : this.user(r.last.from).display_name}: ${last}`;
       }
       return el('li', { class: `room${this.current === r.id ? ' active' : ''}`, dataset: { room: r.id }, onclick: () => this.openRoom(r.id) },
-        avatar(this.roomName(r), null, peer ? peer.online : undefined),
+        avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar, peer ? peer.online : undefined),
         el('div', { class: 'info' },
           el('div', { class: 'name', text: this.roomName(r) }),
           el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
@@ -526,6 +544,8 @@ export class Chat {
     const r = this.room(this.current);
     if (!r) return;
     $('chat-title').textContent = this.roomName(r);
+    const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
+    $('chat-avatar').replaceWith(Object.assign(avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar), { id: 'chat-avatar' }));
     const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
     let status;
     if (typing.length) status = r.kind === 'dm' ? 'typing…' : `${typing.join(', ')} typing…`;
@@ -550,7 +570,11 @@ export class Chat {
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     const mentionsMe = !m.deleted && (m.mentions || []).includes(this.me.id);
     const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '' } });
-    if (r.kind !== 'dm' && !mine) li.append(el('div', { class: 'from', text: this.user(m.from).display_name }));
+    if (r.kind !== 'dm' && !mine) {
+      const who = this.user(m.from);
+      li.append(el('div', { class: 'from' }, Object.assign(avatarFor(who.display_name, who.avatar), { className: 'avatar small' }),
+        el('span', { class: 'from-name', text: who.display_name })));
+    }
     if (m.forwarded && !m.deleted) li.append(el('div', { class: 'forwarded', text: '↪ Forwarded' }));
     if (m.reply_to) {
       const q = r.messages.get(m.reply_to);

@@ -3,7 +3,8 @@
 import { get, post, patch, del, upload, token, ApiError } from './api.js';
 import { Socket } from './socket.js';
 import { Chat } from './chat.js';
-import { $, el, avatar, show, uuid } from './util.js';
+import { $, el, show, uuid } from './util.js';
+import { avatarFor } from './avatars.js';
 import { setupEmojiPicker } from './emoji.js';
 import { setupCapture } from './capture.js';
 import { setupSearch } from './search.js';
@@ -136,6 +137,8 @@ async function start(opts = {}) {
   chat.settings = settings;
   chat.onSettings = (s) => { settings = s; chat.settings = s; applyTheme(s.chat.theme); fillSettings(); };
   chat.onAckMany = onAckMany;
+  // My profile changed on another device.
+  chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
   if (opts.room) {
     const wait = setInterval(() => { if (chat?.room(opts.room)) { clearInterval(wait); chat.openRoom(opts.room); } }, 200);
@@ -143,19 +146,10 @@ async function start(opts = {}) {
   }
 }
 
-async function mediaUrl(id) {
-  if (!id) return null;
-  try {
-    const m = await get(`/media/${encodeURIComponent(id)}`);
-    return m.thumb_url || m.url;
-  } catch { return null; }
-}
-
-async function renderMe() {
+function renderMe() {
   $('me-name').textContent = me.display_name;
-  const url = await mediaUrl(me.avatar);
-  $('me-avatar').replaceWith(Object.assign(avatar(me.display_name, url), { id: 'me-avatar' }));
-  $('profile-avatar').replaceWith(Object.assign(avatar(me.display_name, url), { id: 'profile-avatar', className: 'avatar big' }));
+  $('me-avatar').replaceWith(Object.assign(avatarFor(me.display_name, me.avatar), { id: 'me-avatar' }));
+  $('profile-avatar').replaceWith(Object.assign(avatarFor(me.display_name, me.avatar), { id: 'profile-avatar', className: 'avatar big' }));
 }
 
 // ----- new conversation, group, broadcast -----
@@ -207,7 +201,7 @@ function personRow(u) {
       if (picked.has(u.id)) picked.delete(u.id); else picked.set(u.id, u);
       e.target.textContent = picked.has(u.id) ? 'Remove' : 'Add';
     } });
-  return el('li', { dataset: { user: u.username } }, avatar(u.display_name), el('span', { text: `${u.display_name} (@${u.username})` }), action);
+  return el('li', { dataset: { user: u.username } }, avatarFor(u.display_name, u.avatar), el('span', { text: `${u.display_name} (@${u.username})` }), action);
 }
 
 function newChatError(msg) {

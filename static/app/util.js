@@ -39,8 +39,8 @@ export function initials(name) {
 
 /** An avatar circle: the picture if there is one, else the initial; optional presence dot. */
 export function avatar(name, url, online) {
-  const a = el('span', { class: 'avatar' });
-  if (url) a.style.backgroundImage = `url("${encodeURI(url)}")`;
+  const a = el('span', { class: 'avatar', 'aria-hidden': 'true' });
+  if (url) a.append(el('img', { src: url, alt: '' }));
   else a.textContent = initials(name);
   if (online !== undefined) a.append(el('span', { class: `dot${online ? ' online' : ''}` }));
   return a;

@@ -222,6 +222,47 @@ async fn browser_a_chat_with_photos_opens_and_stays_at_the_newest_message() {
 }
 
 #[actix_web::test]
+async fn browser_profile_changes_arrive_live_and_avatars_are_shown() {
+    let app = spawn_app().await;
+    let [gina, hugo]: [TestUser; 2] = app.register_many(["Gina", "Hugo"]).await;
+    let dm = gina.dm(&hugo).await;
+    let group = gina.group("Book club", &[&hugo]).await;
+    let mut ws = gina.connect().await;
+    ws.send_msg(&dm, "hi Hugo").await;
+    ws.send_msg(&group, "welcome to the club").await;
+    let r = crate::media::upload_as(
+        &gina,
+        "?purpose=avatar",
+        "me.png",
+        "image/png",
+        &crate::media::photo_png(300, 300),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    let avatar = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        crate::media::finished(&mut ws, &avatar).await["status"],
+        "ready"
+    );
+    run_script(
+        &app,
+        "profiles.mjs",
+        &[
+            ("USERNAME", hugo.username.clone()),
+            ("PEER", "Gina".into()),
+            ("GINA_TOKEN", gina.token.clone()),
+            ("AVATAR", avatar),
+            ("GROUP", "Book club".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
     run_script(&app, "admin.mjs", &[]).await;

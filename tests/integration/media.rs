@@ -61,7 +61,7 @@ fn multipart(field: &str, file_name: &str, content_type: &str, data: &[u8]) -> (
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload_as(
+pub(crate) async fn upload_as(
     user: &TestUser,
     query: &str,
     file_name: &str,

@@ -824,3 +824,72 @@ async fn people_are_added_to_groups_only_with_their_consent() {
     assert_eq!(create(&ann, vec![&cy]).await, 403);
     assert_eq!(set("somebody").await, 400);
 }
+
+/// A new display name or avatar reaches, live, everyone who shares a conversation with the user
+/// and the user's other devices, and nobody else; the room details carry members' avatars.
+#[actix_web::test]
+async fn a_profile_change_reaches_those_who_share_a_conversation_live() {
+    let app = spawn_app().await;
+    let [alice, bob, carol] = app.register_many(["alice", "bob", "carol"]).await;
+    let room = alice.dm(&bob).await;
+    let mut bob_ws = bob.connect().await;
+    let mut alice_phone = alice.connect().await;
+    let mut carol_ws = carol.connect().await;
+
+    let r = patch(
+        &alice,
+        "/api/me",
+        json!({"display_name": "Alice Liddell", "about": "down the rabbit hole"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    for ws in [&mut bob_ws, &mut alice_phone] {
+        let f = ws.expect("profile").await;
+        assert_eq!(f["user"], alice.id.as_str());
+        assert_eq!(f["display_name"], "Alice Liddell");
+        assert_eq!(f["about"], "down the rabbit hole");
+        assert_eq!(f["username"], alice.username.as_str());
+        assert!(f["avatar"].is_null(), "{f}");
+    }
+
+    // Carol shares nothing with Alice. Her own change is delivered after Alice's by the same
+    // registry, so once she has it, Alice's would have arrived before it.
+    let r = patch(&carol, "/api/me", json!({"about": "elsewhere"})).await;
+    assert_eq!(r.status(), 200);
+    carol_ws
+        .expect_where("profile", |f| f["user"] == carol.id.as_str())
+        .await;
+    carol_ws
+        .expect_none("profile", Duration::ZERO, |f| {
+            f["user"] == alice.id.as_str()
+        })
+        .await;
+
+    // Saving the same profile again announces nothing: nothing comes before Alice's message.
+    let r = patch(&alice, "/api/me", json!({"display_name": "Alice Liddell"})).await;
+    assert_eq!(r.status(), 200);
+    let mut alice_ws = alice.connect().await;
+    alice_ws.send_msg(&room, "after").await;
+    bob_ws
+        .expect_where("message", |f| f["body"] == "after")
+        .await;
+    bob_ws
+        .expect_none("profile", Duration::ZERO, |f| {
+            f["user"] == alice.id.as_str()
+        })
+        .await;
+
+    let details: Value = bob
+        .get(&format!("/api/rooms/{room}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let members = details["room"]["members"].as_array().unwrap();
+    let a = members
+        .iter()
+        .find(|m| m["id"] == alice.id.as_str())
+        .unwrap();
+    assert_eq!(a["display_name"], "Alice Liddell");
+    assert!(a.as_object().unwrap().contains_key("avatar"), "{a}");
+}

@@ -218,7 +218,20 @@ pub enum ServerFrame {
     Pinned(PinnedOut),
     Starred(StarredOut),
     Forwarded(ForwardedOut),
+    Profile(ProfileOut),
     Error(ErrorOut),
+}
+
+/// `profile`: a user changed their public profile; sent to everyone who shares a conversation
+/// with them and to their own other sessions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileOut {
+    pub user: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub about: Option<String>,
+    /// Media id of the avatar (`GET /api/media/{id}` gives its URLs), or `null`.
+    pub avatar: Option<String>,
 }
 
 /// A user as other people see them.
