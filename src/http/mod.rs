@@ -58,6 +58,8 @@ pub struct AppState {
     pub passwords: crate::passwords::PasswordPool,
     /// This node's message search index (`None` when `search.enabled` is false).
     pub search: Option<crate::search::SearchIndex>,
+    /// Graceful shutdown: the notice connections listen for, and what it waits for.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// Largest JSON body accepted by the API.

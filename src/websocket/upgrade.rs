@@ -116,6 +116,11 @@ pub fn service(
 async fn route(state: AppState, up: Upgrade) {
     let path = up.request.path().to_owned();
     tracing::debug!(path = %path, "upgrade request");
+    if state.shutdown.is_draining() {
+        return up.refuse(crate::shutdown::refusal()).await;
+    }
+    // Until the connection's session holds its own guard.
+    let _busy = state.shutdown.guard();
     match path.as_str() {
         "/ws" => crate::http::ws::connect(state, up).await,
         "/socket.io/" => crate::socketio::websocket_upgrade(state, up).await,
