@@ -45,6 +45,10 @@ pub struct ServerSettings {
     pub metrics_addresses: Vec<String>,
     /// When set, `/metrics` also answers `Authorization: Bearer` with this token, from anywhere.
     pub metrics_token: Secret,
+    /// Longest a graceful shutdown (SIGTERM, SIGINT) takes, in milliseconds: connections get
+    /// half of it to answer what they received, then rooms, the Persister and the Syncer drain
+    /// in what is left (see `crate::shutdown`).
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -57,6 +61,7 @@ impl Default for ServerSettings {
             static_dir: "static".into(),
             metrics_addresses: vec!["127.0.0.1".into(), "::1".into()],
             metrics_token: Secret::default(),
+            shutdown_timeout_ms: 10_000,
         }
     }
 }
@@ -777,6 +782,9 @@ impl Settings {
         let bad = |m: &str| Err(ConfigError::Value(m.to_owned()));
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return bad("server.bind must be an address like 127.0.0.1:8080");
+        }
+        if !(100..=600_000).contains(&self.server.shutdown_timeout_ms) {
+            return bad("server.shutdown_timeout_ms must be 100 to 600000 (10 minutes)");
         }
         if !(self.database.url.starts_with("sqlite:") || self.database.url.starts_with("mysql:")) {
             return bad("database.url must start with sqlite: or mysql:");

@@ -30,6 +30,8 @@
 //!   write path (or the cluster bus) and caught up from SQL at start.
 //! - [`limits`]: HTTP rate limits (login, sign-up, per-user writes); [`passwords`]: Argon2 on
 //!   its own bounded pool.
+//! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT (stop intake, close connections with
+//!   1001 once they answered what they received, drain rooms, Persister and Syncer), one sequence.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -53,6 +55,7 @@ pub mod oauth;
 pub mod passwords;
 pub mod push;
 pub mod search;
+pub mod shutdown;
 pub mod socketio;
 pub mod startup;
 pub mod store;

@@ -48,6 +48,10 @@ async fn main() -> anyhow::Result<()> {
         None => {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await?;
+            // Drained and stopped (see `chat_server::shutdown`). Leave now: tearing the runtime
+            // down would cancel whatever task still runs, and one holding a database connection
+            // (a shutdown cut short by its timeout, say) panics in sqlx as it is dropped there.
+            std::process::exit(0);
         }
         Some(Command::Admin { action }) => {
             let (username, admin) = match action {

@@ -1,10 +1,12 @@
-//! Building and running the server: connect the store, start the actors, bind HTTP.
+//! Building and running the server: connect the store, start the actors, bind HTTP; on SIGTERM
+//! or SIGINT, shut down gracefully (`crate::shutdown`).
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_http::HttpService;
 use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server};
@@ -21,6 +23,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::media::urls::UrlSigner;
 use crate::push::webpush::{self, VapidKeys};
+use crate::shutdown::{self, Shutdown};
 use crate::store::buffer::RedisBuffer;
 use crate::store::{Store, StoreError};
 
@@ -189,6 +192,7 @@ impl Application {
                 settings.auth.hash_queue,
             ),
             search,
+            shutdown: Shutdown::new(),
         };
         let limits = Arc::downgrade(&state.limits);
         actix_web::rt::spawn(async move {
@@ -216,6 +220,7 @@ impl Application {
             })?
             .port();
         let data = web::Data::new(state.clone());
+        let gate = state.shutdown.clone();
         let static_dir = settings.server.static_dir.clone();
         let upgrades = http::upgrade_routes(state.clone());
         // actix-web's HttpServer, plus the upgrade service: WebSocket requests leave actix-web
@@ -223,6 +228,8 @@ impl Application {
         let mut server = actix_server::Server::build()
             .listen("chat", listener, move || {
                 let app = App::new()
+                    .app_data(gate.clone())
+                    .wrap(actix_web::middleware::from_fn(shutdown::gate))
                     .wrap(http::security_headers())
                     .wrap(tracing_actix_web::TracingLogger::<
                         crate::telemetry::RedactedRootSpan,
@@ -244,6 +251,8 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        // Signals start `crate::shutdown`'s sequence, which stops the server at its end.
+        server = server.disable_signals();
         let mode = if state.syncer.is_some() {
             "redis write buffer"
         } else {
@@ -273,9 +282,30 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or the handle).
+    /// Serves until stopped: SIGTERM or SIGINT start a graceful shutdown (`crate::shutdown`),
+    /// the handle stops at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let stopped = self.server.await;
+        let handle = self.server.handle();
+        // Its own task: the server has to keep running while the shutdown sequence drives it.
+        let mut serving = actix_web::rt::spawn(self.server);
+        let stopped = tokio::select! {
+            stopped = &mut serving => stopped,
+            sig = shutdown::signal() => {
+                tracing::info!(signal = sig, "shutdown: signal received");
+                let stages = shutdown::Stages {
+                    server: handle,
+                    presence: self.state.presence.clone().recipient(),
+                    rooms: self.state.registry.clone().recipient(),
+                    persister: self.state.persister.clone().recipient(),
+                    syncer: self.state.syncer.clone().map(Addr::recipient),
+                    database: self.state.store.db.clone(),
+                };
+                let timeout = Duration::from_millis(self.state.settings.server.shutdown_timeout_ms);
+                self.state.shutdown.run(stages, timeout).await;
+                serving.await
+            }
+        };
+        let stopped = stopped.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Some((buffer, me, released)) = &self.owner {
             released.store(true, Ordering::Relaxed);
             if let Err(e) = buffer.release_owner(me).await {

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::cluster::bus::{self, BusEvent, RoomBatch};
 use crate::cluster::Cluster;
 use crate::metrics;
+use crate::shutdown::Drain;
 use crate::store::buffer::Placed;
 use crate::store::{Store, StoreError, WriteOp};
 
@@ -118,6 +119,8 @@ pub struct Persister {
     queue: Vec<Waiter>,
     /// A group is being committed.
     in_flight: bool,
+    /// Shutdown: answered once nothing is queued or being committed.
+    drains: Vec<oneshot::Sender<()>>,
 }
 
 impl Persister {
@@ -127,6 +130,7 @@ impl Persister {
             cluster: None,
             queue: Vec::new(),
             in_flight: false,
+            drains: Vec::new(),
         }
     }
 
@@ -137,7 +141,13 @@ impl Persister {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.queue.is_empty() {
+        if self.in_flight {
+            return;
+        }
+        if self.queue.is_empty() {
+            for drained in self.drains.drain(..) {
+                let _ = drained.send(());
+            }
             return;
         }
         self.in_flight = true;
@@ -297,6 +307,19 @@ fn to_persist_error(e: StoreError) -> PersistError {
 
 impl Actor for Persister {
     type Context = Context<Self>;
+}
+
+impl Handler<Drain> for Persister {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.drains.push(tx);
+        self.flush(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
 }
 
 impl Handler<Persist> for Persister {

@@ -18,6 +18,7 @@ use super::outbox::{Deliver, SessionHandle};
 use super::registry::{DeliverToSession, DeliverToUsers, RoomRegistry};
 use crate::ids::{now_ms, SessionId, UserId};
 use crate::protocol::{PresenceOut, ServerFrame};
+use crate::shutdown::Drain;
 use crate::store::Store;
 
 /// A session of `user` opened. The presence of the people it hears about who are online now
@@ -63,6 +64,10 @@ pub struct Presence {
     stale: Vec<UserId>,
     /// Presence is pushed within dms and groups up to this size (`rooms.presence_max_members`).
     max_members: usize,
+    /// Lookups and `last_seen` writes under way.
+    busy: usize,
+    /// Shutdown: answered once nothing is under way.
+    drains: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Presence {
@@ -74,7 +79,26 @@ impl Presence {
             cluster: None,
             stale: Vec::new(),
             max_members: RoomSettings::default().presence_max_members,
+            busy: 0,
+            drains: Vec::new(),
         }
+    }
+
+    /// Counts `work` as under way until it is done (see [`Drain`]).
+    fn track(
+        &mut self,
+        work: impl ActorFuture<Self, Output = ()> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        self.busy += 1;
+        ctx.spawn(work.map(|(), act, _| {
+            act.busy -= 1;
+            if act.busy == 0 {
+                for drained in act.drains.drain(..) {
+                    let _ = drained.send(());
+                }
+            }
+        }));
     }
 
     /// Pushes presence within dms and groups of at most `max` members.
@@ -178,7 +202,7 @@ impl Presence {
                     .collect::<Vec<_>>(),
             )
         };
-        ctx.spawn(work.into_actor(self).map(move |res, act, _| {
+        let done = work.into_actor(self).map(move |res, act, _| {
             if act.cluster.is_none() && act.online.contains_key(&user) != online {
                 return;
             }
@@ -198,7 +222,8 @@ impl Presence {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not look up co-members for presence"),
             }
-        }));
+        });
+        self.track(done, ctx);
     }
 }
 
@@ -269,7 +294,7 @@ impl Presence {
             };
             Ok::<_, AnnounceError>((peers, online))
         };
-        ctx.spawn(work.into_actor(self).map(move |res, act, _| {
+        let done = work.into_actor(self).map(move |res, act, _| {
             let (peers, online) = match res {
                 Ok(v) => v,
                 Err(e) => return tracing::warn!(user = %user, error = %e, "could not look up presence peers"),
@@ -302,7 +327,8 @@ impl Presence {
                     act.registry.do_send(DeliverToUsers { users, frame, except: None });
                 }
             }
-        }));
+        });
+        self.track(done, ctx);
     }
 }
 
@@ -320,10 +346,27 @@ impl Handler<SessionDown> for Presence {
         }
         if self.cluster.is_some() {
             let counted = self.count(msg.user, false);
-            ctx.spawn(counted);
+            self.track(counted, ctx);
         } else if last {
             self.announce(msg.user, false, Some(now_ms()), ctx);
         }
+    }
+}
+
+impl Handler<Drain> for Presence {
+    type Result = ResponseFuture<()>;
+
+    /// Shutdown: answered once the announcements under way are done (the `last_seen` of
+    /// everyone whose last session just closed is stored).
+    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.busy == 0 {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.drains.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }
 

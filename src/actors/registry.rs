@@ -27,6 +27,7 @@ use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
 use crate::protocol::{RoomEventKind, RoomEventOut, ServerFrame};
+use crate::shutdown::Drain;
 use crate::store::rooms::RoomRecord;
 use crate::store::Store;
 
@@ -635,6 +636,24 @@ impl Handler<MembershipChanged> for RoomRegistry {
         } else if let Some(rooms) = self.running_by_user.get_mut(&msg.user) {
             rooms.remove(&msg.room);
         }
+    }
+}
+
+impl Handler<Drain> for RoomRegistry {
+    type Result = ResponseFuture<()>;
+
+    /// Shutdown: answered once every running room has finished the batches it holds.
+    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
+        let rooms: Vec<Addr<Room>> = self
+            .rooms
+            .values()
+            .filter(|r| r.connected())
+            .cloned()
+            .collect();
+        tracing::info!(rooms = rooms.len(), "draining the running rooms");
+        Box::pin(async move {
+            futures_util::future::join_all(rooms.iter().map(|r| r.send(Drain))).await;
+        })
     }
 }
 

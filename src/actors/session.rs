@@ -25,6 +25,7 @@ use crate::protocol::{
     decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Pong, ServerFrame,
     SyncFrame, Synced, UserOut, WireFormat,
 };
+use crate::shutdown::{self, Shutdown};
 use crate::store::Store;
 use crate::websocket::conn::{InFrame, Reader, Writer, WsError};
 use crate::websocket::{frame, Outbound};
@@ -36,6 +37,8 @@ pub struct SessionDeps {
     pub registry: Addr<RoomRegistry>,
     pub presence: Addr<Presence>,
     pub settings: Arc<Settings>,
+    /// Every session listens for the server shutting down (see `crate::shutdown`).
+    pub shutdown: Shutdown,
 }
 
 /// Most messages in one `history` answer.
@@ -110,6 +113,15 @@ pub struct WsSession {
     setup_turn: Option<tokio::sync::OwnedSemaphorePermit>,
     /// `settings` came with the authentication: no lookup before `hello`.
     settings_known: bool,
+    /// The server's shutdown notice; holds shutdown back until this session is gone.
+    shutdown: shutdown::Listener,
+    /// The server is shutting down: new frames are refused, and the session closes once what it
+    /// received is answered.
+    going_away: bool,
+    /// Requests received and still being worked on (see [`WsSession::answer_later`]).
+    unanswered: usize,
+    /// A check whether the session may close is already queued.
+    leave_check_queued: bool,
 }
 
 type Ctx = Context<WsSession>;
@@ -138,6 +150,7 @@ enum Transport {
 impl WsSession {
     pub fn new(user: UserOut, token_hash: String, format: WireFormat, deps: SessionDeps) -> Self {
         let limit = RateLimit::new(deps.settings.ws.rate_per_sec, deps.settings.ws.rate_burst);
+        let shutdown = deps.shutdown.listen();
         Self {
             id: SessionId::generate(),
             user,
@@ -153,6 +166,10 @@ impl WsSession {
             settings: UserSettings::default(),
             setup_turn: None,
             settings_known: false,
+            shutdown,
+            going_away: false,
+            unanswered: 0,
+            leave_check_queued: false,
         }
     }
 
@@ -282,9 +299,11 @@ impl WsSession {
         ctx.stop();
     }
 
-    /// Sends a close frame (none for `None`) and stops once the transport took it.
+    /// Sends a close frame (none for `None`) and stops once the transport took it. Only the
+    /// first close of a socket is written.
     fn close(&mut self, reason: Option<(u16, String)>, ctx: &mut Ctx) {
         match &mut self.out {
+            Transport::Socket { closing: true, .. } => {}
             Transport::Socket {
                 writer, closing, ..
             } => {
@@ -307,6 +326,59 @@ impl WsSession {
 
     fn send_frame(&mut self, frame: ServerFrame, ctx: &mut Ctx) {
         self.write(&Outbound::new(frame), ctx);
+        self.leave_if_answered(ctx);
+    }
+
+    /// Runs `work` for a request this session received and hands its outcome to `then`. While
+    /// the server shuts down, the session stays until every such outcome is written.
+    fn answer_later<T: 'static>(
+        &mut self,
+        work: impl std::future::Future<Output = T> + 'static,
+        ctx: &mut Ctx,
+        then: impl FnOnce(&mut Self, T, &mut Ctx) + 'static,
+    ) {
+        self.unanswered += 1;
+        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| {
+            act.unanswered -= 1;
+            then(act, res, ctx);
+            act.leave_if_answered(ctx);
+        }));
+    }
+
+    /// The server is shutting down: refuse new frames, answer what was received, then close
+    /// with 1001 (at `notice.close_by` at the latest).
+    fn go_away(&mut self, notice: shutdown::Notice, ctx: &mut Ctx) {
+        self.going_away = true;
+        tracing::debug!(session = %self.id, user = %self.user.id, pending = self.unanswered, "server shutting down: answering what is in flight");
+        let left = notice
+            .close_by
+            .saturating_duration_since(tokio::time::Instant::now());
+        ctx.run_later(left, |act, ctx| {
+            tracing::warn!(session = %act.id, pending = act.unanswered, "closing before every request was answered");
+            act.leave(ctx);
+        });
+        self.leave_if_answered(ctx);
+    }
+
+    /// While going away: closes once nothing received is waiting for its answer. Checked after
+    /// the current event, when a room lookup or other wait that blocks the session is over.
+    fn leave_if_answered(&mut self, ctx: &mut Ctx) {
+        if !self.going_away || self.leave_check_queued {
+            return;
+        }
+        self.leave_check_queued = true;
+        ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| {
+            act.leave_check_queued = false;
+            if act.acks.is_empty() && act.unanswered == 0 && !ctx.waiting() {
+                act.leave(ctx);
+            }
+        }));
+    }
+
+    /// Closes with 1001 "going away".
+    fn leave(&mut self, ctx: &mut Ctx) {
+        let reason = (shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned());
+        self.close(Some(reason), ctx);
     }
 
     fn send_error(
@@ -373,13 +445,22 @@ impl WsSession {
             return;
         }
         let decoded = decode(data, format);
-        if !self.limit.take() {
+        let refusal = if self.going_away {
+            Some(ChatError::Unavailable(
+                "server is shutting down, reconnect".into(),
+            ))
+        } else if !self.limit.take() {
             metrics::inc(&metrics::RATE_LIMITED);
+            Some(ChatError::RateLimited)
+        } else {
+            None
+        };
+        if let Some(err) = refusal {
             let (reference, client_id) = match &decoded {
                 Ok(d) => (d.reference.clone(), client_id_of(&d.frame)),
                 Err((_, r)) => (r.clone(), None),
             };
-            self.send_error(&ChatError::RateLimited, reference, client_id, ctx);
+            self.send_error(&err, reference, client_id, ctx);
             return;
         }
         match decoded {
@@ -501,10 +582,10 @@ impl WsSession {
                     f,
                     reference.clone(),
                 );
-                ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+                self.answer_later(work, ctx, move |act, res, ctx| match res {
                     Ok(acks) => act.send_frame(ServerFrame::AckMany(acks), ctx),
                     Err(e) => act.send_error(&e, reference, Some(client_id), ctx),
-                }));
+                });
             }
         }
     }
@@ -535,7 +616,7 @@ impl WsSession {
             reference: reference.clone(),
         };
         let ask = addr.send(msg);
-        ctx.spawn(ask.into_actor(self).map(move |res, act, ctx| {
+        self.answer_later(ask, ctx, move |act, res, ctx| {
             let room = f.room.clone();
             let err = match res {
                 Ok(Ok(ack)) => return act.answer_send(&room, ticket, ServerFrame::Ack(ack), ctx),
@@ -551,7 +632,7 @@ impl WsSession {
             };
             let frame = error_frame(err.code(), err.to_string(), reference, Some(f.client_id));
             act.answer_send(&room, ticket, frame, ctx);
-        }));
+        });
     }
 
     /// Writes the answer to the `send` holding `ticket` in `room`, after the answers to every
@@ -583,10 +664,10 @@ impl WsSession {
         frame: fn(T) -> ServerFrame,
         ctx: &mut Ctx,
     ) {
-        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+        self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(v) => act.send_frame(frame(v), ctx),
             Err(e) => act.send_error(&e, reference, client_id, ctx),
-        }));
+        });
     }
 
     /// Runs `work` and answers only if it fails.
@@ -596,11 +677,11 @@ impl WsSession {
         reference: Option<String>,
         ctx: &mut Ctx,
     ) {
-        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| {
+        self.answer_later(work, ctx, move |act, res, ctx| {
             if let Err(e) = res {
                 act.send_error(&e, reference, None, ctx);
             }
-        }));
+        });
     }
 
     /// Sends a message that answers only with an error (typing, read).
@@ -618,12 +699,12 @@ impl WsSession {
             Ok(a) => a,
             Err(e) => return self.send_error(&e, reference, None, ctx),
         };
-        ctx.spawn(addr.send(msg).into_actor(self).map(move |res, act, ctx| {
+        self.answer_later(addr.send(msg), ctx, move |act, res, ctx| {
             let res = res.map_err(ChatError::from).and_then(|r| r);
             if let Err(e) = res {
                 act.send_error(&e, reference, None, ctx);
             }
-        }));
+        });
     }
 
     fn history(
@@ -648,10 +729,10 @@ impl WsSession {
                 reference: None,
             })
         };
-        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+        self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(h) => act.send_frame(ServerFrame::History(HistoryOut { reference, ..h }), ctx),
             Err(e) => act.send_error(&e, reference, None, ctx),
-        }));
+        });
     }
 
     /// Every message after each cursor, room by room in seq order, then `synced`. Rooms the user
@@ -681,7 +762,7 @@ impl WsSession {
             }
             Ok::<_, ChatError>((out, truncated, refused))
         };
-        ctx.spawn(work.into_actor(self).map(move |res, act, ctx| match res {
+        self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok((msgs, truncated, refused)) => {
                 for room in refused {
                     let msg = format!("not a member of room {room}");
@@ -716,7 +797,7 @@ impl WsSession {
                 }
             }
             Err(e) => act.send_error(&e, reference, None, ctx),
-        }));
+        });
     }
 
     fn violation(&mut self, err: &WsError, ctx: &mut Ctx) {
@@ -846,6 +927,8 @@ impl Actor for WsSession {
     fn started(&mut self, ctx: &mut Ctx) {
         metrics::CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.heartbeat(ctx);
+        let notice = self.shutdown.notice().into_actor(self);
+        ctx.spawn(notice.map(|notice, act, ctx| act.go_away(notice, ctx)));
         let (deliver, inlet) = outbox::outlet(self.deps.settings.ws.outbox_capacity);
         ctx.add_stream(inlet);
         let handle = SessionHandle {

@@ -14,8 +14,12 @@ use actix::prelude::*;
 use crate::config::RedisSettings;
 use crate::ids::RoomId;
 use crate::metrics;
+use crate::shutdown::Drain;
 use crate::store::buffer::{Entry, Look, RedisBuffer};
 use crate::store::{Store, WriteOp};
+
+/// How soon a shutdown drain tries again after a failed round.
+const DRAIN_RETRY: Duration = Duration::from_millis(200);
 
 /// Runs one drain round now (tests use it to avoid waiting for the timer).
 #[derive(Message, Debug)]
@@ -36,6 +40,11 @@ pub struct Syncer {
     look_everywhere: bool,
     /// When dead consumers' entries were last looked for.
     last_claim: Instant,
+    /// Rounds started so far.
+    rounds: u64,
+    /// Shutdown: each waiter is answered by the first round numbered at least this that finds
+    /// nothing left (a round already running when it asked may have missed the last entries).
+    drains: Vec<(u64, tokio::sync::oneshot::Sender<()>)>,
 }
 
 impl Syncer {
@@ -54,6 +63,8 @@ impl Syncer {
             attempts: HashMap::new(),
             look_everywhere: true,
             last_claim: Instant::now(),
+            rounds: 0,
+            drains: Vec::new(),
         }
     }
 
@@ -62,6 +73,8 @@ impl Syncer {
             return;
         }
         self.busy = true;
+        self.rounds += 1;
+        let this_round = self.rounds;
         // Dead consumers' entries wait `claim_idle_ms` before they may be claimed anyway.
         let claim_due =
             self.last_claim.elapsed() >= Duration::from_millis(self.settings.claim_idle_ms / 2);
@@ -87,23 +100,54 @@ impl Syncer {
             }
             (outcome, attempts)
         };
-        ctx.spawn(work.into_actor(self).map(|(outcome, attempts), act, ctx| {
-            act.attempts = attempts;
-            act.busy = false;
-            match outcome {
-                Ok(d) => {
-                    act.look_everywhere = !d.clean;
-                    // More is waiting: go again at once.
-                    if d.more {
-                        act.round(ctx);
-                    }
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |(outcome, attempts), act, ctx| {
+                    act.attempts = attempts;
+                    act.busy = false;
+                    act.round_done(this_round, outcome, ctx);
+                }),
+        );
+    }
+
+    fn round_done(
+        &mut self,
+        round: u64,
+        outcome: Result<Drained, crate::store::StoreError>,
+        ctx: &mut Context<Self>,
+    ) {
+        match outcome {
+            Ok(d) => {
+                self.look_everywhere = !d.clean;
+                if d.clean && !d.more {
+                    self.drained(round);
                 }
-                Err(e) => {
-                    act.look_everywhere = true;
-                    tracing::warn!(error = %e, "sync round failed; will retry");
+                // More is waiting, or a drain waits for a round that finds nothing: go again at
+                // once.
+                if d.more || !self.drains.is_empty() {
+                    self.round(ctx);
                 }
             }
-        }));
+            Err(e) => {
+                self.look_everywhere = true;
+                tracing::warn!(error = %e, "sync round failed; will retry");
+                if !self.drains.is_empty() {
+                    ctx.run_later(DRAIN_RETRY, |act, ctx| act.round(ctx));
+                }
+            }
+        }
+    }
+
+    /// Answers the drains that round `round` satisfies: it started after they asked and found
+    /// nothing left to copy.
+    fn drained(&mut self, round: u64) {
+        let (done, waiting) = std::mem::take(&mut self.drains)
+            .into_iter()
+            .partition(|(from, _)| *from <= round);
+        self.drains = waiting;
+        for (_, tx) in done {
+            let _ = tx.send(());
+        }
     }
 }
 
@@ -322,6 +366,21 @@ impl Actor for Syncer {
             |act, ctx| act.round(ctx),
         );
         self.round(ctx);
+    }
+}
+
+impl Handler<Drain> for Syncer {
+    type Result = ResponseFuture<()>;
+
+    /// Shutdown: answered once a round that started after this found the buffer empty, so
+    /// every write acked before it is in SQL.
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.drains.push((self.rounds + 1, tx));
+        self.round(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }
 

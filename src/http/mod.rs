@@ -59,6 +59,8 @@ pub struct AppState {
     pub passwords: crate::passwords::PasswordPool,
     /// This node's message search index (`None` when `search.enabled` is false).
     pub search: Option<crate::search::SearchIndex>,
+    /// Graceful shutdown: the notice connections listen for, and what it waits for.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// The upgrade paths that take a socket over (`/ws`, `/socket.io/`), for the WebSocket layer's
@@ -71,10 +73,32 @@ pub fn upgrade_routes(state: AppState) -> Routes {
                 .await
         })
     })
-    .route("/ws", move |up| Box::pin(ws::connect(ws_state.clone(), up)))
-    .route("/socket.io/", move |up| {
-        Box::pin(crate::socketio::websocket_upgrade(state.clone(), up))
+    .route("/ws", move |up| {
+        let state = ws_state.clone();
+        Box::pin(while_serving(state.clone(), up, |up| {
+            ws::connect(state, up)
+        }))
     })
+    .route("/socket.io/", move |up| {
+        let state = state.clone();
+        Box::pin(while_serving(state.clone(), up, |up| {
+            crate::socketio::websocket_upgrade(state, up)
+        }))
+    })
+}
+
+/// Runs an upgrade unless the server is shutting down (503 then), holding a shutdown guard until
+/// the connection's session holds its own.
+async fn while_serving<F: std::future::Future<Output = ()>>(
+    state: AppState,
+    up: Upgrade,
+    take: impl FnOnce(Upgrade) -> F,
+) {
+    if state.shutdown.is_draining() {
+        return up.refuse(crate::shutdown::refusal()).await;
+    }
+    let _busy = state.shutdown.guard();
+    take(up).await
 }
 
 /// Largest JSON body accepted by the API.

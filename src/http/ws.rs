@@ -80,6 +80,7 @@ pub async fn connect(state: AppState, up: Upgrade) {
         registry: state.registry.clone(),
         presence: state.presence.clone(),
         settings: state.settings.clone(),
+        shutdown: state.shutdown.clone(),
     };
     let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else {
         return;

@@ -25,6 +25,7 @@ use crate::http::auth::{hash_token, user_out};
 use crate::http::AppState;
 use crate::protocol::close;
 use crate::protocol::WireFormat;
+use crate::shutdown;
 
 /// Commands the HTTP handlers send to a connection's task.
 #[derive(Debug)]
@@ -133,7 +134,14 @@ pub struct Connection {
     pong_due: Option<Instant>,
     /// CONNECTs refused so far (each costs a token lookup); see [`MAX_FAILED_CONNECTS`].
     failed_connects: u32,
+    /// The server's shutdown notice; holds shutdown back until this connection is closed.
+    shutdown: shutdown::Listener,
 }
+
+/// Why a connection ends when the server shuts down: closed with 1001 (on a WebSocket) or the
+/// Engine.IO close packet (polling), and no Socket.IO DISCONNECT, so socket.io-client reconnects
+/// (to this server once it is back, or another node) and syncs.
+const GOING_AWAY: &str = "server going away";
 
 /// CONNECTs refused on one connection before it is closed: a client that cannot log in after a
 /// few tries is not retrying with a fresh token, it is probing (each try is a database lookup).
@@ -163,6 +171,7 @@ impl Connection {
             cfg.max_payload,
         );
         let (tx, rx) = mpsc::channel(64);
+        let shutdown = state.shutdown.listen();
         let mut conn = Connection {
             sid: sid.clone(),
             capacity: state.settings.ws.outbox_capacity.max(1),
@@ -176,6 +185,7 @@ impl Connection {
             partial: None,
             pong_due: None,
             failed_connects: 0,
+            shutdown,
         };
         if ws.is_some() {
             conn.ws = ws;
@@ -193,10 +203,20 @@ impl Connection {
         let timeout = Duration::from_millis(cfg.ping_timeout_ms.max(1));
         let mut next_ping = Instant::now() + interval;
         let mut output: Option<SessionOutput> = None;
+        // After the shutdown notice, a socket's session answers what it received and closes (see
+        // `on_output`); then the connection closes as soon as its close can reach the client,
+        // at `close_by` at the latest.
+        let notice = self.shutdown.notice();
+        tokio::pin!(notice);
+        let mut leave_by: Option<Instant> = None;
         let why = loop {
             self.flush();
+            let leaving = leave_by.is_some() && self.socket.is_none() && output.is_none();
+            if leaving && self.close_can_go_out() {
+                break GOING_AWAY;
+            }
             let room = self.queue.len() < self.capacity;
-            let ws_backlog = self.ws.is_some() && !self.queue.is_empty();
+            let ws_backlog = self.ws.is_some() && (!self.queue.is_empty() || leaving);
             let pong_due = self.pong_due;
             tokio::select! {
                 cmd = cmds.recv() => {
@@ -221,6 +241,8 @@ impl Connection {
                     self.pong_due.get_or_insert(Instant::now() + timeout);
                 }
                 () = sleep_until(pong_due.unwrap_or(next_ping)), if pong_due.is_some() => break "ping timeout",
+                n = &mut notice, if leave_by.is_none() => leave_by = Some(n.close_by),
+                () = sleep_until(leave_by.unwrap_or(next_ping)), if leave_by.is_some() => break GOING_AWAY,
             }
         };
         // A poll already sent gets what is queued (a last `connect_error`, say) and the close.
@@ -478,6 +500,7 @@ impl Connection {
             registry: self.state.registry.clone(),
             presence: self.state.presence.clone(),
             settings: self.state.settings.clone(),
+            shutdown: self.state.shutdown.clone(),
         };
         let session = WsSession::new(user_out(&user), token_hash, WireFormat::Json, deps);
         let (input, mut rx) = mpsc::channel(self.capacity);
@@ -522,6 +545,10 @@ impl Connection {
                 }
                 let code = reason.as_ref().map(|(c, _)| *c);
                 tracing::debug!(sid = %self.sid, ?reason, "session closed by the server");
+                if code == Some(shutdown::CLOSE_CODE) && self.shutdown.heard() {
+                    // The session answered what it had; `run` closes the connection.
+                    return Ok(());
+                }
                 if code == Some(close::LOGGED_OUT) {
                     // A server-side disconnect: the client does not reconnect by itself.
                     self.queue.push_back(socket_out::disconnect());
@@ -559,6 +586,15 @@ impl Connection {
         }
     }
 
+    /// Whether a close can be handed to the client now: on a WebSocket, with nothing queued
+    /// before it and room in the socket's queue; when polling, in the answer to a waiting poll.
+    fn close_can_go_out(&self) -> bool {
+        match &self.ws {
+            Some((_, tx)) => self.queue.is_empty() && tx.capacity() > 0,
+            None => self.poll.as_ref().is_some_and(|p| !p.is_closed()),
+        }
+    }
+
     fn take_queue(&mut self) -> String {
         let mut body = String::new();
         for (i, p) in self.queue.drain(..).enumerate() {
@@ -575,18 +611,23 @@ impl Connection {
     fn close(mut self, why: &'static str) {
         tracing::debug!(sid = %self.sid, why, "engine.io connection closed");
         self.engines.remove(&self.sid);
+        let code = if why == GOING_AWAY {
+            shutdown::CLOSE_CODE
+        } else {
+            close::NORMAL
+        };
         if let Some((_, ws)) = self.ws.take() {
             for p in self.queue.drain(..) {
                 let _ = ws.try_send(WsOut::Text(p));
             }
-            let _ = ws.try_send(WsOut::Close(close::NORMAL, why.into()));
+            let _ = ws.try_send(WsOut::Close(code, why.into()));
         } else if let Some(poll) = self.poll.take() {
             self.queue.push_back(out::CLOSE.into());
             let body = self.take_queue();
             let _ = poll.send(PollAnswer::Packets(body));
         }
         if let Some((_, probe)) = self.probe.take() {
-            let _ = probe.try_send(WsOut::Close(close::NORMAL, why.into()));
+            let _ = probe.try_send(WsOut::Close(code, why.into()));
         }
     }
 }

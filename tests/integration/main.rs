@@ -29,6 +29,7 @@ mod reactions;
 mod restart;
 mod search;
 mod security;
+mod shutdown;
 mod socketio;
 mod uploads;
 mod web;

@@ -64,6 +64,27 @@ impl ServerProcess {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// Sends SIGTERM (a graceful shutdown).
+    pub fn sigterm(&self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    }
+
+    /// Waits for the process to exit, at most `within`, and returns its status; a process still
+    /// running then is killed and the test fails.
+    pub async fn exited(mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let waiting = tokio::task::spawn_blocking(move || self.child.wait().unwrap());
+        match tokio::time::timeout(within, waiting).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => {
+                // Ends the blocking wait (and the process) before failing.
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                panic!("the server did not exit within {within:?}");
+            }
+        }
+    }
 }
 
 impl Drop for ServerProcess {

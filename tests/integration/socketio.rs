@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::support::app::{spawn_app, spawn_app_with, TestApp, TestUser, WsClient, WAIT};
 
 /// One socket.io-client socket in a node process, driven line by line (see driver.js).
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     stdin: ChildStdin,
     lines: mpsc::UnboundedReceiver<Value>,
@@ -22,7 +22,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/socketio");
         assert!(
             dir.join("node_modules/socket.io-client").is_dir(),
@@ -65,7 +65,7 @@ impl Driver {
     }
 
     /// The next line matching `pred`; lines passed over are kept.
-    async fn next_where(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn next_where(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(i) = self.backlog.iter().position(&pred) {
             return self.backlog.remove(i).unwrap();
         }
@@ -96,7 +96,12 @@ impl Driver {
     }
 
     /// Connects with `token` and returns the `hello` event's object.
-    async fn connect_as(&mut self, http: &str, token: &str, transports: Option<&[&str]>) -> Value {
+    pub(crate) async fn connect_as(
+        &mut self,
+        http: &str,
+        token: &str,
+        transports: Option<&[&str]>,
+    ) -> Value {
         let c = self
             .connect(http, json!({"token": token}), transports)
             .await;

@@ -1,4 +1,5 @@
-// Drives one socket.io-client socket for the Rust integration tests (tests/integration/socketio.rs).
+// Drives one socket.io-client socket for the Rust integration tests (tests/integration/socketio.rs
+// and shutdown.rs).
 //
 // Reads commands from stdin, one JSON object a line, and writes what happens to stdout, one JSON
 // object a line:
@@ -9,6 +10,8 @@
 //                       keeps it down until "reconnect"         -> {"event":"$disconnect","reason":R}
 //   {"op":"reconnect"}  reconnects the same socket              -> {"event":"$connect",...}
 //   {"op":"exit"}
+// A disconnect the client did not ask for is written the same way, with the close code when a
+// WebSocket closed: {"event":"$disconnect","reason":R,"code":C}.
 // Every event the server emits is written as {"event":NAME,"data":OBJECT}; the engine's upgrade to
 // websocket as {"event":"$upgrade","transport":T}, and each Engine.IO connection opening as
 // {"event":"$open","transport":T}. Errors go to stderr with a non-zero exit.
@@ -40,7 +43,9 @@ function connect(cmd) {
   });
   socket.on("connect", () => out({ event: "$connect", transport: socket.io.engine.transport.name }));
   socket.on("connect_error", (err) => out({ event: "$connect_error", message: err.message }));
-  socket.on("disconnect", (reason) => out({ event: "$disconnect", reason }));
+  socket.on("disconnect", (reason, details) =>
+    out({ event: "$disconnect", reason, code: details?.context?.code }),
+  );
   socket.onAny((name, data) => out({ event: name, data }));
 }
 

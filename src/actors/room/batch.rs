@@ -359,6 +359,10 @@ impl Room {
             }
         }
         if done.is_empty() {
+            // Nothing queued and nothing in flight.
+            for drained in self.drains.drain(..) {
+                let _ = drained.send(());
+            }
             return;
         }
         self.in_flight = true;

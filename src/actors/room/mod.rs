@@ -29,6 +29,7 @@ use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
 use crate::metrics;
 use crate::protocol::{Ack, Role, ServerFrame, TypingState};
+use crate::shutdown::Drain;
 use crate::store::rooms::RoomRecord;
 use crate::store::Store;
 use batch::Job;
@@ -65,6 +66,8 @@ pub struct Room {
     typing: HashMap<UserId, SpawnHandle>,
     last_activity: Instant,
     deps: RoomDeps,
+    /// Shutdown: answered once no job is queued and no batch is in flight.
+    drains: Vec<oneshot::Sender<()>>,
 }
 
 impl Room {
@@ -90,6 +93,7 @@ impl Room {
             typing: HashMap::new(),
             last_activity: Instant::now(),
             deps,
+            drains: Vec::new(),
         }
     }
 
@@ -452,6 +456,22 @@ impl Room {
         } else {
             self.blocked.remove(&pair);
         }
+    }
+}
+
+impl Handler<Drain> for Room {
+    type Result = ResponseFuture<()>;
+
+    /// Answered once the jobs queued now (and any that follow them) are answered.
+    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.jobs.is_empty() && !self.in_flight {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.drains.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }
 
