@@ -1,12 +1,13 @@
 //! Who may do what in a room, and what a valid message looks like.
 
-use super::{Change, Room};
+use super::state::RoomState;
+use super::Change;
 use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::protocol::{Role, SendFrame};
 use crate::store::rooms::KIND_DM;
 
-impl Room {
+impl RoomState {
     pub(super) fn role_of(&self, user: &UserId) -> Result<Role, ChatError> {
         self.members.get(user).copied().ok_or(ChatError::NotMember)
     }
@@ -33,7 +34,7 @@ impl Room {
     }
 
     pub(super) fn check_body(&self, body: &str) -> Result<(), ChatError> {
-        let max = self.deps.settings.rooms.max_body_chars;
+        let max = self.settings.max_body_chars;
         if body.chars().count() > max {
             return Err(ChatError::TooLarge(format!(
                 "body is longer than {max} characters"
@@ -63,6 +64,17 @@ impl Room {
             return Err(ChatError::invalid("reply_to must be a message id"));
         }
         Ok(())
+    }
+
+    /// The read mark to store for `user` having read up to `seq` (at most the last seq);
+    /// `None` while the room has no message.
+    pub(super) fn read_mark(&self, user: &UserId, seq: i64) -> Result<Option<i64>, ChatError> {
+        self.role_of(user)?;
+        if seq < 1 {
+            return Err(ChatError::invalid("seq must be at least 1"));
+        }
+        let seq = seq.min(self.last_seq);
+        Ok((seq >= 1).then_some(seq))
     }
 
     /// Authors edit their own messages.
@@ -106,7 +118,7 @@ impl Room {
                         "only owners and admins add members".into(),
                     ));
                 }
-                if self.members.len() >= self.deps.settings.rooms.max_members
+                if self.members.len() >= self.settings.max_members
                     && !self.members.contains_key(user)
                 {
                     return Err(ChatError::invalid("the room is full"));
