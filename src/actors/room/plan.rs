@@ -745,3 +745,819 @@ fn change_item(change: &Change) -> ChangeItem {
         Change::Update { name, .. } => ChangeItem::Update { name: name.clone() },
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::actors::room::state::tests::{ack, room};
+    use crate::protocol::ErrorCode;
+    use crate::store::rooms::{KIND_DM, KIND_GROUP};
+
+    /// Jobs are told apart by a name.
+    struct Tags;
+
+    impl Replies for Tags {
+        type Ack = &'static str;
+        type Edit = &'static str;
+        type Done = &'static str;
+    }
+
+    /// What became of a named job in one plan.
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        /// A message written under this seq, acked once durable.
+        Seq(i64),
+        /// Another write of the batch, answered once durable.
+        Write,
+        /// A resend within the batch, answered with the ack of the named job's message.
+        Follows(&'static str),
+        /// Answered at once with the ack of an earlier message, under this seq.
+        Acked(i64),
+        /// Answered at once: done, nothing to write.
+        Noop,
+        Refused(ErrorCode),
+        /// Left queued for the next batch.
+        Queued,
+    }
+    use Outcome::*;
+
+    const ANN: &str = "ann";
+    const BOB: &str = "bob";
+    const CAT: &str = "cat";
+    const EVE: &str = "eve";
+
+    fn u(name: &str) -> UserId {
+        UserId::from(name)
+    }
+
+    fn frame(client_id: &str, body: &str) -> SendFrame {
+        SendFrame {
+            room: RoomId::from("r1"),
+            client_id: client_id.to_owned(),
+            body: body.to_owned(),
+            attachments: vec![],
+            reply_to: None,
+            resolved: vec![],
+            reply_checked: false,
+            quote: None,
+            named: None,
+            forwarded: false,
+        }
+    }
+
+    fn send_frame(tag: &'static str, user: &str, f: SendFrame) -> Job<Tags> {
+        Job::Send {
+            user: u(user),
+            session: None,
+            frame: f,
+            reference: Some(tag.to_owned()),
+            attempts: 0,
+            reply: tag,
+        }
+    }
+
+    fn send(tag: &'static str, user: &str, client_id: &str, body: &str) -> Job<Tags> {
+        send_frame(tag, user, frame(client_id, body))
+    }
+
+    fn edit(tag: &'static str, user: &str, author: &str, body: &str) -> Job<Tags> {
+        Job::Edit {
+            user: u(user),
+            id: MessageId::from("m1"),
+            author: u(author),
+            body: body.to_owned(),
+            named: vec![],
+            reply: tag,
+        }
+    }
+
+    fn delete(tag: &'static str, user: &str, author: &str) -> Job<Tags> {
+        Job::Delete {
+            user: u(user),
+            id: MessageId::from("m1"),
+            author: u(author),
+            reply: tag,
+        }
+    }
+
+    fn react(tag: &'static str, user: &str) -> Job<Tags> {
+        Job::React {
+            user: u(user),
+            session: None,
+            id: MessageId::from("m1"),
+            emoji: "👍".into(),
+            on: true,
+            reply: tag,
+        }
+    }
+
+    fn change(tag: &'static str, by: &str, change: Change) -> Job<Tags> {
+        Job::Change {
+            by: u(by),
+            change,
+            reply: tag,
+        }
+    }
+
+    fn read(user: &str, seq: i64) -> Job<Tags> {
+        Job::Read {
+            user: u(user),
+            seq,
+            share: true,
+        }
+    }
+
+    /// A group of ann (owner), bob (admin) and cat (member) at seq 5.
+    fn group() -> RoomState {
+        room(
+            KIND_GROUP,
+            &[(ANN, Role::Owner), (BOB, Role::Admin), (CAT, Role::Member)],
+            5,
+        )
+    }
+
+    /// A dm of ann and bob at seq 5.
+    fn dm() -> RoomState {
+        room(KIND_DM, &[(ANN, Role::Member), (BOB, Role::Member)], 5)
+    }
+
+    fn code<T>(r: &Result<T, ChatError>) -> Option<ErrorCode> {
+        r.as_ref().err().map(ChatError::code)
+    }
+
+    fn tag_of_job(job: &Job<Tags>) -> Option<&'static str> {
+        match job {
+            Job::Send { reply, .. } => Some(reply),
+            Job::Edit { reply, .. } => Some(reply),
+            Job::Change { reply, .. } | Job::React { reply, .. } | Job::Delete { reply, .. } => {
+                Some(reply)
+            }
+            Job::Read { .. } | Job::Delivered { .. } => None,
+        }
+    }
+
+    /// What became of each named job.
+    fn outcomes(plan: &Plan<Tags>, queue: &VecDeque<Job<Tags>>) -> BTreeMap<&'static str, Outcome> {
+        let mut out = BTreeMap::new();
+        for a in &plan.answers {
+            let (tag, outcome) = match a {
+                Answer::Ack(t, Ok(ack)) => {
+                    assert_eq!(
+                        ack.reference.as_deref(),
+                        Some(*t),
+                        "an ack carries its reference"
+                    );
+                    (*t, Acked(ack.seq))
+                }
+                Answer::Ack(t, r) => (*t, Refused(code(r).unwrap())),
+                Answer::Edit(t, r) => (
+                    *t,
+                    Refused(code(r).expect("an edit is answered once durable")),
+                ),
+                Answer::Done(t, Ok(())) => (*t, Noop),
+                Answer::Done(t, r) => (*t, Refused(code(r).unwrap())),
+            };
+            assert!(out.insert(tag, outcome).is_none(), "{tag} answered twice");
+        }
+        for d in &plan.done {
+            match d {
+                Done::Sent {
+                    msg,
+                    reply,
+                    followers,
+                    ..
+                } => {
+                    out.insert(*reply, Seq(msg.seq));
+                    for (_, f) in followers {
+                        out.insert(*f, Follows(reply));
+                    }
+                }
+                Done::Edited { reply, .. } => {
+                    out.insert(*reply, Write);
+                }
+                Done::Changed { reply, .. }
+                | Done::Reacted { reply, .. }
+                | Done::Deleted { reply, .. } => {
+                    out.insert(*reply, Write);
+                }
+                Done::Read { .. } | Done::Delivered { .. } => {}
+            }
+        }
+        for job in queue {
+            if let Some(tag) = tag_of_job(job) {
+                out.insert(tag, Queued);
+            }
+        }
+        out
+    }
+
+    fn run(state: &RoomState, jobs: Vec<Job<Tags>>) -> (Plan<Tags>, VecDeque<Job<Tags>>) {
+        let mut queue: VecDeque<Job<Tags>> = jobs.into();
+        let plan = plan_batch(state, &mut queue, 1_000);
+        (plan, queue)
+    }
+
+    struct Case {
+        name: &'static str,
+        state: fn() -> RoomState,
+        jobs: Vec<Job<Tags>>,
+        expect: Vec<(&'static str, Outcome)>,
+    }
+
+    fn case(
+        name: &'static str,
+        state: fn() -> RoomState,
+        jobs: Vec<Job<Tags>>,
+        expect: Vec<(&'static str, Outcome)>,
+    ) -> Case {
+        Case {
+            name,
+            state,
+            jobs,
+            expect,
+        }
+    }
+
+    #[test]
+    fn what_each_job_of_a_batch_becomes() {
+        let long = "x".repeat(8001);
+        let cid65 = "c".repeat(65);
+        let cases = vec![
+            case(
+                "messages get the next seqs, without gaps",
+                group,
+                vec![
+                    send("a", ANN, "1", "hi"),
+                    send("b", BOB, "1", "hi"),
+                    send("c", ANN, "2", "hi"),
+                ],
+                vec![("a", Seq(6)), ("b", Seq(7)), ("c", Seq(8))],
+            ),
+            case(
+                "a refused message takes no seq",
+                group,
+                vec![
+                    send("a", ANN, "1", "hi"),
+                    send("eve", EVE, "1", "hi"),
+                    send("empty", BOB, "2", "  \n"),
+                    send("long", BOB, "3", &long),
+                    send("b", BOB, "4", "hi"),
+                ],
+                vec![
+                    ("a", Seq(6)),
+                    ("eve", Refused(ErrorCode::NotMember)),
+                    ("empty", Refused(ErrorCode::Invalid)),
+                    ("long", Refused(ErrorCode::TooLarge)),
+                    ("b", Seq(7)),
+                ],
+            ),
+            case(
+                "a resend within the batch follows the first, with no seq of its own",
+                group,
+                vec![
+                    send("a", ANN, "1", "hi"),
+                    send("again", ANN, "1", "hi"),
+                    send("b", ANN, "2", "hi"),
+                ],
+                vec![("a", Seq(6)), ("again", Follows("a")), ("b", Seq(7))],
+            ),
+            case(
+                "client ids are per sender",
+                group,
+                vec![send("a", ANN, "1", "hi"), send("b", BOB, "1", "hi")],
+                vec![("a", Seq(6)), ("b", Seq(7))],
+            ),
+            case(
+                "a resend of a recent message gets its first ack",
+                || {
+                    let mut s = group();
+                    s.remember(u(ANN), ack("old", 3));
+                    s
+                },
+                vec![
+                    send("again", ANN, "old", "hi"),
+                    send("bob", BOB, "old", "hi"),
+                ],
+                vec![("again", Acked(3)), ("bob", Seq(6))],
+            ),
+            case(
+                "a resend from someone no longer a member is refused, not acked",
+                || {
+                    let mut s = group();
+                    s.remember(u(EVE), ack("old", 3));
+                    s
+                },
+                vec![send("again", EVE, "old", "hi")],
+                vec![("again", Refused(ErrorCode::NotMember))],
+            ),
+            case(
+                "client ids of 1 to 64 bytes",
+                group,
+                vec![
+                    send("none", ANN, "", "hi"),
+                    send("65", ANN, &cid65, "hi"),
+                    send("64", ANN, &cid65[1..], "hi"),
+                ],
+                vec![
+                    ("none", Refused(ErrorCode::Invalid)),
+                    ("65", Refused(ErrorCode::Invalid)),
+                    ("64", Seq(6)),
+                ],
+            ),
+            case(
+                "the body limit counts characters, not bytes",
+                || {
+                    let mut s = group();
+                    s.settings.max_body_chars = 3;
+                    s
+                },
+                vec![send("3", ANN, "1", "ééé"), send("4", ANN, "2", "éééé")],
+                vec![("3", Seq(6)), ("4", Refused(ErrorCode::TooLarge))],
+            ),
+            case(
+                "attachments must have been resolved by the session",
+                group,
+                vec![send_frame(
+                    "raw",
+                    ANN,
+                    SendFrame {
+                        attachments: vec!["media1".into()],
+                        ..frame("1", "hi")
+                    },
+                )],
+                vec![("raw", Refused(ErrorCode::Invalid))],
+            ),
+            case(
+                "reply_to must look like a message id",
+                group,
+                vec![
+                    send_frame(
+                        "empty",
+                        ANN,
+                        SendFrame {
+                            reply_to: Some(MessageId::from("")),
+                            ..frame("1", "hi")
+                        },
+                    ),
+                    send_frame(
+                        "long",
+                        ANN,
+                        SendFrame {
+                            reply_to: Some(MessageId::from("m".repeat(37))),
+                            ..frame("2", "hi")
+                        },
+                    ),
+                    send_frame(
+                        "ok",
+                        ANN,
+                        SendFrame {
+                            reply_to: Some(MessageId::from("m".repeat(36))),
+                            ..frame("3", "hi")
+                        },
+                    ),
+                ],
+                vec![
+                    ("empty", Refused(ErrorCode::Invalid)),
+                    ("long", Refused(ErrorCode::Invalid)),
+                    ("ok", Seq(6)),
+                ],
+            ),
+            case(
+                "a dm where either blocked the other takes no messages, from either",
+                || {
+                    let mut s = dm();
+                    s.set_blocked(u(BOB), u(ANN), true);
+                    s
+                },
+                vec![send("ann", ANN, "1", "hi"), send("bob", BOB, "1", "hi")],
+                vec![
+                    ("ann", Refused(ErrorCode::Forbidden)),
+                    ("bob", Refused(ErrorCode::Forbidden)),
+                ],
+            ),
+            case(
+                "an unblocked dm takes messages again",
+                || {
+                    let mut s = dm();
+                    s.set_blocked(u(BOB), u(ANN), true);
+                    s.set_blocked(u(BOB), u(ANN), false);
+                    s
+                },
+                vec![send("ann", ANN, "1", "hi")],
+                vec![("ann", Seq(6))],
+            ),
+            case(
+                "blocks do not matter in groups",
+                || {
+                    let mut s = group();
+                    s.set_blocked(u(BOB), u(ANN), true);
+                    s
+                },
+                vec![send("ann", ANN, "1", "hi")],
+                vec![("ann", Seq(6))],
+            ),
+            case(
+                "a message that kept conflicting is refused",
+                group,
+                vec![
+                    Job::Send {
+                        user: u(ANN),
+                        session: None,
+                        frame: frame("1", "hi"),
+                        reference: Some("fourth".into()),
+                        attempts: 4,
+                        reply: "fourth",
+                    },
+                    Job::Send {
+                        user: u(ANN),
+                        session: None,
+                        frame: frame("2", "hi"),
+                        reference: None,
+                        attempts: 3,
+                        reply: "third",
+                    },
+                ],
+                vec![("fourth", Refused(ErrorCode::Internal)), ("third", Seq(6))],
+            ),
+            case(
+                "only the author edits, whatever their role",
+                group,
+                vec![
+                    edit("own", CAT, CAT, "new"),
+                    edit("admin", BOB, CAT, "new"),
+                    edit("owner", ANN, CAT, "new"),
+                    edit("outsider", EVE, EVE, "new"),
+                    edit("empty", CAT, CAT, " "),
+                    edit("long", CAT, CAT, &long),
+                ],
+                vec![
+                    ("own", Write),
+                    ("admin", Refused(ErrorCode::Forbidden)),
+                    ("owner", Refused(ErrorCode::Forbidden)),
+                    ("outsider", Refused(ErrorCode::NotMember)),
+                    ("empty", Refused(ErrorCode::Invalid)),
+                    ("long", Refused(ErrorCode::TooLarge)),
+                ],
+            ),
+            case(
+                "authors, owners and admins of a group delete; other members do not",
+                group,
+                vec![
+                    delete("own", CAT, CAT),
+                    delete("admin", BOB, CAT),
+                    delete("owner", ANN, BOB),
+                    delete("member", CAT, ANN),
+                    delete("outsider", EVE, EVE),
+                ],
+                vec![
+                    ("own", Write),
+                    ("admin", Write),
+                    ("owner", Write),
+                    ("member", Refused(ErrorCode::Forbidden)),
+                    ("outsider", Refused(ErrorCode::NotMember)),
+                ],
+            ),
+            case(
+                "in a dm only the author deletes",
+                dm,
+                vec![delete("own", ANN, ANN), delete("other", BOB, ANN)],
+                vec![("own", Write), ("other", Refused(ErrorCode::Forbidden))],
+            ),
+            case(
+                "members react, others do not",
+                group,
+                vec![react("cat", CAT), react("eve", EVE)],
+                vec![("cat", Write), ("eve", Refused(ErrorCode::NotMember))],
+            ),
+            case(
+                "edits, deletes and reactions take no seq",
+                group,
+                vec![
+                    send("a", ANN, "1", "hi"),
+                    edit("e", ANN, ANN, "new"),
+                    delete("d", ANN, ANN),
+                    react("r", ANN),
+                    send("b", ANN, "2", "hi"),
+                ],
+                vec![
+                    ("a", Seq(6)),
+                    ("e", Write),
+                    ("d", Write),
+                    ("r", Write),
+                    ("b", Seq(7)),
+                ],
+            ),
+            case(
+                "a change to the room waits for the writes before it and goes alone",
+                group,
+                vec![
+                    send("a", ANN, "1", "hi"),
+                    change("add", ANN, Change::Add(u(EVE))),
+                    send("b", ANN, "2", "hi"),
+                ],
+                vec![("a", Seq(6)), ("add", Queued), ("b", Queued)],
+            ),
+            case(
+                "a change first in the queue is a batch of its own",
+                group,
+                vec![
+                    change("add", ANN, Change::Add(u(EVE))),
+                    send("a", ANN, "1", "hi"),
+                ],
+                vec![("add", Write), ("a", Queued)],
+            ),
+            case(
+                "a refused or empty change does not end the batch",
+                group,
+                vec![
+                    change("refused", CAT, Change::Add(u(EVE))),
+                    change("noop", ANN, Change::Add(u(CAT))),
+                    send("a", ANN, "1", "hi"),
+                ],
+                vec![
+                    ("refused", Refused(ErrorCode::Forbidden)),
+                    ("noop", Noop),
+                    ("a", Seq(6)),
+                ],
+            ),
+            case(
+                "a dm cannot be changed",
+                dm,
+                vec![change("add", ANN, Change::Add(u(EVE)))],
+                vec![("add", Refused(ErrorCode::Forbidden))],
+            ),
+        ];
+        for c in cases {
+            let state = (c.state)();
+            let (plan, queue) = run(&state, c.jobs);
+            let got = outcomes(&plan, &queue);
+            let want: BTreeMap<_, _> = c.expect.into_iter().collect();
+            assert_eq!(got, want, "{}", c.name);
+            let written = plan
+                .done
+                .iter()
+                .filter(|d| matches!(d, Done::Sent { .. }))
+                .count() as i64;
+            assert_eq!(
+                plan.last_seq,
+                state.last_seq + written,
+                "{}: last seq",
+                c.name
+            );
+            assert_eq!(
+                plan.ops.len(),
+                plan.done.len(),
+                "{}: one write per done",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_is_written_as_planned() {
+        let state = group();
+        let f = SendFrame {
+            named: Some(vec![u(CAT), u(EVE), u(CAT), u(BOB)]),
+            forwarded: true,
+            ..frame("c1", "hi @cat")
+        };
+        let (plan, _) = run(&state, vec![send_frame("a", ANN, f)]);
+        let [WriteOp::Message(msg)] = plan.ops.as_slice() else {
+            panic!("one message expected");
+        };
+        assert_eq!(msg.room, state.id);
+        assert_eq!((msg.seq, msg.ts), (6, 1_000));
+        assert_eq!(msg.sender, u(ANN));
+        assert_eq!(
+            (msg.client_id.as_str(), msg.body.as_str()),
+            ("c1", "hi @cat")
+        );
+        assert!(msg.forwarded);
+        // Members among the named, each once, in order.
+        assert_eq!(msg.mentions, vec![u(CAT), u(BOB)]);
+    }
+
+    #[test]
+    fn read_marks_of_members_are_written_without_an_answer() {
+        let state = group();
+        let (plan, _) = run(&state, vec![read(CAT, 3), read(EVE, 3)]);
+        assert!(plan.answers.is_empty());
+        assert!(matches!(
+            plan.ops.as_slice(),
+            [WriteOp::Read { user, seq: 3, .. }] if *user == u(CAT)
+        ));
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_writes() {
+        let state = group();
+        let jobs = (0..MAX_BATCH as i64 + 5)
+            .map(|i| read(CAT, i + 1))
+            .collect();
+        let (plan, queue) = run(&state, jobs);
+        assert_eq!(plan.ops.len(), MAX_BATCH);
+        assert_eq!(queue.len(), 5);
+    }
+
+    #[test]
+    fn nothing_to_write_makes_an_empty_plan() {
+        let state = group();
+        let (plan, queue) = run(&state, vec![send("eve", EVE, "1", "hi"), read(EVE, 1)]);
+        assert!(plan.done.is_empty() && plan.ops.is_empty() && queue.is_empty());
+        assert_eq!(plan.last_seq, 5);
+        assert_eq!(plan.answers.len(), 1);
+    }
+
+    #[test]
+    fn in_cluster_mode_redis_gives_out_the_seqs() {
+        let mut state = group();
+        state.clustered = true;
+        let (plan, _) = run(
+            &state,
+            vec![send("a", ANN, "1", "hi"), send("b", ANN, "2", "hi")],
+        );
+        let got = outcomes(&plan, &VecDeque::new());
+        assert_eq!(got.get("a"), Some(&Seq(0)));
+        assert_eq!(got.get("b"), Some(&Seq(0)));
+        assert_eq!(plan.last_seq, 5);
+        let fanout = fanout_of(&state.id, &plan.done);
+        assert_eq!(fanout.items.len(), 2);
+    }
+
+    /// The acks in `answers`, by name: (seq, reference) or the error code.
+    fn acks(answers: Vec<Answer<Tags>>) -> BTreeMap<&'static str, Result<Ack, ErrorCode>> {
+        answers
+            .into_iter()
+            .map(|a| match a {
+                Answer::Ack(t, r) => (t, r.map_err(|e| e.code())),
+                Answer::Edit(t, r) => (t, r.map(|at| ack("edit", at)).map_err(|e| e.code())),
+                Answer::Done(t, r) => (t, r.map(|()| ack("done", 0)).map_err(|e| e.code())),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_durable_batch_acks_everyone_and_remembers_the_acks() {
+        let mut state = group();
+        let (plan, _) = run(
+            &state,
+            vec![
+                send("a", ANN, "1", "hi"),
+                send("again", ANN, "1", "hi"),
+                edit("e", ANN, ANN, "new"),
+                send("b", BOB, "1", "hi"),
+            ],
+        );
+        let c = commit(&mut state, plan.done, plan.last_seq, vec![]);
+        assert_eq!(state.last_seq, 7);
+        let got = acks(c.answers);
+        let (a, again) = (got["a"].as_ref().unwrap(), got["again"].as_ref().unwrap());
+        assert_eq!((a.seq, a.reference.as_deref()), (6, Some("a")));
+        assert_eq!((again.id.clone(), again.seq), (a.id.clone(), 6));
+        assert_eq!(again.reference.as_deref(), Some("again"));
+        assert_eq!(
+            got["e"].as_ref().unwrap().seq,
+            1_000,
+            "an edit is answered with its time"
+        );
+        assert_eq!(got["b"].as_ref().unwrap().seq, 7);
+        assert_eq!(
+            c.fresh.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            vec![6, 7]
+        );
+        assert_eq!(c.items.len(), 3);
+
+        // A later resend is answered from memory, with its own reference.
+        let (next, _) = run(&state, vec![send("later", ANN, "1", "hi")]);
+        let got = outcomes(&next, &VecDeque::new());
+        assert_eq!(got.get("later"), Some(&Acked(6)));
+    }
+
+    #[test]
+    fn in_cluster_mode_a_message_sent_through_another_node_gets_its_first_ack() {
+        let mut state = group();
+        state.clustered = true;
+        let (plan, _) = run(
+            &state,
+            vec![send("dup", ANN, "1", "hi"), send("new", ANN, "2", "hi")],
+        );
+        let first = (MessageId::from("first"), 4, 77);
+        let c = commit(
+            &mut state,
+            plan.done,
+            plan.last_seq,
+            vec![Placed::Duplicate(first), Placed::New(9)],
+        );
+        let got = acks(c.answers);
+        let dup = got["dup"].as_ref().unwrap();
+        assert_eq!((dup.id.as_str(), dup.seq, dup.ts), ("first", 4, 77));
+        assert_eq!(got["new"].as_ref().unwrap().seq, 9);
+        // Only the new message is fanned out and pushed.
+        assert_eq!(c.fresh.len(), 1);
+        assert_eq!(c.fresh[0].seq, 9);
+        assert_eq!(c.items.len(), 1);
+        assert_eq!(state.last_seq, 9);
+        assert_eq!(state.recent_ack(&u(ANN), "1").map(|a| a.seq), Some(4));
+    }
+
+    #[test]
+    fn a_durable_change_reaches_the_members_at_once_only_in_cluster_mode() {
+        for clustered in [false, true] {
+            let mut state = group();
+            state.clustered = clustered;
+            let (plan, _) = run(&state, vec![change("add", ANN, Change::Add(u(EVE)))]);
+            let c = commit(&mut state, plan.done, plan.last_seq, vec![]);
+            assert!(matches!(
+                c.items.as_slice(),
+                [BusItem::Changed(ChangeItem::Add { user })] if *user == u(EVE)
+            ));
+            // Outside cluster mode the fan-out applies it, with its frames.
+            assert_eq!(state.members.contains_key(&u(EVE)), clustered);
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_answers_everyone_and_its_seqs_are_given_out_again() {
+        let mut state = group();
+        assert!(state.note_delivered(&u(CAT), 4));
+        let (plan1, _) = run(
+            &state,
+            vec![
+                send("a", ANN, "1", "hi"),
+                send("again", ANN, "1", "hi"),
+                delete("d", ANN, ANN),
+                Job::Delivered {
+                    user: u(CAT),
+                    seq: 4,
+                },
+            ],
+        );
+        let err = ChatError::Unavailable("down".into());
+        let got = acks(fail(&mut state, plan1.done, &err));
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), ["a", "again", "d"]);
+        assert!(got
+            .values()
+            .all(|r| r.as_ref().err() == Some(&ErrorCode::Unavailable)));
+        assert_eq!(state.last_seq, 5);
+        assert!(
+            state.note_delivered(&u(CAT), 4),
+            "the mark is written again"
+        );
+        let (plan2, _) = run(&state, vec![send("b", BOB, "1", "hi")]);
+        assert_eq!(plan2.last_seq, 6, "no gap after a failed batch");
+    }
+
+    #[test]
+    fn a_conflicting_batch_answers_the_stored_messages_and_queues_the_rest() {
+        let mut state = group();
+        let (plan, _) = run(
+            &state,
+            vec![
+                send("stored", ANN, "1", "hi"),
+                send("stored again", ANN, "1", "hi"),
+                send("fresh", BOB, "1", "hi"),
+                send("fresh again", BOB, "1", "hi"),
+                read(CAT, 2),
+                edit("e", ANN, ANN, "new"),
+            ],
+        );
+        let stored = [StoredAck {
+            sender: u(ANN),
+            client_id: "1".into(),
+            id: MessageId::from("m3"),
+            seq: 3,
+            ts: 9,
+        }];
+        let (answers, requeue) = reconcile(&mut state, plan.done, &stored, 12);
+        assert_eq!(state.last_seq, 12, "caught up with the store");
+        let got = acks(answers);
+        assert_eq!(got.len(), 3);
+        for tag in ["stored", "stored again"] {
+            let a = got[tag].as_ref().unwrap();
+            assert_eq!(
+                (a.id.as_str(), a.seq, a.reference.as_deref()),
+                ("m3", 3, Some(tag))
+            );
+        }
+        assert_eq!(got["e"].as_ref().err(), Some(&ErrorCode::Unavailable));
+        assert_eq!(state.recent_ack(&u(ANN), "1").map(|a| a.seq), Some(3));
+        let tags: Vec<_> = requeue.iter().map(tag_of_job).collect();
+        assert_eq!(tags, vec![Some("fresh"), Some("fresh again"), None]);
+        assert!(requeue.iter().all(|j| match j {
+            Job::Send {
+                attempts, frame, ..
+            } => *attempts == 1 && frame.reply_checked,
+            _ => true,
+        }));
+
+        // Queued again, they take seqs after the store's.
+        let mut queue: VecDeque<_> = requeue.into();
+        let next = plan_batch(&state, &mut queue, 2_000);
+        let got = outcomes(&next, &queue);
+        assert_eq!(got.get("fresh"), Some(&Seq(13)));
+        assert_eq!(got.get("fresh again"), Some(&Follows("fresh")));
+    }
+}

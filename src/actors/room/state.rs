@@ -114,3 +114,124 @@ impl RoomState {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(super) mod tests {
+    use super::*;
+    use crate::ids::MessageId;
+    use crate::store::rooms::{KIND_DM, KIND_GROUP};
+
+    /// A room of `kind` with these members, seq at `last_seq`, default `[rooms]` settings.
+    pub(in crate::actors::room) fn room(
+        kind: &str,
+        members: &[(&str, Role)],
+        last_seq: i64,
+    ) -> RoomState {
+        let rec = RoomRecord {
+            id: RoomId::from("r1"),
+            kind: kind.to_owned(),
+            name: None,
+            created_at: 0,
+            last_seq,
+            members: members
+                .iter()
+                .map(|(u, r)| (UserId::from(*u), *r))
+                .collect(),
+            avatar: None,
+            blocked: vec![],
+        };
+        RoomState::new(rec, RoomSettings::default(), false)
+    }
+
+    pub(in crate::actors::room) fn ack(client_id: &str, seq: i64) -> Ack {
+        Ack {
+            client_id: client_id.to_owned(),
+            room: RoomId::from("r1"),
+            id: MessageId::from(format!("m{seq}")),
+            seq,
+            ts: 1,
+            reference: None,
+        }
+    }
+
+    #[test]
+    fn the_dedupe_window_forgets_the_oldest_ack_first() {
+        let mut s = room(KIND_GROUP, &[("ann", Role::Owner)], 0);
+        s.settings.dedupe_window = 2;
+        let ann = UserId::from("ann");
+        for (i, cid) in ["a", "b", "c"].into_iter().enumerate() {
+            s.remember(ann.clone(), ack(cid, i as i64 + 1));
+        }
+        assert!(s.recent_ack(&ann, "a").is_none());
+        assert_eq!(s.recent_ack(&ann, "b").map(|a| a.seq), Some(2));
+        assert_eq!(s.recent_ack(&ann, "c").map(|a| a.seq), Some(3));
+        // Client ids are per sender.
+        assert!(s.recent_ack(&UserId::from("bob"), "c").is_none());
+    }
+
+    #[test]
+    fn remembering_the_same_client_id_again_takes_no_extra_room() {
+        let mut s = room(KIND_GROUP, &[("ann", Role::Owner)], 0);
+        s.settings.dedupe_window = 2;
+        let ann = UserId::from("ann");
+        s.remember(ann.clone(), ack("a", 1));
+        s.remember(ann.clone(), ack("b", 2));
+        s.remember(ann.clone(), ack("b", 2));
+        assert!(s.recent_ack(&ann, "a").is_some());
+        assert!(s.recent_ack(&ann, "b").is_some());
+    }
+
+    #[test]
+    fn a_delivered_mark_is_news_once_per_higher_seq() {
+        let mut s = room(KIND_DM, &[("ann", Role::Member), ("bob", Role::Member)], 9);
+        let bob = UserId::from("bob");
+        // (seq, news?) in order.
+        let steps = [(0, false), (3, true), (3, false), (2, false), (5, true)];
+        for (seq, news) in steps {
+            assert_eq!(s.note_delivered(&bob, seq), news, "seq {seq}");
+        }
+        s.forget_delivered(&bob);
+        assert!(
+            s.note_delivered(&bob, 5),
+            "a forgotten mark is written again"
+        );
+        assert!(
+            !s.note_delivered(&UserId::from("eve"), 7),
+            "not for non-members"
+        );
+    }
+
+    #[test]
+    fn large_rooms_take_no_delivered_receipts() {
+        let mut s = room(
+            KIND_GROUP,
+            &[("ann", Role::Owner), ("bob", Role::Member)],
+            9,
+        );
+        s.settings.receipts_max_members = 1;
+        assert!(!s.receipts_enabled());
+        assert!(!s.note_delivered(&UserId::from("bob"), 3));
+    }
+
+    #[test]
+    fn durable_changes_update_the_members() {
+        let mut s = room(KIND_GROUP, &[("ann", Role::Owner)], 0);
+        let bob = UserId::from("bob");
+        s.apply_change(&ChangeItem::Add { user: bob.clone() });
+        assert_eq!(s.members.get(&bob), Some(&Role::Member));
+        s.apply_change(&ChangeItem::SetRole {
+            user: bob.clone(),
+            role: Role::Admin,
+        });
+        // Adding an existing member keeps its role.
+        s.apply_change(&ChangeItem::Add { user: bob.clone() });
+        assert_eq!(s.members.get(&bob), Some(&Role::Admin));
+        s.apply_change(&ChangeItem::Update {
+            name: Some("x".into()),
+        });
+        assert_eq!(s.members.len(), 2);
+        s.apply_change(&ChangeItem::Remove { user: bob.clone() });
+        assert!(!s.members.contains_key(&bob));
+    }
+}
