@@ -804,27 +804,38 @@ impl Settings {
             );
         }
         let l = &self.limits;
-        if [
-            l.login_per_address,
-            l.login_per_address_account,
-            l.login_per_account,
-            l.register_per_address,
-            l.uploads_per_user,
-            l.push_subscriptions_per_user,
-            l.search_per_user,
-            l.contact_match_per_user,
-            l.socketio_handshakes_per_address,
-        ]
-        .iter()
-        .any(|r| r.burst == 0 || r.period_ms == 0)
-        {
-            return bad("every [limits] rate needs a positive burst and period_ms");
+        for (key, rate) in [
+            ("login_per_address", l.login_per_address),
+            ("login_per_address_account", l.login_per_address_account),
+            ("login_per_account", l.login_per_account),
+            ("register_per_address", l.register_per_address),
+            ("uploads_per_user", l.uploads_per_user),
+            ("push_subscriptions_per_user", l.push_subscriptions_per_user),
+            ("search_per_user", l.search_per_user),
+            ("contact_match_per_user", l.contact_match_per_user),
+            (
+                "socketio_handshakes_per_address",
+                l.socketio_handshakes_per_address,
+            ),
+        ] {
+            if rate.burst == 0 || rate.period_ms == 0 {
+                return bad(&format!(
+                    "limits.{key} needs a positive burst and period_ms"
+                ));
+            }
         }
-        if l.exempt_addresses
-            .iter()
-            .any(|a| a.trim().parse::<std::net::IpAddr>().is_err())
-        {
-            return bad("limits.exempt_addresses and server.metrics_addresses must be IP addresses such as 127.0.0.1 or ::1");
+        for (key, list) in [
+            ("limits.exempt_addresses", &l.exempt_addresses),
+            ("server.metrics_addresses", &self.server.metrics_addresses),
+        ] {
+            if list
+                .iter()
+                .any(|a| a.trim().parse::<std::net::IpAddr>().is_err())
+            {
+                return bad(&format!(
+                    "{key} must list IP addresses such as 127.0.0.1 or ::1"
+                ));
+            }
         }
         if self.search.commit_interval_ms == 0
             || self.search.commit_interval_ms > 1000
@@ -856,7 +867,7 @@ impl Settings {
             || m.avatar_size == 0
             || m.avatar_thumb_size == 0
         {
-            return bad("media.max_upload_bytes, media.image_max_edge, media.thumb_edge and the avatar sizes must be positive");
+            return bad("media.max_upload_bytes, media.image_max_edge, media.thumb_edge, media.avatar_size and media.avatar_thumb_size must be positive");
         }
         if m.video_max_height < 16
             || m.video_bitrate_kbps == 0
@@ -896,5 +907,265 @@ impl Settings {
             return bad("push.vapid_subject must be a mailto: or https: URL");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A change to the default settings.
+    type Tweak = Box<dyn Fn(&mut Settings)>;
+
+    /// The message `validate` gives after `tweak`, or `None` if it accepts the settings.
+    fn refusal(tweak: impl FnOnce(&mut Settings)) -> Option<String> {
+        let mut s = Settings::default();
+        tweak(&mut s);
+        s.validate().err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(refusal(|_| {}), None);
+    }
+
+    #[test]
+    fn each_invalid_value_is_refused_naming_its_key() {
+        let no_rate = Rate {
+            burst: 0,
+            period_ms: 1000,
+        };
+        let no_period = Rate {
+            burst: 1,
+            period_ms: 0,
+        };
+        // (key, a value of it that is refused), each applied to the valid defaults.
+        let cases: Vec<(&str, Tweak)> = vec![
+            (
+                "server.bind",
+                Box::new(|s| s.server.bind = "localhost".into()),
+            ),
+            (
+                "database.url",
+                Box::new(|s| s.database.url = "postgres://db/chat".into()),
+            ),
+            ("ws.max_frame_bytes", Box::new(|s| s.ws.max_frame_bytes = 0)),
+            (
+                "ws.hard_max_frame_bytes",
+                Box::new(|s| s.ws.hard_max_frame_bytes = s.ws.max_frame_bytes - 1),
+            ),
+            ("ws.outbox_capacity", Box::new(|s| s.ws.outbox_capacity = 0)),
+            ("ws.rate_per_sec", Box::new(|s| s.ws.rate_per_sec = 0.0)),
+            ("ws.rate_burst", Box::new(|s| s.ws.rate_burst = 0.5)),
+            ("ws.heartbeat_secs", Box::new(|s| s.ws.heartbeat_secs = 0)),
+            (
+                "ws.client_timeout_secs",
+                Box::new(|s| s.ws.client_timeout_secs = s.ws.heartbeat_secs),
+            ),
+            (
+                "redis.sync_interval_ms",
+                Box::new(|s| s.redis.sync_interval_ms = 0),
+            ),
+            ("redis.sync_batch", Box::new(|s| s.redis.sync_batch = 0)),
+            ("redis.max_attempts", Box::new(|s| s.redis.max_attempts = 0)),
+            (
+                "limits.login_per_address",
+                Box::new(move |s| s.limits.login_per_address = no_rate),
+            ),
+            (
+                "limits.login_per_address_account",
+                Box::new(move |s| s.limits.login_per_address_account = no_period),
+            ),
+            (
+                "limits.login_per_account",
+                Box::new(move |s| s.limits.login_per_account = no_rate),
+            ),
+            (
+                "limits.register_per_address",
+                Box::new(move |s| s.limits.register_per_address = no_period),
+            ),
+            (
+                "limits.uploads_per_user",
+                Box::new(move |s| s.limits.uploads_per_user = no_rate),
+            ),
+            (
+                "limits.push_subscriptions_per_user",
+                Box::new(move |s| s.limits.push_subscriptions_per_user = no_period),
+            ),
+            (
+                "limits.search_per_user",
+                Box::new(move |s| s.limits.search_per_user = no_rate),
+            ),
+            (
+                "limits.contact_match_per_user",
+                Box::new(move |s| s.limits.contact_match_per_user = no_period),
+            ),
+            (
+                "limits.socketio_handshakes_per_address",
+                Box::new(move |s| s.limits.socketio_handshakes_per_address = no_rate),
+            ),
+            (
+                "limits.exempt_addresses",
+                Box::new(|s| s.limits.exempt_addresses = vec!["10.0.0.0/8".into()]),
+            ),
+            (
+                "server.metrics_addresses",
+                Box::new(|s| s.server.metrics_addresses.push("localhost".into())),
+            ),
+            (
+                "search.commit_interval_ms",
+                Box::new(|s| s.search.commit_interval_ms = 0),
+            ),
+            (
+                "search.commit_interval_ms",
+                Box::new(|s| s.search.commit_interval_ms = 1001),
+            ),
+            (
+                "search.writer_memory_mb",
+                Box::new(|s| s.search.writer_memory_mb = 14),
+            ),
+            (
+                "search.writer_memory_mb",
+                Box::new(|s| s.search.writer_memory_mb = 2001),
+            ),
+            ("auth.hash_queue", Box::new(|s| s.auth.hash_queue = 0)),
+            (
+                "redis.url",
+                Box::new(|s| {
+                    s.cluster.enabled = true;
+                    s.redis.url = " ".into();
+                }),
+            ),
+            (
+                "cluster.heartbeat_ms",
+                Box::new(|s| s.cluster.heartbeat_ms = 0),
+            ),
+            (
+                "cluster.node_ttl_ms",
+                Box::new(|s| s.cluster.node_ttl_ms = s.cluster.heartbeat_ms),
+            ),
+            (
+                "people.default_region",
+                Box::new(|s| s.people.default_region = "Narnia".into()),
+            ),
+            (
+                "media.max_upload_bytes",
+                Box::new(|s| s.media.max_upload_bytes = 0),
+            ),
+            (
+                "media.image_max_edge",
+                Box::new(|s| s.media.image_max_edge = 0),
+            ),
+            ("media.thumb_edge", Box::new(|s| s.media.thumb_edge = 0)),
+            ("media.avatar_size", Box::new(|s| s.media.avatar_size = 0)),
+            (
+                "media.avatar_thumb_size",
+                Box::new(|s| s.media.avatar_thumb_size = 0),
+            ),
+            (
+                "media.video_max_height",
+                Box::new(|s| s.media.video_max_height = 15),
+            ),
+            (
+                "media.video_bitrate_kbps",
+                Box::new(|s| s.media.video_bitrate_kbps = 0),
+            ),
+            (
+                "media.audio_bitrate_kbps",
+                Box::new(|s| s.media.audio_bitrate_kbps = 5),
+            ),
+            (
+                "media.video_cpu_used",
+                Box::new(|s| s.media.video_cpu_used = 17),
+            ),
+            ("media.jpeg_quality", Box::new(|s| s.media.jpeg_quality = 0)),
+            (
+                "media.jpeg_quality",
+                Box::new(|s| s.media.jpeg_quality = 101),
+            ),
+            (
+                "media.job_timeout_secs",
+                Box::new(|s| s.media.job_timeout_secs = 0),
+            ),
+            ("media.url_ttl_secs", Box::new(|s| s.media.url_ttl_secs = 0)),
+            (
+                "media.image_max_pixels",
+                Box::new(|s| s.media.image_max_pixels = 0),
+            ),
+            (
+                "media.upload_expiry_secs",
+                Box::new(|s| s.media.upload_expiry_secs = 0),
+            ),
+            ("media.worker_nice", Box::new(|s| s.media.worker_nice = -1)),
+            ("media.worker_nice", Box::new(|s| s.media.worker_nice = 20)),
+            (
+                "push.urgency",
+                Box::new(|s| s.push.urgency = "urgent".into()),
+            ),
+            ("push.max_attempts", Box::new(|s| s.push.max_attempts = 0)),
+            ("push.concurrency", Box::new(|s| s.push.concurrency = 0)),
+            (
+                "push.request_timeout_ms",
+                Box::new(|s| s.push.request_timeout_ms = 0),
+            ),
+            ("push.coalesce_ms", Box::new(|s| s.push.coalesce_ms = 0)),
+            (
+                "push.vapid_subject",
+                Box::new(|s| s.push.vapid_subject = "http://x".into()),
+            ),
+            (
+                "oauth.state_ttl_secs",
+                Box::new(|s| s.oauth.state_ttl_secs = 0),
+            ),
+            (
+                "oauth.request_timeout_ms",
+                Box::new(|s| s.oauth.request_timeout_ms = 0),
+            ),
+        ];
+        for (key, tweak) in cases {
+            let msg = refusal(|s| tweak(s)).unwrap_or_else(|| panic!("{key}: accepted"));
+            assert!(msg.contains(key), "{key}: {msg}");
+        }
+    }
+
+    #[test]
+    fn values_at_the_edge_of_their_range_are_accepted() {
+        let cases: Vec<Tweak> = vec![
+            Box::new(|s| s.search.commit_interval_ms = 1000),
+            Box::new(|s| s.search.writer_memory_mb = 15),
+            Box::new(|s| s.media.jpeg_quality = 100),
+            Box::new(|s| s.media.worker_nice = 19),
+            Box::new(|s| s.media.video_cpu_used = 16),
+            Box::new(|s| s.limits.exempt_addresses = vec![" ::1 ".into()]),
+            Box::new(|s| s.server.metrics_addresses = vec![]),
+            Box::new(|s| s.push.vapid_subject = "https://example.com".into()),
+        ];
+        for (i, tweak) in cases.into_iter().enumerate() {
+            assert_eq!(refusal(|s| tweak(s)), None, "case {i}");
+        }
+    }
+
+    #[test]
+    fn a_file_with_a_bad_value_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Settings::load(Some(&path))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let msg = load("[ws]\nrate_burst = 0\n");
+        assert!(msg.contains("ws.rate_burst"), "{msg}");
+        let msg = load("[rooms]\nmax_members = \"many\"\n");
+        assert!(msg.contains("max_members"), "{msg}");
+        let missing = dir.path().join("nope.toml");
+        let msg = Settings::load(Some(&missing))
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("nope.toml"), "{msg}");
     }
 }

@@ -13,6 +13,7 @@ use actix::prelude::*;
 
 use crate::cluster::Cluster;
 use crate::config::RoomSettings;
+use crate::error::ChatError;
 
 use super::outbox::{Deliver, SessionHandle};
 use super::registry::{DeliverToSession, DeliverToUsers, RoomRegistry};
@@ -39,9 +40,10 @@ pub struct SessionDown {
     pub session: SessionId,
 }
 
-/// Who is online now among everyone who shares a room with `user` (for `GET /api/presence`).
+/// Who is online now among everyone who shares a room with `user` (for `GET /api/presence`),
+/// leaving out those who blocked `user`. Fails, showing nobody, if a lookup fails.
 #[derive(Message, Debug)]
-#[rtype(result = "Vec<PresenceOut>")]
+#[rtype(result = "Result<Vec<PresenceOut>, ChatError>")]
 pub struct OnlineContacts {
     pub user: UserId,
 }
@@ -227,7 +229,7 @@ impl Presence {
     }
 }
 
-/// Why a presence change could not be announced.
+/// Why a presence lookup failed (to announce a change, or to say who is online).
 #[derive(Debug, thiserror::Error)]
 enum AnnounceError {
     #[error(transparent)]
@@ -371,30 +373,37 @@ impl Handler<Drain> for Presence {
 }
 
 impl Handler<OnlineContacts> for Presence {
-    type Result = ResponseActFuture<Self, Vec<PresenceOut>>;
+    type Result = ResponseActFuture<Self, Result<Vec<PresenceOut>, ChatError>>;
 
     fn handle(&mut self, msg: OnlineContacts, _ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
         let cluster = self.cluster.clone();
+        let who = msg.user.clone();
+        // Every lookup must succeed: without the blockers, people who blocked the user would
+        // be shown to them.
         let work = async move {
-            let users = store.co_members(&msg.user).await.unwrap_or_default();
-            let blockers = store.blockers_of(&msg.user).await.unwrap_or_default();
+            let users = store.co_members(&who).await?;
+            let blockers = store.blockers_of(&who).await?;
             let users: Vec<UserId> = users
                 .into_iter()
                 .filter(|u| !blockers.contains(u))
                 .collect();
             let online = match &cluster {
-                Some(c) => Some(c.online_among(&users).await.unwrap_or_default()),
+                Some(c) => Some(c.online_among(&users).await?),
                 None => None,
             };
-            (users, online)
+            Ok::<_, AnnounceError>((users, online))
         };
-        Box::pin(work.into_actor(self).map(|(users, online), act, _| {
+        Box::pin(work.into_actor(self).map(move |res, act, _| {
+            let (users, online) = res.map_err(|e| {
+                tracing::warn!(user = %msg.user, error = %e, "could not look up presence; none shown");
+                ChatError::Unavailable("presence".into())
+            })?;
             let here: Vec<bool> = match online {
                 Some(o) => o,
                 None => users.iter().map(|u| act.online.contains_key(u)).collect(),
             };
-            users
+            Ok(users
                 .into_iter()
                 .zip(here)
                 .filter(|(_, on)| *on)
@@ -403,7 +412,7 @@ impl Handler<OnlineContacts> for Presence {
                     online: true,
                     last_seen: None,
                 })
-                .collect()
+                .collect())
         }))
     }
 }

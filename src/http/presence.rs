@@ -24,7 +24,7 @@ pub async fn presence(
     let online: HashSet<UserId> = state
         .presence
         .send(OnlineContacts { user: me.clone() })
-        .await?
+        .await??
         .into_iter()
         .map(|p| p.user)
         .collect();

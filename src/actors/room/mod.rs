@@ -3,11 +3,15 @@
 //! queue as jobs; the room assigns seqs to a batch, hands it to the Persister, and only once the
 //! batch is durable acks the senders and fans the frames out (`batch`). One batch is in flight at
 //! a time, so seqs are gap-free: a failed batch is not counted and its senders are told to retry.
-//! Who may do what is decided in `rules`.
+//!
+//! The decisions are apart from the actor and its I/O, and unit-tested there: the room's state
+//! (`state`), who may do what (`rules`), and what a batch writes and answers (`plan`).
 
 mod batch;
 mod messages;
+mod plan;
 mod rules;
+mod state;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -26,13 +30,15 @@ use crate::cluster::bus::{BusEvent, BusItem, RoomBatch};
 use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::error::ChatError;
-use crate::ids::{RoomId, SessionId, UserId};
+use crate::ids::{SessionId, UserId};
 use crate::metrics;
-use crate::protocol::{Ack, Role, ServerFrame, TypingState};
+use crate::protocol::{Ack, ServerFrame, TypingState};
 use crate::shutdown::Drain;
 use crate::store::rooms::RoomRecord;
 use crate::store::Store;
-use batch::Job;
+use batch::RoomJob;
+use plan::Job;
+use state::RoomState;
 
 /// What a Room needs from the rest of the server.
 #[derive(Clone)]
@@ -49,20 +55,10 @@ pub struct RoomDeps {
 
 /// See the module doc.
 pub struct Room {
-    id: RoomId,
-    kind: String,
-    members: HashMap<UserId, Role>,
-    /// In a dm: (blocker, blocked).
-    blocked: HashSet<(UserId, UserId)>,
-    last_seq: i64,
+    state: RoomState,
     sessions: HashMap<SessionId, SessionHandle>,
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<RoomJob>,
     in_flight: bool,
-    /// Recent (sender, client id) → ack, for idempotent resends.
-    recent: HashMap<(UserId, String), Ack>,
-    recent_order: VecDeque<(UserId, String)>,
-    /// Highest seq known delivered to each member (to send each delivered receipt once).
-    delivered: HashMap<UserId, i64>,
     typing: HashMap<UserId, SpawnHandle>,
     last_activity: Instant,
     deps: RoomDeps,
@@ -72,40 +68,21 @@ pub struct Room {
 
 impl Room {
     pub fn new(rec: RoomRecord, sessions: Vec<SessionHandle>, deps: RoomDeps) -> Self {
-        let members = rec.members;
+        let state = RoomState::new(rec, deps.settings.rooms.clone(), deps.cluster.is_some());
         let sessions = sessions
             .into_iter()
-            .filter(|s| members.contains_key(&s.user))
+            .filter(|s| state.members.contains_key(&s.user))
             .map(|s| (s.id.clone(), s))
             .collect();
         Self {
-            id: rec.id,
-            kind: rec.kind,
-            members,
-            blocked: rec.blocked.into_iter().collect(),
-            last_seq: rec.last_seq,
+            state,
             sessions,
             jobs: VecDeque::new(),
             in_flight: false,
-            recent: HashMap::new(),
-            recent_order: VecDeque::new(),
-            delivered: HashMap::new(),
             typing: HashMap::new(),
             last_activity: Instant::now(),
             deps,
             drains: Vec::new(),
-        }
-    }
-
-    fn remember(&mut self, user: UserId, ack: Ack) {
-        let key = (user, ack.client_id.clone());
-        if self.recent.insert(key.clone(), ack).is_none() {
-            self.recent_order.push_back(key);
-        }
-        while self.recent_order.len() > self.deps.settings.rooms.dedupe_window.max(1) {
-            if let Some(old) = self.recent_order.pop_front() {
-                self.recent.remove(&old);
-            }
         }
     }
 
@@ -120,7 +97,7 @@ impl Room {
         let d = Deliver::new(frame);
         let mut gone = Vec::new();
         let mut reached = HashSet::new();
-        let track = self.receipts_enabled();
+        let track = self.state.receipts_enabled();
         for (id, s) in &self.sessions {
             if !to(s) {
                 continue;
@@ -140,7 +117,7 @@ impl Room {
     }
 
     /// Queues a job and starts a batch if none is in flight.
-    fn enqueue(&mut self, job: Job, ctx: &mut Context<Self>) {
+    fn enqueue(&mut self, job: RoomJob, ctx: &mut Context<Self>) {
         self.last_activity = Instant::now();
         self.jobs.push_back(job);
         self.pump(ctx);
@@ -156,14 +133,14 @@ impl Room {
             return;
         }
         let ask = self.deps.registry.send(RoomIdle {
-            room: self.id.clone(),
+            room: self.state.id.clone(),
             addr: ctx.address(),
         });
         // Wait: nothing else is handled until the registry has forgotten this room, so no
         // message is accepted that a newer incarnation would not see.
         ctx.wait(ask.into_actor(self).map(|res, act, ctx| {
             if res.unwrap_or(false) && act.jobs.is_empty() {
-                tracing::debug!(room = %act.id, "room idle, stopping");
+                tracing::debug!(room = %act.state.id, "room idle, stopping");
                 ctx.stop();
             }
         }));
@@ -192,7 +169,7 @@ impl Handler<Join> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Join, _ctx: &mut Context<Self>) {
-        if self.members.contains_key(&msg.handle.user) {
+        if self.state.members.contains_key(&msg.handle.user) {
             self.sessions.insert(msg.handle.id.clone(), msg.handle);
         }
     }
@@ -248,7 +225,7 @@ impl Room {
         match &self.deps.cluster {
             Some(cluster) => {
                 let batch = RoomBatch {
-                    room: self.id.clone(),
+                    room: self.state.id.clone(),
                     items: vec![BusItem::Typing { user, state }],
                 };
                 cluster.publish_later(BusEvent::Rooms(vec![batch]));
@@ -262,9 +239,7 @@ impl Handler<Typing> for Room {
     type Result = Result<(), ChatError>;
 
     fn handle(&mut self, msg: Typing, ctx: &mut Context<Self>) -> Self::Result {
-        if !self.members.contains_key(&msg.user) {
-            return Err(ChatError::NotMember);
-        }
+        self.state.role_of(&msg.user)?;
         self.last_activity = Instant::now();
         if let Some(h) = self.typing.remove(&msg.user) {
             ctx.cancel_future(h);
@@ -296,14 +271,7 @@ impl Handler<MarkRead> for Room {
     type Result = Result<(), ChatError>;
 
     fn handle(&mut self, msg: MarkRead, ctx: &mut Context<Self>) -> Self::Result {
-        if !self.members.contains_key(&msg.user) {
-            return Err(ChatError::NotMember);
-        }
-        if msg.seq < 1 {
-            return Err(ChatError::invalid("seq must be at least 1"));
-        }
-        let seq = msg.seq.min(self.last_seq);
-        if seq >= 1 {
+        if let Some(seq) = self.state.read_mark(&msg.user, msg.seq)? {
             self.enqueue(
                 Job::Read {
                     user: msg.user,
@@ -321,7 +289,7 @@ impl Handler<MarkDelivered> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: MarkDelivered, ctx: &mut Context<Self>) {
-        self.note_delivered(msg.user, msg.seq.min(self.last_seq), ctx);
+        self.note_delivered(msg.user, msg.seq.min(self.state.last_seq), ctx);
     }
 }
 
@@ -440,22 +408,11 @@ impl Handler<SetBlocked> for Room {
                 on: msg.on,
             };
             cluster.publish_later(BusEvent::Rooms(vec![RoomBatch {
-                room: self.id.clone(),
+                room: self.state.id.clone(),
                 items: vec![item],
             }]));
         }
-        self.set_blocked(msg.blocker, msg.blocked, msg.on);
-    }
-}
-
-impl Room {
-    pub(super) fn set_blocked(&mut self, blocker: UserId, blocked: UserId, on: bool) {
-        let pair = (blocker, blocked);
-        if on {
-            self.blocked.insert(pair);
-        } else {
-            self.blocked.remove(&pair);
-        }
+        self.state.set_blocked(msg.blocker, msg.blocked, msg.on);
     }
 }
 
@@ -480,8 +437,8 @@ impl Handler<Inspect> for Room {
 
     fn handle(&mut self, _msg: Inspect, _ctx: &mut Context<Self>) -> Self::Result {
         MessageResult(RoomSnapshot {
-            last_seq: self.last_seq,
-            members: self.members.clone(),
+            last_seq: self.state.last_seq,
+            members: self.state.members.clone(),
             live_sessions: self.sessions.len(),
         })
     }

@@ -1,12 +1,13 @@
 //! Who may do what in a room, and what a valid message looks like.
 
-use super::{Change, Room};
+use super::state::RoomState;
+use super::Change;
 use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::protocol::{Role, SendFrame};
 use crate::store::rooms::KIND_DM;
 
-impl Room {
+impl RoomState {
     pub(super) fn role_of(&self, user: &UserId) -> Result<Role, ChatError> {
         self.members.get(user).copied().ok_or(ChatError::NotMember)
     }
@@ -33,7 +34,7 @@ impl Room {
     }
 
     pub(super) fn check_body(&self, body: &str) -> Result<(), ChatError> {
-        let max = self.deps.settings.rooms.max_body_chars;
+        let max = self.settings.max_body_chars;
         if body.chars().count() > max {
             return Err(ChatError::TooLarge(format!(
                 "body is longer than {max} characters"
@@ -63,6 +64,17 @@ impl Room {
             return Err(ChatError::invalid("reply_to must be a message id"));
         }
         Ok(())
+    }
+
+    /// The read mark to store for `user` having read up to `seq` (at most the last seq);
+    /// `None` while the room has no message.
+    pub(super) fn read_mark(&self, user: &UserId, seq: i64) -> Result<Option<i64>, ChatError> {
+        self.role_of(user)?;
+        if seq < 1 {
+            return Err(ChatError::invalid("seq must be at least 1"));
+        }
+        let seq = seq.min(self.last_seq);
+        Ok((seq >= 1).then_some(seq))
     }
 
     /// Authors edit their own messages.
@@ -106,7 +118,7 @@ impl Room {
                         "only owners and admins add members".into(),
                     ));
                 }
-                if self.members.len() >= self.deps.settings.rooms.max_members
+                if self.members.len() >= self.settings.max_members
                     && !self.members.contains_key(user)
                 {
                     return Err(ChatError::invalid("the room is full"));
@@ -162,5 +174,245 @@ impl Room {
 
     fn owners(&self) -> usize {
         self.members.values().filter(|r| **r == Role::Owner).count()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::actors::room::state::tests::room;
+    use crate::protocol::ErrorCode;
+    use crate::store::rooms::KIND_GROUP;
+
+    fn u(name: &str) -> UserId {
+        UserId::from(name)
+    }
+
+    /// `Ok(true)`: written; `Ok(false)`: nothing to do; `Err`: refused with this code.
+    fn outcome(r: Result<bool, ChatError>) -> Result<bool, ErrorCode> {
+        r.map_err(|e| e.code())
+    }
+
+    /// (what, members, by, change, outcome)
+    type Case = (
+        &'static str,
+        &'static [(&'static str, Role)],
+        &'static str,
+        Change,
+        Result<bool, ErrorCode>,
+    );
+
+    #[test]
+    fn who_may_change_a_group() {
+        use ErrorCode::{Forbidden, Invalid, NotMember};
+        let update = |name: Option<&str>| Change::Update {
+            name: name.map(str::to_owned),
+            avatar: None,
+        };
+        let full = &[
+            ("own", Role::Owner),
+            ("adm", Role::Admin),
+            ("mem", Role::Member),
+        ][..];
+        let two_owners = &[
+            ("own", Role::Owner),
+            ("own2", Role::Owner),
+            ("mem", Role::Member),
+        ][..];
+        let alone = &[("own", Role::Owner)][..];
+        let cases: Vec<Case> = vec![
+            ("owners add", full, "own", Change::Add(u("new")), Ok(true)),
+            ("admins add", full, "adm", Change::Add(u("new")), Ok(true)),
+            (
+                "members do not add",
+                full,
+                "mem",
+                Change::Add(u("new")),
+                Err(Forbidden),
+            ),
+            (
+                "outsiders change nothing",
+                full,
+                "eve",
+                Change::Add(u("new")),
+                Err(NotMember),
+            ),
+            (
+                "adding a member again does nothing",
+                full,
+                "own",
+                Change::Add(u("mem")),
+                Ok(false),
+            ),
+            (
+                "admins remove members",
+                full,
+                "adm",
+                Change::Remove(u("mem")),
+                Ok(true),
+            ),
+            (
+                "admins remove admins",
+                full,
+                "adm",
+                Change::Remove(u("adm")),
+                Ok(true),
+            ),
+            (
+                "nobody removes an owner",
+                full,
+                "adm",
+                Change::Remove(u("own")),
+                Err(Forbidden),
+            ),
+            (
+                "even another owner",
+                two_owners,
+                "own2",
+                Change::Remove(u("own")),
+                Err(Forbidden),
+            ),
+            (
+                "members do not remove others",
+                full,
+                "mem",
+                Change::Remove(u("adm")),
+                Err(Forbidden),
+            ),
+            (
+                "anyone leaves",
+                full,
+                "mem",
+                Change::Remove(u("mem")),
+                Ok(true),
+            ),
+            (
+                "removing a non-member does nothing",
+                full,
+                "mem",
+                Change::Remove(u("eve")),
+                Ok(false),
+            ),
+            (
+                "the last owner does not leave others behind",
+                full,
+                "own",
+                Change::Remove(u("own")),
+                Err(Forbidden),
+            ),
+            (
+                "an owner leaves when another stays",
+                two_owners,
+                "own",
+                Change::Remove(u("own")),
+                Ok(true),
+            ),
+            (
+                "the last owner leaves an empty group",
+                alone,
+                "own",
+                Change::Remove(u("own")),
+                Ok(true),
+            ),
+            (
+                "owners set roles",
+                full,
+                "own",
+                Change::SetRole(u("mem"), Role::Admin),
+                Ok(true),
+            ),
+            (
+                "admins do not set roles",
+                full,
+                "adm",
+                Change::SetRole(u("mem"), Role::Admin),
+                Err(Forbidden),
+            ),
+            (
+                "roles only of members",
+                full,
+                "own",
+                Change::SetRole(u("eve"), Role::Admin),
+                Err(Invalid),
+            ),
+            (
+                "the same role does nothing",
+                full,
+                "own",
+                Change::SetRole(u("adm"), Role::Admin),
+                Ok(false),
+            ),
+            (
+                "the last owner does not step down",
+                full,
+                "own",
+                Change::SetRole(u("own"), Role::Admin),
+                Err(Forbidden),
+            ),
+            (
+                "an owner steps down when another stays",
+                two_owners,
+                "own",
+                Change::SetRole(u("own"), Role::Member),
+                Ok(true),
+            ),
+            ("admins rename", full, "adm", update(Some("x")), Ok(true)),
+            (
+                "members do not rename",
+                full,
+                "mem",
+                update(Some("x")),
+                Err(Forbidden),
+            ),
+            (
+                "an empty update does nothing",
+                full,
+                "own",
+                update(None),
+                Ok(false),
+            ),
+        ];
+        for (what, members, by, change, want) in cases {
+            let state = room(KIND_GROUP, members, 0);
+            assert_eq!(outcome(state.check_change(&u(by), &change)), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_full_group_takes_no_new_member() {
+        let mut state = room(
+            KIND_GROUP,
+            &[("own", Role::Owner), ("mem", Role::Member)],
+            0,
+        );
+        state.settings.max_members = 2;
+        let add = |who: &str| outcome(state.check_change(&u("own"), &Change::Add(u(who))));
+        assert_eq!(add("new"), Err(ErrorCode::Invalid));
+        assert_eq!(add("mem"), Ok(false), "a member already in is no news");
+    }
+
+    #[test]
+    fn read_marks() {
+        let state = room(KIND_GROUP, &[("mem", Role::Member)], 7);
+        let empty = room(KIND_GROUP, &[("mem", Role::Member)], 0);
+        // (what, room, user, seq, mark)
+        let cases = [
+            ("up to the seq read", &state, "mem", 3, Ok(Some(3))),
+            ("at most the last seq", &state, "mem", 99, Ok(Some(7))),
+            ("from 1", &state, "mem", 0, Err(ErrorCode::Invalid)),
+            ("members only", &state, "eve", 3, Err(ErrorCode::NotMember)),
+            (
+                "nothing while the room is empty",
+                &empty,
+                "mem",
+                3,
+                Ok(None),
+            ),
+        ];
+        for (what, room, user, seq, want) in cases {
+            let got = room.read_mark(&u(user), seq).map_err(|e| e.code());
+            assert_eq!(got, want, "{what}");
+        }
     }
 }
