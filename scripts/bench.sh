@@ -212,7 +212,9 @@ declare -A PID PORT
 
 # The load generator signs thousands of accounts up and in from loopback: the per-address login
 # and sign-up limits ([limits] in config.toml) must not apply to it.
-BENCH_LIMITS="CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1"
+# Loopback is exempt from the HTTP rate limits, and the idle ramp opens hundreds of sockets per
+# user (ws.max_sessions_per_user is 32 by default).
+BENCH_LIMITS="CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1 CHAT__WS__MAX_SESSIONS_PER_USER=100000"
 
 start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: ceiling threads
   local name=$1 pre=$2 p

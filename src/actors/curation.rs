@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::outbox::Deliver;
 use super::registry::{DeliverToUsers, GetRoom};
 use super::requests::live_message;
-use super::room::Post;
+use super::room::{Draft, Post};
 use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId, UserId};
@@ -196,16 +196,11 @@ async fn forward_one(
         body: body.to_owned(),
         attachments: attachments.to_vec(),
         reply_to: None,
-        resolved,
-        reply_checked: true,
-        quote: None,
-        named: Some(named.to_vec()),
-        forwarded: true,
     };
     addr.send(Post {
         user: user.clone(),
         session: Some(session.clone()),
-        frame,
+        draft: Draft::checked(frame, resolved, None, named.to_vec(), true),
         reference: None,
     })
     .await?

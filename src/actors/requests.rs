@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use actix::Addr;
 
 use super::registry::{GetRoom, RoomCreated, RoomRegistry};
-use super::room::{DeleteMessage, EditMessage, Post, React};
+use super::room::{DeleteMessage, Draft, EditMessage, Post, React};
 use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
@@ -223,16 +223,11 @@ async fn send_one(
         body: f.body.clone(),
         attachments: f.attachments.clone(),
         reply_to: None,
-        resolved,
-        reply_checked: true,
-        quote: None,
-        named: Some(named),
-        forwarded: false,
     };
     addr.send(Post {
         user: user.clone(),
         session: Some(session.clone()),
-        frame,
+        draft: Draft::checked(frame, resolved, None, named, false),
         reference,
     })
     .await?

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::outbox::{self, CloseSession, SessionHandle};
 use super::presence::{Presence, SessionDown, SessionUp};
 use super::registry::{OpenRoom, RoomRegistry, SessionClosed, SessionOpened};
-use super::room::{MarkDelivered, MarkRead, Post, Room, Typing};
+use super::room::{Check, Draft, MarkDelivered, MarkRead, Post, Room, Typing};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
@@ -479,22 +479,7 @@ impl WsSession {
     fn dispatch(&mut self, frame: ClientFrame, reference: Option<String>, ctx: &mut Ctx) {
         match frame {
             ClientFrame::Ping => self.send_frame(ServerFrame::Pong(Pong { reference }), ctx),
-            ClientFrame::Send(f) if f.reply_to.is_some() && !f.reply_checked => {
-                self.check_reply(f, reference, ctx)
-            }
-            ClientFrame::Send(f) if f.resolved.len() != f.attachments.len() => {
-                self.resolve_attachments(f, reference, ctx)
-            }
-            ClientFrame::Send(f) if f.named.is_none() => self.resolve_mentions(f, reference, ctx),
-            ClientFrame::Send(f) => {
-                let room = f.room.clone();
-                let order = self.acks.entry(room.clone()).or_default();
-                let ticket = order.next;
-                order.next += 1;
-                self.with_room(room, ctx, move |act, addr, ctx| {
-                    act.post(addr, f, reference, ticket, true, ctx)
-                });
-            }
+            ClientFrame::Send(f) => self.submit(Draft::new(f), reference, ctx),
             ClientFrame::Typing(_) if !self.settings.chat.show_typing => {}
             ClientFrame::Typing(f) => {
                 let user = self.user.id.clone();
@@ -592,45 +577,63 @@ impl WsSession {
 
     /// Sends a message to its room and answers with the ack or an error. A room that stopped
     /// between lookup and delivery is looked up again once.
+    /// Runs the draft's next check (each is a lookup that waits, so this session's sends keep
+    /// their order), or, when none is left, hands it to its room.
+    fn submit(&mut self, draft: Draft, reference: Option<String>, ctx: &mut Ctx) {
+        match draft.next_check() {
+            Some(Check::Reply) => self.check_reply(draft, reference, ctx),
+            Some(Check::Attachments) => self.resolve_attachments(draft, reference, ctx),
+            Some(Check::Mentions) => self.resolve_mentions(draft, reference, ctx),
+            None => {
+                let room = draft.frame.room.clone();
+                let order = self.acks.entry(room.clone()).or_default();
+                let ticket = order.next;
+                order.next += 1;
+                self.with_room(room, ctx, move |act, addr, ctx| {
+                    act.post(addr, draft, reference, ticket, true, ctx)
+                });
+            }
+        }
+    }
+
     fn post(
         &mut self,
         addr: Result<Addr<Room>, ChatError>,
-        f: crate::protocol::SendFrame,
+        draft: Draft,
         reference: Option<String>,
         ticket: u64,
         retry: bool,
         ctx: &mut Ctx,
     ) {
+        let (room, client_id) = (draft.frame.room.clone(), draft.frame.client_id.clone());
         let addr = match addr {
             Ok(a) => a,
             Err(e) => {
-                let room = f.room.clone();
-                let frame = error_frame(e.code(), e.to_string(), reference, Some(f.client_id));
+                let frame = error_frame(e.code(), e.to_string(), reference, Some(client_id));
                 return self.answer_send(&room, ticket, frame, ctx);
             }
         };
         let msg = Post {
             user: self.user.id.clone(),
             session: Some(self.id.clone()),
-            frame: f.clone(),
+            draft: draft.clone(),
             reference: reference.clone(),
         };
         let ask = addr.send(msg);
         self.answer_later(ask, ctx, move |act, res, ctx| {
-            let room = f.room.clone();
             let err = match res {
                 Ok(Ok(ack)) => return act.answer_send(&room, ticket, ServerFrame::Ack(ack), ctx),
                 Ok(Err(e)) => e,
                 Err(MailboxError::Closed) if retry => {
-                    act.rooms.remove(&f.room);
+                    act.rooms.remove(&room);
                     act.with_room(room, ctx, move |act, addr, ctx| {
-                        act.post(addr, f, reference, ticket, false, ctx)
+                        act.post(addr, draft, reference, ticket, false, ctx)
                     });
                     return;
                 }
                 Err(e) => ChatError::from(e),
             };
-            let frame = error_frame(err.code(), err.to_string(), reference, Some(f.client_id));
+            let frame = error_frame(err.code(), err.to_string(), reference, Some(client_id));
             act.answer_send(&room, ticket, frame, ctx);
         });
     }
@@ -822,23 +825,18 @@ impl WsSession {
     /// Checks a `send`'s attachments (the sender's own, ready media; see
     /// `Store::resolve_attachments`), then dispatches it again with them resolved. Waits, like
     /// room lookups, so the sends of this session keep their order.
-    fn resolve_attachments(
-        &mut self,
-        mut f: crate::protocol::SendFrame,
-        reference: Option<String>,
-        ctx: &mut Ctx,
-    ) {
+    fn resolve_attachments(&mut self, mut d: Draft, reference: Option<String>, ctx: &mut Ctx) {
         let store = self.deps.store.clone();
         let user = self.user.id.clone();
         let max = self.deps.settings.media.max_attachments;
-        let (room, ids) = (f.room.clone(), f.attachments.clone());
+        let (room, ids) = (d.frame.room.clone(), d.frame.attachments.clone());
         let work = async move { store.resolve_attachments(&user, &room, &ids, max).await };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(resolved) => {
-                f.resolved = resolved;
-                act.dispatch(ClientFrame::Send(f), reference, ctx);
+                d.media = Some(resolved);
+                act.submit(d, reference, ctx);
             }
-            Err(e) => act.send_error(&e, reference, Some(f.client_id), ctx),
+            Err(e) => act.send_error(&e, reference, Some(d.frame.client_id), ctx),
         }));
     }
 }
@@ -847,28 +845,24 @@ impl WsSession {
     /// Checks that a `send`'s `reply_to` names a message of the same room (stored or still
     /// buffered; a deleted one counts), else answers `not_found`; then dispatches it again. Waits,
     /// like the attachments, so the sends of this session keep their order.
-    fn check_reply(
-        &mut self,
-        mut f: crate::protocol::SendFrame,
-        reference: Option<String>,
-        ctx: &mut Ctx,
-    ) {
-        let Some(target) = f.reply_to.clone() else {
-            return;
+    fn check_reply(&mut self, mut d: Draft, reference: Option<String>, ctx: &mut Ctx) {
+        let Some(target) = d.frame.reply_to.clone() else {
+            d.reply_checked = true;
+            return self.submit(d, reference, ctx);
         };
         let store = self.deps.store.clone();
         let work = async move { store.quote(&target).await };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Some((room, quote))) if room == f.room => {
-                f.reply_checked = true;
-                f.quote = Some(quote);
-                act.dispatch(ClientFrame::Send(f), reference, ctx);
+            Ok(Some((room, quote))) if room == d.frame.room => {
+                d.reply_checked = true;
+                d.quote = Some(quote);
+                act.submit(d, reference, ctx);
             }
             Ok(_) => {
                 let e = ChatError::NotFound("reply_to: no such message in this room");
-                act.send_error(&e, reference, Some(f.client_id), ctx);
+                act.send_error(&e, reference, Some(d.frame.client_id), ctx);
             }
-            Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
+            Err(e) => act.send_error(&ChatError::from(e), reference, Some(d.frame.client_id), ctx),
         }));
     }
 }
@@ -876,25 +870,16 @@ impl WsSession {
 impl WsSession {
     /// Looks up the people a `send`'s body names as `@username` (the room keeps its members
     /// among them), then dispatches it again. No lookup, and no wait, when it names nobody.
-    fn resolve_mentions(
-        &mut self,
-        mut f: crate::protocol::SendFrame,
-        reference: Option<String>,
-        ctx: &mut Ctx,
-    ) {
-        if !f.body.contains('@') {
-            f.named = Some(Vec::new());
-            return self.dispatch(ClientFrame::Send(f), reference, ctx);
-        }
+    fn resolve_mentions(&mut self, mut d: Draft, reference: Option<String>, ctx: &mut Ctx) {
         let store = self.deps.store.clone();
-        let body = f.body.clone();
+        let body = d.frame.body.clone();
         let work = async move { store.named_users(&body).await };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(named) => {
-                f.named = Some(named);
-                act.dispatch(ClientFrame::Send(f), reference, ctx);
+                d.named = Some(named);
+                act.submit(d, reference, ctx);
             }
-            Err(e) => act.send_error(&ChatError::from(e), reference, Some(f.client_id), ctx),
+            Err(e) => act.send_error(&ChatError::from(e), reference, Some(d.frame.client_id), ctx),
         }));
     }
 }

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use chat_server::actors::outbox::{outlet, CloseSession, Inlet, SessionHandle};
 use chat_server::actors::persister::Persister;
 use chat_server::actors::registry::{GetRoom, RoomRegistry, SessionOpened};
-use chat_server::actors::room::{AddMember, Inspect, Post, RemoveMember, Typing};
+use chat_server::actors::room::{AddMember, Draft, Inspect, Post, RemoveMember, Typing};
 use chat_server::config::Settings;
 use chat_server::error::ChatError;
 use chat_server::ids::{RoomId, SessionId, UserId};
@@ -109,18 +109,7 @@ fn send(room: &RoomId, user: &UserId, cid: &str, body: &str) -> Post {
     Post {
         user: user.clone(),
         session: None,
-        frame: SendFrame {
-            room: room.clone(),
-            client_id: cid.into(),
-            body: body.into(),
-            attachments: vec![],
-            reply_to: None,
-            resolved: vec![],
-            reply_checked: false,
-            quote: None,
-            named: None,
-            forwarded: false,
-        },
+        draft: Draft::new(SendFrame::new(room.clone(), cid.into(), body.into())),
         reference: None,
     }
 }

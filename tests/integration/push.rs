@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chat_server::actors::registry::GetRoom;
-use chat_server::actors::room::Post;
+use chat_server::actors::room::{Draft, Post};
 use chat_server::config::{Secret, Settings};
 use chat_server::ids::{RoomId, UserId};
 use chat_server::protocol::SendFrame;
@@ -170,22 +170,15 @@ async fn post_without_session(app: &TestApp, room: &str, user: &TestUser, body: 
         .await
         .unwrap()
         .unwrap();
-    let frame = SendFrame {
-        room: RoomId(room.into()),
-        client_id: uuid::Uuid::new_v4().simple().to_string(),
-        body: body.into(),
-        attachments: vec![],
-        reply_to: None,
-        resolved: vec![],
-        reply_checked: false,
-        quote: None,
-        named: None,
-        forwarded: false,
-    };
+    let frame = SendFrame::new(
+        RoomId(room.into()),
+        uuid::Uuid::new_v4().simple().to_string(),
+        body.into(),
+    );
     addr.send(Post {
         user: UserId(user.id.clone()),
         session: None,
-        frame,
+        draft: Draft::new(frame),
         reference: None,
     })
     .await

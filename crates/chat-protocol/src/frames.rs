@@ -58,25 +58,6 @@ pub struct SendFrame {
     pub attachments: Vec<String>,
     #[serde(default)]
     pub reply_to: Option<MessageId>,
-    /// The `attachments` as checked by the session (ready, the sender's own), in the same order.
-    /// Filled in by the server, never read from the wire.
-    #[serde(skip)]
-    pub resolved: Vec<super::MediaOut>,
-    /// Set by the session once `reply_to` was found to name a message of `room`; never read from
-    /// the wire.
-    #[serde(skip)]
-    pub reply_checked: bool,
-    /// The short quote of `reply_to` the message frame carries; filled in by the session with
-    /// `reply_checked`, never read from the wire.
-    #[serde(skip)]
-    pub quote: Option<Quote>,
-    /// Users named as `@username` in `body` (the Room keeps the members among them); `None`
-    /// until the session looked the names up. Never read from the wire.
-    #[serde(skip)]
-    pub named: Option<Vec<UserId>>,
-    /// A forward (see `ForwardFrame`); never read from the wire.
-    #[serde(skip)]
-    pub forwarded: bool,
 }
 
 impl SendFrame {
@@ -88,11 +69,6 @@ impl SendFrame {
             body,
             attachments: Vec::new(),
             reply_to: None,
-            resolved: Vec::new(),
-            reply_checked: false,
-            quote: None,
-            named: None,
-            forwarded: false,
         }
     }
 }

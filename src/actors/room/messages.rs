@@ -7,7 +7,7 @@ use actix::Message;
 use super::super::outbox::SessionHandle;
 use crate::error::ChatError;
 use crate::ids::{MessageId, SessionId, UserId};
-use crate::protocol::{Ack, Role, SendFrame, TypingState};
+use crate::protocol::{Ack, Role, TypingState};
 
 /// Attach a live session (ignored unless its user is a member).
 #[derive(Message, Debug)]
@@ -30,7 +30,8 @@ pub struct Post {
     pub user: UserId,
     /// The sending session, which gets the ack instead of the `message` frame.
     pub session: Option<SessionId>,
-    pub frame: SendFrame,
+    /// The message, every check done (see `Draft::next_check`).
+    pub draft: super::Draft,
     pub reference: Option<String>,
 }
 

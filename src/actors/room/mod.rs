@@ -8,6 +8,7 @@
 //! (`state`), who may do what (`rules`), and what a batch writes and answers (`plan`).
 
 mod batch;
+mod draft;
 mod messages;
 mod plan;
 mod rules;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+pub use draft::{Check, Draft};
 pub use messages::*;
 
 use super::notifier::Notifier;
@@ -208,7 +210,7 @@ impl Handler<Post> for Room {
         let job = Job::Send {
             user: msg.user,
             session: msg.session,
-            frame: msg.frame,
+            draft: msg.draft,
             reference: msg.reference,
             attempts: 0,
             reply,

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 
 use super::state::RoomState;
 use super::Change;
+use super::Draft;
 use crate::cluster::bus::{BusItem, ChangeItem, RoomBatch};
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
@@ -51,7 +52,7 @@ pub(super) enum Job<R: Replies> {
     Send {
         user: UserId,
         session: Option<SessionId>,
-        frame: SendFrame,
+        draft: Draft,
         reference: Option<String>,
         /// How many times it came back from a batch that conflicted with stored data.
         attempts: u8,
@@ -172,16 +173,16 @@ pub(super) fn plan_batch<R: Replies>(
             Job::Send {
                 user,
                 session,
-                frame,
+                draft,
                 reference,
                 attempts,
                 reply,
             } => {
-                if let Err(e) = state.check_send(&user, &frame) {
+                if let Err(e) = state.check_send(&user, &draft) {
                     answers.push(Answer::Ack(reply, Err(e)));
                     continue;
                 }
-                if let Some(ack) = state.recent_ack(&user, &frame.client_id) {
+                if let Some(ack) = state.recent_ack(&user, &draft.frame.client_id) {
                     let ack = Ack {
                         reference,
                         ..ack.clone()
@@ -191,7 +192,7 @@ pub(super) fn plan_batch<R: Replies>(
                 }
                 let dup = done.iter_mut().find_map(|d| match d {
                     Done::Sent { msg, followers, .. }
-                        if msg.sender == user && msg.client_id == frame.client_id =>
+                        if msg.sender == user && msg.client_id == draft.frame.client_id =>
                     {
                         Some(followers)
                     }
@@ -210,9 +211,16 @@ pub(super) fn plan_batch<R: Replies>(
                 if !state.clustered {
                     seq += 1;
                 }
-                let media = frame.resolved;
-                let quote = frame.quote;
-                let mentions = state.members_among(frame.named.unwrap_or_default());
+                let Draft {
+                    frame,
+                    media,
+                    quote,
+                    named,
+                    forwarded,
+                    ..
+                } = draft;
+                let media = media.unwrap_or_default();
+                let mentions = state.members_among(named.unwrap_or_default());
                 let msg = NewMessage {
                     id: MessageId::generate(),
                     room: state.id.clone(),
@@ -224,7 +232,7 @@ pub(super) fn plan_batch<R: Replies>(
                     reply_to: frame.reply_to,
                     ts: now,
                     mentions,
-                    forwarded: frame.forwarded,
+                    forwarded,
                 };
                 ops.push(WriteOp::Message(msg.clone()));
                 done.push(Done::Sent {
@@ -571,17 +579,13 @@ pub(super) fn reconcile<R: Replies>(
                         body: msg.body,
                         attachments: msg.attachments,
                         reply_to: msg.reply_to,
-                        resolved: media,
-                        // Checked when it was first sent.
-                        reply_checked: true,
-                        quote,
-                        named: Some(msg.mentions),
-                        forwarded: msg.forwarded,
                     };
+                    // Checked when it was first sent.
+                    let draft = Draft::checked(frame, media, quote, msg.mentions, msg.forwarded);
                     requeue.push(Job::Send {
                         user: msg.sender.clone(),
                         session,
-                        frame: frame.clone(),
+                        draft: draft.clone(),
                         reference,
                         attempts: attempts + 1,
                         reply,
@@ -590,7 +594,7 @@ pub(super) fn reconcile<R: Replies>(
                         requeue.push(Job::Send {
                             user: msg.sender.clone(),
                             session: None,
-                            frame: frame.clone(),
+                            draft: draft.clone(),
                             reference: r,
                             attempts: attempts + 1,
                             reply: tx,
@@ -794,25 +798,28 @@ mod tests {
     }
 
     fn frame(client_id: &str, body: &str) -> SendFrame {
-        SendFrame {
-            room: RoomId::from("r1"),
-            client_id: client_id.to_owned(),
-            body: body.to_owned(),
-            attachments: vec![],
-            reply_to: None,
-            resolved: vec![],
-            reply_checked: false,
-            quote: None,
-            named: None,
-            forwarded: false,
+        SendFrame::new(RoomId::from("r1"), client_id.to_owned(), body.to_owned())
+    }
+
+    /// A send as the session hands it over: every lookup done, nothing found.
+    fn draft(f: SendFrame) -> Draft {
+        Draft {
+            media: Some(vec![]),
+            named: Some(vec![]),
+            reply_checked: true,
+            ..Draft::new(f)
         }
     }
 
     fn send_frame(tag: &'static str, user: &str, f: SendFrame) -> Job<Tags> {
+        send_draft(tag, user, draft(f))
+    }
+
+    fn send_draft(tag: &'static str, user: &str, d: Draft) -> Job<Tags> {
         Job::Send {
             user: u(user),
             session: None,
-            frame: f,
+            draft: d,
             reference: Some(tag.to_owned()),
             attempts: 0,
             reply: tag,
@@ -1166,7 +1173,7 @@ mod tests {
                     Job::Send {
                         user: u(ANN),
                         session: None,
-                        frame: frame("1", "hi"),
+                        draft: draft(frame("1", "hi")),
                         reference: Some("fourth".into()),
                         attempts: 4,
                         reply: "fourth",
@@ -1174,7 +1181,7 @@ mod tests {
                     Job::Send {
                         user: u(ANN),
                         session: None,
-                        frame: frame("2", "hi"),
+                        draft: draft(frame("2", "hi")),
                         reference: None,
                         attempts: 3,
                         reply: "third",
@@ -1319,12 +1326,12 @@ mod tests {
     #[test]
     fn a_message_is_written_as_planned() {
         let state = group();
-        let f = SendFrame {
+        let d = Draft {
             named: Some(vec![u(CAT), u(EVE), u(CAT), u(BOB)]),
             forwarded: true,
-            ..frame("c1", "hi @cat")
+            ..draft(frame("c1", "hi @cat"))
         };
-        let (plan, _) = run(&state, vec![send_frame("a", ANN, f)]);
+        let (plan, _) = run(&state, vec![send_draft("a", ANN, d)]);
         let [WriteOp::Message(msg)] = plan.ops.as_slice() else {
             panic!("one message expected");
         };
@@ -1548,8 +1555,8 @@ mod tests {
         assert_eq!(tags, vec![Some("fresh"), Some("fresh again"), None]);
         assert!(requeue.iter().all(|j| match j {
             Job::Send {
-                attempts, frame, ..
-            } => *attempts == 1 && frame.reply_checked,
+                attempts, draft, ..
+            } => *attempts == 1 && draft.reply_checked,
             _ => true,
         }));
 

@@ -2,9 +2,10 @@
 
 use super::state::RoomState;
 use super::Change;
+use super::Draft;
 use crate::error::ChatError;
 use crate::ids::UserId;
-use crate::protocol::{Role, SendFrame};
+use crate::protocol::Role;
 use crate::store::rooms::KIND_DM;
 
 impl RoomState {
@@ -46,15 +47,17 @@ impl RoomState {
         Ok(())
     }
 
-    pub(super) fn check_send(&self, user: &UserId, f: &SendFrame) -> Result<(), ChatError> {
+    pub(super) fn check_send(&self, user: &UserId, d: &Draft) -> Result<(), ChatError> {
+        let f = &d.frame;
         self.role_of(user)?;
         self.check_not_blocked(user)?;
         if f.client_id.is_empty() || f.client_id.len() > 64 {
             return Err(ChatError::invalid("client_id must be 1 to 64 bytes"));
         }
         self.check_body(&f.body)?;
-        // The session checks attachments (ready, the sender's own) and fills `resolved`.
-        if f.resolved.iter().map(|m| &m.id).ne(f.attachments.iter()) {
+        // The session checks attachments (ready, the sender's own) and fills `media`.
+        let checked = d.media.as_deref().unwrap_or_default();
+        if checked.iter().map(|m| &m.id).ne(f.attachments.iter()) {
             return Err(ChatError::invalid("attachments were not checked"));
         }
         if f.reply_to
