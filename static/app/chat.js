@@ -4,6 +4,7 @@
 import { get, post, token, ApiError } from './api.js';
 import { TusUpload, TusCancelled } from './tus.js';
 import { $, el, timeOf, lastSeenText, uuid, dayLabel, dayKey } from './util.js';
+import { ask, notify } from './dialogs.js';
 import { avatarFor } from './avatars.js';
 import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
@@ -445,13 +446,13 @@ export class Chat {
     this.toast(f.message || f.code);
   }
 
+  /** Tells the user `text` in the open conversation's header, else in the notice bar. */
   toast(text) {
     const s = $('chat-status');
-    if (this.current && s) {
-      s.textContent = text;
-      s.classList.add('error');
-      setTimeout(() => { s.classList.remove('error'); this.renderHeader(); }, 4000);
-    }
+    if (!this.current || !s) { notify(text); return; }
+    s.textContent = text;
+    s.classList.add('error');
+    setTimeout(() => { s.classList.remove('error'); this.renderHeader(); }, 4000);
   }
 
   visible() { return document.visibilityState === 'visible'; }
@@ -762,8 +763,8 @@ export class Chat {
     if (!this.replyTo) $('reply-bar').hidden = true;
   }
 
-  deleteMessage(m) {
-    if (confirm('Delete this message for everyone?')) this.socket.send({ type: 'delete', id: m.id });
+  async deleteMessage(m) {
+    if (await ask('Delete this message for everyone?', { ok: 'Delete', danger: true })) this.socket.send({ type: 'delete', id: m.id });
   }
 
   submit() {

@@ -394,3 +394,31 @@ async fn browser_reading_day_separators_groups_unread_divider_and_history_edges(
     .await;
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn browser_picture_viewer_emoji_picker_and_in_page_questions() {
+    let app = spawn_app().await;
+    let [erin, finn]: [TestUser; 2] = app.register_many(["Erin", "Finn"]).await;
+    let room = erin.dm(&finn).await;
+    let mut ws = erin.connect().await;
+    let media = crate::media::upload(&erin, "photo.png", &crate::media::photo_png(1200, 900)).await;
+    assert_eq!(
+        crate::media::finished(&mut ws, &media).await["status"],
+        "ready"
+    );
+    ws.send(serde_json::json!({"type": "send", "room": room, "client_id": "p", "body": "the view", "attachments": [media]}))
+        .await;
+    ws.expect_where("ack", |f| f["client_id"] == "p").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "dialogs.mjs",
+        &[
+            ("USERNAME", finn.username.clone()),
+            ("PEER", "Erin".into()),
+            ("CAPTION", "the view".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
