@@ -96,6 +96,12 @@ async function poll() {
 
 // ----- users -----
 
+/** Shows why the last action failed (or clears it with ''). */
+function failed(message) {
+  $('failed').textContent = message;
+  $('failed').hidden = !message;
+}
+
 async function loadUsers() {
   try {
     const { users } = await api('GET', `/users?q=${encodeURIComponent($('user-search').value.trim())}`);
@@ -105,7 +111,7 @@ async function loadUsers() {
 
 function userRow(u) {
   const act = (label, method, path) => el('button', { type: 'button', text: label, onclick: async () => {
-    try { await api(method, path); } catch (e) { alert(e.message); }
+    try { await api(method, path); failed(''); } catch (e) { failed(e.message); }
     loadUsers();
   } });
   const id = encodeURIComponent(u.id);
@@ -135,7 +141,7 @@ async function showMembers(r) {
     $('members-title').textContent = `Members of ${r.name || 'the direct message'}`;
     $('member-list').replaceChildren(...members.map((m) => el('li', { text: `${m.display_name} (@${m.username}), ${m.role}` })));
     $('members').hidden = false;
-  } catch (e) { alert(e.message); }
+  } catch (e) { failed(e.message); }
 }
 
 function refuse(e) {

@@ -2,6 +2,7 @@
 // `onFile(file)` gets the result, which the chat uploads and sends like any attachment.
 
 import { $ } from './util.js';
+import { notify } from './dialogs.js';
 
 let stream = null;
 let recorder = null;
@@ -29,13 +30,13 @@ export function setupCapture(onFile) {
     video.hidden = kind === 'voice';
     state.textContent = '';
     if (!navigator.mediaDevices?.getUserMedia) {
-      alert('This browser cannot use the camera or microphone here (it needs https).');
+      notify('This browser cannot use the camera or microphone here (it needs https).');
       return;
     }
     try {
       stream = await navigator.mediaDevices.getUserMedia(kind === 'voice' ? { audio: true } : { video: true, audio: kind === 'video' });
     } catch (e) {
-      alert(`Camera or microphone not available: ${e.message}`);
+      notify(`Camera or microphone not available: ${e.message}`);
       return;
     }
     video.srcObject = kind === 'voice' ? null : stream;

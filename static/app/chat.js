@@ -3,7 +3,8 @@
 
 import { get, post, token, ApiError } from './api.js';
 import { TusUpload, TusCancelled } from './tus.js';
-import { $, el, timeOf, lastSeenText, uuid } from './util.js';
+import { $, el, timeOf, lastSeenText, uuid, dayLabel, dayKey } from './util.js';
+import { ask, notify } from './dialogs.js';
 import { avatarFor } from './avatars.js';
 import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
@@ -16,6 +17,12 @@ const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 6000;
 /** Most older pages loaded to reach a message (40 × 30 messages). */
 const MAX_JUMP_PAGES = 40;
+/** Most older pages loaded at opening to reach the first unread message (10 × 30 messages). */
+const MAX_UNREAD_PAGES = 10;
+/** A message this soon after the previous one from the same sender joins its group. */
+const GROUP_MS = 5 * 60 * 1000;
+/** Farther than this from the bottom of the conversation, the jump button shows. */
+const JUMP_SHOWN_PX = 200;
 
 export class Chat {
   constructor(socket, me) {
@@ -308,6 +315,7 @@ export class Chat {
     }
     const node = this.messageNode(id);
     if (!node) { this.toast('That message is no longer in the conversation.'); return false; }
+    this.opening = null;
     node.scrollIntoView({ block: 'center' });
     node.classList.add(mark);
     setTimeout(() => this.messageNode(id)?.classList.remove(mark), 2500);
@@ -438,13 +446,13 @@ export class Chat {
     this.toast(f.message || f.code);
   }
 
+  /** Tells the user `text` in the open conversation's header, else in the notice bar. */
   toast(text) {
     const s = $('chat-status');
-    if (this.current && s) {
-      s.textContent = text;
-      s.classList.add('error');
-      setTimeout(() => { s.classList.remove('error'); this.renderHeader(); }, 4000);
-    }
+    if (!this.current || !s) { notify(text); return; }
+    s.textContent = text;
+    s.classList.add('error');
+    setTimeout(() => { s.classList.remove('error'); this.renderHeader(); }, 4000);
   }
 
   visible() { return document.visibilityState === 'visible'; }
@@ -454,6 +462,9 @@ export class Chat {
   async openRoom(id) {
     const r = this.room(id);
     if (!r) return;
+    this.opening = null;
+    // Taken before opening marks the conversation read.
+    const unread = r.unread;
     this.current = id;
     this.cancelReply();
     this.cancelEdit();
@@ -468,11 +479,16 @@ export class Chat {
     this.renderHeader();
     this.renderRooms();
     await this.loadOlder(r, true);
+    for (let i = 0; i < MAX_UNREAD_PAGES && unread > 0 && !this.firstUnread(r, unread) && r.hasMore && this.current === r.id; i++) {
+      await this.loadOlder(r);
+    }
+    if (this.current !== r.id) return;
     r.loaded = true;
     $('pinned-bar').hidden = true;
     loadPins(r).then(() => { if (this.current === r.id) this.renderPinned(r); }).catch(() => {});
-    list.scrollTop = list.scrollHeight;
-    this.stick = true;
+    const first = unread > 0 ? this.firstUnread(r, unread) : null;
+    this.opening = first ? this.markNew(first) : null;
+    this.settle();
     this.markRead(r);
     if (matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
   }
@@ -485,28 +501,84 @@ export class Chat {
     this.renderRooms();
   }
 
+  /** Loads the page of messages before the oldest one shown (the newest page with `first`);
+   * a "loading" line shows at the top meanwhile, and a start-of-conversation line once there is
+   * nothing older. */
   async loadOlder(r, first = false) {
     if (r.loadingOlder || !r.hasMore) return;
     r.loadingOlder = true;
     const list = $('messages');
     const seqs = [...r.messages.values()].filter((m) => m.seq).map((m) => m.seq);
     const before = first || !seqs.length ? '' : `&before=${Math.min(...seqs)}`;
+    const loading = el('li', { class: 'history-status', role: 'status', text: 'Loading older messages…' });
+    list.prepend(loading);
     try {
       const page = await get(`/rooms/${encodeURIComponent(r.id)}/messages?limit=${PAGE}${before}`);
       if (this.current !== r.id) return;
+      loading.remove();
       const prevHeight = list.scrollHeight;
       const prevTop = list.scrollTop;
+      this.batching = true;
       for (const m of page.messages) {
         this.store(r, m);
         this.renderMessage(r, r.messages.get(m.id));
       }
+      this.batching = false;
       r.hasMore = page.has_more;
+      if (!r.hasMore && !list.querySelector('.history-start')) {
+        list.prepend(el('li', { class: 'history-start', text: 'This is the start of the conversation' }));
+      }
+      this.decorate();
       if (!first) list.scrollTop = prevTop + (list.scrollHeight - prevHeight);
     } catch (e) {
       this.toast(`history: ${e.message}`);
     } finally {
+      this.batching = false;
+      loading.remove();
       r.loadingOlder = false;
     }
+  }
+
+  /** The first of the newest `unread` messages from others, if loaded. */
+  firstUnread(r, unread) {
+    const others = [...r.messages.values()].filter((m) => m.seq && m.from !== this.me.id && !m.deleted)
+      .sort((a, b) => a.seq - b.seq);
+    return others.length >= unread ? others[others.length - unread] : null;
+  }
+
+  /** Puts the "new messages" line above message `m`; returns it. */
+  markNew(m) {
+    const node = this.messageNode(m.id);
+    if (!node) return null;
+    const line = el('li', { class: 'new-divider', role: 'separator', text: 'New messages' });
+    node.before(line);
+    this.decorate();
+    return line;
+  }
+
+  /** Scrolls a conversation just opened to its "new messages" line (`this.opening`) when more
+   * new messages follow it than fit, else to the bottom. Run again as pictures get their height,
+   * until the reader scrolls by themselves. */
+  settle() {
+    const list = $('messages');
+    const divider = this.opening?.isConnected ? this.opening : null;
+    // The day separator right above the line stays in view too.
+    const top = divider?.previousElementSibling?.classList.contains('day-sep') ? divider.previousElementSibling : divider;
+    const at = top ? top.getBoundingClientRect().top - list.getBoundingClientRect().top + list.scrollTop : 0;
+    if (top && list.scrollHeight - at > list.clientHeight) {
+      list.scrollTop = at - 8;
+      this.stick = false;
+    } else {
+      list.scrollTop = list.scrollHeight;
+      this.stick = true;
+    }
+    this.showJump();
+  }
+
+  /** Shows the jump-to-newest button when the reader is far from the bottom. */
+  showJump() {
+    const list = $('messages');
+    $('jump-button').hidden = list.scrollHeight - list.scrollTop - list.clientHeight < JUMP_SHOWN_PX;
   }
 
   markRead(r) {
@@ -569,7 +641,7 @@ export class Chat {
     const mine = m.from === this.me.id;
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     const mentionsMe = !m.deleted && (m.mentions || []).includes(this.me.id);
-    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '' } });
+    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '', from: m.from, ts: m.ts ?? '' } });
     if (r.kind !== 'dm' && !mine) {
       const who = this.user(m.from);
       li.append(el('div', { class: 'from' }, Object.assign(avatarFor(who.display_name, who.avatar), { className: 'avatar small' }),
@@ -625,10 +697,42 @@ export class Chat {
       if (after) list.insertBefore(li, after);
       else list.append(li);
     }
+    if (!this.batching) this.decorate();
     if (scroll && (stick || mine)) {
       list.scrollTop = list.scrollHeight;
       this.stick = true;
     }
+  }
+
+  /** A day separator above the first message of each day, and class `grouped` on a message
+   * that follows one from the same sender within GROUP_MS with nothing between them (its name
+   * and avatar are not repeated). Run after messages are added or replaced. */
+  decorate() {
+    const list = $('messages');
+    const kept = new Set();
+    let day = null;
+    for (const node of list.querySelectorAll(':scope > li.msg')) {
+      const ts = Number(node.dataset.ts);
+      if (ts) {
+        const key = dayKey(ts);
+        if (key !== day) {
+          day = key;
+          let p = node.previousElementSibling;
+          while (p?.classList.contains('new-divider')) p = p.previousElementSibling;
+          if (p?.classList.contains('day-sep') && p.dataset.day === key) kept.add(p);
+          else {
+            const sep = el('li', { class: 'day-sep', role: 'separator', dataset: { day: key } }, el('span', { text: dayLabel(ts) }));
+            node.before(sep);
+            kept.add(sep);
+          }
+        }
+      }
+      const prev = node.previousElementSibling;
+      const grouped = !!prev?.classList.contains('msg') && prev.dataset.from === node.dataset.from
+        && ts - Number(prev.dataset.ts) < GROUP_MS;
+      node.classList.toggle('grouped', grouped);
+    }
+    for (const sep of list.querySelectorAll(':scope > li.day-sep')) if (!kept.has(sep)) sep.remove();
   }
 
   // ----- composing -----
@@ -659,8 +763,8 @@ export class Chat {
     if (!this.replyTo) $('reply-bar').hidden = true;
   }
 
-  deleteMessage(m) {
-    if (confirm('Delete this message for everyone?')) this.socket.send({ type: 'delete', id: m.id });
+  async deleteMessage(m) {
+    if (await ask('Delete this message for everyone?', { ok: 'Delete', danger: true })) this.socket.send({ type: 'delete', id: m.id });
   }
 
   submit() {
@@ -686,6 +790,7 @@ export class Chat {
     if (m.reply_to) frame.reply_to = m.reply_to;
     m.frame = frame;
     r.messages.set(`c:${clientId}`, m);
+    this.opening = null;
     if (this.current === r.id) this.renderMessage(r, m, true);
     this.cancelReply();
     this.socket.send(frame);
@@ -803,15 +908,28 @@ export class Chat {
     // stays at the bottom while they come in (load events do not bubble, hence capture).
     const keepBottom = () => {
       const list = $('messages');
-      if (this.stick) list.scrollTop = list.scrollHeight;
+      if (this.opening) this.settle();
+      else if (this.stick) list.scrollTop = list.scrollHeight;
     };
+    // The reader scrolling by themselves ends the settling of a conversation just opened.
+    for (const type of ['wheel', 'touchstart', 'keydown', 'mousedown']) {
+      $('messages').addEventListener(type, () => { this.opening = null; }, { passive: true });
+    }
     $('messages').addEventListener('load', keepBottom, true);
     $('messages').addEventListener('loadedmetadata', keepBottom, true);
     $('messages').addEventListener('scroll', () => {
       const list = $('messages');
       this.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+      this.showJump();
       const r = this.room(this.current);
       if (r && r.loaded && $('messages').scrollTop < 80) this.loadOlder(r);
+    });
+    $('jump-button').addEventListener('click', () => {
+      this.opening = null;
+      const list = $('messages');
+      list.scrollTop = list.scrollHeight;
+      this.stick = true;
+      this.showJump();
     });
     $('attach-button').addEventListener('click', () => $('file-input').click());
     $('file-input').addEventListener('change', (e) => {

@@ -10,7 +10,10 @@ export function setupEmojiPicker(button, picker, input) {
     b.type = 'button';
     b.textContent = e;
     b.setAttribute('aria-label', e);
-    b.addEventListener('click', () => insertAtCaret(input, e));
+    b.addEventListener('click', () => {
+      insertAtCaret(input, e);
+      picker.hidden = true;
+    });
     picker.append(b);
   }
   button.addEventListener('click', (ev) => {
@@ -19,6 +22,9 @@ export function setupEmojiPicker(button, picker, input) {
   });
   document.addEventListener('click', (ev) => {
     if (!picker.hidden && !picker.contains(ev.target)) picker.hidden = true;
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !picker.hidden) { picker.hidden = true; button.focus(); }
   });
 }
 

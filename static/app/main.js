@@ -6,6 +6,7 @@ import { Chat } from './chat.js';
 import { $, el, show, uuid } from './util.js';
 import { avatarFor } from './avatars.js';
 import { setupEmojiPicker } from './emoji.js';
+import { ask, notify, setupViewer } from './dialogs.js';
 import { setupCapture } from './capture.js';
 import { setupSearch } from './search.js';
 import { registerServiceWorker, enablePush } from './push.js';
@@ -114,7 +115,7 @@ async function start(opts = {}) {
   applyTheme(settings.chat.theme);
   renderMe();
   show($('admin-link'), !!me.is_admin);
-  if (opts.notice || opts.error) alert(opts.notice || opts.error);
+  if (opts.notice || opts.error) notify(opts.notice || opts.error);
   if (socket) socket.close();
   socket = new Socket({
     onHello: (h) => chat.onHello(h),
@@ -263,7 +264,7 @@ function onAckMany(f) {
 }
 
 async function saveList() {
-  const name = prompt('Name of the list');
+  const name = await ask('Name of the list', { ok: 'Save', input: true });
   if (!name) return;
   try {
     await post('/lists', { name, members: [...picked.keys()] });
@@ -377,6 +378,7 @@ function bind() {
   });
   setupEmojiPicker($('emoji-button'), $('emoji-picker'), $('composer-input'));
   setupCapture((file) => chat?.sendFiles([file]));
+  setupViewer();
   setupSearch(() => chat);
   navigator.serviceWorker?.addEventListener('message', (e) => {
     if (e.data?.type === 'open_room' && chat?.room(e.data.room)) chat.openRoom(e.data.room);

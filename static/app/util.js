@@ -28,6 +28,25 @@ export function timeOf(ts) {
     : d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** The label of a day separator: "Today", "Yesterday", else the weekday and date (with the
+ * year when it is not this year's). */
+export function dayLabel(ts, now = new Date()) {
+  const d = new Date(ts);
+  const midnight = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((midnight(now) - midnight(d)) / 86400000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  const opts = { weekday: 'long', month: 'long', day: 'numeric' };
+  if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+  return d.toLocaleDateString([], opts);
+}
+
+/** The calendar day of `ts` in local time, as a key to compare days. */
+export function dayKey(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
 export function lastSeenText(ts) {
   if (!ts) return 'offline';
   return `last seen ${timeOf(ts)}`;

@@ -2,6 +2,7 @@
 // Text is set with textContent only.
 
 import { el } from './util.js';
+import { showPicture } from './dialogs.js';
 
 /** One line describing a message, for the conversation list and reply quotes. */
 export function preview(m) {
@@ -27,8 +28,9 @@ export function ticks(r, m, me) {
 export function renderAttachment(a) {
   if (a.status && a.status !== 'ready') return el('div', { class: 'notice', text: `${a.name || a.kind}: ${a.status}` });
   if (a.kind === 'image') {
-    return el('a', { href: a.url, target: '_blank', rel: 'noopener' },
-      el('img', { src: a.thumb_url || a.url, alt: a.name || 'image' }));
+    const alt = a.name || 'image';
+    return el('button', { type: 'button', class: 'picture', title: 'Show the picture', 'aria-label': `Show ${alt}`, onclick: () => showPicture(a.url, alt) },
+      el('img', { src: a.thumb_url || a.url, alt }));
   }
   if (a.kind === 'audio') return el('audio', { src: a.url, controls: true, preload: 'metadata' });
   if (a.kind === 'video') return el('video', { src: a.url, poster: a.thumb_url, controls: true, preload: 'metadata', playsInline: true });

@@ -89,8 +89,8 @@ await run(async (browser) => {
   await edited.locator('.meta', { hasText: 'edited' }).waitFor();
   const editedMine = alice.locator('.msg.mine', { hasText: 'Are you still there?' });
   await editedMine.hover();
-  alice.once('dialog', (d) => d.accept());
   await editedMine.getByRole('button', { name: 'Delete' }).click();
+  await alice.locator('#ask', { hasText: 'Delete this message for everyone?' }).getByRole('button', { name: 'Delete' }).click();
   await bob.locator('.msg.deleted', { hasText: 'Message deleted' }).waitFor();
   check(await bob.locator('.msg', { hasText: 'Are you still there?' }).count() === 0, 'deleted text is gone');
 

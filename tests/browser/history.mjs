@@ -1,7 +1,7 @@
-// History scrolls back: the conversation opens on its latest messages and scrolling up loads
-// older pages until the first message, each message exactly once and in order. Then the
-// connection drops; the other side sends while the reader is away; the client reconnects by
-// itself and `sync` brings exactly the missed messages (no gap, no duplicate).
+// History scrolls back: a conversation read to the end opens on its latest messages and
+// scrolling up loads older pages until the first message, each message exactly once and in
+// order. Then the connection drops; the other side sends while the reader is away; the client
+// reconnects by itself and `sync` brings exactly the missed messages (no gap, no duplicate).
 // Env: USERNAME (the reader), PEER (display name of the other side), COUNT (messages already
 // sent), PEER_TOKEN and ROOM (to send as the other side while the reader is disconnected).
 

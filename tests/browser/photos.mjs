@@ -1,6 +1,7 @@
 // A conversation with photos opens at its newest message and stays there while the photos
 // load: the last message (caption and time) is fully visible above the composer, on a desktop
-// and on a phone-sized screen.
+// and on a phone-sized screen. The reader has read them all (with unread messages it would open
+// at the first of those: reading.mjs).
 // Env: USERNAME (the reader), PEER (the other member's display name), LAST (the newest body).
 
 import { run, newPage, login, shot, check } from './common.mjs';

@@ -71,10 +71,18 @@ async fn browser_history_scrolls_back_and_reconnect_syncs_the_gap() {
     let room = carol.dm(&dave).await;
     let mut ws = carol.connect().await;
     const COUNT: usize = 75;
+    let mut last = serde_json::Value::Null;
     for i in 1..=COUNT {
-        ws.send_msg(&room, &format!("history message {i}")).await;
+        last = ws.send_msg(&room, &format!("history message {i}")).await;
     }
     ws.close().await;
+    // Read already: with unread messages the conversation would open at the first of them
+    // (loading every page down to it) instead of at the newest page.
+    let mut wd = dave.connect().await;
+    wd.send(serde_json::json!({"type": "read", "room": room, "seq": last["seq"]}))
+        .await;
+    until_unread(&dave, &room, 0).await;
+    wd.close().await;
     run_script(
         &app,
         "history.mjs",
@@ -206,8 +214,14 @@ async fn browser_a_chat_with_photos_opens_and_stays_at_the_newest_message() {
         ws.expect_where("ack", move |f| f["client_id"] == cid.as_str())
             .await;
     }
-    ws.send_msg(&room, "and that was the trip").await;
+    let last = ws.send_msg(&room, "and that was the trip").await;
     ws.close().await;
+    // Read already: a conversation with unread messages opens at the first of them instead.
+    let mut wf = finn.connect().await;
+    wf.send(serde_json::json!({"type": "read", "room": room, "seq": last["seq"]}))
+        .await;
+    until_unread(&finn, &room, 0).await;
+    wf.close().await;
     run_script(
         &app,
         "photos.mjs",
@@ -305,6 +319,104 @@ async fn browser_search_finds_a_message_and_opens_its_conversation_at_it() {
             ("TARGET", TARGET.into()),
             ("QUERY", "cafe mull*".into()),
             ("MARKED", "Café".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+/// Waits until `user`'s conversation list counts `unread` unread messages in `room`.
+async fn until_unread(user: &TestUser, room: &str, unread: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let rooms: serde_json::Value = user.get("/api/rooms").await.json().await.unwrap();
+        let seen = rooms["rooms"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["id"] == room))
+            .and_then(|r| r["unread"].as_u64());
+        if seen == Some(unread) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "unread in {room} is {seen:?}, not {unread}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn browser_reading_day_separators_groups_unread_divider_and_history_edges() {
+    let app = spawn_app().await;
+    let [ann, ben, cat]: [TestUser; 3] = app.register_many(["Ann", "Ben", "Cat"]).await;
+    // Two alike conversations: the desktop opens one and the phone the other, each unread.
+    let rooms = [
+        ann.group("Book club", &[&ben, &cat]).await,
+        ann.group("Film club", &[&ben, &cat]).await,
+    ];
+    let mut wa = ann.connect().await;
+    let mut wb = ben.connect().await;
+    let mut wc = cat.connect().await;
+    for room in &rooms {
+        // The script moves "earlier:" three days and "yesterday:" one day back.
+        for i in 1..=30 {
+            wa.send_msg(room, &format!("earlier: {i}")).await;
+        }
+        wa.send_msg(room, "yesterday: a").await;
+        wb.send_msg(room, "yesterday: b").await;
+        let read = wa.send_msg(room, "yesterday: c").await;
+        wc.send(serde_json::json!({"type": "read", "room": room, "seq": read["seq"]}))
+            .await;
+        until_unread(&cat, room, 0).await;
+        // 25 unread, more than fit on either screen.
+        for i in 1..=3 {
+            wa.send_msg(room, &format!("today {i}")).await;
+        }
+        wb.send_msg(room, "today 4").await;
+        for i in 5..=25 {
+            wa.send_msg(room, &format!("today {i}")).await;
+        }
+        until_unread(&cat, room, 25).await;
+    }
+    wa.close().await;
+    wb.close().await;
+    wc.close().await;
+    run_script(
+        &app,
+        "reading.mjs",
+        &[
+            ("USERNAME", cat.username.clone()),
+            ("ROOMS", "Book club,Film club".into()),
+            ("ANN", "Ann".into()),
+            ("BEN", "Ben".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_picture_viewer_emoji_picker_and_in_page_questions() {
+    let app = spawn_app().await;
+    let [erin, finn]: [TestUser; 2] = app.register_many(["Erin", "Finn"]).await;
+    let room = erin.dm(&finn).await;
+    let mut ws = erin.connect().await;
+    let media = crate::media::upload(&erin, "photo.png", &crate::media::photo_png(1200, 900)).await;
+    assert_eq!(
+        crate::media::finished(&mut ws, &media).await["status"],
+        "ready"
+    );
+    ws.send(serde_json::json!({"type": "send", "room": room, "client_id": "p", "body": "the view", "attachments": [media]}))
+        .await;
+    ws.expect_where("ack", |f| f["client_id"] == "p").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "dialogs.mjs",
+        &[
+            ("USERNAME", finn.username.clone()),
+            ("PEER", "Erin".into()),
+            ("CAPTION", "the view".into()),
         ],
     )
     .await;

@@ -1,0 +1,59 @@
+// In-page replacements for the browser's alert(), confirm() and prompt(), and the picture
+// viewer: native dialogs block the page, cannot be styled per theme and read poorly on phones.
+// Text is set with textContent only.
+
+import { $ } from './util.js';
+
+const NOTICE_MS = 5000;
+let noticeTimer = null;
+
+/** Shows `text` for a few seconds in the notice bar at the bottom of the page (announced to
+ * screen readers). */
+export function notify(text) {
+  const bar = $('notice-bar');
+  bar.textContent = text;
+  bar.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { bar.hidden = true; }, NOTICE_MS);
+}
+
+/** Asks a question in the page's `#ask` dialog; resolves to the typed text (with `input`), true
+ * (without) or null when cancelled (Cancel, Escape). */
+export function ask(question, { ok = 'OK', input = false, danger = false } = {}) {
+  const dialog = $('ask');
+  const field = $('ask-input');
+  $('ask-text').textContent = question;
+  $('ask-ok').textContent = ok;
+  $('ask-ok').classList.toggle('danger', danger);
+  field.hidden = !input;
+  field.value = '';
+  dialog.returnValue = '';
+  dialog.showModal();
+  (input ? field : $('ask-ok')).focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      if (dialog.returnValue !== 'ok') resolve(null);
+      else resolve(input ? field.value.trim() || null : true);
+    }, { once: true });
+  });
+}
+
+/** Opens picture `url` (described by `alt`) in the viewer over the page; Escape, the close
+ * button or a click beside the picture closes it. */
+export function showPicture(url, alt) {
+  const dialog = $('viewer');
+  const img = $('viewer-img');
+  img.src = url;
+  img.alt = alt;
+  dialog.showModal();
+  $('viewer-close').focus();
+}
+
+/** Wires the viewer's ways out (once, at start). */
+export function setupViewer() {
+  const dialog = $('viewer');
+  $('viewer-close').addEventListener('click', () => dialog.close());
+  // A click on the backdrop or the space around the picture lands on the dialog itself.
+  dialog.addEventListener('click', (e) => { if (e.target === dialog) dialog.close(); });
+  dialog.addEventListener('close', () => { $('viewer-img').removeAttribute('src'); });
+}
