@@ -14,6 +14,7 @@
 #   server and the ceiling)  BENCH_STEP_SECS=2  BENCH_LAT_SECS=3  BENCH_UNPINNED_LAT_SECS=2
 #   BENCH_INSERT_ROWS=20000
 #   BENCH_OUT=BENCHMARKS.md  BENCH_KEEP=1 (keep the temp dir and its logs)
+#   BENCH_SERVER_ENV="CHAT__X__Y=v ..."  extra settings for every chat-server process
 #   BENCH_PERF=DIR                  also profile this server (perf record) during its fan-out and dm
 #                                   runs and write flat perf reports to DIR (linux-perf)
 #   BENCH_DM=0                      leave the everyday-path part (below) out of the full run
@@ -214,7 +215,8 @@ declare -A PID PORT
 # and sign-up limits ([limits] in config.toml) must not apply to it.
 # Loopback is exempt from the HTTP rate limits, and the idle ramp opens hundreds of sockets per
 # user (ws.max_sessions_per_user is 32 by default).
-BENCH_LIMITS="CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1 CHAT__WS__MAX_SESSIONS_PER_USER=100000"
+# BENCH_SERVER_ENV adds settings to every chat-server process (e.g. CHAT__SEARCH__ENABLED=false).
+BENCH_LIMITS="CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1 CHAT__WS__MAX_SESSIONS_PER_USER=100000 ${BENCH_SERVER_ENV:-}"
 
 start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: ceiling threads
   local name=$1 pre=$2 p

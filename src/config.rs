@@ -157,6 +157,9 @@ pub struct SearchSettings {
     /// After a restart the index catches up on what changed since its last commit, starting this
     /// much earlier (ms) to cover other nodes' clocks and writes that were in flight.
     pub catchup_slack_ms: u64,
+    /// Nice value (0 to 19) of the indexing threads, so that under load indexing waits for acks
+    /// and deliveries instead of taking their CPU (search then lags behind a little).
+    pub indexer_nice: i32,
 }
 
 impl Default for SearchSettings {
@@ -167,6 +170,7 @@ impl Default for SearchSettings {
             commit_interval_ms: 500,
             writer_memory_mb: 32,
             catchup_slack_ms: 120_000,
+            indexer_nice: 10,
         }
     }
 }
@@ -843,6 +847,9 @@ impl Settings {
         {
             return bad("search.commit_interval_ms must be 1 to 1000 and search.writer_memory_mb 15 to 2000");
         }
+        if !(0..=19).contains(&self.search.indexer_nice) {
+            return bad("search.indexer_nice must be 0 to 19");
+        }
         if self.auth.hash_queue == 0 {
             return bad("auth.hash_queue must be positive");
         }
@@ -1028,6 +1035,10 @@ mod tests {
             (
                 "search.writer_memory_mb",
                 Box::new(|s| s.search.writer_memory_mb = 2001),
+            ),
+            (
+                "search.indexer_nice",
+                Box::new(|s| s.search.indexer_nice = 20),
             ),
             ("auth.hash_queue", Box::new(|s| s.auth.hash_queue = 0)),
             (

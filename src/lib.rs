@@ -5,7 +5,12 @@
 //!
 //! # Layout
 //!
-//! Arrows point down; nothing imports what is above it.
+//! The workspace's crates are layers the compiler enforces: `chat-protocol` (the wire) and
+//! `entities`/`migration` (the tables) import nothing of the server; `chat-cli` and the load
+//! generator build on `chat-protocol` alone. Inside this crate the modules below are listed from
+//! the top (what a request meets first) down; the WebSocket layer imports neither HTTP nor the
+//! actors (its routes are handed to it at startup). Not yet layered: [`socketio`] uses the HTTP
+//! state and auth helpers, and [`store`] still returns some wire types and `ChatError`.
 //!
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
@@ -36,11 +41,24 @@
 //!
 //! # The write path
 //!
-//! `WsSession` → `Room` (assigns id and seq, batches) → `Persister` (group commit) → SQL. The room
-//! acks the sender and fans the message out only after the Persister answered that the batch is
-//! durable; a failed batch is not counted, so per-room seqs stay gap-free. In cluster mode the
-//! Redis append script allocates the seqs instead and publishes the batch, and every node fans it
-//! out to its own sessions from that subscription (see [`cluster`]).
+//! ```text
+//! socket ─► websocket::conn::Reader ─► WsSession: chat_protocol::decode → ClientFrame::Send
+//!                                       │ room::Draft: reply, attachments, @names looked up
+//!                                       ▼
+//!           Room actor: plan::plan_batch(RoomState, jobs) → id + seq, WriteOps, answers
+//!                                       │ PersistHandle (the room's thread)
+//!                                       ▼
+//!   with Redis: the append script (stream entry, seq, client-id and overlay keys) ─ durable ─┐
+//!   embedded:   Persister group commit, one SQLite transaction ─────────────────── durable ─┤
+//!                                                                                            ▼
+//!   Room: ack to the sender, `message` to the members' outboxes (websocket::Outbound, framed once)
+//!   with Redis, later: Syncer (timer) ─ XREADGROUP ─► Store::apply_writes ─► SQL row (SeaORM)
+//! ```
+//!
+//! The room acks the sender and fans the message out only after the write is durable; a failed
+//! batch is not counted, so per-room seqs stay gap-free. In cluster mode the Redis append script
+//! allocates the seqs instead and publishes the batch, and every node fans it out to its own
+//! sessions from that subscription (see [`cluster`]).
 
 pub mod actors;
 pub mod cluster;
@@ -60,6 +78,7 @@ pub mod socketio;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod threads;
 pub mod validate;
 pub mod websocket;
 

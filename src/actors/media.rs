@@ -51,23 +51,10 @@ impl Actor for MediaWorker {
 
     fn started(&mut self, _ctx: &mut Self::Context) {
         media::av::init();
-        lower_priority(self.opts.worker_nice);
-    }
-}
-
-/// Gives this thread the nice value `nice` (on Linux a nice value is per thread), so that a
-/// transcode running on every core does not hold back acks and deliveries (`make bench-media`
-/// measured a dm ack p99 of 16 ms idle and 530 ms under two transcodes without it).
-///
-/// Never raises the priority: a server started at a higher nice value keeps it for its workers.
-fn lower_priority(nice: i32) {
-    let tid = rustix::thread::gettid();
-    let current = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
-    if nice <= current {
-        return;
-    }
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
-        tracing::warn!(error = %e, nice, "cannot lower the priority of a media worker thread");
+        // A transcode running on every core must not hold back acks and deliveries (`make
+        // bench-media` measured a dm ack p99 of 16 ms idle and 530 ms under two transcodes
+        // without it).
+        crate::threads::lower_priority(self.opts.worker_nice, "media worker");
     }
 }
 

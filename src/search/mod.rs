@@ -248,7 +248,18 @@ impl SearchIndex {
         let (index, payload, existed) = open_or_create(dir, db)?;
         register_tokenizers(&index);
         let (_, fields) = Fields::schema();
-        let writer = index.writer_with_num_threads(1, settings.writer_memory_mb.max(15) << 20)?;
+        // Tantivy's indexing and merge threads start with the writer and inherit the nice value
+        // of the thread that creates it: one at `search.indexer_nice`.
+        let memory = settings.writer_memory_mb.max(15) << 20;
+        let nice = settings.indexer_nice;
+        let writer = std::thread::scope(|s| {
+            s.spawn(|| {
+                crate::threads::lower_priority(nice, "search indexer");
+                index.writer_with_num_threads(1, memory)
+            })
+            .join()
+        })
+        .map_err(|_| SearchError::Thread(std::io::Error::other("the index writer panicked")))??;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -270,7 +281,10 @@ impl SearchIndex {
         );
         std::thread::Builder::new()
             .name("search-indexer".into())
-            .spawn(move || indexer.run(rx))
+            .spawn(move || {
+                crate::threads::lower_priority(nice, "search indexer");
+                indexer.run(rx)
+            })
             .map_err(SearchError::Thread)?;
         tracing::info!(dir = %dir.display(), documents = num_docs, watermark = opened.watermark, "search index open");
         Ok((
