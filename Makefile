@@ -62,6 +62,8 @@ test: test-deps
 	$(CARGO) fmt --all -- --check || status=$$?; \
 	echo "+ $(CARGO) clippy --workspace --all-targets -- -D warnings"; \
 	$(CARGO) clippy --workspace --all-targets -- -D warnings || status=$$?; \
+	echo "+ $(CARGO) build -p chat-cli (tests/integration/cli.rs runs the binary)"; \
+	$(CARGO) build -p chat-cli || status=$$?; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; \
 		$(CARGO) nextest run --workspace --no-fail-fast || status=$$?; \

@@ -118,6 +118,9 @@ pub struct WsSession {
     /// The server is shutting down: new frames are refused, and the session closes once what it
     /// received is answered.
     going_away: bool,
+    /// The close frame to send once everything received is answered: set when the server shuts
+    /// down or the client closed (a `read` or `send` it wrote just before closing still counts).
+    leave_with: Option<(u16, String)>,
     /// Requests received and still being worked on (see [`WsSession::answer_later`]).
     unanswered: usize,
     /// A check whether the session may close is already queued.
@@ -168,6 +171,7 @@ impl WsSession {
             settings_known: false,
             shutdown,
             going_away: false,
+            leave_with: None,
             unanswered: 0,
             leave_check_queued: false,
         }
@@ -349,6 +353,7 @@ impl WsSession {
     /// with 1001 (at `notice.close_by` at the latest).
     fn go_away(&mut self, notice: shutdown::Notice, ctx: &mut Ctx) {
         self.going_away = true;
+        self.leave_with = Some((shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned()));
         tracing::debug!(session = %self.id, user = %self.user.id, pending = self.unanswered, "server shutting down: answering what is in flight");
         let left = notice
             .close_by
@@ -360,10 +365,11 @@ impl WsSession {
         self.leave_if_answered(ctx);
     }
 
-    /// While going away: closes once nothing received is waiting for its answer. Checked after
-    /// the current event, when a room lookup or other wait that blocks the session is over.
+    /// While leaving (see `leave_with`): closes once nothing received is waiting for its answer.
+    /// Checked after the current event, when a room lookup or other wait that blocks the session
+    /// is over.
     fn leave_if_answered(&mut self, ctx: &mut Ctx) {
-        if !self.going_away || self.leave_check_queued {
+        if self.leave_with.is_none() || self.leave_check_queued {
             return;
         }
         self.leave_check_queued = true;
@@ -375,10 +381,24 @@ impl WsSession {
         }));
     }
 
-    /// Closes with 1001 "going away".
+    /// Sends the close frame `leave_with` holds (1001 "going away" when shutting down).
     fn leave(&mut self, ctx: &mut Ctx) {
-        let reason = (shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned());
+        let reason = self
+            .leave_with
+            .clone()
+            .unwrap_or((shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned()));
         self.close(Some(reason), ctx);
+    }
+
+    /// The client closed: what it sent before its close is still carried out (and answered,
+    /// while the socket takes writes), within `CLOSE_GRACE`; then the close is echoed.
+    fn client_closed(&mut self, code: u16, ctx: &mut Ctx) {
+        if self.leave_with.is_some() {
+            return;
+        }
+        self.leave_with = Some((code, String::new()));
+        ctx.run_later(CLOSE_GRACE, |act, ctx| act.leave(ctx));
+        self.leave_if_answered(ctx);
     }
 
     fn send_error(
@@ -1030,9 +1050,17 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
             }
             InFrame::Pong => self.last_heard = Instant::now(),
             InFrame::Close(reason) => {
-                let code = reason.map(|(code, _)| (code, String::new()));
-                self.close(code.or(Some((close::NORMAL, String::new()))), ctx);
+                let code = reason.map_or(close::NORMAL, |(code, _)| code);
+                self.client_closed(code, ctx);
             }
+        }
+    }
+
+    /// The socket's read side ended (after the client's close frame, or the connection broke):
+    /// a session that is leaving finishes what it received first; otherwise it stops.
+    fn finished(&mut self, ctx: &mut Ctx) {
+        if self.leave_with.is_none() {
+            ctx.stop();
         }
     }
 }

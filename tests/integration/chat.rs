@@ -965,3 +965,40 @@ async fn health_and_metrics() {
     );
     app.quiesce().await;
 }
+
+/// A `read` is answered only once its mark is durable, and frames a client wrote just before its
+/// close frame are still carried out: the read marks of eight conversations, sent and at once
+/// followed by a close, all show in the listing fetched after the server echoed the close.
+#[actix_web::test]
+async fn reads_sent_right_before_a_close_count_at_once() {
+    let app = spawn_app().await;
+    let reader = app.register("reader").await;
+    let mut rooms = Vec::new();
+    for i in 0..8 {
+        let other = app.register(&format!("writer{i}")).await;
+        let room = other.dm(&reader).await;
+        let mut ws = other.connect().await;
+        ws.send_msg(&room, "unread").await;
+        rooms.push(room);
+    }
+    let unread = |listed: &Value| -> i64 {
+        listed["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["unread"].as_i64().unwrap())
+            .sum()
+    };
+    let listed: Value = reader.get("/api/rooms").await.json().await.unwrap();
+    assert_eq!(unread(&listed), 8);
+
+    let mut ws = reader.connect().await;
+    for room in &rooms {
+        ws.send(json!({"type": "read", "room": room, "seq": 1}))
+            .await;
+    }
+    ws.start_close().await;
+    assert_eq!(ws.closed().await, Some(1000));
+    let listed: Value = reader.get("/api/rooms").await.json().await.unwrap();
+    assert_eq!(unread(&listed), 0, "{listed}");
+}

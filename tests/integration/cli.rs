@@ -8,8 +8,9 @@ use tokio::process::Command;
 
 use crate::support::app::spawn_app;
 
-/// `target/<profile>/chat-cli`, next to this test binary's `deps/` directory. `cargo nextest
-/// run --workspace` (what `make test` runs) builds it.
+/// `target/<profile>/chat-cli`, next to this test binary's `deps/` directory. It is another
+/// package's binary, which cargo builds for its own tests only: `make test` builds it first
+/// (`cargo build -p chat-cli`).
 fn cli_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();

@@ -55,6 +55,7 @@ pub struct Typing {
 /// user's "send read receipts" setting is off).
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), ChatError>")]
+/// Answered once the mark is durable.
 pub struct MarkRead {
     pub user: UserId,
     pub seq: i64,

@@ -270,20 +270,26 @@ impl Handler<RoomBus> for Room {
 }
 
 impl Handler<MarkRead> for Room {
-    type Result = Result<(), ChatError>;
+    type Result = ResponseFuture<Result<(), ChatError>>;
 
+    /// Answered once the mark is durable (at once when there is nothing to move).
     fn handle(&mut self, msg: MarkRead, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(seq) = self.state.read_mark(&msg.user, msg.seq)? {
-            self.enqueue(
-                Job::Read {
-                    user: msg.user,
-                    seq,
-                    share: msg.share,
-                },
-                ctx,
-            );
-        }
-        Ok(())
+        let seq = match self.state.read_mark(&msg.user, msg.seq) {
+            Ok(Some(seq)) => seq,
+            Ok(None) => return Box::pin(async { Ok(()) }),
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let (reply, fut) = reply_pair();
+        self.enqueue(
+            Job::Read {
+                user: msg.user,
+                seq,
+                share: msg.share,
+                reply,
+            },
+            ctx,
+        );
+        fut
     }
 }
 

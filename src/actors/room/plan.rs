@@ -89,6 +89,8 @@ pub(super) enum Job<R: Replies> {
         user: UserId,
         seq: i64,
         share: bool,
+        /// Answered once the mark is durable.
+        reply: R::Done,
     },
     Delivered {
         user: UserId,
@@ -138,6 +140,7 @@ pub(super) enum Done<R: Replies> {
         user: UserId,
         seq: i64,
         share: bool,
+        reply: R::Done,
     },
     Delivered {
         user: UserId,
@@ -321,8 +324,9 @@ pub(super) fn plan_batch<R: Replies>(
                 user,
                 seq: read,
                 share,
+                reply,
             } => {
-                // Dropped if the reader left meanwhile.
+                // Nothing to write if the reader left meanwhile.
                 if state.members.contains_key(&user) {
                     ops.push(WriteOp::Read {
                         room: state.id.clone(),
@@ -333,7 +337,10 @@ pub(super) fn plan_batch<R: Replies>(
                         user,
                         seq: read,
                         share,
+                        reply,
                     });
+                } else {
+                    answers.push(Answer::Done(reply, Ok(())));
                 }
             }
             Job::Delivered { user, seq: upto } => {
@@ -482,7 +489,15 @@ pub(super) fn commit<R: Replies>(
                 items.push(BusItem::Deleted { id });
                 answers.push(Answer::Done(reply, Ok(())));
             }
-            Done::Read { user, seq, share } => items.push(BusItem::Read { user, seq, share }),
+            Done::Read {
+                user,
+                seq,
+                share,
+                reply,
+            } => {
+                items.push(BusItem::Read { user, seq, share });
+                answers.push(Answer::Done(reply, Ok(())));
+            }
             Done::Delivered { user, seq } => items.push(BusItem::Delivered { user, seq }),
             Done::Changed { change, reply } => {
                 let item = change_item(&change);
@@ -522,10 +537,10 @@ pub(super) fn fail<R: Replies>(
             }
             Done::Changed { reply, .. }
             | Done::Deleted { reply, .. }
-            | Done::Reacted { reply, .. } => answers.push(Answer::Done(reply, Err(err.clone()))),
+            | Done::Reacted { reply, .. }
+            | Done::Read { reply, .. } => answers.push(Answer::Done(reply, Err(err.clone()))),
             Done::Edited { reply, .. } => answers.push(Answer::Edit(reply, Err(err.clone()))),
             Done::Delivered { user, .. } => state.forget_delivered(&user),
-            Done::Read { .. } => {}
         }
     }
     answers
@@ -602,7 +617,17 @@ pub(super) fn reconcile<R: Replies>(
                     }
                 }
             }
-            Done::Read { user, seq, share } => requeue.push(Job::Read { user, seq, share }),
+            Done::Read {
+                user,
+                seq,
+                share,
+                reply,
+            } => requeue.push(Job::Read {
+                user,
+                seq,
+                share,
+                reply,
+            }),
             Done::Delivered { user, seq } => requeue.push(Job::Delivered { user, seq }),
             other => answers.extend(fail(
                 state,
@@ -684,7 +709,9 @@ pub(super) fn fanout_of<R: Replies>(room: &RoomId, done: &[Done<R>]) -> RoomBatc
                 on: *on,
             },
             Done::Deleted { id, .. } => BusItem::Deleted { id: id.clone() },
-            Done::Read { user, seq, share } => BusItem::Read {
+            Done::Read {
+                user, seq, share, ..
+            } => BusItem::Read {
                 user: user.clone(),
                 seq: *seq,
                 share: *share,
@@ -874,6 +901,7 @@ mod tests {
             user: u(user),
             seq,
             share: true,
+            reply: "read",
         }
     }
 
@@ -1348,14 +1376,41 @@ mod tests {
     }
 
     #[test]
-    fn read_marks_of_members_are_written_without_an_answer() {
-        let state = group();
+    fn read_marks_of_members_are_written_and_answered_once_durable() {
+        let mut state = group();
         let (plan, _) = run(&state, vec![read(CAT, 3), read(EVE, 3)]);
-        assert!(plan.answers.is_empty());
+        // Eve is not a member: nothing to write, answered at once.
+        assert_eq!(plan.answers.len(), 1);
         assert!(matches!(
             plan.ops.as_slice(),
             [WriteOp::Read { user, seq: 3, .. }] if *user == u(CAT)
         ));
+        // Cat's answer waits for the batch: success once durable, the error if it failed.
+        let done_again = plan.done.iter().map(clone_read).collect::<Vec<_>>();
+        let committed = commit(&mut state, plan.done, plan.last_seq, vec![]);
+        assert!(matches!(
+            committed.answers.as_slice(),
+            [Answer::Done("read", Ok(()))]
+        ));
+        let failed = fail(&mut state, done_again, &ChatError::Internal);
+        assert!(matches!(failed.as_slice(), [Answer::Done("read", Err(_))]));
+    }
+
+    fn clone_read(d: &Done<Tags>) -> Done<Tags> {
+        match d {
+            Done::Read {
+                user,
+                seq,
+                share,
+                reply,
+            } => Done::Read {
+                user: user.clone(),
+                seq: *seq,
+                share: *share,
+                reply,
+            },
+            _ => panic!("a read expected"),
+        }
     }
 
     #[test]
@@ -1375,7 +1430,8 @@ mod tests {
         let (plan, queue) = run(&state, vec![send("eve", EVE, "1", "hi"), read(EVE, 1)]);
         assert!(plan.done.is_empty() && plan.ops.is_empty() && queue.is_empty());
         assert_eq!(plan.last_seq, 5);
-        assert_eq!(plan.answers.len(), 1);
+        // The refused send and the read with nothing to write are both answered at once.
+        assert_eq!(plan.answers.len(), 2);
     }
 
     #[test]

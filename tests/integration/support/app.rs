@@ -340,6 +340,20 @@ impl WsClient {
     }
 
     /// Waits until the server closes the connection; returns the close code.
+    /// Sends a close frame (code 1000) without waiting for the server's; see [`WsClient::closed`].
+    pub async fn start_close(&mut self) {
+        self.ws
+            .send(Message::Close(Some(
+                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code:
+                        tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                    reason: "".into(),
+                },
+            )))
+            .await
+            .unwrap();
+    }
+
     pub async fn closed(&mut self) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
