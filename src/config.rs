@@ -251,6 +251,9 @@ pub struct MediaSettings {
     /// A resumable upload (`/api/uploads/`, tus) that receives no byte for this many seconds is
     /// removed with what it received (tus expiration; `Upload-Expires` tells the client when).
     pub upload_expiry_secs: u64,
+    /// An upload never attached to a message nor used as a profile's or group's avatar is
+    /// deleted (row and files) this many seconds after it was uploaded.
+    pub unattached_ttl_secs: u64,
 }
 
 impl std::fmt::Debug for MediaSettings {
@@ -296,6 +299,7 @@ impl Default for MediaSettings {
             url_ttl_secs: 3600,
             url_secret: String::new(),
             upload_expiry_secs: 86_400,
+            unattached_ttl_secs: 86_400,
         }
     }
 }
@@ -888,9 +892,10 @@ impl Settings {
             || m.url_ttl_secs == 0
             || m.image_max_pixels == 0
             || m.upload_expiry_secs == 0
+            || m.unattached_ttl_secs == 0
             || !(0..=19).contains(&m.worker_nice)
         {
-            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs, media.image_max_pixels and media.upload_expiry_secs positive; media.worker_nice 0-19");
+            return bad("media.jpeg_quality must be 1-100; media.job_timeout_secs, media.url_ttl_secs, media.image_max_pixels, media.upload_expiry_secs and media.unattached_ttl_secs positive; media.worker_nice 0-19");
         }
         if self.ws.heartbeat_secs == 0 || self.ws.client_timeout_secs <= self.ws.heartbeat_secs {
             return bad("ws.client_timeout_secs must be longer than ws.heartbeat_secs (> 0)");
@@ -1107,6 +1112,10 @@ mod tests {
             (
                 "media.upload_expiry_secs",
                 Box::new(|s| s.media.upload_expiry_secs = 0),
+            ),
+            (
+                "media.unattached_ttl_secs",
+                Box::new(|s| s.media.unattached_ttl_secs = 0),
             ),
             ("media.worker_nice", Box::new(|s| s.media.worker_nice = -1)),
             ("media.worker_nice", Box::new(|s| s.media.worker_nice = 20)),

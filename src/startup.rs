@@ -171,6 +171,12 @@ impl Application {
             std::time::Duration::from_secs(settings.media.upload_expiry_secs),
         )
         .start();
+        crate::actors::media_sweep::MediaSweeper::new(
+            store.clone(),
+            settings.media.dir.clone().into(),
+            std::time::Duration::from_secs(settings.media.unattached_ttl_secs),
+        )
+        .start();
         let state = AppState {
             store,
             registry,

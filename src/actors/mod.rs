@@ -12,10 +12,12 @@
 //! - `requests`: edit, delete and `send_many`, answered by asking rooms and the store.
 //! - `media`: `MediaWorker`, the pool of blocking threads that compress images and transcode
 //!   audio/video, and `MediaPool`, which submits jobs and announces their outcome.
+//! - `media_sweep`: `MediaSweeper`, deleting uploads never attached (`media.unattached_ttl_secs`).
 //! - `outbox`: what any actor may send toward a session.
 
 pub mod curation;
 pub mod media;
+pub mod media_sweep;
 pub mod notifier;
 pub mod outbox;
 pub mod persister;

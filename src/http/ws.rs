@@ -10,6 +10,7 @@ use super::AppState;
 use crate::actors::registry::SessionCount;
 use crate::actors::session::{self, SessionDeps, WsSession};
 use crate::error::ChatError;
+use crate::ids::UserId;
 use crate::protocol::settings::UserSettings;
 use crate::protocol::WireFormat;
 use crate::websocket::upgrade::Upgrade;
@@ -49,7 +50,34 @@ async fn admit(
     auth::authenticate_session(state, auth::token_from(headers, query)).await
 }
 
-/// The upgrade: [`admit`]'s refusals, then 400 for a bad handshake.
+/// How long a user refused for holding too many sessions is asked to wait.
+pub(crate) const SESSION_CAP_RETRY_SECS: u64 = 5;
+
+/// Whether `user` may open one more session: fewer than `ws.max_sessions_per_user` open on this
+/// node, `/ws` and `/socket.io/` sessions together (both register with the RoomRegistry).
+/// `Throttled` (429) when the cap is reached; fails closed when the registry does not answer.
+pub(crate) async fn session_room_for(state: &AppState, user: &UserId) -> Result<(), ChatError> {
+    let counted = state
+        .registry
+        .send(SessionCount { user: user.clone() })
+        .await;
+    match counted {
+        Ok(open) if open < state.settings.ws.max_sessions_per_user => Ok(()),
+        Ok(open) => {
+            tracing::debug!(user = %user, open, "session refused: the per-user cap is reached");
+            Err(ChatError::Throttled {
+                retry_after_secs: SESSION_CAP_RETRY_SECS,
+            })
+        }
+        Err(e) => {
+            tracing::error!(user = %user, error = %e, "cannot count the user's sessions");
+            Err(ChatError::Unavailable("sessions".into()))
+        }
+    }
+}
+
+/// The upgrade: [`admit`]'s refusals, 429 beyond the per-user session cap, then 400 for a bad
+/// handshake.
 pub async fn connect(state: AppState, up: Upgrade) {
     // Held until the session's `hello` is out (see `ws.setup_concurrency`); never closed.
     let Ok(turn) = state.setups.clone().acquire_owned().await else {
@@ -59,15 +87,7 @@ pub async fn connect(state: AppState, up: Upgrade) {
         Ok(u) => u,
         Err(e) => return up.refuse(e.error_response()).await,
     };
-    let open = state
-        .registry
-        .send(SessionCount { user: user.id() })
-        .await
-        .unwrap_or(0);
-    if open >= state.settings.ws.max_sessions_per_user {
-        let e = ChatError::Throttled {
-            retry_after_secs: 5,
-        };
+    if let Err(e) = session_room_for(&state, &user.id()).await {
         return up.refuse(e.error_response()).await;
     }
     let format = if up.query().split('&').any(|kv| kv == "format=msgpack") {

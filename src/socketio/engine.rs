@@ -21,8 +21,11 @@ use tokio::time::{sleep_until, Instant};
 use super::bridge::{Bridge, Inbound};
 use super::packet::{out, socket_out, EnginePacket, Kind, SocketPacket, RECORD_SEPARATOR};
 use crate::actors::session::{self, PipeIn, PipeOut, SessionDeps, WsSession};
+use crate::error::ChatError;
 use crate::http::auth::{hash_token, user_out};
+use crate::http::ws::session_room_for;
 use crate::http::AppState;
+use crate::ids::UserId;
 use crate::protocol::close;
 use crate::protocol::WireFormat;
 use crate::shutdown;
@@ -102,6 +105,22 @@ struct Socket {
     /// Client frames toward the session; dropping it ends the session.
     input: mpsc::Sender<PipeIn>,
     bridge: Bridge,
+}
+
+/// A refused CONNECT: the `connect_error` message (`code: explanation`), and for a refusal that
+/// `/ws` answers with an HTTP error, that error's body as the packet's `data`.
+struct Refused {
+    message: &'static str,
+    data: Option<Value>,
+}
+
+impl From<&'static str> for Refused {
+    fn from(message: &'static str) -> Self {
+        Self {
+            message,
+            data: None,
+        }
+    }
 }
 
 /// A binary packet waiting for its attachments. Their bytes are never kept (no protocol v1 frame
@@ -462,8 +481,11 @@ impl Connection {
             ));
             return Ok(());
         }
-        if let Err(message) = self.try_connect(auth, output).await {
-            self.queue.push_back(socket_out::connect_error(message));
+        if let Err(refused) = self.try_connect(auth, output).await {
+            self.queue.push_back(match refused.data {
+                Some(data) => socket_out::connect_error_with_data(refused.message, &data),
+                None => socket_out::connect_error(refused.message),
+            });
             self.failed_connects += 1;
             if self.failed_connects >= MAX_FAILED_CONNECTS {
                 return Err("too many refused connects");
@@ -472,29 +494,48 @@ impl Connection {
         Ok(())
     }
 
-    /// Looks the token up and starts the session; the `connect_error` message if refused.
+    /// Looks the token up, checks the per-user session cap (the `/ws` rule) and starts the
+    /// session; what to answer with `connect_error` if refused.
     async fn try_connect(
         &mut self,
         auth: Option<Value>,
         output: &mut Option<SessionOutput>,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), Refused> {
         let token = auth
             .as_ref()
             .and_then(|a| a.get("token"))
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty() && t.len() <= 256);
         let Some(token) = token else {
-            return Err("unauthorized: connect with auth {token}");
+            return Err("unauthorized: connect with auth {token}".into());
         };
         let token_hash = hash_token(token);
         let user = match self.state.store.user_for_token(&token_hash).await {
             Ok(Some(user)) => user,
-            Ok(None) => return Err("unauthorized: invalid or expired token"),
+            Ok(None) => return Err("unauthorized: invalid or expired token".into()),
             Err(e) => {
                 tracing::error!(sid = %self.sid, error = %e, "token lookup failed");
-                return Err("unavailable: try again");
+                return Err("unavailable: try again".into());
             }
         };
+        // The same cap as `/ws`, counted over both kinds of sessions: 429 there, and here the
+        // same error body as the `connect_error`'s data.
+        if let Err(e) = session_room_for(&self.state, &UserId(user.id.clone())).await {
+            let message = match e {
+                ChatError::Throttled { .. } => "rate_limited: too many sessions open for this user",
+                _ => "unavailable: try again",
+            };
+            let mut body = serde_json::json!({
+                "error": {"code": e.code(), "message": e.to_string()},
+            });
+            if let ChatError::Throttled { retry_after_secs } = e {
+                body["retry_after_secs"] = Value::from(retry_after_secs);
+            }
+            return Err(Refused {
+                message,
+                data: Some(body),
+            });
+        }
         let deps = SessionDeps {
             store: self.state.store.clone(),
             registry: self.state.registry.clone(),

@@ -217,6 +217,13 @@ pub mod socket_out {
     pub fn connect_error(message: &str) -> String {
         super::out::message(&format!("4{}", serde_json::json!({ "message": message })))
     }
+    /// A refused CONNECT with `data` beside the message (socket.io-client's `err.data`).
+    pub fn connect_error_with_data(message: &str, data: &Value) -> String {
+        super::out::message(&format!(
+            "4{}",
+            serde_json::json!({ "message": message, "data": data })
+        ))
+    }
     /// The server ends the socket; the client does not reconnect by itself.
     pub fn disconnect() -> String {
         super::out::message("1")

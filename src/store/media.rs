@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use entities::{media, media_room, message, room_member};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::messages::to_out;
 use super::{Store, StoreError};
@@ -201,6 +203,72 @@ impl Store {
         Ok(())
     }
 
+    /// Ids of at most `limit` media items the unattached sweep may look at: uploaded before
+    /// `cutoff` (ms), processed (or failed), and shared with no room. Whether one is an avatar
+    /// or named by a stored message is decided by [`Store::delete_unattached_media`].
+    pub async fn unattached_media(
+        &self,
+        cutoff: i64,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all(Statement::from_sql_and_values(
+                backend,
+                "SELECT id FROM media WHERE created_at < ? AND status <> ? AND NOT EXISTS \
+                 (SELECT 1 FROM media_rooms WHERE media_rooms.media_id = media.id) LIMIT ?",
+                [
+                    cutoff.into(),
+                    MediaStatus::Processing.as_str().into(),
+                    i64::try_from(limit).unwrap_or(i64::MAX).into(),
+                ],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "id").map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Deletes the row of media `id` if it is still unattached: uploaded before `cutoff` (ms),
+    /// not processing, shared with no room, nobody's or no group's avatar, and in the
+    /// `attachments` of no stored message (deleted ones included: their uploader keeps them).
+    /// One statement, so a concurrent `send` either shares it first (and it stays) or finds it
+    /// gone (see [`Store::resolve_attachments`]). Messages still in the Redis write buffer were
+    /// shared before they were buffered. Returns whether the row was deleted; the caller removes
+    /// the files.
+    pub async fn delete_unattached_media(&self, id: &str, cutoff: i64) -> Result<bool, StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        // Media ids are generated alphanumerics; anything else cannot go in a LIKE pattern
+        // safely, so it is kept.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(false);
+        }
+        let backend = self.db.get_database_backend();
+        let done = self
+            .db
+            .execute(Statement::from_sql_and_values(
+                backend,
+                "DELETE FROM media WHERE id = ? AND created_at < ? AND status <> ? \
+                 AND NOT EXISTS (SELECT 1 FROM media_rooms WHERE media_rooms.media_id = ?) \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE users.avatar_media = ?) \
+                 AND NOT EXISTS (SELECT 1 FROM rooms WHERE rooms.avatar_media = ?) \
+                 AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.attachments LIKE ?)",
+                [
+                    id.into(),
+                    cutoff.into(),
+                    MediaStatus::Processing.as_str().into(),
+                    id.into(),
+                    id.into(),
+                    id.into(),
+                    format!("%\"{id}\"%").into(),
+                ],
+            ))
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The wire form of a media row, with freshly signed URLs.
     pub fn media_out(&self, m: &media::Model) -> MediaOut {
         let status = MediaStatus::parse(&m.status);
@@ -336,6 +404,16 @@ impl Store {
             .exec_without_returning(&self.db)
             .await
             .map_err(StoreError::from)?;
+        // The unattached sweep may have deleted one between the check and the share; once
+        // shared, it no longer can.
+        let still_there = media::Entity::find()
+            .filter(media::Column::Id.is_in(ids.to_vec()))
+            .count(&self.db)
+            .await
+            .map_err(StoreError::from)?;
+        if usize::try_from(still_there).unwrap_or(0) != ids.len() {
+            return Err(ChatError::NotFound("media"));
+        }
         Ok(out)
     }
 

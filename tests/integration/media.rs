@@ -1177,3 +1177,116 @@ async fn media_worker_threads_run_at_the_configured_nice_value() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Uploads a picture with `purpose=avatar` and waits until it is ready; returns its id.
+async fn avatar_upload(user: &TestUser, ws: &mut WsClient) -> String {
+    let r = upload_as(
+        user,
+        "?purpose=avatar",
+        "me.png",
+        "image/png",
+        &photo_png(60, 60),
+    )
+    .await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(finished(ws, &id).await["status"], "ready");
+    id
+}
+
+#[actix_web::test]
+async fn uploads_never_attached_are_swept_and_attached_ones_and_avatars_stay() {
+    use chat_server::actors::media_sweep::sweep_unattached;
+
+    let (app, alice, mut wa) = uploader_with(|_| {}).await;
+    let bob = app.register("bob").await;
+    let room = alice.dm(&bob).await;
+    let group = alice.group("pics", &[&bob]).await;
+    let id_of = |info: &Value| info["id"].as_str().unwrap().to_owned();
+    let lone = id_of(&process(&alice, &mut wa, "lone.png", &photo_png(40, 30)).await);
+    let lone_url = get_json(&alice, &format!("/api/media/{lone}")).await["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = id_of(&process(&alice, &mut wa, "sent.png", &photo_png(40, 30)).await);
+    let unsent = id_of(&process(&alice, &mut wa, "unsent.png", &photo_png(40, 30)).await);
+    let profile_avatar = avatar_upload(&alice, &mut wa).await;
+    let group_avatar = avatar_upload(&alice, &mut wa).await;
+
+    for (cid, id) in [("c1", &sent), ("c2", &unsent)] {
+        wa.send(json!({"type": "send", "room": room, "client_id": cid, "body": "look", "attachments": [id]}))
+            .await;
+        let ack = wa
+            .expect_where_any(&["ack", "error"], |f| f["client_id"] == cid)
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        if cid == "c2" {
+            // Deleting the only message that carried it leaves it unattached again.
+            wa.send(json!({"type": "delete", "id": ack["id"]})).await;
+            wa.expect_where("deleted", |f| f["id"] == ack["id"]).await;
+        }
+    }
+    let r = alice
+        .client
+        .patch(format!("{}/api/me", alice.http))
+        .bearer_auth(&alice.token)
+        .json(&json!({"avatar": profile_avatar}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = alice
+        .client
+        .patch(format!("{}/api/rooms/{group}", alice.http))
+        .bearer_auth(&alice.token)
+        .json(&json!({"avatar": group_avatar}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A round with every item old enough: only the one never attached goes.
+    let dir = std::path::PathBuf::from(&app.state.settings.media.dir);
+    let cutoff = chat_server::ids::now_ms() + 1;
+    let swept = sweep_unattached(app.state.store.clone(), dir.clone(), cutoff)
+        .await
+        .unwrap();
+    let mut swept = swept;
+    swept.sort();
+    let mut expected = vec![lone.clone(), unsent.clone()];
+    expected.sort();
+    assert_eq!(swept, expected);
+    for id in [&lone, &unsent] {
+        assert_eq!(alice.get(&format!("/api/media/{id}")).await.status(), 404);
+        assert!(!dir.join(id).exists(), "its files are gone");
+    }
+    assert_eq!(fetch(&app, &lone_url).await.status(), 404);
+    for id in [&sent, &profile_avatar, &group_avatar] {
+        let info = get_json(&alice, &format!("/api/media/{id}")).await;
+        fetch_bytes(&app, info["url"].as_str().unwrap()).await;
+    }
+    // Nothing more goes in a second round.
+    let again = sweep_unattached(app.state.store.clone(), dir, cutoff)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn the_sweeper_removes_unattached_uploads_after_media_unattached_ttl_secs() {
+    let (app, alice, mut wa) = uploader_with(|s| s.media.unattached_ttl_secs = 1).await;
+    let lone = upload(&alice, "lone.png", &photo_png(40, 30)).await;
+    assert_eq!(finished(&mut wa, &lone).await["status"], "ready");
+    // The sweeper runs on its timer (every 250 ms with a TTL of 1 s); there is no event for a
+    // round, so this polls what a client observes, for at most 10 s.
+    let path = format!("/api/media/{lone}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alice.get(&path).await.status() != 404 {
+        assert!(Instant::now() < deadline, "the upload was never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.quiesce().await;
+}

@@ -807,3 +807,69 @@ async fn an_engine_io_connection_is_closed_after_three_refused_connects() {
     let answer = p.get().await.text().await.unwrap();
     assert!(answer.starts_with("40{"), "{answer}");
 }
+
+#[actix_web::test]
+async fn socketio_sessions_count_toward_the_per_user_session_cap() {
+    use chat_server::actors::registry::SessionCount;
+    use chat_server::ids::UserId;
+
+    let app = spawn_app_with(|s| s.ws.max_sessions_per_user = 2).await;
+    let ann = app.register("ann").await;
+    // One /ws session and one Socket.IO session (each has read its `hello`, so each is
+    // registered) fill the cap.
+    let ws = ann.connect().await;
+    let mut sio = Driver::start();
+    sio.connect_as(&app.http, &ann.token, None).await;
+
+    let mut third = Driver::start();
+    let refused = third
+        .connect(&app.http, json!({"token": ann.token}), None)
+        .await;
+    assert_eq!(refused["event"], "$connect_error", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate_limited"),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["data"]["error"]["code"], "rate_limited",
+        "the body of /ws's 429: {refused}"
+    );
+    assert_eq!(refused["data"]["retry_after_secs"], 5, "{refused}");
+    // And /ws counts the Socket.IO session too.
+    let url = format!("{}?token={}", ann.ws, ann.token);
+    match WsClient::try_connect(url, false).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        Ok(_) => panic!("a third session was let in over /ws"),
+        Err(e) => panic!("connect failed: {e}"),
+    }
+
+    // A closed session frees its place. The registry forgets it just after the close handshake,
+    // with nothing a client can observe: wait for the count the cap is checked against.
+    ws.close().await;
+    let user = UserId(ann.id.clone());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let open = app
+            .state
+            .registry
+            .send(SessionCount { user: user.clone() })
+            .await
+            .unwrap();
+        if open < 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed session was never forgotten"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut fourth = Driver::start();
+    fourth
+        .connect_as(&app.http, &ann.token, Some(&["websocket"]))
+        .await;
+    app.quiesce().await;
+}

@@ -4,7 +4,7 @@
 // Reads commands from stdin, one JSON object a line, and writes what happens to stdout, one JSON
 // object a line:
 //   {"op":"connect","url":U,"auth":{...},"transports":[...]?}  -> {"event":"$connect","transport":T}
-//                                                                 or {"event":"$connect_error","message":M}
+//                                                                 or {"event":"$connect_error","message":M,"data":D?}
 //   {"op":"emit","name":N,"data":{...},"ack":ID?,"binary":true?} -> with ack: {"ack":ID,"data":...}
 //   {"op":"drop"}       drops the connection the way a network would (no DISCONNECT packet), and
 //                       keeps it down until "reconnect"         -> {"event":"$disconnect","reason":R}
@@ -42,7 +42,7 @@ function connect(cmd) {
     socket.io.engine.on("upgrade", (t) => out({ event: "$upgrade", transport: t.name }));
   });
   socket.on("connect", () => out({ event: "$connect", transport: socket.io.engine.transport.name }));
-  socket.on("connect_error", (err) => out({ event: "$connect_error", message: err.message }));
+  socket.on("connect_error", (err) => out({ event: "$connect_error", message: err.message, data: err.data }));
   socket.on("disconnect", (reason, details) =>
     out({ event: "$disconnect", reason, code: details?.context?.code }),
   );
