@@ -109,19 +109,45 @@ async function loadUsers() {
   } catch (e) { if (e.status === 401 || e.status === 403) refuse(e); }
 }
 
+/** The signed-in admin's own id (GET /api/me), so the page never offers to ban them. */
+let myId = null;
+
+async function loadMe() {
+  const res = await fetch('/api/me', { headers: { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ''}` } });
+  if (res.ok) myId = (await res.json()).user?.id ?? null;
+}
+
+/** Asks in the page (no native confirm): resolves true if the admin confirms. */
+function ask(question, yes) {
+  const dialog = $('confirm');
+  $('confirm-text').textContent = question;
+  $('confirm-yes').textContent = yes;
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('confirm-no').focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'yes'), { once: true });
+  });
+}
+
 function userRow(u) {
-  const act = (label, method, path) => el('button', { type: 'button', text: label, onclick: async () => {
+  const act = (label, method, path, question) => el('button', { type: 'button', text: label, onclick: async () => {
+    if (question && !(await ask(question, label))) return;
     try { await api(method, path); failed(''); } catch (e) { failed(e.message); }
     loadUsers();
   } });
   const id = encodeURIComponent(u.id);
+  const me = u.id === myId;
+  let ban = null;
+  if (u.banned_at) ban = act('Unban', 'DELETE', `/users/${id}/ban`);
+  else if (!me) ban = act('Ban', 'POST', `/users/${id}/ban`, `Ban ${u.display_name} (@${u.username})? Their sessions close at once and they cannot sign in until unbanned.`);
   return el('tr', { dataset: { user: u.username } },
-    el('td', { text: `${u.display_name} (@${u.username})` }),
+    el('td', { text: `${u.display_name} (@${u.username})${me ? ' — you' : ''}` }),
     el('td', { text: u.is_admin ? 'admin' : 'user' }),
     el('td', { class: u.banned_at ? 'banned' : '', text: u.banned_at ? 'banned' : 'active' }),
     el('td', {},
-      u.banned_at ? act('Unban', 'DELETE', `/users/${id}/ban`) : act('Ban', 'POST', `/users/${id}/ban`),
-      act('Revoke sessions', 'POST', `/users/${id}/revoke-sessions`)));
+      ban,
+      me ? null : act('Revoke sessions', 'POST', `/users/${id}/revoke-sessions`, `Sign ${u.display_name} (@${u.username}) out everywhere?`)));
 }
 
 // ----- conversations -----
@@ -160,6 +186,7 @@ async function main() {
     if (e.status === 401 || e.status === 403) { try { refuse(e); } catch { return; } }
   }
   $('panels').hidden = false;
+  await loadMe().catch(() => {});
   let t1 = null;
   let t2 = null;
   $('user-search').addEventListener('input', () => { clearTimeout(t1); t1 = setTimeout(loadUsers, 200); });

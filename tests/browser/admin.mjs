@@ -50,13 +50,35 @@ await run(async (browser) => {
   await admin.locator('#member-list li', { hasText: `@${malloryName}` }).waitFor();
   await admin.locator('#member-list li', { hasText: `@${bossName}` }).waitFor();
 
+  // The admin is never offered to ban themselves.
+  await admin.fill('#user-search', bossName);
+  const own = admin.locator(`#users tr[data-user="${bossName}"]`);
+  await own.waitFor();
+  check(await own.locator('button', { hasText: /^Ban$/ }).count() === 0, "no Ban button on the admin's own row");
+  await admin.fill('#user-search', malloryName);
+  await row.waitFor();
+
+  // Ban asks first, in the page: Cancel changes nothing.
+  let nativeDialog = false;
+  admin.on('dialog', (d) => { nativeDialog = true; d.dismiss(); });
+  await row.locator('button', { hasText: 'Ban' }).click();
+  await admin.locator('#confirm[open]', { hasText: malloryName }).waitFor();
+  await admin.click('#confirm-no');
+  await admin.locator('#confirm[open]').waitFor({ state: 'detached' }).catch(() => {});
+  check(await admin.locator('#confirm').evaluate((d) => !d.open), 'the question closed');
+  check(await row.locator('td.banned').count() === 0, 'Cancel did not ban');
+  check(await mallory.locator('#app').isVisible(), 'Mallory is still signed in after Cancel');
+
   // Banning Mallory closes her connection at once: her page goes back to the sign-in form.
   await row.locator('button', { hasText: 'Ban' }).click();
+  await admin.locator('#confirm[open]').waitFor();
+  await admin.click('#confirm-yes');
   await mallory.locator('#auth-notice', { hasText: 'banned' }).waitFor();
   await admin.locator(`#users tr[data-user="${malloryName}"] td.banned`).waitFor();
   await admin.waitForFunction(() => document.querySelector('[data-metric="connections"]')?.textContent === '1');
   check(await statValue(admin, 'connections') === '1', 'one connection left');
   await shot(admin, 'admin-banned.png');
+  check(!nativeDialog, 'no native confirm or alert');
 
   // Her login is refused.
   await mallory.fill('#auth-username', malloryName);
