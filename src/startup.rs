@@ -165,18 +165,16 @@ impl Application {
         })?;
         let media = MediaPool::start(&settings.media, store.clone(), registry.clone());
         media.resume().await;
-        crate::actors::uploads::UploadSweeper::new(
+        crate::actors::uploads::start(
             store.clone(),
             settings.media.dir.clone().into(),
             std::time::Duration::from_secs(settings.media.upload_expiry_secs),
-        )
-        .start();
-        crate::actors::media_sweep::MediaSweeper::new(
+        );
+        crate::actors::media_sweep::start(
             store.clone(),
             settings.media.dir.clone().into(),
             std::time::Duration::from_secs(settings.media.unattached_ttl_secs),
-        )
-        .start();
+        );
         let state = AppState {
             store,
             registry,

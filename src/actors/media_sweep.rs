@@ -7,56 +7,24 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use super::periodic::Periodic;
 use crate::ids::now_ms;
 use crate::store::{Store, StoreError};
 
 /// Candidates looked at per round (each costs a few scans: avatars, stored messages).
 const BATCH: u64 = 100;
 
-/// The sweeper; one per process (several processes sharing a database and `media.dir` are safe:
-/// the row is deleted by one conditional statement, and only its deleter removes the files).
-pub struct MediaSweeper {
-    store: Store,
-    dir: PathBuf,
-    ttl: Duration,
-    every: Duration,
-    running: bool,
-}
-
-impl MediaSweeper {
-    /// Sweeps `dir` (`media.dir`) a few times per `ttl` (at least every hour).
-    pub fn new(store: Store, dir: PathBuf, ttl: Duration) -> Self {
-        let every = (ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(3600));
-        Self {
-            store,
-            dir,
-            ttl,
-            every,
-            running: false,
-        }
-    }
-}
-
-impl Actor for MediaSweeper {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.every, |act, ctx| {
-            if act.running {
-                return;
-            }
-            act.running = true;
-            let ttl_ms = i64::try_from(act.ttl.as_millis()).unwrap_or(i64::MAX);
-            let cutoff = now_ms().saturating_sub(ttl_ms);
-            let sweep = sweep_unattached(act.store.clone(), act.dir.clone(), cutoff);
-            ctx.spawn(sweep.into_actor(act).map(|res, act, _| {
-                act.running = false;
-                if let Err(e) = res {
-                    tracing::warn!(error = %e, "cannot sweep unattached media");
-                }
-            }));
-        });
-    }
+/// Starts the sweeper, a few rounds per `ttl` (at least every hour); one per process (several
+/// processes sharing a database and `media.dir` are safe: the row is deleted by one conditional
+/// statement, and only its deleter removes the files).
+pub fn start(store: Store, dir: PathBuf, ttl: Duration) {
+    let every = (ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(3600));
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    Periodic::new(every, "sweep unattached media", move || {
+        let cutoff = now_ms().saturating_sub(ttl_ms);
+        sweep_unattached(store.clone(), dir.clone(), cutoff)
+    })
+    .start();
 }
 
 /// One round: deletes at most [`BATCH`] unattached media items uploaded before `cutoff` (ms

@@ -12,7 +12,8 @@
 //! - `requests`: edit, delete and `send_many`, answered by asking rooms and the store.
 //! - `media`: `MediaWorker`, the pool of blocking threads that compress images and transcode
 //!   audio/video, and `MediaPool`, which submits jobs and announces their outcome.
-//! - `media_sweep`: `MediaSweeper`, deleting uploads never attached (`media.unattached_ttl_secs`).
+//! - `media_sweep`: the sweep deleting uploads never attached (`media.unattached_ttl_secs`).
+//! - `periodic`: `Periodic`, the actor both sweeps run on (a round every so often, one at a time).
 //! - `outbox`: what any actor may send toward a session.
 
 pub mod curation;
@@ -20,6 +21,7 @@ pub mod media;
 pub mod media_sweep;
 pub mod notifier;
 pub mod outbox;
+pub mod periodic;
 pub mod persister;
 pub mod presence;
 pub mod registry;

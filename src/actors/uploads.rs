@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::media::UPLOAD_FILE;
+use super::periodic::Periodic;
 use crate::ids::now_ms;
 use crate::media::partial::{PartialError, PartialFile};
 use crate::store::{Store, StoreError};
@@ -16,46 +17,15 @@ use crate::store::{Store, StoreError};
 /// Expired uploads looked at per round.
 const BATCH: u64 = 100;
 
-/// The sweeper; one per process (several processes sharing a database and `media.dir` are safe:
-/// the file lock and the re-check decide).
-pub struct UploadSweeper {
-    store: Store,
-    dir: PathBuf,
-    every: Duration,
-    running: bool,
-}
-
-impl UploadSweeper {
-    /// Sweeps `dir` (`media.dir`) a few times per `expiry` (at least every minute).
-    pub fn new(store: Store, dir: PathBuf, expiry: Duration) -> Self {
-        let every = (expiry / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
-        Self {
-            store,
-            dir,
-            every,
-            running: false,
-        }
-    }
-}
-
-impl Actor for UploadSweeper {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.every, |act, ctx| {
-            if act.running {
-                return;
-            }
-            act.running = true;
-            let sweep = sweep(act.store.clone(), act.dir.clone());
-            ctx.spawn(sweep.into_actor(act).map(|res, act, _| {
-                act.running = false;
-                if let Err(e) = res {
-                    tracing::warn!(error = %e, "cannot sweep expired uploads");
-                }
-            }));
-        });
-    }
+/// Starts the sweeper, a few rounds per `expiry` (at least every minute); one per process
+/// (several processes sharing a database and `media.dir` are safe: the file lock and the re-check
+/// decide).
+pub fn start(store: Store, dir: PathBuf, expiry: Duration) {
+    let every = (expiry / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
+    Periodic::new(every, "sweep expired uploads", move || {
+        sweep(store.clone(), dir.clone())
+    })
+    .start();
 }
 
 /// One round: every expired upload, at most [`BATCH`].

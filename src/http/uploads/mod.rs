@@ -19,7 +19,7 @@
 //! The bytes go to `media.dir/<id>/upload` as they arrive; its length is the offset, so what
 //! arrived before a dropped connection or a restart is kept. A `PATCH` holds an exclusive lock
 //! on that file (a second one at the same time gets 423). An upload receiving nothing for
-//! `media.upload_expiry_secs` is removed by `crate::actors::uploads::UploadSweeper`. Only its
+//! `media.upload_expiry_secs` is removed by `crate::actors::uploads::start`'s sweep. Only its
 //! creator can see or touch an upload; anyone else gets 404 as for a missing id.
 
 mod receive;
