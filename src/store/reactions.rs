@@ -16,28 +16,14 @@ pub type Reactions = BTreeMap<String, Vec<UserId>>;
 type Marks = HashMap<(String, String, String), (i64, bool)>;
 
 impl Store {
-    /// The reactions of these messages of `room`, by message id (messages without any are left
-    /// out).
-    pub async fn reactions_of(
-        &self,
-        room: &RoomId,
-        ids: &[&MessageId],
-    ) -> Result<HashMap<String, Reactions>, StoreError> {
-        Ok(self
-            .reactions_of_rooms(&[(room, ids.to_vec())])
-            .await?
-            .pop()
-            .unwrap_or_default())
-    }
-
-    /// [`Store::reactions_of`] for several rooms at once, in the order given: one Redis round
-    /// trip and at most one SQL query for all of them (a `sync` after a long absence decorates
-    /// many rooms).
+    /// The reactions of the messages of each page (a room and some of its message ids), by
+    /// message id (messages without any are left out), in the order given: one Redis round trip
+    /// and at most one SQL query for all of them (a `sync` after a long absence decorates many
+    /// rooms).
     pub async fn reactions_of_rooms(
         &self,
         pages: &[(&RoomId, Vec<&MessageId>)],
     ) -> Result<Vec<HashMap<String, Reactions>>, StoreError> {
-        let pages: Vec<&(&RoomId, Vec<&MessageId>)> = pages.iter().collect();
         let asked: Vec<&RoomId> = pages
             .iter()
             .filter(|(_, ids)| !ids.is_empty())
@@ -67,7 +53,7 @@ impl Store {
         }
         let mut out = Vec::with_capacity(pages.len());
         for (room, ids) in pages {
-            let (buffered, _) = by_room.remove(room).unwrap_or_default();
+            let (buffered, _) = by_room.remove(*room).unwrap_or_default();
             out.push(merge(ids, &mut stored, buffered));
         }
         Ok(out)
