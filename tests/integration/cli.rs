@@ -70,6 +70,15 @@ async fn chat_cli_registers_opens_a_dm_sends_and_reads_history() {
         "bob does not see the dm {room}: {rooms}"
     );
 
+    let listed = stdout(&cli(&app.http, Some(&token), &["rooms"]).await);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&format!("{room}\tdm\t"))
+                && l.ends_with("\tlast_seq=0\tunread=0")),
+        "{listed:?}"
+    );
+
     let mut bob_ws = bob.connect().await;
     let sent = stdout(&cli(&app.http, Some(&token), &["send", room, "hello", "there"]).await);
     assert!(sent.starts_with("seq=1 id="), "{sent:?}");

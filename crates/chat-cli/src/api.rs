@@ -116,18 +116,8 @@ pub(crate) struct UserEnvelope {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RoomList {
-    pub(crate) rooms: Vec<RoomSummary>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct RoomSummary {
-    pub(crate) id: String,
-    pub(crate) kind: String,
-    pub(crate) name: Option<String>,
-    #[serde(default)]
-    pub(crate) last_seq: i64,
-    #[serde(default)]
-    pub(crate) unread: i64,
+    /// `GET /api/rooms` lists rooms as `hello` does.
+    pub(crate) rooms: Vec<chat_protocol::RoomSummary>,
 }
 
 /// A room as far as this client cares: its id and, when the server includes them, members.
