@@ -218,6 +218,11 @@ pub struct MediaSettings {
     /// Nice value (0-19) of the MediaWorker threads: transcoding uses idle CPU freely but yields
     /// it to chat work (acks, deliveries) when both want it. 0 leaves them at the server's own.
     pub worker_nice: i32,
+    /// Run the MediaWorker threads under Linux's `SCHED_IDLE` policy as well: they then take
+    /// only CPU time nothing else wants and are preempted at once when a chat thread wakes up.
+    /// On a machine kept busy by other work a transcode may then wait up to
+    /// `job_timeout_secs` and fail; false leaves only `worker_nice`.
+    pub worker_sched_idle: bool,
     /// Images are scaled down so that their longer edge is at most this many pixels.
     pub image_max_edge: u32,
     /// Longer edge of image thumbnails and video posters, in pixels.
@@ -283,6 +288,7 @@ impl Default for MediaSettings {
             quota_bytes_per_user: 5 * 1024 * 1024 * 1024,
             workers: 0,
             worker_nice: 10,
+            worker_sched_idle: true,
             image_max_edge: 2048,
             thumb_edge: 320,
             avatar_size: 512,

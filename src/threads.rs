@@ -15,6 +15,26 @@ pub fn lower_priority(nice: i32, what: &str) {
     }
 }
 
+/// Puts the calling thread (and the threads it spawns) under Linux's `SCHED_IDLE` policy: it
+/// runs only on CPU time no other thread wants, and a chat thread that wakes up preempts it at
+/// once (a nice value alone only shrinks its share). Logs `what` if that fails.
+pub fn idle_policy(what: &str) {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 names the calling thread; `param` is a valid sched_param for SCHED_IDLE
+    // (whose priority must be 0) and outlives the call.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(error = %e, what, "cannot put a background thread under SCHED_IDLE");
+    }
+}
+
+/// Whether the calling thread runs under `SCHED_IDLE`.
+pub fn is_idle_policy() -> bool {
+    // SAFETY: pid 0 names the calling thread; the call only reads.
+    unsafe { libc::sched_getscheduler(0) == libc::SCHED_IDLE }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -37,5 +57,19 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!((own, child), (target, target));
+    }
+
+    #[test]
+    fn an_idle_thread_and_the_threads_it_spawns_run_under_sched_idle() {
+        let (own, child) = std::thread::spawn(|| {
+            idle_policy("test");
+            (
+                is_idle_policy(),
+                std::thread::spawn(is_idle_policy).join().unwrap(),
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!((own, child, is_idle_policy()), (true, true, false));
     }
 }

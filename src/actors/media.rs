@@ -55,6 +55,9 @@ impl Actor for MediaWorker {
         // bench-media` measured a dm ack p99 of 16 ms idle and 530 ms under two transcodes
         // without it).
         crate::threads::lower_priority(self.opts.worker_nice, "media worker");
+        if self.opts.worker_sched_idle {
+            crate::threads::idle_policy("media worker");
+        }
     }
 }
 

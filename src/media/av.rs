@@ -3,7 +3,8 @@
 //! videos and the duration.
 //!
 //! Hostile input: FFmpeg may open only the uploaded file (`protocol_whitelist=file`) and only with
-//! demuxers that do not pull in other resources (playlists, concat lists, ...); the job's time
+//! an allowlist of common audio/video containers (so never playlists, concat lists or other
+//! demuxers that pull in other resources, nor rarely used parsers); the job's time
 //! limit interrupts FFmpeg's own I/O as well as the transcoding loop; the output size is capped;
 //! damaged input ends in an error, never a panic.
 
@@ -14,28 +15,24 @@ use std::time::Instant;
 
 use ff::format::context::{Input, Output};
 use ff::media::Type as MediaType;
-use ff::{codec, filter, format, frame, ChannelLayout, Dictionary, Packet, Rational};
+use ff::{codec, filter, format, frame, ChannelLayout, Dictionary, Packet, Rational, Rescale};
 use ffmpeg_next as ff;
 
 use super::{Job, Kind, MediaError, Processed, Progress};
 use crate::config::MediaSettings;
 
-/// Demuxers never used on uploads: they open further files or URLs named inside the input
-/// (playlists, manifests, concat lists), or read arbitrary text as video.
-const DENIED_DEMUXERS: [&str; 13] = [
-    "hls",
-    "applehttp",
-    "dash",
-    "concat",
-    "imf",
-    "tty",
-    "bin",
-    "xbin",
-    "adf",
-    "idf",
-    "sdp",
-    "rtsp",
-    "rtp",
+/// The only demuxers uploads are opened with: the containers phones, browsers and cameras write
+/// for audio and video (and animated GIF). Everything else FFmpeg can read — playlists and
+/// manifests that pull in other files or URLs, raw streams, text read as video, rarely used
+/// parsers — is never reached from an upload; such a file is kept as a plain file.
+const ALLOWED_DEMUXERS: [&str; 27] = [
+    "mov", "mp4", "m4a", "3gp", "3g2", "mj2", // MP4 / QuickTime family
+    "matroska", "webm", // Matroska / WebM
+    "avi", "asf", "flv", "mpeg", "mpegts", // older video containers
+    "ogg", "mp3", "wav", "w64", "flac", "aac", "aiff", "caf", // audio
+    "amr", "amrnb", "amrwb", // voice notes of older phones
+    "ape", "dsf", // audio formats the sniffer recognises
+    "gif", // animated GIFs become video
 ];
 
 /// libvpx constrained quality: `crf` sets the quality, `media.video_bitrate_kbps` the ceiling.
@@ -58,7 +55,8 @@ pub fn init() -> bool {
     })
 }
 
-/// Every demuxer this FFmpeg has except the denied ones, as the value of `format_whitelist`.
+/// The demuxers of [`ALLOWED_DEMUXERS`] this FFmpeg has, by their full names (such as
+/// `mov,mp4,m4a,3gp,3g2,mj2`), as the value of `format_whitelist`.
 fn allowed_demuxers() -> &'static str {
     static LIST: OnceLock<String> = OnceLock::new();
     LIST.get_or_init(|| {
@@ -75,7 +73,7 @@ fn allowed_demuxers() -> &'static str {
             let name = unsafe { CStr::from_ptr((*demuxer).name) }
                 .to_string_lossy()
                 .into_owned();
-            if !name.split(',').any(|n| DENIED_DEMUXERS.contains(&n)) {
+            if name.split(',').any(|n| ALLOWED_DEMUXERS.contains(&n)) {
                 names.push(name);
             }
         }
@@ -180,7 +178,34 @@ struct Pipe {
     graph: filter::Graph,
     encoder: codec::encoder::Encoder,
     enc_tb: Rational,
+    /// Video frames leave the filter graph in the stream's time base and enter the encoder in
+    /// `enc_tb` (one tick per frame).
+    retime: Option<Retime>,
     video: bool,
+}
+
+/// Moves video frames onto the encoder's one-tick-per-frame clock.
+struct Retime {
+    from: Rational,
+    /// The last tick given to the encoder.
+    last: Option<i64>,
+}
+
+impl Retime {
+    /// The frame's tick in `to`, or None when it falls on the tick of the frame before (a
+    /// variable-frame-rate input running faster than its average): that frame is dropped, as
+    /// the ffmpeg CLI's `-vsync vfr` does for WebM.
+    fn tick(&mut self, pts: Option<i64>, to: Rational) -> Option<Option<i64>> {
+        let Some(pts) = pts else {
+            return Some(None);
+        };
+        let tick = pts.rescale(self.from, to);
+        if self.last.is_some_and(|last| tick <= last) {
+            return None;
+        }
+        self.last = Some(tick);
+        Some(Some(tick))
+    }
 }
 
 fn video_pipe(
@@ -268,7 +293,11 @@ fn video_pipe(
     enc.set_width(ow);
     enc.set_height(oh);
     enc.set_format(format::Pixel::YUV420P);
-    enc.set_time_base(tb);
+    // One tick per frame, as the ffmpeg CLI does: libvpx is told each frame lasts one tick, and
+    // with the stream's finer time base it took the first frame for a burst at a huge frame
+    // rate and starved it of bits (0.0004 less SSIM than the CLI on the 720p bench clip).
+    let enc_tb = Rational(rate.denominator(), rate.numerator());
+    enc.set_time_base(enc_tb);
     enc.set_frame_rate(Some(rate));
     enc.set_aspect_ratio(Rational(1, 1));
     enc.set_bit_rate(opts.video_bitrate_kbps as usize * 1000);
@@ -289,7 +318,11 @@ fn video_pipe(
         decoder: decoder.0,
         graph,
         encoder: encoder.0 .0,
-        enc_tb: tb,
+        enc_tb,
+        retime: Some(Retime {
+            from: tb,
+            last: None,
+        }),
         video: true,
     };
     Ok((pipe, ow, oh))
@@ -398,6 +431,7 @@ fn audio_pipe(
         graph,
         encoder: encoder.0 .0,
         enc_tb: Rational(1, 48_000),
+        retime: None,
         video: false,
     })
 }
@@ -486,6 +520,12 @@ impl Pipe {
         while out.sink().frame(&mut filtered).is_ok() {
             if self.video {
                 poster.take(&filtered)?;
+            }
+            if let Some(retime) = &mut self.retime {
+                let Some(tick) = retime.tick(filtered.pts(), self.enc_tb) else {
+                    continue;
+                };
+                filtered.set_pts(tick);
             }
             self.encoder
                 .send_frame(&filtered)

@@ -49,6 +49,8 @@ impl Nodes {
                     "one secret for every node".to_string(),
                 ),
                 ("CHAT__MEDIA__WORKERS", "1".to_string()),
+                // On a test machine kept busy, an idle-policy worker would wait its turn.
+                ("CHAT__MEDIA__WORKER_SCHED_IDLE", "false".to_string()),
                 ("CHAT__SERVER__WORKERS", "1".to_string()),
                 ("CHAT__SERVER__ROOM_THREADS", "1".to_string()),
                 ("CHAT__WS__RATE_PER_SEC", "100000".to_string()),

@@ -260,16 +260,22 @@ fn wav(secs: f64, rate: u32) -> Vec<u8> {
 /// A Matroska file with `secs` of raw 160×120 video at 25 fps (a moving gradient) and a PCM
 /// tone, written with FFmpeg's own encoders: large, like an unprocessed phone capture.
 fn raw_video(path: &Path, secs: u32) {
+    video_file(path, ff::codec::Id::RAWVIDEO, (160, 120), secs);
+}
+
+/// A Matroska file with `secs` of `w`×`h` video at 25 fps in `codec` (a moving gradient, made
+/// of whole rows so that large frames are cheap to draw) and a PCM tone.
+fn video_file(path: &Path, codec: ff::codec::Id, (w, h): (u32, u32), secs: u32) {
     use ff::format::{sample::Type as SampleType, Pixel, Sample};
     ff::init().unwrap();
     let mut octx = ff::format::output_as(path, "matroska").unwrap();
-    let vcodec = ff::encoder::find(ff::codec::Id::RAWVIDEO).unwrap();
+    let vcodec = ff::encoder::find(codec).unwrap();
     let mut venc = ff::codec::context::Context::new_with_codec(vcodec)
         .encoder()
         .video()
         .unwrap();
-    venc.set_width(160);
-    venc.set_height(120);
+    venc.set_width(w);
+    venc.set_height(h);
     venc.set_format(Pixel::YUV420P);
     venc.set_time_base((1, 25));
     venc.set_frame_rate(Some(ff::Rational(25, 1)));
@@ -310,12 +316,15 @@ fn raw_video(path: &Path, secs: u32) {
         }
     }
     for i in 0..(25 * secs) {
-        let mut f = ff::frame::Video::new(Pixel::YUV420P, 160, 120);
+        let mut f = ff::frame::Video::new(Pixel::YUV420P, w, h);
         let stride = f.stride(0);
-        for (y, row) in f.data_mut(0).chunks_mut(stride).enumerate().take(120) {
-            for (x, px) in row.iter_mut().enumerate().take(160) {
-                *px = ((x + y + i as usize * 4) % 256) as u8;
-            }
+        for (y, row) in f
+            .data_mut(0)
+            .chunks_mut(stride)
+            .enumerate()
+            .take(h as usize)
+        {
+            row.fill(((y + i as usize * 4) % 256) as u8);
         }
         f.data_mut(1).fill(100);
         f.data_mut(2).fill(150);
@@ -641,6 +650,64 @@ async fn corrupt_video_fails_cleanly_and_the_worker_keeps_serving() {
     // The worker is still there.
     let ok = process(&alice, &mut ws, "voice.wav", &wav(0.5, 16_000)).await;
     assert_eq!(ok["status"], "ready", "{ok}");
+}
+
+#[actix_web::test]
+async fn a_job_over_the_time_limit_fails_and_the_worker_keeps_serving() {
+    // A 720p clip kept at 720p and encoded at libvpx's slowest speed takes many seconds here;
+    // the limit is one.
+    let (_app, alice, mut ws) = uploader_with(|s| {
+        s.media.workers = 1;
+        s.media.job_timeout_secs = 1;
+        s.media.video_max_height = 720;
+        s.media.video_cpu_used = 0;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.mkv");
+    video_file(&path, ff::codec::Id::MPEG4, (1280, 720), 8);
+    let slow = process(&alice, &mut ws, "long.mkv", &std::fs::read(&path).unwrap()).await;
+    assert_eq!(slow["status"], "failed", "{slow}");
+    assert_eq!(
+        slow["error"], "processing took longer than 1 seconds",
+        "{slow}"
+    );
+    // The one worker is free again and finishes a short job within the same limit.
+    let ok = process(&alice, &mut ws, "voice.wav", &wav(0.5, 16_000)).await;
+    assert_eq!(ok["status"], "ready", "{ok}");
+}
+
+#[actix_web::test]
+async fn media_worker_threads_run_under_sched_idle_by_default() {
+    // Field 41 of /proc/self/task/<tid>/stat is the scheduling policy (5: SCHED_IDLE); the
+    // test's own threads are under the normal policy.
+    let policy_of = |stat: &str| -> Option<i64> {
+        let rest = &stat[stat.rfind(')')? + 2..];
+        rest.split_whitespace().nth(38)?.parse().ok()
+    };
+    let idle_threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+            .filter(|stat| policy_of(stat) == Some(5))
+            .count()
+    };
+    let before = idle_threads();
+    let _app = spawn_app_with(|s| {
+        media_settings(s);
+        s.media.workers = 1;
+        s.media.worker_sched_idle = Settings::default().media.worker_sched_idle;
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while idle_threads() <= before {
+        assert!(
+            Instant::now() < deadline,
+            "no media worker under SCHED_IDLE"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -979,6 +1046,31 @@ async fn playlists_and_concat_lists_are_not_followed() {
             text.as_bytes()
         );
     }
+}
+
+#[actix_web::test]
+async fn formats_outside_the_demuxer_allowlist_are_kept_as_plain_files() {
+    let (app, alice, mut ws) = uploader_with(|_| {}).await;
+    // A valid YUV4MPEG2 stream (two 16×16 frames): FFmpeg reads it as video, but it is not a
+    // container people send, so it is not in the allowlist.
+    let mut y4m = b"YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg\n".to_vec();
+    for i in 0..2u8 {
+        y4m.extend_from_slice(b"FRAME\n");
+        y4m.extend(std::iter::repeat_n(i * 60 + 40, 16 * 16 * 3 / 2));
+    }
+    let info = process(&alice, &mut ws, "clip.y4m", &y4m).await;
+    assert_eq!(
+        (info["status"].as_str(), info["kind"].as_str()),
+        (Some("ready"), Some("file")),
+        "{info}"
+    );
+    assert_eq!(fetch_bytes(&app, info["url"].as_str().unwrap()).await, y4m);
+    // A container on the list still becomes video.
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.mkv");
+    raw_video(&clip, 1);
+    let video = process(&alice, &mut ws, "clip.mkv", &std::fs::read(&clip).unwrap()).await;
+    assert_eq!(video["kind"], "video", "{video}");
 }
 
 #[actix_web::test]

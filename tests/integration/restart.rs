@@ -36,6 +36,8 @@ impl ServerProcess {
             .env("CHAT__DATABASE__URL", database_url)
             .env("CHAT__REDIS__URL", "")
             .env("CHAT__MEDIA__DIR", dir.join("media"))
+            // Tests run on a busy machine, where idle-policy media workers would wait their turn.
+            .env("CHAT__MEDIA__WORKER_SCHED_IDLE", "false")
             .env("RUST_LOG", "warn")
             .stdout(log.try_clone().unwrap())
             .stderr(log);

@@ -626,6 +626,7 @@ async fn cluster_nodes_each_find_what_any_node_wrote_and_catch_up_after_a_restar
             ("CHAT__REDIS__SYNC_INTERVAL_MS", "50".to_string()),
             ("CHAT__MEDIA__URL_SECRET", "shared".to_string()),
             ("CHAT__MEDIA__WORKERS", "1".to_string()),
+            ("CHAT__MEDIA__WORKER_SCHED_IDLE", "false".to_string()),
             ("CHAT__SERVER__WORKERS", "1".to_string()),
             ("CHAT__SERVER__ROOM_THREADS", "1".to_string()),
         ];

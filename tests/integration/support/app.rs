@@ -32,6 +32,9 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     s.server.workers = 2;
     s.database.url = format!("sqlite://{}/chat.db?mode=rwc", dir.display());
     s.media.dir = dir.join("media").display().to_string();
+    // Tests run many at once on two cores: media workers under SCHED_IDLE would get almost no CPU
+    // there. `media_worker_threads_run_under_sched_idle_by_default` checks the default.
+    s.media.worker_sched_idle = false;
     s.server.static_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static").into();
     s
 }
