@@ -293,9 +293,8 @@ fn video_pipe(
     enc.set_width(ow);
     enc.set_height(oh);
     enc.set_format(format::Pixel::YUV420P);
-    // One tick per frame, as the ffmpeg CLI does: libvpx is told each frame lasts one tick, and
-    // with the stream's finer time base it took the first frame for a burst at a huge frame
-    // rate and starved it of bits (0.0004 less SSIM than the CLI on the 720p bench clip).
+    // One tick per frame, as the ffmpeg CLI does: FFmpeg tells libvpx that each frame lasts one
+    // tick of this time base, which then is the frame's real duration.
     let enc_tb = Rational(rate.denominator(), rate.numerator());
     enc.set_time_base(enc_tb);
     enc.set_frame_rate(Some(rate));
@@ -526,6 +525,9 @@ impl Pipe {
                     continue;
                 };
                 filtered.set_pts(tick);
+                // The decoder marks the source's keyframes, and libvpx turns a frame marked so
+                // into a forced keyframe: the encoder chooses its own, as the ffmpeg CLI lets it.
+                filtered.set_kind(ff::picture::Type::None);
             }
             self.encoder
                 .send_frame(&filtered)
