@@ -160,6 +160,10 @@ pub struct SearchSettings {
     /// Nice value (0 to 19) of the indexing threads, so that under load indexing waits for acks
     /// and deliveries instead of taking their CPU (search then lags behind a little).
     pub indexer_nice: i32,
+    /// Most live changes queued for the indexer (it runs at a low priority and falls behind
+    /// when every core is busy). Past this, new writes are not queued; a catch-up from the
+    /// database and the Redis buffer indexes them once the indexer is idle again.
+    pub max_backlog: usize,
 }
 
 impl Default for SearchSettings {
@@ -171,6 +175,7 @@ impl Default for SearchSettings {
             writer_memory_mb: 32,
             catchup_slack_ms: 120_000,
             indexer_nice: 10,
+            max_backlog: 100_000,
         }
     }
 }

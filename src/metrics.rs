@@ -39,6 +39,9 @@ pub static PASSWORD_JOBS_SHED: AtomicU64 = AtomicU64::new(0);
 pub static SEARCH_DOCUMENTS: AtomicI64 = AtomicI64::new(0);
 /// 1 while the search index is being rebuilt or caught up from the database.
 pub static SEARCH_CATCHING_UP: AtomicI64 = AtomicI64::new(0);
+/// Live changes the search indexer dropped because it was `search.max_backlog` behind (a
+/// catch-up indexes their writes later).
+pub static SEARCH_DROPPED: AtomicI64 = AtomicI64::new(0);
 /// Message searches answered.
 pub static SEARCHES: AtomicU64 = AtomicU64::new(0);
 
@@ -218,6 +221,12 @@ fn search_rows(out: &mut String) {
             "gauge",
             "1 while the search index is rebuilt or caught up from the database",
             SEARCH_CATCHING_UP.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "chat_search_dropped_total",
+            "counter",
+            "Live changes the search indexer dropped past search.max_backlog (indexed later by a catch-up)",
+            SEARCH_DROPPED.load(Ordering::Relaxed).to_string(),
         ),
         (
             "chat_searches_total",

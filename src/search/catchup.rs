@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError, WriteOp};
 /// Rows read from SQL per query.
 const PAGE: u64 = 2000;
 /// Pause before trying again after a failed catch-up.
-const RETRY: Duration = Duration::from_secs(5);
+pub const RETRY: Duration = Duration::from_secs(5);
 
 /// The index changes of durable writes (messages, edits, deletes; the rest is not searched).
 pub fn changes_of(ops: &[WriteOp]) -> Vec<Change> {

@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument};
 use tokio::sync::oneshot;
 
+use super::backlog::Backlog;
 use super::schema::{Fields, IndexedMessage};
 use crate::ids::now_ms;
 use crate::metrics;
@@ -49,8 +51,9 @@ pub enum Change {
 pub enum Command {
     /// Changes from the write path.
     Live(Vec<Change>),
-    /// A catch-up starts: from now on, live changes win over catch-up ones.
-    CatchUpStarted,
+    /// A catch-up starts: from now on, live changes win over catch-up ones. It covers the drops
+    /// of this generation (see `backlog`), counted before it read anything.
+    CatchUpStarted(u64),
     /// Changes read by the catch-up; answered once applied (so a catch-up never queues more than
     /// a page ahead of the indexer).
     CatchUp(Vec<Change>, oneshot::Sender<()>),
@@ -96,6 +99,10 @@ pub struct Indexer {
     dirty_since: Option<Instant>,
     /// The watermark to commit (now, unless a catch-up runs).
     watermark_at_commit: Option<i64>,
+    /// Queued and dropped live changes.
+    backlog: Arc<Backlog>,
+    /// The drops the running catch-up covers (see `backlog`).
+    catch_up_covers: u64,
 }
 
 impl Indexer {
@@ -105,6 +112,7 @@ impl Indexer {
         fields: Fields,
         payload: Payload,
         commit_every: Duration,
+        backlog: Arc<Backlog>,
     ) -> Self {
         Self {
             writer,
@@ -117,6 +125,8 @@ impl Indexer {
             guard: None,
             dirty_since: None,
             watermark_at_commit: None,
+            backlog,
+            catch_up_covers: 0,
         }
     }
 
@@ -159,12 +169,17 @@ impl Indexer {
             Command::Live(changes) => {
                 // Everything durable up to now is being applied.
                 self.watermark_at_commit = Some(now_ms());
+                let n = changes.len();
                 for c in changes {
                     self.live(c);
                 }
+                self.backlog.applied(n);
             }
-            Command::CatchUpStarted => {
+            Command::CatchUpStarted(generation) => {
                 // A retried catch-up keeps what live changes were seen so far.
+                if self.guard.is_none() {
+                    self.catch_up_covers = generation;
+                }
                 self.guard.get_or_insert_with(CatchUpGuard::default);
                 metrics::SEARCH_CATCHING_UP.store(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -176,6 +191,7 @@ impl Indexer {
             }
             Command::CatchUpDone => {
                 self.guard = None;
+                self.backlog.catch_up_done(self.catch_up_covers);
                 self.watermark_at_commit = Some(now_ms());
                 self.touch();
                 self.commit();
@@ -317,7 +333,7 @@ impl Indexer {
         let mut payload = self.payload.clone();
         if self.guard.is_none() {
             if let Some(w) = self.watermark_at_commit.take() {
-                payload.watermark = payload.watermark.max(w);
+                payload.watermark = payload.watermark.max(self.backlog.clamp_watermark(w));
             }
         }
         let json = serde_json::to_string(&payload).unwrap_or_default();

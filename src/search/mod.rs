@@ -14,6 +14,7 @@
 //! The index only says which messages match; a result shows the message as the store has it now
 //! (see `Store::search_rows`), and only rooms the caller belongs to at query time are searched.
 
+pub mod backlog;
 pub mod catchup;
 pub mod feed;
 pub mod highlight;
@@ -101,6 +102,7 @@ struct Inner {
     reader: IndexReader,
     fields: Fields,
     tx: Sender<Command>,
+    backlog: Arc<backlog::Backlog>,
     dir: PathBuf,
 }
 
@@ -150,6 +152,7 @@ pub async fn start(
         None => *store = store.clone().with_observer(Arc::new(index.clone())),
     }
     catchup::spawn(index.clone(), store.clone(), opened, slack);
+    backlog::recover(index.clone(), store.clone(), slack);
     Ok(Some(index))
 }
 
@@ -272,12 +275,14 @@ impl SearchIndex {
             had_docs: existed && num_docs > 0,
         };
         let (tx, rx) = std::sync::mpsc::channel();
+        let backlog = Arc::new(backlog::Backlog::new(settings.max_backlog));
         let indexer = Indexer::new(
             writer,
             reader.clone(),
             fields,
             payload,
             Duration::from_millis(settings.commit_interval_ms.max(1)),
+            backlog.clone(),
         );
         std::thread::Builder::new()
             .name("search-indexer".into())
@@ -294,6 +299,7 @@ impl SearchIndex {
                     reader,
                     fields,
                     tx,
+                    backlog,
                     dir: dir.to_owned(),
                 }),
             },
@@ -307,16 +313,23 @@ impl SearchIndex {
         }
     }
 
-    /// Applies changes from the write path (see `indexer`).
+    /// Applies changes from the write path (see `indexer`), or drops them when the indexer is
+    /// `search.max_backlog` behind (see `backlog`).
     pub fn feed(&self, changes: Vec<Change>) {
-        if !changes.is_empty() {
+        if !changes.is_empty() && self.inner.backlog.admit(changes.len()) {
             self.send(Command::Live(changes));
         }
     }
 
+    fn backlog(&self) -> &backlog::Backlog {
+        &self.inner.backlog
+    }
+
     /// A catch-up starts (see `indexer`).
     pub fn catch_up_started(&self) {
-        self.send(Command::CatchUpStarted);
+        self.send(Command::CatchUpStarted(
+            self.inner.backlog.catch_up_started(),
+        ));
     }
 
     /// The catch-up finished: the watermark may move again.

@@ -230,6 +230,51 @@ async fn edits_replace_the_indexed_text_and_deletes_drop_it() {
 }
 
 #[actix_web::test]
+async fn writes_the_indexer_had_no_room_for_are_indexed_by_a_later_catch_up() {
+    // A backlog of 0: every live change is dropped, as when the indexer is far behind.
+    let app = spawn_app_with(|s| {
+        generous(s);
+        s.search.max_backlog = 0;
+    })
+    .await;
+    // The start-up catch-up is over, so only the recovery can index what follows.
+    let caught_up = tokio::time::Instant::now() + CATCH_UP_WITHIN;
+    while metric(&app.http, "chat_search_catching_up").await != Some(0.0) {
+        assert!(tokio::time::Instant::now() < caught_up, "start-up catch-up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let [ann, bob] = app.register_many(["ann", "bob"]).await;
+    let dm = ann.dm(&bob).await;
+    let mut ws = ann.connect().await;
+    let id = ws.send_msg(&dm, "a wombat crossed the road").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ws.send_msg(&dm, "another wombat followed").await;
+    until_exactly(
+        &bob,
+        "wombat",
+        &["a wombat crossed the road", "another wombat followed"],
+        CATCH_UP_WITHIN,
+    )
+    .await;
+    assert!(metric(&app.http, "chat_search_dropped_total").await >= Some(2.0));
+    // An edit and a delete are dropped too, and read back the same way.
+    ws.send(json!({"type": "edit", "id": id, "body": "a koala crossed the road"}))
+        .await;
+    ws.expect_where("edited", |f| f["id"] == id.as_str()).await;
+    until_exactly(
+        &bob,
+        "crossed",
+        &["a koala crossed the road"],
+        CATCH_UP_WITHIN,
+    )
+    .await;
+    ws.close().await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn any_language_phrases_and_prefixes() {
     let app = spawn().await;
     let [ann, bob] = app.register_many(["ann", "bob"]).await;
