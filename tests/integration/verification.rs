@@ -500,3 +500,29 @@ async fn daily_text_caps_hold_across_two_nodes_sharing_redis() {
     assert_eq!(sms.next().await.fields["to"], "+41446681803");
     sms.none_within(Duration::from_millis(300)).await;
 }
+
+#[test]
+fn the_shipped_config_toml_documents_verification_mail_and_the_daily_caps() {
+    let shipped = Settings::load(Some(std::path::Path::new("config.toml"))).unwrap();
+    let d = Settings::default();
+    let v = (&shipped.verification, &d.verification);
+    assert_eq!(
+        (v.0.code_ttl_secs, v.0.max_attempts),
+        (v.1.code_ttl_secs, v.1.max_attempts)
+    );
+    assert_eq!(
+        (&v.0.code_text, &v.0.mail_subject),
+        (&v.1.code_text, &v.1.mail_subject)
+    );
+    let m = (&shipped.mail, &d.mail);
+    assert!(m.0.gateway_url.is_empty() && m.0.token.is_empty());
+    assert_eq!(
+        (m.0.per_user_per_day, m.0.per_address_per_day, &m.0.from),
+        (m.1.per_user_per_day, m.1.per_address_per_day, &m.1.from)
+    );
+    let s = (&shipped.push.sms, &d.push.sms);
+    assert_eq!(
+        (s.0.texts_per_user_per_day, s.0.texts_per_number_per_day),
+        (s.1.texts_per_user_per_day, s.1.texts_per_number_per_day)
+    );
+}
