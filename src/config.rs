@@ -25,6 +25,8 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     pub log: LogSettings,
     pub search: SearchSettings,
+    pub verification: VerificationSettings,
+    pub mail: MailSettings,
 }
 
 /// `[server]`
@@ -442,6 +444,11 @@ pub struct SmsSettings {
     pub fallback_after_secs: u64,
     /// Invitations one user may send per day.
     pub invites_per_day: u32,
+    /// Texts of any kind per user and UTC day: invitations they send, codes they ask for,
+    /// fallback texts to them. Counted in Redis (else SQL), so every node counts together.
+    pub texts_per_user_per_day: u32,
+    /// Texts of any kind to one number per UTC day, whoever causes them.
+    pub texts_per_number_per_day: u32,
     /// Invitation text; `{name}` is the inviter's display name, `{url}` is `invite_url`.
     pub invite_text: String,
     /// Where invited people sign up.
@@ -461,6 +468,8 @@ impl Default for SmsSettings {
             fields: Default::default(),
             fallback_after_secs: 900,
             invites_per_day: 10,
+            texts_per_user_per_day: 20,
+            texts_per_number_per_day: 10,
             invite_text: "{name} invites you to chat: {url}".into(),
             invite_url: String::new(),
         }
@@ -528,6 +537,12 @@ pub struct LimitSettings {
     pub search_per_user: Rate,
     /// Address-book matches (`POST /api/contacts/match`) per user.
     pub contact_match_per_user: Rate,
+    /// Verification codes asked for (`POST /api/me/{phone,email}/verify`) per user.
+    pub verify_per_user: Rate,
+    /// Verification codes asked for per phone number or e-mail address, whoever asks.
+    pub verify_per_target: Rate,
+    /// Codes entered (`POST /api/me/{phone,email}/confirm`) per user, right or wrong.
+    pub verify_confirm_per_user: Rate,
     /// New Engine.IO connections (`/socket.io/` handshakes, before any login) from one address.
     pub socketio_handshakes_per_address: Rate,
 }
@@ -544,6 +559,9 @@ impl Default for LimitSettings {
             push_subscriptions_per_user: Rate::new(60, 10_000),
             search_per_user: Rate::new(60, 500),
             contact_match_per_user: Rate::new(10, 60_000),
+            verify_per_user: Rate::new(5, 60_000),
+            verify_per_target: Rate::new(3, 60_000),
+            verify_confirm_per_user: Rate::new(10, 60_000),
             socketio_handshakes_per_address: Rate::new(60, 1_000),
         }
     }
@@ -659,6 +677,60 @@ impl Default for RoomSettings {
             receipts_max_members: 50,
             presence_max_members: 100,
             unread_count_max: 100,
+        }
+    }
+}
+
+/// `[verification]`: codes that prove a phone number or e-mail address is the account's.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct VerificationSettings {
+    /// How long a code can be entered, in seconds.
+    pub code_ttl_secs: u64,
+    /// Wrong codes accepted before the code is dropped (a new one must be asked for).
+    pub max_attempts: u32,
+    /// Text of the SMS or mail carrying the code; `{code}` is the code.
+    pub code_text: String,
+    /// Subject of the mail carrying the code.
+    pub mail_subject: String,
+}
+
+impl Default for VerificationSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 600,
+            max_attempts: 5,
+            code_text: "Your chat verification code: {code}".into(),
+            mail_subject: "Your chat verification code".into(),
+        }
+    }
+}
+
+/// `[mail]`: a mail gateway taking an HTTP JSON POST (`{from, to, subject, text}`), used to send
+/// e-mail verification codes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// The gateway's send URL. Empty: no mail, e-mail verification is unavailable.
+    pub gateway_url: String,
+    /// Sent as `Authorization: Bearer` when set.
+    pub token: Secret,
+    /// The sender address.
+    pub from: String,
+    /// Mails per user and UTC day.
+    pub per_user_per_day: u32,
+    /// Mails to one address per UTC day, whoever causes them.
+    pub per_address_per_day: u32,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            gateway_url: String::new(),
+            token: Secret::default(),
+            from: "chat@example.com".into(),
+            per_user_per_day: 10,
+            per_address_per_day: 5,
         }
     }
 }
@@ -832,6 +904,9 @@ impl Settings {
             ("push_subscriptions_per_user", l.push_subscriptions_per_user),
             ("search_per_user", l.search_per_user),
             ("contact_match_per_user", l.contact_match_per_user),
+            ("verify_per_user", l.verify_per_user),
+            ("verify_per_target", l.verify_per_target),
+            ("verify_confirm_per_user", l.verify_confirm_per_user),
             (
                 "socketio_handshakes_per_address",
                 l.socketio_handshakes_per_address,

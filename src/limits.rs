@@ -1,6 +1,6 @@
 //! Request rate limits (`[limits]`): login and sign-up throttling by client address and account,
-//! new Socket.IO connections per address, and per-user limits on the HTTP endpoints that write
-//! or search. Each is a `governor` keyed
+//! new Socket.IO connections per address, per-user limits on the HTTP endpoints that write
+//! or search, and on verification codes (per user and per number or address). Each is a `governor` keyed
 //! GCRA limiter; a refused request gets 429 with `Retry-After` ([`ChatError::Throttled`]).
 //!
 //! Logins are checked before the password is (so a refused guess costs no Argon2 and tells
@@ -48,6 +48,10 @@ pub enum UserAction {
     Search,
     /// `POST /api/contacts/match`.
     ContactMatch,
+    /// `POST /api/me/{phone,email}/verify` (a code is sent).
+    Verify,
+    /// `POST /api/me/{phone,email}/confirm` (a code is entered).
+    VerifyConfirm,
 }
 
 /// A keyed limiter on clock `C`.
@@ -67,6 +71,9 @@ pub struct Limits<C: Clock = DefaultClock> {
     push_subscriptions: Keyed<String, C>,
     searches: Keyed<String, C>,
     contact_matches: Keyed<String, C>,
+    verifies: Keyed<String, C>,
+    verify_targets: Keyed<String, C>,
+    verify_confirms: Keyed<String, C>,
     /// Account (username) → addresses it was signed in to from.
     known: Mutex<HashMap<String, Vec<IpAddr>>>,
 }
@@ -124,6 +131,9 @@ impl<C: Clock + Clone> Limits<C> {
             push_subscriptions: keyed(settings.push_subscriptions_per_user, &clock),
             searches: keyed(settings.search_per_user, &clock),
             contact_matches: keyed(settings.contact_match_per_user, &clock),
+            verifies: keyed(settings.verify_per_user, &clock),
+            verify_targets: keyed(settings.verify_per_target, &clock),
+            verify_confirms: keyed(settings.verify_confirm_per_user, &clock),
             known: Mutex::new(HashMap::new()),
             clock,
         }
@@ -194,8 +204,16 @@ impl<C: Clock + Clone> Limits<C> {
             UserAction::PushSubscription => &self.push_subscriptions,
             UserAction::Search => &self.searches,
             UserAction::ContactMatch => &self.contact_matches,
+            UserAction::Verify => &self.verifies,
+            UserAction::VerifyConfirm => &self.verify_confirms,
         };
         self.check(limiter, &user.0)
+    }
+
+    /// Counts one verification code sent to `target` (a phone number or e-mail address), by
+    /// whichever account: one number cannot be flooded with codes from many accounts.
+    pub fn verify_target(&self, target: &str) -> Result<(), ChatError> {
+        self.check(&self.verify_targets, &target.to_owned())
     }
 
     fn check<K: Clone + Hash + Eq>(&self, limiter: &Keyed<K, C>, key: &K) -> Result<(), ChatError> {
@@ -219,6 +237,9 @@ impl<C: Clock + Clone> Limits<C> {
         self.push_subscriptions.retain_recent();
         self.searches.retain_recent();
         self.contact_matches.retain_recent();
+        self.verifies.retain_recent();
+        self.verify_targets.retain_recent();
+        self.verify_confirms.retain_recent();
     }
 }
 
@@ -256,6 +277,9 @@ mod tests {
             push_subscriptions_per_user: rate,
             search_per_user: rate,
             contact_match_per_user: rate,
+            verify_per_user: rate,
+            verify_per_target: rate,
+            verify_confirm_per_user: rate,
             socketio_handshakes_per_address: rate,
         };
         tweak(&mut s);
@@ -321,6 +345,8 @@ mod tests {
             UserAction::PushSubscription,
             UserAction::Search,
             UserAction::ContactMatch,
+            UserAction::Verify,
+            UserAction::VerifyConfirm,
         ] {
             assert_eq!(refused(l.user_action(action, &ann)), None, "{action:?}");
             assert!(refused(l.user_action(action, &ann)).is_some(), "{action:?}");

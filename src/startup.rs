@@ -197,6 +197,10 @@ impl Application {
             ),
             search,
             shutdown: Shutdown::new(),
+            mail: crate::push::mail::MailGateway::new(
+                &settings.mail,
+                crate::push::http_client(&settings.push),
+            ),
         };
         let limits = Arc::downgrade(&state.limits);
         actix_web::rt::spawn(async move {

@@ -52,6 +52,13 @@ pub fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Ch
     Ok(t.to_owned())
 }
 
+/// A display name as every way of setting one checks it (registration, `PATCH /api/me`): 1 to
+/// 100 characters once trimmed, no control characters (a newline in a name would let it pose as
+/// another line of a text or notification).
+pub fn display_name(raw: &str) -> Result<String, ChatError> {
+    text("display_name", raw, 1, 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod block;
 pub mod broadcast_list;
 pub mod broadcast_list_member;
 pub mod contact;
+pub mod daily_counter;
 pub mod media;
 pub mod media_room;
 pub mod message;
@@ -27,6 +28,8 @@ pub mod token;
 pub mod upload;
 pub mod user;
 pub mod user_settings;
+pub mod verification_code;
+pub mod verified_contact;
 
 pub mod prelude {
     pub use super::media::Entity as Media;

@@ -9,7 +9,10 @@
 //! the actor's handlers; at most `push.concurrency` requests are in flight. A subscription the
 //! service reports gone is deleted. With an SMS gateway configured, recipients of one-to-one
 //! messages who opted in get a text when a message is still unread `push.sms.fallback_after_secs`
-//! later, and users can invite a phone number.
+//! later (only at a number they verified), users can invite a phone number, and verification
+//! codes are texted. Every text counts against daily caps per user and per number kept in shared
+//! storage (`Store::count_today`: Redis, else SQL), so several nodes count together; what others
+//! wrote (names, messages) goes into a text on one line and cut short (`sms::one_line`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,10 +24,10 @@ use tokio::sync::Semaphore;
 
 use crate::config::Settings;
 use crate::error::ChatError;
-use crate::ids::{now_ms, MessageId, RoomId, UserId};
+use crate::ids::{MessageId, RoomId, UserId};
 use crate::metrics::{self, ChannelCounters};
 use crate::push::fcm::FcmClient;
-use crate::push::sms::{masked, SmsGateway};
+use crate::push::sms::{masked, one_line, SmsGateway};
 use crate::push::webpush::{VapidKeys, WebPushClient, WebPushTarget};
 use crate::push::{
     http_client, webpush_http_client, with_retries, Notification, Outcome, PushError, RetryPolicy,
@@ -32,8 +35,12 @@ use crate::push::{
 use crate::store::push::{PushPrefs, KIND_FCM, KIND_WEBPUSH};
 use crate::store::Store;
 
-/// Longest message text shown in a push or a text message, in characters.
+/// Longest message text shown in a push, in characters.
 const PREVIEW_CHARS: usize = 200;
+/// Longest message text in a fallback text, in characters.
+const SMS_BODY_CHARS: usize = 120;
+/// Longest sender name in a text, in characters.
+const SMS_NAME_CHARS: usize = 40;
 /// Messages queued for the Notifier before Rooms drop pushes rather than wait.
 pub const MAILBOX: usize = 4096;
 
@@ -55,14 +62,31 @@ pub struct NotifyAway {
     pub mentions: Vec<UserId>,
 }
 
-/// Text an invitation to `phone` (E.164) from `from`; refused when SMS is off or the daily limit
-/// is reached.
+/// Text an invitation to `phone` (E.164) from `from`; refused when SMS is off (`Unavailable`) or
+/// a daily cap is reached (`RateLimited`).
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), ChatError>")]
 pub struct SendInvite {
     pub from: UserId,
     pub from_name: String,
     pub phone: String,
+}
+
+/// Text `text` (a verification code) to `phone` (E.164) for `user`; refused like [`SendInvite`].
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct SendCode {
+    pub user: UserId,
+    pub phone: String,
+    pub text: String,
+}
+
+/// The daily caps on texts (`push.sms.*_per_day`).
+#[derive(Clone, Copy, Debug)]
+struct SmsCaps {
+    invites_per_user: u32,
+    per_user: u32,
+    per_number: u32,
 }
 
 /// The last message of a burst.
@@ -109,6 +133,7 @@ struct Channels {
     webpush: WebPushClient,
     fcm: Option<FcmClient>,
     sms: Option<SmsGateway>,
+    sms_caps: SmsCaps,
     retry: RetryPolicy,
     permits: Semaphore,
 }
@@ -121,9 +146,6 @@ pub struct Notifier {
     sms_after: Duration,
     bursts: HashMap<RoomId, Burst>,
     sms_waits: HashMap<RoomId, Burst>,
-    /// Invitations sent today (UTC day number, count) per user.
-    invites: HashMap<UserId, (i64, u32)>,
-    invites_per_day: u32,
     invite_text: String,
     invite_url: String,
 }
@@ -146,6 +168,11 @@ impl Notifier {
             webpush: WebPushClient::new(webpush_http_client(push), vapid, push),
             fcm,
             sms: SmsGateway::new(&push.sms, http),
+            sms_caps: SmsCaps {
+                invites_per_user: push.sms.invites_per_day,
+                per_user: push.sms.texts_per_user_per_day,
+                per_number: push.sms.texts_per_number_per_day,
+            },
             retry: RetryPolicy::from_settings(push),
             permits: Semaphore::new(push.concurrency.max(1)),
         };
@@ -156,8 +183,6 @@ impl Notifier {
             sms_after: Duration::from_secs(push.sms.fallback_after_secs),
             bursts: HashMap::new(),
             sms_waits: HashMap::new(),
-            invites: HashMap::new(),
-            invites_per_day: push.sms.invites_per_day,
             invite_text: push.sms.invite_text.clone(),
             invite_url: push.sms.invite_url.clone(),
         })
@@ -245,34 +270,93 @@ impl Handler<NotifyAway> for Notifier {
 }
 
 impl Handler<SendInvite> for Notifier {
-    type Result = Result<(), ChatError>;
+    type Result = ResponseFuture<Result<(), ChatError>>;
 
     fn handle(&mut self, msg: SendInvite, _ctx: &mut Context<Self>) -> Self::Result {
-        if self.channels.sms.is_none() {
-            return Err(ChatError::Unavailable(
-                "SMS is not configured on this server".into(),
-            ));
-        }
-        let today = now_ms() / 86_400_000;
-        let sent = self.invites.entry(msg.from.clone()).or_insert((today, 0));
-        if sent.0 != today {
-            *sent = (today, 0);
-        }
-        if sent.1 >= self.invites_per_day {
-            return Err(ChatError::RateLimited);
-        }
-        sent.1 += 1;
         let text = self
             .invite_text
-            .replace("{name}", &msg.from_name)
+            .replace("{name}", &one_line(&msg.from_name, SMS_NAME_CHARS))
             .replace("{url}", &self.invite_url);
-        let channels = self.channels.clone();
-        actix::spawn(async move {
-            tracing::info!(from = %msg.from, to = %masked(&msg.phone), "texting an invitation");
-            send_sms(&channels, &msg.phone, &text).await;
-        });
-        Ok(())
+        let caps = self.channels.sms_caps;
+        let counters = vec![
+            (format!("sms:invite:{}", msg.from), caps.invites_per_user),
+            (format!("sms:user:{}", msg.from), caps.per_user),
+            (format!("sms:to:{}", msg.phone), caps.per_number),
+        ];
+        let what = "texting an invitation";
+        Box::pin(text_capped(
+            self.store.clone(),
+            self.channels.clone(),
+            counters,
+            msg.from,
+            msg.phone,
+            text,
+            what,
+        ))
     }
+}
+
+impl Handler<SendCode> for Notifier {
+    type Result = ResponseFuture<Result<(), ChatError>>;
+
+    fn handle(&mut self, msg: SendCode, _ctx: &mut Context<Self>) -> Self::Result {
+        let caps = self.channels.sms_caps;
+        let counters = vec![
+            (format!("sms:user:{}", msg.user), caps.per_user),
+            (format!("sms:to:{}", msg.phone), caps.per_number),
+        ];
+        let what = "texting a verification code";
+        Box::pin(text_capped(
+            self.store.clone(),
+            self.channels.clone(),
+            counters,
+            msg.user,
+            msg.phone,
+            msg.text,
+            what,
+        ))
+    }
+}
+
+/// Counts one text against each of `counters` (today's counter name, cap) and, within every
+/// cap, sends it in the background. `Unavailable` without a gateway, `RateLimited` beyond a cap.
+async fn text_capped(
+    store: Store,
+    channels: Arc<Channels>,
+    counters: Vec<(String, u32)>,
+    user: UserId,
+    phone: String,
+    text: String,
+    what: &'static str,
+) -> Result<(), ChatError> {
+    if channels.sms.is_none() {
+        return Err(ChatError::Unavailable(
+            "SMS is not configured on this server".into(),
+        ));
+    }
+    if !within_caps(&store, &counters).await? {
+        tracing::info!(user = %user, to = %masked(&phone), what, "daily text cap reached");
+        return Err(ChatError::RateLimited);
+    }
+    actix::spawn(async move {
+        tracing::info!(user = %user, to = %masked(&phone), what);
+        send_sms(&channels, &phone, &text).await;
+    });
+    Ok(())
+}
+
+/// Adds one to each of today's `counters` in turn; `false` at the first that goes past its cap
+/// (the later ones are not counted).
+async fn within_caps(
+    store: &Store,
+    counters: &[(String, u32)],
+) -> Result<bool, crate::store::StoreError> {
+    for (name, cap) in counters {
+        if store.count_today(name).await? > *cap {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Sends one burst's pushes: looks up who still wants one, renders it for each, and delivers to
@@ -477,8 +561,8 @@ async fn send_sms(channels: &Channels, to: &str, text: &str) {
     settle(&metrics::PUSH_SMS, &outcome, "sms");
 }
 
-/// The SMS fallback: texts recipients who opted in and have not read the first message of the
-/// window by now.
+/// The SMS fallback: texts recipients who opted in, at a number they verified, and have not read
+/// the first message of the window by now, within the daily caps.
 async fn text_unread(
     store: &Store,
     channels: &Channels,
@@ -508,10 +592,23 @@ async fn text_unread(
             } else {
                 String::new()
             };
-            format!("{sender}: {}{more}", truncate(&last.body, 120))
+            format!(
+                "{}: {}{more}",
+                one_line(&sender, SMS_NAME_CHARS),
+                one_line(&last.body, SMS_BODY_CHARS)
+            )
         } else {
             "You have unread messages".to_owned()
         };
+        let caps = channels.sms_caps;
+        let counters = [
+            (format!("sms:user:{user}"), caps.per_user),
+            (format!("sms:to:{phone}"), caps.per_number),
+        ];
+        if !within_caps(store, &counters).await? {
+            tracing::info!(user = %user, to = %masked(phone), "daily text cap reached; unread message not texted");
+            continue;
+        }
         tracing::info!(user = %user, to = %masked(phone), "texting an unread one-to-one message");
         send_sms(channels, phone, &text).await;
     }

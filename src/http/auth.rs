@@ -105,14 +105,11 @@ pub async fn register(
             "password: {min} to 1024 characters"
         )));
     }
-    let display_name = body
-        .display_name
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| username.clone());
-    if display_name.chars().count() > 100 {
-        return Err(ChatError::invalid("display_name: at most 100 characters"));
-    }
+    // Checked as `PATCH /api/me` checks it; none (or only blanks) means the username.
+    let display_name = match body.display_name.as_deref().map(str::trim) {
+        Some(d) if !d.is_empty() => crate::validate::display_name(d)?,
+        _ => username.clone(),
+    };
     if state.store.user_by_username(&username).await?.is_some() {
         return Err(ChatError::Conflict("username is taken".into()));
     }

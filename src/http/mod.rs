@@ -13,6 +13,7 @@ pub mod push;
 pub mod rooms;
 pub mod search;
 pub mod uploads;
+pub mod verify;
 pub mod ws;
 
 use std::sync::Arc;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub search: Option<crate::search::SearchIndex>,
     /// Graceful shutdown: the notice connections listen for, and what it waits for.
     pub shutdown: crate::shutdown::Shutdown,
+    /// The mail gateway (`[mail]`), for e-mail verification codes; `None` when not configured.
+    pub mail: Option<crate::push::mail::MailGateway>,
 }
 
 /// The upgrade paths that take a socket over (`/ws`, `/socket.io/`), for the WebSocket layer's
@@ -146,6 +149,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/me/settings", web::get().to(people::settings))
                 .route("/me/settings", web::patch().to(people::update_settings))
                 .route("/me/password", web::post().to(people::change_password))
+                .route("/me/{kind}/verify", web::post().to(verify::start))
+                .route("/me/{kind}/confirm", web::post().to(verify::confirm))
                 .route("/me/sessions", web::get().to(people::sessions))
                 .route("/me/sessions", web::delete().to(people::revoke_all))
                 .route(

@@ -18,7 +18,8 @@ use crate::ids::{RoomId, UserId};
 use crate::protocol::close;
 use crate::protocol::{ProfileOut, Role, ServerFrame, SettingsOut};
 use crate::store::people::ProfileChange;
-use crate::validate::{normalize_email, normalize_phone, text};
+use crate::store::verify::{KIND_EMAIL, KIND_PHONE};
+use crate::validate::{display_name, normalize_email, normalize_phone, text};
 
 /// What anyone signed in sees of a user.
 #[derive(Debug, Serialize)]
@@ -38,7 +39,11 @@ pub struct MyProfile {
     #[serde(flatten)]
     pub public: PublicProfile,
     pub email: Option<String>,
+    /// The e-mail address was verified (`POST /api/me/email/verify`, `.../confirm`).
+    pub email_verified: bool,
     pub phone: Option<String>,
+    /// The phone number was verified (`POST /api/me/phone/verify`, `.../confirm`).
+    pub phone_verified: bool,
     /// May use the admin pages.
     pub is_admin: bool,
 }
@@ -54,13 +59,20 @@ pub fn public_profile(u: &user::Model) -> PublicProfile {
     }
 }
 
-fn my_profile(u: &user::Model) -> MyProfile {
-    MyProfile {
+async fn my_profile(state: &AppState, u: &user::Model) -> Result<MyProfile, ChatError> {
+    let verified = state.store.verified_of(&UserId(u.id.clone())).await?;
+    let is_verified = |kind: &str, v: &Option<String>| {
+        v.as_ref()
+            .is_some_and(|v| verified.contains(&(kind.to_owned(), v.clone())))
+    };
+    Ok(MyProfile {
         public: public_profile(u),
         email: u.email.clone(),
+        email_verified: is_verified(KIND_EMAIL, &u.email),
         phone: u.phone.clone(),
+        phone_verified: is_verified(KIND_PHONE, &u.phone),
         is_admin: u.is_admin,
-    }
+    })
 }
 
 /// Distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).
@@ -88,14 +100,14 @@ pub struct ProfilePatch {
     pub avatar: Option<Option<String>>,
 }
 
-/// `GET /api/me` → {user} with email and phone.
+/// `GET /api/me` → {user} with email, phone and whether each is verified.
 pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
     let u = state
         .store
         .user_by_id(&auth.id())
         .await?
         .ok_or(ChatError::Unauthorized)?;
-    Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))
+    Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&state, &u).await? })))
 }
 
 /// `PATCH /api/me` {username?, display_name?, about?, email?, phone?, avatar?} → {user}.
@@ -120,7 +132,7 @@ pub async fn update_me(
         change.username = Some(u);
     }
     if let Some(d) = p.display_name {
-        change.display_name = Some(text("display_name", &d, 1, 100)?);
+        change.display_name = Some(display_name(&d)?);
     }
     if let Some(a) = p.about {
         change.about = Some(
@@ -154,7 +166,7 @@ pub async fn update_me(
     }
     let u = state.store.update_profile(&auth.id(), change).await?;
     announce_profile(&state, &auth.user, &u).await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&u) })))
+    Ok(HttpResponse::Ok().json(json!({ "user": my_profile(&state, &u).await? })))
 }
 
 /// When what others see of `after` differs from `before`, sends a `profile` frame to everyone
@@ -508,7 +520,8 @@ pub struct AddressBook {
 }
 
 /// `POST /api/contacts/match` {phones, emails} → {matches: [{input, normalized, user}]}: which
-/// entries are registered users. Numbers are normalised to E.164 first.
+/// entries are registered users who verified that number or address (an unverified one matches
+/// nobody). Numbers are normalised to E.164 first.
 pub async fn match_contacts(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -546,14 +559,12 @@ pub async fn match_contacts(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let users = state.store.users_by_contacts(&want_p, &want_e).await?;
+    let found = state.store.users_by_contacts(&want_p, &want_e).await?;
     let me = auth.id();
     let mut matches = Vec::new();
     for (input, norm) in phones.iter().chain(emails.iter()) {
         let Some(norm) = norm else { continue };
-        if let Some(u) = users.iter().find(|u| {
-            u.id != me.0 && (u.phone.as_ref() == Some(norm) || u.email.as_ref() == Some(norm))
-        }) {
+        if let Some((_, u)) = found.iter().find(|(v, u)| v == norm && u.id != me.0) {
             matches.push(json!({ "input": input, "normalized": norm, "user": public_profile(u) }));
         }
     }

@@ -209,16 +209,27 @@ async fn settings_out(state: &AppState, s: &push_setting::Model) -> Result<Value
         .into_iter()
         .map(|m| json!({"room": m.room_id, "until": m.until}))
         .collect();
+    let sms_phone_verified = match &s.sms_phone {
+        Some(p) => state
+            .store
+            .verified_by(crate::store::verify::KIND_PHONE, p)
+            .await?
+            .is_some_and(|owner| owner.0 == s.user_id),
+        None => false,
+    };
     Ok(json!({"settings": {
         "enabled": s.enabled,
         "preview": s.preview,
         "sms_phone": s.sms_phone,
+        "sms_phone_verified": sms_phone_verified,
         "sms_fallback": s.sms_fallback,
         "muted": muted,
     }}))
 }
 
-/// `GET /api/push/settings` → {settings: {enabled, preview, sms_phone, sms_fallback, muted}}.
+/// `GET /api/push/settings` → {settings: {enabled, preview, sms_phone, sms_phone_verified,
+/// sms_fallback, muted}}. The fallback texts `sms_phone` only once it is verified
+/// (`POST /api/me/phone/verify` {phone}, then `POST /api/me/phone/confirm`).
 pub async fn get_settings(
     state: web::Data<AppState>,
     auth: AuthUser,

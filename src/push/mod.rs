@@ -1,12 +1,14 @@
 //! Clients of the services that reach people who are away: Web Push ([`webpush`], VAPID and
 //! aes128gcm through the `web-push` crate), Firebase Cloud Messaging HTTP v1 ([`fcm`], OAuth2
-//! JWT-bearer token from a service account key) and an HTTP form SMS gateway ([`sms`]).
+//! JWT-bearer token from a service account key), an HTTP form SMS gateway ([`sms`]) and an HTTP
+//! JSON mail gateway ([`mail`], for e-mail verification codes).
 //!
 //! Each client makes one attempt and says what came of it ([`Outcome`]); [`with_retries`] adds
 //! the back-off. Deciding who is notified, and deleting subscriptions a service reports gone, is
 //! the Notifier's (`actors::notifier`): nothing here touches the database.
 
 pub mod fcm;
+pub mod mail;
 pub mod sms;
 pub mod webpush;
 

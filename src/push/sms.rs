@@ -5,6 +5,10 @@
 use super::{outcome_of_error, outcome_of_status, Outcome};
 use crate::config::SmsSettings;
 
+/// Longest text sent, in characters (two concatenated SMS in GSM-7; more would be split into
+/// many billed parts).
+pub const MAX_TEXT_CHARS: usize = 300;
+
 /// Sends texts through the configured gateway.
 #[derive(Clone)]
 pub struct SmsGateway {
@@ -21,9 +25,12 @@ impl SmsGateway {
         })
     }
 
-    /// One attempt to text `text` to `to` (E.164).
+    /// One attempt to text `text` to `to` (E.164). The text goes out as [`one_line`] makes it,
+    /// at most [`MAX_TEXT_CHARS`] long, whatever its parts were.
     pub async fn send(&self, to: &str, text: &str) -> Outcome {
         let s = &self.settings;
+        let text = one_line(text, MAX_TEXT_CHARS);
+        let text = text.as_str();
         let mut form: Vec<(&str, &str)> = s
             .fields
             .iter()
@@ -61,6 +68,38 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
     ok.then(|| format!("+{digits}"))
 }
 
+/// `raw` on one line, at most `max` characters: control characters (newlines, tabs, escapes),
+/// Unicode line and paragraph separators and bidirectional overrides become spaces, runs of
+/// spaces become one, and a longer text is cut with `…`. Whatever a sender writes (a display
+/// name, a message) then cannot make a text look like it says something else on a line of its
+/// own, nor make it long.
+pub fn one_line(raw: &str, max: usize) -> String {
+    let words = raw
+        .split(|c: char| c.is_whitespace() || c.is_control() || is_layout_char(c))
+        .filter(|w| !w.is_empty());
+    let mut out = String::new();
+    for w in words {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+        if out.len() > max * 4 {
+            break;
+        }
+    }
+    match out.char_indices().nth(max.saturating_sub(1)) {
+        Some((i, _)) if out[i..].chars().count() > 1 => format!("{}…", &out[..i]),
+        _ => out,
+    }
+}
+
+/// Characters that move or hide text rather than show it: line and paragraph separators,
+/// bidirectional marks, embeddings, overrides and isolates, zero-width joiners' neighbours that
+/// hide text (U+200B..U+200F) and the byte order mark.
+fn is_layout_char(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// A phone number for logs: the last two digits only.
 pub fn masked(phone: &str) -> String {
     let tail: String = phone
@@ -72,4 +111,23 @@ pub fn masked(phone: &str) -> String {
         .rev()
         .collect();
     format!("***{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn texts_are_one_line_and_bounded() {
+        assert_eq!(
+            one_line("Eve\nYour code is 1234", 100),
+            "Eve Your code is 1234"
+        );
+        assert_eq!(one_line("  a\r\n\t\u{2028}b \u{202E}c  ", 100), "a b c");
+        assert_eq!(one_line("abcdef", 4), "abc…");
+        assert_eq!(one_line("abc", 4), "abc");
+        assert_eq!(one_line("abcd", 4), "abcd");
+        assert_eq!(one_line("abcde", 4), "abc…");
+        assert_eq!(one_line(&"x ".repeat(1000), 10).chars().count(), 10);
+    }
 }

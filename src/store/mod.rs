@@ -7,6 +7,7 @@ pub mod apply;
 pub mod buffer;
 pub mod cache;
 mod consent;
+pub mod counters;
 mod hello;
 pub mod media;
 pub mod messages;
@@ -22,6 +23,7 @@ pub mod search;
 pub mod stars;
 pub mod uploads;
 pub mod users;
+pub mod verify;
 pub mod writes;
 
 use std::time::Duration;

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use entities::{
     block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, push_mute,
-    push_setting, push_subscription, token, user, user_settings,
+    push_setting, push_subscription, token, user, user_settings, verification_code,
+    verified_contact,
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter,
@@ -81,6 +82,7 @@ impl Store {
             m.avatar_media = Set(v);
         }
         let updated = m.update(&self.db).await.map_err(StoreError::classify)?;
+        self.release_unused(user).await?;
         self.cache_changed().await;
         Ok(updated)
     }
@@ -136,24 +138,56 @@ impl Store {
         Ok(())
     }
 
-    /// Registered (not deleted) users with any of these E.164 numbers or e-mail addresses.
+    /// Registered (not deleted) users whose profile phone (E.164) or e-mail address is one of
+    /// these and verified by them, each with the value it was found by. A value someone set but
+    /// never verified finds nobody: anyone can type anyone's number into a profile.
     pub async fn users_by_contacts(
         &self,
         phones: &[String],
         emails: &[String],
-    ) -> Result<Vec<user::Model>, StoreError> {
+    ) -> Result<Vec<(String, user::Model)>, StoreError> {
+        use verified_contact::Column as V;
         if phones.is_empty() && emails.is_empty() {
             return Ok(vec![]);
         }
-        Ok(user::Entity::find()
-            .filter(user::Column::DeletedAt.is_null())
+        let verified = verified_contact::Entity::find()
             .filter(
                 Condition::any()
-                    .add(user::Column::Phone.is_in(phones.to_vec()))
-                    .add(user::Column::Email.is_in(emails.to_vec())),
+                    .add(
+                        Condition::all()
+                            .add(V::Kind.eq(super::verify::KIND_PHONE))
+                            .add(V::Value.is_in(phones.to_vec())),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(V::Kind.eq(super::verify::KIND_EMAIL))
+                            .add(V::Value.is_in(emails.to_vec())),
+                    ),
             )
             .all(&self.db)
-            .await?)
+            .await?;
+        if verified.is_empty() {
+            return Ok(vec![]);
+        }
+        let ids: HashSet<String> = verified.iter().map(|v| v.user_id.clone()).collect();
+        let users = user::Entity::find()
+            .filter(user::Column::DeletedAt.is_null())
+            .filter(user::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?;
+        Ok(verified
+            .into_iter()
+            .filter_map(|v| {
+                let u = users.iter().find(|u| u.id == v.user_id)?;
+                // Only the value the profile shows: a verified SMS-fallback number stays private.
+                let shown = if v.kind == super::verify::KIND_PHONE {
+                    &u.phone
+                } else {
+                    &u.email
+                };
+                (shown.as_deref() == Some(v.value.as_str())).then(|| (v.value, u.clone()))
+            })
+            .collect())
     }
 
     pub async fn contacts(&self, owner: &UserId) -> Result<Vec<ContactRow>, StoreError> {
@@ -384,6 +418,15 @@ impl Store {
             .exec(&txn)
             .await?;
         push_setting::Entity::delete_by_id(user.0.clone())
+            .exec(&txn)
+            .await?;
+        // Its verified numbers and addresses are free for another account to verify.
+        verified_contact::Entity::delete_many()
+            .filter(verified_contact::Column::UserId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        verification_code::Entity::delete_many()
+            .filter(verification_code::Column::UserId.eq(user.0.clone()))
             .exec(&txn)
             .await?;
         push_mute::Entity::delete_many()

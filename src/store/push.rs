@@ -38,6 +38,7 @@ pub struct PushPrefs {
     pub muted: bool,
     /// Mentions of the user push even when the conversation is muted.
     pub mention_pushes: bool,
+    /// The SMS-fallback number, only when its owner verified it.
     pub sms_phone: Option<String>,
     pub sms_fallback: bool,
 }
@@ -142,6 +143,7 @@ impl Store {
         settings: push_setting::Model,
     ) -> Result<(), StoreError> {
         use push_setting::Column as C;
+        let user = UserId(settings.user_id.clone());
         let row = push_setting::ActiveModel {
             user_id: Set(settings.user_id),
             enabled: Set(settings.enabled),
@@ -164,7 +166,7 @@ impl Store {
             )
             .exec_without_returning(&self.db)
             .await?;
-        Ok(())
+        self.release_unused(&user).await
     }
 
     /// The conversations `user` muted (expired mutes left out).
@@ -286,6 +288,12 @@ impl Store {
                             .map(|d| (r.user_id, d))
                     })
                     .collect();
+            // The SMS fallback texts only numbers their owner verified.
+            let numbers: Vec<(UserId, String)> = settings
+                .values()
+                .filter_map(|s| Some((UserId(s.user_id.clone()), s.sms_phone.clone()?)))
+                .collect();
+            let verified = self.verified_phones(&numbers).await?;
             for m in marks {
                 let user = UserId(m.user_id);
                 let s = settings
@@ -299,7 +307,9 @@ impl Store {
                     preview: s.preview && doc.notifications.preview,
                     muted: muted.contains(&user.0) || doc.is_muted(room, now),
                     mention_pushes: doc.notifications.mentions,
-                    sms_phone: s.sms_phone,
+                    sms_phone: s
+                        .sms_phone
+                        .filter(|p| verified.contains(&(user.clone(), p.clone()))),
                     sms_fallback: s.sms_fallback,
                 };
                 out.push((user, prefs, m.last_read_seq));

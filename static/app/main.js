@@ -10,6 +10,7 @@ import { ask, notify, setupViewer } from './dialogs.js';
 import { setupCapture } from './capture.js';
 import { setupSearch } from './search.js';
 import { registerServiceWorker, enablePush } from './push.js';
+import { setupContactDetails, refreshContactDetails } from './contact_details.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -305,6 +306,7 @@ async function openSettings() {
   fillSettings();
   settingsError('');
   $('settings').showModal();
+  refreshContactDetails();
   const section = $('linked-accounts');
   try {
     const { links } = await get('/auth/oauth/links');
@@ -364,6 +366,7 @@ function bind() {
     } catch (e) { settingsError(e.message); }
   });
   $('avatar-input').addEventListener('change', changeAvatar);
+  setupContactDetails($('contact-details'), settingsError);
   $('push-enable').addEventListener('click', async () => {
     try { $('push-state').textContent = await enablePush(); } catch (e) { $('push-state').textContent = e.message; }
     $('push-state').hidden = false;

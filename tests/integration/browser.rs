@@ -422,3 +422,26 @@ async fn browser_picture_viewer_emoji_picker_and_in_page_questions() {
     .await;
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn browser_phone_sms_number_and_email_are_verified_in_the_settings() {
+    // The script itself is the SMS and mail gateway, on this port.
+    let port = crate::support::services::free_port();
+    let app = crate::support::app::spawn_app_with(|s| {
+        s.push.sms.url = format!("http://127.0.0.1:{port}/send");
+        s.mail.gateway_url = format!("http://127.0.0.1:{port}/mail");
+    })
+    .await;
+    let [ivy, other]: [TestUser; 2] = app.register_many(["Ivy", "Other"]).await;
+    run_script(
+        &app,
+        "verify.mjs",
+        &[
+            ("USERNAME", ivy.username.clone()),
+            ("OTHER_TOKEN", other.token.clone()),
+            ("GATEWAY_PORT", port.to_string()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}

@@ -32,4 +32,5 @@ mod security;
 mod shutdown;
 mod socketio;
 mod uploads;
+mod verification;
 mod web;

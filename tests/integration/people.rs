@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::app::{spawn_app, TestUser};
+use crate::support::app::{spawn_app, spawn_app_with, TestUser};
+use crate::support::push::{verify_email, verify_phone, MailGateway, SmsGateway};
 
 async fn patch(u: &TestUser, path: &str, body: Value) -> reqwest::Response {
     u.client
@@ -73,7 +74,18 @@ async fn profiles_are_edited_validated_and_found() {
 
 #[actix_web::test]
 async fn address_book_numbers_in_any_format_find_registered_users() {
-    let app = spawn_app().await;
+    let (mut sms, mut mail) = (SmsGateway::start(), MailGateway::start());
+    let (sms_url, sms_user, sms_password) =
+        (sms.url.clone(), sms.user.clone(), sms.password.clone());
+    let (mail_url, mail_token) = (mail.url.clone(), mail.token.clone());
+    let app = spawn_app_with(move |s| {
+        s.push.sms.url = sms_url;
+        s.push.sms.username = sms_user;
+        s.push.sms.password = chat_server::config::Secret::new(sms_password);
+        s.mail.gateway_url = mail_url;
+        s.mail.token = chat_server::config::Secret::new(mail_token);
+    })
+    .await;
     let (me, ann, ben) = (
         app.register("me").await,
         app.register("ann").await,
@@ -91,6 +103,9 @@ async fn address_book_numbers_in_any_format_find_registered_users() {
             .status(),
         200
     );
+    // Only verified numbers and addresses are matched (see `verification.rs`).
+    verify_phone(&ann, &mut sms, json!({})).await;
+    verify_email(&ben, &mut mail).await;
     let book = json!({
         "phones": ["(415) 555-2671", "001-415-555-2671", "+1 212 555 0100", "garbage"],
         "emails": ["BEN@example.net", "nobody@example.net"],

@@ -19,7 +19,9 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde_json::{json, Value};
 
 use crate::support::app::{spawn_app_with, TestApp, TestUser};
-use crate::support::push::{unregistered, FcmService, Reply, SmsGateway, WebPushService};
+use crate::support::push::{
+    unregistered, verify_phone, FcmService, Reply, SmsGateway, WebPushService,
+};
 
 /// Coalescing window in these tests (ms).
 const WINDOW_MS: u64 = 150;
@@ -780,6 +782,8 @@ async fn sms_invites_and_texts_one_to_one_messages_still_unread_for_those_who_op
         r.json::<Value>().await.unwrap()["settings"]["sms_phone"],
         "+49301234567"
     );
+    // Only a verified number is texted (see `verification.rs`): Bob enters the code he got.
+    verify_phone(&bob, &mut gateway, json!({"phone": "+49 30 1234567"})).await;
     let room = alice.dm(&bob).await;
     let mut a = alice.connect().await;
     let sent = Instant::now();
@@ -805,7 +809,8 @@ async fn sms_invites_and_texts_one_to_one_messages_still_unread_for_those_who_op
     gateway.none_within(Duration::from_millis(1000)).await;
     assert_eq!(
         metric(&app, "chat_push_sent_total{channel=\"sms\"}").await,
-        2
+        3,
+        "the invitation, the code and the unread message"
     );
 }
 

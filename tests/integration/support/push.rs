@@ -786,3 +786,123 @@ async fn sms_send(
     let _ = state.tx.send(Ok(Sms { fields }));
     HttpResponse::Ok().json(json!({"status": "queued"}))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mail
+
+/// A mail the gateway accepted.
+#[derive(Debug, Clone)]
+pub struct MailSent {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Clone)]
+struct MailState {
+    token: String,
+    tx: mpsc::UnboundedSender<Result<MailSent, String>>,
+}
+
+/// A mail gateway taking a JSON POST with a bearer token, as transactional mail APIs do.
+pub struct MailGateway {
+    pub url: String,
+    pub token: String,
+    rx: mpsc::UnboundedReceiver<Result<MailSent, String>>,
+}
+
+impl MailGateway {
+    pub fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = MailState {
+            token: "mail-secret".into(),
+            tx,
+        };
+        let data = web::Data::new(state.clone());
+        let base = serve(move |cfg| {
+            cfg.app_data(data.clone())
+                .route("/mail", web::post().to(mail_send));
+        });
+        Self {
+            url: format!("{base}/mail"),
+            token: state.token,
+            rx,
+        }
+    }
+
+    pub async fn next(&mut self) -> MailSent {
+        match next_event(&mut self.rx, "mail").await {
+            Ok(m) => m,
+            Err(why) => panic!("the mail gateway refused a request: {why}"),
+        }
+    }
+
+    pub async fn none_within(&mut self, within: Duration) {
+        no_event(&mut self.rx, within, "mail").await;
+    }
+}
+
+async fn mail_send(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<MailState>,
+) -> HttpResponse {
+    if header(&req, "authorization").as_deref() != Some(format!("Bearer {}", state.token).as_str())
+    {
+        let _ = state.tx.send(Err("bad bearer token".into()));
+        return HttpResponse::Unauthorized().finish();
+    }
+    let field = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let mail = MailSent {
+        from: field("from"),
+        to: field("to"),
+        subject: field("subject"),
+        text: field("text"),
+    };
+    if !mail.to.contains('@')
+        || !mail.from.contains('@')
+        || mail.subject.is_empty()
+        || mail.text.is_empty()
+    {
+        let _ = state.tx.send(Err(format!("bad mail {body:?}")));
+        return HttpResponse::BadRequest().finish();
+    }
+    let _ = state.tx.send(Ok(mail));
+    HttpResponse::Accepted().json(json!({"id": "m-1"}))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification through the API, as a person does it: ask for a code, read it, enter it.
+
+/// The code in a text or mail (its digits).
+pub fn code_in(text: &str) -> String {
+    text.rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
+}
+
+/// Verifies `user`'s phone (`body`: `{}` or `{"phone": ...}`) with the code `sms` receives.
+pub async fn verify_phone(user: &super::app::TestUser, sms: &mut SmsGateway, body: Value) {
+    let r = user.post("/api/me/phone/verify", body).await;
+    assert_eq!(r.status(), 202, "{:?}", r.text().await);
+    let text = sms.next().await.fields["text"].clone();
+    let r = user
+        .post("/api/me/phone/confirm", json!({"code": code_in(&text)}))
+        .await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+}
+
+/// Verifies `user`'s e-mail address with the code `mail` receives.
+pub async fn verify_email(user: &super::app::TestUser, mail: &mut MailGateway) {
+    let r = user.post("/api/me/email/verify", json!({})).await;
+    assert_eq!(r.status(), 202, "{:?}", r.text().await);
+    let text = mail.next().await.text;
+    let r = user
+        .post("/api/me/email/confirm", json!({"code": code_in(&text)}))
+        .await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+}
