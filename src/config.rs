@@ -519,6 +519,8 @@ pub struct LimitSettings {
     pub contact_match_per_user: Rate,
     /// New Engine.IO connections (`/socket.io/` handshakes, before any login) from one address.
     pub socketio_handshakes_per_address: Rate,
+    /// Admin bootstrap attempts (`POST /api/admin/bootstrap`), per address and per account.
+    pub admin_bootstrap: Rate,
 }
 
 impl Default for LimitSettings {
@@ -534,6 +536,7 @@ impl Default for LimitSettings {
             search_per_user: Rate::new(60, 500),
             contact_match_per_user: Rate::new(10, 60_000),
             socketio_handshakes_per_address: Rate::new(60, 1_000),
+            admin_bootstrap: Rate::new(5, 60_000),
         }
     }
 }
@@ -825,6 +828,7 @@ impl Settings {
                 "socketio_handshakes_per_address",
                 l.socketio_handshakes_per_address,
             ),
+            ("admin_bootstrap", l.admin_bootstrap),
         ] {
             if rate.burst == 0 || rate.period_ms == 0 {
                 return bad(&format!(

@@ -67,6 +67,8 @@ pub struct Limits<C: Clock = DefaultClock> {
     push_subscriptions: Keyed<String, C>,
     searches: Keyed<String, C>,
     contact_matches: Keyed<String, C>,
+    bootstrap_address: Keyed<IpAddr, C>,
+    bootstrap_account: Keyed<String, C>,
     /// Account (username) → addresses it was signed in to from.
     known: Mutex<HashMap<String, Vec<IpAddr>>>,
 }
@@ -124,6 +126,8 @@ impl<C: Clock + Clone> Limits<C> {
             push_subscriptions: keyed(settings.push_subscriptions_per_user, &clock),
             searches: keyed(settings.search_per_user, &clock),
             contact_matches: keyed(settings.contact_match_per_user, &clock),
+            bootstrap_address: keyed(settings.admin_bootstrap, &clock),
+            bootstrap_account: keyed(settings.admin_bootstrap, &clock),
             known: Mutex::new(HashMap::new()),
             clock,
         }
@@ -187,6 +191,15 @@ impl<C: Clock + Clone> Limits<C> {
         }
     }
 
+    /// Counts one admin bootstrap attempt (`POST /api/admin/bootstrap`) by `user` from `peer`:
+    /// per address (unless exempt) and per account.
+    pub fn admin_bootstrap(&self, peer: Option<IpAddr>, user: &UserId) -> Result<(), ChatError> {
+        if let Some(a) = peer.map(address_key).filter(|a| !self.exempt.contains(a)) {
+            self.check(&self.bootstrap_address, &a)?;
+        }
+        self.check(&self.bootstrap_account, &user.0)
+    }
+
     /// Counts one `action` by `user`.
     pub fn user_action(&self, action: UserAction, user: &UserId) -> Result<(), ChatError> {
         let limiter = match action {
@@ -219,6 +232,8 @@ impl<C: Clock + Clone> Limits<C> {
         self.push_subscriptions.retain_recent();
         self.searches.retain_recent();
         self.contact_matches.retain_recent();
+        self.bootstrap_address.retain_recent();
+        self.bootstrap_account.retain_recent();
     }
 }
 
@@ -257,6 +272,7 @@ mod tests {
             search_per_user: rate,
             contact_match_per_user: rate,
             socketio_handshakes_per_address: rate,
+            admin_bootstrap: rate,
         };
         tweak(&mut s);
         let clock = FakeRelativeClock::default();

@@ -4,6 +4,7 @@
 //! Ids are strings (UUIDs without dashes) so that several server processes can mint them without
 //! coordination; times are milliseconds since the Unix epoch.
 
+pub mod admin_bootstrap_code;
 pub mod block;
 pub mod broadcast_list;
 pub mod broadcast_list_member;

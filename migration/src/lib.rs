@@ -11,6 +11,7 @@ mod m20261204_000001_unread_index;
 mod m20261204_000002_reactions;
 mod m20261204_000003_pins_stars;
 mod m20261204_000010_uploads;
+mod m20261210_000001_admin_bootstrap;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_reactions::Migration),
             Box::new(m20261204_000003_pins_stars::Migration),
             Box::new(m20261204_000010_uploads::Migration),
+            Box::new(m20261210_000001_admin_bootstrap::Migration),
         ]
     }
 }

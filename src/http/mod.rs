@@ -204,6 +204,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/media", web::post().to(media::upload))
                 .route("/media/{id}", web::get().to(media::get))
                 .configure(uploads::routes)
+                .route("/admin/bootstrap", web::post().to(admin::bootstrap))
                 .route("/admin/stats", web::get().to(admin::stats))
                 .route("/admin/users", web::get().to(admin::users))
                 .route("/admin/users/{id}/ban", web::post().to(admin::ban))

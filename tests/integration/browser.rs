@@ -161,7 +161,12 @@ async fn browser_capture_voice_video_and_photo_with_fake_devices_reach_the_other
 #[actix_web::test]
 async fn browser_new_chat_icon_favicon_and_readable_links_in_every_theme() {
     let app = spawn_app().await;
-    run_script(&app, "polish.mjs", &[]).await;
+    run_script(
+        &app,
+        "polish.mjs",
+        &[("BOOTSTRAP_CODE", app.bootstrap_code())],
+    )
+    .await;
     app.quiesce().await;
 }
 
@@ -279,7 +284,12 @@ async fn browser_profile_changes_arrive_live_and_avatars_are_shown() {
 #[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
-    run_script(&app, "admin.mjs", &[]).await;
+    run_script(
+        &app,
+        "admin.mjs",
+        &[("BOOTSTRAP_CODE", app.bootstrap_code())],
+    )
+    .await;
     app.quiesce().await;
 }
 

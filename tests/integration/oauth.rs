@@ -671,14 +671,22 @@ async fn oauth_account_deletion_removes_its_links() {
 }
 
 #[actix_web::test]
-async fn oauth_first_account_is_admin_and_a_banned_account_cannot_sign_in() {
+async fn oauth_first_account_is_not_admin_and_a_banned_account_cannot_sign_in() {
     let fb = OAuthProvider::start(Kind::Facebook);
     let app = app_with(&[&fb]).await;
-    // The very first account, made by a provider sign-in, is the admin (as with a registration).
+    // The very first account, made by a provider sign-in, is not an admin (neither is a first
+    // registration): the bootstrap code makes it one.
     fb.sign_in_as(&Account::new("2001", "Root Admin", None));
     let token = token_of(Browser::new(&app).sign_in("facebook").await);
     let (admin, me) = user_with_token(&app, &token).await;
-    assert_eq!(me["is_admin"], true);
+    assert_eq!(me["is_admin"], false);
+    let r = admin
+        .post(
+            "/api/admin/bootstrap",
+            json!({"code": app.bootstrap_code()}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
 
     // The second is not; once banned, signing in through the provider is refused.
     fb.sign_in_as(&Account::new("2002", "Eve Ban", None));
