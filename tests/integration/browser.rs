@@ -432,3 +432,25 @@ async fn browser_picture_viewer_emoji_picker_and_in_page_questions() {
     .await;
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn browser_oauth_return_is_taken_only_when_the_page_started_it_and_asks_before_switching() {
+    use crate::support::oauth_provider::{Account, Kind, OAuthProvider};
+    let fb = OAuthProvider::start(Kind::Facebook);
+    let app = crate::support::app::spawn_app_with(|s| fb.configure(s)).await;
+    fb.register(&app.http);
+    fb.sign_in_as(&Account::new("3001", "Olga Oauth", None));
+    // Mallory's own, perfectly valid token: what a login-CSRF link would carry.
+    let [mallory, vera]: [TestUser; 2] = app.register_many(["Mallory", "Vera"]).await;
+    run_script(
+        &app,
+        "oauth.mjs",
+        &[
+            ("ATTACKER_TOKEN", mallory.token.clone()),
+            ("VERA_USERNAME", vera.username.clone()),
+            ("OLGA_NAME", "Olga Oauth".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
