@@ -637,6 +637,11 @@ pub struct RoomSettings {
     pub presence_max_members: usize,
     /// Unread counts (in `hello` and `GET /api/rooms`) are exact up to this many and stop there.
     pub unread_count_max: u64,
+    /// Pending invitations one group may have (people whose `privacy.group_adds` asks to be
+    /// invited); beyond it, inviting more gets 409 until some accept or decline.
+    pub max_pending_invitations_per_group: u64,
+    /// Pending invitations one inviter may have out, across groups.
+    pub max_pending_invitations_per_inviter: u64,
 }
 
 impl Default for RoomSettings {
@@ -651,6 +656,8 @@ impl Default for RoomSettings {
             receipts_max_members: 50,
             presence_max_members: 100,
             unread_count_max: 100,
+            max_pending_invitations_per_group: 50,
+            max_pending_invitations_per_inviter: 100,
         }
     }
 }

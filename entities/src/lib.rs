@@ -9,6 +9,7 @@ pub mod block;
 pub mod broadcast_list;
 pub mod broadcast_list_member;
 pub mod contact;
+pub mod group_invitation;
 pub mod media;
 pub mod media_room;
 pub mod message;

@@ -8,6 +8,7 @@ pub mod buffer;
 pub mod cache;
 mod consent;
 mod hello;
+pub mod invitations;
 pub mod media;
 pub mod messages;
 pub mod oauth;

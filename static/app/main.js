@@ -11,6 +11,7 @@ import { setupCapture } from './capture.js';
 import { setupSearch } from './search.js';
 import { registerServiceWorker, enablePush } from './push.js';
 import { startSignIn, tokenFromReturn, adoptToken } from './oauth.js';
+import { addInvitation, loadInvitations } from './invitations.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -120,11 +121,12 @@ async function start(opts = {}) {
   applyTheme(settings.chat.theme);
   renderMe();
   show($('admin-link'), !!me.is_admin);
+  loadInvitations();
   if (opts.notice || opts.error) notify(opts.notice || opts.error);
   if (socket) socket.close();
   socket = new Socket({
     onHello: (h) => chat.onHello(h),
-    onFrame: (f) => chat.onFrame(f),
+    onFrame: (f) => (f.type === 'invitation' ? addInvitation(f.invitation) : chat.onFrame(f)),
     onState: (s) => {
       $('conn-state').className = `conn ${s}`;
       $('conn-state').title = s;

@@ -454,3 +454,33 @@ async fn browser_oauth_return_is_taken_only_when_the_page_started_it_and_asks_be
     .await;
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn browser_group_invitations_are_accepted_and_declined_in_the_page() {
+    let app = spawn_app().await;
+    let [ann, ben, cy]: [TestUser; 3] = app.register_many(["Ann", "Ben", "Cy"]).await;
+    let r = cy
+        .client
+        .patch(format!("{}/api/me/settings", cy.http))
+        .bearer_auth(&cy.token)
+        .json(&serde_json::json!({"privacy": {"group_adds": "nobody"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let club = ann.group("Club", &[&ben]).await;
+    let other = ann.group("Other", &[&ben]).await;
+    run_script(
+        &app,
+        "invitations.mjs",
+        &[
+            ("CY_USERNAME", cy.username.clone()),
+            ("CY_ID", cy.id.clone()),
+            ("ANN_TOKEN", ann.token.clone()),
+            ("CLUB", club),
+            ("OTHER", other),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
