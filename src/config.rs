@@ -545,6 +545,8 @@ pub struct LimitSettings {
     pub verify_confirm_per_user: Rate,
     /// New Engine.IO connections (`/socket.io/` handshakes, before any login) from one address.
     pub socketio_handshakes_per_address: Rate,
+    /// Admin bootstrap attempts (`POST /api/admin/bootstrap`), per address and per account.
+    pub admin_bootstrap: Rate,
 }
 
 impl Default for LimitSettings {
@@ -563,6 +565,7 @@ impl Default for LimitSettings {
             verify_per_target: Rate::new(3, 60_000),
             verify_confirm_per_user: Rate::new(10, 60_000),
             socketio_handshakes_per_address: Rate::new(60, 1_000),
+            admin_bootstrap: Rate::new(5, 60_000),
         }
     }
 }
@@ -663,6 +666,11 @@ pub struct RoomSettings {
     pub presence_max_members: usize,
     /// Unread counts (in `hello` and `GET /api/rooms`) are exact up to this many and stop there.
     pub unread_count_max: u64,
+    /// Pending invitations one group may have (people whose `privacy.group_adds` asks to be
+    /// invited); beyond it, inviting more gets 409 until some accept or decline.
+    pub max_pending_invitations_per_group: u64,
+    /// Pending invitations one inviter may have out, across groups.
+    pub max_pending_invitations_per_inviter: u64,
 }
 
 impl Default for RoomSettings {
@@ -677,6 +685,8 @@ impl Default for RoomSettings {
             receipts_max_members: 50,
             presence_max_members: 100,
             unread_count_max: 100,
+            max_pending_invitations_per_group: 50,
+            max_pending_invitations_per_inviter: 100,
         }
     }
 }
@@ -911,6 +921,7 @@ impl Settings {
                 "socketio_handshakes_per_address",
                 l.socketio_handshakes_per_address,
             ),
+            ("admin_bootstrap", l.admin_bootstrap),
         ] {
             if rate.burst == 0 || rate.period_ms == 0 {
                 return bad(&format!(

@@ -37,6 +37,7 @@
 //!   its own bounded pool.
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT (stop intake, close connections with
 //!   1001 once they answered what they received, drain rooms, Persister and Syncer), one sequence.
+//! - [`bootstrap`]: the one-time code that makes the first admin.
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -61,6 +62,7 @@
 //! sessions from that subscription (see [`cluster`]).
 
 pub mod actors;
+pub mod bootstrap;
 pub mod cluster;
 pub mod config;
 pub mod error;

@@ -74,6 +74,8 @@ pub struct Limits<C: Clock = DefaultClock> {
     verifies: Keyed<String, C>,
     verify_targets: Keyed<String, C>,
     verify_confirms: Keyed<String, C>,
+    bootstrap_address: Keyed<IpAddr, C>,
+    bootstrap_account: Keyed<String, C>,
     /// Account (username) → addresses it was signed in to from.
     known: Mutex<HashMap<String, Vec<IpAddr>>>,
 }
@@ -134,6 +136,8 @@ impl<C: Clock + Clone> Limits<C> {
             verifies: keyed(settings.verify_per_user, &clock),
             verify_targets: keyed(settings.verify_per_target, &clock),
             verify_confirms: keyed(settings.verify_confirm_per_user, &clock),
+            bootstrap_address: keyed(settings.admin_bootstrap, &clock),
+            bootstrap_account: keyed(settings.admin_bootstrap, &clock),
             known: Mutex::new(HashMap::new()),
             clock,
         }
@@ -197,6 +201,15 @@ impl<C: Clock + Clone> Limits<C> {
         }
     }
 
+    /// Counts one admin bootstrap attempt (`POST /api/admin/bootstrap`) by `user` from `peer`:
+    /// per address (unless exempt) and per account.
+    pub fn admin_bootstrap(&self, peer: Option<IpAddr>, user: &UserId) -> Result<(), ChatError> {
+        if let Some(a) = peer.map(address_key).filter(|a| !self.exempt.contains(a)) {
+            self.check(&self.bootstrap_address, &a)?;
+        }
+        self.check(&self.bootstrap_account, &user.0)
+    }
+
     /// Counts one `action` by `user`.
     pub fn user_action(&self, action: UserAction, user: &UserId) -> Result<(), ChatError> {
         let limiter = match action {
@@ -240,6 +253,8 @@ impl<C: Clock + Clone> Limits<C> {
         self.verifies.retain_recent();
         self.verify_targets.retain_recent();
         self.verify_confirms.retain_recent();
+        self.bootstrap_address.retain_recent();
+        self.bootstrap_account.retain_recent();
     }
 }
 
@@ -281,6 +296,7 @@ mod tests {
             verify_per_target: rate,
             verify_confirm_per_user: rate,
             socketio_handshakes_per_address: rate,
+            admin_bootstrap: rate,
         };
         tweak(&mut s);
         let clock = FakeRelativeClock::default();

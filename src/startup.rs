@@ -53,6 +53,8 @@ pub enum StartupError {
     Owner(#[from] crate::store::owner::OwnerError),
     #[error("{0}")]
     Search(#[from] crate::search::SearchError),
+    #[error("admin bootstrap: {0}")]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
 }
 
 /// A server bound to its port, not yet running.
@@ -125,6 +127,8 @@ impl Application {
             }
             syncer = Some(Syncer::new(store.clone(), buffer, redis.clone(), consumer).start());
         }
+        crate::bootstrap::prepare(&store, &crate::bootstrap::code_file(&settings.media.dir))
+            .await?;
         // A previous run of this node may have been killed: its sessions are gone.
         let stale = match &cluster {
             Some(c) => c.sweep_own().await?,

@@ -4,11 +4,13 @@
 //! Ids are strings (UUIDs without dashes) so that several server processes can mint them without
 //! coordination; times are milliseconds since the Unix epoch.
 
+pub mod admin_bootstrap_code;
 pub mod block;
 pub mod broadcast_list;
 pub mod broadcast_list_member;
 pub mod contact;
 pub mod daily_counter;
+pub mod group_invitation;
 pub mod media;
 pub mod media_room;
 pub mod message;

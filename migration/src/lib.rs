@@ -12,6 +12,8 @@ mod m20261204_000002_reactions;
 mod m20261204_000003_pins_stars;
 mod m20261204_000010_uploads;
 mod m20261205_000001_verification;
+mod m20261210_000001_admin_bootstrap;
+mod m20261210_000002_group_invitations;
 
 pub struct Migrator;
 
@@ -30,6 +32,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_pins_stars::Migration),
             Box::new(m20261204_000010_uploads::Migration),
             Box::new(m20261205_000001_verification::Migration),
+            Box::new(m20261210_000001_admin_bootstrap::Migration),
+            Box::new(m20261210_000002_group_invitations::Migration),
         ]
     }
 }

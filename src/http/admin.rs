@@ -1,8 +1,9 @@
 //! `/api/admin/...`: live statistics, accounts (search, ban, unban, revoke sessions) and
 //! conversations, for admins only (403 `forbidden` for everyone else, 401 without a token).
 //!
-//! Admins are the first account ever registered and those named with
-//! `chat-server admin grant USERNAME`.
+//! Admins are those named with `chat-server admin grant USERNAME`, and the one account that
+//! redeemed the bootstrap code (`POST /api/admin/bootstrap`, see `crate::bootstrap`). Admins
+//! cannot ban other admins or revoke their sessions (the role is taken with the CLI first).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,7 +16,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::AuthUser;
+use super::auth::{hash_token, peer_ip, AuthUser};
 use super::people::close_tokens;
 use super::AppState;
 use crate::error::ChatError;
@@ -128,13 +129,61 @@ pub async fn users(
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
 
-async fn target(state: &AppState, id: String) -> Result<UserId, ChatError> {
-    let user = state
+async fn target(state: &AppState, id: String) -> Result<entities::user::Model, ChatError> {
+    state
         .store
         .user_by_id(&UserId(id))
         .await?
-        .filter(|u| u.deleted_at.is_none());
-    Ok(UserId(user.ok_or(ChatError::NotFound("user"))?.id))
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or(ChatError::NotFound("user"))
+}
+
+/// The target of a ban or a session revocation: any account but an admin (an admin's role is
+/// taken with `chat-server admin revoke` first).
+async fn non_admin_target(state: &AppState, id: String) -> Result<UserId, ChatError> {
+    let user = target(state, id).await?;
+    if user.is_admin {
+        return Err(ChatError::Forbidden(
+            "admins cannot act on other admins; revoke the role with `chat-server admin revoke` first"
+                .into(),
+        ));
+    }
+    Ok(UserId(user.id))
+}
+
+/// `POST /api/admin/bootstrap` body.
+#[derive(Debug, Deserialize)]
+pub struct BootstrapBody {
+    pub code: String,
+}
+
+/// `POST /api/admin/bootstrap` {code} → {is_admin: true}: while no account is an admin, the
+/// one-time code the server printed at start (and wrote to `admin_bootstrap_code` in its data
+/// directory) makes the signed-in caller an admin, once; 403 `forbidden` for a wrong or used
+/// code or once an admin exists; 429 beyond `limits.admin_bootstrap` (per address and account).
+pub async fn bootstrap(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<BootstrapBody>,
+) -> Result<HttpResponse, ChatError> {
+    state.limits.admin_bootstrap(peer_ip(&req), &auth.id())?;
+    let code = body.code.trim();
+    let valid = !code.is_empty()
+        && code.len() <= 128
+        && state
+            .store
+            .redeem_bootstrap_code(&hash_token(code), &auth.id())
+            .await?;
+    if !valid {
+        tracing::warn!(user = %auth.user.id, "admin bootstrap code refused");
+        return Err(ChatError::Forbidden(
+            "invalid or used bootstrap code".into(),
+        ));
+    }
+    crate::bootstrap::remove(&crate::bootstrap::code_file(&state.settings.media.dir));
+    tracing::warn!(user = %auth.user.id, username = %auth.user.username, "admin bootstrap code redeemed: this account is now the admin");
+    Ok(HttpResponse::Ok().json(json!({ "is_admin": true })))
 }
 
 /// `POST /api/admin/users/{id}/ban` → 204: every token revoked, every socket closed (4001), and
@@ -144,10 +193,11 @@ pub async fn ban(
     admin: AdminUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ChatError> {
-    let user = target(&state, path.into_inner()).await?;
-    if user == admin.0.id() {
+    let id = path.into_inner();
+    if id == admin.0.user.id {
         return Err(ChatError::invalid("you cannot ban yourself"));
     }
+    let user = non_admin_target(&state, id).await?;
     let hashes = state.store.set_banned(&user, true).await?;
     close_tokens(&state, hashes, "banned");
     tracing::info!(user = %user, by = %admin.0.user.id, "banned");
@@ -160,7 +210,7 @@ pub async fn unban(
     admin: AdminUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ChatError> {
-    let user = target(&state, path.into_inner()).await?;
+    let user = UserId(target(&state, path.into_inner()).await?.id);
     state.store.set_banned(&user, false).await?;
     tracing::info!(user = %user, by = %admin.0.user.id, "unbanned");
     Ok(HttpResponse::NoContent().finish())
@@ -173,7 +223,7 @@ pub async fn revoke_sessions(
     admin: AdminUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ChatError> {
-    let user = target(&state, path.into_inner()).await?;
+    let user = non_admin_target(&state, path.into_inner()).await?;
     let hashes = state.store.revoke_tokens(&user, None).await?;
     let revoked = hashes.len();
     close_tokens(&state, hashes, "session revoked by an admin");

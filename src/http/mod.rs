@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod curation;
 pub mod health;
+pub mod invitations;
 pub mod media;
 pub mod oauth;
 pub mod people;
@@ -183,6 +184,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/messages/{id}/versions", web::get().to(rooms::versions))
                 .route("/rooms/{id}/messages", web::get().to(rooms::messages))
                 .route("/rooms/{id}/members", web::post().to(rooms::add_member))
+                .route("/invitations", web::get().to(invitations::list))
+                .route(
+                    "/invitations/{id}/accept",
+                    web::post().to(invitations::accept),
+                )
+                .route(
+                    "/invitations/{id}/decline",
+                    web::post().to(invitations::decline),
+                )
                 .route(
                     "/rooms/{id}/members/{user}",
                     web::delete().to(rooms::remove_member),
@@ -209,6 +219,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/media", web::post().to(media::upload))
                 .route("/media/{id}", web::get().to(media::get))
                 .configure(uploads::routes)
+                .route("/admin/bootstrap", web::post().to(admin::bootstrap))
                 .route("/admin/stats", web::get().to(admin::stats))
                 .route("/admin/users", web::get().to(admin::users))
                 .route("/admin/users/{id}/ban", web::post().to(admin::ban))

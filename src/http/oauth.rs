@@ -7,8 +7,13 @@
 //! expires, and only in the browser that started it. The callback exchanges the code, reads the
 //! account's id, name and picture, and signs into the linked account, links it to the account
 //! that asked (`POST .../link`), or creates an account (one transaction with its link). Browsers
-//! land on `/#oauth_token=…`, `/#oauth_linked=…` or `/#oauth_error=…`; a request that accepts
-//! `application/json` gets JSON instead.
+//! land on `/#oauth_token=…[&oauth_nonce=…]`, `/#oauth_linked=…` or `/#oauth_error=…`; a request
+//! that accepts `application/json` gets JSON instead.
+//!
+//! Login CSRF: anyone can get a token of their own and send a victim to `/#oauth_token=THEIRS`.
+//! The web page therefore makes a random value before a sign-in (`start?nonce=`), keeps it in
+//! `sessionStorage`, and accepts a returned token only beside that same value; the value rides
+//! in the provider's `state` (after a dot), whose stored hash vouches for it on the way back.
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
@@ -62,14 +67,34 @@ pub async fn providers(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "providers": list }))
 }
 
-/// `GET /api/auth/oauth/{provider}/start` → 302 to the provider's authorization page.
+/// `?nonce=` of the start route.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartQuery {
+    pub nonce: Option<String>,
+}
+
+/// `GET /api/auth/oauth/{provider}/start[?nonce=]` → 302 to the provider's authorization page.
+/// `nonce` is a random value the web page made and kept (16 to 64 base64url characters; 400
+/// otherwise): it travels inside the OAuth `state` and comes back with the token as
+/// `#oauth_token=…&oauth_nonce=…`, so the page accepts only sign-ins it started itself.
 #[tracing::instrument(skip_all, fields(provider = %path.as_str()))]
 pub async fn start(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    match begin(&req, &state, &path, None).await {
+    let nonce = web::Query::<StartQuery>::from_query(req.query_string())
+        .map(|q| q.into_inner().nonce)
+        .unwrap_or_default();
+    if let Some(n) = nonce.as_deref() {
+        if !crate::oauth::flow::valid_page_value(n) {
+            return fail(
+                &req,
+                ChatError::invalid("nonce must be 16 to 64 base64url characters"),
+            );
+        }
+    }
+    match begin(&req, &state, &path, None, nonce.as_deref()).await {
         Ok((url, cookie)) => no_store(HttpResponse::Found())
             .insert_header((header::LOCATION, url))
             .cookie(cookie)
@@ -100,7 +125,7 @@ pub async fn link(
             "a {name} account is linked already; unlink it first"
         )));
     }
-    let (url, cookie) = begin(&req, &state, &path, Some(auth.id())).await?;
+    let (url, cookie) = begin(&req, &state, &path, Some(auth.id()), None).await?;
     Ok(no_store(HttpResponse::Ok())
         .cookie(cookie)
         .json(json!({ "url": url })))
@@ -113,11 +138,12 @@ async fn begin(
     state: &AppState,
     name: &str,
     link_user: Option<UserId>,
+    page: Option<&str>,
 ) -> Result<(String, Cookie<'static>), ChatError> {
     let provider = configured(state, name)?;
     let base = public_base(req, state);
     let redirect_uri = format!("{base}/api/auth/oauth/{}/callback", provider.kind.name());
-    let started = provider.start(&redirect_uri)?;
+    let started = provider.start(&redirect_uri, page)?;
     // One value per browser, kept across sign-ins, so two tabs can sign in at once.
     let browser = req
         .cookie(COOKIE)
@@ -163,7 +189,12 @@ pub struct Callback {
 
 /// What a callback achieved.
 enum Outcome {
-    SignedIn { token: String, user: user::Model },
+    SignedIn {
+        token: String,
+        user: user::Model,
+        /// The page's value from the start, handed back beside the token.
+        nonce: Option<String>,
+    },
     Linked(oauth_link::Model),
 }
 
@@ -179,11 +210,15 @@ pub async fn callback(
         .map(|q| q.into_inner())
         .unwrap_or_default();
     match complete(&req, &state, &path, query).await {
-        Ok(Outcome::SignedIn { token, user }) if wants_json(&req) => {
+        Ok(Outcome::SignedIn { token, user, .. }) if wants_json(&req) => {
             no_store(HttpResponse::Ok()).json(json!({"token": token, "user": user_out(&user)}))
         }
-        Ok(Outcome::SignedIn { token, .. }) => {
-            found(format!("/#oauth_token={}", fragment_encode(&token)))
+        Ok(Outcome::SignedIn { token, nonce, .. }) => {
+            let mut to = format!("/#oauth_token={}", fragment_encode(&token));
+            if let Some(n) = nonce {
+                to.push_str(&format!("&oauth_nonce={}", fragment_encode(&n)));
+            }
+            found(to)
         }
         Ok(Outcome::Linked(link)) if wants_json(&req) => {
             no_store(HttpResponse::Ok()).json(json!({"linked": link_out(&link)}))
@@ -256,7 +291,10 @@ async fn complete(
         Some(user) => link_to(state, &UserId(user), info)
             .await
             .map(Outcome::Linked),
-        None => sign_in(state, provider, &profile, info).await,
+        None => {
+            let nonce = crate::oauth::flow::page_of_state(&given_state).map(str::to_owned);
+            sign_in(state, provider, &profile, info, nonce).await
+        }
     }
 }
 
@@ -304,6 +342,7 @@ async fn sign_in(
     provider: &Provider,
     profile: &Profile,
     info: LinkInfo,
+    nonce: Option<String>,
 ) -> Result<Outcome, ChatError> {
     let existing = state
         .store
@@ -339,7 +378,7 @@ async fn sign_in(
         return Err(ChatError::Forbidden("banned".into()));
     }
     let token = issue_token(state, &UserId(user.id.clone())).await?;
-    Ok(Outcome::SignedIn { token, user })
+    Ok(Outcome::SignedIn { token, user, nonce })
 }
 
 async fn linked_user(state: &AppState, link: &oauth_link::Model) -> Result<user::Model, ChatError> {

@@ -96,15 +96,33 @@ pub async fn create_group(
     if found.len() != members.len() {
         return Err(ChatError::invalid("members: unknown user id"));
     }
-    refuse_adds(&state, &me, &members).await?;
+    let to_invite = checked_adds(&state, &me, &members).await?;
+    let members: Vec<UserId> = members
+        .into_iter()
+        .filter(|m| !to_invite.contains(m))
+        .collect();
     let room = state.store.create_group(&me, name, &members).await?;
     let mut everyone = members;
-    everyone.push(me);
+    everyone.push(me.clone());
     state.registry.do_send(RoomCreated {
         room: room.clone(),
         members: everyone,
     });
-    Ok(HttpResponse::Created().json(view(&state, &room).await?))
+    let mut invited = Vec::new();
+    let mut not_invited = Vec::new();
+    for user in to_invite {
+        match super::invitations::invite(&state, &room, &me, &user).await {
+            Ok(_) => invited.push(user),
+            Err(ChatError::Conflict(_)) => not_invited.push(user),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut body = view(&state, &room).await?;
+    body["invited"] = json!(invited);
+    if !not_invited.is_empty() {
+        body["not_invited"] = json!(not_invited);
+    }
+    Ok(HttpResponse::Created().json(body))
 }
 
 /// `POST /api/dms` {user} → {room}: 201 the first time, 200 with the same room afterwards.
@@ -151,21 +169,27 @@ pub async fn messages(
     Ok(HttpResponse::Ok().json(json!({ "messages": messages, "has_more": has_more })))
 }
 
-/// 403 naming those of `users` whom `adder` may not add to a group (blocks either way, deleted
-/// accounts, their `privacy.group_adds`; see `Store::refused_group_adds`).
-async fn refuse_adds(state: &AppState, adder: &UserId, users: &[UserId]) -> Result<(), ChatError> {
-    let refused = state.store.refused_group_adds(adder, users).await?;
-    if refused.is_empty() {
-        return Ok(());
+/// 403 naming those of `users` whom `adder` may not add to a group at all (blocks either way,
+/// deleted accounts); otherwise those whose `privacy.group_adds` asks to be invited instead (see
+/// `Store::group_adds`).
+async fn checked_adds(
+    state: &AppState,
+    adder: &UserId,
+    users: &[UserId],
+) -> Result<Vec<UserId>, ChatError> {
+    let adds = state.store.group_adds(adder, users).await?;
+    if adds.refused.is_empty() {
+        return Ok(adds.invite);
     }
-    let names: Vec<&str> = refused.iter().map(|u| u.0.as_str()).collect();
+    let names: Vec<&str> = adds.refused.iter().map(|u| u.0.as_str()).collect();
     Err(ChatError::Forbidden(format!(
         "these people do not accept being added by you: {}",
         names.join(", ")
     )))
 }
 
-/// `POST /api/rooms/{id}/members` {user} → {room}; owners and admins of groups only.
+/// `POST /api/rooms/{id}/members` {user} → {room}; owners and admins of groups only. Someone
+/// whose `privacy.group_adds` does not allow the caller is invited instead: 202 {invitation}.
 pub async fn add_member(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -177,7 +201,18 @@ pub async fn add_member(
     if state.store.user_by_id(&user).await?.is_none() {
         return Err(ChatError::NotFound("user"));
     }
-    refuse_adds(&state, &auth.id(), std::slice::from_ref(&user)).await?;
+    let me = auth.id();
+    if !checked_adds(&state, &me, std::slice::from_ref(&user))
+        .await?
+        .is_empty()
+    {
+        super::invitations::require_group_manager(&state, &room, &me).await?;
+        if state.store.membership(&room, &user).await?.is_some() {
+            return Err(ChatError::Conflict("already a member".into()));
+        }
+        let invitation = super::invitations::invite(&state, &room, &me, &user).await?;
+        return Ok(HttpResponse::Accepted().json(json!({ "invitation": invitation })));
+    }
     let addr = state
         .registry
         .send(GetRoom { room: room.clone() })

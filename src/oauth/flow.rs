@@ -28,6 +28,23 @@ pub struct Started {
     pub pkce_verifier: Option<String>,
 }
 
+/// Whether `value` may be a web page's own value carried through the state: 16 to 64 characters
+/// of base64url (no dot, so it splits off the random part unambiguously).
+pub fn valid_page_value(value: &str) -> bool {
+    (16..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The page value a state carries (what [`Provider::start`] put after the dot), if any.
+pub fn page_of_state(state: &str) -> Option<&str> {
+    state
+        .split_once('.')
+        .map(|(_, page)| page)
+        .filter(|p| valid_page_value(p))
+}
+
 impl Provider {
     fn client(&self, redirect_uri: &str) -> Result<Client, OAuthError> {
         let redirect =
@@ -46,11 +63,20 @@ impl Provider {
     }
 
     /// The authorization URL for a new sign-in returning to `redirect_uri`, with a fresh random
-    /// state (and PKCE challenge).
-    pub fn start(&self, redirect_uri: &str) -> Result<Started, OAuthError> {
+    /// state (and PKCE challenge). A `page` value (the web page's own random value, see
+    /// [`page_of_state`]) rides in the state after a dot, so the provider hands it back and the
+    /// stored state hash vouches for it.
+    pub fn start(&self, redirect_uri: &str, page: Option<&str>) -> Result<Started, OAuthError> {
         let client = self.client(redirect_uri)?;
+        let state = || {
+            let random = CsrfToken::new_random();
+            match page {
+                Some(p) => CsrfToken::new(format!("{}.{p}", random.secret())),
+                None => random,
+            }
+        };
         let mut request = client
-            .authorize_url(CsrfToken::new_random)
+            .authorize_url(state)
             .add_scopes(self.scopes.iter().map(|s| Scope::new(s.clone())));
         let mut pkce_verifier = None;
         if self.kind.uses_pkce() {
@@ -158,4 +184,22 @@ fn exchange_error(
 /// A reqwest error without its URL (which may carry the access token in a query).
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_value_rides_in_the_state_after_a_dot() {
+        assert_eq!(
+            page_of_state("AbC-_123.page-value_0123456"),
+            Some("page-value_0123456")
+        );
+        assert_eq!(page_of_state("AbC-_123"), None);
+        assert_eq!(page_of_state("AbC.short"), None);
+        assert_eq!(page_of_state("AbC.has space in it...."), None);
+        assert!(!valid_page_value(&"a".repeat(65)));
+        assert!(valid_page_value(&"a".repeat(16)));
+    }
 }

@@ -1,10 +1,10 @@
 //! What the admin pages read and change: accounts (admin role, bans) and conversations.
 
-use entities::{room, room_member, user};
+use entities::{admin_bootstrap_code as code, room, room_member, user};
 use sea_orm::{
     sea_query::{Expr, Func},
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -83,7 +83,8 @@ impl Store {
         Ok(rows.into_iter().map(AdminUser::from).collect())
     }
 
-    /// Gives or takes the admin role; `false` if there is no such (undeleted) account.
+    /// Gives or takes the admin role; `false` if there is no such (undeleted) account. Once
+    /// there is an admin, the bootstrap codes are void.
     pub async fn set_admin(&self, user: &UserId, admin: bool) -> Result<bool, StoreError> {
         let res = user::Entity::update_many()
             .col_expr(user::Column::IsAdmin, Expr::value(admin))
@@ -91,8 +92,89 @@ impl Store {
             .filter(user::Column::DeletedAt.is_null())
             .exec(&self.db)
             .await?;
+        if admin && res.rows_affected == 1 {
+            self.clear_bootstrap_codes().await?;
+        }
         self.cache_changed().await;
         Ok(res.rows_affected == 1)
+    }
+
+    /// Whether any (undeleted) account is an admin.
+    pub async fn has_admin(&self) -> Result<bool, StoreError> {
+        Ok(user::Entity::find()
+            .filter(user::Column::IsAdmin.eq(true))
+            .filter(user::Column::DeletedAt.is_null())
+            .count(&self.db)
+            .await?
+            > 0)
+    }
+
+    /// Whether a bootstrap code with this hash is still waiting to be redeemed.
+    pub async fn bootstrap_code_pending(&self, code_hash: &str) -> Result<bool, StoreError> {
+        Ok(code::Entity::find_by_id(code_hash.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Stores the hash of a freshly minted bootstrap code (several may wait: one per node).
+    pub async fn add_bootstrap_code(&self, code_hash: &str) -> Result<(), StoreError> {
+        code::ActiveModel {
+            code_hash: Set(code_hash.to_owned()),
+            created_at: Set(now_ms()),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Voids every bootstrap code.
+    pub async fn clear_bootstrap_codes(&self) -> Result<(), StoreError> {
+        code::Entity::delete_many().exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Redeems a bootstrap code for `user`: if the code is waiting and no account is an admin
+    /// yet, `user` becomes one and every code is voided; `false` otherwise (a wrong or used code,
+    /// or an admin exists already). One transaction: of two redemptions racing (the same code or
+    /// two nodes' codes) exactly one wins; the code row's delete is the lock the other waits on.
+    pub async fn redeem_bootstrap_code(
+        &self,
+        code_hash: &str,
+        user: &UserId,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await?;
+        let taken = code::Entity::delete_by_id(code_hash.to_owned())
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        if !taken {
+            return Ok(false);
+        }
+        let admin_exists = user::Entity::find()
+            .filter(user::Column::IsAdmin.eq(true))
+            .filter(user::Column::DeletedAt.is_null())
+            .count(&txn)
+            .await?
+            > 0;
+        let made = !admin_exists
+            && user::Entity::update_many()
+                .col_expr(user::Column::IsAdmin, Expr::value(true))
+                .filter(user::Column::Id.eq(user.0.clone()))
+                .filter(user::Column::DeletedAt.is_null())
+                .filter(user::Column::BannedAt.is_null())
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+        // Used or void: every code ends here (the caller is signed in, so not banned or gone).
+        code::Entity::delete_many().exec(&txn).await?;
+        txn.commit().await?;
+        if made {
+            self.cache_changed().await;
+        }
+        Ok(made)
     }
 
     /// Bans (`true`) or unbans an account. A ban also revokes every token; their hashes are

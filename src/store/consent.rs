@@ -1,6 +1,7 @@
 //! Who may add whom to a group (issue 19, finding 6): nobody adds someone they blocked or who
 //! blocked them, nor a deleted account, and each user's `privacy.group_adds` setting decides the
-//! rest (`everyone`, `contacts`: only people in their contacts, `nobody`).
+//! rest (`everyone`, `contacts`: only people in their contacts, `nobody`). Those the setting does
+//! not let the adder add are invited instead (see `store::invitations`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,15 +15,24 @@ use crate::protocol::settings::UserSettings;
 /// Users looked up per statement (under SQLite's bound-variable limit).
 const CHUNK: usize = 400;
 
+/// What `adder` may do with each candidate of a group add.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GroupAdds {
+    /// Refused outright: unknown or deleted accounts, a block either way.
+    pub refused: Vec<UserId>,
+    /// Their `privacy.group_adds` does not allow the adder: they may be invited.
+    pub invite: Vec<UserId>,
+}
+
 impl Store {
-    /// Those of `candidates` whom `adder` may not add to a group (unknown ids included), in the
-    /// order given; empty when all may be added. A constant number of statements per chunk.
-    pub async fn refused_group_adds(
+    /// Sorts `candidates` into those `adder` may not add at all and those who must be invited
+    /// (in the order given); the rest may be added. A constant number of statements per chunk.
+    pub async fn group_adds(
         &self,
         adder: &UserId,
         candidates: &[UserId],
-    ) -> Result<Vec<UserId>, StoreError> {
-        let mut refused = Vec::new();
+    ) -> Result<GroupAdds, StoreError> {
+        let mut out = GroupAdds::default();
         for chunk in candidates.chunks(CHUNK) {
             let ids: Vec<String> = chunk.iter().map(|u| u.0.clone()).collect();
             let live: HashSet<String> = user::Entity::find()
@@ -77,18 +87,20 @@ impl Store {
                 .map(|c| c.owner_id)
                 .collect();
             for u in chunk {
-                let may = live.contains(&u.0)
-                    && !blocked.contains(&u.0)
-                    && match policy.get(&u.0).map(String::as_str) {
-                        Some("nobody") => false,
-                        Some("contacts") => knows_adder.contains(&u.0),
-                        _ => true,
-                    };
-                if !may {
-                    refused.push(u.clone());
+                if !live.contains(&u.0) || blocked.contains(&u.0) {
+                    out.refused.push(u.clone());
+                    continue;
+                }
+                let allowed = match policy.get(&u.0).map(String::as_str) {
+                    Some("nobody") => false,
+                    Some("contacts") => knows_adder.contains(&u.0),
+                    _ => true,
+                };
+                if !allowed {
+                    out.invite.push(u.clone());
                 }
             }
         }
-        Ok(refused)
+        Ok(out)
     }
 }

@@ -9,6 +9,7 @@ pub mod cache;
 mod consent;
 pub mod counters;
 mod hello;
+pub mod invitations;
 pub mod media;
 pub mod messages;
 pub mod oauth;

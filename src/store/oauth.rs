@@ -173,7 +173,6 @@ impl Store {
                 .map_err(StoreError::classify)
             {
                 Ok(_) => {
-                    let user = super::users::claim_first_admin(&txn, user).await?;
                     txn.commit().await?;
                     return Ok(Created::User(user));
                 }

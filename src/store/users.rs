@@ -3,7 +3,7 @@
 use entities::{token, user};
 use sea_orm::{
     sea_query::Query, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, Set, Statement, TransactionTrait,
+    FromQueryResult, QueryFilter, Set, Statement,
 };
 
 use serde::{Deserialize, Serialize};
@@ -77,16 +77,14 @@ fn live_token_owner(token_hash: &str, now: i64) -> sea_orm::sea_query::SelectSta
 }
 
 impl Store {
-    /// Creates an account; `Conflict` if the username is taken. The first account ever created
-    /// becomes an admin: in the same transaction it claims the `first_user` row of
-    /// `admin_claims`, whose primary key lets only one of two racing registrations win.
+    /// Creates an account; `Conflict` if the username is taken. No account becomes an admin by
+    /// being created (see `crate::bootstrap` for the first admin).
     pub async fn create_user(
         &self,
         username: &str,
         display_name: &str,
         password_hash: &str,
     ) -> Result<user::Model, StoreError> {
-        let txn = self.db.begin().await?;
         let model = user::ActiveModel {
             id: Set(UserId::generate().0),
             username: Set(username.to_owned()),
@@ -97,10 +95,7 @@ impl Store {
             is_admin: Set(false),
             ..Default::default()
         };
-        let user = model.insert(&txn).await.map_err(StoreError::classify)?;
-        let user = claim_first_admin(&txn, user).await?;
-        txn.commit().await?;
-        Ok(user)
+        model.insert(&self.db).await.map_err(StoreError::classify)
     }
 
     pub async fn user_by_username(
@@ -348,33 +343,4 @@ impl Store {
         .await?;
         Ok(rows.into_iter().map(|r| UserId(r.user_id)).collect())
     }
-}
-
-/// Makes `user` an admin when it is the first account ever created: claims the `first_user` row
-/// of `admin_claims` inside the caller's account-creating transaction, whose primary key lets
-/// only one of two racing registrations win. Every way of creating an account goes through it.
-pub(super) async fn claim_first_admin(
-    txn: &sea_orm::DatabaseTransaction,
-    user: user::Model,
-) -> Result<user::Model, StoreError> {
-    let backend = txn.get_database_backend();
-    let insert = match backend {
-        DbBackend::MySql => "INSERT IGNORE INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?)",
-        _ => "INSERT INTO admin_claims (claim, user_id, claimed_at) VALUES ('first_user', ?, ?) ON CONFLICT DO NOTHING",
-    };
-    let claimed = txn
-        .execute(Statement::from_sql_and_values(
-            backend,
-            insert,
-            [user.id.clone().into(), user.created_at.into()],
-        ))
-        .await?
-        .rows_affected()
-        == 1;
-    if !claimed {
-        return Ok(user);
-    }
-    let mut active: user::ActiveModel = user.into();
-    active.is_admin = Set(true);
-    Ok(active.update(txn).await?)
 }

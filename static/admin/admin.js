@@ -175,8 +175,25 @@ function refuse(e) {
   $('refused').hidden = false;
   $('refused').textContent = e.status === 403 ? 'Admins only: this account may not use the admin pages.'
     : 'Sign in to the chat first, with an admin account.';
+  // A signed-in non-admin may hold the server's one-time setup code (no admin yet).
+  $('bootstrap').hidden = e.status !== 403;
   throw e;
 }
+
+// POST /api/admin/bootstrap {code}: the one-time code makes this account the first admin.
+$('bootstrap').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('bootstrap-error').hidden = true;
+  const res = await fetch('/api/admin/bootstrap', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ''}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code: $('bootstrap-code').value.trim() }),
+  }).catch(() => null);
+  if (res?.ok) { location.reload(); return; }
+  const data = await res?.json().catch(() => null);
+  $('bootstrap-error').textContent = data?.error?.message || 'The server could not be reached.';
+  $('bootstrap-error').hidden = false;
+});
 
 async function main() {
   buildStats();

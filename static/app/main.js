@@ -11,6 +11,8 @@ import { setupCapture } from './capture.js';
 import { setupSearch } from './search.js';
 import { registerServiceWorker, enablePush } from './push.js';
 import { setupContactDetails, refreshContactDetails } from './contact_details.js';
+import { startSignIn, tokenFromReturn, adoptToken } from './oauth.js';
+import { addInvitation, loadInvitations } from './invitations.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -59,7 +61,7 @@ async function loadProviders(box, label) {
   try {
     const { providers } = await get('/auth/oauth/providers');
     for (const p of providers || []) {
-      box.append(el('button', { type: 'button', text: `${label} ${p.name}`, onclick: () => { location.href = p.start_url; } }));
+      box.append(el('button', { type: 'button', text: `${label} ${p.name}`, onclick: () => startSignIn(p.start_url) }));
     }
     show(box, (providers || []).length > 0);
   } catch { /* no OAuth on this server */ }
@@ -85,11 +87,15 @@ async function submitAuth(e) {
   }
 }
 
-/** OAuth hands its outcome back in the URL fragment; take it and clear it. */
+/** OAuth hands its outcome back in the URL fragment; take it and clear it. A token is kept only
+ * if this tab started that sign-in (see oauth.js). */
 function readOAuthFragment() {
   const h = new URLSearchParams(location.hash.slice(1));
   const out = {};
-  if (h.has('oauth_token')) token.set(h.get('oauth_token'));
+  if (h.has('oauth_token')) {
+    out.oauthToken = tokenFromReturn(h);
+    if (!out.oauthToken) out.notice = 'A sign-in link this page did not start was ignored.';
+  }
   if (h.has('oauth_error')) out.error = h.get('oauth_error');
   if (h.has('oauth_linked')) out.notice = `Linked your ${h.get('oauth_linked')} account.`;
   if (h.has('room')) out.room = h.get('room');
@@ -116,11 +122,12 @@ async function start(opts = {}) {
   applyTheme(settings.chat.theme);
   renderMe();
   show($('admin-link'), !!me.is_admin);
+  loadInvitations();
   if (opts.notice || opts.error) notify(opts.notice || opts.error);
   if (socket) socket.close();
   socket = new Socket({
     onHello: (h) => chat.onHello(h),
-    onFrame: (f) => chat.onFrame(f),
+    onFrame: (f) => (f.type === 'invitation' ? addInvitation(f.invitation) : chat.onFrame(f)),
     onState: (s) => {
       $('conn-state').className = `conn ${s}`;
       $('conn-state').title = s;
@@ -390,4 +397,8 @@ function bind() {
 
 bind();
 registerServiceWorker();
-start(readOAuthFragment());
+(async () => {
+  const opts = readOAuthFragment();
+  if (opts.oauthToken) await adoptToken(opts.oauthToken);
+  start(opts);
+})();

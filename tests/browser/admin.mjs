@@ -1,5 +1,7 @@
-// The admin page: the first account is the admin; it sees the live connection count, and
-// banning a user disconnects them at once and refuses their login. A non-admin is refused.
+// The admin page: registering first makes nobody admin; the one-time setup code the server
+// printed (BOOTSTRAP_CODE), entered on the admin page, does. The admin sees the live connection
+// count, and banning a user disconnects them at once and refuses their login. A non-admin is
+// refused.
 
 import { BASE, run, newPage, register, login, shot, unique, check } from './common.mjs';
 
@@ -14,6 +16,21 @@ await run(async (browser) => {
   const malloryName = unique('mallory');
   await register(boss, bossName, 'Boss');
   await register(mallory, malloryName, 'Mallory');
+  check(await boss.locator('#admin-link').isHidden(), 'the first account is not an admin by being first');
+
+  // The boss enters the setup code on the admin page: a wrong one is refused in the page.
+  const setup = await boss.context().newPage();
+  await setup.goto(`${BASE}/admin/`);
+  await setup.locator('#refused', { hasText: 'Admins only' }).waitFor();
+  await setup.fill('#bootstrap-code', 'not-the-code');
+  await setup.click('#bootstrap-submit');
+  await setup.locator('#bootstrap-error', { hasText: 'invalid or used' }).waitFor();
+  await setup.fill('#bootstrap-code', process.env.BOOTSTRAP_CODE);
+  await setup.click('#bootstrap-submit');
+  await setup.locator('#panels').waitFor();
+  check(await setup.locator('#bootstrap').isHidden(), 'no setup form for an admin');
+  await setup.close();
+  await boss.reload();
   await boss.locator('#admin-link').waitFor();
   check(await mallory.locator('#admin-link').isHidden(), 'no admin link for a non-admin');
 
@@ -30,6 +47,9 @@ await run(async (browser) => {
   await peek.goto(`${BASE}/admin/`);
   await peek.locator('#refused', { hasText: 'Admins only' }).waitFor();
   check(await peek.locator('#panels').isHidden(), 'no admin panels for a non-admin');
+  await peek.fill('#bootstrap-code', process.env.BOOTSTRAP_CODE);
+  await peek.click('#bootstrap-submit');
+  await peek.locator('#bootstrap-error', { hasText: 'invalid or used' }).waitFor();
   await shot(peek, 'admin-refused.png');
   await peek.close();
 

@@ -1,5 +1,6 @@
-//! Administration through the real HTTP API and WebSocket: who is an admin (the first account,
-//! or one named with `chat-server admin grant`), refusals for everyone else, live stats, bans
+//! Administration through the real HTTP API and WebSocket: who is an admin (the one who redeemed
+//! the bootstrap code, or one named with `chat-server admin grant`; never the first account by
+//! being first), refusals for everyone else, live stats, bans
 //! that close sockets at once and refuse login, session revocation, conversation listings.
 
 use serde_json::{json, Value};
@@ -27,13 +28,51 @@ async fn login_status(app: &TestApp, u: &TestUser) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+async fn bootstrap(u: &TestUser, code: &str) -> (u16, Value) {
+    let r = u
+        .post("/api/admin/bootstrap", json!({ "code": code }))
+        .await;
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 #[actix_web::test]
-async fn the_first_account_is_admin_and_nobody_else_may_use_the_admin_api() {
+async fn nobody_is_admin_by_registering_first_and_the_bootstrap_code_makes_one_admin_once() {
     let app = spawn_app().await;
     let boss = app.register("boss").await;
     let [ann, bob] = app.register_many(["ann", "bob"]).await;
+    for u in [&boss, &ann, &bob] {
+        assert!(!is_admin(u).await, "registering first makes nobody admin");
+    }
+    assert_eq!(boss.get("/api/admin/stats").await.status(), 403);
+
+    // The code is in the data directory, readable by the server's user only.
+    let file = chat_server::bootstrap::code_file(&app.state.settings.media.dir);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let code = app.bootstrap_code();
+    assert!(code.len() >= 24, "{code}");
+
+    let (status, body) = bootstrap(&boss, "not-the-code").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert!(!is_admin(&boss).await);
+    let r = app
+        .client
+        .post(format!("{}/api/admin/bootstrap", app.http))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "signed-in users only");
+
+    assert_eq!(bootstrap(&boss, &code).await.0, 200);
     assert!(is_admin(&boss).await);
-    assert!(!is_admin(&ann).await && !is_admin(&bob).await);
+    assert!(!file.exists(), "a used code's file is removed");
+    assert_eq!(bootstrap(&ann, &code).await.0, 403, "the code works once");
+    assert!(!is_admin(&ann).await);
 
     for path in [
         "/api/admin/stats",
@@ -65,11 +104,20 @@ async fn the_first_account_is_admin_and_nobody_else_may_use_the_admin_api() {
 }
 
 #[actix_web::test]
-async fn racing_first_registrations_make_exactly_one_admin() {
-    let app = spawn_app().await;
+async fn racing_redemptions_of_the_code_make_exactly_one_admin() {
+    // Six people on one address: the per-address limit out of the way.
+    let app = crate::support::app::spawn_app_with(|s| {
+        s.limits.exempt_addresses = vec!["127.0.0.1".into()]
+    })
+    .await;
     let users = app
         .register_many(["r1", "r2", "r3", "r4", "r5", "r6"])
         .await;
+    let code = app.bootstrap_code();
+    let answers = futures_util::future::join_all(users.iter().map(|u| bootstrap(u, &code))).await;
+    let won = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(won, 1, "{answers:?}");
+    assert!(answers.iter().all(|(s, _)| *s == 200 || *s == 403));
     let mut admins = 0;
     for u in &users {
         admins += usize::from(is_admin(u).await);
@@ -79,9 +127,96 @@ async fn racing_first_registrations_make_exactly_one_admin() {
 }
 
 #[actix_web::test]
+async fn guessing_the_bootstrap_code_is_throttled() {
+    let app = spawn_app().await;
+    let eve = app.register("eve").await;
+    for i in 0..5 {
+        assert_eq!(bootstrap(&eve, &format!("guess{i}")).await.0, 403);
+    }
+    let (status, body) = bootstrap(&eve, &app.bootstrap_code()).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        !is_admin(&eve).await,
+        "not even the right code gets through"
+    );
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn a_restart_announces_the_same_code_and_a_new_server_on_the_same_database_another() {
+    let app = spawn_app().await;
+    let code = app.bootstrap_code();
+    let file = chat_server::bootstrap::code_file(&app.state.settings.media.dir);
+    // What a restart does: the file's code is still waiting, so it is announced again.
+    let again = chat_server::bootstrap::prepare(&app.state.store, &file)
+        .await
+        .unwrap();
+    assert_eq!(again.as_deref(), Some(code.as_str()));
+
+    // A second server (another node: its own data directory) on the same database mints its
+    // own code. Either works; the first redeemed voids the other.
+    let url = app.state.settings.database.url.clone();
+    let other = crate::support::app::spawn_app_with(move |s| s.database.url = url).await;
+    let other_code = other.bootstrap_code();
+    assert_ne!(code, other_code);
+    let [ann, bob] = app.register_many(["ann", "bob"]).await;
+    let ann_on_other = other.login(&ann).await;
+    assert_eq!(bootstrap(&ann_on_other, &code).await.0, 200);
+    assert!(is_admin(&ann).await);
+    assert_eq!(bootstrap(&bob, &other_code).await.0, 403);
+    assert!(!is_admin(&bob).await);
+
+    // With an admin, a restart mints nothing and removes a stale file.
+    let other_file = chat_server::bootstrap::code_file(&other.state.settings.media.dir);
+    assert!(other_file.exists());
+    let none = chat_server::bootstrap::prepare(&other.state.store, &other_file)
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    assert!(!other_file.exists());
+    other.quiesce().await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn admins_cannot_ban_other_admins_or_revoke_their_sessions() {
+    let app = spawn_app().await;
+    let boss = app.register_admin("boss").await;
+    let ann = app.register("ann").await;
+    app.state
+        .store
+        .set_admin(&chat_server::ids::UserId(ann.id.clone()), true)
+        .await
+        .unwrap();
+    assert!(is_admin(&ann).await);
+    let mut ws = ann.connect().await;
+    let r = boss
+        .post(&format!("/api/admin/users/{}/ban", ann.id), json!({}))
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(json_of(r).await["error"]["code"], "forbidden");
+    let r = boss
+        .post(
+            &format!("/api/admin/users/{}/revoke-sessions", ann.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        ann.get("/api/me").await.status(),
+        200,
+        "ann is still signed in"
+    );
+    ws.ping("still-open").await;
+    assert_eq!(login_status(&app, &ann).await.0, 200);
+    ws.close().await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn stats_count_live_connections_and_list_users() {
     let app = spawn_app().await;
-    let boss = app.register("boss").await;
+    let boss = app.register_admin("boss").await;
     let ann = app.register("ann").await;
     let stats = json_of(boss.get("/api/admin/stats").await).await;
     for key in [
@@ -127,7 +262,7 @@ async fn stats_count_live_connections_and_list_users() {
 #[actix_web::test]
 async fn a_ban_closes_sockets_at_once_revokes_tokens_and_refuses_login_until_unbanned() {
     let app = spawn_app().await;
-    let boss = app.register("boss").await;
+    let boss = app.register_admin("boss").await;
     let eve = app.register("eve").await;
     let eve2 = app.login(&eve).await;
     let mut ws1 = eve.connect().await;
@@ -177,7 +312,7 @@ async fn a_ban_closes_sockets_at_once_revokes_tokens_and_refuses_login_until_unb
 #[actix_web::test]
 async fn revoking_sessions_closes_sockets_but_allows_a_new_login() {
     let app = spawn_app().await;
-    let boss = app.register("boss").await;
+    let boss = app.register_admin("boss").await;
     let eve = app.register("eve").await;
     let mut ws = eve.connect().await;
     let r = boss
@@ -197,7 +332,7 @@ async fn revoking_sessions_closes_sockets_but_allows_a_new_login() {
 #[actix_web::test]
 async fn conversations_are_listed_with_members_and_size() {
     let app = spawn_app().await;
-    let boss = app.register("boss").await;
+    let boss = app.register_admin("boss").await;
     let [ann, bob] = app.register_many(["ann", "bob"]).await;
     let group = ann.group("Planning", &[&bob]).await;
     let dm = ann.dm(&bob).await;
@@ -279,7 +414,7 @@ async fn admin_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
 #[actix_web::test]
 async fn the_cli_grants_and_revokes_the_admin_role() {
     let app = spawn_app().await;
-    let _first = app.register("first").await;
+    let code = app.bootstrap_code();
     let ann = app.register("ann").await;
     assert_eq!(ann.get("/api/admin/stats").await.status(), 403);
 
@@ -291,6 +426,12 @@ async fn the_cli_grants_and_revokes_the_admin_role() {
     );
     assert!(is_admin(&ann).await);
     assert_eq!(ann.get("/api/admin/stats").await.status(), 200);
+    let bob = app.register("bob").await;
+    assert_eq!(
+        bootstrap(&bob, &code).await.0,
+        403,
+        "an admin made with the CLI voids the bootstrap code"
+    );
 
     let out = admin_cli(&app, &["revoke", &ann.username]).await;
     assert!(
@@ -355,5 +496,9 @@ async fn on_a_database_with_accounts_the_migration_makes_the_earliest_one_admin(
     assert!(early.is_admin && !later.is_admin);
     let newcomer = app.register("newcomer").await;
     assert!(!is_admin(&newcomer).await);
+    assert!(
+        !chat_server::bootstrap::code_file(&app.state.settings.media.dir).exists(),
+        "with an admin, no bootstrap code is minted"
+    );
     app.quiesce().await;
 }

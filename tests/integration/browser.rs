@@ -161,7 +161,12 @@ async fn browser_capture_voice_video_and_photo_with_fake_devices_reach_the_other
 #[actix_web::test]
 async fn browser_new_chat_icon_favicon_and_readable_links_in_every_theme() {
     let app = spawn_app().await;
-    run_script(&app, "polish.mjs", &[]).await;
+    run_script(
+        &app,
+        "polish.mjs",
+        &[("BOOTSTRAP_CODE", app.bootstrap_code())],
+    )
+    .await;
     app.quiesce().await;
 }
 
@@ -279,7 +284,12 @@ async fn browser_profile_changes_arrive_live_and_avatars_are_shown() {
 #[actix_web::test]
 async fn browser_admin_live_count_ban_and_refusal() {
     let app = spawn_app().await;
-    run_script(&app, "admin.mjs", &[]).await;
+    run_script(
+        &app,
+        "admin.mjs",
+        &[("BOOTSTRAP_CODE", app.bootstrap_code())],
+    )
+    .await;
     app.quiesce().await;
 }
 
@@ -440,6 +450,58 @@ async fn browser_phone_sms_number_and_email_are_verified_in_the_settings() {
             ("USERNAME", ivy.username.clone()),
             ("OTHER_TOKEN", other.token.clone()),
             ("GATEWAY_PORT", port.to_string()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_oauth_return_is_taken_only_when_the_page_started_it_and_asks_before_switching() {
+    use crate::support::oauth_provider::{Account, Kind, OAuthProvider};
+    let fb = OAuthProvider::start(Kind::Facebook);
+    let app = crate::support::app::spawn_app_with(|s| fb.configure(s)).await;
+    fb.register(&app.http);
+    fb.sign_in_as(&Account::new("3001", "Olga Oauth", None));
+    // Mallory's own, perfectly valid token: what a login-CSRF link would carry.
+    let [mallory, vera]: [TestUser; 2] = app.register_many(["Mallory", "Vera"]).await;
+    run_script(
+        &app,
+        "oauth.mjs",
+        &[
+            ("ATTACKER_TOKEN", mallory.token.clone()),
+            ("VERA_USERNAME", vera.username.clone()),
+            ("OLGA_NAME", "Olga Oauth".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_group_invitations_are_accepted_and_declined_in_the_page() {
+    let app = spawn_app().await;
+    let [ann, ben, cy]: [TestUser; 3] = app.register_many(["Ann", "Ben", "Cy"]).await;
+    let r = cy
+        .client
+        .patch(format!("{}/api/me/settings", cy.http))
+        .bearer_auth(&cy.token)
+        .json(&serde_json::json!({"privacy": {"group_adds": "nobody"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let club = ann.group("Club", &[&ben]).await;
+    let other = ann.group("Other", &[&ben]).await;
+    run_script(
+        &app,
+        "invitations.mjs",
+        &[
+            ("CY_USERNAME", cy.username.clone()),
+            ("CY_ID", cy.id.clone()),
+            ("ANN_TOKEN", ann.token.clone()),
+            ("CLUB", club),
+            ("OTHER", other),
         ],
     )
     .await;

@@ -33,8 +33,7 @@ async fn refusal(user: &TestUser) -> Option<u16> {
 async fn a_logged_out_or_banned_token_is_refused_at_the_next_connect() {
     let redis = RedisServer::start().unwrap();
     let app = app_on(&redis).await;
-    // The first account is the admin.
-    let admin = app.register("root").await;
+    let admin = app.register_admin("root").await;
     let ann = app.register("ann").await;
     assert_eq!(refusal(&ann).await, None);
     assert_eq!(ann.post("/api/auth/logout", json!({})).await.status(), 204);

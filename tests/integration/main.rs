@@ -17,6 +17,7 @@ mod connect_cache;
 mod curation;
 mod durable;
 mod fuzz_corpus;
+mod invitations;
 mod limits;
 mod liveness;
 mod mariadb;

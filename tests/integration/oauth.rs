@@ -671,14 +671,22 @@ async fn oauth_account_deletion_removes_its_links() {
 }
 
 #[actix_web::test]
-async fn oauth_first_account_is_admin_and_a_banned_account_cannot_sign_in() {
+async fn oauth_first_account_is_not_admin_and_a_banned_account_cannot_sign_in() {
     let fb = OAuthProvider::start(Kind::Facebook);
     let app = app_with(&[&fb]).await;
-    // The very first account, made by a provider sign-in, is the admin (as with a registration).
+    // The very first account, made by a provider sign-in, is not an admin (neither is a first
+    // registration): the bootstrap code makes it one.
     fb.sign_in_as(&Account::new("2001", "Root Admin", None));
     let token = token_of(Browser::new(&app).sign_in("facebook").await);
     let (admin, me) = user_with_token(&app, &token).await;
-    assert_eq!(me["is_admin"], true);
+    assert_eq!(me["is_admin"], false);
+    let r = admin
+        .post(
+            "/api/admin/bootstrap",
+            json!({"code": app.bootstrap_code()}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
 
     // The second is not; once banned, signing in through the provider is refused.
     fb.sign_in_as(&Account::new("2002", "Eve Ban", None));
@@ -692,5 +700,55 @@ async fn oauth_first_account_is_admin_and_a_banned_account_cannot_sign_in() {
     let err = error_of(Browser::new(&app).sign_in("facebook").await);
     assert!(err.contains("banned"), "{err}");
     assert_eq!(user_count(&app).await, 2, "no new account for a banned one");
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn oauth_hands_the_pages_own_value_back_beside_the_token() {
+    let fb = OAuthProvider::start(Kind::Facebook);
+    let app = app_with(&[&fb]).await;
+    fb.sign_in_as(&Account::new("4001", "Nora Nonce", None));
+    let mut b = Browser::new(&app);
+    let nonce = "PageValue_0123456789-abc";
+    let back = b
+        .authorize(&format!("/api/auth/oauth/facebook/start?nonce={nonce}"))
+        .await;
+    let state = param(&back, "state");
+    let (random, carried) = state.split_once('.').unwrap();
+    assert_eq!(carried, nonce, "the value rides in the state");
+
+    // Another value put in its place does not match the stored state: refused.
+    let forged = with_param(&back, "state", &format!("{random}.OtherValue_0123456789"));
+    let err = error_of(b.land(&forged).await);
+    assert!(err.contains("start again"), "{err}");
+
+    // A fresh start with the value lands with the token and the value beside it.
+    let back = b
+        .authorize(&format!("/api/auth/oauth/facebook/start?nonce={nonce}"))
+        .await;
+    let r = b.get(&back).await;
+    assert_eq!(r.status(), 302);
+    let to = location(&r);
+    let frag =
+        oauth2::url::Url::parse(&format!("http://x/?{}", to.strip_prefix("/#").unwrap())).unwrap();
+    let got: HashMap<_, _> = frag.query_pairs().into_owned().collect();
+    assert!(
+        got.get("oauth_token").is_some_and(|t| !t.is_empty()),
+        "{to}"
+    );
+    assert_eq!(
+        got.get("oauth_nonce").map(String::as_str),
+        Some(nonce),
+        "{to}"
+    );
+
+    // A value that is not 16 to 64 base64url characters is refused at the start.
+    let r = b.get("/api/auth/oauth/facebook/start?nonce=short").await;
+    assert_eq!(r.status(), 302);
+    assert!(
+        location(&r).starts_with("/#oauth_error="),
+        "{}",
+        location(&r)
+    );
     app.quiesce().await;
 }

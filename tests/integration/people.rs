@@ -770,20 +770,40 @@ async fn a_deleted_account_leaves_its_groups_and_hands_ownership_on() {
 }
 
 /// Who may add whom to a group: not across a block (either way), and as each person's
-/// `privacy.group_adds` setting says.
+/// `privacy.group_adds` setting says (the others are invited instead: see `invitations`).
 #[actix_web::test]
 async fn people_are_added_to_groups_only_with_their_consent() {
     let app = spawn_app().await;
     let [ann, ben, cy] = app.register_many(["ann", "ben", "cy"]).await;
-    let create = |by: &TestUser, members: Vec<&TestUser>| {
+    let create_full = |by: &TestUser, members: Vec<&TestUser>| {
         let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
         let by = by.clone();
         async move {
-            by.post("/api/rooms", json!({"name": "g", "members": ids}))
-                .await
-                .status()
-                .as_u16()
+            let r = by
+                .post("/api/rooms", json!({"name": "g", "members": ids}))
+                .await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
         }
+    };
+    let create = |by: &TestUser, members: Vec<&TestUser>| {
+        let f = create_full(by, members);
+        async move { f.await.0 }
+    };
+    // Whether Cy was made a member (true) or only invited (false) by a 201 creation.
+    let cy_joined = |body: &Value| {
+        let member = body["room"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == cy.id.as_str());
+        let invited = body["invited"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == cy.id.as_str());
+        assert_ne!(member, invited, "{body}");
+        member
     };
     // A block works both ways, at creation and when adding later.
     assert_eq!(
@@ -824,7 +844,9 @@ async fn people_are_added_to_groups_only_with_their_consent() {
         }
     };
     assert_eq!(set("contacts").await, 200);
-    assert_eq!(create(&ann, vec![&cy]).await, 403);
+    let (status, body) = create_full(&ann, vec![&cy]).await;
+    assert_eq!(status, 201);
+    assert!(!cy_joined(&body), "not a contact of Cy's: only invited");
     let r = cy
         .client
         .put(format!("{}/api/contacts/{}", cy.http, ann.id))
@@ -834,9 +856,13 @@ async fn people_are_added_to_groups_only_with_their_consent() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(create(&ann, vec![&cy]).await, 201);
+    let (status, body) = create_full(&ann, vec![&cy]).await;
+    assert_eq!(status, 201);
+    assert!(cy_joined(&body), "a contact of Cy's adds her");
     assert_eq!(set("nobody").await, 200);
-    assert_eq!(create(&ann, vec![&cy]).await, 403);
+    let (status, body) = create_full(&ann, vec![&cy]).await;
+    assert_eq!(status, 201);
+    assert!(!cy_joined(&body), "nobody adds Cy: only invited");
     assert_eq!(set("somebody").await, 400);
 }
 

@@ -110,7 +110,7 @@ impl Driver {
     }
 
     /// The object of the next server event `name` matching `pred`.
-    async fn event(&mut self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn event(&mut self, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let n = name.to_owned();
         self.next_where(&format!("event {name}"), move |l| {
             l["event"] == n.as_str() && pred(&l["data"])

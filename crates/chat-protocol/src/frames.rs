@@ -195,7 +195,26 @@ pub enum ServerFrame {
     Starred(StarredOut),
     Forwarded(ForwardedOut),
     Profile(ProfileOut),
+    Invitation(InvitationOut),
     Error(ErrorOut),
+}
+
+/// `invitation`: someone invited the user to a group (their `privacy.group_adds` did not let
+/// the inviter add them directly). Only the group's id and name and the inviter are shown until
+/// the user accepts (`POST /api/invitations/{id}/accept`) or declines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationOut {
+    pub invitation: Invitation,
+}
+
+/// A pending invitation to a group, as the invitee sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: String,
+    pub room: RoomId,
+    pub room_name: Option<String>,
+    pub inviter: UserOut,
+    pub created_at: i64,
 }
 
 /// `profile`: a user changed their public profile; sent to everyone who shares a conversation

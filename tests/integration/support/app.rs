@@ -90,6 +90,29 @@ impl TestApp {
         format!("ws://127.0.0.1:{}/ws", self.port)
     }
 
+    /// The one-time admin bootstrap code this server wrote to its data directory at start.
+    pub fn bootstrap_code(&self) -> String {
+        let file = chat_server::bootstrap::code_file(&self.state.settings.media.dir);
+        std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("no bootstrap code at {}: {e}", file.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Registers a fresh user and makes them the admin with the bootstrap code, as an operator
+    /// would (once per server: the code works once).
+    pub async fn register_admin(&self, name: &str) -> TestUser {
+        let user = self.register(name).await;
+        let r = user
+            .post(
+                "/api/admin/bootstrap",
+                json!({"code": self.bootstrap_code()}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "bootstrap refused");
+        user
+    }
+
     /// Registers a fresh user.
     pub async fn register(&self, name: &str) -> TestUser {
         let username = format!("{name}{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);

@@ -1,0 +1,151 @@
+//! Invitations to groups (issue 19, finding 6). Adding someone whose `privacy.group_adds` does not
+//! let the adder add them (`POST /api/rooms` or `POST /api/rooms/{id}/members`) invites them
+//! instead: they get an `invitation` frame (and Socket.IO event) and see it in
+//! `GET /api/invitations`, with the group's name and the inviter only (no members, presence or
+//! messages), and accept (added as usual: `room_event` `member_added`) or decline. Blocks and
+//! deleted accounts are refused as before; pending invitations are capped per group and per
+//! inviter (`rooms.max_pending_invitations_per_group`, `..._per_inviter`: 409 beyond).
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::auth::AuthUser;
+use super::AppState;
+use crate::actors::outbox::Deliver;
+use crate::actors::registry::{DeliverToUsers, GetRoom};
+use crate::actors::room::AddMember;
+use crate::error::ChatError;
+use crate::ids::{RoomId, UserId};
+use crate::protocol::{Invitation, InvitationOut, Role, ServerFrame};
+use crate::store::invitations::Invited;
+
+/// 403 unless `user` is an owner or admin of group `room` (who may add, so may invite).
+pub(super) async fn require_group_manager(
+    state: &AppState,
+    room: &RoomId,
+    user: &UserId,
+) -> Result<(), ChatError> {
+    let record = state
+        .store
+        .load_room(room)
+        .await?
+        .ok_or(ChatError::NotFound("room"))?;
+    match record.members.get(user) {
+        None => Err(ChatError::NotMember),
+        Some(_) if record.kind != "group" => {
+            Err(ChatError::Forbidden("only groups have invitations".into()))
+        }
+        Some(Role::Owner | Role::Admin) => Ok(()),
+        Some(Role::Member) => Err(ChatError::Forbidden(
+            "only owners and admins add members".into(),
+        )),
+    }
+}
+
+/// Invites `invitee` to `room` for `inviter` (who may add members there) and tells the invitee's
+/// sessions; 409 when a cap of pending invitations is reached.
+pub(super) async fn invite(
+    state: &AppState,
+    room: &RoomId,
+    inviter: &UserId,
+    invitee: &UserId,
+) -> Result<Invitation, ChatError> {
+    let rooms = &state.settings.rooms;
+    let stored = match state
+        .store
+        .invite_to_group(
+            room,
+            invitee,
+            inviter,
+            rooms.max_pending_invitations_per_group,
+            rooms.max_pending_invitations_per_inviter,
+        )
+        .await?
+    {
+        Invited::Pending(m) => m,
+        Invited::TooMany(whose) => {
+            return Err(ChatError::Conflict(format!(
+                "too many pending invitations for this {whose}; wait until some are answered"
+            )))
+        }
+    };
+    let invitation = state
+        .store
+        .invitation_view(&stored)
+        .await?
+        .ok_or(ChatError::NotFound("room"))?;
+    state.registry.do_send(DeliverToUsers {
+        users: vec![invitee.clone()],
+        frame: Deliver::new(ServerFrame::Invitation(InvitationOut {
+            invitation: invitation.clone(),
+        })),
+        except: None,
+    });
+    tracing::info!(room = %room, inviter = %inviter, invitee = %invitee, "invited to a group");
+    Ok(invitation)
+}
+
+/// `GET /api/invitations` → {invitations: [{id, room, room_name, inviter: {id, username,
+/// display_name}, created_at}]}: the caller's pending invitations, oldest first.
+pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
+    let invitations = state.store.invitations_for(&auth.id()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "invitations": invitations })))
+}
+
+/// `POST /api/invitations/{id}/accept` → {room}: the caller joins the group as the inviter would
+/// have added them (`room_event` `member_added` to the members); 404 if no such pending
+/// invitation of theirs; 403 if the inviter may no longer add them (a block since, or no longer
+/// an owner or admin). The invitation ends either way.
+pub async fn accept(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let me = auth.id();
+    let taken = state
+        .store
+        .take_invitation(&path.into_inner(), &me)
+        .await?
+        .ok_or(ChatError::NotFound("invitation"))?;
+    let inviter = UserId(taken.inviter_id);
+    let room = RoomId(taken.room_id);
+    let adds = state
+        .store
+        .group_adds(&inviter, std::slice::from_ref(&me))
+        .await?;
+    if !adds.refused.is_empty() {
+        return Err(ChatError::Forbidden(
+            "this invitation can no longer be accepted".into(),
+        ));
+    }
+    let addr = state
+        .registry
+        .send(GetRoom { room: room.clone() })
+        .await??;
+    addr.send(AddMember {
+        by: inviter,
+        user: me.clone(),
+    })
+    .await??;
+    tracing::info!(room = %room, user = %me, "invitation accepted");
+    let view = state
+        .store
+        .room_view(&room)
+        .await?
+        .ok_or(ChatError::NotFound("room"))?;
+    Ok(HttpResponse::Ok().json(json!({ "room": view })))
+}
+
+/// `POST /api/invitations/{id}/decline` → 204; 404 if no such pending invitation of theirs.
+pub async fn decline(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    state
+        .store
+        .take_invitation(&path.into_inner(), &auth.id())
+        .await?
+        .ok_or(ChatError::NotFound("invitation"))?;
+    Ok(HttpResponse::NoContent().finish())
+}
