@@ -9,7 +9,6 @@
 //! directory mints its own code (nodes sharing one share the code): any of them works, and the
 //! first redeemed voids them all, so two people cannot both become admin this way.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::http::auth::hash_token;
@@ -57,9 +56,11 @@ pub async fn prepare(store: &Store, file: &Path) -> Result<Option<String>, Boots
         _ => {
             let code = crate::ids::random_urlsafe(18);
             store.add_bootstrap_code(&hash_token(&code)).await?;
-            write_private(file, &format!("{code}\n")).map_err(|source| BootstrapError::File {
-                file: file.display().to_string(),
-                source,
+            crate::private_file::write(file, &format!("{code}\n")).map_err(|source| {
+                BootstrapError::File {
+                    file: file.display().to_string(),
+                    source,
+                }
             })?;
             code
         }
@@ -80,20 +81,4 @@ pub fn remove(file: &Path) {
             tracing::warn!(file = %file.display(), error = %e, "cannot remove the admin bootstrap code file");
         }
     }
-}
-
-/// Writes atomically (temp file, then rename) with mode 0600.
-fn write_private(file: &Path, contents: &str) -> std::io::Result<()> {
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = file.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, file)
 }

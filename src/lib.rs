@@ -38,6 +38,8 @@
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT (stop intake, close connections with
 //!   1001 once they answered what they received, drain rooms, Persister and Syncer), one sequence.
 //! - [`bootstrap`]: the one-time code that makes the first admin.
+//! - [`private_file`]: writing files only the server's user may read (keys, one-time codes).
+//! - [`threads`]: lower priorities for background threads (media workers, search indexer).
 //! - [`config`], [`error`], [`ids`], [`metrics`], [`telemetry`].
 //!
 //! # The write path
@@ -73,6 +75,7 @@ pub mod media;
 pub mod metrics;
 pub mod oauth;
 pub mod passwords;
+pub mod private_file;
 pub mod push;
 pub mod search;
 pub mod shutdown;

@@ -1,7 +1,6 @@
 //! Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payload encryption (RFC 8291), through
 //! the `web-push` crate; the request goes out with our reqwest client.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -65,7 +64,7 @@ impl VapidKeys {
                 break (b64, keys);
             }
         };
-        write_private(file, b64.expose()).map_err(io)?;
+        crate::private_file::write(file, b64.expose()).map_err(io)?;
         tracing::info!(file = %file.display(), public_key = %keys.public_key(), "generated the VAPID key pair");
         Ok(keys)
     }
@@ -87,22 +86,6 @@ pub fn key_file(push: &PushSettings, media_dir: &str) -> PathBuf {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     data.join("vapid_private_key")
-}
-
-/// Writes atomically (temp file, then rename) with mode 0600.
-fn write_private(file: &Path, contents: &str) -> std::io::Result<()> {
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = file.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    f.write_all(contents.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, file)
 }
 
 /// One browser's subscription.
