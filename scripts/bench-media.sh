@@ -89,7 +89,7 @@ BUSY=0
 for id in "${IDS[@]}"; do
   curl -sf "$HTTP/api/media/$id" -H "Authorization: Bearer $TOKEN" | grep -q '"status":"processing"' && BUSY=$(( BUSY + 1 ))
 done
-NOTE="Embedded mode (SQLite), release build, \`media.workers\` = one per core (2), \`media.worker_nice\` 10. $PAIRS dm pairs, both members connected, $RATE msg/s in total for $SECS s (open loop, loadgen dm), generator unpinned on the same 2 cores. The load: $UPLOADS uploads of the 1080p clip through \`POST /api/media\` just before the second run; $BUSY of them were still transcoding when it ended."
+NOTE="Embedded mode (SQLite), release build, \`media.workers\` = one per core (2), \`media.worker_nice\` 10 and \`media.worker_sched_idle\` true (the defaults). $PAIRS dm pairs, both members connected, $RATE msg/s in total for $SECS s (open loop, loadgen dm), generator unpinned on the same 2 cores. The load: $UPLOADS uploads of the 1080p clip through \`POST /api/media\` just before the second run; $BUSY of them were still transcoding when it ended."
 "$BIN/mediabench" --work "$WORK" --out "$WORK/media.json" --report "$OUT_MD" \
   --dm-idle "$WORK/dm-idle.json" --dm-load "$WORK/dm-load.json" --dm-note "$NOTE" \
   --command "make bench-media (scripts/bench-media.sh, $(( $(date +%s) - START )) s)"
