@@ -21,7 +21,7 @@ use super::client::{self, Outcome, Phase, Shared, Spec};
 use super::store_check::{self, Db, StoreVerdict};
 use crate::conn::Sources;
 use crate::marker::now_us;
-use crate::procfs::rss_kb;
+use crate::procfs::{mem_kb, Mem};
 use crate::setup::Setup;
 
 /// Settings of one scenario.
@@ -60,6 +60,11 @@ pub struct RunArgs {
     /// Load after the script reports recovery.
     #[arg(long, default_value_t = 5.0)]
     pub after_secs: f64,
+    /// How often the fault is injected, each time after `--after-secs` of load following the
+    /// previous recovery. With 2 or more, the memory under load after each round shows whether
+    /// what a fault adds keeps growing (a leak) or stays (memory the allocator retains).
+    #[arg(long, default_value_t = 1)]
+    pub faults: usize,
     /// Where `ready` and `recovered` are written.
     #[arg(long)]
     pub state_dir: PathBuf,
@@ -77,7 +82,8 @@ pub struct RunArgs {
     /// Longest wait for the write buffer to drain into MariaDB.
     #[arg(long, default_value_t = 90)]
     pub drain_secs: u64,
-    /// Largest RSS after recovery and drain, as a multiple of the RSS before the fault.
+    /// Largest own memory (RssAnon + RssShmem) after recovery and drain, as a multiple of its
+    /// level under load before the fault.
     #[arg(long, default_value_t = 1.2)]
     pub rss_limit: f64,
     /// What the RSS comparison compares, in words (for the report).
@@ -102,6 +108,17 @@ pub struct Rate {
     pub per_sec: f64,
 }
 
+/// One injection of the fault.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Round {
+    /// From `ready` until the script reported recovery.
+    pub during: Rate,
+    /// The `--after-secs` after recovery.
+    pub after: Rate,
+    /// The servers' memory under load at the end of `after`.
+    pub mem: Mem,
+}
+
 /// Everything one scenario measured and decided.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ChaosResult {
@@ -112,10 +129,8 @@ pub struct ChaosResult {
     pub window: usize,
     /// Before the fault, after warm-up: the load's sustained rate.
     pub before: Rate,
-    /// From `ready` until the script reported recovery.
-    pub during: Rate,
-    /// The `--after-secs` after recovery.
-    pub after: Rate,
+    /// One per injection of the fault.
+    pub rounds: Vec<Round>,
     pub acked: u64,
     pub resent: u64,
     pub reconnects: u64,
@@ -132,10 +147,14 @@ pub struct ChaosResult {
     pub drain_secs: Option<f64>,
     pub dead_letters: Option<i64>,
     pub rss_note: String,
-    pub rss_before_kb: u64,
-    pub rss_after_load_kb: u64,
-    pub rss_after_kb: u64,
+    /// Under load before the first fault.
+    pub mem_before: Mem,
+    /// After the last recovery, the final syncs and the drain (no load).
+    pub mem_after: Mem,
+    /// VmRSS after / before.
     pub rss_ratio: f64,
+    /// Own memory (RssAnon + RssShmem) after / before: what the check compares.
+    pub own_ratio: f64,
     pub rss_limit: f64,
     pub store: StoreVerdict,
     pub pass: bool,
@@ -143,14 +162,18 @@ pub struct ChaosResult {
     pub secs: f64,
 }
 
-/// Sum of VmRSS of the processes in `pids_file` (KiB); processes gone count 0.
-fn rss_of(pids_file: &Path) -> u64 {
+/// Sum of the memory of the processes in `pids_file` (KiB); processes gone count 0.
+fn mem_of(pids_file: &Path) -> Mem {
     std::fs::read_to_string(pids_file)
         .unwrap_or_default()
         .split_whitespace()
         .filter_map(|p| p.parse::<u32>().ok())
-        .filter_map(|p| rss_kb(p).ok())
-        .sum()
+        .filter_map(|p| mem_kb(p).ok())
+        .fold(Mem::default(), |a, b| a + b)
+}
+
+fn mib(kb: u64) -> u64 {
+    kb / 1024
 }
 
 /// (write buffer depth, dead letters) from the first host that answers.
@@ -270,50 +293,66 @@ pub async fn run(a: RunArgs) -> Result<bool> {
     );
     tokio::time::sleep(Duration::from_secs_f64(a.warmup_secs)).await;
     let before = rate_over(&shared, a.measure_secs).await;
-    let rss_before_kb = rss_of(&a.pids_file);
+    let mem_before = mem_of(&a.pids_file);
     say(
         start,
         &format!(
-            "before the fault: {:.0} acked msg/s; RSS {} MiB; fault: {}",
+            "before the fault: {:.0} acked msg/s; RSS {} MiB (anon {}, file {}, shmem {}); fault: {}",
             before.per_sec,
-            rss_before_kb / 1024,
+            mib(mem_before.rss),
+            mib(mem_before.anon),
+            mib(mem_before.file),
+            mib(mem_before.shmem),
             a.fault
         ),
     );
-    std::fs::write(a.state_dir.join("ready"), "")?;
-
-    let acks_at_fault = shared.acks.load(Ordering::Relaxed);
-    let fault_start = Instant::now();
-    let recovered = until(Duration::from_secs(a.fault_timeout_secs), || {
-        a.state_dir.join("recovered").exists()
-    })
-    .await;
-    let during_secs = fault_start.elapsed().as_secs_f64();
-    let during_acks = shared.acks.load(Ordering::Relaxed) - acks_at_fault;
-    let during = Rate {
-        secs: during_secs,
-        acks: during_acks,
-        per_sec: during_acks as f64 / during_secs.max(1e-6),
-    };
-    say(
-        start,
-        &format!(
-            "recovered{} after {during_secs:.1}s ({during_acks} acks meanwhile); loading {}s more",
-            if recovered { "" } else { " NOT (timed out)" },
-            a.after_secs
-        ),
-    );
-    let after = rate_over(&shared, a.after_secs).await;
-    let rss_after_load_kb = rss_of(&a.pids_file);
-    say(
-        start,
-        &format!(
-            "after recovery: {:.0} acked msg/s, {} reconnects, {} resends so far; stopping",
-            after.per_sec,
-            shared.reconnects.load(Ordering::Relaxed),
-            shared.resent.load(Ordering::Relaxed)
-        ),
-    );
+    let mut rounds = Vec::new();
+    let mut recovered = true;
+    for k in 1..=a.faults.max(1) {
+        // The script removes `ready` when it starts the fault; this side removes `recovered`.
+        std::fs::write(a.state_dir.join("ready"), "")?;
+        let acks_at_fault = shared.acks.load(Ordering::Relaxed);
+        let fault_start = Instant::now();
+        let ok = until(Duration::from_secs(a.fault_timeout_secs), || {
+            a.state_dir.join("recovered").exists()
+        })
+        .await;
+        let _ = std::fs::remove_file(a.state_dir.join("recovered"));
+        let during_secs = fault_start.elapsed().as_secs_f64();
+        let during_acks = shared.acks.load(Ordering::Relaxed) - acks_at_fault;
+        let during = Rate {
+            secs: during_secs,
+            acks: during_acks,
+            per_sec: during_acks as f64 / during_secs.max(1e-6),
+        };
+        say(
+            start,
+            &format!(
+                "fault {k}: recovered{} after {during_secs:.1}s ({during_acks} acks meanwhile); loading {}s more",
+                if ok { "" } else { " NOT (timed out)" },
+                a.after_secs
+            ),
+        );
+        let after = rate_over(&shared, a.after_secs).await;
+        let mem = mem_of(&a.pids_file);
+        say(
+            start,
+            &format!(
+                "after fault {k}: {:.0} acked msg/s, {} reconnects, {} resends so far; RSS {} MiB (anon {}, file {})",
+                after.per_sec,
+                shared.reconnects.load(Ordering::Relaxed),
+                shared.resent.load(Ordering::Relaxed),
+                mib(mem.rss),
+                mib(mem.anon),
+                mib(mem.file)
+            ),
+        );
+        rounds.push(Round { during, after, mem });
+        if !ok {
+            recovered = false;
+            break;
+        }
+    }
 
     phase_tx.send_replace(Phase::Drain);
     let sending_ended = Instant::now();
@@ -351,7 +390,7 @@ pub async fn run(a: RunArgs) -> Result<bool> {
     }
     // Let the servers settle (a sync round in progress, sessions' buffers) before reading RSS.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after_kb = rss_of(&a.pids_file);
+    let mem_after = mem_of(&a.pids_file);
     phase_tx.send_replace(Phase::Stop);
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(clients);
     for t in tasks {
@@ -362,11 +401,14 @@ pub async fn run(a: RunArgs) -> Result<bool> {
     say(
         start,
         &format!(
-            "drained {}; RSS {} MiB; checking MariaDB",
+            "drained {}; RSS {} MiB (anon {}, file {}, shmem {}); checking MariaDB",
             drain_secs.map_or("NOT within the wait".into(), |s| format!(
                 "{s:.1}s after the end"
             )),
-            rss_after_kb / 1024
+            mib(mem_after.rss),
+            mib(mem_after.anon),
+            mib(mem_after.file),
+            mib(mem_after.shmem)
         ),
     );
     let db = Db {
@@ -382,8 +424,7 @@ pub async fn run(a: RunArgs) -> Result<bool> {
         hosts: a.hosts.len(),
         window: a.window,
         before,
-        during,
-        after,
+        rounds,
         acked: outcomes.iter().map(|o| o.acks.len() as u64).sum(),
         resent: shared.resent.load(Ordering::Relaxed),
         reconnects: shared.reconnects.load(Ordering::Relaxed),
@@ -401,10 +442,10 @@ pub async fn run(a: RunArgs) -> Result<bool> {
         drain_secs,
         dead_letters,
         rss_note: a.rss_note.clone(),
-        rss_before_kb,
-        rss_after_load_kb,
-        rss_after_kb,
-        rss_ratio: rss_after_kb as f64 / (rss_before_kb.max(1)) as f64,
+        mem_before,
+        mem_after,
+        rss_ratio: mem_after.rss as f64 / mem_before.rss.max(1) as f64,
+        own_ratio: mem_after.own() as f64 / mem_before.own().max(1) as f64,
         rss_limit: a.rss_limit,
         store,
         pass: false,
@@ -443,10 +484,10 @@ fn judge(r: &mut ChaosResult, recovered: bool) {
     if !r.store.ok() {
         f.push(format!("MariaDB: {}", r.store.examples.join("; ")));
     }
-    if r.rss_ratio > r.rss_limit {
+    if r.own_ratio > r.rss_limit {
         f.push(format!(
-            "RSS grew {:.2}x (limit {:.2}x)",
-            r.rss_ratio, r.rss_limit
+            "own memory (RssAnon + RssShmem) grew {:.2}x (limit {:.2}x; VmRSS {:.2}x)",
+            r.own_ratio, r.rss_limit, r.rss_ratio
         ));
     }
     r.pass = f.is_empty();
@@ -455,16 +496,28 @@ fn judge(r: &mut ChaosResult, recovered: bool) {
 
 fn print_summary(r: &ChaosResult) {
     let s = &r.store;
+    let rounds: Vec<String> = r
+        .rounds
+        .iter()
+        .map(|x| {
+            format!(
+                "{:.0} during ({:.1}s), {:.0} after (own memory then {} MiB)",
+                x.during.per_sec,
+                x.during.secs,
+                x.after.per_sec,
+                mib(x.mem.own())
+            )
+        })
+        .collect();
     eprintln!(
-        "{} {}: {:.0} acked msg/s before, {:.0} during ({:.1}s), {:.0} after; {} acked, {} resent, {} reconnects (longest offline {} ms); \
+        "{} {}: {:.0} acked msg/s before; {}; {} acked, {} resent, {} reconnects (longest offline {} ms); \
          MariaDB: {} rows, {} acked missing, {} changed, {} stored twice, {} stored unacked, {}/{} rooms gap-free; \
-         clients: {} duplicates, {} conflicts, {} gaps after sync; drained {}; RSS {} -> {} MiB ({:.2}x; {}); errors {:?}",
+         clients: {} duplicates, {} conflicts, {} gaps after sync; drained {}; \
+         own memory (RssAnon + RssShmem) {} -> {} MiB ({:.2}x), RssFile {} -> {} MiB, VmRSS {} -> {} MiB ({:.2}x; {}); errors {:?}",
         if r.pass { "PASS" } else { "FAIL" },
         r.scenario,
         r.before.per_sec,
-        r.during.per_sec,
-        r.during.secs,
-        r.after.per_sec,
+        rounds.join("; "),
         r.acked,
         r.resent,
         r.reconnects,
@@ -480,8 +533,13 @@ fn print_summary(r: &ChaosResult) {
         r.conflicts,
         s.client_gaps,
         r.drain_secs.map_or("never".into(), |d| format!("{d:.1}s after the end")),
-        r.rss_before_kb / 1024,
-        r.rss_after_kb / 1024,
+        mib(r.mem_before.own()),
+        mib(r.mem_after.own()),
+        r.own_ratio,
+        mib(r.mem_before.file),
+        mib(r.mem_after.file),
+        mib(r.mem_before.rss),
+        mib(r.mem_after.rss),
         r.rss_ratio,
         r.rss_note,
         r.errors
