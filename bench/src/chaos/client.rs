@@ -204,6 +204,8 @@ struct Client {
 struct Session {
     seen: HashMap<i64, u32>,
     syncs: Vec<i64>,
+    /// Syncs asked and not answered yet (`synced` or an error).
+    open_syncs: u32,
 }
 
 impl Client {
@@ -340,6 +342,7 @@ impl Client {
 
     async fn sync(&mut self, ws: &mut Ws, s: &mut Session) -> Result<()> {
         s.syncs.push(self.cursor);
+        s.open_syncs += 1;
         let frame = ClientFrame::Sync(SyncFrame {
             cursors: [(self.spec.room.clone().into(), self.cursor)].into(),
         });
@@ -392,6 +395,7 @@ impl Client {
                 self.learn(m.seq, m.id.as_str().to_owned());
             }
             ServerFrame::Synced(done) => {
+                s.open_syncs = s.open_syncs.saturating_sub(1);
                 if done.truncated.iter().any(|r| r.as_str() == self.spec.room) {
                     self.sync(ws, s).await?;
                 } else if self.final_sent && !self.out.final_synced {
@@ -401,12 +405,24 @@ impl Client {
             }
             ServerFrame::Error(e) => {
                 self.shared.error(e.code.as_str());
-                if let Some(n) = e.client_id.and_then(|cid| self.by_cid.get(&cid).copied()) {
-                    // Not acked: a real client tries again a little later, same client id.
-                    if let Some(p) = self.pending.get_mut(&n) {
-                        p.in_flight = false;
-                        p.retry_at = Instant::now() + Duration::from_millis(200);
+                match e.client_id.and_then(|cid| self.by_cid.get(&cid).copied()) {
+                    Some(n) => {
+                        // Not acked: a real client tries again a little later, same client id.
+                        if let Some(p) = self.pending.get_mut(&n) {
+                            p.in_flight = false;
+                            p.retry_at = Instant::now() + Duration::from_millis(200);
+                        }
                     }
+                    // Without a client id it answers the sync (the only other frame sent here),
+                    // e.g. a pooled Redis connection broken by a restart: asked again a little
+                    // later. The failed one delivered nothing, so it no longer explains a repeat.
+                    None if s.open_syncs > 0 => {
+                        s.open_syncs -= 1;
+                        s.syncs.pop();
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        self.sync(ws, s).await?;
+                    }
+                    None => {}
                 }
             }
             _ => {}

@@ -284,6 +284,8 @@ pub async fn run(a: RunArgs) -> Result<bool> {
             shared.connected.load(Ordering::Relaxed)
         );
     }
+    // Everyone sends from now on (connecting 1,000 clients under a growing load took 30 s).
+    phase_tx.send_replace(Phase::Load);
     say(
         start,
         &format!(
