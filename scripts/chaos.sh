@@ -67,7 +67,9 @@ trap 'exit 130' INT TERM
 log "starting redis-server and mariadbd in $WORK"
 start_redis
 start_mariadb
-create_databases chat
+# The cluster gets its own database (and Redis prefix): two prefixes over one database would
+# leave seq counters under one prefix behind rows the other wrote (the last run lost acks so).
+create_databases chat chaoscluster
 DB_URL=$MYSQL/chat
 
 declare -A SPID SPORT
@@ -75,13 +77,14 @@ declare -A SPID SPORT
 # names node1, node2, ... run in cluster mode.
 start_chat() {
   local name=$1; shift
-  local port=${SPORT[$name]:-$(port)} cluster=()
+  local port=${SPORT[$name]:-$(port)} cluster=() db_url=$DB_URL
   case $name in
-    node*) cluster=(CHAT__CLUSTER__ENABLED=true CHAT__CLUSTER__NODE_ID="$name" CHAT__REDIS__PREFIX=chaoscluster
+    node*) db_url=$MYSQL/chaoscluster
+           cluster=(CHAT__CLUSTER__ENABLED=true CHAT__CLUSTER__NODE_ID="$name" CHAT__REDIS__PREFIX=chaoscluster
                     CHAT__MEDIA__URL_SECRET=chaos-cluster-secret) ;;
   esac
   env RUST_LOG=warn CHAT__LOG__FILTER=warn CHAT__SERVER__BIND="127.0.0.1:$port" \
-    CHAT__DATABASE__URL="$DB_URL" CHAT__REDIS__URL="$REDIS_URL" CHAT__MEDIA__DIR="$WORK/media" \
+    CHAT__DATABASE__URL="$db_url" CHAT__REDIS__URL="$REDIS_URL" CHAT__MEDIA__DIR="$WORK/media" \
     CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
     CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1 CHAT__WS__MAX_SESSIONS_PER_USER=100000 \
     "${cluster[@]}" "$@" "$BIN/chat-server" >>"$WORK/$name.log" 2>&1 &
@@ -145,6 +148,8 @@ fault_cluster() {
 
 STATUS=0
 N=0
+SETUP_FILE=$WORK/setup.json
+DATABASE=chat
 # scenario NAME FAULTS FAULT_WORDS RSS_NOTE HOSTS LOAD_PREFIX...: runs `chaos run` in the
 # background, injects fault_NAME each time it is ready (FAULTS times), and waits for its verdict.
 scenario() {
@@ -153,10 +158,10 @@ scenario() {
   rm -f "$STATE/ready" "$STATE/recovered"
   log "[$name] $fault"
   "$@" "$BIN/chaos" run --scenario "$name" --fault "$fault" --rss-note "$note" --hosts "$hosts" \
-    --setup "$WORK/setup.json" --pairs "$PAIRS" --window "$WINDOW" --warmup-secs "$WARMUP" \
+    --setup "$SETUP_FILE" --pairs "$PAIRS" --window "$WINDOW" --warmup-secs "$WARMUP" \
     --measure-secs "$MEASURE" --after-secs "$AFTER" --faults "$faults" --rss-limit "$RSS_LIMIT" \
     --state-dir "$STATE" --pids-file "$STATE/pids" \
-    --mariadb-socket "$DBDIR/mysqld.sock" --database chat --out "$RES/$N-$name.json" &
+    --mariadb-socket "$DBDIR/mysqld.sock" --database "$DATABASE" --out "$RES/$N-$name.json" &
   local load=$!
   # Once per `ready` (the load asks for the fault --faults times).
   while kill -0 "$load" 2>/dev/null; do
@@ -198,12 +203,19 @@ for s in $SCENARIOS; do
       ;;
     cluster)
       for i in 1 2 3; do start_chat "node$i"; done
+      # Its own users and dms, registered through node 1 (Argon2's memory is then node 1's,
+      # before the load starts).
+      "$BIN/loadgen" setup --http "http://127.0.0.1:${SPORT[node1]}" --users $(( 2 * PAIRS )) --idle 0 \
+        --out "$WORK/setup-cluster.json"
+      drained "${SPORT[node1]}"
+      SETUP_FILE=$WORK/setup-cluster.json DATABASE=chaoscluster
       echo "${SPID[node1]} ${SPID[node2]} ${SPID[node3]}" >"$STATE/pids"
       scenario cluster 1 "3 nodes in cluster mode; kill -9 of node 3, its clients move to node 1" \
         "sum of the memory of nodes 1 and 2 after recovery and drain (they now hold node 3's clients too) vs of all three nodes under load before the kill" \
         "127.0.0.1:${SPORT[node1]},127.0.0.1:${SPORT[node2]},127.0.0.1:${SPORT[node3]}"
       stop_chat node2
       stop_chat node1
+      SETUP_FILE=$WORK/setup.json DATABASE=chat
       ;;
   esac
 done
