@@ -22,7 +22,7 @@
 #                SSIM), photos vs vipsthumbnail and ImageMagick, voice notes, dm ack p99 under a
 #                transcode load; installs ffmpeg, libvips-tools, imagemagick; updates only the
 #                "Media (issue 21)" section of BENCHMARKS.md
-#   make chaos   faults under full load (issue 19, scripts/chaos.sh, about 5 minutes): a closed-loop
+#   make chaos   faults under full load (issue 19, scripts/chaos.sh, 5 to 10 minutes): a closed-loop
 #                dm load while the server is killed -9, Redis is killed and restarted, MariaDB is
 #                frozen for 10 s, and one of three cluster nodes is killed; checks that every acked
 #                message is in MariaDB once with gap-free seqs, that no client saw a duplicate or
