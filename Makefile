@@ -22,6 +22,11 @@
 #                SSIM), photos vs vipsthumbnail and ImageMagick, voice notes, dm ack p99 under a
 #                transcode load; installs ffmpeg, libvips-tools, imagemagick; updates only the
 #                "Media (issue 21)" section of BENCHMARKS.md
+#   make chaos   faults under full load (issue 19, scripts/chaos.sh, 5 to 10 minutes): a closed-loop
+#                dm load while the server is killed -9, Redis is killed and restarted, MariaDB is
+#                frozen for 10 s, and one of three cluster nodes is killed; checks that every acked
+#                message is in MariaDB once with gap-free seqs, that no client saw a duplicate or
+#                a gap after sync, and the server's RSS; rewrites CHAOS.md; exit 1 on a failure
 #   make conformance  the Autobahn|Testsuite WebSocket cases (kosoku) against an echo server on
 #                the server's WebSocket layer (examples/ws_echo.rs); rewrites tests/autobahn/SUMMARY.md
 #                (make test runs the same cases, without rewriting the summary)
@@ -38,7 +43,7 @@ CARGO ?= cargo
 # Black-box protocol checks shared with other implementations (optional; read-only folder).
 CONTRACT := ../shared/contract/run.sh
 
-.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm bench-search bench-media
+.PHONY: all run test build fmt lint clean deps test-deps contract conformance fuzz bench bench-more bench-dm bench-search bench-media chaos
 
 all: build
 
@@ -112,6 +117,10 @@ bench-search:
 
 bench-media:
 	scripts/bench-media.sh
+
+# Installs what it needs (scripts/setup.sh chaos), then builds release binaries itself.
+chaos:
+	scripts/chaos.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -128,75 +128,18 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d /tmp/chat-bench.XXXXXX)
 RES=$WORK/results
 mkdir -p "$RES"
-PIDS=()
-
-stop_pid() {
-  local pid=$1
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+SVC_NAME=bench
+SVC_KEEP=${BENCH_KEEP:-}
+# shellcheck source=scripts/lib/services.sh
+. scripts/lib/services.sh
+trap svc_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Runs "$@" until it succeeds, at most $1 seconds.
-wait_for() {
-  local secs=$1; shift
-  local deadline=$(( $(date +%s) + secs ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench: timed out waiting for: $*" >&2; return 1; }
-    sleep 0.2
-  done
-}
-
-port() { "$BIN/loadgen" free-port; }
-
-# --- Redis (same flags as tests/integration/support/services.rs) ---------------------------------
 log "starting redis-server and mariadbd in $WORK"
-REDIS_PORT=$(port)
-mkdir -p "$WORK/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
-  --appendfsync always --save '' --maxmemory-policy noeviction --daemonize no \
-  >"$WORK/redis/redis.log" 2>&1 &
-REDIS_PID=$!
-PIDS+=($REDIS_PID)
-wait_for 20 redis-cli -p "$REDIS_PORT" ping
-REDIS_URL=redis://127.0.0.1:$REDIS_PORT
-
-# --- MariaDB (same flags as tests/integration/support/services.rs) -------------------------------
-DB_PORT=$(port)
-DBDIR=$WORK/mariadb
-mkdir -p "$DBDIR/tmp"
-USER_ARG=()
-[ "$(id -u)" -eq 0 ] && USER_ARG=(--user=root)
-mariadb-install-db --no-defaults --datadir="$DBDIR/data" "${USER_ARG[@]}" \
-  --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve --tmpdir="$DBDIR/tmp" \
-  --innodb-buffer-pool-size=64M --innodb-log-file-size=16M >"$DBDIR/install.log" 2>&1
-mariadbd --no-defaults --datadir="$DBDIR/data" --socket="$DBDIR/mysqld.sock" --port="$DB_PORT" \
-  --bind-address=127.0.0.1 "${USER_ARG[@]}" --pid-file="$DBDIR/pid" --tmpdir="$DBDIR/tmp" \
-  --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-  --skip-log-bin --performance-schema=OFF --max-connections=500 --max-allowed-packet=64M \
-  --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
-  --innodb-buffer-pool-load-at-startup=OFF --innodb-buffer-pool-dump-at-shutdown=OFF \
-  --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=OFF \
-  </dev/null >/dev/null 2>"$DBDIR/err.log" &
-PIDS+=($!)
-MARIADB_PID=$!
-SQL=(mariadb --no-defaults --user=root --socket="$DBDIR/mysqld.sock" --default-character-set=utf8mb4)
-wait_for 60 "${SQL[@]}" -e 'SELECT 1'
-"${SQL[@]}" -e "CREATE USER 'chat'@'%' IDENTIFIED BY 'chat'; GRANT ALL ON *.* TO 'chat'@'%';
-  CREATE DATABASE chat CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
-DB_URL=mysql://chat:chat@127.0.0.1:$DB_PORT/chat
+start_redis
+start_mariadb
+create_databases chat
+DB_URL=$MYSQL/chat
 
 # --- the socket.io peer, from a copy (shared/ is read-only) ---------------------------------------
 log "npm ci for the socket.io peer"
@@ -252,7 +195,7 @@ start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: 
   esac
   PID[$name]=$!
   PORT[$name]=$p
-  PIDS+=("$!")
+  svc_track "$!"
   case $name in
     chat|node*|embedded) wait_for 60 curl -sf "http://127.0.0.1:$p/healthz" ;;
     sio) wait_for 30 curl -sf "http://127.0.0.1:$p/stats" ;;
@@ -261,10 +204,9 @@ start_server() { # $1: chat|sio|ceiling, $2: cpu prefix (taskset or empty), $3: 
 }
 
 stop_server() { # $1: name
-  local pid=${PID[$1]} keep=() p
+  local pid=${PID[$1]}
   stop_pid "$pid"
-  for p in "${PIDS[@]}"; do [ "$p" != "$pid" ] && keep+=("$p"); done
-  PIDS=("${keep[@]}")
+  svc_forget "$pid"
   unset "PID[$1]"
 }
 

@@ -2,7 +2,7 @@
 # Installs the Debian packages the server, its tests and its benchmarks need, and the npm
 # packages the node-driven tests use (from their committed lock files).
 # Idempotent: packages already installed are skipped, and apt is not touched at all
-# when nothing is missing. Usage: scripts/setup.sh [run|test|bench|bench-media|kosoku-path]
+# when nothing is missing. Usage: scripts/setup.sh [run|test|bench|bench-media|chaos|kosoku-path]
 # (kosoku-path only prints where kosoku is installed).
 set -euo pipefail
 
@@ -24,6 +24,8 @@ BENCH_PKGS=(curl util-linux)
 # Needed by `make bench-media` only: the ffmpeg command line (makes the clips, is the reference
 # transcoder and measures SSIM), libvips' vipsthumbnail and ImageMagick (reference image work).
 MEDIA_BENCH_PKGS=(ffmpeg libvips-tools imagemagick)
+# Needed by `make chaos`: Redis, MariaDB (server and client), curl and taskset; no node.
+CHAOS_PKGS=(redis-server mariadb-server mariadb-client curl util-linux)
 
 mode=${1:-test}
 
@@ -47,6 +49,7 @@ pkgs=("${RUN_PKGS[@]}")
 [ "$mode" = test ] && pkgs+=("${BROWSER_PKGS[@]}")
 [ "$mode" = bench ] && pkgs+=("${BENCH_PKGS[@]}")
 [ "$mode" = bench-media ] && pkgs+=("${MEDIA_BENCH_PKGS[@]}")
+[ "$mode" = chaos ] && pkgs+=("${CHAOS_PKGS[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,7 @@
 //! Binaries: `loadgen` (scenarios), `ceiling` (the bare server), `insertbench` (SeaORM batch
 //! insert vs a raw multi-row INSERT) and `report` (writes BENCHMARKS.md from the results).
 
+pub mod chaos;
 pub mod conn;
 pub mod marker;
 pub mod procfs;

@@ -16,6 +16,58 @@ pub fn rss_kb(pid: u32) -> Result<u64> {
         .with_context(|| format!("no VmRSS for process {pid}"))
 }
 
+/// Resident memory of a process (KiB), from /proc/PID/status: `VmRSS` = `RssAnon` + `RssFile` +
+/// `RssShmem`. `RssFile` is file pages mapped into the process (the binary, and the search
+/// index's mmapped segments): page cache the kernel drops under pressure, shared with every
+/// process that maps the same files. `RssAnon` (+ `RssShmem`) is the process's own memory: the
+/// heap (what the allocator holds, used or retained) and the stacks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mem {
+    pub rss: u64,
+    pub anon: u64,
+    pub file: u64,
+    pub shmem: u64,
+}
+
+impl Mem {
+    /// The process's own memory: `RssAnon` + `RssShmem`.
+    pub fn own(&self) -> u64 {
+        self.anon + self.shmem
+    }
+}
+
+impl std::ops::Add for Mem {
+    type Output = Mem;
+    fn add(self, o: Mem) -> Mem {
+        Mem {
+            rss: self.rss + o.rss,
+            anon: self.anon + o.anon,
+            file: self.file + o.file,
+            shmem: self.shmem + o.shmem,
+        }
+    }
+}
+
+/// [`Mem`] of process `pid`.
+pub fn mem_kb(pid: u32) -> Result<Mem> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("process {pid}"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .with_context(|| format!("no {name} for process {pid}"))
+    };
+    Ok(Mem {
+        rss: field("VmRSS:")?,
+        anon: field("RssAnon:")?,
+        file: field("RssFile:")?,
+        shmem: field("RssShmem:")?,
+    })
+}
+
 /// User + system CPU time of process `pid` (`self` for this one), in seconds.
 pub fn cpu_secs(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
