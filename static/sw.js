@@ -29,8 +29,9 @@ self.addEventListener('notificationclick', (event) => {
     const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     for (const w of windows) {
       if (new URL(w.url).origin === self.location.origin) {
-        await w.focus();
         w.postMessage({ type: 'open_room', room });
+        // Focusing needs the click's user activation; the conversation opens either way.
+        await w.focus().catch(() => {});
         return;
       }
     }

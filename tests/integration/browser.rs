@@ -507,3 +507,50 @@ async fn browser_group_invitations_are_accepted_and_declined_in_the_page() {
     .await;
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn browser_web_push_from_the_server_is_shown_by_the_service_worker_and_its_click_opens_the_chat(
+) {
+    use crate::support::push::WebPushService;
+    // The server's real push path: Bob has no live session, so Ann's message goes out as an
+    // encrypted Web Push to the local push service, which checks and decrypts it. What it
+    // decrypted is then handed to Bob's service worker in Chromium, as a push service would.
+    let mut service = WebPushService::start();
+    let app = crate::support::app::spawn_app_with(|s| {
+        s.push.allow_http_endpoints = true;
+        s.push.coalesce_ms = 50;
+    })
+    .await;
+    let r = app
+        .client
+        .get(format!("{}/api/push/vapid", app.http))
+        .send()
+        .await
+        .unwrap();
+    let key: serde_json::Value = r.json().await.unwrap();
+    service.trust(key["public_key"].as_str().unwrap());
+    let [ann, bob]: [TestUser; 2] = app.register_many(["Ann", "Bob"]).await;
+    let room = ann.dm(&bob).await;
+    let device = service.device("bob-browser");
+    let r = bob
+        .post("/api/push/subscriptions", device.subscription())
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut ws = ann.connect().await;
+    ws.send_msg(&room, "see you at noon").await;
+    let push = service.next().await;
+    assert!((200..300).contains(&push.answered), "{push:?}");
+    run_script(
+        &app,
+        "webpush.mjs",
+        &[
+            ("TOKEN", bob.token.clone()),
+            ("ROOM", room.clone()),
+            ("PEER", "Ann".into()),
+            ("PAYLOAD", push.payload.to_string()),
+        ],
+    )
+    .await;
+    ws.close().await;
+    app.quiesce().await;
+}
