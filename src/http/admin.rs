@@ -3,7 +3,8 @@
 //!
 //! Admins are those named with `chat-server admin grant USERNAME`, and the one account that
 //! redeemed the bootstrap code (`POST /api/admin/bootstrap`, see `crate::bootstrap`). Admins
-//! cannot ban other admins or revoke their sessions (the role is taken with the CLI first).
+//! cannot ban other admins or revoke their sessions (the role is taken first, with the CLI or
+//! `PUT /api/admin/users/{id}/admin`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -144,7 +145,7 @@ async fn non_admin_target(state: &AppState, id: String) -> Result<UserId, ChatEr
     let user = target(state, id).await?;
     if user.is_admin {
         return Err(ChatError::Forbidden(
-            "admins cannot act on other admins; revoke the role with `chat-server admin revoke` first"
+            "admins cannot act on other admins; take the admin role first (admin page or `chat-server admin revoke`)"
                 .into(),
         ));
     }
@@ -229,6 +230,59 @@ pub async fn revoke_sessions(
     close_tokens(&state, hashes, "session revoked by an admin");
     tracing::info!(user = %user, by = %admin.0.user.id, revoked, "sessions revoked");
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
+}
+
+/// `PUT /api/admin/users/{id}/admin` body.
+#[derive(Debug, Deserialize)]
+pub struct RoleBody {
+    pub admin: bool,
+}
+
+/// `PUT /api/admin/users/{id}/admin` {admin} → {is_admin}: gives or takes the admin role of
+/// another account (never one's own: an admin cannot lock the server out of its last admin by
+/// mistake); a banned account is not made an admin.
+pub async fn set_role(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ChatError> {
+    let id = path.into_inner();
+    if id == admin.0.user.id {
+        return Err(ChatError::invalid("you cannot change your own admin role"));
+    }
+    let user = target(&state, id).await?;
+    if body.admin && user.banned_at.is_some() {
+        return Err(ChatError::invalid(
+            "unban the account before making it an admin",
+        ));
+    }
+    let user = UserId(user.id);
+    if !state.store.set_admin(&user, body.admin).await? {
+        return Err(ChatError::NotFound("user"));
+    }
+    tracing::warn!(user = %user, by = %admin.0.user.id, admin = body.admin, "admin role changed");
+    Ok(HttpResponse::Ok().json(json!({ "is_admin": body.admin })))
+}
+
+/// Dead letters listed at most.
+const DEAD_LETTERS_SHOWN: usize = 100;
+
+/// `GET /api/admin/dead-letters` → {buffer: bool, dead_letters: [{id, entry, error, at}]}:
+/// write-buffer entries the Syncer gave up on (newest first, at most 100), with the error; `buffer`
+/// is false without Redis (writes then go straight to SQL and nothing is dead-lettered).
+pub async fn dead_letters(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+) -> Result<HttpResponse, ChatError> {
+    let Some(buffer) = &state.store.buffer else {
+        return Ok(HttpResponse::Ok().json(json!({ "buffer": false, "dead_letters": [] })));
+    };
+    let list = buffer
+        .dead_letter_list(DEAD_LETTERS_SHOWN)
+        .await
+        .map_err(|e| ChatError::Unavailable(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(json!({ "buffer": true, "dead_letters": list })))
 }
 
 /// `GET /api/admin/rooms?q=` → {rooms: [{id, kind, name, created_at, messages, members}]},

@@ -228,6 +228,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/admin/users/{id}/revoke-sessions",
                     web::post().to(admin::revoke_sessions),
                 )
+                .route("/admin/users/{id}/admin", web::put().to(admin::set_role))
+                .route("/admin/dead-letters", web::get().to(admin::dead_letters))
                 .route("/admin/rooms", web::get().to(admin::rooms))
                 .route(
                     "/admin/rooms/{id}/members",

@@ -1147,6 +1147,43 @@ impl RedisBuffer {
         Ok(())
     }
 
+    /// The newest `limit` dead letters: the stream id, the buffer entry it was, the error and
+    /// when it was dead-lettered (ms, from the id).
+    pub async fn dead_letter_list(&self, limit: usize) -> Result<Vec<DeadLetter>, BufferError> {
+        let mut c = self.local().await?;
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(self.dead_letters())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut c)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|e| {
+                let text = |k: &str| -> String {
+                    e.map
+                        .get(k)
+                        .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+                        .unwrap_or_default()
+                };
+                let at =
+                    e.id.split('-')
+                        .next()
+                        .and_then(|ms| ms.parse().ok())
+                        .unwrap_or(0);
+                DeadLetter {
+                    entry: text("entry"),
+                    error: text("error"),
+                    at,
+                    id: e.id,
+                }
+            })
+            .collect())
+    }
+
     /// (entries waiting, age in ms of the oldest, dead letters) for the metrics, in one round trip.
     pub async fn backlog(&self) -> Result<(i64, i64, i64), BufferError> {
         let mut c = self.local().await?;
@@ -1317,4 +1354,17 @@ fn messages_of(ops: &[WriteOp]) -> Vec<&NewMessage> {
             _ => None,
         })
         .collect()
+}
+
+/// A write-buffer entry the Syncer gave up on (`GET /api/admin/dead-letters`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DeadLetter {
+    /// Its id in the dead-letter stream.
+    pub id: String,
+    /// The buffer entry it was.
+    pub entry: String,
+    /// Why applying it failed.
+    pub error: String,
+    /// When it was dead-lettered (ms).
+    pub at: i64,
 }

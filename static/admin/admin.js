@@ -1,5 +1,6 @@
 // The admin pages: live statistics with small charts (polled every second), users (search, ban,
-// unban, revoke sessions) and conversations. Uses the chat's sign-in token (same origin).
+// unban, revoke sessions, give or take the admin role), the write buffer's dead letters and
+// conversations. Uses the chat's sign-in token (same origin).
 
 const TOKEN_KEY = 'chat.token';
 const POLL_MS = 1000;
@@ -26,8 +27,10 @@ class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-async function api(method, path) {
-  const res = await fetch(`/api/admin${path}`, { method, headers: { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ''}` } });
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${localStorage.getItem(TOKEN_KEY) || ''}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`/api/admin${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) throw new HttpError(res.status, data?.error?.message || `HTTP ${res.status}`);
   return data;
@@ -41,6 +44,7 @@ const METRICS = [
   ['messages_per_second', 'Messages / s', (s) => s.messages_per_second],
   ['write_buffer_depth', 'Write-buffer backlog', (s) => s.write_buffer_depth],
   ['sync_lag_ms', 'Sync lag (ms)', (s) => s.sync_lag_ms],
+  ['dead_letters', 'Dead letters', (s) => s.dead_letters],
   ['media_queue', 'Media queue', (s) => s.media_queue],
   ['push_sent', 'Pushes sent', (s) => s.push.sent],
   ['push_failed', 'Pushes failed', (s) => s.push.failed],
@@ -131,14 +135,17 @@ function ask(question, yes) {
 }
 
 function userRow(u) {
-  const act = (label, method, path, question) => el('button', { type: 'button', text: label, onclick: async () => {
+  const act = (label, method, path, question, body) => el('button', { type: 'button', text: label, onclick: async () => {
     if (question && !(await ask(question, label))) return;
-    try { await api(method, path); failed(''); } catch (e) { failed(e.message); }
+    try { await api(method, path, body); failed(''); } catch (e) { failed(e.message); }
     loadUsers();
   } });
   const id = encodeURIComponent(u.id);
   const me = u.id === myId;
   let ban = null;
+  let role = null;
+  if (!me && u.is_admin) role = act('Remove admin', 'PUT', `/users/${id}/admin`, `Take the admin role from ${u.display_name} (@${u.username})?`, { admin: false });
+  else if (!me && !u.banned_at) role = act('Make admin', 'PUT', `/users/${id}/admin`, `Make ${u.display_name} (@${u.username}) an admin? Admins see every account and conversation and can ban people.`, { admin: true });
   if (u.banned_at) ban = act('Unban', 'DELETE', `/users/${id}/ban`);
   else if (!me) ban = act('Ban', 'POST', `/users/${id}/ban`, `Ban ${u.display_name} (@${u.username})? Their sessions close at once and they cannot sign in until unbanned.`);
   return el('tr', { dataset: { user: u.username } },
@@ -146,8 +153,23 @@ function userRow(u) {
     el('td', { text: u.is_admin ? 'admin' : 'user' }),
     el('td', { class: u.banned_at ? 'banned' : '', text: u.banned_at ? 'banned' : 'active' }),
     el('td', {},
+      role,
       ban,
       me ? null : act('Revoke sessions', 'POST', `/users/${id}/revoke-sessions`, `Sign ${u.display_name} (@${u.username}) out everywhere?`)));
+}
+
+// ----- write buffer -----
+
+/** GET /api/admin/dead-letters: what the Syncer gave up on, newest first. */
+async function loadDeadLetters() {
+  const { buffer, dead_letters: dead } = await api('GET', '/dead-letters');
+  $('dead-letters-state').textContent = !buffer
+    ? 'No Redis write buffer: writes go straight to the database, and nothing is dead-lettered.'
+    : dead.length ? `${dead.length} dead letter${dead.length === 1 ? '' : 's'} (newest first): entries the Syncer could not apply.`
+      : 'No dead letters: every buffered write reached the database or is on its way.';
+  $('dead-letters-table').hidden = dead.length === 0;
+  $('dead-letters').replaceChildren(...dead.map((d) => el('tr', {},
+    el('td', { text: new Date(d.at).toLocaleString() }), el('td', { text: d.entry }), el('td', { text: d.error }))));
 }
 
 // ----- conversations -----
@@ -211,7 +233,8 @@ async function main() {
   poll().catch(() => {});
   loadUsers().catch(() => {});
   loadRooms().catch(() => {});
-  setInterval(() => loadRooms().catch(() => {}), 10000);
+  loadDeadLetters().catch((e) => failed(e.message));
+  setInterval(() => { loadRooms().catch(() => {}); loadDeadLetters().catch(() => {}); }, 10000);
 }
 
 main();

@@ -1,7 +1,7 @@
 // The admin page: registering first makes nobody admin; the one-time setup code the server
 // printed (BOOTSTRAP_CODE), entered on the admin page, does. The admin sees the live connection
-// count, and banning a user disconnects them at once and refuses their login. A non-admin is
-// refused.
+// count, and banning a user disconnects them at once and refuses their login; the admin role is
+// given and taken from the page; the write buffer's dead letters are shown. A non-admin is refused.
 
 import { BASE, run, newPage, register, login, shot, unique, check } from './common.mjs';
 
@@ -111,4 +111,22 @@ await run(async (browser) => {
   await admin.locator(`#users tr[data-user="${malloryName}"] button`, { hasText: 'Unban' }).click();
   await admin.locator(`#users tr[data-user="${malloryName}"] td`, { hasText: 'active' }).waitFor();
   await login(mallory, malloryName);
+
+  // The admin role is given from the page, asked first; Mallory then sees the admin link, and
+  // the role is taken back the same way. The admin's own row offers neither.
+  check(await own.locator('button', { hasText: /admin/ }).count() === 0, "no role button on the admin's own row");
+  await row.locator('button', { hasText: 'Make admin' }).click();
+  await admin.locator('#confirm[open]', { hasText: malloryName }).waitFor();
+  await admin.click('#confirm-yes');
+  await admin.locator(`#users tr[data-user="${malloryName}"] td`, { hasText: /^admin$/ }).waitFor();
+  await mallory.reload();
+  await mallory.locator('#admin-link').waitFor();
+  await row.locator('button', { hasText: 'Remove admin' }).click();
+  await admin.locator('#confirm[open]').waitFor();
+  await admin.click('#confirm-yes');
+  await admin.locator(`#users tr[data-user="${malloryName}"] td`, { hasText: /^user$/ }).waitFor();
+
+  // The write buffer's state: this server has no Redis, so nothing can be dead-lettered.
+  await admin.locator('#dead-letters-state', { hasText: 'No Redis write buffer' }).waitFor();
+  check(await admin.locator('[data-metric="dead_letters"]').textContent() === '0', 'dead letters charted');
 });

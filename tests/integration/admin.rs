@@ -214,6 +214,42 @@ async fn admins_cannot_ban_other_admins_or_revoke_their_sessions() {
 }
 
 #[actix_web::test]
+async fn an_admin_gives_and_takes_the_admin_role_of_others_but_not_their_own() {
+    let app = spawn_app().await;
+    let boss = app.register_admin("boss").await;
+    let (ann, eve) = (app.register("ann").await, app.register("eve").await);
+    let role = |id: &str| format!("/api/admin/users/{id}/admin");
+    let r = eve.put(&role(&eve.id), json!({"admin": true})).await;
+    assert_eq!(r.status(), 403, "only admins give the role");
+    assert_eq!(ann.get("/api/admin/stats").await.status(), 403);
+
+    let r = boss.put(&role(&ann.id), json!({"admin": true})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(r).await["is_admin"], true);
+    assert!(is_admin(&ann).await);
+    assert_eq!(ann.get("/api/admin/stats").await.status(), 200);
+
+    let r = boss.put(&role(&boss.id), json!({"admin": false})).await;
+    assert_eq!(r.status(), 400, "nobody takes their own role");
+    assert!(is_admin(&boss).await);
+
+    let r = boss.put(&role(&ann.id), json!({"admin": false})).await;
+    assert_eq!(r.status(), 200);
+    assert!(!is_admin(&ann).await);
+    assert_eq!(ann.get("/api/admin/stats").await.status(), 403);
+
+    let r = boss
+        .post(&format!("/api/admin/users/{}/ban", eve.id), json!({}))
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = boss.put(&role(&eve.id), json!({"admin": true})).await;
+    assert_eq!(r.status(), 400, "a banned account is not made an admin");
+    let r = boss.put(&role("nobody"), json!({"admin": true})).await;
+    assert_eq!(r.status(), 404);
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn stats_count_live_connections_and_list_users() {
     let app = spawn_app().await;
     let boss = app.register_admin("boss").await;

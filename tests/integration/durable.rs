@@ -452,6 +452,20 @@ async fn an_entry_that_keeps_failing_goes_to_the_dead_letter_stream_and_the_rest
         .await
         .unwrap();
     assert!(metrics.contains("chat_dead_letters 1"), "{metrics}");
+    // An admin sees it, with the error, on the admin pages' list.
+    let boss = app.register_admin("boss").await;
+    let list: serde_json::Value = boss
+        .get("/api/admin/dead-letters")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["buffer"], true);
+    let dead = list["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{list}");
+    assert!(!dead[0]["entry"].as_str().unwrap().is_empty(), "{list}");
+    assert!(!dead[0]["error"].as_str().unwrap().is_empty(), "{list}");
+    assert!(dead[0]["at"].as_i64().unwrap() > 0, "{list}");
 }
 
 /// Two plain servers on one Redis prefix would count the same rooms' seqs: the second refuses to
