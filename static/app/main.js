@@ -149,10 +149,15 @@ async function start(opts = {}) {
   // My profile changed on another device.
   chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
-  if (opts.room) {
-    const wait = setInterval(() => { if (chat?.room(opts.room)) { clearInterval(wait); chat.openRoom(opts.room); } }, 200);
-    setTimeout(() => clearInterval(wait), 10000);
-  }
+  if (opts.room) openWhenKnown(opts.room);
+}
+
+/** Opens `room` now, or as soon as the conversation list has it (the app may still be loading
+ * when a notification is clicked or a link followed); gives up after 10 s. */
+function openWhenKnown(room) {
+  if (chat?.room(room)) { chat.openRoom(room); return; }
+  const wait = setInterval(() => { if (chat?.room(room)) { clearInterval(wait); chat.openRoom(room); } }, 100);
+  setTimeout(() => clearInterval(wait), 10000);
 }
 
 function renderMe() {
@@ -391,7 +396,7 @@ function bind() {
   setupViewer();
   setupSearch(() => chat);
   navigator.serviceWorker?.addEventListener('message', (e) => {
-    if (e.data?.type === 'open_room' && chat?.room(e.data.room)) chat.openRoom(e.data.room);
+    if (e.data?.type === 'open_room' && e.data.room) openWhenKnown(e.data.room);
   });
 }
 

@@ -70,7 +70,7 @@ try {
     () => page.evaluate((peer) => document.querySelector('#chat-title')?.textContent.includes(peer), PEER),
     'the conversation opened by the click',
   );
-  await page.getByText('see you at noon').waitFor();
+  await page.locator('#messages').getByText('see you at noon').waitFor();
   await until(() => worker.evaluate(async () => (await self.registration.getNotifications()).length === 0),
     'the notification closed');
   await shot(page, 'webpush-opened.png');
