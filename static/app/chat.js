@@ -508,6 +508,9 @@ export class Chat {
     if (r.loadingOlder || !r.hasMore) return;
     r.loadingOlder = true;
     const list = $('messages');
+    // A list shorter than the screen (pictures not loaded yet) is at the top and the bottom at
+    // once: one read at the bottom stays there after the older page is added above.
+    const atBottom = this.stick;
     const seqs = [...r.messages.values()].filter((m) => m.seq).map((m) => m.seq);
     const before = first || !seqs.length ? '' : `&before=${Math.min(...seqs)}`;
     const loading = el('li', { class: 'history-status', role: 'status', text: 'Loading older messages…' });
@@ -529,7 +532,9 @@ export class Chat {
         list.prepend(el('li', { class: 'history-start', text: 'This is the start of the conversation' }));
       }
       this.decorate();
-      if (!first) list.scrollTop = prevTop + (list.scrollHeight - prevHeight);
+      if (this.opening) this.settle();
+      else if (!first && atBottom) list.scrollTop = list.scrollHeight;
+      else if (!first) list.scrollTop = prevTop + (list.scrollHeight - prevHeight);
     } catch (e) {
       this.toast(`history: ${e.message}`);
     } finally {
