@@ -1,7 +1,8 @@
 // Anyone's profile, on a desktop and then a phone-sized touch screen. Gus and Hal share the group
 // Crew, where Hal wrote; Hal (online, desktop) has an avatar and an about text. Gus
 // - clicks Hal's name beside his message: the profile shows Hal's picture, name, username,
-//   about and "online"; Escape closes it and gives focus back to the name;
+//   about and "online", and follows a change of Hal's about text made meanwhile; Escape closes
+//   it and gives focus back to the name;
 // - opens it again from the group's member list and picks "Message": the dm with Hal opens (made
 //   the first time), and what Gus writes there reaches Hal;
 // - opens it from the dm's header and sets a nickname: shown in the profile, kept by the server
@@ -13,7 +14,8 @@
 import { BASE, run, newPage, login, shot, check, TIMEOUT } from './common.mjs';
 
 const PHONE = { viewport: { width: 390, height: 780 }, isMobile: true, hasTouch: true };
-const HAL_ABOUT = process.env.HAL_ABOUT;
+/** Hal's about text as it is now (each visit changes it while Gus looks). */
+let halAbout = process.env.HAL_ABOUT;
 
 const roomEntry = (page, name) => page.locator('#room-list .room').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
 
@@ -47,10 +49,16 @@ async function visit(browser, phone) {
   const profile = gus.locator('#profile-view');
   await profile.getByRole('heading', { name: 'Hal' }).waitFor();
   await profile.getByText(`@${process.env.HAL.toLowerCase()}`).waitFor();
-  await profile.getByText(HAL_ABOUT).waitFor();
+  await profile.locator('.about', { hasText: new RegExp(`^${halAbout}$`) }).waitFor();
   await profile.locator('.presence', { hasText: /^online$/ }).waitFor();
   await pictureIn(gus, '#profile-view .avatar.big img', 'the profile');
   await shot(gus, `profile-${tag}.png`);
+  // Hal changes his about text (as from another device): the open profile follows.
+  halAbout = `${halAbout}, and the ${tag}`;
+  const halToken = await hal.evaluate(() => localStorage.getItem('chat.token'));
+  const changed = await hal.request.patch(`${BASE}/api/me`, { headers: { Authorization: `Bearer ${halToken}` }, data: { about: halAbout } });
+  check(changed.ok(), `${tag}: about changed (${changed.status()})`);
+  await profile.locator('.about', { hasText: new RegExp(`^${halAbout}$`) }).waitFor();
   check(await gus.evaluate(() => !!document.activeElement?.closest('#profile-view')), `${tag}: focus is in the profile`);
   await gus.keyboard.press('Escape');
   await profile.waitFor({ state: 'hidden' });
