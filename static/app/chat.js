@@ -615,7 +615,8 @@ export class Chat {
   renderRooms() {
     const list = $('room-list');
     const rooms = [...this.rooms.values()].sort((a, b) => (b.last?.ts ?? 0) - (a.last?.ts ?? 0));
-    list.replaceChildren(...rooms.map((r) => {
+    const shown = new Map([...list.children].map((li) => [li.dataset.room, li]));
+    const fresh = rooms.map((r) => {
       const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
       const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
       let last = typing.length ? `${typing.join(', ')} typing…` : preview(r.last);
@@ -629,7 +630,17 @@ export class Chat {
           el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
         r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge', text: '@', 'aria-label': `${r.unreadMentions} unread mentions of you` }) : null,
         r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
-    }));
+    });
+    // An entry already shown is updated in place, not replaced: a click whose press and release
+    // straddle a redraw (presence, typing, receipts come often) still opens the conversation.
+    const nodes = fresh.map((li) => {
+      const old = shown.get(li.dataset.room);
+      if (!old) return li;
+      old.className = li.className;
+      old.replaceChildren(...li.childNodes);
+      return old;
+    });
+    if (nodes.length !== list.children.length || nodes.some((n, i) => list.children[i] !== n)) list.replaceChildren(...nodes);
   }
 
   renderHeader() {
@@ -712,7 +723,10 @@ export class Chat {
     if (existing) {
       // A re-render keeps a "look here" outline that is still showing.
       for (const mark of ['flash', 'found']) if (existing.classList.contains(mark)) li.classList.add(mark);
+      // So does the keyboard's place (the sender's name, focused again after their profile).
+      const focused = existing.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
       existing.replaceWith(li);
+      if (focused) li.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
     }
     else {
       const after = [...list.children].find((c) => c.dataset.seq && m.seq && Number(c.dataset.seq) > m.seq);

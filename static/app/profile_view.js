@@ -40,8 +40,9 @@ export async function openProfile(id) {
   } else say(profile.reason.message, true);
   blocked = blocks.status === 'fulfilled' && blocks.value.blocked.some((u) => u.id === id);
   nickname = contacts.status === 'fulfilled' ? contacts.value.contacts.find((x) => x.user.id === id)?.nickname ?? null : null;
-  // What was typed meanwhile is kept.
-  if (!ui.nickname.dataset.edited) ui.nickname.value = nickname || '';
+  ui.nickname.value = nickname || '';
+  // Usable once it is known whether they are blocked and what I call them.
+  ui.actions.disabled = false;
   render();
 }
 
@@ -61,12 +62,12 @@ function build() {
     about: el('p', { class: 'about' }),
     error: el('p', { class: 'error', role: 'alert', hidden: true }),
     notice: el('p', { class: 'notice', role: 'status', hidden: true }),
-    nickname: el('input', { maxlength: '100', autocomplete: 'off', oninput: (e) => { e.target.dataset.edited = 'yes'; } }),
+    nickname: el('input', { maxlength: '100', autocomplete: 'off' }),
     message: el('button', { type: 'button', text: 'Message', onclick: message }),
     block: el('button', { type: 'button', class: 'danger', onclick: toggleBlock }),
     close: el('button', { type: 'button', class: 'link', text: 'Close', onclick: () => dialog.close() }),
   };
-  ui.actions = el('div', {},
+  ui.actions = el('fieldset', { class: 'actions', disabled: true },
     el('form', { class: 'inline', onsubmit: (e) => { e.preventDefault(); saveNickname(); } },
       el('label', {}, 'Nickname (only you see it)', ui.nickname), el('button', { type: 'submit', text: 'Save nickname' })),
     el('div', { class: 'row' }, ui.message, ui.block));

@@ -90,7 +90,8 @@ async function manage(browser, group, phone) {
   // The keyboard: Escape closes and gives focus back to the header; Enter opens it again.
   await ann.keyboard.press('Escape');
   await panel.waitFor({ state: 'hidden' });
-  check(await ann.evaluate(() => document.activeElement?.id) === 'chat-info', `${tag}: focus is back on the header`);
+  await ann.waitForFunction(() => document.activeElement?.id === 'chat-info', null, { timeout: 2000 })
+    .catch(() => { throw new Error(`${tag}: focus is not back on the header`); });
   await ann.keyboard.press('Enter');
   await panel.waitFor();
   check(await ann.evaluate(() => !!document.activeElement?.closest('#group-panel')), `${tag}: focus is in the panel`);

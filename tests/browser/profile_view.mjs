@@ -62,7 +62,9 @@ async function visit(browser, phone) {
   check(await gus.evaluate(() => !!document.activeElement?.closest('#profile-view')), `${tag}: focus is in the profile`);
   await gus.keyboard.press('Escape');
   await profile.waitFor({ state: 'hidden' });
-  check(await gus.evaluate(() => document.activeElement?.classList.contains('from')), `${tag}: focus is back on the name`);
+  // The name may have been redrawn meanwhile: focus finds it again as the dialog's close event runs.
+  await gus.waitForFunction(() => document.activeElement?.classList.contains('from'), null, { timeout: 2000 })
+    .catch(async () => { throw new Error(`${tag}: focus is not back on the name but on ${await gus.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))}`); });
 
   // From the member list: Message opens (or makes) the dm.
   await gus.click('#chat-info');
