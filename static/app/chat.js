@@ -83,6 +83,7 @@ export class Chat {
     if (summary.unread_mentions !== undefined) r.unreadMentions = summary.unread_mentions;
     if (summary.members) {
       r.members = summary.members.map((m) => m.id);
+      r.roles = new Map(summary.members.map((m) => [m.id, m.role]));
       for (const m of summary.members) this.rememberUser(m);
       // How far the others have read and received, as stored: ticks survive a reload.
       for (const m of summary.members) {
@@ -125,6 +126,7 @@ export class Chat {
       this.renderHeader();
       for (const m of r.messages.values()) if (m.from === this.me.id) this.renderMessage(r, m);
     }
+    this.onRoomChanged?.(r.id);
   }
 
   roomName(r) {
@@ -151,6 +153,7 @@ export class Chat {
     this.renderHeader();
     const r = this.room(this.current);
     if (r) for (const m of r.messages.values()) if (m.from === f.user) this.renderMessage(r, m);
+    this.onPersonChanged?.(f.user);
   }
 
   // ----- the socket -----
@@ -396,6 +399,7 @@ export class Chat {
     if (f.last_seen) u.last_seen = f.last_seen;
     this.renderRooms();
     if (this.current) this.renderHeader();
+    this.onPersonChanged?.(f.user);
   }
 
   onReceipt(f) {
@@ -414,9 +418,7 @@ export class Chat {
 
   onRoomEvent(f) {
     if (f.event === 'member_removed' && f.user === this.me.id) {
-      this.rooms.delete(f.room);
-      if (this.current === f.room) this.closeRoom();
-      this.renderRooms();
+      this.forgetRoom(f.room);
       return;
     }
     const r = this.room(f.room) || this.upsertRoom({ id: f.room });
@@ -491,6 +493,24 @@ export class Chat {
     this.settle();
     this.markRead(r);
     if (matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
+  }
+
+  /** My dm with `userId`, made the first time (`POST /api/dms`) and listed; resolves to its id
+   * (the caller closes its dialog, then opens it: focus cannot go to the composer before). */
+  async dmWith(userId) {
+    const { room } = await post('/dms', { user: userId });
+    const r = this.upsertRoom(room);
+    if (r.seen === undefined) r.seen = room.last_seq;
+    this.renderRooms();
+    return room.id;
+  }
+
+  /** Drops a conversation I am no longer in (removed, or left). */
+  forgetRoom(id) {
+    this.rooms.delete(id);
+    if (this.current === id) this.closeRoom();
+    this.renderRooms();
+    this.onRoomChanged?.(id);
   }
 
   closeRoom() {
@@ -600,7 +620,8 @@ export class Chat {
   renderRooms() {
     const list = $('room-list');
     const rooms = [...this.rooms.values()].sort((a, b) => (b.last?.ts ?? 0) - (a.last?.ts ?? 0));
-    list.replaceChildren(...rooms.map((r) => {
+    const shown = new Map([...list.children].map((li) => [li.dataset.room, li]));
+    const fresh = rooms.map((r) => {
       const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
       const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
       let last = typing.length ? `${typing.join(', ')} typing…` : preview(r.last);
@@ -614,13 +635,24 @@ export class Chat {
           el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
         r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge', text: '@', 'aria-label': `${r.unreadMentions} unread mentions of you` }) : null,
         r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
-    }));
+    });
+    // An entry already shown is updated in place, not replaced: a click whose press and release
+    // straddle a redraw (presence, typing, receipts come often) still opens the conversation.
+    const nodes = fresh.map((li) => {
+      const old = shown.get(li.dataset.room);
+      if (!old) return li;
+      old.className = li.className;
+      old.replaceChildren(...li.childNodes);
+      return old;
+    });
+    if (nodes.length !== list.children.length || nodes.some((n, i) => list.children[i] !== n)) list.replaceChildren(...nodes);
   }
 
   renderHeader() {
     const r = this.room(this.current);
     if (!r) return;
     $('chat-title').textContent = this.roomName(r);
+    $('chat-info').title = r.kind === 'dm' ? 'Show the profile' : 'Show the members';
     const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
     $('chat-avatar').replaceWith(Object.assign(avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar), { id: 'chat-avatar' }));
     const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
@@ -649,7 +681,8 @@ export class Chat {
     const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '', from: m.from, ts: m.ts ?? '' } });
     if (r.kind !== 'dm' && !mine) {
       const who = this.user(m.from);
-      li.append(el('div', { class: 'from' }, Object.assign(avatarFor(who.display_name, who.avatar), { className: 'avatar small' }),
+      li.append(el('button', { type: 'button', class: 'from', title: `${who.display_name}'s profile`, dataset: { focus: `from:${key}` }, onclick: () => this.onPerson?.(m.from) },
+        Object.assign(avatarFor(who.display_name, who.avatar), { className: 'avatar small' }),
         el('span', { class: 'from-name', text: who.display_name })));
     }
     if (m.forwarded && !m.deleted) li.append(el('div', { class: 'forwarded', text: '↪ Forwarded' }));
@@ -695,7 +728,10 @@ export class Chat {
     if (existing) {
       // A re-render keeps a "look here" outline that is still showing.
       for (const mark of ['flash', 'found']) if (existing.classList.contains(mark)) li.classList.add(mark);
+      // So does the keyboard's place (the sender's name, focused again after their profile).
+      const focused = existing.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
       existing.replaceWith(li);
+      if (focused) li.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
     }
     else {
       const after = [...list.children].find((c) => c.dataset.seq && m.seq && Number(c.dataset.seq) > m.seq);

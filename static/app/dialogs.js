@@ -57,3 +57,17 @@ export function setupViewer() {
   dialog.addEventListener('click', (e) => { if (e.target === dialog) dialog.close(); });
   dialog.addEventListener('close', () => { $('viewer-img').removeAttribute('src'); });
 }
+
+/** Opens `dialog` (modal: Escape closes it) with focus on `first`; when it closes, focus goes
+ * back to what had it before (the header, a name), so the keyboard picks up where it was. An
+ * opener redrawn meanwhile (a message re-rendered) is found again by its `data-focus`. */
+export function openPanel(dialog, first) {
+  const opener = document.activeElement;
+  const key = opener?.dataset?.focus;
+  if (!dialog.open) dialog.showModal();
+  first?.focus();
+  dialog.addEventListener('close', () => {
+    const back = opener?.isConnected ? opener : key && document.querySelector(`[data-focus="${CSS.escape(key)}"]`);
+    if (back && typeof back.focus === 'function') back.focus();
+  }, { once: true });
+}

@@ -13,6 +13,8 @@ import { registerServiceWorker, enablePush } from './push.js';
 import { setupContactDetails, refreshContactDetails } from './contact_details.js';
 import { startSignIn, tokenFromReturn, adoptToken } from './oauth.js';
 import { addInvitation, loadInvitations } from './invitations.js';
+import { setupGroupPanel, openGroupPanel, refreshGroupPanel } from './group_panel.js';
+import { setupProfileView, openProfile, refreshProfile } from './profile_view.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -136,6 +138,7 @@ async function start(opts = {}) {
     onRevoked: (reason) => {
       token.clear();
       chat.reset();
+      closeDialogs();
       showAuth({ notice: `You were signed out (${reason}).` });
     },
   });
@@ -146,6 +149,9 @@ async function start(opts = {}) {
   chat.settings = settings;
   chat.onSettings = (s) => { settings = s; chat.settings = s; applyTheme(s.chat.theme); fillSettings(); };
   chat.onAckMany = onAckMany;
+  chat.onPerson = openProfile;
+  chat.onRoomChanged = refreshGroupPanel;
+  chat.onPersonChanged = (id) => { refreshGroupPanel(); refreshProfile(id); };
   // My profile changed on another device.
   chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
@@ -158,6 +164,11 @@ function openWhenKnown(room) {
   if (chat?.room(room)) { chat.openRoom(room); return; }
   const wait = setInterval(() => { if (chat?.room(room)) { clearInterval(wait); chat.openRoom(room); } }, 100);
   setTimeout(() => clearInterval(wait), 10000);
+}
+
+/** Closes what may be open over the chat (at a sign-out). */
+function closeDialogs() {
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
 }
 
 function renderMe() {
@@ -225,12 +236,9 @@ function newChatError(msg) {
 
 async function openDm(u) {
   try {
-    const { room } = await post('/dms', { user: u.id });
+    const id = await chat.dmWith(u.id);
     $('new-chat').close();
-    const r = chat.upsertRoom(room);
-    if (r.seen === undefined) r.seen = room.last_seq;
-    chat.renderRooms();
-    chat.openRoom(room.id);
+    chat.openRoom(id);
   } catch (e) { newChatError(e.message); }
 }
 
@@ -388,12 +396,23 @@ function bind() {
     socket?.close();
     token.clear();
     chat?.reset();
-    $('settings').close();
+    closeDialogs();
     showAuth({ notice: 'Logged out.' });
   });
   setupEmojiPicker($('emoji-button'), $('emoji-picker'), $('composer-input'));
   setupCapture((file) => chat?.sendFiles([file]));
   setupViewer();
+  setupGroupPanel(() => chat, openProfile);
+  setupProfileView(() => chat);
+  // The header opens the group's panel, or the other person's profile in a dm.
+  $('chat-info').addEventListener('click', () => {
+    const r = chat?.room(chat.current);
+    if (!r) return;
+    if (r.kind === 'dm') {
+      const peer = chat.dmPeer(r);
+      if (peer) openProfile(peer.id);
+    } else openGroupPanel(r.id);
+  });
   setupSearch(() => chat);
   navigator.serviceWorker?.addEventListener('message', (e) => {
     if (e.data?.type === 'open_room' && e.data.room) openWhenKnown(e.data.room);

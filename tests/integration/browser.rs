@@ -482,15 +482,7 @@ async fn browser_oauth_return_is_taken_only_when_the_page_started_it_and_asks_be
 async fn browser_group_invitations_are_accepted_and_declined_in_the_page() {
     let app = spawn_app().await;
     let [ann, ben, cy]: [TestUser; 3] = app.register_many(["Ann", "Ben", "Cy"]).await;
-    let r = cy
-        .client
-        .patch(format!("{}/api/me/settings", cy.http))
-        .bearer_auth(&cy.token)
-        .json(&serde_json::json!({"privacy": {"group_adds": "nobody"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    group_adds(&cy, "nobody").await;
     let club = ann.group("Club", &[&ben]).await;
     let other = ann.group("Other", &[&ben]).await;
     run_script(
@@ -552,5 +544,95 @@ async fn browser_web_push_from_the_server_is_shown_by_the_service_worker_and_its
     )
     .await;
     ws.close().await;
+    app.quiesce().await;
+}
+
+/// Sets `user`'s `privacy.group_adds`.
+async fn group_adds(user: &TestUser, who: &str) {
+    let r = user
+        .client
+        .patch(format!("{}/api/me/settings", user.http))
+        .bearer_auth(&user.token)
+        .json(&serde_json::json!({"privacy": {"group_adds": who}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[actix_web::test]
+async fn browser_group_panel_renames_sets_roles_adds_removes_and_leaves() {
+    let app = spawn_app().await;
+    let [ann, ben, cy, dan, _eve, fay]: [TestUser; 6] = app
+        .register_many(["Ann", "Ben", "Cy", "Dan", "Eve", "Fay"])
+        .await;
+    // Dan lets nobody add him (he is invited instead); Fay blocked Ann (Ann may not add her).
+    group_adds(&dan, "nobody").await;
+    let r = fay
+        .post("/api/blocks", serde_json::json!({"user": ann.id}))
+        .await;
+    assert_eq!(r.status(), 204);
+    ann.group("Club", &[&ben, &cy]).await;
+    ann.group("Team", &[&ben, &cy]).await;
+    run_script(
+        &app,
+        "groups.mjs",
+        &[
+            ("ANN", ann.username.clone()),
+            ("BEN", ben.username.clone()),
+            ("CY", cy.username.clone()),
+            ("GROUPS", "Club,Team".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_profile_view_shows_anyone_and_messages_nicknames_and_blocks() {
+    let app = spawn_app().await;
+    let [gus, hal]: [TestUser; 2] = app.register_many(["Gus", "Hal"]).await;
+    const ABOUT: &str = "Knots, boats and the sea";
+    let group = gus.group("Crew", &[&hal]).await;
+    let mut ws = hal.connect().await;
+    ws.send_msg(&group, "ahoy").await;
+    let r = crate::media::upload_as(
+        &hal,
+        "?purpose=avatar",
+        "me.png",
+        "image/png",
+        &crate::media::photo_png(300, 300),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    let avatar = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        crate::media::finished(&mut ws, &avatar).await["status"],
+        "ready"
+    );
+    ws.close().await;
+    let r = hal
+        .client
+        .patch(format!("{}/api/me", hal.http))
+        .bearer_auth(&hal.token)
+        .json(&serde_json::json!({"about": ABOUT, "avatar": avatar}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    run_script(
+        &app,
+        "profile_view.mjs",
+        &[
+            ("GUS", gus.username.clone()),
+            ("HAL", hal.username.clone()),
+            ("HAL_ABOUT", ABOUT.into()),
+            ("GROUP", "Crew".into()),
+        ],
+    )
+    .await;
     app.quiesce().await;
 }
