@@ -23,6 +23,8 @@
 #   CHAOS_WARMUP=20 (s of load before the "before" reading: a younger process still grows)
 #   CHAOS_MEASURE=3 (s of load measured before the fault)  CHAOS_AFTER=5 (s of load after recovery)  CHAOS_FREEZE_SECS=10  CHAOS_RSS_LIMIT=1.2
 #   CHAOS_OUT=CHAOS.md  CHAOS_KEEP=1 (keep the temp dir and its logs)
+#   CHAOS_SERVER_ENV="CHAT__X__Y=v ..." (extra settings for every server, e.g. to compare a run
+#   with CHAT__SEARCH__ENABLED=false)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -87,13 +89,16 @@ start_chat() {
     CHAT__DATABASE__URL="$db_url" CHAT__REDIS__URL="$REDIS_URL" CHAT__MEDIA__DIR="$WORK/media" \
     CHAT__WS__RATE_PER_SEC=1000000 CHAT__WS__RATE_BURST=1000000 \
     CHAT__LIMITS__EXEMPT_ADDRESSES=127.0.0.1,::1 CHAT__WS__MAX_SESSIONS_PER_USER=100000 \
-    "${cluster[@]}" "$@" "$BIN/chat-server" >>"$WORK/$name.log" 2>&1 &
+    "${cluster[@]}" ${CHAOS_SERVER_ENV:-} "$@" "$BIN/chat-server" >>"$WORK/$name.log" 2>&1 &
   SPID[$name]=$!
   SPORT[$name]=$port
   svc_track "$!"
   wait_for 60 curl -sf "http://127.0.0.1:$port/healthz"
-  # The load starts once the search index has caught up from SQL (it competes for the CPU).
-  wait_for 300 bash -c "curl -sf http://127.0.0.1:$port/metrics | grep -qx 'chat_search_catching_up 0'" || true
+  # The load starts once the search index has caught up from SQL (it competes for the CPU); a
+  # server restarted under load (kill9) serves at once, as in production, catch-up or not.
+  if [ "${CATCHUP_WAIT:-1}" = 1 ]; then
+    wait_for 300 bash -c "curl -sf http://127.0.0.1:$port/metrics | grep -qx 'chat_search_catching_up 0'" || true
+  fi
 }
 
 stop_chat() {
@@ -124,7 +129,7 @@ SETUP_SECS=$(( $(date +%s) - START - BUILD_SECS ))
 # --- the faults (each runs while the load runs; the load waits for STATE/recovered) --------------
 fault_kill9() {
   kill9_chat chat
-  start_chat chat taskset -c 0
+  CATCHUP_WAIT=0 start_chat chat taskset -c 0
   echo "${SPID[chat]}" >"$STATE/pids"
 }
 

@@ -92,12 +92,14 @@ impl Syncer {
         let settings = self.settings.clone();
         let mut attempts = std::mem::take(&mut self.attempts);
         let work = async move {
-            let outcome = drain(&store, &buffer, &consumer, &settings, &mut attempts, look).await;
-            if let Ok((len, age, dead)) = buffer.backlog().await {
-                metrics::WRITE_BUFFER_DEPTH.store(len, std::sync::atomic::Ordering::Relaxed);
-                metrics::SYNC_LAG_MS.store(age, std::sync::atomic::Ordering::Relaxed);
-                metrics::DEAD_LETTERS.store(dead, std::sync::atomic::Ordering::Relaxed);
+            // Measured before the round as well: a round can take long (a backlog after a
+            // restart, entries of a dead consumer waiting to be claimed), and until then the
+            // gauges would still say what the last round left, or 0 in a new process.
+            if this_round == 1 {
+                publish_backlog(&buffer).await;
             }
+            let outcome = drain(&store, &buffer, &consumer, &settings, &mut attempts, look).await;
+            publish_backlog(&buffer).await;
             (outcome, attempts)
         };
         ctx.spawn(
@@ -389,5 +391,14 @@ impl Handler<SyncNow> for Syncer {
 
     fn handle(&mut self, _: SyncNow, ctx: &mut Context<Self>) {
         self.round(ctx);
+    }
+}
+
+/// Sets the write-buffer gauges (depth, age of the oldest entry, dead letters) from Redis.
+async fn publish_backlog(buffer: &RedisBuffer) {
+    if let Ok((len, age, dead)) = buffer.backlog().await {
+        metrics::WRITE_BUFFER_DEPTH.store(len, std::sync::atomic::Ordering::Relaxed);
+        metrics::SYNC_LAG_MS.store(age, std::sync::atomic::Ordering::Relaxed);
+        metrics::DEAD_LETTERS.store(dead, std::sync::atomic::Ordering::Relaxed);
     }
 }
