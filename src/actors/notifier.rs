@@ -334,7 +334,7 @@ async fn text_capped(
             "SMS is not configured on this server".into(),
         ));
     }
-    if !within_caps(&store, &counters).await? {
+    if !store.within_daily_caps(&counters).await? {
         tracing::info!(user = %user, to = %masked(&phone), what, "daily text cap reached");
         return Err(ChatError::RateLimited);
     }
@@ -343,20 +343,6 @@ async fn text_capped(
         send_sms(&channels, &phone, &text).await;
     });
     Ok(())
-}
-
-/// Adds one to each of today's `counters` in turn; `false` at the first that goes past its cap
-/// (the later ones are not counted).
-async fn within_caps(
-    store: &Store,
-    counters: &[(String, u32)],
-) -> Result<bool, crate::store::StoreError> {
-    for (name, cap) in counters {
-        if store.count_today(name).await? > *cap {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Sends one burst's pushes: looks up who still wants one, renders it for each, and delivers to
@@ -605,7 +591,7 @@ async fn text_unread(
             (format!("sms:user:{user}"), caps.per_user),
             (format!("sms:to:{phone}"), caps.per_number),
         ];
-        if !within_caps(store, &counters).await? {
+        if !store.within_daily_caps(&counters).await? {
             tracing::info!(user = %user, to = %masked(phone), "daily text cap reached; unread message not texted");
             continue;
         }

@@ -19,6 +19,17 @@ pub fn today() -> i64 {
 }
 
 impl Store {
+    /// Counts one against each of today's `counters` (name, cap) in turn; false as soon as one
+    /// is past its cap (the later ones are then not counted).
+    pub async fn within_daily_caps(&self, counters: &[(String, u32)]) -> Result<bool, StoreError> {
+        for (name, cap) in counters {
+            if self.count_today(name).await? > *cap {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Adds one to today's counter `name` and returns its new value (which may include other
     /// nodes' increments made meanwhile: never less than this call's own).
     pub async fn count_today(&self, name: &str) -> Result<u32, StoreError> {
