@@ -149,10 +149,8 @@ pub async fn start(
         Some(_) => return Err(taken(kind)),
         None => {}
     }
-    if kind == Kind::Email && state.mail.is_none() {
-        return Err(ChatError::Unavailable(
-            "e-mail is not configured on this server (mail.gateway_url)".into(),
-        ));
+    if kind == Kind::Email {
+        mail_gateway(&state)?;
     }
     state.limits.verify_target(&value)?;
     let code = format!(
@@ -195,22 +193,24 @@ pub async fn start(
         .json(json!({"status": "sent", field: value, "expires_at": expires_at})))
 }
 
+/// The mail gateway, or 503 when `mail.gateway_url` is not set.
+fn mail_gateway(state: &AppState) -> Result<&mail::MailGateway, ChatError> {
+    state.mail.as_ref().ok_or_else(|| {
+        ChatError::Unavailable("e-mail is not configured on this server (mail.gateway_url)".into())
+    })
+}
+
 /// Mails a code within the daily caps (`mail.per_user_per_day`, `mail.per_address_per_day`).
 async fn send_mail(state: &AppState, me: &UserId, to: &str, text: &str) -> Result<(), ChatError> {
-    let Some(gateway) = &state.mail else {
-        return Err(ChatError::Unavailable(
-            "e-mail is not configured on this server (mail.gateway_url)".into(),
-        ));
-    };
+    let gateway = mail_gateway(state)?;
     let caps = &state.settings.mail;
-    for (name, cap) in [
+    let counters = [
         (format!("mail:user:{me}"), caps.per_user_per_day),
         (format!("mail:to:{to}"), caps.per_address_per_day),
-    ] {
-        if state.store.count_today(&name).await? > cap {
-            tracing::info!(user = %me, to = %mail::masked(to), "daily mail cap reached");
-            return Err(ChatError::RateLimited);
-        }
+    ];
+    if !state.store.within_daily_caps(&counters).await? {
+        tracing::info!(user = %me, to = %mail::masked(to), "daily mail cap reached");
+        return Err(ChatError::RateLimited);
     }
     let subject = &state.settings.verification.mail_subject;
     match gateway.send(to, subject, text).await {
