@@ -16,8 +16,9 @@ use crate::actors::registry::{DeliverToUsers, GetRoom};
 use crate::actors::room::AddMember;
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
-use crate::protocol::{Invitation, InvitationOut, Role, ServerFrame};
+use crate::protocol::{Invitation, InvitationOut, ServerFrame};
 use crate::store::invitations::Invited;
+use crate::store::rooms::KIND_GROUP;
 
 /// 403 unless `user` is an owner or admin of group `room` (who may add, so may invite).
 pub(super) async fn require_group_manager(
@@ -32,11 +33,11 @@ pub(super) async fn require_group_manager(
         .ok_or(ChatError::NotFound("room"))?;
     match record.members.get(user) {
         None => Err(ChatError::NotMember),
-        Some(_) if record.kind != "group" => {
+        Some(_) if record.kind != KIND_GROUP => {
             Err(ChatError::Forbidden("only groups have invitations".into()))
         }
-        Some(Role::Owner | Role::Admin) => Ok(()),
-        Some(Role::Member) => Err(ChatError::Forbidden(
+        Some(role) if role.manages() => Ok(()),
+        Some(_) => Err(ChatError::Forbidden(
             "only owners and admins add members".into(),
         )),
     }
