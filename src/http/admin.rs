@@ -281,7 +281,7 @@ pub async fn dead_letters(
     let list = buffer
         .dead_letter_list(DEAD_LETTERS_SHOWN)
         .await
-        .map_err(|e| ChatError::Unavailable(e.to_string()))?;
+        .map_err(crate::store::StoreError::from)?;
     Ok(HttpResponse::Ok().json(json!({ "buffer": true, "dead_letters": list })))
 }
 
