@@ -101,12 +101,7 @@ impl Store {
 
     /// Whether any (undeleted) account is an admin.
     pub async fn has_admin(&self) -> Result<bool, StoreError> {
-        Ok(user::Entity::find()
-            .filter(user::Column::IsAdmin.eq(true))
-            .filter(user::Column::DeletedAt.is_null())
-            .count(&self.db)
-            .await?
-            > 0)
+        any_admin(&self.db).await
     }
 
     /// Whether a bootstrap code with this hash is still waiting to be redeemed.
@@ -152,12 +147,7 @@ impl Store {
         if !taken {
             return Ok(false);
         }
-        let admin_exists = user::Entity::find()
-            .filter(user::Column::IsAdmin.eq(true))
-            .filter(user::Column::DeletedAt.is_null())
-            .count(&txn)
-            .await?
-            > 0;
+        let admin_exists = any_admin(&txn).await?;
         let made = !admin_exists
             && user::Entity::update_many()
                 .col_expr(user::Column::IsAdmin, Expr::value(true))
@@ -258,4 +248,14 @@ impl Store {
             .collect();
         Ok(Some(out))
     }
+}
+
+/// Whether any (undeleted) account is an admin, on `conn` (the pool or a transaction).
+async fn any_admin(conn: &impl sea_orm::ConnectionTrait) -> Result<bool, StoreError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::IsAdmin.eq(true))
+        .filter(user::Column::DeletedAt.is_null())
+        .count(conn)
+        .await?
+        > 0)
 }
