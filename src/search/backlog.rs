@@ -22,9 +22,11 @@ use crate::store::Store;
 /// How often the recovery loop looks for dropped changes.
 const RECOVERY_CHECK: Duration = Duration::from_secs(1);
 
-/// Dropped live changes not yet read back by a catch-up.
+/// Dropped live changes not yet read back by a catch-up, and whether one runs.
 #[derive(Debug, Default)]
 struct Dropped {
+    /// A catch-up (the start-up one or a recovery) is under way.
+    catching_up: bool,
     /// When the earliest of them was dropped (ms).
     earliest: Option<i64>,
     /// Counts drops, so that a catch-up knows whether more came while it ran.
@@ -95,21 +97,26 @@ impl Backlog {
 
     /// A catch-up starts: the generation of drops it covers.
     pub fn catch_up_started(&self) -> u64 {
-        self.dropped().generation
+        let mut d = self.dropped();
+        d.catching_up = true;
+        d.generation
     }
 
     /// A catch-up that started at `generation` finished: the drops it covered are indexed,
     /// unless more came while it ran (the next catch-up covers those).
     pub fn catch_up_done(&self, generation: u64) {
         let mut d = self.dropped();
+        d.catching_up = false;
         if d.generation == generation {
             d.earliest = None;
         }
     }
 
-    /// Changes were dropped and the queue has drained: time for a catch-up.
+    /// Changes were dropped, the queue has drained and no catch-up runs (the start-up one covers
+    /// everything up to its end): time for a catch-up.
     fn wants_recovery(&self) -> bool {
-        self.queued.load(Ordering::Acquire) == 0 && self.dropped().earliest.is_some()
+        let d = self.dropped();
+        !d.catching_up && d.earliest.is_some() && self.queued.load(Ordering::Acquire) == 0
     }
 }
 
@@ -120,17 +127,12 @@ pub fn recover(index: SearchIndex, store: Store, slack_ms: i64) {
         let mut tick = tokio::time::interval(RECOVERY_CHECK);
         loop {
             tick.tick().await;
-            // The start-up catch-up covers everything up to its end.
-            let busy = crate::metrics::SEARCH_CATCHING_UP.load(Ordering::Relaxed) != 0;
-            if busy || !index.backlog().wants_recovery() {
+            if !index.backlog().wants_recovery() {
                 continue;
             }
             let since = (index.watermark() - slack_ms).max(1);
             tracing::info!(since, "search index: reading back the writes it dropped");
-            while let Err(e) = catchup::run(&index, &store, since, true).await {
-                tracing::warn!(error = %e, "search index catch-up failed; trying again");
-                tokio::time::sleep(catchup::RETRY).await;
-            }
+            catchup::run_until_done(&index, &store, since, true).await;
         }
     });
 }

@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError, WriteOp};
 /// Rows read from SQL per query.
 const PAGE: u64 = 2000;
 /// Pause before trying again after a failed catch-up.
-pub const RETRY: Duration = Duration::from_secs(5);
+const RETRY: Duration = Duration::from_secs(5);
 
 /// The index changes of durable writes (messages, edits, deletes; the rest is not searched).
 pub fn changes_of(ops: &[WriteOp]) -> Vec<Change> {
@@ -50,17 +50,15 @@ pub fn spawn(index: SearchIndex, store: Store, opened: Opened, slack_ms: i64) {
         0 => 0,
         w => (w - slack_ms).max(1),
     };
-    actix::spawn(async move {
-        loop {
-            match run(&index, &store, since, opened.had_docs).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "search index catch-up failed; trying again");
-                    tokio::time::sleep(RETRY).await;
-                }
-            }
-        }
-    });
+    actix::spawn(async move { run_until_done(&index, &store, since, opened.had_docs).await });
+}
+
+/// [`run`], started again [`RETRY`] after each failure (the database down) until it completes.
+pub async fn run_until_done(index: &SearchIndex, store: &Store, since: i64, had_docs: bool) {
+    while let Err(e) = run(index, store, since, had_docs).await {
+        tracing::warn!(error = %e, "search index catch-up failed; trying again");
+        tokio::time::sleep(RETRY).await;
+    }
 }
 
 /// One catch-up from `since` (0: everything); see the module doc.
