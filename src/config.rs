@@ -656,7 +656,7 @@ pub struct RoomSettings {
     /// Most messages one `sync` returns per room (the `synced` frame lists rooms cut short).
     pub sync_max_per_room: u64,
     /// Recent `client_id`s each room remembers for idempotent resends (older ones are checked in
-    /// the database).
+    /// the store). Every active room fills its window, so this times the active rooms is memory.
     pub dedupe_window: usize,
     /// Receipts (delivered, and read shared with others) only in rooms up to this many members.
     pub receipts_max_members: usize,
@@ -681,7 +681,7 @@ impl Default for RoomSettings {
             max_body_chars: 8000,
             max_members: 10_000,
             sync_max_per_room: 1000,
-            dedupe_window: 4096,
+            dedupe_window: 256,
             receipts_max_members: 50,
             presence_max_members: 100,
             unread_count_max: 100,

@@ -502,6 +502,52 @@ async fn a_duplicate_client_id_yields_one_message() {
     app.quiesce().await;
 }
 
+/// A resend of a message older than the room's in-memory window (`rooms.dedupe_window`) is
+/// answered from the store: the first ack again, one message for the recipient, no seq spent.
+async fn a_resend_beyond_the_dedupe_window_is_one_message(app: crate::support::app::TestApp) {
+    let [a, b] = app.register_many(["ann", "ben"]).await;
+    let room = a.dm(&b).await;
+    let (mut ca, mut cb) = (a.connect().await, b.connect().await);
+    let first = ca.send_with_id(&room, "one", "old-1").await;
+    ca.send_with_id(&room, "two", "old-2").await;
+    ca.send_with_id(&room, "three", "old-3").await;
+    let again = ca.send_with_id(&room, "one", "old-1").await;
+    assert_eq!(
+        (&again["id"], &again["seq"], &again["ts"]),
+        (&first["id"], &first["seq"], &first["ts"])
+    );
+    for cid in ["old-1", "old-2", "old-3"] {
+        assert_eq!(cb.expect("message").await["client_id"], cid);
+    }
+    cb.expect_none("message", QUIET, |_| true).await;
+    assert_eq!(ca.send_msg(&room, "four").await["seq"], 4);
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn a_resend_beyond_the_dedupe_window_is_one_message_embedded() {
+    let app = spawn_app_with(|s| s.rooms.dedupe_window = 1).await;
+    a_resend_beyond_the_dedupe_window_is_one_message(app).await;
+}
+
+#[actix_web::test]
+async fn a_resend_beyond_the_dedupe_window_is_one_message_in_the_redis_buffer() {
+    use crate::support::services::{shared_mariadb, RedisServer};
+    let redis = RedisServer::start().unwrap();
+    let db_url = shared_mariadb().fresh_database().unwrap();
+    let redis_url = redis.url();
+    // The Syncer waits a minute: the first copy is only in the Redis buffer when it is resent.
+    let app = spawn_app_with(move |s| {
+        s.redis.url = redis_url;
+        s.redis.prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+        s.redis.sync_interval_ms = 60_000;
+        s.database.url = db_url;
+        s.rooms.dedupe_window = 1;
+    })
+    .await;
+    a_resend_beyond_the_dedupe_window_is_one_message(app).await;
+}
+
 #[actix_web::test]
 async fn json_and_msgpack_clients_talk_both_ways() {
     let app = spawn_app().await;

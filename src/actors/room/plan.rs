@@ -186,10 +186,7 @@ pub(super) fn plan_batch<R: Replies>(
                     continue;
                 }
                 if let Some(ack) = state.recent_ack(&user, &draft.frame.client_id) {
-                    let ack = Ack {
-                        reference,
-                        ..ack.clone()
-                    };
+                    let ack = Ack { reference, ..ack };
                     answers.push(Answer::Ack(reply, Ok(ack)));
                     continue;
                 }

@@ -6,9 +6,16 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::cluster::bus::ChangeItem;
 use crate::config::RoomSettings;
-use crate::ids::{RoomId, UserId};
+use crate::ids::{MessageId, RoomId, UserId};
 use crate::protocol::{Ack, Role};
 use crate::store::rooms::RoomRecord;
+
+/// What a recent message's ack said, besides its room and client id.
+struct Remembered {
+    id: MessageId,
+    seq: i64,
+    ts: i64,
+}
 
 /// See the module doc.
 pub(super) struct RoomState {
@@ -23,8 +30,10 @@ pub(super) struct RoomState {
     pub(super) settings: RoomSettings,
     /// Cluster mode: Redis allocates the seqs, and frames come back over the bus.
     pub(super) clustered: bool,
-    /// Recent (sender, client id) → ack, for idempotent resends.
-    recent: HashMap<(UserId, String), Ack>,
+    /// Recent (sender, client id) → what its ack said, for idempotent resends; at most
+    /// `rooms.dedupe_window` entries, the oldest forgotten first (`recent_order`). Kept compact
+    /// (the room and client id are not stored twice): every active room holds a full window.
+    recent: HashMap<(UserId, String), Remembered>,
     recent_order: VecDeque<(UserId, String)>,
     /// Highest seq known delivered to each member (to send each delivered receipt once).
     delivered: HashMap<UserId, i64>,
@@ -53,14 +62,27 @@ impl RoomState {
     }
 
     /// The ack of `user`'s message `client_id`, if it is among the recent ones.
-    pub(super) fn recent_ack(&self, user: &UserId, client_id: &str) -> Option<&Ack> {
-        self.recent.get(&(user.clone(), client_id.to_owned()))
+    pub(super) fn recent_ack(&self, user: &UserId, client_id: &str) -> Option<Ack> {
+        let r = self.recent.get(&(user.clone(), client_id.to_owned()))?;
+        Some(Ack {
+            client_id: client_id.to_owned(),
+            room: self.id.clone(),
+            id: r.id.clone(),
+            seq: r.seq,
+            ts: r.ts,
+            reference: None,
+        })
     }
 
     /// Remembers an ack for resends, forgetting the oldest beyond `rooms.dedupe_window`.
     pub(super) fn remember(&mut self, user: UserId, ack: Ack) {
-        let key = (user, ack.client_id.clone());
-        if self.recent.insert(key.clone(), ack).is_none() {
+        let key = (user, ack.client_id);
+        let entry = Remembered {
+            id: ack.id,
+            seq: ack.seq,
+            ts: ack.ts,
+        };
+        if self.recent.insert(key.clone(), entry).is_none() {
             self.recent_order.push_back(key);
         }
         while self.recent_order.len() > self.settings.dedupe_window.max(1) {
