@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use entities::{
-    block, broadcast_list, broadcast_list_member, contact, oauth_link, oauth_state, push_mute,
-    push_setting, push_subscription, token, user, user_settings, verification_code,
-    verified_contact,
+    block, broadcast_list, broadcast_list_member, contact, group_invitation, oauth_link,
+    oauth_state, push_mute, push_setting, push_subscription, token, user, user_settings,
+    verification_code, verified_contact,
 };
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter,
@@ -431,6 +431,16 @@ impl Store {
             .await?;
         push_mute::Entity::delete_many()
             .filter(push_mute::Column::UserId.eq(user.0.clone()))
+            .exec(&txn)
+            .await?;
+        // Its pending invitations, sent and received: none could be accepted any more, and those
+        // it sent would hold places under the caps of pending invitations.
+        group_invitation::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(group_invitation::Column::InviteeId.eq(user.0.clone()))
+                    .add(group_invitation::Column::InviterId.eq(user.0.clone())),
+            )
             .exec(&txn)
             .await?;
         txn.commit().await?;

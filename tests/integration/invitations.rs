@@ -186,3 +186,46 @@ async fn invitations_are_declined_refused_across_blocks_only_from_managers_and_c
     assert_eq!(invitations(&eve).await.len(), 1);
     app.quiesce().await;
 }
+
+/// DELETE /api/me as `u` (with the test password).
+async fn delete_account(u: &TestUser) {
+    let r = u
+        .client
+        .delete(format!("{}/api/me", u.http))
+        .bearer_auth(&u.token)
+        .json(&json!({"password": crate::support::app::TEST_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+#[actix_web::test]
+async fn a_deleted_account_takes_its_pending_invitations_with_it_both_ways() {
+    let app = spawn_app_with(|s| s.rooms.max_pending_invitations_per_inviter = 1).await;
+    let [ann, ben, cy, dee] = app.register_many(["ann", "ben", "cy", "dee"]).await;
+    for u in [&cy, &dee] {
+        only_invited(u).await;
+    }
+    // Sent by an account that is then deleted: the invitee no longer sees it.
+    let group = ann.group("Book club", &[&ben]).await;
+    assert_eq!(add(&ann, &group, &cy).await.0, 202);
+    assert_eq!(invitations(&cy).await.len(), 1);
+    delete_account(&ann).await;
+    assert!(invitations(&cy).await.is_empty());
+
+    // Received by an account that is then deleted: its place under the inviter's cap is free.
+    let other = ben.group("Chess", &[]).await;
+    assert_eq!(add(&ben, &other, &dee).await.0, 202);
+    let third = ben.group("Go", &[]).await;
+    let refused = app.register("fay").await;
+    only_invited(&refused).await;
+    assert_eq!(
+        add(&ben, &third, &refused).await.0,
+        409,
+        "the cap of one holds"
+    );
+    delete_account(&dee).await;
+    assert_eq!(add(&ben, &third, &refused).await.0, 202);
+    assert_eq!(invitations(&refused).await.len(), 1);
+}
