@@ -1,8 +1,8 @@
 //! Client requests that a session answers by asking other actors and the store, without needing
-//! the session's own state: edit, delete and `send_many`. Each is an async function the session
-//! spawns; it returns the frame to answer with, if any.
+//! the session's own state: edit, delete, `send_many`, `history` and `sync`. Each is an async
+//! function the session spawns; it returns the frame (or what the session sends) to answer with.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use actix::Addr;
 
@@ -12,8 +12,8 @@ use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
 use crate::protocol::{
-    AckMany, DeleteFrame, EditFrame, ErrorBody, ReactFrame, ReactionOut, SendFrame, SendManyFrame,
-    SendResult,
+    AckMany, DeleteFrame, EditFrame, ErrorBody, HistoryFrame, HistoryOut, MessageOut, ReactFrame,
+    ReactionOut, SendFrame, SendManyFrame, SendResult, SyncFrame,
 };
 use crate::store::Store;
 
@@ -231,4 +231,121 @@ async fn send_one(
         reference,
     })
     .await?
+}
+
+/// Most messages in one `history` answer.
+const HISTORY_MAX: u64 = 100;
+/// Messages in a `history` answer that names no limit.
+const HISTORY_DEFAULT: u64 = 50;
+
+/// `history {room, before?, limit?}`: a page of the room's messages before `before`, newest
+/// last; `not_member` unless `user` is in the room.
+pub async fn history(store: Store, user: UserId, f: HistoryFrame) -> Result<HistoryOut, ChatError> {
+    let limit = f.limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
+    store
+        .membership(&f.room, &user)
+        .await?
+        .ok_or(ChatError::NotMember)?;
+    let (rows, has_more) = store.history(&f.room, f.before, limit).await?;
+    Ok(HistoryOut {
+        room: f.room,
+        messages: store.messages_out(rows).await?,
+        has_more,
+        reference: None,
+    })
+}
+
+/// What a `sync` hands the session to send.
+pub struct SyncAnswer {
+    /// Every message after each cursor, room by room (in room id order), each room in seq order.
+    pub messages: Vec<MessageOut>,
+    /// Rooms cut short at `rooms.sync_max_per_room` messages.
+    pub truncated: Vec<RoomId>,
+    /// Rooms named by a cursor that `user` is not in (each gets a `not_member` error).
+    pub refused: Vec<RoomId>,
+}
+
+/// `sync {cursors}`: at most `max_per_room` messages after each cursor of a room `user` is in.
+pub async fn sync(
+    store: Store,
+    user: UserId,
+    f: SyncFrame,
+    max_per_room: u64,
+) -> Result<SyncAnswer, ChatError> {
+    let max = max_per_room.max(1);
+    let mine: std::collections::HashSet<RoomId> =
+        store.room_ids_of(&user).await?.into_iter().collect();
+    let mut answer = SyncAnswer {
+        messages: Vec::new(),
+        truncated: Vec::new(),
+        refused: Vec::new(),
+    };
+    let mut cursors: Vec<(RoomId, i64)> = f.cursors.into_iter().collect();
+    cursors.sort();
+    for (room, after) in cursors {
+        if !mine.contains(&room) {
+            answer.refused.push(room);
+            continue;
+        }
+        let rows = store.messages_after(&room, after.max(0), max).await?;
+        if rows.len() as u64 >= max {
+            answer.truncated.push(room.clone());
+        }
+        answer.messages.extend(store.messages_out(rows).await?);
+    }
+    Ok(answer)
+}
+
+/// The highest seq per room among `messages` that others sent: what handing them to `me`'s
+/// device marks delivered (one's own messages need no delivered receipt).
+pub fn newest_from_others(messages: &[MessageOut], me: &UserId) -> HashMap<RoomId, i64> {
+    let mut newest: HashMap<RoomId, i64> = HashMap::new();
+    for m in messages.iter().filter(|m| &m.from != me) {
+        let top = newest.entry(m.room.clone()).or_insert(0);
+        *top = (*top).max(m.seq);
+    }
+    newest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(room: &str, seq: i64, from: &str) -> MessageOut {
+        MessageOut {
+            room: RoomId::from(room),
+            id: MessageId::from(format!("{room}-{seq}")),
+            seq,
+            from: UserId::from(from),
+            body: String::new(),
+            attachments: Vec::new(),
+            reply_to: None,
+            client_id: format!("c{seq}"),
+            ts: 0,
+            edited_at: None,
+            deleted: false,
+            reactions: Default::default(),
+            mentions: Vec::new(),
+            quote: None,
+            forwarded: false,
+        }
+    }
+
+    #[test]
+    fn a_sync_marks_delivered_up_to_the_newest_message_of_others_per_room() {
+        let me = UserId::from("ann");
+        let messages = [
+            msg("r1", 1, "ben"),
+            msg("r1", 2, "ben"),
+            msg("r1", 3, "ann"),
+            msg("r2", 7, "ann"),
+            msg("r3", 4, "cy"),
+            msg("r3", 5, "ann"),
+        ];
+        let newest = newest_from_others(&messages, &me);
+        let mut got: Vec<(&str, i64)> = newest.iter().map(|(r, s)| (r.0.as_str(), *s)).collect();
+        got.sort();
+        // r2 holds only her own messages: nothing to mark there.
+        assert_eq!(got, [("r1", 2), ("r3", 4)]);
+    }
 }

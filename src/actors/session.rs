@@ -41,10 +41,6 @@ pub struct SessionDeps {
     pub shutdown: Shutdown,
 }
 
-/// Most messages in one `history` answer.
-const HISTORY_MAX: u64 = 100;
-const HISTORY_DEFAULT: u64 = 50;
-
 /// A token bucket: `rate` frames per second sustained, `burst` at once.
 struct RateLimit {
     tokens: f64,
@@ -736,22 +732,7 @@ impl WsSession {
         reference: Option<String>,
         ctx: &mut Ctx,
     ) {
-        let store = self.deps.store.clone();
-        let user = self.user.id.clone();
-        let limit = f.limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
-        let work = async move {
-            store
-                .membership(&f.room, &user)
-                .await?
-                .ok_or(ChatError::NotMember)?;
-            let (rows, has_more) = store.history(&f.room, f.before, limit).await?;
-            Ok::<_, ChatError>(HistoryOut {
-                room: f.room,
-                messages: store.messages_out(rows).await?,
-                has_more,
-                reference: None,
-            })
-        };
+        let work = super::requests::history(self.deps.store.clone(), self.user.id.clone(), f);
         self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(h) => act.send_frame(ServerFrame::History(HistoryOut { reference, ..h }), ctx),
             Err(e) => act.send_error(&e, reference, None, ctx),
@@ -761,33 +742,11 @@ impl WsSession {
     /// Every message after each cursor, room by room in seq order, then `synced`. Rooms the user
     /// is not in get a `not_member` error each.
     fn sync(&mut self, f: SyncFrame, reference: Option<String>, ctx: &mut Ctx) {
-        let store = self.deps.store.clone();
-        let user = self.user.id.clone();
-        let max = self.deps.settings.rooms.sync_max_per_room.max(1);
-        let work = async move {
-            let mine: std::collections::HashSet<RoomId> =
-                store.room_ids_of(&user).await?.into_iter().collect();
-            let mut out = Vec::new();
-            let mut truncated = Vec::new();
-            let mut refused = Vec::new();
-            let mut cursors: Vec<(RoomId, i64)> = f.cursors.into_iter().collect();
-            cursors.sort();
-            for (room, after) in cursors {
-                if !mine.contains(&room) {
-                    refused.push(room);
-                    continue;
-                }
-                let rows = store.messages_after(&room, after.max(0), max).await?;
-                if rows.len() as u64 >= max {
-                    truncated.push(room.clone());
-                }
-                out.extend(store.messages_out(rows).await?);
-            }
-            Ok::<_, ChatError>((out, truncated, refused))
-        };
+        let max = self.deps.settings.rooms.sync_max_per_room;
+        let work = super::requests::sync(self.deps.store.clone(), self.user.id.clone(), f, max);
         self.answer_later(work, ctx, move |act, res, ctx| match res {
-            Ok((msgs, truncated, refused)) => {
-                for room in refused {
+            Ok(synced) => {
+                for room in synced.refused {
                     let msg = format!("not a member of room {room}");
                     act.send_frame(
                         error_frame(ErrorCode::NotMember, msg, reference.clone(), None),
@@ -795,17 +754,13 @@ impl WsSession {
                     );
                 }
                 // What sync hands over counts as delivered to this device.
-                let mut newest: HashMap<RoomId, i64> = HashMap::new();
-                for m in msgs {
-                    if m.from != act.user.id {
-                        let top = newest.entry(m.room.clone()).or_insert(0);
-                        *top = (*top).max(m.seq);
-                    }
+                let newest = super::requests::newest_from_others(&synced.messages, &act.user.id);
+                for m in synced.messages {
                     act.send_frame(ServerFrame::Message(m), ctx);
                 }
                 act.send_frame(
                     ServerFrame::Synced(Synced {
-                        truncated,
+                        truncated: synced.truncated,
                         reference,
                     }),
                     ctx,
