@@ -124,19 +124,19 @@ impl Store {
 
     /// Adds the reactions and reply quotes of messages read from the store (any rooms).
     pub async fn decorate(&self, out: &mut [MessageOut]) -> Result<(), StoreError> {
-        let rooms: Vec<RoomId> = out
-            .iter()
-            .map(|m| m.room.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        // Each room's messages, by position, found in one pass.
+        let mut by_room: std::collections::BTreeMap<RoomId, Vec<usize>> = Default::default();
+        for (i, m) in out.iter().enumerate() {
+            by_room.entry(m.room.clone()).or_default().push(i);
+        }
         let reactions = {
-            let pages: Vec<(&RoomId, Vec<&MessageId>)> = rooms
+            let pages: Vec<(&RoomId, Vec<&MessageId>)> = by_room
                 .iter()
-                .map(|room| {
-                    let live = out
+                .map(|(room, at)| {
+                    let live = at
                         .iter()
-                        .filter(|m| &m.room == room && !m.deleted)
+                        .map(|&i| &out[i])
+                        .filter(|m| !m.deleted)
                         .map(|m| &m.id)
                         .collect();
                     (room, live)
@@ -144,16 +144,17 @@ impl Store {
                 .collect();
             self.reactions_of_rooms(&pages).await?
         };
-        for (room, reactions) in rooms.iter().zip(reactions) {
+        for ((room, at), reactions) in by_room.iter().zip(reactions) {
             let quotes = {
-                let page: Vec<&MessageOut> = out.iter().filter(|m| &m.room == room).collect();
+                let page: Vec<&MessageOut> = at.iter().map(|&i| &out[i]).collect();
                 if page.iter().any(|m| m.reply_to.is_some()) {
                     self.quotes_for(room, &page).await?
                 } else {
                     Default::default()
                 }
             };
-            for m in out.iter_mut().filter(|m| &m.room == room) {
+            for &i in at {
+                let m = &mut out[i];
                 if !m.deleted {
                     if let Some(r) = reactions.get(m.id.as_str()) {
                         m.reactions = r.clone();
