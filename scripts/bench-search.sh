@@ -48,19 +48,9 @@ cargo build --release -p chat-server -p bench -p bench-server
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-WORK=$(mktemp -d /tmp/chat-bench-search.XXXXXX)
-RES=$WORK/results
-mkdir -p "$RES"
-SVC_NAME=bench-search
-SVC_KEEP=${BENCH_KEEP:-}
 # shellcheck source=scripts/lib/services.sh
 . scripts/lib/services.sh
-trap svc_cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "starting redis-server and mariadbd in $WORK"
-start_redis
-start_mariadb
+svc_begin bench-search "${BENCH_KEEP:-}"
 create_databases search dm
 
 # --- this server -----------------------------------------------------------------------------------

@@ -55,20 +55,11 @@ cargo build --release -p chat-server -p bench
 BUILD_SECS=$(( $(date +%s) - START ))
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
-WORK=$(mktemp -d /tmp/chat-chaos.XXXXXX)
-RES=$WORK/results
-STATE=$WORK/state
-mkdir -p "$RES" "$STATE"
-SVC_NAME=chaos
-SVC_KEEP=${CHAOS_KEEP:-}
 # shellcheck source=scripts/lib/services.sh
 . scripts/lib/services.sh
-trap svc_cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "starting redis-server and mariadbd in $WORK"
-start_redis
-start_mariadb
+svc_begin chaos "${CHAOS_KEEP:-}"
+STATE=$WORK/state
+mkdir -p "$STATE"
 # The cluster gets its own database (and Redis prefix): two prefixes over one database would
 # leave seq counters under one prefix behind rows the other wrote (the last run lost acks so).
 create_databases chat chaoscluster

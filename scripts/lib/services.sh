@@ -3,11 +3,10 @@
 # same as tests/integration/support/services.rs: Redis with appendonly yes and appendfsync always,
 # MariaDB with a small buffer pool and no binary log.
 #
-# The sourcing script sets, before calling anything:
-#   SVC_NAME   its name, for messages ("bench", "chaos", ...)
-#   WORK       a temp dir (removed by svc_cleanup unless SVC_KEEP is set)
-#   BIN        the release binaries (loadgen free-port hands out ports)
-# and installs the cleanup: trap svc_cleanup EXIT; trap 'exit 130' INT TERM
+# The sourcing script sets BIN (the release binaries: loadgen free-port hands out ports) and a
+# log function, then calls `svc_begin NAME KEEP`, which makes the temp dir WORK (removed at exit
+# unless KEEP is non-empty) with WORK/results as RES, installs the cleanup and starts Redis and
+# MariaDB.
 #
 # Every process started here (and every one the script adds with svc_track) is stopped by
 # svc_cleanup, newest first.
@@ -106,4 +105,18 @@ create_databases() {
   for db in "$@"; do
     "${SQL[@]}" -e "CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
   done
+}
+
+# svc_begin NAME KEEP: see the top of this file.
+svc_begin() {
+  SVC_NAME=$1
+  SVC_KEEP=$2
+  WORK=$(mktemp -d "/tmp/chat-$SVC_NAME.XXXXXX")
+  RES=$WORK/results
+  mkdir -p "$RES"
+  trap svc_cleanup EXIT
+  trap 'exit 130' INT TERM
+  log "starting redis-server and mariadbd in $WORK"
+  start_redis
+  start_mariadb
 }
