@@ -29,8 +29,8 @@
 //!   back-off); they know nothing of the database.
 //! - [`oauth`]: sign-in with Facebook and Twitter/X (OAuth 2.0 code flow, PKCE); it talks to the
 //!   providers and knows nothing of the database.
-//! - [`media`]: image and audio/video work (pure, blocking functions run by the MediaWorker pool),
-//!   and signed media URLs.
+//! - [`media`]: the `chat-media` crate (crates/chat-media), re-exported: image and audio/video
+//!   work (pure, blocking functions run by the MediaWorker pool), and signed media URLs.
 //! - [`search`]: message search: an embedded full-text index (tantivy) per node, fed from the
 //!   write path (or the cluster bus) and caught up from SQL at start.
 //! - [`limits`]: HTTP rate limits (login, sign-up, per-user writes); [`passwords`]: Argon2 on
@@ -71,7 +71,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod limits;
-pub mod media;
+pub use chat_media as media;
 pub mod metrics;
 pub mod oauth;
 pub mod passwords;

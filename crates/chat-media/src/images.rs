@@ -12,7 +12,7 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader};
 
 use super::{Job, Kind, MediaError, Processed};
-use crate::config::MediaSettings;
+use crate::MediaSettings;
 
 /// Longest side the decoder accepts at all, whatever the pixel budget.
 const MAX_SIDE: u32 = 32_768;

@@ -9,12 +9,13 @@ pub mod av;
 pub mod images;
 pub mod partial;
 pub mod scale;
+mod settings;
 pub mod urls;
+
+pub use settings::MediaSettings;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use crate::config::MediaSettings;
 
 /// What an upload is, as far as the server cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

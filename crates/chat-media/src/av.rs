@@ -19,7 +19,7 @@ use ff::{codec, filter, format, frame, ChannelLayout, Dictionary, Packet, Ration
 use ffmpeg_next as ff;
 
 use super::{Job, Kind, MediaError, Processed, Progress};
-use crate::config::MediaSettings;
+use crate::MediaSettings;
 
 /// The only demuxers uploads are opened with: the containers phones, browsers and cameras write
 /// for audio and video (and animated GIF). Everything else FFmpeg can read — playlists and
