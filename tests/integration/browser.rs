@@ -434,6 +434,52 @@ async fn browser_picture_viewer_emoji_picker_and_in_page_questions() {
 }
 
 #[actix_web::test]
+async fn browser_video_viewer_file_messages_colour_emoji_and_the_phone_attach_menu() {
+    let app = crate::support::app::spawn_app_with(crate::media::media_settings).await;
+    let [erin, finn]: [TestUser; 2] = app.register_many(["Erin", "Finn"]).await;
+    let room = erin.dm(&finn).await;
+    let mut ws = erin.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.mkv");
+    crate::media::raw_video(&clip, 2);
+    let video = crate::media::upload(&erin, "clip.mkv", &std::fs::read(&clip).unwrap()).await;
+    // A PDF-looking file, kept byte for byte: sent the way the web client sends a file without
+    // a caption (its name as the text).
+    let file_name = "Quarterly report (final).pdf";
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..150_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    let file = crate::media::upload(&erin, file_name, &pdf).await;
+    for id in [&video, &file] {
+        assert_eq!(crate::media::finished(&mut ws, id).await["status"], "ready");
+    }
+    for (cid, body, media) in [
+        ("v", "a clip from the trip", Some(&video)),
+        ("f", file_name, Some(&file)),
+        ("e", "Party time 🎉 tonight", None),
+    ] {
+        let attachments: Vec<&String> = media.into_iter().collect();
+        ws.send(serde_json::json!({"type": "send", "room": room, "client_id": cid, "body": body, "attachments": attachments}))
+            .await;
+        ws.expect_where("ack", move |f| f["client_id"] == cid).await;
+    }
+    ws.close().await;
+    run_script(
+        &app,
+        "media.mjs",
+        &[
+            ("USERNAME", finn.username.clone()),
+            ("PEER", "Erin".into()),
+            ("VIDEO_CAPTION", "a clip from the trip".into()),
+            ("FILE_NAME", file_name.into()),
+            ("FILE_SIZE", pdf.len().to_string()),
+            ("EMOJI_TEXT", "Party time".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_phone_sms_number_and_email_are_verified_in_the_settings() {
     // The script itself is the SMS and mail gateway, on this port.
     let port = crate::support::services::free_port();
