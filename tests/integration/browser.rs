@@ -294,6 +294,33 @@ async fn browser_admin_live_count_ban_and_refusal() {
 }
 
 #[actix_web::test]
+async fn browser_admin_removes_a_message_and_a_conversation_and_members_see_it() {
+    let app = spawn_app().await;
+    let boss = app.register_admin("Boss").await;
+    let [ann, bob]: [TestUser; 2] = app.register_many(["Ann", "Bob"]).await;
+    let group = ann.group("Book club", &[&bob]).await;
+    let mut ws = bob.connect().await;
+    let spam = ws.send_msg(&group, "buy cheap watches here").await;
+    ws.send_msg(&group, "see you on Thursday").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "admin_remove.mjs",
+        &[
+            ("ADMIN", boss.username.clone()),
+            ("ANN", ann.username.clone()),
+            ("BOB", bob.username.clone()),
+            ("GROUP", "Book club".into()),
+            ("SPAM", "buy cheap watches here".into()),
+            ("MESSAGE", spam["id"].as_str().unwrap().to_owned()),
+            ("KEPT", "see you on Thursday".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_search_finds_a_message_and_opens_its_conversation_at_it() {
     let app = spawn_app().await;
     let [erin, frank]: [TestUser; 2] = app.register_many(["Erin", "Frank"]).await;
