@@ -346,6 +346,9 @@ pub async fn delete_message(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Rounds of removals `delete_room` makes at most (members added meanwhile need another).
+const CLOSE_ROUNDS: usize = 3;
+
 /// `DELETE /api/admin/rooms/{id}` → {removed: n}: the conversation is closed for everyone.
 /// Every member is removed through the room, as a leave is (each member's clients get
 /// `room_event` `member_removed` and drop it from their list; its history, attachments and
@@ -362,15 +365,21 @@ pub async fn delete_room(
         return Err(ChatError::NotFound("room"));
     }
     let room = state.registry.send(GetRoom { room: id.clone() }).await??;
-    let members = room.send(Inspect).await?.members;
     let mut removed = 0;
-    for user in members.into_keys() {
-        room.send(ChangeRoom {
-            by: admin.0.id(),
-            change: Change::Expel(user),
-        })
-        .await??;
-        removed += 1;
+    // Someone added while the members were being removed is removed in the next round.
+    for _ in 0..CLOSE_ROUNDS {
+        let members = room.send(Inspect).await?.members;
+        if members.is_empty() {
+            break;
+        }
+        for user in members.into_keys() {
+            room.send(ChangeRoom {
+                by: admin.0.id(),
+                change: Change::Expel(user),
+            })
+            .await??;
+            removed += 1;
+        }
     }
     state.store.release_dm(&id).await?;
     tracing::warn!(room = %id, removed, by = %admin.0.user.id, "conversation closed by an admin");
