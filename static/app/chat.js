@@ -9,6 +9,7 @@ import { avatarFor } from './avatars.js';
 import { preview, ticks, renderAttachment, swipeToReply, bodyIsFileName } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
 import { bodyNodes, setupMentionCompletion } from './mentions.js';
+import { withEmoji } from './emoji.js';
 import { loadPins, renderPinnedBar, loadStars, showStarred, showForward } from './curation.js';
 
 const PAGE = 30;
@@ -699,7 +700,7 @@ export class Chat {
       for (const a of m.attachments || []) li.append(renderAttachment(a));
     }
     if (m.deleted) li.append(el('div', { class: 'body', text: 'Message deleted' }));
-    else if (!bodyIsFileName(m)) li.append(el('div', { class: 'body' }, bodyNodes(m, this.me.id, (id) => this.user(id))));
+    else if (!bodyIsFileName(m)) li.append(el('div', { class: 'body' }, withEmoji(bodyNodes(m, this.me.id, (id) => this.user(id)))));
     if (!m.deleted) {
       const row = reactionRow(m, this.me.id, (emoji, on) => this.react(r, m, emoji, on), (id) => this.user(id).display_name);
       if (row) li.append(row);

@@ -482,7 +482,7 @@ async fn browser_video_viewer_file_messages_colour_emoji_and_the_phone_attach_me
     for (cid, body, media) in [
         ("v", "a clip from the trip", Some(&video)),
         ("f", file_name, Some(&file)),
-        ("e", "Party time 🎉 tonight", None),
+        ("e", "Party time 🎉 tonight, ⚡ be quick", None),
     ] {
         let attachments: Vec<&String> = media.into_iter().collect();
         ws.send(serde_json::json!({"type": "send", "room": room, "client_id": cid, "body": body, "attachments": attachments}))
