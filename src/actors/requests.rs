@@ -102,6 +102,7 @@ pub async fn delete(deps: SessionDeps, user: UserId, f: DeleteFrame) -> Result<(
         user,
         id: f.id,
         author: info.author,
+        server_admin: false,
     })
     .await??;
     Ok(())

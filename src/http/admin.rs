@@ -1,5 +1,5 @@
-//! `/api/admin/...`: live statistics, accounts (search, ban, unban, revoke sessions) and
-//! conversations, for admins only (403 `forbidden` for everyone else, 401 without a token).
+//! `/api/admin/...`: live statistics, accounts (search, ban, unban, revoke sessions),
+//! conversations and their messages (removed for everyone), for admins only (403 `forbidden` for everyone else, 401 without a token).
 //!
 //! Admins are those named with `chat-server admin grant USERNAME`, and the one account that
 //! redeemed the bootstrap code (`POST /api/admin/bootstrap`, see `crate::bootstrap`). Admins
@@ -20,8 +20,10 @@ use serde_json::json;
 use super::auth::{hash_token, peer_ip, AuthUser};
 use super::people::close_tokens;
 use super::AppState;
+use crate::actors::registry::GetRoom;
+use crate::actors::room::{Change, ChangeRoom, DeleteMessage, Inspect};
 use crate::error::ChatError;
-use crate::ids::{now_ms, RoomId, UserId};
+use crate::ids::{now_ms, MessageId, RoomId, UserId};
 use crate::metrics;
 
 /// An authenticated caller who is an admin.
@@ -308,4 +310,78 @@ pub async fn room_members(
         .await?
         .ok_or(ChatError::NotFound("room"))?;
     Ok(HttpResponse::Ok().json(json!({ "members": members })))
+}
+
+/// `DELETE /api/admin/messages/{id}` → 204: the message is deleted for everyone through its
+/// room, exactly as its author's `delete` (members get `deleted`; history, sync and search show
+/// it deleted; its attachments are no longer served). 404 for an unknown id; deleting a deleted
+/// message again changes nothing (204).
+pub async fn delete_message(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let id = MessageId(path.into_inner());
+    let info = state
+        .store
+        .locate_message(&id)
+        .await?
+        .ok_or(ChatError::NotFound("message"))?;
+    if !info.deleted {
+        let room = state
+            .registry
+            .send(GetRoom {
+                room: info.room.clone(),
+            })
+            .await??;
+        room.send(DeleteMessage {
+            user: admin.0.id(),
+            id: id.clone(),
+            author: info.author.clone(),
+            server_admin: true,
+        })
+        .await??;
+    }
+    tracing::warn!(message = %id, room = %info.room, author = %info.author, by = %admin.0.user.id, "message deleted by an admin");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Rounds of removals `delete_room` makes at most (members added meanwhile need another).
+const CLOSE_ROUNDS: usize = 3;
+
+/// `DELETE /api/admin/rooms/{id}` → {removed: n}: the conversation is closed for everyone.
+/// Every member is removed through the room, as a leave is (each member's clients get
+/// `room_event` `member_removed` and drop it from their list; its history, attachments and
+/// search results are then out of their reach), and a dm's pair key is released, so the two
+/// people may start a new dm later. The messages stay stored (for the record) but nobody reads
+/// them; the room leaves `GET /api/admin/rooms`. 404 for an unknown room.
+pub async fn delete_room(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ChatError> {
+    let id = RoomId(path.into_inner());
+    if id.0.is_empty() || id.0.len() > 64 {
+        return Err(ChatError::NotFound("room"));
+    }
+    let room = state.registry.send(GetRoom { room: id.clone() }).await??;
+    let mut removed = 0;
+    // Someone added while the members were being removed is removed in the next round.
+    for _ in 0..CLOSE_ROUNDS {
+        let members = room.send(Inspect).await?.members;
+        if members.is_empty() {
+            break;
+        }
+        for user in members.into_keys() {
+            room.send(ChangeRoom {
+                by: admin.0.id(),
+                change: Change::Expel(user),
+            })
+            .await??;
+            removed += 1;
+        }
+    }
+    state.store.release_dm(&id).await?;
+    tracing::warn!(room = %id, removed, by = %admin.0.user.id, "conversation closed by an admin");
+    Ok(HttpResponse::Ok().json(json!({ "removed": removed })))
 }

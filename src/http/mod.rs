@@ -231,6 +231,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/admin/users/{id}/admin", web::put().to(admin::set_role))
                 .route("/admin/dead-letters", web::get().to(admin::dead_letters))
                 .route("/admin/rooms", web::get().to(admin::rooms))
+                .route("/admin/rooms/{id}", web::delete().to(admin::delete_room))
+                .route(
+                    "/admin/messages/{id}",
+                    web::delete().to(admin::delete_message),
+                )
                 .route(
                     "/admin/rooms/{id}/members",
                     web::get().to(admin::room_members),

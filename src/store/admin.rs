@@ -203,6 +203,10 @@ impl Store {
                 Expr::cust("(SELECT COUNT(*) FROM room_members rm WHERE rm.room_id = rooms.id)"),
                 "members",
             );
+        // A room nobody is in any more (closed by an admin, or left by everyone) is not listed.
+        query = query.filter(Expr::cust(
+            "EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = rooms.id)",
+        ));
         if !q.trim().is_empty() {
             query =
                 query.filter(Expr::expr(Func::lower(Expr::col(room::Column::Name))).like(pattern));
@@ -214,6 +218,19 @@ impl Store {
             .into_model::<AdminRoom>()
             .all(&self.db)
             .await?)
+    }
+
+    /// Releases the pair key of a dm closed by an admin (a no-op for groups), so a later
+    /// `POST /api/dms` between the same two people starts a new room instead of finding the
+    /// closed one.
+    pub async fn release_dm(&self, room_id: &RoomId) -> Result<(), StoreError> {
+        room::Entity::update_many()
+            .col_expr(room::Column::DmKey, Expr::value(Option::<String>::None))
+            .filter(room::Column::Id.eq(room_id.0.clone()))
+            .exec(&self.db)
+            .await?;
+        self.cache_changed().await;
+        Ok(())
     }
 
     /// The members of a room with their roles; `None` if there is no such room.

@@ -1,6 +1,6 @@
 // The admin pages: live statistics with small charts (polled every second), users (search, ban,
-// unban, revoke sessions, give or take the admin role), the write buffer's dead letters and
-// conversations. Uses the chat's sign-in token (same origin).
+// unban, revoke sessions, give or take the admin role), the write buffer's dead letters,
+// conversations (members, removal) and the removal of one message. Uses the chat's sign-in token (same origin).
 
 const TOKEN_KEY = 'chat.token';
 const POLL_MS = 1000;
@@ -179,14 +179,48 @@ async function loadRooms() {
     const { rooms } = await api('GET', `/rooms?q=${encodeURIComponent($('room-search').value.trim())}`);
     $('rooms').replaceChildren(...rooms.map((r) => el('tr', { class: 'clickable', dataset: { room: r.id }, onclick: () => showMembers(r) },
       el('td', { text: r.name || '(direct message)' }), el('td', { text: r.kind }),
-      el('td', { text: String(r.members) }), el('td', { text: String(r.messages) }))));
+      el('td', { text: String(r.members) }), el('td', { text: String(r.messages) }),
+      el('td', {}, el('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove ${roomName(r)}`, onclick: (ev) => { ev.stopPropagation(); removeRoom(r); } })))));
   } catch (e) { if (e.status === 401 || e.status === 403) refuse(e); }
 }
+
+function roomName(r) { return r.name ? `the group ${r.name}` : 'the direct message'; }
+
+/** DELETE /api/admin/rooms/{id}, asked first: every member is taken out and it leaves their lists. */
+async function removeRoom(r) {
+  const question = `Remove ${roomName(r)} for all ${r.members} member${r.members === 1 ? '' : 's'}? It leaves their conversation lists and nobody can read it any more.`;
+  if (!(await ask(question, 'Remove conversation'))) return;
+  try {
+    await api('DELETE', `/rooms/${encodeURIComponent(r.id)}`);
+    failed('');
+    if ($('members').dataset.room === r.id) $('members').hidden = true;
+  } catch (e) { failed(e.message); }
+  loadRooms();
+}
+
+// DELETE /api/admin/messages/{id}, asked first: deleted for everyone, as by its author.
+$('remove-message').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const id = $('message-id').value.trim();
+  $('removed').hidden = true;
+  $('remove-error').hidden = true;
+  if (!id || !(await ask('Remove this message for everyone in its conversation? Its attachments go with it.', 'Remove message'))) return;
+  try {
+    await api('DELETE', `/messages/${encodeURIComponent(id)}`);
+    $('message-id').value = '';
+    $('removed').textContent = 'The message was removed for everyone.';
+    $('removed').hidden = false;
+  } catch (e) {
+    $('remove-error').textContent = e.status === 404 ? 'No message has this id.' : e.message;
+    $('remove-error').hidden = false;
+  }
+});
 
 async function showMembers(r) {
   try {
     const { members } = await api('GET', `/rooms/${encodeURIComponent(r.id)}/members`);
     $('members-title').textContent = `Members of ${r.name || 'the direct message'}`;
+    $('members').dataset.room = r.id;
     $('member-list').replaceChildren(...members.map((m) => el('li', { text: `${m.display_name} (@${m.username}), ${m.role}` })));
     $('members').hidden = false;
   } catch (e) { failed(e.message); }

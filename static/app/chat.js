@@ -6,9 +6,10 @@ import { TusUpload, TusCancelled } from './tus.js';
 import { $, el, timeOf, lastSeenText, uuid, dayLabel, dayKey } from './util.js';
 import { ask, notify } from './dialogs.js';
 import { avatarFor } from './avatars.js';
-import { preview, ticks, renderAttachment, swipeToReply } from './view.js';
+import { preview, ticks, renderAttachment, swipeToReply, bodyIsFileName } from './view.js';
 import { reactionRow, reactButton, applyReaction } from './reactions.js';
 import { bodyNodes, setupMentionCompletion } from './mentions.js';
+import { withEmoji } from './emoji.js';
 import { loadPins, renderPinnedBar, loadStars, showStarred, showForward } from './curation.js';
 
 const PAGE = 30;
@@ -698,8 +699,8 @@ export class Chat {
     if (!m.deleted) {
       for (const a of m.attachments || []) li.append(renderAttachment(a));
     }
-    li.append(m.deleted ? el('div', { class: 'body', text: 'Message deleted' })
-      : el('div', { class: 'body' }, bodyNodes(m, this.me.id, (id) => this.user(id))));
+    if (m.deleted) li.append(el('div', { class: 'body', text: 'Message deleted' }));
+    else if (!bodyIsFileName(m)) li.append(el('div', { class: 'body' }, withEmoji(bodyNodes(m, this.me.id, (id) => this.user(id)))));
     if (!m.deleted) {
       const row = reactionRow(m, this.me.id, (emoji, on) => this.react(r, m, emoji, on), (id) => this.user(id).display_name);
       if (row) li.append(row);

@@ -1,5 +1,5 @@
-// In-page replacements for the browser's alert(), confirm() and prompt(), and the picture
-// viewer: native dialogs block the page, cannot be styled per theme and read poorly on phones.
+// In-page replacements for the browser's alert(), confirm() and prompt(), and the picture and
+// video viewer: native dialogs block the page, cannot be styled per theme and read poorly on phones.
 // Text is set with textContent only.
 
 import { $ } from './util.js';
@@ -43,10 +43,31 @@ export function ask(question, { ok = 'OK', input = false, danger = false } = {})
 export function showPicture(url, alt) {
   const dialog = $('viewer');
   const img = $('viewer-img');
+  img.hidden = false;
   img.src = url;
   img.alt = alt;
+  dialog.setAttribute('aria-label', 'Picture');
   dialog.showModal();
   $('viewer-close').focus();
+}
+
+/** Plays video `url` (the server's WebM, with `poster`) in the same viewer, with the player's
+ * own controls; it stops when the viewer closes. */
+export function showVideo(url, poster, label) {
+  const dialog = $('viewer');
+  $('viewer-img').hidden = true;
+  const video = document.createElement('video');
+  video.id = 'viewer-video';
+  Object.assign(video, { src: url, controls: true, autoplay: true, playsInline: true });
+  if (poster) video.poster = poster;
+  video.setAttribute('aria-label', label);
+  $('viewer-video')?.remove();
+  dialog.append(video);
+  dialog.setAttribute('aria-label', 'Video');
+  dialog.showModal();
+  $('viewer-close').focus();
+  // Started within the click that opened the viewer, so the browser lets it play with sound.
+  video.play().catch(() => { /* the player's own button starts it */ });
 }
 
 /** Wires the viewer's ways out (once, at start). */
@@ -55,7 +76,11 @@ export function setupViewer() {
   $('viewer-close').addEventListener('click', () => dialog.close());
   // A click on the backdrop or the space around the picture lands on the dialog itself.
   dialog.addEventListener('click', (e) => { if (e.target === dialog) dialog.close(); });
-  dialog.addEventListener('close', () => { $('viewer-img').removeAttribute('src'); });
+  dialog.addEventListener('close', () => {
+    $('viewer-img').removeAttribute('src');
+    const video = $('viewer-video');
+    if (video) { video.pause(); video.remove(); }
+  });
 }
 
 /** Opens `dialog` (modal: Escape closes it) with focus on `first`; when it closes, focus goes

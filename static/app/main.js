@@ -8,6 +8,7 @@ import { avatarFor } from './avatars.js';
 import { setupEmojiPicker } from './emoji.js';
 import { ask, notify, setupViewer } from './dialogs.js';
 import { setupCapture } from './capture.js';
+import { setupAttachMenu } from './attach_menu.js';
 import { setupSearch } from './search.js';
 import { registerServiceWorker, enablePush } from './push.js';
 import { setupContactDetails, refreshContactDetails } from './contact_details.js';
@@ -401,6 +402,7 @@ function bind() {
   });
   setupEmojiPicker($('emoji-button'), $('emoji-picker'), $('composer-input'));
   setupCapture((file) => chat?.sendFiles([file]));
+  setupAttachMenu();
   setupViewer();
   setupGroupPanel(() => chat, openProfile);
   setupProfileView(() => chat);

@@ -2,7 +2,7 @@
 // Text is set with textContent only.
 
 import { el } from './util.js';
-import { showPicture } from './dialogs.js';
+import { showPicture, showVideo } from './dialogs.js';
 
 /** One line describing a message, for the conversation list and reply quotes. */
 export function preview(m) {
@@ -33,8 +33,34 @@ export function renderAttachment(a) {
       el('img', { src: a.thumb_url || a.url, alt }));
   }
   if (a.kind === 'audio') return el('audio', { src: a.url, controls: true, preload: 'metadata' });
-  if (a.kind === 'video') return el('video', { src: a.url, poster: a.thumb_url, controls: true, preload: 'metadata', playsInline: true });
-  return el('a', { href: a.url, download: a.name || 'file', class: 'file', text: `📎 ${a.name || 'file'} (${Math.ceil((a.size || 0) / 1024)} KB)` });
+  if (a.kind === 'video') {
+    // The first frame (or the poster) in the conversation; it plays in the viewer over the page.
+    const label = `Play ${a.name || 'the video'}`;
+    return el('button', { type: 'button', class: 'picture video', title: 'Play the video', 'aria-label': label, onclick: () => showVideo(a.url, a.thumb_url, a.name || 'Video') },
+      el('video', { src: a.url, poster: a.thumb_url, preload: 'metadata', muted: true, playsInline: true, tabIndex: -1 }),
+      el('span', { class: 'play', 'aria-hidden': 'true', text: '▶' }));
+  }
+  const name = a.name || 'file';
+  return el('a', { href: a.url, download: name, class: 'file', title: `Download ${name}` },
+    el('span', { class: 'file-name', text: `📎 ${name}` }), el('span', { class: 'file-size', text: ` (${formatSize(a.size)})` }));
+}
+
+/** Bytes as people read them: "512 B", "4.2 KB", "12 MB" (binary multiples, as file managers
+ * on most systems show them). */
+export function formatSize(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** Whether the message's text only repeats the name of one of its attachments (what the
+ * client sends as the text of a file sent without a caption): the attachment shows the name. */
+export function bodyIsFileName(m) {
+  return (m.attachments || []).some((a) => a.name && a.name === m.body);
 }
 
 /** Calls `onReply` when the message is swiped to the right on a touch screen; a tap toggles its

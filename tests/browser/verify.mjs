@@ -59,7 +59,11 @@ try {
     /** Saves `value` in row `id`, verifies it with the code sent to `to`. */
     async function verify(id, value, to) {
       await page.fill(`#contact-${id}`, value);
-      await page.click(`#contact-${id}-save`);
+      // The row may say "Not verified" already (an earlier value): wait for the save itself.
+      await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'PATCH' && r.ok()),
+        page.click(`#contact-${id}-save`),
+      ]);
       await page.locator(`#contact-${id}-state`, { hasText: /^Not verified$/ }).waitFor();
       await page.click(`#contact-${id}-send`);
       await page.locator(`#contact-${id}-code`).waitFor();

@@ -538,3 +538,143 @@ async fn on_a_database_with_accounts_the_migration_makes_the_earliest_one_admin(
     );
     app.quiesce().await;
 }
+
+#[actix_web::test]
+async fn an_admin_deletes_a_message_for_everyone_as_its_author_would() {
+    let app = crate::support::app::spawn_app_with(crate::media::media_settings).await;
+    let boss = app.register_admin("boss").await;
+    let [ann, bob] = app.register_many(["ann", "bob"]).await;
+    let room = ann.dm(&bob).await;
+    let mut wa = ann.connect().await;
+    let mut wb = bob.connect().await;
+    let media = crate::media::upload(&ann, "a.png", &crate::media::photo_png(40, 30)).await;
+    crate::media::finished(&mut wa, &media).await;
+    wa.send(json!({"type": "send", "room": room, "client_id": "c1", "body": "rude words", "attachments": [media]}))
+        .await;
+    let id = wa.expect_where("ack", |f| f["client_id"] == "c1").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wb.expect_where("message", |f| f["id"] == id.as_str()).await;
+    assert_eq!(bob.get(&format!("/api/media/{media}")).await.status(), 200);
+    let kept = wa.send_msg(&room, "kind words").await;
+
+    // Only admins; unknown ids are 404.
+    let path = format!("/api/admin/messages/{id}");
+    assert_eq!(
+        ann.delete(&path).await.status(),
+        403,
+        "the author is no admin"
+    );
+    assert_eq!(bob.delete(&path).await.status(), 403);
+    assert_eq!(boss.delete("/api/admin/messages/nope").await.status(), 404);
+
+    // The admin is no member, yet both members see it deleted at once.
+    assert_eq!(boss.delete(&path).await.status(), 204);
+    for ws in [&mut wa, &mut wb] {
+        let f = ws.expect_where("deleted", |f| f["id"] == id.as_str()).await;
+        assert_eq!(f["room"], room.as_str());
+    }
+    // History shows it deleted, the other message untouched; the picture is no longer served.
+    let history: Value = json_of(bob.get(&format!("/api/rooms/{room}/messages")).await).await;
+    let messages = history["messages"].as_array().unwrap();
+    let gone = messages.iter().find(|m| m["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        (gone["deleted"].as_bool(), gone["body"].as_str()),
+        (Some(true), Some(""))
+    );
+    let other = messages.iter().find(|m| m["id"] == kept["id"]).unwrap();
+    assert_eq!(other["body"], "kind words");
+    assert_eq!(bob.get(&format!("/api/media/{media}")).await.status(), 404);
+    // A client that syncs afterwards gets it deleted too.
+    let mut late = bob.connect().await;
+    late.send(json!({"type": "sync", "cursors": {room.as_str(): 0}}))
+        .await;
+    let (missed, _) = late.until_synced().await;
+    let synced = missed.iter().find(|m| m["id"] == id.as_str()).unwrap();
+    assert_eq!(synced["deleted"].as_bool(), Some(true), "{synced}");
+    // Again: nothing more to do.
+    assert_eq!(boss.delete(&path).await.status(), 204);
+    for ws in [wa, wb, late] {
+        ws.close().await;
+    }
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn an_admin_closes_a_room_and_its_members_lose_it() {
+    let app = spawn_app().await;
+    let boss = app.register_admin("boss").await;
+    let [ann, bob, cat] = app.register_many(["ann", "bob", "cat"]).await;
+    let group = ann.group("Noisy", &[&bob, &cat]).await;
+    let dm = ann.dm(&bob).await;
+    let mut wa = ann.connect().await;
+    let mut wb = bob.connect().await;
+    wa.send_msg(&group, "hello all").await;
+    wb.expect_where("message", |f| f["room"] == group.as_str())
+        .await;
+
+    let path = format!("/api/admin/rooms/{group}");
+    assert_eq!(ann.delete(&path).await.status(), 403, "not even its owner");
+    assert_eq!(boss.delete("/api/admin/rooms/nope").await.status(), 404);
+
+    let r = boss.delete(&path).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(r).await["removed"], 3);
+    // Live members are told they are out, as after being removed.
+    for (ws, who) in [(&mut wa, &ann), (&mut wb, &bob)] {
+        let id = who.id.clone();
+        ws.expect_where("room_event", |f| {
+            f["room"] == group.as_str()
+                && f["event"] == "member_removed"
+                && f["user"] == id.as_str()
+        })
+        .await;
+    }
+    // It is gone from everyone's list; history and sending are refused.
+    for who in [&ann, &bob, &cat] {
+        let ws = who.connect().await;
+        let rooms = ws.hello["rooms"].as_array().unwrap();
+        assert!(
+            rooms.iter().all(|r| r["id"] != group.as_str()),
+            "{}",
+            ws.hello
+        );
+        ws.close().await;
+        assert_eq!(
+            who.get(&format!("/api/rooms/{group}/messages"))
+                .await
+                .status(),
+            403
+        );
+    }
+    wa.send(json!({"type": "send", "room": group, "client_id": "late", "body": "anyone?"}))
+        .await;
+    wa.expect_error("not_member").await;
+    let listed = json_of(boss.get("/api/admin/rooms").await).await;
+    assert!(listed["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != group.as_str()));
+
+    // A dm closed by an admin: the two may start a new one later, which works.
+    assert_eq!(
+        boss.delete(&format!("/api/admin/rooms/{dm}"))
+            .await
+            .status(),
+        200
+    );
+    wb.expect_where("room_event", |f| {
+        f["room"] == dm.as_str() && f["event"] == "member_removed"
+    })
+    .await;
+    let fresh = ann.dm(&bob).await;
+    assert_ne!(fresh, dm);
+    wa.send_msg(&fresh, "starting over").await;
+    wb.expect_where("message", |f| f["room"] == fresh.as_str())
+        .await;
+    wa.close().await;
+    wb.close().await;
+    app.quiesce().await;
+}

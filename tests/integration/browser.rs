@@ -294,6 +294,33 @@ async fn browser_admin_live_count_ban_and_refusal() {
 }
 
 #[actix_web::test]
+async fn browser_admin_removes_a_message_and_a_conversation_and_members_see_it() {
+    let app = spawn_app().await;
+    let boss = app.register_admin("Boss").await;
+    let [ann, bob]: [TestUser; 2] = app.register_many(["Ann", "Bob"]).await;
+    let group = ann.group("Book club", &[&bob]).await;
+    let mut ws = bob.connect().await;
+    let spam = ws.send_msg(&group, "buy cheap watches here").await;
+    ws.send_msg(&group, "see you on Thursday").await;
+    ws.close().await;
+    run_script(
+        &app,
+        "admin_remove.mjs",
+        &[
+            ("ADMIN", boss.username.clone()),
+            ("ANN", ann.username.clone()),
+            ("BOB", bob.username.clone()),
+            ("GROUP", "Book club".into()),
+            ("SPAM", "buy cheap watches here".into()),
+            ("MESSAGE", spam["id"].as_str().unwrap().to_owned()),
+            ("KEPT", "see you on Thursday".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn browser_search_finds_a_message_and_opens_its_conversation_at_it() {
     let app = spawn_app().await;
     let [erin, frank]: [TestUser; 2] = app.register_many(["Erin", "Frank"]).await;
@@ -427,6 +454,52 @@ async fn browser_picture_viewer_emoji_picker_and_in_page_questions() {
             ("USERNAME", finn.username.clone()),
             ("PEER", "Erin".into()),
             ("CAPTION", "the view".into()),
+        ],
+    )
+    .await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_video_viewer_file_messages_colour_emoji_and_the_phone_attach_menu() {
+    let app = crate::support::app::spawn_app_with(crate::media::media_settings).await;
+    let [erin, finn]: [TestUser; 2] = app.register_many(["Erin", "Finn"]).await;
+    let room = erin.dm(&finn).await;
+    let mut ws = erin.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.mkv");
+    crate::media::raw_video(&clip, 2);
+    let video = crate::media::upload(&erin, "clip.mkv", &std::fs::read(&clip).unwrap()).await;
+    // A PDF-looking file, kept byte for byte: sent the way the web client sends a file without
+    // a caption (its name as the text).
+    let file_name = "Quarterly report (final).pdf";
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..150_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    let file = crate::media::upload(&erin, file_name, &pdf).await;
+    for id in [&video, &file] {
+        assert_eq!(crate::media::finished(&mut ws, id).await["status"], "ready");
+    }
+    for (cid, body, media) in [
+        ("v", "a clip from the trip", Some(&video)),
+        ("f", file_name, Some(&file)),
+        ("e", "Party time 🎉 tonight, ⚡ be quick", None),
+    ] {
+        let attachments: Vec<&String> = media.into_iter().collect();
+        ws.send(serde_json::json!({"type": "send", "room": room, "client_id": cid, "body": body, "attachments": attachments}))
+            .await;
+        ws.expect_where("ack", move |f| f["client_id"] == cid).await;
+    }
+    ws.close().await;
+    run_script(
+        &app,
+        "media.mjs",
+        &[
+            ("USERNAME", finn.username.clone()),
+            ("PEER", "Erin".into()),
+            ("VIDEO_CAPTION", "a clip from the trip".into()),
+            ("FILE_NAME", file_name.into()),
+            ("FILE_SIZE", pdf.len().to_string()),
+            ("EMOJI_TEXT", "Party time".into()),
         ],
     )
     .await;

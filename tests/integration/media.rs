@@ -259,7 +259,7 @@ fn wav(secs: f64, rate: u32) -> Vec<u8> {
 
 /// A Matroska file with `secs` of raw 160×120 video at 25 fps (a moving gradient) and a PCM
 /// tone, written with FFmpeg's own encoders: large, like an unprocessed phone capture.
-fn raw_video(path: &Path, secs: u32) {
+pub(crate) fn raw_video(path: &Path, secs: u32) {
     video_file(path, ff::codec::Id::RAWVIDEO, (160, 120), secs);
 }
 

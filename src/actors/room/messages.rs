@@ -92,6 +92,10 @@ pub enum Change {
         name: Option<String>,
         avatar: Option<Option<String>>,
     },
+    /// A server admin removes a member from any room, whatever its kind and their role (`by`
+    /// need not be a member): how `DELETE /api/admin/rooms/{id}` closes a room. Members are
+    /// told `member_removed`, as for a leave.
+    Expel(UserId),
 }
 
 /// Add a member (owners and admins of groups only); shorthand for `ChangeRoom` with `Add`.
@@ -136,13 +140,16 @@ pub struct React {
     pub on: bool,
 }
 
-/// Delete a message (its author, or an owner or admin of a group).
+/// Delete a message (its author, or an owner or admin of a group; any message when
+/// `server_admin`).
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), ChatError>")]
 pub struct DeleteMessage {
     pub user: UserId,
     pub id: MessageId,
     pub author: UserId,
+    /// `user` is a server admin (`DELETE /api/admin/messages/{id}`), who need not be a member.
+    pub server_admin: bool,
 }
 
 /// `blocker` blocked (`on`) or unblocked `blocked`; matters in dms.

@@ -396,6 +396,7 @@ impl Handler<DeleteMessage> for Room {
                 user: msg.user,
                 id: msg.id,
                 author: msg.author,
+                server_admin: msg.server_admin,
                 reply,
             },
             ctx,

@@ -83,6 +83,8 @@ pub(super) enum Job<R: Replies> {
         user: UserId,
         id: MessageId,
         author: UserId,
+        /// A server admin deletes it, member or not.
+        server_admin: bool,
         reply: R::Done,
     },
     Read {
@@ -305,8 +307,9 @@ pub(super) fn plan_batch<R: Replies>(
                 user,
                 id,
                 author,
+                server_admin,
                 reply,
-            } => match state.check_delete(&user, &author) {
+            } => match state.check_delete(&user, &author, server_admin) {
                 Err(e) => answers.push(Answer::Done(reply, Err(e))),
                 Ok(()) => {
                     ops.push(WriteOp::Delete {
@@ -736,7 +739,7 @@ fn change_op(room: &RoomId, change: &Change, now: i64) -> WriteOp {
             role: Role::Member,
             at: now,
         },
-        Change::Remove(user) => WriteOp::MemberRemoved {
+        Change::Remove(user) | Change::Expel(user) => WriteOp::MemberRemoved {
             room,
             user: user.clone(),
         },
@@ -765,7 +768,7 @@ fn attachments_of(media: &[MediaOut]) -> Vec<serde_json::Value> {
 fn change_item(change: &Change) -> ChangeItem {
     match change {
         Change::Add(user) => ChangeItem::Add { user: user.clone() },
-        Change::Remove(user) => ChangeItem::Remove { user: user.clone() },
+        Change::Remove(user) | Change::Expel(user) => ChangeItem::Remove { user: user.clone() },
         Change::SetRole(user, role) => ChangeItem::SetRole {
             user: user.clone(),
             role: *role,
@@ -870,6 +873,17 @@ mod tests {
             user: u(user),
             id: MessageId::from("m1"),
             author: u(author),
+            server_admin: false,
+            reply: tag,
+        }
+    }
+
+    fn admin_delete(tag: &'static str, admin: &str, author: &str) -> Job<Tags> {
+        Job::Delete {
+            user: u(admin),
+            id: MessageId::from("m1"),
+            author: u(author),
+            server_admin: true,
             reply: tag,
         }
     }
@@ -1257,6 +1271,12 @@ mod tests {
                 dm,
                 vec![delete("own", ANN, ANN), delete("other", BOB, ANN)],
                 vec![("own", Write), ("other", Refused(ErrorCode::Forbidden))],
+            ),
+            case(
+                "a server admin deletes any message of a group or a dm, member or not",
+                dm,
+                vec![admin_delete("admin", EVE, ANN)],
+                vec![("admin", Write)],
             ),
             case(
                 "members react, others do not",

@@ -96,8 +96,17 @@ impl RoomState {
         self.check_body(body)
     }
 
-    /// Authors delete their own messages; owners and admins of groups delete any.
-    pub(super) fn check_delete(&self, user: &UserId, author: &UserId) -> Result<(), ChatError> {
+    /// Authors delete their own messages; owners and admins of groups delete any, and so do
+    /// server admins (`server_admin`) in any room.
+    pub(super) fn check_delete(
+        &self,
+        user: &UserId,
+        author: &UserId,
+        server_admin: bool,
+    ) -> Result<(), ChatError> {
+        if server_admin {
+            return Ok(());
+        }
         let role = self.role_of(user)?;
         if user == author || (self.kind != KIND_DM && role.manages()) {
             Ok(())
@@ -110,6 +119,10 @@ impl RoomState {
 
     /// `Ok(true)` if the change must be written, `Ok(false)` if there is nothing to do.
     pub(super) fn check_change(&self, by: &UserId, change: &Change) -> Result<bool, ChatError> {
+        if let Change::Expel(user) = change {
+            // The server admin's say, checked by the HTTP handler; nothing to do for a non-member.
+            return Ok(self.members.contains_key(user));
+        }
         let by_role = self.role_of(by)?;
         if self.kind == KIND_DM {
             return Err(ChatError::Forbidden("a dm cannot be changed".into()));
@@ -172,6 +185,7 @@ impl RoomState {
                 }
                 Ok(name.is_some() || avatar.is_some())
             }
+            Change::Expel(_) => Ok(false),
         }
     }
 
@@ -379,6 +393,22 @@ mod tests {
         for (what, members, by, change, want) in cases {
             let state = room(KIND_GROUP, members, 0);
             assert_eq!(outcome(state.check_change(&u(by), &change)), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_server_admin_expels_anyone_from_any_room() {
+        let members = [("own", Role::Owner), ("mem", Role::Member)];
+        for kind in [KIND_GROUP, crate::store::rooms::KIND_DM] {
+            let state = room(kind, &members, 0);
+            let expel = |who: &str| outcome(state.check_change(&u("eve"), &Change::Expel(u(who))));
+            assert_eq!(expel("own"), Ok(true), "{kind}: even the last owner");
+            assert_eq!(expel("mem"), Ok(true), "{kind}");
+            assert_eq!(
+                expel("nobody"),
+                Ok(false),
+                "{kind}: no member, nothing to do"
+            );
         }
     }
 
