@@ -132,9 +132,14 @@ export class Chat {
   roomName(r) {
     if (r.kind === 'dm') {
       const other = this.dmPeer(r);
-      return other ? other.display_name : (r.name || 'Direct message');
+      return other ? this.nameOf(other) : (r.name || 'Direct message');
     }
     return r.name || 'Group';
+  }
+
+  /** What I call `u`: my nickname for them (my contacts) or their display name. */
+  nameOf(u) {
+    return this.nicknames?.get(u.id) || u.display_name;
   }
 
   dmPeer(r) {

@@ -15,6 +15,7 @@ import { startSignIn, tokenFromReturn, adoptToken } from './oauth.js';
 import { addInvitation, loadInvitations } from './invitations.js';
 import { setupGroupPanel, openGroupPanel, refreshGroupPanel } from './group_panel.js';
 import { setupProfileView, openProfile, refreshProfile } from './profile_view.js';
+import { setupContacts, loadNicknames } from './contacts.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -153,6 +154,7 @@ async function start(opts = {}) {
   chat.onRoomChanged = refreshGroupPanel;
   chat.onPersonChanged = (id) => { refreshGroupPanel(); refreshProfile(id); };
   // My profile changed on another device.
+  loadNicknames();
   chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
   if (opts.room) openWhenKnown(opts.room);
@@ -404,6 +406,7 @@ function bind() {
   setupViewer();
   setupGroupPanel(() => chat, openProfile);
   setupProfileView(() => chat);
+  setupContacts(() => chat, $('contacts-button'));
   // The header opens the group's panel, or the other person's profile in a dm.
   $('chat-info').addEventListener('click', () => {
     const r = chat?.room(chat.current);

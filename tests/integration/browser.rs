@@ -636,3 +636,44 @@ async fn browser_profile_view_shows_anyone_and_messages_nicknames_and_blocks() {
     .await;
     app.quiesce().await;
 }
+
+/// Gives `user` the profile phone or e-mail `value`, verified (as if the code had been typed in),
+/// so the address-book match finds them.
+async fn verified(app: &TestApp, user: &TestUser, field: &str, value: &str) {
+    use chat_server::store::verify::{KIND_EMAIL, KIND_PHONE};
+    let r = user
+        .client
+        .patch(format!("{}/api/me", user.http))
+        .bearer_auth(&user.token)
+        .json(&serde_json::json!({ field: value }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{field} {value}");
+    let kind = if field == "phone" {
+        KIND_PHONE
+    } else {
+        KIND_EMAIL
+    };
+    app.state
+        .store
+        .claim(&chat_server::ids::UserId(user.id.clone()), kind, value)
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn browser_contacts_screen_imports_an_address_book_sets_nicknames_removes_and_chats() {
+    let app = spawn_app().await;
+    let mut env = Vec::new();
+    for (tag, n) in [("DESKTOP", 1), ("PHONE", 2)] {
+        let [ann, ben, cy]: [TestUser; 3] = app.register_many(["Ann", "Ben", "Cy"]).await;
+        verified(&app, &ben, "phone", &format!("+1202555010{n}")).await;
+        verified(&app, &cy, "email", &format!("cy{n}@example.org")).await;
+        env.push((format!("{tag}_ANN"), ann.username.clone()));
+        env.push((format!("{tag}_N"), n.to_string()));
+    }
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    run_script(&app, "contacts.mjs", &env).await;
+    app.quiesce().await;
+}
