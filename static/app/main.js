@@ -16,6 +16,9 @@ import { addInvitation, loadInvitations } from './invitations.js';
 import { setupGroupPanel, openGroupPanel, refreshGroupPanel } from './group_panel.js';
 import { setupProfileView, openProfile, refreshProfile } from './profile_view.js';
 import { setupContacts, loadNicknames } from './contacts.js';
+import { setupPrivacy } from './privacy.js';
+import { setupMutes, loadMutes, isMuted, renderMuteButton } from './mute.js';
+import { soundFor } from './sound.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -154,7 +157,9 @@ async function start(opts = {}) {
   chat.onRoomChanged = refreshGroupPanel;
   chat.onPersonChanged = (id) => { refreshGroupPanel(); refreshProfile(id); };
   // My profile changed on another device.
+  Object.assign(chat, { isMuted, onHeader: renderMuteButton, onIncoming: (r) => soundFor(chat, r) });
   loadNicknames();
+  loadMutes();
   chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
   if (opts.room) openWhenKnown(opts.room);
@@ -342,10 +347,12 @@ async function openSettings() {
       el('button', { type: 'button', text: `Link ${p.name}`, onclick: async () => {
         try { const { url } = await post(`/auth/oauth/${encodeURIComponent(p.name)}/link`); location.href = url; } catch (e) { settingsError(e.message); }
       } })));
-    section.hidden = false;
+    // Nothing to link or unlink when the server has no provider.
+    section.hidden = !providers.length;
   } catch {
     section.hidden = true;
   }
+  section.dataset.checked = 'true';
 }
 
 async function changeAvatar(e) {
@@ -407,6 +414,14 @@ function bind() {
   setupGroupPanel(() => chat, openProfile);
   setupProfileView(() => chat);
   setupContacts(() => chat, $('contacts-button'));
+  setupMutes(() => chat, $('mute-button'));
+  setupPrivacy($('privacy-section'), (notice) => {
+    socket?.close();
+    token.clear();
+    chat?.reset();
+    closeDialogs();
+    showAuth({ notice });
+  });
   // The header opens the group's panel, or the other person's profile in a dm.
   $('chat-info').addEventListener('click', () => {
     const r = chat?.room(chat.current);
