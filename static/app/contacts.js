@@ -21,13 +21,15 @@ export function setupContacts(chat, opener) {
   opener?.addEventListener('click', openContacts);
 }
 
-/** Reads my nicknames into the chat (at sign-in), so dms are named by them. */
+/** Reads my nicknames into the chat (at sign-in), so dms are named by them; none are kept
+ * from an account signed in before. */
 export async function loadNicknames() {
+  contacts = new Map();
   try {
     const { contacts: list } = await get('/contacts');
     contacts = new Map(list.map((c) => [c.user.id, c]));
-    applyNicknames();
   } catch { /* names stay the display names */ }
+  applyNicknames();
 }
 
 /** A nickname changed here or in a profile: the list and header follow. */

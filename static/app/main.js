@@ -156,10 +156,11 @@ async function start(opts = {}) {
   chat.onPerson = openProfile;
   chat.onRoomChanged = refreshGroupPanel;
   chat.onPersonChanged = (id) => { refreshGroupPanel(); refreshProfile(id); };
-  // My profile changed on another device.
+  // Mutes mark the list and the header's bell and silence the sound; nicknames name dms.
   Object.assign(chat, { isMuted, onHeader: renderMuteButton, onIncoming: (r) => soundFor(chat, r) });
   loadNicknames();
   loadMutes();
+  // My profile changed on another device.
   chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
   if (opts.room) openWhenKnown(opts.room);
