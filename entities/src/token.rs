@@ -10,6 +10,10 @@ pub struct Model {
     pub user_id: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The `User-Agent` it signed in with (at most 256 characters), if any.
+    pub user_agent: Option<String>,
+    /// When it last signed in or opened a connection (ms).
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

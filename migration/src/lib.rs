@@ -14,6 +14,7 @@ mod m20261204_000010_uploads;
 mod m20261205_000001_verification;
 mod m20261210_000001_admin_bootstrap;
 mod m20261210_000002_group_invitations;
+mod m20261212_000001_token_devices;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_verification::Migration),
             Box::new(m20261210_000001_admin_bootstrap::Migration),
             Box::new(m20261210_000002_group_invitations::Migration),
+            Box::new(m20261212_000001_token_devices::Migration),
         ]
     }
 }

@@ -79,14 +79,32 @@ pub(crate) fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) async fn issue_token(state: &AppState, user: &UserId) -> Result<String, ChatError> {
+/// A new token for `user`, remembering the `User-Agent` of `req` (what signed in) for the list
+/// of sessions.
+pub(crate) async fn issue_token(
+    state: &AppState,
+    user: &UserId,
+    req: &HttpRequest,
+) -> Result<String, ChatError> {
     let token = crate::ids::random_urlsafe(32);
     let expires = now_ms() + state.settings.auth.token_ttl_secs * 1000;
     state
         .store
-        .insert_token(&hash_token(&token), user, expires)
+        .insert_token(&hash_token(&token), user, expires, user_agent(req))
         .await?;
     Ok(token)
+}
+
+/// The request's `User-Agent`, cut to 256 characters (the column's size); none when absent,
+/// blank or not text.
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<String> {
+    let ua = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)?
+        .to_str()
+        .ok()?
+        .trim();
+    (!ua.is_empty()).then(|| ua.chars().take(256).collect())
 }
 
 /// `POST /api/auth/register` → 201 {token, user}; 409 if the username is taken.
@@ -124,7 +142,7 @@ pub async fn register(
             }
             other => other.into(),
         })?;
-    let token = issue_token(&state, &UserId(user.id.clone())).await?;
+    let token = issue_token(&state, &UserId(user.id.clone()), &req).await?;
     state.limits.signed_in(peer_ip(&req), &user.username);
     tracing::info!(user = %user.id, username = %user.username, "registered");
     Ok(HttpResponse::Created().json(json!({"token": token, "user": user_out(&user)})))
@@ -154,7 +172,7 @@ pub async fn login(
     if user.banned_at.is_some() {
         return Err(ChatError::Forbidden("banned".into()));
     }
-    let token = issue_token(&state, &UserId(user.id.clone())).await?;
+    let token = issue_token(&state, &UserId(user.id.clone()), &req).await?;
     state.limits.signed_in(peer_ip(&req), &username);
     Ok(HttpResponse::Ok().json(json!({"token": token, "user": user_out(&user)})))
 }

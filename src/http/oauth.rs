@@ -293,7 +293,7 @@ async fn complete(
             .map(Outcome::Linked),
         None => {
             let nonce = crate::oauth::flow::page_of_state(&given_state).map(str::to_owned);
-            sign_in(state, provider, &profile, info, nonce).await
+            sign_in(state, provider, &profile, info, nonce, req).await
         }
     }
 }
@@ -343,6 +343,7 @@ async fn sign_in(
     profile: &Profile,
     info: LinkInfo,
     nonce: Option<String>,
+    req: &HttpRequest,
 ) -> Result<Outcome, ChatError> {
     let existing = state
         .store
@@ -377,7 +378,7 @@ async fn sign_in(
     if user.banned_at.is_some() {
         return Err(ChatError::Forbidden("banned".into()));
     }
-    let token = issue_token(state, &UserId(user.id.clone())).await?;
+    let token = issue_token(state, &UserId(user.id.clone()), req).await?;
     Ok(Outcome::SignedIn { token, user, nonce })
 }
 

@@ -17,6 +17,9 @@ use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
 use crate::protocol::settings::UserSettings;
 
+/// A session's `last_used_at` is written at most this often.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
 /// Fields of `PATCH /api/me`; `Some(None)` clears an optional field.
 #[derive(Debug, Default)]
 pub struct ProfileChange {
@@ -42,6 +45,10 @@ pub struct SessionRow {
     pub id: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The `User-Agent` it signed in with.
+    pub user_agent: Option<String>,
+    /// When it last signed in or opened a connection.
+    pub last_used_at: Option<i64>,
 }
 
 /// A saved broadcast list.
@@ -316,10 +323,29 @@ impl Store {
                     id: t.token_hash[..16].to_owned(),
                     created_at: t.created_at,
                     expires_at: t.expires_at,
+                    user_agent: t.user_agent,
+                    last_used_at: t.last_used_at.or(Some(t.created_at)),
                 };
                 (t.token_hash, row)
             })
             .collect())
+    }
+
+    /// Notes that the session with this token hash was used now (a connection opened). At most
+    /// one write a minute per session: connections come and go often.
+    pub async fn touch_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        token::Entity::update_many()
+            .col_expr(token::Column::LastUsedAt, Expr::value(now))
+            .filter(token::Column::TokenHash.eq(token_hash))
+            .filter(
+                Condition::any()
+                    .add(token::Column::LastUsedAt.is_null())
+                    .add(token::Column::LastUsedAt.lt(now - TOUCH_EVERY_MS)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     pub async fn set_password_hash(&self, user: &UserId, hash: &str) -> Result<(), StoreError> {

@@ -141,18 +141,23 @@ impl Store {
             .await?)
     }
 
-    /// Stores a new token hash for `user`, valid until `expires_at`.
+    /// Stores a new token hash for `user`, valid until `expires_at`; `user_agent` is what signed
+    /// in (shown in the owner's list of sessions).
     pub async fn insert_token(
         &self,
         token_hash: &str,
         user: &UserId,
         expires_at: i64,
+        user_agent: Option<String>,
     ) -> Result<(), StoreError> {
+        let now = now_ms();
         token::ActiveModel {
             token_hash: Set(token_hash.to_owned()),
             user_id: Set(user.0.clone()),
-            created_at: Set(now_ms()),
+            created_at: Set(now),
             expires_at: Set(expires_at),
+            user_agent: Set(user_agent),
+            last_used_at: Set(Some(now)),
         }
         .insert(&self.db)
         .await?;

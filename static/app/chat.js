@@ -133,9 +133,14 @@ export class Chat {
   roomName(r) {
     if (r.kind === 'dm') {
       const other = this.dmPeer(r);
-      return other ? other.display_name : (r.name || 'Direct message');
+      return other ? this.nameOf(other) : (r.name || 'Direct message');
     }
     return r.name || 'Group';
+  }
+
+  /** What I call `u`: my nickname for them (my contacts) or their display name. */
+  nameOf(u) {
+    return this.nicknames?.get(u.id) || u.display_name;
   }
 
   dmPeer(r) {
@@ -226,6 +231,7 @@ export class Chat {
     if (m.from !== this.me.id) {
       this.stopTyping(r, m.from);
       if (isNew && !this.syncing && !(this.current === r.id && this.visible())) {
+        this.onIncoming?.(r, m);
         r.unread += 1;
         if ((m.mentions || []).includes(this.me.id)) r.unreadMentions = (r.unreadMentions ?? 0) + 1;
       }
@@ -634,6 +640,7 @@ export class Chat {
         el('div', { class: 'info' },
           el('div', { class: 'name', text: this.roomName(r) }),
           el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
+        this.isMuted?.(r.id) ? el('span', { class: 'muted-mark', text: '🔕', title: 'Muted', 'aria-label': 'Muted' }) : null,
         r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge', text: '@', 'aria-label': `${r.unreadMentions} unread mentions of you` }) : null,
         r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
     });
@@ -653,6 +660,7 @@ export class Chat {
     const r = this.room(this.current);
     if (!r) return;
     $('chat-title').textContent = this.roomName(r);
+    this.onHeader?.(r);
     $('chat-info').title = r.kind === 'dm' ? 'Show the profile' : 'Show the members';
     const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
     $('chat-avatar').replaceWith(Object.assign(avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar), { id: 'chat-avatar' }));

@@ -16,6 +16,10 @@ import { startSignIn, tokenFromReturn, adoptToken } from './oauth.js';
 import { addInvitation, loadInvitations } from './invitations.js';
 import { setupGroupPanel, openGroupPanel, refreshGroupPanel } from './group_panel.js';
 import { setupProfileView, openProfile, refreshProfile } from './profile_view.js';
+import { setupContacts, loadNicknames } from './contacts.js';
+import { setupPrivacy } from './privacy.js';
+import { setupMutes, loadMutes, isMuted, renderMuteButton } from './mute.js';
+import { soundFor } from './sound.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
 const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
@@ -153,6 +157,10 @@ async function start(opts = {}) {
   chat.onPerson = openProfile;
   chat.onRoomChanged = refreshGroupPanel;
   chat.onPersonChanged = (id) => { refreshGroupPanel(); refreshProfile(id); };
+  // Mutes mark the list and the header's bell and silence the sound; nicknames name dms.
+  Object.assign(chat, { isMuted, onHeader: renderMuteButton, onIncoming: (r) => soundFor(chat, r) });
+  loadNicknames();
+  loadMutes();
   // My profile changed on another device.
   chat.onMyProfile = (u) => { Object.assign(me, { display_name: u.display_name, username: u.username, about: u.about, avatar: u.avatar }); renderMe(); };
   socket.connect();
@@ -341,10 +349,12 @@ async function openSettings() {
       el('button', { type: 'button', text: `Link ${p.name}`, onclick: async () => {
         try { const { url } = await post(`/auth/oauth/${encodeURIComponent(p.name)}/link`); location.href = url; } catch (e) { settingsError(e.message); }
       } })));
-    section.hidden = false;
+    // Nothing to link or unlink when the server has no provider.
+    section.hidden = !providers.length;
   } catch {
     section.hidden = true;
   }
+  section.dataset.checked = 'true';
 }
 
 async function changeAvatar(e) {
@@ -406,6 +416,15 @@ function bind() {
   setupViewer();
   setupGroupPanel(() => chat, openProfile);
   setupProfileView(() => chat);
+  setupContacts(() => chat, $('contacts-button'));
+  setupMutes(() => chat, $('mute-button'));
+  setupPrivacy($('privacy-section'), (notice) => {
+    socket?.close();
+    token.clear();
+    chat?.reset();
+    closeDialogs();
+    showAuth({ notice });
+  });
   // The header opens the group's panel, or the other person's profile in a dm.
   $('chat-info').addEventListener('click', () => {
     const r = chat?.room(chat.current);

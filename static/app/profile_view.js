@@ -8,6 +8,7 @@ import { get, post, del, api } from './api.js';
 import { $, el, lastSeenText } from './util.js';
 import { avatarFor } from './avatars.js';
 import { ask, openPanel } from './dialogs.js';
+import { nicknameChanged } from './contacts.js';
 
 let getChat = () => null;
 /** The person shown, what I know of my relation to them, and the panel's nodes. */
@@ -141,6 +142,7 @@ async function saveNickname() {
     const { contact } = await api('PUT', `/contacts/${encodeURIComponent(id)}`, { nickname: wanted || null });
     if (userId !== id) return;
     nickname = contact.nickname ?? null;
+    nicknameChanged(id, nickname, contact.user);
     say(nickname ? `Saved: you call them “${nickname}”.` : 'Nickname cleared.');
     render();
   } catch (e) { say(e.message, true); }

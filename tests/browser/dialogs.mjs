@@ -79,8 +79,11 @@ async function visit(page, name, phone) {
   await page.locator('#ask').waitFor({ state: 'hidden' });
   check((await mine.count()) === 1 && !(await mine.getAttribute('class')).includes('deleted'), `${name}: Cancel keeps the message`);
   await askDelete();
+  // This message, by its key: the desktop's deleted message is in the same conversation, so
+  // "a deleted message" would be found before this one is deleted (or be two of them).
+  const key = await mine.getAttribute('data-key');
   await page.locator('#ask').getByRole('button', { name: 'Delete' }).click();
-  await page.locator('#messages .msg.mine.deleted', { hasText: 'Message deleted' }).waitFor();
+  await page.locator(`#messages .msg.mine.deleted[data-key="${key}"]`, { hasText: 'Message deleted' }).waitFor();
   check(native.length === 0, `${name}: no native dialog: ${native.join('; ')}`);
 }
 

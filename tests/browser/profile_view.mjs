@@ -6,7 +6,8 @@
 // - opens it again from the group's member list and picks "Message": the dm with Hal opens (made
 //   the first time), and what Gus writes there reaches Hal;
 // - opens it from the dm's header and sets a nickname: shown in the profile, kept by the server
-//   (GET /api/contacts) and shown again when the profile is reopened;
+//   (GET /api/contacts), shown again when the profile is reopened and naming the dm in its
+//   header;
 // - blocks Hal (asked in the page): Hal's next message in the dm fails on his side and never
 //   reaches Gus; after unblocking, Hal's message arrives.
 // No native dialog opens. Env: GUS, HAL (usernames), HAL_ABOUT, GROUP (the group's name).
@@ -74,7 +75,8 @@ async function visit(browser, phone) {
   await profile.getByRole('button', { name: 'Message' }).click();
   await profile.waitFor({ state: 'hidden' });
   await panel.waitFor({ state: 'hidden' });
-  await gus.locator('#chat-title', { hasText: /^Hal$/ }).waitFor();
+  // The dm is named by Gus's nickname for Hal once he has one (set on the desktop, below).
+  await gus.locator('#chat-title', { hasText: phone ? /^Captain$/ : /^Hal$/ }).waitFor();
   const hello = `hello Hal from the ${tag}`;
   await send(gus, hello);
   await roomEntry(hal, 'Gus').click();
@@ -87,6 +89,7 @@ async function visit(browser, phone) {
   await profile.getByLabel(/Nickname/).fill(nick);
   await profile.getByRole('button', { name: 'Save nickname' }).click();
   await profile.getByText(`Your nickname: ${nick}`).waitFor();
+  await gus.locator('#chat-title', { hasText: new RegExp(`^${nick}$`) }).waitFor();
   const token = await gus.evaluate(() => localStorage.getItem('chat.token'));
   const contacts = await (await gus.request.get(`${BASE}/api/contacts`, { headers: { Authorization: `Bearer ${token}` } })).json();
   check(contacts.contacts.some((c) => c.nickname === nick), `${tag}: the server keeps the nickname: ${JSON.stringify(contacts)}`);

@@ -709,3 +709,120 @@ async fn browser_profile_view_shows_anyone_and_messages_nicknames_and_blocks() {
     .await;
     app.quiesce().await;
 }
+
+/// Gives `user` the profile phone or e-mail `value`, verified (as if the code had been typed in),
+/// so the address-book match finds them.
+async fn verified(app: &TestApp, user: &TestUser, field: &str, value: &str) {
+    use chat_server::store::verify::{KIND_EMAIL, KIND_PHONE};
+    let r = user
+        .client
+        .patch(format!("{}/api/me", user.http))
+        .bearer_auth(&user.token)
+        .json(&serde_json::json!({ field: value }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{field} {value}");
+    let kind = if field == "phone" {
+        KIND_PHONE
+    } else {
+        KIND_EMAIL
+    };
+    app.state
+        .store
+        .claim(&chat_server::ids::UserId(user.id.clone()), kind, value)
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn browser_contacts_screen_imports_an_address_book_sets_nicknames_removes_and_chats() {
+    let app = spawn_app().await;
+    let mut env = Vec::new();
+    for (tag, n) in [("DESKTOP", 1), ("PHONE", 2)] {
+        let [ann, ben, cy]: [TestUser; 3] = app.register_many(["Ann", "Ben", "Cy"]).await;
+        verified(&app, &ben, "phone", &format!("+1202555010{n}")).await;
+        verified(&app, &cy, "email", &format!("cy{n}@example.org")).await;
+        env.push((format!("{tag}_ANN"), ann.username.clone()));
+        env.push((format!("{tag}_N"), n.to_string()));
+    }
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    run_script(&app, "contacts.mjs", &env).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_contacts_privacy_unblocks_signs_out_sessions_changes_the_password_and_deletes_the_account(
+) {
+    // Ann signs in many times on purpose (three browsers, again after each sign-out) and checks
+    // her password four times: more than one address may try at one account in a minute.
+    let app = crate::support::app::spawn_app_with(|s| {
+        s.limits.login_per_address_account = chat_server::config::Rate {
+            burst: 100,
+            period_ms: 1000,
+        };
+    })
+    .await;
+    let mut env = Vec::new();
+    for tag in ["DESKTOP", "PHONE"] {
+        let [ann, dan]: [TestUser; 2] = app.register_many(["Ann", "Dan"]).await;
+        let r = ann
+            .post("/api/blocks", serde_json::json!({"user": dan.id}))
+            .await;
+        assert_eq!(r.status(), 204);
+        // Her only sessions are then the browsers' of the script.
+        let r = ann.post("/api/auth/logout", serde_json::json!({})).await;
+        assert_eq!(r.status(), 204);
+        env.push((format!("{tag}_ANN"), ann.username.clone()));
+    }
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    run_script(&app, "privacy.mjs", &env).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_contacts_mute_from_the_header_and_the_notification_sound() {
+    let app = spawn_app().await;
+    let mut env = Vec::new();
+    for tag in ["DESKTOP", "PHONE"] {
+        let [ann, ben]: [TestUser; 2] = app.register_many(["Ann", "Ben"]).await;
+        ann.dm(&ben).await;
+        ann.group("Club", &[&ben]).await;
+        env.push((format!("{tag}_ANN"), ann.username.clone()));
+        env.push((format!("{tag}_BEN"), ben.username.clone()));
+    }
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    run_script(&app, "mute.mjs", &env).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_contacts_linked_accounts_show_only_when_a_provider_is_configured() {
+    use crate::support::oauth_provider::{Kind, OAuthProvider};
+    let fb = OAuthProvider::start(Kind::Facebook);
+    let with = crate::support::app::spawn_app_with(|s| fb.configure(s)).await;
+    fb.register(&with.http);
+    let ivy = with.register("Ivy").await;
+    run_script(
+        &with,
+        "linked.mjs",
+        &[
+            ("USERNAME", ivy.username.clone()),
+            ("PROVIDER", "facebook".into()),
+        ],
+    )
+    .await;
+    with.quiesce().await;
+    let without = spawn_app().await;
+    let jo = without.register("Jo").await;
+    run_script(
+        &without,
+        "linked.mjs",
+        &[
+            ("USERNAME", jo.username.clone()),
+            ("PROVIDER", String::new()),
+        ],
+    )
+    .await;
+    without.quiesce().await;
+}

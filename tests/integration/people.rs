@@ -693,6 +693,56 @@ async fn sessions_are_listed_and_revoked_one_or_all_and_passwords_change() {
 }
 
 #[actix_web::test]
+async fn one_session_is_revoked_by_its_owner_only_and_sessions_name_their_device() {
+    let app = spawn_app().await;
+    let [a, b] = app.register_many(["own", "other"]).await;
+    // A second session of `a`, signed in from a phone's browser.
+    let r = app
+        .client
+        .post(format!("{}/api/auth/login", app.http))
+        .header(
+            "User-Agent",
+            "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile",
+        )
+        .json(&json!({"username": a.username, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let phone = TestUser {
+        token: json_of(r).await["token"].as_str().unwrap().to_owned(),
+        ..a.clone()
+    };
+    let mut phone_ws = phone.connect().await;
+    let list = json_of(a.get("/api/me/sessions").await).await;
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    let on_phone = sessions.iter().find(|s| s["current"] == false).unwrap();
+    assert_eq!(
+        on_phone["user_agent"],
+        "Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile"
+    );
+    assert!(on_phone["last_used_at"].as_i64().unwrap() >= on_phone["created_at"].as_i64().unwrap());
+    let phone_session = on_phone["id"].as_str().unwrap().to_owned();
+
+    // Someone else cannot end it, nor learn that it exists: 404, and it still works.
+    let r = b.delete(&format!("/api/me/sessions/{phone_session}")).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(phone.get("/api/me").await.status(), 200);
+    let r = a.delete("/api/me/sessions/0000000000000000").await;
+    assert_eq!(r.status(), 404);
+
+    // Its owner can: the token gets 401 and its open socket is closed (4001), as at a logout.
+    let r = a.delete(&format!("/api/me/sessions/{phone_session}")).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(phone_ws.closed().await, Some(4001));
+    assert_eq!(phone.get("/api/me").await.status(), 401);
+    assert_eq!(a.get("/api/me").await.status(), 200);
+    let r = a.delete(&format!("/api/me/sessions/{phone_session}")).await;
+    assert_eq!(r.status(), 404, "a session already ended");
+}
+
+#[actix_web::test]
 async fn a_password_change_signs_out_every_other_session() {
     let app = spawn_app().await;
     let a = app.register("pw").await;

@@ -187,7 +187,7 @@ async fn generate(a: GenerateArgs) -> Result<()> {
     let token: String = (0..4).map(|_| format!("{:016x}", rng.next())).collect();
     let far = chat_server::ids::now_ms() + 365 * 24 * 3600 * 1000;
     store
-        .insert_token(&sha256_hex(&token), &UserId(searcher.id.clone()), far)
+        .insert_token(&sha256_hex(&token), &UserId(searcher.id.clone()), far, None)
         .await?;
     let now = chat_server::ids::now_ms();
     let room_ids: Vec<String> = (0..a.rooms)
