@@ -32,6 +32,8 @@ export class Chat {
     this.rooms = new Map();
     this.users = new Map();
     this.current = null;
+    /** The message jumped to (search, a reply's quote, a pin), held in view; see jumpTo. */
+    this.anchor = null;
     this.syncing = false;
     this.replyTo = null;
     this.editing = null;
@@ -326,6 +328,10 @@ export class Chat {
     const node = this.messageNode(id);
     if (!node) { this.toast('That message is no longer in the conversation.'); return false; }
     this.opening = null;
+    // Held in view while pictures above and below it get their height (and not pulled to the
+    // bottom by them), until the reader scrolls by themselves.
+    this.anchor = id;
+    this.stick = false;
     node.scrollIntoView({ block: 'center' });
     node.classList.add(mark);
     setTimeout(() => this.messageNode(id)?.classList.remove(mark), 2500);
@@ -472,6 +478,7 @@ export class Chat {
     const r = this.room(id);
     if (!r) return;
     this.opening = null;
+    this.anchor = null;
     // Taken before opening marks the conversation read.
     const unread = r.unread;
     this.current = id;
@@ -559,7 +566,9 @@ export class Chat {
         list.prepend(el('li', { class: 'history-start', text: 'This is the start of the conversation' }));
       }
       this.decorate();
-      if (this.opening) this.settle();
+      const anchor = this.anchor && this.messageNode(this.anchor);
+      if (anchor) anchor.scrollIntoView({ block: 'center' });
+      else if (this.opening) this.settle();
       else if (!first && atBottom) list.scrollTop = list.scrollHeight;
       else if (!first) list.scrollTop = prevTop + (list.scrollHeight - prevHeight);
     } catch (e) {
@@ -841,6 +850,7 @@ export class Chat {
     m.frame = frame;
     r.messages.set(`c:${clientId}`, m);
     this.opening = null;
+    this.anchor = null;
     if (this.current === r.id) this.renderMessage(r, m, true);
     this.cancelReply();
     this.socket.send(frame);
@@ -958,12 +968,15 @@ export class Chat {
     // stays at the bottom while they come in (load events do not bubble, hence capture).
     const keepBottom = () => {
       const list = $('messages');
-      if (this.opening) this.settle();
+      const anchor = this.anchor && this.messageNode(this.anchor);
+      if (anchor) anchor.scrollIntoView({ block: 'center' });
+      else if (this.opening) this.settle();
       else if (this.stick) list.scrollTop = list.scrollHeight;
     };
-    // The reader scrolling by themselves ends the settling of a conversation just opened.
+    // The reader scrolling by themselves ends the settling of a conversation just opened, and
+    // the holding of a message jumped to.
     for (const type of ['wheel', 'touchstart', 'keydown', 'mousedown']) {
-      $('messages').addEventListener(type, () => { this.opening = null; }, { passive: true });
+      $('messages').addEventListener(type, () => { this.opening = null; this.anchor = null; }, { passive: true });
     }
     $('messages').addEventListener('load', keepBottom, true);
     $('messages').addEventListener('loadedmetadata', keepBottom, true);
@@ -976,6 +989,7 @@ export class Chat {
     });
     $('jump-button').addEventListener('click', () => {
       this.opening = null;
+      this.anchor = null;
       const list = $('messages');
       list.scrollTop = list.scrollHeight;
       this.stick = true;
