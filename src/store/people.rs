@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::verify::ContactKind;
 use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
 use crate::protocol::settings::UserSettings;
@@ -155,12 +156,12 @@ impl Store {
                 Condition::any()
                     .add(
                         Condition::all()
-                            .add(V::Kind.eq(super::verify::KIND_PHONE))
+                            .add(V::Kind.eq(ContactKind::Phone.as_str()))
                             .add(V::Value.is_in(phones.to_vec())),
                     )
                     .add(
                         Condition::all()
-                            .add(V::Kind.eq(super::verify::KIND_EMAIL))
+                            .add(V::Kind.eq(ContactKind::Email.as_str()))
                             .add(V::Value.is_in(emails.to_vec())),
                     ),
             )
@@ -180,7 +181,7 @@ impl Store {
             .filter_map(|v| {
                 let u = users.iter().find(|u| u.id == v.user_id)?;
                 // Only the value the profile shows: a verified SMS-fallback number stays private.
-                let shown = if v.kind == super::verify::KIND_PHONE {
+                let shown = if ContactKind::parse(&v.kind) == Some(ContactKind::Phone) {
                     &u.phone
                 } else {
                     &u.email

@@ -14,11 +14,7 @@ use super::{Store, StoreError};
 use crate::ids::{now_ms, RoomId, UserId};
 use crate::protocol::RoomSummary;
 
-pub use crate::protocol::Role;
-
-/// Room kind: a group, or a one-to-one conversation.
-pub const KIND_GROUP: &str = "group";
-pub const KIND_DM: &str = "dm";
+pub use crate::protocol::{Role, RoomKind};
 
 /// One of a user's rooms, as SQL has it (see `Store::room_rows`).
 #[derive(Clone, Debug, FromQueryResult, Serialize, Deserialize)]
@@ -35,7 +31,7 @@ pub(super) struct RoomRow {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomRecord {
     pub id: RoomId,
-    pub kind: String,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub created_at: i64,
     pub last_seq: i64,
@@ -65,7 +61,7 @@ pub struct MemberView {
 #[derive(Clone, Debug, Serialize)]
 pub struct RoomView {
     pub id: RoomId,
-    pub kind: String,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub created_at: i64,
     pub last_seq: i64,
@@ -96,7 +92,7 @@ impl Store {
         let txn = self.db.begin().await?;
         room::ActiveModel {
             id: Set(id.0.clone()),
-            kind: Set(KIND_GROUP.into()),
+            kind: Set(RoomKind::Group.as_str().into()),
             name: Set(Some(name.to_owned())),
             dm_key: Set(None),
             created_by: Set(creator.0.clone()),
@@ -134,7 +130,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let inserted = room::ActiveModel {
             id: Set(id.0.clone()),
-            kind: Set(KIND_DM.into()),
+            kind: Set(RoomKind::Dm.as_str().into()),
             name: Set(None),
             dm_key: Set(Some(key.clone())),
             created_by: Set(a.0.clone()),
@@ -212,8 +208,9 @@ impl Store {
             .into_iter()
             .map(|m| (UserId(m.user_id), Role::parse(&m.role)))
             .collect();
+        let kind = room_kind(&r.kind)?;
         let mut blocked = Vec::new();
-        if r.kind == KIND_DM {
+        if kind.is_dm() {
             let ids: Vec<&UserId> = members.keys().collect();
             if let [a, b] = ids[..] {
                 for (x, y) in [(a, b), (b, a)] {
@@ -225,7 +222,7 @@ impl Store {
         }
         Ok(Some(RoomRecord {
             id: RoomId(r.id),
-            kind: r.kind,
+            kind,
             name: r.name,
             created_at: r.created_at,
             last_seq: r.last_seq,
@@ -402,7 +399,7 @@ impl Store {
             }
             out.push(RoomSummary {
                 id,
-                kind: r.kind,
+                kind: room_kind(&r.kind)?,
                 name: r.name,
                 last_seq: r.last_seq.max(buffered_seq),
                 unread: unread.min(cap),
@@ -490,6 +487,17 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// `rooms.kind` as read from SQL. A value the server does not know is an error rather than a
+/// guess: a room taken for a group would let its owners manage a dm, one taken for a dm would
+/// apply a dm's block rules to a group.
+pub(super) fn room_kind(stored: &str) -> Result<RoomKind, StoreError> {
+    stored
+        .parse()
+        .map_err(|e: crate::protocol::UnknownRoomKind| {
+            StoreError::Db(sea_orm::DbErr::Type(format!("rooms.kind: {e}")))
+        })
 }
 
 /// Rooms per unread-count statement: under SQLite's 500 terms of a compound `SELECT`.
