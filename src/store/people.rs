@@ -113,7 +113,8 @@ impl Store {
         let row = user_settings::Entity::find_by_id(user.0.clone())
             .one(&self.db)
             .await?;
-        Ok(UserSettings::from_stored(
+        Ok(read_settings(
+            &user.0,
             row.as_ref().map(|r| r.settings.as_str()),
         ))
     }
@@ -555,5 +556,38 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(())
+    }
+}
+
+/// A user's stored settings document (`user_settings.settings`, or none). One that cannot be
+/// read is logged and counts as [`UserSettings::most_private`]: the defaults would let everyone
+/// add the user to groups and show message text in their pushes, whatever they chose.
+pub(super) fn read_settings(user: &str, stored: Option<&str>) -> UserSettings {
+    UserSettings::from_stored(stored).unwrap_or_else(|e| {
+        tracing::error!(user, error = %e, "unreadable settings document; the most private settings apply");
+        UserSettings::most_private()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::settings::GroupAddPolicy;
+
+    /// Before issue 20 an unreadable document counted as the defaults: everyone could add the
+    /// user to groups and pushes showed message text.
+    #[test]
+    fn an_unreadable_settings_document_fails_closed() {
+        for stored in [
+            "{",
+            r#"{"privacy": {"group_adds": "nobody", "added_later": true}}"#,
+        ] {
+            let s = read_settings("u1", Some(stored));
+            assert_eq!(s.privacy.who_may_add(), GroupAddPolicy::Nobody, "{stored}");
+            assert!(!s.notifications.preview, "{stored}");
+        }
+        let none = read_settings("u1", None);
+        assert_eq!(none, UserSettings::default());
+        assert_eq!(none.privacy.who_may_add(), GroupAddPolicy::Everyone);
     }
 }

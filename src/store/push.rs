@@ -281,10 +281,9 @@ impl Store {
                     .all(&self.db)
                     .await?
                     .into_iter()
-                    .filter_map(|r| {
-                        serde_json::from_str(&r.settings)
-                            .ok()
-                            .map(|d| (r.user_id, d))
+                    .map(|r| {
+                        let doc = super::people::read_settings(&r.user_id, Some(&r.settings));
+                        (r.user_id, doc)
                     })
                     .collect();
             // The SMS fallback texts only numbers their owner verified.
