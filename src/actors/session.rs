@@ -353,7 +353,7 @@ impl WsSession {
     /// with 1001 (at `notice.close_by` at the latest).
     fn go_away(&mut self, notice: shutdown::Notice, ctx: &mut Ctx) {
         self.going_away = true;
-        self.leave_with = Some((shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned()));
+        self.leave_with = Some((close::GOING_AWAY, shutdown::CLOSE_REASON.to_owned()));
         tracing::debug!(session = %self.id, user = %self.user.id, pending = self.unanswered, "server shutting down: answering what is in flight");
         let left = notice
             .close_by
@@ -386,7 +386,7 @@ impl WsSession {
         let reason = self
             .leave_with
             .clone()
-            .unwrap_or((shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned()));
+            .unwrap_or((close::GOING_AWAY, shutdown::CLOSE_REASON.to_owned()));
         self.close(Some(reason), ctx);
     }
 

@@ -586,7 +586,7 @@ impl Connection {
                 }
                 let code = reason.as_ref().map(|(c, _)| *c);
                 tracing::debug!(sid = %self.sid, ?reason, "session closed by the server");
-                if code == Some(shutdown::CLOSE_CODE) && self.shutdown.heard() {
+                if code == Some(close::GOING_AWAY) && self.shutdown.heard() {
                     // The session answered what it had; `run` closes the connection.
                     return Ok(());
                 }
@@ -653,7 +653,7 @@ impl Connection {
         tracing::debug!(sid = %self.sid, why, "engine.io connection closed");
         self.engines.remove(&self.sid);
         let code = if why == GOING_AWAY {
-            shutdown::CLOSE_CODE
+            close::GOING_AWAY
         } else {
             close::NORMAL
         };

@@ -27,6 +27,7 @@ use self::engine::{Cmd, Connection, Engines, PollAnswer, WsOut};
 use self::packet::EnginePacket;
 use crate::http::ws::origin_allowed;
 use crate::http::AppState;
+use crate::protocol::close;
 use crate::websocket::conn::{InFrame, Reader, Writer};
 use crate::websocket::frame;
 use crate::websocket::upgrade::Upgrade;
@@ -253,10 +254,7 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
             {
                 let mut writer = writer;
                 let _ = writer
-                    .send(frame::close(
-                        crate::protocol::close::INTERNAL,
-                        "session ID unknown",
-                    ))
+                    .send(frame::close(close::INTERNAL, "session ID unknown"))
                     .await;
                 return;
             }
@@ -286,9 +284,13 @@ async fn read_ws(
         let frame = match next {
             Some(Ok(f)) => f,
             Some(Err(e)) => match e.close_code() {
-                Some(1009) => break Some((1009, "message larger than maxPayload")),
-                Some(1007) => break Some((1007, "text is not UTF-8")),
-                Some(_) => break Some((1002, "websocket protocol error")),
+                Some(close::TOO_BIG) => {
+                    break Some((close::TOO_BIG, "message larger than maxPayload"))
+                }
+                Some(close::INVALID_PAYLOAD) => {
+                    break Some((close::INVALID_PAYLOAD, "text is not UTF-8"))
+                }
+                Some(_) => break Some((close::PROTOCOL_ERROR, "websocket protocol error")),
                 None => break None,
             },
             None => break None,
@@ -296,8 +298,8 @@ async fn read_ws(
         let packet = match frame {
             InFrame::Text(t) => match std::str::from_utf8(&t).map(EnginePacket::parse) {
                 Ok(Ok(p)) => p,
-                Ok(Err(_)) => break Some((1003, "malformed engine.io packet")),
-                Err(_) => break Some((1007, "text is not UTF-8")),
+                Ok(Err(_)) => break Some((close::UNSUPPORTED_DATA, "malformed engine.io packet")),
+                Err(_) => break Some((close::INVALID_PAYLOAD, "text is not UTF-8")),
             },
             InFrame::Binary(b) => EnginePacket::Binary(b),
             InFrame::Ping(p) => {
