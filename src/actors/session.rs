@@ -321,6 +321,7 @@ impl WsSession {
                 self.flush_now(ctx);
             }
             Transport::Pipe(tx) => {
+                // Full or gone: the engine ends the connection when the session stops anyway.
                 let _ = tx.try_send(PipeOut::Close(reason));
                 ctx.stop();
             }

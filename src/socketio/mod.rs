@@ -187,6 +187,7 @@ async fn post(engines: &Engines, sid: &str, mut payload: web::Payload, max: usiz
             return EngineError::BadRequest("body read failed").response();
         };
         if body.len() + chunk.len() > max {
+            // The connection may have ended already; the answer below is the same.
             let _ = conn
                 .send(Cmd::Abort("payload larger than maxPayload"))
                 .await;
@@ -253,6 +254,7 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
                 .is_err()
             {
                 let mut writer = writer;
+                // Best effort: the connection ends here whether the close frame is written or not.
                 let _ = writer
                     .send(frame::close(close::INTERNAL, "session ID unknown"))
                     .await;
@@ -303,6 +305,7 @@ async fn read_ws(
             },
             InFrame::Binary(b) => EnginePacket::Binary(b),
             InFrame::Ping(p) => {
+                // A writer too far behind to take a pong is dropped by its own queue limit.
                 let _ = out.try_send(WsOut::Pong(p));
                 continue;
             }
@@ -317,6 +320,7 @@ async fn read_ws(
         tracing::debug!(code, why, "closing a socket.io websocket");
         let _ = out.try_send(WsOut::Close(code, why.into()));
     }
+    // The connection may have ended first; then there is nobody to tell.
     let _ = conn.send(Cmd::WsClosed { ws: id }).await;
 }
 
