@@ -530,3 +530,54 @@ pub(super) async fn add_member(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_kind_is_read_at_the_store_edge_and_an_unknown_one_is_an_error() {
+        assert_eq!(room_kind("dm").unwrap(), RoomKind::Dm);
+        assert_eq!(room_kind("group").unwrap(), RoomKind::Group);
+        // Before issue 20 any other string passed as "not a dm": a group's rules applied.
+        assert!(matches!(
+            room_kind("channel"),
+            Err(StoreError::Db(sea_orm::DbErr::Type(_)))
+        ));
+    }
+
+    #[test]
+    fn a_room_record_cached_with_a_string_kind_still_reads() {
+        // The connect cache holds RoomRecords as MessagePack; entries written when `kind` was a
+        // String must read as the enum.
+        #[derive(Serialize)]
+        struct Old {
+            id: RoomId,
+            kind: String,
+            name: Option<String>,
+            created_at: i64,
+            last_seq: i64,
+            members: HashMap<UserId, Role>,
+            avatar: Option<String>,
+            blocked: Vec<(UserId, UserId)>,
+        }
+        let old = Old {
+            id: RoomId::from("r1"),
+            kind: "dm".into(),
+            name: None,
+            created_at: 1,
+            last_seq: 2,
+            members: HashMap::new(),
+            avatar: None,
+            blocked: vec![],
+        };
+        for bytes in [
+            rmp_serde::to_vec_named(&old).unwrap(),
+            rmp_serde::to_vec(&old).unwrap(),
+        ] {
+            let rec: RoomRecord = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(rec.kind, RoomKind::Dm);
+        }
+    }
+}
