@@ -37,9 +37,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::error::ChatError;
 
-/// The close code a connection gets when the server shuts down (RFC 6455 "going away").
-pub const CLOSE_CODE: u16 = crate::protocol::close::GOING_AWAY;
-/// The close reason that goes with [`CLOSE_CODE`].
+/// The close reason that goes with `close::GOING_AWAY` when the server shuts down.
 pub const CLOSE_REASON: &str = "going away";
 
 /// Finish what is in flight, then answer. Rooms (through the RoomRegistry), the Persister and

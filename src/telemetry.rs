@@ -6,6 +6,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init(default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // Fails only when a subscriber is set already (several servers in one test binary).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true)

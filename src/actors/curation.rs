@@ -17,7 +17,6 @@ use crate::protocol::{
     ServerFrame, StarFrame, StarredOut,
 };
 use crate::store::pins::{PinOutcome, PinPolicy, MAX_PINS};
-use crate::store::rooms::KIND_DM;
 
 /// Most rooms one `forward` goes to.
 pub const MAX_FORWARD_ROOMS: usize = 10;
@@ -39,9 +38,7 @@ pub async fn pin(
         .await?
         .ok_or(ChatError::NotFound("room"))?;
     let role = *rec.members.get(&user).ok_or(ChatError::NotMember)?;
-    if rec.kind != KIND_DM
-        && !role.manages()
-        && store.pin_policy(&f.room).await? == PinPolicy::Admins
+    if !rec.kind.is_dm() && !role.manages() && store.pin_policy(&f.room).await? == PinPolicy::Admins
     {
         return Err(ChatError::Forbidden(
             "only owners and admins pin messages in this room".into(),

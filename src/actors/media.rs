@@ -178,7 +178,8 @@ impl MediaPool {
             }
         };
         if outcome.is_err() {
-            // Nothing of a failed upload is served; keep no bytes of it.
+            // Nothing of a failed upload is served; keep no bytes of it. Best effort: a folder
+            // left behind holds nothing anyone can fetch.
             let _ = tokio::fs::remove_dir_all(&folder).await;
         }
         if let Err(e) = self.store.finish_media(&id, &outcome).await {
@@ -214,13 +215,11 @@ impl MediaPool {
             let sniffed = match sniff_upload(&input).await {
                 Ok(s) => s,
                 Err(_) => {
-                    let _ = self
-                        .store
-                        .finish_media(
-                            &row.id,
-                            &Err("interrupted by a server restart; upload again".into()),
-                        )
-                        .await;
+                    let failed = Err("interrupted by a server restart; upload again".into());
+                    if let Err(e) = self.store.finish_media(&row.id, &failed).await {
+                        // It stays `processing`; the next start tries again.
+                        tracing::error!(media = %row.id, error = %e, "cannot mark an interrupted upload failed");
+                    }
                     continue;
                 }
             };

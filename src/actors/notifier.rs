@@ -32,7 +32,7 @@ use crate::push::webpush::{VapidKeys, WebPushClient, WebPushTarget};
 use crate::push::{
     http_client, webpush_http_client, with_retries, Notification, Outcome, PushError, RetryPolicy,
 };
-use crate::store::push::{PushPrefs, KIND_FCM, KIND_WEBPUSH};
+use crate::store::push::{PushKind, PushPrefs};
 use crate::store::Store;
 
 /// Longest message text shown in a push, in characters.
@@ -478,8 +478,8 @@ async fn deliver(
     device: push_subscription::Model,
     n: Arc<Notification>,
 ) {
-    let (counters, outcome) = match device.kind.as_str() {
-        KIND_WEBPUSH => {
+    let (counters, outcome) = match device.kind {
+        PushKind::WebPush => {
             let target = WebPushTarget {
                 endpoint: device.endpoint.clone(),
                 p256dh: device.p256dh.clone().unwrap_or_default(),
@@ -499,7 +499,7 @@ async fn deliver(
             .await;
             (&metrics::PUSH_WEBPUSH, outcome)
         }
-        KIND_FCM => {
+        PushKind::Fcm => {
             let Some(fcm) = &channels.fcm else {
                 tracing::debug!(subscription = %device.id, "FCM token kept, but FCM is not configured");
                 return;
@@ -511,12 +511,8 @@ async fn deliver(
             .await;
             (&metrics::PUSH_FCM, outcome)
         }
-        other => {
-            tracing::warn!(subscription = %device.id, kind = other, "unknown subscription kind");
-            return;
-        }
     };
-    settle(counters, &outcome, &device.kind);
+    settle(counters, &outcome, device.kind.as_str());
     if outcome == Outcome::Gone {
         tracing::info!(user = %device.user_id, subscription = %device.id, kind = %device.kind, "push service says the subscription is gone; deleting it");
         if let Err(e) = store.prune_subscription(&device.id).await {

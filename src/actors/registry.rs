@@ -555,7 +555,7 @@ impl Handler<BusResubscribed> for RoomRegistry {
         tracing::warn!("bus subscription was lost; closing this node's sessions so clients resync");
         for s in self.sessions.values().flat_map(|m| m.values()) {
             s.close.do_send(CloseSession {
-                code: 1012,
+                code: crate::protocol::close::SERVICE_RESTART,
                 reason: "reconnect and sync".into(),
             });
         }

@@ -317,6 +317,7 @@ impl WsSession {
                 self.flush_now(ctx);
             }
             Transport::Pipe(tx) => {
+                // Full or gone: the engine ends the connection when the session stops anyway.
                 let _ = tx.try_send(PipeOut::Close(reason));
                 ctx.stop();
             }
@@ -349,7 +350,7 @@ impl WsSession {
     /// with 1001 (at `notice.close_by` at the latest).
     fn go_away(&mut self, notice: shutdown::Notice, ctx: &mut Ctx) {
         self.going_away = true;
-        self.leave_with = Some((shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned()));
+        self.leave_with = Some((close::GOING_AWAY, shutdown::CLOSE_REASON.to_owned()));
         tracing::debug!(session = %self.id, user = %self.user.id, pending = self.unanswered, "server shutting down: answering what is in flight");
         let left = notice
             .close_by
@@ -382,7 +383,7 @@ impl WsSession {
         let reason = self
             .leave_with
             .clone()
-            .unwrap_or((shutdown::CLOSE_CODE, shutdown::CLOSE_REASON.to_owned()));
+            .unwrap_or((close::GOING_AWAY, shutdown::CLOSE_REASON.to_owned()));
         self.close(Some(reason), ctx);
     }
 

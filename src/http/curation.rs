@@ -14,7 +14,6 @@ use crate::error::ChatError;
 use crate::ids::RoomId;
 use crate::protocol::MessageOut;
 use crate::store::pins::PinPolicy;
-use crate::store::rooms::KIND_DM;
 
 /// The wire form of these messages of `room`, keyed by id (deleted ones left out).
 async fn messages_of(
@@ -81,7 +80,7 @@ pub async fn set_pin_policy(
         .await?
         .ok_or(ChatError::NotFound("room"))?;
     let role = rec.members.get(&auth.id()).ok_or(ChatError::NotMember)?;
-    if rec.kind == KIND_DM || !role.manages() {
+    if rec.kind.is_dm() || !role.manages() {
         return Err(ChatError::Forbidden(
             "owners and admins of groups set who pins".into(),
         ));

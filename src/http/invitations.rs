@@ -18,7 +18,7 @@ use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
 use crate::protocol::{Invitation, InvitationOut, ServerFrame};
 use crate::store::invitations::Invited;
-use crate::store::rooms::KIND_GROUP;
+use crate::store::rooms::RoomKind;
 
 /// 403 unless `user` is an owner or admin of group `room` (who may add, so may invite).
 pub(super) async fn require_group_manager(
@@ -33,7 +33,7 @@ pub(super) async fn require_group_manager(
         .ok_or(ChatError::NotFound("room"))?;
     match record.members.get(user) {
         None => Err(ChatError::NotMember),
-        Some(_) if record.kind != KIND_GROUP => {
+        Some(_) if record.kind != RoomKind::Group => {
             Err(ChatError::Forbidden("only groups have invitations".into()))
         }
         Some(role) if role.manages() => Ok(()),

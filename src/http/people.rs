@@ -18,7 +18,7 @@ use crate::ids::{RoomId, UserId};
 use crate::protocol::close;
 use crate::protocol::{ProfileOut, Role, ServerFrame, SettingsOut};
 use crate::store::people::ProfileChange;
-use crate::store::verify::{KIND_EMAIL, KIND_PHONE};
+use crate::store::verify::ContactKind;
 use crate::validate::{display_name, normalize_email, normalize_phone, text};
 
 /// What anyone signed in sees of a user.
@@ -61,16 +61,16 @@ pub fn public_profile(u: &user::Model) -> PublicProfile {
 
 async fn my_profile(state: &AppState, u: &user::Model) -> Result<MyProfile, ChatError> {
     let verified = state.store.verified_of(&UserId(u.id.clone())).await?;
-    let is_verified = |kind: &str, v: &Option<String>| {
+    let is_verified = |kind: ContactKind, v: &Option<String>| {
         v.as_ref()
-            .is_some_and(|v| verified.contains(&(kind.to_owned(), v.clone())))
+            .is_some_and(|v| verified.contains(&(kind, v.clone())))
     };
     Ok(MyProfile {
         public: public_profile(u),
         email: u.email.clone(),
-        email_verified: is_verified(KIND_EMAIL, &u.email),
+        email_verified: is_verified(ContactKind::Email, &u.email),
         phone: u.phone.clone(),
-        phone_verified: is_verified(KIND_PHONE, &u.phone),
+        phone_verified: is_verified(ContactKind::Phone, &u.phone),
         is_admin: u.is_admin,
     })
 }
@@ -474,7 +474,7 @@ async fn leave_group(state: &AppState, user: &UserId, room: &RoomId) -> Result<(
     let Some(view) = state.store.room_view(room).await? else {
         return Ok(());
     };
-    if view.kind == crate::store::rooms::KIND_DM {
+    if view.kind.is_dm() {
         return Ok(());
     }
     let owners = view

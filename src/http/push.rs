@@ -14,7 +14,7 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId};
 use crate::push::sms::normalize_phone;
 use crate::push::webpush;
-use crate::store::push::{NewSubscription, KIND_FCM, KIND_WEBPUSH};
+use crate::store::push::{NewSubscription, PushKind};
 
 /// Most subscriptions one user may hold: every message fans out to all of them, so an unbounded
 /// list would let one account make the server send requests anywhere at will.
@@ -67,7 +67,7 @@ pub struct Invite {
 }
 
 fn subscription_out(s: &push_subscription::Model) -> Value {
-    let address = if s.kind == KIND_FCM {
+    let address = if s.kind == PushKind::Fcm {
         "token"
     } else {
         "endpoint"
@@ -122,7 +122,7 @@ pub async fn subscribe(
             )
             .map_err(ChatError::Invalid)?;
             NewSubscription {
-                kind: KIND_WEBPUSH,
+                kind: PushKind::WebPush,
                 endpoint,
                 p256dh: Some(keys.p256dh),
                 auth: Some(keys.auth),
@@ -150,7 +150,7 @@ pub async fn subscribe(
                 return Err(ChatError::invalid("platform: android, ios or web"));
             }
             NewSubscription {
-                kind: KIND_FCM,
+                kind: PushKind::Fcm,
                 endpoint: token,
                 p256dh: None,
                 auth: None,
@@ -212,7 +212,7 @@ async fn settings_out(state: &AppState, s: &push_setting::Model) -> Result<Value
     let sms_phone_verified = match &s.sms_phone {
         Some(p) => state
             .store
-            .verified_by(crate::store::verify::KIND_PHONE, p)
+            .verified_by(crate::store::verify::ContactKind::Phone, p)
             .await?
             .is_some_and(|owner| owner.0 == s.user_id),
         None => false,

@@ -24,26 +24,8 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, UserId};
 use crate::limits::UserAction;
 use crate::push::{mail, Outcome};
-use crate::store::verify::{ClaimError, KIND_EMAIL, KIND_PHONE};
+use crate::store::verify::{ClaimError, ContactKind as Kind};
 use crate::validate::{normalize_email, normalize_phone};
-
-/// What is verified: the path's `{kind}`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Phone,
-    Email,
-}
-
-impl Kind {
-    /// The stored kind, also the field naming the value in bodies and answers.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Phone => KIND_PHONE,
-            Kind::Email => KIND_EMAIL,
-        }
-    }
-}
 
 /// `POST /api/me/{kind}/verify` body (optional): which value, when the account has two phone
 /// numbers (profile and SMS fallback); absent: the profile's, else the SMS-fallback number.
@@ -142,7 +124,7 @@ pub async fn start(
     let mine = values_of(&state, &auth.user, kind).await?;
     let value = pick(&state, kind, &body, &mine)?;
     let field = kind.as_str();
-    match state.store.verified_by(field, &value).await? {
+    match state.store.verified_by(kind, &value).await? {
         Some(owner) if owner == me => {
             return Ok(HttpResponse::Ok().json(json!({"status": "verified", field: value})));
         }
@@ -165,7 +147,7 @@ pub async fn start(
         .store
         .save_code(
             &me,
-            field,
+            kind,
             &value,
             &code_hash(&me, kind, &value, &code),
             expires_at,
@@ -186,7 +168,7 @@ pub async fn start(
         Kind::Email => send_mail(&state, &me, &value, &text).await,
     };
     if let Err(e) = sent {
-        state.store.drop_code(&me, field).await?;
+        state.store.drop_code(&me, kind).await?;
         return Err(e);
     }
     Ok(HttpResponse::Accepted()
@@ -248,20 +230,20 @@ pub async fn confirm(
     let me = auth.id();
     let field = kind.as_str();
     state.limits.user_action(UserAction::VerifyConfirm, &me)?;
-    let Some(pending) = state.store.pending_code(&me, field).await? else {
+    let Some(pending) = state.store.pending_code(&me, kind).await? else {
         return Err(ChatError::invalid(
             "code: no code is pending (never asked for, used up or expired); ask for a new one",
         ));
     };
     if pending.expires_at <= now_ms() {
-        state.store.drop_code(&me, field).await?;
+        state.store.drop_code(&me, kind).await?;
         return Err(ChatError::invalid("code: expired; ask for a new one"));
     }
     if !values_of(&state, &auth.user, kind)
         .await?
         .contains(&pending.value)
     {
-        state.store.drop_code(&me, field).await?;
+        state.store.drop_code(&me, kind).await?;
         return Err(ChatError::invalid(format!(
             "code: the {field} changed since the code was sent; ask for a new one"
         )));
@@ -271,7 +253,7 @@ pub async fn confirm(
         let tries = state.store.code_failed(&pending).await?;
         let max = i32::try_from(state.settings.verification.max_attempts).unwrap_or(i32::MAX);
         if tries >= max {
-            state.store.drop_code(&me, field).await?;
+            state.store.drop_code(&me, kind).await?;
             return Err(ChatError::invalid(
                 "code: wrong code, no tries left; ask for a new one",
             ));
@@ -281,13 +263,13 @@ pub async fn confirm(
             max - tries
         )));
     }
-    match state.store.claim(&me, field, &pending.value).await {
+    match state.store.claim(&me, kind, &pending.value).await {
         Ok(()) => {
             tracing::info!(user = %me, kind = field, "verified");
             Ok(HttpResponse::Ok().json(json!({"status": "verified", field: pending.value})))
         }
         Err(ClaimError::Taken) => {
-            state.store.drop_code(&me, field).await?;
+            state.store.drop_code(&me, kind).await?;
             Err(taken(kind))
         }
         Err(ClaimError::Store(e)) => Err(e.into()),

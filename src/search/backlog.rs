@@ -80,6 +80,7 @@ impl Backlog {
 
     /// `n` queued changes were applied.
     pub fn applied(&self, n: usize) {
+        // `fetch_update` fails only when the closure declines, which this one never does.
         let _ = self
             .queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {

@@ -299,6 +299,7 @@ impl Connection {
             }
             Cmd::WsOpen { ws, tx } => {
                 if self.ws.is_some() || self.probe.is_some() {
+                    // Full or gone: that socket is being dropped either way.
                     let _ = tx.try_send(WsOut::Close(close::POLICY, "already upgraded".into()));
                 } else {
                     self.probe = Some((ws, tx));
@@ -309,6 +310,7 @@ impl Connection {
                 match packet {
                     EnginePacket::Ping(data) if probing && data == "probe" => {
                         if let Some((_, tx)) = &self.probe {
+                            // A probe that cannot take its answer fails; the client keeps polling.
                             let _ = tx.try_send(WsOut::Text(out::PROBE_ANSWER.into()));
                         }
                         // Let a waiting poll return, so the client can pause polling.
@@ -576,6 +578,7 @@ impl Connection {
             // answered here.
             PipeOut::Ping => {
                 if let Some(socket) = &self.socket {
+                    // A session too busy for a pong has heard from the client anyway.
                     let _ = socket.input.try_send(PipeIn::Pong);
                 }
             }
@@ -586,7 +589,7 @@ impl Connection {
                 }
                 let code = reason.as_ref().map(|(c, _)| *c);
                 tracing::debug!(sid = %self.sid, ?reason, "session closed by the server");
-                if code == Some(shutdown::CLOSE_CODE) && self.shutdown.heard() {
+                if code == Some(close::GOING_AWAY) && self.shutdown.heard() {
                     // The session answered what it had; `run` closes the connection.
                     return Ok(());
                 }
@@ -653,10 +656,11 @@ impl Connection {
         tracing::debug!(sid = %self.sid, why, "engine.io connection closed");
         self.engines.remove(&self.sid);
         let code = if why == GOING_AWAY {
-            shutdown::CLOSE_CODE
+            close::GOING_AWAY
         } else {
             close::NORMAL
         };
+        // Best effort on the way out: a socket that cannot take these is closing anyway.
         if let Some((_, ws)) = self.ws.take() {
             for p in self.queue.drain(..) {
                 let _ = ws.try_send(WsOut::Text(p));

@@ -27,6 +27,7 @@ use self::engine::{Cmd, Connection, Engines, PollAnswer, WsOut};
 use self::packet::EnginePacket;
 use crate::http::ws::origin_allowed;
 use crate::http::AppState;
+use crate::protocol::close;
 use crate::websocket::conn::{InFrame, Reader, Writer};
 use crate::websocket::frame;
 use crate::websocket::upgrade::Upgrade;
@@ -186,6 +187,7 @@ async fn post(engines: &Engines, sid: &str, mut payload: web::Payload, max: usiz
             return EngineError::BadRequest("body read failed").response();
         };
         if body.len() + chunk.len() > max {
+            // The connection may have ended already; the answer below is the same.
             let _ = conn
                 .send(Cmd::Abort("payload larger than maxPayload"))
                 .await;
@@ -252,11 +254,9 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
                 .is_err()
             {
                 let mut writer = writer;
+                // Best effort: the connection ends here whether the close frame is written or not.
                 let _ = writer
-                    .send(frame::close(
-                        crate::protocol::close::INTERNAL,
-                        "session ID unknown",
-                    ))
+                    .send(frame::close(close::INTERNAL, "session ID unknown"))
                     .await;
                 return;
             }
@@ -286,9 +286,13 @@ async fn read_ws(
         let frame = match next {
             Some(Ok(f)) => f,
             Some(Err(e)) => match e.close_code() {
-                Some(1009) => break Some((1009, "message larger than maxPayload")),
-                Some(1007) => break Some((1007, "text is not UTF-8")),
-                Some(_) => break Some((1002, "websocket protocol error")),
+                Some(close::TOO_BIG) => {
+                    break Some((close::TOO_BIG, "message larger than maxPayload"))
+                }
+                Some(close::INVALID_PAYLOAD) => {
+                    break Some((close::INVALID_PAYLOAD, "text is not UTF-8"))
+                }
+                Some(_) => break Some((close::PROTOCOL_ERROR, "websocket protocol error")),
                 None => break None,
             },
             None => break None,
@@ -296,11 +300,12 @@ async fn read_ws(
         let packet = match frame {
             InFrame::Text(t) => match std::str::from_utf8(&t).map(EnginePacket::parse) {
                 Ok(Ok(p)) => p,
-                Ok(Err(_)) => break Some((1003, "malformed engine.io packet")),
-                Err(_) => break Some((1007, "text is not UTF-8")),
+                Ok(Err(_)) => break Some((close::UNSUPPORTED_DATA, "malformed engine.io packet")),
+                Err(_) => break Some((close::INVALID_PAYLOAD, "text is not UTF-8")),
             },
             InFrame::Binary(b) => EnginePacket::Binary(b),
             InFrame::Ping(p) => {
+                // A writer too far behind to take a pong is dropped by its own queue limit.
                 let _ = out.try_send(WsOut::Pong(p));
                 continue;
             }
@@ -315,6 +320,7 @@ async fn read_ws(
         tracing::debug!(code, why, "closing a socket.io websocket");
         let _ = out.try_send(WsOut::Close(code, why.into()));
     }
+    // The connection may have ended first; then there is nobody to tell.
     let _ = conn.send(Cmd::WsClosed { ws: id }).await;
 }
 

@@ -843,17 +843,15 @@ impl RedisBuffer {
         }))
     }
 
-    /// Buffered edits and deletes of a room's messages, by message id.
+    /// Buffered edits and deletes of a room's messages, by message id. One that cannot be decoded
+    /// fails the read: skipping it would show a deleted message's text again.
     pub async fn overlays(&self, room: &RoomId) -> Result<HashMap<String, Overlay>, BufferError> {
         let mut c = self.local().await?;
         let raw: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
             .arg(self.overlay_key(room))
             .query_async(&mut c)
             .await?;
-        Ok(raw
-            .into_iter()
-            .filter_map(|(k, v)| rmp_serde::from_slice(&v).ok().map(|o| (k, o)))
-            .collect())
+        decode_overlays(raw)
     }
 
     /// Buffered reactions of the messages of each of `rooms` (not yet in SQL), and whether SQL
@@ -1335,6 +1333,16 @@ pub fn with_seqs(ops: Vec<WriteOp>, list: &str) -> Result<Vec<WriteOp>, String> 
     Ok(out)
 }
 
+/// The overlays of a room as stored (message id → MessagePack), all or an error.
+fn decode_overlays(raw: HashMap<String, Vec<u8>>) -> Result<HashMap<String, Overlay>, BufferError> {
+    raw.into_iter()
+        .map(|(k, v)| match rmp_serde::from_slice(&v) {
+            Ok(o) => Ok((k, o)),
+            Err(e) => Err(BufferError::Codec(format!("overlay of message {k}: {e}"))),
+        })
+        .collect()
+}
+
 fn parse_placed(r: &str) -> Option<Placed> {
     if let Some(seq) = r.strip_prefix("s:") {
         return seq.parse().ok().map(Placed::New);
@@ -1367,4 +1375,29 @@ pub struct DeadLetter {
     pub error: String,
     /// When it was dead-lettered (ms).
     pub at: i64,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Before issue 20 an overlay that did not decode was skipped, and a message deleted but
+    /// not yet synced showed its text again.
+    #[test]
+    fn an_undecodable_overlay_fails_the_read() {
+        let deleted = Overlay {
+            body: String::new(),
+            at: 5,
+            deleted: true,
+            mentions: vec![],
+        };
+        let good = HashMap::from([("m1".to_owned(), encode(&deleted).unwrap())]);
+        assert_eq!(decode_overlays(good).unwrap()["m1"], deleted);
+        let bad = HashMap::from([
+            ("m1".to_owned(), encode(&deleted).unwrap()),
+            ("m2".to_owned(), b"\xc1not msgpack".to_vec()),
+        ]);
+        assert!(matches!(decode_overlays(bad), Err(BufferError::Codec(_))));
+    }
 }

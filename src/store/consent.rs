@@ -8,9 +8,10 @@ use std::collections::{HashMap, HashSet};
 use entities::{block, contact, user, user_settings};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
+use super::people::read_settings;
 use super::{Store, StoreError};
 use crate::ids::UserId;
-use crate::protocol::settings::UserSettings;
+use crate::protocol::settings::GroupAddPolicy;
 
 /// Users looked up per statement (under SQLite's bound-variable limit).
 const CHUNK: usize = 400;
@@ -68,14 +69,14 @@ impl Store {
                     }
                 })
                 .collect();
-            let policy: HashMap<String, String> = user_settings::Entity::find()
+            let policy: HashMap<String, GroupAddPolicy> = user_settings::Entity::find()
                 .filter(user_settings::Column::UserId.is_in(ids.clone()))
                 .all(&self.db)
                 .await?
                 .into_iter()
                 .map(|s| {
-                    let doc = UserSettings::from_stored(Some(&s.settings));
-                    (s.user_id, doc.privacy.group_adds)
+                    let doc = read_settings(&s.user_id, Some(&s.settings));
+                    (s.user_id, doc.privacy.who_may_add())
                 })
                 .collect();
             let knows_adder: HashSet<String> = contact::Entity::find()
@@ -91,10 +92,11 @@ impl Store {
                     out.refused.push(u.clone());
                     continue;
                 }
-                let allowed = match policy.get(&u.0).map(String::as_str) {
-                    Some("nobody") => false,
-                    Some("contacts") => knows_adder.contains(&u.0),
-                    _ => true,
+                // No settings row: the default, everyone.
+                let allowed = match policy.get(&u.0) {
+                    None | Some(GroupAddPolicy::Everyone) => true,
+                    Some(GroupAddPolicy::Contacts) => knows_adder.contains(&u.0),
+                    Some(GroupAddPolicy::Nobody) => false,
                 };
                 if !allowed {
                     out.invite.push(u.clone());

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::buffer::{Recent, RedisBuffer};
-use super::rooms::RoomRow;
+use super::rooms::{room_kind, RoomRow};
 use super::{Store, StoreError};
 use crate::ids::{RoomId, UserId};
 use crate::protocol::RoomSummary;
@@ -116,16 +116,16 @@ impl Store {
                         .copied()
                         .unwrap_or((0, 0))
                 };
-                RoomSummary {
+                Ok(RoomSummary {
                     unread: n.min(cap),
                     unread_mentions: mentions.min(cap),
                     id: id.clone(),
-                    kind: r.kind,
+                    kind: room_kind(&r.kind)?,
                     name: r.name,
                     last_seq: *last,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         // Most recent first, as from SQL (a stable sort keeps the listed order of ties).
         out.sort_by_key(|r| std::cmp::Reverse(r.last_seq));
         Ok(out)

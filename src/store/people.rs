@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use super::verify::ContactKind;
 use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
 use crate::protocol::settings::UserSettings;
@@ -119,7 +120,8 @@ impl Store {
         let row = user_settings::Entity::find_by_id(user.0.clone())
             .one(&self.db)
             .await?;
-        Ok(UserSettings::from_stored(
+        Ok(read_settings(
+            &user.0,
             row.as_ref().map(|r| r.settings.as_str()),
         ))
     }
@@ -162,12 +164,12 @@ impl Store {
                 Condition::any()
                     .add(
                         Condition::all()
-                            .add(V::Kind.eq(super::verify::KIND_PHONE))
+                            .add(V::Kind.eq(ContactKind::Phone.as_str()))
                             .add(V::Value.is_in(phones.to_vec())),
                     )
                     .add(
                         Condition::all()
-                            .add(V::Kind.eq(super::verify::KIND_EMAIL))
+                            .add(V::Kind.eq(ContactKind::Email.as_str()))
                             .add(V::Value.is_in(emails.to_vec())),
                     ),
             )
@@ -187,7 +189,7 @@ impl Store {
             .filter_map(|v| {
                 let u = users.iter().find(|u| u.id == v.user_id)?;
                 // Only the value the profile shows: a verified SMS-fallback number stays private.
-                let shown = if v.kind == super::verify::KIND_PHONE {
+                let shown = if ContactKind::parse(&v.kind) == Some(ContactKind::Phone) {
                     &u.phone
                 } else {
                     &u.email
@@ -590,5 +592,38 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(())
+    }
+}
+
+/// A user's stored settings document (`user_settings.settings`, or none). One that cannot be
+/// read is logged and counts as [`UserSettings::most_private`]: the defaults would let everyone
+/// add the user to groups and show message text in their pushes, whatever they chose.
+pub(super) fn read_settings(user: &str, stored: Option<&str>) -> UserSettings {
+    UserSettings::from_stored(stored).unwrap_or_else(|e| {
+        tracing::error!(user, error = %e, "unreadable settings document; the most private settings apply");
+        UserSettings::most_private()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::settings::GroupAddPolicy;
+
+    /// Before issue 20 an unreadable document counted as the defaults: everyone could add the
+    /// user to groups and pushes showed message text.
+    #[test]
+    fn an_unreadable_settings_document_fails_closed() {
+        for stored in [
+            "{",
+            r#"{"privacy": {"group_adds": "nobody", "added_later": true}}"#,
+        ] {
+            let s = read_settings("u1", Some(stored));
+            assert_eq!(s.privacy.who_may_add(), GroupAddPolicy::Nobody, "{stored}");
+            assert!(!s.notifications.preview, "{stored}");
+        }
+        let none = read_settings("u1", None);
+        assert_eq!(none, UserSettings::default());
+        assert_eq!(none.privacy.who_may_add(), GroupAddPolicy::Everyone);
     }
 }

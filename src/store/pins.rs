@@ -36,6 +36,19 @@ impl PinPolicy {
             _ => None,
         }
     }
+
+    /// The policy `room_settings.pin_policy` holds: `members` when never set, and `admins` (the
+    /// stricter) for a value the server never writes, so a damaged row does not let every
+    /// member pin.
+    pub fn from_stored(stored: Option<&str>) -> Self {
+        match stored {
+            None => PinPolicy::Members,
+            Some(s) => PinPolicy::parse(s).unwrap_or_else(|| {
+                tracing::error!(stored = s, "unknown pin policy; only admins pin");
+                PinPolicy::Admins
+            }),
+        }
+    }
 }
 
 /// Whether a pin changed anything.
@@ -50,11 +63,11 @@ pub enum PinOutcome {
 impl Store {
     /// The room's pin policy (`members` when never set).
     pub async fn pin_policy(&self, room: &RoomId) -> Result<PinPolicy, StoreError> {
-        Ok(room_setting::Entity::find_by_id(room.0.clone())
+        let stored = room_setting::Entity::find_by_id(room.0.clone())
             .one(&self.db)
             .await?
-            .and_then(|r| PinPolicy::parse(&r.pin_policy))
-            .unwrap_or(PinPolicy::Members))
+            .map(|r| r.pin_policy);
+        Ok(PinPolicy::from_stored(stored.as_deref()))
     }
 
     pub async fn set_pin_policy(&self, room: &RoomId, policy: PinPolicy) -> Result<(), StoreError> {
@@ -124,5 +137,20 @@ impl Store {
             .order_by_desc(pin::Column::At)
             .all(&self.db)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before issue 20 an unknown stored value counted as `members`: every member could pin.
+    #[test]
+    fn an_unknown_stored_pin_policy_fails_closed() {
+        assert_eq!(PinPolicy::from_stored(None), PinPolicy::Members);
+        for p in [PinPolicy::Members, PinPolicy::Admins] {
+            assert_eq!(PinPolicy::from_stored(Some(p.as_str())), p);
+        }
+        assert_eq!(PinPolicy::from_stored(Some("everyone")), PinPolicy::Admins);
     }
 }

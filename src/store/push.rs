@@ -13,14 +13,12 @@ use super::{Store, StoreError};
 use crate::ids::{now_ms, RoomId, UserId};
 use crate::protocol::settings::UserSettings;
 
-/// Subscription kinds.
-pub const KIND_WEBPUSH: &str = "webpush";
-pub const KIND_FCM: &str = "fcm";
+pub use entities::push_subscription::PushKind;
 
 /// A subscription as a client registers it (already validated).
 #[derive(Clone, Debug)]
 pub struct NewSubscription {
-    pub kind: &'static str,
+    pub kind: PushKind,
     /// The Web Push endpoint, or the FCM token.
     pub endpoint: String,
     pub p256dh: Option<String>,
@@ -55,8 +53,9 @@ pub fn default_settings(user: &UserId) -> push_setting::Model {
     }
 }
 
-fn endpoint_hash(kind: &str, endpoint: &str) -> String {
-    Sha256::digest(format!("{kind}:{endpoint}").as_bytes())
+/// Hex SHA-256 of `kind:endpoint` (the kind's stored string, so hashes of existing rows match).
+fn endpoint_hash(kind: PushKind, endpoint: &str) -> String {
+    Sha256::digest(format!("{}:{endpoint}", kind.as_str()).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -75,7 +74,7 @@ impl Store {
         let row = push_subscription::ActiveModel {
             id: Set(UserId::generate().0),
             user_id: Set(user.0.clone()),
-            kind: Set(new.kind.to_owned()),
+            kind: Set(new.kind),
             endpoint: Set(new.endpoint),
             endpoint_hash: Set(hash.clone()),
             p256dh: Set(new.p256dh),
@@ -282,10 +281,9 @@ impl Store {
                     .all(&self.db)
                     .await?
                     .into_iter()
-                    .filter_map(|r| {
-                        serde_json::from_str(&r.settings)
-                            .ok()
-                            .map(|d| (r.user_id, d))
+                    .map(|r| {
+                        let doc = super::people::read_settings(&r.user_id, Some(&r.settings));
+                        (r.user_id, doc)
                     })
                     .collect();
             // The SMS fallback texts only numbers their owner verified.

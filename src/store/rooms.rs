@@ -14,11 +14,7 @@ use super::{Store, StoreError};
 use crate::ids::{now_ms, RoomId, UserId};
 use crate::protocol::RoomSummary;
 
-pub use crate::protocol::Role;
-
-/// Room kind: a group, or a one-to-one conversation.
-pub const KIND_GROUP: &str = "group";
-pub const KIND_DM: &str = "dm";
+pub use crate::protocol::{Role, RoomKind};
 
 /// One of a user's rooms, as SQL has it (see `Store::room_rows`).
 #[derive(Clone, Debug, FromQueryResult, Serialize, Deserialize)]
@@ -35,7 +31,7 @@ pub(super) struct RoomRow {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomRecord {
     pub id: RoomId,
-    pub kind: String,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub created_at: i64,
     pub last_seq: i64,
@@ -65,7 +61,7 @@ pub struct MemberView {
 #[derive(Clone, Debug, Serialize)]
 pub struct RoomView {
     pub id: RoomId,
-    pub kind: String,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub created_at: i64,
     pub last_seq: i64,
@@ -96,7 +92,7 @@ impl Store {
         let txn = self.db.begin().await?;
         room::ActiveModel {
             id: Set(id.0.clone()),
-            kind: Set(KIND_GROUP.into()),
+            kind: Set(RoomKind::Group.as_str().into()),
             name: Set(Some(name.to_owned())),
             dm_key: Set(None),
             created_by: Set(creator.0.clone()),
@@ -134,7 +130,7 @@ impl Store {
         let txn = self.db.begin().await?;
         let inserted = room::ActiveModel {
             id: Set(id.0.clone()),
-            kind: Set(KIND_DM.into()),
+            kind: Set(RoomKind::Dm.as_str().into()),
             name: Set(None),
             dm_key: Set(Some(key.clone())),
             created_by: Set(a.0.clone()),
@@ -212,8 +208,9 @@ impl Store {
             .into_iter()
             .map(|m| (UserId(m.user_id), Role::parse(&m.role)))
             .collect();
+        let kind = room_kind(&r.kind)?;
         let mut blocked = Vec::new();
-        if r.kind == KIND_DM {
+        if kind.is_dm() {
             let ids: Vec<&UserId> = members.keys().collect();
             if let [a, b] = ids[..] {
                 for (x, y) in [(a, b), (b, a)] {
@@ -225,7 +222,7 @@ impl Store {
         }
         Ok(Some(RoomRecord {
             id: RoomId(r.id),
-            kind: r.kind,
+            kind,
             name: r.name,
             created_at: r.created_at,
             last_seq: r.last_seq,
@@ -402,7 +399,7 @@ impl Store {
             }
             out.push(RoomSummary {
                 id,
-                kind: r.kind,
+                kind: room_kind(&r.kind)?,
                 name: r.name,
                 last_seq: r.last_seq.max(buffered_seq),
                 unread: unread.min(cap),
@@ -492,6 +489,17 @@ impl Store {
     }
 }
 
+/// `rooms.kind` as read from SQL. A value the server does not know is an error rather than a
+/// guess: a room taken for a group would let its owners manage a dm, one taken for a dm would
+/// apply a dm's block rules to a group.
+pub(super) fn room_kind(stored: &str) -> Result<RoomKind, StoreError> {
+    stored
+        .parse()
+        .map_err(|e: crate::protocol::UnknownRoomKind| {
+            StoreError::Db(sea_orm::DbErr::Type(format!("rooms.kind: {e}")))
+        })
+}
+
 /// Rooms per unread-count statement: under SQLite's 500 terms of a compound `SELECT`.
 const UNREAD_CHUNK: usize = 400;
 
@@ -521,4 +529,55 @@ pub(super) async fn add_member(
         member_row(room, user, role, at).insert(db).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_kind_is_read_at_the_store_edge_and_an_unknown_one_is_an_error() {
+        assert_eq!(room_kind("dm").unwrap(), RoomKind::Dm);
+        assert_eq!(room_kind("group").unwrap(), RoomKind::Group);
+        // Before issue 20 any other string passed as "not a dm": a group's rules applied.
+        assert!(matches!(
+            room_kind("channel"),
+            Err(StoreError::Db(sea_orm::DbErr::Type(_)))
+        ));
+    }
+
+    #[test]
+    fn a_room_record_cached_with_a_string_kind_still_reads() {
+        // The connect cache holds RoomRecords as MessagePack; entries written when `kind` was a
+        // String must read as the enum.
+        #[derive(Serialize)]
+        struct Old {
+            id: RoomId,
+            kind: String,
+            name: Option<String>,
+            created_at: i64,
+            last_seq: i64,
+            members: HashMap<UserId, Role>,
+            avatar: Option<String>,
+            blocked: Vec<(UserId, UserId)>,
+        }
+        let old = Old {
+            id: RoomId::from("r1"),
+            kind: "dm".into(),
+            name: None,
+            created_at: 1,
+            last_seq: 2,
+            members: HashMap::new(),
+            avatar: None,
+            blocked: vec![],
+        };
+        for bytes in [
+            rmp_serde::to_vec_named(&old).unwrap(),
+            rmp_serde::to_vec(&old).unwrap(),
+        ] {
+            let rec: RoomRecord = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(rec.kind, RoomKind::Dm);
+        }
+    }
 }

@@ -46,7 +46,7 @@ struct TokenSession {
 
 impl TokenSession {
     fn into_parts(self) -> (user::Model, UserSettings) {
-        let settings = UserSettings::from_stored(self.settings.as_deref());
+        let settings = super::people::read_settings(&self.id, self.settings.as_deref());
         let user = user::Model {
             id: self.id,
             username: self.username,

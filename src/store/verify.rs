@@ -15,10 +15,36 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
 
-/// `verified_contacts.kind` of phone numbers (E.164).
-pub const KIND_PHONE: &str = "phone";
-/// `verified_contacts.kind` of e-mail addresses (lower-cased).
-pub const KIND_EMAIL: &str = "email";
+/// What is verified: `verified_contacts.kind` and `verification_codes.kind` (mapped here, at the
+/// store's edge, to the strings those columns always held), and the `{kind}` of
+/// `/api/me/{kind}/verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactKind {
+    /// A phone number (E.164).
+    Phone,
+    /// An e-mail address (lower-cased).
+    Email,
+}
+
+impl ContactKind {
+    /// The stored string, also the field naming the value in bodies and answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Phone => "phone",
+            ContactKind::Email => "email",
+        }
+    }
+
+    /// The kind a stored string names; `None` for one the server never writes.
+    pub fn parse(stored: &str) -> Option<ContactKind> {
+        match stored {
+            "phone" => Some(ContactKind::Phone),
+            "email" => Some(ContactKind::Email),
+            _ => None,
+        }
+    }
+}
 
 /// Why a value could not be marked verified.
 #[derive(Debug, thiserror::Error)]
@@ -31,24 +57,29 @@ pub enum ClaimError {
 }
 
 impl Store {
-    /// The values `user` verified, as (kind, value).
+    /// The values `user` verified, as (kind, value); a row of a kind the server does not know
+    /// counts as nothing verified.
     pub async fn verified_of(
         &self,
         user: &UserId,
-    ) -> Result<HashSet<(String, String)>, StoreError> {
+    ) -> Result<HashSet<(ContactKind, String)>, StoreError> {
         Ok(verified_contact::Entity::find()
             .filter(verified_contact::Column::UserId.eq(user.0.clone()))
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|v| (v.kind, v.value))
+            .filter_map(|v| Some((ContactKind::parse(&v.kind)?, v.value)))
             .collect())
     }
 
     /// The account that verified `value`, if any.
-    pub async fn verified_by(&self, kind: &str, value: &str) -> Result<Option<UserId>, StoreError> {
+    pub async fn verified_by(
+        &self,
+        kind: ContactKind,
+        value: &str,
+    ) -> Result<Option<UserId>, StoreError> {
         Ok(
-            verified_contact::Entity::find_by_id((kind.to_owned(), value.to_owned()))
+            verified_contact::Entity::find_by_id((kind.as_str().to_owned(), value.to_owned()))
                 .one(&self.db)
                 .await?
                 .map(|v| UserId(v.user_id)),
@@ -65,7 +96,7 @@ impl Store {
         }
         let ids: Vec<String> = users.iter().map(|(u, _)| u.0.clone()).collect();
         let found: HashSet<(UserId, String)> = verified_contact::Entity::find()
-            .filter(verified_contact::Column::Kind.eq(KIND_PHONE))
+            .filter(verified_contact::Column::Kind.eq(ContactKind::Phone.as_str()))
             .filter(verified_contact::Column::UserId.is_in(ids))
             .all(&self.db)
             .await?
@@ -83,7 +114,7 @@ impl Store {
     pub async fn save_code(
         &self,
         user: &UserId,
-        kind: &str,
+        kind: ContactKind,
         value: &str,
         code_hash: &str,
         expires_at: i64,
@@ -91,7 +122,7 @@ impl Store {
         use verification_code::Column as C;
         let row = verification_code::ActiveModel {
             user_id: Set(user.0.clone()),
-            kind: Set(kind.to_owned()),
+            kind: Set(kind.as_str().to_owned()),
             value: Set(value.to_owned()),
             code_hash: Set(code_hash.to_owned()),
             expires_at: Set(expires_at),
@@ -119,10 +150,10 @@ impl Store {
     pub async fn pending_code(
         &self,
         user: &UserId,
-        kind: &str,
+        kind: ContactKind,
     ) -> Result<Option<verification_code::Model>, StoreError> {
         Ok(
-            verification_code::Entity::find_by_id((user.0.clone(), kind.to_owned()))
+            verification_code::Entity::find_by_id((user.0.clone(), kind.as_str().to_owned()))
                 .one(&self.db)
                 .await?,
         )
@@ -141,16 +172,19 @@ impl Store {
             .filter(C::CodeHash.eq(code.code_hash.clone()))
             .exec(&self.db)
             .await?;
-        Ok(self
-            .pending_code(&UserId(code.user_id.clone()), &code.kind)
-            .await?
-            .map(|c| c.attempts)
-            .unwrap_or(i32::MAX))
+        // Read back by the row's own key (whatever its kind string), so the count cannot be lost.
+        Ok(
+            verification_code::Entity::find_by_id((code.user_id.clone(), code.kind.clone()))
+                .one(&self.db)
+                .await?
+                .map(|c| c.attempts)
+                .unwrap_or(i32::MAX),
+        )
     }
 
     /// Drops `user`'s pending code of `kind`.
-    pub async fn drop_code(&self, user: &UserId, kind: &str) -> Result<(), StoreError> {
-        verification_code::Entity::delete_by_id((user.0.clone(), kind.to_owned()))
+    pub async fn drop_code(&self, user: &UserId, kind: ContactKind) -> Result<(), StoreError> {
+        verification_code::Entity::delete_by_id((user.0.clone(), kind.as_str().to_owned()))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -158,7 +192,13 @@ impl Store {
 
     /// Marks `value` verified by `user` and drops the pending code; [`ClaimError::Taken`] when
     /// another account holds it. Verifying again what `user` already holds is fine.
-    pub async fn claim(&self, user: &UserId, kind: &str, value: &str) -> Result<(), ClaimError> {
+    pub async fn claim(
+        &self,
+        user: &UserId,
+        kind: ContactKind,
+        value: &str,
+    ) -> Result<(), ClaimError> {
+        let kind = kind.as_str();
         let txn = self.db.begin().await.map_err(StoreError::from)?;
         let held = verified_contact::Entity::find_by_id((kind.to_owned(), value.to_owned()))
             .one(&txn)
@@ -212,13 +252,14 @@ impl Store {
             .and_then(|s| s.sms_phone);
         let (phone, email) = u.map(|u| (u.phone, u.email)).unwrap_or_default();
         for v in mine {
-            let used = match v.kind.as_str() {
-                KIND_PHONE => {
+            // A claim of a kind the server does not know is released: it proves nothing.
+            let used = match ContactKind::parse(&v.kind) {
+                Some(ContactKind::Phone) => {
                     phone.as_deref() == Some(v.value.as_str())
                         || sms.as_deref() == Some(v.value.as_str())
                 }
-                KIND_EMAIL => email.as_deref() == Some(v.value.as_str()),
-                _ => false,
+                Some(ContactKind::Email) => email.as_deref() == Some(v.value.as_str()),
+                None => false,
             };
             if !used {
                 verified_contact::Entity::delete_many()
@@ -230,5 +271,23 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::ContactKind;
+
+    #[test]
+    fn contact_kinds_keep_their_stored_and_path_strings() {
+        for (kind, s) in [(ContactKind::Phone, "phone"), (ContactKind::Email, "email")] {
+            assert_eq!(kind.as_str(), s);
+            assert_eq!(ContactKind::parse(s), Some(kind));
+            let from_path: ContactKind = serde_json::from_str(&format!("\"{s}\"")).unwrap();
+            assert_eq!(from_path, kind);
+        }
+        assert_eq!(ContactKind::parse("Phone"), None);
+        assert!(serde_json::from_str::<ContactKind>("\"sms\"").is_err());
     }
 }

@@ -110,6 +110,7 @@ pub async fn shut(reader: Reader, writer: Writer, linger: Duration) {
     let Ok(mut io) = Rc::try_unwrap(io) else {
         return;
     };
+    // The socket is being dropped; a failed shutdown or a linger cut short changes nothing.
     let _ = io.shutdown().await;
     let drain = async {
         let mut sink = [0u8; 4096];

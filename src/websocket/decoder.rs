@@ -7,6 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::frame::{self, FrameError};
 use super::utf8::Utf8Stream;
+use crate::protocol::close;
 
 /// A whole message or a control frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,9 +39,9 @@ impl WsError {
     /// The close code to send for this error; none when the connection itself failed.
     pub fn close_code(&self) -> Option<u16> {
         match self {
-            Self::Protocol(_) => Some(1002),
-            Self::TooLarge => Some(1009),
-            Self::BadUtf8 => Some(1007),
+            Self::Protocol(_) => Some(close::PROTOCOL_ERROR),
+            Self::TooLarge => Some(close::TOO_BIG),
+            Self::BadUtf8 => Some(close::INVALID_PAYLOAD),
             Self::Io(_) => None,
         }
     }

@@ -58,6 +58,7 @@ impl Upgrade {
             body.len()
         ));
         let mut writer = Writer::new(Rc::new(self.io));
+        // A refused upgrade: a client that went away does not need the answer.
         let _ = writer.send(bytes::Bytes::from(head)).await;
         let _ = writer.send(body).await;
     }
@@ -81,6 +82,7 @@ impl Upgrade {
         );
         // A session's due frames already leave in one write (see `Writer::flush`), so Nagle's
         // algorithm would only hold the next write back for the client's delayed ACK.
+        // Only latency depends on it.
         let _ = self.io.set_nodelay(true);
         let io = Rc::new(self.io);
         let mut writer = Writer::new(io.clone());

@@ -14,7 +14,7 @@ use chat_server::actors::room::{Draft, Post};
 use chat_server::config::{Secret, Settings};
 use chat_server::ids::{RoomId, UserId};
 use chat_server::protocol::SendFrame;
-use chat_server::store::push::{NewSubscription, KIND_WEBPUSH};
+use chat_server::store::push::{NewSubscription, PushKind};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde_json::{json, Value};
 
@@ -939,7 +939,7 @@ async fn a_deleted_account_loses_its_devices_and_sms_number_and_is_never_pushed_
         .save_subscription(
             &bob_id,
             NewSubscription {
-                kind: KIND_WEBPUSH,
+                kind: PushKind::WebPush,
                 endpoint: bob_phone["endpoint"].as_str().unwrap().to_owned(),
                 p256dh: bob_phone["keys"]["p256dh"].as_str().map(str::to_owned),
                 auth: bob_phone["keys"]["auth"].as_str().map(str::to_owned),

@@ -554,6 +554,8 @@ impl Pipe {
     }
 
     fn finish(&mut self, sink: &mut Sink, poster: &mut Poster) -> Result<u64, MediaError> {
+        // End-of-stream signals fail only when one was sent already; the drains below report
+        // any real error.
         let _ = self.decoder.send_eof();
         let n = self.pump_decoder(sink, poster)?;
         if let Some(mut src) = self.graph.get("in") {

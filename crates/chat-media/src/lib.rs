@@ -192,6 +192,7 @@ pub fn process(
         return Err(MediaError::OutputTooLarge(opts.max_output_bytes));
     }
     if out.content != FILE_NAME {
+        // The upload is no longer served once converted; a copy left behind only takes space.
         let _ = std::fs::remove_file(&job.input);
     }
     Ok(out)

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ErrorCode;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
+use crate::RoomKind;
 
 /// Every frame type a client may send, tagged by `"type"`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -241,7 +242,7 @@ pub struct UserOut {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RoomSummary {
     pub id: RoomId,
-    pub kind: String,
+    pub kind: RoomKind,
     pub name: Option<String>,
     pub last_seq: i64,
     pub unread: i64,

@@ -1,8 +1,9 @@
 //! Wire protocol v1 of the chat server, the one definition of the wire shared by the server,
 //! `chat-cli`, the load generator and the Rust tests: frame types ([`frames`]), their
 //! JSON/MessagePack encoding ([`codec`]), typed ids ([`ids`]), the error codes clients see
-//! ([`ErrorCode`]) and the WebSocket close codes the server uses ([`close`]), plus the two wire
-//! rules a client may want to apply before sending ([`emoji`], [`mentions`]).
+//! ([`ErrorCode`]), the room kinds ([`RoomKind`]) and the WebSocket close codes the server uses
+//! ([`close`]), plus the two wire rules a client may want to apply before sending ([`emoji`],
+//! [`mentions`]).
 //!
 //! It depends on serde and nothing of the server: building a client builds neither SeaORM nor
 //! FFmpeg.
@@ -14,6 +15,7 @@ pub mod frames;
 pub mod ids;
 pub mod media;
 pub mod mentions;
+pub mod room_kind;
 pub mod settings;
 
 pub use codec::{
@@ -23,6 +25,7 @@ pub use codec::{
 pub use frames::*;
 pub use ids::{MessageId, RoomId, SessionId, UserId};
 pub use media::{MediaEvent, MediaOut, MediaStatus};
+pub use room_kind::{RoomKind, UnknownRoomKind};
 
 use serde::Serialize;
 

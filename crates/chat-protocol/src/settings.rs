@@ -23,6 +23,38 @@ pub struct UserSettings {
 /// Who may add me to groups (`privacy.group_adds`).
 pub const GROUP_ADDS: [&str; 3] = ["everyone", "contacts", "nobody"];
 
+/// The decision `privacy.group_adds` stands for. The document keeps the string (so a bad value
+/// in `PATCH /api/me/settings` is answered as before); decisions read this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupAddPolicy {
+    Everyone,
+    /// People in my contacts.
+    Contacts,
+    Nobody,
+}
+
+impl GroupAddPolicy {
+    /// The string in the settings document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupAddPolicy::Everyone => "everyone",
+            GroupAddPolicy::Contacts => "contacts",
+            GroupAddPolicy::Nobody => "nobody",
+        }
+    }
+
+    /// The policy a settings string names; `None` for any other string.
+    pub fn parse(s: &str) -> Option<GroupAddPolicy> {
+        [
+            GroupAddPolicy::Everyone,
+            GroupAddPolicy::Contacts,
+            GroupAddPolicy::Nobody,
+        ]
+        .into_iter()
+        .find(|g| g.as_str() == s)
+    }
+}
+
 /// `privacy`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -31,6 +63,14 @@ pub struct PrivacySettings {
     /// (I can still create groups and be added to none). Nobody I blocked, or who blocked me,
     /// may add me whatever this says.
     pub group_adds: String,
+}
+
+impl PrivacySettings {
+    /// Who may add me to groups. A string that is none of [`GROUP_ADDS`] (a validated document
+    /// never holds one) lets nobody add me: the decision fails closed.
+    pub fn who_may_add(&self) -> GroupAddPolicy {
+        GroupAddPolicy::parse(&self.group_adds).unwrap_or(GroupAddPolicy::Nobody)
+    }
 }
 
 impl Default for PrivacySettings {
@@ -129,11 +169,25 @@ fn minutes(hhmm: &str) -> Option<u32> {
 }
 
 impl UserSettings {
-    /// The document as stored (`user_settings.settings`); one that no longer parses counts as
-    /// the defaults, as does none at all.
-    pub fn from_stored(json: Option<&str>) -> UserSettings {
-        json.and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_default()
+    /// The document as stored (`user_settings.settings`); none at all is the defaults. One that
+    /// no longer parses (another version wrote it, or it is damaged) is an error rather than the
+    /// defaults, which let everyone add the user to groups and put message text in pushes: the
+    /// caller falls back to [`UserSettings::most_private`].
+    pub fn from_stored(json: Option<&str>) -> Result<UserSettings, serde_json::Error> {
+        json.map_or_else(|| Ok(UserSettings::default()), serde_json::from_str)
+    }
+
+    /// What a document that cannot be read counts as: the defaults, except that every setting
+    /// that keeps something from others takes its private value (nobody adds me to groups, no
+    /// message text in pushes, no read receipts, no typing shown). The user sees these in their
+    /// settings and can change them.
+    pub fn most_private() -> UserSettings {
+        let mut s = UserSettings::default();
+        s.privacy.group_adds = GroupAddPolicy::Nobody.as_str().into();
+        s.notifications.preview = false;
+        s.chat.read_receipts = false;
+        s.chat.show_typing = false;
+        s
     }
 
     /// Applies a partial document (objects merge key by key; `null` in `muted` means for ever)
@@ -160,7 +214,7 @@ impl UserSettings {
                 format!("must be one of {}", THEMES.join(", ")),
             ));
         }
-        if !GROUP_ADDS.contains(&self.privacy.group_adds.as_str()) {
+        if GroupAddPolicy::parse(&self.privacy.group_adds).is_none() {
             return Err(bad(
                 "privacy.group_adds",
                 format!("must be one of {}", GROUP_ADDS.join(", ")),
@@ -244,5 +298,49 @@ fn merge(doc: &mut Value, patch: &Value, path: &str) {
             }
         }
         (d, p) => *d = p.clone(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_adds_strings_round_trip_and_others_let_nobody_add() {
+        for s in GROUP_ADDS {
+            assert_eq!(GroupAddPolicy::parse(s).unwrap().as_str(), s);
+        }
+        let mut p = PrivacySettings::default();
+        assert_eq!(p.who_may_add(), GroupAddPolicy::Everyone);
+        for odd in ["", "Everyone", "friends"] {
+            p.group_adds = odd.into();
+            assert_eq!(p.who_may_add(), GroupAddPolicy::Nobody, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_stored_document_is_an_error_not_the_defaults() {
+        assert_eq!(
+            UserSettings::from_stored(None).unwrap(),
+            UserSettings::default()
+        );
+        let saved = r#"{"privacy": {"group_adds": "nobody"}}"#;
+        let doc = UserSettings::from_stored(Some(saved)).unwrap();
+        assert_eq!(doc.privacy.who_may_add(), GroupAddPolicy::Nobody);
+        // A field this version does not know, and a damaged document.
+        for bad in [r#"{"privacy": {"group_adds": "nobody", "new": 1}}"#, "{"] {
+            assert!(UserSettings::from_stored(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_fallback_keeps_everything_private() {
+        let s = UserSettings::most_private();
+        assert_eq!(s.privacy.who_may_add(), GroupAddPolicy::Nobody);
+        assert!(!s.notifications.preview);
+        assert!(!s.chat.read_receipts);
+        assert!(!s.chat.show_typing);
+        assert!(s.validate().is_ok());
     }
 }

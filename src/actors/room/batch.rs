@@ -23,7 +23,6 @@ use crate::protocol::{
     RoomEventOut, ServerFrame, TypingOut,
 };
 use crate::store::buffer::Placed;
-use crate::store::rooms::KIND_DM;
 use crate::store::NewMessage;
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, ChatError>>;
@@ -357,7 +356,7 @@ impl Room {
         if users.is_empty() {
             return;
         }
-        let (room, dm) = (self.state.id.clone(), self.state.kind == KIND_DM);
+        let (room, dm) = (self.state.id.clone(), self.state.kind.is_dm());
         actix::spawn(async move {
             let online = match cluster.online_among(&users).await {
                 Ok(o) => o,
@@ -401,7 +400,7 @@ impl Room {
         }
         let notice = NotifyAway {
             room: self.state.id.clone(),
-            dm: self.state.kind == KIND_DM,
+            dm: self.state.kind.is_dm(),
             message: msg.id,
             seq: msg.seq,
             from: msg.sender,

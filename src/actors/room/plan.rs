@@ -785,7 +785,7 @@ mod tests {
     use super::*;
     use crate::actors::room::state::tests::{ack, room};
     use crate::protocol::ErrorCode;
-    use crate::store::rooms::{KIND_DM, KIND_GROUP};
+    use crate::store::rooms::RoomKind;
 
     /// Jobs are told apart by a name.
     struct Tags;
@@ -919,7 +919,7 @@ mod tests {
     /// A group of ann (owner), bob (admin) and cat (member) at seq 5.
     fn group() -> RoomState {
         room(
-            KIND_GROUP,
+            RoomKind::Group,
             &[(ANN, Role::Owner), (BOB, Role::Admin), (CAT, Role::Member)],
             5,
         )
@@ -927,7 +927,7 @@ mod tests {
 
     /// A dm of ann and bob at seq 5.
     fn dm() -> RoomState {
-        room(KIND_DM, &[(ANN, Role::Member), (BOB, Role::Member)], 5)
+        room(RoomKind::Dm, &[(ANN, Role::Member), (BOB, Role::Member)], 5)
     }
 
     fn code<T>(r: &Result<T, ChatError>) -> Option<ErrorCode> {

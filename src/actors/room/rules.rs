@@ -6,7 +6,6 @@ use super::Draft;
 use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::protocol::Role;
-use crate::store::rooms::KIND_DM;
 
 impl RoomState {
     pub(super) fn role_of(&self, user: &UserId) -> Result<Role, ChatError> {
@@ -26,7 +25,7 @@ impl RoomState {
 
     /// A dm where either member blocked the other takes no messages.
     fn check_not_blocked(&self, user: &UserId) -> Result<(), ChatError> {
-        if self.kind == KIND_DM && self.blocked.iter().any(|(a, b)| a == user || b == user) {
+        if self.kind.is_dm() && self.blocked.iter().any(|(a, b)| a == user || b == user) {
             return Err(ChatError::Forbidden(
                 "messages between you and this person are blocked".into(),
             ));
@@ -108,7 +107,7 @@ impl RoomState {
             return Ok(());
         }
         let role = self.role_of(user)?;
-        if user == author || (self.kind != KIND_DM && role.manages()) {
+        if user == author || (!self.kind.is_dm() && role.manages()) {
             Ok(())
         } else {
             Err(ChatError::Forbidden(
@@ -124,7 +123,7 @@ impl RoomState {
             return Ok(self.members.contains_key(user));
         }
         let by_role = self.role_of(by)?;
-        if self.kind == KIND_DM {
+        if self.kind.is_dm() {
             return Err(ChatError::Forbidden("a dm cannot be changed".into()));
         }
         match change {
@@ -200,7 +199,7 @@ mod tests {
     use super::*;
     use crate::actors::room::state::tests::room;
     use crate::protocol::ErrorCode;
-    use crate::store::rooms::KIND_GROUP;
+    use crate::store::rooms::RoomKind;
 
     fn u(name: &str) -> UserId {
         UserId::from(name)
@@ -391,7 +390,7 @@ mod tests {
             ),
         ];
         for (what, members, by, change, want) in cases {
-            let state = room(KIND_GROUP, members, 0);
+            let state = room(RoomKind::Group, members, 0);
             assert_eq!(outcome(state.check_change(&u(by), &change)), want, "{what}");
         }
     }
@@ -415,7 +414,7 @@ mod tests {
     #[test]
     fn a_full_group_takes_no_new_member() {
         let mut state = room(
-            KIND_GROUP,
+            RoomKind::Group,
             &[("own", Role::Owner), ("mem", Role::Member)],
             0,
         );
@@ -427,8 +426,8 @@ mod tests {
 
     #[test]
     fn read_marks() {
-        let state = room(KIND_GROUP, &[("mem", Role::Member)], 7);
-        let empty = room(KIND_GROUP, &[("mem", Role::Member)], 0);
+        let state = room(RoomKind::Group, &[("mem", Role::Member)], 7);
+        let empty = room(RoomKind::Group, &[("mem", Role::Member)], 0);
         // (what, room, user, seq, mark)
         let cases = [
             ("up to the seq read", &state, "mem", 3, Ok(Some(3))),

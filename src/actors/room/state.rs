@@ -8,7 +8,7 @@ use crate::cluster::bus::ChangeItem;
 use crate::config::RoomSettings;
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::protocol::{Ack, Role};
-use crate::store::rooms::RoomRecord;
+use crate::store::rooms::{RoomKind, RoomRecord};
 
 /// What a recent message's ack said, besides its room and client id.
 struct Remembered {
@@ -20,7 +20,7 @@ struct Remembered {
 /// See the module doc.
 pub(super) struct RoomState {
     pub(super) id: RoomId,
-    pub(super) kind: String,
+    pub(super) kind: RoomKind,
     pub(super) members: HashMap<UserId, Role>,
     /// In a dm: (blocker, blocked).
     pub(super) blocked: HashSet<(UserId, UserId)>,
@@ -142,17 +142,16 @@ impl RoomState {
 pub(super) mod tests {
     use super::*;
     use crate::ids::MessageId;
-    use crate::store::rooms::{KIND_DM, KIND_GROUP};
 
     /// A room of `kind` with these members, seq at `last_seq`, default `[rooms]` settings.
     pub(in crate::actors::room) fn room(
-        kind: &str,
+        kind: RoomKind,
         members: &[(&str, Role)],
         last_seq: i64,
     ) -> RoomState {
         let rec = RoomRecord {
             id: RoomId::from("r1"),
-            kind: kind.to_owned(),
+            kind,
             name: None,
             created_at: 0,
             last_seq,
@@ -179,7 +178,7 @@ pub(super) mod tests {
 
     #[test]
     fn the_dedupe_window_forgets_the_oldest_ack_first() {
-        let mut s = room(KIND_GROUP, &[("ann", Role::Owner)], 0);
+        let mut s = room(RoomKind::Group, &[("ann", Role::Owner)], 0);
         s.settings.dedupe_window = 2;
         let ann = UserId::from("ann");
         for (i, cid) in ["a", "b", "c"].into_iter().enumerate() {
@@ -194,7 +193,7 @@ pub(super) mod tests {
 
     #[test]
     fn remembering_the_same_client_id_again_takes_no_extra_room() {
-        let mut s = room(KIND_GROUP, &[("ann", Role::Owner)], 0);
+        let mut s = room(RoomKind::Group, &[("ann", Role::Owner)], 0);
         s.settings.dedupe_window = 2;
         let ann = UserId::from("ann");
         s.remember(ann.clone(), ack("a", 1));
@@ -206,7 +205,11 @@ pub(super) mod tests {
 
     #[test]
     fn a_delivered_mark_is_news_once_per_higher_seq() {
-        let mut s = room(KIND_DM, &[("ann", Role::Member), ("bob", Role::Member)], 9);
+        let mut s = room(
+            RoomKind::Dm,
+            &[("ann", Role::Member), ("bob", Role::Member)],
+            9,
+        );
         let bob = UserId::from("bob");
         // (seq, news?) in order.
         let steps = [(0, false), (3, true), (3, false), (2, false), (5, true)];
@@ -227,7 +230,7 @@ pub(super) mod tests {
     #[test]
     fn large_rooms_take_no_delivered_receipts() {
         let mut s = room(
-            KIND_GROUP,
+            RoomKind::Group,
             &[("ann", Role::Owner), ("bob", Role::Member)],
             9,
         );
@@ -238,7 +241,7 @@ pub(super) mod tests {
 
     #[test]
     fn durable_changes_update_the_members() {
-        let mut s = room(KIND_GROUP, &[("ann", Role::Owner)], 0);
+        let mut s = room(RoomKind::Group, &[("ann", Role::Owner)], 0);
         let bob = UserId::from("bob");
         s.apply_change(&ChangeItem::Add { user: bob.clone() });
         assert_eq!(s.members.get(&bob), Some(&Role::Member));

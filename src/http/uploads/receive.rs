@@ -68,6 +68,7 @@ pub async fn receive(
             Ok(bytes) => {
                 got = got.saturating_add(bytes.len() as u64);
                 if got > room {
+                    // The writer may have stopped already; either way nothing more is written.
                     let _ = tx.send(Feed::Abort).await;
                     ended = Ended::TooLong;
                     break;
