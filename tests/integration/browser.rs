@@ -713,7 +713,7 @@ async fn browser_profile_view_shows_anyone_and_messages_nicknames_and_blocks() {
 /// Gives `user` the profile phone or e-mail `value`, verified (as if the code had been typed in),
 /// so the address-book match finds them.
 async fn verified(app: &TestApp, user: &TestUser, field: &str, value: &str) {
-    use chat_server::store::verify::{KIND_EMAIL, KIND_PHONE};
+    use chat_server::store::verify::ContactKind;
     let r = user
         .client
         .patch(format!("{}/api/me", user.http))
@@ -724,9 +724,9 @@ async fn verified(app: &TestApp, user: &TestUser, field: &str, value: &str) {
         .unwrap();
     assert_eq!(r.status(), 200, "{field} {value}");
     let kind = if field == "phone" {
-        KIND_PHONE
+        ContactKind::Phone
     } else {
-        KIND_EMAIL
+        ContactKind::Email
     };
     app.state
         .store

@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn a_server_admin_expels_anyone_from_any_room() {
         let members = [("own", Role::Owner), ("mem", Role::Member)];
-        for kind in [KIND_GROUP, crate::store::rooms::KIND_DM] {
+        for kind in [RoomKind::Group, RoomKind::Dm] {
             let state = room(kind, &members, 0);
             let expel = |who: &str| outcome(state.check_change(&u("eve"), &Change::Expel(u(who))));
             assert_eq!(expel("own"), Ok(true), "{kind}: even the last owner");
