@@ -179,6 +179,19 @@ impl Application {
             settings.media.dir.clone().into(),
             std::time::Duration::from_secs(settings.media.unattached_ttl_secs),
         );
+        // Sessions' last use (GET /api/me/sessions), noted at each connect, written in batches.
+        {
+            let store = store.clone();
+            crate::actors::periodic::Periodic::new(
+                crate::store::token_uses::FLUSH_EVERY,
+                "record when sessions were last used",
+                move || {
+                    let store = store.clone();
+                    async move { store.flush_token_uses().await }
+                },
+            )
+            .start();
+        }
         let state = AppState {
             store,
             registry,

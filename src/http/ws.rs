@@ -105,13 +105,8 @@ pub async fn connect(state: AppState, up: Upgrade) {
     let Some((reader, writer)) = up.accept(state.settings.ws.hard_max_frame_bytes).await else {
         return;
     };
-    // "Last used" in the owner's list of sessions; off the connect path, and best effort.
-    let (store, token_hash) = (state.store.clone(), user.token_hash.clone());
-    actix_web::rt::spawn(async move {
-        if let Err(e) = store.touch_token(&token_hash).await {
-            tracing::debug!(error = %e, "session's last use not recorded");
-        }
-    });
+    // "Last used" in the owner's list of sessions: noted in memory, written on a timer.
+    state.store.note_token_used(&user.token_hash);
     let session = WsSession::new(user_out(&user.user), user.token_hash, format, deps)
         .holding(turn)
         .with_settings(user_settings);

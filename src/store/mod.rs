@@ -22,6 +22,7 @@ pub mod reactions;
 pub mod rooms;
 pub mod search;
 pub mod stars;
+pub mod token_uses;
 pub mod uploads;
 pub mod users;
 pub mod verify;
@@ -71,6 +72,8 @@ pub struct Store {
     pub cache_ttl_secs: u64,
     /// Told of every durable write (the search index; see `search::WriteObserver`).
     pub observer: Option<std::sync::Arc<dyn search::WriteObserver>>,
+    /// Sessions used since the last flush (see `token_uses`).
+    pub token_uses: token_uses::TokenUses,
 }
 
 impl Store {
@@ -113,6 +116,7 @@ impl Store {
             media_urls,
             cache_ttl_secs: 0,
             observer: None,
+            token_uses: Default::default(),
         })
     }
 

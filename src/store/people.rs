@@ -18,9 +18,6 @@ use super::{Store, StoreError};
 use crate::ids::{now_ms, UserId};
 use crate::protocol::settings::UserSettings;
 
-/// A session's `last_used_at` is written at most this often.
-const TOUCH_EVERY_MS: i64 = 60_000;
-
 /// Fields of `PATCH /api/me`; `Some(None)` clears an optional field.
 #[derive(Debug, Default)]
 pub struct ProfileChange {
@@ -331,23 +328,6 @@ impl Store {
                 (t.token_hash, row)
             })
             .collect())
-    }
-
-    /// Notes that the session with this token hash was used now (a connection opened). At most
-    /// one write a minute per session: connections come and go often.
-    pub async fn touch_token(&self, token_hash: &str) -> Result<(), StoreError> {
-        let now = now_ms();
-        token::Entity::update_many()
-            .col_expr(token::Column::LastUsedAt, Expr::value(now))
-            .filter(token::Column::TokenHash.eq(token_hash))
-            .filter(
-                Condition::any()
-                    .add(token::Column::LastUsedAt.is_null())
-                    .add(token::Column::LastUsedAt.lt(now - TOUCH_EVERY_MS)),
-            )
-            .exec(&self.db)
-            .await?;
-        Ok(())
     }
 
     pub async fn set_password_hash(&self, user: &UserId, hash: &str) -> Result<(), StoreError> {
