@@ -71,6 +71,16 @@ export async function online(page) {
   await page.waitForFunction(() => document.body.dataset.conn === 'online', null, { timeout: TIMEOUT });
 }
 
+/** Records what `page` opens that a person should never see: native dialogs (dismissed) and
+ * new tabs. Returns the two lists, filled as it happens. */
+export function watchPopups(page) {
+  const native = [];
+  page.on('dialog', (d) => { native.push(d.message()); d.dismiss(); });
+  const tabs = [];
+  page.context().on('page', (p) => tabs.push(p.url()));
+  return { native, tabs };
+}
+
 /** Fails with a message unless `cond` holds. */
 export function check(cond, message) {
   if (!cond) throw new Error(`check failed: ${message}`);

@@ -7,13 +7,10 @@
 // No native dialog (alert, confirm, prompt) may open. Env: USERNAME (the reader), PEER (the other
 // member's display name, who sent a photo with the text CAPTION).
 
-import { run, newPage, login, shot, check } from './common.mjs';
+import { run, newPage, login, shot, check, watchPopups } from './common.mjs';
 
 async function visit(page, name, phone) {
-  const native = [];
-  page.on('dialog', (d) => { native.push(d.message()); d.dismiss(); });
-  const tabs = [];
-  page.context().on('page', (p) => tabs.push(p.url()));
+  const { native, tabs } = watchPopups(page);
   await login(page, process.env.USERNAME);
   await page.locator('.room', { hasText: process.env.PEER }).click();
   const photo = page.locator('#messages .msg', { hasText: process.env.CAPTION }).locator('img');

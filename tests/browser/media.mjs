@@ -13,7 +13,7 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, newPage, login, shot, check } from './common.mjs';
+import { run, newPage, login, shot, check, watchPopups } from './common.mjs';
 import { colourfulPixels } from './pixels.mjs';
 
 const { VIDEO_CAPTION, FILE_NAME, EMOJI_TEXT } = process.env;
@@ -34,10 +34,7 @@ async function atLeast44(locator, what) {
 }
 
 async function visit(page, name, phone) {
-  const native = [];
-  page.on('dialog', (d) => { native.push(d.message()); d.dismiss(); });
-  const tabs = [];
-  page.context().on('page', (p) => tabs.push(p.url()));
+  const { native, tabs } = watchPopups(page);
   await login(page, process.env.USERNAME);
   await page.locator('.room', { hasText: process.env.PEER }).click();
 
