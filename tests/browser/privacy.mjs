@@ -85,7 +85,7 @@ async function visit(browser, phone) {
   await other.getByRole('button', { name: /^Sign out / }).click();
   await screen.getByText('Chrome (headless) on Linux was signed out.').waitFor();
   await signedOut(laptop, 'signed out');
-  await sessions.locator('li:not(.current)').waitFor({ state: 'detached' });
+  await sessions.locator('li:not(.current)').first().waitFor({ state: 'detached' });
 
   await login(laptop, username);
   const third = await newPage(browser, `third-${tag}`);
@@ -101,7 +101,7 @@ async function visit(browser, phone) {
   await screen.getByText('Every other session was signed out.').waitFor();
   await signedOut(laptop, 'signed out');
   await signedOut(third, 'signed out');
-  await sessions.locator('li:not(.current)').waitFor({ state: 'detached' });
+  await sessions.locator('li:not(.current)').first().waitFor({ state: 'detached' });
   check(await sessions.locator('li').count() === 1, `${tag}: only this session is left`);
   await third.context().close();
   await closeScreen(ann);
