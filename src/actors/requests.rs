@@ -89,23 +89,39 @@ pub async fn react(
 
 /// `delete {id}`: the room checks who may, and tells every member `deleted`.
 pub async fn delete(deps: SessionDeps, user: UserId, f: DeleteFrame) -> Result<(), ChatError> {
-    let info = deps
-        .store
-        .locate_message(&f.id)
+    delete_message(&deps.store, &deps.registry, user, f.id, false).await?;
+    Ok(())
+}
+
+/// Deletes message `id` for everyone through its room, as `user` (its author, or a server admin
+/// with `server_admin`); a message already deleted is left as it is. Returns where it was.
+pub async fn delete_message(
+    store: &Store,
+    registry: &Addr<RoomRegistry>,
+    user: UserId,
+    id: MessageId,
+    server_admin: bool,
+) -> Result<crate::store::messages::MessageInfo, ChatError> {
+    let info = store
+        .locate_message(&id)
         .await?
         .ok_or(ChatError::NotFound("message"))?;
     if info.deleted {
-        return Ok(());
+        return Ok(info);
     }
-    let room = deps.registry.send(GetRoom { room: info.room }).await??;
+    let room = registry
+        .send(GetRoom {
+            room: info.room.clone(),
+        })
+        .await??;
     room.send(DeleteMessage {
         user,
-        id: f.id,
-        author: info.author,
-        server_admin: false,
+        id,
+        author: info.author.clone(),
+        server_admin,
     })
     .await??;
-    Ok(())
+    Ok(info)
 }
 
 /// `send_many`: the same message to each recipient in their own dm with the sender (created if

@@ -21,7 +21,7 @@ use super::auth::{hash_token, peer_ip, AuthUser};
 use super::people::close_tokens;
 use super::AppState;
 use crate::actors::registry::GetRoom;
-use crate::actors::room::{Change, ChangeRoom, DeleteMessage, Inspect};
+use crate::actors::room::{Change, ChangeRoom, Inspect};
 use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, RoomId, UserId};
 use crate::metrics;
@@ -322,26 +322,14 @@ pub async fn delete_message(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ChatError> {
     let id = MessageId(path.into_inner());
-    let info = state
-        .store
-        .locate_message(&id)
-        .await?
-        .ok_or(ChatError::NotFound("message"))?;
-    if !info.deleted {
-        let room = state
-            .registry
-            .send(GetRoom {
-                room: info.room.clone(),
-            })
-            .await??;
-        room.send(DeleteMessage {
-            user: admin.0.id(),
-            id: id.clone(),
-            author: info.author.clone(),
-            server_admin: true,
-        })
-        .await??;
-    }
+    let info = crate::actors::requests::delete_message(
+        &state.store,
+        &state.registry,
+        admin.0.id(),
+        id.clone(),
+        true,
+    )
+    .await?;
     tracing::warn!(message = %id, room = %info.room, author = %info.author, by = %admin.0.user.id, "message deleted by an admin");
     Ok(HttpResponse::NoContent().finish())
 }
