@@ -13,6 +13,10 @@
 //! state and auth helpers, and [`store`] still returns some wire types and `ChatError`.
 //!
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
+//! - [`services`]: domain services that own a domain's rules over the store and the actors and
+//!   know nothing of HTTP; a handler extracts, calls one method, and answers with a typed body of
+//!   `chat_protocol::api`. So far `people` (profiles, settings, sessions, contacts, blocks, lists);
+//!   the other domains' rules are still in their handlers.
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
 //!   and writing without per-connection buffers).
 //! - [`socketio`]: Socket.IO v5 / Engine.IO v4 at `/socket.io/`, a codec in front of the same
@@ -78,6 +82,7 @@ pub mod passwords;
 pub mod private_file;
 pub mod push;
 pub mod search;
+pub mod services;
 pub mod shutdown;
 pub mod socketio;
 pub mod startup;

@@ -59,6 +59,26 @@ pub fn display_name(raw: &str) -> Result<String, ChatError> {
     text("display_name", raw, 1, 100)
 }
 
+/// Usernames: 3 to 32 of `a-z 0-9 _ . -`, starting with a letter or digit; case-folded.
+pub fn username(raw: &str) -> Result<String, ChatError> {
+    let name = raw.trim().to_lowercase();
+    let ok_len = (3..=32).contains(&name.chars().count());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    let ok_start = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_start {
+        Ok(name)
+    } else {
+        Err(ChatError::invalid(
+            "username: 3 to 32 characters of a-z, 0-9, _ . -, starting with a letter or digit",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +125,14 @@ mod tests {
             "a@b@c.org",
         ] {
             assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn usernames_are_case_folded_and_checked() {
+        assert_eq!(username("  Ann.Lee_1 ").ok().as_deref(), Some("ann.lee_1"));
+        for bad in ["ab", "_ann", "ann lee", "änn", &"a".repeat(33)] {
+            assert!(username(bad).is_err(), "{bad}");
         }
     }
 }

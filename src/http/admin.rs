@@ -18,13 +18,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{hash_token, peer_ip, AuthUser};
-use super::people::close_tokens;
 use super::AppState;
 use crate::actors::registry::GetRoom;
 use crate::actors::room::{Change, ChangeRoom, Inspect};
 use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, RoomId, UserId};
 use crate::metrics;
+use crate::services::people::close_tokens;
 
 /// An authenticated caller who is an admin.
 #[derive(Debug, Clone)]
@@ -202,7 +202,7 @@ pub async fn ban(
     }
     let user = non_admin_target(&state, id).await?;
     let hashes = state.store.set_banned(&user, true).await?;
-    close_tokens(&state, hashes, "banned");
+    close_tokens(&state.registry, hashes, "banned");
     tracing::info!(user = %user, by = %admin.0.user.id, "banned");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -229,7 +229,7 @@ pub async fn revoke_sessions(
     let user = non_admin_target(&state, path.into_inner()).await?;
     let hashes = state.store.revoke_tokens(&user, None).await?;
     let revoked = hashes.len();
-    close_tokens(&state, hashes, "session revoked by an admin");
+    close_tokens(&state.registry, hashes, "session revoked by an admin");
     tracing::info!(user = %user, by = %admin.0.user.id, revoked, "sessions revoked");
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
 }

@@ -43,26 +43,6 @@ pub fn user_out(u: &user::Model) -> UserOut {
     }
 }
 
-/// Usernames: 3 to 32 of `a-z 0-9 _ . -`, starting with a letter or digit; case-folded.
-pub fn normalize_username(raw: &str) -> Result<String, ChatError> {
-    let name = raw.trim().to_lowercase();
-    let ok_len = (3..=32).contains(&name.chars().count());
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
-    let ok_start = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok_len && ok_chars && ok_start {
-        Ok(name)
-    } else {
-        Err(ChatError::invalid(
-            "username: 3 to 32 characters of a-z, 0-9, _ . -, starting with a letter or digit",
-        ))
-    }
-}
-
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| crate::passwords::hash_now("not a password").unwrap_or_default())
@@ -115,7 +95,7 @@ pub async fn register(
 ) -> Result<HttpResponse, ChatError> {
     state.limits.register_attempt(peer_ip(&req))?;
     let body = body.into_inner();
-    let username = normalize_username(&body.username)?;
+    let username = crate::validate::username(&body.username)?;
     let min = state.settings.auth.min_password_len;
     let len = body.password.chars().count();
     if len < min || len > 1024 {
@@ -180,7 +160,7 @@ pub async fn login(
 /// `POST /api/auth/logout` → 204; the token stops working and its open sockets are closed.
 pub async fn logout(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
     state.store.delete_token(&auth.token_hash).await?;
-    super::people::close_tokens(&state, vec![auth.token_hash], "logged out");
+    crate::services::people::close_tokens(&state.registry, vec![auth.token_hash], "logged out");
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -23,7 +23,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::{hash_token, issue_token, normalize_username, user_out, AuthUser};
+use super::auth::{hash_token, issue_token, user_out, AuthUser};
 use super::AppState;
 use crate::error::ChatError;
 use crate::ids::{now_ms, random_urlsafe, UserId};
@@ -504,7 +504,7 @@ fn username_candidates(provider: &Provider, p: &Profile) -> Vec<String> {
         out.push(format!("{base}{n:0width$}", width = digits as usize));
     }
     out.into_iter()
-        .filter_map(|u| normalize_username(&u).ok())
+        .filter_map(|u| crate::validate::username(&u).ok())
         .collect()
 }
 

@@ -269,7 +269,7 @@ pub async fn leave(
 #[serde(deny_unknown_fields)]
 pub struct RoomPatch {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "super::people::nullable")]
+    #[serde(default, deserialize_with = "crate::protocol::api::nullable")]
     pub avatar: Option<Option<String>>,
 }
 

@@ -2,12 +2,13 @@
 //! `chat-cli`, the load generator and the Rust tests: frame types ([`frames`]), their
 //! JSON/MessagePack encoding ([`codec`]), typed ids ([`ids`]), the error codes clients see
 //! ([`ErrorCode`]), the room kinds ([`RoomKind`]) and the WebSocket close codes the server uses
-//! ([`close`]), plus the two wire rules a client may want to apply before sending ([`emoji`],
-//! [`mentions`]).
+//! ([`close`]), the bodies of the HTTP API ([`api`]), plus the two wire rules a client may want
+//! to apply before sending ([`emoji`], [`mentions`]).
 //!
 //! It depends on serde and nothing of the server: building a client builds neither SeaORM nor
 //! FFmpeg.
 
+pub mod api;
 pub mod close;
 pub mod codec;
 pub mod emoji;

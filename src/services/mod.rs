@@ -1,0 +1,8 @@
+//! Domain services: each owns the rules of one domain (what is valid, who may do what, who is
+//! told) over the store and the actors, and knows nothing of HTTP. A handler extracts the
+//! request, calls one method and wraps the result in a typed body of `chat_protocol::api`.
+//!
+//! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
+//!   address-book matching, blocks, broadcast lists.
+
+pub mod people;
