@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use super::buffer::{with_seqs, BufferError};
 use super::{Store, StoreError, WriteOp};
-use crate::ids::RoomId;
+use chat_protocol::ids::RoomId;
 
 /// Hears every write once it is durable (embedded and single-node Redis modes; in cluster mode
 /// writes are heard on the bus instead). Must not block: it runs on the writer's thread.

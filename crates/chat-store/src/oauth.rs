@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, UserId};
+use chat_protocol::ids::{now_ms, UserId};
 
 /// What a provider said about an account, to store with its link.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use sea_orm::EntityTrait;
 
 use super::messages::model_of;
 use super::{Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
-use crate::protocol::{MessageOut, Quote};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
+use chat_protocol::{MessageOut, Quote};
 
 fn quote_of_row(m: &message::Model) -> Quote {
     Quote::of(

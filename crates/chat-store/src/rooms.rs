@@ -11,10 +11,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, RoomId, UserId};
-use crate::protocol::RoomSummary;
+use chat_protocol::ids::{now_ms, RoomId, UserId};
+use chat_protocol::RoomSummary;
 
-pub use crate::protocol::{Role, RoomKind};
+pub use chat_protocol::{Role, RoomKind};
 
 /// One of a user's rooms, as SQL has it (see `Store::room_rows`).
 #[derive(Clone, Debug, FromQueryResult, Serialize, Deserialize)]
@@ -493,11 +493,9 @@ impl Store {
 /// guess: a room taken for a group would let its owners manage a dm, one taken for a dm would
 /// apply a dm's block rules to a group.
 pub(super) fn room_kind(stored: &str) -> Result<RoomKind, StoreError> {
-    stored
-        .parse()
-        .map_err(|e: crate::protocol::UnknownRoomKind| {
-            StoreError::Db(sea_orm::DbErr::Type(format!("rooms.kind: {e}")))
-        })
+    stored.parse().map_err(|e: chat_protocol::UnknownRoomKind| {
+        StoreError::Db(sea_orm::DbErr::Type(format!("rooms.kind: {e}")))
+    })
 }
 
 /// Rooms per unread-count statement: under SQLite's 500 terms of a compound `SELECT`.

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::verify::ContactKind;
 use super::{Store, StoreError};
-use crate::ids::{now_ms, UserId};
-use crate::protocol::settings::UserSettings;
+use chat_protocol::ids::{now_ms, UserId};
+use chat_protocol::settings::UserSettings;
 
 /// Fields of `PATCH /api/me`; `Some(None)` clears an optional field.
 #[derive(Debug, Default)]
@@ -527,7 +527,7 @@ impl Store {
                 id.to_owned()
             }
             None => {
-                let id = crate::ids::RoomId::generate().0;
+                let id = chat_protocol::ids::RoomId::generate().0;
                 broadcast_list::ActiveModel {
                     id: Set(id.clone()),
                     owner_id: Set(owner.0.clone()),
@@ -588,7 +588,7 @@ pub(super) fn read_settings(user: &str, stored: Option<&str>) -> UserSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::settings::GroupAddPolicy;
+    use chat_protocol::settings::GroupAddPolicy;
 
     /// Before issue 20 an unreadable document counted as the defaults: everyone could add the
     /// user to groups and pushes showed message text.

@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::{Store, StoreError};
-use crate::ids::now_ms;
+use chat_protocol::ids::now_ms;
 
 /// How long a Redis counter outlives its day (seconds): two days, whatever the clock skew.
 const KEEP_SECS: i64 = 2 * 86_400;

@@ -11,11 +11,33 @@ use sea_orm::{
 
 use super::messages::to_out;
 use super::{Store, StoreError};
-use crate::error::ChatError;
-use crate::ids::{now_ms, RoomId, UserId};
-use crate::media::urls::Variant;
-use crate::media::{Kind, Processed};
-use crate::protocol::{MediaOut, MediaStatus, MessageOut};
+use chat_media::urls::Variant;
+use chat_media::{Kind, Processed};
+use chat_protocol::ids::{now_ms, RoomId, UserId};
+use chat_protocol::{MediaOut, MediaStatus, MessageOut};
+
+/// Why media cannot be used as asked (attached to a message, set as an avatar). The server maps
+/// it to `ChatError`; the texts of `Invalid` are shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaUseError {
+    /// The user is not a member of the room the media would be shared with.
+    #[error("you are not a member of this room")]
+    NotMember,
+    /// No such media, or not one the user may use (the same answer, so ids are not probed).
+    #[error("media not found")]
+    NotFound,
+    /// The request cannot be honoured as it stands; the text says why.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MediaUseError {
+    fn invalid(msg: impl Into<String>) -> Self {
+        Self::Invalid(msg.into())
+    }
+}
 
 /// `media.purpose` of ordinary uploads.
 pub const PURPOSE_ATTACHMENT: &str = "attachment";
@@ -184,19 +206,19 @@ impl Store {
 
     /// Checks that `id` can become an avatar set by `user`: their own upload with
     /// `purpose=avatar`, processed and ready.
-    pub async fn check_avatar(&self, id: &str, user: &UserId) -> Result<(), ChatError> {
+    pub async fn check_avatar(&self, id: &str, user: &UserId) -> Result<(), MediaUseError> {
         let row = self
             .media(id)
             .await?
             .filter(|m| m.owner_id == user.0)
-            .ok_or_else(|| ChatError::invalid("avatar: no such upload of yours"))?;
+            .ok_or_else(|| MediaUseError::invalid("avatar: no such upload of yours"))?;
         if row.purpose != "avatar" {
-            return Err(ChatError::invalid(
+            return Err(MediaUseError::invalid(
                 "avatar: upload it with POST /api/media?purpose=avatar",
             ));
         }
         if MediaStatus::parse(&row.status) != MediaStatus::Ready {
-            return Err(ChatError::invalid(
+            return Err(MediaUseError::invalid(
                 "avatar: the upload is not processed (yet)",
             ));
         }
@@ -301,19 +323,21 @@ impl Store {
         room: &RoomId,
         ids: &[String],
         max: usize,
-    ) -> Result<Vec<MediaOut>, ChatError> {
+    ) -> Result<Vec<MediaOut>, MediaUseError> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
         if ids.len() > max {
-            return Err(ChatError::invalid(format!("attachments: at most {max}")));
+            return Err(MediaUseError::invalid(format!(
+                "attachments: at most {max}"
+            )));
         }
         if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
-            return Err(ChatError::invalid("attachments: an id is repeated"));
+            return Err(MediaUseError::invalid("attachments: an id is repeated"));
         }
         self.membership(room, sender)
             .await?
-            .ok_or(ChatError::NotMember)?;
+            .ok_or(MediaUseError::NotMember)?;
         let rows: HashMap<String, media::Model> = media::Entity::find()
             .filter(media::Column::Id.is_in(ids.to_vec()))
             .filter(media::Column::OwnerId.eq(sender.0.clone()))
@@ -334,13 +358,13 @@ impl Store {
         source: &RoomId,
         room: &RoomId,
         ids: &[String],
-    ) -> Result<Vec<MediaOut>, ChatError> {
+    ) -> Result<Vec<MediaOut>, MediaUseError> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
         self.membership(room, sender)
             .await?
-            .ok_or(ChatError::NotMember)?;
+            .ok_or(MediaUseError::NotMember)?;
         let shared: HashSet<String> = media_room::Entity::find()
             .filter(media_room::Column::RoomId.eq(source.0.clone()))
             .filter(media_room::Column::MediaId.is_in(ids.to_vec()))
@@ -368,19 +392,19 @@ impl Store {
         room: &RoomId,
         ids: &[String],
         rows: HashMap<String, media::Model>,
-    ) -> Result<Vec<MediaOut>, ChatError> {
+    ) -> Result<Vec<MediaOut>, MediaUseError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let m = rows.get(id).ok_or(ChatError::NotFound("media"))?;
+            let m = rows.get(id).ok_or(MediaUseError::NotFound)?;
             match MediaStatus::parse(&m.status) {
                 MediaStatus::Ready => out.push(self.media_out(m)),
                 MediaStatus::Processing => {
-                    return Err(ChatError::invalid(format!(
+                    return Err(MediaUseError::invalid(format!(
                         "attachment {id} is still processing"
                     )))
                 }
                 MediaStatus::Failed => {
-                    return Err(ChatError::invalid(format!(
+                    return Err(MediaUseError::invalid(format!(
                         "attachment {id} failed to process"
                     )))
                 }
@@ -412,7 +436,7 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         if usize::try_from(still_there).unwrap_or(0) != ids.len() {
-            return Err(ChatError::NotFound("media"));
+            return Err(MediaUseError::NotFound);
         }
         Ok(out)
     }

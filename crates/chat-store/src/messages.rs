@@ -7,8 +7,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::writes::{mentions_column, mentions_of_column};
 use super::{NewMessage, Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
-use crate::protocol::MessageOut;
+use chat_protocol::ids::{MessageId, RoomId, UserId};
+use chat_protocol::MessageOut;
 
 /// The wire form of a stored message.
 pub fn to_out(m: message::Model) -> MessageOut {

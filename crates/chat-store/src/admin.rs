@@ -9,7 +9,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, RoomId, UserId};
+use chat_protocol::ids::{now_ms, RoomId, UserId};
 
 /// An account as the admin pages show it.
 #[derive(Debug, Clone, Serialize)]

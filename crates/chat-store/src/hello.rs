@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use super::buffer::{Recent, RedisBuffer};
 use super::rooms::{room_kind, RoomRow};
 use super::{Store, StoreError};
-use crate::ids::{RoomId, UserId};
-use crate::protocol::RoomSummary;
+use chat_protocol::ids::{RoomId, UserId};
+use chat_protocol::RoomSummary;
 
 impl Store {
     /// `user`'s rooms with last seq and unread count (messages from others after their read

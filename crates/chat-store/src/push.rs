@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Se
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, RoomId, UserId};
-use crate::protocol::settings::UserSettings;
+use chat_protocol::ids::{now_ms, RoomId, UserId};
+use chat_protocol::settings::UserSettings;
 
 pub use entities::push_subscription::PushKind;
 

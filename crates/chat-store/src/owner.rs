@@ -89,7 +89,7 @@ impl RedisBuffer {
     /// the prefix meanwhile (the lease lapsed), this one stops at once rather than write beside
     /// it. Redis errors are retried at the next renewal.
     pub fn keep_owner(self, me: String, ttl_ms: u64, released: Arc<AtomicBool>) {
-        actix_web::rt::spawn(async move {
+        tokio::task::spawn_local(async move {
             let every = std::time::Duration::from_millis((ttl_ms / 3).max(100));
             loop {
                 tokio::time::sleep(every).await;

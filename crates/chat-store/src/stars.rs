@@ -5,7 +5,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::{Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
 
 impl Store {
     /// Stars (`on`) or unstars message `id` (of `room`) for `user`; true when that changed

@@ -27,7 +27,7 @@ use sea_orm::{
 use super::rooms::add_member;
 use super::writes::{mentions_column, NewMessage, WriteOp};
 use super::{Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
 
 /// Rows per multi-row statement: well under SQLite's and MySQL's placeholder limits (11 per
 /// message row) and SQLite's 500 terms of a compound `SELECT`.

@@ -6,7 +6,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 
 use super::{Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
 
 /// Most messages pinned in one room at a time.
 pub const MAX_PINS: u64 = 50;

@@ -11,7 +11,7 @@ use entities::token;
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Store, StoreError};
-use crate::ids::now_ms;
+use chat_protocol::ids::now_ms;
 
 /// Tokens noted between two flushes at most; past it new ones wait for a later connect (the
 /// figure is only "last used", and memory stays bounded while the database is down).

@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use super::people::read_settings;
 use super::{Store, StoreError};
-use crate::ids::UserId;
-use crate::protocol::settings::GroupAddPolicy;
+use chat_protocol::ids::UserId;
+use chat_protocol::settings::GroupAddPolicy;
 
 /// Users looked up per statement (under SQLite's bound-variable limit).
 const CHUNK: usize = 400;

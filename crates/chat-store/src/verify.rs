@@ -13,7 +13,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, UserId};
+use chat_protocol::ids::{now_ms, UserId};
 
 /// What is verified: `verified_contacts.kind` and `verification_codes.kind` (mapped here, at the
 /// store's edge, to the strings those columns always held), and the `{kind}` of

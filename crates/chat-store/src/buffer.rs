@@ -22,7 +22,7 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncConnectionConfig, Value};
 
 use super::writes::{NewMessage, WriteOp};
-use crate::ids::{MessageId, RoomId, UserId};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
 
 /// One of a room's latest messages as kept for unread counts: `seq|sender|mentioned,ids`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1202,7 +1202,7 @@ impl RedisBuffer {
             .ids
             .first()
             .and_then(|e| e.id.split('-').next()?.parse::<i64>().ok())
-            .map(|ms| (crate::ids::now_ms() - ms).max(0))
+            .map(|ms| (chat_protocol::ids::now_ms() - ms).max(0))
             .unwrap_or(0);
         Ok((len, age, dead))
     }

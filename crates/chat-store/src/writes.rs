@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rooms::Role;
 use super::{Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
 
 /// A message to store, fully assigned (id, seq, timestamp) by its Room.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use sea_orm::{
 };
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, RoomId, UserId};
-use crate::protocol::{Invitation, UserOut};
+use chat_protocol::ids::{now_ms, RoomId, UserId};
+use chat_protocol::{Invitation, UserOut};
 
 /// Most invitations one listing returns.
 const LIST_MAX: u64 = 200;

@@ -1,5 +1,5 @@
 //! Resumable (tus) upload rows: who created one, how long it is, when it expires, and whether it
-//! has become a media item. The bytes themselves are a file (see `crate::media::partial`).
+//! has become a media item. The bytes themselves are a file (see `chat_media::partial`).
 
 use entities::upload;
 use sea_orm::{
@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, UserId};
+use chat_protocol::ids::{now_ms, UserId};
 
 impl Store {
     /// Records a new upload.

@@ -9,8 +9,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
-use crate::ids::{now_ms, UserId};
-use crate::protocol::settings::UserSettings;
+use chat_protocol::ids::{now_ms, UserId};
+use chat_protocol::settings::UserSettings;
 
 /// Someone `user`'s presence changes are pushed to, and who is pushed to `user` (see
 /// `Store::presence_peers`).
@@ -78,7 +78,7 @@ fn live_token_owner(token_hash: &str, now: i64) -> sea_orm::sea_query::SelectSta
 
 impl Store {
     /// Creates an account; `Conflict` if the username is taken. No account becomes an admin by
-    /// being created (see `crate::bootstrap` for the first admin).
+    /// being created (see the server's `bootstrap` for the first admin).
     pub async fn create_user(
         &self,
         username: &str,
@@ -111,7 +111,7 @@ impl Store {
     /// The users a message body names as `@username` (see `protocol::mentions::named`); unknown
     /// and deleted accounts are left out. No query when the body names nobody.
     pub async fn named_users(&self, body: &str) -> Result<Vec<UserId>, StoreError> {
-        let names = crate::protocol::mentions::named(body);
+        let names = chat_protocol::mentions::named(body);
         if names.is_empty() {
             return Ok(Vec::new());
         }

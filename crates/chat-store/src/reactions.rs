@@ -7,7 +7,7 @@ use entities::message_reaction;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::{Store, StoreError};
-use crate::ids::{MessageId, RoomId, UserId};
+use chat_protocol::ids::{MessageId, RoomId, UserId};
 
 /// Emoji → the users who reacted with it, earliest first.
 pub type Reactions = BTreeMap<String, Vec<UserId>>;
