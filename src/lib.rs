@@ -6,9 +6,10 @@
 //! # Layout
 //!
 //! The workspace's crates are layers the compiler enforces: `chat-protocol` (the wire),
-//! `entities`/`migration` (the tables), `chat-media` (media work) and `chat-store` (SeaORM and the
-//! Redis write buffer, on those four) import nothing of the server; `chat-cli` and the load
-//! generator build on `chat-protocol` alone. Inside this crate the modules below are listed from
+//! `entities`/`migration` (the tables), `chat-media` (media work), `chat-store` (SeaORM and the
+//! Redis write buffer, on those four) and `chat-push` (the push, SMS and mail clients, on
+//! `chat-protocol`) import nothing of the server; `chat-cli` and the load generator build on
+//! `chat-protocol` alone. Inside this crate the modules below are listed from
 //! the top (what a request meets first) down; the WebSocket layer imports neither HTTP nor the
 //! actors (its routes are handed to it at startup). Not yet layered: [`socketio`] uses the HTTP
 //! state and auth helpers.
@@ -29,8 +30,10 @@
 //!   and refusals such as `store::media::MediaUseError`), which [`error`] maps to `ChatError`.
 //! - [`protocol`]: the `chat-protocol` crate (frame types, their codec, ids, error and close
 //!   codes), shared with `chat-cli` and the tests.
-//! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
-//!   back-off); they know nothing of the database.
+//! - [`push`]: the `chat-push` crate (crates/chat-push), re-exported: clients of Web Push, FCM
+//!   HTTP v1, an SMS gateway and a mail gateway (one attempt each, plus back-off), and their
+//!   settings (`[push]`, `[mail]`, which [`config`] re-exports); they know nothing of the
+//!   database.
 //! - [`oauth`]: sign-in with Facebook and Twitter/X (OAuth 2.0 code flow, PKCE); it talks to the
 //!   providers and knows nothing of the database.
 //! - [`media`]: the `chat-media` crate (crates/chat-media), re-exported: image and audio/video
@@ -80,7 +83,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod passwords;
 pub mod private_file;
-pub mod push;
+pub use chat_push as push;
 pub mod search;
 pub mod shutdown;
 pub mod socketio;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{outcome_of_error, outcome_of_status, Outcome};
-use crate::config::MailSettings;
+use crate::settings::MailSettings;
 
 /// The JSON body of one mail.
 #[derive(Debug, Serialize)]

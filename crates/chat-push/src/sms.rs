@@ -3,7 +3,7 @@
 //! optional HTTP basic auth.
 
 use super::{outcome_of_error, outcome_of_status, Outcome};
-use crate::config::SmsSettings;
+use crate::settings::SmsSettings;
 
 /// Longest text sent, in characters (two concatenated SMS in GSM-7; more would be split into
 /// many billed parts).

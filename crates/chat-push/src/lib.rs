@@ -5,10 +5,14 @@
 //!
 //! Each client makes one attempt and says what came of it ([`Outcome`]); [`with_retries`] adds
 //! the back-off. Deciding who is notified, and deleting subscriptions a service reports gone, is
-//! the Notifier's (`actors::notifier`): nothing here touches the database.
+//! the server's Notifier's (`actors::notifier`): nothing here touches the database.
+//!
+//! A layer of the workspace: it builds on `chat-protocol` (ids) alone and knows nothing of the
+//! server, which re-exports it as `chat_server::push` (and its [`settings`] in its `config`).
 
 pub mod fcm;
 pub mod mail;
+pub mod settings;
 pub mod sms;
 pub mod webpush;
 
@@ -18,8 +22,8 @@ use std::time::{Duration, SystemTime};
 use rand::Rng;
 use serde::Serialize;
 
-use crate::config::PushSettings;
-use crate::ids::{MessageId, RoomId};
+use crate::settings::PushSettings;
+use chat_protocol::ids::{MessageId, RoomId};
 
 /// What came of one attempt to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use web_push::{
 };
 
 use super::{outcome_of_error, outcome_of_status, Outcome, PushError};
-use crate::config::{PushSettings, Secret};
+use crate::settings::{PushSettings, Secret};
 
 /// The server's VAPID key pair. `Debug` shows only the public half.
 #[derive(Clone)]
@@ -41,8 +41,13 @@ impl VapidKeys {
     }
 
     /// The configured key if there is one; else the one kept in `file`, generated and written
-    /// there (readable by the owner only) on first start.
-    pub fn load_or_generate(configured: &Secret, file: &Path) -> Result<Self, PushError> {
+    /// there on first start by `write_private` (the server's, which makes it readable by the
+    /// owner only).
+    pub fn load_or_generate(
+        configured: &Secret,
+        file: &Path,
+        write_private: impl FnOnce(&Path, &str) -> std::io::Result<()>,
+    ) -> Result<Self, PushError> {
         if !configured.is_empty() {
             return Self::from_private(configured);
         }
@@ -64,7 +69,7 @@ impl VapidKeys {
                 break (b64, keys);
             }
         };
-        crate::private_file::write(file, b64.expose()).map_err(io)?;
+        write_private(file, b64.expose()).map_err(io)?;
         tracing::info!(file = %file.display(), public_key = %keys.public_key(), "generated the VAPID key pair");
         Ok(keys)
     }

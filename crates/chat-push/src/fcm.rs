@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use super::{outcome_of_error, outcome_of_status, retry_after, Notification, Outcome, PushError};
-use crate::config::Secret;
-use crate::ids::now_ms;
+use crate::settings::Secret;
+use chat_protocol::ids::now_ms;
 
 /// The scope FCM sends need.
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
