@@ -76,6 +76,18 @@ impl From<crate::store::StoreError> for ChatError {
     }
 }
 
+impl From<crate::store::media::MediaUseError> for ChatError {
+    fn from(e: crate::store::media::MediaUseError) -> Self {
+        use crate::store::media::MediaUseError;
+        match e {
+            MediaUseError::NotMember => ChatError::NotMember,
+            MediaUseError::NotFound => ChatError::NotFound("media"),
+            MediaUseError::Invalid(why) => ChatError::Invalid(why),
+            MediaUseError::Store(err) => err.into(),
+        }
+    }
+}
+
 impl From<actix::MailboxError> for ChatError {
     fn from(e: actix::MailboxError) -> Self {
         tracing::warn!(error = %e, "actor unreachable");

@@ -5,12 +5,14 @@
 //!
 //! # Layout
 //!
-//! The workspace's crates are layers the compiler enforces: `chat-protocol` (the wire) and
-//! `entities`/`migration` (the tables) import nothing of the server; `chat-cli` and the load
-//! generator build on `chat-protocol` alone. Inside this crate the modules below are listed from
+//! The workspace's crates are layers the compiler enforces: `chat-protocol` (the wire),
+//! `entities`/`migration` (the tables), `chat-media` (media work), `chat-store` (SeaORM and the
+//! Redis write buffer, on those four) and `chat-push` (the push, SMS and mail clients, on
+//! `chat-protocol`) import nothing of the server; `chat-cli` and the load generator build on
+//! `chat-protocol` alone. Inside this crate the modules below are listed from
 //! the top (what a request meets first) down; the WebSocket layer imports neither HTTP nor the
 //! actors (its routes are handed to it at startup). Not yet layered: [`socketio`] uses the HTTP
-//! state and auth helpers, and [`store`] still returns some wire types and `ChatError`.
+//! state and auth helpers.
 //!
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
 //! - [`services`]: domain services that own a domain's rules over the store and the actors and
@@ -27,10 +29,15 @@
 //!   members with no live session).
 //! - [`cluster`]: several processes on one Redis (`[cluster] enabled`): seqs allocated by the
 //!   append script, fan-out over Redis pub/sub, presence with expiring node keys.
-//! - [`store`]: SeaORM reads and writes; [`protocol`]: the `chat-protocol` crate (frame types,
-//!   their codec, ids, error and close codes), shared with `chat-cli` and the tests.
-//! - [`push`]: clients of Web Push, FCM HTTP v1 and an SMS gateway (one attempt each, plus
-//!   back-off); they know nothing of the database.
+//! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
+//!   and the Redis write buffer. It returns the wire's types and its own errors (`StoreError`,
+//!   and refusals such as `store::media::MediaUseError`), which [`error`] maps to `ChatError`.
+//! - [`protocol`]: the `chat-protocol` crate (frame types, their codec, ids, error and close
+//!   codes), shared with `chat-cli` and the tests.
+//! - [`push`]: the `chat-push` crate (crates/chat-push), re-exported: clients of Web Push, FCM
+//!   HTTP v1, an SMS gateway and a mail gateway (one attempt each, plus back-off), and their
+//!   settings (`[push]`, `[mail]`, which [`config`] re-exports); they know nothing of the
+//!   database.
 //! - [`oauth`]: sign-in with Facebook and Twitter/X (OAuth 2.0 code flow, PKCE); it talks to the
 //!   providers and knows nothing of the database.
 //! - [`media`]: the `chat-media` crate (crates/chat-media), re-exported: image and audio/video
@@ -80,13 +87,13 @@ pub mod metrics;
 pub mod oauth;
 pub mod passwords;
 pub mod private_file;
-pub mod push;
+pub use chat_push as push;
 pub mod search;
 pub mod services;
 pub mod shutdown;
 pub mod socketio;
 pub mod startup;
-pub mod store;
+pub use chat_store as store;
 pub mod telemetry;
 pub mod threads;
 pub mod validate;

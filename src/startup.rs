@@ -143,6 +143,7 @@ impl Application {
         let vapid = VapidKeys::load_or_generate(
             &settings.push.vapid_private_key,
             &webpush::key_file(&settings.push, &settings.media.dir),
+            crate::private_file::write,
         )?;
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();

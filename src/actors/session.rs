@@ -806,7 +806,10 @@ impl WsSession {
         let user = self.user.id.clone();
         let max = self.deps.settings.media.max_attachments;
         let (room, ids) = (d.frame.room.clone(), d.frame.attachments.clone());
-        let work = async move { store.resolve_attachments(&user, &room, &ids, max).await };
+        let work = async move {
+            let resolved = store.resolve_attachments(&user, &room, &ids, max).await;
+            resolved.map_err(ChatError::from)
+        };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(resolved) => {
                 d.media = Some(resolved);

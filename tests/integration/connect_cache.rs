@@ -1,7 +1,7 @@
-//! The connect cache in Redis (`src/store/cache.rs`): what a connect needs before `hello` is
-//! answered from Redis, and every change to tokens, accounts, memberships and blocks takes effect
-//! at the next connect all the same. Each test connects once first, so the answers are cached
-//! before the change.
+//! The connect cache in Redis (`crates/chat-store/src/cache.rs`): what a connect needs before
+//! `hello` is answered from Redis, and every change to tokens, accounts, memberships and blocks
+//! takes effect at the next connect all the same. Each test connects once first, so the answers
+//! are cached before the change.
 
 use std::time::Duration;
 
