@@ -113,8 +113,12 @@ export class Chat {
   }
 
   async loadRoomDetails(r) {
+    // A room forgotten while its details were on their way (I left, or was removed: another
+    // member's removal can come just before mine) must not come back from the answer.
+    const forgotten = () => this.rooms.get(r.id) !== r;
     try {
       const { room } = await get(`/rooms/${encodeURIComponent(r.id)}`);
+      if (forgotten()) return;
       this.upsertRoom(room);
       this.refreshPresence();
       if (r.last_seq > 0 && !r.last) {
