@@ -177,8 +177,10 @@ async function loadDeadLetters() {
 async function loadRooms() {
   try {
     const { rooms } = await api('GET', `/rooms?q=${encodeURIComponent($('room-search').value.trim())}`);
+    // The row shows the members when clicked; its name is the button the keyboard reaches.
     $('rooms').replaceChildren(...rooms.map((r) => el('tr', { class: 'clickable', dataset: { room: r.id }, onclick: () => showMembers(r) },
-      el('td', { text: r.name || '(direct message)' }), el('td', { text: r.kind }),
+      el('td', {}, el('button', { type: 'button', class: 'members-button', text: r.name || '(direct message)', title: 'Show the members',
+        onclick: (ev) => { ev.stopPropagation(); showMembers(r); } })), el('td', { text: r.kind }),
       el('td', { text: String(r.members) }), el('td', { text: String(r.messages) }),
       el('td', {}, el('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove ${roomName(r)}`, onclick: (ev) => { ev.stopPropagation(); removeRoom(r); } })))));
   } catch (e) { if (e.status === 401 || e.status === 403) refuse(e); }

@@ -1,7 +1,8 @@
 // The composer's "attach" menu: on a phone the photo, voice, video and file buttons would leave
 // little room to type, so they are tucked behind one button that opens a small menu (the CSS
 // shows either the menu button or the row of buttons, by screen width). Each item presses the
-// button it stands for, so the menu adds no second way of doing anything.
+// button it stands for, so the menu adds no second way of doing anything (focus goes back to the
+// menu button first: a dialog it opens returns there when it closes).
 
 import { $, el } from './util.js';
 
@@ -21,7 +22,7 @@ export function setupAttachMenu() {
   button.innerHTML = '<svg class="icon" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><path d="M12 5v14M5 12h14" stroke="currentColor" stroke-width="2.5" stroke-linecap="round" fill="none"/></svg>';
   const menu = el('div', { id: 'attach-menu', class: 'attach-menu', role: 'menu', 'aria-label': 'Attach', hidden: true });
   for (const [target, label, icon] of ITEMS) {
-    menu.append(el('button', { type: 'button', role: 'menuitem', dataset: { for: target }, onclick: () => { close(false); $(target).click(); } },
+    menu.append(el('button', { type: 'button', role: 'menuitem', dataset: { for: target }, onclick: () => { close(); $(target).click(); } },
       el('span', { class: 'icon', 'aria-hidden': 'true', text: icon }), el('span', { text: label })));
   }
   composer.prepend(button);

@@ -2,7 +2,7 @@
 // `onFile(file)` gets the result, which the chat uploads and sends like any attachment.
 
 import { $ } from './util.js';
-import { notify } from './dialogs.js';
+import { notify, openPanel } from './dialogs.js';
 
 let stream = null;
 let recorder = null;
@@ -40,7 +40,7 @@ export function setupCapture(onFile) {
       return;
     }
     video.srcObject = kind === 'voice' ? null : stream;
-    dialog.showModal();
+    openPanel(dialog);
   }
 
   shoot.addEventListener('click', () => {

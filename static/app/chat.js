@@ -113,8 +113,12 @@ export class Chat {
   }
 
   async loadRoomDetails(r) {
+    // A room forgotten while its details were on their way (I left, or was removed: another
+    // member's removal can come just before mine) must not come back from the answer.
+    const forgotten = () => this.rooms.get(r.id) !== r;
     try {
       const { room } = await get(`/rooms/${encodeURIComponent(r.id)}`);
+      if (forgotten()) return;
       this.upsertRoom(room);
       this.refreshPresence();
       if (r.last_seq > 0 && !r.last) {
@@ -474,7 +478,9 @@ export class Chat {
 
   // ----- opening a room, history -----
 
-  async openRoom(id) {
+  /** Opens conversation `id`; focus goes to the composer on a wide screen, or when it was opened
+   * from the keyboard (`keyboard`: on a touch screen focusing it would pop up the keyboard). */
+  async openRoom(id, { keyboard = false } = {}) {
     const r = this.room(id);
     if (!r) return;
     this.opening = null;
@@ -506,7 +512,7 @@ export class Chat {
     this.opening = first ? this.markNew(first) : null;
     this.settle();
     this.markRead(r);
-    if (matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
+    if (keyboard || matchMedia('(min-width: 701px)').matches) $('composer-input').focus();
   }
 
   /** My dm with `userId`, made the first time (`POST /api/dms`) and listed; resolves to its id
@@ -547,7 +553,7 @@ export class Chat {
     const atBottom = this.stick;
     const seqs = [...r.messages.values()].filter((m) => m.seq).map((m) => m.seq);
     const before = first || !seqs.length ? '' : `&before=${Math.min(...seqs)}`;
-    const loading = el('li', { class: 'history-status', role: 'status', text: 'Loading older messages…' });
+    const loading = el('li', { class: 'history-status' }, el('span', { role: 'status', text: 'Loading older messages…' }));
     list.prepend(loading);
     try {
       const page = await get(`/rooms/${encodeURIComponent(r.id)}/messages?limit=${PAGE}${before}`);
@@ -591,7 +597,7 @@ export class Chat {
   markNew(m) {
     const node = this.messageNode(m.id);
     if (!node) return null;
-    const line = el('li', { class: 'new-divider', role: 'separator', text: 'New messages' });
+    const line = el('li', { class: 'new-divider', text: 'New messages' });
     node.before(line);
     this.decorate();
     return line;
@@ -644,22 +650,28 @@ export class Chat {
       if (!typing.length && r.last && r.kind !== 'dm' && r.last.from) {
         last = `${r.last.from === this.me.id ? 'You' : this.user(r.last.from).display_name}: ${last}`;
       }
-      return el('li', { class: `room${this.current === r.id ? ' active' : ''}`, dataset: { room: r.id }, onclick: () => this.openRoom(r.id) },
-        avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar, peer ? peer.online : undefined),
-        el('div', { class: 'info' },
-          el('div', { class: 'name', text: this.roomName(r) }),
-          el('div', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
-        this.isMuted?.(r.id) ? el('span', { class: 'muted-mark', text: '🔕', title: 'Muted', 'aria-label': 'Muted' }) : null,
-        r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge', text: '@', 'aria-label': `${r.unreadMentions} unread mentions of you` }) : null,
-        r.unread > 0 ? el('span', { class: 'badge', text: String(r.unread), 'aria-label': `${r.unread} unread` }) : null);
+      // A button inside the item, so the keyboard reaches it (Tab, then Enter or Space).
+      return el('li', { class: `room${this.current === r.id ? ' active' : ''}`, dataset: { room: r.id } },
+        el('button', { type: 'button', class: 'room-open', 'aria-current': this.current === r.id ? 'true' : null, onclick: (ev) => this.openRoom(r.id, { keyboard: ev.detail === 0 }) },
+          avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar, peer ? peer.online : undefined),
+          el('span', { class: 'info' },
+            el('span', { class: 'name', text: this.roomName(r) }),
+            el('span', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
+          this.isMuted?.(r.id) ? el('span', { class: 'muted-mark', title: 'Muted' }, el('span', { 'aria-hidden': 'true', text: '🔕' }), el('span', { class: 'sr-only', text: 'Muted' })) : null,
+          r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge' }, el('span', { 'aria-hidden': 'true', text: '@' }), el('span', { class: 'sr-only', text: `${r.unreadMentions} unread mentions of you` })) : null,
+          r.unread > 0 ? el('span', { class: 'badge' }, el('span', { 'aria-hidden': 'true', text: String(r.unread) }), el('span', { class: 'sr-only', text: `${r.unread} unread` })) : null));
     });
     // An entry already shown is updated in place, not replaced: a click whose press and release
-    // straddle a redraw (presence, typing, receipts come often) still opens the conversation.
+    // straddle a redraw (presence, typing, receipts come often) still opens the conversation,
+    // and the keyboard's focus stays on its button.
     const nodes = fresh.map((li) => {
       const old = shown.get(li.dataset.room);
       if (!old) return li;
       old.className = li.className;
-      old.replaceChildren(...li.childNodes);
+      const [button, fresh] = [old.firstElementChild, li.firstElementChild];
+      if (fresh.hasAttribute('aria-current')) button.setAttribute('aria-current', 'true');
+      else button.removeAttribute('aria-current');
+      button.replaceChildren(...fresh.childNodes);
       return old;
     });
     if (nodes.length !== list.children.length || nodes.some((n, i) => list.children[i] !== n)) list.replaceChildren(...nodes);
@@ -696,7 +708,10 @@ export class Chat {
     const mine = m.from === this.me.id;
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     const mentionsMe = !m.deleted && (m.mentions || []).includes(this.me.id);
-    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '', from: m.from, ts: m.ts ?? '' } });
+    // A message with actions is a tab stop: focused from the keyboard it shows them (class
+    // `keyboard`, see bind), and Tab goes on into them.
+    const li = el('li', { class: `msg${mine ? ' mine' : ''}${m.deleted ? ' deleted' : ''}${m.pending ? ' pending' : ''}${mentionsMe ? ' mentions-me' : ''}`, dataset: { key, seq: m.seq ?? '', from: m.from, ts: m.ts ?? '' },
+      tabindex: !m.deleted && m.seq ? '0' : null });
     if (r.kind !== 'dm' && !mine) {
       const who = this.user(m.from);
       li.append(el('button', { type: 'button', class: 'from', title: `${who.display_name}'s profile`, dataset: { focus: `from:${key}` }, onclick: () => this.onPerson?.(m.from) },
@@ -746,10 +761,21 @@ export class Chat {
     if (existing) {
       // A re-render keeps a "look here" outline that is still showing.
       for (const mark of ['flash', 'found']) if (existing.classList.contains(mark)) li.classList.add(mark);
-      // So does the keyboard's place (the sender's name, focused again after their profile).
-      const focused = existing.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+      // So does the keyboard's place: the message itself, or the same control in it (the
+      // sender's name, focused again after their profile, is found by its key); and an open
+      // reaction palette stays open. Receipts, pins and profiles redraw messages often.
+      const active = document.activeElement;
+      const stops = (node) => [...node.querySelectorAll('button, a, [tabindex]')];
+      const at = existing.contains(active) ? stops(existing).indexOf(active) : -2;
+      const key = at >= 0 ? active.dataset.focus : null;
+      const palette = existing.querySelector('.react-palette:not([hidden])');
       existing.replaceWith(li);
-      if (focused) li.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
+      if (palette) {
+        li.querySelector('.react-palette').hidden = false;
+        li.querySelector('.react-button')?.setAttribute('aria-expanded', 'true');
+      }
+      if (at === -1) li.focus({ preventScroll: true });
+      else if (at >= 0) (key ? li.querySelector(`[data-focus="${CSS.escape(key)}"]`) : stops(li)[at])?.focus({ preventScroll: true });
     }
     else {
       const after = [...list.children].find((c) => c.dataset.seq && m.seq && Number(c.dataset.seq) > m.seq);
@@ -780,7 +806,7 @@ export class Chat {
           while (p?.classList.contains('new-divider')) p = p.previousElementSibling;
           if (p?.classList.contains('day-sep') && p.dataset.day === key) kept.add(p);
           else {
-            const sep = el('li', { class: 'day-sep', role: 'separator', dataset: { day: key } }, el('span', { text: dayLabel(ts) }));
+            const sep = el('li', { class: 'day-sep', dataset: { day: key } }, el('span', { text: dayLabel(ts) }));
             node.before(sep);
             kept.add(sep);
           }
@@ -963,7 +989,12 @@ export class Chat {
     });
     $('reply-cancel').addEventListener('click', () => { this.cancelEdit(); this.cancelReply(); });
     $('starred-button').addEventListener('click', () => showStarred((room, id) => this.openAt(room, id)).catch((e) => this.toast(e.message)));
-    $('back-button').addEventListener('click', () => this.closeRoom());
+    $('back-button').addEventListener('click', () => {
+      const id = this.current;
+      this.closeRoom();
+      // The keyboard goes on from the conversation it left (the list shows again on a phone).
+      $('room-list').querySelector(`li[data-room="${CSS.escape(id ?? '')}"] .room-open`)?.focus();
+    });
     // Images and videos get their height only once loaded: a conversation read at the bottom
     // stays at the bottom while they come in (load events do not bubble, hence capture).
     const keepBottom = () => {
@@ -978,6 +1009,20 @@ export class Chat {
     for (const type of ['wheel', 'touchstart', 'keydown', 'mousedown']) {
       $('messages').addEventListener(type, () => { this.opening = null; this.anchor = null; }, { passive: true });
     }
+    // A message reached from the keyboard shows its actions until focus goes elsewhere (a class,
+    // not :focus-within: between the message losing focus and its Reply button taking it, the
+    // buttons would be hidden and Tab would find nothing). A dialog opened from one of them
+    // keeps them, so that focus can go back to it when the dialog closes.
+    document.addEventListener('focusin', (e) => {
+      if (e.target.closest?.('dialog')) return;
+      const li = e.target.closest?.('#messages li.msg');
+      for (const m of $('messages').querySelectorAll('li.msg.keyboard')) if (m !== li) m.classList.remove('keyboard');
+      if (li && e.target.matches(':focus-visible')) li.classList.add('keyboard');
+    });
+    $('messages').addEventListener('focusout', (e) => {
+      const li = e.target.closest('li.msg');
+      if (li && !e.relatedTarget) li.classList.remove('keyboard');
+    });
     $('messages').addEventListener('load', keepBottom, true);
     $('messages').addEventListener('loadedmetadata', keepBottom, true);
     $('messages').addEventListener('scroll', () => {

@@ -43,7 +43,7 @@ function row(r) {
       el('span', { class: 'notice', id: `${id}-state` }),
       el('button', { type: 'button', id: `${id}-send`, text: 'Send code', hidden: true, onclick: () => act(r, sendCode) })),
     el('div', { class: 'row', id: `${id}-code-row`, hidden: true },
-      el('input', { id: `${id}-code`, inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: 'Code', maxlength: '12' }),
+      el('input', { id: `${id}-code`, inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: 'Code', 'aria-label': `Code sent to the ${r.label.toLowerCase()}`, maxlength: '12' }),
       el('button', { type: 'button', id: `${id}-confirm`, text: 'Confirm', onclick: () => act(r, confirm) })));
 }
 

@@ -3,6 +3,7 @@
 
 import { get } from './api.js';
 import { $, el } from './util.js';
+import { openPanel } from './dialogs.js';
 
 /** The pinned messages of room `r` (newest pin first), from the server. */
 export async function loadPins(r) {
@@ -37,7 +38,7 @@ export async function showStarred(open) {
   const dialog = $('starred');
   const list = $('starred-list');
   list.replaceChildren(el('li', { text: 'Loading…' }));
-  dialog.showModal();
+  openPanel(dialog);
   const page = await get('/stars?limit=100');
   list.replaceChildren(...page.messages.map((m) => el('li', {},
     el('button', {
@@ -62,5 +63,5 @@ export function showForward(m, rooms, send) {
     send(ids);
   };
   $('forward-preview').textContent = m.body || 'attachment';
-  dialog.showModal();
+  openPanel(dialog);
 }

@@ -28,8 +28,7 @@ export function ask(question, { ok = 'OK', input = false, danger = false } = {})
   field.hidden = !input;
   field.value = '';
   dialog.returnValue = '';
-  dialog.showModal();
-  (input ? field : $('ask-ok')).focus();
+  openPanel(dialog, input ? field : $('ask-ok'));
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {
       if (dialog.returnValue !== 'ok') resolve(null);
@@ -47,8 +46,7 @@ export function showPicture(url, alt) {
   img.src = url;
   img.alt = alt;
   dialog.setAttribute('aria-label', 'Picture');
-  dialog.showModal();
-  $('viewer-close').focus();
+  openPanel(dialog, $('viewer-close'));
 }
 
 /** Plays video `url` (the server's WebM, with `poster`) in the same viewer, with the player's
@@ -64,8 +62,7 @@ export function showVideo(url, poster, label) {
   $('viewer-video')?.remove();
   dialog.append(video);
   dialog.setAttribute('aria-label', 'Video');
-  dialog.showModal();
-  $('viewer-close').focus();
+  openPanel(dialog, $('viewer-close'));
   // Started within the click that opened the viewer, so the browser lets it play with sound.
   video.play().catch(() => { /* the player's own button starts it */ });
 }
@@ -92,7 +89,31 @@ export function openPanel(dialog, first) {
   if (!dialog.open) dialog.showModal();
   first?.focus();
   dialog.addEventListener('close', () => {
+    // The close event comes a moment after the dialog closed (and the browser may have put
+    // focus back already): focus that went on elsewhere meanwhile stays there.
+    const now = document.activeElement;
+    if (now && now !== document.body && !dialog.contains(now)) return;
     const back = opener?.isConnected ? opener : key && document.querySelector(`[data-focus="${CSS.escape(key)}"]`);
     if (back && typeof back.focus === 'function') back.focus();
   }, { once: true });
 }
+
+/** What Tab can reach inside `box`, in order. */
+function tabStops(box) {
+  return [...box.querySelectorAll('button, [href], input, select, textarea, summary, [tabindex], audio[controls], video[controls]')]
+    .filter((n) => n.tabIndex >= 0 && !n.disabled && !n.closest('fieldset[disabled]') && n.checkVisibility());
+}
+
+// Tab and Shift+Tab stay inside the modal dialog on top, going round from its last control to
+// its first and back (the browser would otherwise leave the page for its own toolbar).
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Tab' || e.defaultPrevented) return;
+  const modals = [...document.querySelectorAll('dialog[open]')].filter((d) => d.matches(':modal'));
+  const dialog = document.activeElement?.closest('dialog[open]') ?? modals.at(-1);
+  if (!dialog || !modals.includes(dialog)) return;
+  const stops = tabStops(dialog);
+  if (!stops.length) return;
+  const at = stops.indexOf(document.activeElement);
+  if (e.shiftKey && at <= 0) { e.preventDefault(); stops.at(-1).focus(); }
+  else if (!e.shiftKey && (at === -1 || at === stops.length - 1)) { e.preventDefault(); stops[0].focus(); }
+});

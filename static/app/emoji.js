@@ -4,6 +4,9 @@ const EMOJI = ('😀 😃 😄 😁 😆 😅 😂 🤣 😊 😇 🙂 🙃 😉
   + '😏 😒 🙄 😬 😮 😯 😲 😳 🥺 😢 😭 😤 😠 😡 🤯 😱 😴 🤤 😷 🤒 🤕 🤢 🥳 😎 🤓 🧐 👍 👎 👌 ✌️ 🤞 '
   + '🤝 🙏 👏 🙌 👋 💪 👀 🎉 🎂 🎁 ❤️ 🧡 💛 💚 💙 💜 🖤 💔 💯 🔥 ✨ ⭐ 🌈 ☀️ 🌙 ⚡ ☕ 🍕 🍺 🍷 ⚽ 🚀 ✅ ❌ ❓ ❗').split(' ');
 
+/** Columns of the picker's grid (styles.css), for the arrow keys. */
+const COLUMNS = 8;
+
 export function setupEmojiPicker(button, picker, input) {
   for (const e of EMOJI) {
     const b = document.createElement('button');
@@ -12,19 +15,40 @@ export function setupEmojiPicker(button, picker, input) {
     b.setAttribute('aria-label', e);
     b.addEventListener('click', () => {
       insertAtCaret(input, e);
-      picker.hidden = true;
+      close(false);
     });
     picker.append(b);
   }
+  const emoji = () => [...picker.querySelectorAll('button')];
+  function close(refocus) {
+    if (picker.hidden) return;
+    picker.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    if (refocus) button.focus();
+  }
   button.addEventListener('click', (ev) => {
     ev.stopPropagation();
-    picker.hidden = !picker.hidden;
+    if (!picker.hidden) { close(false); return; }
+    picker.hidden = false;
+    button.setAttribute('aria-expanded', 'true');
+    // Opened from the keyboard (Enter, Space: no pointer position), the first emoji takes focus.
+    if (ev.detail === 0) emoji()[0].focus();
+  });
+  // The arrows move through the grid; Escape closes it and goes back to the button.
+  picker.addEventListener('keydown', (ev) => {
+    const list = emoji();
+    const at = list.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: COLUMNS, ArrowUp: -COLUMNS }[ev.key];
+    if (step && at >= 0) {
+      ev.preventDefault();
+      list[Math.min(list.length - 1, Math.max(0, at + step))].focus();
+    }
   });
   document.addEventListener('click', (ev) => {
-    if (!picker.hidden && !picker.contains(ev.target)) picker.hidden = true;
+    if (!picker.hidden && !picker.contains(ev.target)) close(false);
   });
   document.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape' && !picker.hidden) { picker.hidden = true; button.focus(); }
+    if (ev.key === 'Escape' && !picker.hidden) { ev.preventDefault(); close(true); }
   });
 }
 

@@ -6,7 +6,7 @@ import { Chat } from './chat.js';
 import { $, el, show, uuid } from './util.js';
 import { avatarFor } from './avatars.js';
 import { setupEmojiPicker } from './emoji.js';
-import { ask, notify, setupViewer } from './dialogs.js';
+import { ask, notify, setupViewer, openPanel } from './dialogs.js';
 import { setupCapture } from './capture.js';
 import { setupAttachMenu } from './attach_menu.js';
 import { setupSearch } from './search.js';
@@ -138,6 +138,7 @@ async function start(opts = {}) {
     onState: (s) => {
       $('conn-state').className = `conn ${s}`;
       $('conn-state').title = s;
+      $('conn-state').setAttribute('aria-label', `Connection: ${s}`);
       document.body.dataset.conn = s;
     },
     onRevoked: (reason) => {
@@ -193,7 +194,14 @@ const picked = new Map();
 
 function setTab(t) {
   tab = t;
-  for (const b of document.querySelectorAll('#new-chat .tab')) b.classList.toggle('active', b.dataset.tab === t);
+  for (const b of document.querySelectorAll('#new-chat .tab')) {
+    const on = b.dataset.tab === t;
+    b.classList.toggle('active', on);
+    b.setAttribute('aria-selected', String(on));
+    // One tab stop for the tabs: the arrows move between them.
+    b.tabIndex = on ? 0 : -1;
+  }
+  $('new-chat-panel').setAttribute('aria-labelledby', `tab-${t}`);
   show($('group-name-row'), t === 'group');
   show($('lists-row'), t === 'broadcast');
   show($('broadcast-row'), t === 'broadcast');
@@ -334,7 +342,7 @@ async function saveSettings(partial) {
 async function openSettings() {
   fillSettings();
   settingsError('');
-  $('settings').showModal();
+  openPanel($('settings'));
   refreshContactDetails();
   const section = $('linked-accounts');
   try {
@@ -376,8 +384,17 @@ function bind() {
   for (const [value, text] of Object.entries(THEMES)) $('theme-select').append(el('option', { value, text }));
   $('auth-form').addEventListener('submit', submitAuth);
   $('auth-toggle').addEventListener('click', () => setRegistering(!registering));
-  $('new-chat-button').addEventListener('click', () => { setTab('dm'); $('people-search').value = ''; searchPeople(); $('new-chat').showModal(); $('people-search').focus(); });
-  for (const b of document.querySelectorAll('#new-chat .tab')) b.addEventListener('click', () => setTab(b.dataset.tab));
+  $('new-chat-button').addEventListener('click', () => { setTab('dm'); $('people-search').value = ''; searchPeople(); openPanel($('new-chat'), $('people-search')); });
+  const tabs = [...document.querySelectorAll('#new-chat .tab')];
+  for (const b of tabs) b.addEventListener('click', () => setTab(b.dataset.tab));
+  $('new-chat').querySelector('[role="tablist"]').addEventListener('keydown', (e) => {
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const next = tabs[(tabs.findIndex((b) => b.dataset.tab === tab) + step + tabs.length) % tabs.length];
+    setTab(next.dataset.tab);
+    next.focus();
+  });
   let searchTimer = null;
   $('people-search').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(searchPeople, 150); });
   $('new-chat-go').addEventListener('click', newChatGo);
@@ -396,6 +413,7 @@ function bind() {
       renderMe();
     } catch (e) { settingsError(e.message); }
   });
+  $('avatar-button').addEventListener('click', () => $('avatar-input').click());
   $('avatar-input').addEventListener('change', changeAvatar);
   setupContactDetails($('contact-details'), settingsError);
   $('push-enable').addEventListener('click', async () => {

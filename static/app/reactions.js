@@ -30,21 +30,62 @@ export function reactionRow(m, me, toggle, nameOf) {
   return row;
 }
 
-/** A "React" button that opens the quick palette; `pick(emoji)` adds that reaction. */
+/** A "React" button that opens the quick palette; `pick(emoji)` adds that reaction. From the
+ * keyboard the palette takes focus, the arrows move in it, and Escape closes it (below). */
 export function reactButton(pick) {
-  const palette = el('div', { class: 'react-palette', role: 'menu', hidden: true });
+  const palette = el('div', { class: 'react-palette', role: 'menu', 'aria-label': 'React', hidden: true });
+  const button = el('button', {
+    type: 'button', class: 'react-button', text: '☺', title: 'React', 'aria-label': 'React', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    onclick: (ev) => {
+      ev.stopPropagation();
+      if (!palette.hidden) { close(palette, false); return; }
+      closeAll();
+      palette.hidden = false;
+      button.setAttribute('aria-expanded', 'true');
+      if (ev.detail === 0) palette.querySelector('button').focus();
+    },
+  });
   for (const e of QUICK) {
     palette.append(el('button', {
       type: 'button', role: 'menuitem', text: e, 'aria-label': `React ${e}`,
-      onclick: (ev) => { ev.stopPropagation(); palette.hidden = true; pick(e); },
+      onclick: (ev) => { ev.stopPropagation(); close(palette, false); pick(e); },
     }));
   }
-  const button = el('button', {
-    type: 'button', class: 'react-button', text: '☺', title: 'React', 'aria-label': 'React',
-    onclick: (ev) => { ev.stopPropagation(); palette.hidden = !palette.hidden; },
+  palette.addEventListener('keydown', (ev) => {
+    const items = [...palette.querySelectorAll('button')];
+    const at = items.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[ev.key];
+    if (step) {
+      ev.preventDefault();
+      items[(at + step + items.length) % items.length].focus();
+    } else if (ev.key === 'Tab') close(palette, false);
   });
   return el('span', { class: 'react-wrap' }, button, palette);
 }
+
+/** Hides `palette`, focusing its button again with `refocus`. */
+function close(palette, refocus) {
+  palette.hidden = true;
+  const button = palette.previousElementSibling;
+  button?.setAttribute('aria-expanded', 'false');
+  if (refocus) button?.focus();
+}
+
+function closeAll() {
+  for (const p of document.querySelectorAll('.react-palette:not([hidden])')) close(p, false);
+}
+
+// A click anywhere else closes an open palette, and so does Escape (focus on its button, say).
+document.addEventListener('click', (ev) => {
+  if (!ev.target.closest?.('.react-palette')) closeAll();
+});
+document.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Escape') return;
+  for (const p of document.querySelectorAll('.react-palette:not([hidden])')) {
+    ev.preventDefault();
+    close(p, p.parentElement.contains(document.activeElement));
+  }
+});
 
 /** Applies a `reaction` event to a message's `reactions` map. */
 export function applyReaction(m, f) {

@@ -55,6 +55,9 @@ async fn run_script(app: &TestApp, script: &str, env: &[(&str, String)]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // What a passing script reports (notes, counts) shows with `--success-output` or
+    // `--nocapture`.
+    print!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[actix_web::test]
@@ -825,4 +828,103 @@ async fn browser_contacts_linked_accounts_show_only_when_a_provider_is_configure
     )
     .await;
     without.quiesce().await;
+}
+
+/// Who and what the accessibility scripts find: Ann (the admin, who signs in) with a dm with Ben
+/// (text, a reply, a reaction and a photo, all searchable) and the group "Book club" with Ben and
+/// Cy (messages from both); Ben is her contact with a nickname, Dan is blocked. Returns the
+/// server and the scripts' environment.
+async fn accessible_world() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = spawn_app().await;
+    let ann = app.register_admin("Ann").await;
+    let [ben, cy, dan]: [TestUser; 3] = app.register_many(["Ben", "Cy", "Dan"]).await;
+    let dm = ann.dm(&ben).await;
+    let group = ann.group("Book club", &[&ben, &cy]).await;
+    let r = ann
+        .put(
+            &format!("/api/contacts/{}", ben.id),
+            serde_json::json!({"nickname": "Benny"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = ann
+        .post("/api/blocks", serde_json::json!({"user": dan.id}))
+        .await;
+    assert_eq!(r.status(), 204);
+    let mut wb = ben.connect().await;
+    let first = wb.send_msg(&dm, "are you coming to the lighthouse?").await;
+    wb.send(serde_json::json!({"type": "send", "room": dm, "client_id": "r", "body": "bring a coat", "reply_to": first["id"]}))
+        .await;
+    wb.expect_where("ack", |f| f["client_id"] == "r").await;
+    let media =
+        crate::media::upload(&ben, "lighthouse.png", &crate::media::photo_png(800, 600)).await;
+    assert_eq!(
+        crate::media::finished(&mut wb, &media).await["status"],
+        "ready"
+    );
+    wb.send(serde_json::json!({"type": "send", "room": dm, "client_id": "p", "body": "the lighthouse", "attachments": [media]}))
+        .await;
+    wb.expect_where("ack", |f| f["client_id"] == "p").await;
+    wb.send(serde_json::json!({"type": "react", "room": dm, "id": first["id"], "emoji": "👍", "on": true}))
+        .await;
+    wb.send_msg(&group, "chapter three by Friday").await;
+    wb.close().await;
+    let mut wc = cy.connect().await;
+    wc.send_msg(&group, "I am only on chapter two").await;
+    wc.close().await;
+    // The index commits every 500 ms: searched for only once it finds it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let found: serde_json::Value = ann
+            .get("/api/search?q=lighthouse")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if found["results"].as_array().is_some_and(|r| r.len() >= 2) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not indexed: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let env = vec![
+        ("USERNAME", ann.username.clone()),
+        ("PEER", "Benny".into()),
+        ("GROUP", "Book club".into()),
+        ("CAPTION", "the lighthouse".into()),
+        ("QUERY", "lighthouse".into()),
+        ("BLOCKED", "Dan".into()),
+    ];
+    (app, env)
+}
+
+/// Runs `script` on `viewport` (`desktop` or `phone`) against a fresh `accessible_world`.
+async fn run_accessibility(script: &str, viewport: &str) {
+    let (app, mut env) = accessible_world().await;
+    env.push(("VIEWPORT", viewport.into()));
+    run_script(&app, script, &env).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_axe_finds_nothing_serious_on_any_screen_in_any_theme_on_a_desktop() {
+    run_accessibility("a11y.mjs", "desktop").await;
+}
+
+#[actix_web::test]
+async fn browser_axe_finds_nothing_serious_on_any_screen_in_any_theme_on_a_phone() {
+    run_accessibility("a11y.mjs", "phone").await;
+}
+
+#[actix_web::test]
+async fn browser_keyboard_only_signs_in_chats_and_opens_and_closes_every_dialog_on_a_desktop() {
+    run_accessibility("keyboard.mjs", "desktop").await;
+}
+
+#[actix_web::test]
+async fn browser_keyboard_only_signs_in_chats_and_opens_and_closes_every_dialog_on_a_phone() {
+    run_accessibility("keyboard.mjs", "phone").await;
 }
