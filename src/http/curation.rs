@@ -74,17 +74,8 @@ pub async fn set_pin_policy(
     let room = RoomId(path.into_inner());
     let policy = PinPolicy::parse(&body.policy)
         .ok_or_else(|| ChatError::invalid("policy: members or admins"))?;
-    let rec = state
-        .store
-        .load_room(&room)
-        .await?
-        .ok_or(ChatError::NotFound("room"))?;
-    let role = rec.members.get(&auth.id()).ok_or(ChatError::NotMember)?;
-    if rec.kind.is_dm() || !role.manages() {
-        return Err(ChatError::Forbidden(
-            "owners and admins of groups set who pins".into(),
-        ));
-    }
+    crate::services::rooms::require_group_manager(&state.store, &room, &auth.id(), "set who pins")
+        .await?;
     state.store.set_pin_policy(&room, policy).await?;
     Ok(HttpResponse::Ok().json(json!({ "policy": policy })))
 }

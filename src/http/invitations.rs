@@ -18,30 +18,6 @@ use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
 use crate::protocol::{Invitation, InvitationOut, ServerFrame};
 use crate::store::invitations::Invited;
-use crate::store::rooms::RoomKind;
-
-/// 403 unless `user` is an owner or admin of group `room` (who may add, so may invite).
-pub(super) async fn require_group_manager(
-    state: &AppState,
-    room: &RoomId,
-    user: &UserId,
-) -> Result<(), ChatError> {
-    let record = state
-        .store
-        .load_room(room)
-        .await?
-        .ok_or(ChatError::NotFound("room"))?;
-    match record.members.get(user) {
-        None => Err(ChatError::NotMember),
-        Some(_) if record.kind != RoomKind::Group => {
-            Err(ChatError::Forbidden("only groups have invitations".into()))
-        }
-        Some(role) if role.manages() => Ok(()),
-        Some(_) => Err(ChatError::Forbidden(
-            "only owners and admins add members".into(),
-        )),
-    }
-}
 
 /// Invites `invitee` to `room` for `inviter` (who may add members there) and tells the invitee's
 /// sessions; 409 when a cap of pending invitations is reached.

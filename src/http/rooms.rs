@@ -51,16 +51,13 @@ async fn view(state: &AppState, room: &RoomId) -> Result<serde_json::Value, Chat
     Ok(json!({ "room": view }))
 }
 
+/// See `services::rooms::require_member`.
 pub(super) async fn require_member(
     state: &AppState,
     room: &RoomId,
     user: &UserId,
 ) -> Result<(), ChatError> {
-    match state.store.membership(room, user).await? {
-        Some(_) => Ok(()),
-        None if state.store.load_room(room).await?.is_none() => Err(ChatError::NotFound("room")),
-        None => Err(ChatError::NotMember),
-    }
+    crate::services::rooms::require_member(&state.store, room, user).await
 }
 
 /// `GET /api/rooms` → {rooms: [{id, kind, name, last_seq, unread}]}.
@@ -206,7 +203,8 @@ pub async fn add_member(
         .await?
         .is_empty()
     {
-        super::invitations::require_group_manager(&state, &room, &me).await?;
+        crate::services::rooms::require_group_manager(&state.store, &room, &me, "add members")
+            .await?;
         if state.store.membership(&room, &user).await?.is_some() {
             return Err(ChatError::Conflict("already a member".into()));
         }

@@ -4,5 +4,8 @@
 //!
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
+//! - [`rooms`]: who counts as a member, who manages a group (shared by the room, invitation and
+//!   pin routes).
 
 pub mod people;
+pub mod rooms;
