@@ -4,8 +4,10 @@
 //!
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
+//! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
 //! - [`rooms`]: who counts as a member, who manages a group (shared by the room, invitation and
 //!   pin routes).
 
 pub mod people;
+pub mod push;
 pub mod rooms;

@@ -4,6 +4,7 @@
 //! `DESIGN.md`; the doc of each type names its route.
 
 pub mod people;
+pub mod push;
 
 use serde::{Deserialize, Deserializer};
 
