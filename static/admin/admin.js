@@ -2,6 +2,8 @@
 // unban, revoke sessions, give or take the admin role), the write buffer's dead letters,
 // conversations (members, removal) and the removal of one message. Uses the chat's sign-in token (same origin).
 
+import { t, translatePage, formatNumber, formatDateTime, formatClock } from '/app/i18n.js';
+
 const TOKEN_KEY = 'chat.token';
 const POLL_MS = 1000;
 const HISTORY = 60;
@@ -39,16 +41,16 @@ async function api(method, path, body) {
 // ----- live stats -----
 
 const METRICS = [
-  ['connections', 'Connections', (s) => s.connections],
-  ['active_rooms', 'Active rooms', (s) => s.active_rooms],
-  ['messages_per_second', 'Messages / s', (s) => s.messages_per_second],
-  ['write_buffer_depth', 'Write-buffer backlog', (s) => s.write_buffer_depth],
-  ['sync_lag_ms', 'Sync lag (ms)', (s) => s.sync_lag_ms],
-  ['dead_letters', 'Dead letters', (s) => s.dead_letters],
-  ['media_queue', 'Media queue', (s) => s.media_queue],
-  ['push_sent', 'Pushes sent', (s) => s.push.sent],
-  ['push_failed', 'Pushes failed', (s) => s.push.failed],
-  ['users', 'Accounts', (s) => s.users],
+  ['connections', t('admin.connections'), (s) => s.connections],
+  ['active_rooms', t('admin.activeRooms'), (s) => s.active_rooms],
+  ['messages_per_second', t('admin.messagesPerSecond'), (s) => s.messages_per_second],
+  ['write_buffer_depth', t('admin.backlog'), (s) => s.write_buffer_depth],
+  ['sync_lag_ms', t('admin.syncLag'), (s) => s.sync_lag_ms],
+  ['dead_letters', t('admin.deadLetters'), (s) => s.dead_letters],
+  ['media_queue', t('admin.mediaQueue'), (s) => s.media_queue],
+  ['push_sent', t('admin.pushSent'), (s) => s.push.sent],
+  ['push_failed', t('admin.pushFailed'), (s) => s.push.failed],
+  ['users', t('admin.accounts'), (s) => s.users],
 ];
 const series = Object.fromEntries(METRICS.map(([k]) => [k, []]));
 
@@ -76,7 +78,7 @@ function draw(canvas, values) {
   ctx.stroke();
 }
 
-function fmt(v) { return Number.isInteger(v) ? String(v) : v.toFixed(2); }
+function fmt(v) { return formatNumber(v, { minimumFractionDigits: Number.isInteger(v) ? 0 : 2, maximumFractionDigits: 2 }); }
 
 async function poll() {
   try {
@@ -90,10 +92,10 @@ async function poll() {
       box.querySelector('.value').textContent = fmt(v);
       draw(box.querySelector('canvas'), arr);
     }
-    $('updated').textContent = `updated ${new Date(s.server_time).toLocaleTimeString()}`;
+    $('updated').textContent = t('admin.updated', { time: formatClock(s.server_time) });
   } catch (e) {
     if (e.status === 401 || e.status === 403) return refuse(e);
-    $('updated').textContent = `not updated: ${e.message}`;
+    $('updated').textContent = t('admin.notUpdated', { error: e.message });
   }
   setTimeout(poll, POLL_MS);
 }
@@ -144,18 +146,19 @@ function userRow(u) {
   const me = u.id === myId;
   let ban = null;
   let role = null;
-  if (!me && u.is_admin) role = act('Remove admin', 'PUT', `/users/${id}/admin`, `Take the admin role from ${u.display_name} (@${u.username})?`, { admin: false });
-  else if (!me && !u.banned_at) role = act('Make admin', 'PUT', `/users/${id}/admin`, `Make ${u.display_name} (@${u.username}) an admin? Admins see every account and conversation and can ban people.`, { admin: true });
-  if (u.banned_at) ban = act('Unban', 'DELETE', `/users/${id}/ban`);
-  else if (!me) ban = act('Ban', 'POST', `/users/${id}/ban`, `Ban ${u.display_name} (@${u.username})? Their sessions close at once and they cannot sign in until unbanned.`);
+  const who = { name: u.display_name, username: u.username };
+  if (!me && u.is_admin) role = act(t('admin.removeAdmin'), 'PUT', `/users/${id}/admin`, t('admin.removeAdminAsk', who), { admin: false });
+  else if (!me && !u.banned_at) role = act(t('admin.makeAdmin'), 'PUT', `/users/${id}/admin`, t('admin.makeAdminAsk', who), { admin: true });
+  if (u.banned_at) ban = act(t('admin.unban'), 'DELETE', `/users/${id}/ban`);
+  else if (!me) ban = act(t('admin.ban'), 'POST', `/users/${id}/ban`, t('admin.banAsk', who));
   return el('tr', { dataset: { user: u.username } },
-    el('td', { text: `${u.display_name} (@${u.username})${me ? ' — you' : ''}` }),
-    el('td', { text: u.is_admin ? 'admin' : 'user' }),
-    el('td', { class: u.banned_at ? 'banned' : '', text: u.banned_at ? 'banned' : 'active' }),
+    el('td', { text: me ? t('admin.userMe', who) : t('admin.userName', who) }),
+    el('td', { text: u.is_admin ? t('role.admin') : t('admin.roleUser') }),
+    el('td', { class: u.banned_at ? 'banned' : '', text: u.banned_at ? t('admin.banned') : t('admin.active') }),
     el('td', {},
       role,
       ban,
-      me ? null : act('Revoke sessions', 'POST', `/users/${id}/revoke-sessions`, `Sign ${u.display_name} (@${u.username}) out everywhere?`)));
+      me ? null : act(t('admin.revoke'), 'POST', `/users/${id}/revoke-sessions`, t('admin.revokeAsk', who))));
 }
 
 // ----- write buffer -----
@@ -164,12 +167,12 @@ function userRow(u) {
 async function loadDeadLetters() {
   const { buffer, dead_letters: dead } = await api('GET', '/dead-letters');
   $('dead-letters-state').textContent = !buffer
-    ? 'No Redis write buffer: writes go straight to the database, and nothing is dead-lettered.'
-    : dead.length ? `${dead.length} dead letter${dead.length === 1 ? '' : 's'} (newest first): entries the Syncer could not apply.`
-      : 'No dead letters: every buffered write reached the database or is on its way.';
+    ? t('admin.noBuffer')
+    : dead.length ? t('admin.deadCount', { count: dead.length })
+      : t('admin.noDead');
   $('dead-letters-table').hidden = dead.length === 0;
   $('dead-letters').replaceChildren(...dead.map((d) => el('tr', {},
-    el('td', { text: new Date(d.at).toLocaleString() }), el('td', { text: d.entry }), el('td', { text: d.error }))));
+    el('td', { text: formatDateTime(d.at) }), el('td', { text: d.entry }), el('td', { text: d.error }))));
 }
 
 // ----- conversations -----
@@ -179,19 +182,17 @@ async function loadRooms() {
     const { rooms } = await api('GET', `/rooms?q=${encodeURIComponent($('room-search').value.trim())}`);
     // The row shows the members when clicked; its name is the button the keyboard reaches.
     $('rooms').replaceChildren(...rooms.map((r) => el('tr', { class: 'clickable', dataset: { room: r.id }, onclick: () => showMembers(r) },
-      el('td', {}, el('button', { type: 'button', class: 'members-button', text: r.name || '(direct message)', title: 'Show the members',
-        onclick: (ev) => { ev.stopPropagation(); showMembers(r); } })), el('td', { text: r.kind }),
-      el('td', { text: String(r.members) }), el('td', { text: String(r.messages) }),
-      el('td', {}, el('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove ${roomName(r)}`, onclick: (ev) => { ev.stopPropagation(); removeRoom(r); } })))));
+      el('td', {}, el('button', { type: 'button', class: 'members-button', text: r.name || t('admin.dm'), title: t('chat.showMembers'),
+        onclick: (ev) => { ev.stopPropagation(); showMembers(r); } })), el('td', { text: { dm: t('admin.kindDm'), group: t('admin.kindGroup') }[r.kind] ?? r.kind }),
+      el('td', { text: formatNumber(r.members) }), el('td', { text: formatNumber(r.messages) }),
+      el('td', {}, el('button', { type: 'button', class: 'danger', text: t('common.remove'), 'aria-label': r.name ? t('admin.removeGroup', { name: r.name }) : t('admin.removeDm'), onclick: (ev) => { ev.stopPropagation(); removeRoom(r); } })))));
   } catch (e) { if (e.status === 401 || e.status === 403) refuse(e); }
 }
 
-function roomName(r) { return r.name ? `the group ${r.name}` : 'the direct message'; }
-
 /** DELETE /api/admin/rooms/{id}, asked first: every member is taken out and it leaves their lists. */
 async function removeRoom(r) {
-  const question = `Remove ${roomName(r)} for all ${r.members} member${r.members === 1 ? '' : 's'}? It leaves their conversation lists and nobody can read it any more.`;
-  if (!(await ask(question, 'Remove conversation'))) return;
+  const question = r.name ? t('admin.removeGroupAsk', { name: r.name, count: r.members }) : t('admin.removeDmAsk', { count: r.members });
+  if (!(await ask(question, t('admin.removeRoom')))) return;
   try {
     await api('DELETE', `/rooms/${encodeURIComponent(r.id)}`);
     failed('');
@@ -206,14 +207,14 @@ $('remove-message').addEventListener('submit', async (ev) => {
   const id = $('message-id').value.trim();
   $('removed').hidden = true;
   $('remove-error').hidden = true;
-  if (!id || !(await ask('Remove this message for everyone in its conversation? Its attachments go with it.', 'Remove message'))) return;
+  if (!id || !(await ask(t('admin.removeMessageAsk'), t('admin.removeMessage')))) return;
   try {
     await api('DELETE', `/messages/${encodeURIComponent(id)}`);
     $('message-id').value = '';
-    $('removed').textContent = 'The message was removed for everyone.';
+    $('removed').textContent = t('admin.messageRemoved');
     $('removed').hidden = false;
   } catch (e) {
-    $('remove-error').textContent = e.status === 404 ? 'No message has this id.' : e.message;
+    $('remove-error').textContent = e.status === 404 ? t('admin.noSuchMessage') : e.message;
     $('remove-error').hidden = false;
   }
 });
@@ -221,9 +222,9 @@ $('remove-message').addEventListener('submit', async (ev) => {
 async function showMembers(r) {
   try {
     const { members } = await api('GET', `/rooms/${encodeURIComponent(r.id)}/members`);
-    $('members-title').textContent = `Members of ${r.name || 'the direct message'}`;
+    $('members-title').textContent = r.name ? t('admin.membersOf', { name: r.name }) : t('admin.membersOfDm');
     $('members').dataset.room = r.id;
-    $('member-list').replaceChildren(...members.map((m) => el('li', { text: `${m.display_name} (@${m.username}), ${m.role}` })));
+    $('member-list').replaceChildren(...members.map((m) => el('li', { text: t('admin.member', { name: m.display_name, username: m.username, role: { owner: t('role.owner'), admin: t('role.admin'), member: t('role.member') }[m.role] ?? m.role }) })));
     $('members').hidden = false;
   } catch (e) { failed(e.message); }
 }
@@ -231,8 +232,7 @@ async function showMembers(r) {
 function refuse(e) {
   $('panels').hidden = true;
   $('refused').hidden = false;
-  $('refused').textContent = e.status === 403 ? 'Admins only: this account may not use the admin pages.'
-    : 'Sign in to the chat first, with an admin account.';
+  $('refused').textContent = e.status === 403 ? t('admin.adminsOnly') : t('admin.signInFirst');
   // A signed-in non-admin may hold the server's one-time setup code (no admin yet).
   $('bootstrap').hidden = e.status !== 403;
   throw e;
@@ -249,11 +249,12 @@ $('bootstrap').addEventListener('submit', async (ev) => {
   }).catch(() => null);
   if (res?.ok) { location.reload(); return; }
   const data = await res?.json().catch(() => null);
-  $('bootstrap-error').textContent = data?.error?.message || 'The server could not be reached.';
+  $('bootstrap-error').textContent = data?.error?.message || t('admin.unreachable');
   $('bootstrap-error').hidden = false;
 });
 
 async function main() {
+  translatePage(document);
   buildStats();
   try {
     await api('GET', '/stats');

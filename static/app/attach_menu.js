@@ -5,22 +5,23 @@
 // menu button first: a dialog it opens returns there when it closes).
 
 import { $, el } from './util.js';
+import { t } from './i18n.js';
 
 /** [id of the composer button, label of its menu item, icon] */
 const ITEMS = [
-  ['photo-button', 'Take a photo', '📷'],
-  ['voice-button', 'Record a voice note', '🎤'],
-  ['video-button', 'Record a video', '🎬'],
-  ['attach-button', 'Send a file', '📎'],
+  ['photo-button', t('composer.photo'), '📷'],
+  ['voice-button', t('composer.voice'), '🎤'],
+  ['video-button', t('composer.video'), '🎬'],
+  ['attach-button', t('composer.sendFile'), '📎'],
 ];
 
 /** Adds the menu button at the start of the composer and its menu (once, at start). */
 export function setupAttachMenu() {
   const composer = $('composer');
-  const button = el('button', { type: 'button', id: 'attach-menu-button', class: 'attach-menu-button', title: 'Attach', 'aria-label': 'Attach', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'attach-menu' });
+  const button = el('button', { type: 'button', id: 'attach-menu-button', class: 'attach-menu-button', title: t('composer.attach'), 'aria-label': t('composer.attach'), 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'attach-menu' });
   // The same plus as the new-conversation button: an icon, not a character a font may lack.
   button.innerHTML = '<svg class="icon" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true"><path d="M12 5v14M5 12h14" stroke="currentColor" stroke-width="2.5" stroke-linecap="round" fill="none"/></svg>';
-  const menu = el('div', { id: 'attach-menu', class: 'attach-menu', role: 'menu', 'aria-label': 'Attach', hidden: true });
+  const menu = el('div', { id: 'attach-menu', class: 'attach-menu', role: 'menu', 'aria-label': t('composer.attach'), hidden: true });
   for (const [target, label, icon] of ITEMS) {
     menu.append(el('button', { type: 'button', role: 'menuitem', dataset: { for: target }, onclick: () => { close(); $(target).click(); } },
       el('span', { class: 'icon', 'aria-hidden': 'true', text: icon }), el('span', { text: label })));

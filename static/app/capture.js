@@ -3,12 +3,13 @@
 
 import { $ } from './util.js';
 import { notify, openPanel } from './dialogs.js';
+import { t } from './i18n.js';
 
 let stream = null;
 let recorder = null;
 
 function stopStream() {
-  if (stream) for (const t of stream.getTracks()) t.stop();
+  if (stream) for (const track of stream.getTracks()) track.stop();
   stream = null;
 }
 
@@ -23,20 +24,20 @@ export function setupCapture(onFile) {
 
   async function open(kind) {
     mode = kind;
-    $('capture-title').textContent = { photo: 'Take a photo', voice: 'Voice note', video: 'Video' }[kind];
+    $('capture-title').textContent = { photo: t('composer.photo'), voice: t('capture.voice'), video: t('capture.video') }[kind];
     shoot.hidden = kind !== 'photo';
     record.hidden = kind === 'photo';
     stop.hidden = true;
     video.hidden = kind === 'voice';
     state.textContent = '';
     if (!navigator.mediaDevices?.getUserMedia) {
-      notify('This browser cannot use the camera or microphone here (it needs https).');
+      notify(t('capture.noDevices'));
       return;
     }
     try {
       stream = await navigator.mediaDevices.getUserMedia(kind === 'voice' ? { audio: true } : { video: true, audio: kind === 'video' });
     } catch (e) {
-      notify(`Camera or microphone not available: ${e.message}`);
+      notify(t('capture.unavailable', { error: e.message }));
       return;
     }
     video.srcObject = kind === 'voice' ? null : stream;
@@ -67,7 +68,7 @@ export function setupCapture(onFile) {
     recorder.start();
     record.hidden = true;
     stop.hidden = false;
-    state.textContent = 'Recording…';
+    state.textContent = t('capture.recording');
   });
   stop.addEventListener('click', () => recorder?.state === 'recording' && recorder.stop());
   dialog.addEventListener('close', () => {

@@ -11,6 +11,7 @@ import { reactionRow, reactButton, applyReaction } from './reactions.js';
 import { bodyNodes, setupMentionCompletion } from './mentions.js';
 import { withEmoji } from './emoji.js';
 import { loadPins, renderPinnedBar, loadStars, showStarred, showForward } from './curation.js';
+import { t, formatNumber } from './i18n.js';
 
 const PAGE = 30;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -139,9 +140,9 @@ export class Chat {
   roomName(r) {
     if (r.kind === 'dm') {
       const other = this.dmPeer(r);
-      return other ? this.nameOf(other) : (r.name || 'Direct message');
+      return other ? this.nameOf(other) : (r.name || t('room.dm'));
     }
-    return r.name || 'Group';
+    return r.name || t('room.group');
   }
 
   /** What I call `u`: my nickname for them (my contacts) or their display name. */
@@ -330,7 +331,7 @@ export class Chat {
       await this.loadOlder(r);
     }
     const node = this.messageNode(id);
-    if (!node) { this.toast('That message is no longer in the conversation.'); return false; }
+    if (!node) { this.toast(t('chat.gone')); return false; }
     this.opening = null;
     // Held in view while pictures above and below it get their height (and not pulled to the
     // bottom by them), until the reader scrolls by themselves.
@@ -364,7 +365,7 @@ export class Chat {
   onForwarded(f) {
     const ok = f.results.filter((x) => !x.error).length;
     const failed = f.results.length - ok;
-    this.toast(`Forwarded to ${ok} conversation${ok === 1 ? '' : 's'}${failed ? `, ${failed} failed` : ''}`);
+    this.toast(t('forward.done', { count: ok }) + (failed ? t('forward.someFailed', { count: failed }) : ''));
   }
 
   pin(r, m, on) { this.socket.send({ type: 'pin', room: r.id, id: m.id, on }); }
@@ -553,7 +554,7 @@ export class Chat {
     const atBottom = this.stick;
     const seqs = [...r.messages.values()].filter((m) => m.seq).map((m) => m.seq);
     const before = first || !seqs.length ? '' : `&before=${Math.min(...seqs)}`;
-    const loading = el('li', { class: 'history-status' }, el('span', { role: 'status', text: 'Loading older messages…' }));
+    const loading = el('li', { class: 'history-status' }, el('span', { role: 'status', text: t('chat.loadingOlder') }));
     list.prepend(loading);
     try {
       const page = await get(`/rooms/${encodeURIComponent(r.id)}/messages?limit=${PAGE}${before}`);
@@ -569,7 +570,7 @@ export class Chat {
       this.batching = false;
       r.hasMore = page.has_more;
       if (!r.hasMore && !list.querySelector('.history-start')) {
-        list.prepend(el('li', { class: 'history-start', text: 'This is the start of the conversation' }));
+        list.prepend(el('li', { class: 'history-start', text: t('chat.start') }));
       }
       this.decorate();
       const anchor = this.anchor && this.messageNode(this.anchor);
@@ -578,7 +579,7 @@ export class Chat {
       else if (!first && atBottom) list.scrollTop = list.scrollHeight;
       else if (!first) list.scrollTop = prevTop + (list.scrollHeight - prevHeight);
     } catch (e) {
-      this.toast(`history: ${e.message}`);
+      this.toast(t('chat.historyError', { error: e.message }));
     } finally {
       this.batching = false;
       loading.remove();
@@ -597,7 +598,7 @@ export class Chat {
   markNew(m) {
     const node = this.messageNode(m.id);
     if (!node) return null;
-    const line = el('li', { class: 'new-divider', text: 'New messages' });
+    const line = el('li', { class: 'new-divider', text: t('chat.newMessages') });
     node.before(line);
     this.decorate();
     return line;
@@ -646,9 +647,9 @@ export class Chat {
     const fresh = rooms.map((r) => {
       const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
       const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
-      let last = typing.length ? `${typing.join(', ')} typing…` : preview(r.last);
+      let last = typing.length ? t('typing.names', { names: typing.join(', '), count: typing.length }) : preview(r.last);
       if (!typing.length && r.last && r.kind !== 'dm' && r.last.from) {
-        last = `${r.last.from === this.me.id ? 'You' : this.user(r.last.from).display_name}: ${last}`;
+        last = t('msg.fromText', { name: r.last.from === this.me.id ? t('common.you') : this.user(r.last.from).display_name, text: last });
       }
       // A button inside the item, so the keyboard reaches it (Tab, then Enter or Space).
       return el('li', { class: `room${this.current === r.id ? ' active' : ''}`, dataset: { room: r.id } },
@@ -657,9 +658,9 @@ export class Chat {
           el('span', { class: 'info' },
             el('span', { class: 'name', text: this.roomName(r) }),
             el('span', { class: `last${typing.length ? ' typing' : ''}`, text: last })),
-          this.isMuted?.(r.id) ? el('span', { class: 'muted-mark', title: 'Muted' }, el('span', { 'aria-hidden': 'true', text: '🔕' }), el('span', { class: 'sr-only', text: 'Muted' })) : null,
-          r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge' }, el('span', { 'aria-hidden': 'true', text: '@' }), el('span', { class: 'sr-only', text: `${r.unreadMentions} unread mentions of you` })) : null,
-          r.unread > 0 ? el('span', { class: 'badge' }, el('span', { 'aria-hidden': 'true', text: String(r.unread) }), el('span', { class: 'sr-only', text: `${r.unread} unread` })) : null));
+          this.isMuted?.(r.id) ? el('span', { class: 'muted-mark', title: t('list.muted') }, el('span', { 'aria-hidden': 'true', text: '🔕' }), el('span', { class: 'sr-only', text: t('list.muted') })) : null,
+          r.unreadMentions > 0 ? el('span', { class: 'badge mention-badge' }, el('span', { 'aria-hidden': 'true', text: '@' }), el('span', { class: 'sr-only', text: t('list.unreadMentions', { count: r.unreadMentions }) })) : null,
+          r.unread > 0 ? el('span', { class: 'badge' }, el('span', { 'aria-hidden': 'true', text: formatNumber(r.unread) }), el('span', { class: 'sr-only', text: t('list.unread', { count: r.unread }) })) : null));
     });
     // An entry already shown is updated in place, not replaced: a click whose press and release
     // straddle a redraw (presence, typing, receipts come often) still opens the conversation,
@@ -682,16 +683,16 @@ export class Chat {
     if (!r) return;
     $('chat-title').textContent = this.roomName(r);
     this.onHeader?.(r);
-    $('chat-info').title = r.kind === 'dm' ? 'Show the profile' : 'Show the members';
+    $('chat-info').title = r.kind === 'dm' ? t('chat.showProfile') : t('chat.showMembers');
     const peer = r.kind === 'dm' ? this.dmPeer(r) : null;
     $('chat-avatar').replaceWith(Object.assign(avatarFor(this.roomName(r), peer ? peer.avatar : r.avatar), { id: 'chat-avatar' }));
     const typing = [...r.typing.keys()].map((u) => this.user(u).display_name);
     let status;
-    if (typing.length) status = r.kind === 'dm' ? 'typing…' : `${typing.join(', ')} typing…`;
+    if (typing.length) status = r.kind === 'dm' ? t('typing.dm') : t('typing.names', { names: typing.join(', '), count: typing.length });
     else if (r.kind === 'dm') {
       const peer = this.dmPeer(r);
-      status = peer?.online ? 'online' : lastSeenText(peer?.last_seen);
-    } else status = `${r.members.length} members`;
+      status = peer?.online ? t('presence.online') : lastSeenText(peer?.last_seen);
+    } else status = t('chat.members', { count: r.members.length });
     const s = $('chat-status');
     if (!s.classList.contains('error')) s.textContent = status;
   }
@@ -714,24 +715,24 @@ export class Chat {
       tabindex: !m.deleted && m.seq ? '0' : null });
     if (r.kind !== 'dm' && !mine) {
       const who = this.user(m.from);
-      li.append(el('button', { type: 'button', class: 'from', title: `${who.display_name}'s profile`, dataset: { focus: `from:${key}` }, onclick: () => this.onPerson?.(m.from) },
+      li.append(el('button', { type: 'button', class: 'from', title: t('msg.profileOf', { name: who.display_name }), dataset: { focus: `from:${key}` }, onclick: () => this.onPerson?.(m.from) },
         Object.assign(avatarFor(who.display_name, who.avatar), { className: 'avatar small' }),
         el('span', { class: 'from-name', text: who.display_name })));
     }
-    if (m.forwarded && !m.deleted) li.append(el('div', { class: 'forwarded', text: '↪ Forwarded' }));
+    if (m.forwarded && !m.deleted) li.append(el('div', { class: 'forwarded', text: `↪ ${t('msg.forwarded')}` }));
     if (m.reply_to) {
       const q = r.messages.get(m.reply_to);
-      const who = (from) => (from === this.me.id ? 'You' : this.user(from).display_name);
-      let text = 'Reply to an earlier message';
-      if (q && !q.deleted) text = `${who(q.from)}: ${preview(q)}`;
-      else if (m.quote?.deleted || q?.deleted) text = 'Original message deleted';
-      else if (m.quote) text = `${who(m.quote.from)}: ${m.quote.text}`;
-      li.append(el('button', { type: 'button', class: 'quote', text, title: 'Show the original message', onclick: () => this.jumpTo(r, m.reply_to) }));
+      const who = (from) => (from === this.me.id ? t('common.you') : this.user(from).display_name);
+      let text = t('msg.replyEarlier');
+      if (q && !q.deleted) text = t('msg.fromText', { name: who(q.from), text: preview(q) });
+      else if (m.quote?.deleted || q?.deleted) text = t('msg.originalDeleted');
+      else if (m.quote) text = t('msg.fromText', { name: who(m.quote.from), text: m.quote.text });
+      li.append(el('button', { type: 'button', class: 'quote', text, title: t('msg.showOriginal'), onclick: () => this.jumpTo(r, m.reply_to) }));
     }
     if (!m.deleted) {
       for (const a of m.attachments || []) li.append(renderAttachment(a));
     }
-    if (m.deleted) li.append(el('div', { class: 'body', text: 'Message deleted' }));
+    if (m.deleted) li.append(el('div', { class: 'body', text: t('msg.deleted') }));
     else if (!bodyIsFileName(m)) li.append(el('div', { class: 'body' }, withEmoji(bodyNodes(m, this.me.id, (id) => this.user(id)))));
     if (!m.deleted) {
       const row = reactionRow(m, this.me.id, (emoji, on) => this.react(r, m, emoji, on), (id) => this.user(id).display_name);
@@ -739,20 +740,20 @@ export class Chat {
     }
     const starred = this.starred.has(m.id);
     const pinned = (r.pins || []).some((p) => p.id === m.id);
-    li.append(el('div', { class: 'meta' }, pinned && !m.deleted ? el('span', { class: 'pin-mark', text: '📌', title: 'Pinned' }) : null,
-      starred && !m.deleted ? el('span', { class: 'star-mark', text: '★', title: 'Starred' }) : null,
-      m.edited_at && !m.deleted ? el('span', { text: 'edited' }) : null,
+    li.append(el('div', { class: 'meta' }, pinned && !m.deleted ? el('span', { class: 'pin-mark', text: '📌', title: t('msg.pinned') }) : null,
+      starred && !m.deleted ? el('span', { class: 'star-mark', text: '★', title: t('msg.starred') }) : null,
+      m.edited_at && !m.deleted ? el('span', { text: t('msg.edited') }) : null,
       el('span', { text: m.ts ? timeOf(m.ts) : '' }), ticks(r, m, this.me.id)));
     if (!m.deleted && m.seq) {
       const actions = el('div', { class: 'actions' },
-        el('button', { type: 'button', text: '↩', title: 'Reply', 'aria-label': 'Reply', onclick: () => this.startReply(m) }),
+        el('button', { type: 'button', text: '↩', title: t('msg.reply'), 'aria-label': t('msg.reply'), onclick: () => this.startReply(m) }),
         reactButton((emoji) => this.react(r, m, emoji, true)),
-        el('button', { type: 'button', text: starred ? '★' : '☆', title: starred ? 'Unstar' : 'Star', 'aria-label': starred ? 'Unstar' : 'Star', onclick: () => this.star(m, !starred) }),
-        el('button', { type: 'button', text: '📌', title: pinned ? 'Unpin' : 'Pin', 'aria-label': pinned ? 'Unpin' : 'Pin', onclick: () => this.pin(r, m, !pinned) }),
-        el('button', { type: 'button', text: '↪', title: 'Forward', 'aria-label': 'Forward', onclick: () => this.forward(m) }));
+        el('button', { type: 'button', text: starred ? '★' : '☆', title: starred ? t('msg.unstar') : t('msg.star'), 'aria-label': starred ? t('msg.unstar') : t('msg.star'), onclick: () => this.star(m, !starred) }),
+        el('button', { type: 'button', text: '📌', title: pinned ? t('msg.unpin') : t('msg.pin'), 'aria-label': pinned ? t('msg.unpin') : t('msg.pin'), onclick: () => this.pin(r, m, !pinned) }),
+        el('button', { type: 'button', text: '↪', title: t('msg.forward'), 'aria-label': t('msg.forward'), onclick: () => this.forward(m) }));
       if (mine) {
-        actions.append(el('button', { type: 'button', text: '✎', title: 'Edit', 'aria-label': 'Edit', onclick: () => this.startEdit(m) }),
-          el('button', { type: 'button', text: '🗑', title: 'Delete', 'aria-label': 'Delete', onclick: () => this.deleteMessage(m) }));
+        actions.append(el('button', { type: 'button', text: '✎', title: t('msg.edit'), 'aria-label': t('msg.edit'), onclick: () => this.startEdit(m) }),
+          el('button', { type: 'button', text: '🗑', title: t('msg.delete'), 'aria-label': t('msg.delete'), onclick: () => this.deleteMessage(m) }));
       }
       li.append(actions);
       swipeToReply(li, () => this.startReply(m));
@@ -825,7 +826,8 @@ export class Chat {
   startReply(m) {
     this.cancelEdit();
     this.replyTo = m;
-    $('reply-text').textContent = `Replying to ${m.from === this.me.id ? 'yourself' : this.user(m.from).display_name}: ${preview(m)}`;
+    $('reply-text').textContent = m.from === this.me.id ? t('msg.replyingToSelf', { text: preview(m) })
+      : t('msg.replyingTo', { name: this.user(m.from).display_name, text: preview(m) });
     $('reply-bar').hidden = false;
     $('composer-input').focus();
   }
@@ -835,7 +837,7 @@ export class Chat {
   startEdit(m) {
     this.cancelReply();
     this.editing = m;
-    $('reply-text').textContent = 'Editing message';
+    $('reply-text').textContent = t('msg.editing');
     $('reply-bar').hidden = false;
     const input = $('composer-input');
     input.value = m.body;
@@ -849,7 +851,7 @@ export class Chat {
   }
 
   async deleteMessage(m) {
-    if (await ask('Delete this message for everyone?', { ok: 'Delete', danger: true })) this.socket.send({ type: 'delete', id: m.id });
+    if (await ask(t('msg.deleteAsk'), { ok: t('msg.delete'), danger: true })) this.socket.send({ type: 'delete', id: m.id });
   }
 
   submit() {
@@ -932,15 +934,15 @@ export class Chat {
     if (caption) $('composer-input').value = '';
     for (const file of files) {
       const bar = el('progress', { max: 1, value: 0 });
-      const cancel = el('button', { type: 'button', class: 'cancel', text: '✕', title: 'Cancel upload', 'aria-label': 'Cancel upload' });
-      const row = el('div', { class: 'upload' }, el('span', { text: file.name || 'file' }), bar, el('span', { class: 'state', text: 'uploading' }), cancel);
+      const cancel = el('button', { type: 'button', class: 'cancel', text: '✕', title: t('upload.cancel'), 'aria-label': t('upload.cancel') });
+      const row = el('div', { class: 'upload' }, el('span', { text: file.name || t('media.file') }), bar, el('span', { class: 'state', text: t('upload.uploading') }), cancel);
       $('uploads').append(row);
       const state = row.querySelector('.state');
       // Resumable (tus): a dropped connection or a reload goes on where it stopped.
       const up = new TusUpload(file, {
         token: token.get(),
-        onProgress: (sent, total) => { bar.value = total ? sent / total : 1; state.textContent = 'uploading'; },
-        onRetry: () => { state.textContent = 'reconnecting…'; },
+        onProgress: (sent, total) => { bar.value = total ? sent / total : 1; state.textContent = t('upload.uploading'); },
+        onRetry: () => { state.textContent = t('upload.reconnecting'); },
       });
       cancel.addEventListener('click', () => up.cancel());
       try {
@@ -952,14 +954,14 @@ export class Chat {
           throw e;
         }
         cancel.remove();
-        state.textContent = 'processing';
+        state.textContent = t('media.processing');
         const done = await this.waitMedia(id);
-        if (done.status !== 'ready') throw new Error(done.error || 'processing failed');
+        if (done.status !== 'ready') throw new Error(done.error || t('media.processingFailed'));
         const info = await get(`/media/${encodeURIComponent(id)}`);
         row.remove();
-        this.sendMessage(r, caption || file.name || 'file', [id], [info]);
+        this.sendMessage(r, caption || file.name || t('media.file'), [id], [info]);
       } catch (e) {
-        state.textContent = `failed: ${e.message}`;
+        state.textContent = t('upload.failed', { error: e.message });
         setTimeout(() => row.remove(), 6000);
       }
     }

@@ -6,16 +6,17 @@
 
 import { get, post, patch } from './api.js';
 import { $, el } from './util.js';
+import { t } from './i18n.js';
 
 /** The three values: where each is saved and read, and which code it is verified with. */
 const ROWS = [
-  { id: 'phone', label: 'Phone', kind: 'phone', type: 'tel',
+  { id: 'phone', label: t('details.phone'), code: t('details.codePhone'), kind: 'phone', type: 'tel',
     read: (m) => [m.user.phone, m.user.phone_verified],
     save: (v) => patch('/me', { phone: v || null }) },
-  { id: 'email', label: 'E-mail', kind: 'email', type: 'email',
+  { id: 'email', label: t('details.email'), code: t('details.codeEmail'), kind: 'email', type: 'email',
     read: (m) => [m.user.email, m.user.email_verified],
     save: (v) => patch('/me', { email: v || null }) },
-  { id: 'sms', label: 'Number for texts about unread messages', kind: 'phone', type: 'tel',
+  { id: 'sms', label: t('details.sms'), code: t('details.codeSms'), kind: 'phone', type: 'tel',
     read: (m) => [m.push.sms_phone, m.push.sms_phone_verified],
     save: (v) => patch('/push/settings', { sms_phone: v || '' }) },
 ];
@@ -26,12 +27,12 @@ let current = {};
 /** Builds the section inside `box`; errors go to `showError` (the dialog's error line). */
 export function setupContactDetails(box, showError) {
   onError = showError;
-  box.replaceChildren(el('h2', { text: 'Phone and e-mail' }),
-    el('p', { class: 'notice', text: 'Only verified numbers get texts, and only verified ones let people who have them find you.' }),
+  box.replaceChildren(el('h2', { text: t('details.title') }),
+    el('p', { class: 'notice', text: t('details.notice') }),
     ...ROWS.map(row),
     el('label', { class: 'check' },
       el('input', { type: 'checkbox', id: 'contact-sms-fallback', onchange: (e) => saveFallback(e.target.checked) }),
-      ' Text me one-to-one messages still unread after a while'));
+      ` ${t('details.smsFallback')}`));
 }
 
 function row(r) {
@@ -39,12 +40,12 @@ function row(r) {
   return el('div', { class: 'contact-row', dataset: { kind: r.id } },
     el('label', {}, `${r.label} `, el('input', { id, type: r.type })),
     el('div', { class: 'row' },
-      el('button', { type: 'button', id: `${id}-save`, text: 'Save', onclick: () => act(r, save) }),
+      el('button', { type: 'button', id: `${id}-save`, text: t('common.save'), onclick: () => act(r, save) }),
       el('span', { class: 'notice', id: `${id}-state` }),
-      el('button', { type: 'button', id: `${id}-send`, text: 'Send code', hidden: true, onclick: () => act(r, sendCode) })),
+      el('button', { type: 'button', id: `${id}-send`, text: t('details.sendCode'), hidden: true, onclick: () => act(r, sendCode) })),
     el('div', { class: 'row', id: `${id}-code-row`, hidden: true },
-      el('input', { id: `${id}-code`, inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: 'Code', 'aria-label': `Code sent to the ${r.label.toLowerCase()}`, maxlength: '12' }),
-      el('button', { type: 'button', id: `${id}-confirm`, text: 'Confirm', onclick: () => act(r, confirm) })));
+      el('input', { id: `${id}-code`, inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: t('details.code'), 'aria-label': r.code, maxlength: '12' }),
+      el('button', { type: 'button', id: `${id}-confirm`, text: t('details.confirm'), onclick: () => act(r, confirm) })));
 }
 
 /** Runs `step` for row `r`, then shows what the server says now. */
@@ -99,7 +100,7 @@ export async function refreshContactDetails() {
     const [value, verified] = r.read(current);
     const id = `contact-${r.id}`;
     if (document.activeElement !== $(id)) $(id).value = value || '';
-    $(`${id}-state`).textContent = value ? (verified ? 'Verified' : 'Not verified') : '';
+    $(`${id}-state`).textContent = value ? (verified ? t('details.verified') : t('details.notVerified')) : '';
     $(`${id}-send`).hidden = !value || verified;
     if (verified) $(`${id}-code-row`).hidden = true;
   }

@@ -9,6 +9,7 @@ import { $, el } from './util.js';
 import { avatarFor } from './avatars.js';
 import { ask, openPanel } from './dialogs.js';
 import { parseAddressBook, batches, MAX_BATCHES, MATCH_BATCH, MAX_FILE_BYTES } from './addressbook.js';
+import { t, formatNumber } from './i18n.js';
 
 let getChat = () => null;
 let ui = null;
@@ -51,21 +52,21 @@ function applyNicknames() {
 function build() {
   const dialog = $('contacts');
   ui = {
-    list: el('ul', { class: 'members contact-list', 'aria-label': 'Contacts' }),
-    empty: el('p', { class: 'notice', text: 'No contacts yet. Add people from their profile, or find them from your address book below.', hidden: true }),
+    list: el('ul', { class: 'members contact-list', 'aria-label': t('contacts.title') }),
+    empty: el('p', { class: 'notice', text: t('contacts.empty'), hidden: true }),
     error: el('p', { class: 'error', role: 'alert', hidden: true }),
     notice: el('p', { class: 'notice', role: 'status', hidden: true }),
     file: el('input', { type: 'file', id: 'addressbook-file', accept: '.vcf,.vcard,.csv,.txt,text/vcard,text/csv,text/plain', onchange: importFile }),
-    found: el('ul', { class: 'members found-list', 'aria-label': 'Found in your address book', hidden: true }),
-    addAll: el('button', { type: 'button', text: 'Add all as contacts', hidden: true, onclick: addAll }),
-    close: el('button', { type: 'button', class: 'link', text: 'Close', onclick: () => dialog.close() }),
+    found: el('ul', { class: 'members found-list', 'aria-label': t('contacts.foundList'), hidden: true }),
+    addAll: el('button', { type: 'button', text: t('contacts.addAll'), hidden: true, onclick: addAll }),
+    close: el('button', { type: 'button', class: 'link', text: t('common.close'), onclick: () => dialog.close() }),
   };
   dialog.replaceChildren(
-    el('h2', { id: 'contacts-title', text: 'Contacts' }),
+    el('h2', { id: 'contacts-title', text: t('contacts.title') }),
     ui.error, ui.notice, ui.empty, ui.list,
-    el('h3', { text: 'Find people from your address book' }),
-    el('p', { class: 'notice', text: 'Pick a vCard file (.vcf) or a text or CSV file with phone numbers or e-mail addresses. Only people who verified that number or address are found.' }),
-    el('label', {}, 'Address book file ', ui.file),
+    el('h3', { text: t('contacts.findTitle') }),
+    el('p', { class: 'notice', text: t('contacts.findNotice') }),
+    el('label', {}, `${t('contacts.file')} `, ui.file),
     ui.found, ui.addAll,
     el('div', { class: 'row' }, el('span', { class: 'grow' }), ui.close));
 }
@@ -110,11 +111,11 @@ function contactRow(c) {
       el('div', { class: 'person-name', text: nameOf(c) }),
       el('div', { class: 'sub', text: c.nickname ? `${u.display_name} · @${u.username}` : `@${u.username}` }),
       el('form', { class: 'inline', onsubmit: (e) => { e.preventDefault(); saveNickname(u, input.value); } },
-        el('label', {}, `Nickname for ${u.display_name}`, input),
-        el('button', { type: 'submit', text: 'Save' })),
+        el('label', {}, t('contacts.nicknameFor', { name: u.display_name }), input),
+        el('button', { type: 'submit', text: t('common.save') })),
       el('div', { class: 'row' },
-        el('button', { type: 'button', text: 'Message', onclick: () => message(u) }),
-        el('button', { type: 'button', class: 'danger', text: 'Remove', onclick: () => remove(u) }))));
+        el('button', { type: 'button', text: t('people.message'), onclick: () => message(u) }),
+        el('button', { type: 'button', class: 'danger', text: t('common.remove'), onclick: () => remove(u) }))));
 }
 
 async function saveNickname(u, value) {
@@ -122,7 +123,7 @@ async function saveNickname(u, value) {
   try {
     const { contact } = await api('PUT', `/contacts/${encodeURIComponent(u.id)}`, { nickname: wanted || null });
     nicknameChanged(u.id, contact.nickname ?? null, contact.user);
-    say(contact.nickname ? `Saved: you call ${u.display_name} “${contact.nickname}”.` : `Nickname for ${u.display_name} cleared.`);
+    say(contact.nickname ? t('contacts.nicknameSaved', { name: u.display_name, nickname: contact.nickname }) : t('contacts.nicknameCleared', { name: u.display_name }));
     render();
   } catch (e) { say(e.message, true); }
 }
@@ -136,13 +137,13 @@ async function message(u) {
 }
 
 async function remove(u) {
-  if (!await ask(`Remove ${u.display_name} from your contacts? Your nickname for them goes too; your chat stays.`, { ok: 'Remove', danger: true })) return;
+  if (!await ask(t('contacts.removeAsk', { name: u.display_name }), { ok: t('common.remove'), danger: true })) return;
   try {
     await del(`/contacts/${encodeURIComponent(u.id)}`);
     contacts.delete(u.id);
     applyNicknames();
     render();
-    say(`${u.display_name} is no longer a contact.`);
+    say(t('contacts.removed', { name: u.display_name }));
   } catch (e) { say(e.message, true); }
 }
 
@@ -157,18 +158,18 @@ async function importFile(e) {
   ui.found.hidden = true;
   ui.addAll.hidden = true;
   if (!file) return;
-  if (file.size > MAX_FILE_BYTES) return say(`${file.name} is too big (at most ${MAX_FILE_BYTES / 1024 / 1024} MB).`, true);
+  if (file.size > MAX_FILE_BYTES) return say(t('contacts.tooBig', { file: file.name, max: MAX_FILE_BYTES / 1024 / 1024 }), true);
   let book;
   try {
     book = parseAddressBook(await file.text());
-  } catch (err) { return say(`${file.name} could not be read: ${err.message}`, true); }
+  } catch (err) { return say(t('contacts.unreadable', { file: file.name, error: err.message }), true); }
   const total = book.phones.length + book.emails.length;
-  if (!total) return say(`No phone numbers or e-mail addresses found in ${file.name}.`, true);
+  if (!total) return say(t('contacts.noneInFile', { file: file.name }), true);
   const parts = batches(book);
   if (parts.length > MAX_BATCHES) {
-    return say(`${file.name} has ${total} numbers and addresses; at most ${MAX_BATCHES * MATCH_BATCH} can be looked up at once. Split it into smaller files.`, true);
+    return say(t('contacts.tooMany', { file: file.name, count: total, max: MAX_BATCHES * MATCH_BATCH }), true);
   }
-  say(`Looking up ${total} numbers and addresses…`);
+  say(t('contacts.lookingUp', { count: total }));
   const byId = new Map();
   try {
     for (const part of parts) {
@@ -176,7 +177,7 @@ async function importFile(e) {
       for (const m of matches) if (!byId.has(m.user.id)) byId.set(m.user.id, { user: m.user, input: m.input });
     }
   } catch (err) {
-    return say(err.status === 429 ? 'Too many address-book lookups for now; try again in a minute.' : err.message, true);
+    return say(err.status === 429 ? t('contacts.rateLimited') : err.message, true);
   }
   found = [...byId.values()];
   showFound(total);
@@ -184,10 +185,10 @@ async function importFile(e) {
 
 function showFound(total) {
   if (!found.length) {
-    say(`Nobody found among ${total} numbers and addresses.`);
+    say(t('contacts.nobodyFound', { count: total }));
     return;
   }
-  say(`Found ${found.length} ${found.length === 1 ? 'person' : 'people'} among ${total} numbers and addresses.`);
+  say(t('contacts.found', { count: found.length, total: formatNumber(total) }));
   ui.found.replaceChildren(...found.map(foundRow));
   ui.found.hidden = false;
   ui.addAll.hidden = !found.some((f) => !contacts.has(f.user.id));
@@ -201,8 +202,8 @@ function foundRow(f) {
     el('div', { class: 'grow' },
       el('div', { class: 'person-name', text: u.display_name }),
       el('div', { class: 'sub', text: `@${u.username} · ${f.input}` })),
-    known ? el('span', { class: 'role', text: 'Contact' })
-      : el('button', { type: 'button', text: 'Add', 'aria-label': `Add ${u.display_name}`, onclick: () => add([u]) }));
+    known ? el('span', { class: 'role', text: t('contacts.contact') })
+      : el('button', { type: 'button', text: t('common.add'), 'aria-label': t('people.add', { name: u.display_name }), onclick: () => add([u]) }));
 }
 
 async function add(users) {
@@ -212,7 +213,7 @@ async function add(users) {
       const { contact } = await api('PUT', `/contacts/${encodeURIComponent(u.id)}`, {});
       contacts.set(u.id, contact);
     }
-    say(users.length === 1 ? `${users[0].display_name} added to your contacts.` : `Added ${users.length} contacts.`);
+    say(users.length === 1 ? t('contacts.addedOne', { name: users[0].display_name }) : t('contacts.added', { count: users.length }));
   } catch (e) { say(e.message, true); }
   render();
   ui.found.replaceChildren(...found.map(foundRow));

@@ -4,6 +4,7 @@
 import { get } from './api.js';
 import { $, el } from './util.js';
 import { openPanel } from './dialogs.js';
+import { t, formatNumber } from './i18n.js';
 
 /** The pinned messages of room `r` (newest pin first), from the server. */
 export async function loadPins(r) {
@@ -20,11 +21,11 @@ export function renderPinnedBar(r, open) {
   const top = r?.pins?.[0];
   bar.hidden = !top;
   if (!top) return;
-  const more = r.pins.length > 1 ? ` (+${r.pins.length - 1})` : '';
+  const more = r.pins.length > 1 ? ` (+${formatNumber(r.pins.length - 1)})` : '';
   bar.replaceChildren(el('button', {
-    type: 'button', class: 'pinned', title: 'Show the pinned message',
+    type: 'button', class: 'pinned', title: t('pins.show'),
     onclick: () => open(top.id),
-  }, el('span', { text: '📌 ' }), el('span', { class: 'text', text: `${top.body || 'attachment'}${more}` })));
+  }, el('span', { text: '📌 ' }), el('span', { class: 'text', text: `${top.body || t('media.attachment')}${more}` })));
 }
 
 /** The ids of my starred messages (first 100), from the server. */
@@ -37,16 +38,16 @@ export async function loadStars() {
 export async function showStarred(open) {
   const dialog = $('starred');
   const list = $('starred-list');
-  list.replaceChildren(el('li', { text: 'Loading…' }));
+  list.replaceChildren(el('li', { text: t('common.loading') }));
   openPanel(dialog);
   const page = await get('/stars?limit=100');
   list.replaceChildren(...page.messages.map((m) => el('li', {},
     el('button', {
       type: 'button', class: 'link', dataset: { id: m.id },
       onclick: () => { dialog.close(); open(m.room, m.id); },
-      text: m.body || 'attachment',
+      text: m.body || t('media.attachment'),
     }))));
-  if (!page.messages.length) list.replaceChildren(el('li', { text: 'No starred messages yet' }));
+  if (!page.messages.length) list.replaceChildren(el('li', { text: t('starred.none') }));
 }
 
 /** Opens the forward dialog for message `m`: pick conversations from `rooms` (id, title),
@@ -62,6 +63,6 @@ export function showForward(m, rooms, send) {
     dialog.close();
     send(ids);
   };
-  $('forward-preview').textContent = m.body || 'attachment';
+  $('forward-preview').textContent = m.body || t('media.attachment');
   openPanel(dialog);
 }

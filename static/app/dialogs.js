@@ -3,6 +3,7 @@
 // Text is set with textContent only.
 
 import { $ } from './util.js';
+import { t } from './i18n.js';
 
 const NOTICE_MS = 5000;
 let noticeTimer = null;
@@ -19,7 +20,7 @@ export function notify(text) {
 
 /** Asks a question in the page's `#ask` dialog; resolves to the typed text (with `input`), true
  * (without) or null when cancelled (Cancel, Escape). */
-export function ask(question, { ok = 'OK', input = false, danger = false } = {}) {
+export function ask(question, { ok = t('common.ok'), input = false, danger = false } = {}) {
   const dialog = $('ask');
   const field = $('ask-input');
   $('ask-text').textContent = question;
@@ -45,7 +46,7 @@ export function showPicture(url, alt) {
   img.hidden = false;
   img.src = url;
   img.alt = alt;
-  dialog.setAttribute('aria-label', 'Picture');
+  dialog.setAttribute('aria-label', t('viewer.picture'));
   openPanel(dialog, $('viewer-close'));
 }
 
@@ -61,7 +62,7 @@ export function showVideo(url, poster, label) {
   video.setAttribute('aria-label', label);
   $('viewer-video')?.remove();
   dialog.append(video);
-  dialog.setAttribute('aria-label', 'Video');
+  dialog.setAttribute('aria-label', t('media.video'));
   openPanel(dialog, $('viewer-close'));
   // Started within the click that opened the viewer, so the browser lets it play with sound.
   video.play().catch(() => { /* the player's own button starts it */ });

@@ -8,6 +8,7 @@ import { get, post, patch, del, api, upload } from './api.js';
 import { $, el } from './util.js';
 import { avatarFor } from './avatars.js';
 import { ask, openPanel } from './dialogs.js';
+import { t } from './i18n.js';
 
 const ROLES = ['owner', 'admin', 'member'];
 const RANK = { owner: 0, admin: 1, member: 2 };
@@ -56,22 +57,22 @@ function build() {
     notice: el('p', { class: 'notice', role: 'status', hidden: true }),
     name: el('input', { maxlength: '100', autocomplete: 'off' }),
     file: el('input', { type: 'file', accept: 'image/*', hidden: true, onchange: changePicture }),
-    members: el('ul', { class: 'members', 'aria-label': 'Members' }),
-    search: el('input', { type: 'search', placeholder: 'username or name', autocomplete: 'off',
+    members: el('ul', { class: 'members', 'aria-label': t('group.members') }),
+    search: el('input', { type: 'search', placeholder: t('people.placeholder'), autocomplete: 'off',
       oninput: () => { clearTimeout(searchTimer); searchTimer = setTimeout(search, SEARCH_DELAY_MS); } }),
-    results: el('ul', { class: 'members', 'aria-label': 'People found' }),
-    close: el('button', { type: 'button', class: 'link', text: 'Close', onclick: () => dialog.close() }),
+    results: el('ul', { class: 'members', 'aria-label': t('people.found') }),
+    close: el('button', { type: 'button', class: 'link', text: t('common.close'), onclick: () => dialog.close() }),
   };
   ui.manage = el('div', {},
     el('form', { class: 'inline', onsubmit: (e) => { e.preventDefault(); rename(); } },
-      el('label', {}, 'Group name', ui.name), el('button', { type: 'submit', text: 'Rename' })),
-    el('div', { class: 'inline' }, el('button', { type: 'button', text: 'Change group photo', onclick: () => ui.file.click() }), ui.file));
-  ui.adding = el('section', {}, el('h3', { text: 'Add members' }), el('label', {}, 'Find people', ui.search), ui.results);
+      el('label', {}, t('newChat.groupName'), ui.name), el('button', { type: 'submit', text: t('group.rename') })),
+    el('div', { class: 'inline' }, el('button', { type: 'button', text: t('group.changePhoto'), onclick: () => ui.file.click() }), ui.file));
+  ui.adding = el('section', {}, el('h3', { text: t('group.addMembers') }), el('label', {}, t('newChat.findPeople'), ui.search), ui.results);
   dialog.replaceChildren(
     el('div', { class: 'head' }, ui.avatar, el('div', { class: 'grow' }, ui.title, ui.count)),
     ui.error, ui.notice, ui.manage,
-    el('h3', { text: 'Members' }), ui.members, ui.adding,
-    el('div', { class: 'row' }, el('button', { type: 'button', class: 'danger', text: 'Leave group', onclick: leave }), el('span', { class: 'grow' }), ui.close));
+    el('h3', { text: t('group.members') }), ui.members, ui.adding,
+    el('div', { class: 'row' }, el('button', { type: 'button', class: 'danger', text: t('group.leave'), onclick: leave }), el('span', { class: 'grow' }), ui.close));
 }
 
 function render() {
@@ -82,8 +83,8 @@ function render() {
   const mine = r.roles?.get(c.me.id);
   const manager = mine === 'owner' || mine === 'admin';
   ui.title.textContent = c.roomName(r);
-  const you = { owner: ' · you are an owner', admin: ' · you are an admin' }[mine] || '';
-  ui.count.textContent = `${r.members.length} member${r.members.length === 1 ? '' : 's'}${you}`;
+  const you = { owner: ` · ${t('group.youOwner')}`, admin: ` · ${t('group.youAdmin')}` }[mine] || '';
+  ui.count.textContent = `${t('chat.members', { count: r.members.length })}${you}`;
   const avatar = Object.assign(avatarFor(c.roomName(r), r.avatar), { className: 'avatar big' });
   ui.avatar.replaceWith(avatar);
   ui.avatar = avatar;
@@ -102,22 +103,27 @@ function memberRow(c, r, u, mine) {
   const role = r.roles?.get(u.id) || 'member';
   const isMe = u.id === c.me.id;
   const li = el('li', { dataset: { user: u.username || u.id } },
-    el('button', { type: 'button', class: 'person', dataset: { focus: `p:${u.id}` }, title: 'Show the profile', onclick: () => showProfile(u.id) },
+    el('button', { type: 'button', class: 'person', dataset: { focus: `p:${u.id}` }, title: t('chat.showProfile'), onclick: () => showProfile(u.id) },
       avatarFor(u.display_name, u.avatar, isMe ? undefined : u.online),
-      el('span', { class: 'person-name', text: isMe ? `${u.display_name} (you)` : u.display_name })));
+      el('span', { class: 'person-name', text: isMe ? t('group.meName', { name: u.display_name }) : u.display_name })));
   if (mine === 'owner' && !isMe) {
-    const select = el('select', { 'aria-label': `Role of ${u.display_name}`, dataset: { focus: `r:${u.id}` },
-      onchange: (e) => setRole(u, e.target.value) }, ...ROLES.map((x) => el('option', { value: x, text: x })));
+    const select = el('select', { 'aria-label': t('group.roleOf', { name: u.display_name }), dataset: { focus: `r:${u.id}` },
+      onchange: (e) => setRole(u, e.target.value) }, ...ROLES.map((x) => el('option', { value: x, text: roleName(x) })));
     select.value = role;
     li.append(select);
   } else {
-    li.append(el('span', { class: 'role', text: role }));
+    li.append(el('span', { class: 'role', text: roleName(role) }));
   }
   if ((mine === 'owner' || mine === 'admin') && !isMe && role !== 'owner') {
-    li.append(el('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove ${u.display_name}`,
+    li.append(el('button', { type: 'button', class: 'danger', text: t('common.remove'), 'aria-label': t('people.remove', { name: u.display_name }),
       dataset: { focus: `x:${u.id}` }, onclick: () => remove(u) }));
   }
   return li;
+}
+
+/** A role as shown ("owner", "admin", "member"). */
+function roleName(role) {
+  return { owner: t('role.owner'), admin: t('role.admin'), member: t('role.member') }[role] ?? role;
 }
 
 function say(text, isError = false) {
@@ -138,12 +144,12 @@ function took(room) {
 
 async function rename() {
   const name = ui.name.value.trim();
-  if (!name) { say('Give the group a name.', true); return; }
+  if (!name) { say(t('group.nameNeeded'), true); return; }
   try {
     const { room } = await patch(`/rooms/${path(roomId)}`, { name });
     ui.name.blur();
     took(room);
-    say(`Renamed to “${name}”.`);
+    say(t('group.renamed', { name }));
   } catch (e) { say(e.message, true); }
 }
 
@@ -153,14 +159,14 @@ async function changePicture(e) {
   if (!file) return;
   const id = roomId;
   try {
-    say('Uploading…');
+    say(t('common.uploading'));
     const media = await upload(file, { purpose: 'avatar' });
     const done = await getChat().waitMedia(media.id);
-    if (done.status !== 'ready') throw new Error(done.error || 'the picture could not be processed');
+    if (done.status !== 'ready') throw new Error(done.error || t('group.pictureFailed'));
     const { room } = await patch(`/rooms/${path(id)}`, { avatar: media.id });
     if (roomId !== id) return;
     took(room);
-    say('Group photo changed.');
+    say(t('group.photoChanged'));
   } catch (err) { say(err.message, true); }
 }
 
@@ -168,7 +174,7 @@ async function setRole(u, role) {
   try {
     const { room } = await api('PUT', `/rooms/${path(roomId, 'members', u.id)}`, { role });
     took(room);
-    say(`${u.display_name} is now ${role === 'admin' ? 'an admin' : `a ${role}`}.`);
+    say({ owner: t('group.nowOwner', { name: u.display_name }), admin: t('group.nowAdmin', { name: u.display_name }) }[role] ?? t('group.nowMember', { name: u.display_name }));
   } catch (e) {
     say(e.message, true);
     render();
@@ -178,10 +184,10 @@ async function setRole(u, role) {
 async function remove(u) {
   const c = getChat();
   const r = c.room(roomId);
-  if (!await ask(`Remove ${u.display_name} from “${c.roomName(r)}”?`, { ok: 'Remove', danger: true })) return;
+  if (!await ask(t('group.removeAsk', { name: u.display_name, group: c.roomName(r) }), { ok: t('common.remove'), danger: true })) return;
   try {
     await del(`/rooms/${path(roomId, 'members', u.id)}`);
-    say(`${u.display_name} was removed.`);
+    say(t('group.removed', { name: u.display_name }));
     c.loadRoomDetails(r);
   } catch (e) { say(e.message, true); }
 }
@@ -196,7 +202,7 @@ async function search() {
     ui.results.replaceChildren(...users.filter((u) => !u.deleted && !r.members.includes(u.id)).map((u) => el('li', { dataset: { user: u.username } },
       avatarFor(u.display_name, u.avatar),
       el('span', { class: 'person', text: `${u.display_name} (@${u.username})` }),
-      el('button', { type: 'button', text: 'Add', 'aria-label': `Add ${u.display_name}`, onclick: (e) => add(u, e.target.closest('li')) }))));
+      el('button', { type: 'button', text: t('common.add'), 'aria-label': t('people.add', { name: u.display_name }), onclick: (e) => add(u, e.target.closest('li')) }))));
   } catch (e) { say(e.message, true); }
 }
 
@@ -205,22 +211,22 @@ async function add(u, li) {
   try {
     const answer = await post(`/rooms/${path(roomId, 'members')}`, { user: u.id });
     if (answer.invitation) {
-      li.querySelector('button')?.replaceWith(el('span', { class: 'invited', text: 'Invited' }));
-      say(`${u.display_name} was invited: they join once they accept.`);
+      li.querySelector('button')?.replaceWith(el('span', { class: 'invited', text: t('group.invitedMark') }));
+      say(t('group.invited', { name: u.display_name }));
     } else {
       li.remove();
       took(answer.room);
-      say(`${u.display_name} was added.`);
+      say(t('group.added', { name: u.display_name }));
     }
   } catch (e) {
-    say(e.status === 403 ? `${u.display_name} cannot be added to this group by you.` : e.message, true);
+    say(e.status === 403 ? t('group.cannotAdd', { name: u.display_name }) : e.message, true);
   }
 }
 
 async function leave() {
   const c = getChat();
   const r = c.room(roomId);
-  if (!r || !await ask(`Leave “${c.roomName(r)}”?`, { ok: 'Leave', danger: true })) return;
+  if (!r || !await ask(t('group.leaveAsk', { group: c.roomName(r) }), { ok: t('group.leaveOk'), danger: true })) return;
   try {
     await post(`/rooms/${path(r.id, 'leave')}`);
     $('group-panel').close();

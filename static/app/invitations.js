@@ -5,22 +5,24 @@
 import { get, post } from './api.js';
 import { $, el, show } from './util.js';
 import { notify } from './dialogs.js';
+import { t } from './i18n.js';
 
 const pending = new Map();
 
 function render() {
   const list = $('invitations');
   list.replaceChildren(...[...pending.values()].map((inv) => el('li', { class: 'invitation', dataset: { invitation: inv.id } },
-    el('span', { class: 'grow', text: `${inv.inviter.display_name} (@${inv.inviter.username}) invites you to “${inv.room_name || 'a group'}”` }),
-    el('button', { type: 'button', text: 'Accept', onclick: () => answer(inv, 'accept') }),
-    el('button', { type: 'button', class: 'link', text: 'Decline', onclick: () => answer(inv, 'decline') }))));
+    el('span', { class: 'grow', text: inv.room_name ? t('invitations.to', { name: inv.inviter.display_name, username: inv.inviter.username, group: inv.room_name })
+      : t('invitations.toAGroup', { name: inv.inviter.display_name, username: inv.inviter.username }) }),
+    el('button', { type: 'button', text: t('invitations.accept'), onclick: () => answer(inv, 'accept') }),
+    el('button', { type: 'button', class: 'link', text: t('invitations.decline'), onclick: () => answer(inv, 'decline') }))));
   show(list, pending.size > 0);
 }
 
 async function answer(inv, what) {
   try {
     await post(`/invitations/${encodeURIComponent(inv.id)}/${what}`);
-    if (what === 'accept') notify(`You joined “${inv.room_name || 'the group'}”.`);
+    if (what === 'accept') notify(inv.room_name ? t('invitations.joined', { group: inv.room_name }) : t('invitations.joinedTheGroup'));
   } catch (e) {
     notify(e.message);
   }

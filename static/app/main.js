@@ -20,9 +20,10 @@ import { setupContacts, loadNicknames } from './contacts.js';
 import { setupPrivacy } from './privacy.js';
 import { setupMutes, loadMutes, isMuted, renderMuteButton } from './mute.js';
 import { soundFor } from './sound.js';
+import { t, translatePage, LANGUAGES, languageSetting, setLanguageSetting } from './i18n.js';
 
 /** The themes the server accepts for `chat.theme` (src/protocol/settings.rs). */
-const THEMES = { light: 'Light', dark: 'Dark', ocean: 'Ocean', forest: 'Forest', high_contrast: 'High contrast' };
+const THEMES = { light: t('theme.light'), dark: t('theme.dark'), ocean: t('theme.ocean'), forest: t('theme.forest'), high_contrast: t('theme.highContrast') };
 const THEME_KEY = 'chat.theme';
 
 let chat = null;
@@ -31,11 +32,11 @@ let me = null;
 let settings = null;
 
 function applyTheme(theme) {
-  const t = THEMES[theme] ? theme : 'light';
-  document.documentElement.dataset.theme = t;
-  localStorage.setItem(THEME_KEY, t);
+  const name = THEMES[theme] ? theme : 'light';
+  document.documentElement.dataset.theme = name;
+  localStorage.setItem(THEME_KEY, name);
   const select = $('theme-select');
-  if (select) select.value = t;
+  if (select) select.value = name;
 }
 applyTheme(localStorage.getItem(THEME_KEY));
 
@@ -51,24 +52,24 @@ function showAuth({ error, notice } = {}) {
   show($('auth-error'), !!error);
   $('auth-notice').textContent = notice || '';
   show($('auth-notice'), !!notice);
-  loadProviders($('oauth-providers'), 'Sign in with');
+  loadProviders($('oauth-providers'));
 }
 
 function setRegistering(on) {
   registering = on;
   show($('auth-display-row'), on);
-  $('auth-submit').textContent = on ? 'Create account' : 'Log in';
-  $('auth-toggle').textContent = on ? 'I have an account' : 'Create an account';
+  $('auth-submit').textContent = on ? t('auth.createAccountSubmit') : t('auth.logIn');
+  $('auth-toggle').textContent = on ? t('auth.haveAccount') : t('auth.createAccount');
   $('auth-password').autocomplete = on ? 'new-password' : 'current-password';
 }
 
-async function loadProviders(box, label) {
+async function loadProviders(box) {
   box.replaceChildren();
   show(box, false);
   try {
     const { providers } = await get('/auth/oauth/providers');
     for (const p of providers || []) {
-      box.append(el('button', { type: 'button', text: `${label} ${p.name}`, onclick: () => startSignIn(p.start_url) }));
+      box.append(el('button', { type: 'button', text: t('auth.signInWith', { provider: p.name }), onclick: () => startSignIn(p.start_url) }));
     }
     show(box, (providers || []).length > 0);
   } catch { /* no OAuth on this server */ }
@@ -87,9 +88,9 @@ async function submitAuth(e) {
     await start();
   } catch (err) {
     let msg = err.message;
-    if (err.status === 401) msg = 'Wrong username or password.';
-    if (err.status === 403 && err.message === 'banned') msg = 'This account is banned.';
-    if (err.status === 409) msg = 'That username is taken.';
+    if (err.status === 401) msg = t('auth.wrong');
+    if (err.status === 403 && err.message === 'banned') msg = t('auth.banned');
+    if (err.status === 409) msg = t('auth.taken');
     showAuth({ error: msg });
   }
 }
@@ -101,10 +102,10 @@ function readOAuthFragment() {
   const out = {};
   if (h.has('oauth_token')) {
     out.oauthToken = tokenFromReturn(h);
-    if (!out.oauthToken) out.notice = 'A sign-in link this page did not start was ignored.';
+    if (!out.oauthToken) out.notice = t('auth.oauthIgnored');
   }
   if (h.has('oauth_error')) out.error = h.get('oauth_error');
-  if (h.has('oauth_linked')) out.notice = `Linked your ${h.get('oauth_linked')} account.`;
+  if (h.has('oauth_linked')) out.notice = t('auth.oauthLinked', { provider: h.get('oauth_linked') });
   if (h.has('room')) out.room = h.get('room');
   if ([...h.keys()].length) history.replaceState(null, '', location.pathname + location.search);
   return out;
@@ -122,7 +123,7 @@ async function start(opts = {}) {
       token.clear();
       return showAuth(opts);
     }
-    return showAuth({ error: `Cannot reach the server: ${err.message}` });
+    return showAuth({ error: t('auth.unreachable', { error: err.message }) });
   }
   show($('auth'), false);
   show($('app'));
@@ -137,15 +138,16 @@ async function start(opts = {}) {
     onFrame: (f) => (f.type === 'invitation' ? addInvitation(f.invitation) : chat.onFrame(f)),
     onState: (s) => {
       $('conn-state').className = `conn ${s}`;
-      $('conn-state').title = s;
-      $('conn-state').setAttribute('aria-label', `Connection: ${s}`);
+      const state = { online: t('conn.online'), connecting: t('conn.connecting'), offline: t('conn.offline') }[s] ?? s;
+      $('conn-state').title = state;
+      $('conn-state').setAttribute('aria-label', t('conn.state', { state }));
       document.body.dataset.conn = s;
     },
     onRevoked: (reason) => {
       token.clear();
       chat.reset();
       closeDialogs();
-      showAuth({ notice: `You were signed out (${reason}).` });
+      showAuth({ notice: t('auth.signedOut', { reason }) });
     },
   });
   if (!chat) chat = new Chat(socket, me);
@@ -192,35 +194,35 @@ function renderMe() {
 let tab = 'dm';
 const picked = new Map();
 
-function setTab(t) {
-  tab = t;
+function setTab(kind) {
+  tab = kind;
   for (const b of document.querySelectorAll('#new-chat .tab')) {
-    const on = b.dataset.tab === t;
+    const on = b.dataset.tab === kind;
     b.classList.toggle('active', on);
     b.setAttribute('aria-selected', String(on));
     // One tab stop for the tabs: the arrows move between them.
     b.tabIndex = on ? 0 : -1;
   }
-  $('new-chat-panel').setAttribute('aria-labelledby', `tab-${t}`);
-  show($('group-name-row'), t === 'group');
-  show($('lists-row'), t === 'broadcast');
-  show($('broadcast-row'), t === 'broadcast');
-  show($('new-chat-go'), t !== 'dm');
-  show($('save-list'), t === 'broadcast');
-  $('new-chat-go').textContent = t === 'group' ? 'Create group' : 'Send to all';
+  $('new-chat-panel').setAttribute('aria-labelledby', `tab-${kind}`);
+  show($('group-name-row'), kind === 'group');
+  show($('lists-row'), kind === 'broadcast');
+  show($('broadcast-row'), kind === 'broadcast');
+  show($('new-chat-go'), kind !== 'dm');
+  show($('save-list'), kind === 'broadcast');
+  $('new-chat-go').textContent = kind === 'group' ? t('newChat.createGroup') : t('newChat.sendAll');
   picked.clear();
   $('new-chat-error').hidden = true;
   $('new-chat-result').hidden = true;
   searchPeople();
-  if (t === 'broadcast') loadLists();
+  if (kind === 'broadcast') loadLists();
 }
 
 async function loadLists() {
   const select = $('list-select');
-  select.replaceChildren(el('option', { value: '', text: '(pick people below)' }));
+  select.replaceChildren(el('option', { value: '', text: t('newChat.pickBelow') }));
   try {
     const { lists } = await get('/lists');
-    for (const l of lists) select.append(el('option', { value: l.id, text: `${l.name} (${l.members.length})` }));
+    for (const l of lists) select.append(el('option', { value: l.id, text: t('newChat.listOption', { name: l.name, count: l.members.length }) }));
   } catch { /* none */ }
 }
 
@@ -238,10 +240,10 @@ async function searchPeople() {
 
 function personRow(u) {
   const action = tab === 'dm'
-    ? el('button', { type: 'button', text: 'Chat', onclick: () => openDm(u) })
-    : el('button', { type: 'button', text: picked.has(u.id) ? 'Remove' : 'Add', onclick: (e) => {
+    ? el('button', { type: 'button', text: t('people.chat'), onclick: () => openDm(u) })
+    : el('button', { type: 'button', text: picked.has(u.id) ? t('common.remove') : t('common.add'), onclick: (e) => {
       if (picked.has(u.id)) picked.delete(u.id); else picked.set(u.id, u);
-      e.target.textContent = picked.has(u.id) ? 'Remove' : 'Add';
+      e.target.textContent = picked.has(u.id) ? t('common.remove') : t('common.add');
     } });
   return el('li', { dataset: { user: u.username } }, avatarFor(u.display_name, u.avatar), el('span', { text: `${u.display_name} (@${u.username})` }), action);
 }
@@ -271,13 +273,13 @@ async function newChatGo() {
     } else {
       const body = $('broadcast-text').value.trim();
       const list = $('list-select').value;
-      if (!body) return newChatError('Write a message first.');
+      if (!body) return newChatError(t('newChat.writeFirst'));
       const frame = { type: 'send_many', client_id: uuid(), body };
       if (list) frame.list = list; else frame.to = [...picked.keys()];
-      if (!list && !frame.to.length) return newChatError('Pick people or a list.');
-      if (!socket.send(frame)) return newChatError('Not connected.');
+      if (!list && !frame.to.length) return newChatError(t('newChat.pickPeople'));
+      if (!socket.send(frame)) return newChatError(t('common.notConnected'));
       broadcasts.set(frame.client_id, body);
-      $('new-chat-result').textContent = 'Sending…';
+      $('new-chat-result').textContent = t('newChat.sending');
       $('new-chat-result').hidden = false;
     }
   } catch (e) { newChatError(e.message); }
@@ -296,13 +298,14 @@ function onAckMany(f) {
   }
   const ok = f.results.filter((r) => !r.error).length;
   const failed = f.results.filter((r) => r.error);
-  $('new-chat-result').textContent = `Sent to ${ok} of ${f.results.length}.${failed.length ? ` Failed: ${failed.map((r) => r.error.message).join('; ')}` : ''}`;
+  $('new-chat-result').textContent = t('newChat.sentTo', { count: ok, total: f.results.length })
+    + (failed.length ? ` ${t('newChat.failed', { errors: failed.map((r) => r.error.message).join('; ') })}` : '');
   $('new-chat-result').hidden = false;
   $('broadcast-text').value = '';
 }
 
 async function saveList() {
-  const name = await ask('Name of the list', { ok: 'Save', input: true });
+  const name = await ask(t('newChat.listName'), { ok: t('common.save'), input: true });
   if (!name) return;
   try {
     await post('/lists', { name, members: [...picked.keys()] });
@@ -349,12 +352,12 @@ async function openSettings() {
     const { links } = await get('/auth/oauth/links');
     $('links').replaceChildren(...links.map((l) => el('li', {},
       el('span', { text: `${l.provider}: ${l.name || ''} ` }),
-      el('button', { type: 'button', text: 'Unlink', onclick: async () => {
+      el('button', { type: 'button', text: t('settings.unlink'), onclick: async () => {
         try { await del(`/auth/oauth/links/${encodeURIComponent(l.provider)}`); openSettings(); } catch (e) { settingsError(e.message); }
       } }))));
     const { providers } = await get('/auth/oauth/providers');
     $('link-buttons').replaceChildren(...providers.filter((p) => !links.some((l) => l.provider === p.name)).map((p) =>
-      el('button', { type: 'button', text: `Link ${p.name}`, onclick: async () => {
+      el('button', { type: 'button', text: t('settings.link', { provider: p.name }), onclick: async () => {
         try { const { url } = await post(`/auth/oauth/${encodeURIComponent(p.name)}/link`); location.href = url; } catch (e) { settingsError(e.message); }
       } })));
     // Nothing to link or unlink when the server has no provider.
@@ -370,10 +373,10 @@ async function changeAvatar(e) {
   e.target.value = '';
   if (!file) return;
   try {
-    settingsError('Uploading…');
+    settingsError(t('common.uploading'));
     const { id } = await upload(file, { purpose: 'avatar' });
     const done = await chat.waitMedia(id);
-    if (done.status !== 'ready') throw new Error(done.error || 'processing failed');
+    if (done.status !== 'ready') throw new Error(done.error || t('media.processingFailed'));
     ({ user: me } = await patch('/me', { avatar: id }));
     settingsError('');
     renderMe();
@@ -382,6 +385,12 @@ async function changeAvatar(e) {
 
 function bind() {
   for (const [value, text] of Object.entries(THEMES)) $('theme-select').append(el('option', { value, text }));
+  // The language: the browser's (navigator.languages), or one picked here; the page is read
+  // again in it.
+  $('language-select').append(el('option', { value: '', text: t('settings.languageAuto') }),
+    ...Object.entries(LANGUAGES).map(([value, name]) => el('option', { value, lang: value, text: name })));
+  $('language-select').value = languageSetting();
+  $('language-select').addEventListener('change', (e) => { setLanguageSetting(e.target.value); location.reload(); });
   $('auth-form').addEventListener('submit', submitAuth);
   $('auth-toggle').addEventListener('click', () => setRegistering(!registering));
   $('new-chat-button').addEventListener('click', () => { setTab('dm'); $('people-search').value = ''; searchPeople(); openPanel($('new-chat'), $('people-search')); });
@@ -426,7 +435,7 @@ function bind() {
     token.clear();
     chat?.reset();
     closeDialogs();
-    showAuth({ notice: 'Logged out.' });
+    showAuth({ notice: t('auth.loggedOut') });
   });
   setupEmojiPicker($('emoji-button'), $('emoji-picker'), $('composer-input'));
   setupCapture((file) => chat?.sendFiles([file]));
@@ -458,6 +467,7 @@ function bind() {
   });
 }
 
+translatePage(document);
 bind();
 registerServiceWorker();
 (async () => {

@@ -6,9 +6,10 @@
 import { get, api, del } from './api.js';
 import { $, el, timeOf } from './util.js';
 import { openPanel } from './dialogs.js';
+import { t } from './i18n.js';
 
 const HOUR = 3600 * 1000;
-const CHOICES = [['For 8 hours', 8 * HOUR], ['For a week', 7 * 24 * HOUR], ['Until I unmute it', null]];
+const CHOICES = [[t('mute.hours', { count: 8 }), 8 * HOUR], [t('mute.week'), 7 * 24 * HOUR], [t('mute.forever'), null]];
 
 let getChat = () => null;
 /** room id → muted until (ms), or null for ever. */
@@ -43,7 +44,7 @@ export function renderMuteButton(r) {
   const on = isMuted(r.id);
   const until = mutes.get(r.id);
   b.textContent = on ? '🔕' : '🔔';
-  b.setAttribute('aria-label', on ? `Muted${until ? ` until ${timeOf(until)}` : ''}. Change` : 'Mute notifications');
+  b.setAttribute('aria-label', on ? (until ? t('mute.buttonUntil', { time: timeOf(until) }) : t('mute.buttonMuted')) : t('mute.button'));
   b.title = b.getAttribute('aria-label');
   b.classList.toggle('on', on);
 }
@@ -78,12 +79,12 @@ function openMenu() {
   const muted = isMuted(r.id);
   const until = mutes.get(r.id);
   const buttons = CHOICES.map(([text, ms]) => el('button', { type: 'button', text, onclick: () => act(ms) }));
-  if (muted) buttons.unshift(el('button', { type: 'button', text: 'Unmute', onclick: () => act(false) }));
+  if (muted) buttons.unshift(el('button', { type: 'button', text: t('mute.unmute'), onclick: () => act(false) }));
   dialog.replaceChildren(
-    el('h2', { id: 'mute-title', text: `Notifications for ${c.roomName(r)}` }),
-    el('p', { class: 'notice', text: muted ? (until ? `Muted until ${timeOf(until)}.` : 'Muted until you unmute it.') : 'Mute: no notifications and no sound.' }),
+    el('h2', { id: 'mute-title', text: t('mute.title', { name: c.roomName(r) }) }),
+    el('p', { class: 'notice', text: muted ? (until ? t('mute.until', { time: timeOf(until) }) : t('mute.untilUnmuted')) : t('mute.explain') }),
     error,
     el('div', { class: 'choices' }, ...buttons),
-    el('div', { class: 'row' }, el('span', { class: 'grow' }), el('button', { type: 'button', class: 'link', text: 'Cancel', onclick: () => dialog.close() })));
+    el('div', { class: 'row' }, el('span', { class: 'grow' }), el('button', { type: 'button', class: 'link', text: t('common.cancel'), onclick: () => dialog.close() })));
   openPanel(dialog, buttons[0]);
 }

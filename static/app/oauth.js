@@ -7,6 +7,7 @@
 
 import { token } from './api.js';
 import { ask } from './dialogs.js';
+import { t } from './i18n.js';
 
 const NONCE_KEY = 'chat.oauth_nonce';
 
@@ -32,9 +33,9 @@ export function tokenFromReturn(h) {
   return fresh;
 }
 
-async function whoIs(t) {
+async function whoIs(bearer) {
   try {
-    const res = await fetch('/api/me', { headers: { Authorization: `Bearer ${t}` } });
+    const res = await fetch('/api/me', { headers: { Authorization: `Bearer ${bearer}` } });
     return res.ok ? (await res.json()).user : null;
   } catch {
     return null;
@@ -50,8 +51,8 @@ export async function adoptToken(fresh) {
     const [was, now] = await Promise.all([whoIs(current), whoIs(fresh)]);
     if (was && now && was.id !== now.id) {
       const yes = await ask(
-        `This browser is signed in as @${was.username}. The sign-in that just finished is for @${now.username}. Switch to @${now.username}?`,
-        { ok: `Switch to @${now.username}` },
+        t('oauth.switchAsk', { was: was.username, now: now.username }),
+        { ok: t('oauth.switch', { now: now.username }) },
       );
       if (!yes) {
         await fetch('/api/auth/logout', {

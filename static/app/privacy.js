@@ -9,6 +9,7 @@ import { $, el } from './util.js';
 import { avatarFor } from './avatars.js';
 import { openPanel } from './dialogs.js';
 import { renderSessions } from './sessions.js';
+import { t } from './i18n.js';
 
 /** What the page does once the account is gone (back to the sign-in screen). */
 let onDeleted = () => {};
@@ -17,12 +18,12 @@ let onDeleted = () => {};
  * out after the account was deleted. */
 export function setupPrivacy(box, deleted) {
   onDeleted = deleted;
-  box.replaceChildren(el('h2', { text: 'Privacy and security' }),
+  box.replaceChildren(el('h2', { text: t('privacy.title') }),
     el('div', { class: 'row screen-links' },
-      el('button', { type: 'button', id: 'open-blocked', text: 'Blocked people', onclick: () => open(blockedScreen) }),
-      el('button', { type: 'button', id: 'open-sessions', text: 'Active sessions', onclick: () => open(sessionsScreen) }),
-      el('button', { type: 'button', id: 'open-password', text: 'Change password', onclick: () => open(passwordScreen) }),
-      el('button', { type: 'button', id: 'open-delete', class: 'danger', text: 'Delete account', onclick: () => open(deleteScreen) })));
+      el('button', { type: 'button', id: 'open-blocked', text: t('privacy.blocked'), onclick: () => open(blockedScreen) }),
+      el('button', { type: 'button', id: 'open-sessions', text: t('privacy.sessions'), onclick: () => open(sessionsScreen) }),
+      el('button', { type: 'button', id: 'open-password', text: t('privacy.password'), onclick: () => open(passwordScreen) }),
+      el('button', { type: 'button', id: 'open-delete', class: 'danger', text: t('privacy.delete'), onclick: () => open(deleteScreen) })));
 }
 
 /** The open screen's error and notice lines. */
@@ -41,7 +42,7 @@ function open(screen) {
   lines = { error: el('p', { class: 'error', role: 'alert', hidden: true }), notice: el('p', { class: 'notice', role: 'status', hidden: true }) };
   const title = el('h2', { id: 'privacy-title' });
   const body = el('div');
-  const close = el('button', { type: 'button', class: 'link', text: 'Close', onclick: () => dialog.close() });
+  const close = el('button', { type: 'button', class: 'link', text: t('common.close'), onclick: () => dialog.close() });
   dialog.replaceChildren(title, lines.error, lines.notice, body, el('div', { class: 'row' }, el('span', { class: 'grow' }), close));
   const first = screen({ title, body, say, dialog });
   openPanel(dialog, first || close);
@@ -50,20 +51,20 @@ function open(screen) {
 // ----- blocked people -----
 
 function blockedScreen({ title, body }) {
-  title.textContent = 'Blocked people';
-  const list = el('ul', { class: 'members', 'aria-label': 'Blocked people' });
-  const empty = el('p', { class: 'notice', text: 'You have not blocked anyone.', hidden: true });
-  body.replaceChildren(el('p', { class: 'notice', text: 'Blocked people cannot message you or see when you are online.' }), empty, list);
+  title.textContent = t('privacy.blocked');
+  const list = el('ul', { class: 'members', 'aria-label': t('privacy.blocked') });
+  const empty = el('p', { class: 'notice', text: t('privacy.blockedNone'), hidden: true });
+  body.replaceChildren(el('p', { class: 'notice', text: t('privacy.blockedNotice') }), empty, list);
   const load = async () => {
     try {
       const { blocked } = await get('/blocks');
       list.replaceChildren(...blocked.map((u) => el('li', { dataset: { user: u.username } },
         avatarFor(u.display_name, u.avatar),
         el('div', { class: 'grow' }, el('div', { class: 'person-name', text: u.display_name }), el('div', { class: 'sub', text: `@${u.username}` })),
-        el('button', { type: 'button', text: 'Unblock', 'aria-label': `Unblock ${u.display_name}`, onclick: async () => {
+        el('button', { type: 'button', text: t('profile.unblock'), 'aria-label': t('privacy.unblockName', { name: u.display_name }), onclick: async () => {
           try {
             await del(`/blocks/${encodeURIComponent(u.id)}`);
-            say(`${u.display_name} is no longer blocked.`);
+            say(t('profile.unblocked', { name: u.display_name }));
             await load();
           } catch (e) { say(e.message, true); }
         } }))));
@@ -76,7 +77,7 @@ function blockedScreen({ title, body }) {
 // ----- sessions -----
 
 function sessionsScreen({ title, body }) {
-  title.textContent = 'Active sessions';
+  title.textContent = t('privacy.sessions');
   renderSessions(body, say);
 }
 
@@ -84,39 +85,39 @@ function sessionsScreen({ title, body }) {
 
 /** Turns the server's "field: problem" into words for the form. */
 function passwordError(e) {
-  if (e.status === 403) return 'The current password is wrong.';
-  if (e.status === 429) return 'Too many attempts. Wait a minute and try again.';
-  if (e.status === 400 && /^new_password: /.test(e.message)) return `The new password must be ${e.message.replace(/^new_password: /, '')}.`;
+  if (e.status === 403) return t('password.wrong');
+  if (e.status === 429) return t('password.tooMany');
+  if (e.status === 400 && /^new_password: /.test(e.message)) return t('password.rule', { rule: e.message.replace(/^new_password: /, '') });
   return e.message;
 }
 
 function passwordScreen({ title, body }) {
-  title.textContent = 'Change password';
+  title.textContent = t('privacy.password');
   const current = el('input', { type: 'password', id: 'pw-current', autocomplete: 'current-password' });
   const fresh = el('input', { type: 'password', id: 'pw-new', autocomplete: 'new-password' });
   const again = el('input', { type: 'password', id: 'pw-again', autocomplete: 'new-password' });
-  const currentRow = el('label', {}, 'Current password ', current);
+  const currentRow = el('label', {}, `${t('password.current')} `, current);
   // An account made by a provider sign-in has no password yet: it sets its first one.
   let hasPassword = true;
   get('/auth/oauth/links').then((r) => { hasPassword = r.has_password !== false; currentRow.hidden = !hasPassword; }).catch(() => {});
   const form = el('form', { onsubmit: async (e) => {
     e.preventDefault();
-    if (hasPassword && !current.value) return say('Enter your current password.', true);
-    if (!fresh.value) return say('Enter a new password.', true);
-    if (fresh.value !== again.value) return say('The new passwords do not match.', true);
+    if (hasPassword && !current.value) return say(t('password.enterCurrent'), true);
+    if (!fresh.value) return say(t('password.enterNew'), true);
+    if (fresh.value !== again.value) return say(t('password.mismatch'), true);
     try {
       const payload = { new_password: fresh.value };
       if (hasPassword) payload.old_password = current.value;
       await post('/me/password', payload);
       for (const f of [current, fresh, again]) f.value = '';
-      say('Password changed. Every other session was signed out.');
+      say(t('password.changed'));
     } catch (err) { say(passwordError(err), true); }
   } },
   currentRow,
-  el('label', {}, 'New password ', fresh),
-  el('label', {}, 'New password again ', again),
-  el('p', { class: 'notice', text: 'Changing it signs you out everywhere else.' }),
-  el('button', { type: 'submit', text: 'Change password' }));
+  el('label', {}, `${t('password.new')} `, fresh),
+  el('label', {}, `${t('password.again')} `, again),
+  el('p', { class: 'notice', text: t('password.notice') }),
+  el('button', { type: 'submit', text: t('privacy.password') }));
   body.replaceChildren(form);
   return current;
 }
@@ -124,25 +125,25 @@ function passwordScreen({ title, body }) {
 // ----- deleting the account -----
 
 function deleteScreen({ title, body, dialog }) {
-  title.textContent = 'Delete account';
+  title.textContent = t('privacy.delete');
   const password = el('input', { type: 'password', id: 'delete-password', autocomplete: 'current-password' });
   const form = el('form', { onsubmit: async (e) => {
     e.preventDefault();
-    if (!password.value) return say('Enter your password to confirm.', true);
+    if (!password.value) return say(t('delete.enterPassword'), true);
     try {
       await api('DELETE', '/me', { password: password.value });
     } catch (err) {
       password.value = '';
-      return say(err.status === 403 ? 'That is not your password; the account was not deleted.' : err.message, true);
+      return say(err.status === 403 ? t('delete.wrongPassword') : err.message, true);
     }
     dialog.close();
-    onDeleted('Your account was deleted.');
+    onDeleted(t('delete.done'));
   } },
-  el('p', { text: 'This deletes your profile, contacts and settings and takes you out of your groups. What you wrote stays, from “Deleted user”. It cannot be undone.' }),
-  el('label', {}, 'Your password, to confirm ', password),
+  el('p', { text: t('delete.explain') }),
+  el('label', {}, `${t('delete.password')} `, password),
   el('div', { class: 'row' },
-    el('button', { type: 'submit', class: 'danger-fill', text: 'Delete my account' }),
-    el('button', { type: 'button', class: 'link', text: 'Cancel', onclick: () => dialog.close() })));
+    el('button', { type: 'submit', class: 'danger-fill', text: t('delete.submit') }),
+    el('button', { type: 'button', class: 'link', text: t('common.cancel'), onclick: () => dialog.close() })));
   body.replaceChildren(form);
   return password;
 }

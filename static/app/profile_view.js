@@ -9,6 +9,7 @@ import { $, el, lastSeenText } from './util.js';
 import { avatarFor } from './avatars.js';
 import { ask, openPanel } from './dialogs.js';
 import { nicknameChanged } from './contacts.js';
+import { t } from './i18n.js';
 
 let getChat = () => null;
 /** The person shown, what I know of my relation to them, and the panel's nodes. */
@@ -64,13 +65,13 @@ function build() {
     error: el('p', { class: 'error', role: 'alert', hidden: true }),
     notice: el('p', { class: 'notice', role: 'status', hidden: true }),
     nickname: el('input', { maxlength: '100', autocomplete: 'off' }),
-    message: el('button', { type: 'button', text: 'Message', onclick: message }),
+    message: el('button', { type: 'button', text: t('people.message'), onclick: message }),
     block: el('button', { type: 'button', class: 'danger', onclick: toggleBlock }),
-    close: el('button', { type: 'button', class: 'link', text: 'Close', onclick: () => dialog.close() }),
+    close: el('button', { type: 'button', class: 'link', text: t('common.close'), onclick: () => dialog.close() }),
   };
   ui.actions = el('fieldset', { class: 'actions', disabled: true },
     el('form', { class: 'inline', onsubmit: (e) => { e.preventDefault(); saveNickname(); } },
-      el('label', {}, 'Nickname (only you see it)', ui.nickname), el('button', { type: 'submit', text: 'Save nickname' })),
+      el('label', {}, t('profile.nickname'), ui.nickname), el('button', { type: 'submit', text: t('profile.saveNickname') })),
     el('div', { class: 'row' }, ui.message, ui.block));
   dialog.replaceChildren(
     el('div', { class: 'head' }, ui.avatar, el('div', { class: 'grow' }, ui.title, ui.username, ui.called, ui.presence)),
@@ -85,20 +86,20 @@ function render() {
   const avatar = Object.assign(avatarFor(u.display_name, u.avatar), { className: 'avatar big' });
   ui.avatar.replaceWith(avatar);
   ui.avatar = avatar;
-  ui.title.textContent = u.deleted ? 'Deleted user' : u.display_name;
+  ui.title.textContent = u.deleted ? t('profile.deletedUser') : u.display_name;
   ui.username.textContent = u.username ? `@${u.username}` : '';
-  ui.called.textContent = nickname ? `Your nickname: ${nickname}` : '';
+  ui.called.textContent = nickname ? t('profile.yourNickname', { nickname }) : '';
   ui.called.hidden = !nickname;
   let presence = '';
-  if (isMe) presence = 'you';
-  else if (u.online) presence = 'online';
+  if (isMe) presence = t('profile.you');
+  else if (u.online) presence = t('presence.online');
   else if (u.last_seen) presence = lastSeenText(u.last_seen);
   ui.presence.textContent = presence;
   ui.presence.hidden = !presence;
   ui.about.textContent = u.about || '';
   ui.about.hidden = !u.about;
   ui.actions.hidden = isMe || !!u.deleted;
-  ui.block.textContent = blocked ? 'Unblock' : 'Block';
+  ui.block.textContent = blocked ? t('profile.unblock') : t('profile.block');
 }
 
 function say(text, isError = false) {
@@ -124,12 +125,12 @@ async function toggleBlock() {
     if (blocked) {
       await del(`/blocks/${encodeURIComponent(id)}`);
       blocked = false;
-      say(`${name} is no longer blocked.`);
+      say(t('profile.unblocked', { name }));
     } else {
-      if (!await ask(`Block ${name}? Neither of you can send messages in your chat while the block stands, and they no longer see when you are online.`, { ok: 'Block', danger: true })) return;
+      if (!await ask(t('profile.blockAsk', { name }), { ok: t('profile.block'), danger: true })) return;
       await post('/blocks', { user: id });
       blocked = true;
-      say(`${name} is blocked.`);
+      say(t('profile.blocked', { name }));
     }
     if (userId === id) render();
   } catch (e) { say(e.message, true); }
@@ -143,7 +144,7 @@ async function saveNickname() {
     if (userId !== id) return;
     nickname = contact.nickname ?? null;
     nicknameChanged(id, nickname, contact.user);
-    say(nickname ? `Saved: you call them “${nickname}”.` : 'Nickname cleared.');
+    say(nickname ? t('profile.nicknameSaved', { nickname }) : t('profile.nicknameCleared'));
     render();
   } catch (e) { say(e.message, true); }
 }

@@ -2,6 +2,7 @@
 // hands the subscription to POST /api/push/subscriptions.
 
 import { get, post } from './api.js';
+import { t } from './i18n.js';
 
 export async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return null;
@@ -20,14 +21,14 @@ function keyBytes(base64url) {
 
 /** Asks for permission and subscribes this browser; resolves to a short status text. */
 export async function enablePush() {
-  if (!('serviceWorker' in navigator) || !('PushManager' in window)) return 'This browser has no Web Push.';
+  if (!('serviceWorker' in navigator) || !('PushManager' in window)) return t('push.unsupported');
   const permission = await Notification.requestPermission();
-  if (permission !== 'granted') return 'Notifications are blocked for this site.';
+  if (permission !== 'granted') return t('push.blocked');
   const reg = await navigator.serviceWorker.ready;
   const { public_key: key } = await get('/push/vapid');
   let sub = await reg.pushManager.getSubscription();
   if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
   const json = sub.toJSON();
   await post('/push/subscriptions', { kind: 'webpush', endpoint: json.endpoint, keys: json.keys, device: navigator.userAgent.slice(0, 100) });
-  return 'Notifications are on for this device.';
+  return t('push.on');
 }

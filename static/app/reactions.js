@@ -2,6 +2,7 @@
 // or take back mine), and a small palette to add a new one.
 
 import { el } from './util.js';
+import { t, formatNumber } from './i18n.js';
 
 /** The emoji offered by the "React" button. */
 export const QUICK = ['👍', '❤️', '😂', '😮', '😢', '🎉'];
@@ -16,16 +17,16 @@ export function reactionRow(m, me, toggle, nameOf) {
   const row = el('div', { class: 'reactions' });
   for (const [emoji, users] of entries) {
     const mine = users.includes(me);
-    const who = users.map((u) => (u === me ? 'You' : nameOf(u))).join(', ');
+    const who = users.map((u) => (u === me ? t('common.you') : nameOf(u))).join(', ');
     row.append(el('button', {
       type: 'button',
       class: `reaction${mine ? ' mine' : ''}`,
       title: who,
       'aria-pressed': String(mine),
-      'aria-label': `${emoji} ${users.length}: ${who}`,
+      'aria-label': `${emoji} ${formatNumber(users.length)}: ${who}`,
       dataset: { emoji },
       onclick: () => toggle(emoji, !mine),
-    }, el('span', { text: emoji }), el('span', { class: 'count', text: String(users.length) })));
+    }, el('span', { text: emoji }), el('span', { class: 'count', text: formatNumber(users.length) })));
   }
   return row;
 }
@@ -33,9 +34,9 @@ export function reactionRow(m, me, toggle, nameOf) {
 /** A "React" button that opens the quick palette; `pick(emoji)` adds that reaction. From the
  * keyboard the palette takes focus, the arrows move in it, and Escape closes it (below). */
 export function reactButton(pick) {
-  const palette = el('div', { class: 'react-palette', role: 'menu', 'aria-label': 'React', hidden: true });
+  const palette = el('div', { class: 'react-palette', role: 'menu', 'aria-label': t('react.label'), hidden: true });
   const button = el('button', {
-    type: 'button', class: 'react-button', text: '☺', title: 'React', 'aria-label': 'React', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    type: 'button', class: 'react-button', text: '☺', title: t('react.label'), 'aria-label': t('react.label'), 'aria-haspopup': 'menu', 'aria-expanded': 'false',
     onclick: (ev) => {
       ev.stopPropagation();
       if (!palette.hidden) { close(palette, false); return; }
@@ -47,7 +48,7 @@ export function reactButton(pick) {
   });
   for (const e of QUICK) {
     palette.append(el('button', {
-      type: 'button', role: 'menuitem', text: e, 'aria-label': `React ${e}`,
+      type: 'button', role: 'menuitem', text: e, 'aria-label': t('react.with', { emoji: e }),
       onclick: (ev) => { ev.stopPropagation(); close(palette, false); pick(e); },
     }));
   }

@@ -6,6 +6,7 @@
 import { get } from './api.js';
 import { $, el, timeOf } from './util.js';
 import { preview } from './view.js';
+import { t } from './i18n.js';
 
 const DEBOUNCE_MS = 250;
 
@@ -54,7 +55,7 @@ export function setupSearch(getChat) {
       answer = await get(`/search?q=${encodeURIComponent(q)}&limit=30`);
     } catch (e) {
       if (ticket !== asked) return;
-      results.replaceChildren(el('li', { class: 'search-note', text: e.status === 400 ? e.message : `search: ${e.message}` }));
+      results.replaceChildren(el('li', { class: 'search-note', text: e.status === 400 ? e.message : t('search.error', { error: e.message }) }));
       results.hidden = false;
       rooms.hidden = true;
       return;
@@ -63,18 +64,18 @@ export function setupSearch(getChat) {
     const chat = getChat();
     const items = answer.results.map((m) => {
       const r = chat?.room(m.room);
-      const from = m.from === chat?.me.id ? 'You' : chat?.user(m.from).display_name;
+      const from = m.from === chat?.me.id ? t('common.you') : chat?.user(m.from).display_name;
       return el('li', { class: 'search-result', dataset: { room: m.room, id: m.id }, tabindex: '0',
         onclick: () => chat && openAt(chat, m.room, m.id),
         onkeydown: (e) => { if (e.key === 'Enter' && chat) openAt(chat, m.room, m.id); } },
       el('div', { class: 'search-head' },
-        el('span', { class: 'name', text: r ? chat.roomName(r) : 'Conversation' }),
+        el('span', { class: 'name', text: r ? chat.roomName(r) : t('search.conversation') }),
         el('span', { class: 'when', text: timeOf(m.ts) })),
       el('div', { class: 'search-text' },
-        from ? `${from}: ` : '',
+        from ? t('msg.fromText', { name: from, text: '' }) : '',
         ...(m.highlight ? highlightNodes(m.highlight) : [preview(m)])));
     });
-    results.replaceChildren(...(items.length ? items : [el('li', { class: 'search-note', text: 'No messages found' })]));
+    results.replaceChildren(...(items.length ? items : [el('li', { class: 'search-note', text: t('search.none') })]));
     results.hidden = false;
     rooms.hidden = true;
   }

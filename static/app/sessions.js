@@ -6,26 +6,27 @@
 import { get, del } from './api.js';
 import { el, timeOf } from './util.js';
 import { ask } from './dialogs.js';
+import { t } from './i18n.js';
 
 /** A short name for a user agent: "Chrome on Linux", or the raw text when not recognised. */
 export function describeAgent(ua) {
-  if (!ua) return 'Unknown device';
-  const browser = [['Edg/', 'Edge'], ['OPR/', 'Opera'], ['Firefox/', 'Firefox'], ['HeadlessChrome/', 'Chrome (headless)'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari']]
+  if (!ua) return t('sessions.unknown');
+  const browser = [['Edg/', 'Edge'], ['OPR/', 'Opera'], ['Firefox/', 'Firefox'], ['HeadlessChrome/', t('sessions.headless')], ['Chrome/', 'Chrome'], ['Safari/', 'Safari']]
     .find(([k]) => ua.includes(k))?.[1];
   const system = [['Android', 'Android'], ['iPhone', 'iPhone'], ['iPad', 'iPad'], ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['CrOS', 'ChromeOS'], ['Linux', 'Linux']]
     .find(([k]) => ua.includes(k))?.[1];
-  if (browser && system) return `${browser} on ${system}`;
+  if (browser && system) return t('sessions.agent', { browser, system });
   return browser || system || ua.slice(0, 60);
 }
 
 /** Fills `box` with the sessions; messages go to `say(text, isError)`. */
 export function renderSessions(box, say) {
-  const list = el('ul', { class: 'members session-list', 'aria-label': 'Active sessions' });
-  const others = el('button', { type: 'button', class: 'danger', text: 'Sign out all other sessions', hidden: true, onclick: async () => {
-    if (!await ask('Sign out every other session? Those devices will need the password again.', { ok: 'Sign out others', danger: true })) return;
+  const list = el('ul', { class: 'members session-list', 'aria-label': t('privacy.sessions') });
+  const others = el('button', { type: 'button', class: 'danger', text: t('sessions.signOutOthers'), hidden: true, onclick: async () => {
+    if (!await ask(t('sessions.signOutOthersAsk'), { ok: t('sessions.signOutOthersOk'), danger: true })) return;
     try {
       await del('/me/sessions');
-      say('Every other session was signed out.');
+      say(t('sessions.othersSignedOut'));
       await load();
     } catch (e) { say(e.message, true); }
   } });
@@ -44,19 +45,19 @@ export function renderSessions(box, say) {
 
   function row(s) {
     const what = describeAgent(s.user_agent);
-    const when = [`Signed in ${timeOf(s.created_at)}`];
-    if (s.last_used_at) when.push(`last used ${timeOf(s.last_used_at)}`);
+    const when = [t('sessions.signedIn', { time: timeOf(s.created_at) })];
+    if (s.last_used_at) when.push(t('sessions.lastUsed', { time: timeOf(s.last_used_at) }));
     return el('li', { class: s.current ? 'session current' : 'session', dataset: { session: s.id } },
       el('div', { class: 'grow' },
         el('div', { class: 'person-name', text: what }),
         el('div', { class: 'sub', text: when.join(' · ') })),
-      s.current ? el('span', { class: 'role', text: 'This device' })
-        : el('button', { type: 'button', text: 'Sign out', 'aria-label': `Sign out ${what}`, onclick: async () => {
+      s.current ? el('span', { class: 'role', text: t('sessions.thisDevice') })
+        : el('button', { type: 'button', text: t('sessions.signOut'), 'aria-label': t('sessions.signOutName', { name: what }), onclick: async () => {
           try {
             await del(`/me/sessions/${encodeURIComponent(s.id)}`);
-            say(`${what} was signed out.`);
+            say(t('sessions.signedOut', { name: what }));
             await load();
-          } catch (e) { say(e.status === 404 ? 'That session had already ended.' : e.message, true); await load(); }
+          } catch (e) { say(e.status === 404 ? t('sessions.ended') : e.message, true); await load(); }
         } }));
   }
 

@@ -3,6 +3,7 @@
 // onFrame. A close with code 4001 (token revoked, banned, logged out) does not reconnect.
 
 import { token, get, ApiError } from './api.js';
+import { t } from './i18n.js';
 
 export class Socket {
   constructor({ onHello, onFrame, onState, onRevoked }) {
@@ -42,11 +43,11 @@ export class Socket {
       if (this.ws !== ws) return;
       this.ws = null;
       this.onState('offline');
-      for (const { reject } of this.refs.values()) reject(new Error('disconnected'));
+      for (const { reject } of this.refs.values()) reject(new Error(t('conn.disconnected')));
       this.refs.clear();
       if (ev.code === 4001) {
         this.stopped = true;
-        this.onRevoked(ev.reason || 'signed out');
+        this.onRevoked(ev.reason || t('conn.signedOut'));
         return;
       }
       if (this.stopped) return;
@@ -64,7 +65,7 @@ export class Socket {
     } catch (e) {
       if (e instanceof ApiError && e.status === 401 && !this.stopped) {
         this.stopped = true;
-        this.onRevoked('your session ended');
+        this.onRevoked(t('conn.sessionEnded'));
       }
     }
   }
@@ -83,7 +84,7 @@ export class Socket {
       this.refs.set(ref, { resolve, reject });
       if (!this.send({ ...frame, ref })) {
         this.refs.delete(ref);
-        reject(new Error('not connected'));
+        reject(new Error(t('conn.notConnected')));
       }
     });
   }

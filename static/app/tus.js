@@ -5,6 +5,8 @@
 // is remembered per file in localStorage, so a reload of the page resumes it too. `cancel()`
 // stops and deletes the upload on the server.
 
+import { t } from './i18n.js';
+
 const ENDPOINT = '/api/uploads/';
 const CHUNK = 2 * 1024 * 1024;
 /** Waits before the 1st, 2nd, ... retry in a row; the last one repeats. */
@@ -142,7 +144,7 @@ export class TusUpload {
         headers: this.headers({ 'Upload-Length': String(this.file.size), 'Upload-Metadata': meta }),
       });
     } catch {
-      throw new TusError(0, 'cannot reach the server');
+      throw new TusError(0, t('api.unreachable'));
     }
     if (res.status !== 201) throw await errorOf(res);
     const url = new URL(res.headers.get('Location'), location.href).href;
@@ -156,7 +158,7 @@ export class TusUpload {
     try {
       res = await fetch(this.url, { method: 'HEAD', headers: this.headers(), cache: 'no-store' });
     } catch {
-      throw new TusError(0, 'cannot reach the server');
+      throw new TusError(0, t('api.unreachable'));
     }
     if (!res.ok) throw new TusError(res.status);
     const offset = Number(res.headers.get('Upload-Offset'));
@@ -186,7 +188,7 @@ export class TusUpload {
         this.onProgress(next, this.file.size);
         resolve({ offset: next, mediaId: xhr.getResponseHeader('Upload-Media-Id') });
       };
-      xhr.onerror = () => { this.xhr = null; reject(new TusError(0, 'the connection dropped')); };
+      xhr.onerror = () => { this.xhr = null; reject(new TusError(0, t('upload.dropped'))); };
       xhr.onabort = xhr.onerror;
       xhr.send(this.file.slice(offset, offset + this.chunkSize));
     });

@@ -20,36 +20,13 @@ export const $ = (id) => document.getElementById(id);
 
 export function show(node, on = true) { node.hidden = !on; }
 
-export function timeOf(ts) {
-  const d = new Date(ts);
-  const now = new Date();
-  const sameDay = d.toDateString() === now.toDateString();
-  return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleDateString([], { month: 'short', day: 'numeric' }) + ' ' + d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
-
-/** The label of a day separator: "Today", "Yesterday", else the weekday and date (with the
- * year when it is not this year's). */
-export function dayLabel(ts, now = new Date()) {
-  const d = new Date(ts);
-  const midnight = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
-  const days = Math.round((midnight(now) - midnight(d)) / 86400000);
-  if (days === 0) return 'Today';
-  if (days === 1) return 'Yesterday';
-  const opts = { weekday: 'long', month: 'long', day: 'numeric' };
-  if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
-  return d.toLocaleDateString([], opts);
-}
+// Times and dates in the page's language: static/app/i18n.js.
+export { formatTime as timeOf, dayLabel, lastSeenText } from './i18n.js';
 
 /** The calendar day of `ts` in local time, as a key to compare days. */
 export function dayKey(ts) {
   const d = new Date(ts);
   return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
-}
-
-export function lastSeenText(ts) {
-  if (!ts) return 'offline';
-  return `last seen ${timeOf(ts)}`;
 }
 
 export function initials(name) {

@@ -3,11 +3,14 @@
 
 import { el } from './util.js';
 import { showPicture, showVideo } from './dialogs.js';
+import { t, formatSize } from './i18n.js';
+
+export { formatSize };
 
 /** One line describing a message, for the conversation list and reply quotes. */
 export function preview(m) {
   if (!m) return '';
-  if (m.deleted) return 'Message deleted';
+  if (m.deleted) return t('msg.deleted');
   const att = m.attachments?.[0];
   if (att) return `${{ image: '📷', audio: '🎤', video: '🎬' }[att.kind] || '📎'} ${m.body}`;
   return m.body;
@@ -18,43 +21,35 @@ export function preview(m) {
 export function ticks(r, m, me) {
   if (m.from !== me) return null;
   if (m.failed) return el('span', { class: 'ticks failed', text: '⚠', title: m.failed });
-  if (m.pending || !m.seq) return el('span', { class: 'ticks pending', text: '🕓', title: 'Sending' });
-  if (m.seq <= r.read) return el('span', { class: 'ticks read', text: '✓✓', title: 'Read' });
-  if (m.seq <= r.delivered) return el('span', { class: 'ticks delivered', text: '✓✓', title: 'Delivered' });
-  return el('span', { class: 'ticks sent', text: '✓', title: 'Sent' });
+  if (m.pending || !m.seq) return el('span', { class: 'ticks pending', text: '🕓', title: t('ticks.sending') });
+  if (m.seq <= r.read) return el('span', { class: 'ticks read', text: '✓✓', title: t('ticks.read') });
+  if (m.seq <= r.delivered) return el('span', { class: 'ticks delivered', text: '✓✓', title: t('ticks.delivered') });
+  return el('span', { class: 'ticks sent', text: '✓', title: t('ticks.sent') });
 }
 
 /** An attachment shown inline: image, audio or video player, or a download link. */
 export function renderAttachment(a) {
-  if (a.status && a.status !== 'ready') return el('div', { class: 'notice', text: `${a.name || a.kind}: ${a.status}` });
+  if (a.status && a.status !== 'ready') {
+    const kind = { image: t('media.image'), audio: t('media.audio'), video: t('media.video') }[a.kind] ?? t('media.file');
+    const status = { processing: t('media.processing'), failed: t('media.failed') }[a.status] ?? a.status;
+    return el('div', { class: 'notice', text: t('media.status', { name: a.name || kind, status }) });
+  }
   if (a.kind === 'image') {
-    const alt = a.name || 'image';
-    return el('button', { type: 'button', class: 'picture', title: 'Show the picture', 'aria-label': `Show ${alt}`, onclick: () => showPicture(a.url, alt) },
+    const alt = a.name || t('media.image');
+    return el('button', { type: 'button', class: 'picture', title: t('media.showPicture'), 'aria-label': t('media.show', { name: alt }), onclick: () => showPicture(a.url, alt) },
       el('img', { src: a.thumb_url || a.url, alt }));
   }
   if (a.kind === 'audio') return el('audio', { src: a.url, controls: true, preload: 'metadata' });
   if (a.kind === 'video') {
     // The first frame (or the poster) in the conversation; it plays in the viewer over the page.
-    const label = `Play ${a.name || 'the video'}`;
-    return el('button', { type: 'button', class: 'picture video', title: 'Play the video', 'aria-label': label, onclick: () => showVideo(a.url, a.thumb_url, a.name || 'Video') },
+    const label = a.name ? t('media.play', { name: a.name }) : t('media.playVideo');
+    return el('button', { type: 'button', class: 'picture video', title: t('media.playVideo'), 'aria-label': label, onclick: () => showVideo(a.url, a.thumb_url, a.name || t('media.video')) },
       el('video', { src: a.url, poster: a.thumb_url, preload: 'metadata', muted: true, playsInline: true, tabIndex: -1 }),
       el('span', { class: 'play', 'aria-hidden': 'true', text: '▶' }));
   }
-  const name = a.name || 'file';
-  return el('a', { href: a.url, download: name, class: 'file', title: `Download ${name}` },
+  const name = a.name || t('media.file');
+  return el('a', { href: a.url, download: name, class: 'file', title: t('media.download', { name }) },
     el('span', { class: 'file-name', text: `📎 ${name}` }), el('span', { class: 'file-size', text: ` (${formatSize(a.size)})` }));
-}
-
-/** Bytes as people read them: "512 B", "4.2 KB", "12 MB" (binary multiples, as file managers
- * on most systems show them). */
-export function formatSize(bytes) {
-  const n = Number(bytes) || 0;
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 /** Whether the message's text only repeats the name of one of its attachments (what the

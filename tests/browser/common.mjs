@@ -22,9 +22,11 @@ export async function launch(args = []) {
   });
 }
 
-/** A new page; console errors and page errors are echoed so a failure shows them. */
+/** A new page; console errors and page errors are echoed so a failure shows them. The page is
+ * in American English (the client speaks the browser's language) unless `options.locale` says
+ * otherwise. */
 export async function newPage(browser, name, options = {}) {
-  const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options });
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 }, locale: 'en-US', ...options });
   ctx.setDefaultTimeout(TIMEOUT);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));

@@ -928,3 +928,66 @@ async fn browser_keyboard_only_signs_in_chats_and_opens_and_closes_every_dialog_
 async fn browser_keyboard_only_signs_in_chats_and_opens_and_closes_every_dialog_on_a_phone() {
     run_accessibility("keyboard.mjs", "phone").await;
 }
+
+/// Who and what the language script finds: Ann (the admin, who signs in) with a dm with Ben (a
+/// message the script moves three days back, then a file of 5,000 bytes) and the groups "Book
+/// club" and "Film club" with Ben and Cy, where each wrote once (the script never opens the
+/// second: two unread in each language). Returns the server and the script's environment.
+async fn multilingual_world() -> (TestApp, Vec<(&'static str, String)>) {
+    let app = spawn_app().await;
+    let ann = app.register_admin("Ann").await;
+    let [ben, cy]: [TestUser; 2] = app.register_many(["Ben", "Cy"]).await;
+    let dm = ann.dm(&ben).await;
+    let group = ann.group("Book club", &[&ben, &cy]).await;
+    let unread = ann.group("Film club", &[&ben, &cy]).await;
+    let mut wb = ben.connect().await;
+    wb.send_msg(&dm, "earlier: are you coming to the lighthouse?")
+        .await;
+    let file_name = "minutes.pdf";
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.resize(5_000, b'x');
+    let media = crate::media::upload(&ben, file_name, &pdf).await;
+    assert_eq!(
+        crate::media::finished(&mut wb, &media).await["status"],
+        "ready"
+    );
+    wb.send(serde_json::json!({"type": "send", "room": dm, "client_id": "f", "body": file_name, "attachments": [media]}))
+        .await;
+    wb.expect_where("ack", |f| f["client_id"] == "f").await;
+    wb.send_msg(&group, "chapter three by Friday").await;
+    wb.send_msg(&unread, "the film starts at eight").await;
+    wb.close().await;
+    let mut wc = cy.connect().await;
+    wc.send_msg(&group, "I am only on chapter two").await;
+    wc.send_msg(&unread, "I will be late").await;
+    wc.close().await;
+    until_unread(&ann, &unread, 2).await;
+    let env = vec![
+        ("USERNAME", ann.username.clone()),
+        ("PEER", "Ben".into()),
+        ("GROUP", "Book club".into()),
+        ("UNREAD", "Film club".into()),
+        ("FILE_NAME", file_name.into()),
+    ];
+    (app, env)
+}
+
+/// Runs i18n.mjs on `viewport` (`desktop` or `phone`) against a fresh `multilingual_world`.
+async fn run_languages(viewport: &str) {
+    let (app, mut env) = multilingual_world().await;
+    env.push(("VIEWPORT", viewport.into()));
+    run_script(&app, "i18n.mjs", &env).await;
+    app.quiesce().await;
+}
+
+#[actix_web::test]
+async fn browser_i18n_catalogue_is_complete_and_german_and_english_browsers_get_their_language_on_a_desktop(
+) {
+    run_languages("desktop").await;
+}
+
+#[actix_web::test]
+async fn browser_i18n_catalogue_is_complete_and_german_and_english_browsers_get_their_language_on_a_phone(
+) {
+    run_languages("phone").await;
+}
