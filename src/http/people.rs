@@ -157,8 +157,9 @@ pub async fn revoke_all(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `DELETE /api/me` {password} → 204: sessions closed, profile and push data removed, groups
-/// left, messages kept as from a deleted user.
+/// `DELETE /api/me` {password} (or {username} for an account made through a provider sign-in,
+/// which has no password) → 204: sessions closed, profile and push data removed, groups left,
+/// messages kept as from a deleted user; 403 if the confirmation is wrong.
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: AuthUser,
@@ -167,7 +168,7 @@ pub async fn delete_me(
 ) -> Result<HttpResponse, ChatError> {
     state
         .people()
-        .delete_account(caller(&auth, Some(&req)), &body.password)
+        .delete_account(caller(&auth, Some(&req)), body.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

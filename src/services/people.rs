@@ -18,8 +18,8 @@ use crate::ids::{RoomId, UserId};
 use crate::limits::{Limits, UserAction};
 use crate::passwords::PasswordPool;
 use crate::protocol::api::people::{
-    AddressBook, BroadcastList, ContactMatch, ContactOut, ListPatch, MyProfile, PasswordChange,
-    ProfilePatch, PublicProfile, SessionOut,
+    AccountDeletion, AddressBook, BroadcastList, ContactMatch, ContactOut, ListPatch, MyProfile,
+    PasswordChange, ProfilePatch, PublicProfile, SessionOut,
 };
 use crate::protocol::close;
 use crate::protocol::settings::UserSettings;
@@ -382,14 +382,26 @@ impl People<'_> {
         Ok(())
     }
 
-    /// Deletes my account once the password is confirmed: sessions closed, profile and push data
-    /// removed, groups left, messages kept as from a deleted user.
+    /// Deletes my account once confirmed (with the password, or the username for an account
+    /// without one): sessions closed, profile and push data removed, groups left, messages kept
+    /// as from a deleted user.
     pub async fn delete_account(
         &self,
         caller: Caller<'_>,
-        password: &str,
+        confirm: AccountDeletion,
     ) -> Result<(), ChatError> {
-        self.check_password(caller, "password", password).await?;
+        if caller.user.password_hash.is_empty() {
+            // Made through a provider sign-in: nothing secret to ask, so a deliberate act.
+            let typed = confirm.username.unwrap_or_default().trim().to_lowercase();
+            if typed != caller.user.username {
+                return Err(ChatError::Forbidden(
+                    "username: type your username to confirm".into(),
+                ));
+            }
+        } else {
+            let password = confirm.password.unwrap_or_default();
+            self.check_password(caller, "password", &password).await?;
+        }
         let hashes = self.store.delete_account(&caller.id()).await?;
         close_tokens(self.registry, hashes, "account deleted");
         self.leave_groups(&caller.id()).await;

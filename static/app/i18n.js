@@ -199,6 +199,9 @@ export const MESSAGES = {
     'delete.password': 'Your password, to confirm',
     'delete.submit': 'Delete my account',
     'delete.wrongPassword': 'That is not your password; the account was not deleted.',
+    'delete.enterUsername': 'Type your username to confirm.',
+    'delete.username': 'Your username, to confirm',
+    'delete.wrongUsername': 'That is not your username; the account was not deleted.',
 
     'details.code': 'Code',
     'details.codeEmail': 'Code sent to the e-mail',
@@ -653,6 +656,9 @@ export const MESSAGES = {
     'delete.password': 'Dein Passwort, zur Bestätigung',
     'delete.submit': 'Mein Konto löschen',
     'delete.wrongPassword': 'Das ist nicht dein Passwort; das Konto wurde nicht gelöscht.',
+    'delete.enterUsername': 'Gib zur Bestätigung deinen Benutzernamen ein.',
+    'delete.username': 'Dein Benutzername, zur Bestätigung',
+    'delete.wrongUsername': 'Das ist nicht dein Benutzername; das Konto wurde nicht gelöscht.',
 
     'details.code': 'Code',
     'details.codeEmail': 'An die E-Mail-Adresse gesendeter Code',

@@ -126,21 +126,32 @@ function passwordScreen({ title, body }) {
 
 function deleteScreen({ title, body, dialog }) {
   title.textContent = t('privacy.delete');
+  // An account made by a provider sign-in has no password: it confirms with its username.
   const password = el('input', { type: 'password', id: 'delete-password', autocomplete: 'current-password' });
+  const label = el('span', { text: t('delete.password') });
+  let hasPassword = true;
+  get('/auth/oauth/links').then((r) => {
+    hasPassword = r.has_password !== false;
+    if (!hasPassword) {
+      Object.assign(password, { type: 'text', id: 'delete-username', autocomplete: 'off' });
+      label.textContent = t('delete.username');
+    }
+  }).catch(() => {});
   const form = el('form', { onsubmit: async (e) => {
     e.preventDefault();
-    if (!password.value) return say(t('delete.enterPassword'), true);
+    if (!password.value) return say(hasPassword ? t('delete.enterPassword') : t('delete.enterUsername'), true);
     try {
-      await api('DELETE', '/me', { password: password.value });
+      await api('DELETE', '/me', hasPassword ? { password: password.value } : { username: password.value });
     } catch (err) {
       password.value = '';
-      return say(err.status === 403 ? t('delete.wrongPassword') : err.message, true);
+      const wrong = hasPassword ? t('delete.wrongPassword') : t('delete.wrongUsername');
+      return say(err.status === 403 ? wrong : err.message, true);
     }
     dialog.close();
     onDeleted(t('delete.done'));
   } },
   el('p', { text: t('delete.explain') }),
-  el('label', {}, `${t('delete.password')} `, password),
+  el('label', {}, label, ' ', password),
   el('div', { class: 'row' },
     el('button', { type: 'submit', class: 'danger-fill', text: t('delete.submit') }),
     el('button', { type: 'button', class: 'link', text: t('common.cancel'), onclick: () => dialog.close() })));

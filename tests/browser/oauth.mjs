@@ -2,7 +2,8 @@
 // page in `#oauth_token=` is taken only beside the value the page made when it started that
 // sign-in, and never replaces a signed-in account without asking in the page.
 // Env: ATTACKER_TOKEN (someone else's valid token), VERA_USERNAME (a password account),
-// OLGA_NAME (the display name of the account the provider signs in).
+// OLGA_NAME (the display name of the account the provider signs in). At the end Olga, who has no
+// password, deletes her account by typing her username.
 
 import { BASE, run, newPage, login, shot, check } from './common.mjs';
 
@@ -81,5 +82,26 @@ await run(async (browser) => {
   await change.click('#ask-ok');
   await change.locator('#me-name', { hasText: OLGA }).waitFor();
   check(await signedInAs(change) === OLGA, 'Switch signs in as the new account');
+
+  // 5. Olga's account, made by the provider sign-in, has no password: deleting it asks for her
+  // username instead, refuses another one, and signs her out once it is hers.
+  const olgaName = await change.evaluate(async () => {
+    const res = await fetch('/api/me', { headers: { Authorization: `Bearer ${localStorage.getItem('chat.token')}` } });
+    return (await res.json()).user.username;
+  });
+  await change.click('#me-button');
+  await change.locator('#privacy-section').getByRole('button', { name: 'Delete account', exact: true }).click();
+  const screen = change.locator('#privacy');
+  const field = screen.getByLabel('Your username, to confirm');
+  await field.waitFor();
+  check(await screen.getByLabel('Your password, to confirm').count() === 0, 'no password is asked for');
+  await field.fill('somebody.else');
+  await screen.getByRole('button', { name: 'Delete my account' }).click();
+  await screen.getByRole('alert').filter({ hasText: 'That is not your username; the account was not deleted.' }).waitFor();
+  check(await signedInAs(change) === OLGA, 'a wrong username deletes nothing');
+  await field.fill(olgaName);
+  await screen.getByRole('button', { name: 'Delete my account' }).click();
+  await change.locator('#auth-notice', { hasText: 'Your account was deleted.' }).waitFor();
+  check(await change.evaluate(() => localStorage.getItem('chat.token')) === null, 'the token is gone');
   check(!nativeDialog, 'no native dialog');
 });

@@ -533,7 +533,8 @@ async fn browser_phone_sms_number_and_email_are_verified_in_the_settings() {
 }
 
 #[actix_web::test]
-async fn browser_oauth_return_is_taken_only_when_the_page_started_it_and_asks_before_switching() {
+async fn browser_oauth_return_is_taken_only_when_the_page_started_it_asks_before_switching_and_the_account_deletes_by_username(
+) {
     use crate::support::oauth_provider::{Account, Kind, OAuthProvider};
     let fb = OAuthProvider::start(Kind::Facebook);
     let app = crate::support::app::spawn_app_with(|s| fb.configure(s)).await;

@@ -428,6 +428,43 @@ async fn oauth_link_to_an_existing_account_then_sign_in_with_it() {
 }
 
 #[actix_web::test]
+async fn an_account_without_a_password_is_deleted_by_typing_its_username() {
+    let fb = OAuthProvider::start(Kind::Facebook);
+    let app = app_with(&[&fb]).await;
+    fb.sign_in_as(&Account::new("1002", "Cy Dee", None));
+    let mut browser = Browser::new(&app);
+    let start = browser.get("/api/auth/oauth/facebook/start").await;
+    let back = browser.authorize(&location(&start)).await;
+    let token = token_of(browser.land(&back).await);
+    let (user, me) = user_with_token(&app, &token).await;
+    assert_eq!(links(&user).await["has_password"], false);
+    assert_eq!(me["username"], "cy.dee");
+
+    let delete = |body: Value| {
+        app.client
+            .delete(format!("{}/api/me", app.http))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    // No password to give: an empty one, none, or someone else's name do not delete it.
+    for wrong in [
+        json!({"password": ""}),
+        json!({}),
+        json!({"username": "ann"}),
+    ] {
+        let r = delete(wrong.clone()).await.unwrap();
+        assert_eq!(r.status(), 403, "{wrong}");
+        assert_eq!(user.get("/api/me").await.status(), 200, "{wrong}");
+    }
+    // Its own username (any case) does.
+    let r = delete(json!({"username": " Cy.Dee "})).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(user.get("/api/me").await.status(), 401);
+    app.quiesce().await;
+}
+
+#[actix_web::test]
 async fn oauth_link_refuses_a_provider_account_linked_to_someone_else() {
     let fb = OAuthProvider::start(Kind::Facebook);
     let app = app_with(&[&fb]).await;

@@ -99,10 +99,14 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// `DELETE /api/me`: the password, to confirm.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `DELETE /api/me`: the confirmation. An account with a password confirms with it; one made
+/// through a provider sign-in, which has none, confirms with its username.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountDeletion {
-    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// A login session (a token), as its owner sees it.
