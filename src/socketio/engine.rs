@@ -545,6 +545,8 @@ impl Connection {
             settings: self.state.settings.clone(),
             shutdown: self.state.shutdown.clone(),
         };
+        // "Last used" in the owner's list of sessions, as for `/ws`.
+        self.state.store.note_token_used(&token_hash);
         let session = WsSession::new(user_out(&user), token_hash, WireFormat::Json, deps);
         let (input, mut rx) = mpsc::channel(self.capacity);
         let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));

@@ -524,6 +524,22 @@ async fn socketio_socket_of_a_token_that_logs_out_is_disconnected_by_the_server(
     assert_eq!(gone["reason"], "io server disconnect");
 }
 
+#[actix_web::test]
+async fn a_socketio_connect_counts_as_its_sessions_last_use() {
+    let app = spawn_app().await;
+    let a = app.register("sio-user").await;
+    let flushed = app.state.store.flush_token_uses().await.unwrap();
+    assert_eq!(flushed, 0, "nothing used since sign-up was noted");
+    let connected_at = chat_server::ids::now_ms();
+    let mut d = Driver::start();
+    d.connect_as(&app.http, &a.token, None).await;
+    // Noted in memory at the connect; this is the timer's write.
+    assert_eq!(app.state.store.flush_token_uses().await.unwrap(), 1);
+    let list: Value = a.get("/api/me/sessions").await.json().await.unwrap();
+    let last = list["sessions"][0]["last_used_at"].as_i64().unwrap_or(0);
+    assert!(last >= connected_at, "{list}");
+}
+
 /// A bare Engine.IO long-polling client, to see the wire itself.
 struct Polling {
     base: String,
