@@ -122,6 +122,16 @@ async function visit(page, name, phone) {
   await picker.getByRole('button', { name: '🎉', exact: true }).click();
   await picker.waitFor({ state: 'hidden' });
   check((await page.locator('#composer-input').inputValue()).includes('🎉'), `${name}: the emoji is in the message`);
+  // Typed among text, in the composer, too (⚡ ☕ ❤ have black glyphs in DejaVu Sans).
+  const input = page.locator('#composer-input');
+  const composerColour = async (text) => {
+    await input.fill(text);
+    await input.evaluate((e) => e.blur());
+    return colourfulPixels(await input.screenshot());
+  };
+  const typed = await composerColour('ok ⚡☕❤ ok');
+  const untyped = await composerColour('ok ok ok ok');
+  check(typed >= untyped + 30, `${name}: emoji typed in the composer are in colour (${typed} coloured pixels, ${untyped} for text alone)`);
   await page.locator('#composer-input').fill('');
 
   // The composer: on a phone, one Attach button with a menu; on a desktop, the row of buttons.
