@@ -39,7 +39,11 @@ export function bodyNodes(m, me, userOf) {
 export function setupMentionCompletion(input, list, members) {
   let matches = [];
   let active = 0;
-  const close = () => { list.hidden = true; matches = []; };
+  // The textbox pattern with a list: assistive technology follows the active option through
+  // aria-activedescendant while focus stays in the composer.
+  input.setAttribute('aria-autocomplete', 'list');
+  input.setAttribute('aria-controls', list.id);
+  const close = () => { list.hidden = true; matches = []; input.removeAttribute('aria-activedescendant'); };
   const query = () => {
     const upto = input.value.slice(0, input.selectionStart ?? input.value.length);
     const m = /(^|[^a-z0-9_.-])@([a-z0-9_.-]{0,31})$/i.exec(upto);
@@ -57,12 +61,15 @@ export function setupMentionCompletion(input, list, members) {
   const render = () => {
     list.replaceChildren(...matches.map((u, i) => el('li', {
       role: 'option',
+      id: `${list.id}-${i}`,
       class: i === active ? 'active' : '',
       'aria-selected': String(i === active),
       dataset: { username: u.username },
       onmousedown: (e) => { e.preventDefault(); pick(u); },
     }, el('strong', { text: u.display_name }), el('span', { text: ` @${u.username}` }))));
     list.hidden = !matches.length;
+    if (matches.length) input.setAttribute('aria-activedescendant', `${list.id}-${active}`);
+    else input.removeAttribute('aria-activedescendant');
   };
   input.addEventListener('input', () => {
     const q = query();

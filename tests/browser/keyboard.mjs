@@ -3,7 +3,8 @@
 // (settings and the privacy screens over it, contacts, starred messages, a new conversation with
 // its tabs), searches, opens her dm from the list, sends a message, uses the emoji picker, the
 // attach menu (phone), a message's actions (the reaction palette, forward, the delete question),
-// the picture viewer, the profile and the mute menu, then the group and its details. Escape
+// the picture viewer, the profile and the mute menu, then the group (an @mention picked with the
+// arrows and Enter) and its details. Escape
 // closes each dialog or menu and focus goes back to the control that opened it; Tab stays inside
 // an open dialog; and every element focus lands on shows it (an outline or a box shadow).
 // Env: VIEWPORT (desktop or phone), USERNAME, PEER (her name for Ben, their dm has a photo with
@@ -236,6 +237,30 @@ async function visit(page) {
   await page.keyboard.press('Enter');
   await page.locator('#messages .msg', { hasText: 'chapter two' }).waitFor();
   await page.waitForFunction(() => document.activeElement?.id === 'composer-input');
+  // @ offers the members; the arrows move the active one (named to assistive technology through
+  // aria-activedescendant while focus stays in the composer), Enter takes it.
+  step = 'mention completion';
+  await page.keyboard.type('@');
+  await page.locator('#mention-list li').nth(1).waitFor();
+  const activeOption = () => page.evaluate(() => {
+    const input = document.getElementById('composer-input');
+    const id = input.getAttribute('aria-activedescendant');
+    const option = id ? document.getElementById(id) : null;
+    return option ? { selected: option.getAttribute('aria-selected'), username: option.dataset.username, index: [...option.parentNode.children].indexOf(option) } : null;
+  });
+  const first = await activeOption();
+  check(first?.index === 0 && first.selected === 'true', `${VIEWPORT}: the first member is the active option: ${JSON.stringify(first)}`);
+  await page.keyboard.press('ArrowDown');
+  const second = await activeOption();
+  check(second?.index === 1 && second.selected === 'true', `${VIEWPORT}: ArrowDown makes the next one active: ${JSON.stringify(second)}`);
+  await page.keyboard.press('Enter');
+  await page.locator('#mention-list').waitFor({ state: 'hidden' });
+  await expectFocus(page, '#composer-input', null, 'after a mention, focus is in the composer');
+  const typed = await page.locator('#composer-input').inputValue();
+  check(typed === `@${second.username} `, `${VIEWPORT}: Enter took the active member: ${JSON.stringify(typed)}`);
+  check(await page.locator('#composer-input').getAttribute('aria-activedescendant') === null, `${VIEWPORT}: no active option once the list is closed`);
+  await page.keyboard.press(process.platform === 'darwin' ? 'Meta+A' : 'Control+A');
+  await page.keyboard.press('Backspace');
   await tabTo(page, '#chat-info', { back: true });
   await openWithEnter(page, '#group-panel');
   await page.locator('#group-panel .members li').nth(2).waitFor();
