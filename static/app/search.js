@@ -65,15 +65,15 @@ export function setupSearch(getChat) {
     const items = answer.results.map((m) => {
       const r = chat?.room(m.room);
       const from = m.from === chat?.me.id ? t('common.you') : chat?.user(m.from).display_name;
-      return el('li', { class: 'search-result', dataset: { room: m.room, id: m.id }, tabindex: '0',
-        onclick: () => chat && openAt(chat, m.room, m.id),
-        onkeydown: (e) => { if (e.key === 'Enter' && chat) openAt(chat, m.room, m.id); } },
-      el('div', { class: 'search-head' },
-        el('span', { class: 'name', text: r ? chat.roomName(r) : t('search.conversation') }),
-        el('span', { class: 'when', text: timeOf(m.ts) })),
-      el('div', { class: 'search-text' },
-        from ? t('msg.fromText', { name: from, text: '' }) : '',
-        ...(m.highlight ? highlightNodes(m.highlight) : [preview(m)])));
+      // A button inside the item: Enter and Space open it, as any button.
+      return el('li', { class: 'search-result', dataset: { room: m.room, id: m.id } },
+        el('button', { type: 'button', class: 'search-open', onclick: () => chat && openAt(chat, m.room, m.id) },
+          el('span', { class: 'search-head' },
+            el('span', { class: 'name', text: r ? chat.roomName(r) : t('search.conversation') }),
+            el('span', { class: 'when', text: timeOf(m.ts) })),
+          el('span', { class: 'search-text' },
+            from ? t('msg.fromText', { name: from, text: '' }) : '',
+            ...(m.highlight ? highlightNodes(m.highlight) : [preview(m)]))));
     });
     results.replaceChildren(...(items.length ? items : [el('li', { class: 'search-note', text: t('search.none') })]));
     results.hidden = false;

@@ -151,7 +151,7 @@ async function visit(page) {
   await tabTo(page, '#search-input');
   await page.keyboard.type(QUERY);
   await page.locator('.search-result').nth(1).waitFor();
-  await tabTo(page, '.search-result');
+  await tabTo(page, '.search-result .search-open');
   await tabTo(page, '#search-input', { back: true });
   await page.keyboard.press('Escape');
   await page.locator('#search-results').waitFor({ state: 'hidden' });

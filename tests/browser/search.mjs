@@ -19,7 +19,9 @@ await run(async (browser) => {
   check(await page.locator('#room-list').isHidden(), 'results replace the conversation list');
   await shot(page, 'search-results.png');
 
-  await result.click();
+  // A button: focused and opened with Space, as a keyboard user would.
+  await result.getByRole('button').focus();
+  await page.keyboard.press('Space');
   const found = page.locator('#messages .msg.found .body', { hasText: process.env.TARGET });
   await found.waitFor();
   // In view once the pages above it are in (the jump loads older pages, and reaching the top of
