@@ -78,7 +78,9 @@ pub fn write(results: &Path, out: &Path) -> Result<()> {
          (conflict), and after the final sync every client holds every seq after its first \
          `hello` (gap), with the stored id;\n\
          - the buffer drained with no dead letters, and the servers' own memory after recovery \
-         and drain is at most {:.0}% above its level under load before the fault.\n\n\
+         and drain (of the Redis buffer, then of the search indexer's backlog: no catch-up \
+         running and the index's document count steady for a second) is at most {:.0}% above \
+         its level under load before the fault.\n\n\
          Memory: `VmRSS` (what `ps` calls RSS) is `RssAnon` + `RssFile` + `RssShmem` \
          (/proc/PID/status). `RssFile` is file pages mapped into the process, nearly all of them \
          the search index's mmapped segment files (tantivy): page cache, which the kernel drops \

@@ -197,6 +197,48 @@ async fn buffer_state(http: &reqwest::Client, hosts: &[SocketAddr]) -> Option<(i
     None
 }
 
+/// (documents in the search index, whether a catch-up runs) of the first host that answers;
+/// `None` when search is off there (no such metrics) or nothing answers.
+async fn search_state(http: &reqwest::Client, hosts: &[SocketAddr]) -> Option<(i64, bool)> {
+    for h in hosts {
+        let Ok(res) = http.get(format!("http://{h}/metrics")).send().await else {
+            continue;
+        };
+        let Ok(text) = res.text().await else { continue };
+        let value = |name: &str| {
+            text.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+        };
+        if let Some(docs) = value("chat_search_documents") {
+            let catching_up = value("chat_search_catching_up").unwrap_or(0.0) > 0.0;
+            return Some((docs as i64, catching_up));
+        }
+    }
+    None
+}
+
+/// Waits (at most `limit`) until the search index of `hosts` is idle: no catch-up running and
+/// the document count unchanged over a second, i.e. the indexer has taken in its backlog (a
+/// server just restarted re-indexes the last minutes; one that was starved of CPU is behind).
+/// Its queue and writer memory are then back to their idle size. Whether it became idle (true
+/// when search is off).
+async fn search_idle(http: &reqwest::Client, hosts: &[SocketAddr], limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut last = None;
+    while Instant::now() < deadline {
+        match search_state(http, hosts).await {
+            None => return true,
+            Some((docs, false)) if last == Some(docs) => return true,
+            Some((docs, catching_up)) => last = (!catching_up).then_some(docs),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    false
+}
+
 /// Waits while `cond` is false, at most `limit`; whether it became true.
 async fn until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -389,6 +431,15 @@ pub async fn run(a: RunArgs) -> Result<bool> {
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The search index too: memory is compared once its indexer is idle again, as the Redis
+    // buffer once drained (a restarted server re-indexes the last minutes while the load runs).
+    let index_idle = search_idle(&http, &a.hosts, Duration::from_secs(a.drain_secs)).await;
+    if !index_idle {
+        say(
+            start,
+            "the search index was still indexing at the end of the wait",
+        );
     }
     // Let the servers settle (a sync round in progress, sessions' buffers) before reading RSS.
     tokio::time::sleep(Duration::from_secs(1)).await;
