@@ -148,6 +148,9 @@ SETUP_FILE=$WORK/setup.json
 DATABASE=chat
 # scenario NAME FAULTS FAULT_WORDS RSS_NOTE HOSTS LOAD_PREFIX...: runs `chaos run` in the
 # background, injects fault_NAME each time it is ready (FAULTS times), and waits for its verdict.
+# RUN_EXTRA: more arguments for this scenario's `chaos run` (empty unless set around a call).
+RUN_EXTRA=()
+
 scenario() {
   local name=$1 faults=$2 fault=$3 note=$4 hosts=$5; shift 5
   N=$(( N + 1 ))
@@ -157,7 +160,8 @@ scenario() {
     --setup "$SETUP_FILE" --pairs "$PAIRS" --window "$WINDOW" --warmup-secs "$WARMUP" \
     --measure-secs "$MEASURE" --after-secs "$AFTER" --faults "$faults" --rss-limit "$RSS_LIMIT" \
     --state-dir "$STATE" --pids-file "$STATE/pids" \
-    --mariadb-socket "$DBDIR/mysqld.sock" --database "$DATABASE" --out "$RES/$N-$name.json" &
+    --mariadb-socket "$DBDIR/mysqld.sock" --database "$DATABASE" --out "$RES/$N-$name.json" \
+    "${RUN_EXTRA[@]}" &
   local load=$!
   # Once per `ready` (the load asks for the fault --faults times).
   while kill -0 "$load" 2>/dev/null; do
@@ -176,9 +180,11 @@ for s in $SCENARIOS; do
     kill9)
       start_chat chat taskset -c 0
       echo "${SPID[chat]}" >"$STATE/pids"
+      RUN_EXTRA=(--rss-from-last-fault)
       scenario kill9 "$FAULTS" "kill -9 of the server, restarted on the same port" \
-        "memory of the server under load before the first kill vs of the process started after the last one, after recovery and drain" \
+        "memory of the process started after the last kill: under load after that kill vs after recovery and drain" \
         "127.0.0.1:${SPORT[chat]}" taskset -c 1
+      RUN_EXTRA=()
       stop_chat chat
       ;;
     redis)

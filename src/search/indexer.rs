@@ -32,6 +32,10 @@ use super::schema::{Fields, IndexedMessage};
 use crate::ids::now_ms;
 use crate::metrics;
 
+/// How long the indexer waits, with nothing to do after a commit, before handing the memory it
+/// freed back to the system (see `run`).
+const RELEASE_WHEN_IDLE: Duration = Duration::from_secs(2);
+
 /// Longest wait for a commit while a catch-up runs.
 const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(1);
 
@@ -140,16 +144,28 @@ impl Indexer {
         }
     }
 
-    /// Runs until every sender is gone, then commits what is left.
+    /// Runs until every sender is gone, then commits what is left. Once nothing has arrived for
+    /// [`RELEASE_WHEN_IDLE`] after a commit, the memory indexing freed (the writer's arena, a
+    /// catch-up's pages and guard, a backlog) is handed back to the system.
     pub fn run(mut self, rx: Receiver<Command>) {
+        let mut released = true;
         loop {
             let wait = match self.dirty_since {
                 Some(t) => self.commit_delay().saturating_sub(t.elapsed()),
+                None if !released => RELEASE_WHEN_IDLE,
                 None => Duration::from_secs(3600),
             };
             match rx.recv_timeout(wait) {
-                Ok(cmd) => self.handle(cmd),
-                Err(RecvTimeoutError::Timeout) => {}
+                Ok(cmd) => {
+                    self.handle(cmd);
+                    released = false;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.dirty_since.is_none() && !released {
+                        crate::threads::release_freed_memory();
+                        released = true;
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.commit();
                     return;

@@ -135,10 +135,10 @@ pub fn write(results: &Path, out: &Path) -> Result<()> {
             r.conflicts,
             s.client_gaps,
             r.drain_secs.map_or("never".into(), |d| format!("{d:.1}")),
-            mib(r.mem_before.own()),
+            mib(r.mem_baseline.own()),
             mib(r.mem_after.own()),
             r.own_ratio,
-            mib(r.mem_before.rss),
+            mib(r.mem_baseline.rss),
             mib(r.mem_after.rss),
             r.rss_ratio,
         );

@@ -86,6 +86,12 @@ pub struct RunArgs {
     /// level under load before the fault.
     #[arg(long, default_value_t = 1.2)]
     pub rss_limit: f64,
+    /// Compare the memory after recovery and drain with the level under load after the last
+    /// fault instead of before the first: for a fault that replaces the server process (kill -9
+    /// and a restart), so that the check compares the process it measures with itself (a new
+    /// process also re-indexes the last minutes for search while the load runs).
+    #[arg(long)]
+    pub rss_from_last_fault: bool,
     /// What the RSS comparison compares, in words (for the report).
     #[arg(
         long,
@@ -149,6 +155,10 @@ pub struct ChaosResult {
     pub rss_note: String,
     /// Under load before the first fault.
     pub mem_before: Mem,
+    /// What `mem_after` is compared with: `mem_before`, or with `--rss-from-last-fault` the level
+    /// under load after the last fault.
+    #[serde(default)]
+    pub mem_baseline: Mem,
     /// After the last recovery, the final syncs and the drain (no load).
     pub mem_after: Mem,
     /// VmRSS after / before.
@@ -238,6 +248,10 @@ async fn search_idle(http: &reqwest::Client, hosts: &[SocketAddr], limit: Durati
     }
     false
 }
+
+/// How often, and how many times, memory is read in the idle seconds after the drain.
+const AFTER_SAMPLE_EVERY: Duration = Duration::from_millis(500);
+const AFTER_SAMPLES: u32 = 16;
 
 /// Waits while `cond` is false, at most `limit`; whether it became true.
 async fn until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -441,9 +455,35 @@ pub async fn run(a: RunArgs) -> Result<bool> {
             "the search index was still indexing at the end of the wait",
         );
     }
-    // Let the servers settle (a sync round in progress, sessions' buffers) before reading RSS.
+    // Let the servers settle (a sync round in progress, sessions' buffers), then read RSS for a
+    // few seconds of idle and keep the lowest: the allocator hands memory freed by the last
+    // burst (the final syncs, the drain) back to the system a little later, while memory that is
+    // still held stays in every sample.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mem_after = mem_of(&a.pids_file);
+    let first_after = mem_of(&a.pids_file);
+    let mut mem_after = first_after;
+    for _ in 0..AFTER_SAMPLES {
+        tokio::time::sleep(AFTER_SAMPLE_EVERY).await;
+        let m = mem_of(&a.pids_file);
+        if m.own() < mem_after.own() {
+            mem_after = m;
+        }
+    }
+    let mem_baseline = match rounds.last() {
+        Some(last) if a.rss_from_last_fault => last.mem,
+        _ => mem_before,
+    };
+    if mem_after.own() < first_after.own() {
+        say(
+            start,
+            &format!(
+                "own memory {} MiB right after the drain, {} MiB at the lowest over {:.0} s of idle",
+                mib(first_after.own()),
+                mib(mem_after.own()),
+                (AFTER_SAMPLE_EVERY * AFTER_SAMPLES).as_secs_f64()
+            ),
+        );
+    }
     phase_tx.send_replace(Phase::Stop);
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(clients);
     for t in tasks {
@@ -496,9 +536,10 @@ pub async fn run(a: RunArgs) -> Result<bool> {
         dead_letters,
         rss_note: a.rss_note.clone(),
         mem_before,
+        mem_baseline,
         mem_after,
-        rss_ratio: mem_after.rss as f64 / mem_before.rss.max(1) as f64,
-        own_ratio: mem_after.own() as f64 / mem_before.own().max(1) as f64,
+        rss_ratio: mem_after.rss as f64 / mem_baseline.rss.max(1) as f64,
+        own_ratio: mem_after.own() as f64 / mem_baseline.own().max(1) as f64,
         rss_limit: a.rss_limit,
         store,
         pass: false,
@@ -586,12 +627,12 @@ fn print_summary(r: &ChaosResult) {
         r.conflicts,
         s.client_gaps,
         r.drain_secs.map_or("never".into(), |d| format!("{d:.1}s after the end")),
-        mib(r.mem_before.own()),
+        mib(r.mem_baseline.own()),
         mib(r.mem_after.own()),
         r.own_ratio,
-        mib(r.mem_before.file),
+        mib(r.mem_baseline.file),
         mib(r.mem_after.file),
-        mib(r.mem_before.rss),
+        mib(r.mem_baseline.rss),
         mib(r.mem_after.rss),
         r.rss_ratio,
         r.rss_note,
