@@ -186,48 +186,44 @@ fn mib(kb: u64) -> u64 {
     kb / 1024
 }
 
-/// (write buffer depth, dead letters) from the first host that answers.
-async fn buffer_state(http: &reqwest::Client, hosts: &[SocketAddr]) -> Option<(i64, i64)> {
+/// The `/metrics` text of the first of `hosts` that answers with a row named `key`.
+async fn metrics_with(http: &reqwest::Client, hosts: &[SocketAddr], key: &str) -> Option<String> {
     for h in hosts {
         let Ok(res) = http.get(format!("http://{h}/metrics")).send().await else {
             continue;
         };
         let Ok(text) = res.text().await else { continue };
-        let value = |name: &str| {
-            text.lines().find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|v| v.strip_prefix(' '))
-                    .and_then(|v| v.trim().parse::<i64>().ok())
-            })
-        };
-        if let Some(depth) = value("chat_write_buffer_depth") {
-            return Some((depth, value("chat_dead_letters").unwrap_or(0)));
+        if metric(&text, key).is_some() {
+            return Some(text);
         }
     }
     None
 }
 
+/// The value of the row `name` (no labels) of a `/metrics` text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|v| v.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    })
+}
+
+/// (write buffer depth, dead letters) from the first host that answers.
+async fn buffer_state(http: &reqwest::Client, hosts: &[SocketAddr]) -> Option<(i64, i64)> {
+    let text = metrics_with(http, hosts, "chat_write_buffer_depth").await?;
+    let depth = metric(&text, "chat_write_buffer_depth")?;
+    let dead = metric(&text, "chat_dead_letters").unwrap_or(0.0);
+    Some((depth as i64, dead as i64))
+}
+
 /// (documents in the search index, whether a catch-up runs) of the first host that answers;
 /// `None` when search is off there (no such metrics) or nothing answers.
 async fn search_state(http: &reqwest::Client, hosts: &[SocketAddr]) -> Option<(i64, bool)> {
-    for h in hosts {
-        let Ok(res) = http.get(format!("http://{h}/metrics")).send().await else {
-            continue;
-        };
-        let Ok(text) = res.text().await else { continue };
-        let value = |name: &str| {
-            text.lines().find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|v| v.strip_prefix(' '))
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            })
-        };
-        if let Some(docs) = value("chat_search_documents") {
-            let catching_up = value("chat_search_catching_up").unwrap_or(0.0) > 0.0;
-            return Some((docs as i64, catching_up));
-        }
-    }
-    None
+    let text = metrics_with(http, hosts, "chat_search_documents").await?;
+    let docs = metric(&text, "chat_search_documents")?;
+    let catching_up = metric(&text, "chat_search_catching_up").unwrap_or(0.0) > 0.0;
+    Some((docs as i64, catching_up))
 }
 
 /// Waits (at most `limit`) until the search index of `hosts` is idle: no catch-up running and
