@@ -18,6 +18,10 @@
 #   BENCH_PERF=DIR                  also profile this server (perf record) during its fan-out and dm
 #                                   runs and write flat perf reports to DIR (linux-perf)
 #   BENCH_DM=0                      leave the everyday-path part (below) out of the full run
+#   BENCH_BIN=DIR                   run the release binaries already in DIR (chat-server, loadgen,
+#                                   ceiling, ...) instead of building them: for a before/after
+#                                   comparison of two commits on the same machine state (run the
+#                                   script from a checkout of the commit the binaries come from)
 #
 # The everyday path (issue 17), always pinned (server taskset -c 0, generator taskset -c 1), on
 # fresh processes of this server (Redis + MariaDB) and of the socket.io peer, after the modes
@@ -119,10 +123,15 @@ STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 log() { printf '\n== [%ss] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
 
 scripts/setup.sh bench
-log "release build (chat-server, bench)"
-cargo build --release -p chat-server -p bench -p bench-server
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+  log "release binaries from $BIN (BENCH_BIN, not built)"
+else
+  log "release build (chat-server, bench)"
+  cargo build --release -p chat-server -p bench -p bench-server
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
+fi
 BUILD_SECS=$(( $(date +%s) - START ))
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # shellcheck source=scripts/lib/services.sh
