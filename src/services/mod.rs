@@ -4,6 +4,7 @@
 //!
 //! - [`admin`]: live statistics, accounts (ban, sessions, the admin role and its bootstrap),
 //!   dead letters, closing conversations and deleting messages for everyone.
+//! - [`curation`]: pinned messages and the pin policy, starred messages.
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
 //! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
@@ -11,6 +12,7 @@
 //!   pin routes).
 
 pub mod admin;
+pub mod curation;
 pub mod people;
 pub mod push;
 pub mod rooms;

@@ -4,6 +4,7 @@
 //! `DESIGN.md`; the doc of each type names its route.
 
 pub mod admin;
+pub mod curation;
 pub mod people;
 pub mod push;
 
