@@ -20,8 +20,8 @@
 //!   `chat_protocol::api`. So far `people` (profiles, settings, sessions, contacts, blocks,
 //!   lists), `push` (subscriptions, push settings, mutes, SMS invitations), `admin` (statistics,
 //!   bans, sessions, the admin role, dead letters, closing conversations), `curation` (pins,
-//!   stars, the pin policy) and the shared room access rules; the other domains' rules are still
-//!   in their handlers.
+//!   stars, the pin policy), `oauth` (sign-in with a provider account, links) and the shared room
+//!   access rules; the other domains' rules are still in their handlers.
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
 //!   and writing without per-connection buffers).
 //! - [`socketio`]: Socket.IO v5 / Engine.IO v4 at `/socket.io/`, a codec in front of the same

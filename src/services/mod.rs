@@ -5,6 +5,8 @@
 //! - [`admin`]: live statistics, accounts (ban, sessions, the admin role and its bootstrap),
 //!   dead letters, closing conversations and deleting messages for everyone.
 //! - [`curation`]: pinned messages and the pin policy, starred messages.
+//! - [`oauth`]: sign-in with provider accounts (Facebook, Twitter/X), linking them, the
+//!   linked accounts.
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
 //! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
@@ -13,6 +15,7 @@
 
 pub mod admin;
 pub mod curation;
+pub mod oauth;
 pub mod people;
 pub mod push;
 pub mod rooms;

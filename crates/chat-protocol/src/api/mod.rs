@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod curation;
+pub mod oauth;
 pub mod people;
 pub mod push;
 
