@@ -18,7 +18,9 @@
 //! - [`services`]: domain services that own a domain's rules over the store and the actors and
 //!   know nothing of HTTP; a handler extracts, calls one method, and answers with a typed body of
 //!   `chat_protocol::api`. So far `people` (profiles, settings, sessions, contacts, blocks,
-//!   lists), `push` (subscriptions, push settings, mutes, SMS invitations) and the shared room
+//!   lists), `push` (subscriptions, push settings, mutes, SMS invitations), `admin` (statistics,
+//!   bans, sessions, the admin role, dead letters, closing conversations), `curation` (pins,
+//!   stars, the pin policy), `oauth` (sign-in with a provider account, links) and the shared room
 //!   access rules; the other domains' rules are still in their handlers.
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
 //!   and writing without per-connection buffers).

@@ -5,7 +5,8 @@
 //! authenticate, how to read its user-info answer) and builds the configured ones at start;
 //! [`flow`] builds the authorization URL and, on the way back, exchanges the code and reads the
 //! profile. Like [`crate::push`], this module talks to outside services and knows nothing of the
-//! database: the HTTP handlers keep the pending states and the links through the store.
+//! database: the OAuth service (`crate::services::oauth`) keeps the pending states and the links
+//! through the store.
 
 pub mod flow;
 pub mod providers;

@@ -11,43 +11,19 @@ use chat_protocol::ids::{MessageId, RoomId, UserId};
 /// Most messages pinned in one room at a time.
 pub const MAX_PINS: u64 = 50;
 
-/// Who pins messages in a room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PinPolicy {
-    /// Every member.
-    Members,
-    /// Owners and admins only.
-    Admins,
-}
+/// Who pins messages in a room: the API's type, which the store reads and writes.
+pub use chat_protocol::api::curation::PinPolicy;
 
-impl PinPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PinPolicy::Members => "members",
-            PinPolicy::Admins => "admins",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "members" => Some(PinPolicy::Members),
-            "admins" => Some(PinPolicy::Admins),
-            _ => None,
-        }
-    }
-
-    /// The policy `room_settings.pin_policy` holds: `members` when never set, and `admins` (the
-    /// stricter) for a value the server never writes, so a damaged row does not let every
-    /// member pin.
-    pub fn from_stored(stored: Option<&str>) -> Self {
-        match stored {
-            None => PinPolicy::Members,
-            Some(s) => PinPolicy::parse(s).unwrap_or_else(|| {
-                tracing::error!(stored = s, "unknown pin policy; only admins pin");
-                PinPolicy::Admins
-            }),
-        }
+/// The policy `room_settings.pin_policy` holds: `members` when never set, and `admins` (the
+/// stricter) for a value the server never writes, so a damaged row does not let every member
+/// pin.
+fn policy_from_stored(stored: Option<&str>) -> PinPolicy {
+    match stored {
+        None => PinPolicy::Members,
+        Some(s) => PinPolicy::parse(s).unwrap_or_else(|| {
+            tracing::error!(stored = s, "unknown pin policy; only admins pin");
+            PinPolicy::Admins
+        }),
     }
 }
 
@@ -67,7 +43,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(|r| r.pin_policy);
-        Ok(PinPolicy::from_stored(stored.as_deref()))
+        Ok(policy_from_stored(stored.as_deref()))
     }
 
     pub async fn set_pin_policy(&self, room: &RoomId, policy: PinPolicy) -> Result<(), StoreError> {
@@ -147,10 +123,10 @@ mod tests {
     /// Before issue 20 an unknown stored value counted as `members`: every member could pin.
     #[test]
     fn an_unknown_stored_pin_policy_fails_closed() {
-        assert_eq!(PinPolicy::from_stored(None), PinPolicy::Members);
+        assert_eq!(policy_from_stored(None), PinPolicy::Members);
         for p in [PinPolicy::Members, PinPolicy::Admins] {
-            assert_eq!(PinPolicy::from_stored(Some(p.as_str())), p);
+            assert_eq!(policy_from_stored(Some(p.as_str())), p);
         }
-        assert_eq!(PinPolicy::from_stored(Some("everyone")), PinPolicy::Admins);
+        assert_eq!(policy_from_stored(Some("everyone")), PinPolicy::Admins);
     }
 }

@@ -3,6 +3,9 @@
 //! tests read and write the same types. Field names and shapes are the published contract of
 //! `DESIGN.md`; the doc of each type names its route.
 
+pub mod admin;
+pub mod curation;
+pub mod oauth;
 pub mod people;
 pub mod push;
 
