@@ -1,7 +1,9 @@
 //! WsSession: one actor per WebSocket connection, authenticated before the upgrade. It decodes
 //! frames, enforces size and rate limits, forwards work to Room actors and writes what it is sent.
-//! It reads and writes its socket through `crate::websocket` ([`start`]); [`start_piped`] runs the
-//! same session behind another transport (the Socket.IO codec in `crate::socketio`).
+//! It reads and writes its socket through `crate::websocket` ([`start`]): what to write when is
+//! decided by the socket's `websocket::flush::Outgoing`, and the session performs the writes and
+//! waits it asks for. [`start_piped`] runs the same session behind another transport (the
+//! Socket.IO codec in `crate::socketio`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use crate::protocol::{
 use crate::shutdown::{self, Shutdown};
 use crate::store::Store;
 use crate::websocket::conn::{InFrame, Reader, Writer, WsError};
+use crate::websocket::flush::{Next, Outgoing};
 use crate::websocket::{frame, Outbound};
 
 /// What a session needs from the rest of the server.
@@ -132,16 +135,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 enum Transport {
     /// Not started yet.
     None,
-    /// A WebSocket: frames are written straight to the socket.
-    Socket {
-        writer: Writer,
-        /// A flush is due once the frames already in the mailbox are handled.
-        flush_soon: bool,
-        /// A wait for the socket to be writable is under way.
-        flushing: bool,
-        /// A close frame is written; stop once the socket took it.
-        closing: bool,
-    },
+    /// A WebSocket: frames are written straight to the socket, by the rules of [`Outgoing`].
+    Socket(Outgoing),
     /// Another transport (see [`start_piped`]).
     Pipe(mpsc::Sender<PipeOut>),
 }
@@ -188,7 +183,7 @@ impl WsSession {
 
     fn write(&mut self, frame: &Outbound, ctx: &mut Ctx) {
         match &self.out {
-            Transport::Socket { .. } => {
+            Transport::Socket(_) => {
                 if let Some(bytes) = frame.ws_frame(self.format) {
                     self.push(bytes, ctx);
                 }
@@ -206,77 +201,49 @@ impl WsSession {
     /// (one write for all of them); a client whose unwritten frames pass `ws.outbox_capacity`
     /// is dropped as too slow.
     fn push(&mut self, bytes: Bytes, ctx: &mut Ctx) {
-        let Transport::Socket {
-            writer,
-            flush_soon,
-            flushing,
-            ..
-        } = &mut self.out
-        else {
+        let Transport::Socket(out) = &mut self.out else {
             return;
         };
-        writer.enqueue(bytes);
-        if writer.queued() > self.deps.settings.ws.outbox_capacity {
-            return self.too_slow(ctx);
-        }
-        if !*flush_soon && !*flushing {
-            *flush_soon = true;
-            // Spawned items run after the mailbox is drained, in the same poll.
-            ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| act.flush_now(ctx)));
+        let next = out.push(bytes);
+        self.follow(next, ctx);
+    }
+
+    /// Does what the socket's [`Outgoing`] asks for.
+    fn follow(&mut self, next: Next, ctx: &mut Ctx) {
+        match next {
+            Next::Nothing => {}
+            Next::FlushSoon => {
+                // Spawned items run after the mailbox is drained, in the same poll.
+                ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| act.flush_now(ctx)));
+            }
+            Next::WaitWritable => self.flush_when_writable(ctx),
+            Next::Stop => ctx.stop(),
+            Next::TooSlow => self.too_slow(ctx),
         }
     }
 
     /// Writes what is queued; waits for the socket if it does not take everything.
     fn flush_now(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket {
-            writer, flush_soon, ..
-        } = &mut self.out
-        else {
+        let Transport::Socket(out) = &mut self.out else {
             return;
         };
-        *flush_soon = false;
-        let res = writer.flush();
-        self.flushed(res, ctx);
-    }
-
-    /// After a flush: stop if the close frame is out or the socket failed, wait for the socket
-    /// if it did not take everything.
-    fn flushed(&mut self, res: std::io::Result<bool>, ctx: &mut Ctx) {
-        let Transport::Socket { closing, .. } = &self.out else {
-            return;
-        };
-        match res {
-            Ok(true) if *closing => ctx.stop(),
-            Ok(true) => {}
-            Ok(false) => self.flush_later(ctx),
-            Err(_) => ctx.stop(),
-        }
+        let next = out.flush();
+        self.follow(next, ctx);
     }
 
     /// Writes what the socket did not take once it is writable again.
-    fn flush_later(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket {
-            writer, flushing, ..
-        } = &mut self.out
-        else {
+    fn flush_when_writable(&mut self, ctx: &mut Ctx) {
+        let Transport::Socket(out) = &self.out else {
             return;
         };
-        if *flushing {
-            return;
-        }
-        *flushing = true;
-        let socket = writer.socket();
+        let socket = out.socket();
         let wait = async move { socket.writable().await };
-        ctx.spawn(wait.into_actor(self).map(|res, act, ctx| {
-            let Transport::Socket {
-                writer, flushing, ..
-            } = &mut act.out
-            else {
+        ctx.spawn(wait.into_actor(self).map(|ready, act, ctx| {
+            let Transport::Socket(out) = &mut act.out else {
                 return;
             };
-            *flushing = false;
-            let res = res.and_then(|()| writer.flush());
-            act.flushed(res, ctx);
+            let next = out.writable(ready);
+            act.follow(next, ctx);
         }));
     }
 
@@ -303,18 +270,16 @@ impl WsSession {
     /// first close of a socket is written.
     fn close(&mut self, reason: Option<(u16, String)>, ctx: &mut Ctx) {
         match &mut self.out {
-            Transport::Socket { closing: true, .. } => {}
-            Transport::Socket {
-                writer, closing, ..
-            } => {
+            Transport::Socket(out) if out.is_closing() => {}
+            Transport::Socket(out) => {
                 let bytes = match &reason {
                     Some((code, why)) => frame::close(*code, why),
                     None => frame::encode(frame::OP_CLOSE, &[]),
                 };
-                *closing = true;
-                writer.enqueue(bytes);
-                ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
-                self.flush_now(ctx);
+                if let Some(next) = out.close(bytes) {
+                    ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+                    self.follow(next, ctx);
+                }
             }
             Transport::Pipe(tx) => {
                 // Full or gone: the engine ends the connection when the session stops anyway.
@@ -420,7 +385,7 @@ impl WsSession {
                 return act.close(Some((close::GOING_AWAY, "timeout".into())), ctx);
             }
             match act.out {
-                Transport::Socket { .. } => act.push(frame::encode(frame::OP_PING, &[]), ctx),
+                Transport::Socket(_) => act.push(frame::encode(frame::OP_PING, &[]), ctx),
                 _ => act.pipe(PipeOut::Ping, ctx),
             }
         });
@@ -1026,14 +991,10 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
 
 /// Starts a session on an upgraded WebSocket.
 pub fn start(session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
+    let capacity = session.deps.settings.ws.outbox_capacity;
     run(
         session,
-        Transport::Socket {
-            writer,
-            flush_soon: false,
-            flushing: false,
-            closing: false,
-        },
+        Transport::Socket(Outgoing::new(writer, capacity)),
         reader,
     )
 }
