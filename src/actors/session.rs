@@ -17,6 +17,7 @@ use super::outbox::{self, CloseSession, SessionHandle};
 use super::presence::{Presence, SessionDown, SessionUp};
 use super::registry::{OpenRoom, RoomRegistry, SessionClosed, SessionOpened};
 use super::room::{Check, Draft, MarkDelivered, MarkRead, Post, Room, Typing};
+use super::slow::{self, Backlog, Verdict};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
@@ -218,7 +219,7 @@ impl WsSession {
             }
             Next::WaitWritable => self.flush_when_writable(ctx),
             Next::Stop => ctx.stop(),
-            Next::TooSlow => self.too_slow(ctx),
+            Next::TooSlow => self.too_slow(Backlog::Socket, ctx),
         }
     }
 
@@ -254,16 +255,17 @@ impl WsSession {
         };
         match tx.try_send(out) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.too_slow(ctx),
+            Err(mpsc::error::TrySendError::Full(_)) => self.too_slow(Backlog::Pipe, ctx),
             Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
         }
     }
 
-    fn too_slow(&mut self, ctx: &mut Ctx) {
-        metrics::inc(&metrics::SLOW_CONSUMERS_DROPPED);
-        tracing::warn!(session = %self.id, user = %self.user.id, "dropping a session that does not read");
-        // No close frame: it would wait behind the frames the client does not read.
-        ctx.stop();
+    /// The client lets `backlog` fill: carries out [`slow::judge`]'s verdict.
+    fn too_slow(&mut self, backlog: Backlog, ctx: &mut Ctx) {
+        match slow::judge(backlog, &self.id, &self.user.id) {
+            Verdict::CloseBehind(c) => self.close(Some((c.code, c.reason)), ctx),
+            Verdict::Drop => ctx.stop(),
+        }
     }
 
     /// Sends a close frame (none for `None`) and stops once the transport took it. Only the
@@ -1041,7 +1043,8 @@ pub enum PipeOut {
 /// returned stream ends when the session does.
 ///
 /// Flow control: the session's frames wait in a queue of `ws.outbox_capacity`; a transport that
-/// stops taking them lets it fill, and the session is dropped as too slow, as on `/ws`.
+/// stops taking them lets it fill, and the session is dropped as too slow (`slow::Backlog::Pipe`:
+/// no close frame, the stream just ends), as on `/ws`.
 pub fn start_piped(
     session: WsSession,
     input: impl futures_util::Stream<Item = PipeIn> + 'static,

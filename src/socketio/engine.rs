@@ -4,7 +4,8 @@
 //!
 //! Flow control: the task takes frames from the session only while fewer than
 //! `ws.outbox_capacity` packets wait for the client, so a client that does not read stalls its
-//! session, which is then dropped as too slow exactly as on `/ws` (see `session::start_piped`).
+//! session, which is then dropped as too slow by the same rule as on `/ws` (`actors::slow`; see
+//! `session::start_piped`).
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -600,8 +601,9 @@ impl Connection {
                     self.queue.push_back(socket_out::disconnect());
                     return Ok(());
                 }
-                // Anything else (too slow, timed out, setup failed): close the connection, and
-                // the client reconnects and syncs.
+                // Anything else (timed out, setup failed; a session dropped as too slow ends its
+                // stream without a close, see `actors::slow`): close the connection, and the
+                // client reconnects and syncs.
                 return Err("session closed");
             }
         }
