@@ -26,7 +26,7 @@ use crate::protocol::close;
 use crate::protocol::settings::UserSettings;
 use crate::protocol::{
     decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Pong, ServerFrame,
-    SyncFrame, Synced, UserOut, WireFormat,
+    SyncFrame, UserOut, WireFormat,
 };
 use crate::shutdown::{self, Shutdown};
 use crate::store::Store;
@@ -714,26 +714,12 @@ impl WsSession {
         let work = super::requests::sync(self.deps.store.clone(), self.user.id.clone(), f, max);
         self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(synced) => {
-                for room in synced.refused {
-                    let msg = format!("not a member of room {room}");
-                    act.send_frame(
-                        error_frame(ErrorCode::NotMember, msg, reference.clone(), None),
-                        ctx,
-                    );
+                let (frames, delivered) = synced.into_frames(reference, &act.user.id);
+                for f in frames {
+                    act.send_frame(f, ctx);
                 }
                 // What sync hands over counts as delivered to this device.
-                let newest = super::requests::newest_from_others(&synced.messages, &act.user.id);
-                for m in synced.messages {
-                    act.send_frame(ServerFrame::Message(m), ctx);
-                }
-                act.send_frame(
-                    ServerFrame::Synced(Synced {
-                        truncated: synced.truncated,
-                        reference,
-                    }),
-                    ctx,
-                );
-                for (room, seq) in newest {
+                for (room, seq) in delivered {
                     let user = act.user.id.clone();
                     act.with_room(room, ctx, move |_, addr, _| {
                         if let Ok(addr) = addr {
