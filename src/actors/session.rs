@@ -5,7 +5,7 @@
 //! waits it asks for. [`start_piped`] runs the same session behind another transport (the
 //! Socket.IO codec in `crate::socketio`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,11 @@ use actix::prelude::*;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+mod order;
+mod rate;
+
+use self::order::AckOrders;
+use self::rate::RateLimit;
 use super::outbox::{self, CloseSession, SessionHandle};
 use super::presence::{Presence, SessionDown, SessionUp};
 use super::registry::{OpenRoom, RoomRegistry, SessionClosed, SessionOpened};
@@ -37,57 +42,16 @@ use crate::websocket::{frame, Outbound};
 /// What a session needs from the rest of the server.
 #[derive(Clone)]
 pub struct SessionDeps {
+    /// Reads for setup and requests (rooms, settings, history, sync, media).
     pub store: Store,
+    /// Where rooms are looked up and the session registers.
     pub registry: Addr<RoomRegistry>,
+    /// Told when the session starts and stops.
     pub presence: Addr<Presence>,
+    /// The server's settings (`[ws]` limits, `[rooms]`, `[media]`).
     pub settings: Arc<Settings>,
     /// Every session listens for the server shutting down (see `crate::shutdown`).
     pub shutdown: Shutdown,
-}
-
-/// A token bucket: `rate` frames per second sustained, `burst` at once.
-struct RateLimit {
-    tokens: f64,
-    last: Instant,
-    rate: f64,
-    burst: f64,
-}
-
-impl RateLimit {
-    fn new(rate: f64, burst: f64) -> Self {
-        Self {
-            tokens: burst,
-            last: Instant::now(),
-            rate,
-            burst,
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// Answers to the `send`s of one room, written in the order the sends arrived. The Room replies
-/// in seq order, but the replies are futures spawned on this actor's context, and actix polls
-/// those in no fixed order; without this a client could see the ack for seq 30 before seq 29.
-#[derive(Default)]
-struct AckOrder {
-    /// Ticket of the next `send`.
-    next: u64,
-    /// Ticket whose answer is written next.
-    written: u64,
-    /// Answers that came before an earlier one.
-    ready: BTreeMap<u64, ServerFrame>,
 }
 
 /// See the module doc.
@@ -105,7 +69,7 @@ pub struct WsSession {
     /// Where frames go.
     out: Transport,
     /// Per room, the order of pending `send` answers.
-    acks: HashMap<RoomId, AckOrder>,
+    acks: AckOrders,
     /// The user's settings (typing and read-receipt choices apply here); kept current by the
     /// `settings` frames every device gets.
     settings: UserSettings,
@@ -143,6 +107,8 @@ enum Transport {
 }
 
 impl WsSession {
+    /// A session for `user`, who authenticated with the token hashing to `token_hash`, speaking
+    /// `format`; it runs once started with [`start`] or [`start_piped`].
     pub fn new(user: UserOut, token_hash: String, format: WireFormat, deps: SessionDeps) -> Self {
         let limit = RateLimit::new(deps.settings.ws.rate_per_sec, deps.settings.ws.rate_burst);
         let shutdown = deps.shutdown.listen();
@@ -157,7 +123,7 @@ impl WsSession {
             limit,
             early: Some(Vec::new()),
             out: Transport::None,
-            acks: HashMap::new(),
+            acks: AckOrders::default(),
             settings: UserSettings::default(),
             setup_turn: None,
             settings_known: false,
@@ -570,9 +536,7 @@ impl WsSession {
             Some(Check::Mentions) => self.resolve_mentions(draft, reference, ctx),
             None => {
                 let room = draft.frame.room.clone();
-                let order = self.acks.entry(room.clone()).or_default();
-                let ticket = order.next;
-                order.next += 1;
+                let ticket = self.acks.ticket(&room);
                 self.with_room(room, ctx, move |act, addr, ctx| {
                     act.post(addr, draft, reference, ticket, true, ctx)
                 });
@@ -623,20 +587,9 @@ impl WsSession {
     }
 
     /// Writes the answer to the `send` holding `ticket` in `room`, after the answers to every
-    /// earlier `send` to that room (see `AckOrder`).
+    /// earlier `send` to that room (see `AckOrders`).
     fn answer_send(&mut self, room: &RoomId, ticket: u64, frame: ServerFrame, ctx: &mut Ctx) {
-        let Some(order) = self.acks.get_mut(room) else {
-            return self.send_frame(frame, ctx);
-        };
-        order.ready.insert(ticket, frame);
-        let mut due = Vec::new();
-        while let Some(f) = order.ready.remove(&order.written) {
-            due.push(f);
-            order.written += 1;
-        }
-        if order.written == order.next {
-            self.acks.remove(room);
-        }
+        let due = self.acks.answer(room, ticket, frame);
         for f in due {
             self.send_frame(f, ctx);
         }
