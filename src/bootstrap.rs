@@ -11,8 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::http::auth::hash_token;
 use crate::store::{Store, StoreError};
+use crate::transport::hash_token;
 
 /// The file name, in the data directory.
 pub const FILE_NAME: &str = "admin_bootstrap_code";

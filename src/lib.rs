@@ -11,8 +11,9 @@
 //! `chat-protocol`) import nothing of the server; `chat-cli` and the load generator build on
 //! `chat-protocol` alone. Inside this crate the modules below are listed from
 //! the top (what a request meets first) down; the WebSocket layer imports neither HTTP nor the
-//! actors (its routes are handed to it at startup). Not yet layered: [`socketio`] uses the HTTP
-//! state and auth helpers.
+//! actors (its routes are handed to it at startup), and [`socketio`] does not import HTTP (its
+//! dependencies are handed to it as `socketio::Deps`; what it shares with `/ws` is in
+//! [`transport`]).
 //!
 //! - [`http`]: actix-web handlers (`/api/...`, `/ws`, `/healthz`, `/metrics`).
 //! - [`services`]: domain services that own a domain's rules over the store and the actors and
@@ -23,13 +24,18 @@
 //!   stars, the pin policy), `oauth` (sign-in with a provider account, links) and the shared room
 //!   access rules; the other domains' rules are still in their handlers.
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
-//!   and writing without per-connection buffers).
+//!   and writing without per-connection buffers; `websocket::flush`, the rules for writing to a
+//!   socket and the bound on what may wait for it, as a plain struct the session drives).
 //! - [`socketio`]: Socket.IO v5 / Engine.IO v4 at `/socket.io/`, a codec in front of the same
 //!   `WsSession` as `/ws`.
+//! - [`transport`]: what `/ws` and `/socket.io/` share: the origin check, token hashing, and the
+//!   per-user session cap.
 //! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
 //!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
-//!   members with no live session).
+//!   members with no live session). `WsSession` dispatches client frames; the requests it
+//!   answers by asking the store and other actors (history, sync, edit, ...) are in
+//!   `actors::requests`, and the one rule for a client that does not read in `actors::slow`.
 //! - [`cluster`]: several processes on one Redis (`[cluster] enabled`): seqs allocated by the
 //!   append script, fan-out over Redis pub/sub, presence with expiring node keys.
 //! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
@@ -99,6 +105,7 @@ pub mod startup;
 pub use chat_store as store;
 pub mod telemetry;
 pub mod threads;
+pub mod transport;
 pub mod validate;
 pub mod websocket;
 

@@ -246,6 +246,7 @@ impl Application {
             })?
             .port();
         let data = web::Data::new(state.clone());
+        let socketio = web::Data::new(state.socketio_deps());
         let gate = state.shutdown.clone();
         let static_dir = settings.server.static_dir.clone();
         let upgrades = http::upgrade_routes(state.clone());
@@ -261,6 +262,7 @@ impl Application {
                         crate::telemetry::RedactedRootSpan,
                     >::new())
                     .app_data(data.clone())
+                    .app_data(socketio.clone())
                     .configure(http::routes)
                     .service(http::static_files(&static_dir))
                     .into_factory()

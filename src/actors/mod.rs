@@ -15,6 +15,7 @@
 //! - `media_sweep`: the sweep deleting uploads never attached (`media.unattached_ttl_secs`).
 //! - `periodic`: `Periodic`, the actor both sweeps run on (a round every so often, one at a time).
 //! - `outbox`: what any actor may send toward a session.
+//! - `slow`: the one rule for a client that does not read (whichever queue toward it fills).
 
 pub mod curation;
 pub mod media;
@@ -28,6 +29,7 @@ pub mod registry;
 pub mod requests;
 pub mod room;
 pub mod session;
+pub mod slow;
 pub mod syncer;
 pub mod uploads;
 

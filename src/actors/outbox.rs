@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use actix::{Message, Recipient};
 use futures_util::task::AtomicWaker;
 
+use super::slow::{self, Backlog, Verdict};
 use crate::ids::{SessionId, UserId};
 use crate::protocol::ServerFrame;
 use crate::websocket::Outbound;
@@ -61,7 +62,8 @@ pub enum Offer {
 }
 
 impl SessionHandle {
-    /// Offers `frame` without waiting; a full queue closes the session as too slow.
+    /// Offers `frame` without waiting; a full queue closes the session as too slow (see
+    /// [`super::slow`]).
     pub fn offer(&self, frame: &Deliver) -> Offer {
         match self.deliver.push(&frame.frame) {
             Pushed::Queued => {
@@ -70,12 +72,13 @@ impl SessionHandle {
             }
             Pushed::Closed => Offer::Gone,
             Pushed::Full => {
-                crate::metrics::inc(&crate::metrics::SLOW_CONSUMERS_DROPPED);
-                tracing::warn!(session = %self.id, user = %self.user, "dropping a session that does not read");
-                self.close.do_send(CloseSession {
-                    code: crate::protocol::close::TOO_SLOW,
-                    reason: "too slow".into(),
-                });
+                // A full outlet's verdict is always a close behind the unread frames (the
+                // session's socket still takes frames); the session carries it out.
+                if let Verdict::CloseBehind(close) =
+                    slow::judge(Backlog::Outlet, &self.id, &self.user)
+                {
+                    self.close.do_send(close);
+                }
                 Offer::Dropped
             }
         }
@@ -239,6 +242,42 @@ mod tests {
             .unwrap();
         assert_eq!(message(&batch[0]), "7");
         assert_eq!(pusher.join().unwrap(), Pushed::Queued);
+    }
+
+    /// Records the close a session is told to make.
+    struct Closes(tokio::sync::mpsc::UnboundedSender<CloseSession>);
+
+    impl actix::Actor for Closes {
+        type Context = actix::Context<Self>;
+    }
+
+    impl actix::Handler<CloseSession> for Closes {
+        type Result = ();
+        fn handle(&mut self, msg: CloseSession, _: &mut Self::Context) {
+            let _ = self.0.send(msg);
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_full_outlet_tells_its_session_to_close_with_4008() {
+        use actix::Actor;
+        let (tx, mut closes) = tokio::sync::mpsc::unbounded_channel();
+        let (deliver, _inlet) = outlet(1);
+        let handle = SessionHandle {
+            id: SessionId::generate(),
+            user: UserId("u".into()),
+            token_hash: String::new(),
+            deliver,
+            close: Closes(tx).start().recipient(),
+        };
+        let d = Deliver { frame: frame(1) };
+        assert_eq!(handle.offer(&d), Offer::Sent);
+        assert_eq!(handle.offer(&d), Offer::Dropped);
+        let close = closes.recv().await.unwrap();
+        assert_eq!(
+            (close.code, close.reason.as_str()),
+            (crate::protocol::close::TOO_SLOW, "too slow")
+        );
     }
 
     #[test]

@@ -12,8 +12,9 @@ use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
 use crate::protocol::{
-    AckMany, DeleteFrame, EditFrame, ErrorBody, HistoryFrame, HistoryOut, MessageOut, ReactFrame,
-    ReactionOut, SendFrame, SendManyFrame, SendResult, SyncFrame,
+    AckMany, DeleteFrame, EditFrame, ErrorBody, ErrorCode, ErrorOut, HistoryFrame, HistoryOut,
+    MessageOut, ReactFrame, ReactionOut, SendFrame, SendManyFrame, SendResult, ServerFrame,
+    SyncFrame, Synced,
 };
 use crate::store::Store;
 
@@ -313,6 +314,35 @@ pub async fn sync(
     Ok(answer)
 }
 
+impl SyncAnswer {
+    /// The frames that answer the `sync` carrying `reference`, in the order they are written: a
+    /// `not_member` error per refused room, every message, then `synced`. With them, the highest
+    /// seq per room that handing them to `me`'s device marks delivered (see
+    /// [`newest_from_others`]).
+    pub fn into_frames(
+        self,
+        reference: Option<String>,
+        me: &UserId,
+    ) -> (Vec<ServerFrame>, HashMap<RoomId, i64>) {
+        let delivered = newest_from_others(&self.messages, me);
+        let mut frames = Vec::with_capacity(self.refused.len() + self.messages.len() + 1);
+        frames.extend(self.refused.into_iter().map(|room| {
+            ServerFrame::Error(ErrorOut {
+                code: ErrorCode::NotMember,
+                message: format!("not a member of room {room}"),
+                reference: reference.clone(),
+                client_id: None,
+            })
+        }));
+        frames.extend(self.messages.into_iter().map(ServerFrame::Message));
+        frames.push(ServerFrame::Synced(Synced {
+            truncated: self.truncated,
+            reference,
+        }));
+        (frames, delivered)
+    }
+}
+
 /// The highest seq per room among `messages` that others sent: what handing them to `me`'s
 /// device marks delivered (one's own messages need no delivered receipt).
 pub fn newest_from_others(messages: &[MessageOut], me: &UserId) -> HashMap<RoomId, i64> {
@@ -325,6 +355,7 @@ pub fn newest_from_others(messages: &[MessageOut], me: &UserId) -> HashMap<RoomI
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -364,5 +395,27 @@ mod tests {
         got.sort();
         // r2 holds only her own messages: nothing to mark there.
         assert_eq!(got, [("r1", 2), ("r3", 4)]);
+    }
+
+    #[test]
+    fn a_sync_answers_refusals_then_messages_then_synced() {
+        let answer = SyncAnswer {
+            messages: vec![msg("r1", 1, "ben"), msg("r1", 2, "ann")],
+            truncated: vec![RoomId::from("r1")],
+            refused: vec![RoomId::from("r9")],
+        };
+        let (frames, delivered) = answer.into_frames(Some("s1".into()), &UserId::from("ann"));
+        let json: Vec<serde_json::Value> = frames
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap())
+            .collect();
+        let types: Vec<&str> = json.iter().map(|f| f["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["error", "message", "message", "synced"]);
+        assert_eq!(json[0]["code"], "not_member");
+        assert_eq!(json[0]["message"], "not a member of room r9");
+        assert_eq!(json[0]["ref"], "s1");
+        assert_eq!(json[3]["truncated"], serde_json::json!(["r1"]));
+        assert_eq!(json[3]["ref"], "s1");
+        assert_eq!(delivered.get(&RoomId::from("r1")), Some(&1));
     }
 }

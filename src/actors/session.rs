@@ -1,9 +1,11 @@
 //! WsSession: one actor per WebSocket connection, authenticated before the upgrade. It decodes
 //! frames, enforces size and rate limits, forwards work to Room actors and writes what it is sent.
-//! It reads and writes its socket through `crate::websocket` ([`start`]); [`start_piped`] runs the
-//! same session behind another transport (the Socket.IO codec in `crate::socketio`).
+//! It reads and writes its socket through `crate::websocket` ([`start`]): what to write when is
+//! decided by the socket's `websocket::flush::Outgoing`, and the session performs the writes and
+//! waits it asks for. [`start_piped`] runs the same session behind another transport (the
+//! Socket.IO codec in `crate::socketio`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,10 +13,16 @@ use actix::prelude::*;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+mod order;
+mod rate;
+
+use self::order::AckOrders;
+use self::rate::RateLimit;
 use super::outbox::{self, CloseSession, SessionHandle};
 use super::presence::{Presence, SessionDown, SessionUp};
 use super::registry::{OpenRoom, RoomRegistry, SessionClosed, SessionOpened};
 use super::room::{Check, Draft, MarkDelivered, MarkRead, Post, Room, Typing};
+use super::slow::{self, Backlog, Verdict};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
@@ -23,67 +31,27 @@ use crate::protocol::close;
 use crate::protocol::settings::UserSettings;
 use crate::protocol::{
     decode, ClientFrame, DecodeError, ErrorCode, ErrorOut, Hello, HistoryOut, Pong, ServerFrame,
-    SyncFrame, Synced, UserOut, WireFormat,
+    SyncFrame, UserOut, WireFormat,
 };
 use crate::shutdown::{self, Shutdown};
 use crate::store::Store;
 use crate::websocket::conn::{InFrame, Reader, Writer, WsError};
+use crate::websocket::flush::{Next, Outgoing};
 use crate::websocket::{frame, Outbound};
 
 /// What a session needs from the rest of the server.
 #[derive(Clone)]
 pub struct SessionDeps {
+    /// Reads for setup and requests (rooms, settings, history, sync, media).
     pub store: Store,
+    /// Where rooms are looked up and the session registers.
     pub registry: Addr<RoomRegistry>,
+    /// Told when the session starts and stops.
     pub presence: Addr<Presence>,
+    /// The server's settings (`[ws]` limits, `[rooms]`, `[media]`).
     pub settings: Arc<Settings>,
     /// Every session listens for the server shutting down (see `crate::shutdown`).
     pub shutdown: Shutdown,
-}
-
-/// A token bucket: `rate` frames per second sustained, `burst` at once.
-struct RateLimit {
-    tokens: f64,
-    last: Instant,
-    rate: f64,
-    burst: f64,
-}
-
-impl RateLimit {
-    fn new(rate: f64, burst: f64) -> Self {
-        Self {
-            tokens: burst,
-            last: Instant::now(),
-            rate,
-            burst,
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// Answers to the `send`s of one room, written in the order the sends arrived. The Room replies
-/// in seq order, but the replies are futures spawned on this actor's context, and actix polls
-/// those in no fixed order; without this a client could see the ack for seq 30 before seq 29.
-#[derive(Default)]
-struct AckOrder {
-    /// Ticket of the next `send`.
-    next: u64,
-    /// Ticket whose answer is written next.
-    written: u64,
-    /// Answers that came before an earlier one.
-    ready: BTreeMap<u64, ServerFrame>,
 }
 
 /// See the module doc.
@@ -101,7 +69,7 @@ pub struct WsSession {
     /// Where frames go.
     out: Transport,
     /// Per room, the order of pending `send` answers.
-    acks: HashMap<RoomId, AckOrder>,
+    acks: AckOrders,
     /// The user's settings (typing and read-receipt choices apply here); kept current by the
     /// `settings` frames every device gets.
     settings: UserSettings,
@@ -132,21 +100,15 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 enum Transport {
     /// Not started yet.
     None,
-    /// A WebSocket: frames are written straight to the socket.
-    Socket {
-        writer: Writer,
-        /// A flush is due once the frames already in the mailbox are handled.
-        flush_soon: bool,
-        /// A wait for the socket to be writable is under way.
-        flushing: bool,
-        /// A close frame is written; stop once the socket took it.
-        closing: bool,
-    },
+    /// A WebSocket: frames are written straight to the socket, by the rules of [`Outgoing`].
+    Socket(Outgoing),
     /// Another transport (see [`start_piped`]).
     Pipe(mpsc::Sender<PipeOut>),
 }
 
 impl WsSession {
+    /// A session for `user`, who authenticated with the token hashing to `token_hash`, speaking
+    /// `format`; it runs once started with [`start`] or [`start_piped`].
     pub fn new(user: UserOut, token_hash: String, format: WireFormat, deps: SessionDeps) -> Self {
         let limit = RateLimit::new(deps.settings.ws.rate_per_sec, deps.settings.ws.rate_burst);
         let shutdown = deps.shutdown.listen();
@@ -161,7 +123,7 @@ impl WsSession {
             limit,
             early: Some(Vec::new()),
             out: Transport::None,
-            acks: HashMap::new(),
+            acks: AckOrders::default(),
             settings: UserSettings::default(),
             setup_turn: None,
             settings_known: false,
@@ -188,7 +150,7 @@ impl WsSession {
 
     fn write(&mut self, frame: &Outbound, ctx: &mut Ctx) {
         match &self.out {
-            Transport::Socket { .. } => {
+            Transport::Socket(_) => {
                 if let Some(bytes) = frame.ws_frame(self.format) {
                     self.push(bytes, ctx);
                 }
@@ -206,77 +168,49 @@ impl WsSession {
     /// (one write for all of them); a client whose unwritten frames pass `ws.outbox_capacity`
     /// is dropped as too slow.
     fn push(&mut self, bytes: Bytes, ctx: &mut Ctx) {
-        let Transport::Socket {
-            writer,
-            flush_soon,
-            flushing,
-            ..
-        } = &mut self.out
-        else {
+        let Transport::Socket(out) = &mut self.out else {
             return;
         };
-        writer.enqueue(bytes);
-        if writer.queued() > self.deps.settings.ws.outbox_capacity {
-            return self.too_slow(ctx);
-        }
-        if !*flush_soon && !*flushing {
-            *flush_soon = true;
-            // Spawned items run after the mailbox is drained, in the same poll.
-            ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| act.flush_now(ctx)));
+        let next = out.push(bytes);
+        self.follow(next, ctx);
+    }
+
+    /// Does what the socket's [`Outgoing`] asks for.
+    fn follow(&mut self, next: Next, ctx: &mut Ctx) {
+        match next {
+            Next::Nothing => {}
+            Next::FlushSoon => {
+                // Spawned items run after the mailbox is drained, in the same poll.
+                ctx.spawn(actix::fut::ready(()).map(|(), act: &mut Self, ctx| act.flush_now(ctx)));
+            }
+            Next::WaitWritable => self.flush_when_writable(ctx),
+            Next::Stop => ctx.stop(),
+            Next::TooSlow => self.too_slow(Backlog::Socket, ctx),
         }
     }
 
     /// Writes what is queued; waits for the socket if it does not take everything.
     fn flush_now(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket {
-            writer, flush_soon, ..
-        } = &mut self.out
-        else {
+        let Transport::Socket(out) = &mut self.out else {
             return;
         };
-        *flush_soon = false;
-        let res = writer.flush();
-        self.flushed(res, ctx);
-    }
-
-    /// After a flush: stop if the close frame is out or the socket failed, wait for the socket
-    /// if it did not take everything.
-    fn flushed(&mut self, res: std::io::Result<bool>, ctx: &mut Ctx) {
-        let Transport::Socket { closing, .. } = &self.out else {
-            return;
-        };
-        match res {
-            Ok(true) if *closing => ctx.stop(),
-            Ok(true) => {}
-            Ok(false) => self.flush_later(ctx),
-            Err(_) => ctx.stop(),
-        }
+        let next = out.flush();
+        self.follow(next, ctx);
     }
 
     /// Writes what the socket did not take once it is writable again.
-    fn flush_later(&mut self, ctx: &mut Ctx) {
-        let Transport::Socket {
-            writer, flushing, ..
-        } = &mut self.out
-        else {
+    fn flush_when_writable(&mut self, ctx: &mut Ctx) {
+        let Transport::Socket(out) = &self.out else {
             return;
         };
-        if *flushing {
-            return;
-        }
-        *flushing = true;
-        let socket = writer.socket();
+        let socket = out.socket();
         let wait = async move { socket.writable().await };
-        ctx.spawn(wait.into_actor(self).map(|res, act, ctx| {
-            let Transport::Socket {
-                writer, flushing, ..
-            } = &mut act.out
-            else {
+        ctx.spawn(wait.into_actor(self).map(|ready, act, ctx| {
+            let Transport::Socket(out) = &mut act.out else {
                 return;
             };
-            *flushing = false;
-            let res = res.and_then(|()| writer.flush());
-            act.flushed(res, ctx);
+            let next = out.writable(ready);
+            act.follow(next, ctx);
         }));
     }
 
@@ -287,34 +221,33 @@ impl WsSession {
         };
         match tx.try_send(out) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.too_slow(ctx),
+            Err(mpsc::error::TrySendError::Full(_)) => self.too_slow(Backlog::Pipe, ctx),
             Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
         }
     }
 
-    fn too_slow(&mut self, ctx: &mut Ctx) {
-        metrics::inc(&metrics::SLOW_CONSUMERS_DROPPED);
-        tracing::warn!(session = %self.id, user = %self.user.id, "dropping a session that does not read");
-        // No close frame: it would wait behind the frames the client does not read.
-        ctx.stop();
+    /// The client lets `backlog` fill: carries out [`slow::judge`]'s verdict.
+    fn too_slow(&mut self, backlog: Backlog, ctx: &mut Ctx) {
+        match slow::judge(backlog, &self.id, &self.user.id) {
+            Verdict::CloseBehind(c) => self.close(Some((c.code, c.reason)), ctx),
+            Verdict::Drop => ctx.stop(),
+        }
     }
 
     /// Sends a close frame (none for `None`) and stops once the transport took it. Only the
     /// first close of a socket is written.
     fn close(&mut self, reason: Option<(u16, String)>, ctx: &mut Ctx) {
         match &mut self.out {
-            Transport::Socket { closing: true, .. } => {}
-            Transport::Socket {
-                writer, closing, ..
-            } => {
+            Transport::Socket(out) if out.is_closing() => {}
+            Transport::Socket(out) => {
                 let bytes = match &reason {
                     Some((code, why)) => frame::close(*code, why),
                     None => frame::encode(frame::OP_CLOSE, &[]),
                 };
-                *closing = true;
-                writer.enqueue(bytes);
-                ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
-                self.flush_now(ctx);
+                if let Some(next) = out.close(bytes) {
+                    ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+                    self.follow(next, ctx);
+                }
             }
             Transport::Pipe(tx) => {
                 // Full or gone: the engine ends the connection when the session stops anyway.
@@ -420,7 +353,7 @@ impl WsSession {
                 return act.close(Some((close::GOING_AWAY, "timeout".into())), ctx);
             }
             match act.out {
-                Transport::Socket { .. } => act.push(frame::encode(frame::OP_PING, &[]), ctx),
+                Transport::Socket(_) => act.push(frame::encode(frame::OP_PING, &[]), ctx),
                 _ => act.pipe(PipeOut::Ping, ctx),
             }
         });
@@ -603,9 +536,7 @@ impl WsSession {
             Some(Check::Mentions) => self.resolve_mentions(draft, reference, ctx),
             None => {
                 let room = draft.frame.room.clone();
-                let order = self.acks.entry(room.clone()).or_default();
-                let ticket = order.next;
-                order.next += 1;
+                let ticket = self.acks.ticket(&room);
                 self.with_room(room, ctx, move |act, addr, ctx| {
                     act.post(addr, draft, reference, ticket, true, ctx)
                 });
@@ -656,20 +587,9 @@ impl WsSession {
     }
 
     /// Writes the answer to the `send` holding `ticket` in `room`, after the answers to every
-    /// earlier `send` to that room (see `AckOrder`).
+    /// earlier `send` to that room (see `AckOrders`).
     fn answer_send(&mut self, room: &RoomId, ticket: u64, frame: ServerFrame, ctx: &mut Ctx) {
-        let Some(order) = self.acks.get_mut(room) else {
-            return self.send_frame(frame, ctx);
-        };
-        order.ready.insert(ticket, frame);
-        let mut due = Vec::new();
-        while let Some(f) = order.ready.remove(&order.written) {
-            due.push(f);
-            order.written += 1;
-        }
-        if order.written == order.next {
-            self.acks.remove(room);
-        }
+        let due = self.acks.answer(room, ticket, frame);
         for f in due {
             self.send_frame(f, ctx);
         }
@@ -747,26 +667,12 @@ impl WsSession {
         let work = super::requests::sync(self.deps.store.clone(), self.user.id.clone(), f, max);
         self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(synced) => {
-                for room in synced.refused {
-                    let msg = format!("not a member of room {room}");
-                    act.send_frame(
-                        error_frame(ErrorCode::NotMember, msg, reference.clone(), None),
-                        ctx,
-                    );
+                let (frames, delivered) = synced.into_frames(reference, &act.user.id);
+                for f in frames {
+                    act.send_frame(f, ctx);
                 }
                 // What sync hands over counts as delivered to this device.
-                let newest = super::requests::newest_from_others(&synced.messages, &act.user.id);
-                for m in synced.messages {
-                    act.send_frame(ServerFrame::Message(m), ctx);
-                }
-                act.send_frame(
-                    ServerFrame::Synced(Synced {
-                        truncated: synced.truncated,
-                        reference,
-                    }),
-                    ctx,
-                );
-                for (room, seq) in newest {
+                for (room, seq) in delivered {
                     let user = act.user.id.clone();
                     act.with_room(room, ctx, move |_, addr, _| {
                         if let Ok(addr) = addr {
@@ -1026,14 +932,10 @@ impl StreamHandler<Result<InFrame, WsError>> for WsSession {
 
 /// Starts a session on an upgraded WebSocket.
 pub fn start(session: WsSession, reader: Reader, writer: Writer) -> Addr<WsSession> {
+    let capacity = session.deps.settings.ws.outbox_capacity;
     run(
         session,
-        Transport::Socket {
-            writer,
-            flush_soon: false,
-            flushing: false,
-            closing: false,
-        },
+        Transport::Socket(Outgoing::new(writer, capacity)),
         reader,
     )
 }
@@ -1080,7 +982,8 @@ pub enum PipeOut {
 /// returned stream ends when the session does.
 ///
 /// Flow control: the session's frames wait in a queue of `ws.outbox_capacity`; a transport that
-/// stops taking them lets it fill, and the session is dropped as too slow, as on `/ws`.
+/// stops taking them lets it fill, and the session is dropped as too slow (`slow::Backlog::Pipe`:
+/// no close frame, the stream just ends), as on `/ws`.
 pub fn start_piped(
     session: WsSession,
     input: impl futures_util::Stream<Item = PipeIn> + 'static,

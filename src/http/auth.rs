@@ -11,13 +11,11 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use entities::user;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::AppState;
 use crate::error::ChatError;
 use crate::ids::{now_ms, UserId};
 use crate::protocol::settings::UserSettings;
-use crate::protocol::UserOut;
 
 /// `POST /api/auth/register` body.
 #[derive(Debug, Deserialize)]
@@ -34,14 +32,7 @@ pub struct LoginBody {
     pub password: String,
 }
 
-/// The public fields of an account.
-pub fn user_out(u: &user::Model) -> UserOut {
-    UserOut {
-        id: UserId(u.id.clone()),
-        username: u.username.clone(),
-        display_name: u.display_name.clone(),
-    }
-}
+pub use crate::transport::{hash_token, user_out};
 
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -51,12 +42,6 @@ fn dummy_hash() -> &'static str {
 /// The client's address (the TCP peer; behind a reverse proxy, the proxy's).
 pub(crate) fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
     req.peer_addr().map(|a| a.ip())
-}
-
-/// How tokens are stored and looked up (SHA-256, hex).
-pub(crate) fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new token for `user`, remembering the `User-Agent` of `req` (what signed in) for the list

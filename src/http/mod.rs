@@ -27,6 +27,7 @@ use crate::actors::notifier::Notifier;
 use crate::actors::persister::Persister;
 use crate::actors::presence::Presence;
 use crate::actors::registry::RoomRegistry;
+use crate::actors::session::SessionDeps;
 use crate::actors::syncer::Syncer;
 use crate::config::Settings;
 use crate::error::ChatError;
@@ -67,10 +68,33 @@ pub struct AppState {
     pub mail: Option<crate::push::mail::MailGateway>,
 }
 
+impl AppState {
+    /// What a chat session needs, for the transports that start one.
+    pub fn session_deps(&self) -> SessionDeps {
+        SessionDeps {
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            presence: self.presence.clone(),
+            settings: self.settings.clone(),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// What Socket.IO needs: a session's dependencies, its live connections, its rate limits.
+    pub fn socketio_deps(&self) -> crate::socketio::Deps {
+        crate::socketio::Deps {
+            session: self.session_deps(),
+            engines: self.socketio.clone(),
+            limits: self.limits.clone(),
+        }
+    }
+}
+
 /// The upgrade paths that take a socket over (`/ws`, `/socket.io/`), for the WebSocket layer's
 /// upgrade service; any other path is refused with 404.
 pub fn upgrade_routes(state: AppState) -> Routes {
     let ws_state = state.clone();
+    let socketio = state.socketio_deps();
     Routes::new(|up: Upgrade| {
         Box::pin(async move {
             up.refuse(ChatError::NotFound("WebSocket endpoint").error_response())
@@ -84,9 +108,9 @@ pub fn upgrade_routes(state: AppState) -> Routes {
         }))
     })
     .route("/socket.io/", move |up| {
-        let state = state.clone();
+        let deps = socketio.clone();
         Box::pin(while_serving(state.clone(), up, |up| {
-            crate::socketio::websocket_upgrade(state, up)
+            crate::socketio::websocket_upgrade(deps, up)
         }))
     })
 }

@@ -4,7 +4,8 @@
 //!
 //! Flow control: the task takes frames from the session only while fewer than
 //! `ws.outbox_capacity` packets wait for the client, so a client that does not read stalls its
-//! session, which is then dropped as too slow exactly as on `/ws` (see `session::start_piped`).
+//! session, which is then dropped as too slow by the same rule as on `/ws` (`actors::slow`; see
+//! `session::start_piped`).
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -22,13 +23,11 @@ use super::bridge::{Bridge, Inbound};
 use super::packet::{out, socket_out, EnginePacket, Kind, SocketPacket, RECORD_SEPARATOR};
 use crate::actors::session::{self, PipeIn, PipeOut, SessionDeps, WsSession};
 use crate::error::ChatError;
-use crate::http::auth::{hash_token, user_out};
-use crate::http::ws::session_room_for;
-use crate::http::AppState;
 use crate::ids::UserId;
 use crate::protocol::close;
 use crate::protocol::WireFormat;
 use crate::shutdown;
+use crate::transport::{hash_token, session_room_for, user_out};
 
 /// Commands the HTTP handlers send to a connection's task.
 #[derive(Debug)]
@@ -135,7 +134,8 @@ type SessionOutput = Pin<Box<dyn Stream<Item = PipeOut>>>;
 /// One Engine.IO connection (see the module doc).
 pub struct Connection {
     sid: String,
-    state: AppState,
+    /// What the chat session started on CONNECT needs.
+    deps: SessionDeps,
     engines: Engines,
     /// Encoded packets waiting for the transport.
     queue: VecDeque<String>,
@@ -174,12 +174,12 @@ impl Connection {
     /// connection starts on that WebSocket (no polling). Returns the Engine.IO session id and the
     /// handshake packet.
     pub fn start(
-        state: AppState,
+        deps: SessionDeps,
         engines: Engines,
         ws: Option<(u64, mpsc::Sender<WsOut>)>,
     ) -> (String, mpsc::Sender<Cmd>, String) {
         let sid = random_id();
-        let cfg = &state.settings.socketio;
+        let cfg = &deps.settings.socketio;
         // Only long-polling can be upgraded.
         let upgrades: &[&str] = if ws.is_some() { &[] } else { &["websocket"] };
         let open = out::open(
@@ -190,11 +190,11 @@ impl Connection {
             cfg.max_payload,
         );
         let (tx, rx) = mpsc::channel(64);
-        let shutdown = state.shutdown.listen();
+        let shutdown = deps.shutdown.listen();
         let mut conn = Connection {
             sid: sid.clone(),
-            capacity: state.settings.ws.outbox_capacity.max(1),
-            state,
+            capacity: deps.settings.ws.outbox_capacity.max(1),
+            deps,
             engines: engines.clone(),
             queue: VecDeque::new(),
             poll: None,
@@ -217,7 +217,7 @@ impl Connection {
     }
 
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>) {
-        let cfg = self.state.settings.socketio.clone();
+        let cfg = self.deps.settings.socketio.clone();
         let interval = Duration::from_millis(cfg.ping_interval_ms.max(1));
         let timeout = Duration::from_millis(cfg.ping_timeout_ms.max(1));
         let mut next_ping = Instant::now() + interval;
@@ -512,7 +512,7 @@ impl Connection {
             return Err("unauthorized: connect with auth {token}".into());
         };
         let token_hash = hash_token(token);
-        let user = match self.state.store.user_for_token(&token_hash).await {
+        let user = match self.deps.store.user_for_token(&token_hash).await {
             Ok(Some(user)) => user,
             Ok(None) => return Err("unauthorized: invalid or expired token".into()),
             Err(e) => {
@@ -522,7 +522,7 @@ impl Connection {
         };
         // The same cap as `/ws`, counted over both kinds of sessions: 429 there, and here the
         // same error body as the `connect_error`'s data.
-        if let Err(e) = session_room_for(&self.state, &UserId(user.id.clone())).await {
+        if let Err(e) = session_room_for(&self.deps, &UserId(user.id.clone())).await {
             let message = match e {
                 ChatError::Throttled { .. } => "rate_limited: too many sessions open for this user",
                 _ => "unavailable: try again",
@@ -538,16 +538,14 @@ impl Connection {
                 data: Some(body),
             });
         }
-        let deps = SessionDeps {
-            store: self.state.store.clone(),
-            registry: self.state.registry.clone(),
-            presence: self.state.presence.clone(),
-            settings: self.state.settings.clone(),
-            shutdown: self.state.shutdown.clone(),
-        };
         // "Last used" in the owner's list of sessions, as for `/ws`.
-        self.state.store.note_token_used(&token_hash);
-        let session = WsSession::new(user_out(&user), token_hash, WireFormat::Json, deps);
+        self.deps.store.note_token_used(&token_hash);
+        let session = WsSession::new(
+            user_out(&user),
+            token_hash,
+            WireFormat::Json,
+            self.deps.clone(),
+        );
         let (input, mut rx) = mpsc::channel(self.capacity);
         let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         *output = Some(Box::pin(session::start_piped(session, frames)));
@@ -600,8 +598,9 @@ impl Connection {
                     self.queue.push_back(socket_out::disconnect());
                     return Ok(());
                 }
-                // Anything else (too slow, timed out, setup failed): close the connection, and
-                // the client reconnects and syncs.
+                // Anything else (timed out, setup failed; a session dropped as too slow ends its
+                // stream without a close, see `actors::slow`): close the connection, and the
+                // client reconnects and syncs.
                 return Err("session closed");
             }
         }

@@ -10,6 +10,10 @@
 //! - [`bridge`]: events and acknowledgements ↔ v1 frames.
 //! - [`engine`]: one connection's task (queue, transports, upgrade, heartbeat, session).
 //! - this module: the HTTP side (handshake, long-polling GET/POST, WebSocket).
+//!
+//! It does not import `crate::http`: what it needs from the rest of the server is handed to it
+//! as [`Deps`], and what it shares with `/ws` (origin and token checks, the per-user session
+//! cap) is in `crate::transport`.
 
 pub mod bridge;
 pub mod engine;
@@ -25,13 +29,27 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::engine::{Cmd, Connection, Engines, PollAnswer, WsOut};
 use self::packet::EnginePacket;
-use crate::http::ws::origin_allowed;
-use crate::http::AppState;
+use crate::actors::session::SessionDeps;
+use crate::limits::Limits;
 use crate::protocol::close;
+use crate::transport::origin_allowed;
 use crate::websocket::conn::{InFrame, Reader, Writer};
 use crate::websocket::frame;
 use crate::websocket::upgrade::Upgrade;
 use actix_web::HttpMessage;
+use std::sync::Arc;
+
+/// What Socket.IO needs from the rest of the server (the HTTP layer builds it at startup, and
+/// its handlers find it as `web::Data<Deps>`).
+#[derive(Clone)]
+pub struct Deps {
+    /// What each chat session needs (the store, the actors, the settings, the shutdown notice).
+    pub session: SessionDeps,
+    /// Live Engine.IO connections, shared by every worker.
+    pub engines: Engines,
+    /// The handshake rate limit per address.
+    pub limits: Arc<Limits>,
+}
 
 /// Packets waiting to be written to one WebSocket.
 const WS_BUFFER: usize = 64;
@@ -79,31 +97,28 @@ struct EngineQuery {
 }
 
 /// Every request to `/socket.io/`.
-async fn handle(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    if !state.settings.socketio.enabled {
+async fn handle(req: HttpRequest, payload: web::Payload, deps: web::Data<Deps>) -> HttpResponse {
+    let settings = &deps.session.settings;
+    if !settings.socketio.enabled {
         return disabled();
     }
-    let q = match checked_query(req.headers(), req.query_string(), &state) {
+    let q = match checked_query(req.headers(), req.query_string(), &deps) {
         Ok(q) => q,
         Err(e) => return with_cors(req.headers(), e.response()),
     };
-    let engines = state.socketio.clone();
+    let engines = &deps.engines;
     let res = match (q.transport.as_deref(), req.method(), q.sid.as_deref()) {
         (Some("polling"), &Method::GET, None) => {
             let peer = req.peer_addr().map(|a| a.ip());
-            if let Err(e) = state.limits.socketio_handshake(peer) {
+            if let Err(e) = deps.limits.socketio_handshake(peer) {
                 return with_cors(req.headers(), e.error_response());
             }
-            let (_, _, open) = Connection::start(state.get_ref().clone(), engines, None);
+            let (_, _, open) = Connection::start(deps.session.clone(), engines.clone(), None);
             text(open)
         }
-        (Some("polling"), &Method::GET, Some(sid)) => poll(&engines, sid).await,
+        (Some("polling"), &Method::GET, Some(sid)) => poll(engines, sid).await,
         (Some("polling"), &Method::POST, Some(sid)) => {
-            post(&engines, sid, payload, state.settings.socketio.max_payload).await
+            post(engines, sid, payload, settings.socketio.max_payload).await
         }
         (Some("polling"), _, _) => EngineError::BadRequest("bad handshake method").response(),
         // A WebSocket upgrade goes to `websocket_upgrade`; this one is not a handshake.
@@ -128,14 +143,14 @@ fn disabled() -> HttpResponse {
 fn checked_query(
     headers: &HeaderMap,
     query: &str,
-    state: &AppState,
+    deps: &Deps,
 ) -> Result<EngineQuery, EngineError> {
     let q = web::Query::<EngineQuery>::from_query(query)
         .map_err(|_| EngineError::BadRequest("bad query"))?;
     if q.eio.as_deref() != Some("4") {
         return Err(EngineError::UnsupportedVersion);
     }
-    if !origin_allowed(headers, &state.settings.server.allowed_origins) {
+    if !origin_allowed(headers, &deps.session.settings.server.allowed_origins) {
         return Err(EngineError::Forbidden);
     }
     Ok(q.into_inner())
@@ -211,20 +226,20 @@ async fn post(engines: &Engines, sid: &str, mut payload: web::Payload, max: usiz
 
 /// The WebSocket transport, reached through the upgrade service: a new connection (no `sid`) or
 /// the upgrade of a polling one.
-pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
+pub async fn websocket_upgrade(deps: Deps, up: Upgrade) {
     let headers = up.request.headers().clone();
     let refuse = |e: EngineError| with_cors(&headers, e.response());
-    if !state.settings.socketio.enabled {
+    if !deps.session.settings.socketio.enabled {
         return up.refuse(disabled()).await;
     }
-    let q = match checked_query(&headers, up.query(), &state) {
+    let q = match checked_query(&headers, up.query(), &deps) {
         Ok(q) => q,
         Err(e) => return up.refuse(refuse(e)).await,
     };
     if q.transport.as_deref() != Some("websocket") || up.request.method() != Method::GET {
         return up.refuse(refuse(EngineError::UnknownTransport)).await;
     }
-    let engines = state.socketio.clone();
+    let engines = deps.engines.clone();
     let upgrading = match q.sid.as_deref() {
         Some(sid) => match engines.get(sid) {
             Some(conn) => Some(conn),
@@ -232,13 +247,13 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
         },
         None => {
             let peer = up.request.peer_addr().map(|a| a.ip());
-            if let Err(e) = state.limits.socketio_handshake(peer) {
+            if let Err(e) = deps.limits.socketio_handshake(peer) {
                 return up.refuse(with_cors(&headers, e.error_response())).await;
             }
             None
         }
     };
-    let max = state.settings.socketio.max_payload;
+    let max = deps.session.settings.socketio.max_payload;
     let Some((reader, writer)) = up.accept(max).await else {
         return;
     };
@@ -262,7 +277,7 @@ pub async fn websocket_upgrade(state: AppState, up: Upgrade) {
             }
             conn
         }
-        None => Connection::start(state.clone(), engines, Some((id, out_tx.clone()))).1,
+        None => Connection::start(deps.session.clone(), engines, Some((id, out_tx.clone()))).1,
     };
     // The socket closes when both are done; the reader stops once the writer has.
     let (written, done) = oneshot::channel::<()>();
