@@ -12,6 +12,7 @@ use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server};
 use actix_web::{web, App};
 
+use crate::actors::fanout::FanOut;
 use crate::actors::media::MediaPool;
 use crate::actors::notifier::Notifier;
 use crate::actors::persister::{PersistHandle, Persister};
@@ -135,11 +136,14 @@ impl Application {
             None => Vec::new(),
         };
         let search = crate::search::start(&settings, &mut store, cluster.as_ref()).await?;
-        let mut persister = Persister::new(store.clone());
-        if let Some(c) = &cluster {
-            persister = persister.with_cluster(c.clone());
-        }
-        let persister = persister.start();
+        // The one choice of how batches reach their recipients (see `actors::fanout`).
+        let fanout = match &cluster {
+            Some(c) => FanOut::Bus(Arc::new(c.clone())),
+            None => FanOut::Local,
+        };
+        let persister = Persister::new(store.clone())
+            .with_fanout(fanout.clone())
+            .start();
         let vapid = VapidKeys::load_or_generate(
             &settings.push.vapid_private_key,
             &webpush::key_file(&settings.push, &settings.media.dir),
@@ -147,13 +151,11 @@ impl Application {
         )?;
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
-        let handle = PersistHandle::new(persister.clone(), &store, cluster.clone());
-        let mut registry = RoomRegistry::new(store.clone(), handle, settings.clone())
-            .with_notifier(notifier.clone());
-        if let Some(c) = &cluster {
-            registry = registry.with_cluster(c.clone());
-        }
-        let registry = registry.start();
+        let handle = PersistHandle::new(persister.clone(), &store, fanout.clone());
+        let registry = RoomRegistry::new(store.clone(), handle, settings.clone())
+            .with_notifier(notifier.clone())
+            .with_fanout(fanout)
+            .start();
         let mut presence = Presence::new(store.clone(), registry.clone())
             .with_max_members(settings.rooms.presence_max_members);
         if let Some(c) = &cluster {

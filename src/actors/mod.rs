@@ -15,8 +15,11 @@
 //! - `media_sweep`: the sweep deleting uploads never attached (`media.unattached_ttl_secs`).
 //! - `periodic`: `Periodic`, the actor both sweeps run on (a round every so often, one at a time).
 //! - `outbox`: what any actor may send toward a session.
+//! - `fanout`: `FanOut`, how a room's durable batches and events reach their recipients (this
+//!   node's sessions directly, or the cluster bus), chosen once at startup.
 
 pub mod curation;
+pub mod fanout;
 pub mod media;
 pub mod media_sweep;
 pub mod notifier;
