@@ -23,6 +23,7 @@ use std::sync::Arc;
 use actix::Addr;
 
 use super::notifier::{Notifier, NotifyAway};
+use super::room::SeqSource;
 use crate::cluster::bus::{BusEvent, RoomBatch};
 use crate::cluster::Cluster;
 use crate::ids::{RoomId, UserId};
@@ -45,6 +46,15 @@ impl FanOut {
         match self {
             FanOut::Local => None,
             FanOut::Bus(c) => Some(c),
+        }
+    }
+
+    /// Who gives out the rooms' seqs: the room itself on one node; in cluster mode the append
+    /// script in Redis, since the room's actors on every node write into one sequence.
+    pub fn seq_source(&self) -> SeqSource {
+        match self {
+            FanOut::Local => SeqSource::Room,
+            FanOut::Bus(_) => SeqSource::Store,
         }
     }
 

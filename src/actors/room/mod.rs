@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 pub use draft::{Check, Draft};
 pub use messages::*;
+pub use state::SeqSource;
 
 use super::fanout::FanOut;
 use super::notifier::Notifier;
@@ -71,11 +72,7 @@ pub struct Room {
 
 impl Room {
     pub fn new(rec: RoomRecord, sessions: Vec<SessionHandle>, deps: RoomDeps) -> Self {
-        let state = RoomState::new(
-            rec,
-            deps.settings.rooms.clone(),
-            deps.fanout.routes_from_bus(),
-        );
+        let state = RoomState::new(rec, deps.settings.rooms.clone(), deps.fanout.seq_source());
         let sessions = sessions
             .into_iter()
             .filter(|s| state.members.contains_key(&s.user))
