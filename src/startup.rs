@@ -16,7 +16,7 @@ use crate::actors::fanout::FanOut;
 use crate::actors::media::MediaPool;
 use crate::actors::notifier::Notifier;
 use crate::actors::persister::{PersistHandle, Persister};
-use crate::actors::presence::Presence;
+use crate::actors::presence::{Directory, Presence};
 use crate::actors::registry::RoomRegistry;
 use crate::actors::syncer::Syncer;
 use crate::cluster::Cluster;
@@ -136,10 +136,14 @@ impl Application {
             None => Vec::new(),
         };
         let search = crate::search::start(&settings, &mut store, cluster.as_ref()).await?;
-        // The one choice of how batches reach their recipients (see `actors::fanout`).
-        let fanout = match &cluster {
-            Some(c) => FanOut::Bus(Arc::new(c.clone())),
-            None => FanOut::Local,
+        // The one choice of mode: how batches reach their recipients (`actors::fanout`, which
+        // also says who gives out seqs) and who is online (`actors::presence::Directory`).
+        let (fanout, directory) = match &cluster {
+            Some(c) => {
+                let c = Arc::new(c.clone());
+                (FanOut::Bus(c.clone()), Directory::Redis(c))
+            }
+            None => (FanOut::Local, Directory::Local),
         };
         let persister = Persister::new(store.clone())
             .with_fanout(fanout.clone())
@@ -156,10 +160,10 @@ impl Application {
             .with_notifier(notifier.clone())
             .with_fanout(fanout)
             .start();
-        let mut presence = Presence::new(store.clone(), registry.clone())
-            .with_max_members(settings.rooms.presence_max_members);
+        let presence = Presence::new(store.clone(), registry.clone())
+            .with_max_members(settings.rooms.presence_max_members)
+            .with_directory(directory, stale);
         if let Some(c) = &cluster {
-            presence = presence.with_cluster(c.clone(), stale);
             // Subscribed before serving, so no session misses the events of its first moments.
             c.subscribe(registry.clone().recipient(), registry.clone().recipient())
                 .await;
