@@ -41,14 +41,6 @@ pub enum FanOut {
 }
 
 impl FanOut {
-    /// The cluster handle in cluster mode (for the Persister's append, which publishes).
-    pub fn cluster(&self) -> Option<&Cluster> {
-        match self {
-            FanOut::Local => None,
-            FanOut::Bus(c) => Some(c),
-        }
-    }
-
     /// Who gives out the rooms' seqs: the room itself on one node; in cluster mode the append
     /// script in Redis, since the room's actors on every node write into one sequence.
     pub fn seq_source(&self) -> SeqSource {

@@ -4,7 +4,8 @@
 //!
 //! Rooms run on a small pool of arbiters (threads) so fan-out uses every core.
 //!
-//! In cluster mode it also routes what arrives over the bus (`crate::cluster::bus`): a room's
+//! Its `FanOut` (see `crate::actors::fanout`) is the one it hands every room. In cluster mode
+//! (`FanOut::Bus`) it also routes what arrives over the bus (`crate::cluster::bus`): a room's
 //! events go to its actor here, which is started if one of its members has a session on this
 //! node (the registry keeps, per local user, the rooms they are in) and otherwise dropped; frames
 //! for users, new rooms and logouts reach the local sessions concerned. What is meant for users
