@@ -37,7 +37,10 @@
 //!   answers by asking the store and other actors (history, sync, edit, ...) are in
 //!   `actors::requests`, and the one rule for a client that does not read in `actors::slow`.
 //! - [`cluster`]: several processes on one Redis (`[cluster] enabled`): seqs allocated by the
-//!   append script, fan-out over Redis pub/sub, presence with expiring node keys.
+//!   append script, fan-out over Redis pub/sub, presence with expiring node keys. The mode is
+//!   chosen once at startup as strategies the actors hold: `actors::fanout::FanOut` (fan-out,
+//!   and with it who gives out seqs, `actors::room::SeqSource`) and `actors::presence::Directory`
+//!   (who is online); no actor holds an `Option<Cluster>`.
 //! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
 //!   and the Redis write buffer. It returns the wire's types and its own errors (`StoreError`,
 //!   and refusals such as `store::media::MediaUseError`), which [`error`] maps to `ChatError`.
@@ -79,9 +82,9 @@
 //! ```
 //!
 //! The room acks the sender and fans the message out only after the write is durable; a failed
-//! batch is not counted, so per-room seqs stay gap-free. In cluster mode the Redis append script
-//! allocates the seqs instead and publishes the batch, and every node fans it out to its own
-//! sessions from that subscription (see [`cluster`]).
+//! batch is not counted, so per-room seqs stay gap-free. In cluster mode (`FanOut::Bus`,
+//! `SeqSource::Store`) the Redis append script allocates the seqs instead and publishes the batch,
+//! and every node fans it out to its own sessions from that subscription (see [`cluster`]).
 
 pub mod actors;
 pub mod bootstrap;

@@ -12,10 +12,11 @@ use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server};
 use actix_web::{web, App};
 
+use crate::actors::fanout::FanOut;
 use crate::actors::media::MediaPool;
 use crate::actors::notifier::Notifier;
 use crate::actors::persister::{PersistHandle, Persister};
-use crate::actors::presence::Presence;
+use crate::actors::presence::{Directory, Presence};
 use crate::actors::registry::RoomRegistry;
 use crate::actors::syncer::Syncer;
 use crate::cluster::Cluster;
@@ -135,11 +136,18 @@ impl Application {
             None => Vec::new(),
         };
         let search = crate::search::start(&settings, &mut store, cluster.as_ref()).await?;
-        let mut persister = Persister::new(store.clone());
-        if let Some(c) = &cluster {
-            persister = persister.with_cluster(c.clone());
-        }
-        let persister = persister.start();
+        // The one choice of mode: how batches reach their recipients (`actors::fanout`, which
+        // also says who gives out seqs) and who is online (`actors::presence::Directory`).
+        let (fanout, directory) = match &cluster {
+            Some(c) => {
+                let c = Arc::new(c.clone());
+                (FanOut::Bus(c.clone()), Directory::Redis(c))
+            }
+            None => (FanOut::Local, Directory::Local),
+        };
+        let persister = Persister::new(store.clone())
+            .with_fanout(fanout.clone())
+            .start();
         let vapid = VapidKeys::load_or_generate(
             &settings.push.vapid_private_key,
             &webpush::key_file(&settings.push, &settings.media.dir),
@@ -147,17 +155,15 @@ impl Application {
         )?;
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
-        let handle = PersistHandle::new(persister.clone(), &store, cluster.clone());
-        let mut registry = RoomRegistry::new(store.clone(), handle, settings.clone())
-            .with_notifier(notifier.clone());
+        let handle = PersistHandle::new(persister.clone(), &store, fanout.clone());
+        let registry = RoomRegistry::new(store.clone(), handle, settings.clone())
+            .with_notifier(notifier.clone())
+            .with_fanout(fanout)
+            .start();
+        let presence = Presence::new(store.clone(), registry.clone())
+            .with_max_members(settings.rooms.presence_max_members)
+            .with_directory(directory, stale);
         if let Some(c) = &cluster {
-            registry = registry.with_cluster(c.clone());
-        }
-        let registry = registry.start();
-        let mut presence = Presence::new(store.clone(), registry.clone())
-            .with_max_members(settings.rooms.presence_max_members);
-        if let Some(c) = &cluster {
-            presence = presence.with_cluster(c.clone(), stale);
             // Subscribed before serving, so no session misses the events of its first moments.
             c.subscribe(registry.clone().recipient(), registry.clone().recipient())
                 .await;

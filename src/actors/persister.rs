@@ -19,6 +19,7 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::fanout::FanOut;
 use crate::cluster::bus::{self, BusEvent, RoomBatch};
 use crate::cluster::Cluster;
 use crate::metrics;
@@ -70,16 +71,16 @@ pub enum PersistHandle {
 #[derive(Clone)]
 pub struct Direct {
     store: Store,
-    cluster: Option<Cluster>,
+    fanout: FanOut,
 }
 
 impl PersistHandle {
     /// The handle for this deployment: direct with a Redis buffer, else through `actor`.
-    pub fn new(actor: Addr<Persister>, store: &Store, cluster: Option<Cluster>) -> Self {
+    pub fn new(actor: Addr<Persister>, store: &Store, fanout: FanOut) -> Self {
         match store.buffer {
             Some(_) => PersistHandle::Direct(Box::new(Direct {
                 store: store.clone(),
-                cluster,
+                fanout,
             })),
             None => PersistHandle::Actor(actor),
         }
@@ -97,7 +98,7 @@ impl PersistHandle {
                     .send(batch)
                     .await
                     .unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))),
-                PersistHandle::Direct(d) => commit_group(&d.store, d.cluster.as_ref(), &[&batch])
+                PersistHandle::Direct(d) => commit_group(&d.store, &d.fanout, &[&batch])
                     .await
                     .pop()
                     .unwrap_or_else(|| Err(PersistError::Unavailable("nothing committed".into()))),
@@ -115,7 +116,7 @@ impl From<Addr<Persister>> for PersistHandle {
 /// See the module doc.
 pub struct Persister {
     store: Store,
-    cluster: Option<Cluster>,
+    fanout: FanOut,
     queue: Vec<Waiter>,
     /// A group is being committed.
     in_flight: bool,
@@ -127,16 +128,17 @@ impl Persister {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            cluster: None,
+            fanout: FanOut::Local,
             queue: Vec::new(),
             in_flight: false,
             drains: Vec::new(),
         }
     }
 
-    /// Cluster mode: seqs allocated by Redis, fan-out published on the bus.
-    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
-        self.cluster = Some(cluster);
+    /// The fan-out strategy; with `FanOut::Bus` (cluster mode) seqs are allocated by Redis and
+    /// batches published on the bus.
+    pub fn with_fanout(mut self, fanout: FanOut) -> Self {
+        self.fanout = fanout;
         self
     }
 
@@ -153,10 +155,10 @@ impl Persister {
         self.in_flight = true;
         let batch = std::mem::take(&mut self.queue);
         let store = self.store.clone();
-        let cluster = self.cluster.clone();
+        let fanout = self.fanout.clone();
         let work = async move {
             let refs: Vec<&Persist> = batch.iter().map(|w| &w.batch).collect();
-            let results = commit_group(&store, cluster.as_ref(), &refs).await;
+            let results = commit_group(&store, &fanout, &refs).await;
             (batch, results)
         };
         ctx.spawn(work.into_actor(self).map(|(batch, results), act, ctx| {
@@ -174,10 +176,10 @@ impl Persister {
 /// too: a message appended by the failed try is found by its client id.
 async fn commit_group(
     store: &Store,
-    cluster: Option<&Cluster>,
+    fanout: &FanOut,
     batch: &[&Persist],
 ) -> Vec<Result<Vec<Placed>, PersistError>> {
-    match commit(store, cluster, batch).await {
+    match commit(store, fanout, batch).await {
         Ok(placed) => {
             metrics::inc(&metrics::PERSIST_BATCHES);
             placed.into_iter().map(Ok).collect()
@@ -189,7 +191,7 @@ async fn commit_group(
         Err(_) => {
             let mut out = Vec::with_capacity(batch.len());
             for w in batch {
-                let one = commit(store, cluster, &[*w]).await;
+                let one = commit(store, fanout, &[*w]).await;
                 out.push(one.map(|mut p| p.pop().unwrap_or_default()).map_err(|e| {
                     metrics::inc(&metrics::PERSIST_FAILURES);
                     to_persist_error(e)
@@ -205,12 +207,17 @@ async fn commit_group(
 /// mode every message keeps the seq it came with.
 async fn commit(
     store: &Store,
-    cluster: Option<&Cluster>,
+    fanout: &FanOut,
     batch: &[&Persist],
 ) -> Result<Vec<Vec<Placed>>, StoreError> {
-    if let Some(c) = cluster {
-        return commit_cluster(store, c, batch).await;
+    match fanout {
+        FanOut::Local => commit_local(store, batch).await,
+        FanOut::Bus(cluster) => commit_cluster(store, cluster, batch).await,
     }
+}
+
+/// One node: the writes as they are, each message with the seq its room gave it.
+async fn commit_local(store: &Store, batch: &[&Persist]) -> Result<Vec<Vec<Placed>>, StoreError> {
     let all: Vec<WriteOp> = batch.iter().flat_map(|w| w.ops.iter().cloned()).collect();
     store.make_durable(&all).await?;
     store.observe(&all);

@@ -4,7 +4,8 @@
 //!
 //! Rooms run on a small pool of arbiters (threads) so fan-out uses every core.
 //!
-//! In cluster mode it also routes what arrives over the bus (`crate::cluster::bus`): a room's
+//! Its `FanOut` (see `crate::actors::fanout`) is the one it hands every room. In cluster mode
+//! (`FanOut::Bus`) it also routes what arrives over the bus (`crate::cluster::bus`): a room's
 //! events go to its actor here, which is started if one of its members has a session on this
 //! node (the registry keeps, per local user, the rooms they are in) and otherwise dropped; frames
 //! for users, new rooms and logouts reach the local sessions concerned. What is meant for users
@@ -17,12 +18,12 @@ use std::sync::Arc;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::fanout::FanOut;
 use super::notifier::Notifier;
 use super::outbox::{CloseSession, Deliver, SessionHandle};
 use super::persister::PersistHandle;
 use super::room::{Join, Leave, Room, RoomBus, RoomDeps};
 use crate::cluster::bus::{BusEvent, BusItem, BusResubscribed, ChangeItem, FromBus};
-use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
@@ -149,8 +150,8 @@ pub struct RoomRegistry {
     sessions: HashMap<UserId, HashMap<SessionId, SessionHandle>>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
-    /// Cluster mode (see the module doc).
-    cluster: Option<Cluster>,
+    /// How rooms and frames for users reach the sessions (see the module doc).
+    fanout: FanOut,
     /// Cluster mode: the rooms of each user with a session here...
     member_rooms: HashMap<UserId, HashSet<RoomId>>,
     /// ...and the reverse: per room, its members with a session here.
@@ -173,16 +174,17 @@ impl RoomRegistry {
             sessions: HashMap::new(),
             arbiters: Vec::new(),
             next_arbiter: 0,
-            cluster: None,
+            fanout: FanOut::Local,
             member_rooms: HashMap::new(),
             room_locals: HashMap::new(),
             pending_bus: HashMap::new(),
         }
     }
 
-    /// Cluster mode: rooms get their frames from the bus, and frames for users are published.
-    pub fn with_cluster(mut self, cluster: Cluster) -> Self {
-        self.cluster = Some(cluster);
+    /// The fan-out strategy; with `FanOut::Bus` (cluster mode) rooms get their frames from the
+    /// bus, and frames for users are published.
+    pub fn with_fanout(mut self, fanout: FanOut) -> Self {
+        self.fanout = fanout;
         self
     }
 
@@ -300,7 +302,7 @@ impl RoomRegistry {
             registry: ctx.address(),
             settings: self.settings.clone(),
             notifier: self.notifier.clone(),
-            cluster: self.cluster.clone(),
+            fanout: self.fanout.clone(),
         };
         let id = rec.id.clone();
         let addr = match self.homes.remove(&id) {
@@ -409,7 +411,7 @@ impl Handler<SessionOpened> for RoomRegistry {
         let h = msg.handle;
         let user = h.user.clone();
         self.attach(h);
-        if self.cluster.is_none() {
+        if !self.fanout.routes_from_bus() {
             return Box::pin(actix::fut::ready(()));
         }
         let store = self.store.clone();
@@ -479,13 +481,13 @@ impl Handler<DeliverToUsers> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverToUsers, _ctx: &mut Context<Self>) {
-        match &self.cluster {
-            Some(c) => c.publish_later(BusEvent::ToUsers {
-                users: msg.users,
-                frame: Box::new(msg.frame.frame.frame.clone()),
-                except: msg.except,
-            }),
-            None => self.deliver(&msg.users, &msg.frame, msg.except.as_ref()),
+        let here = self.fanout.publish_or_keep(msg, |msg| BusEvent::ToUsers {
+            users: msg.users,
+            frame: Box::new(msg.frame.frame.frame.clone()),
+            except: msg.except,
+        });
+        if let Some(msg) = here {
+            self.deliver(&msg.users, &msg.frame, msg.except.as_ref());
         }
     }
 }
@@ -566,13 +568,15 @@ impl Handler<CloseTokenSessions> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: CloseTokenSessions, _ctx: &mut Context<Self>) {
-        match &self.cluster {
-            Some(c) => c.publish_later(BusEvent::CloseToken {
+        let here = self
+            .fanout
+            .publish_or_keep(msg, |msg| BusEvent::CloseToken {
                 token_hash: msg.token_hash,
                 code: msg.close.code,
                 reason: msg.close.reason,
-            }),
-            None => self.close_token(&msg.token_hash, &msg.close),
+            });
+        if let Some(msg) = here {
+            self.close_token(&msg.token_hash, &msg.close);
         }
     }
 }
@@ -602,13 +606,15 @@ impl Handler<RoomCreated> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: RoomCreated, _ctx: &mut Context<Self>) {
-        if let Some(c) = &self.cluster {
-            return c.publish_later(BusEvent::RoomCreated {
+        let here = self
+            .fanout
+            .publish_or_keep(msg, |msg| BusEvent::RoomCreated {
                 room: msg.room,
                 members: msg.members,
             });
+        if let Some(msg) = here {
+            self.deliver(&msg.members, &created_frame(msg.room), None);
         }
-        self.deliver(&msg.members, &created_frame(msg.room), None);
     }
 }
 
@@ -616,7 +622,7 @@ impl Handler<MembershipChanged> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: MembershipChanged, _ctx: &mut Context<Self>) {
-        if self.cluster.is_some() && self.sessions.contains_key(&msg.user) {
+        if self.fanout.routes_from_bus() && self.sessions.contains_key(&msg.user) {
             if msg.joined {
                 self.index(&msg.user, &msg.room);
             } else {

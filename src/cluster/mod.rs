@@ -12,6 +12,10 @@
 //!   a heartbeat; live nodes sweep the entries of a node whose key expired (`presence`).
 //! - The Syncers of all nodes already share the write stream's consumer group; a dead node's
 //!   pending entries are claimed after `redis.claim_idle_ms`.
+//!
+//! The actors do not ask whether they run in a cluster: startup hands them the cluster's
+//! strategies, `actors::fanout::FanOut::Bus` (fan-out and seqs) and
+//! `actors::presence::Directory::Redis` (presence), which make the calls below.
 
 pub mod bus;
 pub mod presence;

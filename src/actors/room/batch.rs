@@ -1,14 +1,12 @@
 //! The room's write path, its I/O half: `pump` has `plan` choose the next batch, hands it to
 //! the Persister and, once it is durable, answers the senders and fans the frames out (or, in
-//! cluster mode, leaves the fan-out to the bus). A failed batch is not counted; a batch that
-//! conflicts with stored data is reconciled against the store.
-
-use std::collections::HashSet;
+//! cluster mode, leaves the fan-out to the bus: the room's `FanOut` decides, see
+//! `crate::actors::fanout`). A failed batch is not counted; a batch that conflicts with stored
+//! data is reconciled against the store.
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::super::notifier::NotifyAway;
 use super::super::outbox::Deliver;
 use super::super::persister::{Persist, PersistError};
 use super::super::registry::{DeliverHere, MembershipChanged};
@@ -83,9 +81,9 @@ impl Room {
         self.in_flight = true;
         let (done, seq) = (plan.done, plan.last_seq);
         let fanout = self
-            .state
-            .clustered
-            .then(|| plan::fanout_of(&self.state.id, &done));
+            .deps
+            .fanout
+            .bus_copy(|| plan::fanout_of(&self.state.id, &done));
         let persist = self.deps.persister.persist(Persist {
             ops: plan.ops,
             fanout,
@@ -136,16 +134,12 @@ impl Room {
         metrics::MESSAGES_ACCEPTED
             .fetch_add(c.fresh.len() as u64, std::sync::atomic::Ordering::Relaxed);
         send_answers(c.answers);
-        if self.state.clustered {
-            for msg in c.fresh {
-                self.notify_away_cluster(msg);
-            }
-        } else {
-            self.fan_out(c.items, ctx);
-            // After the fan-out, so sessions found gone count as away.
-            for msg in c.fresh {
-                self.notify_away(msg);
-            }
+        if let Some(items) = self.deps.fanout.deliver_after_commit(c.items) {
+            self.fan_out(items, ctx);
+        }
+        // After the fan-out, so sessions found gone count as away.
+        for msg in c.fresh {
+            self.notify_away(msg);
         }
     }
 
@@ -323,95 +317,19 @@ impl Room {
         }
     }
 
-    /// Asks the Notifier to push `msg` to the members with no live session in this room (after
-    /// the fan-out, so sessions found gone count as away); never to the sender. If the
-    /// Notifier's mailbox is full the pushes are dropped rather than the room waiting.
+    /// Asks the Notifier to push `msg` to the members who are away (who that is, the fan-out
+    /// strategy says: see `FanOut::notify_away`); never to the sender.
     fn notify_away(&self, msg: NewMessage) {
-        let live: HashSet<&UserId> = self.sessions.values().map(|s| &s.user).collect();
-        let users: Vec<UserId> = self
-            .state
-            .members
-            .keys()
-            .filter(|u| **u != msg.sender && !live.contains(u))
-            .cloned()
-            .collect();
-        self.send_notice(msg, users);
-    }
-
-    /// Cluster mode: the same, for the members with no session on any node (cluster presence).
-    /// Only the node that committed the message asks, so a push is never sent twice.
-    fn notify_away_cluster(&self, msg: NewMessage) {
-        let (Some(notifier), Some(cluster)) =
-            (self.deps.notifier.clone(), self.deps.cluster.clone())
-        else {
-            return;
-        };
-        let users: Vec<UserId> = self
-            .state
-            .members
-            .keys()
-            .filter(|u| **u != msg.sender)
-            .cloned()
-            .collect();
-        if users.is_empty() {
-            return;
-        }
-        let (room, dm) = (self.state.id.clone(), self.state.kind.is_dm());
-        actix::spawn(async move {
-            let online = match cluster.online_among(&users).await {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::warn!(room = %room, error = %e, "cannot read presence; pushes for this message dropped");
-                    return;
-                }
-            };
-            let away: Vec<UserId> = users
-                .into_iter()
-                .zip(online)
-                .filter(|(_, on)| !on)
-                .map(|(u, _)| u)
-                .collect();
-            if away.is_empty() {
-                return;
-            }
-            let notice = NotifyAway {
-                room,
-                dm,
-                message: msg.id,
-                seq: msg.seq,
-                from: msg.sender,
-                body: msg.body,
-                ts: msg.ts,
-                users: away,
-                mentions: msg.mentions,
-            };
-            if notifier.try_send(notice).is_err() {
-                tracing::warn!("notifier busy or gone; pushes for a message dropped");
-            }
-        });
-    }
-
-    fn send_notice(&self, msg: NewMessage, users: Vec<UserId>) {
         let Some(notifier) = &self.deps.notifier else {
             return;
         };
-        if users.is_empty() {
-            return;
-        }
-        let notice = NotifyAway {
-            room: self.state.id.clone(),
-            dm: self.state.kind.is_dm(),
-            message: msg.id,
-            seq: msg.seq,
-            from: msg.sender,
-            body: msg.body,
-            ts: msg.ts,
-            users,
-            mentions: msg.mentions,
-        };
-        if notifier.try_send(notice).is_err() {
-            tracing::warn!(room = %self.state.id, seq = msg.seq, "notifier busy or gone; pushes for this message dropped");
-        }
+        self.deps.fanout.notify_away(
+            notifier,
+            (&self.state.id, self.state.kind.is_dm()),
+            msg,
+            self.state.members.keys(),
+            || self.sessions.values().map(|s| &s.user).collect(),
+        );
     }
 
     pub(super) fn failed(&mut self, done: Vec<Done<Channels>>, err: ChatError) {

@@ -23,13 +23,14 @@ use tokio::sync::oneshot;
 
 pub use draft::{Check, Draft};
 pub use messages::*;
+pub use state::SeqSource;
 
+use super::fanout::FanOut;
 use super::notifier::Notifier;
 use super::outbox::{Deliver, Offer, SessionHandle};
 use super::persister::PersistHandle;
 use super::registry::{RoomIdle, RoomRegistry};
 use crate::cluster::bus::{BusEvent, BusItem, RoomBatch};
-use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{SessionId, UserId};
@@ -51,8 +52,9 @@ pub struct RoomDeps {
     pub settings: Arc<Settings>,
     /// Pushes to members with no live session (none in tests that do not need it).
     pub notifier: Option<Addr<Notifier>>,
-    /// Cluster mode: seqs from Redis, frames from the bus (see `crate::cluster`).
-    pub cluster: Option<Cluster>,
+    /// How durable batches and events reach the recipients: this node's sessions directly, or
+    /// the cluster bus (see `crate::actors::fanout`).
+    pub fanout: FanOut,
 }
 
 /// See the module doc.
@@ -70,7 +72,7 @@ pub struct Room {
 
 impl Room {
     pub fn new(rec: RoomRecord, sessions: Vec<SessionHandle>, deps: RoomDeps) -> Self {
-        let state = RoomState::new(rec, deps.settings.rooms.clone(), deps.cluster.is_some());
+        let state = RoomState::new(rec, deps.settings.rooms.clone(), deps.fanout.seq_source());
         let sessions = sessions
             .into_iter()
             .filter(|s| state.members.contains_key(&s.user))
@@ -222,17 +224,18 @@ impl Handler<Post> for Room {
 
 impl Room {
     /// Tells the room's sessions that `user` is typing or stopped; in cluster mode through the
-    /// bus, so the sessions on every node hear it.
+    /// bus, so the sessions on every node hear it (see `FanOut::publish_or_keep`).
     fn announce_typing(&mut self, user: UserId, state: TypingState, ctx: &mut Context<Self>) {
-        match &self.deps.cluster {
-            Some(cluster) => {
-                let batch = RoomBatch {
-                    room: self.state.id.clone(),
-                    items: vec![BusItem::Typing { user, state }],
-                };
-                cluster.publish_later(BusEvent::Rooms(vec![batch]));
-            }
-            None => self.fan_out(vec![BusItem::Typing { user, state }], ctx),
+        let items = vec![BusItem::Typing { user, state }];
+        let room = &self.state.id;
+        let here = self.deps.fanout.publish_or_keep(items, |items| {
+            BusEvent::Rooms(vec![RoomBatch {
+                room: room.clone(),
+                items,
+            }])
+        });
+        if let Some(items) = here {
+            self.fan_out(items, ctx);
         }
     }
 }
@@ -409,18 +412,15 @@ impl Handler<SetBlocked> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: SetBlocked, _ctx: &mut Context<Self>) {
-        if let Some(cluster) = &self.deps.cluster {
-            // This dm's actors on other nodes must refuse messages too.
-            let item = BusItem::Blocked {
+        // This dm's actors on other nodes must refuse messages too.
+        self.deps.fanout.tell_other_nodes(|| RoomBatch {
+            room: self.state.id.clone(),
+            items: vec![BusItem::Blocked {
                 blocker: msg.blocker.clone(),
                 blocked: msg.blocked.clone(),
                 on: msg.on,
-            };
-            cluster.publish_later(BusEvent::Rooms(vec![RoomBatch {
-                room: self.state.id.clone(),
-                items: vec![item],
-            }]));
-        }
+            }],
+        });
         self.state.set_blocked(msg.blocker, msg.blocked, msg.on);
     }
 }

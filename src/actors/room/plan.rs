@@ -6,12 +6,14 @@
 //!
 //! A batch is a run of messages, edits, reactions, deletes and receipts, or one change to the
 //! room alone (so every message is fanned out to the members it was sent to). Seqs are given
-//! out only to messages that pass the rules, so a refused job costs none; they count from
-//! `RoomState::last_seq`, which moves only once the batch is durable (`commit`).
+//! out only to messages that pass the rules, so a refused job costs none. Who gives them out is
+//! `RoomState::seqs` ([`SeqSource`]): the room counts from `RoomState::last_seq`, which moves only
+//! once the batch is durable (`commit`); in cluster mode the store's append does, and messages
+//! are planned with seq 0.
 
 use std::collections::VecDeque;
 
-use super::state::RoomState;
+use super::state::{RoomState, SeqSource};
 use super::Change;
 use super::Draft;
 use crate::cluster::bus::{BusItem, ChangeItem, RoomBatch};
@@ -209,10 +211,6 @@ pub(super) fn plan_batch<R: Replies>(
                     answers.push(Answer::Ack(reply, Err(ChatError::Internal)));
                     continue;
                 }
-                // In cluster mode Redis allocates the seq (0 until then).
-                if !state.clustered {
-                    seq += 1;
-                }
                 let Draft {
                     frame,
                     media,
@@ -226,7 +224,8 @@ pub(super) fn plan_batch<R: Replies>(
                 let msg = NewMessage {
                     id: MessageId::generate(),
                     room: state.id.clone(),
-                    seq: if state.clustered { 0 } else { seq },
+                    // In cluster mode Redis allocates it (0 until then).
+                    seq: state.seqs.next(&mut seq),
                     sender: user,
                     client_id: frame.client_id,
                     body: frame.body,
@@ -399,8 +398,11 @@ pub(super) fn commit<R: Replies>(
     last_seq: i64,
     placed: Vec<Placed>,
 ) -> Committed<R> {
-    if !state.clustered {
-        state.last_seq = last_seq;
+    match state.seqs {
+        // The room counted them: the plan's last seq is the room's now.
+        SeqSource::Room => state.last_seq = last_seq,
+        // The store placed them: `placed` moves the counter, message by message, below.
+        SeqSource::Store => {}
     }
     let mut placed = placed.into_iter();
     let mut answers = Vec::new();
@@ -501,9 +503,11 @@ pub(super) fn commit<R: Replies>(
             Done::Delivered { user, seq } => items.push(BusItem::Delivered { user, seq }),
             Done::Changed { change, reply } => {
                 let item = change_item(&change);
-                // This node's checks see the change at once; the frames follow over the bus.
-                if state.clustered {
-                    state.apply_change(&item);
+                match state.seqs {
+                    // The frames follow over the bus; this node's checks see the change at once.
+                    SeqSource::Store => state.apply_change(&item),
+                    // The room's own fan-out of `items` applies it, with its frames.
+                    SeqSource::Room => {}
                 }
                 items.push(BusItem::Changed(item));
                 answers.push(Answer::Done(reply, Ok(())));
@@ -1454,7 +1458,7 @@ mod tests {
     #[test]
     fn in_cluster_mode_redis_gives_out_the_seqs() {
         let mut state = group();
-        state.clustered = true;
+        state.seqs = SeqSource::Store;
         let (plan, _) = run(
             &state,
             vec![send("a", ANN, "1", "hi"), send("b", ANN, "2", "hi")],
@@ -1519,7 +1523,7 @@ mod tests {
     #[test]
     fn in_cluster_mode_a_message_sent_through_another_node_gets_its_first_ack() {
         let mut state = group();
-        state.clustered = true;
+        state.seqs = SeqSource::Store;
         let (plan, _) = run(
             &state,
             vec![send("dup", ANN, "1", "hi"), send("new", ANN, "2", "hi")],
@@ -1545,9 +1549,9 @@ mod tests {
 
     #[test]
     fn a_durable_change_reaches_the_members_at_once_only_in_cluster_mode() {
-        for clustered in [false, true] {
+        for (seqs, clustered) in [(SeqSource::Room, false), (SeqSource::Store, true)] {
             let mut state = group();
-            state.clustered = clustered;
+            state.seqs = seqs;
             let (plan, _) = run(&state, vec![change("add", ANN, Change::Add(u(EVE)))]);
             let c = commit(&mut state, plan.done, plan.last_seq, vec![]);
             assert!(matches!(
@@ -1556,6 +1560,49 @@ mod tests {
             ));
             // Outside cluster mode the fan-out applies it, with its frames.
             assert_eq!(state.members.contains_key(&u(EVE)), clustered);
+        }
+    }
+
+    #[test]
+    fn the_seq_source_decides_the_planned_seqs_and_where_the_counter_moves() {
+        /// Who gives out seqs, what the append answers, planned seqs, acked seqs, last seq.
+        type Row = (SeqSource, Vec<Placed>, [i64; 2], [i64; 2], i64);
+        let table: [Row; 2] = [
+            (SeqSource::Room, vec![], [6, 7], [6, 7], 7),
+            (
+                SeqSource::Store,
+                vec![Placed::New(12), Placed::New(13)],
+                [0, 0],
+                [12, 13],
+                13,
+            ),
+        ];
+        for (seqs, placed, planned, acked, last) in table {
+            let mut state = group();
+            state.seqs = seqs;
+            let (plan, _) = run(
+                &state,
+                vec![send("a", ANN, "1", "hi"), send("b", BOB, "1", "hi")],
+            );
+            let got: Vec<i64> = plan
+                .ops
+                .iter()
+                .filter_map(|o| match o {
+                    WriteOp::Message(m) => Some(m.seq),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(got, planned, "{seqs:?}: planned seqs");
+            // The room's counter moves only once the batch is durable.
+            assert_eq!(state.last_seq, 5, "{seqs:?}");
+            let c = commit(&mut state, plan.done, plan.last_seq, placed);
+            let got = acks(c.answers);
+            let seqs_acked = [
+                got["a"].as_ref().unwrap().seq,
+                got["b"].as_ref().unwrap().seq,
+            ];
+            assert_eq!(seqs_acked, acked, "{seqs:?}: acked seqs");
+            assert_eq!(state.last_seq, last, "{seqs:?}: the counter");
         }
     }
 

@@ -17,6 +17,33 @@ struct Remembered {
     ts: i64,
 }
 
+/// Who gives a room's messages their seqs; chosen once at startup with the fan-out strategy
+/// (`FanOut::seq_source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqSource {
+    /// The room (one node): it counts on from its last seq, so a batch's seqs are known before
+    /// the batch is durable, and the room delivers the batch itself once it is.
+    Room,
+    /// The store (cluster mode): the Redis append script counts, for the room's actors on every
+    /// node at once. A message carries seq 0 until the append places it, and the batch comes
+    /// back over the bus, from which every node delivers it.
+    Store,
+}
+
+impl SeqSource {
+    /// The seq of the next message of a batch, `counter` being the last one given out in it:
+    /// the room counts on; the store's is not known until the append (0).
+    pub(super) fn next(self, counter: &mut i64) -> i64 {
+        match self {
+            SeqSource::Room => {
+                *counter += 1;
+                *counter
+            }
+            SeqSource::Store => 0,
+        }
+    }
+}
+
 /// See the module doc.
 pub(super) struct RoomState {
     pub(super) id: RoomId,
@@ -28,8 +55,8 @@ pub(super) struct RoomState {
     pub(super) last_seq: i64,
     /// `[rooms]`: sizes and windows the rules use.
     pub(super) settings: RoomSettings,
-    /// Cluster mode: Redis allocates the seqs, and frames come back over the bus.
-    pub(super) clustered: bool,
+    /// Who gives out the seqs (the store in cluster mode, where frames come back over the bus).
+    pub(super) seqs: SeqSource,
     /// Recent (sender, client id) → what its ack said, for idempotent resends; at most
     /// `rooms.dedupe_window` entries, the oldest forgotten first (`recent_order`). Kept compact
     /// (the room and client id are not stored twice): every active room holds a full window.
@@ -40,7 +67,7 @@ pub(super) struct RoomState {
 }
 
 impl RoomState {
-    pub(super) fn new(rec: RoomRecord, settings: RoomSettings, clustered: bool) -> Self {
+    pub(super) fn new(rec: RoomRecord, settings: RoomSettings, seqs: SeqSource) -> Self {
         Self {
             id: rec.id,
             kind: rec.kind,
@@ -48,7 +75,7 @@ impl RoomState {
             blocked: rec.blocked.into_iter().collect(),
             last_seq: rec.last_seq,
             settings,
-            clustered,
+            seqs,
             recent: HashMap::new(),
             recent_order: VecDeque::new(),
             delivered: HashMap::new(),
@@ -162,7 +189,7 @@ pub(super) mod tests {
             avatar: None,
             blocked: vec![],
         };
-        RoomState::new(rec, RoomSettings::default(), false)
+        RoomState::new(rec, RoomSettings::default(), SeqSource::Room)
     }
 
     pub(in crate::actors::room) fn ack(client_id: &str, seq: i64) -> Ack {

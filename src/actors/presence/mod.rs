@@ -2,16 +2,20 @@
 //! first session opens or last one closes, everyone who shares a dm or a group of at most
 //! `rooms.presence_max_members` members with them is told (see `Store::presence_peers`).
 //!
-//! In cluster mode the counts live in Redis (`crate::cluster::presence`): a user is online while
-//! a session is open on any node. This actor renews the node's key every `cluster.heartbeat_ms`
-//! and sweeps nodes whose key expired, announcing their users offline.
+//! Where it learns who is online is its [`Directory`], chosen once at startup: this node's
+//! sessions, or in cluster mode the counts in Redis (`crate::cluster::presence`), where a user is
+//! online while a session is open on any node; then this actor renews the node's key every
+//! `cluster.heartbeat_ms` and sweeps nodes whose key expired, announcing their users offline.
+
+mod directory;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::cluster::Cluster;
+pub use directory::Directory;
+use directory::{Counted, Online};
+
 use crate::config::RoomSettings;
 use crate::error::ChatError;
 
@@ -61,7 +65,8 @@ pub struct Presence {
     registry: Addr<RoomRegistry>,
     /// This node's sessions.
     online: HashMap<UserId, Vec<SessionId>>,
-    cluster: Option<Cluster>,
+    /// Who is online: this node's sessions, or the cluster's counts (see the module doc).
+    directory: Directory,
     /// Cluster mode: users a previous run of this node left online, announced offline at start.
     stale: Vec<UserId>,
     /// Presence is pushed within dms and groups up to this size (`rooms.presence_max_members`).
@@ -78,7 +83,7 @@ impl Presence {
             store,
             registry,
             online: HashMap::new(),
-            cluster: None,
+            directory: Directory::Local,
             stale: Vec::new(),
             max_members: RoomSettings::default().presence_max_members,
             busy: 0,
@@ -109,33 +114,23 @@ impl Presence {
         self
     }
 
-    /// Cluster mode; `stale` are the users `Cluster::sweep_own` found (offline now).
-    pub fn with_cluster(mut self, cluster: Cluster, stale: Vec<UserId>) -> Self {
-        self.cluster = Some(cluster);
+    /// The online directory; `stale` are users a previous run of this node left online (in
+    /// cluster mode, those `Cluster::sweep_own` found), announced offline at start.
+    pub fn with_directory(mut self, directory: Directory, stale: Vec<UserId>) -> Self {
+        self.directory = directory;
         self.stale = stale;
         self
     }
 
-    /// Cluster mode: renews this node's key (registering its sessions again if the node had been
-    /// presumed dead), then sweeps dead nodes.
+    /// Renews this node's presence in the directory (see `Directory::heartbeat`) and announces
+    /// the users of dead nodes offline.
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let Some(cluster) = self.cluster.clone() else {
-            return;
-        };
         let mine: Vec<(UserId, usize)> = self
             .online
             .iter()
             .map(|(u, s)| (u.clone(), s.len()))
             .collect();
-        let work = async move {
-            if !cluster.heartbeat().await? && !mine.is_empty() {
-                tracing::warn!(
-                    "this node's presence key had expired; registering its sessions again"
-                );
-                cluster.restore(&mine).await?;
-            }
-            cluster.sweep_dead().await
-        };
+        let work = self.directory.clone().heartbeat(mine);
         ctx.spawn(work.into_actor(self).map(|res, act, ctx| match res {
             Ok(gone) => {
                 let now = now_ms();
@@ -147,24 +142,18 @@ impl Presence {
         }));
     }
 
-    /// Cluster mode: counts a session opening (`up`) or closing in Redis and announces the user
-    /// when that was their first or last session anywhere. The future ends once Redis counted it.
-    fn count(&mut self, user: UserId, up: bool) -> ResponseActFuture<Self, ()> {
-        let Some(cluster) = self.cluster.clone() else {
-            return Box::pin(actix::fut::ready(()));
-        };
-        let who = user.clone();
-        let work = async move {
-            if up {
-                cluster.session_up(&who).await
-            } else {
-                cluster.session_down(&who).await
-            }
-        };
-        Box::pin(work.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(1) if up => act.announce(user, true, None, ctx),
-            Ok(0) if !up => act.announce(user, false, Some(now_ms()), ctx),
-            Ok(_) => {}
+    /// Announces `user` online (`up`) or offline once `counting` (see `Counted::Elsewhere`) says
+    /// that was their first or last session anywhere. The future ends once it was counted.
+    fn counted(
+        &mut self,
+        user: UserId,
+        up: bool,
+        counting: directory::Counting,
+    ) -> ResponseActFuture<Self, ()> {
+        Box::pin(counting.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(true) if up => act.announce(user, true, None, ctx),
+            Ok(true) => act.announce(user, false, Some(now_ms()), ctx),
+            Ok(false) => {}
             Err(e) => tracing::warn!(user = %user, error = %e, "cannot count a session in the cluster presence"),
         }))
     }
@@ -180,14 +169,14 @@ impl Presence {
     ) {
         let store = self.store.clone();
         let who = user.clone();
-        let cluster = self.cluster.clone();
+        let directory = self.directory.clone();
         let max_members = self.max_members;
         let work = async move {
-            // Skipped if the state changed again meanwhile (the later change announces itself).
-            if let Some(c) = &cluster {
-                if c.online_among(std::slice::from_ref(&who)).await?.first() != Some(&online) {
-                    return Ok(vec![]);
-                }
+            // Skipped if the state changed again meanwhile (the later change announces itself):
+            // known at once from the cluster's counts; on one node, seen when back on the actor.
+            let now = directory.lookup(std::iter::once(&who)).await?;
+            if now.known_other_than(online) {
+                return Ok((vec![], now));
             }
             if let Some(at) = last_seen {
                 if let Err(e) = store.set_last_seen(&who, at).await {
@@ -196,34 +185,29 @@ impl Presence {
             }
             // People I blocked do not see my presence.
             let peers = store.presence_peers(&who, max_members).await?;
-            Ok::<_, AnnounceError>(
-                peers
-                    .into_iter()
-                    .filter(|p| !p.hidden)
-                    .map(|p| p.user)
-                    .collect::<Vec<_>>(),
-            )
+            let users: Vec<UserId> = peers
+                .into_iter()
+                .filter(|p| !p.hidden)
+                .map(|p| p.user)
+                .collect();
+            Ok::<_, AnnounceError>((users, now))
         };
-        let done = work.into_actor(self).map(move |res, act, _| {
-            if act.cluster.is_none() && act.online.contains_key(&user) != online {
-                return;
+        let done = work.into_actor(self).map(move |res, act, _| match res {
+            Ok((_, now)) if !now.says(&user, online, &act.online) => {}
+            Ok((users, _)) if !users.is_empty() => {
+                let frame = Deliver::new(ServerFrame::Presence(PresenceOut {
+                    user,
+                    online,
+                    last_seen,
+                }));
+                act.registry.do_send(DeliverToUsers {
+                    users,
+                    frame,
+                    except: None,
+                });
             }
-            match res {
-                Ok(users) if !users.is_empty() => {
-                    let frame = Deliver::new(ServerFrame::Presence(PresenceOut {
-                        user,
-                        online,
-                        last_seen,
-                    }));
-                    act.registry.do_send(DeliverToUsers {
-                        users,
-                        frame,
-                        except: None,
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not look up co-members for presence"),
-            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not look up co-members for presence"),
         });
         self.track(done, ctx);
     }
@@ -242,10 +226,10 @@ impl Actor for Presence {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let Some(cluster) = &self.cluster else { return };
-        let every = Duration::from_millis(cluster.settings.heartbeat_ms);
-        self.heartbeat(ctx);
-        ctx.run_interval(every, |act, ctx| act.heartbeat(ctx));
+        if let Some(every) = self.directory.heartbeat_every() {
+            self.heartbeat(ctx);
+            ctx.run_interval(every, |act, ctx| act.heartbeat(ctx));
+        }
         let now = now_ms();
         for user in std::mem::take(&mut self.stale) {
             self.announce(user, false, Some(now), ctx);
@@ -261,18 +245,23 @@ impl Handler<SessionUp> for Presence {
         let sessions = self.online.entry(msg.user.clone()).or_default();
         sessions.push(msg.session);
         let first = sessions.len() == 1;
-        if self.cluster.is_some() {
-            self.snapshot(msg.user.clone(), msg.handle, false, ctx);
-            return self.count(msg.user, true);
+        match self.directory.count(&msg.user, true, first) {
+            // The snapshot's lookup of the peers announces the user too.
+            Counted::Here(first) => {
+                self.snapshot(msg.user, msg.handle, first, ctx);
+                Box::pin(actix::fut::ready(()))
+            }
+            Counted::Elsewhere(counting) => {
+                self.snapshot(msg.user.clone(), msg.handle, false, ctx);
+                self.counted(msg.user, true, counting)
+            }
         }
-        self.snapshot(msg.user, msg.handle, first, ctx);
-        Box::pin(actix::fut::ready(()))
     }
 }
 
 impl Presence {
-    /// Hands a new session the presence of its user's online peers and, outside cluster mode when
-    /// `announce` (the user's first session), tells those peers the user is online: one lookup of
+    /// Hands a new session the presence of its user's online peers and, when `announce` (the
+    /// user's first session, on one node), tells those peers the user is online: one lookup of
     /// the peers for both, the one a connect costs.
     fn snapshot(
         &mut self,
@@ -282,18 +271,12 @@ impl Presence {
         ctx: &mut Context<Self>,
     ) {
         let store = self.store.clone();
-        let cluster = self.cluster.clone();
+        let directory = self.directory.clone();
         let max_members = self.max_members;
         let who = user.clone();
         let work = async move {
             let peers = store.presence_peers(&who, max_members).await?;
-            let online = match &cluster {
-                Some(c) if !peers.is_empty() => {
-                    let users: Vec<UserId> = peers.iter().map(|p| p.user.clone()).collect();
-                    Some(c.online_among(&users).await?)
-                }
-                _ => None,
-            };
+            let online = directory.lookup(peers.iter().map(|p| &p.user)).await?;
             Ok::<_, AnnounceError>((peers, online))
         };
         let done = work.into_actor(self).map(move |res, act, _| {
@@ -301,10 +284,10 @@ impl Presence {
                 Ok(v) => v,
                 Err(e) => return tracing::warn!(user = %user, error = %e, "could not look up presence peers"),
             };
-            let here: Vec<bool> = match online {
-                Some(o) => o,
-                None => peers.iter().map(|p| act.online.contains_key(&p.user)).collect(),
-            };
+            // Counted elsewhere (cluster mode), announcements reach the session over the bus, in
+            // no order with this actor's: the snapshot goes to it directly.
+            let direct = matches!(online, Online::Known(_));
+            let here = online.of(peers.iter().map(|p| &p.user), &act.online);
             // Those who blocked the user are not shown to them.
             let frames: Vec<Deliver> = peers
                 .iter()
@@ -312,7 +295,7 @@ impl Presence {
                 .filter(|(peer, on)| *on && !peer.blocked_me)
                 .map(|(peer, _)| Deliver::new(ServerFrame::Presence(PresenceOut { user: peer.user.clone(), online: true, last_seen: None })))
                 .collect();
-            if act.cluster.is_some() {
+            if direct {
                 for f in &frames {
                     handle.offer(f);
                 }
@@ -346,11 +329,13 @@ impl Handler<SessionDown> for Presence {
         if last {
             self.online.remove(&msg.user);
         }
-        if self.cluster.is_some() {
-            let counted = self.count(msg.user, false);
-            self.track(counted, ctx);
-        } else if last {
-            self.announce(msg.user, false, Some(now_ms()), ctx);
+        match self.directory.count(&msg.user, false, last) {
+            Counted::Here(true) => self.announce(msg.user, false, Some(now_ms()), ctx),
+            Counted::Here(false) => {}
+            Counted::Elsewhere(counting) => {
+                let counted = self.counted(msg.user, false, counting);
+                self.track(counted, ctx);
+            }
         }
     }
 }
@@ -377,7 +362,7 @@ impl Handler<OnlineContacts> for Presence {
 
     fn handle(&mut self, msg: OnlineContacts, _ctx: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
-        let cluster = self.cluster.clone();
+        let directory = self.directory.clone();
         let who = msg.user.clone();
         // Every lookup must succeed: without the blockers, people who blocked the user would
         // be shown to them.
@@ -388,10 +373,7 @@ impl Handler<OnlineContacts> for Presence {
                 .into_iter()
                 .filter(|u| !blockers.contains(u))
                 .collect();
-            let online = match &cluster {
-                Some(c) => Some(c.online_among(&users).await?),
-                None => None,
-            };
+            let online = directory.lookup(&users).await?;
             Ok::<_, AnnounceError>((users, online))
         };
         Box::pin(work.into_actor(self).map(move |res, act, _| {
@@ -399,10 +381,7 @@ impl Handler<OnlineContacts> for Presence {
                 tracing::warn!(user = %msg.user, error = %e, "could not look up presence; none shown");
                 ChatError::Unavailable("presence".into())
             })?;
-            let here: Vec<bool> = match online {
-                Some(o) => o,
-                None => users.iter().map(|u| act.online.contains_key(u)).collect(),
-            };
+            let here = online.of(users.iter(), &act.online);
             Ok(users
                 .into_iter()
                 .zip(here)
@@ -422,16 +401,6 @@ impl Handler<IsOnline> for Presence {
 
     fn handle(&mut self, msg: IsOnline, _ctx: &mut Context<Self>) -> Self::Result {
         let here = self.online.contains_key(&msg.user);
-        let Some(cluster) = self.cluster.clone() else {
-            return Box::pin(async move { here });
-        };
-        Box::pin(async move {
-            here || cluster
-                .online_among(&[msg.user])
-                .await
-                .ok()
-                .and_then(|v| v.first().copied())
-                .unwrap_or(false)
-        })
+        Box::pin(self.directory.clone().online(msg.user, here))
     }
 }
