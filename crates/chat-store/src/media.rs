@@ -11,8 +11,8 @@ use sea_orm::{
 
 use super::messages::to_out;
 use super::{Store, StoreError};
-use chat_media::urls::Variant;
-use chat_media::{Kind, Processed};
+use chat_media_types::urls::Variant;
+use chat_media_types::{Kind, Processed};
 use chat_protocol::ids::{now_ms, RoomId, UserId};
 use chat_protocol::{MediaOut, MediaStatus, MessageOut};
 
