@@ -24,6 +24,7 @@ pub mod oauth;
 pub mod owner;
 pub mod people;
 pub mod pins;
+pub mod purpose;
 pub mod push;
 pub mod quotes;
 pub mod reactions;

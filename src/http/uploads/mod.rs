@@ -40,7 +40,7 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, UserId};
 use crate::media::partial::{self, PartialError, PartialFile};
 use crate::media::urls::sanitize_file_name;
-use crate::store::media::{PURPOSE_ATTACHMENT, PURPOSE_AVATAR};
+use crate::store::media::Purpose;
 
 /// After a `PATCH` refused for going past the upload's length, this much more of its body is
 /// read (and dropped) so the client gets to see the 413 instead of a reset connection.
@@ -104,15 +104,8 @@ pub async fn create(
     }
     let length = tus::required_number(headers, UPLOAD_LENGTH)?;
     let meta = tus::metadata(headers)?;
-    let purpose = match meta.get("purpose").map(String::as_str) {
-        None | Some("attachment") => PURPOSE_ATTACHMENT,
-        Some("avatar") => PURPOSE_AVATAR,
-        Some(_) => {
-            return Err(TusError::BadHeader(
-                "Upload-Metadata purpose: attachment or avatar".into(),
-            ))
-        }
-    };
+    let purpose = Purpose::requested(meta.get("purpose").map(String::as_str))
+        .map_err(|e| TusError::BadHeader(format!("Upload-Metadata {e}")))?;
     let cap = upload_cap(&state, &auth.id()).await?;
     if length > cap.max {
         return Err(cap.too_large().into());
@@ -132,7 +125,7 @@ pub async fn create(
     let row = upload::Model {
         id: id.clone(),
         owner_id: auth.user.id.clone(),
-        purpose: purpose.into(),
+        purpose: purpose.as_str().into(),
         length: i64::try_from(length).unwrap_or(i64::MAX),
         name: meta.get("filename").and_then(|n| sanitize_file_name(n)),
         filetype: meta.get("filetype").map(|t| t.chars().take(127).collect()),
@@ -205,11 +198,7 @@ async fn finish(
             folder: folder.clone(),
             size: u64::try_from(row.length).unwrap_or(0),
             name: row.name.clone(),
-            purpose: if row.purpose == PURPOSE_AVATAR {
-                PURPOSE_AVATAR
-            } else {
-                PURPOSE_ATTACHMENT
-            },
+            purpose: Purpose::stored(&row.purpose).as_str(),
         };
         match accept_upload(state, owner, stored).await {
             Ok(()) => {}
