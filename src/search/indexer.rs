@@ -203,6 +203,7 @@ impl Indexer {
                 for c in changes {
                     self.catch_up(c);
                 }
+                // A caller that stopped waiting needs no answer.
                 let _ = done.send(());
             }
             Command::CatchUpDone => {
@@ -215,6 +216,7 @@ impl Indexer {
             }
             Command::Flush(done) => {
                 self.commit();
+                // A caller that stopped waiting needs no answer.
                 let _ = done.send(());
             }
         }

@@ -134,7 +134,10 @@ pub async fn create(
         completed_at: None,
     };
     if let Err(e) = state.store.create_upload(row.clone()).await {
-        let _ = tokio::fs::remove_dir_all(&folder).await;
+        if let Err(io) = remove_folder(&folder).await {
+            // No row points at it, so nothing will remove it later.
+            tracing::warn!(upload = %id, error = %io, "folder of an upload never created left behind");
+        }
         return Err(e.into());
     }
     tracing::info!(upload = %id, length, "resumable upload created");
@@ -203,8 +206,13 @@ async fn finish(
         match accept_upload(state, owner, stored).await {
             Ok(()) => {}
             Err(e @ ChatError::Invalid(_)) => {
-                let _ = tokio::fs::remove_dir_all(&folder).await;
-                state.store.delete_upload(&id).await?;
+                match remove_folder(&folder).await {
+                    Ok(()) => state.store.delete_upload(&id).await?,
+                    // The row stays, so the bytes are removed by the next try or the sweep.
+                    Err(io) => {
+                        tracing::warn!(upload = %id, error = %io, "cannot remove a refused upload")
+                    }
+                }
                 return Err(e.into());
             }
             // The bytes stay; the next HEAD or PATCH tries again.
@@ -216,6 +224,14 @@ async fn finish(
     }
     res.insert_header((UPLOAD_MEDIA_ID, id));
     Ok(())
+}
+
+/// Removes the folder of an upload; one already gone is no error.
+async fn remove_folder(folder: &std::path::Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(folder).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// `HEAD /api/uploads/{id}` → `Upload-Offset`, `Upload-Length` (and `Upload-Media-Id` once
@@ -369,7 +385,11 @@ pub async fn terminate(
     if !became_media(&state, &row).await? {
         match lock(&state, &row.id).await {
             Ok(held) => {
-                let _ = tokio::fs::remove_dir_all(state.media.folder(&row.id)).await;
+                // The row stays until the bytes are gone: a failed removal is retried by the
+                // client or by the sweep of expired uploads, never forgotten.
+                remove_folder(&state.media.folder(&row.id))
+                    .await
+                    .map_err(storage_error)?;
                 drop(held);
             }
             Err(TusError::Chat(ChatError::NotFound(_))) => {}
