@@ -20,7 +20,7 @@ use crate::store::Store;
 /// Name of the uploaded bytes inside a media item's folder, until processing is done.
 pub const UPLOAD_FILE: &str = "upload";
 
-/// [`media::sniff`] without blocking: reads the first 8 KiB of `path` through tokio.
+/// [`media::sniff_bytes`] without blocking: reads the first 8 KiB of `path` through tokio.
 pub async fn sniff_upload(path: &std::path::Path) -> std::io::Result<media::Sniffed> {
     use tokio::io::AsyncReadExt;
     let mut head = Vec::with_capacity(8192);

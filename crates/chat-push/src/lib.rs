@@ -110,7 +110,7 @@ impl RetryPolicy {
 }
 
 /// Runs `attempt` until it gives a final outcome or the tries are used up; between tries waits
-/// as [`RetryPolicy::delay`] says. A service asking to wait longer than `policy.max` is given up
+/// as `RetryPolicy::delay` says. A service asking to wait longer than `policy.max` is given up
 /// on (a notification that late is stale).
 pub async fn with_retries<F, Fut>(policy: &RetryPolicy, what: &str, mut attempt: F) -> Outcome
 where

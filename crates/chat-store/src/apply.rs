@@ -2,7 +2,7 @@
 //! not grow with the number of messages and receipts in it (what the Syncer and the embedded
 //! Persister run for every batch):
 //!
-//! - every new message of the batch in multi-row `INSERT`s of up to [`CHUNK`] rows that skip a
+//! - every new message of the batch in multi-row `INSERT`s of up to `CHUNK` rows that skip a
 //!   message already stored under its id (a replayed batch inserts nothing twice) but still fail
 //!   on any other unique key: a different message under the same (room, seq) or (room, sender,
 //!   client id) is a conflict, never silently dropped;
