@@ -6,9 +6,10 @@
 //! # Layout
 //!
 //! The workspace's crates are layers the compiler enforces: `chat-protocol` (the wire),
-//! `entities`/`migration` (the tables), `chat-media` (media work), `chat-store` (SeaORM and the
-//! Redis write buffer, on those four) and `chat-push` (the push, SMS and mail clients, on
-//! `chat-protocol`) import nothing of the server; `chat-cli` and the load generator build on
+//! `entities`/`migration` (the tables), `chat-media-types` (media kinds, outcomes, signed URLs),
+//! `chat-media` (media work, with the codecs), `chat-store` (SeaORM and the Redis write buffer,
+//! on all of these but `chat-media`, so without FFmpeg) and `chat-push` (the push, SMS and mail
+//! clients, on `chat-protocol`) import nothing of the server; `chat-cli` and the load generator build on
 //! `chat-protocol` alone. Inside this crate the modules below are listed from
 //! the top (what a request meets first) down; the WebSocket layer imports neither HTTP nor the
 //! actors (its routes are handed to it at startup), and [`socketio`] does not import HTTP (its
@@ -53,7 +54,8 @@
 //! - [`oauth`]: sign-in with Facebook and Twitter/X (OAuth 2.0 code flow, PKCE); it talks to the
 //!   providers and knows nothing of the database.
 //! - [`media`]: the `chat-media` crate (crates/chat-media), re-exported: image and audio/video
-//!   work (pure, blocking functions run by the MediaWorker pool), and signed media URLs.
+//!   work (pure, blocking functions run by the MediaWorker pool), and the media kinds, outcomes
+//!   and signed URLs of `chat-media-types`, which it re-exports.
 //! - [`search`]: message search: an embedded full-text index (tantivy) per node, fed from the
 //!   write path (or the cluster bus) and caught up from SQL at start.
 //! - [`limits`]: HTTP rate limits (login, sign-up, per-user writes); [`passwords`]: Argon2 on

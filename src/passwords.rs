@@ -101,6 +101,7 @@ fn work(rx: &Mutex<Receiver<Job>>) {
         };
         match job {
             Ok(Job::Hash { password, reply }) => {
+                // The caller may have given up waiting; then nobody needs the hash.
                 let _ = reply.send(hash_now(&password));
             }
             Ok(Job::Verify {
@@ -108,6 +109,7 @@ fn work(rx: &Mutex<Receiver<Job>>) {
                 phc,
                 reply,
             }) => {
+                // As above: an abandoned request needs no answer.
                 let _ = reply.send(verify_now(&password, &phc));
             }
             Err(_) => return,

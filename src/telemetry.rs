@@ -17,7 +17,7 @@ pub fn init(default_filter: &str) {
 /// `[redacted]`.
 const SECRET_PARAMS: [&str; 3] = ["token", "access_token", "sig"];
 
-/// A request target (`/path?query`) with the values of [`SECRET_PARAMS`] replaced, for logs.
+/// A request target (`/path?query`) with the values of `SECRET_PARAMS` replaced, for logs.
 pub fn redact_target(target: &str) -> std::borrow::Cow<'_, str> {
     let Some((path, query)) = target.split_once('?') else {
         return target.into();

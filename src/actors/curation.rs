@@ -17,6 +17,7 @@ use crate::protocol::{
     ServerFrame, StarFrame, StarredOut,
 };
 use crate::store::pins::{PinOutcome, PinPolicy, MAX_PINS};
+use crate::store::writes::attachments_of_column;
 
 /// Most rooms one `forward` goes to.
 pub const MAX_FORWARD_ROOMS: usize = 10;
@@ -125,11 +126,12 @@ pub async fn forward(
         .into_iter()
         .find(|m| !m.deleted)
         .ok_or(ChatError::NotFound("message"))?;
-    let attachments: Vec<String> = original
-        .attachments
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok())
-        .unwrap_or_default();
+    // An unreadable list is refused rather than read as empty: a copy without its attachments
+    // is not the message the sender chose to forward.
+    let attachments = attachments_of_column(original.attachments.as_deref()).map_err(|e| {
+        tracing::error!(message = %f.id, error = %e, "unreadable attachments column; not forwarded");
+        ChatError::Internal
+    })?;
     let named = store.named_users(&original.body).await?;
     let mut results = Vec::with_capacity(f.to.len());
     for room in &f.to {

@@ -14,12 +14,13 @@ use crate::config::MediaSettings;
 use crate::ids::UserId;
 use crate::media::{self, Job, Processed};
 use crate::protocol::{MediaEvent, MediaStatus, ServerFrame};
+use crate::store::media::Purpose;
 use crate::store::Store;
 
 /// Name of the uploaded bytes inside a media item's folder, until processing is done.
 pub const UPLOAD_FILE: &str = "upload";
 
-/// [`media::sniff`] without blocking: reads the first 8 KiB of `path` through tokio.
+/// [`media::sniff_bytes`] without blocking: reads the first 8 KiB of `path` through tokio.
 pub async fn sniff_upload(path: &std::path::Path) -> std::io::Result<media::Sniffed> {
     use tokio::io::AsyncReadExt;
     let mut head = Vec::with_capacity(8192);
@@ -224,7 +225,7 @@ impl MediaPool {
                 }
             };
             tracing::info!(media = %row.id, "resuming media processing after a restart");
-            let avatar = row.purpose == crate::store::media::PURPOSE_AVATAR;
+            let avatar = Purpose::stored(&row.purpose) == Purpose::Avatar;
             let job = Job {
                 input,
                 out_dir: folder,

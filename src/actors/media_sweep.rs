@@ -27,7 +27,7 @@ pub fn start(store: Store, dir: PathBuf, ttl: Duration) {
     .start();
 }
 
-/// One round: deletes at most [`BATCH`] unattached media items uploaded before `cutoff` (ms
+/// One round: deletes at most `BATCH` unattached media items uploaded before `cutoff` (ms
 /// since the epoch), their rows (with a finished tus upload's row) and their folders under
 /// `dir`. Returns the ids deleted.
 pub async fn sweep_unattached(

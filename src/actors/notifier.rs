@@ -30,7 +30,8 @@ use crate::push::fcm::FcmClient;
 use crate::push::sms::{masked, one_line, SmsGateway};
 use crate::push::webpush::{VapidKeys, WebPushClient, WebPushTarget};
 use crate::push::{
-    http_client, webpush_http_client, with_retries, Notification, Outcome, PushError, RetryPolicy,
+    try_http_client, webpush_http_client, with_retries, Notification, Outcome, PushError,
+    RetryPolicy,
 };
 use crate::store::push::{PushKind, PushPrefs};
 use crate::store::Store;
@@ -154,7 +155,7 @@ impl Notifier {
     /// Sets up the clients (reading the FCM key file if one is configured).
     pub fn new(store: Store, settings: &Settings, vapid: VapidKeys) -> Result<Self, PushError> {
         let push = &settings.push;
-        let http = http_client(push);
+        let http = try_http_client(push)?;
         let fcm = match push.fcm.service_account_file.trim() {
             "" => None,
             file => Some(FcmClient::from_file(
@@ -165,7 +166,7 @@ impl Notifier {
             )?),
         };
         let channels = Channels {
-            webpush: WebPushClient::new(webpush_http_client(push), vapid, push),
+            webpush: WebPushClient::new(webpush_http_client(push)?, vapid, push),
             fcm,
             sms: SmsGateway::new(&push.sms, http),
             sms_caps: SmsCaps {

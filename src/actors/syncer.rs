@@ -148,6 +148,7 @@ impl Syncer {
             .partition(|(from, _)| *from <= round);
         self.drains = waiting;
         for (_, tx) in done {
+            // A drain whose caller stopped waiting has nobody to tell.
             let _ = tx.send(());
         }
     }
@@ -381,6 +382,7 @@ impl Handler<Drain> for Syncer {
         self.drains.push((self.rounds + 1, tx));
         self.round(ctx);
         Box::pin(async move {
+            // Dropped unanswered only when the Syncer stops, which ends the drain as well.
             let _ = rx.await;
         })
     }

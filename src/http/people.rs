@@ -228,7 +228,7 @@ pub async fn delete_contact(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/blocks` → {blocked: [users]}.
+/// `GET /api/blocks` → `{blocked: [users]}`.
 pub async fn blocks(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
     let blocked = state.people().blocked(&auth.id()).await?;
     Ok(HttpResponse::Ok().json(BlockedBody { blocked }))

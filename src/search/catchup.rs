@@ -53,7 +53,7 @@ pub fn spawn(index: SearchIndex, store: Store, opened: Opened, slack_ms: i64) {
     actix::spawn(async move { run_until_done(&index, &store, since, opened.had_docs).await });
 }
 
-/// [`run`], started again [`RETRY`] after each failure (the database down) until it completes.
+/// [`run`], started again `RETRY` after each failure (the database down) until it completes.
 pub async fn run_until_done(index: &SearchIndex, store: &Store, since: i64, had_docs: bool) {
     while let Err(e) = run(index, store, since, had_docs).await {
         tracing::warn!(error = %e, "search index catch-up failed; trying again");

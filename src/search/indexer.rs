@@ -70,7 +70,7 @@ pub enum Command {
 /// The commit payload.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
-    /// [`SCHEMA_VERSION`] of the index.
+    /// `SCHEMA_VERSION` of the index.
     pub v: u32,
     /// Which database the index mirrors (see `SearchIndex::open`).
     pub db: String,
@@ -145,7 +145,7 @@ impl Indexer {
     }
 
     /// Runs until every sender is gone, then commits what is left. Once nothing has arrived for
-    /// [`RELEASE_WHEN_IDLE`] after a commit, the memory indexing freed (the writer's arena, a
+    /// `RELEASE_WHEN_IDLE` after a commit, the memory indexing freed (the writer's arena, a
     /// catch-up's pages and guard, a backlog) is handed back to the system.
     pub fn run(mut self, rx: Receiver<Command>) {
         let mut released = true;
@@ -203,6 +203,7 @@ impl Indexer {
                 for c in changes {
                     self.catch_up(c);
                 }
+                // A caller that stopped waiting needs no answer.
                 let _ = done.send(());
             }
             Command::CatchUpDone => {
@@ -215,6 +216,7 @@ impl Indexer {
             }
             Command::Flush(done) => {
                 self.commit();
+                // A caller that stopped waiting needs no answer.
                 let _ = done.send(());
             }
         }

@@ -344,6 +344,7 @@ impl SearchIndex {
         }
         let (tx, rx) = oneshot::channel();
         self.send(Command::CatchUp(changes, tx));
+        // Unanswered only when the indexer thread is gone; there is nothing left to wait for.
         let _ = rx.await;
     }
 
@@ -351,6 +352,7 @@ impl SearchIndex {
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Flush(tx));
+        // Unanswered only when the indexer thread is gone; there is nothing left to wait for.
         let _ = rx.await;
     }
 

@@ -405,6 +405,26 @@ async fn tus_bad_headers_are_clear_errors_and_the_server_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // A purpose the server does not know: 400 naming the two it does, and no upload.
+    for bad in ["banner", "Avatar", ""] {
+        let r = alice
+            .client
+            .post(format!("{}/api/uploads/", app.http))
+            .bearer_auth(&alice.token)
+            .header(TUS.0, TUS.1)
+            .header("Upload-Length", "4")
+            .header("Upload-Metadata", format!("purpose {}", b64(bad)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "purpose {bad:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid");
+        assert_eq!(
+            body["error"]["message"],
+            "Upload-Metadata purpose: attachment or avatar"
+        );
+    }
     // Nothing of that touched the upload, and it still works.
     assert_eq!(offset(&alice, &loc).await, 0);
     assert_eq!(patch(&alice, &loc, 0, b"abcd").await.status(), 204);

@@ -3,15 +3,17 @@
 //! Every scenario is bounded in count and time (`--max-secs`) and refuses non-loopback targets.
 //! Results are written as JSON (`--out`) for the `report` binary.
 //!
-//!     loadgen setup   --http http://127.0.0.1:8080 --users 1000 --idle 40 --out setup.json
-//!     loadgen idle    --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
-//!                     --steps 2000,5000,10000,19500 --out idle.json
-//!     loadgen fanout  --proto sio --host 127.0.0.1:3000 --members 1000 --server-pid PID --out fan.json
-//!     loadgen fanout  --proto chat --host 127.0.0.1:8081 --more-hosts 127.0.0.1:8082,127.0.0.1:8083 \
-//!                     --server-pid P1,P2,P3 --setup setup.json --out cluster3.json
-//!     loadgen dm      --proto chat --host 127.0.0.1:8080 --setup setup.json --rate 5000 --secs 5 --out dm.json
-//!     loadgen storm   --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
-//!                     --users 1000 --devices 2 --out storm.json
+//! ```text
+//! loadgen setup   --http http://127.0.0.1:8080 --users 1000 --idle 40 --out setup.json
+//! loadgen idle    --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
+//!                 --steps 2000,5000,10000,19500 --out idle.json
+//! loadgen fanout  --proto sio --host 127.0.0.1:3000 --members 1000 --server-pid PID --out fan.json
+//! loadgen fanout  --proto chat --host 127.0.0.1:8081 --more-hosts 127.0.0.1:8082,127.0.0.1:8083 \
+//!                 --server-pid P1,P2,P3 --setup setup.json --out cluster3.json
+//! loadgen dm      --proto chat --host 127.0.0.1:8080 --setup setup.json --rate 5000 --secs 5 --out dm.json
+//! loadgen storm   --proto chat --host 127.0.0.1:8080 --setup setup.json --server-pid PID \
+//!                 --users 1000 --devices 2 --out storm.json
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};

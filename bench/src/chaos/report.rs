@@ -34,6 +34,99 @@ fn thousands(n: f64) -> String {
     out
 }
 
+/// The columns of a scenario's row: the results table of CHAOS.md, and the line `chaos run`
+/// prints (see [`summary_line`]), so both read the same.
+pub const COLUMNS: [&str; 13] = [
+    "scenario",
+    "fault",
+    "verdict",
+    "acked msg/s before / during / after",
+    "fault lasted (s)",
+    "acked",
+    "resent",
+    "reconnects (longest offline, s)",
+    "MariaDB: missing / changed / twice / unacked, rooms gap-free",
+    "clients: duplicates / conflicts / gaps",
+    "drained after (s)",
+    "own memory before → after (MiB)",
+    "VmRSS before → after (MiB)",
+];
+
+/// A scenario's row, one cell per [`COLUMNS`] entry.
+pub fn row(r: &ChaosResult) -> [String; 13] {
+    let s = &r.store;
+    let first = r.rounds.first().cloned().unwrap_or_default();
+    let fault = if r.rounds.len() > 1 {
+        format!("{} (twice)", r.fault)
+    } else {
+        r.fault.clone()
+    };
+    [
+        r.scenario.clone(),
+        fault,
+        format!("**{}**", if r.pass { "PASS" } else { "FAIL" }),
+        format!(
+            "{} / {} / {}",
+            thousands(r.before.per_sec),
+            thousands(first.during.per_sec),
+            thousands(first.after.per_sec)
+        ),
+        r.rounds
+            .iter()
+            .map(|x| format!("{:.1}", x.during.secs))
+            .collect::<Vec<_>>()
+            .join(", "),
+        thousands(r.acked as f64),
+        thousands(r.resent as f64),
+        format!(
+            "{} ({:.1})",
+            thousands(r.reconnects as f64),
+            r.max_offline_ms as f64 / 1000.0
+        ),
+        format!(
+            "{} / {} / {} / {}, {}/{}",
+            s.acked_missing,
+            s.acked_changed,
+            s.stored_twice,
+            s.stored_not_acked,
+            s.rooms_checked - s.rooms_with_gaps,
+            s.rooms_checked
+        ),
+        format!("{} / {} / {}", r.duplicates, r.conflicts, s.client_gaps),
+        r.drain_secs.map_or("never".into(), |d| format!("{d:.1}")),
+        format!(
+            "{} → {} ({:.2}×)",
+            mib(r.mem_baseline.own()),
+            mib(r.mem_after.own()),
+            r.own_ratio
+        ),
+        format!(
+            "{} → {} ({:.2}×)",
+            mib(r.mem_baseline.rss),
+            mib(r.mem_after.rss),
+            r.rss_ratio
+        ),
+    ]
+}
+
+/// What `chaos run` prints when a scenario ends: its row, led by the verdict and the scenario,
+/// then every other cell after its column's name.
+pub fn summary_line(r: &ChaosResult) -> String {
+    let cells = row(r);
+    let rest: Vec<String> = COLUMNS
+        .iter()
+        .zip(&cells)
+        .filter(|(c, _)| !matches!(**c, "scenario" | "verdict"))
+        .map(|(c, v)| format!("{c}: {v}"))
+        .collect();
+    format!(
+        "{} {}: {}",
+        if r.pass { "PASS" } else { "FAIL" },
+        r.scenario,
+        rest.join("; ")
+    )
+}
+
 /// Writes the report from `results/*.json` (one per scenario, in file name order) and
 /// `results/meta.json`.
 pub fn write(results: &Path, out: &Path) -> Result<()> {
@@ -94,54 +187,10 @@ pub fn write(results: &Path, out: &Path) -> Result<()> {
         runs.first().map_or(20.0, |r| (r.rss_limit - 1.0) * 100.0)
     );
     let _ = writeln!(md, "Settings: {}\n", meta.settings);
-    let _ = writeln!(
-        md,
-        "| scenario | fault | verdict | acked msg/s before / during / after | fault lasted (s) | acked | resent | reconnects (longest offline, s) | MariaDB: missing / changed / twice / unacked, rooms gap-free | clients: duplicates / conflicts / gaps | drained after (s) | own memory before → after (MiB) | VmRSS before → after (MiB) |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| {} |", COLUMNS.join(" | "));
+    let _ = writeln!(md, "|{}", "---|".repeat(COLUMNS.len()));
     for r in &runs {
-        let s = &r.store;
-        let first = r.rounds.first().cloned().unwrap_or_default();
-        let fault = if r.rounds.len() > 1 {
-            format!("{} (twice)", r.fault)
-        } else {
-            r.fault.clone()
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {} | **{}** | {} / {} / {} | {} | {} | {} | {} ({:.1}) | {} / {} / {} / {}, {}/{} | {} / {} / {} | {} | {} → {} ({:.2}×) | {} → {} ({:.2}×) |",
-            r.scenario,
-            fault,
-            if r.pass { "PASS" } else { "FAIL" },
-            thousands(r.before.per_sec),
-            thousands(first.during.per_sec),
-            thousands(first.after.per_sec),
-            r.rounds
-                .iter()
-                .map(|x| format!("{:.1}", x.during.secs))
-                .collect::<Vec<_>>()
-                .join(", "),
-            thousands(r.acked as f64),
-            thousands(r.resent as f64),
-            thousands(r.reconnects as f64),
-            r.max_offline_ms as f64 / 1000.0,
-            s.acked_missing,
-            s.acked_changed,
-            s.stored_twice,
-            s.stored_not_acked,
-            s.rooms_checked - s.rooms_with_gaps,
-            s.rooms_checked,
-            r.duplicates,
-            r.conflicts,
-            s.client_gaps,
-            r.drain_secs.map_or("never".into(), |d| format!("{d:.1}")),
-            mib(r.mem_baseline.own()),
-            mib(r.mem_after.own()),
-            r.own_ratio,
-            mib(r.mem_baseline.rss),
-            mib(r.mem_after.rss),
-            r.rss_ratio,
-        );
+        let _ = writeln!(md, "| {} |", row(r).join(" | "));
     }
     let _ = writeln!(
         md,
@@ -218,4 +267,85 @@ pub fn write(results: &Path, out: &Path) -> Result<()> {
     }
     std::fs::write(out, md)?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::chaos::run::{Rate, Round};
+    use crate::procfs::Mem;
+
+    fn kill9() -> ChaosResult {
+        let rate = |secs, per_sec| Rate {
+            secs,
+            acks: 0,
+            per_sec,
+        };
+        let mem = |rss_mib: u64, anon_mib: u64| Mem {
+            rss: rss_mib * 1024,
+            anon: anon_mib * 1024,
+            file: (rss_mib - anon_mib) * 1024,
+            shmem: 0,
+        };
+        let mut r = ChaosResult {
+            scenario: "kill9".into(),
+            fault: "kill -9 of the server, restarted on the same port".into(),
+            before: rate(3.0, 7146.0),
+            rounds: vec![
+                Round {
+                    during: rate(0.5, 646.0),
+                    after: rate(5.0, 6357.0),
+                    mem: mem(318, 262),
+                },
+                Round {
+                    during: rate(0.5, 600.0),
+                    after: rate(5.0, 6000.0),
+                    mem: mem(311, 254),
+                },
+            ],
+            acked: 245_529,
+            resent: 6_904,
+            reconnects: 1_726,
+            max_offline_ms: 12_400,
+            drain_secs: Some(37.2),
+            mem_baseline: mem(285, 230),
+            mem_after: mem(279, 224),
+            own_ratio: 0.98,
+            rss_ratio: 0.98,
+            pass: true,
+            ..Default::default()
+        };
+        r.store.rooms_checked = 500;
+        r
+    }
+
+    /// The row of CHAOS.md's table is what it was before the console line shared it.
+    #[test]
+    fn a_table_row_keeps_its_format() {
+        let want =
+            "| kill9 | kill -9 of the server, restarted on the same port (twice) | **PASS** | \
+                    7,146 / 646 / 6,357 | 0.5, 0.5 | 245,529 | 6,904 | 1,726 (12.4) | \
+                    0 / 0 / 0 / 0, 500/500 | 0 / 0 / 0 | 37.2 | 230 → 224 (0.98×) | \
+                    285 → 279 (0.98×) |";
+        assert_eq!(format!("| {} |", row(&kill9()).join(" | ")), want);
+    }
+
+    /// `chaos run` prints the same cells, each after its column's name.
+    #[test]
+    fn the_console_line_has_the_cells_of_the_row() {
+        let r = kill9();
+        let line = summary_line(&r);
+        assert!(
+            line.starts_with("PASS kill9: fault: kill -9 of the server"),
+            "{line}"
+        );
+        for (c, v) in COLUMNS.iter().zip(row(&r)).skip(3) {
+            assert!(
+                line.contains(&format!("{c}: {v}")),
+                "{c} missing from {line}"
+            );
+        }
+        assert!(line.contains("acked msg/s before / during / after: 7,146 / 646 / 6,357"));
+    }
 }

@@ -584,56 +584,29 @@ fn judge(r: &mut ChaosResult, recovered: bool) {
     r.failures = f;
 }
 
+/// The scenario's row as CHAOS.md has it (see `report::row`), then what the table leaves out.
 fn print_summary(r: &ChaosResult) {
-    let s = &r.store;
-    let rounds: Vec<String> = r
-        .rounds
-        .iter()
-        .map(|x| {
-            format!(
-                "{:.0} during ({:.1}s), {:.0} after (own memory then {} MiB)",
-                x.during.per_sec,
-                x.during.secs,
-                x.after.per_sec,
-                mib(x.mem.own())
-            )
-        })
-        .collect();
+    eprintln!("{}", super::report::summary_line(r));
+    for (k, x) in r.rounds.iter().enumerate() {
+        eprintln!(
+            "  fault {}: {:.0} acked msg/s during ({:.1} s), {:.0} after; own memory then {} MiB",
+            k + 1,
+            x.during.per_sec,
+            x.during.secs,
+            x.after.per_sec,
+            mib(x.mem.own())
+        );
+    }
     eprintln!(
-        "{} {}: {:.0} acked msg/s before; {}; {} acked, {} resent, {} reconnects (longest offline {} ms); \
-         MariaDB: {} rows, {} acked missing, {} changed, {} stored twice, {} stored unacked, {}/{} rooms gap-free; \
-         clients: {} duplicates, {} conflicts, {} gaps after sync; drained {}; \
-         own memory (RssAnon + RssShmem) {} -> {} MiB ({:.2}x), RssFile {} -> {} MiB, VmRSS {} -> {} MiB ({:.2}x; {}); errors {:?}",
-        if r.pass { "PASS" } else { "FAIL" },
-        r.scenario,
-        r.before.per_sec,
-        rounds.join("; "),
-        r.acked,
-        r.resent,
-        r.reconnects,
-        r.max_offline_ms,
-        s.rows,
-        s.acked_missing,
-        s.acked_changed,
-        s.stored_twice,
-        s.stored_not_acked,
-        s.rooms_checked - s.rooms_with_gaps,
-        s.rooms_checked,
-        r.duplicates,
-        r.conflicts,
-        s.client_gaps,
-        r.drain_secs.map_or("never".into(), |d| format!("{d:.1}s after the end")),
-        mib(r.mem_baseline.own()),
-        mib(r.mem_after.own()),
-        r.own_ratio,
+        "  memory: RssFile {} → {} MiB; {}",
         mib(r.mem_baseline.file),
         mib(r.mem_after.file),
-        mib(r.mem_baseline.rss),
-        mib(r.mem_after.rss),
-        r.rss_ratio,
-        r.rss_note,
-        r.errors
+        r.rss_note
     );
+    eprintln!("  MariaDB rows of the run: {}", r.store.rows);
+    if !r.errors.is_empty() {
+        eprintln!("  error frames: {:?}", r.errors);
+    }
     for f in &r.failures {
         eprintln!("  failure: {f}");
     }

@@ -10,41 +10,14 @@ pub mod images;
 pub mod partial;
 pub mod scale;
 mod settings;
-pub mod urls;
 
+/// The media vocabulary (kinds, outcomes, signed URLs) lives in `chat-media-types`, which the
+/// store uses without pulling in the codecs; it is re-exported here whole.
+pub use chat_media_types::{urls, Kind, Processed};
 pub use settings::MediaSettings;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// What an upload is, as far as the server cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Image,
-    Video,
-    Audio,
-    File,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Image => "image",
-            Self::Video => "video",
-            Self::Audio => "audio",
-            Self::File => "file",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "image" => Self::Image,
-            "video" => Self::Video,
-            "audio" => Self::Audio,
-            _ => Self::File,
-        }
-    }
-}
 
 /// What the bytes of an upload look like.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,19 +64,6 @@ pub struct Job {
     pub sniffed: Sniffed,
     /// Crop square in two sizes.
     pub avatar: bool,
-}
-
-/// What processing produced. File names are relative to the job's `out_dir`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Processed {
-    pub kind: Kind,
-    pub mime: String,
-    pub content: String,
-    pub thumb: Option<String>,
-    pub size: u64,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub duration_ms: Option<i64>,
 }
 
 /// Why an upload could not be processed; the text is shown to the uploader.

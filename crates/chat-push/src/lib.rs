@@ -51,6 +51,9 @@ pub enum PushError {
         path: String,
         source: std::io::Error,
     },
+    /// The HTTP client for the push services could not be built (its TLS backend).
+    #[error("push HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
 }
 
 /// What one push says: the last message of a coalesced burst, and how many there were.
@@ -107,7 +110,7 @@ impl RetryPolicy {
 }
 
 /// Runs `attempt` until it gives a final outcome or the tries are used up; between tries waits
-/// as [`RetryPolicy::delay`] says. A service asking to wait longer than `policy.max` is given up
+/// as `RetryPolicy::delay` says. A service asking to wait longer than `policy.max` is given up
 /// on (a notification that late is stale).
 pub async fn with_retries<F, Fut>(policy: &RetryPolicy, what: &str, mut attempt: F) -> Outcome
 where
@@ -252,7 +255,8 @@ impl reqwest::dns::Resolve for PublicOnly {
 
 /// The client Web Push endpoints (URLs that users supply) are reached with: [`http_client`]'s
 /// settings, and only public addresses unless `push.allow_http_endpoints` (tests on loopback).
-pub fn webpush_http_client(s: &PushSettings) -> reqwest::Client {
+/// An error rather than a client without that resolver: endpoints come from users.
+pub fn webpush_http_client(s: &PushSettings) -> Result<reqwest::Client, PushError> {
     let builder = reqwest::Client::builder()
         .timeout(Duration::from_millis(s.request_timeout_ms))
         .connect_timeout(Duration::from_millis(s.request_timeout_ms.min(5000)))
@@ -263,19 +267,30 @@ pub fn webpush_http_client(s: &PushSettings) -> reqwest::Client {
     } else {
         builder.dns_resolver(std::sync::Arc::new(PublicOnly))
     };
-    builder.build().unwrap_or_default()
+    builder.build().map_err(PushError::Client)
 }
 
 /// The HTTP client every push service is reached with: rustls, timeouts, no redirects (a push
 /// service never redirects, and following one would let an endpoint bounce us elsewhere).
-pub fn http_client(s: &PushSettings) -> reqwest::Client {
+pub fn try_http_client(s: &PushSettings) -> Result<reqwest::Client, PushError> {
     reqwest::Client::builder()
         .timeout(Duration::from_millis(s.request_timeout_ms))
         .connect_timeout(Duration::from_millis(s.request_timeout_ms.min(5000)))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("chat-server/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        .map_err(PushError::Client)
+}
+
+/// [`try_http_client`] for callers that cannot take an error yet (the mail gateway, set up in
+/// the server's `startup`): the error is logged and reqwest's default client is used instead
+/// (no timeouts, redirects followed; it reaches only the configured gateway). The TLS backend
+/// is the one thing that fails here, and then the default client panics too.
+pub fn http_client(s: &PushSettings) -> reqwest::Client {
+    try_http_client(s).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "push HTTP client not built; using reqwest's default client");
+        reqwest::Client::default()
+    })
 }
 
 #[cfg(test)]

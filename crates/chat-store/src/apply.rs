@@ -2,7 +2,7 @@
 //! not grow with the number of messages and receipts in it (what the Syncer and the embedded
 //! Persister run for every batch):
 //!
-//! - every new message of the batch in multi-row `INSERT`s of up to [`CHUNK`] rows that skip a
+//! - every new message of the batch in multi-row `INSERT`s of up to `CHUNK` rows that skip a
 //!   message already stored under its id (a replayed batch inserts nothing twice) but still fail
 //!   on any other unique key: a different message under the same (room, seq) or (room, sender,
 //!   client id) is a conflict, never silently dropped;
@@ -419,11 +419,15 @@ async fn apply_reaction(
 /// After `m` was deleted: its attachments are no longer viewable by the room's members (their
 /// uploader still sees them) unless another message of the room, not deleted, carries them too.
 async fn unshare_attachments(db: &impl ConnectionTrait, m: &message::Model) -> Result<(), DbErr> {
-    let ids: Vec<String> = m
-        .attachments
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok())
-        .unwrap_or_default();
+    let ids = match super::writes::attachments_of_column(m.attachments.as_deref()) {
+        Ok(ids) => ids,
+        Err(e) => {
+            // Which media to unshare is unknown; guessing from the room's links could unshare
+            // the media of a message still in the write buffer. Loud, so someone looks.
+            tracing::error!(message = %m.id, room = %m.room_id, error = %e, "unreadable attachments column of a deleted message; its media stay shared with the room");
+            return Ok(());
+        }
+    };
     for media in ids {
         // Media ids are generated hex; anything else cannot be in a LIKE pattern safely.
         if media.is_empty() || !media.chars().all(|c| c.is_ascii_alphanumeric()) {

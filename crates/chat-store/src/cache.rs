@@ -5,7 +5,7 @@
 //! connect while it stalls (issue 19).
 //!
 //! Validity is one generation counter, `PREFIX:cache:gen`. Every write that could change a cached
-//! answer (see [`Store::cache_changed`]) increments it after its SQL commit; an entry is stored with
+//! answer (see `Store::cache_changed`) increments it after its SQL commit; an entry is stored with
 //! the generation read *before* the SQL read that computed it, and used only while that is still
 //! the current generation. Whatever the interleaving, an entry computed from data older than a
 //! commit carries a generation older than the bump that followed the commit, so it is never used.

@@ -4,8 +4,8 @@
 //! the Persister (embedded mode) or the Syncer (buffered mode).
 //!
 //! A layer of the workspace: it builds on `chat-protocol` (ids, and the wire types that reads
-//! return), `chat-media` (media kinds, processing outcomes, the URL signer), `entities` and
-//! `migration`, and knows nothing of the server (which re-exports it as `chat_server::store`).
+//! return), `chat-media-types` (media kinds, processing outcomes, the URL signer; not the codecs
+//! of `chat-media`), `entities` and `migration`, and knows nothing of the server (which re-exports it as `chat_server::store`).
 //! Failures are its own: [`StoreError`], and the domain refusals of some calls
 //! ([`media::MediaUseError`], [`verify::ClaimError`], ...), which the server maps to its
 //! `ChatError`.
@@ -24,6 +24,7 @@ pub mod oauth;
 pub mod owner;
 pub mod people;
 pub mod pins;
+pub mod purpose;
 pub mod push;
 pub mod quotes;
 pub mod reactions;
@@ -75,7 +76,7 @@ pub struct Store {
     pub db: DatabaseConnection,
     pub buffer: Option<buffer::RedisBuffer>,
     /// Signs the media URLs that reads hand out.
-    pub media_urls: chat_media::urls::UrlSigner,
+    pub media_urls: chat_media_types::urls::UrlSigner,
     /// Longest life of a connect-cache entry, in seconds; 0 = no cache (see `cache`).
     pub cache_ttl_secs: u64,
     /// Told of every durable write (the search index; see `search::WriteObserver`).
@@ -117,7 +118,7 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
         Migrator::up(&db, None).await?;
-        let media_urls = chat_media::urls::UrlSigner::new("", 3600);
+        let media_urls = chat_media_types::urls::UrlSigner::new("", 3600);
         Ok(Self {
             db,
             buffer: None,
@@ -143,7 +144,7 @@ impl Store {
     }
 
     /// The same store, signing media URLs with `signer`.
-    pub fn with_media_urls(mut self, signer: chat_media::urls::UrlSigner) -> Self {
+    pub fn with_media_urls(mut self, signer: chat_media_types::urls::UrlSigner) -> Self {
         self.media_urls = signer;
         self
     }

@@ -11,8 +11,8 @@ use sea_orm::{
 
 use super::messages::to_out;
 use super::{Store, StoreError};
-use chat_media::urls::Variant;
-use chat_media::{Kind, Processed};
+use chat_media_types::urls::Variant;
+use chat_media_types::{Kind, Processed};
 use chat_protocol::ids::{now_ms, RoomId, UserId};
 use chat_protocol::{MediaOut, MediaStatus, MessageOut};
 
@@ -39,10 +39,12 @@ impl MediaUseError {
     }
 }
 
-/// `media.purpose` of ordinary uploads.
-pub const PURPOSE_ATTACHMENT: &str = "attachment";
-/// `media.purpose` of avatar uploads (square crops).
-pub const PURPOSE_AVATAR: &str = "avatar";
+pub use super::purpose::{Purpose, UnknownPurpose};
+
+/// `media.purpose` of ordinary uploads ([`Purpose::Attachment`] as the column holds it).
+pub const PURPOSE_ATTACHMENT: &str = Purpose::Attachment.as_str();
+/// `media.purpose` of avatar uploads, square crops ([`Purpose::Avatar`] as the column holds it).
+pub const PURPOSE_AVATAR: &str = Purpose::Avatar.as_str();
 
 /// The row of a new upload: `processing`, nothing produced yet.
 pub fn new_upload(
@@ -168,7 +170,7 @@ impl Store {
         if row.owner_id == viewer.0 {
             return Ok(Some(row));
         }
-        if row.purpose == "avatar" && self.is_avatar_in_use(id).await? {
+        if Purpose::stored(&row.purpose) == Purpose::Avatar && self.is_avatar_in_use(id).await? {
             return Ok(Some(row));
         }
         let rooms: Vec<String> = media_room::Entity::find()
@@ -212,7 +214,7 @@ impl Store {
             .await?
             .filter(|m| m.owner_id == user.0)
             .ok_or_else(|| MediaUseError::invalid("avatar: no such upload of yours"))?;
-        if row.purpose != "avatar" {
+        if Purpose::stored(&row.purpose) != Purpose::Avatar {
             return Err(MediaUseError::invalid(
                 "avatar: upload it with POST /api/media?purpose=avatar",
             ));

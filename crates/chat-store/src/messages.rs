@@ -5,18 +5,21 @@ use std::collections::BTreeMap;
 use entities::message;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::writes::{mentions_column, mentions_of_column};
+use super::writes::{
+    attachments_column, attachments_of_column, mentions_column, mentions_of_column,
+};
 use super::{NewMessage, Store, StoreError};
 use chat_protocol::ids::{MessageId, RoomId, UserId};
 use chat_protocol::MessageOut;
 
 /// The wire form of a stored message.
 pub fn to_out(m: message::Model) -> MessageOut {
-    let attachments = m
-        .attachments
-        .as_deref()
-        .and_then(|a| serde_json::from_str::<Vec<String>>(a).ok())
-        .unwrap_or_default()
+    let ids = attachments_of_column(m.attachments.as_deref()).unwrap_or_else(|e| {
+        // Shown without attachments: nothing is revealed, and the message itself still reads.
+        tracing::error!(message = %m.id, error = %e, "unreadable attachments column; shown without them");
+        Vec::new()
+    });
+    let attachments = ids
         .into_iter()
         .map(|id| serde_json::json!({ "id": id }))
         .collect();
@@ -62,8 +65,7 @@ pub(super) fn model_of(m: NewMessage) -> message::Model {
         sender_id: m.sender.0,
         client_id: m.client_id,
         body: m.body,
-        attachments: (!m.attachments.is_empty())
-            .then(|| serde_json::to_string(&m.attachments).unwrap_or_default()),
+        attachments: attachments_column(&m.attachments),
         reply_to: m.reply_to.map(|r| r.0),
         created_at: m.ts,
         edited_at: None,

@@ -11,7 +11,6 @@ use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use serde::Serialize;
 
 use super::verify::ContactKind;
 use super::{Store, StoreError};
@@ -30,14 +29,14 @@ pub struct ProfileChange {
 }
 
 /// A contact with my nickname for them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ContactRow {
     pub user: UserId,
     pub nickname: Option<String>,
 }
 
 /// A login session (a token), as the owner sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SessionRow {
     /// The first 16 hex digits of the token's hash: enough to name it, useless to log in.
     pub id: String,
@@ -50,7 +49,7 @@ pub struct SessionRow {
 }
 
 /// A saved broadcast list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListRow {
     pub id: String,
     pub name: String,

@@ -1,5 +1,5 @@
 //! Resumable (tus) upload rows: who created one, how long it is, when it expires, and whether it
-//! has become a media item. The bytes themselves are a file (see `chat_media::partial`).
+//! has become a media item. The bytes themselves are a file (see `chat_media::partial`, on the server's side).
 
 use entities::upload;
 use sea_orm::{

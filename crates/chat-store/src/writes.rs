@@ -39,8 +39,7 @@ impl NewMessage {
             sender_id: Set(self.sender.0.clone()),
             client_id: Set(self.client_id.clone()),
             body: Set(self.body.clone()),
-            attachments: Set((!self.attachments.is_empty())
-                .then(|| serde_json::to_string(&self.attachments).unwrap_or_else(|_| "[]".into()))),
+            attachments: Set(attachments_column(&self.attachments)),
             reply_to: Set(self.reply_to.as_ref().map(|r| r.0.clone())),
             created_at: Set(self.ts),
             edited_at: Set(None),
@@ -54,6 +53,19 @@ impl NewMessage {
 /// The `mentions` column of a message naming these members.
 pub fn mentions_column(users: &[UserId]) -> Option<String> {
     (!users.is_empty()).then(|| serde_json::to_string(users).unwrap_or_else(|_| "[]".into()))
+}
+
+/// The `attachments` column of a message carrying these media ids: a JSON array of strings, or
+/// none.
+pub fn attachments_column(ids: &[String]) -> Option<String> {
+    (!ids.is_empty()).then(|| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+}
+
+/// The media ids an `attachments` column names. An error when it is not what
+/// [`attachments_column`] writes: the caller decides what an unreadable list means, since
+/// reading it as empty would, for one, leave a deleted message's media shared.
+pub fn attachments_of_column(col: Option<&str>) -> Result<Vec<String>, serde_json::Error> {
+    col.map_or(Ok(Vec::new()), serde_json::from_str)
 }
 
 /// The members a `mentions` column names.
@@ -175,5 +187,25 @@ impl Store {
             buffer.append(&rest).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attachments_column_reads_back_and_an_unreadable_one_is_an_error() {
+        let ids = vec!["m1".to_owned(), "m2".to_owned()];
+        let col = attachments_column(&ids);
+        assert_eq!(attachments_of_column(col.as_deref()).unwrap(), ids);
+        assert_eq!(attachments_column(&[]), None);
+        assert!(attachments_of_column(None).unwrap().is_empty());
+        // Before issue 20 these read as "no attachments", so deleting such a message left its
+        // media shared and forwarding it sent a copy without them.
+        for bad in ["", "{", "[1]", "\"m1\""] {
+            assert!(attachments_of_column(Some(bad)).is_err(), "{bad:?}");
+        }
     }
 }

@@ -40,7 +40,7 @@ use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, UserId};
 use crate::media::partial::{self, PartialError, PartialFile};
 use crate::media::urls::sanitize_file_name;
-use crate::store::media::{PURPOSE_ATTACHMENT, PURPOSE_AVATAR};
+use crate::store::media::Purpose;
 
 /// After a `PATCH` refused for going past the upload's length, this much more of its body is
 /// read (and dropped) so the client gets to see the 413 instead of a reset connection.
@@ -104,15 +104,8 @@ pub async fn create(
     }
     let length = tus::required_number(headers, UPLOAD_LENGTH)?;
     let meta = tus::metadata(headers)?;
-    let purpose = match meta.get("purpose").map(String::as_str) {
-        None | Some("attachment") => PURPOSE_ATTACHMENT,
-        Some("avatar") => PURPOSE_AVATAR,
-        Some(_) => {
-            return Err(TusError::BadHeader(
-                "Upload-Metadata purpose: attachment or avatar".into(),
-            ))
-        }
-    };
+    let purpose = Purpose::requested(meta.get("purpose").map(String::as_str))
+        .map_err(|e| TusError::BadHeader(format!("Upload-Metadata {e}")))?;
     let cap = upload_cap(&state, &auth.id()).await?;
     if length > cap.max {
         return Err(cap.too_large().into());
@@ -132,7 +125,7 @@ pub async fn create(
     let row = upload::Model {
         id: id.clone(),
         owner_id: auth.user.id.clone(),
-        purpose: purpose.into(),
+        purpose: purpose.as_str().into(),
         length: i64::try_from(length).unwrap_or(i64::MAX),
         name: meta.get("filename").and_then(|n| sanitize_file_name(n)),
         filetype: meta.get("filetype").map(|t| t.chars().take(127).collect()),
@@ -141,7 +134,10 @@ pub async fn create(
         completed_at: None,
     };
     if let Err(e) = state.store.create_upload(row.clone()).await {
-        let _ = tokio::fs::remove_dir_all(&folder).await;
+        if let Err(io) = remove_folder(&folder).await {
+            // No row points at it, so nothing will remove it later.
+            tracing::warn!(upload = %id, error = %io, "folder of an upload never created left behind");
+        }
         return Err(e.into());
     }
     tracing::info!(upload = %id, length, "resumable upload created");
@@ -205,17 +201,18 @@ async fn finish(
             folder: folder.clone(),
             size: u64::try_from(row.length).unwrap_or(0),
             name: row.name.clone(),
-            purpose: if row.purpose == PURPOSE_AVATAR {
-                PURPOSE_AVATAR
-            } else {
-                PURPOSE_ATTACHMENT
-            },
+            purpose: Purpose::stored(&row.purpose).as_str(),
         };
         match accept_upload(state, owner, stored).await {
             Ok(()) => {}
             Err(e @ ChatError::Invalid(_)) => {
-                let _ = tokio::fs::remove_dir_all(&folder).await;
-                state.store.delete_upload(&id).await?;
+                match remove_folder(&folder).await {
+                    Ok(()) => state.store.delete_upload(&id).await?,
+                    // The row stays, so the bytes are removed by the next try or the sweep.
+                    Err(io) => {
+                        tracing::warn!(upload = %id, error = %io, "cannot remove a refused upload")
+                    }
+                }
                 return Err(e.into());
             }
             // The bytes stay; the next HEAD or PATCH tries again.
@@ -227,6 +224,14 @@ async fn finish(
     }
     res.insert_header((UPLOAD_MEDIA_ID, id));
     Ok(())
+}
+
+/// Removes the folder of an upload; one already gone is no error.
+async fn remove_folder(folder: &std::path::Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(folder).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 /// `HEAD /api/uploads/{id}` → `Upload-Offset`, `Upload-Length` (and `Upload-Media-Id` once
@@ -380,7 +385,11 @@ pub async fn terminate(
     if !became_media(&state, &row).await? {
         match lock(&state, &row.id).await {
             Ok(held) => {
-                let _ = tokio::fs::remove_dir_all(state.media.folder(&row.id)).await;
+                // The row stays until the bytes are gone: a failed removal is retried by the
+                // client or by the sweep of expired uploads, never forgotten.
+                remove_folder(&state.media.folder(&row.id))
+                    .await
+                    .map_err(storage_error)?;
                 drop(held);
             }
             Err(TusError::Chat(ChatError::NotFound(_))) => {}
