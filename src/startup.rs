@@ -223,7 +223,7 @@ impl Application {
             shutdown: Shutdown::new(),
             mail: crate::push::mail::MailGateway::new(
                 &settings.mail,
-                crate::push::http_client(&settings.push),
+                crate::push::try_http_client(&settings.push)?,
             ),
         };
         let limits = Arc::downgrade(&state.limits);

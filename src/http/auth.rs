@@ -34,6 +34,9 @@ pub struct LoginBody {
 
 pub use crate::transport::{hash_token, user_out};
 
+/// The hash a login for an unknown name is checked against, so that it takes as long as one for
+/// a known name. Hashing a constant fails only with Argon2 parameters that make every password
+/// check fail too; then "" (an unknown name is refused at once, as every login is).
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| crate::passwords::hash_now("not a password").unwrap_or_default())

@@ -282,17 +282,6 @@ pub fn try_http_client(s: &PushSettings) -> Result<reqwest::Client, PushError> {
         .map_err(PushError::Client)
 }
 
-/// [`try_http_client`] for callers that cannot take an error yet (the mail gateway, set up in
-/// the server's `startup`): the error is logged and reqwest's default client is used instead
-/// (no timeouts, redirects followed; it reaches only the configured gateway). The TLS backend
-/// is the one thing that fails here, and then the default client panics too.
-pub fn http_client(s: &PushSettings) -> reqwest::Client {
-    try_http_client(s).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "push HTTP client not built; using reqwest's default client");
-        reqwest::Client::default()
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
