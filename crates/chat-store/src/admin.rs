@@ -6,13 +6,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use serde::Serialize;
 
 use super::{Store, StoreError};
 use chat_protocol::ids::{now_ms, RoomId, UserId};
 
 /// An account as the admin pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AdminUser {
     pub id: String,
     pub username: String,
@@ -38,7 +37,7 @@ impl From<user::Model> for AdminUser {
 }
 
 /// A conversation as the admin pages list it.
-#[derive(Debug, Clone, Serialize, FromQueryResult)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct AdminRoom {
     pub id: String,
     pub kind: String,
@@ -50,7 +49,7 @@ pub struct AdminRoom {
 }
 
 /// A member of a conversation, for the admin pages.
-#[derive(Debug, Clone, Serialize, FromQueryResult)]
+#[derive(Debug, Clone, FromQueryResult)]
 pub struct AdminMember {
     pub id: String,
     pub username: String,

@@ -1365,7 +1365,7 @@ fn messages_of(ops: &[WriteOp]) -> Vec<&NewMessage> {
 }
 
 /// A write-buffer entry the Syncer gave up on (`GET /api/admin/dead-letters`).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug)]
 pub struct DeadLetter {
     /// Its id in the dead-letter stream.
     pub id: String,
