@@ -148,6 +148,7 @@ impl Persister {
         }
         if self.queue.is_empty() {
             for drained in self.drains.drain(..) {
+                // A drain whose caller gave up needs no answer.
                 let _ = drained.send(());
             }
             return;
@@ -163,6 +164,7 @@ impl Persister {
         };
         ctx.spawn(work.into_actor(self).map(|(batch, results), act, ctx| {
             for (w, result) in batch.into_iter().zip(results) {
+                // The room may have stopped waiting; its batch is durable or failed all the same.
                 let _ = w.reply.send(result);
             }
             act.in_flight = false;
@@ -324,6 +326,7 @@ impl Handler<Drain> for Persister {
         self.drains.push(tx);
         self.flush(ctx);
         Box::pin(async move {
+            // Answered when drained, or dropped when the actor stops: both mean done.
             let _ = rx.await;
         })
     }

@@ -245,6 +245,7 @@ impl RoomRegistry {
                 Err(_) => {}
             }
             for w in waiters {
+                // A waiter that stopped waiting (its session closed) needs no answer.
                 let _ = w.send(outcome.clone());
             }
         }));

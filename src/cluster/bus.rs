@@ -245,6 +245,7 @@ async fn subscribe_once(
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
     if let Some(tx) = ready.take() {
+        // Startup may have stopped waiting for the first subscription (after 5 s).
         let _ = tx.send(());
     }
     if !first {

@@ -287,10 +287,12 @@ impl Connection {
             }
             Cmd::Poll(tx) => {
                 if self.ws.is_some() {
+                    // A poll whose request went away needs no answer.
                     let _ = tx.send(PollAnswer::Refused(
                         "the connection was upgraded to websocket",
                     ));
                 } else if self.poll.as_ref().is_some_and(|p| !p.is_closed()) {
+                    // A poll whose request went away needs no answer.
                     let _ = tx.send(PollAnswer::Refused("overlapping polls"));
                     return Err("overlapping polls");
                 } else {
@@ -320,6 +322,7 @@ impl Connection {
                     }
                     EnginePacket::Upgrade if probing => {
                         if let Some(poll) = self.poll.take() {
+                            // A poll whose request went away needs no answer.
                             let _ = poll.send(PollAnswer::Packets(out::NOOP.into()));
                         }
                         self.ws = self.probe.take();
@@ -626,6 +629,7 @@ impl Connection {
         } else if !self.queue.is_empty() && self.poll.as_ref().is_some_and(|p| !p.is_closed()) {
             if let Some(poll) = self.poll.take() {
                 let body = self.take_queue();
+                // The request may have gone; the packets are lost with the connection then.
                 let _ = poll.send(PollAnswer::Packets(body));
             }
         }
@@ -664,15 +668,19 @@ impl Connection {
         // Best effort on the way out: a socket that cannot take these is closing anyway.
         if let Some((_, ws)) = self.ws.take() {
             for p in self.queue.drain(..) {
+                // Full or gone: that socket is being dropped either way.
                 let _ = ws.try_send(WsOut::Text(p));
             }
+            // Full or gone: that socket is being dropped either way.
             let _ = ws.try_send(WsOut::Close(code, why.into()));
         } else if let Some(poll) = self.poll.take() {
             self.queue.push_back(out::CLOSE.into());
             let body = self.take_queue();
+            // The request may have gone; nobody is left to read the last packets then.
             let _ = poll.send(PollAnswer::Packets(body));
         }
         if let Some((_, probe)) = self.probe.take() {
+            // Full or gone: that socket is being dropped either way.
             let _ = probe.try_send(WsOut::Close(code, why.into()));
         }
     }

@@ -215,6 +215,7 @@ async fn post(engines: &Engines, sid: &str, mut payload: web::Payload, max: usiz
         .ok()
         .map(EnginePacket::parse_payload);
     let Some(Ok(packets)) = packets else {
+        // The connection may have ended already; the answer below is the same.
         let _ = conn.send(Cmd::Abort("malformed polling payload")).await;
         return EngineError::BadRequest("malformed payload").response();
     };
@@ -333,6 +334,7 @@ async fn read_ws(
     };
     if let Some((code, why)) = close {
         tracing::debug!(code, why, "closing a socket.io websocket");
+        // A writer that cannot take the close frame is closing anyway.
         let _ = out.try_send(WsOut::Close(code, why.into()));
     }
     // The connection may have ended first; then there is nobody to tell.

@@ -102,6 +102,7 @@ impl Presence {
             act.busy -= 1;
             if act.busy == 0 {
                 for drained in act.drains.drain(..) {
+                    // A drain whose caller gave up needs no answer.
                     let _ = drained.send(());
                 }
             }
@@ -352,6 +353,7 @@ impl Handler<Drain> for Presence {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.drains.push(tx);
         Box::pin(async move {
+            // Answered when drained, or dropped when the actor stops: both mean done.
             let _ = rx.await;
         })
     }

@@ -42,12 +42,15 @@ fn send_answers(answers: Vec<Answer<Channels>>) {
     for a in answers {
         match a {
             Answer::Ack(tx, res) => {
+                // The sender's session may have closed; its resend gets the first ack.
                 let _ = tx.send(res);
             }
             Answer::Edit(tx, res) => {
+                // The editor's session may have closed; nothing to tell.
                 let _ = tx.send(res);
             }
             Answer::Done(tx, res) => {
+                // The caller may have stopped waiting; nothing to tell.
                 let _ = tx.send(res);
             }
         }
@@ -74,6 +77,7 @@ impl Room {
         if plan.done.is_empty() {
             // Nothing queued and nothing in flight.
             for drained in self.drains.drain(..) {
+                // A drain whose caller gave up needs no answer.
                 let _ = drained.send(());
             }
             return;

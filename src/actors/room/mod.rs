@@ -436,6 +436,7 @@ impl Handler<Drain> for Room {
         let (tx, rx) = oneshot::channel();
         self.drains.push(tx);
         Box::pin(async move {
+            // Answered when the room is drained, or dropped when it stops: both mean done.
             let _ = rx.await;
         })
     }
