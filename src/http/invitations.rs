@@ -11,56 +11,10 @@ use serde_json::json;
 
 use super::auth::AuthUser;
 use super::AppState;
-use crate::actors::outbox::Deliver;
-use crate::actors::registry::{DeliverToUsers, GetRoom};
+use crate::actors::registry::GetRoom;
 use crate::actors::room::AddMember;
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
-use crate::protocol::{Invitation, InvitationOut, ServerFrame};
-use crate::store::invitations::Invited;
-
-/// Invites `invitee` to `room` for `inviter` (who may add members there) and tells the invitee's
-/// sessions; 409 when a cap of pending invitations is reached.
-pub(super) async fn invite(
-    state: &AppState,
-    room: &RoomId,
-    inviter: &UserId,
-    invitee: &UserId,
-) -> Result<Invitation, ChatError> {
-    let rooms = &state.settings.rooms;
-    let stored = match state
-        .store
-        .invite_to_group(
-            room,
-            invitee,
-            inviter,
-            rooms.max_pending_invitations_per_group,
-            rooms.max_pending_invitations_per_inviter,
-        )
-        .await?
-    {
-        Invited::Pending(m) => m,
-        Invited::TooMany(whose) => {
-            return Err(ChatError::Conflict(format!(
-                "too many pending invitations for this {whose}; wait until some are answered"
-            )))
-        }
-    };
-    let invitation = state
-        .store
-        .invitation_view(&stored)
-        .await?
-        .ok_or(ChatError::NotFound("room"))?;
-    state.registry.do_send(DeliverToUsers {
-        users: vec![invitee.clone()],
-        frame: Deliver::new(ServerFrame::Invitation(InvitationOut {
-            invitation: invitation.clone(),
-        })),
-        except: None,
-    });
-    tracing::info!(room = %room, inviter = %inviter, invitee = %invitee, "invited to a group");
-    Ok(invitation)
-}
 
 /// `GET /api/invitations` → {invitations: [{id, room, room_name, inviter: {id, username,
 /// display_name}, created_at}]}: the caller's pending invitations, oldest first.
@@ -105,11 +59,7 @@ pub async fn accept(
     })
     .await??;
     tracing::info!(room = %room, user = %me, "invitation accepted");
-    let view = state
-        .store
-        .room_view(&room)
-        .await?
-        .ok_or(ChatError::NotFound("room"))?;
+    let view = crate::services::rooms::details(&state.store, &room).await?;
     Ok(HttpResponse::Ok().json(json!({ "room": view })))
 }
 

@@ -5,9 +5,13 @@
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
 //! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
-//! - [`rooms`]: who counts as a member, who manages a group (shared by the room, invitation and
-//!   pin routes).
+//! - [`rooms`]: creating groups and opening dms, listing, details, history, membership and
+//!   roles, group name and avatar, message versions; and who counts as a member, who manages a
+//!   group (shared by the room, invitation and pin routes).
+//! - [`invitations`]: invitations to groups (made when someone's `privacy.group_adds` does not
+//!   let the adder add them).
 
+pub mod invitations;
 pub mod people;
 pub mod push;
 pub mod rooms;

@@ -5,6 +5,7 @@
 
 pub mod people;
 pub mod push;
+pub mod rooms;
 
 use serde::{Deserialize, Deserializer};
 
