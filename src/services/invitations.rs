@@ -7,10 +7,12 @@
 use actix::Addr;
 
 use crate::actors::outbox::Deliver;
-use crate::actors::registry::{DeliverToUsers, RoomRegistry};
+use crate::actors::registry::{DeliverToUsers, GetRoom, RoomRegistry};
+use crate::actors::room::AddMember;
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
+use crate::protocol::api::rooms::RoomOut;
 use crate::protocol::{Invitation, InvitationOut, ServerFrame};
 use crate::store::invitations::Invited;
 use crate::store::Store;
@@ -64,5 +66,50 @@ impl Invitations<'_> {
         });
         tracing::info!(room = %room, inviter = %inviter, invitee = %invitee, "invited to a group");
         Ok(invitation)
+    }
+
+    /// The pending invitations of `me`, oldest first.
+    pub async fn list(&self, me: &UserId) -> Result<Vec<Invitation>, ChatError> {
+        Ok(self.store.invitations_for(me).await?)
+    }
+
+    /// `me` accepts invitation `id` and joins the group as the inviter would have added them
+    /// (the members get `room_event` `member_added`); not found unless it is a pending
+    /// invitation of theirs, forbidden if the inviter may no longer add them (a block since, or
+    /// no longer an owner or admin). The invitation ends either way.
+    pub async fn accept(&self, me: &UserId, id: &str) -> Result<RoomOut, ChatError> {
+        let taken = self
+            .store
+            .take_invitation(id, me)
+            .await?
+            .ok_or(ChatError::NotFound("invitation"))?;
+        let inviter = UserId(taken.inviter_id);
+        let room = RoomId(taken.room_id);
+        let adds = self
+            .store
+            .group_adds(&inviter, std::slice::from_ref(me))
+            .await?;
+        if !adds.refused.is_empty() {
+            return Err(ChatError::Forbidden(
+                "this invitation can no longer be accepted".into(),
+            ));
+        }
+        let addr = self.registry.send(GetRoom { room: room.clone() }).await??;
+        addr.send(AddMember {
+            by: inviter,
+            user: me.clone(),
+        })
+        .await??;
+        tracing::info!(room = %room, user = %me, "invitation accepted");
+        super::rooms::details(self.store, &room).await
+    }
+
+    /// `me` declines invitation `id`; not found unless it is a pending invitation of theirs.
+    pub async fn decline(&self, me: &UserId, id: &str) -> Result<(), ChatError> {
+        self.store
+            .take_invitation(id, me)
+            .await?
+            .ok_or(ChatError::NotFound("invitation"))?;
+        Ok(())
     }
 }
