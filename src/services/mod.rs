@@ -10,8 +10,10 @@
 //!   group (shared by the room, invitation and pin routes).
 //! - [`invitations`]: invitations to groups (made when someone's `privacy.group_adds` does not
 //!   let the adder add them).
+//! - [`search`]: message search over the caller's rooms.
 
 pub mod invitations;
 pub mod people;
 pub mod push;
 pub mod rooms;
+pub mod search;

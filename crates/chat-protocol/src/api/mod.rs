@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod people;
 pub mod push;
 pub mod rooms;
+pub mod search;
 
 use serde::{Deserialize, Deserializer};
 
