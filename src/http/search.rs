@@ -22,7 +22,7 @@ use crate::services::search::Search;
 
 impl AppState {
     /// The search service over this state.
-    pub fn search(&self) -> Search<'_> {
+    pub fn search_service(&self) -> Search<'_> {
         Search {
             store: &self.store,
             index: self.search.as_ref(),
@@ -38,6 +38,6 @@ pub async fn search(
     auth: AuthUser,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ChatError> {
-    let results = state.search().search(&auth.id(), &params).await?;
+    let results = state.search_service().search(&auth.id(), &params).await?;
     Ok(HttpResponse::Ok().json(results))
 }

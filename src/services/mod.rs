@@ -2,6 +2,8 @@
 //! told) over the store and the actors, and knows nothing of HTTP. A handler extracts the
 //! request, calls one method and wraps the result in a typed body of `chat_protocol::api`.
 //!
+//! - [`media`]: upload caps and quotas, turning a stored upload into a media item, an item's
+//!   status for those who may see it.
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
 //! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
@@ -13,6 +15,7 @@
 //! - [`search`]: message search over the caller's rooms.
 
 pub mod invitations;
+pub mod media;
 pub mod people;
 pub mod push;
 pub mod rooms;

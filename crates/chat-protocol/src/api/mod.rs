@@ -4,6 +4,7 @@
 //! `DESIGN.md`; the doc of each type names its route.
 
 pub mod invitations;
+pub mod media;
 pub mod people;
 pub mod push;
 pub mod rooms;
