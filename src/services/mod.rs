@@ -13,6 +13,7 @@
 //! - [`invitations`]: invitations to groups (made when someone's `privacy.group_adds` does not
 //!   let the adder add them).
 //! - [`search`]: message search over the caller's rooms.
+//! - [`verify`]: verifying the account's phone numbers and e-mail address with codes.
 
 pub mod invitations;
 pub mod media;
@@ -20,3 +21,4 @@ pub mod people;
 pub mod push;
 pub mod rooms;
 pub mod search;
+pub mod verify;

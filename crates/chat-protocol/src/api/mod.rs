@@ -9,6 +9,7 @@ pub mod people;
 pub mod push;
 pub mod rooms;
 pub mod search;
+pub mod verify;
 
 use serde::{Deserialize, Deserializer};
 
