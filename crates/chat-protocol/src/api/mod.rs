@@ -3,6 +3,7 @@
 //! tests read and write the same types. Field names and shapes are the published contract of
 //! `DESIGN.md`; the doc of each type names its route.
 
+pub mod auth;
 pub mod invitations;
 pub mod media;
 pub mod people;
