@@ -6,6 +6,8 @@
 //!   status for those who may see it.
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
+//! - [`presence`]: who of the people the caller shares a conversation with is online (over
+//!   HTTP; live presence is the `Presence` actor's).
 //! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
 //! - [`rooms`]: creating groups and opening dms, listing, details, history, membership and
 //!   roles, group name and avatar, message versions; and who counts as a member, who manages a
@@ -18,6 +20,7 @@
 pub mod invitations;
 pub mod media;
 pub mod people;
+pub mod presence;
 pub mod push;
 pub mod rooms;
 pub mod search;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod invitations;
 pub mod media;
 pub mod people;
+pub mod presence;
 pub mod push;
 pub mod rooms;
 pub mod search;
