@@ -18,8 +18,11 @@
 //! - [`services`]: domain services that own a domain's rules over the store and the actors and
 //!   know nothing of HTTP; a handler extracts, calls one method, and answers with a typed body of
 //!   `chat_protocol::api`. So far `people` (profiles, settings, sessions, contacts, blocks,
-//!   lists), `push` (subscriptions, push settings, mutes, SMS invitations) and the shared room
-//!   access rules; the other domains' rules are still in their handlers.
+//!   lists), `push` (subscriptions, push settings, mutes, SMS invitations), `rooms` (groups,
+//!   dms, history, membership, roles, and the shared room access rules), `invitations`,
+//!   `search`, `media` (upload caps, accepting uploads, item status), `verify` and `presence`;
+//!   sign-up and sign-in answer typed bodies with their rules still in `http::auth`, and the
+//!   admin, curation and OAuth rules are still in their handlers.
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
 //!   and writing without per-connection buffers).
 //! - [`socketio`]: Socket.IO v5 / Engine.IO v4 at `/socket.io/`, a codec in front of the same
