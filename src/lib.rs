@@ -20,10 +20,12 @@
 //! - [`services`]: domain services that own a domain's rules over the store and the actors and
 //!   know nothing of HTTP; a handler extracts, calls one method, and answers with a typed body of
 //!   `chat_protocol::api`. So far `people` (profiles, settings, sessions, contacts, blocks,
-//!   lists), `push` (subscriptions, push settings, mutes, SMS invitations), `admin` (statistics,
-//!   bans, sessions, the admin role, dead letters, closing conversations), `curation` (pins,
-//!   stars, the pin policy), `oauth` (sign-in with a provider account, links) and the shared room
-//!   access rules; the other domains' rules are still in their handlers.
+//!   lists), `push` (subscriptions, push settings, mutes, SMS invitations), `rooms` (groups,
+//!   dms, history, membership, roles, and the shared room access rules), `invitations`,
+//!   `search`, `media` (upload caps, accepting uploads, item status), `verify`, `presence`,
+//!   `admin` (statistics, bans, sessions, the admin role, dead letters, closing conversations),
+//!   `curation` (pins, stars, the pin policy) and `oauth` (sign-in with a provider account,
+//!   links); sign-up and sign-in answer typed bodies with their rules still in `http::auth`.
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
 //!   and writing without per-connection buffers; `websocket::flush`, the rules for writing to a
 //!   socket and the bound on what may wait for it, as a plain struct the session drives).

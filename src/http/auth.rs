@@ -9,28 +9,12 @@ use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use entities::user;
-use serde::Deserialize;
-use serde_json::json;
 
 use super::AppState;
 use crate::error::ChatError;
 use crate::ids::{now_ms, UserId};
+use crate::protocol::api::auth::{Login, Register, SignedIn};
 use crate::protocol::settings::UserSettings;
-
-/// `POST /api/auth/register` body.
-#[derive(Debug, Deserialize)]
-pub struct RegisterBody {
-    pub username: String,
-    pub password: String,
-    pub display_name: Option<String>,
-}
-
-/// `POST /api/auth/login` body.
-#[derive(Debug, Deserialize)]
-pub struct LoginBody {
-    pub username: String,
-    pub password: String,
-}
 
 pub use crate::transport::{hash_token, user_out};
 
@@ -79,7 +63,7 @@ pub(crate) fn user_agent(req: &HttpRequest) -> Option<String> {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterBody>,
+    body: web::Json<Register>,
 ) -> Result<HttpResponse, ChatError> {
     state.limits.register_attempt(peer_ip(&req))?;
     let body = body.into_inner();
@@ -113,7 +97,10 @@ pub async fn register(
     let token = issue_token(&state, &UserId(user.id.clone()), &req).await?;
     state.limits.signed_in(peer_ip(&req), &user.username);
     tracing::info!(user = %user.id, username = %user.username, "registered");
-    Ok(HttpResponse::Created().json(json!({"token": token, "user": user_out(&user)})))
+    Ok(HttpResponse::Created().json(SignedIn {
+        token,
+        user: user_out(&user),
+    }))
 }
 
 /// `POST /api/auth/login` → 200 {token, user}; 401 on a wrong username or password, 403 when
@@ -122,7 +109,7 @@ pub async fn register(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: web::Json<Login>,
 ) -> Result<HttpResponse, ChatError> {
     let body = body.into_inner();
     let username = body.username.trim().to_lowercase();
@@ -142,7 +129,10 @@ pub async fn login(
     }
     let token = issue_token(&state, &UserId(user.id.clone()), &req).await?;
     state.limits.signed_in(peer_ip(&req), &username);
-    Ok(HttpResponse::Ok().json(json!({"token": token, "user": user_out(&user)})))
+    Ok(HttpResponse::Ok().json(SignedIn {
+        token,
+        user: user_out(&user),
+    }))
 }
 
 /// `POST /api/auth/logout` → 204; the token stops working and its open sockets are closed.

@@ -5,68 +5,35 @@
 //! messages), and accept (added as usual: `room_event` `member_added`) or decline. Blocks and
 //! deleted accounts are refused as before; pending invitations are capped per group and per
 //! inviter (`rooms.max_pending_invitations_per_group`, `..._per_inviter`: 409 beyond).
+//!
+//! The routes extract the request, call the invitations service (`services::invitations`) and
+//! answer with its typed body (`chat_protocol::api::invitations`, `api::rooms`).
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 use super::auth::AuthUser;
 use super::AppState;
-use crate::actors::outbox::Deliver;
-use crate::actors::registry::{DeliverToUsers, GetRoom};
-use crate::actors::room::AddMember;
 use crate::error::ChatError;
-use crate::ids::{RoomId, UserId};
-use crate::protocol::{Invitation, InvitationOut, ServerFrame};
-use crate::store::invitations::Invited;
+use crate::protocol::api::invitations::InvitationsBody;
+use crate::protocol::api::rooms::RoomBody;
+use crate::services::invitations::Invitations;
 
-/// Invites `invitee` to `room` for `inviter` (who may add members there) and tells the invitee's
-/// sessions; 409 when a cap of pending invitations is reached.
-pub(super) async fn invite(
-    state: &AppState,
-    room: &RoomId,
-    inviter: &UserId,
-    invitee: &UserId,
-) -> Result<Invitation, ChatError> {
-    let rooms = &state.settings.rooms;
-    let stored = match state
-        .store
-        .invite_to_group(
-            room,
-            invitee,
-            inviter,
-            rooms.max_pending_invitations_per_group,
-            rooms.max_pending_invitations_per_inviter,
-        )
-        .await?
-    {
-        Invited::Pending(m) => m,
-        Invited::TooMany(whose) => {
-            return Err(ChatError::Conflict(format!(
-                "too many pending invitations for this {whose}; wait until some are answered"
-            )))
+impl AppState {
+    /// The invitations service over this state.
+    pub fn invitations(&self) -> Invitations<'_> {
+        Invitations {
+            store: &self.store,
+            registry: &self.registry,
+            settings: &self.settings,
         }
-    };
-    let invitation = state
-        .store
-        .invitation_view(&stored)
-        .await?
-        .ok_or(ChatError::NotFound("room"))?;
-    state.registry.do_send(DeliverToUsers {
-        users: vec![invitee.clone()],
-        frame: Deliver::new(ServerFrame::Invitation(InvitationOut {
-            invitation: invitation.clone(),
-        })),
-        except: None,
-    });
-    tracing::info!(room = %room, inviter = %inviter, invitee = %invitee, "invited to a group");
-    Ok(invitation)
+    }
 }
 
 /// `GET /api/invitations` → {invitations: [{id, room, room_name, inviter: {id, username,
 /// display_name}, created_at}]}: the caller's pending invitations, oldest first.
 pub async fn list(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ChatError> {
-    let invitations = state.store.invitations_for(&auth.id()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "invitations": invitations })))
+    let invitations = state.invitations().list(&auth.id()).await?;
+    Ok(HttpResponse::Ok().json(InvitationsBody { invitations }))
 }
 
 /// `POST /api/invitations/{id}/accept` → {room}: the caller joins the group as the inviter would
@@ -78,39 +45,11 @@ pub async fn accept(
     auth: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ChatError> {
-    let me = auth.id();
-    let taken = state
-        .store
-        .take_invitation(&path.into_inner(), &me)
-        .await?
-        .ok_or(ChatError::NotFound("invitation"))?;
-    let inviter = UserId(taken.inviter_id);
-    let room = RoomId(taken.room_id);
-    let adds = state
-        .store
-        .group_adds(&inviter, std::slice::from_ref(&me))
+    let room = state
+        .invitations()
+        .accept(&auth.id(), &path.into_inner())
         .await?;
-    if !adds.refused.is_empty() {
-        return Err(ChatError::Forbidden(
-            "this invitation can no longer be accepted".into(),
-        ));
-    }
-    let addr = state
-        .registry
-        .send(GetRoom { room: room.clone() })
-        .await??;
-    addr.send(AddMember {
-        by: inviter,
-        user: me.clone(),
-    })
-    .await??;
-    tracing::info!(room = %room, user = %me, "invitation accepted");
-    let view = state
-        .store
-        .room_view(&room)
-        .await?
-        .ok_or(ChatError::NotFound("room"))?;
-    Ok(HttpResponse::Ok().json(json!({ "room": view })))
+    Ok(HttpResponse::Ok().json(RoomBody { room }))
 }
 
 /// `POST /api/invitations/{id}/decline` → 204; 404 if no such pending invitation of theirs.
@@ -120,9 +59,8 @@ pub async fn decline(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ChatError> {
     state
-        .store
-        .take_invitation(&path.into_inner(), &auth.id())
-        .await?
-        .ok_or(ChatError::NotFound("invitation"))?;
+        .invitations()
+        .decline(&auth.id(), &path.into_inner())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

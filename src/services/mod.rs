@@ -7,15 +7,29 @@
 //! - [`curation`]: pinned messages and the pin policy, starred messages.
 //! - [`oauth`]: sign-in with provider accounts (Facebook, Twitter/X), linking them, the
 //!   linked accounts.
+//! - [`media`]: upload caps and quotas, turning a stored upload into a media item, an item's
+//!   status for those who may see it.
 //! - [`people`]: profiles, settings, password and sessions, account deletion, contacts and
 //!   address-book matching, blocks, broadcast lists.
+//! - [`presence`]: who of the people the caller shares a conversation with is online (over
+//!   HTTP; live presence is the `Presence` actor's).
 //! - [`push`]: push subscriptions, push settings and mutes, SMS invitations.
-//! - [`rooms`]: who counts as a member, who manages a group (shared by the room, invitation and
-//!   pin routes).
+//! - [`rooms`]: creating groups and opening dms, listing, details, history, membership and
+//!   roles, group name and avatar, message versions; and who counts as a member, who manages a
+//!   group (shared by the room, invitation and pin routes).
+//! - [`invitations`]: invitations to groups (made when someone's `privacy.group_adds` does not
+//!   let the adder add them).
+//! - [`search`]: message search over the caller's rooms.
+//! - [`verify`]: verifying the account's phone numbers and e-mail address with codes.
 
 pub mod admin;
 pub mod curation;
+pub mod invitations;
+pub mod media;
 pub mod oauth;
 pub mod people;
+pub mod presence;
 pub mod push;
 pub mod rooms;
+pub mod search;
+pub mod verify;

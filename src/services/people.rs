@@ -430,7 +430,7 @@ impl People<'_> {
     }
 
     async fn leave_group(&self, user: &UserId, room: &RoomId) -> Result<(), ChatError> {
-        let Some(view) = self.store.room_view(room).await? else {
+        let Some(view) = self.store.room_details(room).await? else {
             return Ok(());
         };
         if view.kind.is_dm() {

@@ -41,9 +41,10 @@ pub struct RoomRecord {
     pub blocked: Vec<(UserId, UserId)>,
 }
 
-/// A member with the profile fields other members see.
-#[derive(Clone, Debug, Serialize)]
-pub struct MemberView {
+/// A member with the profile fields other members see (the API answers them as
+/// `chat_protocol::api::rooms::MemberOut`).
+#[derive(Clone, Debug)]
+pub struct MemberDetails {
     pub id: UserId,
     pub username: String,
     pub display_name: String,
@@ -57,9 +58,9 @@ pub struct MemberView {
     pub avatar: Option<String>,
 }
 
-/// A room as the HTTP API returns it.
-#[derive(Clone, Debug, Serialize)]
-pub struct RoomView {
+/// A room with its members' profiles (the API answers it as `chat_protocol::api::rooms::RoomOut`).
+#[derive(Clone, Debug)]
+pub struct RoomDetails {
     pub id: RoomId,
     pub kind: RoomKind,
     pub name: Option<String>,
@@ -67,7 +68,7 @@ pub struct RoomView {
     pub last_seq: i64,
     /// Media id of the group avatar.
     pub avatar: Option<String>,
-    pub members: Vec<MemberView>,
+    pub members: Vec<MemberDetails>,
 }
 
 /// The unique key of the dm between two users.
@@ -232,8 +233,8 @@ impl Store {
         }))
     }
 
-    /// A room with member profiles, for the HTTP API.
-    pub async fn room_view(&self, id: &RoomId) -> Result<Option<RoomView>, StoreError> {
+    /// A room with its members' profiles, sorted by username.
+    pub async fn room_details(&self, id: &RoomId) -> Result<Option<RoomDetails>, StoreError> {
         let Some(rec) = self.load_room(id).await? else {
             return Ok(None);
         };
@@ -245,7 +246,7 @@ impl Store {
             .into_iter()
             .map(|m| (m.user_id, (m.last_read_seq, m.delivered_seq)))
             .collect();
-        let mut members: Vec<MemberView> = self
+        let mut members: Vec<MemberDetails> = self
             .users_by_ids(&ids)
             .await?
             .into_iter()
@@ -253,7 +254,7 @@ impl Store {
                 let id = UserId(u.id);
                 let role = rec.members.get(&id).copied().unwrap_or(Role::Member);
                 let (last_read_seq, delivered_seq) = marks.get(&id.0).copied().unwrap_or((0, 0));
-                MemberView {
+                MemberDetails {
                     id,
                     username: u.username,
                     display_name: u.display_name,
@@ -265,7 +266,7 @@ impl Store {
             })
             .collect();
         members.sort_by(|a, b| a.username.cmp(&b.username));
-        Ok(Some(RoomView {
+        Ok(Some(RoomDetails {
             id: rec.id,
             kind: rec.kind,
             name: rec.name,

@@ -13,7 +13,7 @@
 //! The same limits hold as for `POST /api/media`: `media.max_upload_bytes` and the user's quota
 //! are checked against `Upload-Length` at creation. When the last byte arrives the upload
 //! becomes the media item with the same id, through the one-shot upload's own code path
-//! (`super::media::accept_upload`): sniffed, recorded, processed, announced in `media` frames.
+//! (`services::media::MediaService::accept_upload`): sniffed, recorded, processed, announced in `media` frames.
 //! The answer carrying the last byte, and every `HEAD` after it, name it in `Upload-Media-Id`.
 //!
 //! The bytes go to `media.dir/<id>/upload` as they arrive; its length is the offset, so what
@@ -33,13 +33,13 @@ use futures_util::StreamExt;
 use self::receive::{receive, Ended};
 use self::tus::{TusError, UPLOAD_EXPIRES, UPLOAD_LENGTH, UPLOAD_MEDIA_ID, UPLOAD_OFFSET};
 use super::auth::AuthUser;
-use super::media::{accept_upload, storage_error, upload_cap, StoredUpload};
 use super::AppState;
 use crate::actors::media::UPLOAD_FILE;
 use crate::error::ChatError;
 use crate::ids::{now_ms, MessageId, UserId};
 use crate::media::partial::{self, PartialError, PartialFile};
 use crate::media::urls::sanitize_file_name;
+use crate::services::media::{storage_error, StoredUpload};
 use crate::store::media::Purpose;
 
 /// After a `PATCH` refused for going past the upload's length, this much more of its body is
@@ -106,7 +106,7 @@ pub async fn create(
     let meta = tus::metadata(headers)?;
     let purpose = Purpose::requested(meta.get("purpose").map(String::as_str))
         .map_err(|e| TusError::BadHeader(format!("Upload-Metadata {e}")))?;
-    let cap = upload_cap(&state, &auth.id()).await?;
+    let cap = state.media_service().upload_cap(&auth.id()).await?;
     if length > cap.max {
         return Err(cap.too_large().into());
     }
@@ -203,7 +203,7 @@ async fn finish(
             name: row.name.clone(),
             purpose: Purpose::stored(&row.purpose).as_str(),
         };
-        match accept_upload(state, owner, stored).await {
+        match state.media_service().accept_upload(owner, stored).await {
             Ok(()) => {}
             Err(e @ ChatError::Invalid(_)) => {
                 match remove_folder(&folder).await {

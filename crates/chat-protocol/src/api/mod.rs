@@ -4,10 +4,17 @@
 //! `DESIGN.md`; the doc of each type names its route.
 
 pub mod admin;
+pub mod auth;
 pub mod curation;
+pub mod invitations;
+pub mod media;
 pub mod oauth;
 pub mod people;
+pub mod presence;
 pub mod push;
+pub mod rooms;
+pub mod search;
+pub mod verify;
 
 use serde::{Deserialize, Deserializer};
 
