@@ -98,26 +98,9 @@ pub struct StarsBody {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::ids::{MessageId, RoomId};
 
     fn message() -> MessageOut {
-        MessageOut {
-            room: RoomId("r1".into()),
-            id: MessageId("m1".into()),
-            seq: 3,
-            from: UserId("u1".into()),
-            body: "hi".into(),
-            attachments: Vec::new(),
-            reply_to: None,
-            client_id: "c1".into(),
-            ts: 10,
-            edited_at: None,
-            deleted: false,
-            reactions: Default::default(),
-            mentions: Vec::new(),
-            quote: None,
-            forwarded: false,
-        }
+        super::super::test_support::message(3, "hi", 10)
     }
 
     /// The message's own fields, then the curation fields beside them (not nested).

@@ -26,3 +26,31 @@ pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// What the body tests of this module share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::ids::{MessageId, RoomId, UserId};
+    use crate::MessageOut;
+
+    /// A plain message `m1` of `u1` in room `r1`, with client id `c1`.
+    pub(crate) fn message(seq: i64, body: &str, ts: i64) -> MessageOut {
+        MessageOut {
+            room: RoomId("r1".into()),
+            id: MessageId("m1".into()),
+            seq,
+            from: UserId("u1".into()),
+            body: body.into(),
+            attachments: Vec::new(),
+            reply_to: None,
+            client_id: "c1".into(),
+            ts,
+            edited_at: None,
+            deleted: false,
+            reactions: Default::default(),
+            mentions: Vec::new(),
+            quote: None,
+            forwarded: false,
+        }
+    }
+}

@@ -44,26 +44,9 @@ pub struct SearchResults {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::ids::{MessageId, RoomId, UserId};
 
     fn message() -> MessageOut {
-        MessageOut {
-            room: RoomId("r1".into()),
-            id: MessageId("m1".into()),
-            seq: 4,
-            from: UserId("u1".into()),
-            body: "hello world".into(),
-            attachments: vec![],
-            reply_to: None,
-            client_id: "c1".into(),
-            ts: 9,
-            edited_at: None,
-            deleted: false,
-            reactions: Default::default(),
-            mentions: vec![],
-            quote: None,
-            forwarded: false,
-        }
+        super::super::test_support::message(4, "hello world", 9)
     }
 
     #[test]
