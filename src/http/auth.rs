@@ -14,7 +14,7 @@ use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::protocol::api::auth::{Login, Register};
 use crate::protocol::settings::UserSettings;
-use crate::services::auth::{Auth, Authenticated, Origin};
+use crate::services::auth::{Auth, Authenticated, Requester};
 
 pub use crate::transport::{hash_token, user_out};
 
@@ -45,8 +45,8 @@ pub(crate) fn user_agent(req: &HttpRequest) -> Option<&str> {
 }
 
 /// Where a sign-up or sign-in request comes from.
-fn origin(req: &HttpRequest) -> Origin<'_> {
-    Origin {
+fn requester(req: &HttpRequest) -> Requester<'_> {
+    Requester {
         peer: peer_ip(req),
         user_agent: user_agent(req),
     }
@@ -60,7 +60,7 @@ pub async fn register(
 ) -> Result<HttpResponse, ChatError> {
     let signed_in = state
         .auth()
-        .register(body.into_inner(), origin(&req))
+        .register(body.into_inner(), requester(&req))
         .await?;
     Ok(HttpResponse::Created().json(signed_in))
 }
@@ -73,7 +73,10 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<Login>,
 ) -> Result<HttpResponse, ChatError> {
-    let signed_in = state.auth().login(body.into_inner(), origin(&req)).await?;
+    let signed_in = state
+        .auth()
+        .login(body.into_inner(), requester(&req))
+        .await?;
     Ok(HttpResponse::Ok().json(signed_in))
 }
 

@@ -43,7 +43,7 @@ pub struct Auth<'a> {
 
 /// Where a sign-up or sign-in comes from, as the transport saw it.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Origin<'a> {
+pub struct Requester<'a> {
     /// The client's address (the TCP peer; behind a reverse proxy, the proxy's).
     pub peer: Option<IpAddr>,
     /// The request's `User-Agent` header, if it was text.
@@ -108,7 +108,11 @@ fn plausible_token(token: Option<&str>) -> Result<&str, ChatError> {
 impl Auth<'_> {
     /// Signs up: a new account and its first session. `Conflict` when the username is taken;
     /// `Throttled` when the address has made too many accounts.
-    pub async fn register(&self, body: Register, from: Origin<'_>) -> Result<SignedIn, ChatError> {
+    pub async fn register(
+        &self,
+        body: Register,
+        from: Requester<'_>,
+    ) -> Result<SignedIn, ChatError> {
         self.limits.register_attempt(from.peer)?;
         let username = crate::validate::username(&body.username)?;
         check_password_len(&body.password, self.settings.auth.min_password_len)?;
@@ -138,7 +142,7 @@ impl Auth<'_> {
     /// takes as long as a wrong password), `Forbidden` when the account is banned, `Throttled`
     /// when a login limit is spent (checked before the password, so a refused attempt reveals
     /// nothing).
-    pub async fn login(&self, body: Login, from: Origin<'_>) -> Result<SignedIn, ChatError> {
+    pub async fn login(&self, body: Login, from: Requester<'_>) -> Result<SignedIn, ChatError> {
         let username = login_name(&body.username);
         self.limits.login_attempt(from.peer, &username)?;
         let user = self.store.user_by_username(&username).await?;
