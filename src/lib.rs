@@ -24,8 +24,9 @@
 //!   dms, history, membership, roles, and the shared room access rules), `invitations`,
 //!   `search`, `media` (upload caps, accepting uploads, item status), `verify`, `presence`,
 //!   `admin` (statistics, bans, sessions, the admin role, dead letters, closing conversations),
-//!   `curation` (pins, stars, the pin policy) and `oauth` (sign-in with a provider account,
-//!   links); sign-up and sign-in answer typed bodies with their rules still in `http::auth`.
+//!   `curation` (pins, stars, the pin policy), `oauth` (sign-in with a provider account,
+//!   links) and `auth` (sign-up, sign-in, sign-out, session tokens, the account a token names;
+//!   `http::auth` keeps the `AuthUser` extractor).
 //! - [`websocket`]: the WebSocket layer under `/ws` and `/socket.io/` (upgrade, framing, reading
 //!   and writing without per-connection buffers; `websocket::flush`, the rules for writing to a
 //!   socket and the bound on what may wait for it, as a plain struct the session drives).

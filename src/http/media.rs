@@ -32,7 +32,7 @@ use crate::media::Kind;
 use crate::protocol::api::media::UploadAccepted;
 use crate::protocol::MediaStatus;
 use crate::services::media::{storage_error, MediaService, StoredUpload};
-use crate::store::media::{PURPOSE_ATTACHMENT, PURPOSE_AVATAR};
+use crate::store::media::Purpose;
 
 /// Room for the multipart framing around the file in a request's `Content-Length`.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -93,11 +93,8 @@ pub async fn upload(
         .user_action(crate::limits::UserAction::Upload, &auth.id())?;
     let cap = state.media_service().upload_cap(&auth.id()).await?;
     let (max, quota_left) = (cap.max, cap.quota_left);
-    let purpose = match query.purpose.as_deref() {
-        None | Some("attachment") => PURPOSE_ATTACHMENT,
-        Some("avatar") => PURPOSE_AVATAR,
-        Some(_) => return Err(ChatError::invalid("purpose: attachment or avatar")),
-    };
+    let purpose = Purpose::requested(query.purpose.as_deref())
+        .map_err(|e| ChatError::invalid(e.to_string()))?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -21,12 +21,12 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::auth::{issue_token, user_out, AuthUser};
+use super::auth::{user_agent, user_out, AuthUser};
 use super::AppState;
 use crate::error::ChatError;
-use crate::ids::UserId;
+use crate::protocol::api::auth::SignedIn;
 use crate::protocol::api::oauth::{
-    CallbackQuery, LinkUrlBody, LinkedBody, ProvidersBody, SignedInBody, StartQuery,
+    CallbackQuery, LinkUrlBody, LinkedBody, ProvidersBody, StartQuery,
 };
 use crate::services::oauth::{Begun, OAuthService, Outcome};
 
@@ -143,7 +143,7 @@ async fn finish(
         .await?
     {
         Outcome::SignedIn { user, nonce } => {
-            let token = issue_token(state, &UserId(user.id.clone()), req).await?;
+            let token = state.auth().issue_token(&user, user_agent(req)).await?;
             Ok(Done::SignedIn { token, user, nonce })
         }
         Outcome::Linked(link) => Ok(Done::Linked(link)),
@@ -163,7 +163,7 @@ pub async fn callback(
         .unwrap_or_default();
     match finish(&req, &state, &path, query).await {
         Ok(Done::SignedIn { token, user, .. }) if wants_json(&req) => no_store(HttpResponse::Ok())
-            .json(SignedInBody {
+            .json(SignedIn {
                 token,
                 user: user_out(&user),
             }),

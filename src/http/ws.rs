@@ -26,8 +26,8 @@ async fn admit(
     auth::authenticate_session(state, auth::token_from(headers, query)).await
 }
 
-/// The upgrade: [`admit`]'s refusals, 429 beyond the per-user session cap, then 400 for a bad
-/// handshake.
+/// The upgrade: 403 for a foreign origin and 401 without a valid token (`admit`), 429 beyond
+/// the per-user session cap, then 400 for a bad handshake.
 pub async fn connect(state: AppState, up: Upgrade) {
     // Held until the session's `hello` is out (see `ws.setup_concurrency`); never closed.
     let Ok(turn) = state.setups.clone().acquire_owned().await else {

@@ -17,7 +17,6 @@ use crate::actors::registry::{GetRoom, RoomRegistry};
 use crate::actors::room::{Change, ChangeRoom, Inspect};
 use crate::config::Settings;
 use crate::error::ChatError;
-use crate::http::auth::hash_token;
 use crate::ids::{now_ms, MessageId, RoomId, UserId};
 use crate::limits::Limits;
 use crate::metrics::{self, ChannelCounters};
@@ -26,6 +25,7 @@ use crate::protocol::api::admin::{
 };
 use crate::services::people::close_tokens;
 use crate::store::{self, Store, StoreError};
+use crate::transport::hash_token;
 
 /// How far back the messages-per-second rate looks.
 const RATE_WINDOW: Duration = Duration::from_secs(10);

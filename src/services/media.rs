@@ -12,7 +12,7 @@ use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::media::{Job, Kind};
 use crate::protocol::MediaOut;
-use crate::store::media::{new_upload, PURPOSE_AVATAR};
+use crate::store::media::{new_upload, Purpose};
 use crate::store::Store;
 
 /// The service; cheap to make for each request (it borrows what it uses).
@@ -71,8 +71,8 @@ pub struct StoredUpload {
     pub size: u64,
     /// The client's file name, sanitized.
     pub name: Option<String>,
-    /// `PURPOSE_ATTACHMENT` or `PURPOSE_AVATAR`.
-    pub purpose: &'static str,
+    /// What it is for (an avatar must be an image, and is cropped).
+    pub purpose: Purpose,
 }
 
 fn too_large(max: u64) -> ChatError {
@@ -111,7 +111,7 @@ impl MediaService<'_> {
     pub async fn accept_upload(&self, owner: &UserId, up: StoredUpload) -> Result<(), ChatError> {
         let input = up.folder.join(UPLOAD_FILE);
         let sniffed = sniff_upload(&input).await.map_err(storage_error)?;
-        if up.purpose == PURPOSE_AVATAR && sniffed.kind != Kind::Image {
+        if up.purpose == Purpose::Avatar && sniffed.kind != Kind::Image {
             return Err(ChatError::invalid(
                 "an avatar must be a JPEG, PNG, GIF or WebP image",
             ));
@@ -131,7 +131,7 @@ impl MediaService<'_> {
             input,
             out_dir: up.folder,
             sniffed,
-            avatar: up.purpose == PURPOSE_AVATAR,
+            avatar: up.purpose == Purpose::Avatar,
         };
         self.pool.submit(up.id, owner.clone(), job);
         Ok(())

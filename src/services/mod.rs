@@ -4,6 +4,8 @@
 //!
 //! - [`admin`]: live statistics, accounts (ban, sessions, the admin role and its bootstrap),
 //!   dead letters, closing conversations and deleting messages for everyone.
+//! - [`auth`]: signing up, in and out with a username and password, issuing session tokens
+//!   (for OAuth sign-ins too), the account a token names.
 //! - [`curation`]: pinned messages and the pin policy, starred messages.
 //! - [`oauth`]: sign-in with provider accounts (Facebook, Twitter/X), linking them, the
 //!   linked accounts.
@@ -23,6 +25,7 @@
 //! - [`verify`]: verifying the account's phone numbers and e-mail address with codes.
 
 pub mod admin;
+pub mod auth;
 pub mod curation;
 pub mod invitations;
 pub mod media;

@@ -14,13 +14,13 @@ use entities::{oauth_link, oauth_state, user};
 use rand::RngCore;
 
 use crate::error::ChatError;
-use crate::http::auth::hash_token;
 use crate::ids::{now_ms, random_urlsafe, UserId};
 use crate::oauth::flow::{page_of_state, valid_page_value};
 use crate::oauth::{OAuthError, Profile, Provider, Providers};
 use crate::protocol::api::oauth::{CallbackQuery, LinkOut, LinksBody, ProviderOut};
 use crate::store::oauth::{Created, LinkInfo, Unlinked};
 use crate::store::{Store, StoreError};
+use crate::transport::hash_token;
 
 /// Length of the browser's random value (32 bytes, base64url).
 const BROWSER_VALUE_LEN: usize = 43;

@@ -127,10 +127,10 @@ impl Verify<'_> {
         })
     }
 
-    /// Sends a code for a value of `kind` the account uses (see [`pick`]): `sent` with its
-    /// expiry, or `verified` when the account already verified it. Invalid when the account has
-    /// no such value, a conflict when another account verified it, rate-limited when throttled
-    /// or beyond a daily cap, unavailable without an SMS or mail gateway.
+    /// Sends a code for a value of `kind` the account uses (the one named, else the first):
+    /// `sent` with its expiry, or `verified` when the account already verified it. Invalid when
+    /// the account has no such value, a conflict when another account verified it, rate-limited
+    /// when throttled or beyond a daily cap, unavailable without an SMS or mail gateway.
     pub async fn start(
         &self,
         u: &user::Model,

@@ -3,6 +3,7 @@
 //! being first), refusals for everyone else, live stats, bans
 //! that close sockets at once and refuse login, session revocation, conversation listings.
 
+use chat_server::protocol::close;
 use serde_json::{json, Value};
 
 use crate::support::app::{spawn_app, TestApp, TestUser, WsClient, TEST_PASSWORD};
@@ -308,8 +309,8 @@ async fn a_ban_closes_sockets_at_once_revokes_tokens_and_refuses_login_until_unb
         .post(&format!("/api/admin/users/{}/ban", eve.id), json!({}))
         .await;
     assert_eq!(r.status(), 204);
-    assert_eq!(ws1.closed().await, Some(4001));
-    assert_eq!(ws2.closed().await, Some(4001));
+    assert_eq!(ws1.closed().await, Some(close::LOGGED_OUT));
+    assert_eq!(ws2.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(
         eve.get("/api/me").await.status(),
         401,
@@ -359,7 +360,7 @@ async fn revoking_sessions_closes_sockets_but_allows_a_new_login() {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r).await["revoked"], 1);
-    assert_eq!(ws.closed().await, Some(4001));
+    assert_eq!(ws.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(eve.get("/api/me").await.status(), 401);
     assert_eq!(login_status(&app, &eve).await.0, 200);
     app.quiesce().await;

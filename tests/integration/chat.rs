@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use chat_server::protocol::close;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -600,7 +601,7 @@ async fn logout_closes_that_tokens_sockets_only() {
 
     let r = a.post("/api/auth/logout", json!({})).await;
     assert_eq!(r.status(), 204);
-    assert_eq!(c1.closed().await, Some(4001));
+    assert_eq!(c1.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(a.get("/api/me").await.status(), 401);
     match tokio_tungstenite::connect_async(format!("{}?token={}", a.ws, a.token)).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
@@ -1044,7 +1045,7 @@ async fn reads_sent_right_before_a_close_count_at_once() {
             .await;
     }
     ws.start_close().await;
-    assert_eq!(ws.closed().await, Some(1000));
+    assert_eq!(ws.closed().await, Some(close::NORMAL));
     let listed: Value = reader.get("/api/rooms").await.json().await.unwrap();
     assert_eq!(unread(&listed), 0, "{listed}");
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chat_server::config::Settings;
 use chat_server::ids::UserId;
 use chat_server::media::Kind;
-use chat_server::store::media::new_upload;
+use chat_server::store::media::{new_upload, Purpose};
 use ffmpeg_next as ff;
 use serde_json::{json, Value};
 
@@ -511,6 +511,18 @@ async fn avatars_are_square_in_two_sizes() {
     )
     .await;
     assert_eq!(r.status(), 400);
+    // A purpose the server does not know is refused before anything is stored.
+    let r = upload_as(
+        &alice,
+        "?purpose=banner",
+        "me.png",
+        "image/png",
+        &photo_png(30, 20),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "purpose: attachment or avatar");
 }
 
 #[actix_web::test]
@@ -967,7 +979,7 @@ async fn attachments_must_be_the_senders_own_ready_media() {
     let row = new_upload(
         &pending,
         &UserId(alice.id.clone()),
-        "attachment",
+        Purpose::Attachment,
         Kind::Video,
         "video/mp4",
         10,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chat_server::protocol::close;
 use serde_json::{json, Value};
 
 use crate::support::app::{spawn_app, spawn_app_with, TestUser};
@@ -615,7 +616,7 @@ async fn account_deletion_closes_sessions_and_keeps_messages_from_a_deleted_user
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(ca.closed().await, Some(4001));
+    assert_eq!(ca.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(a.get("/api/me").await.status(), 401);
     let login = a
         .client
@@ -657,7 +658,7 @@ async fn sessions_are_listed_and_revoked_one_or_all_and_passwords_change() {
             .status(),
         204
     );
-    assert_eq!(c2.closed().await, Some(4001));
+    assert_eq!(c2.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(a2.get("/api/me").await.status(), 401);
     // Password change needs the old one.
     let r = a
@@ -738,7 +739,7 @@ async fn one_session_is_revoked_by_its_owner_only_and_sessions_name_their_device
     // Its owner can: the token gets 401 and its open socket is closed (4001), as at a logout.
     let r = a.delete(&format!("/api/me/sessions/{phone_session}")).await;
     assert_eq!(r.status(), 204);
-    assert_eq!(phone_ws.closed().await, Some(4001));
+    assert_eq!(phone_ws.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(phone.get("/api/me").await.status(), 401);
     assert_eq!(a.get("/api/me").await.status(), 200);
     let r = a.delete(&format!("/api/me/sessions/{phone_session}")).await;
@@ -759,7 +760,7 @@ async fn a_password_change_signs_out_every_other_session() {
         .await;
     assert_eq!(r.status(), 204);
     // The other token stops working and its socket is closed...
-    assert_eq!(stolen_ws.closed().await, Some(4001));
+    assert_eq!(stolen_ws.closed().await, Some(close::LOGGED_OUT));
     assert_eq!(stolen.get("/api/me").await.status(), 401);
     // ...the session that changed the password keeps working.
     assert_eq!(a.get("/api/me").await.status(), 200);

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use chat_server::protocol::close;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -322,7 +323,7 @@ async fn close_codes_no_client_may_send_are_answered_with_a_protocol_error() {
     for code in [0, 999, 1004, 1005, 1006, 1015, 2000] {
         assert_eq!(
             close_answer(&a, code).await,
-            Some(1002),
+            Some(close::PROTOCOL_ERROR),
             "close code {code}"
         );
     }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use chat_server::protocol::close;
 use serde_json::{json, Value};
 
 use crate::restart::{register, ServerProcess};
@@ -44,8 +45,16 @@ async fn sigterm_closes_every_websocket_with_1001_and_exits_0() {
     cb.expect("message").await;
 
     server.sigterm();
-    assert_eq!(ca.closed().await, Some(1001), "ann's socket: going away");
-    assert_eq!(cb.closed().await, Some(1001), "ben's socket: going away");
+    assert_eq!(
+        ca.closed().await,
+        Some(close::GOING_AWAY),
+        "ann's socket: going away"
+    );
+    assert_eq!(
+        cb.closed().await,
+        Some(close::GOING_AWAY),
+        "ben's socket: going away"
+    );
     let status = server.exited(SHUTDOWN_TIMEOUT).await;
     assert!(status.success(), "exit status {status}");
 }
@@ -125,8 +134,16 @@ async fn sigterm_with_redis_answers_what_it_received_and_drains_the_buffer_into_
             .await;
         answered.insert(cid.clone(), f);
     }
-    assert_eq!(ca.closed().await, Some(1001), "ann's socket: going away");
-    assert_eq!(cb.closed().await, Some(1001), "ben's socket: going away");
+    assert_eq!(
+        ca.closed().await,
+        Some(close::GOING_AWAY),
+        "ann's socket: going away"
+    );
+    assert_eq!(
+        cb.closed().await,
+        Some(close::GOING_AWAY),
+        "ben's socket: going away"
+    );
     let status = server.exited(SHUTDOWN_TIMEOUT * 2).await;
     assert!(status.success(), "exit status {status}");
 
@@ -175,7 +192,8 @@ async fn sigterm_disconnects_socketio_clients_so_they_reconnect() {
     // Not "io server disconnect": the client reconnects by itself once a server is back.
     assert_eq!(gone["reason"], "transport close", "{gone}");
     assert_eq!(
-        gone["code"], 1001,
+        gone["code"],
+        close::GOING_AWAY,
         "the WebSocket closed with going away: {gone}"
     );
     let gone = polling

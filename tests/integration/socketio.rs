@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
+use chat_server::protocol::close;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -676,7 +677,7 @@ async fn engine_io_over_websocket_offers_no_upgrade_and_enforces_max_payload() {
     loop {
         match tokio::time::timeout(WAIT, ws.next()).await {
             Ok(Some(Ok(Message::Close(Some(frame))))) => {
-                assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+                assert_eq!(u16::from(frame.code), close::TOO_BIG, "{frame:?}");
                 break;
             }
             Ok(Some(Ok(_))) => continue,

@@ -1,5 +1,6 @@
 //! The server's HTTP API (`/api/...`): requests with or without the bearer token, and the
-//! answers this client reads.
+//! server's refusals. The requests and answers themselves are the types of
+//! `chat_protocol::api`, shared with the server.
 
 use std::time::Duration;
 
@@ -98,41 +99,8 @@ pub(crate) fn describe_error_body(body: &[u8]) -> Option<String> {
     (!text.is_empty()).then(|| text.chars().take(200).collect())
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct AuthResponse {
-    pub(crate) token: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct User {
-    pub(crate) id: String,
-    pub(crate) username: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct UserEnvelope {
-    pub(crate) user: User,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct RoomList {
-    /// `GET /api/rooms` lists rooms as `hello` does.
-    pub(crate) rooms: Vec<chat_protocol::RoomSummary>,
-}
-
-/// A room as far as this client cares: its id and, when the server includes them, members.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct RoomInfo {
-    pub(crate) id: String,
-    #[serde(default)]
-    pub(crate) members: Vec<User>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct RoomEnvelope {
-    pub(crate) room: RoomInfo,
-}
-
+/// `{error: {code, message}}`, the body of every refusal. Read here with the code as plain text
+/// (not `chat_protocol::ErrorCode`) so that a code this client does not know yet is still shown.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ApiErrorBody {
     pub(crate) error: ApiError,

@@ -8,13 +8,19 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use chat_protocol::{Ack, ClientFrame, ErrorOut, Hello, MessageOut, SendFrame, ServerFrame};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep_until, Instant, Interval, MissedTickBehavior};
 use tracing::{debug, warn};
 use uuid::Uuid;
 
-use crate::api::{checked, fetch, Api, AuthResponse, RoomEnvelope, RoomList, User, UserEnvelope};
+use chat_protocol::api::auth::{Login, Register, SignedIn};
+use chat_protocol::api::people::{PublicProfile, UserBody};
+use chat_protocol::api::rooms::{
+    CreateGroup, CreatedGroup, MemberOut, OpenDm, RoomBody, RoomsBody,
+};
+
+use crate::api::{checked, fetch, Api};
 use crate::conn::{describe, error_concerns, Connection, REPLY_TIMEOUT};
 use crate::output::{emit, event_line, format_line, message_line, one_line, Names};
 
@@ -36,11 +42,12 @@ pub(crate) async fn register(
     password: Option<String>,
 ) -> Result<()> {
     let password = read_password(password)?;
-    let mut body = json!({ "username": username, "password": password });
-    if let Some(name) = display_name {
-        body["display_name"] = Value::String(name);
-    }
-    let auth: AuthResponse = fetch(
+    let body = Register {
+        username: username.to_owned(),
+        password,
+        display_name,
+    };
+    let auth: SignedIn = fetch(
         api.public(Method::POST, &["api", "auth", "register"])?
             .json(&body),
     )
@@ -51,8 +58,11 @@ pub(crate) async fn register(
 
 pub(crate) async fn login(api: &Api, username: &str, password: Option<String>) -> Result<()> {
     let password = read_password(password)?;
-    let body = json!({ "username": username, "password": password });
-    let auth: AuthResponse = fetch(
+    let body = Login {
+        username: username.to_owned(),
+        password,
+    };
+    let auth: SignedIn = fetch(
         api.public(Method::POST, &["api", "auth", "login"])?
             .json(&body),
     )
@@ -69,7 +79,7 @@ pub(crate) async fn logout(api: &Api) -> Result<()> {
 }
 
 pub(crate) async fn list_rooms(api: &Api) -> Result<()> {
-    let list: RoomList = fetch(api.authed(Method::GET, &["api", "rooms"])?).await?;
+    let list: RoomsBody = fetch(api.authed(Method::GET, &["api", "rooms"])?).await?;
     for room in list.rooms {
         let name = room
             .name
@@ -85,8 +95,8 @@ pub(crate) async fn list_rooms(api: &Api) -> Result<()> {
 
 pub(crate) async fn open_dm(api: &Api, username: &str) -> Result<()> {
     let user = resolve_user(api, username).await?;
-    let body = json!({ "user": user.id });
-    let created: RoomEnvelope = fetch(api.authed(Method::POST, &["api", "dms"])?.json(&body))
+    let body = OpenDm { user: user.id };
+    let created: RoomBody = fetch(api.authed(Method::POST, &["api", "dms"])?.json(&body))
         .await
         .with_context(|| format!("opening the dm with {username}"))?;
     emit(created.room.id)
@@ -97,15 +107,18 @@ pub(crate) async fn create_group(api: &Api, name: &str, usernames: &[String]) ->
     for username in usernames {
         members.push(resolve_user(api, username).await?.id);
     }
-    let body = json!({ "name": name, "members": members });
-    let created: RoomEnvelope = fetch(api.authed(Method::POST, &["api", "rooms"])?.json(&body))
+    let body = CreateGroup {
+        name: name.to_owned(),
+        members,
+    };
+    let created: CreatedGroup = fetch(api.authed(Method::POST, &["api", "rooms"])?.json(&body))
         .await
         .context("creating the group")?;
     emit(created.room.id)
 }
 
-pub(crate) async fn resolve_user(api: &Api, username: &str) -> Result<User> {
-    let found: UserEnvelope =
+pub(crate) async fn resolve_user(api: &Api, username: &str) -> Result<PublicProfile> {
+    let found: UserBody<PublicProfile> =
         fetch(api.authed(Method::GET, &["api", "users", "by-name", username])?)
             .await
             .with_context(|| format!("looking up user {username:?}"))?;
@@ -126,8 +139,8 @@ pub(crate) async fn learn_members(api: &Api, rooms: &[String], names: &mut Names
     }
 }
 
-pub(crate) async fn room_members(api: &Api, room: &str) -> Result<Vec<User>> {
-    let found: RoomEnvelope = fetch(api.authed(Method::GET, &["api", "rooms", room])?).await?;
+pub(crate) async fn room_members(api: &Api, room: &str) -> Result<Vec<MemberOut>> {
+    let found: RoomBody = fetch(api.authed(Method::GET, &["api", "rooms", room])?).await?;
     Ok(found.room.members)
 }
 

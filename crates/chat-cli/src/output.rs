@@ -5,9 +5,8 @@ use std::fmt;
 use std::io::Write;
 
 use anyhow::{Context, Result};
+use chat_protocol::api::rooms::MemberOut;
 use chat_protocol::{Hello, MessageOut, ServerFrame, TypingState, UserId};
-
-use crate::api::User;
 
 // ---------------------------------------------------------------------------------------------
 // Output
@@ -128,9 +127,9 @@ impl Names {
     }
 
     /// Members listed by `GET /api/rooms/{id}`.
-    pub(crate) fn learn_all(&mut self, users: &[User]) {
-        for user in users {
-            self.learn(&user.id, &user.username);
+    pub(crate) fn learn_all(&mut self, members: &[MemberOut]) {
+        for member in members {
+            self.learn(member.id.as_str(), &member.username);
         }
     }
 

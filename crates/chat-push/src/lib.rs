@@ -253,7 +253,7 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// The client Web Push endpoints (URLs that users supply) are reached with: [`http_client`]'s
+/// The client Web Push endpoints (URLs that users supply) are reached with: [`try_http_client`]'s
 /// settings, and only public addresses unless `push.allow_http_endpoints` (tests on loopback).
 /// An error rather than a client without that resolver: endpoints come from users.
 pub fn webpush_http_client(s: &PushSettings) -> Result<reqwest::Client, PushError> {

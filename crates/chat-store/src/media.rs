@@ -41,16 +41,11 @@ impl MediaUseError {
 
 pub use super::purpose::{Purpose, UnknownPurpose};
 
-/// `media.purpose` of ordinary uploads ([`Purpose::Attachment`] as the column holds it).
-pub const PURPOSE_ATTACHMENT: &str = Purpose::Attachment.as_str();
-/// `media.purpose` of avatar uploads, square crops ([`Purpose::Avatar`] as the column holds it).
-pub const PURPOSE_AVATAR: &str = Purpose::Avatar.as_str();
-
 /// The row of a new upload: `processing`, nothing produced yet.
 pub fn new_upload(
     id: &str,
     owner: &UserId,
-    purpose: &str,
+    purpose: Purpose,
     kind: Kind,
     mime: &str,
     size: u64,
@@ -60,7 +55,7 @@ pub fn new_upload(
     media::Model {
         id: id.to_owned(),
         owner_id: owner.0.clone(),
-        purpose: purpose.to_owned(),
+        purpose: purpose.as_str().to_owned(),
         status: MediaStatus::Processing.as_str().into(),
         kind: kind.as_str().into(),
         mime: mime.to_owned(),

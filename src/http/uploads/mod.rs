@@ -201,7 +201,7 @@ async fn finish(
             folder: folder.clone(),
             size: u64::try_from(row.length).unwrap_or(0),
             name: row.name.clone(),
-            purpose: Purpose::stored(&row.purpose).as_str(),
+            purpose: Purpose::stored(&row.purpose),
         };
         match state.media_service().accept_upload(owner, stored).await {
             Ok(()) => {}

@@ -1,4 +1,5 @@
-//! Accounts and tokens: signing up and signing in with a username and password.
+//! Accounts and tokens: signing up and signing in with a username and password; `SignedIn` is
+//! also the JSON answer of an OAuth sign-in (`GET /api/auth/oauth/{provider}/callback`).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +22,10 @@ pub struct Login {
     pub password: String,
 }
 
-/// `POST /api/auth/register` → 201 and `POST /api/auth/login` → 200 `{token, user}`: the bearer
-/// token of the new session (shown only this once) and the account's public fields.
+/// `POST /api/auth/register` → 201, `POST /api/auth/login` → 200 and, after an OAuth sign-in,
+/// `GET /api/auth/oauth/{provider}/callback` with `Accept: application/json` → 200 `{token,
+/// user}`: the bearer token of the new session (shown only this once) and the account's public
+/// fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedIn {
     pub token: String,

@@ -1,13 +1,12 @@
 //! Sign-in with provider accounts (Facebook, Twitter/X) and the linked accounts of the signed-in
 //! user (`/api/auth/oauth/...`). The browser flow itself answers with redirects; these are the
-//! JSON answers, and the queries of the start and callback routes.
+//! JSON answers, and the queries of the start and callback routes (a sign-in's JSON answer is
+//! [`crate::api::auth::SignedIn`], as for a password sign-in).
 //!
 //! The fields of the answers are declared in alphabetical order: that is the order these bodies
 //! had when they were built as JSON maps, so the bytes on the wire stay the same.
 
 use serde::{Deserialize, Serialize};
-
-use crate::frames::UserOut;
 
 /// A configured provider and where a sign-in with it starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,14 +51,6 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
 }
 
-/// `GET /api/auth/oauth/{provider}/callback` with `Accept: application/json`, after a sign-in →
-/// `{token, user}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedInBody {
-    pub token: String,
-    pub user: UserOut,
-}
-
 /// A linked account, as its owner sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkOut {
@@ -93,6 +84,7 @@ pub struct LinksBody {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::frames::UserOut;
     use crate::ids::UserId;
 
     fn text<T: Serialize>(v: &T) -> String {
@@ -145,7 +137,7 @@ mod tests {
             }),
             r#"{"url":"https://x.com/i/oauth2/authorize?a=b"}"#
         );
-        let signed_in = SignedInBody {
+        let signed_in = crate::api::auth::SignedIn {
             token: "t".into(),
             user: UserOut {
                 id: UserId("u1".into()),
@@ -156,7 +148,7 @@ mod tests {
         let v = serde_json::to_value(&signed_in).expect("serializes");
         assert_eq!(v["token"], "t");
         assert_eq!(v["user"]["username"], "ann");
-        let back: SignedInBody = serde_json::from_value(v).expect("round trip");
+        let back: crate::api::auth::SignedIn = serde_json::from_value(v).expect("round trip");
         assert_eq!(back, signed_in);
     }
 
