@@ -32,7 +32,8 @@
 //! - [`transport`]: what `/ws` and `/socket.io/` share: the origin check, token hashing, and the
 //!   per-user session cap.
 //! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
-//!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
+//!   the `RoomRegistry` (starts and restarts rooms; the one index of this node's live sessions,
+//!   which decides a user's first and last session and tells `Presence`), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
 //!   members with no live session). `WsSession` dispatches client frames; the requests it
 //!   answers by asking the store and other actors (history, sync, edit, ...) are in
