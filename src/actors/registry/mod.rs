@@ -9,11 +9,13 @@
 //! Its `FanOut` (see `crate::actors::fanout`) is the one it hands every room. In cluster mode
 //! (`FanOut::Bus`) it also routes what arrives over the bus (`crate::cluster::bus`): a room's
 //! events go to its actor here, which is started if one of its members has a session on this
-//! node (the registry keeps, per local user, the rooms they are in) and otherwise dropped; frames
-//! for users, new rooms and logouts reach the local sessions concerned. What is meant for users
+//! node (the rooms of local users are in a `bus_index::BusIndex`, held in cluster mode only) and
+//! otherwise dropped; frames for users, new rooms and logouts reach the local sessions
+//! concerned. What is meant for users
 //! (`DeliverToUsers`, `RoomCreated`, `CloseTokenSessions`) is published instead of delivered
 //! locally, so it reaches their sessions on every node.
 
+mod bus_index;
 mod live;
 
 use std::collections::{HashMap, HashSet};
@@ -36,6 +38,7 @@ use crate::protocol::{RoomEventKind, RoomEventOut, ServerFrame};
 use crate::shutdown::{Drain, DrainPresence};
 use crate::store::rooms::RoomRecord;
 use crate::store::Store;
+use bus_index::BusIndex;
 use live::LiveSessions;
 
 /// The address of a room's actor, started if needed. `NotFound` if there is no such room.
@@ -163,12 +166,9 @@ pub struct RoomRegistry {
     next_arbiter: usize,
     /// How rooms and frames for users reach the sessions (see the module doc).
     fanout: FanOut,
-    /// Cluster mode: the rooms of each user with a session here...
-    member_rooms: HashMap<UserId, HashSet<RoomId>>,
-    /// ...and the reverse: per room, its members with a session here.
-    room_locals: HashMap<RoomId, HashSet<UserId>>,
-    /// Bus events for rooms being started, in arrival order.
-    pending_bus: HashMap<RoomId, Vec<Vec<BusItem>>>,
+    /// Cluster mode only: which rooms this node's users are in, to route the bus (see
+    /// `bus_index`).
+    bus: Option<BusIndex>,
 }
 
 impl RoomRegistry {
@@ -187,43 +187,16 @@ impl RoomRegistry {
             arbiters: Vec::new(),
             next_arbiter: 0,
             fanout: FanOut::Local,
-            member_rooms: HashMap::new(),
-            room_locals: HashMap::new(),
-            pending_bus: HashMap::new(),
+            bus: None,
         }
     }
 
     /// The fan-out strategy; with `FanOut::Bus` (cluster mode) rooms get their frames from the
     /// bus, and frames for users are published.
     pub fn with_fanout(mut self, fanout: FanOut) -> Self {
+        self.bus = fanout.routes_from_bus().then(BusIndex::default);
         self.fanout = fanout;
         self
-    }
-
-    fn index(&mut self, user: &UserId, room: &RoomId) {
-        self.member_rooms
-            .entry(user.clone())
-            .or_default()
-            .insert(room.clone());
-        self.room_locals
-            .entry(room.clone())
-            .or_default()
-            .insert(user.clone());
-    }
-
-    fn unindex(&mut self, user: &UserId, room: &RoomId) {
-        if let Some(rooms) = self.member_rooms.get_mut(user) {
-            rooms.remove(room);
-            if rooms.is_empty() {
-                self.member_rooms.remove(user);
-            }
-        }
-        if let Some(users) = self.room_locals.get_mut(room) {
-            users.remove(user);
-            if users.is_empty() {
-                self.room_locals.remove(room);
-            }
-        }
     }
 
     /// Loads and starts `room` unless that is under way; waiters and queued bus events are served
@@ -246,7 +219,11 @@ impl RoomRegistry {
                 Ok(None) => Err(ChatError::NotFound("room")),
                 Err(e) => Err(ChatError::from(e)),
             };
-            let pending = act.pending_bus.remove(&room).unwrap_or_default();
+            let pending = act
+                .bus
+                .as_mut()
+                .map(|bus| bus.take_held(&room))
+                .unwrap_or_default();
             match &outcome {
                 Ok(addr) => {
                     for items in pending {
@@ -265,10 +242,12 @@ impl RoomRegistry {
 
     /// A room's bus events: to its actor here, started if a local member needs it.
     fn route(&mut self, room: RoomId, items: Vec<BusItem>, ctx: &mut Context<Self>) {
-        for item in &items {
-            if let BusItem::Changed(ChangeItem::Add { user }) = item {
-                if self.sessions.has(user) {
-                    self.index(user, &room);
+        if let Some(bus) = &mut self.bus {
+            for item in &items {
+                if let BusItem::Changed(ChangeItem::Add { user }) = item {
+                    if self.sessions.has(user) {
+                        bus.index(user, &room);
+                    }
                 }
             }
         }
@@ -279,11 +258,8 @@ impl RoomRegistry {
             }
             self.forget_room(&room);
         }
-        if self.room_locals.contains_key(&room) {
-            self.pending_bus
-                .entry(room.clone())
-                .or_default()
-                .push(items);
+        let held = self.bus.as_mut().is_some_and(|bus| bus.hold(&room, items));
+        if held {
             self.ensure_loading(room, ctx);
         }
     }
@@ -437,7 +413,7 @@ impl Handler<SessionOpened> for RoomRegistry {
                 let _ = counted.await;
             }
         };
-        if !self.fanout.routes_from_bus() {
+        if self.bus.is_none() {
             return Box::pin(counted.into_actor(self));
         }
         let store = self.store.clone();
@@ -448,8 +424,10 @@ impl Handler<SessionOpened> for RoomRegistry {
         };
         Box::pin(indexed.into_actor(self).map(move |res, act, _| match res {
             Ok(rooms) if act.sessions.has(&user) => {
-                for room in rooms {
-                    act.index(&user, &room);
+                if let Some(bus) = &mut act.bus {
+                    for room in rooms {
+                        bus.index(&user, &room);
+                    }
                 }
             }
             Ok(_) => {}
@@ -496,10 +474,9 @@ impl Handler<SessionClosed> for RoomRegistry {
 
     fn handle(&mut self, msg: SessionClosed, _ctx: &mut Context<Self>) {
         if let Some(here) = self.sessions.close(&msg.user, &msg.session) {
-            if here == 0 {
-                for room in self.member_rooms.remove(&msg.user).unwrap_or_default() {
-                    self.unindex(&msg.user, &room);
-                }
+            match &mut self.bus {
+                Some(bus) if here == 0 => bus.forget_user(&msg.user),
+                _ => {}
             }
             if let Some(presence) = &self.presence {
                 presence.do_send(SessionDown {
@@ -566,9 +543,9 @@ impl Handler<FromBus> for RoomRegistry {
                 }
             }
             BusEvent::RoomCreated { room, members } => {
-                for m in &members {
-                    if self.sessions.has(m) {
-                        self.index(m, &room);
+                if let Some(bus) = &mut self.bus {
+                    for m in members.iter().filter(|m| self.sessions.has(m)) {
+                        bus.index(m, &room);
                     }
                 }
                 self.deliver(&members, &created_frame(room), None);
@@ -661,12 +638,12 @@ impl Handler<MembershipChanged> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: MembershipChanged, _ctx: &mut Context<Self>) {
-        if self.fanout.routes_from_bus() && self.sessions.has(&msg.user) {
-            if msg.joined {
-                self.index(&msg.user, &msg.room);
-            } else {
-                self.unindex(&msg.user, &msg.room);
+        match &mut self.bus {
+            Some(bus) if self.sessions.has(&msg.user) && msg.joined => {
+                bus.index(&msg.user, &msg.room);
             }
+            Some(bus) if self.sessions.has(&msg.user) => bus.unindex(&msg.user, &msg.room),
+            _ => {}
         }
         if msg.joined {
             self.running_by_user
