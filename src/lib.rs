@@ -42,7 +42,8 @@
 //!   append script, fan-out over Redis pub/sub, presence with expiring node keys. The mode is
 //!   chosen once at startup as strategies the actors hold: `actors::fanout::FanOut` (fan-out,
 //!   and with it who gives out seqs, `actors::room::SeqSource`) and `actors::presence::Directory`
-//!   (who is online); no actor holds an `Option<Cluster>`.
+//!   (who is online), and `search::Feed` for the search index; no actor holds an
+//!   `Option<Cluster>`.
 //! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
 //!   and the Redis write buffer. It returns the wire's types and its own errors (`StoreError`,
 //!   and refusals such as `store::media::MediaUseError`), which [`error`] maps to `ChatError`.

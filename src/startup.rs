@@ -135,16 +135,21 @@ impl Application {
             Some(c) => c.sweep_own().await?,
             None => Vec::new(),
         };
-        let search = crate::search::start(&settings, &mut store, cluster.as_ref()).await?;
         // The one choice of mode: how batches reach their recipients (`actors::fanout`, which
-        // also says who gives out seqs) and who is online (`actors::presence::Directory`).
-        let (fanout, directory) = match &cluster {
+        // also says who gives out seqs), who is online (`actors::presence::Directory`) and what
+        // feeds the search index (`search::Feed`).
+        let (fanout, directory, feed) = match &cluster {
             Some(c) => {
                 let c = Arc::new(c.clone());
-                (FanOut::Bus(c.clone()), Directory::Redis(c))
+                (
+                    FanOut::Bus(c.clone()),
+                    Directory::Redis(c.clone()),
+                    crate::search::Feed::Bus(c),
+                )
             }
-            None => (FanOut::Local, Directory::Local),
+            None => (FanOut::Local, Directory::Local, crate::search::Feed::Writes),
         };
+        let search = crate::search::start(&settings, &mut store, &feed).await?;
         let persister = Persister::new(store.clone())
             .with_fanout(fanout.clone())
             .start();
