@@ -35,7 +35,8 @@
 //! - [`transport`]: what `/ws` and `/socket.io/` share: the origin check, token hashing, and the
 //!   per-user session cap.
 //! - [`actors`]: one actor per connection (`WsSession`), per active conversation (`Room`), plus
-//!   the `RoomRegistry` (starts and restarts rooms, indexes live sessions), `Presence`, and the
+//!   the `RoomRegistry` (starts and restarts rooms; the one index of this node's live sessions,
+//!   which decides a user's first and last session and tells `Presence`), `Presence`, and the
 //!   `Persister` (the only writer of chat data, group-committing), and the `Notifier` (pushes to
 //!   members with no live session). `WsSession` dispatches client frames; the requests it
 //!   answers by asking the store and other actors (history, sync, edit, ...) are in
@@ -44,7 +45,8 @@
 //!   append script, fan-out over Redis pub/sub, presence with expiring node keys. The mode is
 //!   chosen once at startup as strategies the actors hold: `actors::fanout::FanOut` (fan-out,
 //!   and with it who gives out seqs, `actors::room::SeqSource`) and `actors::presence::Directory`
-//!   (who is online); no actor holds an `Option<Cluster>`.
+//!   (who is online), and `search::Feed` for the search index; no actor holds an
+//!   `Option<Cluster>`.
 //! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
 //!   and the Redis write buffer. It returns the wire's types and its own errors (`StoreError`,
 //!   and refusals such as `store::media::MediaUseError`), which [`error`] maps to `ChatError`.

@@ -40,11 +40,17 @@ use crate::error::ChatError;
 /// The close reason that goes with `close::GOING_AWAY` when the server shuts down.
 pub const CLOSE_REASON: &str = "going away";
 
-/// Finish what is in flight, then answer. Rooms (through the RoomRegistry), the Persister and
-/// the Syncer handle it.
+/// Finish what is in flight, then answer. Presence (asked through the RoomRegistry: see
+/// [`DrainPresence`]), rooms (through the RoomRegistry), the Persister and the Syncer handle it.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct Drain;
+
+/// Shutdown: drain Presence, asked of the registry, which passes it on behind every session
+/// change it told Presence of (the sessions that just closed told the registry, not Presence).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct DrainPresence;
 
 /// What connections hear when the server starts shutting down.
 #[derive(Clone, Copy, Debug)]
@@ -111,8 +117,9 @@ impl Listener {
 pub struct Stages {
     /// The HTTP server, stopped last.
     pub server: ServerHandle,
-    /// Presence: answers once the `last_seen` writes of closed sessions are done.
-    pub presence: Recipient<Drain>,
+    /// Presence, through the registry that tells it of closed sessions (see [`DrainPresence`]):
+    /// answers once their `last_seen` writes are done.
+    pub presence: Recipient<DrainPresence>,
     /// The RoomRegistry: answers once every running room has finished its batches.
     pub rooms: Recipient<Drain>,
     /// The Persister: answers once its group commit has nothing left.
@@ -203,7 +210,7 @@ impl Shutdown {
             );
         }
         let what = "presence stores last_seen";
-        step(deadline, what, stages.presence.send(Drain)).await;
+        step(deadline, what, stages.presence.send(DrainPresence)).await;
         step(
             deadline,
             "rooms finish their batches",

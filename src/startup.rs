@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
+use actix::{Actor, Addr, AsyncContext};
 use actix_http::HttpService;
 use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::{AppConfig, Server};
@@ -135,16 +135,21 @@ impl Application {
             Some(c) => c.sweep_own().await?,
             None => Vec::new(),
         };
-        let search = crate::search::start(&settings, &mut store, cluster.as_ref()).await?;
         // The one choice of mode: how batches reach their recipients (`actors::fanout`, which
-        // also says who gives out seqs) and who is online (`actors::presence::Directory`).
-        let (fanout, directory) = match &cluster {
+        // also says who gives out seqs), who is online (`actors::presence::Directory`) and what
+        // feeds the search index (`search::Feed`).
+        let (fanout, directory, feed) = match &cluster {
             Some(c) => {
                 let c = Arc::new(c.clone());
-                (FanOut::Bus(c.clone()), Directory::Redis(c))
+                (
+                    FanOut::Bus(c.clone()),
+                    Directory::Redis(c.clone()),
+                    crate::search::Feed::Bus(c),
+                )
             }
-            None => (FanOut::Local, Directory::Local),
+            None => (FanOut::Local, Directory::Local, crate::search::Feed::Writes),
         };
+        let search = crate::search::start(&settings, &mut store, &feed).await?;
         let persister = Persister::new(store.clone())
             .with_fanout(fanout.clone())
             .start();
@@ -156,9 +161,13 @@ impl Application {
         let vapid_public_key = vapid.public_key();
         let notifier = Notifier::new(store.clone(), &settings, vapid)?.start();
         let handle = PersistHandle::new(persister.clone(), &store, fanout.clone());
+        // Presence's address first: the registry tells it of sessions, and it delivers through
+        // the registry. It runs once the registry does (and the bus is subscribed).
+        let presence_ctx = actix::Context::<Presence>::new();
         let registry = RoomRegistry::new(store.clone(), handle, settings.clone())
             .with_notifier(notifier.clone())
             .with_fanout(fanout)
+            .with_presence(presence_ctx.address())
             .start();
         let presence = Presence::new(store.clone(), registry.clone())
             .with_max_members(settings.rooms.presence_max_members)
@@ -169,7 +178,7 @@ impl Application {
                 .await;
             tracing::info!(node = %c.node(), "cluster mode: seqs, fan-out and presence through Redis");
         }
-        let presence = presence.start();
+        let presence = presence_ctx.run(presence);
         std::fs::create_dir_all(&settings.media.dir).map_err(|source| StartupError::Storage {
             dir: settings.media.dir.clone(),
             source,
@@ -328,7 +337,7 @@ impl Application {
                 tracing::info!(signal = sig, "shutdown: signal received");
                 let stages = shutdown::Stages {
                     server: handle,
-                    presence: self.state.presence.clone().recipient(),
+                    presence: self.state.registry.clone().recipient(),
                     rooms: self.state.registry.clone().recipient(),
                     persister: self.state.persister.clone().recipient(),
                     syncer: self.state.syncer.clone().map(Addr::recipient),

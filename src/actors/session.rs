@@ -19,7 +19,6 @@ mod rate;
 use self::order::AckOrders;
 use self::rate::RateLimit;
 use super::outbox::{self, CloseSession, SessionHandle};
-use super::presence::{Presence, SessionDown, SessionUp};
 use super::registry::{OpenRoom, RoomRegistry, SessionClosed, SessionOpened};
 use super::room::{Check, Draft, MarkDelivered, MarkRead, Post, Room, Typing};
 use super::slow::{self, Backlog, Verdict};
@@ -44,10 +43,8 @@ use crate::websocket::{frame, Outbound};
 pub struct SessionDeps {
     /// Reads for setup and requests (rooms, settings, history, sync, media).
     pub store: Store,
-    /// Where rooms are looked up and the session registers.
+    /// Where rooms are looked up and the session registers (the registry tells Presence).
     pub registry: Addr<RoomRegistry>,
-    /// Told when the session starts and stops.
-    pub presence: Addr<Presence>,
     /// The server's settings (`[ws]` limits, `[rooms]`, `[media]`).
     pub settings: Arc<Settings>,
     /// Every session listens for the server shutting down (see `crate::shutdown`).
@@ -810,18 +807,10 @@ impl Actor for WsSession {
         };
         let deps = self.deps.clone();
         let user = self.user.id.clone();
-        let session = self.id.clone();
-        let presence_handle = handle.clone();
         let known = self.settings_known.then(|| self.settings.clone());
         let setup = async move {
+            // Answered once Presence counted the session (see `SessionOpened`).
             deps.registry.send(SessionOpened { handle }).await?;
-            deps.presence
-                .send(SessionUp {
-                    user: user.clone(),
-                    session,
-                    handle: presence_handle,
-                })
-                .await?;
             let settings = async {
                 match known {
                     Some(s) => Ok(s),
@@ -848,7 +837,8 @@ impl Actor for WsSession {
                         rooms,
                     };
                     act.send_frame(ServerFrame::Hello(hello), ctx);
-                    // The presence snapshot (see `SessionUp`) and anything else that came first.
+                    // The presence snapshot (see `presence::SessionUp`) and anything else that
+                    // came first.
                     for f in act.early.take().unwrap_or_default() {
                         act.write(&f, ctx);
                     }
@@ -864,10 +854,6 @@ impl Actor for WsSession {
     fn stopped(&mut self, _ctx: &mut Ctx) {
         metrics::CONNECTIONS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.deps.registry.do_send(SessionClosed {
-            user: self.user.id.clone(),
-            session: self.id.clone(),
-        });
-        self.deps.presence.do_send(SessionDown {
             user: self.user.id.clone(),
             session: self.id.clone(),
         });

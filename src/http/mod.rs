@@ -74,7 +74,6 @@ impl AppState {
         SessionDeps {
             store: self.store.clone(),
             registry: self.registry.clone(),
-            presence: self.presence.clone(),
             settings: self.settings.clone(),
             shutdown: self.shutdown.clone(),
         }

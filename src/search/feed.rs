@@ -6,6 +6,10 @@
 //!   hears every room's committed batches on the bus (`crate::cluster::bus`), its own included.
 //!   [`BusFeed`] subscribes to the bus beside the RoomRegistry and feeds the index from it; when
 //!   the subscription was lost (events missed), it runs a catch-up.
+//!
+//! Which of the two is chosen once at startup, as a [`Feed`].
+
+use std::sync::Arc;
 
 use actix::prelude::*;
 
@@ -13,8 +17,43 @@ use super::catchup;
 use super::indexer::Change;
 use super::{Opened, SearchIndex};
 use crate::cluster::bus::{BusEvent, BusItem, BusResubscribed, FromBus};
+use crate::cluster::Cluster;
 use crate::store::search::WriteObserver;
 use crate::store::{Store, WriteOp};
+
+/// What feeds this node's index (see the module doc), chosen once at startup like
+/// `actors::fanout::FanOut`; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub enum Feed {
+    /// One node: the store tells the index of every write it made durable.
+    #[default]
+    Writes,
+    /// Cluster mode: the bus, which carries every node's writes (see [`BusFeed`]).
+    Bus(Arc<Cluster>),
+}
+
+impl Feed {
+    /// The node whose own index this is, in cluster mode (every node keeps one).
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Feed::Writes => None,
+            Feed::Bus(c) => Some(c.node()),
+        }
+    }
+
+    /// Hooks `index` to the writes: as the store's write observer, or through a [`BusFeed`]
+    /// subscribed to the bus (before the catch-up reads anything, so no write falls between).
+    pub(super) async fn attach(&self, index: &SearchIndex, store: &mut Store, slack_ms: i64) {
+        match self {
+            Feed::Writes => *store = store.clone().with_observer(Arc::new(index.clone())),
+            Feed::Bus(c) => {
+                let feed = BusFeed::new(index.clone(), store.clone(), slack_ms).start();
+                c.subscribe(feed.clone().recipient(), feed.recipient())
+                    .await;
+            }
+        }
+    }
+}
 
 impl WriteObserver for SearchIndex {
     fn durable(&self, ops: &[WriteOp]) {

@@ -34,9 +34,9 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, IndexReader, Order, ReloadPolicy, TantivyDocument};
 use tokio::sync::oneshot;
 
-use crate::cluster::Cluster;
 use crate::config::{SearchSettings, Settings};
 use crate::store::Store;
+pub use feed::Feed;
 use indexer::{Change, Command, Indexer, Payload};
 use query::ParsedQuery;
 use schema::{Fields, IndexedMessage, BODY_TOKENIZER, CHARS_TOKENIZER, SCHEMA_VERSION};
@@ -114,21 +114,18 @@ impl std::fmt::Debug for SearchIndex {
     }
 }
 
-/// Opens this node's index when `search.enabled`, hooks it to the write path (the store's write
-/// observer, or the cluster bus) and starts its rebuild or catch-up in the background.
+/// Opens this node's index when `search.enabled`, hooks it to the write path as `feed` says
+/// (the store's write observer, or the cluster bus) and starts its rebuild or catch-up in the
+/// background.
 pub async fn start(
     settings: &Settings,
     store: &mut Store,
-    cluster: Option<&Cluster>,
+    feed: &Feed,
 ) -> Result<Option<SearchIndex>, SearchError> {
     if !settings.search.enabled {
         return Ok(None);
     }
-    let dir = index_dir(
-        &settings.search,
-        &settings.media.dir,
-        cluster.map(Cluster::node),
-    );
+    let dir = index_dir(&settings.search, &settings.media.dir, feed.node());
     let db = database_identity(&settings.database.url);
     let (index, opened) = match SearchIndex::open(&settings.search, &dir, &db) {
         Ok(open) => open,
@@ -141,16 +138,7 @@ pub async fn start(
         Err(e) => return Err(e),
     };
     let slack = i64::try_from(settings.search.catchup_slack_ms).unwrap_or(i64::MAX);
-    match cluster {
-        Some(c) => {
-            use actix::Actor;
-            let feed = feed::BusFeed::new(index.clone(), store.clone(), slack).start();
-            // Subscribed before the catch-up reads anything, so no write falls between the two.
-            c.subscribe(feed.clone().recipient(), feed.recipient())
-                .await;
-        }
-        None => *store = store.clone().with_observer(Arc::new(index.clone())),
-    }
+    feed.attach(&index, store, slack).await;
     catchup::spawn(index.clone(), store.clone(), opened, slack);
     backlog::recover(index.clone(), store.clone(), slack);
     Ok(Some(index))

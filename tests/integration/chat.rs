@@ -262,6 +262,37 @@ async fn presence_follows_first_and_last_session() {
     app.quiesce().await;
 }
 
+/// The first and last session of a user are decided in one place, in order: sessions that open
+/// (and then close) at once are announced online once and offline once.
+#[actix_web::test]
+async fn sessions_opening_and_closing_at_once_are_announced_once() {
+    let app = spawn_app().await;
+    let [a, b, c] = app.register_many(["ann", "ben", "cat"]).await;
+    a.dm(&b).await;
+    c.dm(&b).await;
+    let _cc = c.connect().await;
+    let mut cb = b.connect().await;
+    // Ben's snapshot (cat is online) is in: ann's sessions open after it, so it cannot say she
+    // is online too.
+    cb.expect_where("presence", |p| p["user"] == c.id.as_str())
+        .await;
+    let sessions = futures_util::future::join_all((0..4).map(|_| a.connect())).await;
+    let p = cb
+        .expect_where("presence", |p| p["user"] == a.id.as_str())
+        .await;
+    assert_eq!(p["online"], true);
+    cb.expect_none("presence", QUIET, |p| p["user"] == a.id.as_str())
+        .await;
+    futures_util::future::join_all(sessions.into_iter().map(|s| s.close())).await;
+    let p = cb
+        .expect_where("presence", |p| p["user"] == a.id.as_str())
+        .await;
+    assert_eq!(p["online"], false);
+    cb.expect_none("presence", QUIET, |p| p["user"] == a.id.as_str())
+        .await;
+    app.quiesce().await;
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -57,6 +57,14 @@ async fn sigterm_closes_every_websocket_with_1001_and_exits_0() {
     );
     let status = server.exited(SHUTDOWN_TIMEOUT).await;
     assert!(status.success(), "exit status {status}");
+    // Their last sessions closed as the server went: Presence stored when they were last seen
+    // before it stopped (the registry passes the drain on behind the closed sessions).
+    let store = chat_server::store::Store::connect(&db, 1).await.unwrap();
+    for user in [&a, &b] {
+        let id = chat_server::ids::UserId::from(user.id.as_str());
+        let row = store.user_by_id(&id).await.unwrap().unwrap();
+        assert!(row.last_seen.is_some(), "{}'s last_seen", user.username);
+    }
 }
 
 #[actix_web::test]

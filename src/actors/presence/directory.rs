@@ -1,8 +1,9 @@
 //! The online directory: where Presence learns who is online, chosen once at startup.
 //!
 //! - [`Directory::Local`] (one node): this node's sessions are everyone's. A user's first session
-//!   here makes them online and their last one offline, decided at once; lookups read Presence's
-//!   own map when they are back on the actor, in order with every session change.
+//!   here makes them online and their last one offline, decided at once (by the registry, which
+//!   indexes sessions); lookups read Presence's counts of sessions here when they are back on the
+//!   actor, in order with every session change.
 //! - [`Directory::Redis`] (cluster mode, see `crate::cluster::presence`): session counts per
 //!   user and node in Redis. A user is online while a session is open on any node; opening and
 //!   closing are counted there, and the count says whether it was the first or last anywhere.
@@ -18,10 +19,10 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::ids::{SessionId, UserId};
+use crate::ids::UserId;
 
-/// This node's open sessions, per user.
-pub(super) type Here = HashMap<UserId, Vec<SessionId>>;
+/// How many sessions each user with one has open on this node.
+pub(super) type Here = HashMap<UserId, usize>;
 
 /// See the module doc; cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -174,7 +175,7 @@ mod tests {
             dir.count(&u("ann"), false, false),
             Counted::Here(false)
         ));
-        let here: Here = [(u("ann"), vec![SessionId::from("s1")])].into();
+        let here: Here = [(u("ann"), 1)].into();
         let asked = [u("ann"), u("bob")];
         let online = dir.lookup(&asked).await.ok();
         assert!(matches!(online, Some(Online::Here)));
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn a_count_from_redis_decides_what_is_announced() {
         let known = Online::Known(vec![false]);
-        let here: Here = [(u("ann"), vec![SessionId::from("s1")])].into();
+        let here: Here = [(u("ann"), 1)].into();
         // The cluster's count wins over this node's sessions.
         assert!(known.known_other_than(true));
         assert!(known.says(&u("ann"), false, &here));

@@ -2,46 +2,55 @@
 //! first session opens or last one closes, everyone who shares a dm or a group of at most
 //! `rooms.presence_max_members` members with them is told (see `Store::presence_peers`).
 //!
-//! Where it learns who is online is its [`Directory`], chosen once at startup: this node's
-//! sessions, or in cluster mode the counts in Redis (`crate::cluster::presence`), where a user is
-//! online while a session is open on any node; then this actor renews the node's key every
-//! `cluster.heartbeat_ms` and sweeps nodes whose key expired, announcing their users offline.
+//! It keeps no sessions: the registry indexes them, decides a user's first and last session on
+//! this node, and tells this actor (`SessionUp`, `SessionDown`) with the user's count of sessions
+//! here, which is all it keeps. Where it learns who is online is its [`Directory`], chosen once
+//! at startup: those counts, or in cluster mode the counts in Redis (`crate::cluster::presence`),
+//! where a user is online while a session is open on any node; then this actor renews the node's
+//! key every `cluster.heartbeat_ms` (registering the counts here again if it had expired) and
+//! sweeps nodes whose key expired, announcing their users offline.
 
 mod directory;
 
 use std::collections::HashMap;
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 pub use directory::Directory;
-use directory::{Counted, Online};
+use directory::{Counted, Here, Online};
 
 use crate::config::RoomSettings;
 use crate::error::ChatError;
 
 use super::outbox::{Deliver, SessionHandle};
 use super::registry::{DeliverToSession, DeliverToUsers, RoomRegistry};
-use crate::ids::{now_ms, SessionId, UserId};
+use crate::ids::{now_ms, UserId};
 use crate::protocol::{PresenceOut, ServerFrame};
 use crate::shutdown::Drain;
 use crate::store::Store;
 
-/// A session of `user` opened. The presence of the people it hears about who are online now
-/// (see `Store::presence_peers`) is handed to `handle` (the session writes it after `hello`).
+/// A session opened on this node (sent by the registry, which indexes sessions). The presence
+/// of the people it hears about who are online now (see `Store::presence_peers`) is handed to
+/// `handle` (the session writes it after `hello`).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct SessionUp {
-    pub user: UserId,
-    pub session: SessionId,
     pub handle: SessionHandle,
+    /// The user's sessions on this node with this one: 1 if it is their first here.
+    pub here: usize,
+    /// Answered once the session is counted (in cluster mode, once Redis counted it): the
+    /// session sends `hello` after.
+    pub counted: oneshot::Sender<()>,
 }
 
-/// A session of `user` closed.
+/// A session of `user` closed on this node (sent by the registry).
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct SessionDown {
     pub user: UserId,
-    pub session: SessionId,
+    /// The user's sessions left on this node: 0 if that was their last here.
+    pub here: usize,
 }
 
 /// Who is online now among everyone who shares a room with `user` (for `GET /api/presence`),
@@ -63,8 +72,8 @@ pub struct IsOnline {
 pub struct Presence {
     store: Store,
     registry: Addr<RoomRegistry>,
-    /// This node's sessions.
-    online: HashMap<UserId, Vec<SessionId>>,
+    /// How many sessions each user has on this node, as the registry last said.
+    here: Here,
     /// Who is online: this node's sessions, or the cluster's counts (see the module doc).
     directory: Directory,
     /// Cluster mode: users a previous run of this node left online, announced offline at start.
@@ -82,7 +91,7 @@ impl Presence {
         Self {
             store,
             registry,
-            online: HashMap::new(),
+            here: HashMap::new(),
             directory: Directory::Local,
             stale: Vec::new(),
             max_members: RoomSettings::default().presence_max_members,
@@ -126,11 +135,7 @@ impl Presence {
     /// Renews this node's presence in the directory (see `Directory::heartbeat`) and announces
     /// the users of dead nodes offline.
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        let mine: Vec<(UserId, usize)> = self
-            .online
-            .iter()
-            .map(|(u, s)| (u.clone(), s.len()))
-            .collect();
+        let mine: Vec<(UserId, usize)> = self.here.iter().map(|(u, n)| (u.clone(), *n)).collect();
         let work = self.directory.clone().heartbeat(mine);
         ctx.spawn(work.into_actor(self).map(|res, act, ctx| match res {
             Ok(gone) => {
@@ -194,7 +199,7 @@ impl Presence {
             Ok::<_, AnnounceError>((users, now))
         };
         let done = work.into_actor(self).map(move |res, act, _| match res {
-            Ok((_, now)) if !now.says(&user, online, &act.online) => {}
+            Ok((_, now)) if !now.says(&user, online, &act.here) => {}
             Ok((users, _)) if !users.is_empty() => {
                 let frame = Deliver::new(ServerFrame::Presence(PresenceOut {
                     user,
@@ -239,22 +244,27 @@ impl Actor for Presence {
 }
 
 impl Handler<SessionUp> for Presence {
-    /// In cluster mode answered once Redis counted the session (the session sends `hello` after).
-    type Result = ResponseActFuture<Self, ()>;
+    type Result = ();
 
-    fn handle(&mut self, msg: SessionUp, ctx: &mut Context<Self>) -> Self::Result {
-        let sessions = self.online.entry(msg.user.clone()).or_default();
-        sessions.push(msg.session);
-        let first = sessions.len() == 1;
-        match self.directory.count(&msg.user, true, first) {
+    /// `counted` is answered at once on one node, in cluster mode once Redis counted the session.
+    fn handle(&mut self, msg: SessionUp, ctx: &mut Context<Self>) {
+        let user = msg.handle.user.clone();
+        self.here.insert(user.clone(), msg.here);
+        match self.directory.count(&user, true, msg.here == 1) {
             // The snapshot's lookup of the peers announces the user too.
             Counted::Here(first) => {
-                self.snapshot(msg.user, msg.handle, first, ctx);
-                Box::pin(actix::fut::ready(()))
+                self.snapshot(user, msg.handle, first, ctx);
+                // The registry stopped waiting (shutdown): nobody to tell.
+                let _ = msg.counted.send(());
             }
             Counted::Elsewhere(counting) => {
-                self.snapshot(msg.user.clone(), msg.handle, false, ctx);
-                self.counted(msg.user, true, counting)
+                self.snapshot(user.clone(), msg.handle, false, ctx);
+                let counted = msg.counted;
+                let work = self.counted(user, true, counting).map(move |(), _, _| {
+                    // The registry stopped waiting (shutdown): nobody to tell.
+                    let _ = counted.send(());
+                });
+                ctx.spawn(work);
             }
         }
     }
@@ -288,7 +298,7 @@ impl Presence {
             // Counted elsewhere (cluster mode), announcements reach the session over the bus, in
             // no order with this actor's: the snapshot goes to it directly.
             let direct = matches!(online, Online::Known(_));
-            let here = online.of(peers.iter().map(|p| &p.user), &act.online);
+            let here = online.of(peers.iter().map(|p| &p.user), &act.here);
             // Those who blocked the user are not shown to them.
             let frames: Vec<Deliver> = peers
                 .iter()
@@ -306,7 +316,7 @@ impl Presence {
                 act.registry.do_send(DeliverToSession { user: user.clone(), session: handle.id.clone(), frames });
             }
             // Skipped if the user went offline again meanwhile (that change announces itself).
-            if announce && act.online.contains_key(&user) {
+            if announce && act.here.contains_key(&user) {
                 let users: Vec<UserId> = peers.into_iter().filter(|p| !p.hidden).map(|p| p.user).collect();
                 if !users.is_empty() {
                     let frame = Deliver::new(ServerFrame::Presence(PresenceOut { user, online: true, last_seen: None }));
@@ -322,13 +332,11 @@ impl Handler<SessionDown> for Presence {
     type Result = ();
 
     fn handle(&mut self, msg: SessionDown, ctx: &mut Context<Self>) {
-        let Some(sessions) = self.online.get_mut(&msg.user) else {
-            return;
-        };
-        sessions.retain(|s| *s != msg.session);
-        let last = sessions.is_empty();
+        let last = msg.here == 0;
         if last {
-            self.online.remove(&msg.user);
+            self.here.remove(&msg.user);
+        } else {
+            self.here.insert(msg.user.clone(), msg.here);
         }
         match self.directory.count(&msg.user, false, last) {
             Counted::Here(true) => self.announce(msg.user, false, Some(now_ms()), ctx),
@@ -383,7 +391,7 @@ impl Handler<OnlineContacts> for Presence {
                 tracing::warn!(user = %msg.user, error = %e, "could not look up presence; none shown");
                 ChatError::Unavailable("presence".into())
             })?;
-            let here = online.of(users.iter(), &act.online);
+            let here = online.of(users.iter(), &act.here);
             Ok(users
                 .into_iter()
                 .zip(here)
@@ -402,7 +410,7 @@ impl Handler<IsOnline> for Presence {
     type Result = ResponseFuture<bool>;
 
     fn handle(&mut self, msg: IsOnline, _ctx: &mut Context<Self>) -> Self::Result {
-        let here = self.online.contains_key(&msg.user);
+        let here = self.here.contains_key(&msg.user);
         Box::pin(self.directory.clone().online(msg.user, here))
     }
 }

@@ -1,16 +1,22 @@
 //! The RoomRegistry: starts a Room actor the first time a room is needed (loading its state from
-//! the store), restarts one that died, lets idle ones stop, and keeps the index of live sessions
-//! per user so that a room starting later, or a membership change, reaches every open session.
+//! the store), restarts one that died, lets idle ones stop, and keeps this node's one index of
+//! live sessions per user ([`live::LiveSessions`]) so that a room starting later, or a membership
+//! change, reaches every open session. It decides a user's first and last session here and tells
+//! `Presence` (`SessionUp`, `SessionDown`), in the same handler that changes the index.
 //!
 //! Rooms run on a small pool of arbiters (threads) so fan-out uses every core.
 //!
 //! Its `FanOut` (see `crate::actors::fanout`) is the one it hands every room. In cluster mode
 //! (`FanOut::Bus`) it also routes what arrives over the bus (`crate::cluster::bus`): a room's
 //! events go to its actor here, which is started if one of its members has a session on this
-//! node (the registry keeps, per local user, the rooms they are in) and otherwise dropped; frames
-//! for users, new rooms and logouts reach the local sessions concerned. What is meant for users
+//! node (the rooms of local users are in a `bus_index::BusIndex`, held in cluster mode only) and
+//! otherwise dropped; frames for users, new rooms and logouts reach the local sessions
+//! concerned. What is meant for users
 //! (`DeliverToUsers`, `RoomCreated`, `CloseTokenSessions`) is published instead of delivered
 //! locally, so it reaches their sessions on every node.
+
+mod bus_index;
+mod live;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,15 +28,18 @@ use super::fanout::FanOut;
 use super::notifier::Notifier;
 use super::outbox::{CloseSession, Deliver, SessionHandle};
 use super::persister::PersistHandle;
+use super::presence::{Presence, SessionDown, SessionUp};
 use super::room::{Join, Leave, Room, RoomBus, RoomDeps};
 use crate::cluster::bus::{BusEvent, BusItem, BusResubscribed, ChangeItem, FromBus};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{RoomId, SessionId, UserId};
 use crate::protocol::{RoomEventKind, RoomEventOut, ServerFrame};
-use crate::shutdown::Drain;
+use crate::shutdown::{Drain, DrainPresence};
 use crate::store::rooms::RoomRecord;
 use crate::store::Store;
+use bus_index::BusIndex;
+use live::LiveSessions;
 
 /// The address of a room's actor, started if needed. `NotFound` if there is no such room.
 #[derive(Message, Debug)]
@@ -49,7 +58,9 @@ pub struct OpenRoom {
     pub home: ArbiterHandle,
 }
 
-/// A session opened: index it and attach it to the running rooms its user is in.
+/// A session opened: index it, attach it to the running rooms its user is in, and tell Presence.
+/// Answered once Presence counted it (in cluster mode, in Redis) and, in cluster mode, once its
+/// user's rooms are indexed: the session sends `hello` after.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct SessionOpened {
@@ -73,7 +84,7 @@ pub struct SessionCount {
     pub user: UserId,
 }
 
-/// A session closed: forget it everywhere.
+/// A session closed: forget it everywhere, and tell Presence.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct SessionClosed {
@@ -147,17 +158,17 @@ pub struct RoomRegistry {
     loading: HashMap<RoomId, Waiters>,
     /// Where a room being loaded will run, when a session asked for it first (see `OpenRoom`).
     homes: HashMap<RoomId, ArbiterHandle>,
-    sessions: HashMap<UserId, HashMap<SessionId, SessionHandle>>,
+    /// This node's live sessions (see `live`).
+    sessions: LiveSessions,
+    /// Told of each user's sessions here opening and closing; `None` in tests of rooms alone.
+    presence: Option<Addr<Presence>>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
     /// How rooms and frames for users reach the sessions (see the module doc).
     fanout: FanOut,
-    /// Cluster mode: the rooms of each user with a session here...
-    member_rooms: HashMap<UserId, HashSet<RoomId>>,
-    /// ...and the reverse: per room, its members with a session here.
-    room_locals: HashMap<RoomId, HashSet<UserId>>,
-    /// Bus events for rooms being started, in arrival order.
-    pending_bus: HashMap<RoomId, Vec<Vec<BusItem>>>,
+    /// Cluster mode only: which rooms this node's users are in, to route the bus (see
+    /// `bus_index`).
+    bus: Option<BusIndex>,
 }
 
 impl RoomRegistry {
@@ -171,47 +182,21 @@ impl RoomRegistry {
             running_by_user: HashMap::new(),
             loading: HashMap::new(),
             homes: HashMap::new(),
-            sessions: HashMap::new(),
+            sessions: LiveSessions::default(),
+            presence: None,
             arbiters: Vec::new(),
             next_arbiter: 0,
             fanout: FanOut::Local,
-            member_rooms: HashMap::new(),
-            room_locals: HashMap::new(),
-            pending_bus: HashMap::new(),
+            bus: None,
         }
     }
 
     /// The fan-out strategy; with `FanOut::Bus` (cluster mode) rooms get their frames from the
     /// bus, and frames for users are published.
     pub fn with_fanout(mut self, fanout: FanOut) -> Self {
+        self.bus = fanout.routes_from_bus().then(BusIndex::default);
         self.fanout = fanout;
         self
-    }
-
-    fn index(&mut self, user: &UserId, room: &RoomId) {
-        self.member_rooms
-            .entry(user.clone())
-            .or_default()
-            .insert(room.clone());
-        self.room_locals
-            .entry(room.clone())
-            .or_default()
-            .insert(user.clone());
-    }
-
-    fn unindex(&mut self, user: &UserId, room: &RoomId) {
-        if let Some(rooms) = self.member_rooms.get_mut(user) {
-            rooms.remove(room);
-            if rooms.is_empty() {
-                self.member_rooms.remove(user);
-            }
-        }
-        if let Some(users) = self.room_locals.get_mut(room) {
-            users.remove(user);
-            if users.is_empty() {
-                self.room_locals.remove(room);
-            }
-        }
     }
 
     /// Loads and starts `room` unless that is under way; waiters and queued bus events are served
@@ -234,7 +219,11 @@ impl RoomRegistry {
                 Ok(None) => Err(ChatError::NotFound("room")),
                 Err(e) => Err(ChatError::from(e)),
             };
-            let pending = act.pending_bus.remove(&room).unwrap_or_default();
+            let pending = act
+                .bus
+                .as_mut()
+                .map(|bus| bus.take_held(&room))
+                .unwrap_or_default();
             match &outcome {
                 Ok(addr) => {
                     for items in pending {
@@ -253,10 +242,12 @@ impl RoomRegistry {
 
     /// A room's bus events: to its actor here, started if a local member needs it.
     fn route(&mut self, room: RoomId, items: Vec<BusItem>, ctx: &mut Context<Self>) {
-        for item in &items {
-            if let BusItem::Changed(ChangeItem::Add { user }) = item {
-                if self.sessions.contains_key(user) {
-                    self.index(user, &room);
+        if let Some(bus) = &mut self.bus {
+            for item in &items {
+                if let BusItem::Changed(ChangeItem::Add { user }) = item {
+                    if self.sessions.has(user) {
+                        bus.index(user, &room);
+                    }
                 }
             }
         }
@@ -267,11 +258,8 @@ impl RoomRegistry {
             }
             self.forget_room(&room);
         }
-        if self.room_locals.contains_key(&room) {
-            self.pending_bus
-                .entry(room.clone())
-                .or_default()
-                .push(items);
+        let held = self.bus.as_mut().is_some_and(|bus| bus.hold(&room, items));
+        if held {
             self.ensure_loading(room, ctx);
         }
     }
@@ -282,11 +270,18 @@ impl RoomRegistry {
         self
     }
 
-    fn sessions_of<'a>(&'a self, users: impl Iterator<Item = &'a UserId>) -> Vec<SessionHandle> {
-        users
-            .filter_map(|u| self.sessions.get(u))
-            .flat_map(|m| m.values().cloned())
-            .collect()
+    /// Tells `presence` of each user's sessions here opening and closing (it may not run yet:
+    /// see `Context::new`).
+    pub fn with_presence(mut self, presence: Addr<Presence>) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+
+    fn sessions_of<'a>(
+        &'a self,
+        users: impl Iterator<Item = &'a UserId> + 'a,
+    ) -> Vec<SessionHandle> {
+        self.sessions.of(users).cloned().collect()
     }
 
     fn start_room(&mut self, rec: RoomRecord, ctx: &mut Context<Self>) -> Addr<Room> {
@@ -411,16 +406,28 @@ impl Handler<SessionOpened> for RoomRegistry {
     fn handle(&mut self, msg: SessionOpened, _ctx: &mut Context<Self>) -> Self::Result {
         let h = msg.handle;
         let user = h.user.clone();
-        self.attach(h);
-        if !self.fanout.routes_from_bus() {
-            return Box::pin(actix::fut::ready(()));
+        let counted = self.attach(h);
+        let counted = async move {
+            if let Some(counted) = counted {
+                // Presence stopped (shutdown) without counting it: nothing to wait for.
+                let _ = counted.await;
+            }
+        };
+        if self.bus.is_none() {
+            return Box::pin(counted.into_actor(self));
         }
         let store = self.store.clone();
         let who = user.clone();
-        Box::pin(async move { store.room_ids_of(&who).await }.into_actor(self).map(move |res, act, _| match res {
-            Ok(rooms) if act.sessions.contains_key(&user) => {
-                for room in rooms {
-                    act.index(&user, &room);
+        let indexed = async move {
+            let (rooms, ()) = tokio::join!(store.room_ids_of(&who), counted);
+            rooms
+        };
+        Box::pin(indexed.into_actor(self).map(move |res, act, _| match res {
+            Ok(rooms) if act.sessions.has(&user) => {
+                if let Some(bus) = &mut act.bus {
+                    for room in rooms {
+                        bus.index(&user, &room);
+                    }
                 }
             }
             Ok(_) => {}
@@ -430,7 +437,9 @@ impl Handler<SessionOpened> for RoomRegistry {
 }
 
 impl RoomRegistry {
-    fn attach(&mut self, h: SessionHandle) {
+    /// Indexes a new session, attaches it to its user's running rooms and tells Presence;
+    /// answers what resolves once Presence counted it (`None` without Presence).
+    fn attach(&mut self, h: SessionHandle) -> Option<oneshot::Receiver<()>> {
         if let Some(rooms) = self.running_by_user.get(&h.user) {
             for room in rooms {
                 if let Some(addr) = self.rooms.get(room) {
@@ -438,10 +447,17 @@ impl RoomRegistry {
                 }
             }
         }
-        self.sessions
-            .entry(h.user.clone())
-            .or_default()
-            .insert(h.id.clone(), h);
+        let here = self.sessions.open(h.clone());
+        let presence = self.presence.as_ref()?;
+        let (counted, rx) = oneshot::channel();
+        // `do_send`, never `send`: `send` to a full mailbox is queued later, and a later
+        // `SessionDown` of the same user could then overtake it.
+        presence.do_send(SessionUp {
+            handle: h,
+            here,
+            counted,
+        });
+        Some(rx)
     }
 }
 
@@ -449,7 +465,7 @@ impl Handler<SessionCount> for RoomRegistry {
     type Result = usize;
 
     fn handle(&mut self, msg: SessionCount, _ctx: &mut Context<Self>) -> usize {
-        self.sessions.get(&msg.user).map_or(0, HashMap::len)
+        self.sessions.count(&msg.user)
     }
 }
 
@@ -457,13 +473,16 @@ impl Handler<SessionClosed> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: SessionClosed, _ctx: &mut Context<Self>) {
-        if let Some(map) = self.sessions.get_mut(&msg.user) {
-            map.remove(&msg.session);
-            if map.is_empty() {
-                self.sessions.remove(&msg.user);
-                for room in self.member_rooms.remove(&msg.user).unwrap_or_default() {
-                    self.unindex(&msg.user, &room);
-                }
+        if let Some(here) = self.sessions.close(&msg.user, &msg.session) {
+            match &mut self.bus {
+                Some(bus) if here == 0 => bus.forget_user(&msg.user),
+                _ => {}
+            }
+            if let Some(presence) = &self.presence {
+                presence.do_send(SessionDown {
+                    user: msg.user.clone(),
+                    here,
+                });
             }
         }
         if let Some(rooms) = self.running_by_user.get(&msg.user) {
@@ -497,11 +516,7 @@ impl Handler<DeliverToSession> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: DeliverToSession, _ctx: &mut Context<Self>) {
-        if let Some(h) = self
-            .sessions
-            .get(&msg.user)
-            .and_then(|s| s.get(&msg.session))
-        {
+        if let Some(h) = self.sessions.get(&msg.user, &msg.session) {
             for f in &msg.frames {
                 h.offer(f);
             }
@@ -528,9 +543,9 @@ impl Handler<FromBus> for RoomRegistry {
                 }
             }
             BusEvent::RoomCreated { room, members } => {
-                for m in &members {
-                    if self.sessions.contains_key(m) {
-                        self.index(m, &room);
+                if let Some(bus) = &mut self.bus {
+                    for m in members.iter().filter(|m| self.sessions.has(m)) {
+                        bus.index(m, &room);
                     }
                 }
                 self.deliver(&members, &created_frame(room), None);
@@ -556,7 +571,7 @@ impl Handler<BusResubscribed> for RoomRegistry {
     /// (1012, service restart) so its client reconnects and catches up with `sync`.
     fn handle(&mut self, _: BusResubscribed, _ctx: &mut Context<Self>) {
         tracing::warn!("bus subscription was lost; closing this node's sessions so clients resync");
-        for s in self.sessions.values().flat_map(|m| m.values()) {
+        for s in self.sessions.all() {
             s.close.do_send(CloseSession {
                 code: crate::protocol::close::SERVICE_RESTART,
                 reason: "reconnect and sync".into(),
@@ -584,7 +599,7 @@ impl Handler<CloseTokenSessions> for RoomRegistry {
 
 impl RoomRegistry {
     fn close_token(&self, token_hash: &str, close: &CloseSession) {
-        for s in self.sessions.values().flat_map(|m| m.values()) {
+        for s in self.sessions.all() {
             if s.token_hash == token_hash {
                 s.close.do_send(close.clone());
             }
@@ -623,12 +638,12 @@ impl Handler<MembershipChanged> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: MembershipChanged, _ctx: &mut Context<Self>) {
-        if self.fanout.routes_from_bus() && self.sessions.contains_key(&msg.user) {
-            if msg.joined {
-                self.index(&msg.user, &msg.room);
-            } else {
-                self.unindex(&msg.user, &msg.room);
+        match &mut self.bus {
+            Some(bus) if self.sessions.has(&msg.user) && msg.joined => {
+                bus.index(&msg.user, &msg.room);
             }
+            Some(bus) if self.sessions.has(&msg.user) => bus.unindex(&msg.user, &msg.room),
+            _ => {}
         }
         if msg.joined {
             self.running_by_user
@@ -660,6 +675,22 @@ impl Handler<Drain> for RoomRegistry {
         tracing::info!(rooms = rooms.len(), "draining the running rooms");
         Box::pin(async move {
             futures_util::future::join_all(rooms.iter().map(|r| r.send(Drain))).await;
+        })
+    }
+}
+
+impl Handler<DrainPresence> for RoomRegistry {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: DrainPresence, _ctx: &mut Context<Self>) -> Self::Result {
+        // In Presence's mailbox behind every `SessionDown` sent before: `send` to a full mailbox
+        // queues it later, never earlier.
+        let drained = self.presence.as_ref().map(|p| p.send(Drain));
+        Box::pin(async move {
+            if let Some(drained) = drained {
+                // A Presence that stopped has nothing left to store.
+                let _ = drained.await;
+            }
         })
     }
 }
