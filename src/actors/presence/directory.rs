@@ -121,21 +121,6 @@ impl Directory {
         }
     }
 
-    /// Whether `user` is online, `here` being whether they have a session on this node.
-    pub(super) async fn online(self, user: UserId, here: bool) -> bool {
-        match self {
-            Directory::Local => here,
-            Directory::Redis(c) => {
-                here || c
-                    .online_among(&[user])
-                    .await
-                    .ok()
-                    .and_then(|v| v.first().copied())
-                    .unwrap_or(false)
-            }
-        }
-    }
-
     /// Counts a session of `user` opening (`up`) or closing; `changed_here` is whether it was
     /// their first (or last) session on this node.
     pub(super) fn count(&self, user: &UserId, up: bool, changed_here: bool) -> Counted {
@@ -185,8 +170,6 @@ mod tests {
         assert!(!Online::Here.known_other_than(false));
         assert!(Online::Here.says(&u("ann"), true, &here));
         assert!(Online::Here.says(&u("bob"), false, &here));
-        assert!(dir.clone().online(u("ann"), true).await);
-        assert!(!dir.online(u("bob"), false).await);
     }
 
     #[test]

@@ -61,13 +61,6 @@ pub struct OnlineContacts {
     pub user: UserId,
 }
 
-/// Whether `user` has an open session (for push decisions and tests).
-#[derive(Message, Debug)]
-#[rtype(result = "bool")]
-pub struct IsOnline {
-    pub user: UserId,
-}
-
 /// See the module doc.
 pub struct Presence {
     store: Store,
@@ -403,14 +396,5 @@ impl Handler<OnlineContacts> for Presence {
                 })
                 .collect())
         }))
-    }
-}
-
-impl Handler<IsOnline> for Presence {
-    type Result = ResponseFuture<bool>;
-
-    fn handle(&mut self, msg: IsOnline, _ctx: &mut Context<Self>) -> Self::Result {
-        let here = self.here.contains_key(&msg.user);
-        Box::pin(self.directory.clone().online(msg.user, here))
     }
 }
