@@ -399,11 +399,14 @@ impl RoomRegistry {
 }
 
 impl Handler<SessionOpened> for RoomRegistry {
-    type Result = ResponseActFuture<Self, ()>;
+    type Result = ResponseFuture<()>;
 
-    /// In cluster mode, answered once the user's rooms are indexed, so that every event from then
-    /// on reaches the new session (the session reads its `hello` after this).
-    fn handle(&mut self, msg: SessionOpened, _ctx: &mut Context<Self>) -> Self::Result {
+    /// The wait for Presence (and in cluster mode for the room lookup) runs as a plain task, not
+    /// in the registry's context: the context polls every future spawned in it at each wake-up,
+    /// so a reconnect storm of 2,000 sessions waiting there at once would slow every delivery
+    /// the registry makes. In cluster mode the rooms found are indexed by `IndexRooms`, and
+    /// the session is answered after that.
+    fn handle(&mut self, msg: SessionOpened, ctx: &mut Context<Self>) -> Self::Result {
         let h = msg.handle;
         let user = h.user.clone();
         let counted = self.attach(h);
@@ -414,25 +417,47 @@ impl Handler<SessionOpened> for RoomRegistry {
             }
         };
         if self.bus.is_none() {
-            return Box::pin(counted.into_actor(self));
+            return Box::pin(counted);
         }
         let store = self.store.clone();
-        let who = user.clone();
-        let indexed = async move {
-            let (rooms, ()) = tokio::join!(store.room_ids_of(&who), counted);
-            rooms
-        };
-        Box::pin(indexed.into_actor(self).map(move |res, act, _| match res {
-            Ok(rooms) if act.sessions.has(&user) => {
-                if let Some(bus) = &mut act.bus {
-                    for room in rooms {
-                        bus.index(&user, &room);
-                    }
+        let me = ctx.address();
+        Box::pin(async move {
+            let (rooms, ()) = tokio::join!(store.room_ids_of(&user), counted);
+            match rooms {
+                // A registry that stopped has nobody left to deliver to.
+                Ok(rooms) => {
+                    let _ = me.send(IndexRooms { user, rooms }).await;
+                }
+                Err(e) => {
+                    tracing::warn!(user = %user, error = %e, "cannot index the rooms of a new session; it gets their events after a reconnect")
                 }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(user = %user, error = %e, "cannot index the rooms of a new session; it gets their events after a reconnect"),
-        }))
+        })
+    }
+}
+
+/// Cluster mode: the rooms of a new session's user, to route their bus events to it (see
+/// `SessionOpened`).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+struct IndexRooms {
+    user: UserId,
+    rooms: Vec<RoomId>,
+}
+
+impl Handler<IndexRooms> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: IndexRooms, _ctx: &mut Context<Self>) {
+        // The session may have closed meanwhile: then its user is not indexed again.
+        if !self.sessions.has(&msg.user) {
+            return;
+        }
+        if let Some(bus) = &mut self.bus {
+            for room in msg.rooms {
+                bus.index(&msg.user, &room);
+            }
+        }
     }
 }
 
