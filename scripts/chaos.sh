@@ -21,7 +21,8 @@
 #   CHAOS_PAIRS=500  CHAOS_WINDOW=4
 #   CHAOS_FAULTS=2 (injections per scenario, cluster: 1; the second tells a leak from retention)
 #   CHAOS_WARMUP=20 (s of load before the "before" reading: a younger process still grows)
-#   CHAOS_MEASURE=3 (s of load measured before the fault)  CHAOS_AFTER=5 (s of load after recovery)  CHAOS_FREEZE_SECS=10  CHAOS_RSS_LIMIT=1.2
+#   CHAOS_MEASURE=3 (s of load measured before the fault)  CHAOS_AFTER=5 (s of load after recovery;
+#   kill9's last round: CHAOS_WARMUP, since its new process is the one compared)  CHAOS_FREEZE_SECS=10  CHAOS_RSS_LIMIT=1.2
 #   CHAOS_OUT=CHAOS.md  CHAOS_KEEP=1 (keep the temp dir and its logs)
 #   CHAOS_SERVER_ENV="CHAT__X__Y=v ..." (extra settings for every server, e.g. to compare a run
 #   with CHAT__SEARCH__ENABLED=false)

@@ -89,7 +89,9 @@ pub struct RunArgs {
     /// Compare the memory after recovery and drain with the level under load after the last
     /// fault instead of before the first: for a fault that replaces the server process (kill -9
     /// and a restart), so that the check compares the process it measures with itself (a new
-    /// process also re-indexes the last minutes for search while the load runs).
+    /// process also re-indexes the last minutes for search while the load runs). The load after
+    /// the last fault then lasts `--warmup-secs` (if longer than `--after-secs`), as before the
+    /// first process's reading: a younger process still grows.
     #[arg(long)]
     pub rss_from_last_fault: bool,
     /// What the RSS comparison compares, in words (for the report).
@@ -379,15 +381,23 @@ pub async fn run(a: RunArgs) -> Result<bool> {
             acks: during_acks,
             per_sec: during_acks as f64 / during_secs.max(1e-6),
         };
+        // Compared with itself (`--rss-from-last-fault`), the process started after the last
+        // fault is read after as long a load as the first one had before its reading: a
+        // younger process still grows (see `warmup_secs`).
+        let after_secs = if a.rss_from_last_fault && k == a.faults.max(1) {
+            a.after_secs.max(a.warmup_secs)
+        } else {
+            a.after_secs
+        };
         say(
             start,
             &format!(
                 "fault {k}: recovered{} after {during_secs:.1}s ({during_acks} acks meanwhile); loading {}s more",
                 if ok { "" } else { " NOT (timed out)" },
-                a.after_secs
+                after_secs
             ),
         );
-        let after = rate_over(&shared, a.after_secs).await;
+        let after = rate_over(&shared, after_secs).await;
         let mem = mem_of(&a.pids_file);
         say(
             start,
