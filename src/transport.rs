@@ -35,6 +35,14 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
+/// Longest token looked up; anything longer is not one of ours.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// A token worth looking up: present, not empty, not longer than [`MAX_TOKEN_LEN`].
+pub fn plausible_token(token: Option<&str>) -> Option<&str> {
+    token.filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+}
+
 /// The SHA-256 of a token, in hex: what the store keeps and looks tokens up by.
 pub fn hash_token(token: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -81,6 +89,15 @@ pub async fn session_room_for(deps: &SessionDeps, user: &UserId) -> Result<(), C
 mod tests {
     use super::*;
     use actix_web::http::header::HeaderValue;
+
+    #[test]
+    fn only_plausible_tokens_are_looked_up() {
+        assert_eq!(plausible_token(None), None);
+        assert_eq!(plausible_token(Some("")), None);
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert_eq!(plausible_token(Some(&long)), None);
+        assert_eq!(plausible_token(Some("t0k")), Some("t0k"));
+    }
 
     fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -27,7 +27,7 @@ use crate::ids::UserId;
 use crate::protocol::close;
 use crate::protocol::WireFormat;
 use crate::shutdown;
-use crate::transport::{hash_token, session_room_for, user_out};
+use crate::transport::{hash_token, plausible_token, session_room_for, user_out};
 
 /// Commands the HTTP handlers send to a connection's task.
 #[derive(Debug)]
@@ -506,11 +506,11 @@ impl Connection {
         auth: Option<Value>,
         output: &mut Option<SessionOutput>,
     ) -> Result<(), Refused> {
-        let token = auth
-            .as_ref()
-            .and_then(|a| a.get("token"))
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty() && t.len() <= 256);
+        let token = plausible_token(
+            auth.as_ref()
+                .and_then(|a| a.get("token"))
+                .and_then(Value::as_str),
+        );
         let Some(token) = token else {
             return Err("unauthorized: connect with auth {token}".into());
         };
