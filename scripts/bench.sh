@@ -418,6 +418,7 @@ if [ -n "$ONLY" ]; then
   END=$(date +%s)
   COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+  [ -z "${BENCH_BIN:-}" ] || COMMIT="$COMMIT (release binaries from BENCH_BIN=$BENCH_BIN, not built from this tree)"
   cat >"$RES/meta.json" <<EOF
 {"command": "scripts/bench.sh --only $ONLY", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s (release build $(( BUILD_SECS / 60 )) min $(( BUILD_SECS % 60 )) s, then $(( (END - START - BUILD_SECS) / 60 )) min $(( (END - START - BUILD_SECS) % 60 )) s of runs)",
  "commit": "$COMMIT", "settings": "members=$X_MEMBERS start_rate=$START_RATE step_secs=$X_STEP_SECS lat_secs=$X_LAT_SECS, unpinned",
@@ -487,6 +488,7 @@ log "SeaORM batch insert vs raw multi-row INSERT"
 END=$(date +%s)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
+[ -z "${BENCH_BIN:-}" ] || COMMIT="$COMMIT (release binaries from BENCH_BIN=$BENCH_BIN, not built from this tree)"
 cat >"$RES/meta.json" <<EOF
 {"command": "make bench", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s (release build $(( BUILD_SECS / 60 )) min $(( BUILD_SECS % 60 )) s, then $(( (END - START - BUILD_SECS) / 60 )) min $(( (END - START - BUILD_SECS) % 60 )) s of runs)",
  "commit": "$COMMIT", "modes": "$MODES", "settings": "$SETTINGS", "dm_settings": "$DM_SETTINGS",

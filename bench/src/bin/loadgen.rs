@@ -706,6 +706,10 @@ struct StepResult {
     server_cores: Option<f64>,
     generator_cores: Option<f64>,
     members_connected: usize,
+    /// Why the sender's socket failed during the step (the server closed or reset it, as it
+    /// may when overloaded): the step fails, and the sender connects again for the next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sender_failed: Option<String>,
     pass: bool,
 }
 
@@ -729,8 +733,44 @@ enum SenderCmd {
         step: Arc<Step>,
         rate: f64,
         secs: f64,
-        done: oneshot::Sender<Result<u64>>,
+        done: oneshot::Sender<Sent>,
     },
+}
+
+/// What the sender did in a step: the messages it sent, and why its socket failed if it did.
+struct Sent {
+    count: u64,
+    failed: Option<String>,
+}
+
+/// Where and as whom the fan-out's sender connects (again, after its socket failed).
+struct SenderLink {
+    proto: Proto,
+    host: SocketAddr,
+    sources: Arc<Sources>,
+    who: Who,
+    room: String,
+}
+
+impl SenderLink {
+    /// A connection, tried up to 5 times a second apart: after a connect burst or an overload
+    /// a server may still answer "try again" (chat-sio: a token lookup that timed out waiting
+    /// for a database connection).
+    async fn open(&self) -> Result<Ws> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let to = self.sources.next();
+            match conn::open(self.proto, self.host, to, &self.who, Some(&self.room)).await {
+                Ok(ws) => return Ok(ws),
+                Err(e) if attempt < 5 => {
+                    eprintln!("fanout: sender connect attempt {attempt}: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e.context("sender connect")),
+            }
+        }
+    }
 }
 
 async fn fanout(a: FanoutArgs) -> Result<()> {
@@ -788,39 +828,18 @@ async fn fanout(a: FanoutArgs) -> Result<()> {
         a.members,
         hosts.len()
     );
-    // The sender: one more connection of member 0's user, on node 1. Tried a few times: after
-    // the connect burst a server may still answer "try again" (chat-sio: a token lookup that
-    // timed out waiting for a database connection).
-    let mut attempt = 0;
-    let sender_ws = loop {
-        attempt += 1;
-        match conn::open(
-            a.common.proto,
-            a.common.host,
-            sources.next(),
-            &who(&setup, 0),
-            Some(&room),
-        )
-        .await
-        {
-            Ok(ws) => break ws,
-            Err(e) if attempt < 5 => {
-                eprintln!("fanout: sender connect attempt {attempt}: {e:#}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e.context("sender connect")),
-        }
+    // The sender: one more connection of member 0's user, on node 1.
+    let link = SenderLink {
+        proto: a.common.proto,
+        host: a.common.host,
+        sources: sources.clone(),
+        who: who(&setup, 0),
+        room: room.clone(),
     };
+    let sender_ws = link.open().await?;
     let (cmd_tx, cmd_rx) = mpsc::channel(1);
     let tag = format!("{:x}", now_us() % 0xffff_ffff);
-    let sender_task = tokio::spawn(sender(
-        a.common.proto,
-        sender_ws,
-        room.clone(),
-        cmd_rx,
-        a.body,
-        tag,
-    ));
+    let sender_task = tokio::spawn(sender(link, sender_ws, cmd_rx, a.body, tag));
 
     let mut steps = Vec::new();
     let mut next_id = 1u32;
@@ -1016,7 +1035,13 @@ async fn run_step(
         })
         .await
         .map_err(|_| anyhow!("sender gone"))?;
-    let sent = done_rx.await.map_err(|_| anyhow!("sender gone"))??;
+    let Sent {
+        count: sent,
+        failed: sender_failed,
+    } = done_rx.await.map_err(|_| anyhow!("sender gone"))?;
+    if let Some(why) = &sender_failed {
+        eprintln!("fanout: the sender's socket failed during the step ({why}): a failed step");
+    }
     let send_secs = t0.elapsed().as_secs_f64();
     let expected = sent * members as u64;
     // Grace for the tail: at most 2 s (far beyond the 100 ms p99 a pass needs).
@@ -1041,8 +1066,11 @@ async fn run_step(
     }
     let lost = expected.saturating_sub(received);
     let members_connected = fan.alive.load(Ordering::Relaxed);
-    let pass =
-        lost == 0 && sent > 0 && recipient.p99_ms <= p99_limit_ms && members_connected >= members;
+    let pass = lost == 0
+        && sent > 0
+        && sender_failed.is_none()
+        && recipient.p99_ms <= p99_limit_ms
+        && members_connected >= members;
     Ok(StepResult {
         label,
         rate,
@@ -1059,6 +1087,7 @@ async fn run_step(
         server_cores,
         generator_cores,
         members_connected,
+        sender_failed,
         pass,
     })
 }
@@ -1111,44 +1140,83 @@ async fn member(
     }
 }
 
+/// The fan-out's sender: runs each step's sends on its socket, answering pings between steps.
+/// When the socket fails (the server may close or reset it when overloaded), the step that saw
+/// it fails and the next one starts on a new connection.
 async fn sender(
-    proto: Proto,
-    mut ws: Ws,
-    room: String,
+    link: SenderLink,
+    ws: Ws,
     mut cmds: mpsc::Receiver<SenderCmd>,
     body_len: usize,
     tag: String,
 ) {
     let errors = AtomicU64::new(0);
+    let (proto, room) = (link.proto, link.room.clone());
+    let mut socket = Some(ws);
     loop {
+        let Some(ws) = socket.as_mut() else {
+            // Between steps with no socket: connect when the next step asks.
+            let Some(SenderCmd::Run {
+                step,
+                rate,
+                secs,
+                done,
+            }) = cmds.recv().await
+            else {
+                break;
+            };
+            let sent = match link.open().await {
+                Ok(mut ws) => {
+                    let sent = send_at_rate(
+                        &mut ws, proto, &room, &step, rate, secs, body_len, &tag, &errors,
+                    )
+                    .await;
+                    if sent.failed.is_none() {
+                        socket = Some(ws);
+                    }
+                    sent
+                }
+                Err(e) => Sent {
+                    count: 0,
+                    failed: Some(format!("{e:#}")),
+                },
+            };
+            let _ = done.send(sent);
+            continue;
+        };
         tokio::select! {
             cmd = cmds.recv() => match cmd {
                 None => break,
                 Some(SenderCmd::Run { step, rate, secs, done }) => {
-                    let r = send_at_rate(&mut ws, proto, &room, &step, rate, secs, body_len, &tag, &errors).await;
-                    let _ = done.send(r);
+                    let sent = send_at_rate(ws, proto, &room, &step, rate, secs, body_len, &tag, &errors).await;
+                    if sent.failed.is_some() {
+                        socket = None;
+                    }
+                    let _ = done.send(sent);
                 }
             },
             m = ws.next() => match m {
                 Some(Ok(Message::Text(t))) => {
-                    if !sender_frame(&mut ws, &t, &errors).await {
-                        break;
+                    if !sender_frame(ws, &t, &errors).await {
+                        socket = None;
                     }
                 }
                 Some(Ok(Message::Close(c))) => {
                     eprintln!("fanout: the server closed the sender's socket: {c:?}");
-                    break;
+                    socket = None;
                 }
                 Some(Err(e)) => {
                     eprintln!("fanout: the sender's socket failed: {e}");
-                    break;
+                    socket = None;
                 }
-                None => break,
+                None => socket = None,
                 Some(Ok(_)) => {}
             }
         }
     }
-    let _ = ws.close(None).await;
+    if let Some(mut ws) = socket {
+        let _ = ws.close(None).await;
+    }
 }
 
 /// Handles a frame the sender received; false when the socket must be given up.
@@ -1163,6 +1231,8 @@ async fn sender_frame(ws: &mut Ws, t: &str, errors: &AtomicU64) -> bool {
     true
 }
 
+/// Sends `rate` messages a second for `secs` seconds (at most what `step` can record); stops at
+/// the first socket failure, saying why.
 #[allow(clippy::too_many_arguments)]
 async fn send_at_rate(
     ws: &mut Ws,
@@ -1174,11 +1244,15 @@ async fn send_at_rate(
     body_len: usize,
     tag: &str,
     errors: &AtomicU64,
-) -> Result<u64> {
+) -> Sent {
     let total = ((rate * secs).round() as usize).clamp(1, step.counts.len()) as u64;
     let start = tokio::time::Instant::now();
     let due = |n: u64| start + Duration::from_secs_f64(n as f64 / rate);
     let mut n = 0u64;
+    let failed = |n: u64, why: String| Sent {
+        count: n,
+        failed: Some(why),
+    };
     while n < total {
         loop {
             tokio::select! {
@@ -1187,11 +1261,12 @@ async fn send_at_rate(
                 m = ws.next() => match m {
                     Some(Ok(Message::Text(t))) => {
                         if !sender_frame(ws, &t, errors).await {
-                            bail!("sender socket failed");
+                            return failed(n, "could not answer a ping".into());
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None => bail!("sender socket closed"),
-                    Some(Err(e)) => return Err(e.into()),
+                    Some(Ok(Message::Close(c))) => return failed(n, format!("closed by the server: {c:?}")),
+                    None => return failed(n, "connection ended".into()),
+                    Some(Err(e)) => return failed(n, e.to_string()),
                     Some(Ok(_)) => {}
                 }
             }
@@ -1203,12 +1278,19 @@ async fn send_at_rate(
             let body = marker::body(step.id, n, us, body_len);
             let frame =
                 conn::send_frame(proto, room, &format!("f{tag}-{}-{n}", step.id), &body, None);
-            ws.feed(Message::Text(frame)).await?;
+            if let Err(e) = ws.feed(Message::Text(frame)).await {
+                return failed(n, e.to_string());
+            }
             n += 1;
         }
-        ws.flush().await?;
+        if let Err(e) = ws.flush().await {
+            return failed(n, e.to_string());
+        }
     }
-    Ok(n)
+    Sent {
+        count: n,
+        failed: None,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
