@@ -48,8 +48,11 @@
 //!   (who is online), and `search::Feed` for the search index; no actor holds an
 //!   `Option<Cluster>`.
 //! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
-//!   and the Redis write buffer. It returns the wire's types and its own errors (`StoreError`,
-//!   and refusals such as `store::media::MediaUseError`), which [`error`] maps to `ChatError`.
+//!   and the Redis write buffer. It returns its own types (`store::messages::Message`,
+//!   `store::media::MediaItem`, `store::rooms::RoomOverview`, ...), which [`views`] turns into
+//!   the wire's, and its own errors (`StoreError`, and refusals such as
+//!   `store::media::MediaUseError`), which [`error`] maps to `ChatError`.
+//! - [`views`]: the wire form of what the store reads (and the signed media URLs in it).
 //! - [`protocol`]: the `chat-protocol` crate (frame types, their codec, ids, error and close
 //!   codes), shared with `chat-cli` and the tests.
 //! - [`push`]: the `chat-push` crate (crates/chat-push), re-exported: clients of Web Push, FCM
@@ -117,6 +120,7 @@ pub mod telemetry;
 pub mod threads;
 pub mod transport;
 pub mod validate;
+pub mod views;
 pub mod websocket;
 
 /// Wire protocol v1 (frames, codec, ids, error and close codes): the `chat-protocol` crate,

@@ -75,9 +75,8 @@ impl Application {
         let settings = Arc::new(settings);
         let oauth = Arc::new(crate::oauth::Providers::from_settings(&settings.oauth)?);
         let signer = UrlSigner::new(&settings.media.url_secret, settings.media.url_ttl_secs);
-        let mut store = Store::connect(&settings.database.url, settings.database.max_connections)
-            .await?
-            .with_media_urls(signer);
+        let mut store =
+            Store::connect(&settings.database.url, settings.database.max_connections).await?;
         let mut syncer = None;
         let mut cluster = None;
         let mut owner = None;
@@ -210,6 +209,7 @@ impl Application {
         }
         let state = AppState {
             store,
+            media_urls: signer,
             registry,
             presence,
             persister,

@@ -188,6 +188,7 @@ async fn forward_one(
         .store
         .resolve_forwarded(user, source, room, attachments)
         .await?;
+    let resolved = crate::views::media_list(&resolved, &deps.media_urls);
     let addr = deps.registry.send(GetRoom { room: room.clone() }).await??;
     let frame = SendFrame {
         room: room.clone(),

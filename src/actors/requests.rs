@@ -11,12 +11,14 @@ use super::room::{DeleteMessage, Draft, EditMessage, Post, React};
 use super::session::SessionDeps;
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, SessionId, UserId};
+use crate::media::urls::UrlSigner;
 use crate::protocol::{
     AckMany, DeleteFrame, EditFrame, ErrorBody, ErrorCode, ErrorOut, HistoryFrame, HistoryOut,
     MessageOut, ReactFrame, ReactionOut, SendFrame, SendManyFrame, SendResult, ServerFrame,
     SyncFrame, Synced,
 };
 use crate::store::Store;
+use crate::views;
 
 /// `edit {id, body}`: the room checks authorship and tells every member `edited`.
 pub async fn edit(deps: SessionDeps, user: UserId, f: EditFrame) -> Result<(), ChatError> {
@@ -235,6 +237,7 @@ async fn send_one(
             deps.settings.media.max_attachments,
         )
         .await?;
+    let resolved = crate::views::media_list(&resolved, &deps.media_urls);
     let frame = SendFrame {
         room,
         client_id: f.client_id.clone(),
@@ -258,7 +261,12 @@ const HISTORY_DEFAULT: u64 = 50;
 
 /// `history {room, before?, limit?}`: a page of the room's messages before `before`, newest
 /// last; `not_member` unless `user` is in the room.
-pub async fn history(store: Store, user: UserId, f: HistoryFrame) -> Result<HistoryOut, ChatError> {
+pub async fn history(
+    store: Store,
+    urls: UrlSigner,
+    user: UserId,
+    f: HistoryFrame,
+) -> Result<HistoryOut, ChatError> {
     let limit = f.limit.unwrap_or(HISTORY_DEFAULT).clamp(1, HISTORY_MAX);
     store
         .membership(&f.room, &user)
@@ -267,7 +275,7 @@ pub async fn history(store: Store, user: UserId, f: HistoryFrame) -> Result<Hist
     let (rows, has_more) = store.history(&f.room, f.before, limit).await?;
     Ok(HistoryOut {
         room: f.room,
-        messages: store.messages_out(rows).await?,
+        messages: views::messages(store.read_messages(rows).await?, &urls),
         has_more,
         reference: None,
     })
@@ -286,6 +294,7 @@ pub struct SyncAnswer {
 /// `sync {cursors}`: at most `max_per_room` messages after each cursor of a room `user` is in.
 pub async fn sync(
     store: Store,
+    urls: UrlSigner,
     user: UserId,
     f: SyncFrame,
     max_per_room: u64,
@@ -309,7 +318,8 @@ pub async fn sync(
         if rows.len() as u64 >= max {
             answer.truncated.push(room.clone());
         }
-        answer.messages.extend(store.messages_out(rows).await?);
+        let found = store.read_messages(rows).await?;
+        answer.messages.extend(views::messages(found, &urls));
     }
     Ok(answer)
 }

@@ -25,6 +25,7 @@ use super::slow::{self, Backlog, Verdict};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{now_ms, RoomId, SessionId};
+use crate::media::urls::UrlSigner;
 use crate::metrics;
 use crate::protocol::close;
 use crate::protocol::settings::UserSettings;
@@ -43,6 +44,8 @@ use crate::websocket::{frame, Outbound};
 pub struct SessionDeps {
     /// Reads for setup and requests (rooms, settings, history, sync, media).
     pub store: Store,
+    /// Signs the media URLs in attachments and history (see `crate::views`).
+    pub media_urls: UrlSigner,
     /// Where rooms are looked up and the session registers (the registry tells Presence).
     pub registry: Addr<RoomRegistry>,
     /// The server's settings (`[ws]` limits, `[rooms]`, `[media]`).
@@ -650,7 +653,8 @@ impl WsSession {
         reference: Option<String>,
         ctx: &mut Ctx,
     ) {
-        let work = super::requests::history(self.deps.store.clone(), self.user.id.clone(), f);
+        let (store, urls) = (self.deps.store.clone(), self.deps.media_urls.clone());
+        let work = super::requests::history(store, urls, self.user.id.clone(), f);
         self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(h) => act.send_frame(ServerFrame::History(HistoryOut { reference, ..h }), ctx),
             Err(e) => act.send_error(&e, reference, None, ctx),
@@ -661,7 +665,8 @@ impl WsSession {
     /// is not in get a `not_member` error each.
     fn sync(&mut self, f: SyncFrame, reference: Option<String>, ctx: &mut Ctx) {
         let max = self.deps.settings.rooms.sync_max_per_room;
-        let work = super::requests::sync(self.deps.store.clone(), self.user.id.clone(), f, max);
+        let (store, urls) = (self.deps.store.clone(), self.deps.media_urls.clone());
+        let work = super::requests::sync(store, urls, self.user.id.clone(), f, max);
         self.answer_later(work, ctx, move |act, res, ctx| match res {
             Ok(synced) => {
                 let (frames, delivered) = synced.into_frames(reference, &act.user.id);
@@ -709,9 +714,10 @@ impl WsSession {
         let user = self.user.id.clone();
         let max = self.deps.settings.media.max_attachments;
         let (room, ids) = (d.frame.room.clone(), d.frame.attachments.clone());
+        let urls = self.deps.media_urls.clone();
         let work = async move {
-            let resolved = store.resolve_attachments(&user, &room, &ids, max).await;
-            resolved.map_err(ChatError::from)
+            let resolved = store.resolve_attachments(&user, &room, &ids, max).await?;
+            Ok::<_, ChatError>(crate::views::media_list(&resolved, &urls))
         };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(resolved) => {
@@ -737,7 +743,7 @@ impl WsSession {
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| match res {
             Ok(Some((room, quote))) if room == d.frame.room => {
                 d.reply_checked = true;
-                d.quote = Some(quote);
+                d.quote = Some(crate::views::quote(quote));
                 act.submit(d, reference, ctx);
             }
             Ok(_) => {
@@ -822,7 +828,7 @@ impl Actor for WsSession {
                 deps.store
                     .rooms_for_user(&user, deps.settings.rooms.unread_count_max)
             );
-            Ok::<_, ChatError>((rooms?, settings?))
+            Ok::<_, ChatError>((crate::views::room_summaries(rooms?), settings?))
         };
         // Wait: no client frame is handled before `hello` is out.
         ctx.wait(setup.into_actor(self).map(|res, act, ctx| {

@@ -15,7 +15,10 @@ use crate::services::curation::Curation;
 impl AppState {
     /// The curation service over this state.
     pub fn curation(&self) -> Curation<'_> {
-        Curation { store: &self.store }
+        Curation {
+            store: &self.store,
+            media_urls: &self.media_urls,
+        }
     }
 }
 

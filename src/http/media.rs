@@ -59,6 +59,7 @@ impl AppState {
     pub fn media_service(&self) -> MediaService<'_> {
         MediaService {
             store: &self.store,
+            media_urls: &self.media_urls,
             settings: &self.settings,
             pool: &self.media,
         }
@@ -217,7 +218,7 @@ async fn authorize(
 ) -> Result<(media::Model, u64), ChatError> {
     let now = now_secs();
     if let (Some(exp), Some(sig)) = (q.exp, q.sig.as_deref()) {
-        if state.store.media_urls.verify(id, variant, exp, sig, now) {
+        if state.media_urls.verify(id, variant, exp, sig, now) {
             let row = state
                 .store
                 .media(id)

@@ -31,6 +31,7 @@ use crate::actors::session::SessionDeps;
 use crate::actors::syncer::Syncer;
 use crate::config::Settings;
 use crate::error::ChatError;
+use crate::media::urls::UrlSigner;
 use crate::store::Store;
 use crate::websocket::upgrade::{Routes, Upgrade};
 
@@ -38,6 +39,8 @@ use crate::websocket::upgrade::{Routes, Upgrade};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Signs the media URLs answers hand out, and checks them (`media.url_secret`).
+    pub media_urls: UrlSigner,
     pub registry: Addr<RoomRegistry>,
     pub presence: Addr<Presence>,
     pub persister: Addr<Persister>,
@@ -73,6 +76,7 @@ impl AppState {
     pub fn session_deps(&self) -> SessionDeps {
         SessionDeps {
             store: self.store.clone(),
+            media_urls: self.media_urls.clone(),
             registry: self.registry.clone(),
             settings: self.settings.clone(),
             shutdown: self.shutdown.clone(),

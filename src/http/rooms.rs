@@ -19,6 +19,7 @@ impl AppState {
     pub fn rooms(&self) -> Rooms<'_> {
         Rooms {
             store: &self.store,
+            media_urls: &self.media_urls,
             registry: &self.registry,
             settings: &self.settings,
         }

@@ -25,6 +25,7 @@ impl AppState {
     pub fn search_service(&self) -> Search<'_> {
         Search {
             store: &self.store,
+            media_urls: &self.media_urls,
             index: self.search.as_ref(),
             limits: &self.limits,
         }

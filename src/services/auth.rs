@@ -189,13 +189,7 @@ impl Auth<'_> {
 
     /// The account a token names; `Unauthorized` without a valid, unexpired one.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, ChatError> {
-        let token_hash = hash_token(plausible_token(token).ok_or(ChatError::Unauthorized)?);
-        let user = self
-            .store
-            .user_for_token(&token_hash)
-            .await?
-            .ok_or(ChatError::Unauthorized)?;
-        Ok(Authenticated { user, token_hash })
+        account_for_token(self.store, token).await
     }
 
     /// [`Self::authenticate`] for a WebSocket session: the account and its settings in one
@@ -212,6 +206,21 @@ impl Auth<'_> {
             .ok_or(ChatError::Unauthorized)?;
         Ok((Authenticated { user, token_hash }, settings))
     }
+}
+
+/// The account a token names; `Unauthorized` without a valid, unexpired one. The one token
+/// check of HTTP requests ([`Auth::authenticate`]) and Socket.IO connects, which have no
+/// `Auth` of their own.
+pub async fn account_for_token(
+    store: &Store,
+    token: Option<&str>,
+) -> Result<Authenticated, ChatError> {
+    let token_hash = hash_token(plausible_token(token).ok_or(ChatError::Unauthorized)?);
+    let user = store
+        .user_for_token(&token_hash)
+        .await?
+        .ok_or(ChatError::Unauthorized)?;
+    Ok(Authenticated { user, token_hash })
 }
 
 #[cfg(test)]

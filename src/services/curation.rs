@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
+use crate::media::urls::UrlSigner;
 use crate::protocol::api::curation::{
     PinPolicy, PinnedMessage, PinsBody, StarredMessage, StarsBody, StarsQuery,
 };
 use crate::protocol::MessageOut;
 use crate::store::Store;
+use crate::views;
 
 /// Stars on a page when the caller does not say.
 const DEFAULT_STARS_PAGE: u64 = 50;
@@ -34,6 +36,8 @@ fn next_page(star_times: &[i64], page_size: u64) -> Option<i64> {
 /// The service; cheap to make for each request (it borrows what it uses).
 pub struct Curation<'a> {
     pub store: &'a Store,
+    /// Signs the media URLs of pinned and starred messages.
+    pub media_urls: &'a UrlSigner,
 }
 
 impl Curation<'_> {
@@ -46,11 +50,11 @@ impl Curation<'_> {
         let rows = self.store.messages_by_ids(room, ids).await?;
         Ok(self
             .store
-            .messages_out(rows)
+            .read_messages(rows)
             .await?
             .into_iter()
             .filter(|m| !m.deleted)
-            .map(|m| (m.id.0.clone(), m))
+            .map(|m| (m.id.0.clone(), views::message(m, self.media_urls)))
             .collect())
     }
 

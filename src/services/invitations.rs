@@ -16,6 +16,7 @@ use crate::protocol::api::rooms::RoomOut;
 use crate::protocol::{Invitation, InvitationOut, ServerFrame};
 use crate::store::invitations::Invited;
 use crate::store::Store;
+use crate::views;
 
 /// The service; cheap to make for each request (it borrows what it uses).
 pub struct Invitations<'a> {
@@ -56,6 +57,7 @@ impl Invitations<'_> {
             .store
             .invitation_view(&stored)
             .await?
+            .map(views::invitation)
             .ok_or(ChatError::NotFound("room"))?;
         self.registry.do_send(DeliverToUsers {
             users: vec![invitee.clone()],
@@ -70,7 +72,8 @@ impl Invitations<'_> {
 
     /// The pending invitations of `me`, oldest first.
     pub async fn list(&self, me: &UserId) -> Result<Vec<Invitation>, ChatError> {
-        Ok(self.store.invitations_for(me).await?)
+        let pending = self.store.invitations_for(me).await?;
+        Ok(pending.into_iter().map(views::invitation).collect())
     }
 
     /// `me` accepts invitation `id` and joins the group as the inviter would have added them

@@ -10,14 +10,18 @@ use crate::actors::media::{sniff_upload, MediaPool, UPLOAD_FILE};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::UserId;
+use crate::media::urls::UrlSigner;
 use crate::media::{Job, Kind};
 use crate::protocol::MediaOut;
-use crate::store::media::{new_upload, Purpose};
+use crate::store::media::{new_upload, MediaItem, Purpose};
 use crate::store::Store;
+use crate::views;
 
 /// The service; cheap to make for each request (it borrows what it uses).
 pub struct MediaService<'a> {
     pub store: &'a Store,
+    /// Signs the URLs of the items it shows.
+    pub media_urls: &'a UrlSigner,
     pub settings: &'a Settings,
     /// The MediaWorker pool, which processes and announces uploads.
     pub pool: &'a MediaPool,
@@ -144,7 +148,7 @@ impl MediaService<'_> {
             .viewable_media(id, me)
             .await?
             .ok_or(ChatError::NotFound("media"))?;
-        Ok(self.store.media_out(&row))
+        Ok(views::media(&MediaItem::of(&row), self.media_urls))
     }
 }
 

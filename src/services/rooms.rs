@@ -14,6 +14,7 @@ use crate::actors::room::{AddMember, Change, ChangeRoom, RemoveMember};
 use crate::config::Settings;
 use crate::error::ChatError;
 use crate::ids::{MessageId, RoomId, UserId};
+use crate::media::urls::UrlSigner;
 use crate::protocol::api::rooms::{
     CreateGroup, CreatedGroup, MemberOut, MessagesBody, Page, RoomOut, RoomPatch, Version,
 };
@@ -21,6 +22,7 @@ use crate::protocol::{Invitation, Role, RoomSummary};
 use crate::services::invitations::Invitations;
 use crate::store::rooms::{MemberDetails, RoomDetails};
 use crate::store::Store;
+use crate::views;
 
 /// Most characters of a group's name.
 const MAX_NAME_CHARS: usize = 100;
@@ -32,6 +34,8 @@ const MAX_PAGE: u64 = 100;
 /// The service; cheap to make for each request (it borrows what it uses).
 pub struct Rooms<'a> {
     pub store: &'a Store,
+    /// Signs the media URLs of history pages.
+    pub media_urls: &'a UrlSigner,
     pub registry: &'a Addr<RoomRegistry>,
     pub settings: &'a Settings,
 }
@@ -139,10 +143,11 @@ impl Rooms<'_> {
 
     /// The caller's rooms, with their unread counts.
     pub async fn list(&self, me: &UserId) -> Result<Vec<RoomSummary>, ChatError> {
-        Ok(self
+        let rooms = self
             .store
             .rooms_for_user(me, self.settings.rooms.unread_count_max)
-            .await?)
+            .await?;
+        Ok(views::room_summaries(rooms))
     }
 
     /// Creates a group owned by `me` with the members given (all must exist; each checked as
@@ -212,8 +217,11 @@ impl Rooms<'_> {
             .store
             .history(room, page.before, page_limit(page.limit))
             .await?;
-        let messages = self.store.messages_out(rows).await?;
-        Ok(MessagesBody { messages, has_more })
+        let messages = self.store.read_messages(rows).await?;
+        Ok(MessagesBody {
+            messages: views::messages(messages, self.media_urls),
+            has_more,
+        })
     }
 
     /// Adds `user` to a group (the Room actor checks that `me` may), or invites them when their

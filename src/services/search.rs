@@ -9,9 +9,11 @@
 use crate::error::ChatError;
 use crate::ids::{RoomId, UserId};
 use crate::limits::{Limits, UserAction};
+use crate::media::urls::UrlSigner;
 use crate::protocol::api::search::{SearchHit, SearchParams, SearchResults};
 use crate::search::{highlight, query, SearchIndex, SearchRequest, Sort};
 use crate::store::Store;
+use crate::views;
 
 /// Results per page unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 20;
@@ -23,6 +25,8 @@ const MAX_OFFSET: usize = 1000;
 /// The service; cheap to make for each request (it borrows what it uses).
 pub struct Search<'a> {
     pub store: &'a Store,
+    /// Signs the media URLs of the messages found.
+    pub media_urls: &'a UrlSigner,
     /// This node's index; `None` when `search.enabled` is false.
     pub index: Option<&'a SearchIndex>,
     pub limits: &'a Limits,
@@ -126,10 +130,8 @@ impl Search<'_> {
         let hits = page.hits.into_iter().map(|h| h.into_model()).collect();
         let rows = self.store.search_rows(hits).await?;
         let bodies: Vec<String> = rows.iter().map(|r| r.body.clone()).collect();
-        let results = self
-            .store
-            .messages_out(rows)
-            .await?
+        let found = self.store.read_messages(rows).await?;
+        let results = views::messages(found, self.media_urls)
             .into_iter()
             .zip(bodies)
             .map(|(message, body)| SearchHit {

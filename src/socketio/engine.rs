@@ -26,8 +26,9 @@ use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::protocol::close;
 use crate::protocol::WireFormat;
+use crate::services::auth::{account_for_token, Authenticated};
 use crate::shutdown;
-use crate::transport::{hash_token, plausible_token, session_room_for, user_out};
+use crate::transport::{plausible_token, session_room_for, user_out};
 
 /// Commands the HTTP handlers send to a connection's task.
 #[derive(Debug)]
@@ -511,18 +512,20 @@ impl Connection {
                 .and_then(|a| a.get("token"))
                 .and_then(Value::as_str),
         );
-        let Some(token) = token else {
+        if token.is_none() {
             return Err("unauthorized: connect with auth {token}".into());
-        };
-        let token_hash = hash_token(token);
-        let user = match self.deps.store.user_for_token(&token_hash).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Err("unauthorized: invalid or expired token".into()),
-            Err(e) => {
-                tracing::error!(sid = %self.sid, error = %e, "token lookup failed");
-                return Err("unavailable: try again".into());
-            }
-        };
+        }
+        let Authenticated { user, token_hash } =
+            match account_for_token(&self.deps.store, token).await {
+                Ok(found) => found,
+                Err(ChatError::Unauthorized) => {
+                    return Err("unauthorized: invalid or expired token".into())
+                }
+                Err(e) => {
+                    tracing::error!(sid = %self.sid, error = %e, "token lookup failed");
+                    return Err("unavailable: try again".into());
+                }
+            };
         // The same cap as `/ws`, counted over both kinds of sessions: 429 there, and here the
         // same error body as the `connect_error`'s data.
         if let Err(e) = session_room_for(&self.deps, &UserId(user.id.clone())).await {

@@ -302,26 +302,6 @@ pub struct Quote {
 impl Quote {
     /// Longest quoted text, in characters.
     pub const MAX_CHARS: usize = 100;
-
-    /// The quote of a message with this author and body (`deleted`: it is gone).
-    pub fn of(id: MessageId, from: UserId, body: &str, deleted: bool) -> Self {
-        let text = if deleted {
-            String::new()
-        } else {
-            let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            let mut t: String = line.trim().chars().take(Self::MAX_CHARS).collect();
-            if line.trim().chars().count() > Self::MAX_CHARS {
-                t.push('…');
-            }
-            t
-        };
-        Self {
-            id,
-            from,
-            text,
-            deleted,
-        }
-    }
 }
 
 /// A message was pinned (`on`) or unpinned in a room, by `user`.

@@ -10,10 +10,9 @@
 use std::collections::HashMap;
 
 use super::buffer::{Recent, RedisBuffer};
-use super::rooms::{room_kind, RoomRow};
+use super::rooms::{room_kind, RoomOverview, RoomRow};
 use super::{Store, StoreError};
 use chat_protocol::ids::{RoomId, UserId};
-use chat_protocol::RoomSummary;
 
 impl Store {
     /// `user`'s rooms with last seq and unread count (messages from others after their read
@@ -23,7 +22,7 @@ impl Store {
         &self,
         user: &UserId,
         unread_max: u64,
-    ) -> Result<Vec<RoomSummary>, StoreError> {
+    ) -> Result<Vec<RoomOverview>, StoreError> {
         match &self.buffer {
             Some(b) if self.cache_ttl_secs > 0 && b.recent_size() as u64 >= unread_max => {
                 self.rooms_for_user_kept(b, user, unread_max).await
@@ -38,7 +37,7 @@ impl Store {
         b: &RedisBuffer,
         user: &UserId,
         unread_max: u64,
-    ) -> Result<Vec<RoomSummary>, StoreError> {
+    ) -> Result<Vec<RoomOverview>, StoreError> {
         let rows = self.cached_rooms(b, user).await?;
         let ids: Vec<RoomId> = rows.iter().map(|r| RoomId(r.id.clone())).collect();
         let (buffered, kept) = b.connect_marks(user, &ids).await?;
@@ -102,7 +101,7 @@ impl Store {
         } else {
             HashMap::new()
         };
-        let mut out: Vec<RoomSummary> = rows
+        let mut out: Vec<RoomOverview> = rows
             .into_iter()
             .zip(ids.iter())
             .zip(&bounds)
@@ -116,7 +115,7 @@ impl Store {
                         .copied()
                         .unwrap_or((0, 0))
                 };
-                Ok(RoomSummary {
+                Ok(RoomOverview {
                     unread: n.min(cap),
                     unread_mentions: mentions.min(cap),
                     id: id.clone(),

@@ -10,10 +10,22 @@ use sea_orm::{
 
 use super::{Store, StoreError};
 use chat_protocol::ids::{now_ms, RoomId, UserId};
-use chat_protocol::{Invitation, UserOut};
 
 /// Most invitations one listing returns.
 const LIST_MAX: u64 = 200;
+
+/// How the invitee sees an invitation: the group's id and name and who invited them, no more
+/// (the server sends it as an `Invitation`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvitationView {
+    pub id: String,
+    pub room: RoomId,
+    pub room_name: Option<String>,
+    pub inviter: UserId,
+    pub inviter_username: String,
+    pub inviter_display_name: String,
+    pub created_at: i64,
+}
 
 /// What an invitation attempt came to.
 #[derive(Debug)]
@@ -75,9 +87,11 @@ impl Store {
         }
     }
 
-    /// How the invitee sees an invitation: the group's id and name and who invited them, no
-    /// more. `None` when the group is gone.
-    pub async fn invitation_view(&self, m: &inv::Model) -> Result<Option<Invitation>, StoreError> {
+    /// How the invitee sees an invitation; `None` when the group or the inviter is gone.
+    pub async fn invitation_view(
+        &self,
+        m: &inv::Model,
+    ) -> Result<Option<InvitationView>, StoreError> {
         let Some(room) = room::Entity::find_by_id(m.room_id.clone())
             .one(&self.db)
             .await?
@@ -87,25 +101,25 @@ impl Store {
         let inviter = user::Entity::find_by_id(m.inviter_id.clone())
             .one(&self.db)
             .await?;
-        let inviter = match inviter {
-            Some(u) => UserOut {
-                id: UserId(u.id),
-                username: u.username,
-                display_name: u.display_name,
-            },
-            None => return Ok(None),
+        let Some(inviter) = inviter else {
+            return Ok(None);
         };
-        Ok(Some(Invitation {
+        Ok(Some(InvitationView {
             id: m.id.clone(),
             room: RoomId(room.id),
             room_name: room.name,
-            inviter,
+            inviter: UserId(inviter.id),
+            inviter_username: inviter.username,
+            inviter_display_name: inviter.display_name,
             created_at: m.created_at,
         }))
     }
 
     /// `invitee`'s pending invitations, oldest first.
-    pub async fn invitations_for(&self, invitee: &UserId) -> Result<Vec<Invitation>, StoreError> {
+    pub async fn invitations_for(
+        &self,
+        invitee: &UserId,
+    ) -> Result<Vec<InvitationView>, StoreError> {
         let rows = inv::Entity::find()
             .filter(inv::Column::InviteeId.eq(invitee.0.clone()))
             .order_by_asc(inv::Column::CreatedAt)

@@ -3,9 +3,12 @@
 //! Chat writes (messages, memberships, read marks) go through `writes::WriteOp`, applied only by
 //! the Persister (embedded mode) or the Syncer (buffered mode).
 //!
-//! A layer of the workspace: it builds on `chat-protocol` (ids, and the wire types that reads
-//! return), `chat-media-types` (media kinds, processing outcomes, the URL signer; not the codecs
-//! of `chat-media`), `entities` and `migration`, and knows nothing of the server (which re-exports it as `chat_server::store`).
+//! A layer of the workspace: it builds on `chat-protocol` (its vocabulary only: ids, kinds such
+//! as `RoomKind` and `MediaStatus`, the settings document), `chat-media-types` (media kinds,
+//! processing outcomes; not the codecs of `chat-media`), `entities` and `migration`, and knows
+//! nothing of the server (which re-exports it as `chat_server::store`). Reads return its own
+//! types ([`messages::Message`], [`media::MediaItem`], [`rooms::RoomOverview`],
+//! [`invitations::InvitationView`], ...); the server gives them their wire form.
 //! Failures are its own: [`StoreError`], and the domain refusals of some calls
 //! ([`media::MediaUseError`], [`verify::ClaimError`], ...), which the server maps to its
 //! `ChatError`.
@@ -75,8 +78,6 @@ pub const DEFAULT_CACHE_TTL_SECS: u64 = 86_400;
 pub struct Store {
     pub db: DatabaseConnection,
     pub buffer: Option<buffer::RedisBuffer>,
-    /// Signs the media URLs that reads hand out.
-    pub media_urls: chat_media_types::urls::UrlSigner,
     /// Longest life of a connect-cache entry, in seconds; 0 = no cache (see `cache`).
     pub cache_ttl_secs: u64,
     /// Told of every durable write (the search index; see `search::WriteObserver`).
@@ -118,11 +119,9 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         }
         Migrator::up(&db, None).await?;
-        let media_urls = chat_media_types::urls::UrlSigner::new("", 3600);
         Ok(Self {
             db,
             buffer: None,
-            media_urls,
             cache_ttl_secs: 0,
             observer: None,
             token_uses: Default::default(),
@@ -140,12 +139,6 @@ impl Store {
     /// The same store, keeping connect-cache entries at most `secs` seconds (0: no cache).
     pub fn with_cache_ttl(mut self, secs: u64) -> Self {
         self.cache_ttl_secs = secs;
-        self
-    }
-
-    /// The same store, signing media URLs with `signer`.
-    pub fn with_media_urls(mut self, signer: chat_media_types::urls::UrlSigner) -> Self {
-        self.media_urls = signer;
         self
     }
 

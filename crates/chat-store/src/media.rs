@@ -1,5 +1,5 @@
-//! Media rows: uploads, their processing outcome, who may see them, and the attachment objects
-//! of messages (built with one batched query per page of messages).
+//! Media rows: uploads, their processing outcome, who may see them, and the media items of
+//! messages' attachments (looked up with one batched query per page of messages).
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,12 +9,54 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 
-use super::messages::to_out;
+use super::messages::{message_of, Message};
 use super::{Store, StoreError};
-use chat_media_types::urls::Variant;
 use chat_media_types::{Kind, Processed};
 use chat_protocol::ids::{now_ms, RoomId, UserId};
-use chat_protocol::{MediaOut, MediaStatus, MessageOut};
+use chat_protocol::MediaStatus;
+
+/// A media item as stored: what `GET /api/media/{id}` shows of it, its URLs aside (the server
+/// signs those when it answers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaItem {
+    pub id: String,
+    pub status: MediaStatus,
+    /// `image`, `audio`, `video` or `file`.
+    pub kind: String,
+    pub mime: String,
+    pub size: i64,
+    /// Its processed content is stored (it has a content URL once ready).
+    pub has_content: bool,
+    /// A thumbnail is stored.
+    pub has_thumb: bool,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub duration_ms: Option<i64>,
+    /// The uploaded file's name.
+    pub name: Option<String>,
+    /// Why processing failed.
+    pub error: Option<String>,
+}
+
+impl MediaItem {
+    /// The item a media row describes.
+    pub fn of(m: &media::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            status: MediaStatus::parse(&m.status),
+            kind: m.kind.clone(),
+            mime: m.mime.clone(),
+            size: m.size,
+            has_content: m.content_file.is_some(),
+            has_thumb: m.thumb_file.is_some(),
+            width: m.width,
+            height: m.height,
+            duration_ms: m.duration_ms,
+            name: m.name.clone(),
+            error: m.error.clone(),
+        }
+    }
+}
 
 /// Why media cannot be used as asked (attached to a message, set as an avatar). The server maps
 /// it to `ChatError`; the texts of `Invalid` are shown to the client.
@@ -288,29 +330,6 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The wire form of a media row, with freshly signed URLs.
-    pub fn media_out(&self, m: &media::Model) -> MediaOut {
-        let status = MediaStatus::parse(&m.status);
-        let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
-        let ready = status == MediaStatus::Ready;
-        MediaOut {
-            id: m.id.clone(),
-            status,
-            kind: m.kind.clone(),
-            mime: m.mime.clone(),
-            size: m.size,
-            url: (ready && m.content_file.is_some())
-                .then(|| self.media_urls.url(&m.id, Variant::Content, now)),
-            thumb_url: (ready && m.thumb_file.is_some())
-                .then(|| self.media_urls.url(&m.id, Variant::Thumb, now)),
-            width: m.width,
-            height: m.height,
-            duration_ms: m.duration_ms,
-            name: m.name.clone(),
-            error: m.error.clone(),
-        }
-    }
-
     /// Checks the attachments of a `send` from `sender` to `room`: at most `max`, no repeats,
     /// each one the sender's own upload and ready. Records that they were sent to `room`, so its
     /// members may view them. Media of other people gets the same `not_found` as missing ids.
@@ -320,7 +339,7 @@ impl Store {
         room: &RoomId,
         ids: &[String],
         max: usize,
-    ) -> Result<Vec<MediaOut>, MediaUseError> {
+    ) -> Result<Vec<MediaItem>, MediaUseError> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -355,7 +374,7 @@ impl Store {
         source: &RoomId,
         room: &RoomId,
         ids: &[String],
-    ) -> Result<Vec<MediaOut>, MediaUseError> {
+    ) -> Result<Vec<MediaItem>, MediaUseError> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -389,12 +408,12 @@ impl Store {
         room: &RoomId,
         ids: &[String],
         rows: HashMap<String, media::Model>,
-    ) -> Result<Vec<MediaOut>, MediaUseError> {
+    ) -> Result<Vec<MediaItem>, MediaUseError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let m = rows.get(id).ok_or(MediaUseError::NotFound)?;
             match MediaStatus::parse(&m.status) {
-                MediaStatus::Ready => out.push(self.media_out(m)),
+                MediaStatus::Ready => out.push(MediaItem::of(m)),
                 MediaStatus::Processing => {
                     return Err(MediaUseError::invalid(format!(
                         "attachment {id} is still processing"
@@ -438,42 +457,31 @@ impl Store {
         Ok(out)
     }
 
-    /// The wire form of stored messages, each attachment with the fields of `GET /api/media/{id}`
-    /// (one query for the whole page). An attachment whose media is gone keeps only its id.
-    pub async fn messages_out(
+    /// Stored rows as [`Message`]s: reactions and quotes added, and each attachment with its
+    /// media item (one query for the whole page; an attachment whose media is gone has none).
+    pub async fn read_messages(
         &self,
         rows: Vec<message::Model>,
-    ) -> Result<Vec<MessageOut>, StoreError> {
-        let mut out: Vec<MessageOut> = rows.into_iter().map(to_out).collect();
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut out: Vec<Message> = rows.into_iter().map(message_of).collect();
         self.decorate(&mut out).await?;
-        let ids: HashSet<String> = out
+        let ids: HashSet<&str> = out
             .iter()
             .flat_map(|m| m.attachments.iter())
-            .filter_map(|a| a.get("id").and_then(|v| v.as_str()).map(str::to_owned))
+            .map(|a| a.id.as_str())
             .collect();
         if ids.is_empty() {
             return Ok(out);
         }
-        let found: HashMap<String, serde_json::Value> = media::Entity::find()
+        let found: HashMap<String, MediaItem> = media::Entity::find()
             .filter(media::Column::Id.is_in(ids))
             .all(&self.db)
             .await?
             .iter()
-            .map(|m| {
-                (
-                    m.id.clone(),
-                    serde_json::to_value(self.media_out(m)).unwrap_or_default(),
-                )
-            })
+            .map(|m| (m.id.clone(), MediaItem::of(m)))
             .collect();
         for a in out.iter_mut().flat_map(|m| m.attachments.iter_mut()) {
-            if let Some(full) = a
-                .get("id")
-                .and_then(|v| v.as_str())
-                .and_then(|id| found.get(id))
-            {
-                *a = full.clone();
-            }
+            a.media = found.get(&a.id).cloned();
         }
         Ok(out)
     }

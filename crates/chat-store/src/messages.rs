@@ -5,37 +5,71 @@ use std::collections::BTreeMap;
 use entities::message;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::media::MediaItem;
+use super::quotes::Quoted;
 use super::writes::{
     attachments_column, attachments_of_column, mentions_column, mentions_of_column,
 };
 use super::{NewMessage, Store, StoreError};
 use chat_protocol::ids::{MessageId, RoomId, UserId};
-use chat_protocol::MessageOut;
 
-/// The wire form of a stored message.
-pub fn to_out(m: message::Model) -> MessageOut {
+/// A stored (or still buffered) message as read back for history, sync, search and pins, with
+/// its reactions and the quote of the message it answers. The server gives it its wire form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub room: RoomId,
+    pub id: MessageId,
+    pub seq: i64,
+    pub sender: UserId,
+    pub body: String,
+    /// In the order they were sent.
+    pub attachments: Vec<Attachment>,
+    pub reply_to: Option<MessageId>,
+    pub client_id: String,
+    pub ts: i64,
+    pub edited_at: Option<i64>,
+    /// Deleted: its body, attachments, mentions and reactions are gone.
+    pub deleted: bool,
+    /// Emoji → the users who reacted with it, earliest first (no empty keys).
+    pub reactions: BTreeMap<String, Vec<UserId>>,
+    /// The members the body names as `@username`.
+    pub mentions: Vec<UserId>,
+    /// The quote of the message `reply_to` names, if it could be found.
+    pub quote: Option<Quoted>,
+    pub forwarded: bool,
+}
+
+/// An attachment of a stored message: the media id, and the media item while it exists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub id: String,
+    /// `None` when the media is gone (or not looked up yet).
+    pub media: Option<MediaItem>,
+}
+
+/// A stored row as a [`Message`], not yet decorated (no reactions, quote or media details).
+pub(super) fn message_of(m: message::Model) -> Message {
     let ids = attachments_of_column(m.attachments.as_deref()).unwrap_or_else(|e| {
         // Shown without attachments: nothing is revealed, and the message itself still reads.
         tracing::error!(message = %m.id, error = %e, "unreadable attachments column; shown without them");
         Vec::new()
     });
-    let attachments = ids
-        .into_iter()
-        .map(|id| serde_json::json!({ "id": id }))
-        .collect();
-    MessageOut {
+    Message {
         room: RoomId(m.room_id),
         id: MessageId(m.id),
         seq: m.seq,
-        from: UserId(m.sender_id),
+        sender: UserId(m.sender_id),
         body: m.body,
-        attachments,
+        attachments: ids
+            .into_iter()
+            .map(|id| Attachment { id, media: None })
+            .collect(),
         reply_to: m.reply_to.map(MessageId),
         client_id: m.client_id,
         ts: m.created_at,
         edited_at: m.edited_at,
         deleted: m.deleted,
-        reactions: Default::default(),
+        reactions: BTreeMap::new(),
         mentions: if m.deleted {
             Vec::new()
         } else {
@@ -125,7 +159,7 @@ impl Store {
     }
 
     /// Adds the reactions and reply quotes of messages read from the store (any rooms).
-    pub async fn decorate(&self, out: &mut [MessageOut]) -> Result<(), StoreError> {
+    pub(super) async fn decorate(&self, out: &mut [Message]) -> Result<(), StoreError> {
         // Each room's messages, by position, found in one pass.
         let mut by_room: std::collections::BTreeMap<RoomId, Vec<usize>> = Default::default();
         for (i, m) in out.iter().enumerate() {
@@ -148,7 +182,7 @@ impl Store {
         };
         for ((room, at), reactions) in by_room.iter().zip(reactions) {
             let quotes = {
-                let page: Vec<&MessageOut> = at.iter().map(|&i| &out[i]).collect();
+                let page: Vec<&Message> = at.iter().map(|&i| &out[i]).collect();
                 if page.iter().any(|m| m.reply_to.is_some()) {
                     self.quotes_for(room, &page).await?
                 } else {

@@ -6,13 +6,49 @@ use std::collections::{HashMap, HashSet};
 use entities::message;
 use sea_orm::EntityTrait;
 
-use super::messages::model_of;
+use super::messages::{model_of, Message};
 use super::{Store, StoreError};
 use chat_protocol::ids::{MessageId, RoomId, UserId};
-use chat_protocol::{MessageOut, Quote};
 
-fn quote_of_row(m: &message::Model) -> Quote {
-    Quote::of(
+/// What a reply shows of the message it answers: its author and first line (at most
+/// [`Quoted::MAX_CHARS`] characters), or only that it was deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    pub id: MessageId,
+    pub from: UserId,
+    /// Empty when deleted.
+    pub text: String,
+    pub deleted: bool,
+}
+
+impl Quoted {
+    /// Longest quoted text, in characters (the protocol's `Quote::MAX_CHARS`).
+    pub const MAX_CHARS: usize = chat_protocol::Quote::MAX_CHARS;
+
+    /// The quote of a message with this author and body (`deleted`: it is gone): its first
+    /// line that is not blank, trimmed, cut at [`Self::MAX_CHARS`] characters with an ellipsis.
+    pub fn of(id: MessageId, from: UserId, body: &str, deleted: bool) -> Self {
+        let text = if deleted {
+            String::new()
+        } else {
+            let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let mut t: String = line.trim().chars().take(Self::MAX_CHARS).collect();
+            if line.trim().chars().count() > Self::MAX_CHARS {
+                t.push('…');
+            }
+            t
+        };
+        Self {
+            id,
+            from,
+            text,
+            deleted,
+        }
+    }
+}
+
+fn quote_of_row(m: &message::Model) -> Quoted {
+    Quoted::of(
         MessageId(m.id.clone()),
         UserId(m.sender_id.clone()),
         &m.body,
@@ -22,20 +58,20 @@ fn quote_of_row(m: &message::Model) -> Quote {
 
 impl Store {
     /// Quotes of the messages that the replies of `page` (all of `room`) answer, by id.
-    pub async fn quotes_for(
+    pub(super) async fn quotes_for(
         &self,
         room: &RoomId,
-        page: &[&MessageOut],
-    ) -> Result<HashMap<String, Quote>, StoreError> {
+        page: &[&Message],
+    ) -> Result<HashMap<String, Quoted>, StoreError> {
         let targets: HashSet<&str> = page
             .iter()
             .filter_map(|m| m.reply_to.as_ref().map(|r| r.as_str()))
             .collect();
-        let mut found: HashMap<String, Quote> = page
+        let mut found: HashMap<String, Quoted> = page
             .iter()
             .filter(|m| targets.contains(m.id.as_str()))
             .map(|m| {
-                let q = Quote::of(m.id.clone(), m.from.clone(), &m.body, m.deleted);
+                let q = Quoted::of(m.id.clone(), m.sender.clone(), &m.body, m.deleted);
                 (m.id.0.clone(), q)
             })
             .collect();
@@ -55,7 +91,7 @@ impl Store {
     }
 
     /// The room of message `id` and its quote, if it exists (stored or buffered).
-    pub async fn quote(&self, id: &MessageId) -> Result<Option<(RoomId, Quote)>, StoreError> {
+    pub async fn quote(&self, id: &MessageId) -> Result<Option<(RoomId, Quoted)>, StoreError> {
         let mut rows = match message::Entity::find_by_id(id.0.clone())
             .one(&self.db)
             .await?

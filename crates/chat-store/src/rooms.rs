@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
 use chat_protocol::ids::{now_ms, RoomId, UserId};
-use chat_protocol::RoomSummary;
 
 pub use chat_protocol::{Role, RoomKind};
 
@@ -25,6 +24,20 @@ pub(super) struct RoomRow {
     pub name: Option<String>,
     pub last_seq: i64,
     pub last_read_seq: i64,
+}
+
+/// One of a user's rooms as their room list shows it: what it is, how far it has gone and how
+/// much of it they have not read (the server sends it as a `RoomSummary`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomOverview {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    pub name: Option<String>,
+    pub last_seq: i64,
+    /// Messages from others after the user's read mark (capped, see `Store::rooms_for_user`).
+    pub unread: i64,
+    /// Of those, the ones that mention the user.
+    pub unread_mentions: i64,
 }
 
 /// Everything a Room actor needs to start.
@@ -343,7 +356,7 @@ impl Store {
         &self,
         user: &UserId,
         unread_max: u64,
-    ) -> Result<Vec<RoomSummary>, StoreError> {
+    ) -> Result<Vec<RoomOverview>, StoreError> {
         let rows = self.room_rows(user).await?;
         let cap = unread_max.min(i64::MAX as u64) as i64;
         // Messages still in the buffer count too: they are acked, only not yet in SQL.
@@ -398,7 +411,7 @@ impl Store {
                 unread += others.clone().count() as i64;
                 mentions += others.filter(|m| m.mentions.contains(user)).count() as i64;
             }
-            out.push(RoomSummary {
+            out.push(RoomOverview {
                 id,
                 kind: room_kind(&r.kind)?,
                 name: r.name,
