@@ -83,6 +83,19 @@ export function watchPopups(page) {
   return { native, tabs };
 }
 
+/** The bounding box of `locator` once it is visible. A re-render (a media status, a reaction,
+ * a late page) may replace the element between finding and measuring it, when Playwright's
+ * answer is null: then it is found again, until `timeout` ms have passed. */
+export async function boxOf(locator, timeout = 5000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    await locator.waitFor({ state: 'visible', timeout: Math.max(1, end - Date.now()) });
+    const box = await locator.boundingBox();
+    if (box) return box;
+    if (Date.now() >= end) throw new Error(`no bounding box for ${locator} within ${timeout} ms`);
+  }
+}
+
 /** Fails with a message unless `cond` holds. */
 export function check(cond, message) {
   if (!cond) throw new Error(`check failed: ${message}`);

@@ -7,7 +7,7 @@
 // No native dialog (alert, confirm, prompt) may open. Env: USERNAME (the reader), PEER (the other
 // member's display name, who sent a photo with the text CAPTION).
 
-import { run, newPage, login, shot, check, watchPopups } from './common.mjs';
+import { run, newPage, login, shot, check, watchPopups, boxOf } from './common.mjs';
 
 async function visit(page, name, phone) {
   const { native, tabs } = watchPopups(page);
@@ -16,7 +16,7 @@ async function visit(page, name, phone) {
   const photo = page.locator('#messages .msg', { hasText: process.env.CAPTION }).locator('img');
   await photo.waitFor();
   await page.waitForFunction(() => [...document.querySelectorAll('#messages .msg img')].every((i) => i.complete && i.naturalWidth > 0));
-  const inline = await photo.boundingBox();
+  const inline = await boxOf(photo);
 
   // The viewer: open it, look at the picture, close it three ways.
   const viewer = page.getByRole('dialog', { name: 'Picture' });
@@ -30,7 +30,7 @@ async function visit(page, name, phone) {
     });
   };
   await open();
-  const shown = await big.boundingBox();
+  const shown = await boxOf(big);
   check(shown.width > inline.width, `${name}: the viewer shows the photo larger (${shown.width} > ${inline.width})`);
   const vp = page.viewportSize();
   check(shown.x >= 0 && shown.y >= 0 && shown.x + shown.width <= vp.width && shown.y + shown.height <= vp.height, `${name}: the whole photo fits on the screen`);

@@ -50,6 +50,24 @@ function inView(locator) {
   });
 }
 
+/** Waits (at most 5 s) until the "New messages" line and the message whose text is exactly `body`
+ * both lie within the visible part of the list: the client positions the list again while its
+ * layout settles (pictures, the pinned bar, a page arriving late on a busy machine). The checks
+ * after it say what was reached. */
+async function settledAt(page, body) {
+  await page.waitForFunction((text) => {
+    const list = document.getElementById('messages')?.getBoundingClientRect();
+    const line = document.querySelector('#messages > li.new-divider');
+    const m = [...document.querySelectorAll('#messages > li.msg')]
+      .find((li) => li.querySelector('.body')?.textContent === text);
+    const shown = (n) => {
+      const box = n.getBoundingClientRect();
+      return box.height > 0 && box.top >= list.top - 1 && box.bottom <= list.bottom + 1;
+    };
+    return Boolean(list && line && m && shown(line) && shown(m));
+  }, body, { timeout: 5000 }).catch(() => {});
+}
+
 /** Each day separator's label and the text of the message right after it, top to bottom. */
 function separators(page) {
   return page.locator('#messages > li.day-sep').evaluateAll((seps) => seps.map((s) => {
@@ -76,6 +94,7 @@ async function read(page, room, name) {
     return n?.querySelector('.body')?.textContent;
   });
   check(afterDivider === 'today 1', `${name}: the line is right above the first unread message, not "${afterDivider}"`);
+  await settledAt(page, 'today 1');
   check(await inView(divider), `${name}: the "New messages" line is on screen`);
   check(await inView(msg(page, 'today 1')), `${name}: the first unread message is on screen`);
   check(!(await inView(msg(page, 'today 25'))), `${name}: it did not open at the bottom`);
