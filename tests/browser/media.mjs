@@ -13,7 +13,7 @@
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, newPage, login, shot, check, watchPopups } from './common.mjs';
+import { run, newPage, login, shot, check, watchPopups, boxOf } from './common.mjs';
 import { colourfulPixels } from './pixels.mjs';
 
 const { VIDEO_CAPTION, FILE_NAME, EMOJI_TEXT } = process.env;
@@ -60,7 +60,7 @@ async function visit(page, name, phone) {
   }, src);
   check(src.includes('/media/') && info.type === 'video/webm', `${name}: the viewer plays the server's WebM: ${src} ${info.type}`);
   check(!info.disposition?.startsWith('attachment'), `${name}: the video is not a download: ${info.disposition}`);
-  const shown = await big.boundingBox();
+  const shown = await boxOf(big);
   const vp = page.viewportSize();
   check(shown.x >= 0 && shown.y >= 0 && shown.x + shown.width <= vp.width && shown.y + shown.height <= vp.height, `${name}: the whole video fits on the screen`);
   if (phone) await atLeast44(page.getByRole('button', { name: 'Close' }), `${name}: the viewer's close button`);
