@@ -49,10 +49,11 @@
 //!   `Option<Cluster>`.
 //! - [`store`]: the `chat-store` crate (crates/chat-store), re-exported: SeaORM reads and writes
 //!   and the Redis write buffer. It returns its own types (`store::messages::Message`,
-//!   `store::media::MediaItem`, `store::rooms::RoomOverview`, ...), which [`views`] turns into
-//!   the wire's, and its own errors (`StoreError`, and refusals such as
+//!   `store::media::MediaItem`, `store::rooms::RoomOverview`, ...), which [`views`] (those the
+//!   actors and several services share) or the one service that answers them turns into the
+//!   wire's, and its own errors (`StoreError`, and refusals such as
 //!   `store::media::MediaUseError`), which [`error`] maps to `ChatError`.
-//! - [`views`]: the wire form of what the store reads (and the signed media URLs in it).
+//! - [`views`]: the wire form of the store's shared read types (and the signed media URLs in it).
 //! - [`protocol`]: the `chat-protocol` crate (frame types, their codec, ids, error and close
 //!   codes), shared with `chat-cli` and the tests.
 //! - [`push`]: the `chat-push` crate (crates/chat-push), re-exported: clients of Web Push, FCM

@@ -1,7 +1,8 @@
-//! The wire form of what the store reads: `chat_protocol` types made from the store's own
-//! (`store::messages::Message`, `store::media::MediaItem`, `store::quotes::Quoted`,
-//! `store::rooms::RoomOverview`, `store::invitations::InvitationView`). The store knows nothing
-//! of the wire's shapes or of signed URLs; this is the one place where they meet.
+//! The wire form of the store's read types that the actors and several services share:
+//! `chat_protocol` types made from `store::messages::Message`, `store::media::MediaItem`,
+//! `store::quotes::Quoted`, `store::rooms::RoomOverview` and `store::invitations::InvitationView`,
+//! with media URLs signed here (the store holds no URL key). What only one service answers
+//! (a room's details, admin rows, broadcast lists, ...) it converts itself.
 
 use crate::media::urls::{UrlSigner, Variant};
 use crate::protocol::ids::now_ms;
