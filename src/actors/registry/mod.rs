@@ -1,6 +1,6 @@
 //! The RoomRegistry: starts a Room actor the first time a room is needed (loading its state from
 //! the store), restarts one that died, lets idle ones stop, and keeps this node's one index of
-//! live sessions per user ([`live::LiveSessions`]) so that a room starting later, or a membership
+//! live sessions per user (`live::LiveSessions`) so that a room starting later, or a membership
 //! change, reaches every open session. It decides a user's first and last session here and tells
 //! `Presence` (`SessionUp`, `SessionDown`), in the same handler that changes the index.
 //!
