@@ -1154,65 +1154,63 @@ async fn sender(
     let (proto, room) = (link.proto, link.room.clone());
     let mut socket = Some(ws);
     loop {
-        let Some(ws) = socket.as_mut() else {
-            // Between steps with no socket: connect when the next step asks.
-            let Some(SenderCmd::Run {
-                step,
-                rate,
-                secs,
-                done,
-            }) = cmds.recv().await
-            else {
-                break;
-            };
-            let sent = match link.open().await {
-                Ok(mut ws) => {
-                    let sent = send_at_rate(
-                        &mut ws, proto, &room, &step, rate, secs, body_len, &tag, &errors,
-                    )
-                    .await;
-                    if sent.failed.is_none() {
-                        socket = Some(ws);
-                    }
-                    sent
-                }
-                Err(e) => Sent {
-                    count: 0,
-                    failed: Some(format!("{e:#}")),
-                },
-            };
-            let _ = done.send(sent);
-            continue;
-        };
-        tokio::select! {
-            cmd = cmds.recv() => match cmd {
-                None => break,
-                Some(SenderCmd::Run { step, rate, secs, done }) => {
-                    let sent = send_at_rate(ws, proto, &room, &step, rate, secs, body_len, &tag, &errors).await;
-                    if sent.failed.is_some() {
+        // Between steps: answer pings until the next step, or connect for it if the socket
+        // failed.
+        let cmd = match socket.as_mut() {
+            None => cmds.recv().await,
+            Some(ws) => tokio::select! {
+                cmd = cmds.recv() => cmd,
+                m = ws.next() => {
+                    let alive = match m {
+                        Some(Ok(Message::Text(t))) => sender_frame(ws, &t, &errors).await,
+                        Some(Ok(Message::Close(c))) => {
+                            eprintln!("fanout: the server closed the sender's socket: {c:?}");
+                            false
+                        }
+                        Some(Err(e)) => {
+                            eprintln!("fanout: the sender's socket failed: {e}");
+                            false
+                        }
+                        None => false,
+                        Some(Ok(_)) => true,
+                    };
+                    if !alive {
                         socket = None;
                     }
-                    let _ = done.send(sent);
+                    continue;
                 }
             },
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) => {
-                    if !sender_frame(ws, &t, &errors).await {
-                        socket = None;
-                    }
+        };
+        let Some(SenderCmd::Run {
+            step,
+            rate,
+            secs,
+            done,
+        }) = cmd
+        else {
+            break;
+        };
+        let mut ws = match socket.take() {
+            Some(ws) => ws,
+            None => match link.open().await {
+                Ok(ws) => ws,
+                Err(e) => {
+                    let _ = done.send(Sent {
+                        count: 0,
+                        failed: Some(format!("{e:#}")),
+                    });
+                    continue;
                 }
-                Some(Ok(Message::Close(c))) => {
-                    eprintln!("fanout: the server closed the sender's socket: {c:?}");
-                    socket = None;
-                }
-                Some(Err(e)) => {
-                    eprintln!("fanout: the sender's socket failed: {e}");
-                    socket = None;
-                }
-                None => socket = None,
-                Some(Ok(_)) => {}
-            }
+            },
+        };
+        let sent = send_at_rate(
+            &mut ws, proto, &room, &step, rate, secs, body_len, &tag, &errors,
+        )
+        .await;
+        if sent.failed.is_none() {
+            socket = Some(ws);
         }
+        let _ = done.send(sent);
     }
     if let Some(mut ws) = socket {
         let _ = ws.close(None).await;
