@@ -121,6 +121,15 @@ START=$(date +%s)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 # Every step is logged with the seconds since the start.
 log() { printf '\n== [%ss] %s\n' "$(( $(date +%s) - START ))" "$*" >&2; }
+# The commit the report names: HEAD, marked when the measured sources differ from it or when the
+# binaries came from BENCH_BIN rather than from this tree.
+commit_label() {
+  local c
+  c=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || c="$c (+ uncommitted changes)"
+  [ -z "${BENCH_BIN:-}" ] || c="$c (release binaries from BENCH_BIN=$BENCH_BIN, not built from this tree)"
+  echo "$c"
+}
 
 scripts/setup.sh bench
 if [ -n "${BENCH_BIN:-}" ]; then
@@ -416,9 +425,7 @@ if [ -n "$ONLY" ]; then
   if [[ ",$ONLY," == *,cluster,* ]]; then run_cluster; fi
   if [[ ",$ONLY," == *,dm,* ]]; then run_dm; fi
   END=$(date +%s)
-  COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-  git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
-  [ -z "${BENCH_BIN:-}" ] || COMMIT="$COMMIT (release binaries from BENCH_BIN=$BENCH_BIN, not built from this tree)"
+  COMMIT=$(commit_label)
   cat >"$RES/meta.json" <<EOF
 {"command": "scripts/bench.sh --only $ONLY", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s (release build $(( BUILD_SECS / 60 )) min $(( BUILD_SECS % 60 )) s, then $(( (END - START - BUILD_SECS) / 60 )) min $(( (END - START - BUILD_SECS) % 60 )) s of runs)",
  "commit": "$COMMIT", "settings": "members=$X_MEMBERS start_rate=$START_RATE step_secs=$X_STEP_SECS lat_secs=$X_LAT_SECS, unpinned",
@@ -486,9 +493,7 @@ log "SeaORM batch insert vs raw multi-row INSERT"
 "$BIN/insertbench" --url "$DB_URL" --rows "$INSERT_ROWS" --out "$RES/insert.json" || true
 
 END=$(date +%s)
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src bench scripts ':!bench/ANALYSIS.md' ':!bench/profiles' 2>/dev/null || COMMIT="$COMMIT (+ uncommitted changes)"
-[ -z "${BENCH_BIN:-}" ] || COMMIT="$COMMIT (release binaries from BENCH_BIN=$BENCH_BIN, not built from this tree)"
+COMMIT=$(commit_label)
 cat >"$RES/meta.json" <<EOF
 {"command": "make bench", "started": "$STARTED", "duration": "$(( (END - START) / 60 )) min $(( (END - START) % 60 )) s (release build $(( BUILD_SECS / 60 )) min $(( BUILD_SECS % 60 )) s, then $(( (END - START - BUILD_SECS) / 60 )) min $(( (END - START - BUILD_SECS) % 60 )) s of runs)",
  "commit": "$COMMIT", "modes": "$MODES", "settings": "$SETTINGS", "dm_settings": "$DM_SETTINGS",
