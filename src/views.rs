@@ -4,8 +4,8 @@
 //! with media URLs signed here (the store holds no URL key). What only one service answers
 //! (a room's details, admin rows, broadcast lists, ...) it converts itself.
 
+use crate::ids::now_secs;
 use crate::media::urls::{UrlSigner, Variant};
-use crate::protocol::ids::now_ms;
 use crate::protocol::{Invitation, MediaOut, MediaStatus, MessageOut, Quote, RoomSummary, UserOut};
 use crate::store::invitations::InvitationView;
 use crate::store::media::MediaItem;
@@ -16,7 +16,7 @@ use crate::store::rooms::RoomOverview;
 /// A media item as `GET /api/media/{id}` shows it, with URLs signed now by `urls` (content and
 /// thumbnail, once it is ready and they are stored).
 pub fn media(m: &MediaItem, urls: &UrlSigner) -> MediaOut {
-    let now = u64::try_from(now_ms() / 1000).unwrap_or(0);
+    let now = now_secs();
     let ready = m.status == MediaStatus::Ready;
     MediaOut {
         id: m.id.clone(),

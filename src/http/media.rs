@@ -26,7 +26,7 @@ use super::auth::AuthUser;
 use super::AppState;
 use crate::actors::media::UPLOAD_FILE;
 use crate::error::ChatError;
-use crate::ids::now_ms;
+use crate::ids::now_secs;
 use crate::media::urls::{sanitize_file_name, Variant};
 use crate::media::Kind;
 use crate::protocol::api::media::UploadAccepted;
@@ -201,10 +201,6 @@ pub async fn get(
         .get(&auth.id(), &path.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(media))
-}
-
-fn now_secs() -> u64 {
-    u64::try_from(now_ms() / 1000).unwrap_or(0)
 }
 
 /// Whether this request may read media `id`: a valid signature, or a bearer token of someone
