@@ -399,6 +399,10 @@ pub struct RoomSettings {
     pub dedupe_window: usize,
     /// Receipts (delivered, and read shared with others) only in rooms up to this many members.
     pub receipts_max_members: usize,
+    /// Longest wait (ms) of a delivered mark to be written together with other rooms' marks and
+    /// writes (one append or transaction for many, instead of one per message delivered); its
+    /// `delivered` receipt follows once written. 0 writes each at once.
+    pub delivered_linger_ms: u64,
     /// Presence changes are pushed (`presence` frames) to the members of dms and of groups up to
     /// this many members; members of larger groups ask `GET /api/presence` (a room of 1,000 would
     /// otherwise cost 999 frames for every connect and disconnect in it).
@@ -422,6 +426,7 @@ impl Default for RoomSettings {
             sync_max_per_room: 1000,
             dedupe_window: 256,
             receipts_max_members: 50,
+            delivered_linger_ms: 20,
             presence_max_members: 100,
             unread_count_max: 100,
             max_pending_invitations_per_group: 50,
@@ -613,6 +618,9 @@ impl Settings {
             return bad(
                 "redis.sync_interval_ms, redis.sync_batch and redis.max_attempts must be positive",
             );
+        }
+        if self.rooms.delivered_linger_ms > 1000 {
+            return bad("rooms.delivered_linger_ms must be 0 to 1000");
         }
         let l = &self.limits;
         for (key, rate) in [
@@ -851,6 +859,10 @@ mod tests {
             (
                 "search.indexer_nice",
                 Box::new(|s| s.search.indexer_nice = 20),
+            ),
+            (
+                "rooms.delivered_linger_ms",
+                Box::new(|s| s.rooms.delivered_linger_ms = 1001),
             ),
             ("auth.hash_queue", Box::new(|s| s.auth.hash_queue = 0)),
             (

@@ -151,6 +151,9 @@ impl Application {
         let search = crate::search::start(&settings, &mut store, &feed).await?;
         let persister = Persister::new(store.clone())
             .with_fanout(fanout.clone())
+            .with_linger(std::time::Duration::from_millis(
+                settings.rooms.delivered_linger_ms,
+            ))
             .start();
         let vapid = VapidKeys::load_or_generate(
             &settings.push.vapid_private_key,

@@ -12,9 +12,19 @@
 //! Neither reorders anything: each room has one batch in flight, so two commits in flight never
 //! hold writes of the same room.
 //!
+//! Delivered marks (one for every message that reaches a live session) are *lazy*
+//! ([`PersistHandle::persist_lazy`]): they always go through the actor, which holds them up to
+//! its linger (`rooms.delivered_linger_ms`) so that the marks of many rooms are written in one
+//! append or transaction, or with the next group that is written anyway. With `appendfsync
+//! always` every append is an fsync that the acks behind it wait for, and a mark of its own per
+//! message was half of them. A room writes its marks apart from its batches (see
+//! `crate::actors::room`), so a mark waiting here holds back no message.
+//!
 //! In cluster mode Redis allocates the messages' seqs (see `crate::cluster`): each caller gets
 //! back where its messages went, and the fan-out event it handed in is published by the same
 //! atomic append (or, for changes written through to SQL, right after the SQL commit).
+
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -48,6 +58,8 @@ pub struct Persist {
     /// Cluster mode: the room's highest seq the caller knows (where Redis starts counting when it
     /// has no counter for the room).
     pub base_seq: i64,
+    /// May wait up to the Persister's linger to be written with others (see the module doc).
+    pub lazy: bool,
 }
 
 type Reply = oneshot::Sender<Result<Vec<Placed>, PersistError>>;
@@ -60,11 +72,11 @@ struct Waiter {
 
 /// How a room makes its batches durable (see the module doc); cheap to clone.
 #[derive(Clone)]
-pub enum PersistHandle {
-    /// Through the Persister actor's group commit (embedded mode).
-    Actor(Addr<Persister>),
-    /// Committed by the caller itself, one Redis round trip per batch (Redis and cluster modes).
-    Direct(Box<Direct>),
+pub struct PersistHandle {
+    /// The group commit: every batch in embedded mode, lazy writes in every mode.
+    actor: Addr<Persister>,
+    /// Redis and cluster modes: the room commits its own batches, one Redis round trip each.
+    direct: Option<Box<Direct>>,
 }
 
 /// What a room needs to commit its own batches.
@@ -77,13 +89,13 @@ pub struct Direct {
 impl PersistHandle {
     /// The handle for this deployment: direct with a Redis buffer, else through `actor`.
     pub fn new(actor: Addr<Persister>, store: &Store, fanout: FanOut) -> Self {
-        match store.buffer {
-            Some(_) => PersistHandle::Direct(Box::new(Direct {
+        let direct = store.buffer.as_ref().map(|_| {
+            Box::new(Direct {
                 store: store.clone(),
                 fanout,
-            })),
-            None => PersistHandle::Actor(actor),
-        }
+            })
+        });
+        PersistHandle { actor, direct }
     }
 
     /// Makes `batch` durable; see [`Persist`].
@@ -93,23 +105,50 @@ impl PersistHandle {
     ) -> impl std::future::Future<Output = Result<Vec<Placed>, PersistError>> + 'static {
         let this = self.clone();
         async move {
-            match this {
-                PersistHandle::Actor(addr) => addr
-                    .send(batch)
-                    .await
-                    .unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into()))),
-                PersistHandle::Direct(d) => commit_group(&d.store, &d.fanout, &[&batch])
+            match this.direct {
+                Some(d) => commit_group(&d.store, &d.fanout, &[&batch])
                     .await
                     .pop()
                     .unwrap_or_else(|| Err(PersistError::Unavailable("nothing committed".into()))),
+                None => through(&this.actor, batch).await,
             }
         }
+    }
+
+    /// Makes `batch` durable through the actor's group commit, which may hold it up to its
+    /// linger to write it with others (see the module doc). For writes nobody waits on.
+    pub fn persist_lazy(
+        &self,
+        batch: Persist,
+    ) -> impl std::future::Future<Output = Result<Vec<Placed>, PersistError>> + 'static {
+        through(
+            &self.actor,
+            Persist {
+                lazy: true,
+                ..batch
+            },
+        )
+    }
+}
+
+/// Hands `batch` to the actor.
+fn through(
+    actor: &Addr<Persister>,
+    batch: Persist,
+) -> impl std::future::Future<Output = Result<Vec<Placed>, PersistError>> + 'static {
+    let sent = actor.send(batch);
+    async move {
+        sent.await
+            .unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into())))
     }
 }
 
 impl From<Addr<Persister>> for PersistHandle {
     fn from(actor: Addr<Persister>) -> Self {
-        PersistHandle::Actor(actor)
+        PersistHandle {
+            actor,
+            direct: None,
+        }
     }
 }
 
@@ -120,6 +159,12 @@ pub struct Persister {
     queue: Vec<Waiter>,
     /// A group is being committed.
     in_flight: bool,
+    /// How long a lazy write may wait for others (`rooms.delivered_linger_ms`).
+    linger: Duration,
+    /// When the oldest lazy write queued arrived, while only lazy writes are queued.
+    lazy_since: Option<Instant>,
+    /// The flush of the lazy writes queued is scheduled.
+    timer: Option<SpawnHandle>,
     /// Shutdown: answered once nothing is queued or being committed.
     drains: Vec<oneshot::Sender<()>>,
 }
@@ -131,8 +176,35 @@ impl Persister {
             fanout: FanOut::Local,
             queue: Vec::new(),
             in_flight: false,
+            linger: Duration::ZERO,
+            lazy_since: None,
+            timer: None,
             drains: Vec::new(),
         }
+    }
+
+    /// How long a lazy write may wait to be written with others (zero: not at all).
+    pub fn with_linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Commits what is queued now, unless it is only lazy writes younger than the linger (then
+    /// a timer comes back for them) or a group is in flight (its end comes back).
+    fn flush_due(&mut self, ctx: &mut Context<Self>) {
+        if let Some(since) = self.lazy_since {
+            let left = self.linger.saturating_sub(since.elapsed());
+            if !left.is_zero() && self.queue.iter().all(|w| w.batch.lazy) {
+                if self.timer.is_none() {
+                    self.timer = Some(ctx.run_later(left, |act, ctx| {
+                        act.timer = None;
+                        act.flush_due(ctx);
+                    }));
+                }
+                return;
+            }
+        }
+        self.flush(ctx);
     }
 
     /// The fan-out strategy; with `FanOut::Bus` (cluster mode) seqs are allocated by Redis and
@@ -154,6 +226,10 @@ impl Persister {
             return;
         }
         self.in_flight = true;
+        self.lazy_since = None;
+        if let Some(t) = self.timer.take() {
+            ctx.cancel_future(t);
+        }
         let batch = std::mem::take(&mut self.queue);
         let store = self.store.clone();
         let fanout = self.fanout.clone();
@@ -168,7 +244,7 @@ impl Persister {
                 let _ = w.reply.send(result);
             }
             act.in_flight = false;
-            act.flush(ctx);
+            act.flush_due(ctx);
         }));
     }
 }
@@ -337,11 +413,14 @@ impl Handler<Persist> for Persister {
 
     fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
+        if msg.lazy && self.queue.is_empty() {
+            self.lazy_since = Some(Instant::now());
+        }
         self.queue.push(Waiter {
             batch: msg,
             reply: tx,
         });
-        self.flush(ctx);
+        self.flush_due(ctx);
         Box::pin(async move {
             rx.await
                 .unwrap_or_else(|_| Err(PersistError::Unavailable("persister stopped".into())))

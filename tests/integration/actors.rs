@@ -6,16 +6,17 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chat_server::actors::outbox::{outlet, CloseSession, Inlet, SessionHandle};
-use chat_server::actors::persister::Persister;
+use chat_server::actors::persister::{Persist, PersistHandle, Persister};
 use chat_server::actors::registry::{GetRoom, RoomRegistry, SessionOpened};
 use chat_server::actors::room::{AddMember, Draft, Inspect, Post, RemoveMember, Typing};
 use chat_server::config::Settings;
 use chat_server::error::ChatError;
 use chat_server::ids::{RoomId, SessionId, UserId};
-use chat_server::protocol::{SendFrame, ServerFrame, TypingState};
-use chat_server::store::Store;
+use chat_server::protocol::{ReceiptKind, SendFrame, ServerFrame, TypingState};
+use chat_server::shutdown::Drain;
+use chat_server::store::{Store, WriteOp};
 use chat_server::websocket::Outbound;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use tokio::sync::mpsc;
 
 /// A stand-in for a WebSocket session: forwards every frame it is sent to a channel.
@@ -162,10 +163,19 @@ async fn room_acks_after_commit_in_seq_order_and_fans_out() {
         stored_seqs(&h.store, &room).await,
         (1..=50).collect::<Vec<_>>()
     );
-    // B receives all fifty in seq order; C (not a member) receives nothing.
-    for want in 1..=50 {
+    // B receives all fifty in seq order (with the `delivered` receipts of B's own marks among
+    // them: marks are written apart from the messages); C (not a member) receives nothing.
+    let mut want = 1;
+    while want <= 50 {
         match next_frame(&mut rx_b).await {
-            ServerFrame::Message(m) => assert_eq!(m.seq, want),
+            ServerFrame::Message(m) => {
+                assert_eq!(m.seq, want);
+                want += 1;
+            }
+            ServerFrame::Receipt(r) => {
+                assert_eq!((r.kind, &r.user), (ReceiptKind::Delivered, &b));
+                assert!(r.seq < want, "a receipt follows the delivery it marks");
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -428,4 +438,81 @@ async fn unknown_room_is_not_found() {
         .await
         .unwrap();
     assert!(matches!(res, Err(ChatError::NotFound(_))));
+}
+
+/// A member's (delivered, read) marks as stored.
+async fn stored_marks(store: &Store, room: &RoomId, user: &UserId) -> (i64, i64) {
+    let m = entities::room_member::Entity::find_by_id((room.0.clone(), user.0.clone()))
+        .one(&store.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (m.delivered_seq, m.last_read_seq)
+}
+
+fn mark(room: &RoomId, user: &UserId, seq: i64, delivered: bool) -> Persist {
+    let (room, user) = (room.clone(), user.clone());
+    Persist {
+        ops: vec![if delivered {
+            WriteOp::Delivered { room, user, seq }
+        } else {
+            WriteOp::Read { room, user, seq }
+        }],
+        fanout: None,
+        base_seq: 0,
+        lazy: false,
+    }
+}
+
+#[actix::test]
+async fn a_lazy_write_waits_for_the_next_group_or_the_linger_and_never_past_a_drain() {
+    let h = harness().await;
+    let (a, b, c) = (
+        user(&h.store, "a").await,
+        user(&h.store, "b").await,
+        user(&h.store, "c").await,
+    );
+    let (ab, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
+    let (ac, _) = h.store.get_or_create_dm(&a, &c).await.unwrap();
+
+    // A linger longer than the test: a lazy write alone is not written...
+    let persister = Persister::new(h.store.clone())
+        .with_linger(Duration::from_secs(3600))
+        .start();
+    let handle = PersistHandle::from(persister.clone());
+    let mut lazy = Box::pin(handle.persist_lazy(mark(&ab, &b, 3, true)));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut lazy)
+            .await
+            .is_err(),
+        "a lazy write alone waits for its linger"
+    );
+    assert_eq!(stored_marks(&h.store, &ab, &b).await, (0, 0));
+    // ...until a write that is not lazy comes: both go in its group.
+    handle.persist(mark(&ac, &c, 2, false)).await.unwrap();
+    lazy.await.unwrap();
+    assert_eq!(stored_marks(&h.store, &ab, &b).await, (3, 0));
+    assert_eq!(stored_marks(&h.store, &ac, &c).await, (0, 2));
+
+    // Shutdown's drain writes what is waiting at once.
+    let lazy = handle.persist_lazy(mark(&ac, &c, 2, true));
+    let waiting = tokio::spawn(lazy);
+    persister.send(Drain).await.unwrap();
+    waiting.await.unwrap().unwrap();
+    assert_eq!(stored_marks(&h.store, &ac, &c).await, (2, 2));
+
+    // With a short linger, lazy writes alone are written once it has passed, together.
+    let persister = Persister::new(h.store.clone())
+        .with_linger(Duration::from_millis(50))
+        .start();
+    let handle = PersistHandle::from(persister);
+    let (x, y) = futures_util::future::join(
+        handle.persist_lazy(mark(&ab, &b, 5, true)),
+        handle.persist_lazy(mark(&ab, &a, 4, true)),
+    )
+    .await;
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(stored_marks(&h.store, &ab, &b).await, (5, 0));
+    assert_eq!(stored_marks(&h.store, &ab, &a).await, (4, 0));
 }

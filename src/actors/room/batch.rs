@@ -58,15 +58,6 @@ fn send_answers(answers: Vec<Answer<Channels>>) {
 }
 
 impl Room {
-    /// Records that messages up to `seq` reached `user`; a `delivered` receipt follows once the
-    /// mark is durable. Does not start a batch by itself.
-    pub(super) fn note_delivered(&mut self, user: UserId, seq: i64, ctx: &mut Context<Self>) {
-        if self.state.note_delivered(&user, seq) {
-            self.jobs.push_back(Job::Delivered { user, seq });
-            self.pump(ctx);
-        }
-    }
-
     /// Starts the next batch (see `plan::plan_batch`) if none is in flight.
     pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
         if self.in_flight {
@@ -76,10 +67,7 @@ impl Room {
         send_answers(plan.answers);
         if plan.done.is_empty() {
             // Nothing queued and nothing in flight.
-            for drained in self.drains.drain(..) {
-                // A drain whose caller gave up needs no answer.
-                let _ = drained.send(());
-            }
+            self.answer_drains();
             return;
         }
         self.in_flight = true;
@@ -92,6 +80,7 @@ impl Room {
             ops: plan.ops,
             fanout,
             base_seq: self.state.last_seq,
+            lazy: false,
         });
         ctx.spawn(persist.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
@@ -337,7 +326,7 @@ impl Room {
     }
 
     pub(super) fn failed(&mut self, done: Vec<Done<Channels>>, err: ChatError) {
-        send_answers(plan::fail(&mut self.state, done, &err));
+        send_answers(plan::fail(done, &err));
     }
 
     /// A batch hit a unique constraint: looks up what of it the store holds and has

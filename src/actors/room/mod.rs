@@ -1,14 +1,16 @@
 //! A Room: one actor per active conversation. It owns the member list, the seq counter and the
-//! live sessions of its members. Writes (messages, edits, deletes, receipts, changes to the room)
-//! queue as jobs; the room assigns seqs to a batch, hands it to the Persister, and only once the
-//! batch is durable acks the senders and fans the frames out (`batch`). One batch is in flight at
-//! a time, so seqs are gap-free: a failed batch is not counted and its senders are told to retry.
+//! live sessions of its members. Writes (messages, edits, deletes, read marks, changes to the
+//! room) queue as jobs; the room assigns seqs to a batch, hands it to the Persister, and only once
+//! the batch is durable acks the senders and fans the frames out (`batch`). One batch is in flight
+//! at a time, so seqs are gap-free: a failed batch is not counted and its senders are told to
+//! retry. Delivered marks are written apart, lazily, and hold back no batch (`marks`).
 //!
 //! The decisions are apart from the actor and its I/O, and unit-tested there: the room's state
 //! (`state`), who may do what (`rules`), and what a batch writes and answers (`plan`).
 
 mod batch;
 mod draft;
+mod marks;
 mod messages;
 mod plan;
 mod rules;
@@ -63,6 +65,8 @@ pub struct Room {
     sessions: HashMap<SessionId, SessionHandle>,
     jobs: VecDeque<RoomJob>,
     in_flight: bool,
+    /// Delivered marks not yet durable (written apart from the batches: see `marks`).
+    marks: marks::Marks,
     typing: HashMap<UserId, SpawnHandle>,
     last_activity: Instant,
     deps: RoomDeps,
@@ -83,6 +87,7 @@ impl Room {
             sessions,
             jobs: VecDeque::new(),
             in_flight: false,
+            marks: marks::Marks::default(),
             typing: HashMap::new(),
             last_activity: Instant::now(),
             deps,
@@ -120,6 +125,22 @@ impl Room {
         reached
     }
 
+    /// No job queued, no batch in flight and no delivered mark unwritten.
+    fn settled(&self) -> bool {
+        self.jobs.is_empty() && !self.in_flight && self.marks.settled()
+    }
+
+    /// Answers the drains waiting, if the room is settled.
+    fn answer_drains(&mut self) {
+        if !self.settled() {
+            return;
+        }
+        for drained in self.drains.drain(..) {
+            // A drain whose caller gave up needs no answer.
+            let _ = drained.send(());
+        }
+    }
+
     /// Queues a job and starts a batch if none is in flight.
     fn enqueue(&mut self, job: RoomJob, ctx: &mut Context<Self>) {
         self.last_activity = Instant::now();
@@ -129,11 +150,7 @@ impl Room {
 
     fn check_idle(&mut self, ctx: &mut Context<Self>) {
         let idle = Duration::from_secs(self.deps.settings.rooms.idle_secs);
-        if !self.sessions.is_empty()
-            || !self.jobs.is_empty()
-            || self.in_flight
-            || self.last_activity.elapsed() < idle
-        {
+        if !self.sessions.is_empty() || !self.settled() || self.last_activity.elapsed() < idle {
             return;
         }
         let ask = self.deps.registry.send(RoomIdle {
@@ -430,7 +447,7 @@ impl Handler<Drain> for Room {
 
     /// Answered once the jobs queued now (and any that follow them) are answered.
     fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
-        if self.jobs.is_empty() && !self.in_flight {
+        if self.settled() {
             return Box::pin(async {});
         }
         let (tx, rx) = oneshot::channel();

@@ -96,10 +96,6 @@ pub(super) enum Job<R: Replies> {
         /// Answered once the mark is durable.
         reply: R::Done,
     },
-    Delivered {
-        user: UserId,
-        seq: i64,
-    },
 }
 
 /// A write of the batch in flight, with what to do once it is durable.
@@ -145,10 +141,6 @@ pub(super) enum Done<R: Replies> {
         seq: i64,
         share: bool,
         reply: R::Done,
-    },
-    Delivered {
-        user: UserId,
-        seq: i64,
     },
 }
 
@@ -342,14 +334,6 @@ pub(super) fn plan_batch<R: Replies>(
                     answers.push(Answer::Done(reply, Ok(())));
                 }
             }
-            Job::Delivered { user, seq: upto } => {
-                ops.push(WriteOp::Delivered {
-                    room: state.id.clone(),
-                    user: user.clone(),
-                    seq: upto,
-                });
-                done.push(Done::Delivered { user, seq: upto });
-            }
             Job::Change { by, change, reply } => {
                 if !done.is_empty() {
                     jobs.push_front(Job::Change { by, change, reply });
@@ -500,7 +484,6 @@ pub(super) fn commit<R: Replies>(
                 items.push(BusItem::Read { user, seq, share });
                 answers.push(Answer::Done(reply, Ok(())));
             }
-            Done::Delivered { user, seq } => items.push(BusItem::Delivered { user, seq }),
             Done::Changed { change, reply } => {
                 let item = change_item(&change);
                 match state.seqs {
@@ -521,13 +504,8 @@ pub(super) fn commit<R: Replies>(
     }
 }
 
-/// The batch `done` failed with `err`: everyone waiting is told, and its delivered marks are
-/// forgotten so that a later delivery writes them again. No seq was used.
-pub(super) fn fail<R: Replies>(
-    state: &mut RoomState,
-    done: Vec<Done<R>>,
-    err: &ChatError,
-) -> Vec<Answer<R>> {
+/// The batch `done` failed with `err`: everyone waiting is told. No seq was used.
+pub(super) fn fail<R: Replies>(done: Vec<Done<R>>, err: &ChatError) -> Vec<Answer<R>> {
     let mut answers = Vec::new();
     for d in done {
         match d {
@@ -544,7 +522,6 @@ pub(super) fn fail<R: Replies>(
             | Done::Reacted { reply, .. }
             | Done::Read { reply, .. } => answers.push(Answer::Done(reply, Err(err.clone()))),
             Done::Edited { reply, .. } => answers.push(Answer::Edit(reply, Err(err.clone()))),
-            Done::Delivered { user, .. } => state.forget_delivered(&user),
         }
     }
     answers
@@ -632,9 +609,7 @@ pub(super) fn reconcile<R: Replies>(
                 share,
                 reply,
             }),
-            Done::Delivered { user, seq } => requeue.push(Job::Delivered { user, seq }),
             other => answers.extend(fail(
-                state,
                 vec![other],
                 &ChatError::Unavailable("conflict, try again".into()),
             )),
@@ -719,10 +694,6 @@ pub(super) fn fanout_of<R: Replies>(room: &RoomId, done: &[Done<R>]) -> RoomBatc
                 user: user.clone(),
                 seq: *seq,
                 share: *share,
-            },
-            Done::Delivered { user, seq } => BusItem::Delivered {
-                user: user.clone(),
-                seq: *seq,
             },
             Done::Changed { change, .. } => BusItem::Changed(change_item(change)),
         })
@@ -945,7 +916,7 @@ mod tests {
             Job::Change { reply, .. } | Job::React { reply, .. } | Job::Delete { reply, .. } => {
                 Some(reply)
             }
-            Job::Read { .. } | Job::Delivered { .. } => None,
+            Job::Read { .. } => None,
         }
     }
 
@@ -993,7 +964,7 @@ mod tests {
                 | Done::Deleted { reply, .. } => {
                     out.insert(*reply, Write);
                 }
-                Done::Read { .. } | Done::Delivered { .. } => {}
+                Done::Read { .. } => {}
             }
         }
         for job in queue {
@@ -1413,7 +1384,7 @@ mod tests {
             committed.answers.as_slice(),
             [Answer::Done("read", Ok(()))]
         ));
-        let failed = fail(&mut state, done_again, &ChatError::Internal);
+        let failed = fail(done_again, &ChatError::Internal);
         assert!(matches!(failed.as_slice(), [Answer::Done("read", Err(_))]));
     }
 
@@ -1608,31 +1579,22 @@ mod tests {
 
     #[test]
     fn a_failed_batch_answers_everyone_and_its_seqs_are_given_out_again() {
-        let mut state = group();
-        assert!(state.note_delivered(&u(CAT), 4));
+        let state = group();
         let (plan1, _) = run(
             &state,
             vec![
                 send("a", ANN, "1", "hi"),
                 send("again", ANN, "1", "hi"),
                 delete("d", ANN, ANN),
-                Job::Delivered {
-                    user: u(CAT),
-                    seq: 4,
-                },
             ],
         );
         let err = ChatError::Unavailable("down".into());
-        let got = acks(fail(&mut state, plan1.done, &err));
+        let got = acks(fail(plan1.done, &err));
         assert_eq!(got.keys().copied().collect::<Vec<_>>(), ["a", "again", "d"]);
         assert!(got
             .values()
             .all(|r| r.as_ref().err() == Some(&ErrorCode::Unavailable)));
         assert_eq!(state.last_seq, 5);
-        assert!(
-            state.note_delivered(&u(CAT), 4),
-            "the mark is written again"
-        );
         let (plan2, _) = run(&state, vec![send("b", BOB, "1", "hi")]);
         assert_eq!(plan2.last_seq, 6, "no gap after a failed batch");
     }
