@@ -3,7 +3,8 @@
 //! Three queues toward a client are bounded by `ws.outbox_capacity`, and any of them can fill:
 //! its session's outlet (frames rooms and the registry handed it that the session has not taken
 //! yet, [`super::outbox`]), the frames its socket has not taken (`websocket::flush::Outgoing`),
-//! and, behind Socket.IO, the pipe toward the Engine.IO connection (`session::start_piped`). Each
+//! and, behind Socket.IO, the pipe toward the Engine.IO connection (`session::start_piped`).
+//! Behind Socket.IO the connection's own answers (pongs, errors) may wait 64 beyond it. Each
 //! queue only notices that it is full; [`judge`] counts the client, logs it, and says what
 //! becomes of it ([`Verdict`]), and the session carries that out.
 
@@ -21,6 +22,9 @@ pub enum Backlog {
     Socket,
     /// The pipe toward another transport (Socket.IO), which stopped taking frames.
     Pipe,
+    /// Behind Socket.IO, the answers to the client's own packets (pongs, errors) that its
+    /// Engine.IO connection could not send: the client sends without reading.
+    Answers,
 }
 
 /// What becomes of a client that does not read.
@@ -38,14 +42,14 @@ pub enum Verdict {
 
 impl Backlog {
     /// What becomes of a client whose `self` filled: a full outlet leaves the socket able to take
-    /// a close (4008, "too slow"); a full socket queue or pipe does not.
+    /// a close (4008, "too slow"); a full socket queue, pipe or queue of answers does not.
     pub fn verdict(self) -> Verdict {
         match self {
             Self::Outlet => Verdict::CloseBehind(CloseSession {
                 code: close::TOO_SLOW,
                 reason: "too slow".into(),
             }),
-            Self::Socket | Self::Pipe => Verdict::Drop,
+            Self::Socket | Self::Pipe | Self::Answers => Verdict::Drop,
         }
     }
 }
@@ -55,6 +59,14 @@ impl Backlog {
 pub fn judge(backlog: Backlog, session: &SessionId, user: &UserId) -> Verdict {
     metrics::inc(&metrics::SLOW_CONSUMERS_DROPPED);
     tracing::warn!(%session, %user, ?backlog, "dropping a session that does not read");
+    backlog.verdict()
+}
+
+/// [`judge`] for an Engine.IO connection, named by its sid (its chat session may not have
+/// started yet).
+pub fn judge_connection(backlog: Backlog, sid: &str) -> Verdict {
+    metrics::inc(&metrics::SLOW_CONSUMERS_DROPPED);
+    tracing::warn!(%sid, ?backlog, "dropping a Socket.IO connection that does not read");
     backlog.verdict()
 }
 
@@ -72,6 +84,7 @@ mod tests {
         }
         assert!(matches!(Backlog::Socket.verdict(), Verdict::Drop));
         assert!(matches!(Backlog::Pipe.verdict(), Verdict::Drop));
+        assert!(matches!(Backlog::Answers.verdict(), Verdict::Drop));
     }
 
     #[test]
@@ -81,7 +94,8 @@ mod tests {
         for backlog in [Backlog::Outlet, Backlog::Socket, Backlog::Pipe] {
             let _ = judge(backlog, &s, &u);
         }
+        let _ = judge_connection(Backlog::Answers, "sid");
         let after = metrics::SLOW_CONSUMERS_DROPPED.load(std::sync::atomic::Ordering::Relaxed);
-        assert!(after >= before + 3);
+        assert!(after >= before + 4);
     }
 }

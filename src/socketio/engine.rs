@@ -22,6 +22,7 @@ use tokio::time::{sleep_until, Instant};
 use super::bridge::{Bridge, Inbound};
 use super::packet::{out, socket_out, EnginePacket, Kind, SocketPacket, RECORD_SEPARATOR};
 use crate::actors::session::{self, PipeIn, PipeOut, SessionDeps, WsSession};
+use crate::actors::slow::{self, Backlog};
 use crate::error::ChatError;
 use crate::ids::UserId;
 use crate::protocol::close;
@@ -361,6 +362,8 @@ impl Connection {
         // without reading is closed rather than buffered for.
         let answered = matches!(packet, EnginePacket::Ping(_) | EnginePacket::Message(_));
         if answered && self.queue.len() >= self.capacity + ANSWER_SLACK {
+            // Always `Drop`: the close could only wait behind the answers.
+            let _ = slow::judge_connection(Backlog::Answers, &self.sid);
             return Err("too many packets waiting for the client");
         }
         match packet {

@@ -17,6 +17,20 @@ use crate::support::services::{free_port, shared_mariadb, RedisServer};
 /// The shutdown budget these tests give the server.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Ann's and Ben's sockets are closed with 1001 (going away).
+async fn both_go_away(ca: &mut WsClient, cb: &mut WsClient) {
+    assert_eq!(
+        ca.closed().await,
+        Some(close::GOING_AWAY),
+        "ann's socket: going away"
+    );
+    assert_eq!(
+        cb.closed().await,
+        Some(close::GOING_AWAY),
+        "ben's socket: going away"
+    );
+}
+
 fn env(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     let mut env = vec![
         (
@@ -45,16 +59,7 @@ async fn sigterm_closes_every_websocket_with_1001_and_exits_0() {
     cb.expect("message").await;
 
     server.sigterm();
-    assert_eq!(
-        ca.closed().await,
-        Some(close::GOING_AWAY),
-        "ann's socket: going away"
-    );
-    assert_eq!(
-        cb.closed().await,
-        Some(close::GOING_AWAY),
-        "ben's socket: going away"
-    );
+    both_go_away(&mut ca, &mut cb).await;
     let status = server.exited(SHUTDOWN_TIMEOUT).await;
     assert!(status.success(), "exit status {status}");
     // Their last sessions closed as the server went: Presence stored when they were last seen
@@ -142,16 +147,7 @@ async fn sigterm_with_redis_answers_what_it_received_and_drains_the_buffer_into_
             .await;
         answered.insert(cid.clone(), f);
     }
-    assert_eq!(
-        ca.closed().await,
-        Some(close::GOING_AWAY),
-        "ann's socket: going away"
-    );
-    assert_eq!(
-        cb.closed().await,
-        Some(close::GOING_AWAY),
-        "ben's socket: going away"
-    );
+    both_go_away(&mut ca, &mut cb).await;
     let status = server.exited(SHUTDOWN_TIMEOUT * 2).await;
     assert!(status.success(), "exit status {status}");
 

@@ -687,6 +687,34 @@ async fn engine_io_over_websocket_offers_no_upgrade_and_enforces_max_payload() {
 }
 
 #[actix_web::test]
+async fn a_socketio_client_that_sends_without_reading_the_answers_is_dropped_as_slow() {
+    let app = spawn_app_with(|s| s.ws.outbox_capacity = 16).await;
+    let (p, _) = Polling::open(&app).await;
+    let before = app
+        .metric("chat_slow_consumers_dropped_total")
+        .await
+        .unwrap_or(0.0);
+    // Pings, each answered with a pong that the client never polls for: past
+    // ws.outbox_capacity + 64 answers waiting, the connection ends and counts as a slow consumer.
+    let pings = vec!["2"; 200].join("\u{1e}");
+    let _ = p.post(pings).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app
+        .metric("chat_slow_consumers_dropped_total")
+        .await
+        .unwrap_or(0.0)
+        < before + 1.0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection that does not read its pongs was not counted as slow"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(p.get().await.status(), 400, "the connection is gone");
+}
+
+#[actix_web::test]
 async fn a_socketio_client_that_stops_reading_is_dropped_and_the_room_goes_on() {
     let app = spawn_app_with(|s| {
         s.ws.outbox_capacity = 64;
