@@ -58,8 +58,21 @@ pub struct Persist {
     /// Cluster mode: the room's highest seq the caller knows (where Redis starts counting when it
     /// has no counter for the room).
     pub base_seq: i64,
-    /// May wait up to the Persister's linger to be written with others (see the module doc).
-    pub lazy: bool,
+    /// May wait up to the Persister's linger to be written with others: set only by
+    /// [`PersistHandle::persist_lazy`] (see the module doc).
+    lazy: bool,
+}
+
+impl Persist {
+    /// These writes, to be made durable as soon as possible (see [`PersistHandle`] for lazy ones).
+    pub fn new(ops: Vec<WriteOp>, fanout: Option<RoomBatch>, base_seq: i64) -> Self {
+        Self {
+            ops,
+            fanout,
+            base_seq,
+            lazy: false,
+        }
+    }
 }
 
 type Reply = oneshot::Sender<Result<Vec<Placed>, PersistError>>;

@@ -452,16 +452,12 @@ async fn stored_marks(store: &Store, room: &RoomId, user: &UserId) -> (i64, i64)
 
 fn mark(room: &RoomId, user: &UserId, seq: i64, delivered: bool) -> Persist {
     let (room, user) = (room.clone(), user.clone());
-    Persist {
-        ops: vec![if delivered {
-            WriteOp::Delivered { room, user, seq }
-        } else {
-            WriteOp::Read { room, user, seq }
-        }],
-        fanout: None,
-        base_seq: 0,
-        lazy: false,
-    }
+    let op = if delivered {
+        WriteOp::Delivered { room, user, seq }
+    } else {
+        WriteOp::Read { room, user, seq }
+    };
+    Persist::new(vec![op], None, 0)
 }
 
 #[actix::test]

@@ -76,12 +76,10 @@ impl Room {
             .deps
             .fanout
             .bus_copy(|| plan::fanout_of(&self.state.id, &done));
-        let persist = self.deps.persister.persist(Persist {
-            ops: plan.ops,
-            fanout,
-            base_seq: self.state.last_seq,
-            lazy: false,
-        });
+        let persist =
+            self.deps
+                .persister
+                .persist(Persist::new(plan.ops, fanout, self.state.last_seq));
         ctx.spawn(persist.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
             match res {

@@ -86,12 +86,10 @@ impl Room {
             room,
             items: items.clone(),
         });
-        let write = self.deps.persister.persist_lazy(Persist {
-            ops,
-            fanout,
-            base_seq: self.state.last_seq,
-            lazy: true,
-        });
+        let write =
+            self.deps
+                .persister
+                .persist_lazy(Persist::new(ops, fanout, self.state.last_seq));
         ctx.spawn(write.into_actor(self).map(move |res, act, ctx| {
             act.marks.in_flight = false;
             match res {
