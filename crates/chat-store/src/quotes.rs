@@ -31,9 +31,10 @@ impl Quoted {
         let text = if deleted {
             String::new()
         } else {
-            let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            let mut t: String = line.trim().chars().take(Self::MAX_CHARS).collect();
-            if line.trim().chars().count() > Self::MAX_CHARS {
+            let line = body.lines().map(str::trim).find(|l| !l.is_empty());
+            let line = line.unwrap_or("");
+            let mut t: String = line.chars().take(Self::MAX_CHARS).collect();
+            if line.chars().count() > Self::MAX_CHARS {
                 t.push('…');
             }
             t
