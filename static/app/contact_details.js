@@ -65,6 +65,9 @@ async function save(r) {
 }
 
 async function sendCode(r) {
+  // What the server holds now, not what the dialog last showed: a click on "Send code" right
+  // after "Save" must not name the value that was just replaced.
+  current = await load();
   const [value] = r.read(current);
   await post(`/me/${r.kind}/verify`, r.kind === 'phone' ? { phone: value } : { email: value });
   $(`contact-${r.id}-code-row`).hidden = false;
@@ -87,11 +90,16 @@ async function saveFallback(on) {
   await refreshContactDetails();
 }
 
+/** The values and whether each is verified, as the server has them. */
+async function load() {
+  const [{ user }, { settings: push }] = await Promise.all([get('/me'), get('/push/settings')]);
+  return { user, push };
+}
+
 /** Reads the values and whether each is verified, and shows them. */
 export async function refreshContactDetails() {
   try {
-    const [{ user }, { settings: push }] = await Promise.all([get('/me'), get('/push/settings')]);
-    current = { user, push };
+    current = await load();
   } catch (e) {
     onError(e.message);
     return;
