@@ -40,23 +40,33 @@ function row(r) {
   return el('div', { class: 'contact-row', dataset: { kind: r.id } },
     el('label', {}, `${r.label} `, el('input', { id, type: r.type })),
     el('div', { class: 'row' },
-      el('button', { type: 'button', id: `${id}-save`, text: t('common.save'), onclick: () => act(r, save) }),
+      el('button', { type: 'button', id: `${id}-save`, text: t('common.save'), onclick: () => act(() => save(r)) }),
       el('span', { class: 'notice', id: `${id}-state` }),
-      el('button', { type: 'button', id: `${id}-send`, text: t('details.sendCode'), hidden: true, onclick: () => act(r, sendCode) })),
+      el('button', { type: 'button', id: `${id}-send`, text: t('details.sendCode'), hidden: true, onclick: () => act(() => sendCode(r)) })),
     el('div', { class: 'row', id: `${id}-code-row`, hidden: true },
       el('input', { id: `${id}-code`, inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: t('details.code'), 'aria-label': r.code, maxlength: '12' }),
-      el('button', { type: 'button', id: `${id}-confirm`, text: t('details.confirm'), onclick: () => act(r, confirm) })));
+      el('button', { type: 'button', id: `${id}-confirm`, text: t('details.confirm'), onclick: () => act(() => confirm(r)) })));
 }
 
-/** Runs `step` for row `r`, then shows what the server says now. */
-async function act(r, step) {
-  try {
-    await step(r);
-    onError('');
-  } catch (e) {
-    onError(e.message);
-  }
-  await refreshContactDetails();
+/** The dialog's actions, chained: see `act`. */
+let queue = Promise.resolve();
+
+/**
+ * Runs `step`, then shows what the server says now; the dialog's actions run one after another,
+ * each once the one before has been shown. So "Send code" clicked right after "Save" names the
+ * value just saved, not the one it replaced, and answers never show out of order.
+ */
+function act(step) {
+  queue = queue.catch(() => {}).then(async () => {
+    try {
+      await step();
+      onError('');
+    } catch (e) {
+      onError(e.message);
+    }
+    await refreshContactDetails();
+  });
+  return queue;
 }
 
 async function save(r) {
@@ -65,9 +75,6 @@ async function save(r) {
 }
 
 async function sendCode(r) {
-  // What the server holds now, not what the dialog last showed: a click on "Send code" right
-  // after "Save" must not name the value that was just replaced.
-  current = await load();
   const [value] = r.read(current);
   await post(`/me/${r.kind}/verify`, r.kind === 'phone' ? { phone: value } : { email: value });
   $(`contact-${r.id}-code-row`).hidden = false;
@@ -80,26 +87,15 @@ async function confirm(r) {
   $(`contact-${r.id}-code-row`).hidden = true;
 }
 
-async function saveFallback(on) {
-  try {
-    await patch('/push/settings', { sms_fallback: on });
-    onError('');
-  } catch (e) {
-    onError(e.message);
-  }
-  await refreshContactDetails();
-}
-
-/** The values and whether each is verified, as the server has them. */
-async function load() {
-  const [{ user }, { settings: push }] = await Promise.all([get('/me'), get('/push/settings')]);
-  return { user, push };
+function saveFallback(on) {
+  return act(() => patch('/push/settings', { sms_fallback: on }));
 }
 
 /** Reads the values and whether each is verified, and shows them. */
 export async function refreshContactDetails() {
   try {
-    current = await load();
+    const [{ user }, { settings: push }] = await Promise.all([get('/me'), get('/push/settings')]);
+    current = { user, push };
   } catch (e) {
     onError(e.message);
     return;
