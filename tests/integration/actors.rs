@@ -79,8 +79,13 @@ fn start_registry(store: &Store) -> Addr<RoomRegistry> {
     RoomRegistry::new(store.clone(), persister, Arc::new(settings)).start()
 }
 
-async fn user(store: &Store, name: &str) -> UserId {
-    UserId(store.create_user(name, name, "x").await.unwrap().id)
+/// One user per name, in order.
+async fn users<const N: usize>(store: &Store, names: [&str; N]) -> [UserId; N] {
+    let mut made = Vec::with_capacity(N);
+    for name in names {
+        made.push(UserId(store.create_user(name, name, "x").await.unwrap().id));
+    }
+    made.try_into().unwrap()
 }
 
 /// Opens a fake session for `user` and returns the frames it receives.
@@ -130,11 +135,7 @@ async fn stored_seqs(store: &Store, room: &RoomId) -> Vec<i64> {
 #[actix::test]
 async fn room_acks_after_commit_in_seq_order_and_fans_out() {
     let h = harness().await;
-    let (a, b, c) = (
-        user(&h.store, "a").await,
-        user(&h.store, "b").await,
-        user(&h.store, "c").await,
-    );
+    let [a, b, c] = users(&h.store, ["a", "b", "c"]).await;
     let room = h
         .store
         .create_group(&a, "g", std::slice::from_ref(&b))
@@ -190,7 +191,7 @@ async fn room_acks_after_commit_in_seq_order_and_fans_out() {
 #[actix::test]
 async fn resend_with_same_client_id_returns_the_first_ack_even_after_a_restart() {
     let h = harness().await;
-    let (a, b) = (user(&h.store, "a").await, user(&h.store, "b").await);
+    let [a, b] = users(&h.store, ["a", "b"]).await;
     let (room, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
     let addr = h
         .registry
@@ -235,7 +236,7 @@ async fn resend_with_same_client_id_returns_the_first_ack_even_after_a_restart()
 #[actix::test]
 async fn a_failed_write_is_not_acked_and_leaves_no_gap_in_seq() {
     let h = harness().await;
-    let (a, b) = (user(&h.store, "a").await, user(&h.store, "b").await);
+    let [a, b] = users(&h.store, ["a", "b"]).await;
     let (room, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
     let addr = h
         .registry
@@ -284,11 +285,7 @@ async fn a_failed_write_is_not_acked_and_leaves_no_gap_in_seq() {
 #[actix::test]
 async fn only_members_post_and_type_and_membership_rules_hold() {
     let h = harness().await;
-    let (owner, member, outsider) = (
-        user(&h.store, "o").await,
-        user(&h.store, "m").await,
-        user(&h.store, "x").await,
-    );
+    let [owner, member, outsider] = users(&h.store, ["o", "m", "x"]).await;
     let room = h
         .store
         .create_group(&owner, "g", std::slice::from_ref(&member))
@@ -386,7 +383,7 @@ async fn only_members_post_and_type_and_membership_rules_hold() {
 #[actix::test]
 async fn registry_restarts_a_dead_room_with_its_state() {
     let h = harness().await;
-    let (a, b) = (user(&h.store, "a").await, user(&h.store, "b").await);
+    let [a, b] = users(&h.store, ["a", "b"]).await;
     let (room, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
     let addr = h
         .registry
@@ -463,11 +460,7 @@ fn mark(room: &RoomId, user: &UserId, seq: i64, delivered: bool) -> Persist {
 #[actix::test]
 async fn a_lazy_write_waits_for_the_next_group_or_the_linger_and_never_past_a_drain() {
     let h = harness().await;
-    let (a, b, c) = (
-        user(&h.store, "a").await,
-        user(&h.store, "b").await,
-        user(&h.store, "c").await,
-    );
+    let [a, b, c] = users(&h.store, ["a", "b", "c"]).await;
     let (ab, _) = h.store.get_or_create_dm(&a, &b).await.unwrap();
     let (ac, _) = h.store.get_or_create_dm(&a, &c).await.unwrap();
 
