@@ -45,7 +45,7 @@ function row(r) {
       el('button', { type: 'button', id: `${id}-send`, text: t('details.sendCode'), hidden: true, onclick: () => act(() => sendCode(r)) })),
     el('div', { class: 'row', id: `${id}-code-row`, hidden: true },
       el('input', { id: `${id}-code`, inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: t('details.code'), 'aria-label': r.code, maxlength: '12' }),
-      el('button', { type: 'button', id: `${id}-confirm`, text: t('details.confirm'), onclick: () => act(() => confirm(r)) })));
+      el('button', { type: 'button', id: `${id}-confirm`, text: t('details.confirm'), onclick: () => act(() => confirmCode(r)) })));
 }
 
 /** The dialog's actions, chained: see `act`. */
@@ -81,7 +81,7 @@ async function sendCode(r) {
   $(`contact-${r.id}-code`).focus();
 }
 
-async function confirm(r) {
+async function confirmCode(r) {
   await post(`/me/${r.kind}/confirm`, { code: $(`contact-${r.id}-code`).value });
   $(`contact-${r.id}-code`).value = '';
   $(`contact-${r.id}-code-row`).hidden = true;
